@@ -1,0 +1,651 @@
+"""AWS Signature Version 4 verification for S3: Authorization header and presigned URLs.
+
+References: the S3 API reference, "Authenticating Requests (AWS Signature
+Version 4)" (sig-v4-header-based-auth.html, sigv4-query-string-auth.html), and
+MinIO's implementation (cmd/signature-v4.go, cmd/signature-v4-parser.go,
+cmd/auth-handler.go), which is the reference wherever the two differ; the
+error codes and messages are MinIO's (cmd/api-errors.go).
+
+Pure functions: no aiohttp, nothing from the rest of s3gw. The caller hands in
+the request's method, its raw (still percent-encoded) path, its decoded query
+pairs, a case-insensitive header mapping and a secret-key lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, unquote_to_bytes
+
+from .errors import AuthError
+
+__all__ = [
+    "ALGORITHM",
+    "AuthResult",
+    "EMPTY_SHA256",
+    "MAX_CLOCK_SKEW",
+    "MAX_PRESIGN_EXPIRES",
+    "SIGNED_STREAMING_MODES",
+    "STREAMING_MODES",
+    "STREAMING_PAYLOAD",
+    "STREAMING_PAYLOAD_TRAILER",
+    "STREAMING_UNSIGNED_PAYLOAD_TRAILER",
+    "UNSIGNED_PAYLOAD",
+    "authenticate",
+    "canonical_headers",
+    "canonical_query",
+    "canonical_request",
+    "canonical_uri",
+    "derive_signing_key",
+    "is_sha256_hex",
+    "string_to_sign",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+# x-amz-content-sha256 values other than a hex digest.
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_PAYLOAD_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+SIGNED_STREAMING_MODES = frozenset({STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER})
+STREAMING_MODES = SIGNED_STREAMING_MODES | {STREAMING_UNSIGNED_PAYLOAD_TRAILER}
+
+# MinIO's globalMaxSkewTime and AWS's documented limit.
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+# Presigned URLs live at most 7 days (X-Amz-Expires <= 604800).
+MAX_PRESIGN_EXPIRES = 604800
+
+_ISO8601_RE = re.compile(r"\d{8}T\d{6}Z")
+_YYYYMMDD_RE = re.compile(r"\d{8}")
+_SHA256_HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+# The presigned-URL query parameters (case-sensitive, as Go's url.Values in MinIO).
+_Q_ALGORITHM = "X-Amz-Algorithm"
+_Q_CREDENTIAL = "X-Amz-Credential"
+_Q_DATE = "X-Amz-Date"
+_Q_EXPIRES = "X-Amz-Expires"
+_Q_SIGNED_HEADERS = "X-Amz-SignedHeaders"
+_Q_SIGNATURE = "X-Amz-Signature"
+_Q_CONTENT_SHA256 = "X-Amz-Content-Sha256"
+_PRESIGN_REQUIRED = (_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE, _Q_DATE, _Q_SIGNED_HEADERS, _Q_EXPIRES)
+
+_MSG_CRED_MALFORMED = (
+    "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+    'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+)
+_MSG_UNSIGNED_HEADERS = "There were headers present in the request which were not signed"
+_MSG_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+_MSG_CONTENT_SHA256 = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """The outcome of :func:`authenticate`.
+
+    For a signed request, ``signing_key``, ``amz_date``, ``scope`` and
+    ``signature`` are what the aws-chunked decoder needs to verify the chunk
+    signature chain (the seed is ``signature``). ``content_sha256`` tells the
+    caller how to treat the body: a lower-case hex digest (verify with
+    :class:`~s3gw.auth.streaming.PayloadHasher`), ``UNSIGNED-PAYLOAD`` (nothing
+    to verify) or one of the ``STREAMING-*`` modes (decode with
+    :class:`~s3gw.auth.streaming.ChunkedDecoder`). Anonymous results carry it
+    too (from the x-amz-content-sha256 header, UNSIGNED-PAYLOAD if absent).
+    """
+
+    anonymous: bool
+    access_key: str = ""
+    region: str = ""
+    amz_date: str = ""  # the request's timestamp, ISO 8601 basic (as in the string to sign)
+    scope: str = ""  # "20130524/us-east-1/s3/aws4_request"
+    signature: str = ""  # the request's (seed) signature, lower-case hex
+    signing_key: bytes = b""
+    content_sha256: str = ""
+    presigned: bool = False
+
+
+@dataclass(frozen=True)
+class _Credential:
+    access_key: str
+    date: str  # yyyymmdd
+    region: str
+    service: str
+    terminal: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/{self.terminal}"
+
+
+# ----------------------------------------------------------------- primitives
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def derive_signing_key(secret_key: str, date: str, region: str, service: str = "s3") -> bytes:
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
+    k = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    return _hmac(k, "aws4_request")
+
+
+def is_sha256_hex(value: str) -> bool:
+    """True for 64 hex digits (either case: MinIO hex-decodes the value)."""
+    return _SHA256_HEX_RE.fullmatch(value) is not None
+
+
+def _uri_encode_bytes(raw: bytes, keep_slash: bool) -> str:
+    """AWS UriEncode(): every byte but the unreserved set as %XX (upper-case hex)."""
+    out: list[str] = []
+    for b in raw:
+        if b in _UNRESERVED or (keep_slash and b == 0x2F):
+            out.append(chr(b))
+        else:
+            out.append(f"%{b:02X}")
+    return "".join(out)
+
+
+def canonical_uri(raw_path: str) -> str:
+    """The CanonicalURI of a request path as received (percent-encoded).
+
+    The path is percent-decoded and re-encoded byte by byte, keeping only the
+    unreserved characters and '/'. This is MinIO's
+    ``s3utils.EncodePath(req.URL.Path)``: it makes the result independent of
+    how much the client chose to escape on the wire (space as %20, '+', '$',
+    '=', '~' vs %7E, unicode ...), which is what every S3 SDK signs since each
+    one fully encodes the key in the canonical request. No other normalisation
+    (S3 does not collapse '//' or resolve '.').
+    """
+    if not raw_path:
+        return "/"
+    return _uri_encode_bytes(unquote_to_bytes(raw_path), keep_slash=True)
+
+
+def _query_encode(value: str) -> str:
+    # Everything but the unreserved set, '/' included (AWS UriEncode with
+    # encodeSlash=true); str values are encoded as UTF-8.
+    return quote(value, safe="-_.~", encoding="utf-8", errors="surrogateescape")
+
+
+def canonical_query(query: Iterable[tuple[str, str]], exclude: Iterable[str] = ()) -> str:
+    """CanonicalQueryString: UriEncode'd name=value pairs sorted by name then value.
+
+    ``query`` holds the decoded pairs in received order; a valueless parameter
+    (``?acl``) is ``("acl", "")`` and canonicalises to ``acl=``.
+    """
+    skip = set(exclude)
+    pairs = sorted((_query_encode(k), _query_encode(v)) for k, v in query if k not in skip)
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def _trim_all(value: str) -> str:
+    # Trim and collapse inner runs of whitespace to one space (AWS "Trimall";
+    # MinIO signV4TrimAll / botocore ' '.join(value.split())).
+    return " ".join(value.split())
+
+
+def _header_values(headers: Mapping[str, str], name: str) -> list[str] | None:
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        values = list(getall(name, []))
+        return values or None
+    value = headers.get(name)
+    return None if value is None else [value]
+
+
+def canonical_headers(headers: Mapping[str, str], signed: Sequence[str]) -> str:
+    """CanonicalHeaders for the (lower-case, sorted) ``signed`` names: ``name:value\\n`` each.
+
+    Repeated headers are joined with ',' in received order (MinIO
+    getCanonicalHeaders). Raises AccessDenied (MinIO ErrUnsignedHeaders) if a
+    signed header is absent from the request.
+    """
+    lines: list[str] = []
+    for name in signed:
+        values = _header_values(headers, name)
+        if values is None:
+            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        lines.append(f"{name}:{','.join(_trim_all(v) for v in values)}\n")
+    return "".join(lines)
+
+
+def canonical_request(
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: Mapping[str, str],
+    signed: Sequence[str],
+    payload_hash: str,
+) -> str:
+    """The canonical request (``query`` is already canonical)."""
+    return "\n".join(
+        [
+            method,
+            canonical_uri(raw_path),
+            query,
+            canonical_headers(headers, signed),
+            ";".join(signed),
+            payload_hash,
+        ]
+    )
+
+
+def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def _sign(key: bytes, sts: str) -> str:
+    return hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _same(computed: str, provided: str) -> bool:
+    """Constant-time comparison (provided may hold anything the client sent)."""
+    return hmac.compare_digest(computed.encode("ascii"), provided.encode("utf-8", "surrogateescape"))
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _parse_iso8601(value: str) -> datetime | None:
+    if not _ISO8601_RE.fullmatch(value):
+        return None
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _format_iso8601(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _region_ok(requested: str, configured: str) -> bool:
+    # MinIO isValidRegion: an empty configured region accepts anything (MinIO
+    # does this for ListBuckets / GetBucketLocation); old clients say "US".
+    if not configured:
+        return True
+    if configured == "US":
+        configured = "us-east-1"
+    if requested == "US":
+        requested = "us-east-1"
+    return requested == configured
+
+
+def _parse_credential(value: str, region: str) -> _Credential:
+    """``<access key>/<yyyymmdd>/<region>/s3/aws4_request`` (MinIO parseCredentialHeader).
+
+    The access key may itself contain '/': everything before the last four
+    elements is the key.
+    """
+    elems = value.strip().split("/")
+    if len(elems) < 5:
+        raise AuthError("AuthorizationQueryParametersError", _MSG_CRED_MALFORMED)
+    access_key = "/".join(elems[:-4])
+    date, cred_region, service, terminal = elems[-4:]
+    if not access_key:
+        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
+    if not _YYYYMMDD_RE.fullmatch(date) or _parse_iso8601(date + "T000000Z") is None:
+        raise AuthError(
+            "AuthorizationQueryParametersError",
+            "Error parsing the X-Amz-Credential parameter; incorrect date format. "
+            'This date in the credential must be in the format "yyyyMMdd".',
+        )
+    if not _region_ok(cred_region, region):
+        raise AuthError(
+            "AuthorizationHeaderMalformed",
+            f"The authorization header is malformed; the region is wrong; expecting '{region}'.",
+        )
+    if service != "s3":
+        raise AuthError(
+            "AuthorizationParametersError",
+            'Error parsing the Credential/X-Amz-Credential parameter; incorrect service. This endpoint belongs to "s3".',
+        )
+    if terminal != "aws4_request":
+        raise AuthError(
+            "AuthorizationQueryParametersError",
+            'Error parsing the X-Amz-Credential parameter; incorrect terminal. This endpoint uses "aws4_request".',
+        )
+    return _Credential(access_key, date, cred_region, service, terminal)
+
+
+def _parse_signed_headers(value: str) -> list[str]:
+    """``host;range;x-amz-date`` -> sorted, de-duplicated lower-case names; host required."""
+    if not value:
+        raise AuthError("MissingFields", "Missing fields in request.")
+    names = sorted({n.strip().lower() for n in value.split(";")})
+    # An empty name ("host;;x") or a list without host: MinIO ErrUnsignedHeaders.
+    if "" in names or "host" not in names:
+        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+    return names
+
+
+@dataclass(frozen=True)
+class _HeaderAuth:
+    credential: _Credential
+    signed_headers: list[str]
+    signature: str
+
+
+def _parse_authorization(value: str, region: str) -> _HeaderAuth:
+    """``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``.
+
+    Strict about content, lenient about spacing (clients differ in the spaces
+    after the commas). The three components may come in any order, each once;
+    the error for a missing one is MinIO's.
+    """
+    v = value.strip()
+    if not v:
+        raise AuthError("InvalidArgument", "Authorization header is invalid -- one and only one ' ' (space) required.")
+    if not v.startswith(ALGORITHM):
+        raise AuthError(
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        )
+    rest = v[len(ALGORITHM):]
+    if not rest[:1].isspace():
+        raise AuthError("InvalidArgument", "Authorization header is invalid -- one and only one ' ' (space) required.")
+    parts = rest.split(",")
+    if len(parts) != 3:
+        raise AuthError("MissingFields", "Missing fields in request.")
+    fields: dict[str, str] = {}
+    for part in parts:
+        key, sep, val = part.strip().partition("=")
+        key, val = key.strip(), val.strip()
+        # Only the credential may hold a further '=' (inside the access key;
+        # MinIO splits it with SplitN(.., 2), the two others with Split).
+        if not sep or not val or key in fields or (key != "Credential" and "=" in val):
+            raise AuthError("MissingFields", "Missing fields in request.")
+        fields[key] = val
+    if "Credential" not in fields:
+        raise AuthError("InvalidRequest", "Missing Credential field for this request.")
+    if "SignedHeaders" not in fields:
+        raise AuthError("InvalidArgument", "Signature header missing SignedHeaders field.")
+    if "Signature" not in fields:
+        raise AuthError("AccessDenied", "Signature header missing Signature field.", status=400)
+    credential = _parse_credential(fields["Credential"], region)
+    signed = _parse_signed_headers(fields["SignedHeaders"])
+    return _HeaderAuth(credential, signed, fields["Signature"])
+
+
+def _request_date(headers: Mapping[str, str]) -> tuple[datetime, str]:
+    """The request time from X-Amz-Date, else Date (AWS and MinIO both allow Date).
+
+    Returns the time and its ISO 8601 basic form, which is what goes into the
+    string to sign. X-Amz-Date must be ISO 8601 basic; Date may also be in the
+    HTTP (RFC 1123) format, in which case the signer is expected to have used
+    the same instant in ISO 8601 form (AWS SigV4 "Handling dates").
+    """
+    amz = headers.get("x-amz-date")
+    if amz:
+        t = _parse_iso8601(amz.strip())
+        if t is None:
+            raise AuthError("MalformedDate", "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.")
+        return t, amz.strip()
+    date = headers.get("date")
+    if not date:
+        raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", status=400)
+    date = date.strip()
+    t = _parse_iso8601(date)
+    if t is None:
+        try:
+            t = parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError):
+            t = None
+        if t is None or t.tzinfo is None:
+            raise AuthError("MalformedDate", "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.")
+    return t, _format_iso8601(t)
+
+
+def _first(query: Sequence[tuple[str, str]], name: str) -> str | None:
+    for k, v in query:
+        if k == name:
+            return v
+    return None
+
+
+def _check_payload_value(value: str, presigned: bool) -> str:
+    """Validate an x-amz-content-sha256 value; hex digests come back lower-cased.
+
+    Anything else than a sha256 hex digest or a known keyword is MinIO's
+    XAmzContentSHA256Mismatch (it hex-decodes the value and fails). Signed
+    streaming needs the Authorization header (its signature is the seed of the
+    chunk chain), so presigned URLs only take UNSIGNED-PAYLOAD, the unsigned
+    trailer mode or a digest.
+    """
+    if is_sha256_hex(value):
+        return value.lower()
+    allowed = {UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER}
+    if not presigned:
+        allowed |= SIGNED_STREAMING_MODES
+    if value in allowed:
+        return value
+    raise AuthError("XAmzContentSHA256Mismatch", _MSG_CONTENT_SHA256)
+
+
+def _utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        return now.replace(tzinfo=timezone.utc)
+    return now
+
+
+# ---------------------------------------------------------------- verification
+
+
+def authenticate(
+    method: str,
+    raw_path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup_secret: Callable[[str], str | None],
+    now: datetime | None = None,
+    region: str = "us-east-1",
+) -> AuthResult:
+    """Verify a request's SigV4 signature (header or presigned) or recognise it as anonymous.
+
+    ``raw_path``: the path as on the request line (percent-encoded; aiohttp's
+    ``request.rel_url.raw_path``, not ``request.raw_path`` which keeps the
+    query string: anything from a '?' on is ignored here).
+    ``query``: decoded (name, value) pairs in received order.
+    ``headers``: case-insensitive; multi-valued headers are read with
+    ``getall`` when the mapping has it (multidict).
+    ``lookup_secret``: access key -> secret key, or None if unknown.
+    ``region``: the server's region; "" accepts any region in the credential
+    scope (MinIO does that for ListBuckets and GetBucketLocation).
+
+    Raises :class:`AuthError` with MinIO's code on any failure.
+    """
+    t_now = _utc(now)
+    raw_path = raw_path.split("?", 1)[0]
+    authz = headers.get("authorization")
+    if authz is not None:
+        # MinIO: the Authorization header wins over query authentication.
+        return _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz)
+    names = {k for k, _ in query}
+    if names & {_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE}:
+        return _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region)
+    if "AWSAccessKeyId" in names and "Signature" in names:
+        # A SigV2 presigned URL: not supported (MinIO still accepts V2).
+        raise AuthError(
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        )
+    return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
+
+
+def _anonymous_payload(headers: Mapping[str, str]) -> str:
+    # An anonymous body can still be an (unsigned) aws-chunked stream, or come
+    # with a digest to verify. Signed streaming without an Authorization header
+    # is MinIO's ErrAuthHeaderEmpty (it parses the absent header).
+    sent = headers.get("x-amz-content-sha256")
+    if sent is None:
+        return UNSIGNED_PAYLOAD
+    if sent in SIGNED_STREAMING_MODES:
+        raise AuthError("InvalidArgument", "Authorization header is invalid -- one and only one ' ' (space) required.")
+    return _check_payload_value(sent, presigned=True)
+
+
+def _lookup(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
+    secret = lookup_secret(access_key)
+    if secret is None:
+        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
+    return secret
+
+
+def _authenticate_header(
+    method: str,
+    raw_path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup_secret: Callable[[str], str | None],
+    now: datetime,
+    region: str,
+    authz: str,
+) -> AuthResult:
+    parsed = _parse_authorization(authz, region)
+    cred = parsed.credential
+    t, amz_date = _request_date(headers)
+    if abs(now - t) > MAX_CLOCK_SKEW:
+        raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
+    secret = _lookup(lookup_secret, cred.access_key)
+
+    # MinIO getContentSha256Cksum: an absent x-amz-content-sha256 signs as the
+    # empty-body digest; the body is then not verified (skipContentSha256Cksum).
+    sent_payload = headers.get("x-amz-content-sha256")
+    payload_hash = sent_payload if sent_payload is not None else EMPTY_SHA256
+
+    canonical = canonical_request(
+        method, raw_path, canonical_query(query), headers, parsed.signed_headers, payload_hash
+    )
+    key = derive_signing_key(secret, cred.date, cred.region, cred.service)
+    signature = _sign(key, string_to_sign(amz_date, cred.scope, canonical))
+    if not _same(signature, parsed.signature):
+        raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
+
+    content = UNSIGNED_PAYLOAD if sent_payload is None else _check_payload_value(sent_payload, presigned=False)
+    return AuthResult(
+        anonymous=False,
+        access_key=cred.access_key,
+        region=cred.region,
+        amz_date=amz_date,
+        scope=cred.scope,
+        signature=signature,
+        signing_key=key,
+        content_sha256=content,
+        presigned=False,
+    )
+
+
+def _authenticate_presigned(
+    method: str,
+    raw_path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup_secret: Callable[[str], str | None],
+    now: datetime,
+    region: str,
+) -> AuthResult:
+    # Order of checks as MinIO doesPresignedSignatureMatch / parsePreSignV4.
+    values = {name: _first(query, name) for name in _PRESIGN_REQUIRED}
+    if any(v is None for v in values.values()):
+        raise AuthError(
+            "AuthorizationQueryParametersError",
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        )
+    if values[_Q_ALGORITHM] != ALGORITHM:
+        raise AuthError("AuthorizationQueryParametersError", 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".')
+    cred = _parse_credential(values[_Q_CREDENTIAL] or "", region)
+    amz_date = values[_Q_DATE] or ""
+    t = _parse_iso8601(amz_date)
+    if t is None:
+        raise AuthError(
+            "AuthorizationQueryParametersError", "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+        )
+    expires = _parse_expires(values[_Q_EXPIRES] or "")
+    signed = _parse_signed_headers(values[_Q_SIGNED_HEADERS] or "")
+    provided = values[_Q_SIGNATURE] or ""
+    if not provided:
+        raise AuthError("MissingFields", "Missing fields in request.")
+
+    secret = _lookup(lookup_secret, cred.access_key)
+
+    # MinIO checkMetaHeaders: user metadata sent as headers must be signed,
+    # else anyone holding the URL could attach arbitrary metadata.
+    signed_set = set(signed)
+    for name in _header_names(headers):
+        if name.startswith("x-amz-meta-") and name not in signed_set:
+            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+
+    # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
+    if t > now + MAX_CLOCK_SKEW:
+        raise AuthError("AccessDenied", "Request is not valid yet")
+    if now - t > timedelta(seconds=expires):
+        raise AuthError("AccessDenied", "Request has expired")
+
+    # Payload: X-Amz-Content-Sha256 from the query, else the header, else
+    # UNSIGNED-PAYLOAD (sigv4-query-string-auth.html; MinIO getContentSha256Cksum).
+    sent_payload = _first(query, _Q_CONTENT_SHA256)
+    if sent_payload is None:
+        sent_payload = headers.get("x-amz-content-sha256")
+    payload_hash = sent_payload if sent_payload is not None else UNSIGNED_PAYLOAD
+
+    canonical = canonical_request(
+        method, raw_path, canonical_query(query, exclude=(_Q_SIGNATURE,)), headers, signed, payload_hash
+    )
+    key = derive_signing_key(secret, cred.date, cred.region, cred.service)
+    signature = _sign(key, string_to_sign(amz_date, cred.scope, canonical))
+    if not _same(signature, provided):
+        raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
+
+    content = _check_payload_value(payload_hash, presigned=True)
+    return AuthResult(
+        anonymous=False,
+        access_key=cred.access_key,
+        region=cred.region,
+        amz_date=amz_date,
+        scope=cred.scope,
+        signature=signature,
+        signing_key=key,
+        content_sha256=content,
+        presigned=True,
+    )
+
+
+def _parse_expires(value: str) -> int:
+    """X-Amz-Expires: whole seconds, 1 .. 604800 (MinIO's messages)."""
+    v = value.strip()
+    if re.fullmatch(r"-\d+", v):
+        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
+    if not re.fullmatch(r"\d+", v):
+        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
+    seconds = int(v)
+    if seconds < 1:
+        # AWS requires at least one second; MinIO would take 0 (already expired).
+        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires must be greater than 0")
+    if seconds > MAX_PRESIGN_EXPIRES:
+        raise AuthError(
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds); that is, "
+            "the given X-Amz-Expires must be less than 604800 seconds",
+        )
+    return seconds
+
+
+def _header_names(headers: Mapping[str, str]) -> set[str]:
+    return {str(k).lower() for k in headers.keys()}
