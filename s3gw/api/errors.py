@@ -1,0 +1,119 @@
+"""The one S3 error table: code -> (HTTP status, message), and its XML rendering.
+
+Every failure a client can see goes through ``S3Error``: core errors and auth
+errors are *named* by their S3 code, so translating them is a table look-up
+(STYLE.md: one error table, errors change vocabulary only at a boundary).
+Statuses and messages follow MinIO's cmd/api-errors.go.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+# code: (status, message)
+ERRORS: dict[str, tuple[int, str]] = {
+    "AccessDenied": (403, "Access Denied."),
+    "AuthorizationHeaderMalformed": (400, "The authorization header is malformed; the region is wrong; expecting 'us-east-1'."),
+    "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."),
+    "AuthorizationParametersError": (400, "Error parsing the Credential/X-Amz-Credential parameter; incorrect service. This endpoint belongs to \"s3\"."),
+    "BadDigest": (400, "The Content-Md5 you specified did not match what we received."),
+    "BucketAlreadyExists": (409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."),
+    "BucketAlreadyOwnedByYou": (409, "Your previous request to create the named bucket succeeded and you already own it."),
+    "BucketNotEmpty": (409, "The bucket you tried to delete is not empty"),
+    "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed object size."),
+    "EntityTooSmall": (400, "Your proposed upload is smaller than the minimum allowed object size."),
+    "ExcessData": (400, "More data provided than indicated content length"),
+    "ExpiredToken": (400, "The provided token has expired."),
+    "IllegalVersioningConfigurationException": (400, "Indicates that the versioning configuration specified in the request is invalid."),
+    "IncompleteBody": (400, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
+    "InternalError": (500, "We encountered an internal error, please try again."),
+    "InvalidAccessKeyId": (403, "The Access Key Id you provided does not exist in our records."),
+    "InvalidArgument": (400, "Invalid argument"),
+    "InvalidBucketName": (400, "The specified bucket is not valid."),
+    "InvalidBucketState": (409, "Object Lock configuration cannot be enabled on existing buckets."),
+    "InvalidDigest": (400, "The Content-Md5 you specified is not valid."),
+    "InvalidEncodingMethod": (400, "Invalid Encoding Method specified in Request"),
+    "InvalidLocationConstraint": (400, "The specified location-constraint is not valid"),
+    "InvalidPart": (400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."),
+    "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
+    "InvalidPartOrder": (400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."),
+    "InvalidRange": (416, "The requested range is not satisfiable"),
+    "InvalidRequest": (400, "Invalid Request"),
+    "InvalidRetentionDate": (400, "Date must be provided in ISO 8601 format"),
+    "InvalidStorageClass": (400, "Invalid storage class."),
+    "InvalidTag": (400, "The TagValue you have provided is invalid"),
+    "InvalidToken": (400, "The provided token is malformed or otherwise invalid."),
+    "KeyTooLongError": (400, "Your key is too long"),
+    "MalformedDate": (400, "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format."),
+    "MalformedPOSTRequest": (400, "The body of your POST request is not well-formed multipart/form-data."),
+    "MalformedTrailerError": (400, "The request contained trailing data that was not well-formed or did not conform to our published schema."),
+    "MalformedXML": (400, "The XML you provided was not well-formed or did not validate against our published schema."),
+    "MaxMessageLengthExceeded": (400, "Your request was too big."),
+    "MetadataTooLarge": (400, "Your metadata headers exceed the maximum allowed metadata size."),
+    "MethodNotAllowed": (405, "The specified method is not allowed against this resource."),
+    "MissingContentLength": (411, "You must provide the Content-Length HTTP header."),
+    "MissingFields": (400, "Missing fields in request."),
+    "MissingRequestBodyError": (400, "Request body is empty."),
+    "MissingSecurityHeader": (400, "Your request was missing a required header"),
+    "NoSuchBucket": (404, "The specified bucket does not exist"),
+    "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    "NoSuchKey": (404, "The specified key does not exist."),
+    "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
+    "NoSuchObjectLockConfiguration": (404, "The specified object does not have a ObjectLock configuration"),
+    "NoSuchTagSet": (404, "The TagSet does not exist"),
+    "NoSuchUpload": (404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."),
+    "NoSuchVersion": (404, "The specified version does not exist."),
+    "NoSuchWebsiteConfiguration": (404, "The specified bucket does not have a website configuration"),
+    "NotImplemented": (501, "A header you provided implies functionality that is not implemented"),
+    "NotModified": (304, "Not Modified"),
+    "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
+    "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
+    "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found"),
+    "RequestTimeTooSkewed": (403, "The difference between the request time and the server's time is too large."),
+    "RequestNotReadyYet": (403, "Request is not valid yet"),
+    "ServerSideEncryptionConfigurationNotFoundError": (404, "The server side encryption configuration was not found"),
+    "ServiceUnavailable": (503, "The service is unavailable. Please retry."),
+    "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
+    "SlowDown": (503, "Please reduce your request rate"),
+    "SlowDownRead": (503, "Resource requested is unreadable, please reduce your request rate"),
+    "SlowDownWrite": (503, "Resource requested is unwritable, please reduce your request rate"),
+    "UnsupportedMediaType": (415, "The request is not in a supported format."),
+    "XAmzContentChecksumMismatch": (400, "The provided 'x-amz-checksum' header does not match what was computed."),
+    "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),
+    "XMinioInvalidObjectName": (400, "Object name contains unsupported characters."),
+}
+
+
+class S3Error(Exception):
+    """An error on its way to the client: code, status, message, extra headers."""
+
+    def __init__(self, code: str, message: str = "", headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
+        if code not in ERRORS:
+            code = "InternalError"
+        default_status, default = ERRORS[code]
+        # A few codes answer with more than one status in MinIO (AccessDenied is
+        # 400 for a malformed signature, 403 otherwise): the raiser may say which.
+        status = status or default_status
+        super().__init__(f"{code}: {message or default}")
+        self.code = code
+        self.status = status
+        self.message = message or default
+        self.headers = headers or {}
+
+
+def render(err: S3Error, resource: str, request_id: str, bucket: str = "", key: str = "") -> bytes:
+    """S3's error document (MinIO adds BucketName/Key, which SDKs ignore)."""
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
+        f"<Code>{escape(err.code)}</Code>",
+        f"<Message>{escape(err.message)}</Message>",
+    ]
+    if key:
+        parts.append(f"<Key>{escape(key)}</Key>")
+    if bucket:
+        parts.append(f"<BucketName>{escape(bucket)}</BucketName>")
+    parts.append(f"<Resource>{escape(resource)}</Resource>")
+    parts.append(f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>")
+    return "".join(parts).encode()

@@ -1,0 +1,529 @@
+"""One handler per S3 operation: parse the request, call the core, render the answer.
+
+Handlers stay terse (STYLE.md item 9): the semantics live in ``s3gw.core``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from ..core.conditions import Conditions
+from ..core.service import ObjectRead, PutOptions, http_date
+from ..core import NULL_VERSION, VersionRecord
+from . import xml as X
+from .app import Handler, Request, to_s3_error
+from .errors import S3Error
+
+# MinIO's single owner (SDKs and mc show these in listings)
+OWNER_ID = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4"
+OWNER_NAME = "minio"
+MAX_KEYS = 1000
+
+# Stored with the object and returned on GET/HEAD as they were sent.
+STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+CHECKSUM_HEADERS = {f"x-amz-checksum-{a}": a.upper() for a in ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")}
+
+
+def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body, content_type="application/xml", headers=headers)
+
+
+def owner() -> str:
+    return X.el("Owner", X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME))
+
+
+def int_param(rq: Request, name: str, default: int, lo: int = 0, hi: int = 2**31 - 1) -> int:
+    value = rq.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < lo or n > hi:
+        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between {lo} and {hi}")
+    return n
+
+
+def version_param(rq: Request) -> str | None:
+    vid = rq.query.get("versionId")
+    return vid if vid else None
+
+
+# ---------------------------------------------------------------- service / bucket
+async def list_buckets(rq: Request) -> web.StreamResponse:
+    buckets = await rq.core.list_buckets()
+    items = [X.el("Bucket", X.el("Name", b.name), X.el("CreationDate", X.iso8601(b.created))) for b in buckets]
+    return xml_response(X.document("ListAllMyBucketsResult", owner(), X.el("Buckets", *items)))
+
+
+async def create_bucket(rq: Request) -> web.StreamResponse:
+    body = await rq.read_body()
+    if body.strip():
+        # The LocationConstraint is checked for form only: like MinIO with no
+        # region configured, any region is accepted.
+        try:
+            doc = X.parse(body)
+        except X.XMLError as e:
+            raise S3Error("MalformedXML") from e
+        if "CreateBucketConfiguration" not in doc:
+            raise S3Error("MalformedXML")
+    lock = (rq.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
+    await rq.core.create_bucket(rq.op.bucket, object_lock=lock)
+    return web.Response(status=200, headers={"Location": "/" + rq.op.bucket})
+
+
+async def head_bucket(rq: Request) -> web.StreamResponse:
+    await rq.core.bucket(rq.op.bucket)
+    return web.Response(status=200, headers={"x-amz-bucket-region": rq.settings.region})
+
+
+async def get_bucket_location(rq: Request) -> web.StreamResponse:
+    await rq.core.bucket(rq.op.bucket)
+    region = "" if rq.settings.region == "us-east-1" else rq.settings.region
+    body = (X.HEADER + f'<LocationConstraint xmlns="{X.NS}">{X.text(region)}</LocationConstraint>').encode()
+    return xml_response(body)
+
+
+async def delete_bucket(rq: Request) -> web.StreamResponse:
+    await rq.core.delete_bucket(rq.op.bucket)
+    return web.Response(status=204)
+
+
+def _not_configured(code: str) -> Handler:
+    """GET of a bucket configuration s3gw keeps none of: the S3 "does not exist" answer."""
+
+    async def handler(rq: Request) -> web.StreamResponse:
+        await rq.core.bucket(rq.op.bucket)
+        raise S3Error(code)
+
+    return handler
+
+
+# ---------------------------------------------------------------- listing
+def _encoder(rq: Request) -> Any:
+    enc = rq.query.get("encoding-type")
+    if enc is None or enc == "":
+        return lambda s: s
+    if enc.lower() != "url":
+        raise S3Error("InvalidEncodingMethod")
+    return X.url_encode
+
+
+def _contents(rec: VersionRecord, enc: Any, with_owner: bool) -> str:
+    return X.el(
+        "Contents",
+        X.el("Key", enc(rec.key)),
+        X.el("LastModified", X.iso8601(rec.mtime)),
+        X.el("ETag", f'"{rec.etag}"'),
+        X.el("Size", rec.size),
+        owner() if with_owner else None,
+        X.el("StorageClass", rec.info.get("sc", "STANDARD")),
+    )
+
+
+async def list_objects(rq: Request) -> web.StreamResponse:
+    enc = _encoder(rq)
+    prefix = rq.query.get("prefix", "")
+    delimiter = rq.query.get("delimiter", "")
+    marker = rq.query.get("marker", "")
+    max_keys = int_param(rq, "max-keys", MAX_KEYS)
+    page = await rq.core.list_objects(rq.op.bucket, prefix, delimiter, marker, min(max_keys, MAX_KEYS))
+    children = [
+        X.el("Name", rq.op.bucket),
+        X.el("Prefix", enc(prefix)),
+        X.el("Marker", enc(marker)),
+        X.el("MaxKeys", max_keys),
+        X.el("Delimiter", enc(delimiter)) if delimiter else None,
+        X.el("IsTruncated", "true" if page.truncated else "false"),
+        # NextMarker only with a delimiter, as in S3 (clients use the last key otherwise)
+        X.el("NextMarker", enc(page.next_marker)) if page.truncated and delimiter else None,
+    ]
+    children += [_contents(r, enc, True) for r in page.entries]
+    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
+    if rq.query.get("encoding-type"):
+        children.append(X.el("EncodingType", "url"))
+    return xml_response(X.document("ListBucketResult", *children))
+
+
+def _token_encode(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode()).decode()
+
+
+def _token_decode(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError) as e:
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect") from e
+
+
+async def list_objects_v2(rq: Request) -> web.StreamResponse:
+    enc = _encoder(rq)
+    prefix = rq.query.get("prefix", "")
+    delimiter = rq.query.get("delimiter", "")
+    start_after = rq.query.get("start-after", "")
+    token = rq.query.get("continuation-token")
+    if token is not None and token == "":
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect")
+    marker = _token_decode(token) if token else start_after
+    max_keys = int_param(rq, "max-keys", MAX_KEYS)
+    fetch_owner = rq.query.get("fetch-owner", "").lower() == "true"
+    page = await rq.core.list_objects(rq.op.bucket, prefix, delimiter, marker, min(max_keys, MAX_KEYS))
+    children = [
+        X.el("Name", rq.op.bucket),
+        X.el("Prefix", enc(prefix)),
+        X.el("StartAfter", enc(start_after)) if start_after else None,
+        X.el("ContinuationToken", token) if token else None,
+        X.el("NextContinuationToken", _token_encode(page.next_marker)) if page.truncated else None,
+        X.el("KeyCount", len(page.entries) + len(page.prefixes)),
+        X.el("MaxKeys", max_keys),
+        X.el("Delimiter", enc(delimiter)) if delimiter else None,
+        X.el("IsTruncated", "true" if page.truncated else "false"),
+    ]
+    children += [_contents(r, enc, fetch_owner) for r in page.entries]
+    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
+    if rq.query.get("encoding-type"):
+        children.append(X.el("EncodingType", "url"))
+    return xml_response(X.document("ListBucketResult", *children))
+
+
+async def list_object_versions(rq: Request) -> web.StreamResponse:
+    enc = _encoder(rq)
+    prefix = rq.query.get("prefix", "")
+    delimiter = rq.query.get("delimiter", "")
+    key_marker = rq.query.get("key-marker", "")
+    version_marker = rq.query.get("version-id-marker", "")
+    if version_marker and not key_marker:
+        raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.")
+    max_keys = int_param(rq, "max-keys", MAX_KEYS)
+    page = await rq.core.list_versions(rq.op.bucket, prefix, delimiter, key_marker, version_marker,
+                                       min(max_keys, MAX_KEYS))
+    children = [
+        X.el("Name", rq.op.bucket),
+        X.el("Prefix", enc(prefix)),
+        X.el("KeyMarker", enc(key_marker)),
+        X.el("VersionIdMarker", version_marker),
+        X.el("NextKeyMarker", enc(page.next_marker)) if page.truncated else None,
+        X.el("NextVersionIdMarker", page.next_version_marker) if page.truncated and page.next_version_marker else None,
+        X.el("MaxKeys", max_keys),
+        X.el("Delimiter", enc(delimiter)) if delimiter else None,
+        X.el("IsTruncated", "true" if page.truncated else "false"),
+    ]
+    for r in page.entries:
+        common = [X.el("Key", enc(r.key)), X.el("VersionId", r.version_id),
+                  X.el("IsLatest", "true" if r.is_latest else "false"), X.el("LastModified", X.iso8601(r.mtime))]
+        if r.delete_marker:
+            children.append(X.el("DeleteMarker", *common, owner()))
+        else:
+            children.append(X.el("Version", *common, X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
+                                 X.el("StorageClass", r.info.get("sc", "STANDARD"))))
+    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
+    if rq.query.get("encoding-type"):
+        children.append(X.el("EncodingType", "url"))
+    return xml_response(X.document("ListVersionsResult", *children))
+
+
+# ---------------------------------------------------------------- objects
+def put_options(rq: Request) -> PutOptions:
+    """Everything a PUT (or copy with REPLACE, or multipart create) stores from its headers."""
+    h = rq.http.headers
+    opts = PutOptions()
+    opts.content_type = h.get("Content-Type", "")
+    for name, value in h.items():
+        lname = name.lower()
+        if lname.startswith("x-amz-meta-"):
+            opts.user_meta[lname] = value
+        elif lname in STORED_HEADERS:
+            opts.headers[lname] = value
+    enc = opts.headers.get("content-encoding")
+    if enc is not None:
+        # aws-chunked is transfer framing, not a property of the object
+        rest = [e.strip() for e in enc.split(",") if e.strip() and e.strip().lower() != "aws-chunked"]
+        if rest:
+            opts.headers["content-encoding"] = ",".join(rest)
+        else:
+            del opts.headers["content-encoding"]
+    opts.content_md5 = h.get("Content-MD5")
+    opts.storage_class = h.get("x-amz-storage-class", "")
+    opts.if_match = h.get("If-Match")
+    opts.if_none_match = h.get("If-None-Match")
+    algo = h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm")
+    given = [(name, CHECKSUM_HEADERS[name]) for name in CHECKSUM_HEADERS if name in h]
+    if len(given) > 1:
+        raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+    if given:
+        hname, galgo = given[0]
+        if algo and algo.upper() != galgo:
+            raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        algo, opts.checksum_value = galgo, h[hname]
+    trailer = h.get("x-amz-trailer", "").strip().lower()
+    if trailer:
+        if trailer not in CHECKSUM_HEADERS:
+            raise S3Error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
+        if algo and algo.upper() != CHECKSUM_HEADERS[trailer]:
+            raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        algo = CHECKSUM_HEADERS[trailer]
+    if algo:
+        opts.checksum_algo = algo.upper()
+    if opts.checksum_value is not None and not _valid_b64(opts.checksum_value):
+        raise S3Error("InvalidRequest", f"Value for x-amz-checksum-{algo.lower()} header is invalid.")
+    return opts
+
+
+def _valid_b64(value: str) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _check_content_length(rq: Request) -> None:
+    if rq.http.content_length is None and "chunked" not in rq.http.headers.get("Transfer-Encoding", "").lower():
+        raise S3Error("MissingContentLength")
+
+
+def write_headers(rec: VersionRecord) -> dict[str, str]:
+    out = {"ETag": f'"{rec.etag}"'}
+    if rec.version_id != NULL_VERSION:
+        out["x-amz-version-id"] = rec.version_id
+    ck = rec.info.get("ck")
+    if ck:
+        out[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
+        out["x-amz-checksum-type"] = ck.get("type", "FULL_OBJECT")
+    return out
+
+
+async def put_object(rq: Request) -> web.StreamResponse:
+    _check_content_length(rq)
+    opts = put_options(rq)
+    rec = await rq.core.put_object(rq.op.bucket, rq.op.key, rq.payload(), opts)
+    return web.Response(status=200, headers=write_headers(rec))
+
+
+def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
+    rec = read.record
+    h: dict[str, str] = {
+        "ETag": f'"{rec.etag}"',
+        "Last-Modified": http_date(rec.mtime),
+        "Content-Type": rec.info.get("ct", "application/octet-stream"),
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(read.length),
+    }
+    for name, value in rec.info.get("hdr", {}).items():
+        h[name.title()] = value
+    h.update(rec.info.get("meta", {}))
+    if rec.version_id != NULL_VERSION:
+        h["x-amz-version-id"] = rec.version_id
+    if rec.info.get("sc"):
+        h["x-amz-storage-class"] = rec.info["sc"]
+    if rec.info.get("tags"):
+        h["x-amz-tagging-count"] = str(len(rec.info["tags"]))
+    if read.partial:
+        h["Content-Range"] = f"bytes {read.offset}-{read.offset + read.length - 1}/{rec.size}"
+    parts = (rec.layout or {}).get("parts")
+    if parts and rq.query.get("partNumber"):
+        h["x-amz-mp-parts-count"] = str(len(parts))
+    ck = rec.info.get("ck")
+    if ck and (rq.header("x-amz-checksum-mode") or "").upper() == "ENABLED" and not read.partial:
+        h[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
+        h["x-amz-checksum-type"] = ck.get("type", "FULL_OBJECT")
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in rq.query:
+            h[header] = rq.query[param]
+    return h
+
+
+def _conditions(rq: Request) -> Conditions:
+    return Conditions(
+        if_match=rq.header("If-Match"),
+        if_none_match=rq.header("If-None-Match"),
+        if_modified_since=rq.header("If-Modified-Since"),
+        if_unmodified_since=rq.header("If-Unmodified-Since"),
+    )
+
+
+def _part_number(rq: Request) -> int | None:
+    if "partNumber" not in rq.query:
+        return None
+    return int_param(rq, "partNumber", 0, 1, 10000)
+
+
+async def get_object(rq: Request) -> web.StreamResponse:
+    head = rq.http.method == "HEAD"
+    read = await rq.core.get_object(
+        rq.op.bucket, rq.op.key, version_id=version_param(rq), range_header=rq.header("Range"),
+        cond=_conditions(rq), part_number=_part_number(rq), with_body=not head,
+    )
+    headers = object_response_headers(rq, read)
+    status = 206 if read.partial else 200
+    if head or read.body is None:
+        return web.Response(status=status, headers=headers)
+    body = read.body
+    # Fetch the first piece before sending headers, so a read failure can
+    # still be answered with an S3 error instead of a truncated 200.
+    try:
+        first = await body.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    resp = web.StreamResponse(status=status, headers=headers)
+    await resp.prepare(rq.http)
+    try:
+        if first:
+            await resp.write(first)
+        async for chunk in body:
+            await resp.write(chunk)
+    except Exception:
+        # Headers are gone: the only honest signal left is a cut connection
+        # (the client sees fewer bytes than Content-Length, never wrong data).
+        if rq.http.transport is not None:
+            rq.http.transport.close()
+        raise
+    await resp.write_eof()
+    return resp
+
+
+async def delete_object(rq: Request) -> web.StreamResponse:
+    removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq))
+    headers: dict[str, str] = {}
+    if marker is not None:
+        headers["x-amz-delete-marker"] = "true"
+        headers["x-amz-version-id"] = marker.version_id
+    elif removed is not None and version_param(rq):
+        headers["x-amz-version-id"] = removed.version_id
+        if removed.delete_marker:
+            headers["x-amz-delete-marker"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
+async def delete_objects(rq: Request) -> web.StreamResponse:
+    body = await rq.read_body()
+    try:
+        doc = X.parse(body)
+    except X.XMLError as e:
+        raise S3Error("MalformedXML") from e
+    root = doc.get("Delete")
+    if not isinstance(root, dict):
+        raise S3Error("MalformedXML")
+    objects = X.as_list(root.get("Object"))
+    if not objects or len(objects) > 1000:
+        raise S3Error("MalformedXML")
+    quiet = str(root.get("Quiet", "false")).strip().lower() == "true"
+    await rq.core.bucket(rq.op.bucket)
+    out = []
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("Key") is None:
+            raise S3Error("MalformedXML")
+        key = obj["Key"] if isinstance(obj["Key"], str) else ""
+        vid = obj.get("VersionId") or None
+        try:
+            removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid)
+        except Exception as exc:  # one key's failure is reported in the document
+            err = to_s3_error(exc)
+            out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
+                            X.el("Code", err.code), X.el("Message", err.message)))
+            continue
+        if quiet:
+            continue
+        children = [X.el("Key", key)]
+        if vid:
+            children.append(X.el("VersionId", vid))
+            if removed is not None and removed.delete_marker:
+                children += [X.el("DeleteMarker", "true"), X.el("DeleteMarkerVersionId", vid)]
+        elif marker is not None:
+            children += [X.el("DeleteMarker", "true"), X.el("DeleteMarkerVersionId", marker.version_id)]
+        out.append(X.el("Deleted", *children))
+    return xml_response(X.document("DeleteResult", *out))
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: "/bucket/key?versionId=v", URL-encoded.
+
+    >>> parse_copy_source("/b/a%20b?versionId=x")
+    ('b', 'a b', 'x')
+    """
+    src, _, query = value.partition("?")
+    version = None
+    if query:
+        name, _, v = query.partition("=")
+        if name != "versionId":
+            raise S3Error("InvalidArgument", "Invalid copy source")
+        version = unquote(v) or None
+    try:
+        path = unquote(src, errors="strict")
+    except UnicodeDecodeError as e:
+        raise S3Error("InvalidArgument", "Invalid copy source") from e
+    path = path[1:] if path.startswith("/") else path
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+    return bucket, key, version
+
+
+async def copy_object(rq: Request) -> web.StreamResponse:
+    src_bucket, src_key, src_version = parse_copy_source(rq.header("x-amz-copy-source") or "")
+    directive = (rq.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    opts = put_options(rq)
+    opts.if_match = opts.if_none_match = None
+    opts.content_md5 = None
+    cond = Conditions(
+        if_match=rq.header("x-amz-copy-source-if-match"),
+        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
+        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
+    )
+    src, rec = await rq.core.copy_object(
+        src_bucket, src_key, src_version, rq.op.bucket, rq.op.key,
+        cond=cond, replace_meta=directive == "REPLACE", opts=opts,
+    )
+    headers = write_headers(rec)
+    del headers["ETag"]
+    if src.version_id != NULL_VERSION:
+        headers["x-amz-copy-source-version-id"] = src.version_id
+    ck = rec.info.get("ck")
+    body = X.document(
+        "CopyObjectResult",
+        X.el("LastModified", X.iso8601(rec.mtime)),
+        X.el("ETag", f'"{rec.etag}"'),
+        X.el(f"Checksum{ck['algo']}", ck["value"]) if ck else None,
+    )
+    return xml_response(body, headers=headers)
+
+
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": list_buckets,
+    "CreateBucket": create_bucket,
+    "HeadBucket": head_bucket,
+    "GetBucketLocation": get_bucket_location,
+    "DeleteBucket": delete_bucket,
+    "ListObjects": list_objects,
+    "ListObjectsV2": list_objects_v2,
+    "ListObjectVersions": list_object_versions,
+    "PutObject": put_object,
+    "GetObject": get_object,
+    "HeadObject": get_object,
+    "DeleteObject": delete_object,
+    "DeleteObjects": delete_objects,
+    "CopyObject": copy_object,
+    "GetBucketPolicy": _not_configured("NoSuchBucketPolicy"),
+    "GetBucketLifecycleConfiguration": _not_configured("NoSuchLifecycleConfiguration"),
+    "GetBucketCors": _not_configured("NoSuchCORSConfiguration"),
+    "GetBucketEncryption": _not_configured("ServerSideEncryptionConfigurationNotFoundError"),
+    "GetBucketReplication": _not_configured("ReplicationConfigurationNotFoundError"),
+    "GetBucketWebsite": _not_configured("NoSuchWebsiteConfiguration"),
+}

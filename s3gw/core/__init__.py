@@ -1,0 +1,6 @@
+"""S3 semantics. The API layer imports what it needs from here, never from below."""
+
+from ..meta.base import MetaUnavailable
+from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
+
+__all__ = ["NULL_VERSION", "BucketRecord", "ListPage", "MetaUnavailable", "VersionRecord"]

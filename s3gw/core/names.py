@@ -1,0 +1,45 @@
+"""Bucket and object name rules (MinIO's, which follow AWS's bucket naming rules)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from .errors import InvalidBucketName, InvalidObjectName, KeyTooLongError
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_KEY_BYTES = 1024
+
+
+def check_bucket_name(name: str) -> None:
+    """Raise InvalidBucketName unless ``name`` is a valid S3 bucket name.
+
+    3-63 characters of lower-case letters, digits, dots and hyphens, starting and
+    ending with a letter or digit, no adjacent dots or dot-hyphen pairs, not an
+    IPv4 address (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+    """
+    if not _BUCKET_RE.match(name) or ".." in name or ".-" in name or "-." in name:
+        raise InvalidBucketName()
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return
+    raise InvalidBucketName()
+
+
+def check_object_name(key: str) -> None:
+    """Raise unless ``key`` can be stored: non-empty, at most 1024 UTF-8 bytes.
+
+    Like MinIO (which keeps objects as paths), a key whose path segments are
+    "." or ".." , or which holds a NUL, is refused with XMinioInvalidObjectName.
+    """
+    if not key:
+        raise InvalidObjectName("Object name cannot be empty.")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError as e:
+        raise InvalidObjectName("Object name contains unsupported characters.") from e
+    if size > MAX_KEY_BYTES:
+        raise KeyTooLongError()
+    if "\x00" in key or any(seg in (".", "..") for seg in key.split("/")):
+        raise InvalidObjectName("Object name contains unsupported characters.")

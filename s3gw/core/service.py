@@ -1,0 +1,429 @@
+"""S3 semantics over the metadata store and the erasure-coded storage.
+
+Handlers in the API layer call one method here per S3 operation. Nothing here
+knows HTTP: inputs are plain values, failures are ``core.errors`` classes, and
+object bodies are async iterators of bytes.
+
+Write path: the body streams through MD5 (the ETag) and the requested checksum
+into either a small in-memory buffer (objects up to ``inline_limit`` live in the
+metadata row) or an erasure-coded writer; only after every digest, signature
+and checksum has been verified and the shards are durable does one metadata
+transaction make the version visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaStore, MetaUnavailable
+from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
+from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
+from . import errors as E
+from .checksums import ALGORITHMS, new_checksum
+from .conditions import Conditions, check_copy_source, check_read, check_write
+from .names import check_bucket_name, check_object_name
+from .ranges import parse_range
+
+log = logging.getLogger("s3gw.core")
+
+MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
+INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
+STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
+
+
+class Payload(Protocol):
+    """A request body: bytes as they arrive, then its trailers once exhausted.
+
+    ``trailers()`` is where the API layer's verifiers (payload SHA-256, chunk
+    signatures, Content-Length) raise; it must be awaited after the last chunk
+    and before anything is committed.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def trailers(self) -> dict[str, str]: ...
+
+
+@dataclass
+class PutOptions:
+    content_type: str = ""
+    user_meta: dict[str, str] = field(default_factory=dict)      # "x-amz-meta-foo": "bar"
+    headers: dict[str, str] = field(default_factory=dict)        # cache-control, content-disposition, ...
+    content_md5: str | None = None                               # base64, as sent
+    checksum_algo: str | None = None                             # "CRC32", ...
+    checksum_value: str | None = None                            # from the header; else from the trailer
+    storage_class: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+@dataclass
+class ObjectRead:
+    """What GET/HEAD return: the version, the byte range served, and the body."""
+
+    record: VersionRecord
+    offset: int
+    length: int
+    partial: bool
+    body: AsyncIterator[bytes] | None = None
+
+
+def new_version_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_version_id(version_id: str | None) -> None:
+    """MinIO accepts "null" or a UUID; anything else is InvalidArgument."""
+    if version_id is None or version_id == NULL_VERSION:
+        return
+    try:
+        uuid.UUID(version_id)
+    except ValueError as e:
+        raise E.InvalidArgument("Invalid version id specified") from e
+
+
+def object_headers(rec: VersionRecord) -> dict[str, str]:
+    """ETag and Last-Modified, which 304/412 answers carry too."""
+    return {"ETag": f'"{rec.etag}"', "Last-Modified": http_date(rec.mtime)}
+
+
+def http_date(ts: float) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+
+
+class Core:
+    def __init__(self, meta: MetaStore, storage: Storage, *, inline_limit: int = INLINE_LIMIT) -> None:
+        self.meta = meta
+        self.storage = storage
+        self.inline_limit = inline_limit
+        self._gc_wakeup = asyncio.Event()
+
+    # ------------------------------------------------------------------ buckets
+    async def bucket(self, name: str) -> BucketRecord:
+        rec = await self.meta.get_bucket(name)
+        if rec is None:
+            raise E.NoSuchBucket()
+        return rec
+
+    async def create_bucket(self, name: str, *, object_lock: bool = False) -> None:
+        check_bucket_name(name)
+        rec = BucketRecord(name=name, created=time.time(), versioning="Enabled" if object_lock else "",
+                           object_lock=object_lock)
+        try:
+            await self.meta.create_bucket(rec)
+        except BucketExists as e:
+            # one owner per deployment: an existing bucket is always "yours" (MinIO answers the same)
+            raise E.BucketAlreadyOwnedByYou() from e
+
+    async def list_buckets(self) -> list[BucketRecord]:
+        return await self.meta.list_buckets()
+
+    async def delete_bucket(self, name: str) -> None:
+        try:
+            await self.meta.delete_bucket(name)
+        except BucketMissing as e:
+            raise E.NoSuchBucket() from e
+        except BucketNotEmptyError as e:
+            raise E.BucketNotEmpty() from e
+
+    # ------------------------------------------------------------------ writes
+    async def put_object(self, bucket: str, key: str, payload: Payload, opts: PutOptions) -> VersionRecord:
+        check_object_name(key)
+        await self.bucket(bucket)
+        self._check_put_options(opts)
+        if opts.if_match is not None or opts.if_none_match is not None:
+            # fail fast before reading the body; the transaction checks again
+            latest = await self.meta.get_version(bucket, key)
+            check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
+        size, etag, checksum, layout, inline = await self._store_body(payload, opts)
+        info = self._info(opts, checksum)
+        rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
+                            etag=etag, info=info, layout=layout, inline=inline)
+
+        def check(latest: VersionRecord | None, _replaced: VersionRecord | None) -> None:
+            check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
+
+        return await self._commit(rec, check)
+
+    async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
+        """The one metadata transaction that makes a version visible; undo the shards if it fails."""
+        try:
+            stored = await self.meta.put_version(rec, check)
+        except BaseException:
+            if rec.layout is not None:
+                await self._discard(rec.layout)
+            raise
+        self._gc_wakeup.set()
+        if rec.layout and rec.layout.get("missing"):
+            await self.meta.enqueue_heal(rec.bucket, rec.key, stored.version_id, "write missed shards")
+        return stored
+
+    async def _discard(self, layout: dict[str, Any]) -> None:
+        try:
+            await self.storage.delete(layout)
+        except Exception:  # it will be found as an orphan later
+            log.exception("could not remove shards of an uncommitted write")
+
+    @staticmethod
+    def _check_put_options(opts: PutOptions) -> None:
+        if opts.storage_class and opts.storage_class not in STORAGE_CLASSES:
+            raise E.InvalidStorageClass()
+        if opts.checksum_algo and opts.checksum_algo not in ALGORITHMS:
+            raise E.InvalidRequest("Invalid checksum algorithm")
+        if opts.content_md5 is not None:
+            try:
+                raw = base64.b64decode(opts.content_md5, validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise E.InvalidDigest() from e
+            if len(raw) != 16:
+                raise E.InvalidDigest()
+
+    def _info(self, opts: PutOptions, checksum: dict[str, str] | None) -> dict[str, Any]:
+        info: dict[str, Any] = {"ct": opts.content_type or "application/octet-stream"}
+        if opts.user_meta:
+            info["meta"] = opts.user_meta
+        if opts.headers:
+            info["hdr"] = opts.headers
+        if checksum:
+            info["ck"] = checksum
+        if opts.storage_class and opts.storage_class != "STANDARD":
+            info["sc"] = opts.storage_class
+        if opts.tags:
+            info["tags"] = opts.tags
+        return info
+
+    async def _store_body(
+        self, payload: Payload, opts: PutOptions
+    ) -> tuple[int, str, dict[str, str] | None, dict[str, Any] | None, bytes | None]:
+        """Stream a body into storage; returns (size, etag, checksum, layout, inline bytes).
+
+        Everything is verified before the shards are committed: the API's
+        verifiers (through ``payload.trailers()``), Content-MD5 and the flexible
+        checksum, from its header or its trailer.
+        """
+        md5 = hashlib.md5()
+        ck = new_checksum(opts.checksum_algo) if opts.checksum_algo else None
+        buf = bytearray()
+        writer = None
+        size = 0
+        try:
+            async for chunk in payload:
+                size += len(chunk)
+                if size > MAX_OBJECT_SIZE:
+                    raise E.EntityTooLarge()
+                md5.update(chunk)
+                if ck is not None:
+                    ck.update(chunk)
+                if writer is None:
+                    buf += chunk
+                    if len(buf) > self.inline_limit:
+                        data_id = uuid.uuid4().hex
+                        writer = await self.storage.open_writer(data_id, self.storage.new_placement(data_id))
+                        await writer.write(bytes(buf))
+                        buf = bytearray()
+                else:
+                    await writer.write(chunk)
+            trailers = await payload.trailers()
+            digest = md5.digest()
+            if opts.content_md5 is not None and base64.b64decode(opts.content_md5) != digest:
+                raise E.BadDigest()
+            checksum = None
+            if ck is not None and opts.checksum_algo:
+                expected = opts.checksum_value or trailers.get(f"x-amz-checksum-{opts.checksum_algo.lower()}")
+                got = ck.b64()
+                if expected is not None and expected != got:
+                    raise E.XAmzContentChecksumMismatch()
+                checksum = {"algo": opts.checksum_algo, "value": got, "type": "FULL_OBJECT"}
+            layout = await writer.commit() if writer is not None else None
+        except InsufficientWriteQuorum as e:
+            raise E.SlowDownWrite() from e
+        except BaseException:
+            if writer is not None:
+                await writer.abort()
+            raise
+        return size, digest.hex(), checksum, layout, (bytes(buf) if writer is None else None)
+
+    # ------------------------------------------------------------------ reads
+    async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:
+        """The version a GET/HEAD/copy names, with S3's delete-marker answers."""
+        check_version_id(version_id)
+        await self.bucket(bucket)
+        rec = await self.meta.get_version(bucket, key, version_id)
+        if rec is None:
+            if version_id is not None and version_id != NULL_VERSION:
+                raise E.NoSuchVersion()
+            raise E.NoSuchKey()
+        if rec.delete_marker:
+            hdrs = {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id, "Last-Modified": http_date(rec.mtime)}
+            if version_id is None:
+                raise E.NoSuchKey(**hdrs)
+            raise E.MethodNotAllowed(**hdrs)
+        return rec
+
+    async def get_object(
+        self, bucket: str, key: str, *, version_id: str | None = None, range_header: str | None = None,
+        cond: Conditions = Conditions(), part_number: int | None = None, with_body: bool = True,
+    ) -> ObjectRead:
+        rec = await self.get_record(bucket, key, version_id)
+        if cond:
+            check_read(cond, rec.etag, rec.mtime, object_headers(rec))
+        rng = parse_range(range_header, rec.size) if range_header else None
+        if part_number is not None:
+            if rng is not None:
+                raise E.InvalidRequest("Cannot specify both Range header and partNumber query parameter")
+            rng = self._part_range(rec, part_number)
+        offset, length = rng if rng is not None else (0, rec.size)
+        body = self._read(rec, offset, length) if with_body else None
+        return ObjectRead(rec, offset, length, rng is not None, body)
+
+    @staticmethod
+    def _part_range(rec: VersionRecord, part_number: int) -> tuple[int, int] | None:
+        parts = (rec.layout or {}).get("parts")
+        if not parts:
+            if part_number == 1:
+                return None
+            raise E.InvalidPartNumber()
+        if part_number > len(parts):
+            raise E.InvalidPartNumber()
+        offset = sum(p["size"] for p in parts[: part_number - 1])
+        return offset, parts[part_number - 1]["size"]
+
+    async def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes from ``offset``: from the row, one shard set, or a chain of parts."""
+        if length <= 0:
+            return
+        if rec.inline is not None:
+            yield rec.inline[offset: offset + length]
+            return
+        layout = rec.layout or {}
+        segments = layout["parts"] if "parts" in layout else [{"size": rec.size, "layout": layout}]
+        pos = 0
+        try:
+            for seg in segments:
+                seg_size = seg["size"]
+                lo, hi = max(offset, pos), min(offset + length, pos + seg_size)
+                if lo < hi:
+                    async for chunk in self.storage.read(seg["layout"], lo - pos, hi - lo):
+                        yield chunk
+                pos += seg_size
+                if pos >= offset + length:
+                    break
+        except InsufficientReadQuorum as e:
+            raise E.SlowDownRead() from e
+
+    # ------------------------------------------------------------------ delete
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> tuple[VersionRecord | None, VersionRecord | None]:
+        check_version_id(version_id)
+        await self.bucket(bucket)
+        marker = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(),
+                               delete_marker=True)
+        try:
+            removed, created = await self.meta.delete_object(bucket, key, version_id, marker)
+        except BucketMissing as e:
+            raise E.NoSuchBucket() from e
+        if removed is not None:
+            self._gc_wakeup.set()
+        return removed, created
+
+    # ------------------------------------------------------------------ copy
+    async def copy_object(
+        self, src_bucket: str, src_key: str, src_version: str | None, dst_bucket: str, dst_key: str,
+        *, cond: Conditions, replace_meta: bool, opts: PutOptions,
+    ) -> tuple[VersionRecord, VersionRecord]:
+        """CopyObject: the data is re-written through the normal write path.
+
+        Copying an object onto itself is only allowed when something changes
+        (REPLACE directive), as in S3 and MinIO.
+        """
+        check_object_name(dst_key)
+        src = await self.get_record(src_bucket, src_key, src_version)
+        await self.bucket(dst_bucket)
+        check_copy_source(cond, src.etag, src.mtime)
+        if src_bucket == dst_bucket and src_key == dst_key and src_version in (None, src.version_id) \
+                and not replace_meta and not opts.storage_class and not opts.tags:
+            raise E.InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing "
+                "the object's metadata, storage class, website redirect location or encryption attributes."
+            )
+        if not replace_meta:
+            opts.content_type = src.info.get("ct", "")
+            opts.user_meta = dict(src.info.get("meta", {}))
+            opts.headers = dict(src.info.get("hdr", {}))
+        src_ck = src.info.get("ck")
+        if opts.checksum_algo is None and src_ck and src_ck.get("type") == "FULL_OBJECT":
+            opts.checksum_algo = src_ck["algo"]
+        payload = _StreamPayload(self._read(src, 0, src.size))
+        size, etag, checksum, layout, inline = await self._store_body(payload, opts)
+        rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
+                            size=size, etag=etag, info=self._info(opts, checksum), layout=layout, inline=inline)
+        return src, await self._commit(rec)
+
+    # ------------------------------------------------------------------ listing
+    async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
+        await self.bucket(bucket)
+        return await self.meta.list_objects(bucket, prefix, delimiter, marker, max_keys)
+
+    async def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str, max_keys: int
+    ) -> ListPage:
+        await self.bucket(bucket)
+        return await self.meta.list_versions(bucket, prefix, delimiter, key_marker, version_marker, max_keys)
+
+    # ------------------------------------------------------------------ background
+    async def gc_worker(self, interval: float = 5.0) -> None:
+        """Remove shard sets whose versions are gone (overwritten, deleted, aborted)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._gc_wakeup.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+            self._gc_wakeup.clear()
+            try:
+                await self.run_gc()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("garbage collection pass failed")
+
+    async def run_gc(self, batch: int = 100) -> int:
+        done = 0
+        while True:
+            items = await self.meta.take_gc(batch)
+            if not items:
+                return done
+            for _, layout in items:
+                await self.storage.delete(layout)
+            await self.meta.done_gc([i for i, _ in items])
+            done += len(items)
+
+
+def _live_etag(rec: VersionRecord | None) -> str | None:
+    return None if rec is None or rec.delete_marker else rec.etag
+
+
+class _StreamPayload:
+    """An internal body (a copy source) that needs no verification."""
+
+    def __init__(self, it: AsyncIterator[bytes]) -> None:
+        self._it = it
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._it
+
+    async def trailers(self) -> dict[str, str]:
+        return {}
+
+
+__all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable", "http_date", "object_headers"]

@@ -1,0 +1,50 @@
+"""Records the metadata store keeps: buckets and object versions.
+
+Keys travel as ``str`` above this layer and are stored as UTF-8 bytes, so every
+backend orders them the way S3 lists them: by their UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NULL_VERSION = "null"
+
+
+@dataclass
+class BucketRecord:
+    name: str
+    created: float
+    versioning: str = ""          # "", "Enabled" or "Suspended"
+    object_lock: bool = False
+    config: dict[str, Any] = field(default_factory=dict)   # lock config, tags, ...
+
+
+@dataclass
+class VersionRecord:
+    bucket: str
+    key: str
+    version_id: str = NULL_VERSION
+    mtime: float = 0.0
+    size: int = 0
+    etag: str = ""
+    delete_marker: bool = False
+    is_latest: bool = True
+    seq: int = 0
+    # content-type, user metadata, stored response headers, checksums, tags,
+    # retention, legal hold, multipart part table ... (JSON in the row)
+    info: dict[str, Any] = field(default_factory=dict)
+    layout: dict[str, Any] | None = None   # storage layout (None: inline or delete marker)
+    inline: bytes | None = None            # small objects live in the row itself
+
+
+@dataclass
+class ListPage:
+    """One page of a listing: entries, common prefixes and where to go on."""
+
+    entries: list[VersionRecord]
+    prefixes: list[str]
+    truncated: bool
+    next_marker: str = ""            # last key or prefix returned (V1 NextMarker / V2 token)
+    next_version_marker: str = ""    # ListObjectVersions only
