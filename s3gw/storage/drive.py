@@ -1,0 +1,146 @@
+"""The drive interface, and its local form.
+
+A ``Drive`` is where one shard of an object lives. The storage layer talks to
+drives only through this interface, so the local form (a ``ShardStore`` on a
+directory, run in threads) and the remote form (a storage node over HTTP, to
+come) are interchangeable, as are the failing/slow fakes used in tests.
+
+Drives raise the node error vocabulary (``nodes.errors``: ShardNotFound,
+ChecksumMismatch, DiskFull, DriveError, ...); ``Storage`` decides what they
+mean for an object. Any other exception is treated like a DriveError.
+
+Wire shapes, chosen so that the remote form is a straight mapping:
+
+* ``write_shard`` consumes an async stream of *frame batches*: sequences of
+  buffers that, concatenated, are whole frames (hash || block). Over HTTP that
+  is a chunked PUT body; locally one ``writev`` per batch. The shard is durable
+  and visible under its name when ``write_shard`` returns; if the stream
+  raises, or the call is cancelled, nothing is left behind.
+* ``read_blocks`` returns the verified blocks of a range, ``None`` for each
+  block that is corrupt, torn or missing (the reader then uses parity for just
+  those stripes). A remote client fetches raw frames and verifies them on the
+  gateway with ``nodes.shardstore.verify_frames``, so bitrot in transit is
+  caught too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterable, AsyncIterator, Sequence
+
+from nodes.shardstore import Capacity, ShardStat, ShardStore
+
+Buffer = bytes | bytearray | memoryview
+
+
+class Drive(ABC):
+    """One drive: a local directory or a drive of a remote storage node."""
+
+    id: str
+    node_id: str
+
+    @abstractmethod
+    async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
+                          block_size: int, hash_algo: str) -> ShardStat:
+        """Write shard ``name`` from a stream of frame batches; durable on return."""
+
+    @abstractmethod
+    async def read_blocks(self, name: str, first: int, count: int, *,
+                          block_size: int | None = None,
+                          hash_algo: str | None = None) -> list[Buffer | None]:
+        """Verified blocks ``[first, first+count)``; None for each bad block."""
+
+    @abstractmethod
+    async def stat_shard(self, name: str) -> ShardStat: ...
+
+    @abstractmethod
+    async def scrub_shard(self, name: str) -> list[int]:
+        """Indices of blocks failing their hash (reads the whole shard)."""
+
+    @abstractmethod
+    async def delete_shard(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def list_shards(self, prefix: str = "") -> AsyncIterator[str]: ...
+
+    @abstractmethod
+    async def capacity(self) -> Capacity: ...
+
+    @abstractmethod
+    async def health(self) -> dict: ...
+
+    async def close(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} on {self.node_id}>"
+
+
+class LocalDrive(Drive):
+    """A ``ShardStore`` in this process. Blocking calls run in a small thread
+    pool of the drive's own, so a hung disk ties up only its own threads (and
+    the reader's timeout moves on to parity)."""
+
+    def __init__(self, store: ShardStore, drive_id: str, node_id: str = "local",
+                 threads: int = 4) -> None:
+        self.store = store
+        self.id = drive_id
+        self.node_id = node_id
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"drive-{drive_id}")
+
+    async def _run(self, fn, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        if kwargs:
+            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
+                          block_size: int, hash_algo: str) -> ShardStat:
+        writer = await self._run(self.store.create, name, block_size, hash_algo)
+        try:
+            async for batch in frames:
+                await self._run(writer.write, batch)
+            return await self._run(writer.commit)
+        except asyncio.CancelledError:
+            # A write may still be running in its thread (a stalled disk): do
+            # not wait for it. The writer's lock queues the abort behind it.
+            try:
+                self._pool.submit(writer.abort)
+            except RuntimeError:  # pool already shut down
+                writer.abort()
+            raise
+        except BaseException:
+            await self._run(writer.abort)   # no-op after commit
+            raise
+
+    async def read_blocks(self, name: str, first: int, count: int, *,
+                          block_size: int | None = None,
+                          hash_algo: str | None = None) -> list[Buffer | None]:
+        return await self._run(self.store.read_blocks, name, first, count,
+                               block_size=block_size, hash_algo=hash_algo)
+
+    async def stat_shard(self, name: str) -> ShardStat:
+        return await self._run(self.store.stat, name)
+
+    async def scrub_shard(self, name: str) -> list[int]:
+        return await self._run(self.store.scrub, name)
+
+    async def delete_shard(self, name: str) -> bool:
+        return await self._run(self.store.delete, name)
+
+    async def list_shards(self, prefix: str = "") -> AsyncIterator[str]:
+        for fan in range(256):
+            for name in await self._run(self.store.list_fan, f"{fan:02x}", prefix):
+                yield name
+
+    async def capacity(self) -> Capacity:
+        return await self._run(self.store.capacity)
+
+    async def health(self) -> dict:
+        return {"id": self.id, "node_id": self.node_id,
+                **await self._run(self.store.health)}
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False)

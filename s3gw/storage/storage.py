@@ -1,0 +1,700 @@
+"""Erasure-coded objects over drives: write, read, verify, heal, delete.
+
+Write path: ``ObjectWriter`` buffers the body into batches of whole stripes,
+encodes and hashes a batch in one call on the compute pool, and hands every
+shard's frames to that drive's bounded queue. Each drive drains its queue into
+its own ``write_shard`` stream, concurrently. The slowest healthy drive sets
+the pace (back-pressure through its full queue), a drive that fails is dropped
+for the rest of the write, and one that stalls past ``stall_timeout`` is
+dropped too. ``commit`` succeeds once the write quorum of shards is durable
+and reports the rest as ``layout["missing"]``.
+
+Read path: stripes are fetched in batches (bounded memory whatever the object
+size, one batch prefetched ahead), from the k data shards while they are
+healthy; every block is checked against its hash, and for each stripe still
+short of k good fragments the next shards (parity, then shards already seen
+failing) are asked. Only when no k good fragments exist for a stripe does the
+read fail, with InsufficientReadQuorum -- never with wrong bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
+
+from nodes import bitrot
+from nodes.errors import DiskFull, DriveError
+from nodes.shardstore import ShardStore
+
+from .drive import Drive, LocalDrive
+from .erasure import (
+    Codec,
+    codec_for,
+    decode_stripes,
+    default_ec_type,
+    encode_stripes,
+    reconstruct_stripes,
+    stripe_count,
+    stripe_length,
+    stripe_slice,
+    stripe_span,
+    write_quorum,
+)
+from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageError, StorageFull
+from .placement import placement
+
+log = logging.getLogger("s3gw.storage")
+
+LAYOUT_VERSION = 1
+#: a data id becomes "<data_id>.<index>" on the drives (see nodes.shardstore)
+_DATA_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+DegradedHook = Callable[[dict, list[int]], Any]
+
+
+def shard_name(data_id: str, index: int) -> str:
+    """The file name of shard ``index`` of ``data_id`` on its drive.
+
+    >>> shard_name("9b1f0c2d", 4)
+    '9b1f0c2d.4'
+    """
+    return f"{data_id}.{index}"
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything needed to read an object back; stored by core as JSON.
+
+    ``frag_size`` is the length of each fragment (= shard block) of a full
+    stripe, ``last_frag_size`` that of the final stripe (equal when the size is
+    a multiple of the block size, 0 for an empty object).
+    """
+
+    data_id: str
+    size: int
+    k: int
+    m: int
+    ec: str
+    block_size: int
+    frag_size: int
+    last_frag_size: int
+    hash: str
+    placement: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        return self.k + self.m
+
+    @property
+    def stripes(self) -> int:
+        return stripe_count(self.size, self.block_size)
+
+    def stripe_len(self, s: int) -> int:
+        return stripe_length(s, self.size, self.block_size)
+
+    def frag_len(self, s: int) -> int:
+        return self.last_frag_size if s == self.stripes - 1 else self.frag_size
+
+    def name(self, index: int) -> str:
+        return shard_name(self.data_id, index)
+
+    def to_dict(self, missing: Iterable[int] = ()) -> dict:
+        return {
+            "v": LAYOUT_VERSION, "data_id": self.data_id, "size": self.size,
+            "k": self.k, "m": self.m, "ec": self.ec, "block_size": self.block_size,
+            "frag_size": self.frag_size, "last_frag_size": self.last_frag_size,
+            "stripes": self.stripes, "hash": self.hash,
+            "placement": list(self.placement), "missing": sorted(missing),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Layout":
+        try:
+            if d.get("v", LAYOUT_VERSION) != LAYOUT_VERSION:
+                raise ValueError(f"layout version {d.get('v')}")
+            lay = cls(str(d["data_id"]), int(d["size"]), int(d["k"]), int(d["m"]),
+                      str(d["ec"]), int(d["block_size"]), int(d["frag_size"]),
+                      int(d["last_frag_size"]), str(d["hash"]),
+                      tuple(str(p) for p in d["placement"]))
+            if (lay.size < 0 or lay.k < 1 or lay.m < 0 or lay.block_size < 1
+                    or len(lay.placement) != lay.n or not _DATA_ID_RE.fullmatch(lay.data_id)):
+                raise ValueError("inconsistent layout")
+        except (KeyError, TypeError, ValueError) as e:
+            raise StorageError(f"invalid layout: {e}") from e
+        return lay
+
+
+# --------------------------------------------------------------------------
+# fan-out of shard streams
+
+
+_END = object()
+_ABORT = object()
+
+
+class _WriteAborted(Exception):
+    pass
+
+
+class _Fanout:
+    """One ``write_shard`` stream per target drive, each fed by a bounded
+    queue. A drive whose stream fails is marked failed (``errors``) and its
+    queue drained, so nothing ever waits on it again."""
+
+    def __init__(self, targets: Mapping[int, tuple[Drive | None, str]], *, block_size: int,
+                 hash_algo: str, depth: int, stall_timeout: float) -> None:
+        self.stall_timeout = stall_timeout
+        self.queues: dict[int, asyncio.Queue] = {}
+        self.tasks: dict[int, asyncio.Task] = {}
+        self.errors: dict[int, BaseException] = {}
+        for i, (drive, name) in targets.items():
+            if drive is None:
+                self.errors[i] = DriveError("drive not configured")
+                continue
+            q: asyncio.Queue = asyncio.Queue(depth)
+            self.queues[i] = q
+            task = asyncio.create_task(
+                drive.write_shard(name, self._stream(q), block_size=block_size,
+                                  hash_algo=hash_algo),
+                name=f"write {name} to {drive.id}")
+            task.add_done_callback(partial(self._done, i))
+            self.tasks[i] = task
+
+    @staticmethod
+    async def _stream(q: asyncio.Queue) -> AsyncIterator[Any]:
+        while True:
+            item = await q.get()
+            if item is _END:
+                return
+            if item is _ABORT:
+                raise _WriteAborted()
+            yield item
+
+    @property
+    def live(self) -> list[int]:
+        return [i for i in self.tasks if i not in self.errors]
+
+    def _done(self, i: int, task: asyncio.Task) -> None:
+        if task.cancelled():
+            self.errors.setdefault(i, asyncio.CancelledError("write cancelled"))
+        elif task.exception() is not None:
+            self.errors.setdefault(i, task.exception())
+        else:
+            return
+        q = self.queues[i]
+        while not q.empty():  # wakes a put() blocked on this queue
+            q.get_nowait()
+
+    def _fail(self, i: int, exc: BaseException) -> None:
+        self.errors.setdefault(i, exc)
+        self.tasks[i].cancel()
+
+    async def put(self, items: Mapping[int, Any]) -> None:
+        """Queue one item per live drive; waits while a healthy drive's queue
+        is full (back-pressure), drops a drive stalled past the timeout."""
+        for i, item in items.items():
+            if i in self.errors or i not in self.queues:
+                continue
+            q = self.queues[i]
+            if not q.full():
+                q.put_nowait(item)
+                continue
+            try:
+                await asyncio.wait_for(q.put(item), self.stall_timeout)
+            except TimeoutError:
+                self._fail(i, TimeoutError(f"drive stalled for {self.stall_timeout}s"))
+
+    async def finish(self, quorum: int = 0) -> dict[int, Any]:
+        """End every stream; wait for the shards to be durable. Returns the
+        results (ShardStat) of the drives that made it.
+
+        The final fsync of a big shard can take long, so there is no timeout
+        until ``quorum`` shards are durable; after that, stragglers get
+        ``stall_timeout`` more before they are dropped (and ten times that is
+        the limit for everything, for drives that hang outright).
+        """
+        await self.put({i: _END for i in self.live})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10 * self.stall_timeout
+        pending = {t for t in self.tasks.values() if not t.done()}
+        quorum_at: float | None = None
+        while pending:
+            if quorum_at is None and quorum <= sum(
+                    1 for i, t in self.tasks.items() if t.done() and i not in self.errors):
+                quorum_at = loop.time()
+            limit = deadline if quorum_at is None else min(deadline, quorum_at + self.stall_timeout)
+            _, pending = await asyncio.wait(pending, timeout=max(0.0, limit - loop.time()),
+                                            return_when=asyncio.FIRST_COMPLETED)
+            if pending and loop.time() >= limit:
+                for i, t in self.tasks.items():
+                    if t in pending:
+                        self._fail(i, TimeoutError(f"drive stalled for {self.stall_timeout}s"))
+                break
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        return {i: t.result() for i, t in self.tasks.items() if i not in self.errors}
+
+    async def abort(self) -> list[int]:
+        """End every stream with an error: drives drop their temp files.
+        Returns the shards that had already been committed (for deletion)."""
+        for i in self.live:
+            if self.tasks[i].done():
+                continue
+            q = self.queues[i]
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(_ABORT)
+        pending = [t for t in self.tasks.values() if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=self.stall_timeout)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        return [i for i, t in self.tasks.items()
+                if not t.cancelled() and t.exception() is None]
+
+
+# --------------------------------------------------------------------------
+# writer
+
+
+class ObjectWriter:
+    """Streams one object onto its placement. Use ``write`` any number of
+    times, then ``commit`` (or ``abort``); or ``async with`` it, which aborts
+    unless committed. One ``write`` at a time."""
+
+    def __init__(self, storage: "Storage", data_id: str, placement: Sequence[str]) -> None:
+        self._st = storage
+        self.data_id = data_id
+        self.placement = tuple(placement)
+        self.k, self.m = storage.k, storage.m
+        self._codec = storage.codec
+        self._hash = bitrot.algorithm(storage.hash_algo)
+        self._block = storage.block_size
+        self._batch = max(1, storage.write_batch_bytes // self._block) * self._block
+        self._quorum = write_quorum(self.k, self.m)
+        self._frag_size = self._codec.fragment_size(self._block)
+        self._buf = bytearray()
+        self._size = 0
+        self._state = "open"
+        self._busy = False
+        self._fan = _Fanout(
+            {i: (storage.drive(did), shard_name(data_id, i)) for i, did in enumerate(self.placement)},
+            block_size=self._frag_size, hash_algo=self._hash.name,
+            depth=storage.write_depth, stall_timeout=storage.stall_timeout)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._state != "open":
+            raise StorageError(f"writer is {self._state}")
+        if self._busy:
+            raise StorageError("concurrent write() on one ObjectWriter")
+        self._busy = True
+        try:
+            mv = memoryview(data).cast("B")
+            self._size += len(mv)
+            if self._buf:
+                take = self._batch - len(self._buf)
+                self._buf += mv[:take]
+                mv = mv[take:]
+                if len(self._buf) == self._batch:
+                    buf, self._buf = self._buf, bytearray()
+                    await self._flush(memoryview(buf))
+            # Whole batches straight from the caller's buffer: it cannot change
+            # while we are awaited, and encoding copies what it keeps.
+            while len(mv) >= self._batch:
+                await self._flush(mv[:self._batch])
+                mv = mv[self._batch:]
+            if len(mv):
+                self._buf += mv
+        except BaseException:
+            await self._fail()
+            raise
+        finally:
+            self._busy = False
+
+    async def _flush(self, chunk: memoryview) -> None:
+        self._check_quorum()
+        loop = asyncio.get_running_loop()
+        frames = await loop.run_in_executor(self._st._compute, encode_stripes, self._codec,
+                                            self._hash.fn, chunk, self._block)
+        await self._fan.put(dict(enumerate(frames)))
+        self._check_quorum()
+
+    def _check_quorum(self) -> None:
+        if len(self._fan.live) < self._quorum:
+            raise self._quorum_error()
+
+    def _quorum_error(self) -> InsufficientWriteQuorum:
+        errors = {i: _why(e) for i, e in sorted(self._fan.errors.items())}
+        full = sum(isinstance(e, DiskFull) for e in self._fan.errors.values())
+        n = self.k + self.m
+        cls = StorageFull if full > n - self._quorum else InsufficientWriteQuorum
+        return cls(f"{n - len(errors)} of {n} shards written for {self.data_id}, "
+                   f"need {self._quorum}: {errors}", errors)
+
+    async def _fail(self) -> None:
+        if self._state == "open":
+            self._state = "failed"
+            self._buf = bytearray()
+            committed = await self._fan.abort()
+            if committed:
+                await self._st._delete_shards(self.data_id, self.placement, committed)
+
+    async def commit(self) -> dict:
+        """Flush, wait for the shards to be durable, return the layout."""
+        if self._state != "open":
+            raise StorageError(f"writer is {self._state}")
+        try:
+            if self._buf:
+                buf, self._buf = self._buf, bytearray()
+                await self._flush(memoryview(buf))
+            done = await self._fan.finish(self._quorum)
+        except BaseException:
+            await self._fail()
+            raise
+        if len(done) < self._quorum:
+            self._state = "failed"
+            err = self._quorum_error()
+            await self._st._delete_shards(self.data_id, self.placement, done)
+            raise err
+        self._state = "committed"
+        stripes = stripe_count(self._size, self._block)
+        last = self._codec.fragment_size(stripe_length(stripes - 1, self._size, self._block)) \
+            if stripes else 0
+        layout = Layout(self.data_id, self._size, self.k, self.m, self._codec.name, self._block,
+                        self._frag_size, last, self._hash.name, self.placement)
+        missing = sorted(self._fan.errors)
+        if missing:
+            log.warning("object %s written without shards %s: %s", self.data_id, missing,
+                        {i: _why(self._fan.errors[i]) for i in missing})
+        return layout.to_dict(missing)
+
+    async def abort(self) -> None:
+        """Drop the write. Before commit: temp files go. After commit (e.g. the
+        metadata transaction failed): the committed shards are deleted."""
+        if self._state == "open":
+            await self._fail()
+        elif self._state == "committed":
+            self._state = "aborted"
+            await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
+        self._state = "aborted"
+
+    async def __aenter__(self) -> "ObjectWriter":
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        if self._state == "open":
+            await self.abort()
+
+
+# --------------------------------------------------------------------------
+# storage
+
+
+class _ReadCtx:
+    """State of one read (or heal): the layout, its drives, the shards seen
+    failing so far (index -> reason) and the ones never to read."""
+
+    def __init__(self, storage: "Storage", lay: Layout, exclude: Iterable[int] = ()) -> None:
+        self.lay = lay
+        self.codec = storage._codec(lay)
+        self.drives = [storage.drive(d) for d in lay.placement]
+        self.bad: dict[int, str] = {}
+        self.exclude = set(exclude)
+
+
+class Storage:
+    """Erasure-coded object storage over a set of drives (see module doc)."""
+
+    def __init__(self, drives: Sequence[Drive], *, data_shards: int = 6, parity_shards: int = 3,
+                 block_size: int = 1 << 20, ec_type: str | None = None,
+                 hash_algo: str | None = None, write_batch_bytes: int = 4 << 20,
+                 read_batch_bytes: int = 4 << 20, write_depth: int = 1,
+                 read_timeout: float = 30.0, stall_timeout: float = 60.0,
+                 compute_threads: int = 2) -> None:
+        k, m = data_shards, parity_shards
+        if k < 1 or m < 0 or block_size < 1:
+            raise ValueError(f"bad erasure geometry k={k} m={m} block_size={block_size}")
+        ids = [d.id for d in drives]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate drive ids")
+        if len(ids) < k + m:
+            raise ValueError(f"{k}+{m} erasure coding needs {k + m} drives, have {len(ids)}")
+        self.k, self.m = k, m
+        self.block_size = block_size
+        self.ec_type = "stripe" if m == 0 else (ec_type or default_ec_type())
+        self.codec = codec_for(self.ec_type, k, m)
+        self.hash_algo = bitrot.algorithm(hash_algo or bitrot.DEFAULT_ALGO).name
+        self.write_batch_bytes = write_batch_bytes
+        self.read_batch_bytes = read_batch_bytes
+        self.write_depth = write_depth
+        self.read_timeout = read_timeout
+        self.stall_timeout = stall_timeout
+        #: called as ``on_degraded(layout, bad_indices)`` after a read that had
+        #: to work around missing/corrupt shards (an awaitable result is
+        #: scheduled as a task); exceptions are logged and swallowed.
+        self.on_degraded: DegradedHook | None = None
+        self._drives: dict[str, Drive] = {d.id: d for d in drives}
+        self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
+        self._bg: set[asyncio.Task] = set()
+
+    @classmethod
+    def local(cls, data_dir: str, drives: int = 9, data_shards: int = 6, parity_shards: int = 3,
+              block_size: int = 1 << 20, *, fsync: bool = True, **options: Any) -> "Storage":
+        """The embedded form: ``drives`` directories ``data_dir/drive1..N``
+        (created and formatted when missing), one node ``"local"``."""
+        root = os.path.abspath(data_dir)
+        os.makedirs(root, exist_ok=True)
+        local: list[Drive] = []
+        for i in range(1, drives + 1):
+            did = f"drive{i}"
+            store = ShardStore(os.path.join(root, did), drive_id=did, create=True, fsync=fsync)
+            store.cleanup_tmp()
+            local.append(LocalDrive(store, did))
+        return cls(local, data_shards=data_shards, parity_shards=parity_shards,
+                   block_size=block_size, **options)
+
+    # -- drives -------------------------------------------------------------
+
+    @property
+    def drives(self) -> list[Drive]:
+        return list(self._drives.values())
+
+    def drive(self, drive_id: str) -> Drive | None:
+        return self._drives.get(drive_id)
+
+    async def drive_health(self) -> list[dict]:
+        async def one(d: Drive) -> dict:
+            try:
+                return await asyncio.wait_for(d.health(), self.read_timeout)
+            except Exception as e:
+                return {"id": d.id, "node_id": d.node_id, "ok": False, "error": _why(e)}
+        return list(await asyncio.gather(*(one(d) for d in self._drives.values())))
+
+    def _codec(self, lay: Layout) -> Codec:
+        return codec_for(lay.ec, lay.k, lay.m)
+
+    # -- write --------------------------------------------------------------
+
+    def new_placement(self, data_id: str) -> list[str]:
+        return placement(data_id, self._drives.values(), self.k + self.m)
+
+    async def open_writer(self, data_id: str, placement: list[str]) -> ObjectWriter:
+        if not isinstance(data_id, str) or not _DATA_ID_RE.fullmatch(data_id):
+            raise ValueError(f"invalid data id {data_id!r}")
+        if len(placement) != self.k + self.m or len(set(placement)) != len(placement):
+            raise ValueError(f"placement must name {self.k + self.m} distinct drives")
+        return ObjectWriter(self, data_id, placement)
+
+    # -- read ---------------------------------------------------------------
+
+    async def read(self, layout: dict, offset: int = 0,
+                   length: int | None = None) -> AsyncIterator[bytes]:
+        """Object bytes ``[offset, offset+length)`` (to the end when ``length``
+        is None), in chunks of at most one stripe, from the first byte on."""
+        lay = Layout.from_dict(layout)
+        if length is None:
+            length = lay.size - offset
+        if offset < 0 or length < 0 or offset + length > lay.size:
+            raise ValueError(f"range {offset}+{length} outside object of {lay.size} bytes")
+        if length == 0:
+            return
+        first, end = stripe_span(offset, length, lay.block_size)
+        per = max(1, self.read_batch_bytes // lay.block_size)
+        batches = [(s, min(s + per, end)) for s in range(first, end, per)]
+        ctx = _ReadCtx(self, lay)
+        nxt: asyncio.Task | None = None
+        try:
+            nxt = asyncio.ensure_future(self._read_stripes(ctx, *batches[0]))
+            for j, (s0, s1) in enumerate(batches):
+                stripes = await nxt
+                nxt = (asyncio.ensure_future(self._read_stripes(ctx, *batches[j + 1]))
+                       if j + 1 < len(batches) else None)
+                for s, data in zip(range(s0, s1), stripes):
+                    lo, hi = stripe_slice(s, offset, length, lay.block_size)
+                    yield data if lo == 0 and hi >= len(data) else data[lo:hi]
+        finally:
+            if nxt is not None and not nxt.done():
+                nxt.cancel()
+                nxt.add_done_callback(lambda t: t.cancelled() or t.exception())
+            if ctx.bad:
+                self._report_degraded(layout, ctx.bad)
+
+    async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[bytes]:
+        frags = await self._gather_fragments(ctx, s0, s1)
+        lengths = [ctx.lay.stripe_len(s) for s in range(s0, s1)]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._compute, decode_stripes, ctx.codec, frags, lengths)
+
+    async def _read_shard(self, ctx: _ReadCtx, i: int, first: int, count: int) -> list:
+        drive = ctx.drives[i]
+        if drive is None:
+            raise DriveError(f"drive {ctx.lay.placement[i]!r} not configured")
+        return await asyncio.wait_for(
+            drive.read_blocks(ctx.lay.name(i), first, count, block_size=ctx.lay.frag_size,
+                              hash_algo=ctx.lay.hash),
+            self.read_timeout)
+
+    async def _gather_fragments(self, ctx: _ReadCtx, s0: int, s1: int) -> list[dict[int, Any]]:
+        """At least k verified fragments for each stripe in ``[s0, s1)``:
+        data shards first, then parity, then shards already seen failing
+        (their other blocks may still be good)."""
+        lay, k = ctx.lay, ctx.lay.k
+        have: list[dict[int, Any]] = [{} for _ in range(s0, s1)]
+        usable = [i for i in range(lay.n) if i not in ctx.exclude]
+        order = [i for i in usable if i not in ctx.bad] + [i for i in usable if i in ctx.bad]
+        wave, lo, hi = order[:k], s0, s1
+        tried: set[int] = set()
+        while True:
+            tried.update(wave)
+            results = await asyncio.gather(
+                *(self._read_shard(ctx, i, lo, hi - lo) for i in wave), return_exceptions=True)
+            for i, blocks in zip(wave, results):
+                if isinstance(blocks, BaseException):
+                    if isinstance(blocks, asyncio.CancelledError):
+                        raise blocks
+                    ctx.bad.setdefault(i, _why(blocks))
+                    continue
+                for s, b in zip(range(lo, hi), blocks):
+                    if b is not None and ctx.codec.check_fragment(i, b, lay.stripe_len(s)):
+                        have[s - s0][i] = b
+                    else:
+                        ctx.bad.setdefault(i, f"bad block {s}")
+            short = [s for s in range(s0, s1) if len(have[s - s0]) < k]
+            if not short:
+                return have
+            left = [i for i in order if i not in tried]
+            need = max(k - len(have[s - s0]) for s in short)
+            if len(left) < need:
+                raise InsufficientReadQuorum(
+                    f"{lay.data_id}: stripe {short[0]} has {len(have[short[0] - s0])} good "
+                    f"fragments, needs {k}; bad shards: {ctx.bad}")
+            wave, lo, hi = left[:need], short[0], short[-1] + 1
+
+    def _report_degraded(self, layout: dict, bad: Mapping[int, str]) -> None:
+        log.warning("degraded read of %s: %s", layout.get("data_id"), dict(bad))
+        hook = self.on_degraded
+        if hook is None:
+            return
+        try:
+            res = hook(layout, sorted(bad))
+            if inspect.isawaitable(res):
+                task = asyncio.ensure_future(res)
+                self._bg.add(task)
+                task.add_done_callback(self._bg.discard)
+        except Exception:
+            log.exception("on_degraded hook failed")
+
+    # -- delete -------------------------------------------------------------
+
+    async def delete(self, layout: dict) -> None:
+        """Remove every shard of the object; best effort, missing shards and
+        unreachable drives are ignored (the scanner collects leftovers)."""
+        lay = Layout.from_dict(layout)
+        await self._delete_shards(lay.data_id, lay.placement, range(lay.n))
+
+    async def _delete_shards(self, data_id: str, placement: Sequence[str],
+                             indices: Iterable[int]) -> None:
+        async def one(i: int) -> None:
+            drive = self.drive(placement[i])
+            if drive is None:
+                return
+            try:
+                await asyncio.wait_for(drive.delete_shard(shard_name(data_id, i)),
+                                       self.read_timeout)
+            except Exception as e:  # best effort: the scanner collects leftovers
+                log.warning("delete of %s.%d on %s failed: %s", data_id, i, drive.id, _why(e))
+        await asyncio.gather(*(one(i) for i in indices))
+
+    # -- verify / heal ------------------------------------------------------
+
+    async def verify(self, layout: dict, deep: bool = False) -> list[int]:
+        """Shard indices that are missing, malformed, or (``deep``: every block
+        hashed) corrupt."""
+        lay = Layout.from_dict(layout)
+        stripes = lay.stripes
+
+        async def bad(i: int) -> bool:
+            drive = self.drive(lay.placement[i])
+            if drive is None:
+                return True
+            try:
+                st = await asyncio.wait_for(drive.stat_shard(lay.name(i)), self.read_timeout)
+                if (st.block_size != lay.frag_size or st.hash_algo != lay.hash
+                        or st.blocks != stripes
+                        or (stripes and st.last_block_size != lay.last_frag_size)):
+                    return True
+                if deep and stripes:
+                    return bool(await drive.scrub_shard(lay.name(i)))
+                return False
+            except Exception as e:  # NodeError, timeouts, a remote client's errors
+                log.info("verify %s.%d: %s", lay.data_id, i, _why(e))
+                return True
+
+        flags = await asyncio.gather(*(bad(i) for i in range(lay.n)))
+        return [i for i, f in enumerate(flags) if f]
+
+    async def heal(self, layout: dict, indices: Iterable[int] | None = None) -> list[int]:
+        """Rebuild the given shards (default: what ``verify(deep=True)``
+        finds) from the good ones, on their placement drives. Returns the
+        indices healed; raises InsufficientReadQuorum when the object itself
+        is unreadable."""
+        lay = Layout.from_dict(layout)
+        wanted = sorted(set(indices)) if indices is not None else await self.verify(layout, True)
+        targets = [i for i in wanted if 0 <= i < lay.n and self.drive(lay.placement[i])]
+        if not targets:
+            return []
+        if lay.m == 0:
+            raise InsufficientReadQuorum(f"{lay.data_id}: no parity to rebuild {targets} from")
+        ctx = _ReadCtx(self, lay, exclude=targets)
+        fan = _Fanout({i: (self.drive(lay.placement[i]), lay.name(i)) for i in targets},
+                      block_size=lay.frag_size, hash_algo=lay.hash, depth=self.write_depth,
+                      stall_timeout=self.stall_timeout)
+        hash_fn = bitrot.algorithm(lay.hash).fn
+        loop = asyncio.get_running_loop()
+        per = max(1, self.read_batch_bytes // lay.block_size)
+        try:
+            for s0 in range(0, lay.stripes, per):
+                s1 = min(s0 + per, lay.stripes)
+                if not fan.live:
+                    break
+                frags = await self._gather_fragments(ctx, s0, s1)
+                lengths = [lay.stripe_len(s) for s in range(s0, s1)]
+                frames = await loop.run_in_executor(
+                    self._compute, reconstruct_stripes, ctx.codec, hash_fn, frags, lengths,
+                    fan.live)
+                await fan.put(frames)
+            done = await fan.finish(len(fan.live))
+        except BaseException:
+            await fan.abort()
+            raise
+        for i, e in fan.errors.items():
+            log.warning("heal of %s.%d failed: %s", lay.data_id, i, _why(e))
+        return sorted(done)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def close(self) -> None:
+        for t in list(self._bg):
+            t.cancel()
+        for d in self._drives.values():
+            await d.close()
+        self._compute.shutdown(wait=False)
