@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
+from . import sigv2
 from .errors import AuthError
 
 __all__ = [
@@ -475,17 +476,27 @@ def authenticate(
     authz = headers.get("authorization")
     if authz is not None:
         # MinIO: the Authorization header wins over query authentication.
+        if authz.startswith("AWS "):
+            access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
+            return _v2_result(access_key, headers)
         return _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz)
     names = {k for k, _ in query}
     if names & {_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE}:
         return _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region)
     if "AWSAccessKeyId" in names and "Signature" in names:
-        # A SigV2 presigned URL: not supported (MinIO still accepts V2).
-        raise AuthError(
-            "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-        )
+        # SigV2 presigned URL: MinIO accepts it, and boto3 makes these by default.
+        access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
+        return _v2_result(access_key, headers, presigned=True)
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
+
+
+def _v2_result(access_key: str, headers: Mapping[str, str], presigned: bool = False) -> AuthResult:
+    """V2 signs no payload: a sent x-amz-content-sha256 digest is still verified, streaming is refused."""
+    sent = headers.get("x-amz-content-sha256")
+    payload = UNSIGNED_PAYLOAD if sent is None else _check_payload_value(sent, presigned=True)
+    if payload in SIGNED_STREAMING_MODES:
+        raise AuthError("InvalidRequest", "Signed aws-chunked payloads need SigV4 authentication.")
+    return AuthResult(anonymous=False, access_key=access_key, content_sha256=payload, presigned=presigned)
 
 
 def _anonymous_payload(headers: Mapping[str, str]) -> str:

@@ -1,0 +1,123 @@
+"""AWS Signature Version 2 (header ``AWS AKID:sig`` and presigned ``?AWSAccessKeyId=&Expires=&Signature=``).
+
+MinIO still accepts V2, and boto3's ``generate_presigned_url`` produces V2 URLs
+for S3 unless told ``signature_version="s3v4"``, so refusing V2 would break
+ordinary presigned links. Spec: "Signing and authenticating REST requests"
+(AWS S3 developer guide, legacy); MinIO cmd/signature-v2.go.
+
+StringToSign = Verb \\n Content-MD5 \\n Content-Type \\n Date-or-Expires \\n
+               CanonicalizedAmzHeaders CanonicalizedResource
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from .errors import AuthError
+
+# Sub-resources that are part of the V2 canonical resource (MinIO's resourceList).
+SUBRESOURCES = frozenset({
+    "acl", "cors", "delete", "encryption", "legal-hold", "lifecycle", "location", "logging", "notification",
+    "partNumber", "policy", "requestPayment", "response-cache-control", "response-content-disposition",
+    "response-content-encoding", "response-content-language", "response-content-type", "response-expires",
+    "retention", "select", "select-type", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
+    "versions", "website",
+})
+
+MAX_SKEW_SECONDS = 15 * 60
+
+
+def _canonical_amz_headers(headers: Mapping[str, str]) -> str:
+    items: dict[str, list[str]] = {}
+    getall = getattr(headers, "getall", None)
+    for name in {k.lower() for k in headers.keys()}:
+        if not name.startswith("x-amz-"):
+            continue
+        values = getall(name) if getall else [headers[name]]
+        items[name] = [" ".join(v.split()) for v in values]
+    return "".join(f"{k}:{','.join(items[k])}\n" for k in sorted(items))
+
+
+def _canonical_resource(raw_path: str, query: list[tuple[str, str]]) -> str:
+    subs = sorted((k, v) for k, v in query if k in SUBRESOURCES)
+    if not subs:
+        return raw_path
+    return raw_path + "?" + "&".join(f"{k}={v}" if v else k for k, v in subs)
+
+
+def string_to_sign(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
+                   date: str) -> str:
+    return "\n".join([
+        method,
+        headers.get("content-md5", ""),
+        headers.get("content-type", ""),
+        date,
+        _canonical_amz_headers(headers) + _canonical_resource(raw_path, query),
+    ])
+
+
+def _sign(secret: str, sts: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+
+
+def _lookup(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
+    secret = lookup_secret(access_key)
+    if secret is None:
+        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
+    return secret
+
+
+def _parse_date(value: str) -> datetime:
+    """RFC 1123 (the Date header) or ISO 8601 basic (x-amz-date), as MinIO accepts both."""
+    try:
+        t = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            t = datetime.strptime(value, "%Y%m%dT%H%M%SZ")
+        except ValueError as e:
+            raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403) from e
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+def verify_header(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
+                  lookup_secret: Callable[[str], str | None], now: datetime, authz: str) -> str:
+    """Check ``Authorization: AWS AKID:signature``; returns the access key."""
+    cred = authz[len("AWS "):].strip()
+    access_key, sep, signature = cred.rpartition(":")
+    if not sep or not access_key or not signature:
+        raise AuthError("MissingFields", "Missing fields in request.")
+    secret = _lookup(lookup_secret, access_key)
+    amz_date = headers.get("x-amz-date")
+    date_value = headers.get("date", "")
+    t = _parse_date(amz_date or date_value)
+    if abs((now - t).total_seconds()) > MAX_SKEW_SECONDS:
+        raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
+    # With x-amz-date the Date line is empty: x-amz-date is signed among the amz headers.
+    sts = string_to_sign(method, raw_path, query, headers, "" if amz_date else date_value)
+    if not hmac.compare_digest(_sign(secret, sts), signature):
+        raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+    return access_key
+
+
+def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
+                     lookup_secret: Callable[[str], str | None], now: datetime) -> str:
+    """Check a V2 presigned URL; returns the access key."""
+    q = dict(query)
+    access_key, expires, signature = q.get("AWSAccessKeyId", ""), q.get("Expires", ""), q.get("Signature", "")
+    if not access_key or not expires or not signature:
+        raise AuthError("MissingFields", "Missing fields in request.")
+    if not expires.isdigit():
+        raise AuthError("AccessDenied", "Malformed expires header", 403)
+    secret = _lookup(lookup_secret, access_key)
+    if now.timestamp() > int(expires):
+        raise AuthError("AccessDenied", "Request has expired", 403)
+    rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]
+    sts = string_to_sign(method, raw_path, rest, headers, expires)
+    if not hmac.compare_digest(_sign(secret, sts), signature):
+        raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+    return access_key
