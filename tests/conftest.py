@@ -1,0 +1,74 @@
+"""Shared test helpers: free ports and a real s3gw server process on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+ACCESS_KEY = "s3gw-test-user"
+SECRET_KEY = "s3gw-test-secret-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    data: str
+    proc: subprocess.Popen
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_server(data: str, *extra: str, env: dict[str, str] | None = None, port: int | None = None) -> Server:
+    port = port or free_port()
+    full_env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY, **(env or {})}
+    log = open(os.path.join(data, f"server-{port}.log"), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s3gw.cli", "serve", "--data", data, "--address", f"127.0.0.1:{port}", *extra],
+        env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    wait_port(port, proc)
+    return Server(f"http://127.0.0.1:{port}", port, data, proc)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = str(tmp_path_factory.mktemp("s3gw-data"))
+    srv = start_server(data)
+    yield srv
+    srv.stop()
