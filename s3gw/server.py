@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .api.app import CORE, SETTINGS, Settings, make_handler
-from .api.handlers import HANDLERS
+from .api import handlers, multipart, subresources
 from .core.service import Core
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
@@ -102,7 +102,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
-    handler = make_handler(HANDLERS)
+    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS})
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
 

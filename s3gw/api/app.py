@@ -7,6 +7,8 @@ is turned into S3 XML here, through the one error table.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import time
@@ -17,6 +19,7 @@ from typing import Any, Awaitable
 from aiohttp import web
 
 from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate
+from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
@@ -62,16 +65,38 @@ class Request:
     def payload(self) -> "RequestPayload":
         return RequestPayload(self.http, self.auth)
 
-    async def read_body(self, limit: int = MAX_XML_BODY) -> bytes:
-        """A small request document (XML), verified like any payload, bounded in size."""
+    async def read_body(self, limit: int = MAX_XML_BODY, require_integrity: bool = False) -> bytes:
+        """A small request document (XML), verified like any payload, bounded in size.
+
+        Content-MD5 and x-amz-checksum-* (header or trailer) are checked when
+        sent; ``require_integrity`` makes one of them mandatory, as S3 does for
+        DeleteObjects and the object-lock calls (MinIO accepts either).
+        """
         out = bytearray()
         p = self.payload()
         async for chunk in p:
             out += chunk
             if len(out) > limit:
                 raise S3Error("MaxMessageLengthExceeded")
-        await p.trailers()
-        return bytes(out)
+        trailers = await p.trailers()
+        body = bytes(out)
+        sent = {**{k.lower(): v for k, v in self.http.headers.items()}, **trailers}
+        md5 = sent.get("content-md5")
+        found = md5 is not None
+        if md5 is not None and base64.b64encode(hashlib.md5(body).digest()).decode() != md5.strip():
+            raise S3Error("BadDigest")
+        for algo in ALGORITHMS:
+            value = sent.get(f"x-amz-checksum-{algo.lower()}")
+            if value is None:
+                continue
+            found = True
+            ck = new_checksum(algo)
+            ck.update(body)
+            if ck.b64() != value.strip():
+                raise S3Error("XAmzContentChecksumMismatch")
+        if require_integrity and not found:
+            raise S3Error("MissingContentMD5")
+        return body
 
 
 class RequestPayload:

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from ..core import lock, tagging
 from ..core.conditions import Conditions
 from ..core.service import ObjectRead, PutOptions, http_date
 from ..core import NULL_VERSION, VersionRecord
@@ -280,6 +281,15 @@ def put_options(rq: Request) -> PutOptions:
         opts.checksum_algo = algo.upper()
     if opts.checksum_value is not None and not _valid_b64(opts.checksum_value):
         raise S3Error("InvalidRequest", f"Value for x-amz-checksum-{algo.lower()} header is invalid.")
+    opts.checksum_type = (h.get("x-amz-checksum-type") or "FULL_OBJECT").upper()
+    if "x-amz-tagging" in h:
+        opts.tags = tagging.parse_header(h["x-amz-tagging"])
+    opts.retention = lock.retention(h.get("x-amz-object-lock-mode"), h.get("x-amz-object-lock-retain-until-date"))
+    hold = h.get("x-amz-object-lock-legal-hold")
+    if hold is not None:
+        if hold not in ("ON", "OFF"):
+            raise S3Error("InvalidArgument", "Legal Hold must be either of 'ON' or 'OFF'")
+        opts.legal_hold = hold
     return opts
 
 
@@ -332,6 +342,12 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
         h["x-amz-storage-class"] = rec.info["sc"]
     if rec.info.get("tags"):
         h["x-amz-tagging-count"] = str(len(rec.info["tags"]))
+    ret = rec.info.get("ret")
+    if ret:
+        h["x-amz-object-lock-mode"] = ret["mode"]
+        h["x-amz-object-lock-retain-until-date"] = lock.iso(ret["until"])
+    if rec.info.get("hold"):
+        h["x-amz-object-lock-legal-hold"] = rec.info["hold"]
     if read.partial:
         h["Content-Range"] = f"bytes {read.offset}-{read.offset + read.length - 1}/{rec.size}"
     parts = (rec.layout or {}).get("parts")
@@ -396,12 +412,18 @@ async def get_object(rq: Request) -> web.StreamResponse:
     return resp
 
 
+def bypass_governance(rq: Request) -> bool:
+    return (rq.header("x-amz-bypass-governance-retention") or "").lower() == "true"
+
+
 async def delete_object(rq: Request) -> web.StreamResponse:
-    removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq))
+    removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq),
+                                                  bypass_governance=bypass_governance(rq))
     headers: dict[str, str] = {}
     if marker is not None:
         headers["x-amz-delete-marker"] = "true"
-        headers["x-amz-version-id"] = marker.version_id
+        if marker.version_id != NULL_VERSION:
+            headers["x-amz-version-id"] = marker.version_id
     elif removed is not None and version_param(rq):
         headers["x-amz-version-id"] = removed.version_id
         if removed.delete_marker:
@@ -410,7 +432,7 @@ async def delete_object(rq: Request) -> web.StreamResponse:
 
 
 async def delete_objects(rq: Request) -> web.StreamResponse:
-    body = await rq.read_body()
+    body = await rq.read_body(require_integrity=True)
     try:
         doc = X.parse(body)
     except X.XMLError as e:
@@ -430,7 +452,8 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
         key = obj["Key"] if isinstance(obj["Key"], str) else ""
         vid = obj.get("VersionId") or None
         try:
-            removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid)
+            removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
+                                                          bypass_governance=bypass_governance(rq))
         except Exception as exc:  # one key's failure is reported in the document
             err = to_s3_error(exc)
             out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
@@ -478,6 +501,9 @@ async def copy_object(rq: Request) -> web.StreamResponse:
     directive = (rq.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    tag_directive = (rq.header("x-amz-tagging-directive") or "COPY").upper()
+    if tag_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging directive.")
     opts = put_options(rq)
     opts.if_match = opts.if_none_match = None
     opts.content_md5 = None
@@ -489,7 +515,7 @@ async def copy_object(rq: Request) -> web.StreamResponse:
     )
     src, rec = await rq.core.copy_object(
         src_bucket, src_key, src_version, rq.op.bucket, rq.op.key,
-        cond=cond, replace_meta=directive == "REPLACE", opts=opts,
+        cond=cond, replace_meta=directive == "REPLACE", replace_tags=tag_directive == "REPLACE", opts=opts,
     )
     headers = write_headers(rec)
     del headers["ETag"]

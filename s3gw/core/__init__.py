@@ -2,5 +2,6 @@
 
 from ..meta.base import MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
+from . import lock, tagging
 
-__all__ = ["NULL_VERSION", "BucketRecord", "ListPage", "MetaUnavailable", "VersionRecord"]
+__all__ = ["NULL_VERSION", "BucketRecord", "ListPage", "MetaUnavailable", "VersionRecord", "lock", "tagging"]

@@ -63,3 +63,14 @@ SlowDownRead = _error("SlowDownRead")
 SlowDownWrite = _error("SlowDownWrite")
 XAmzContentChecksumMismatch = _error("XAmzContentChecksumMismatch")
 ServiceUnavailable = _error("ServiceUnavailable")
+NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration")
+ObjectLockConfigurationNotFoundError = _error("ObjectLockConfigurationNotFoundError")
+
+
+class ObjectLocked(CoreError):
+    """A retention or legal hold forbids this change (MinIO's ErrObjectLocked: 400 InvalidRequest)."""
+
+    code = "InvalidRequest"
+
+    def __init__(self, message: str = "Object is WORM protected and cannot be overwritten", **headers: str) -> None:
+        super().__init__(message, **headers)

@@ -28,8 +28,10 @@ from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaSt
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
+from . import lock
 from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
+from .multipart import MultipartMixin
 from .names import check_bucket_name, check_object_name
 from .ranges import parse_range
 
@@ -65,6 +67,9 @@ class PutOptions:
     tags: dict[str, str] = field(default_factory=dict)
     if_match: str | None = None
     if_none_match: str | None = None
+    retention: dict[str, Any] | None = None                      # {"mode", "until"} from the lock headers
+    legal_hold: str | None = None                                # "ON" / "OFF"
+    checksum_type: str = "FULL_OBJECT"                           # multipart: FULL_OBJECT or COMPOSITE
 
 
 @dataclass
@@ -101,7 +106,7 @@ def http_date(ts: float) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
 
 
-class Core:
+class Core(MultipartMixin):
     def __init__(self, meta: MetaStore, storage: Storage, *, inline_limit: int = INLINE_LIMIT) -> None:
         self.meta = meta
         self.storage = storage
@@ -139,8 +144,9 @@ class Core:
     # ------------------------------------------------------------------ writes
     async def put_object(self, bucket: str, key: str, payload: Payload, opts: PutOptions) -> VersionRecord:
         check_object_name(key)
-        await self.bucket(bucket)
+        brec = await self.bucket(bucket)
         self._check_put_options(opts)
+        self._apply_lock(brec, opts)
         if opts.if_match is not None or opts.if_none_match is not None:
             # fail fast before reading the body; the transaction checks again
             latest = await self.meta.get_version(bucket, key)
@@ -150,10 +156,18 @@ class Core:
         rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
                             etag=etag, info=info, layout=layout, inline=inline)
 
-        def check(latest: VersionRecord | None, _replaced: VersionRecord | None) -> None:
-            check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
+        return await self._commit(rec, self._write_check(opts))
 
-        return await self._commit(rec, check)
+    @staticmethod
+    def _write_check(opts: PutOptions) -> Any:
+        """The in-transaction check of a write: conditional headers, and no overwriting a locked null version."""
+
+        def check(latest: VersionRecord | None, replaced: VersionRecord | None) -> None:
+            check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
+            if replaced is not None and not replaced.delete_marker and lock.is_locked(replaced.info, time.time()):
+                raise E.ObjectLocked()
+
+        return check
 
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
@@ -173,6 +187,15 @@ class Core:
             await self.storage.delete(layout)
         except Exception:  # it will be found as an orphan later
             log.exception("could not remove shards of an uncommitted write")
+
+    @staticmethod
+    def _apply_lock(brec: BucketRecord, opts: PutOptions) -> None:
+        """Lock headers need an object-lock bucket; without them the bucket's default rule applies."""
+        if opts.retention is not None or opts.legal_hold is not None:
+            if not brec.object_lock:
+                raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
+        elif brec.object_lock:
+            opts.retention = lock.default_retention(brec.config, time.time())
 
     @staticmethod
     def _check_put_options(opts: PutOptions) -> None:
@@ -200,10 +223,14 @@ class Core:
             info["sc"] = opts.storage_class
         if opts.tags:
             info["tags"] = opts.tags
+        if opts.retention:
+            info["ret"] = opts.retention
+        if opts.legal_hold:
+            info["hold"] = opts.legal_hold
         return info
 
     async def _store_body(
-        self, payload: Payload, opts: PutOptions
+        self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = MAX_OBJECT_SIZE,
     ) -> tuple[int, str, dict[str, str] | None, dict[str, Any] | None, bytes | None]:
         """Stream a body into storage; returns (size, etag, checksum, layout, inline bytes).
 
@@ -219,16 +246,15 @@ class Core:
         try:
             async for chunk in payload:
                 size += len(chunk)
-                if size > MAX_OBJECT_SIZE:
+                if size > max_size:
                     raise E.EntityTooLarge()
                 md5.update(chunk)
                 if ck is not None:
                     ck.update(chunk)
                 if writer is None:
                     buf += chunk
-                    if len(buf) > self.inline_limit:
-                        data_id = uuid.uuid4().hex
-                        writer = await self.storage.open_writer(data_id, self.storage.new_placement(data_id))
+                    if len(buf) > (self.inline_limit if inline else 0):
+                        writer = await self._open_writer()
                         await writer.write(bytes(buf))
                         buf = bytearray()
                 else:
@@ -244,6 +270,9 @@ class Core:
                 if expected is not None and expected != got:
                     raise E.XAmzContentChecksumMismatch()
                 checksum = {"algo": opts.checksum_algo, "value": got, "type": "FULL_OBJECT"}
+            if writer is None and not inline:
+                # empty parts still get a (zero-length) shard set, so every part has a layout
+                writer = await self._open_writer()
             layout = await writer.commit() if writer is not None else None
         except InsufficientWriteQuorum as e:
             raise E.SlowDownWrite() from e
@@ -252,6 +281,10 @@ class Core:
                 await writer.abort()
             raise
         return size, digest.hex(), checksum, layout, (bytes(buf) if writer is None else None)
+
+    async def _open_writer(self) -> Any:
+        data_id = uuid.uuid4().hex
+        return await self.storage.open_writer(data_id, self.storage.new_placement(data_id))
 
     # ------------------------------------------------------------------ reads
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:
@@ -323,14 +356,21 @@ class Core:
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None
+        self, bucket: str, key: str, version_id: str | None = None, *, bypass_governance: bool = False
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
+        """DeleteObject. Removing a version for good honours its retention and legal hold,
+        checked inside the metadata transaction."""
         check_version_id(version_id)
         await self.bucket(bucket)
         marker = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(),
                                delete_marker=True)
+
+        def check(victim: VersionRecord) -> None:
+            if not victim.delete_marker:
+                lock.check_delete(victim.info, bypass_governance, time.time())
+
         try:
-            removed, created = await self.meta.delete_object(bucket, key, version_id, marker)
+            removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
         except BucketMissing as e:
             raise E.NoSuchBucket() from e
         if removed is not None:
@@ -340,7 +380,7 @@ class Core:
     # ------------------------------------------------------------------ copy
     async def copy_object(
         self, src_bucket: str, src_key: str, src_version: str | None, dst_bucket: str, dst_key: str,
-        *, cond: Conditions, replace_meta: bool, opts: PutOptions,
+        *, cond: Conditions, replace_meta: bool, replace_tags: bool, opts: PutOptions,
     ) -> tuple[VersionRecord, VersionRecord]:
         """CopyObject: the data is re-written through the normal write path.
 
@@ -349,10 +389,10 @@ class Core:
         """
         check_object_name(dst_key)
         src = await self.get_record(src_bucket, src_key, src_version)
-        await self.bucket(dst_bucket)
+        dst = await self.bucket(dst_bucket)
         check_copy_source(cond, src.etag, src.mtime)
         if src_bucket == dst_bucket and src_key == dst_key and src_version in (None, src.version_id) \
-                and not replace_meta and not opts.storage_class and not opts.tags:
+                and not replace_meta and not opts.storage_class and not replace_tags:
             raise E.InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing "
                 "the object's metadata, storage class, website redirect location or encryption attributes."
@@ -361,14 +401,18 @@ class Core:
             opts.content_type = src.info.get("ct", "")
             opts.user_meta = dict(src.info.get("meta", {}))
             opts.headers = dict(src.info.get("hdr", {}))
+        if not replace_tags:
+            opts.tags = dict(src.info.get("tags", {}))
+        self._check_put_options(opts)
+        self._apply_lock(dst, opts)
         src_ck = src.info.get("ck")
-        if opts.checksum_algo is None and src_ck and src_ck.get("type") == "FULL_OBJECT":
+        if opts.checksum_algo is None and src_ck:
             opts.checksum_algo = src_ck["algo"]
         payload = _StreamPayload(self._read(src, 0, src.size))
         size, etag, checksum, layout, inline = await self._store_body(payload, opts)
         rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
                             size=size, etag=etag, info=self._info(opts, checksum), layout=layout, inline=inline)
-        return src, await self._commit(rec)
+        return src, await self._commit(rec, self._write_check(opts))
 
     # ------------------------------------------------------------------ listing
     async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
@@ -380,6 +424,94 @@ class Core:
     ) -> ListPage:
         await self.bucket(bucket)
         return await self.meta.list_versions(bucket, prefix, delimiter, key_marker, version_marker, max_keys)
+
+    # ------------------------------------------------------------------ bucket configuration
+    async def set_versioning(self, bucket: str, status: str) -> None:
+        brec = await self.bucket(bucket)
+        if status not in ("Enabled", "Suspended"):
+            raise E.MalformedXML()
+        if brec.object_lock and status == "Suspended":
+            raise E.InvalidBucketState("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+        await self.meta.update_bucket(bucket, versioning=status)
+
+    async def set_lock_config(self, bucket: str, enabled: bool, rule: dict[str, Any] | None) -> None:
+        brec = await self.bucket(bucket)
+        if not brec.object_lock:
+            raise E.InvalidBucketState("Object Lock configuration cannot be enabled on existing buckets")
+        if not enabled:
+            raise E.MalformedXML()
+        config = dict(brec.config)
+        if rule:
+            config["lock_rule"] = rule
+        else:
+            config.pop("lock_rule", None)
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def lock_config(self, bucket: str) -> dict[str, Any] | None:
+        """The default rule ({} when none) of an object-lock bucket."""
+        brec = await self.bucket(bucket)
+        if not brec.object_lock:
+            raise E.ObjectLockConfigurationNotFoundError()
+        return brec.config.get("lock_rule") or {}
+
+    async def set_bucket_tags(self, bucket: str, tags: dict[str, str] | None) -> None:
+        brec = await self.bucket(bucket)
+        config = dict(brec.config)
+        if tags:
+            config["tags"] = tags
+        else:
+            config.pop("tags", None)
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def bucket_tags(self, bucket: str) -> dict[str, str]:
+        tags = (await self.bucket(bucket)).config.get("tags")
+        if not tags:
+            raise E.NoSuchTagSet()
+        return tags
+
+    # ------------------------------------------------------------------ version sub-resources
+    async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
+        """Read-modify-write one version's info (tags, retention, legal hold)."""
+        rec = await self.get_record(bucket, key, version_id)
+        info = dict(rec.info)
+        change(rec, info)
+        await self.meta.update_info(bucket, key, rec.version_id, info)
+        rec.info = info
+        return rec
+
+    async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
+        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
+            if tags:
+                info["tags"] = tags
+            else:
+                info.pop("tags", None)
+
+        return await self._update_info(bucket, key, version_id, change)
+
+    async def set_retention(self, bucket: str, key: str, version_id: str | None, new: dict[str, Any] | None,
+                            bypass_governance: bool) -> VersionRecord:
+        brec = await self.bucket(bucket)
+        if not brec.object_lock:
+            raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
+
+        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
+            lock.check_retention_change(info.get("ret"), new, bypass_governance, time.time())
+            if new:
+                info["ret"] = new
+            else:
+                info.pop("ret", None)
+
+        return await self._update_info(bucket, key, version_id, change)
+
+    async def set_legal_hold(self, bucket: str, key: str, version_id: str | None, status: str) -> VersionRecord:
+        brec = await self.bucket(bucket)
+        if not brec.object_lock:
+            raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
+
+        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
+            info["hold"] = status
+
+        return await self._update_info(bucket, key, version_id, change)
 
     # ------------------------------------------------------------------ background
     async def gc_worker(self, interval: float = 5.0) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
+from .model import NULL_VERSION, BucketRecord, ListPage, PartRecord, UploadPage, UploadRecord, VersionRecord
 
 # check(current_latest, replaced) runs inside the write transaction and raises to abort it.
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
@@ -48,6 +49,10 @@ class SchemaTooNew(MetaError):
     pass
 
 
+class UploadMissing(MetaError):
+    """The multipart upload does not exist (never did, aborted, or completed)."""
+
+
 def successor(prefix: bytes) -> bytes | None:
     """Smallest byte string greater than every string that starts with ``prefix``.
 
@@ -76,6 +81,27 @@ def common_prefix(key: bytes, prefix: bytes, delimiter: bytes) -> bytes | None:
         return None
     i = key.find(delimiter, len(prefix))
     return None if i < 0 else key[: i + len(delimiter)]
+
+
+@dataclass
+class WriteIntent:
+    """A shard set being written (see 0003_cluster.sql)."""
+
+    data_id: str
+    placement: list[str]
+    started: float
+
+
+@dataclass
+class HealItem:
+    """One version queued for healing."""
+
+    id: int
+    bucket: str
+    key: str
+    version_id: str
+    reason: str
+    attempts: int
 
 
 class MetaStore(abc.ABC):
@@ -168,6 +194,92 @@ class MetaStore(abc.ABC):
 
     @abc.abstractmethod
     async def enqueue_heal(self, bucket: str, key: str, version_id: str, reason: str) -> None: ...
+
+    # -- multipart ------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_upload(self, rec: UploadRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None: ...
+
+    @abc.abstractmethod
+    async def put_part(self, part: PartRecord) -> None:
+        """Store a part (replacing one with the same number: its shards go to GC).
+
+        Raise UploadMissing when the upload is gone (aborted or completed while
+        the part was uploading); the caller then removes the part's shards.
+        """
+
+    @abc.abstractmethod
+    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
+        """Parts with number > ``after``, in number order."""
+
+    @abc.abstractmethod
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Remove the upload and its parts (shards to GC); raise UploadMissing."""
+
+    @abc.abstractmethod
+    async def complete_upload(
+        self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
+    ) -> VersionRecord:
+        """One transaction: the upload disappears, parts not in ``keep`` go to GC,
+        and ``rec`` (whose layout lists the kept parts) becomes the latest version,
+        exactly as put_version. Raise UploadMissing when the upload is gone, so of
+        two concurrent completes exactly one wins."""
+
+    @abc.abstractmethod
+    async def _scan_uploads(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, after_id: str | None = None
+    ) -> list[UploadRecord]:
+        """Uploads with lo <(=) key < hi, ordered by key, initiated, upload id.
+
+        With ``after_id``: only uploads of key == lo that sort after that upload.
+        """
+
+    async def list_uploads(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> UploadPage:
+        """ListMultipartUploads: the same walk as list_objects, over the uploads table."""
+        pb, db, mb = prefix.encode(), delimiter.encode(), key_marker.encode()
+        hi = successor(pb) if pb else None
+        uploads: list[UploadRecord] = []
+        prefixes: list[str] = []
+        truncated = False
+        after: str | None = None
+        lo: bytes | None
+        if mb and upload_id_marker and common_prefix(mb, pb, db) is None:
+            lo, inclusive, after = mb, True, upload_id_marker
+        else:
+            lo, inclusive = self._start(pb, db, mb)
+        while lo is not None and not truncated:
+            need = max_uploads - len(uploads) - len(prefixes)
+            rows = await self._scan_uploads(bucket, lo, inclusive, hi, need + 1, after)
+            had_after, after = after is not None, None
+            restarted = False
+            for up in rows:
+                if len(uploads) + len(prefixes) >= max_uploads:
+                    truncated = True
+                    break
+                kb = up.key.encode()
+                cp = common_prefix(kb, pb, db)
+                if cp is not None:
+                    prefixes.append(cp.decode())
+                    lo, inclusive, restarted = successor(cp), True, True
+                    break
+                uploads.append(up)
+                lo, inclusive = kb, False
+            if had_after and not truncated and not restarted:
+                lo, inclusive = mb, False
+                continue
+            if not restarted and not truncated and len(rows) < need + 1:
+                break
+        page = UploadPage(uploads, prefixes, truncated)
+        if truncated:
+            if uploads and (not prefixes or uploads[-1].key > prefixes[-1]):
+                page.next_key_marker, page.next_upload_id_marker = uploads[-1].key, uploads[-1].upload_id
+            else:
+                page.next_key_marker = prefixes[-1]
+        return page
 
     # -- listing (shared) -----------------------------------------------------
     async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
@@ -266,6 +378,51 @@ class MetaStore(abc.ABC):
             return mb, False
         return pb, True
 
+    # -- cluster maintenance ----------------------------------------------------
+    # Write intents (orphan detection), the heal work list, deferred GC and
+    # layout updates after a heal moved shards. Schema: 0003_cluster.sql.
+    @abc.abstractmethod
+    async def begin_write(self, data_id: str, placement: list[str]) -> None:
+        """Record that shards of ``data_id`` are about to be written (idempotent)."""
+
+    @abc.abstractmethod
+    async def end_write(self, data_ids: list[str]) -> None:
+        """The writes committed (or were undone): forget their intents."""
+
+    @abc.abstractmethod
+    async def stale_writes(self, started_before: float, limit: int) -> list[WriteIntent]:
+        """Intents older than ``started_before``, oldest first."""
+
+    @abc.abstractmethod
+    async def data_referenced(self, data_id: str) -> bool:
+        """Whether any stored layout (versions; upload parts) references
+        ``data_id``. Only called for stale intents, so it may scan."""
+
+    @abc.abstractmethod
+    async def take_heal(self, limit: int) -> list[HealItem]:
+        """Queued heal items that are due (``not_before`` passed), oldest first."""
+
+    @abc.abstractmethod
+    async def finish_heal(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
+        """``done`` removes the item, ``retry`` postpones it to ``retry_at``,
+        ``failed`` keeps it as failed (unrecoverable; shown by admin info)."""
+
+    @abc.abstractmethod
+    async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
+        """Drop any heal item of that version (an admin heal fixed it)."""
+
+    @abc.abstractmethod
+    async def defer_gc(self, ids: list[int], until: float) -> None:
+        """Leave these GC items for a later pass (``take_gc`` skips them until then)."""
+
+    @abc.abstractmethod
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
+                            new: dict[str, Any]) -> bool:
+        """Replace a version's layout if it is still ``old`` (compare and swap)."""
+
+    @abc.abstractmethod
+    async def maintenance_stats(self) -> dict[str, int]:
+        """heal_queued, heal_failed, gc_queued, write_intents."""
 
 __all__ = [
     "NULL_VERSION",
@@ -273,11 +430,14 @@ __all__ = [
     "BucketMissing",
     "BucketNotEmptyError",
     "DeleteCheck",
+    "HealItem",
     "MetaError",
     "MetaStore",
     "MetaUnavailable",
     "SchemaTooNew",
+    "UploadMissing",
     "WriteCheck",
+    "WriteIntent",
     "common_prefix",
     "successor",
 ]

@@ -48,3 +48,34 @@ class ListPage:
     truncated: bool
     next_marker: str = ""            # last key or prefix returned (V1 NextMarker / V2 token)
     next_version_marker: str = ""    # ListObjectVersions only
+
+
+@dataclass
+class UploadRecord:
+    """A multipart upload in progress."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: float
+    info: dict[str, Any] = field(default_factory=dict)   # what CreateMultipartUpload was told to store
+
+
+@dataclass
+class PartRecord:
+    upload_id: str
+    part_number: int
+    size: int
+    etag: str
+    mtime: float
+    layout: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)   # checksum of the part
+
+
+@dataclass
+class UploadPage:
+    uploads: list[UploadRecord]
+    prefixes: list[str]
+    truncated: bool
+    next_key_marker: str = ""
+    next_upload_id_marker: str = ""

@@ -18,16 +18,19 @@ from typing import Any, Callable, TypeVar
 
 from . import migrate
 from .base import (
+    UploadMissing,
     BucketExists,
     BucketMissing,
     BucketNotEmptyError,
     DeleteCheck,
+    HealItem,
     MetaStore,
     MetaUnavailable,
     SchemaTooNew,
     WriteCheck,
+    WriteIntent,
 )
-from .model import NULL_VERSION, BucketRecord, VersionRecord
+from .model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, VersionRecord
 
 T = TypeVar("T")
 
@@ -332,6 +335,115 @@ class SqliteMeta(MetaStore):
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [_row_to_version(r) for r in rows]
 
+    # -- multipart ------------------------------------------------------------
+    @staticmethod
+    def _upload(row: tuple) -> UploadRecord:
+        return UploadRecord(row[0], row[1], bytes(row[2]).decode(), row[3], json.loads(row[4]))
+
+    @staticmethod
+    def _part(row: tuple) -> PartRecord:
+        return PartRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[6]), json.loads(row[5]))
+
+    _PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
+    _UPLOAD_COLS = "upload_id, bucket, key, initiated, info"
+
+    async def create_upload(self, rec: UploadRecord) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            self._versioning(db, rec.bucket)  # the bucket must exist
+            db.execute(
+                f"INSERT INTO uploads ({self._UPLOAD_COLS}) VALUES (?,?,?,?,?)",
+                (rec.upload_id, rec.bucket, rec.key.encode(), rec.initiated, json.dumps(rec.info)),
+            )
+
+        await self._run(self._write, tx)
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None:
+        q = f"SELECT {self._UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?"
+        row = await self._run(lambda: self._conn().execute(q, (upload_id, bucket, key.encode())).fetchone())
+        return self._upload(row) if row else None
+
+    def _gc(self, db: sqlite3.Connection, layouts: list[dict[str, Any]]) -> None:
+        now = time.time()
+        db.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)", [(json.dumps(x), now) for x in layouts])
+
+    async def put_part(self, part: PartRecord) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if db.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (part.upload_id,)).fetchone() is None:
+                raise UploadMissing(part.upload_id)
+            old = db.execute("SELECT layout FROM parts WHERE upload_id = ? AND part_number = ?",
+                             (part.upload_id, part.part_number)).fetchone()
+            if old is not None:
+                self._gc(db, [json.loads(old[0])])
+            db.execute(
+                f"INSERT OR REPLACE INTO parts ({self._PART_COLS}) VALUES (?,?,?,?,?,?,?)",
+                (part.upload_id, part.part_number, part.size, part.etag, part.mtime, json.dumps(part.info),
+                 json.dumps(part.layout)),
+            )
+
+        await self._run(self._write, tx)
+
+    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
+        q = f"SELECT {self._PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?"
+        rows = await self._run(lambda: self._conn().execute(q, (upload_id, after, limit)).fetchall())
+        return [self._part(r) for r in rows]
+
+    def _take_upload(self, db: sqlite3.Connection, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
+        """Delete an upload row and its parts; return the parts. UploadMissing if absent."""
+        cur = db.execute("DELETE FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?", (upload_id, bucket, kb))
+        if cur.rowcount == 0:
+            raise UploadMissing(upload_id)
+        rows = db.execute(f"SELECT {self._PART_COLS} FROM parts WHERE upload_id = ?", (upload_id,)).fetchall()
+        db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+        return [self._part(r) for r in rows]
+
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            parts = self._take_upload(db, upload_id, bucket, key.encode())
+            self._gc(db, [p.layout for p in parts])
+
+        await self._run(self._write, tx)
+
+    async def complete_upload(
+        self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
+    ) -> VersionRecord:
+        def tx(db: sqlite3.Connection) -> VersionRecord:
+            kb = rec.key.encode()
+            if self._versioning(db, rec.bucket) != "Enabled":
+                rec.version_id = NULL_VERSION
+            latest = self._latest(db, rec.bucket, kb)
+            replaced = self._one(db, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
+            if check is not None:
+                check(latest, replaced)
+            parts = self._take_upload(db, upload_id, rec.bucket, kb)
+            kept = set(keep)
+            self._gc(db, [p.layout for p in parts if p.part_number not in kept])
+            if replaced is not None:
+                self._drop(db, replaced)
+            self._insert_latest(db, rec)
+            return rec
+
+        return await self._run(self._write, tx)
+
+    async def _scan_uploads(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, after_id: str | None = None
+    ) -> list[UploadRecord]:
+        cols = self._UPLOAD_COLS
+        if after_id is not None:
+            q = (f"SELECT {cols} FROM uploads WHERE bucket = ? AND key = ? AND (initiated, upload_id) > "
+                 "(SELECT initiated, upload_id FROM uploads WHERE upload_id = ?) ORDER BY initiated, upload_id LIMIT ?")
+            args: list[Any] = [bucket, lo, after_id, limit]
+        else:
+            op = ">=" if inclusive else ">"
+            q = f"SELECT {cols} FROM uploads WHERE bucket = ? AND key {op} ?"
+            args = [bucket, lo]
+            if hi is not None:
+                q += " AND key < ?"
+                args.append(hi)
+            q += " ORDER BY key, initiated, upload_id LIMIT ?"
+            args.append(limit)
+        rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
+        return [self._upload(r) for r in rows]
+
     # -- queues ---------------------------------------------------------------
     async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -343,8 +455,8 @@ class SqliteMeta(MetaStore):
         await self._run(self._write, tx)
 
     async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        q = "SELECT id, layout FROM gc_queue ORDER BY id LIMIT ?"
-        rows = await self._run(lambda: self._conn().execute(q, (limit,)).fetchall())
+        q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
+        rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
         return [(r[0], json.loads(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
@@ -355,12 +467,117 @@ class SqliteMeta(MetaStore):
 
     async def enqueue_heal(self, bucket: str, key: str, version_id: str, reason: str) -> None:
         def tx(db: sqlite3.Connection) -> None:
+            # one row per version (0003_cluster): a known item is left as it is
             db.execute(
-                "INSERT INTO heal_queue (bucket, key, version_id, reason, queued_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO heal_queue (bucket, key, version_id, reason, queued_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT (bucket, key, version_id) DO NOTHING",
                 (bucket, key.encode(), version_id, reason, time.time()),
             )
 
         await self._run(self._write, tx)
+
+    # -- cluster maintenance ----------------------------------------------------
+    # (write intents, the heal work list, deferred GC, layout updates; 0003_cluster.sql)
+    async def begin_write(self, data_id: str, placement: list[str]) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO write_intents (data_id, placement, started) VALUES (?,?,?)"
+                " ON CONFLICT (data_id) DO NOTHING",
+                (data_id, json.dumps(placement), time.time()),
+            )
+
+        await self._run(self._write, tx)
+
+    async def end_write(self, data_ids: list[str]) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM write_intents WHERE data_id = ?", [(d,) for d in data_ids])
+
+        if data_ids:
+            await self._run(self._write, tx)
+
+    async def stale_writes(self, started_before: float, limit: int) -> list[WriteIntent]:
+        q = "SELECT data_id, placement, started FROM write_intents WHERE started < ? ORDER BY started LIMIT ?"
+        rows = await self._run(lambda: self._conn().execute(q, (started_before, limit)).fetchall())
+        return [WriteIntent(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+    async def data_referenced(self, data_id: str) -> bool:
+        def q() -> bool:
+            db = self._conn()
+            # Every table with a ``layout`` column (versions, and any table a
+            # later migration adds for upload parts) except the GC queue, whose
+            # entries are going away anyway. Only run for stale intents, i.e.
+            # after a crash, so a scan is affordable; the data id is 32 random
+            # hex digits, so a substring match cannot hit another object.
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for t in tables:
+                if t in ("gc_queue", "write_intents"):
+                    continue
+                cols = [c[1] for c in db.execute(f'PRAGMA table_info("{t}")')]
+                if "layout" in cols and db.execute(
+                        f'SELECT 1 FROM "{t}" WHERE instr(layout, ?) > 0 LIMIT 1', (data_id,)).fetchone():
+                    return True
+            return False
+
+        return await self._run(q)
+
+    async def take_heal(self, limit: int) -> list[HealItem]:
+        q = ("SELECT id, bucket, key, version_id, reason, attempts FROM heal_queue"
+             " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT ?")
+        rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
+        return [HealItem(r[0], r[1], bytes(r[2]).decode(), r[3], r[4], r[5]) for r in rows]
+
+    async def finish_heal(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if outcome == "done":
+                db.execute("DELETE FROM heal_queue WHERE id = ?", (item_id,))
+            elif outcome == "retry":
+                db.execute("UPDATE heal_queue SET attempts = attempts + 1, not_before = ?, last_error = ?"
+                           " WHERE id = ?", (retry_at, error, item_id))
+            else:
+                db.execute("UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = ?"
+                           " WHERE id = ?", (error, item_id))
+
+        assert outcome in ("done", "retry", "failed"), outcome
+        await self._run(self._write, tx)
+
+    async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM heal_queue WHERE bucket = ? AND key = ? AND version_id = ?",
+                       (bucket, key.encode(), version_id))
+
+        await self._run(self._write, tx)
+
+    async def defer_gc(self, ids: list[int], until: float) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.executemany("UPDATE gc_queue SET not_before = ? WHERE id = ?", [(until, i) for i in ids])
+
+        await self._run(self._write, tx)
+
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
+                            new: dict[str, Any]) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                             (bucket, key.encode(), version_id)).fetchone()
+            if row is None or row[0] is None or json.loads(row[0]) != old:
+                return False
+            db.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                       (json.dumps(new, separators=(",", ":")), bucket, key.encode(), version_id))
+            return True
+
+        return await self._run(self._write, tx)
+
+    async def maintenance_stats(self) -> dict[str, int]:
+        def q() -> dict[str, int]:
+            db = self._conn()
+            one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+            return {
+                "heal_queued": one("SELECT COUNT(*) FROM heal_queue WHERE state = 'queued'"),
+                "heal_failed": one("SELECT COUNT(*) FROM heal_queue WHERE state = 'failed'"),
+                "gc_queued": one("SELECT COUNT(*) FROM gc_queue"),
+                "write_intents": one("SELECT COUNT(*) FROM write_intents"),
+            }
+
+        return await self._run(q)
 
 
 def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:

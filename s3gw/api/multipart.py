@@ -1,0 +1,177 @@
+"""Multipart upload handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..core.conditions import Conditions
+from ..core.multipart import CompletedPart
+from . import xml as X
+from .app import Handler, Request
+from .errors import S3Error
+from .handlers import (
+    OWNER_ID, OWNER_NAME, _check_content_length, _encoder, int_param, owner, parse_copy_source, put_options, write_headers, xml_response,
+)
+
+MAX_PARTS = 1000
+MAX_UPLOADS = 1000
+
+
+def _upload_id(rq: Request) -> str:
+    uid = rq.query.get("uploadId", "")
+    if not uid:
+        raise S3Error("NoSuchUpload")
+    return uid
+
+
+def _part_number(rq: Request) -> int:
+    try:
+        return int(rq.query.get("partNumber", ""))
+    except ValueError as e:
+        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive") from e
+
+
+def initiator() -> str:
+    return X.el("Initiator", X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME))
+
+
+def _checksum_el(ck: dict[str, str] | None) -> str | None:
+    return X.el(f"Checksum{ck['algo']}", ck["value"]) if ck else None
+
+
+async def create_multipart_upload(rq: Request) -> web.StreamResponse:
+    opts = put_options(rq)
+    up = await rq.core.create_upload(rq.op.bucket, rq.op.key, opts)
+    headers = {}
+    if opts.checksum_algo:
+        headers["x-amz-checksum-algorithm"] = opts.checksum_algo
+        headers["x-amz-checksum-type"] = opts.checksum_type
+    body = X.document("InitiateMultipartUploadResult", X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key),
+                      X.el("UploadId", up.upload_id))
+    return xml_response(body, headers=headers)
+
+
+async def upload_part(rq: Request) -> web.StreamResponse:
+    _check_content_length(rq)
+    opts = put_options(rq)
+    part = await rq.core.upload_part(rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), rq.payload(), opts)
+    headers = {"ETag": f'"{part.etag}"'}
+    ck = part.info.get("ck")
+    if ck:
+        headers[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
+    return web.Response(status=200, headers=headers)
+
+
+async def upload_part_copy(rq: Request) -> web.StreamResponse:
+    src_bucket, src_key, src_version = parse_copy_source(rq.header("x-amz-copy-source") or "")
+    cond = Conditions(
+        if_match=rq.header("x-amz-copy-source-if-match"),
+        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
+        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
+    )
+    src, part = await rq.core.upload_part_copy(
+        rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), src_bucket, src_key, src_version,
+        rq.header("x-amz-copy-source-range"), cond,
+    )
+    headers = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" else {}
+    body = X.document("CopyPartResult", X.el("LastModified", X.iso8601(part.mtime)), X.el("ETag", f'"{part.etag}"'),
+                      _checksum_el(part.info.get("ck")))
+    return xml_response(body, headers=headers)
+
+
+async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
+    body = await rq.read_body()
+    try:
+        doc = X.parse(body)
+    except X.XMLError as e:
+        raise S3Error("MalformedXML") from e
+    root = doc.get("CompleteMultipartUpload")
+    if not isinstance(root, dict):
+        raise S3Error("MalformedXML")
+    chosen = []
+    for p in X.as_list(root.get("Part")):
+        if not isinstance(p, dict) or p.get("PartNumber") is None or p.get("ETag") is None:
+            raise S3Error("MalformedXML")
+        try:
+            number = int(p["PartNumber"])
+        except ValueError as e:
+            raise S3Error("MalformedXML") from e
+        ck = next((v for k, v in p.items() if k.startswith("Checksum") and isinstance(v, str)), None)
+        chosen.append(CompletedPart(number, str(p["ETag"]), ck))
+    rec = await rq.core.complete_upload(rq.op.bucket, rq.op.key, _upload_id(rq), chosen,
+                                       if_match=rq.header("If-Match"), if_none_match=rq.header("If-None-Match"))
+    headers = write_headers(rec)
+    del headers["ETag"]
+    ck = rec.info.get("ck")
+    out = X.document(
+        "CompleteMultipartUploadResult",
+        X.el("Location", f"{rq.http.scheme}://{rq.http.host}/{rq.op.bucket}/{rq.op.key}"),
+        X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("ETag", f'"{rec.etag}"'),
+        _checksum_el(ck), X.el("ChecksumType", ck["type"]) if ck else None,
+    )
+    return xml_response(out, headers=headers)
+
+
+async def abort_multipart_upload(rq: Request) -> web.StreamResponse:
+    await rq.core.abort_upload(rq.op.bucket, rq.op.key, _upload_id(rq))
+    return web.Response(status=204)
+
+
+async def list_parts(rq: Request) -> web.StreamResponse:
+    marker = int_param(rq, "part-number-marker", 0, 0, 10000)
+    max_parts = int_param(rq, "max-parts", MAX_PARTS)
+    up, parts, truncated = await rq.core.list_parts(rq.op.bucket, rq.op.key, _upload_id(rq), marker,
+                                                    min(max_parts, MAX_PARTS))
+    items = [X.el("Part", X.el("PartNumber", p.part_number), X.el("LastModified", X.iso8601(p.mtime)),
+                  X.el("ETag", f'"{p.etag}"'), X.el("Size", p.size), _checksum_el(p.info.get("ck")))
+             for p in parts]
+    body = X.document(
+        "ListPartsResult", X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("UploadId", up.upload_id),
+        initiator(),
+        owner(), X.el("StorageClass", up.info.get("sc", "STANDARD")),
+        X.el("PartNumberMarker", marker),
+        X.el("NextPartNumberMarker", parts[-1].part_number if parts else 0),
+        X.el("MaxParts", max_parts), X.el("IsTruncated", "true" if truncated else "false"),
+        X.el("ChecksumAlgorithm", up.info["ck_algo"]) if up.info.get("ck_algo") else None,
+        X.el("ChecksumType", up.info["ck_type"]) if up.info.get("ck_algo") else None,
+        *items,
+    )
+    return xml_response(body)
+
+
+async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
+    enc = _encoder(rq)
+    prefix = rq.query.get("prefix", "")
+    delimiter = rq.query.get("delimiter", "")
+    key_marker = rq.query.get("key-marker", "")
+    id_marker = rq.query.get("upload-id-marker", "")
+    max_uploads = int_param(rq, "max-uploads", MAX_UPLOADS)
+    page = await rq.core.list_uploads(rq.op.bucket, prefix, delimiter, key_marker, id_marker,
+                                      min(max_uploads, MAX_UPLOADS))
+    children = [
+        X.el("Bucket", rq.op.bucket), X.el("KeyMarker", enc(key_marker)), X.el("UploadIdMarker", id_marker),
+        X.el("NextKeyMarker", enc(page.next_key_marker)), X.el("NextUploadIdMarker", page.next_upload_id_marker),
+        X.el("Delimiter", enc(delimiter)) if delimiter else None, X.el("Prefix", enc(prefix)),
+        X.el("MaxUploads", max_uploads), X.el("IsTruncated", "true" if page.truncated else "false"),
+    ]
+    for up in page.uploads:
+        children.append(X.el("Upload", X.el("Key", enc(up.key)), X.el("UploadId", up.upload_id),
+                             initiator(),
+                             owner(), X.el("StorageClass", up.info.get("sc", "STANDARD")),
+                             X.el("Initiated", X.iso8601(up.initiated))))
+    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
+    if rq.query.get("encoding-type"):
+        children.append(X.el("EncodingType", "url"))
+    return xml_response(X.document("ListMultipartUploadsResult", *children))
+
+
+HANDLERS: dict[str, Handler] = {
+    "CreateMultipartUpload": create_multipart_upload,
+    "UploadPart": upload_part,
+    "UploadPartCopy": upload_part_copy,
+    "CompleteMultipartUpload": complete_multipart_upload,
+    "AbortMultipartUpload": abort_multipart_upload,
+    "ListParts": list_parts,
+    "ListMultipartUploads": list_multipart_uploads,
+}

@@ -1,0 +1,217 @@
+"""Multipart uploads, as MinIO does them.
+
+Parts are written through the normal erasure-coded write path, each to its own
+shard set, and recorded in the ``parts`` table. Completing an upload never
+copies data: one metadata transaction turns the chosen parts into the new
+version's layout (``{"parts": [...]}``), removes the upload, and queues the
+parts left out for garbage collection. Of two concurrent completes, the second
+finds the upload gone (NoSuchUpload).
+
+ETag of the result (MinIO and S3): md5 of the concatenated binary part MD5s,
+then "-" and the part count.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..meta.base import UploadMissing
+from ..meta.model import PartRecord, UploadPage, UploadRecord, VersionRecord
+from . import errors as E
+from . import checksums
+from .conditions import Conditions, check_copy_source
+from .names import check_object_name
+from .ranges import parse_range
+
+if TYPE_CHECKING:
+    from .service import Core, Payload, PutOptions
+
+MIN_PART_SIZE = 5 * 1024 * 1024       # every part but the last (EntityTooSmall)
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+MAX_PART_NUMBER = 10000
+
+
+@dataclass
+class CompletedPart:
+    number: int
+    etag: str
+    checksum: str | None = None   # the client's value for the upload's algorithm, if it sent one
+
+
+def check_part_number(n: int) -> None:
+    if not 1 <= n <= MAX_PART_NUMBER:
+        raise E.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+
+
+def multipart_etag(part_etags: list[str]) -> str:
+    """S3's multipart ETag: md5 of the binary part MD5s, "-", the part count.
+
+    >>> multipart_etag(["5d41402abc4b2a76b9719d911017c592"])
+    '62109206880d38a4010a98e11243924a-1'
+    """
+    joined = b"".join(bytes.fromhex(e) for e in part_etags)
+    return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
+
+
+class MultipartMixin:
+    """CreateMultipartUpload ... CompleteMultipartUpload on the Core."""
+
+    async def create_upload(self: "Core", bucket: str, key: str, opts: "PutOptions") -> UploadRecord:
+        check_object_name(key)
+        brec = await self.bucket(bucket)
+        self._check_put_options(opts)
+        self._apply_lock(brec, opts)
+        if opts.checksum_type not in ("FULL_OBJECT", "COMPOSITE"):
+            raise E.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+        if opts.checksum_type == "FULL_OBJECT" and opts.checksum_algo in ("SHA1", "SHA256"):
+            raise E.InvalidRequest("The FULL_OBJECT checksum type cannot be used with the SHA1 or SHA256 algorithm.")
+        info = self._info(opts, None)
+        if opts.checksum_algo:
+            info["ck_algo"], info["ck_type"] = opts.checksum_algo, opts.checksum_type
+        rec = UploadRecord(str(uuid.uuid4()), bucket, key, time.time(), info)
+        await self.meta.create_upload(rec)
+        return rec
+
+    async def _upload(self: "Core", bucket: str, key: str, upload_id: str) -> UploadRecord:
+        await self.bucket(bucket)
+        up = await self.meta.get_upload(bucket, key, upload_id)
+        if up is None:
+            raise E.NoSuchUpload()
+        return up
+
+    async def upload_part(self: "Core", bucket: str, key: str, upload_id: str, number: int, payload: "Payload",
+                          opts: "PutOptions") -> PartRecord:
+        check_part_number(number)
+        up = await self._upload(bucket, key, upload_id)
+        algo = up.info.get("ck_algo")
+        if opts.checksum_algo and algo and opts.checksum_algo != algo:
+            raise E.InvalidRequest(f"Checksum Type mismatch, expected {algo}, got {opts.checksum_algo}")
+        if algo and not opts.checksum_algo:
+            opts.checksum_algo = algo  # computed even when the client sends none, for the final checksum
+        self._check_put_options(opts)
+        size, etag, ck, layout, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
+        assert layout is not None
+        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
+                                                {"ck": ck} if ck else {}))
+
+    async def _save_part(self: "Core", part: PartRecord) -> PartRecord:
+        try:
+            await self.meta.put_part(part)
+        except UploadMissing as e:
+            await self._discard(part.layout)
+            raise E.NoSuchUpload() from e
+        self._gc_wakeup.set()
+        return part
+
+    async def upload_part_copy(
+        self: "Core", bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
+        src_version: str | None, source_range: str | None, cond: Conditions,
+    ) -> tuple[VersionRecord, PartRecord]:
+        from .service import PutOptions, _StreamPayload
+
+        check_part_number(number)
+        up = await self._upload(bucket, key, upload_id)
+        src = await self.get_record(src_bucket, src_key, src_version)
+        check_copy_source(cond, src.etag, src.mtime)
+        offset, length = 0, src.size
+        if source_range:
+            if not source_range.startswith("bytes="):
+                raise E.InvalidArgument("Range specified is not valid for source object")
+            rng = parse_range(source_range, src.size)
+            first = source_range[len("bytes="):].split("-", 1)
+            if rng is None or not first[0] or not first[1] or int(first[1]) >= src.size:
+                raise E.InvalidArgument("Range specified is not valid for source object")
+            offset, length = rng
+        opts = PutOptions(checksum_algo=up.info.get("ck_algo"))
+        payload = _StreamPayload(self._read(src, offset, length))
+        size, etag, ck, layout, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
+        assert layout is not None
+        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
+                                                {"ck": ck} if ck else {}))
+        return src, part
+
+    async def list_parts(self: "Core", bucket: str, key: str, upload_id: str, after: int,
+                         limit: int) -> tuple[UploadRecord, list[PartRecord], bool]:
+        up = await self._upload(bucket, key, upload_id)
+        parts = await self.meta.list_parts(upload_id, after, limit + 1)
+        return up, parts[:limit], len(parts) > limit
+
+    async def abort_upload(self: "Core", bucket: str, key: str, upload_id: str) -> None:
+        await self.bucket(bucket)
+        try:
+            await self.meta.abort_upload(bucket, key, upload_id)
+        except UploadMissing as e:
+            raise E.NoSuchUpload() from e
+        self._gc_wakeup.set()
+
+    async def list_uploads(self: "Core", bucket: str, prefix: str, delimiter: str, key_marker: str,
+                           upload_id_marker: str, max_uploads: int) -> UploadPage:
+        await self.bucket(bucket)
+        return await self.meta.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
+
+    async def complete_upload(self: "Core", bucket: str, key: str, upload_id: str, chosen: list[CompletedPart],
+                              if_match: str | None = None, if_none_match: str | None = None) -> VersionRecord:
+        from .service import PutOptions
+
+        up = await self._upload(bucket, key, upload_id)
+        if not chosen:
+            raise E.MalformedXML()
+        numbers = [c.number for c in chosen]
+        if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+            raise E.InvalidPartOrder()
+        stored = {p.part_number: p for p in await self.meta.list_parts(upload_id, 0, MAX_PART_NUMBER)}
+        parts: list[PartRecord] = []
+        for c in chosen:
+            p = stored.get(c.number)
+            if p is None or c.etag.strip().strip('"') != p.etag:
+                raise E.InvalidPart()
+            parts.append(p)
+        for p in parts[:-1]:
+            if p.size < MIN_PART_SIZE:
+                raise E.EntityTooSmall()
+        info = dict(up.info)
+        ck = self._final_checksum(info.pop("ck_algo", None), info.pop("ck_type", "FULL_OBJECT"), parts, chosen)
+        if ck:
+            info["ck"] = ck
+        layout = {"parts": [
+            {"number": p.part_number, "size": p.size, "etag": p.etag, "layout": p.layout,
+             **({"ck": p.info["ck"]} if p.info.get("ck") else {})}
+            for p in parts
+        ]}
+        rec = VersionRecord(bucket=bucket, key=key, version_id=str(uuid.uuid4()), mtime=time.time(),
+                            size=sum(p.size for p in parts), etag=multipart_etag([p.etag for p in parts]),
+                            info=info, layout=layout)
+        check = self._write_check(PutOptions(if_match=if_match, if_none_match=if_none_match))
+        try:
+            stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
+        except UploadMissing as e:
+            raise E.NoSuchUpload() from e
+        self._gc_wakeup.set()
+        return stored_rec
+
+    @staticmethod
+    def _final_checksum(algo: str | None, kind: str, parts: list[PartRecord],
+                        chosen: list[CompletedPart]) -> dict[str, str] | None:
+        """The whole object's checksum: composite (checksum of part checksums, "-N") or full-object (combined CRC)."""
+        if not algo:
+            return None
+        digests = []
+        for p, c in zip(parts, chosen):
+            value = (p.info.get("ck") or {}).get("value")
+            if value is None:
+                return None
+            if c.checksum is not None and c.checksum != value:
+                raise E.InvalidPart()
+            digests.append(base64.b64decode(value))
+        if kind == "COMPOSITE":
+            return {"algo": algo, "value": checksums.composite(algo, digests), "type": "COMPOSITE"}
+        crc = checksums.full_object_crc(algo, [(d, p.size) for d, p in zip(digests, parts)])
+        return {"algo": algo, "value": base64.b64encode(crc).decode(), "type": "FULL_OBJECT"}
+
+
+__all__ = ["CompletedPart", "MultipartMixin", "MIN_PART_SIZE", "multipart_etag"]
