@@ -7,6 +7,7 @@ is turned into S3 XML here, through the one error table.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -23,6 +24,7 @@ from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
+from . import xml as X
 from .errors import S3Error, render
 from .router import BadPath, Operation, route
 
@@ -41,6 +43,8 @@ class Settings:
     credentials: dict[str, str]            # access key -> secret key
     region: str = "us-east-1"
     domains: tuple[str, ...] = ()          # virtual-hosted-style domains
+    read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
+    write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
 
 
 @dataclass
@@ -98,6 +102,25 @@ class Request:
             raise S3Error("MissingContentMD5")
         return body
 
+    async def read_document(self, root: str, *, require_integrity: bool = False,
+                            optional: bool = False) -> dict[str, Any] | None:
+        """The request's XML document, whose root element must be ``root``.
+
+        Returns its children as a dict ({} for an empty element), None for an
+        empty body when ``optional``; anything else is MalformedXML.
+        """
+        body = await self.read_body(require_integrity=require_integrity)
+        if optional and not body.strip():
+            return None
+        try:
+            doc = X.parse(body)
+        except X.XMLError as e:
+            raise S3Error("MalformedXML") from e
+        if root not in doc:
+            raise S3Error("MalformedXML")
+        value = doc[root]
+        return value if isinstance(value, dict) else {}
+
 
 class RequestPayload:
     """The request body as the core wants it: verified while it streams.
@@ -125,9 +148,27 @@ class RequestPayload:
         self._expected = http.content_length
         self._received = 0
 
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        """The raw body as it arrives, each piece within ``Settings.read_timeout`` (RequestTimeout)."""
+        settings = self._http.app.get(SETTINGS)
+        limit = settings.read_timeout if settings is not None else 0.0
+        if not limit:
+            async for data in self._http.content.iter_chunked(READ_CHUNK):
+                yield data
+            return
+        while True:
+            try:
+                async with asyncio.timeout(limit):
+                    data = await self._http.content.read(READ_CHUNK)
+            except TimeoutError as e:
+                raise S3Error("RequestTimeout") from e
+            if not data:
+                return
+            yield data
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for data in self._http.content.iter_chunked(READ_CHUNK):
+            async for data in self._chunks():
                 self._received += len(data)
                 if self._decoder is not None:
                     for piece in self._decoder.feed(data):

@@ -71,6 +71,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
     "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found"),
+    "RequestTimeout": (400, "Your socket connection to the server was not read from or written to within the timeout period."),
     "RequestTimeTooSkewed": (403, "The difference between the request time and the server's time is too large."),
     "RequestNotReadyYet": (403, "Request is not valid yet"),
     "ServerSideEncryptionConfigurationNotFoundError": (404, "The server side encryption configuration was not found"),

@@ -5,6 +5,7 @@ Handlers stay terse (STYLE.md item 9): the semantics live in ``s3gw.core``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any
@@ -72,16 +73,9 @@ async def list_buckets(rq: Request) -> web.StreamResponse:
 
 
 async def create_bucket(rq: Request) -> web.StreamResponse:
-    body = await rq.read_body()
-    if body.strip():
-        # The LocationConstraint is checked for form only: like MinIO with no
-        # region configured, any region is accepted.
-        try:
-            doc = X.parse(body)
-        except X.XMLError as e:
-            raise S3Error("MalformedXML") from e
-        if "CreateBucketConfiguration" not in doc:
-            raise S3Error("MalformedXML")
+    # The LocationConstraint is checked for form only: like MinIO with no
+    # region configured, any region is accepted.
+    await rq.read_document("CreateBucketConfiguration", optional=True)
     lock = (rq.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     await rq.core.create_bucket(rq.op.bucket, object_lock=lock)
     return web.Response(status=200, headers={"Location": "/" + rq.op.bucket})
@@ -398,10 +392,11 @@ async def get_object(rq: Request) -> web.StreamResponse:
     resp = web.StreamResponse(status=status, headers=headers)
     await resp.prepare(rq.http)
     try:
+        limit = rq.settings.write_timeout or None   # server.write_timeout: a client that stops reading
         if first:
-            await resp.write(first)
+            await asyncio.wait_for(resp.write(first), limit)
         async for chunk in body:
-            await resp.write(chunk)
+            await asyncio.wait_for(resp.write(chunk), limit)
     except Exception:
         # Headers are gone: the only honest signal left is a cut connection
         # (the client sees fewer bytes than Content-Length, never wrong data).
@@ -432,14 +427,8 @@ async def delete_object(rq: Request) -> web.StreamResponse:
 
 
 async def delete_objects(rq: Request) -> web.StreamResponse:
-    body = await rq.read_body(require_integrity=True)
-    try:
-        doc = X.parse(body)
-    except X.XMLError as e:
-        raise S3Error("MalformedXML") from e
-    root = doc.get("Delete")
-    if not isinstance(root, dict):
-        raise S3Error("MalformedXML")
+    root = await rq.read_document("Delete", require_integrity=True)
+    assert root is not None
     objects = X.as_list(root.get("Object"))
     if not objects or len(objects) > 1000:
         raise S3Error("MalformedXML")

@@ -81,14 +81,8 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
 
 
 async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
-    body = await rq.read_body()
-    try:
-        doc = X.parse(body)
-    except X.XMLError as e:
-        raise S3Error("MalformedXML") from e
-    root = doc.get("CompleteMultipartUpload")
-    if not isinstance(root, dict):
-        raise S3Error("MalformedXML")
+    root = await rq.read_document("CompleteMultipartUpload")
+    assert root is not None
     chosen = []
     for p in X.as_list(root.get("Part")):
         if not isinstance(p, dict) or p.get("PartNumber") is None or p.get("ETag") is None:

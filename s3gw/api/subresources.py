@@ -15,15 +15,9 @@ from .handlers import bypass_governance, version_param, xml_response
 
 
 async def parse_document(rq: Request, root: str, require_integrity: bool = False) -> dict[str, Any]:
-    body = await rq.read_body(require_integrity=require_integrity)
-    try:
-        doc = X.parse(body)
-    except X.XMLError as e:
-        raise S3Error("MalformedXML") from e
-    value = doc.get(root)
-    if value is None:
-        raise S3Error("MalformedXML")
-    return value if isinstance(value, dict) else {}
+    doc = await rq.read_document(root, require_integrity=require_integrity)
+    assert doc is not None
+    return doc
 
 
 def version_headers(version_id: str) -> dict[str, str]:
