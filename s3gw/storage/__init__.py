@@ -1,5 +1,5 @@
-"""Erasure-coded storage: codecs, placement, drives (local and, later,
-remote), quorum and healing. Imports ``nodes`` only; nothing above it.
+"""Erasure-coded storage: codecs, placement, drives (local, and remote storage
+nodes in ``remote``), quorum and healing. Imports ``nodes`` only; nothing above it.
 
 Gateway-facing API::
 
@@ -14,10 +14,10 @@ Gateway-facing API::
 from .drive import Drive, LocalDrive
 from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageError, StorageFull
 from .placement import DriveRef, placement
-from .storage import Layout, ObjectWriter, Storage, shard_name
+from .storage import HealResult, Layout, ObjectWriter, Storage, shard_name
 
 __all__ = [
-    "Storage", "ObjectWriter", "Layout", "shard_name",
+    "Storage", "ObjectWriter", "Layout", "HealResult", "shard_name",
     "StorageError", "InsufficientWriteQuorum", "InsufficientReadQuorum", "StorageFull",
     "Drive", "LocalDrive", "DriveRef", "placement",
 ]

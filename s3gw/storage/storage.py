@@ -24,10 +24,11 @@ import inspect
 import logging
 import os
 import re
+import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
@@ -50,6 +51,9 @@ from .erasure import (
 from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageError, StorageFull
 from .placement import placement
 
+if TYPE_CHECKING:
+    from .remote import Cluster
+
 log = logging.getLogger("s3gw.storage")
 
 LAYOUT_VERSION = 1
@@ -66,6 +70,15 @@ def shard_name(data_id: str, index: int) -> str:
     '9b1f0c2d.4'
     """
     return f"{data_id}.{index}"
+
+
+def failpoint(name: str) -> None:
+    """Crash tests: ``S3GW_FAILPOINT=<name>`` SIGKILLs this process here (e.g.
+    ``shards-durable``: after a write's shards are committed on the drives and
+    before the metadata commit, the window that leaves orphan shards)."""
+    if os.environ.get("S3GW_FAILPOINT") == name:
+        log.error("failpoint %s: killing the process", name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _why(exc: BaseException) -> str:
@@ -156,15 +169,17 @@ class _Fanout:
     queue. A drive whose stream fails is marked failed (``errors``) and its
     queue drained, so nothing ever waits on it again."""
 
-    def __init__(self, targets: Mapping[int, tuple[Drive | None, str]], *, block_size: int,
-                 hash_algo: str, depth: int, stall_timeout: float) -> None:
+    def __init__(self, targets: Mapping[int, tuple[Drive | BaseException | None, str]], *,
+                 block_size: int, hash_algo: str, depth: int, stall_timeout: float) -> None:
         self.stall_timeout = stall_timeout
         self.queues: dict[int, asyncio.Queue] = {}
         self.tasks: dict[int, asyncio.Task] = {}
         self.errors: dict[int, BaseException] = {}
         for i, (drive, name) in targets.items():
-            if drive is None:
-                self.errors[i] = DriveError("drive not configured")
+            if drive is None or isinstance(drive, BaseException):
+                # not configured, or on a node known to be down: failed up front,
+                # never waited on
+                self.errors[i] = drive if drive is not None else DriveError("drive not configured")
                 continue
             q: asyncio.Queue = asyncio.Queue(depth)
             self.queues[i] = q
@@ -293,7 +308,8 @@ class ObjectWriter:
         self._state = "open"
         self._busy = False
         self._fan = _Fanout(
-            {i: (storage.drive(did), shard_name(data_id, i)) for i, did in enumerate(self.placement)},
+            {i: (storage._write_target(did), shard_name(data_id, i))
+             for i, did in enumerate(self.placement)},
             block_size=self._frag_size, hash_algo=self._hash.name,
             depth=storage.write_depth, stall_timeout=storage.stall_timeout)
 
@@ -382,6 +398,7 @@ class ObjectWriter:
         layout = Layout(self.data_id, self._size, self.k, self.m, self._codec.name, self._block,
                         self._frag_size, last, self._hash.name, self.placement)
         missing = sorted(self._fan.errors)
+        failpoint("shards-durable")
         if missing:
             log.warning("object %s written without shards %s: %s", self.data_id, missing,
                         {i: _why(self._fan.errors[i]) for i in missing})
@@ -409,6 +426,22 @@ class ObjectWriter:
 # storage
 
 
+@dataclass
+class HealResult:
+    """What ``Storage.heal_object`` found and did (shard indices)."""
+
+    bad: list[int] = field(default_factory=list)       # missing / corrupt / on a bad drive
+    healed: list[int] = field(default_factory=list)    # rebuilt
+    failed: list[int] = field(default_factory=list)    # rebuild attempted and failed
+    offline: list[int] = field(default_factory=list)   # on drives that are down: later
+    unrecoverable: bool = False                         # fewer than k good shards
+    layout: dict | None = None                          # new layout when shards moved
+
+    @property
+    def complete(self) -> bool:
+        return not self.unrecoverable and not self.failed and not self.offline
+
+
 class _ReadCtx:
     """State of one read (or heal): the layout, its drives, the shards seen
     failing so far (index -> reason) and the ones never to read."""
@@ -419,6 +452,11 @@ class _ReadCtx:
         self.drives = [storage.drive(d) for d in lay.placement]
         self.bad: dict[int, str] = {}
         self.exclude = set(exclude)
+        # Shards on drives known to be offline are asked last (only if needed)
+        # and the object counts as degraded.
+        for i, did in enumerate(lay.placement):
+            if i not in self.exclude and not storage.drive_online(did):
+                self.bad[i] = "drive offline"
 
 
 class Storage:
@@ -429,14 +467,15 @@ class Storage:
                  hash_algo: str | None = None, write_batch_bytes: int = 4 << 20,
                  read_batch_bytes: int = 4 << 20, write_depth: int = 1,
                  read_timeout: float = 30.0, stall_timeout: float = 60.0,
-                 compute_threads: int = 2) -> None:
+                 compute_threads: int = 2, cluster: "Cluster | None" = None) -> None:
         k, m = data_shards, parity_shards
         if k < 1 or m < 0 or block_size < 1:
             raise ValueError(f"bad erasure geometry k={k} m={m} block_size={block_size}")
         ids = [d.id for d in drives]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate drive ids")
-        if len(ids) < k + m:
+        if cluster is None and len(ids) < k + m:
+            # (a cluster learns its drives from its nodes, after start())
             raise ValueError(f"{k}+{m} erasure coding needs {k + m} drives, have {len(ids)}")
         self.k, self.m = k, m
         self.block_size = block_size
@@ -453,6 +492,7 @@ class Storage:
         #: scheduled as a task); exceptions are logged and swallowed.
         self.on_degraded: DegradedHook | None = None
         self._drives: dict[str, Drive] = {d.id: d for d in drives}
+        self.cluster = cluster
         self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
         self._bg: set[asyncio.Task] = set()
 
@@ -472,7 +512,66 @@ class Storage:
         return cls(local, data_shards=data_shards, parity_shards=parity_shards,
                    block_size=block_size, **options)
 
+    @classmethod
+    def cluster_form(cls, node_urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
+                     connect_timeout: float = 3.0, **options: Any) -> "Storage":
+        """The cluster form: the drives of remote storage nodes, learned and
+        health-tracked by a ``Cluster`` once ``start()`` is awaited."""
+        from .remote import Cluster
+
+        options.setdefault("read_timeout", 10.0)
+        options.setdefault("stall_timeout", 15.0)
+        cluster = Cluster(node_urls, secret, probe_interval=probe_interval,
+                          connect_timeout=connect_timeout, read_timeout=options["read_timeout"],
+                          write_timeout=options["stall_timeout"])
+        return cls([], cluster=cluster, **options)
+
+    async def start(self) -> None:
+        """Start background work (the cluster's node prober); a no-op locally."""
+        if self.cluster is not None:
+            await self.cluster.start(self.add_drive)
+
     # -- drives -------------------------------------------------------------
+
+    def add_drive(self, drive: Drive) -> None:
+        self._drives[drive.id] = drive
+
+    def remove_drive(self, drive_id: str) -> Drive | None:
+        """Take a drive out of the set (decommissioned): its shards are 'gone'
+        and heal rebuilds them on replacement drives."""
+        return self._drives.pop(drive_id, None)
+
+    def drive_state(self, drive_id: str) -> str:
+        """'online', 'offline' (may come back) or 'gone' (not part of the set any
+        more: its shards are rebuilt elsewhere by heal)."""
+        if self.cluster is not None:
+            return self.cluster.state(drive_id)
+        return "online" if drive_id in self._drives else "gone"
+
+    def drive_online(self, drive_id: str) -> bool:
+        return self.drive_state(drive_id) == "online"
+
+    def _write_target(self, drive_id: str) -> Drive | BaseException | None:
+        drive = self.drive(drive_id)
+        if drive is not None and not self.drive_online(drive_id):
+            return DriveError(f"drive {drive_id} is offline")
+        return drive
+
+    def online_drives(self) -> list[str]:
+        return [d for d in self._drives if self.drive_online(d)]
+
+    @property
+    def write_quorum(self) -> int:
+        return write_quorum(self.k, self.m)
+
+    def write_quorum_possible(self) -> bool:
+        """Enough drives online for a new object's write quorum (what
+        /minio/health/cluster answers)."""
+        return len(self.online_drives()) >= self.write_quorum
+
+    def read_quorum_possible(self) -> bool:
+        return len(self.online_drives()) >= self.k
+
 
     @property
     def drives(self) -> list[Drive]:
@@ -495,7 +594,17 @@ class Storage:
     # -- write --------------------------------------------------------------
 
     def new_placement(self, data_id: str) -> list[str]:
-        return placement(data_id, self._drives.values(), self.k + self.m)
+        """k+m distinct drives by rendezvous hashing, online drives first: a
+        drive that is down is used only when there are not enough online ones,
+        and then its shard is written as missing (and queued for heal)."""
+        n = self.k + self.m
+        if len(self._drives) < n:   # a cluster whose nodes have not all been reached yet
+            raise InsufficientWriteQuorum(f"{len(self._drives)} drives known, {n} needed for a placement")
+        online = [d for d in self._drives.values() if self.drive_online(d.id)]
+        if len(online) >= n:
+            return placement(data_id, online, n)
+        rest = [d for d in self._drives.values() if not self.drive_online(d.id)]
+        return placement(data_id, online, len(online)) + placement(data_id, rest, n - len(online))
 
     async def open_writer(self, data_id: str, placement: list[str]) -> ObjectWriter:
         if not isinstance(data_id, str) or not _DATA_ID_RE.fullmatch(data_id):
@@ -506,10 +615,11 @@ class Storage:
 
     # -- read ---------------------------------------------------------------
 
-    async def read(self, layout: dict, offset: int = 0,
-                   length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, layout: dict, offset: int = 0, length: int | None = None, *,
+                   on_degraded: DegradedHook | None = None) -> AsyncIterator[bytes]:
         """Object bytes ``[offset, offset+length)`` (to the end when ``length``
-        is None), in chunks of at most one stripe, from the first byte on."""
+        is None), in chunks of at most one stripe, from the first byte on.
+        ``on_degraded`` replaces ``self.on_degraded`` for this read."""
         lay = Layout.from_dict(layout)
         if length is None:
             length = lay.size - offset
@@ -536,7 +646,7 @@ class Storage:
                 nxt.cancel()
                 nxt.add_done_callback(lambda t: t.cancelled() or t.exception())
             if ctx.bad:
-                self._report_degraded(layout, ctx.bad)
+                self._report_degraded(layout, ctx.bad, on_degraded)
 
     async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[bytes]:
         frags = await self._gather_fragments(ctx, s0, s1)
@@ -589,9 +699,12 @@ class Storage:
                     f"fragments, needs {k}; bad shards: {ctx.bad}")
             wave, lo, hi = left[:need], short[0], short[-1] + 1
 
-    def _report_degraded(self, layout: dict, bad: Mapping[int, str]) -> None:
-        log.warning("degraded read of %s: %s", layout.get("data_id"), dict(bad))
-        hook = self.on_degraded
+    def _report_degraded(self, layout: dict, bad: Mapping[int, str],
+                         hook: DegradedHook | None = None) -> None:
+        # (a node known to be down makes every read degraded: not worth a warning each)
+        level = logging.INFO if all(r == "drive offline" for r in bad.values()) else logging.WARNING
+        log.log(level, "degraded read of %s: %s", layout.get("data_id"), dict(bad))
+        hook = hook or self.on_degraded
         if hook is None:
             return
         try:
@@ -605,24 +718,35 @@ class Storage:
 
     # -- delete -------------------------------------------------------------
 
-    async def delete(self, layout: dict) -> None:
-        """Remove every shard of the object; best effort, missing shards and
-        unreachable drives are ignored (the scanner collects leftovers)."""
+    async def delete(self, layout: dict) -> list[int]:
+        """Remove every shard of the object. Missing shards count as removed;
+        returns the indices that could not be removed (drive offline or
+        failing), for the caller to retry later."""
         lay = Layout.from_dict(layout)
-        await self._delete_shards(lay.data_id, lay.placement, range(lay.n))
+        return await self._delete_shards(lay.data_id, lay.placement, range(lay.n))
+
+    async def delete_shards(self, data_id: str, placement: Sequence[str]) -> list[int]:
+        """Remove shards ``0..len(placement)-1`` of ``data_id`` (an orphaned write)."""
+        return await self._delete_shards(data_id, placement, range(len(placement)))
 
     async def _delete_shards(self, data_id: str, placement: Sequence[str],
-                             indices: Iterable[int]) -> None:
-        async def one(i: int) -> None:
+                             indices: Iterable[int]) -> list[int]:
+        async def one(i: int) -> bool:
+            if self.drive_state(placement[i]) == "gone":
+                return True
             drive = self.drive(placement[i])
-            if drive is None:
-                return
+            if drive is None or not self.drive_online(placement[i]):
+                return False
             try:
                 await asyncio.wait_for(drive.delete_shard(shard_name(data_id, i)),
                                        self.read_timeout)
-            except Exception as e:  # best effort: the scanner collects leftovers
+                return True
+            except Exception as e:  # reported to the caller, who retries
                 log.warning("delete of %s.%d on %s failed: %s", data_id, i, drive.id, _why(e))
-        await asyncio.gather(*(one(i) for i in indices))
+                return False
+        idx = list(indices)
+        ok = await asyncio.gather(*(one(i) for i in idx))
+        return [i for i, good in zip(idx, ok) if not good]
 
     # -- verify / heal ------------------------------------------------------
 
@@ -690,9 +814,67 @@ class Storage:
             log.warning("heal of %s.%d failed: %s", lay.data_id, i, _why(e))
         return sorted(done)
 
+    async def heal_object(self, layout: dict, *, deep: bool = False,
+                          dry_run: bool = False) -> "HealResult":
+        """Verify one shard set and rebuild what is bad.
+
+        Shards on drives that are *gone* (no longer part of the set) are rebuilt
+        on replacement drives, chosen by rendezvous hashing among the online
+        drives not already holding a shard, on new nodes first; the result then
+        carries the new layout for the caller to store. Shards on drives that are
+        merely *offline* cannot be rebuilt now: they come back as ``offline``.
+        """
+        lay = Layout.from_dict(layout)
+        bad = await self.verify(layout, deep)
+        res = HealResult(bad=bad)
+        states = {i: self.drive_state(lay.placement[i]) for i in bad}
+        res.offline = [i for i in bad if states[i] == "offline"]
+        gone = [i for i in bad if states[i] == "gone"]
+        fixable = [i for i in bad if states[i] == "online"] + gone
+        if not fixable or dry_run:
+            if dry_run and lay.n - len(bad) < lay.k:
+                # (a real heal would still try: corrupt blocks in different
+                # stripes of different shards can leave every stripe readable)
+                res.unrecoverable = not res.offline
+            return res
+            return res
+        new_layout = layout
+        if gone:
+            chosen = set(lay.placement)
+            used_nodes = {self.drive(d).node_id for d in lay.placement if self.drive(d) is not None}
+            placement_ = list(lay.placement)
+            for i in gone:
+                free = [self._drives[d] for d in self.online_drives() if d not in chosen]
+                fresh = [d for d in free if d.node_id not in used_nodes]
+                pool = fresh or free
+                if not pool:
+                    res.offline.append(i)     # nowhere to put it yet
+                    fixable.remove(i)
+                    continue
+                pick = placement(f"{lay.data_id}.{i}", pool, 1)[0]
+                placement_[i] = pick
+                chosen.add(pick)
+                used_nodes.add(self._drives[pick].node_id)
+            if placement_ != list(lay.placement):
+                new_layout = {**layout, "placement": placement_}
+                res.layout = new_layout
+        if not fixable:
+            return res
+        try:
+            res.healed = await self.heal(new_layout, fixable)
+        except InsufficientReadQuorum:
+            # with shards offline it may still come back; otherwise it is lost
+            res.unrecoverable = not res.offline
+            res.failed = sorted(fixable)
+            return res
+        res.failed = sorted(set(fixable) - set(res.healed))
+        return res
+
     # -- lifecycle ----------------------------------------------------------
 
     async def close(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()
         for t in list(self._bg):
             t.cancel()
         for d in self._drives.values():

@@ -1,0 +1,383 @@
+"""Repair: the heal queue worker, the background scanner, the orphan reaper,
+and the on-demand heal behind ``s3gw admin heal``.
+
+* Heal queue (``heal_queue`` table, durable): versions whose shards were found
+  missing or corrupt on a read, or that missed shards on a write. The worker
+  verifies each one deeply and rebuilds its bad shards onto their drives (or
+  onto a replacement drive when the original is gone from the set, storing the
+  new placement). Shards on drives that are merely down are retried with
+  backoff; an object with fewer than k good shards is kept as ``failed``.
+* Scanner: walks every version at a throttled pace (``scan_pace`` seconds per
+  object), checks its shards exist with the right geometry (``deep``: every
+  block's hash, on the nodes) and queues what it finds. One pass every
+  ``scan_interval`` seconds; every ``deep_every``-th pass is deep.
+* Orphans: a write records an intent (data id and placement) before its first
+  shard; committing the version clears it. An intent older than
+  ``orphan_grace`` whose data id no stored layout references is a write that
+  never committed (a gateway killed mid-PUT): its shards are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..meta.base import MetaStore
+from ..meta.model import VersionRecord
+from ..storage import Storage
+
+log = logging.getLogger("s3gw.repair")
+
+RETRY_MIN = 5.0
+RETRY_MAX = 600.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Backoff before healing an item again: 5 s doubling, at most 10 min.
+
+    >>> [retry_delay(a) for a in (0, 1, 2, 10)]
+    [5.0, 10.0, 20.0, 600.0]
+    """
+    return min(RETRY_MAX, RETRY_MIN * 2 ** attempts)
+
+
+@dataclass
+class HealSummary:
+    """Counters of one heal or scan pass (what ``admin heal`` prints)."""
+
+    scanned: int = 0          # versions looked at (inline ones and delete markers included)
+    healthy: int = 0
+    healed: int = 0
+    queued: int = 0           # scanner: queued for the heal worker
+    would_heal: int = 0       # dry run: found bad
+    offline: int = 0          # shards on drives that are down: retried later
+    failed: int = 0
+    unrecoverable: int = 0
+    shards_healed: int = 0
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    current: str = ""
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _segments(layout: dict[str, Any] | None) -> list[tuple[int | None, dict[str, Any]]]:
+    """(part index or None, shard-set layout) of a version layout."""
+    if not layout:
+        return []
+    if "parts" in layout:
+        return [(i, p["layout"]) for i, p in enumerate(layout["parts"]) if p.get("layout")]
+    return [(None, layout)]
+
+
+class Repair:
+    def __init__(self, meta: MetaStore, storage: Storage, *, heal_interval: float = 5.0,
+                 scan_interval: float = 3600.0, scan_pace: float = 0.01, deep_every: int = 0,
+                 orphan_grace: float = 3600.0, orphan_interval: float | None = None) -> None:
+        self.meta = meta
+        self.storage = storage
+        self.heal_interval = heal_interval
+        self.scan_interval = scan_interval
+        self.scan_pace = scan_pace
+        self.deep_every = deep_every
+        self.orphan_grace = orphan_grace
+        self.orphan_interval = orphan_interval or max(1.0, min(60.0, orphan_grace / 4))
+        self.last_scan: HealSummary | None = None
+        self.scan_running: HealSummary | None = None
+        self.admin_heal: HealSummary | None = None
+        self.worker_totals = {"healed": 0, "retried": 0, "failed": 0}
+        self.orphans_removed = 0
+        self._wakeup = asyncio.Event()
+
+    # -- one version ------------------------------------------------------------
+
+    async def heal_version(self, rec: VersionRecord, *, deep: bool = True, dry_run: bool = False,
+                           verify_only: bool = False) -> tuple[str, int, str]:
+        """(outcome, shards rebuilt, detail) for one version. Outcomes: ``ok``,
+        ``healed``, ``bad`` (verify_only / dry_run found bad shards),
+        ``offline``, ``failed``, ``unrecoverable``."""
+        segs = _segments(rec.layout)
+        if not segs:
+            return "ok", 0, ""
+        outcome, rebuilt, details = "ok", 0, []
+        new_layout = rec.layout
+        rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
+        for part, lay in segs:
+            if verify_only:
+                bad = await self.storage.verify(lay, deep)
+                seg = "bad" if bad else "ok"
+                if bad:
+                    details.append(f"shards {bad} bad")
+            else:
+                res = await self.storage.heal_object(lay, deep=deep, dry_run=dry_run)
+                rebuilt += len(res.healed)
+                if res.unrecoverable:
+                    seg = "unrecoverable"
+                elif res.failed:
+                    seg = "failed"
+                elif res.offline:
+                    seg = "offline"
+                elif dry_run and res.bad:
+                    seg = "bad"
+                elif res.healed:
+                    seg = "healed"
+                else:
+                    seg = "ok"
+                if res.bad:
+                    details.append(f"bad {res.bad} healed {res.healed} offline {res.offline} failed {res.failed}")
+                if res.layout is not None:
+                    new_layout = _replace_segment(new_layout, part, res.layout)
+            if rank[seg] > rank[outcome]:
+                outcome = seg
+        if new_layout is not rec.layout and rec.layout is not None:
+            moved = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
+            if not moved:
+                details.append("object changed while healing: new placement not stored")
+                log.warning("heal of %s/%s: layout changed underneath, new placement dropped", rec.bucket, rec.key)
+            else:
+                rec.layout = new_layout
+        return outcome, rebuilt, "; ".join(details)
+
+    # -- walking ----------------------------------------------------------------
+
+    async def walk(self, bucket: str | None = None, prefix: str = "") -> AsyncIterator[VersionRecord]:
+        """Every version (every bucket, or one bucket under a prefix), a page at a time."""
+        buckets = [bucket] if bucket else [b.name for b in await self.meta.list_buckets()]
+        for b in buckets:
+            key_marker, version_marker = "", ""
+            while True:
+                page = await self.meta.list_versions(b, prefix, "", key_marker, version_marker, 500)
+                for rec in page.entries:
+                    yield rec
+                if not page.truncated:
+                    break
+                key_marker, version_marker = page.next_marker, page.next_version_marker
+
+    async def run_heal(self, bucket: str | None = None, prefix: str = "", *, deep: bool = False,
+                       dry_run: bool = False, progress: Callable[[HealSummary], Any] | None = None,
+                       pace: float = 0.0) -> HealSummary:
+        """Verify (and unless ``dry_run`` rebuild) every version under
+        bucket/prefix, reporting progress; the admin heal."""
+        s = HealSummary()
+        self.admin_heal = s
+        last = 0.0
+        async for rec in self.walk(bucket, prefix):
+            s.scanned += 1
+            s.current = f"{rec.bucket}/{rec.key}"
+            try:
+                outcome, rebuilt, detail = await self.heal_version(rec, deep=deep, dry_run=dry_run)
+            except Exception as e:  # one bad object must not stop the pass
+                log.exception("heal of %s failed", s.current)
+                outcome, rebuilt, detail = "failed", 0, f"{type(e).__name__}: {e}"
+            s.shards_healed += rebuilt
+            self._count(s, outcome)
+            if outcome != "ok":
+                s.problems.append({"object": s.current, "version_id": rec.version_id,
+                                   "outcome": outcome, "detail": detail})
+                del s.problems[:-1000]
+            if outcome in ("ok", "healed") and not dry_run:
+                await self.meta.clear_heal(rec.bucket, rec.key, rec.version_id)
+            if progress is not None and time.monotonic() - last > 0.5:
+                last = time.monotonic()
+                await _maybe_await(progress(s))
+            if pace:
+                await asyncio.sleep(pace)
+        s.finished = time.time()
+        s.current = ""
+        return s
+
+    @staticmethod
+    def _count(s: HealSummary, outcome: str) -> None:
+        if outcome == "ok":
+            s.healthy += 1
+        elif outcome == "healed":
+            s.healed += 1
+        elif outcome == "bad":
+            s.would_heal += 1
+        elif outcome == "offline":
+            s.offline += 1
+        elif outcome == "failed":
+            s.failed += 1
+        else:
+            s.unrecoverable += 1
+
+    # -- background work ----------------------------------------------------------
+
+    def kick(self) -> None:
+        self._wakeup.set()
+
+    async def heal_worker(self) -> None:
+        """Drain the heal queue (every ``heal_interval`` seconds, or when kicked)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.heal_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wakeup.clear()
+            try:
+                await self.drain_heal_queue()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heal queue pass failed")
+
+    async def drain_heal_queue(self, batch: int = 20) -> int:
+        done = 0
+        while True:
+            items = await self.meta.take_heal(batch)
+            if not items:
+                return done
+            for item in items:
+                rec = await self.meta.get_version(item.bucket, item.key, item.version_id)
+                if rec is None or rec.delete_marker:
+                    await self.meta.finish_heal(item.id, "done")
+                    continue
+                try:
+                    outcome, rebuilt, detail = await self.heal_version(rec, deep=True)
+                except Exception as e:
+                    outcome, rebuilt, detail = "failed", 0, f"{type(e).__name__}: {e}"
+                if outcome in ("ok", "healed"):
+                    await self.meta.finish_heal(item.id, "done")
+                    self.worker_totals["healed"] += outcome == "healed"
+                    if rebuilt:
+                        log.info("healed %s/%s: %d shards", item.bucket, item.key, rebuilt)
+                elif outcome == "unrecoverable":
+                    log.error("%s/%s (%s) is unrecoverable: %s", item.bucket, item.key, item.version_id, detail)
+                    await self.meta.finish_heal(item.id, "failed", detail)
+                    self.worker_totals["failed"] += 1
+                else:  # offline / failed: try again later
+                    await self.meta.finish_heal(item.id, "retry", detail, time.time() + retry_delay(item.attempts))
+                    self.worker_totals["retried"] += 1
+                done += 1
+
+    async def scan_once(self, deep: bool = False) -> HealSummary:
+        """One throttled pass over every version, queueing what is bad."""
+        s = HealSummary()
+        self.scan_running = s
+        try:
+            async for rec in self.walk():
+                s.scanned += 1
+                s.current = f"{rec.bucket}/{rec.key}"
+                if rec.layout:
+                    try:
+                        outcome, _, detail = await self.heal_version(rec, deep=deep, verify_only=True)
+                    except Exception as e:
+                        outcome, detail = "bad", f"{type(e).__name__}: {e}"
+                    if outcome == "ok":
+                        s.healthy += 1
+                    else:
+                        s.queued += 1
+                        await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id,
+                                                     f"scanner: {detail}"[:500])
+                        self.kick()
+                else:
+                    s.healthy += 1
+                if self.scan_pace:
+                    await asyncio.sleep(self.scan_pace)
+        finally:
+            s.finished = time.time()
+            s.current = ""
+            self.scan_running = None
+            self.last_scan = s
+        return s
+
+    async def scanner(self) -> None:
+        cycle = 0
+        while True:
+            await asyncio.sleep(self.scan_interval)
+            cycle += 1
+            deep = bool(self.deep_every) and cycle % self.deep_every == 0
+            try:
+                s = await self.scan_once(deep)
+                log.info("scan pass (%s): %d versions, %d queued for heal",
+                         "deep" if deep else "shallow", s.scanned, s.queued)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scanner pass failed")
+
+    async def reap_orphans(self, batch: int = 100) -> int:
+        """Remove the shards of writes that never committed; returns shard sets removed."""
+        removed = 0
+        stale = await self.meta.stale_writes(time.time() - self.orphan_grace, batch)
+        for intent in stale:
+            if await self.meta.data_referenced(intent.data_id):
+                await self.meta.end_write([intent.data_id])   # committed; the intent was left over
+                continue
+            failed = await self.storage.delete_shards(intent.data_id, intent.placement)
+            if failed:
+                log.info("orphan %s: shards %s not removable yet", intent.data_id, failed)
+                continue
+            await self.meta.end_write([intent.data_id])
+            log.info("removed orphan shard set %s (write started %.0fs ago, never committed)",
+                     intent.data_id, time.time() - intent.started)
+            removed += 1
+        self.orphans_removed += removed
+        return removed
+
+    async def orphan_worker(self) -> None:
+        while True:
+            await asyncio.sleep(self.orphan_interval)
+            try:
+                await self.reap_orphans()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("orphan pass failed")
+
+    def workers(self) -> list[Callable[[], Any]]:
+        """The background loops to run for the life of the gateway."""
+        return [self.heal_worker, self.scanner, self.orphan_worker]
+
+    # -- reporting ----------------------------------------------------------------
+
+    def quorum(self) -> dict[str, Any]:
+        """Whether a new write / a read can reach quorum with the drives online now."""
+        st = self.storage
+        return {"write": st.write_quorum_possible(), "read": st.read_quorum_possible(),
+                "write_quorum": st.write_quorum, "read_quorum": st.k}
+
+    async def info(self) -> dict[str, Any]:
+        """What ``s3gw admin info`` shows: nodes, drives, healing state."""
+        st = self.storage
+        drives = await st.drive_health()
+        nodes = st.cluster.info() if st.cluster is not None else [
+            {"url": "(embedded)", "node_id": "local", "online": True, "error": None,
+             "drives": [d.id for d in st.drives]}]
+        try:
+            stats = await self.meta.maintenance_stats()
+        except Exception as e:
+            stats = {"error": str(e)}
+        return {
+            "erasure": {"data": st.k, "parity": st.m, "write_quorum": st.write_quorum, "read_quorum": st.k},
+            "quorum": {"write": st.write_quorum_possible(), "read": st.read_quorum_possible()},
+            "nodes": nodes,
+            "drives": [{**d, "state": st.drive_state(d["id"])} for d in drives],
+            "healing": {
+                **stats,
+                "worker": dict(self.worker_totals),
+                "orphans_removed": self.orphans_removed,
+                "scan_running": self.scan_running.to_dict() if self.scan_running else None,
+                "last_scan": self.last_scan.to_dict() if self.last_scan else None,
+                "admin_heal": self.admin_heal.to_dict() if self.admin_heal else None,
+            },
+        }
+
+
+def _replace_segment(layout: dict[str, Any] | None, part: int | None, seg: dict[str, Any]) -> dict[str, Any]:
+    if part is None or layout is None:
+        return seg
+    parts = [dict(p) for p in layout["parts"]]
+    parts[part]["layout"] = seg
+    return {**layout, "parts": parts}
+
+
+async def _maybe_await(x: Any) -> None:
+    if asyncio.iscoroutine(x) or isinstance(x, asyncio.Future):
+        await x

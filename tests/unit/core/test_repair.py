@@ -1,0 +1,147 @@
+"""Repair over the embedded form (local drives, SQLite): the heal queue worker,
+the admin heal walk, the orphan reaper, GC deferral and the meta methods
+behind them (the cluster tests run the same code against node processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from s3gw.core.repair import Repair
+from s3gw.core.service import Core, PutOptions
+from s3gw.meta.sqlite import SqliteMeta
+from s3gw.storage import Storage
+
+BLOCK = 64 << 10
+
+
+class Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self):
+        for i in range(0, len(self.data), 50_000):
+            yield self.data[i:i + 50_000]
+
+    async def trailers(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture
+async def env(tmp_path):
+    meta = SqliteMeta(str(tmp_path / "meta.db"))
+    await meta.open()
+    storage = Storage.local(str(tmp_path), block_size=BLOCK, fsync=False)
+    core = Core(meta, storage)
+    repair = Repair(meta, storage, orphan_grace=0.0)
+    await core.create_bucket("bkt")
+    yield core, repair, tmp_path
+    await storage.close()
+    await meta.close()
+
+
+def shard_path(root, layout: dict, i: int) -> str:
+    from nodes.shardstore import fan_dir
+    name = f"{layout['data_id']}.{i}"
+    return os.path.join(root, layout["placement"][i], "shards", fan_dir(name), name)
+
+
+async def read(core: Core, key: str) -> bytes:
+    r = await core.get_object("bkt", key)
+    return b"".join([c async for c in r.body])
+
+
+async def test_degraded_read_queues_and_worker_rebuilds(env) -> None:
+    core, repair, root = env
+    data = os.urandom(5 * BLOCK + 17)
+    rec = await core.put_object("bkt", "k", Body(data), PutOptions())
+    assert (await core.meta.maintenance_stats())["write_intents"] == 0   # cleared by the commit
+    os.unlink(shard_path(root, rec.layout, 0))
+    with open(shard_path(root, rec.layout, 7), "r+b") as f:
+        f.seek(400)
+        f.write(b"\xff" * 8)
+    assert await read(core, "k") == data
+    await asyncio.gather(*core.storage._bg)       # the hook runs as a task
+    assert (await core.meta.maintenance_stats())["heal_queued"] == 1
+    assert await repair.drain_heal_queue() == 1
+    assert (await core.meta.maintenance_stats())["heal_queued"] == 0
+    assert await core.storage.verify(rec.layout, deep=True) == []
+
+
+async def test_admin_heal_walk_counts_and_dry_run(env) -> None:
+    core, repair, root = env
+    recs = [await core.put_object("bkt", f"p/{i}", Body(os.urandom(200_000)), PutOptions()) for i in range(3)]
+    await core.put_object("bkt", "small", Body(b"tiny"), PutOptions())   # inline: nothing to heal
+    os.unlink(shard_path(root, recs[1].layout, 3))
+    dry = await repair.run_heal("bkt", "", dry_run=True)
+    assert (dry.scanned, dry.would_heal, dry.healed) == (4, 1, 0)
+    s = await repair.run_heal("bkt", "p/")
+    assert (s.scanned, s.healed, s.healthy, s.shards_healed, s.failed, s.unrecoverable) == (3, 1, 2, 1, 0, 0)
+    for i in (0, 1, 2, 4):
+        os.unlink(shard_path(root, recs[0].layout, i))    # 4 of 9 gone: fewer than k=6 left
+    s = await repair.run_heal("bkt", "p/0")
+    assert s.unrecoverable == 1 and s.problems[0]["outcome"] == "unrecoverable"
+
+
+async def test_orphans_of_uncommitted_writes_are_removed(env) -> None:
+    core, repair, root = env
+    kept = await core.put_object("bkt", "kept", Body(os.urandom(300_000)), PutOptions())
+    w = await core._open_writer()                 # a PUT whose gateway dies before the metadata commit
+    await w.write(os.urandom(300_000))
+    orphan = await w.commit()
+    assert os.path.exists(shard_path(root, orphan, 0))
+    await core.meta.begin_write(kept.layout["data_id"], kept.layout["placement"])  # a leftover intent
+    time.sleep(0.01)
+    assert await repair.reap_orphans() == 1
+    assert not any(os.path.exists(shard_path(root, orphan, i)) for i in range(9))
+    assert all(os.path.exists(shard_path(root, kept.layout, i)) for i in range(9))
+    assert (await core.meta.maintenance_stats())["write_intents"] == 0
+
+
+async def test_gc_defers_what_it_cannot_delete(env) -> None:
+    core, repair, root = env
+    rec = await core.put_object("bkt", "g", Body(os.urandom(300_000)), PutOptions())
+    await core.delete_object("bkt", "g")
+    gone = core.storage.remove_drive(rec.layout["placement"][0])
+    offline = core.storage.drive_state
+    core.storage.drive_state = lambda d: "offline" if d == gone.id else offline(d)   # down, not gone
+    assert await core.run_gc() == 0
+    assert (await core.meta.maintenance_stats())["gc_queued"] == 1
+    assert await core.meta.take_gc(10) == []      # deferred, not retried at once
+    await gone.close()
+
+
+async def test_heal_queue_retry_and_failed_states(env) -> None:
+    core, _, _ = env
+    m = core.meta
+    await m.enqueue_heal("bkt", "a", "v1", "degraded read")
+    await m.enqueue_heal("bkt", "a", "v1", "again")       # one row per version
+    (item,) = await m.take_heal(10)
+    await m.finish_heal(item.id, "retry", "node down", time.time() + 60)
+    assert await m.take_heal(10) == []
+    await m.enqueue_heal("bkt", "b", "v1", "scanner")
+    (item,) = await m.take_heal(10)
+    await m.finish_heal(item.id, "failed", "unrecoverable")
+    assert (await m.maintenance_stats())["heal_failed"] == 1
+    await m.clear_heal("bkt", "b", "v1")
+    assert (await m.maintenance_stats())["heal_failed"] == 0
+
+
+async def test_scanner_queues_what_it_finds(env) -> None:
+    core, repair, root = env
+    repair.scan_pace = 0.001
+    recs = [await core.put_object("bkt", f"s/{i}", Body(os.urandom(150_000)), PutOptions()) for i in range(3)]
+    os.unlink(shard_path(root, recs[0].layout, 2))               # missing: a shallow pass sees it
+    with open(shard_path(root, recs[1].layout, 5), "r+b") as f:   # bitrot: only a deep pass sees it
+        f.seek(300)
+        f.write(b"\x00" * 4)
+    s = await repair.scan_once(deep=False)
+    assert (s.scanned, s.queued) == (3, 1)
+    s = await repair.scan_once(deep=True)
+    assert (s.scanned, s.queued) == (3, 2) and repair.last_scan is s
+    assert (await core.meta.maintenance_stats())["heal_queued"] == 2
+    await repair.drain_heal_queue()
+    assert (await repair.scan_once(deep=True)).queued == 0
