@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import sys
 
+from nodes.protocol import load_secret
+
+from . import admin_cli, config
+from .meta.base import MetaError
 from .server import ServerConfig, UnsafeListen, root_credentials, serve
 
 
@@ -20,34 +26,277 @@ def parse_address(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError("expected HOST:PORT") from e
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and flag (tests parse docker-compose.yml's commands with this)."""
     parser = argparse.ArgumentParser(prog="s3gw", description="S3-compatible object store")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the S3 gateway")
-    p.add_argument("--data", required=True, help="data directory (drives and embedded metadata)")
-    p.add_argument("--address", type=parse_address, default=("127.0.0.1", 8080), help="HOST:PORT (default 127.0.0.1:8080)")
+    p.add_argument("--data", help="data directory (drives and embedded metadata); required unless the config says")
+    p.add_argument("--address", type=parse_address, help="HOST:PORT (default 127.0.0.1:8080, or server.host/port)")
     p.add_argument("--domain", action="append", default=[], help="enable virtual-hosted-style requests for this domain")
-    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--region", help="region (default us-east-1)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--config", metavar="FILE", help="YAML configuration (docs/metadata.md); default $S3GW_CONFIG")
+    p.add_argument("--workers", type=workers_arg, metavar="N",
+                   help="gateway processes sharing the port (auto: one per core; default 1)")
+    # cluster form (docs/cluster.md)
+    p.add_argument("--nodes", default="", help="storage node URLs, comma separated (default: embedded local drives)")
+    p.add_argument("--secret-file", help="file holding the cluster secret shared with the nodes")
+    p.add_argument("--heal-interval", type=float, default=5.0, help="seconds between heal queue passes")
+    p.add_argument("--scan-interval", type=float, default=3600.0, help="seconds between scanner passes")
+    p.add_argument("--scan-pace", type=float, default=0.01, help="scanner pause per object, seconds")
+    p.add_argument("--deep-scan-every", type=int, default=0, help="make every Nth scanner pass deep (0: never)")
+    p.add_argument("--orphan-grace", type=float, default=3600.0,
+                   help="seconds before an uncommitted write's shards are removed")
+    p.add_argument("--probe-interval", type=float, default=2.0, help="seconds between node health probes")
+    p.add_argument("--read-timeout", type=float, default=10.0,
+                   help="seconds a node may take to answer a read before parity is used instead")
+    p.add_argument("--stall-timeout", type=float, default=15.0,
+                   help="seconds a node may stall a shard upload before its shard counts as failed")
+    admin_cli.add_serve_options(p)   # metrics auth, access/audit logs (docs/operations.md)
 
-    args = parser.parse_args(argv)
+    n = sub.add_parser("node", help="run a storage node (shards on its own drives; knows nothing of S3)")
+    n.add_argument("--data", action="append", required=True, help="a drive directory (repeat for more drives)")
+    n.add_argument("--address", type=parse_address, default=("127.0.0.1", 9090), help="HOST:PORT (default 127.0.0.1:9090)")
+    n.add_argument("--secret-file", required=True, help="file holding the cluster secret")
+    n.add_argument("--node-id", help="stable node id (default: HOST:PORT); drive ids are <node id>/dN")
+    n.add_argument("--reserve-mb", type=int, default=0, help="refuse new shards below this much free space")
+    n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
+    n.add_argument("--log-level", default="INFO")
+
+    a = sub.add_parser("admin", help="cluster administration (talks to a running gateway)")
+    asub = a.add_subparsers(dest="admin_command", required=True)
+    for name, hlp in (("heal", "verify and rebuild shards, with progress and a summary"),
+                      ("info", "nodes, drives and healing state")):
+        ap = asub.add_parser(name, help=hlp)
+        ap.add_argument("--endpoint", default=os.environ.get("S3GW_ENDPOINT", "http://127.0.0.1:8080"))
+        ap.add_argument("--region", default="us-east-1")
+        ap.add_argument("--json", action="store_true", help="print JSON")
+        ap.add_argument("--log-level", default="WARNING")
+        if name == "heal":
+            ap.add_argument("target", nargs="?", default="", metavar="BUCKET[/PREFIX]")
+            ap.add_argument("--dry-run", action="store_true", help="report what would be healed, change nothing")
+            ap.add_argument("--deep", action="store_true", help="check every block's bitrot hash, not just existence")
+    admin_cli.add_admin_parsers(asub)   # user, policy, maintenance, export-manifest, backup, restore
+
+    c = sub.add_parser("config", help="configuration file tools")
+    csub = c.add_subparsers(dest="config_command", required=True)
+    cc = csub.add_parser("check", help="validate a configuration file without starting anything")
+    cc.add_argument("file")
+    cc.add_argument("--show", action="store_true", help="print every key with its value and origin")
+    cc.add_argument("--log-level", default="WARNING")
+
+    m = sub.add_parser("meta", help="metadata store tools")
+    msub = m.add_subparsers(dest="meta_command", required=True)
+    mm = msub.add_parser("migrate", help="apply pending schema migrations (SQLite or PostgreSQL)")
+    mm.add_argument("--config", metavar="FILE", help="YAML configuration naming the database")
+    mm.add_argument("--data", help="data directory (the embedded SQLite metadata)")
+    mm.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def workers_arg(value: str) -> int:
+    if value == "auto":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number or auto") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("expected a number or auto")
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("s3gw.access").setLevel(logging.WARNING)
+    if args.command == "node":
+        return run_node_command(args)
+    if args.command == "admin":
+        if args.admin_command in admin_cli.OPS_COMMANDS:
+            return admin_cli.run(args, root_credentials())
+        return run_admin_command(args)
+    if args.command == "config":
+        return run_config_check(args)
+    if args.command == "meta":
+        return run_meta_migrate(args)
     if args.command == "serve":
-        user, password = root_credentials()
-        host, port = args.address
-        cfg = ServerConfig(data_dir=args.data, host=host, port=port, access_key=user, secret_key=password,
-                           region=args.region, domains=tuple(args.domain))
         try:
+            cfg = serve_config(args)
+            cluster_options(args, cfg)
+            admin_cli.apply_serve_options(args, cfg)
+        except (OSError, ValueError) as e:   # config.ConfigError is a ValueError
+            print(f"s3gw: {e}", file=sys.stderr)
+            return 2
+        try:
+            if cfg.workers > 1:
+                from .workers import run_workers
+
+                return run_workers(cfg)
             asyncio.run(serve(cfg))
-        except UnsafeListen as e:
+        except (UnsafeListen, MetaError) as e:   # unsafe listen; schema too new/old; database unreachable
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]) -> config.Config:
+    """The file (``--config``, else $S3GW_CONFIG or $CONFIG_FILE, else none), env overrides, then flags."""
+    path = path or env.get("S3GW_CONFIG") or env.get("CONFIG_FILE") or None
+    conf = config.load(path, env)
+    flags = {"server.data": getattr(args, "data", None), "server.region": getattr(args, "region", None),
+             "server.workers": getattr(args, "workers", None)}
+    if getattr(args, "address", None):
+        flags["server.host"], flags["server.port"] = args.address
+    if getattr(args, "domain", None):
+        flags["server.domains"] = list(args.domain)
+    for key, value in flags.items():
+        if value is not None:
+            conf.set(key, "auto" if key == "server.workers" and value == 0 else value, "command line")
+    config.check(conf)
+    for w in conf.warnings:
+        logging.getLogger("s3gw.config").warning("%s", w)
+    return conf
+
+
+def serve_config(args: argparse.Namespace) -> ServerConfig:
+    """``s3gw serve``'s ServerConfig: without a config file, exactly the flags (the embedded default)."""
+    env = dict(os.environ)
+    return config.server_config(_load_config(args.config, args, env), env)
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    try:
+        conf = config.load(args.file, env)
+        sc = config.server_config(conf, env, require_data=False)
+    except (OSError, ValueError) as e:
+        print(f"s3gw config: {e}", file=sys.stderr)
+        return 2
+    for w in conf.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.show:
+        print(config.describe(conf))
+    from .server import describe_meta
+
+    print(f"{args.file}: OK ({describe_meta(sc)}; storage: "
+          + (f"{len(sc.nodes)} nodes" if sc.nodes else f"{sc.drives} embedded drives") + ")")
+    return 0
+
+
+def run_meta_migrate(args: argparse.Namespace) -> int:
+    from .server import describe_meta, make_store
+
+    env = dict(os.environ)
+    try:
+        conf = _load_config(args.config, args, env)
+        conf.set("database.auto_migrate", True, "s3gw meta migrate")
+        sc = config.server_config(conf, env, require_data=conf["database.driver"] != "postgres"
+                                  and not conf["database.host"])
+    except (OSError, ValueError) as e:
+        print(f"s3gw meta: {e}", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[list[int], int]:
+        store = make_store(sc)
+        await store.open()
+        try:
+            return list(getattr(store, "applied", [])), await store.schema_version()
+        finally:
+            await store.close()
+
+    try:
+        applied, version = asyncio.run(run())
+    except MetaError as e:
+        print(f"s3gw meta: {e}", file=sys.stderr)
+        return 2
+    where = describe_meta(sc).split(",")[0].removeprefix("metadata: ")
+    print(f"{where}: schema at {version}" + (f" (applied {', '.join(map(str, applied))})" if applied
+                                             else " (nothing to apply)"))
+    return 0
+
+
+def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
+    """--nodes/--secret-file (which override storage.nodes/storage.secret_file of
+    --config) and the repair pacing."""
+    nodes = [u.strip() for u in args.nodes.split(",") if u.strip()]
+    secret_file = args.secret_file
+    if nodes:
+        if not secret_file:
+            raise ValueError("--nodes needs --secret-file (the cluster secret the nodes were started with)")
+        cfg.nodes = tuple(nodes)
+        cfg.node_secret = load_secret(secret_file)
+    cfg.heal_interval = args.heal_interval
+    cfg.scan_interval = args.scan_interval
+    cfg.scan_pace = args.scan_pace
+    cfg.deep_scan_every = args.deep_scan_every
+    cfg.orphan_grace = args.orphan_grace
+    cfg.probe_interval = args.probe_interval
+    cfg.read_timeout = args.read_timeout
+    cfg.stall_timeout = args.stall_timeout
+
+
+def run_node_command(args: argparse.Namespace) -> int:
+    from nodes.server import run_node
+
+    try:
+        secret = load_secret(args.secret_file)
+    except (OSError, ValueError) as e:
+        print(f"s3gw node: {e}", file=sys.stderr)
+        return 2
+    host, port = args.address
+    try:
+        asyncio.run(run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
+                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def run_admin_command(args: argparse.Namespace) -> int:
+    from .admin_client import AdminClient, print_info, progress_line
+
+    user, password = root_credentials()
+    client = AdminClient(args.endpoint, user, password, args.region)
+    try:
+        if args.admin_command == "info":
+            info = client.info()
+            if args.json:
+                print(json.dumps(info, indent=2))
+            else:
+                print_info(info)
+            return 0
+        bucket, _, prefix = args.target.partition("/")
+        final: dict = {}
+        tty = sys.stderr.isatty()
+        for doc in client.heal(bucket, prefix, deep=args.deep, dry_run=args.dry_run):
+            if doc.get("done"):
+                final = doc
+                break
+            if not args.json:
+                print(("\r" if tty else "") + progress_line(doc), end="" if tty else "\n", file=sys.stderr, flush=True)
+        if tty and not args.json:
+            print(file=sys.stderr)
+    except (OSError, RuntimeError) as e:
+        print(f"s3gw admin: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(final, indent=2))
+    else:
+        kind = "dry run" if args.dry_run else ("deep heal" if args.deep else "heal")
+        took = (final.get("finished") or 0) - final.get("started", 0)
+        print(f"{kind} of {args.target or 'everything'} in {took:.1f}s: scanned {final['scanned']}, "
+              f"healthy {final['healthy']}, healed {final['healed']} ({final['shards_healed']} shards), "
+              f"would heal {final['would_heal']}, offline {final['offline']}, failed {final['failed']}, "
+              f"unrecoverable {final['unrecoverable']}")
+        for p in final.get("problems", []):
+            print(f"  {p['outcome']:<13} {p['object']} ({p['version_id']}): {p['detail']}")
+    return 1 if final.get("failed") or final.get("unrecoverable") else 0
 
 
 if __name__ == "__main__":

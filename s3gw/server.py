@@ -12,14 +12,24 @@ import ipaddress
 import logging
 import os
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .api.app import CORE, SETTINGS, Settings, make_handler
+from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
 from .api import handlers, multipart, subresources
+from .api import admin
+from .api.admin import REPAIR
+from .api import madmin, ops as ops_api
+from .api.observe import Telemetry, access_log, audit_log, setup_log
+from .core.iam import Iam
+from .core.ops import Operations
+from .core.repair import Repair
 from .core.service import Core
+from .cache import Cache, CachedMeta, MemoryCache, NullCache
+from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
 
@@ -27,6 +37,44 @@ log = logging.getLogger("s3gw")
 
 DEFAULT_USER = "minioadmin"
 DEFAULT_PASSWORD = "minioadmin"
+
+
+@dataclass
+class DatabaseSettings:
+    """Where the metadata lives: the embedded SQLite file (default) or PostgreSQL (``database.*``)."""
+
+    driver: str = "sqlite"                 # "sqlite" | "postgres"
+    path: str = ""                         # sqlite: the file (default DATA/meta/s3gw.db)
+    host: str = ""
+    port: int = 5432
+    name: str = "s3gw"
+    user: str = "s3gw"
+    password: str | None = None            # from the environment or a file, never the YAML (config.py)
+    sslmode: str = "prefer"
+    max_connections: int = 20
+    min_connections: int = 2
+    max_idle_lifetime: float = 300.0
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    startup_wait: float = 30.0
+    auto_migrate: bool = True
+
+
+@dataclass
+class CacheSettings:
+    """The metadata cache (``cache.*``): Redis when endpoints are given, else in-process or none."""
+
+    redis_endpoints: tuple[str, ...] = ()
+    redis_password: str | None = None
+    redis_username: str | None = None
+    redis_db: int = 0
+    redis_pool_size: int = 50
+    redis_timeout: float = 0.1
+    redis_ttl: float = 60.0
+    redis_tls: bool = False
+    redis_prefix: str = "s3gw:"
+    memory: str = "auto"                   # "auto" | "true" | "false"
+    memory_max_bytes: int = 256 << 20
 
 
 @dataclass
@@ -43,6 +91,34 @@ class ServerConfig:
     parity_shards: int = 3
     block_size: int = 1 << 20
     extra_credentials: dict[str, str] = field(default_factory=dict)
+    # cluster form: storage node URLs and the cluster secret (empty: embedded local drives)
+    nodes: tuple[str, ...] = ()
+    node_secret: bytes | None = None
+    probe_interval: float = 2.0
+    read_timeout: float = 10.0
+    stall_timeout: float = 15.0
+    # repair (core/repair.py)
+    heal_interval: float = 5.0
+    scan_interval: float = 3600.0
+    scan_pace: float = 0.01
+    deep_scan_every: int = 0
+    orphan_grace: float = 3600.0
+    # production (config file, docs/metadata.md): metadata, cache, processes, TLS, HTTP timeouts
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    workers: int = 1
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_port: int = 8443
+    http_read_timeout: float = 0.0
+    http_write_timeout: float = 0.0
+    # operations (docs/operations.md): metrics auth, usage refresh, root credential rotation
+    metrics_auth: str = "bearer"                       # "bearer" | "public"
+    metrics_token: str = ""
+    usage_interval: float = 60.0
+    old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
+    access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
+    audit_log: str = "stderr"                          # JSON audit log:  stderr | stdout | FILE | off
 
 
 def root_credentials(env: dict[str, str] | None = None) -> tuple[str, str]:
@@ -77,40 +153,127 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 
 def build_app(cfg: ServerConfig) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+    telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
+    app = web.Application(client_max_size=1024**2, middlewares=[telemetry.middleware()])
+    app[TELEMETRY] = telemetry
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
         region=cfg.region,
         domains=cfg.domains,
+        read_timeout=cfg.http_read_timeout,
+        write_timeout=cfg.http_write_timeout,
+        metrics_auth=cfg.metrics_auth,
+        metrics_token=cfg.metrics_token,
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        meta = SqliteMeta(os.path.join(cfg.data_dir, "meta", "s3gw.db"))
+        meta = make_meta(cfg)
         await meta.open()
-        storage = Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
-                                parity_shards=cfg.parity_shards, block_size=cfg.block_size)
+        storage = make_storage(cfg)
+        await storage.start()
         core = Core(meta, storage)
         app[CORE] = core
-        gc = asyncio.create_task(core.gc_worker())
+        repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
+                        scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
+        app[REPAIR] = repair
+        iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials)
+        if cfg.old_root is not None:
+            moved = await iam.reseal(*cfg.old_root)
+            log.warning("re-sealed %d user secrets under the new root credentials", moved)
+        unreadable = await iam.unreadable_users()
+        if unreadable:
+            log.error("%d users were sealed under other root credentials (%s...): start once with "
+                      "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
+        app[IAM] = iam
+        app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
+        tasks = [asyncio.create_task(core.gc_worker())] + [asyncio.create_task(w()) for w in repair.workers()]
         try:
             yield
         finally:
-            gc.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gc
+            for seq in app[madmin.HEALS].values():   # mc admin heal sequences still walking
+                if seq.task is not None:
+                    tasks.append(seq.task)
+                    seq.task.cancel()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             await storage.close()
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
     handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS})
+    admin.add_routes(app)   # health and admin routes first: the S3 route below takes everything
+    ops_api.add_routes(app)  # /health/*, metrics, /debug/db-stats, maintenance/manifest/backup
+    madmin.add_routes(app)   # the MinIO admin API subset mc uses (/minio/admin/v3)
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
+
+
+def make_storage(cfg: ServerConfig) -> Storage:
+    """Local drives under the data directory (embedded), or the storage nodes."""
+    if cfg.nodes:
+        if not cfg.node_secret:
+            raise ValueError("a cluster needs the cluster secret (--secret-file)")
+        return Storage.cluster_form(cfg.nodes, cfg.node_secret, data_shards=cfg.data_shards,
+                                    parity_shards=cfg.parity_shards, block_size=cfg.block_size,
+                                    probe_interval=cfg.probe_interval, read_timeout=cfg.read_timeout,
+                                    stall_timeout=cfg.stall_timeout)
+    return Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
+                         parity_shards=cfg.parity_shards, block_size=cfg.block_size)
+
+
+def make_store(cfg: ServerConfig) -> MetaStore:
+    """The metadata backend alone (no cache): what ``s3gw meta migrate`` opens."""
+    db = cfg.database
+    if db.driver == "postgres":
+        from .meta.postgres import PostgresMeta   # asyncpg: only needed for PostgreSQL
+
+        return PostgresMeta(
+            host=db.host, port=db.port, database=db.name, user=db.user, password=db.password,
+            ssl=None if db.sslmode == "prefer" else db.sslmode, max_connections=db.max_connections,
+            min_connections=db.min_connections, max_idle_lifetime=db.max_idle_lifetime, timeout=db.timeout,
+            connect_timeout=db.connect_timeout, startup_wait=db.startup_wait, auto_migrate=db.auto_migrate)
+    return SqliteMeta(db.path or os.path.join(cfg.data_dir, "meta", "s3gw.db"), auto_migrate=db.auto_migrate)
+
+
+def make_cache(cfg: ServerConfig) -> Cache:
+    """Redis when configured; else in-process where it is safe (one SQLite gateway process); else none."""
+    c = cfg.cache
+    if c.redis_endpoints:
+        from .cache.rediscache import RedisCache   # redis-py: only needed with Redis
+
+        return RedisCache(list(c.redis_endpoints), password=c.redis_password, username=c.redis_username,
+                          db=c.redis_db, pool_size=c.redis_pool_size, timeout=c.redis_timeout, ttl=c.redis_ttl,
+                          tls=c.redis_tls, prefix=c.redis_prefix)
+    alone = cfg.workers == 1 and cfg.database.driver == "sqlite"
+    if c.memory == "true" or (c.memory == "auto" and alone):
+        return MemoryCache(c.memory_max_bytes)
+    return NullCache()
+
+
+def make_meta(cfg: ServerConfig) -> MetaStore:
+    """The metadata store the core uses: the backend, behind the cache when there is one."""
+    store, cache = make_store(cfg), make_cache(cfg)
+    return store if isinstance(cache, NullCache) else CachedMeta(store, cache)
+
+
+def describe_meta(cfg: ServerConfig) -> str:
+    db = cfg.database
+    where = (f"postgres {db.user}@{db.host}:{db.port}/{db.name}" if db.driver == "postgres"
+             else f"sqlite {db.path or os.path.join(cfg.data_dir, 'meta', 's3gw.db')}")
+    return f"metadata: {where}, cache: {make_cache(cfg).describe()}"
 
 
 def banner(cfg: ServerConfig) -> str:
     url = f"http://{cfg.host}:{cfg.port}"
     return "\n".join([
-        f"s3gw: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over {cfg.drives} drives in {cfg.data_dir})",
+        f"s3gw: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
+        + (f"{len(cfg.nodes)} storage nodes, metadata in {cfg.data_dir})" if cfg.nodes
+           else f"{cfg.drives} drives in {cfg.data_dir})"),
+        f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
+        *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
         f"  root user: {cfg.access_key}",
         "  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> "
         f"aws --endpoint-url {url} s3 ls",
@@ -118,14 +281,28 @@ def banner(cfg: ServerConfig) -> str:
     ])
 
 
-async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None) -> None:
+async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
+                quiet: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port."""
     check_listen_safety(cfg)
+    setup_log(access_log, cfg.access_log)
+    setup_log(audit_log, cfg.audit_log)
     app = build_app(cfg)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    # Request bodies are object data, never to be decompressed on the way in
+    # (Content-Encoding: gzip is stored and returned as sent); headers up to
+    # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, auto_decompress=False,
+                           max_field_size=65536, max_line_size=65536)
     await runner.setup()
-    site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True)
+    site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
-    print(banner(cfg), flush=True)
+    if cfg.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        await web.TCPSite(runner, cfg.host, cfg.tls_port, ssl_context=tls, reuse_address=True,
+                          reuse_port=reuse_port or None).start()
+    if not quiet:
+        print(banner(cfg), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

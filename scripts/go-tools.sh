@@ -9,8 +9,10 @@
 #
 # Why pseudo-versions: MinIO's RELEASE.* tags are not semver, so the Go module
 # proxy does not serve them; the pins below are the newest commits it serves.
+# helm (for scripts/helm-check.sh) is a tagged release; its main package lives
+# below the module root (helm.sh/helm/v3/cmd/helm), hence ensure's 4th argument.
 #
-# Usage: scripts/go-tools.sh [minio|mc]...   (default: both)
+# Usage: scripts/go-tools.sh [minio|mc|helm]...   (default: minio mc)
 # Prints one line per tool: NAME PATH. Honours GOBIN (default: $(go env GOPATH)/bin).
 set -euo pipefail
 
@@ -18,6 +20,9 @@ MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_MODULE=github.com/minio/mc
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
+HELM_MODULE=helm.sh/helm/v3
+HELM_VERSION=v3.22.0
+HELM_PACKAGE=helm.sh/helm/v3/cmd/helm
 
 bindir() {
   if [ -n "${GOBIN:-}" ]; then echo "$GOBIN"; return; fi
@@ -25,8 +30,8 @@ bindir() {
   echo "$(go env GOPATH)/bin"
 }
 
-ensure() {  # NAME MODULE VERSION
-  local name=$1 module=$2 version=$3 dir bin stamp want
+ensure() {  # NAME MODULE VERSION [PACKAGE (default: the module itself)]
+  local name=$1 module=$2 version=$3 package=${4:-$2} dir bin stamp want
   dir=$(bindir)
   bin=$dir/$name
   stamp=$dir/$name.version
@@ -41,7 +46,7 @@ ensure() {  # NAME MODULE VERSION
   fi
   command -v go >/dev/null 2>&1 || { echo "go-tools.sh: go is needed to build $want" >&2; exit 1; }
   echo "go-tools.sh: building $want (a few minutes the first time)" >&2
-  GOBIN="$dir" CGO_ENABLED=0 go install "$want" >&2
+  GOBIN="$dir" CGO_ENABLED=0 go install "$package@$version" >&2
   echo "$want" > "$stamp"
   echo "$name $bin"
 }
@@ -52,6 +57,7 @@ for t in "${tools[@]}"; do
   case $t in
     minio) ensure minio "$MINIO_MODULE" "$MINIO_VERSION" ;;
     mc) ensure mc "$MC_MODULE" "$MC_VERSION" ;;
-    *) echo "go-tools.sh: unknown tool $t (minio|mc)" >&2; exit 2 ;;
+    helm) ensure helm "$HELM_MODULE" "$HELM_VERSION" "$HELM_PACKAGE" ;;
+    *) echo "go-tools.sh: unknown tool $t (minio|mc|helm)" >&2; exit 2 ;;
   esac
 done

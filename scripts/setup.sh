@@ -3,7 +3,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if ! $PY -c "import s3gw, aiohttp, pyeclib, boto3, minio, pytest_asyncio, hypothesis, awscli" 2>/dev/null \
+
+# Real PostgreSQL and Redis servers for the tests (tests/services.py starts them
+# on loopback, in throwaway directories). Installed from Debian's packages when
+# missing; without them those tests fail (never skip), so a machine that cannot
+# install them goes red.
+have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+if ! have_pg || ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing postgresql and redis-server (Debian packages)" >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+      && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+           postgresql redis-server >&2 \
+      || echo "setup: could not install postgresql/redis-server: their tests will fail" >&2
+  else
+    echo "setup: no apt-get: install PostgreSQL and Redis yourself, or their tests will fail" >&2
+  fi
+fi
+
+if ! $PY -c "import s3gw, aiohttp, pyeclib, boto3, minio, pytest_asyncio, hypothesis, awscli, asyncpg, redis" 2>/dev/null \
    || [ pyproject.toml -nt .setup-done ]; then
   $PY -m pip install --disable-pip-version-check -q -e '.[test]'
   touch .setup-done

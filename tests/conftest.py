@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
+# real PostgreSQL and Redis servers (session-wide and per-test), see tests/services.py
+from tests.services import PgServer, RedisServer, postgres, private_postgres, private_redis, redis_server  # noqa: F401
+
 ACCESS_KEY = "s3gw-test-user"
 SECRET_KEY = "s3gw-test-secret-key-0123456789"
 

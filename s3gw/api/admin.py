@@ -8,7 +8,10 @@ Health, unauthenticated as in MinIO (load balancers probe them)::
     GET|HEAD /minio/health/cluster/read   200 while a read can reach quorum, else 503
 
 Both cluster checks carry ``x-minio-write-quorum`` and ``x-minio-read-quorum``
-(shards needed), as MinIO's ``ClusterCheckHandler`` does.
+(shards needed), as MinIO's ``ClusterCheckHandler`` does. ``?maintenance=true``
+answers 412 when taking this node down would lose quorum (an embedded gateway
+holds every drive; a cluster-form gateway none), and the write check answers
+412 while s3gw's maintenance mode is on (docs/operations.md).
 
 Admin, SigV4-signed with a configured credential (``s3gw admin`` signs them),
 under MinIO's reserved ``/minio/admin`` prefix::
@@ -20,6 +23,7 @@ under MinIO's reserved ``/minio/admin`` prefix::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,7 +33,7 @@ from aiohttp import web
 
 from ..auth import AuthError, authenticate
 from ..core.repair import HealSummary, Repair
-from .app import CORE, SETTINGS
+from .app import CORE, OPS, SETTINGS
 
 log = logging.getLogger("s3gw.admin")
 
@@ -38,14 +42,39 @@ ADMIN = "/minio/admin/s3gw/v1"
 
 
 def _quorum_headers(q: dict[str, Any]) -> dict[str, str]:
-    return {"x-minio-write-quorum": str(q["write_quorum"]), "x-minio-read-quorum": str(q["read_quorum"])}
+    return {"x-minio-write-quorum": str(q["write_quorum"]), "x-minio-read-quorum": str(q["read_quorum"]),
+            "x-minio-storage-class-defaults": "false"}
+
+
+def _maintenance_mode(request: web.Request) -> bool:
+    """The deployment's maintenance mode (docs/operations.md), as last read."""
+    ops = request.app.get(OPS)
+    return ops is not None and ops.maintenance.known().enabled
+
+
+def _with_maintenance(request: web.Request, headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "x-s3gw-maintenance": "on" if _maintenance_mode(request) else "off"}
+
+
+def _quorum_without_this_node(request: web.Request, need: int) -> bool:
+    """``?maintenance=true``: would quorum hold with this node's drives gone?
+    MinIO counts the drives online minus the ones local to the node asked. A
+    cluster-form gateway holds no drives; an embedded one holds all of them."""
+    storage = request.app[CORE].storage
+    if storage.cluster is None:
+        return False
+    return len(storage.online_drives()) >= need
 
 
 async def health_live(request: web.Request) -> web.Response:
-    return web.Response(status=200)
+    return web.Response(status=200, headers=_with_maintenance(request, {}))
 
 
 async def health_cluster(request: web.Request) -> web.Response:
+    """MinIO's ClusterCheckHandler: 200 when a write reaches quorum, 503 when not;
+    with ``?maintenance=true`` 412 when taking this node down would lose write
+    quorum (orchestrators ask before draining a node). s3gw's maintenance mode
+    (writes refused) also answers 412, which ``mc ready`` shows as maintenance."""
     repair = request.app[REPAIR]
     q = repair.quorum()
     ok = q["write"]
@@ -54,12 +83,27 @@ async def health_cluster(request: web.Request) -> web.Response:
             await request.app[CORE].meta.ping()
         except Exception:
             ok = False
-    return web.Response(status=200 if ok else 503, headers=_quorum_headers(q))
+    ops = request.app.get(OPS)
+    if ops is not None:
+        with contextlib.suppress(Exception):
+            await ops.maintenance.current()
+    headers = _with_maintenance(request, _quorum_headers(q))
+    if request.query.get("maintenance") == "true":
+        ok = ok and _quorum_without_this_node(request, q["write_quorum"])
+        return web.Response(status=200 if ok else 412, headers=headers)
+    if ok and _maintenance_mode(request):
+        return web.Response(status=412, headers=headers)
+    return web.Response(status=200 if ok else 503, headers=headers)
 
 
 async def health_cluster_read(request: web.Request) -> web.Response:
     q = request.app[REPAIR].quorum()
-    return web.Response(status=200 if q["read"] else 503, headers=_quorum_headers(q))
+    headers = _with_maintenance(request, _quorum_headers(q))
+    ok = q["read"]
+    if request.query.get("maintenance") == "true":
+        ok = ok and _quorum_without_this_node(request, q["read_quorum"])
+        return web.Response(status=200 if ok else 412, headers=headers)
+    return web.Response(status=200 if ok else 503, headers=headers)
 
 
 def _authenticated(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -25,7 +25,11 @@ from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
 from . import xml as X
+from ..core.iam import Iam, Principal
+from ..core.ops import Operations
+from .authz import access_key_of, copy_source, is_write, required
 from .errors import S3Error, render
+from .observe import REQUEST_ID, S3_INFO, Telemetry
 from .router import BadPath, Operation, route
 
 log = logging.getLogger("s3gw.api")
@@ -33,6 +37,9 @@ access_log = logging.getLogger("s3gw.access")
 
 CORE = web.AppKey("core", Core)
 SETTINGS = web.AppKey("settings", "Settings")
+IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
+OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
+TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
 
 READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024
@@ -43,6 +50,8 @@ class Settings:
     credentials: dict[str, str]            # access key -> secret key
     region: str = "us-east-1"
     domains: tuple[str, ...] = ()          # virtual-hosted-style domains
+    metrics_auth: str = "bearer"           # "bearer" or "public" (docs/operations.md)
+    metrics_token: str = ""                # static bearer token for the metrics endpoints
     read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
 
@@ -225,19 +234,27 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
     async def handle(http: web.Request) -> web.StreamResponse:
         core = http.app[CORE]
         settings = http.app[SETTINGS]
-        request_id = new_request_id()
-        started = time.monotonic()
+        request_id = http.get(REQUEST_ID) or new_request_id()
+        telemetry = http.app.get(TELEMETRY)
+        info: dict[str, Any] = {}      # what the access/audit logs and the metrics learn (api/observe.py)
+        http[S3_INFO] = info
         op: Operation | None = None
+        counted = False
         try:
             op = route(http.method, http.raw_path, http.query, http.headers, http.host, settings.domains)
-            # ListBuckets and GetBucketLocation are region-agnostic: clients sign
-            # them with whatever region they are configured for (MinIO accepts any).
-            any_region = op.name in ("ListBuckets", "GetBucketLocation")
+            info.update(operation=op.name, bucket=op.bucket, key=op.key)
+            if telemetry is not None:
+                telemetry.begin(op.name)
+                counted = True
+            principal, lookup = await resolve_principal(http, settings)
+            # Any region in the credential scope is accepted, as MinIO does when
+            # no region is configured (clients sign with whatever they were set to).
             auth = authenticate(
                 http.method, http.rel_url.raw_path, list(http.query.items()), http.headers,
-                settings.credentials.get, region="" if any_region else settings.region,
+                lookup, region="",
             )
-            authorize(op, auth)
+            info["access_key"] = auth.access_key
+            await authorize(http, op, auth, principal)
             handler = handlers.get(op.name)
             if handler is None:
                 raise S3Error("NotImplemented")
@@ -246,19 +263,70 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
             resp.headers.setdefault("x-amz-request-id", request_id)
             resp.headers.setdefault("Server", "s3gw")
         except BadPath:
+            info["error"] = "XMinioInvalidObjectName"
             resp = error_response(S3Error("XMinioInvalidObjectName"), http, request_id, op)
         except Exception as exc:  # every failure becomes S3 XML
-            resp = error_response(to_s3_error(exc), http, request_id, op)
-        access_log.info(
-            "%s %s %s %d %.1fms", request_id, op.name if op else "-", http.path, resp.status,
-            (time.monotonic() - started) * 1000,
-        )
+            err = to_s3_error(exc)
+            info["error"] = err.code
+            resp = error_response(err, http, request_id, op)
+        finally:
+            if counted and telemetry is not None and op is not None:
+                telemetry.end(op.name)
         return resp
 
     return handle
 
 
-def authorize(op: Operation, auth: AuthResult) -> None:
-    """Only authenticated callers may do anything (no anonymous access policies yet)."""
+ACCOUNT_DISABLED = "Your account is disabled; please contact your administrator."
+MAINTENANCE_MESSAGE = "s3gw is in maintenance mode: writes are refused, reads are served. Retry later."
+
+
+async def resolve_principal(http: web.Request, settings: Settings
+                            ) -> tuple[Principal | None, Callable[[str], str | None]]:
+    """Who the request claims to be, and the secret lookup SigV4 verification uses.
+
+    The claimed access key is looked up (asynchronously: users live in the
+    metadata store) before the signature is checked; a disabled user is
+    refused there, with MinIO's answer (InvalidAccessKeyId, "account is
+    disabled"). Without users (an app built with no IAM) only the configured
+    credentials exist.
+    """
+    iam = http.app.get(IAM)
+    if iam is None:
+        return None, settings.credentials.get
+    claimed = access_key_of(http.headers, http.query)
+    principal = await iam.principal(claimed) if claimed else None
+    if principal is not None and not principal.enabled:
+        raise S3Error("InvalidAccessKeyId", ACCOUNT_DISABLED)
+
+    def lookup(access_key: str) -> str | None:
+        if principal is not None and access_key == principal.access_key:
+            return principal.secret_key
+        return None
+
+    return principal, lookup
+
+
+async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None) -> None:
+    """May this caller do this operation now?
+
+    * anonymous callers may do nothing (no bucket policies for anonymous access);
+    * a user's policies must allow the operation's IAM action on its resource
+      (``authz.required``); CopyObject and UploadPartCopy also need
+      ``s3:GetObject`` on the copy source; root may do everything;
+    * in maintenance mode every write is refused (503, reads are served).
+    """
     if auth.anonymous:
         raise S3Error("AccessDenied")
+    iam = http.app.get(IAM)
+    if iam is not None and principal is not None and not principal.root:
+        action, resource = required(op)
+        if not await iam.allowed(principal, action, resource):
+            raise S3Error("AccessDenied")
+        if op.name in ("CopyObject", "UploadPartCopy"):
+            src = copy_source(http.headers)
+            if src is not None and not await iam.allowed(principal, "s3:GetObject", "arn:aws:s3:::" + src):
+                raise S3Error("AccessDenied")
+    ops = http.app.get(OPS)
+    if ops is not None and is_write(op.name) and (await ops.maintenance.current()).enabled:
+        raise S3Error("ServiceUnavailable", MAINTENANCE_MESSAGE, {"Retry-After": "30", "x-s3gw-maintenance": "on"})

@@ -16,6 +16,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed; the region is wrong; expecting 'us-east-1'."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."),
     "AuthorizationParametersError": (400, "Error parsing the Credential/X-Amz-Credential parameter; incorrect service. This endpoint belongs to \"s3\"."),
+    "BadRequest": (400, "400 BadRequest"),
     "BadDigest": (400, "The Content-Md5 you specified did not match what we received."),
     "BucketAlreadyExists": (409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."),
     "BucketAlreadyOwnedByYou": (409, "Your previous request to create the named bucket succeeded and you already own it."),
@@ -84,6 +85,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "XAmzContentChecksumMismatch": (400, "The provided 'x-amz-checksum' header does not match what was computed."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),
     "XMinioInvalidObjectName": (400, "Object name contains unsupported characters."),
+    "XMinioInvalidResourceName": (400, "Resource name contains bad components such as \"..\" or \".\"."),
 }
 
 

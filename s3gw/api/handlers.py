@@ -13,9 +13,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..core import lock, tagging
+from ..core import checksums, lock, tagging
 from ..core.conditions import Conditions
-from ..core.service import ObjectRead, PutOptions, http_date
+from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_date
 from ..core import NULL_VERSION, VersionRecord
 from . import xml as X
 from .app import Handler, Request, to_s3_error
@@ -83,7 +83,7 @@ async def create_bucket(rq: Request) -> web.StreamResponse:
 
 async def head_bucket(rq: Request) -> web.StreamResponse:
     await rq.core.bucket(rq.op.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": rq.settings.region})
+    return web.Response(status=200)
 
 
 async def get_bucket_location(rq: Request) -> web.StreamResponse:
@@ -114,7 +114,7 @@ def _encoder(rq: Request) -> Any:
     if enc is None or enc == "":
         return lambda s: s
     if enc.lower() != "url":
-        raise S3Error("InvalidEncodingMethod")
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request")
     return X.url_encode
 
 
@@ -144,8 +144,8 @@ async def list_objects(rq: Request) -> web.StreamResponse:
         X.el("MaxKeys", max_keys),
         X.el("Delimiter", enc(delimiter)) if delimiter else None,
         X.el("IsTruncated", "true" if page.truncated else "false"),
-        # NextMarker only with a delimiter, as in S3 (clients use the last key otherwise)
-        X.el("NextMarker", enc(page.next_marker)) if page.truncated and delimiter else None,
+        # MinIO sends NextMarker on every truncated page (AWS only with a delimiter)
+        X.el("NextMarker", enc(page.next_marker)) if page.truncated else None,
     ]
     children += [_contents(r, enc, True) for r in page.entries]
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
@@ -212,7 +212,9 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
         X.el("KeyMarker", enc(key_marker)),
         X.el("VersionIdMarker", version_marker),
         X.el("NextKeyMarker", enc(page.next_marker)) if page.truncated else None,
-        X.el("NextVersionIdMarker", page.next_version_marker) if page.truncated and page.next_version_marker else None,
+        # MinIO always sends the element, empty for a null version or a common prefix
+        X.el("NextVersionIdMarker", page.next_version_marker if page.next_version_marker != NULL_VERSION else "")
+        if page.truncated else None,
         X.el("MaxKeys", max_keys),
         X.el("Delimiter", enc(delimiter)) if delimiter else None,
         X.el("IsTruncated", "true" if page.truncated else "false"),
@@ -221,7 +223,7 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
         common = [X.el("Key", enc(r.key)), X.el("VersionId", r.version_id),
                   X.el("IsLatest", "true" if r.is_latest else "false"), X.el("LastModified", X.iso8601(r.mtime))]
         if r.delete_marker:
-            children.append(X.el("DeleteMarker", *common, owner()))
+            children.append(X.el("DeleteMarker", *common, owner(), X.el("StorageClass", "STANDARD")))
         else:
             children.append(X.el("Version", *common, X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
                                  X.el("StorageClass", r.info.get("sc", "STANDARD"))))
@@ -255,27 +257,7 @@ def put_options(rq: Request) -> PutOptions:
     opts.storage_class = h.get("x-amz-storage-class", "")
     opts.if_match = h.get("If-Match")
     opts.if_none_match = h.get("If-None-Match")
-    algo = h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm")
-    given = [(name, CHECKSUM_HEADERS[name]) for name in CHECKSUM_HEADERS if name in h]
-    if len(given) > 1:
-        raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-    if given:
-        hname, galgo = given[0]
-        if algo and algo.upper() != galgo:
-            raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
-        algo, opts.checksum_value = galgo, h[hname]
-    trailer = h.get("x-amz-trailer", "").strip().lower()
-    if trailer:
-        if trailer not in CHECKSUM_HEADERS:
-            raise S3Error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
-        if algo and algo.upper() != CHECKSUM_HEADERS[trailer]:
-            raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
-        algo = CHECKSUM_HEADERS[trailer]
-    if algo:
-        opts.checksum_algo = algo.upper()
-    if opts.checksum_value is not None and not _valid_b64(opts.checksum_value):
-        raise S3Error("InvalidRequest", f"Value for x-amz-checksum-{algo.lower()} header is invalid.")
-    opts.checksum_type = (h.get("x-amz-checksum-type") or "FULL_OBJECT").upper()
+    _checksum_options(h, opts)
     if "x-amz-tagging" in h:
         opts.tags = tagging.parse_header(h["x-amz-tagging"])
     opts.retention = lock.retention(h.get("x-amz-object-lock-mode"), h.get("x-amz-object-lock-retain-until-date"))
@@ -287,12 +269,40 @@ def put_options(rq: Request) -> PutOptions:
     return opts
 
 
-def _valid_b64(value: str) -> bool:
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+def _checksum_options(h: Any, opts: PutOptions) -> None:
+    """Flexible checksums, by MinIO's rules.
+
+    A value arrives in one ``x-amz-checksum-<algo>`` header or in the trailer
+    that ``x-amz-trailer`` announces, and is then verified and stored.
+    ``x-amz-sdk-checksum-algorithm`` alone asks for nothing (MinIO ignores it,
+    unknown names included); ``x-amz-checksum-algorithm`` (CreateMultipartUpload)
+    names the parts' algorithm. Malformed or conflicting headers are
+    InvalidArgument.
+    """
+    given = [(name, CHECKSUM_HEADERS[name]) for name in CHECKSUM_HEADERS if name in h]
+    if len(given) > 1:
+        raise S3Error("InvalidArgument", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+    algo = None
+    if given:
+        name, algo = given[0]
+        opts.checksum_value = h[name].strip()
+        if checksums.decode_b64(algo, opts.checksum_value) is None:
+            raise S3Error("InvalidArgument", f"Value for {name} header is invalid.")
+    trailer = h.get("x-amz-trailer", "").strip().lower()
+    if trailer:
+        if trailer not in CHECKSUM_HEADERS or (algo and algo != CHECKSUM_HEADERS[trailer]):
+            raise S3Error("InvalidArgument", "The value specified in the x-amz-trailer header is not supported")
+        algo = CHECKSUM_HEADERS[trailer]
+    declared = (h.get("x-amz-checksum-algorithm") or "").upper()
+    if algo is None and declared in checksums.ALGORITHMS:
+        algo = declared
+    opts.checksum_algo = algo
+    kind = h.get("x-amz-checksum-type")
+    if kind:
+        opts.checksum_type = kind.upper()
+    elif algo:
+        # S3's defaults: CRC64NVME only exists as a full-object checksum, the others are composite
+        opts.checksum_type = "FULL_OBJECT" if algo == "CRC64NVME" else "COMPOSITE"
 
 
 def _check_content_length(rq: Request) -> None:
@@ -323,7 +333,7 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
     h: dict[str, str] = {
         "ETag": f'"{rec.etag}"',
         "Last-Modified": http_date(rec.mtime),
-        "Content-Type": rec.info.get("ct", "application/octet-stream"),
+        "Content-Type": rec.info.get("ct") or DEFAULT_CONTENT_TYPE,
         "Accept-Ranges": "bytes",
         "Content-Length": str(read.length),
     }
@@ -415,10 +425,10 @@ async def delete_object(rq: Request) -> web.StreamResponse:
     removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq),
                                                   bypass_governance=bypass_governance(rq))
     headers: dict[str, str] = {}
-    if marker is not None:
+    if marker is not None and marker.version_id != NULL_VERSION:
+        # a null delete marker (suspended bucket) is not announced, as MinIO does
         headers["x-amz-delete-marker"] = "true"
-        if marker.version_id != NULL_VERSION:
-            headers["x-amz-version-id"] = marker.version_id
+        headers["x-amz-version-id"] = marker.version_id
     elif removed is not None and version_param(rq):
         headers["x-amz-version-id"] = removed.version_id
         if removed.delete_marker:
@@ -507,20 +517,47 @@ async def copy_object(rq: Request) -> web.StreamResponse:
         cond=cond, replace_meta=directive == "REPLACE", replace_tags=tag_directive == "REPLACE", opts=opts,
     )
     headers = write_headers(rec)
-    del headers["ETag"]
-    if src.version_id != NULL_VERSION:
+    if src_version is not None:
         headers["x-amz-copy-source-version-id"] = src.version_id
-    ck = rec.info.get("ck")
-    body = X.document(
-        "CopyObjectResult",
-        X.el("LastModified", X.iso8601(rec.mtime)),
-        X.el("ETag", f'"{rec.etag}"'),
-        X.el(f"Checksum{ck['algo']}", ck["value"]) if ck else None,
-    )
+    body = X.document("CopyObjectResult", X.el("LastModified", X.iso8601(rec.mtime)), X.el("ETag", f'"{rec.etag}"'))
     return xml_response(body, headers=headers)
 
 
+def _acl_xml() -> bytes:
+    grantee = X.raw(
+        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
+        + X.el("ID", OWNER_ID) + X.el("DisplayName", OWNER_NAME) + "</Grantee>"
+    )
+    grant = X.el("Grant", grantee, X.el("Permission", "FULL_CONTROL"))
+    return X.document("AccessControlPolicy", owner(), X.el("AccessControlList", grant))
+
+
+async def get_acl(rq: Request) -> web.StreamResponse:
+    """ACLs are not kept: every bucket and object is private to its owner (MinIO answers the same grant)."""
+    if rq.op.key:
+        await rq.core.get_record(rq.op.bucket, rq.op.key, version_param(rq))
+    else:
+        await rq.core.bucket(rq.op.bucket)
+    return xml_response(_acl_xml())
+
+
+async def put_acl(rq: Request) -> web.StreamResponse:
+    """Only the canned "private" ACL can be set (MinIO's rule); anything else is NotImplemented."""
+    if rq.op.key:
+        await rq.core.get_record(rq.op.bucket, rq.op.key, version_param(rq))
+    else:
+        await rq.core.bucket(rq.op.bucket)
+    body = await rq.read_body()
+    if (rq.header("x-amz-acl") or "private") != "private" or (body.strip() and b"FULL_CONTROL" not in body):
+        raise S3Error("NotImplemented")
+    return web.Response(status=200)
+
+
 HANDLERS: dict[str, Handler] = {
+    "GetBucketAcl": get_acl,
+    "GetObjectAcl": get_acl,
+    "PutBucketAcl": put_acl,
+    "PutObjectAcl": put_acl,
     "ListBuckets": list_buckets,
     "CreateBucket": create_bucket,
     "HeadBucket": head_bucket,

@@ -13,8 +13,8 @@ from .handlers import (
     OWNER_ID, OWNER_NAME, _check_content_length, _encoder, int_param, owner, parse_copy_source, put_options, write_headers, xml_response,
 )
 
-MAX_PARTS = 1000
-MAX_UPLOADS = 1000
+MAX_PARTS = 10000    # MinIO's default and ceiling for max-parts / max-uploads
+MAX_UPLOADS = 10000
 
 
 def _upload_id(rq: Request) -> str:
@@ -28,7 +28,7 @@ def _part_number(rq: Request) -> int:
     try:
         return int(rq.query.get("partNumber", ""))
     except ValueError as e:
-        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive") from e
+        raise S3Error("InvalidPart") from e
 
 
 def initiator() -> str:
@@ -125,7 +125,7 @@ async def list_parts(rq: Request) -> web.StreamResponse:
         initiator(),
         owner(), X.el("StorageClass", up.info.get("sc", "STANDARD")),
         X.el("PartNumberMarker", marker),
-        X.el("NextPartNumberMarker", parts[-1].part_number if parts else 0),
+        X.el("NextPartNumberMarker", parts[-1].part_number if parts and truncated else 0),
         X.el("MaxParts", max_parts), X.el("IsTruncated", "true" if truncated else "false"),
         X.el("ChecksumAlgorithm", up.info["ck_algo"]) if up.info.get("ck_algo") else None,
         X.el("ChecksumType", up.info["ck_type"]) if up.info.get("ck_algo") else None,
@@ -152,7 +152,7 @@ async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
     for up in page.uploads:
         children.append(X.el("Upload", X.el("Key", enc(up.key)), X.el("UploadId", up.upload_id),
                              initiator(),
-                             owner(), X.el("StorageClass", up.info.get("sc", "STANDARD")),
+                             owner(), X.el("StorageClass", up.info.get("sc", "")),
                              X.el("Initiated", X.iso8601(up.initiated))))
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if rq.query.get("encoding-type"):

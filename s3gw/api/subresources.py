@@ -73,8 +73,8 @@ async def put_retention(rq: Request) -> web.StreamResponse:
         new = {"mode": mode, "until": lock.parse_date(until)}
         if new["until"] <= time.time():
             raise S3Error("InvalidRequest", "the retain until date must be in the future")
-    rec = await rq.core.set_retention(rq.op.bucket, rq.op.key, version_param(rq), new, bypass_governance(rq))
-    return web.Response(status=200, headers=version_headers(rec.version_id))
+    await rq.core.set_retention(rq.op.bucket, rq.op.key, version_param(rq), new, bypass_governance(rq))
+    return web.Response(status=200)
 
 
 async def get_retention(rq: Request) -> web.StreamResponse:
@@ -91,8 +91,8 @@ async def put_legal_hold(rq: Request) -> web.StreamResponse:
     status = conf.get("Status")
     if status not in ("ON", "OFF"):
         raise S3Error("MalformedXML")
-    rec = await rq.core.set_legal_hold(rq.op.bucket, rq.op.key, version_param(rq), status)
-    return web.Response(status=200, headers=version_headers(rec.version_id))
+    await rq.core.set_legal_hold(rq.op.bucket, rq.op.key, version_param(rq), status)
+    return web.Response(status=200)
 
 
 async def get_legal_hold(rq: Request) -> web.StreamResponse:

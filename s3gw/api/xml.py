@@ -50,8 +50,8 @@ def iso8601(ts: float) -> str:
 
 
 def url_encode(s: str) -> str:
-    """encoding-type=url: like MinIO's s3URLEncode (spaces as '+', '/' kept)."""
-    return quote_plus(s, safe="/")
+    """encoding-type=url as MinIO's s3URLEncode does it: spaces as '+', '/' and '*' kept, '~' escaped."""
+    return quote_plus(s, safe="/*").replace("~", "%7E")
 
 
 class XMLError(ValueError):

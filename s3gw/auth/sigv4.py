@@ -606,7 +606,7 @@ def _authenticate_presigned(
     # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
     if t > now + MAX_CLOCK_SKEW:
         raise AuthError("AccessDenied", "Request is not valid yet")
-    if now - t > timedelta(seconds=expires):
+    if expires == 0 or now - t > timedelta(seconds=expires):  # a zero lifetime is born expired
         raise AuthError("AccessDenied", "Request has expired")
 
     # Payload: X-Amz-Content-Sha256 from the query, else the header, else
@@ -639,16 +639,13 @@ def _authenticate_presigned(
 
 
 def _parse_expires(value: str) -> int:
-    """X-Amz-Expires: whole seconds, 1 .. 604800 (MinIO's messages)."""
+    """X-Amz-Expires: whole seconds, 0 .. 604800 (MinIO's messages; 0 is simply already expired)."""
     v = value.strip()
     if re.fullmatch(r"-\d+", v):
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
     if not re.fullmatch(r"\d+", v):
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
     seconds = int(v)
-    if seconds < 1:
-        # AWS requires at least one second; MinIO would take 0 (already expired).
-        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires must be greater than 0")
     if seconds > MAX_PRESIGN_EXPIRES:
         raise AuthError(
             "AuthorizationQueryParametersError",

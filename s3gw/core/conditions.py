@@ -1,10 +1,13 @@
 """Conditional request headers, evaluated in MinIO's order.
 
-GET/HEAD (MinIO ``checkPreconditions``): If-Modified-Since (304), then
-If-Unmodified-Since (412), then If-Match (412), then If-None-Match (304).
-The first one that fails decides. Dates have one-second resolution: an object
-counts as modified since T only when its mtime is after T + 1 s, because
-Last-Modified drops the sub-second part.
+GET/HEAD (MinIO ``checkPreconditions``, as the pinned release behaves):
+If-None-Match (304), then If-Modified-Since (304), then If-Match (412), then
+If-Unmodified-Since (412) only when no If-Match was sent (a true If-Match wins
+over it, RFC 9110 13.2.2). The first one that fails decides. "*" matches any
+ETag. Dates have one-second resolution: an object counts as modified since T
+only when its mtime is after T + 1 s, because Last-Modified drops the
+sub-second part; only the IMF-fixdate form is understood (MinIO parses
+``http.TimeFormat``), other forms are ignored.
 
 CopyObject source (``x-amz-copy-source-if-*``): the same four, each failing with
 412 PreconditionFailed.
@@ -13,7 +16,7 @@ CopyObject source (``x-amz-copy-source-if-*``): the same four, each failing with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+import datetime as dt
 
 from .errors import NoSuchKey, NotModified, PreconditionFailed
 
@@ -30,26 +33,24 @@ class Conditions:
 
 
 def parse_http_date(value: str | None) -> float | None:
-    """Seconds since the epoch for an RFC 7231 date, or None when absent/invalid (ignored, like MinIO)."""
+    """Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), else None (ignored, like MinIO)."""
     if not value:
         return None
     try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        d = dt.datetime.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT")
+    except ValueError:
         return None
-    if dt is None or dt.tzinfo is None:
-        return None
-    return dt.timestamp()
+    return d.replace(tzinfo=dt.timezone.utc).timestamp()
 
 
 def etag_matches(etag: str, header: str) -> bool:
     """Compare an ETag with an If-Match / If-None-Match value, as MinIO does.
 
-    Surrounding quotes are ignored; the value is one ETag (MinIO neither splits
-    lists nor treats "*" as a wildcard on reads; only conditional *writes* give
-    "*" its meaning, see ``check_write``).
+    Surrounding quotes are ignored; the value is one ETag or "*", which
+    matches any existing object.
     """
-    return header.strip().strip('"') == etag.strip('"')
+    value = header.strip()
+    return value == "*" or value.strip('"') == etag.strip('"')
 
 
 def _modified_since(mtime: float, since: float) -> bool:
@@ -58,16 +59,18 @@ def _modified_since(mtime: float, since: float) -> bool:
 
 def check_read(cond: Conditions, etag: str, mtime: float, headers: dict[str, str]) -> None:
     """Raise NotModified/PreconditionFailed (carrying ``headers``) when GET/HEAD must not proceed."""
+    if cond.if_none_match and etag_matches(etag, cond.if_none_match):
+        raise NotModified(**headers)
     ims = parse_http_date(cond.if_modified_since)
     if ims is not None and not _modified_since(mtime, ims):
         raise NotModified(**headers)
+    if cond.if_match:
+        if not etag_matches(etag, cond.if_match):
+            raise PreconditionFailed(**headers)
+        return  # a true If-Match overrides If-Unmodified-Since
     ius = parse_http_date(cond.if_unmodified_since)
     if ius is not None and _modified_since(mtime, ius):
         raise PreconditionFailed(**headers)
-    if cond.if_match and not etag_matches(etag, cond.if_match):
-        raise PreconditionFailed(**headers)
-    if cond.if_none_match and etag_matches(etag, cond.if_none_match):
-        raise NotModified(**headers)
 
 
 def check_copy_source(cond: Conditions, etag: str, mtime: float) -> None:
@@ -101,5 +104,5 @@ def check_write(if_match: str | None, if_none_match: str | None, current_etag: s
     if if_match is not None:
         if current_etag is None:
             raise NoSuchKey()
-        if if_match.strip() != "*" and not etag_matches(current_etag, if_match):
+        if not etag_matches(current_etag, if_match):
             raise PreconditionFailed()

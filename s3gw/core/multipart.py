@@ -44,7 +44,10 @@ class CompletedPart:
 
 
 def check_part_number(n: int) -> None:
-    if not 1 <= n <= MAX_PART_NUMBER:
+    """MinIO: a number below 1 is InvalidPart, one above 10000 InvalidArgument."""
+    if n < 1:
+        raise E.InvalidPart()
+    if n > MAX_PART_NUMBER:
         raise E.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
 
 
@@ -145,8 +148,8 @@ class MultipartMixin:
         await self.bucket(bucket)
         try:
             await self.meta.abort_upload(bucket, key, upload_id)
-        except UploadMissing as e:
-            raise E.NoSuchUpload() from e
+        except UploadMissing:
+            return  # aborting what is already gone succeeds (MinIO answers 204)
         self._gc_wakeup.set()
 
     async def list_uploads(self: "Core", bucket: str, prefix: str, delimiter: str, key_marker: str,
@@ -160,7 +163,7 @@ class MultipartMixin:
 
         up = await self._upload(bucket, key, upload_id)
         if not chosen:
-            raise E.MalformedXML()
+            raise E.InvalidRequest("You must specify at least one part")
         numbers = [c.number for c in chosen]
         if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
             raise E.InvalidPartOrder()
@@ -169,6 +172,8 @@ class MultipartMixin:
         for c in chosen:
             p = stored.get(c.number)
             if p is None or c.etag.strip().strip('"') != p.etag:
+                if await self.meta.get_upload(bucket, key, upload_id) is None:
+                    raise E.NoSuchUpload()  # a concurrent complete or abort took the parts
                 raise E.InvalidPart()
             parts.append(p)
         for p in parts[:-1]:

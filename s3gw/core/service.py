@@ -39,6 +39,9 @@ log = logging.getLogger("s3gw.core")
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
 INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what MinIO serves for an object stored without one
+MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
+GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 
 
@@ -69,7 +72,7 @@ class PutOptions:
     if_none_match: str | None = None
     retention: dict[str, Any] | None = None                      # {"mode", "until"} from the lock headers
     legal_hold: str | None = None                                # "ON" / "OFF"
-    checksum_type: str = "FULL_OBJECT"                           # multipart: FULL_OBJECT or COMPOSITE
+    checksum_type: str = "FULL_OBJECT"                           # FULL_OBJECT, or COMPOSITE for multipart
 
 
 @dataclass
@@ -117,6 +120,7 @@ class Core(MultipartMixin):
     async def bucket(self, name: str) -> BucketRecord:
         rec = await self.meta.get_bucket(name)
         if rec is None:
+            check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
             raise E.NoSuchBucket()
         return rec
 
@@ -173,6 +177,11 @@ class Core(MultipartMixin):
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
         try:
             stored = await self.meta.put_version(rec, check)
+        except MetaUnavailable:
+            # the outcome is unknown (the COMMIT may have landed before the connection broke):
+            # keep the shards; their write intent lets the orphan reaper remove them later
+            # if no version references them
+            raise
         except BaseException:
             if rec.layout is not None:
                 await self._discard(rec.layout)
@@ -180,13 +189,24 @@ class Core(MultipartMixin):
         self._gc_wakeup.set()
         if rec.layout and rec.layout.get("missing"):
             await self.meta.enqueue_heal(rec.bucket, rec.key, stored.version_id, "write missed shards")
+        await self._end_writes(rec.layout)
         return stored
 
     async def _discard(self, layout: dict[str, Any]) -> None:
         try:
-            await self.storage.delete(layout)
-        except Exception:  # it will be found as an orphan later
+            if not await self.storage.delete(layout):
+                await self._end_writes(layout)
+        except Exception:  # its write intent stays: the orphan reaper removes it later
             log.exception("could not remove shards of an uncommitted write")
+
+    async def _end_writes(self, layout: dict[str, Any] | None) -> None:
+        """The write intents of a layout's shard sets are settled (committed or removed)."""
+        ids = [lay["data_id"] for lay in _data_layouts(layout)]
+        if ids:
+            try:
+                await self.meta.end_write(ids)
+            except Exception:  # harmless: the reaper finds them referenced and drops them
+                log.warning("could not clear write intents %s", ids, exc_info=True)
 
     @staticmethod
     def _apply_lock(brec: BucketRecord, opts: PutOptions) -> None:
@@ -199,6 +219,8 @@ class Core(MultipartMixin):
 
     @staticmethod
     def _check_put_options(opts: PutOptions) -> None:
+        if sum(len(k) + len(v) for k, v in opts.user_meta.items()) > MAX_USER_METADATA:
+            raise E.MetadataTooLarge()
         if opts.storage_class and opts.storage_class not in STORAGE_CLASSES:
             raise E.InvalidStorageClass()
         if opts.checksum_algo and opts.checksum_algo not in ALGORITHMS:
@@ -212,7 +234,7 @@ class Core(MultipartMixin):
                 raise E.InvalidDigest()
 
     def _info(self, opts: PutOptions, checksum: dict[str, str] | None) -> dict[str, Any]:
-        info: dict[str, Any] = {"ct": opts.content_type or "application/octet-stream"}
+        info: dict[str, Any] = {"ct": opts.content_type or DEFAULT_CONTENT_TYPE}
         if opts.user_meta:
             info["meta"] = opts.user_meta
         if opts.headers:
@@ -238,6 +260,9 @@ class Core(MultipartMixin):
         verifiers (through ``payload.trailers()``), Content-MD5 and the flexible
         checksum, from its header or its trailer.
         """
+        if not self.storage.write_quorum_possible():
+            # too many nodes down: refuse every write, inline ones too (as MinIO does)
+            raise E.SlowDownWrite()
         md5 = hashlib.md5()
         ck = new_checksum(opts.checksum_algo) if opts.checksum_algo else None
         buf = bytearray()
@@ -284,12 +309,18 @@ class Core(MultipartMixin):
 
     async def _open_writer(self) -> Any:
         data_id = uuid.uuid4().hex
-        return await self.storage.open_writer(data_id, self.storage.new_placement(data_id))
+        placement = self.storage.new_placement(data_id)
+        # the write intent comes first: shards of a write that never commits
+        # (a crash) are found from it and removed (core/repair.py)
+        await self.meta.begin_write(data_id, placement)
+        return await self.storage.open_writer(data_id, placement)
 
     # ------------------------------------------------------------------ reads
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:
         """The version a GET/HEAD/copy names, with S3's delete-marker answers."""
         check_version_id(version_id)
+        if not _readable_name(key):
+            raise E.NoSuchKey()
         await self.bucket(bucket)
         rec = await self.meta.get_version(bucket, key, version_id)
         if rec is None:
@@ -313,7 +344,8 @@ class Core(MultipartMixin):
         rng = parse_range(range_header, rec.size) if range_header else None
         if part_number is not None:
             if rng is not None:
-                raise E.InvalidRequest("Cannot specify both Range header and partNumber query parameter")
+                raise E.InvalidRequest("Cannot specify both Range header and partNumber query parameter",
+                                       Accept_Ranges="bytes")
             rng = self._part_range(rec, part_number)
         offset, length = rng if rng is not None else (0, rec.size)
         body = self._read(rec, offset, length) if with_body else None
@@ -324,12 +356,23 @@ class Core(MultipartMixin):
         parts = (rec.layout or {}).get("parts")
         if not parts:
             if part_number == 1:
-                return None
+                return 0, rec.size  # MinIO answers the whole object as part 1, with Content-Range
             raise E.InvalidPartNumber()
         if part_number > len(parts):
             raise E.InvalidPartNumber()
         offset = sum(p["size"] for p in parts[: part_number - 1])
         return offset, parts[part_number - 1]["size"]
+
+    def _degraded(self, rec: VersionRecord) -> Any:
+        """The storage hook for a read that had to serve around bad shards: queue the version for heal."""
+
+        async def hook(_layout: dict[str, Any], _bad: list[int]) -> None:
+            try:
+                await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "degraded read")
+            except Exception:
+                log.warning("could not queue %s/%s for heal", rec.bucket, rec.key, exc_info=True)
+
+        return hook
 
     async def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]:
         """Stream ``length`` bytes from ``offset``: from the row, one shard set, or a chain of parts."""
@@ -346,7 +389,8 @@ class Core(MultipartMixin):
                 seg_size = seg["size"]
                 lo, hi = max(offset, pos), min(offset + length, pos + seg_size)
                 if lo < hi:
-                    async for chunk in self.storage.read(seg["layout"], lo - pos, hi - lo):
+                    async for chunk in self.storage.read(seg["layout"], lo - pos, hi - lo,
+                                                         on_degraded=self._degraded(rec)):
                         yield chunk
                 pos += seg_size
                 if pos >= offset + length:
@@ -361,7 +405,11 @@ class Core(MultipartMixin):
         """DeleteObject. Removing a version for good honours its retention and legal hold,
         checked inside the metadata transaction."""
         check_version_id(version_id)
+        if not _readable_name(key):
+            return None, None
         await self.bucket(bucket)
+        if version_id is None and await self.meta.get_version(bucket, key) is None:
+            return None, None  # MinIO places no delete marker for a key that never existed
         marker = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(),
                                delete_marker=True)
 
@@ -471,12 +519,25 @@ class Core(MultipartMixin):
 
     # ------------------------------------------------------------------ version sub-resources
     async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
-        """Read-modify-write one version's info (tags, retention, legal hold)."""
+        """Read-modify-write one version's info (tags, retention, legal hold).
+
+        ``change`` runs inside the store's transaction, on the version as it is
+        there: a concurrent tag/retention/hold change is never lost, a rule
+        (retention may only grow) is checked against the current value, and a
+        version deleted meanwhile is reported as gone, not silently "updated".
+        """
         rec = await self.get_record(bucket, key, version_id)
-        info = dict(rec.info)
-        change(rec, info)
-        await self.meta.update_info(bucket, key, rec.version_id, info)
-        rec.info = info
+
+        def apply(current: VersionRecord) -> dict[str, Any]:
+            info = dict(current.info)
+            change(current, info)
+            rec.info = info
+            return info
+
+        if not await self.meta.update_info(bucket, key, rec.version_id, apply):
+            if version_id is not None and version_id != NULL_VERSION:
+                raise E.NoSuchVersion()
+            raise E.NoSuchKey()
         return rec
 
     async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
@@ -535,10 +596,33 @@ class Core(MultipartMixin):
             items = await self.meta.take_gc(batch)
             if not items:
                 return done
-            for _, layout in items:
-                await self.storage.delete(layout)
-            await self.meta.done_gc([i for i, _ in items])
-            done += len(items)
+            removed, later = [], []
+            for i, layout in items:
+                # shards on drives that are down are retried later, not forgotten
+                (later if await self.storage.delete(layout) else removed).append(i)
+            await self.meta.done_gc(removed)
+            if later:
+                await self.meta.defer_gc(later, time.time() + GC_RETRY)
+            done += len(removed)
+
+
+def _data_layouts(layout: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The shard-set layouts of a version layout: itself, or one per multipart part."""
+    if not layout:
+        return []
+    if "parts" in layout:
+        return [p["layout"] for p in layout["parts"] if p.get("layout")]
+    return [layout]
+
+
+def _readable_name(key: str) -> bool:
+    """Reads and deletes check names as MinIO does: bad path components are an
+    error (XMinioInvalidResourceName...), an over-long key simply does not exist."""
+    try:
+        check_object_name(key)
+    except E.KeyTooLongError:
+        return False
+    return True
 
 
 def _live_etag(rec: VersionRecord | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from .errors import InvalidTag
+from .errors import BadRequest, InvalidTag, MalformedXML
 
 MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
@@ -20,13 +20,15 @@ MAX_VALUE = 256
 def validate(tags: list[tuple[str, str]], limit: int = MAX_OBJECT_TAGS) -> dict[str, str]:
     """Check a tag list against the limits and return it as a dict (order kept)."""
     if len(tags) > limit:
-        what = "Object" if limit == MAX_OBJECT_TAGS else "Bucket"
-        raise InvalidTag(f"{what} tags cannot be greater than {limit}")
+        # MinIO's codes: BadRequest for too many object tags, MalformedXML for bucket tags
+        if limit == MAX_OBJECT_TAGS:
+            raise BadRequest(f"Object tags cannot be greater than {limit}")
+        raise MalformedXML()
     out: dict[str, str] = {}
     for key, value in tags:
-        if not key or len(key) > MAX_KEY:
+        if not key or len(key) > MAX_KEY or not key.isascii():
             raise InvalidTag("The TagKey you have provided is invalid")
-        if len(value) > MAX_VALUE:
+        if len(value) > MAX_VALUE or not value.isascii():
             raise InvalidTag("The TagValue you have provided is invalid")
         if key in out:
             raise InvalidTag("Cannot provide multiple Tags with the same key")

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .model import NULL_VERSION, BucketRecord, ListPage, PartRecord, UploadPage, UploadRecord, VersionRecord
+from .model import NULL_VERSION, BucketRecord, ListPage, PartRecord, UploadPage, UploadRecord, UserRecord, VersionRecord
 
 # check(current_latest, replaced) runs inside the write transaction and raises to abort it.
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
 # check(victim) runs inside the delete transaction for the version being removed.
 DeleteCheck = Callable[[VersionRecord], None]
+# update_info's new info: a dict, or change(current version) -> dict run inside the transaction.
+InfoUpdate = dict[str, Any] | Callable[[VersionRecord], dict[str, Any]]
 
 
 class MetaError(Exception):
@@ -49,8 +51,16 @@ class SchemaTooNew(MetaError):
     pass
 
 
+class SchemaTooOld(MetaError):
+    """The store's schema lacks migrations and may not apply them itself: run ``s3gw meta migrate``."""
+
+
 class UploadMissing(MetaError):
     """The multipart upload does not exist (never did, aborted, or completed)."""
+
+
+#: rows a listing asks for right after skipping a common prefix (see MetaStore._walk)
+ROLLUP_PROBE = 2
 
 
 def successor(prefix: bytes) -> bytes | None:
@@ -166,8 +176,15 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def update_info(self, bucket: str, key: str, version_id: str, info: dict[str, Any]) -> None:
-        """Replace a version's info dict (tags, retention, legal hold)."""
+    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+        """Replace a version's info dict (tags, retention, legal hold); False when the version is gone.
+
+        ``info`` may be a function of the current version returning the new
+        dict: it then runs inside the transaction, under the same per-key
+        serialisation as writes and deletes, so a read-modify-write of the info
+        (and any rule it checks, e.g. retention) cannot lose a concurrent change
+        or revive a deleted version. It may raise to abort.
+        """
 
     @abc.abstractmethod
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
@@ -240,42 +257,15 @@ class MetaStore(abc.ABC):
         self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str, max_uploads: int
     ) -> UploadPage:
         """ListMultipartUploads: the same walk as list_objects, over the uploads table."""
-        pb, db, mb = prefix.encode(), delimiter.encode(), key_marker.encode()
-        hi = successor(pb) if pb else None
-        uploads: list[UploadRecord] = []
-        prefixes: list[str] = []
-        truncated = False
-        after: str | None = None
-        lo: bytes | None
-        if mb and upload_id_marker and common_prefix(mb, pb, db) is None:
-            lo, inclusive, after = mb, True, upload_id_marker
-        else:
-            lo, inclusive = self._start(pb, db, mb)
-        while lo is not None and not truncated:
-            need = max_uploads - len(uploads) - len(prefixes)
-            rows = await self._scan_uploads(bucket, lo, inclusive, hi, need + 1, after)
-            had_after, after = after is not None, None
-            restarted = False
-            for up in rows:
-                if len(uploads) + len(prefixes) >= max_uploads:
-                    truncated = True
-                    break
-                kb = up.key.encode()
-                cp = common_prefix(kb, pb, db)
-                if cp is not None:
-                    prefixes.append(cp.decode())
-                    lo, inclusive, restarted = successor(cp), True, True
-                    break
-                uploads.append(up)
-                lo, inclusive = kb, False
-            if had_after and not truncated and not restarted:
-                lo, inclusive = mb, False
-                continue
-            if not restarted and not truncated and len(rows) < need + 1:
-                break
+        resume = upload_id_marker if key_marker and upload_id_marker else None
+
+        async def scan(lo: bytes, inclusive: bool, hi: bytes | None, limit: int, after: Any) -> list[UploadRecord]:
+            return await self._scan_uploads(bucket, lo, inclusive, hi, limit, after)
+
+        uploads, prefixes, truncated = await self._walk(prefix, delimiter, key_marker, resume, max_uploads, scan)
         page = UploadPage(uploads, prefixes, truncated)
         if truncated:
-            if uploads and (not prefixes or uploads[-1].key > prefixes[-1]):
+            if _last_is_entry(uploads, prefixes):
                 page.next_key_marker, page.next_upload_id_marker = uploads[-1].key, uploads[-1].upload_id
             else:
                 page.next_key_marker = prefixes[-1]
@@ -284,85 +274,120 @@ class MetaStore(abc.ABC):
     # -- listing (shared) -----------------------------------------------------
     async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
         """ListObjects V1/V2: keys after ``marker`` under ``prefix``, rolled up by ``delimiter``."""
-        pb, db, mb = prefix.encode(), delimiter.encode(), marker.encode()
-        lo, inclusive = self._start(pb, db, mb)
-        hi = successor(pb) if pb else None
-        entries: list[VersionRecord] = []
-        prefixes: list[str] = []
-        last = ""
-        truncated = False
-        while lo is not None and not truncated:
-            need = max_keys - len(entries) - len(prefixes)
-            rows = await self._scan_live(bucket, lo, inclusive, hi, need + 1)
-            restarted = False
-            for rec in rows:
-                if len(entries) + len(prefixes) >= max_keys:
-                    truncated = True
-                    break
-                kb = rec.key.encode()
-                cp = common_prefix(kb, pb, db)
-                if cp is not None:
-                    prefixes.append(cp.decode())
-                    last = prefixes[-1]
-                    lo, inclusive, restarted = successor(cp), True, True
-                    break
-                entries.append(rec)
-                last = rec.key
-                lo, inclusive = kb, False
-            if not restarted and not truncated and len(rows) < need + 1:
-                break
-        return ListPage(entries, prefixes, truncated, last if truncated else "")
+
+        grouped = bool(delimiter) and self.groups_prefixes
+
+        async def scan(lo: bytes, inclusive: bool, hi: bytes | None, limit: int, _: Any,
+                       group: bool = False) -> list[VersionRecord]:
+            if group:
+                return await self._scan_live_grouped(bucket, lo, inclusive, hi, limit, len(prefix.encode()),
+                                                     delimiter.encode())
+            return await self._scan_live(bucket, lo, inclusive, hi, limit)
+
+        entries, prefixes, truncated = await self._walk(prefix, delimiter, marker, None, max_keys, scan, grouped)
+        page = ListPage(entries, prefixes, truncated)
+        if truncated:
+            page.next_marker = entries[-1].key if _last_is_entry(entries, prefixes) else prefixes[-1]
+        return page
 
     async def list_versions(
         self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str, max_keys: int
     ) -> ListPage:
-        """ListObjectVersions: every version, newest first within a key."""
-        pb, db, mb = prefix.encode(), delimiter.encode(), key_marker.encode()
-        hi = successor(pb) if pb else None
-        entries: list[VersionRecord] = []
-        prefixes: list[str] = []
-        truncated = False
-        below: int | None = None
-        lo: bytes | None
-        if mb and version_marker and common_prefix(mb, pb, db) is None:
+        """ListObjectVersions: every version, newest first within a key.
+
+        A version-id marker resumes inside the marker key, after that version
+        (an unknown one resumes after the whole key).
+        """
+        resume = None
+        if key_marker and version_marker:
             marked = await self.get_version(bucket, key_marker, version_marker)
-            if marked is not None:
-                lo, inclusive, below = mb, True, marked.seq
-            else:
-                lo, inclusive = mb, False
-        else:
-            lo, inclusive = self._start(pb, db, mb)
-        while lo is not None and not truncated:
-            need = max_keys - len(entries) - len(prefixes)
-            rows = await self._scan_versions(bucket, lo, inclusive, hi, need + 1, below)
-            had_below, below = below is not None, None
-            restarted = False
-            for rec in rows:
-                if len(entries) + len(prefixes) >= max_keys:
-                    truncated = True
-                    break
-                kb = rec.key.encode()
-                cp = common_prefix(kb, pb, db)
-                if cp is not None:
-                    prefixes.append(cp.decode())
-                    lo, inclusive, restarted = successor(cp), True, True
-                    break
-                entries.append(rec)
-                lo, inclusive = kb, False
-            if had_below and not truncated and not restarted:
-                # finished the marker key's older versions: go on after that key
-                lo, inclusive = mb, False
-                continue
-            if not restarted and not truncated and len(rows) < need + 1:
-                break
+            resume = marked.seq if marked is not None else None
+
+        async def scan(lo: bytes, inclusive: bool, hi: bytes | None, limit: int, below: Any) -> list[VersionRecord]:
+            return await self._scan_versions(bucket, lo, inclusive, hi, limit, below)
+
+        entries, prefixes, truncated = await self._walk(prefix, delimiter, key_marker, resume, max_keys, scan)
         page = ListPage(entries, prefixes, truncated)
         if truncated:
-            if entries and (not prefixes or entries[-1].key > prefixes[-1]):
-                page.next_marker = entries[-1].key
-                page.next_version_marker = entries[-1].version_id
+            if _last_is_entry(entries, prefixes):
+                page.next_marker, page.next_version_marker = entries[-1].key, entries[-1].version_id
             else:
                 page.next_marker = prefixes[-1]
         return page
+
+    #: a backend whose ``_scan_live_grouped`` skips whole common prefixes inside one query
+    groups_prefixes = False
+
+    async def _scan_live_grouped(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int,
+                                 prefix_len: int, delimiter: bytes) -> list[VersionRecord]:
+        """Like ``_scan_live``, but of the keys that share a common prefix (``delimiter`` found after
+        the first ``prefix_len`` bytes) only the first is returned: the database does the roll-up
+        seeks itself, one query for a page of prefixes. Optional (``groups_prefixes``)."""
+        raise NotImplementedError
+
+    async def _walk(self, prefix: str, delimiter: str, marker: str, resume: Any, max_n: int,
+                    scan: Callable[..., Any], grouped: bool = False) -> tuple[list[Any], list[str], bool]:
+        """The listing walk shared by objects, versions and uploads.
+
+        ``scan(lo, inclusive, hi, limit, resume)`` returns the next rows (each
+        with a ``key``) in listing order. With ``resume`` the first scan stays
+        inside the marker key (older versions, later uploads) and the walk then
+        goes on after that key. A key that rolls up into a common prefix ends
+        the batch: the next scan seeks past the whole prefix. With ``grouped``
+        (the backend can roll up inside one query), the scans after the first
+        roll-up are asked for one row per common prefix (``scan(..., True)``),
+        and a batch goes on past each prefix; until then plain range scans are
+        cheaper.
+        """
+        pb, db, mb = prefix.encode(), delimiter.encode(), marker.encode()
+        hi = successor(pb) if pb else None
+        items: list[Any] = []
+        prefixes: list[str] = []
+        truncated = False
+        if max_n <= 0:
+            return items, prefixes, False  # max-keys=0: an empty, untruncated page (MinIO)
+        lo: bytes | None
+        if resume is not None and common_prefix(mb, pb, db) is None:
+            lo, inclusive = mb, True
+        else:
+            resume = None
+            lo, inclusive = self._start(pb, db, mb)
+        probe: int | None = None   # rows the next scan asks for (None: what the page still needs)
+        group = False              # grouped scans from the first roll-up on
+        while lo is not None and not truncated:
+            need = max_n - len(items) - len(prefixes)
+            ask = need + 1 if probe is None else min(probe, need + 1)
+            rows = await (scan(lo, inclusive, hi, ask, resume, True) if group else scan(lo, inclusive, hi, ask, resume))
+            resumed, resume = resume is not None, None
+            restarted = False
+            for row in rows:
+                if len(items) + len(prefixes) >= max_n:
+                    truncated = True
+                    break
+                kb = row.key.encode()
+                cp = common_prefix(kb, pb, db)
+                if cp is not None:
+                    prefixes.append(cp.decode())
+                    lo, inclusive = successor(cp), True
+                    if group:   # the next row is already past this prefix
+                        continue
+                    restarted, group = True, grouped
+                    break
+                items.append(row)
+                lo, inclusive = kb, False
+            # After a roll-up, what follows the skipped prefix is often the next prefix: ask for
+            # two rows, not a page's worth of which only the first is looked at (1,000 prefixes
+            # would otherwise read ~1,000 rows each); a run of entries grows the ask again.
+            if restarted and not group:
+                probe = ROLLUP_PROBE
+            else:
+                probe = None if probe is None or probe * 4 > need else probe * 4
+            if resumed and not truncated and not restarted:
+                lo, inclusive = mb, False  # done inside the marker key: go on after it
+                continue
+            if not restarted and not truncated and len(rows) < ask:
+                break
+        return items, prefixes, truncated
 
     @staticmethod
     def _start(pb: bytes, db: bytes, mb: bytes) -> tuple[bytes | None, bool]:
@@ -424,6 +449,64 @@ class MetaStore(abc.ABC):
     async def maintenance_stats(self) -> dict[str, int]:
         """heal_queued, heal_failed, gc_queued, write_intents."""
 
+    # -- users ------------------------------------------------------------------
+    # Users, stored policies, deployment-wide settings, usage figures and pool
+    # statistics for operations (docs/operations.md). Schema: 0004_users.sql.
+    @abc.abstractmethod
+    async def get_user(self, access_key: str) -> UserRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[UserRecord]:
+        """Every user, ordered by access key."""
+
+    @abc.abstractmethod
+    async def put_user(self, rec: UserRecord) -> bool:
+        """Insert, or replace every field but ``created``; True when it was new."""
+
+    @abc.abstractmethod
+    async def update_user(self, access_key: str, **fields: Any) -> bool:
+        """Set status / policies / secret_enc / key_id (and ``updated``); False when missing."""
+
+    @abc.abstractmethod
+    async def delete_user(self, access_key: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def get_policy(self, name: str) -> str | None:
+        """A stored policy document (JSON text)."""
+
+    @abc.abstractmethod
+    async def list_policies(self) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    async def put_policy(self, name: str, document: str) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_policy(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def get_setting(self, name: str) -> tuple[str, float] | None:
+        """(value, updated) of a deployment-wide setting."""
+
+    @abc.abstractmethod
+    async def set_setting(self, name: str, value: str | None) -> None:
+        """Store a setting; ``None`` removes it."""
+
+    @abc.abstractmethod
+    async def usage(self) -> dict[str, dict[str, int]]:
+        """Per bucket: ``objects`` and ``bytes`` (latest, not delete markers),
+        ``versions`` (delete markers included) and ``delete_markers``. One
+        aggregate over the versions table: callers cache it."""
+
+    def pool_stats(self) -> dict[str, Any]:
+        """The connection pool as /debug/db-stats shows it (backends override)."""
+        return {}
+
+
+def _last_is_entry(items: list[Any], prefixes: list[str]) -> bool:
+    """Whether a page ended on an entry rather than a common prefix (UTF-8 order is code-point order)."""
+    return bool(items) and (not prefixes or items[-1].key > prefixes[-1])
+
+
 __all__ = [
     "NULL_VERSION",
     "BucketExists",
@@ -431,11 +514,14 @@ __all__ = [
     "BucketNotEmptyError",
     "DeleteCheck",
     "HealItem",
+    "InfoUpdate",
     "MetaError",
     "MetaStore",
     "MetaUnavailable",
     "SchemaTooNew",
+    "SchemaTooOld",
     "UploadMissing",
+    "UserRecord",
     "WriteCheck",
     "WriteIntent",
     "common_prefix",

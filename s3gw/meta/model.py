@@ -79,3 +79,16 @@ class UploadPage:
     truncated: bool
     next_key_marker: str = ""
     next_upload_id_marker: str = ""
+
+
+@dataclass
+class UserRecord:
+    """A (non-root) user: its secret sealed by the core (never plain text here)."""
+
+    access_key: str
+    secret_enc: bytes
+    key_id: str                      # which root-derived key sealed the secret
+    status: str = "enabled"          # "enabled" / "disabled"
+    policies: list[str] = field(default_factory=list)
+    created: float = 0.0
+    updated: float = 0.0

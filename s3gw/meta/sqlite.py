@@ -23,14 +23,17 @@ from .base import (
     BucketMissing,
     BucketNotEmptyError,
     DeleteCheck,
+    InfoUpdate,
     HealItem,
     MetaStore,
     MetaUnavailable,
     SchemaTooNew,
+    SchemaTooOld,
     WriteCheck,
     WriteIntent,
 )
-from .model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, VersionRecord
+from .model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
+from .stats import PoolStats
 
 T = TypeVar("T")
 
@@ -72,18 +75,32 @@ def _version_params(r: VersionRecord) -> tuple:
 
 
 class SqliteMeta(MetaStore):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, auto_migrate: bool = True) -> None:
         self.path = path
+        self.auto_migrate = auto_migrate
+        self.applied: list[int] = []   # migrations this open() applied
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self.stats = PoolStats("sqlite", 1)   # /debug/db-stats: one worker thread is the "pool"
 
     # -- plumbing -------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        call = self.stats.begin()
+
+        def timed() -> T:   # on the worker thread: the wait ends when the call gets its turn
+            self.stats.acquired(call)
+            return fn(*args)
+
+        ok = False
         try:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            out = await loop.run_in_executor(self._pool, timed)
+            ok = True
+            return out
         except sqlite3.OperationalError as e:  # locked, disk I/O error, ...
             raise MetaUnavailable(str(e)) from e
+        finally:
+            self.stats.end(call, ok)
 
     def _conn(self) -> sqlite3.Connection:
         assert self._db is not None, "SqliteMeta.open() was not awaited"
@@ -113,20 +130,41 @@ class SqliteMeta(MetaStore):
         await self._run(_open)
 
     def _migrate(self, db: sqlite3.Connection) -> None:
+        """Apply pending migrations, each in its own write transaction.
+
+        The current version is re-read inside each transaction: several
+        processes (``serve --workers``) opening one file apply every migration
+        exactly once.
+        """
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
+        current = self._schema_version(db)
         newest = migrate.latest_version()
         if current > newest:
             raise SchemaTooNew(f"database schema {current} is newer than this s3gw knows ({newest})")
+        if current < newest and not self.auto_migrate:
+            raise SchemaTooOld(f"database schema {current} is older than {newest}: run `s3gw meta migrate`")
         for number, sql in migrate.migrations("sqlite"):
             if number <= current:
                 continue
             db.execute("BEGIN IMMEDIATE")
-            for stmt in migrate.split_statements(sql):
-                db.execute(stmt)
-            db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            try:
+                current = self._schema_version(db)
+                if number > current:
+                    for stmt in migrate.split_statements(sql):
+                        db.execute(stmt)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+                    self.applied.append(number)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
             db.execute("COMMIT")
+
+    @staticmethod
+    def _schema_version(db: sqlite3.Connection) -> int:
+        return db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+
+    async def schema_version(self) -> int:
+        return await self._run(self._schema_version, self._conn())
 
     async def close(self) -> None:
         if self._db is not None:
@@ -296,14 +334,21 @@ class SqliteMeta(MetaStore):
 
         return await self._run(self._write, tx)
 
-    async def update_info(self, bucket: str, key: str, version_id: str, info: dict[str, Any]) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
+    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            new = info
+            if callable(info):
+                current = self._one(db, bucket, key.encode(), version_id)
+                if current is None:
+                    return False
+                new = info(current)
+            cur = db.execute(
                 "UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                (json.dumps(info, separators=(",", ":")), bucket, key.encode(), version_id),
+                (json.dumps(new, separators=(",", ":")), bucket, key.encode(), version_id),
             )
+            return cur.rowcount > 0
 
-        await self._run(self._write, tx)
+        return await self._run(self._write, tx)
 
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
         op = ">=" if inclusive else ">"
@@ -578,6 +623,107 @@ class SqliteMeta(MetaStore):
             }
 
         return await self._run(q)
+
+    # -- users ------------------------------------------------------------------
+    # (users, stored policies, settings, usage, pool statistics; 0004_users.sql)
+    _USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated"
+
+    @staticmethod
+    def _user(row: tuple) -> UserRecord:
+        return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p],
+                          row[5], row[6])
+
+    async def get_user(self, access_key: str) -> UserRecord | None:
+        q = f"SELECT {self._USER_COLS} FROM iam_users WHERE access_key = ?"
+        row = await self._run(lambda: self._conn().execute(q, (access_key,)).fetchone())
+        return self._user(row) if row else None
+
+    async def list_users(self) -> list[UserRecord]:
+        q = f"SELECT {self._USER_COLS} FROM iam_users ORDER BY access_key"
+        return [self._user(r) for r in await self._run(lambda: self._conn().execute(q).fetchall())]
+
+    async def put_user(self, rec: UserRecord) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            new = db.execute("SELECT 1 FROM iam_users WHERE access_key = ?", (rec.access_key,)).fetchone() is None
+            db.execute(
+                "INSERT INTO iam_users (access_key, secret_enc, key_id, status, policies, created, updated)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (access_key) DO UPDATE SET secret_enc = excluded.secret_enc,"
+                " key_id = excluded.key_id, status = excluded.status, policies = excluded.policies,"
+                " updated = excluded.updated",
+                (rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
+                 rec.updated))
+            return new
+
+        return await self._run(self._write, tx)
+
+    async def update_user(self, access_key: str, **fields: Any) -> bool:
+        allowed = {"secret_enc", "key_id", "status", "policies", "updated"}
+        assert set(fields) <= allowed, fields
+        vals = [",".join(v) if k == "policies" else v for k, v in fields.items()]
+
+        def tx(db: sqlite3.Connection) -> bool:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            return db.execute(f"UPDATE iam_users SET {sets} WHERE access_key = ?", (*vals, access_key)).rowcount > 0
+
+        return await self._run(self._write, tx)
+
+    async def delete_user(self, access_key: str) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return db.execute("DELETE FROM iam_users WHERE access_key = ?", (access_key,)).rowcount > 0
+
+        return await self._run(self._write, tx)
+
+    async def get_policy(self, name: str) -> str | None:
+        q = "SELECT document FROM iam_policies WHERE name = ?"
+        row = await self._run(lambda: self._conn().execute(q, (name,)).fetchone())
+        return row[0] if row else None
+
+    async def list_policies(self) -> dict[str, str]:
+        q = "SELECT name, document FROM iam_policies ORDER BY name"
+        return dict(await self._run(lambda: self._conn().execute(q).fetchall()))
+
+    async def put_policy(self, name: str, document: str) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            now = time.time()
+            db.execute("INSERT INTO iam_policies (name, document, created, updated) VALUES (?,?,?,?)"
+                       " ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated = excluded.updated",
+                       (name, document, now, now))
+
+        await self._run(self._write, tx)
+
+    async def delete_policy(self, name: str) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return db.execute("DELETE FROM iam_policies WHERE name = ?", (name,)).rowcount > 0
+
+        return await self._run(self._write, tx)
+
+    async def get_setting(self, name: str) -> tuple[str, float] | None:
+        q = "SELECT value, updated FROM settings WHERE name = ?"
+        row = await self._run(lambda: self._conn().execute(q, (name,)).fetchone())
+        return (row[0], row[1]) if row else None
+
+    async def set_setting(self, name: str, value: str | None) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if value is None:
+                db.execute("DELETE FROM settings WHERE name = ?", (name,))
+            else:
+                db.execute("INSERT INTO settings (name, value, updated) VALUES (?,?,?) ON CONFLICT (name)"
+                           " DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                           (name, value, time.time()))
+
+        await self._run(self._write, tx)
+
+    async def usage(self) -> dict[str, dict[str, int]]:
+        q = ("SELECT b.name, COUNT(v.key),"
+             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN 1 ELSE 0 END), 0),"
+             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN v.size ELSE 0 END), 0),"
+             " COALESCE(SUM(v.delete_marker), 0)"
+             " FROM buckets b LEFT JOIN versions v ON v.bucket = b.name GROUP BY b.name")
+        rows = await self._run(lambda: self._conn().execute(q).fetchall())
+        return {r[0]: {"versions": r[1], "objects": r[2], "bytes": r[3], "delete_markers": r[4]} for r in rows}
+
+    def pool_stats(self) -> dict[str, Any]:
+        return self.stats.snapshot(path=self.path)
 
 
 def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:

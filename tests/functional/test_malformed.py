@@ -22,8 +22,9 @@ def test_bad_xml_bodies(server, bucket: str) -> None:
     assert r.status == 400 and b"MalformedXML" in r.body
 
 
-@pytest.mark.parametrize("key,code", [("a/../b", b"XMinioInvalidObjectName"), ("./x", b"XMinioInvalidObjectName"),
-                                      ("k" * 1025, b"KeyTooLongError")])
+@pytest.mark.parametrize("key,code", [("a/../b", b"XMinioInvalidResourceName"), ("./x", b"XMinioInvalidResourceName"),
+                                      ("a//b", b"XMinioInvalidObjectName"), ("s" * 256, b"XMinioInvalidObjectName"),
+                                      ("k/" * 513, b"KeyTooLongError")])
 def test_invalid_keys(server, bucket: str, key: str, code: bytes) -> None:
     from urllib.parse import quote
 
@@ -66,9 +67,16 @@ def test_truncated_plain_body_leaves_nothing(server, s3, bucket: str) -> None:
     assert r.status == 404
 
 
-def test_unknown_checksum_algorithm(server, bucket: str) -> None:
+def test_checksum_header_errors(server, bucket: str) -> None:
+    # an unknown x-amz-sdk-checksum-algorithm is ignored (MinIO stores the object)
     r = signed_request(server, "PUT", f"/{bucket}/ck", b"x", {"x-amz-sdk-checksum-algorithm": "MD6"})
-    assert r.status == 400
+    assert r.status == 200
+    # a malformed value, or two checksum headers, are InvalidArgument and store nothing
+    for headers in ({"x-amz-checksum-crc32": "not base64!"}, {"x-amz-checksum-crc32": "AAAAAAAA"},
+                    {"x-amz-checksum-crc32": "AAAAAA==", "x-amz-checksum-sha1": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}):
+        r = signed_request(server, "PUT", f"/{bucket}/ck2", b"x", headers)
+        assert r.status == 400 and b"<Code>InvalidArgument</Code>" in r.body, (headers, r.body)
+    assert signed_request(server, "HEAD", f"/{bucket}/ck2").status == 404
 
 
 def test_not_implemented_is_s3_xml(server, bucket: str) -> None:

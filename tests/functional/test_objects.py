@@ -163,7 +163,7 @@ def test_read_conditions(s3, bucket: str) -> None:
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="cond", IfUnmodifiedSince=past)
     assert err(e)[0] == 412
-    # MinIO's order: If-Modified-Since is decided before If-Match
+    # MinIO's order: If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="cond", IfMatch='"0000"', IfModifiedSince=future)
     assert err(e)[0] == 304

@@ -47,7 +47,10 @@ class VersioningModel(RuleBasedStateMachine):
     @rule(key=st.sampled_from(KEYS))
     def delete(self, key: str) -> None:
         r = self.s3.delete_object(Bucket=self.bucket, Key=key)
-        if self.state == "Enabled":
+        if not self.versions[key]:
+            # a key that has no version at all gets no delete marker (MinIO)
+            assert "DeleteMarker" not in r
+        elif self.state == "Enabled":
             self.versions[key].insert(0, (r["VersionId"], True, b""))
         elif self.state == "Suspended":
             self._drop_null(key)

@@ -73,11 +73,15 @@ def outcome(**kw: str) -> str:
         ({"if_unmodified_since": SAME_SECOND}, "200"),
         ({"if_unmodified_since": EARLIER}, "412"),
         ({"if_modified_since": "garbage"}, "200"),  # unparsable dates are ignored
-        # precedence: If-Modified-Since, If-Unmodified-Since, If-Match, If-None-Match
+        ({"if_match": "*"}, "200"),
+        ({"if_none_match": "*"}, "304"),
+        ({"if_unmodified_since": "Tuesday, 14-Nov-23 22:13:18 GMT"}, "200"),  # RFC 850: ignored, like MinIO
+        # precedence: If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since (only without If-Match)
         ({"if_modified_since": LATER, "if_match": '"other"'}, "304"),
-        ({"if_unmodified_since": EARLIER, "if_none_match": f'"{ETAG}"'}, "412"),
-        ({"if_match": '"other"', "if_none_match": f'"{ETAG}"'}, "412"),
-        ({"if_match": f'"{ETAG}"', "if_unmodified_since": EARLIER}, "412"),
+        ({"if_unmodified_since": EARLIER, "if_none_match": f'"{ETAG}"'}, "304"),
+        ({"if_match": '"other"', "if_none_match": f'"{ETAG}"'}, "304"),
+        ({"if_match": f'"{ETAG}"', "if_unmodified_since": EARLIER}, "200"),
+        ({"if_match": '"other"', "if_unmodified_since": LATER}, "412"),
     ],
 )
 def test_read_conditions(kw: dict[str, str], expected: str) -> None:

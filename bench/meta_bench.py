@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Listing cost against bucket size, SQLite and PostgreSQL: a page should cost what
+its length costs, never what the bucket holds.
+
+    python bench/meta_bench.py [--sizes 10000,1000000] [--backends sqlite,postgres] [--repeat 15] [--http]
+
+For each bucket size, one bucket is filled directly in the store (bulk insert /
+COPY, through the schema the migrations made), keys ``dNNNN/oNNNNNNN`` (1,000
+"directories" of 1,000 keys for 1M; 10 of them for 10k). Then pages of 1,000
+are timed through ``MetaStore.list_objects`` (the shared listing walk the
+gateway uses), median of ``--repeat`` runs:
+
+- ``flat``: no delimiter, at the start, the middle (marker) and near the end;
+- ``dir``: prefix ``d0005/`` with delimiter ``/`` (1,000 keys of one directory);
+- ``roll-up``: delimiter ``/`` at the root, each common prefix a skip to the
+  next directory: over the same bucket (n/1,000 prefixes) and over a second
+  bucket ``wide`` of n keys in always 1,000 directories (a page of 1,000
+  prefixes whatever n);
+
+and with ``--http`` the same flat and dir pages as ListObjectsV2 requests to a
+gateway started on that store (XML included).
+
+PostgreSQL: a throwaway server from Debian's package (tests/services.py), or
+``--dsn`` for one of yours (the bench creates and drops its own tables there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from s3gw.meta.base import MetaStore  # noqa: E402
+from s3gw.meta.model import BucketRecord  # noqa: E402
+from s3gw.meta.postgres import PostgresMeta  # noqa: E402
+from s3gw.meta.sqlite import SqliteMeta  # noqa: E402
+
+BUCKET = "bench"
+ETAG = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+WIDE = "wide"
+
+
+def key(i: int) -> bytes:
+    """Bucket ``bench``: directories of 1,000 keys (d0000/ ... d0999/ for 1M)."""
+    return f"d{i // 1000:04d}/o{i:07d}".encode()
+
+
+def wide_key(i: int) -> bytes:
+    """Bucket ``wide``: always 1,000 directories (of 10 keys for 10k, 1,000 for 1M)."""
+    return f"d{i % 1000:04d}/o{i:07d}".encode()
+
+
+def rows(n: int, bucket: str = BUCKET, keyfn=key):
+    mtime = time.time()
+    for i in range(n):
+        yield (bucket, keyfn(i), "null", 1, 1, 0, 1024, ETAG, mtime, '{"ct":"binary/octet-stream"}', None, None)
+
+
+COLS = ["bucket", "key", "version_id", "seq", "is_latest", "delete_marker", "size", "etag", "mtime", "info",
+        "layout", "inline_data"]
+
+
+async def fill(store: MetaStore, n: int, bucket: str = BUCKET, keyfn=key) -> float:
+    t0 = time.perf_counter()
+    await store.create_bucket(BucketRecord(bucket, time.time()))
+    if isinstance(store, SqliteMeta):
+        def load() -> None:
+            db = store._conn()
+            db.execute("BEGIN")
+            db.executemany(f"INSERT INTO versions ({', '.join(COLS)}) VALUES ({','.join('?' * 12)})",
+                           rows(n, bucket, keyfn))
+            db.execute("COMMIT")
+            db.execute("ANALYZE")
+
+        await store._run(load)
+    else:
+        async def load(c) -> None:
+            batch: list[tuple] = []
+            for r in rows(n, bucket, keyfn):
+                batch.append(r)
+                if len(batch) == 100_000:
+                    await c.copy_records_to_table("versions", records=batch, columns=COLS)
+                    batch = []
+            if batch:
+                await c.copy_records_to_table("versions", records=batch, columns=COLS)
+            await c.execute("ANALYZE versions")
+
+        pool = store._p()
+        async with pool.acquire() as c:
+            await load(c)
+    return time.perf_counter() - t0
+
+
+async def timed(fn, repeat: int) -> tuple[float, int]:
+    times, count = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        page = await fn()
+        times.append(time.perf_counter() - t0)
+        count = len(page.entries) + len(page.prefixes)
+    return statistics.median(times) * 1000, count
+
+
+async def bench_store(store: MetaStore, n: int, repeat: int) -> dict[str, tuple[float, int]]:
+    mid, end = key(n // 2).decode(), key(n - 1500).decode()
+    cases = {
+        "flat, start": lambda: store.list_objects(BUCKET, "", "", "", 1000),
+        "flat, middle": lambda: store.list_objects(BUCKET, "", "", mid, 1000),
+        "flat, near end": lambda: store.list_objects(BUCKET, "", "", end, 1000),
+        "dir d0005/": lambda: store.list_objects(BUCKET, "d0005/", "/", "", 1000),
+        "roll-up / (dirs of 1000)": lambda: store.list_objects(BUCKET, "", "/", "", 1000),
+        "roll-up / (1000 dirs)": lambda: store.list_objects(WIDE, "", "/", "", 1000),
+    }
+    out = {}
+    for name, fn in cases.items():
+        await fn()  # warm
+        out[name] = await timed(fn, repeat)
+    return out
+
+
+def http_bench(config_path: str, n: int, repeat: int) -> dict[str, tuple[float, int]]:
+    """ListObjectsV2 pages through a gateway process on the filled store."""
+    import socket
+    import urllib.request
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from s3bench import Signer  # type: ignore
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "S3GW_ROOT_USER": "bench-user", "S3GW_ROOT_PASSWORD": "bench-password-0123456789"}
+    proc = subprocess.Popen([sys.executable, "-m", "s3gw.cli", "serve", "--config", config_path,
+                             "--address", f"127.0.0.1:{port}", "--log-level", "WARNING"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        signer = Signer("bench-user", "bench-password-0123456789", "us-east-1", f"127.0.0.1:{port}")
+        mid = key(n // 2).decode()
+
+        def page(query: str) -> tuple[float, int]:
+            times, count = [], 0
+            for _ in range(repeat + 1):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}?{query}",
+                                             headers=signer.headers("GET", f"/{BUCKET}", query))
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(req) as r:
+                    body = r.read()
+                times.append(time.perf_counter() - t0)
+                count = body.count(b"<Key>") + body.count(b"<Prefix>") - 1
+            return statistics.median(times[1:]) * 1000, count
+
+        return {
+            "HTTP V2 flat, start": page("list-type=2&max-keys=1000"),
+            "HTTP V2 flat, middle": page(f"list-type=2&max-keys=1000&start-after={mid.replace('/', '%2F')}"),
+            "HTTP V2 dir d0005/": page("delimiter=%2F&list-type=2&max-keys=1000&prefix=d0005%2F"),
+        }
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def run_backend(backend: str, n: int, repeat: int, dsn: str | None, http: bool, pg) -> dict:
+    tmp = tempfile.mkdtemp(prefix="s3gw-metabench-")
+    try:
+        if backend == "sqlite":
+            store: MetaStore = SqliteMeta(os.path.join(tmp, "meta", "s3gw.db"))
+            cfg = {"server": {"data": tmp}}
+        else:
+            if dsn is None:
+                db = pg.new_database("bench")
+                dsn = pg.dsn(db)
+                cfg = {"server": {"data": tmp}, "database": {"host": pg.host, "port": pg.port, "name": db,
+                                                              "user": pg.user}}
+                os.environ["S3GW_DB_PASSWORD"] = pg.password
+            else:
+                cfg = {}
+            store = PostgresMeta(dsn, timeout=60)
+        await store.open()
+        try:
+            load_s = await fill(store, n)
+            load_s += await fill(store, n, WIDE, wide_key)
+            res = await bench_store(store, n, repeat)
+        finally:
+            await store.close()
+        if http and cfg:
+            import yaml
+
+            path = os.path.join(tmp, "config.yaml")
+            with open(path, "w") as f:
+                yaml.safe_dump(cfg, f)
+            res.update(http_bench(path, n, repeat))
+        return {"load_seconds": load_s, "pages": res}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,1000000")
+    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--dsn", default=None, help="PostgreSQL DSN (default: a throwaway server)")
+    ap.add_argument("--http", action="store_true", help="also time ListObjectsV2 through a gateway")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    pg = None
+    if "postgres" in args.backends and args.dsn is None:
+        from tests.services import start_postgres
+
+        pg = start_postgres()
+    results: dict[str, dict[int, dict]] = {}
+    try:
+        for backend in args.backends.split(","):
+            for n in sizes:
+                r = await run_backend(backend, n, args.repeat, args.dsn, args.http, pg)
+                results.setdefault(backend, {})[n] = r
+                print(f"{backend} {n:>9,} objects: loaded in {r['load_seconds']:.1f}s", file=sys.stderr)
+    finally:
+        if pg is not None:
+            pg.destroy()
+            shutil.rmtree(os.path.dirname(pg.datadir), ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    cases = list(next(iter(next(iter(results.values())).values()))["pages"])
+    print("| backend | page of 1000 | " + " | ".join(f"{n:,} objects" for n in sizes) + " |")
+    print("|---|---|" + "---|" * len(sizes))
+    for backend, by_size in results.items():
+        for case in cases:
+            cells = []
+            for n in sizes:
+                ms, count = by_size[n]["pages"][case]
+                cells.append(f"{ms:.1f} ms ({count})")
+            print(f"| {backend} | {case} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

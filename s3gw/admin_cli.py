@@ -1,0 +1,450 @@
+"""``s3gw admin user|policy|maintenance|export-manifest|backup|restore`` and the
+operations options of ``s3gw serve`` (docs/operations.md is the contract).
+
+Users and policies go through the MinIO admin API (``/minio/admin/v3``, the
+same endpoints ``mc admin`` uses, with madmin's sealed bodies: a new user's
+secret never crosses the network in clear); maintenance, the manifest and
+backups through s3gw's own (``/minio/admin/s3gw/v1``). ``restore`` works on a
+stopped deployment's metadata directly.
+
+Exit codes: 0 done, 1 the gateway refused or the work found problems, 2 usage
+or connection errors. ``--json`` prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any, TextIO
+
+from .admin_client import signed_request
+from .api.madmin_crypto import decrypt_data, encrypt_data
+
+V3 = "/minio/admin/v3"
+V1 = "/minio/admin/s3gw/v1"
+
+OPS_COMMANDS = ("user", "policy", "maintenance", "export-manifest", "backup", "restore")
+
+
+class AdminFailed(Exception):
+    """The gateway answered with an error (exit 1)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.status, self.code, self.message = status, code, message
+
+
+class OpsClient:
+    """Signed calls to a gateway's admin APIs (SigV4 over the standard library)."""
+
+    def __init__(self, endpoint: str, access: str, secret: str, region: str = "us-east-1") -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.access, self.secret, self.region = access, secret, region
+
+    def open(self, method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"",
+             timeout: float | None = 60) -> Any:
+        req = signed_request(method, self.endpoint, path, query or {}, self.access, self.secret, self.region,
+                             body=body)
+        try:
+            return urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as e:
+            raw = e.read().decode("utf-8", "replace")
+            try:
+                doc = json.loads(raw)
+                raise AdminFailed(e.code, doc.get("Code", ""), doc.get("Message", raw)) from None
+            except (ValueError, AttributeError):
+                raise AdminFailed(e.code, "", raw.strip() or str(e)) from None
+
+    def call(self, method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+        with self.open(method, path, query, body) as r:
+            return r.read()
+
+    # -- users (madmin wire formats) -----------------------------------------------
+    def add_user(self, access_key: str, secret_key: str, policies: list[str] | None = None) -> None:
+        doc: dict[str, Any] = {"secretKey": secret_key, "status": "enabled"}
+        if policies:
+            doc["policy"] = ",".join(policies)
+        self.call("PUT", f"{V3}/add-user", {"accessKey": access_key},
+                  encrypt_data(self.secret, json.dumps(doc).encode()))
+
+    def list_users(self) -> dict[str, Any]:
+        return json.loads(decrypt_data(self.secret, self.call("GET", f"{V3}/list-users")))
+
+    def user_info(self, access_key: str) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V3}/user-info", {"accessKey": access_key}))
+
+    def set_status(self, access_key: str, status: str) -> None:
+        self.call("PUT", f"{V3}/set-user-status", {"accessKey": access_key, "status": status})
+
+    def remove_user(self, access_key: str) -> None:
+        self.call("DELETE", f"{V3}/remove-user", {"accessKey": access_key})
+
+    # -- policies -------------------------------------------------------------------
+    def list_policies(self) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V3}/list-canned-policies"))
+
+    def policy_info(self, name: str) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V3}/info-canned-policy", {"name": name}))
+
+    def create_policy(self, name: str, document: bytes) -> None:
+        self.call("PUT", f"{V3}/add-canned-policy", {"name": name}, document)
+
+    def remove_policy(self, name: str) -> None:
+        self.call("DELETE", f"{V3}/remove-canned-policy", {"name": name})
+
+    def attach(self, user: str, names: list[str], attach: bool = True) -> dict[str, Any]:
+        body = encrypt_data(self.secret, json.dumps({"policies": names, "user": user}).encode())
+        raw = self.call("POST", f"{V3}/idp/builtin/policy/{'attach' if attach else 'detach'}", None, body)
+        return json.loads(decrypt_data(self.secret, raw))
+
+    # -- s3gw's own -----------------------------------------------------------------
+    def maintenance(self, state: str | None = None, reason: str = "") -> dict[str, Any]:
+        if state is None:
+            return json.loads(self.call("GET", f"{V1}/maintenance"))
+        q = {"state": state}
+        if reason:
+            q["reason"] = reason
+        return json.loads(self.call("PUT", f"{V1}/maintenance", q))
+
+
+# --------------------------------------------------------------------------- argparse
+
+
+def add_serve_options(p: argparse.ArgumentParser) -> None:
+    env = os.environ
+    p.add_argument("--metrics-auth", choices=("bearer", "public"),
+                   help="metrics endpoints: bearer token (default; $S3GW_METRICS_AUTH) or public")
+    p.add_argument("--access-log", default=None, metavar="DEST",
+                   help="JSON access log: stderr (default), stdout, a file, or off ($S3GW_ACCESS_LOG)")
+    p.add_argument("--audit-log", default=None, metavar="DEST",
+                   help="JSON audit log of writes and admin actions: stderr (default), stdout, a file, or off "
+                        "($S3GW_AUDIT_LOG)")
+    p.add_argument("--usage-interval", type=float, default=float(env.get("S3GW_USAGE_INTERVAL", "60")),
+                   help="seconds between recomputations of bucket usage for metrics (default 60)")
+
+
+def apply_serve_options(args: argparse.Namespace, cfg: Any, env: dict[str, str] | None = None) -> None:
+    """Flags, else environment, into the ServerConfig (docs/operations.md lists the variables)."""
+    env = dict(os.environ) if env is None else env
+    mode = args.metrics_auth or env.get("S3GW_METRICS_AUTH") or (
+        "public" if env.get("MINIO_PROMETHEUS_AUTH_TYPE", "").lower() == "public" else "bearer")
+    if mode not in ("bearer", "public"):
+        raise ValueError(f"S3GW_METRICS_AUTH must be bearer or public, not {mode!r}")
+    cfg.metrics_auth = mode
+    token = env.get("S3GW_METRICS_TOKEN", "")
+    if not token and env.get("S3GW_METRICS_TOKEN_FILE"):
+        with open(env["S3GW_METRICS_TOKEN_FILE"]) as f:
+            token = f.read().strip()
+    cfg.metrics_token = token
+    cfg.access_log = args.access_log or env.get("S3GW_ACCESS_LOG") or "stderr"
+    cfg.audit_log = args.audit_log or env.get("S3GW_AUDIT_LOG") or "stderr"
+    cfg.usage_interval = args.usage_interval
+    old_user = env.get("S3GW_ROOT_USER_OLD") or env.get("MINIO_ROOT_USER_OLD")
+    old_password = env.get("S3GW_ROOT_PASSWORD_OLD") or env.get("MINIO_ROOT_PASSWORD_OLD")
+    if old_user or old_password:
+        cfg.old_root = (old_user or cfg.access_key, old_password or cfg.secret_key)
+
+
+def _common(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--endpoint", default=os.environ.get("S3GW_ENDPOINT", "http://127.0.0.1:8080"))
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.add_argument("--log-level", default="WARNING")
+
+
+def add_admin_parsers(asub: Any) -> None:
+    u = asub.add_parser("user", help="users: add, list, info, disable, enable, remove")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="create a user (or set its secret); the secret is read from stdin if omitted")
+    ua.add_argument("access_key")
+    ua.add_argument("secret_key", nargs="?")
+    ua.add_argument("--policy", default="", help="policies to attach, comma separated (e.g. readwrite)")
+    _common(ua)
+    for name, hlp in (("list", "every user"), ("info", "one user"), ("disable", "refuse the user's requests"),
+                      ("enable", "accept the user's requests again"), ("remove", "delete the user")):
+        ap = usub.add_parser(name, help=hlp)
+        if name != "list":
+            ap.add_argument("access_key")
+        _common(ap)
+
+    p = asub.add_parser("policy", help="policies: list, info, create, remove, attach, detach")
+    psub = p.add_subparsers(dest="policy_command", required=True)
+    _common(psub.add_parser("list", help="canned and stored policies"))
+    pi = psub.add_parser("info", help="a policy document")
+    pi.add_argument("name")
+    _common(pi)
+    pc = psub.add_parser("create", help="store an IAM policy document (JSON file, - for stdin)")
+    pc.add_argument("name")
+    pc.add_argument("file")
+    _common(pc)
+    pr = psub.add_parser("remove", help="delete a stored policy")
+    pr.add_argument("name")
+    _common(pr)
+    for name in ("attach", "detach"):
+        pa = psub.add_parser(name, help=f"{name} policies to/from a user")
+        pa.add_argument("names", help="policy names, comma separated")
+        pa.add_argument("--user", required=True)
+        _common(pa)
+
+    m = asub.add_parser("maintenance", help="maintenance mode: writes refused, reads served")
+    m.add_argument("state", choices=("on", "off", "status"))
+    m.add_argument("--reason", default="")
+    _common(m)
+
+    e = asub.add_parser("export-manifest", help="every object version with its shard placement, as JSON lines")
+    e.add_argument("--output", "-o", default="-", help="file (default: stdout)")
+    e.add_argument("--bucket", default="")
+    e.add_argument("--prefix", default="")
+    _common(e)
+
+    b = asub.add_parser("backup", help="consistent backup of the metadata (SQLite backup API / pg_dump)")
+    b.add_argument("--output", "-o", required=True, help="backup file to write")
+    _common(b)
+
+    r = asub.add_parser("restore", help="restore a metadata backup into a STOPPED deployment")
+    r.add_argument("file", help="a file written by s3gw admin backup")
+    where = r.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data", help="the data directory: writes DATA/meta/s3gw.db (SQLite backups)")
+    where.add_argument("--database-url", help="postgresql://... to pg_restore into (pg_dump backups)")
+    r.add_argument("--force", action="store_true", help="replace an existing SQLite database")
+    _common(r)   # --endpoint is accepted for uniformity and ignored: restore works on stopped stores
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _progress(tty: bool, text: str, out: TextIO = sys.stderr) -> None:
+    print(("\r" if tty else "") + text, end="" if tty else "\n", file=out, flush=True)
+
+
+def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
+    try:
+        if args.admin_command == "restore":
+            return _restore(args)
+        client = OpsClient(args.endpoint, root[0], root[1], args.region)
+        cmd = args.admin_command
+        if cmd == "user":
+            return _user(args, client)
+        if cmd == "policy":
+            return _policy(args, client)
+        if cmd == "maintenance":
+            st = client.maintenance(None if args.state == "status" else args.state, args.reason)
+            if args.json:
+                print(json.dumps(st))
+            else:
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st["since"])) if st.get("since") else ""
+                print("maintenance mode: " + (f"ON since {since} by {st.get('by') or '?'}"
+                                              + (f" ({st['reason']})" if st.get("reason") else "")
+                                              if st["enabled"] else "off"))
+            return 0
+        if cmd == "export-manifest":
+            return _manifest(args, client)
+        if cmd == "backup":
+            return _backup(args, client)
+    except AdminFailed as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "status": e.status, "code": e.code, "message": e.message}))
+        print(f"s3gw admin: {e}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"s3gw admin: {e}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def _ok(args: argparse.Namespace, text: str, **doc: Any) -> int:
+    print(json.dumps({"ok": True, **doc}) if args.json else text)
+    return 0
+
+
+def _user(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.user_command
+    if sub == "add":
+        secret = args.secret_key
+        if secret is None:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        policies = [p for p in args.policy.split(",") if p]
+        c.add_user(args.access_key, secret, policies or None)
+        return _ok(args, f"added user {args.access_key}" + (f" with {','.join(policies)}" if policies else ""),
+                   access_key=args.access_key, policies=policies)
+    if sub == "list":
+        users = c.list_users()
+        rows = [{"access_key": k, "status": v.get("status", ""),
+                 "policies": [p for p in v.get("policyName", "").split(",") if p], "updated": v.get("updatedAt")}
+                for k, v in sorted(users.items())]
+        if args.json:
+            print(json.dumps({"users": rows}))
+        else:
+            for r in rows:
+                print(f"{r['status']:<9} {r['access_key']:<32} {','.join(r['policies']) or '-'}")
+        return 0
+    if sub == "info":
+        info = c.user_info(args.access_key)
+        doc = {"access_key": args.access_key, "status": info.get("status"),
+               "policies": [p for p in info.get("policyName", "").split(",") if p], "updated": info.get("updatedAt")}
+        return _ok(args, f"{doc['access_key']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}", **doc)
+    if sub in ("disable", "enable"):
+        c.set_status(args.access_key, "disabled" if sub == "disable" else "enabled")
+        return _ok(args, f"user {args.access_key} {sub}d", access_key=args.access_key,
+                   status="disabled" if sub == "disable" else "enabled")
+    c.remove_user(args.access_key)
+    return _ok(args, f"removed user {args.access_key}", access_key=args.access_key)
+
+
+def _policy(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.policy_command
+    if sub == "list":
+        policies = c.list_policies()
+        if args.json:
+            print(json.dumps({"policies": policies}))
+        else:
+            for name in sorted(policies):
+                print(name)
+        return 0
+    if sub == "info":
+        doc = c.policy_info(args.name)
+        print(json.dumps(doc, indent=None if args.json else 2))
+        return 0
+    if sub == "create":
+        data = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+        c.create_policy(args.name, data)
+        return _ok(args, f"stored policy {args.name}", name=args.name)
+    if sub == "remove":
+        c.remove_policy(args.name)
+        return _ok(args, f"removed policy {args.name}", name=args.name)
+    names = [n for n in args.names.split(",") if n]
+    res = c.attach(args.user, names, attach=sub == "attach")
+    changed = res.get("policiesAttached" if sub == "attach" else "policiesDetached") or []
+    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {args.user}",
+               user=args.user, changed=changed)
+
+
+def _manifest(args: argparse.Namespace, c: OpsClient) -> int:
+    q = {k: v for k, v in (("bucket", args.bucket), ("prefix", args.prefix)) if v}
+    to_stdout = args.output == "-"
+    tmp = None if to_stdout else args.output + ".partial"
+    out = sys.stdout.buffer if to_stdout else open(tmp, "wb")   # type: ignore[arg-type]
+    tty = sys.stderr.isatty()
+    summary: dict[str, Any] = {}
+    lines = 0
+    started = time.monotonic()
+    try:
+        with c.open("GET", f"{V1}/manifest", q, timeout=None) as r:
+            for line in r:
+                if line.startswith(b'{"summary"'):
+                    summary = json.loads(line)["summary"]
+                    continue
+                out.write(line)
+                lines += 1
+                if lines % 1000 == 0:
+                    _progress(tty, f"exported {lines} versions ({time.monotonic() - started:.0f}s)")
+        out.flush()
+    finally:
+        if not to_stdout:
+            out.close()
+    if not summary:
+        raise OSError("the manifest stream ended early (no summary line)")
+    if tmp is not None:
+        os.replace(tmp, args.output)
+    if tty and lines >= 1000:
+        print(file=sys.stderr)
+    doc = {**summary, "output": args.output, "lines": lines}
+    msg = f"manifest: {summary['versions']} versions, {summary['objects']} objects, {summary['bytes']} bytes"
+    if args.json and not to_stdout:
+        print(json.dumps({"ok": True, **doc}))
+    else:
+        print(msg + ("" if to_stdout else f" -> {args.output}"), file=sys.stderr if to_stdout else sys.stdout)
+    return 0
+
+
+def _backup(args: argparse.Namespace, c: OpsClient) -> int:
+    tmp = args.output + ".partial"
+    tty = sys.stderr.isatty()
+    done = 0
+    with c.open("GET", f"{V1}/backup", timeout=None) as r, open(tmp, "wb") as f:
+        total = int(r.headers.get("Content-Length") or 0)
+        kind = r.headers.get("x-s3gw-backup-format", "")
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            f.write(chunk)
+            done += len(chunk)
+            if tty:
+                _progress(True, f"backup: {done >> 20} / {total >> 20} MiB")
+        f.flush()
+        os.fsync(f.fileno())
+    if total and done != total:
+        os.unlink(tmp)
+        raise OSError(f"backup truncated: {done} of {total} bytes")
+    os.replace(tmp, args.output)
+    if tty:
+        print(file=sys.stderr)
+    return _ok(args, f"backup ({kind}, {done} bytes) -> {args.output}", output=args.output, bytes=done,
+               format=kind)
+
+
+def backup_kind(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head == b"SQLite format 3\x00":
+        return "sqlite"
+    if head.startswith(b"PGDMP"):
+        return "pg_dump"
+    raise ValueError(f"{path} is neither an SQLite database nor a pg_dump archive")
+
+
+def _restore(args: argparse.Namespace) -> int:
+    kind = backup_kind(args.file)
+    if args.data:
+        if kind != "sqlite":
+            raise ValueError("a pg_dump backup restores with --database-url")
+        check_sqlite_backup(args.file)
+        dest = os.path.join(args.data, "meta", "s3gw.db")
+        if os.path.exists(dest) and not args.force:
+            raise ValueError(f"{dest} exists: stop the gateway and give --force to replace it")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        for suffix in ("-wal", "-shm"):        # a stale WAL must not be replayed over the restored file
+            if os.path.exists(dest + suffix):
+                os.unlink(dest + suffix)
+        tmp = dest + ".restore"
+        shutil.copyfile(args.file, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        return _ok(args, f"restored {args.file} -> {dest}", output=dest, format=kind)
+    if kind != "pg_dump":
+        raise ValueError("an SQLite backup restores with --data")
+    from .meta.postgres import dsn_command_args
+
+    conn, env = dsn_command_args(args.database_url)
+    cp = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
+                         "--single-transaction", *conn, args.file],
+                        env={**os.environ, **env}, capture_output=True, text=True)
+    if cp.returncode != 0:
+        print(cp.stderr.strip(), file=sys.stderr)
+        return 1
+    return _ok(args, f"restored {args.file} into the database", format=kind)
+
+
+def check_sqlite_backup(path: str) -> None:
+    """A usable s3gw metadata file: intact, with the s3gw schema."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+        if ok != "ok":
+            raise ValueError(f"{path}: integrity check failed: {ok}")
+        if db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] is None:
+            raise ValueError(f"{path}: no s3gw schema")
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"{path}: not an s3gw metadata database ({e})") from None
+    finally:
+        db.close()

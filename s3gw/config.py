@@ -1,0 +1,474 @@
+"""The configuration file: one YAML document, environment overrides, secrets kept out of it.
+
+    s3gw serve --config /etc/s3gw/config.yaml
+    s3gw config check /etc/s3gw/config.yaml
+
+Every key is declared once in ``SCHEMA`` (type, default, what it does). The
+keys of the deployment guide's ``config.yaml`` are all accepted as written;
+the few that name a feature s3gw does not have (``storage.replication``,
+``security.encryption``) are accepted with a warning that says so.
+
+Precedence, lowest first: defaults, the file, ``S3GW_*`` environment variables
+(``S3GW_`` + the key path in capitals, dots as underscores:
+``S3GW_SERVER_PORT=9000``, ``S3GW_CACHE_REDIS_ENDPOINTS=a:6379,b:6379``), then
+command-line flags given explicitly.
+
+Secrets are never read from the YAML in plain text (unless
+``security.allow_plaintext_secrets: true``): they come from the environment or
+from files named in it or in the YAML (``*_file`` keys; ``*_FILE`` variables,
+the Docker/Kubernetes secrets convention):
+
+=================  =========================================  =================================
+secret             environment                                file
+=================  =========================================  =================================
+DB password        S3GW_DB_PASSWORD, DB_PASSWORD              database.password_file, S3GW_DB_PASSWORD_FILE
+Redis password     S3GW_REDIS_PASSWORD                        cache.redis.password_file, S3GW_REDIS_PASSWORD_FILE
+root credentials   S3GW_ROOT_USER/_PASSWORD, MINIO_ROOT_*     security.root_user_file/root_password_file, S3GW_ROOT_*_FILE
+cluster secret     S3GW_CLUSTER_SECRET                        storage.secret_file, S3GW_CLUSTER_SECRET_FILE
+=================  =========================================  =================================
+
+Unknown keys and bad values stop the start with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .server import DEFAULT_PASSWORD, DEFAULT_USER, CacheSettings, DatabaseSettings, ServerConfig
+
+ENV_PREFIX = "S3GW_"
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the key (or variable) and what is wrong."""
+
+
+# --------------------------------------------------------------------------- value parsers
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.I)
+
+
+def parse_duration(v: Any) -> float:
+    """Seconds, from a number (seconds) or Go-style text.
+
+    >>> parse_duration("30s"), parse_duration("1h"), parse_duration("500ms"), parse_duration(2), parse_duration("2160h")
+    (30.0, 3600.0, 0.5, 2.0, 7776000.0)
+    """
+    if isinstance(v, bool):
+        raise ValueError("expected a duration like 30s, 500ms, 1h")
+    if isinstance(v, (int, float)):
+        return float(v)
+    m = _DURATION.match(str(v))
+    if not m:
+        raise ValueError(f"expected a duration like 30s, 500ms, 1h, not {v!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_size(v: Any) -> int:
+    """Bytes, from a number or text with a unit (KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based).
+
+    >>> parse_size(67108864), parse_size("64MiB"), parse_size("1MB"), parse_size("4k")
+    (67108864, 67108864, 1000000, 4096)
+    """
+    if isinstance(v, bool):
+        raise ValueError("expected a size like 1048576 or 64MiB")
+    if isinstance(v, int):
+        return v
+    m = _SIZE.match(str(v))
+    if not m:
+        raise ValueError(f"expected a size like 1048576 or 64MiB, not {v!r}")
+    unit = (m.group(2) or "B").upper()
+    if unit == "B":
+        mult = 1
+    else:
+        power = "KMGT".index(unit[0]) + 1
+        mult = (1000 if unit.endswith("B") and "I" not in unit else 1024) ** power
+    return int(float(m.group(1)) * mult)
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise ValueError(f"expected an integer, not {v!r}")
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"expected an integer, not {v!r}") from None
+        if lo is not None and n < lo or hi is not None and n > hi:
+            raise ValueError(f"{n} is out of range [{lo if lo is not None else ''}, {hi if hi is not None else ''}]")
+        return n
+
+    return parse
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return v.lower() in ("true", "yes", "on", "1")
+    raise ValueError(f"expected true or false, not {v!r}")
+
+
+def _str(v: Any) -> str:
+    if isinstance(v, (dict, list)) or v is None:
+        raise ValueError(f"expected a string, not {v!r}")
+    return str(v)
+
+
+def _enum(*choices: str) -> Callable[[Any], str]:
+    def parse(v: Any) -> str:
+        s = _str(v).lower()
+        if s not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, not {v!r}")
+        return s
+
+    return parse
+
+
+def _list(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    if not isinstance(v, list):
+        raise ValueError(f"expected a list, not {v!r}")
+    return [_str(x) for x in v]
+
+
+def _dur(lo: float = 0.0) -> Callable[[Any], float]:
+    def parse(v: Any) -> float:
+        d = parse_duration(v)
+        if d < lo:
+            raise ValueError(f"must be at least {lo}s")
+        return d
+
+    return parse
+
+
+def _workers(v: Any) -> int:
+    if isinstance(v, str) and v.lower() == "auto":
+        return 0
+    return _int(0, 256)(v)
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+@dataclass(frozen=True)
+class Key:
+    path: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    secret: bool = False          # plain-text secrets are refused unless allowed
+    no_effect: str = ""           # accepted for the guide's sake; warn with this reason
+
+
+SCHEMA: list[Key] = [
+    # server
+    Key("server.host", _str, "127.0.0.1", "listen address (0.0.0.0: every interface; then root credentials are required)"),
+    Key("server.port", _int(1, 65535), 8080, "HTTP port of the S3 API"),
+    Key("server.tls_port", _int(1, 65535), 8443, "HTTPS port, when security.tls is set"),
+    Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)"),
+    Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)"),
+    Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)"),
+    Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
+    Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
+    Key("server.domains", _list, [], "domains for virtual-hosted-style requests"),
+    # database
+    Key("database.driver", _enum("sqlite", "postgres"), "", "sqlite or postgres (default: postgres when database.host is set)"),
+    Key("database.path", _str, "", "SQLite file (default: DATA/meta/s3gw.db)"),
+    Key("database.host", _str, "", "PostgreSQL host"),
+    Key("database.port", _int(1, 65535), 5432, "PostgreSQL port"),
+    Key("database.name", _str, "s3gw", "PostgreSQL database"),
+    Key("database.user", _str, "s3gw", "PostgreSQL role"),
+    Key("database.password", _str, "", "plain-text password: refused unless security.allow_plaintext_secrets", secret=True),
+    Key("database.password_file", _str, "", "file holding the PostgreSQL password"),
+    Key("database.sslmode", _enum("disable", "prefer", "require", "verify-ca", "verify-full"), "prefer",
+        "TLS to PostgreSQL, as libpq's sslmode"),
+    Key("database.max_connections", _int(1, 10000), 20, "connection pool size, per gateway process"),
+    Key("database.max_idle", _int(0, 10000), 2, "connections kept open while idle (the pool's minimum)"),
+    Key("database.max_lifetime", _dur(), 300.0, "an idle connection is closed after this long"),
+    Key("database.timeout", _dur(0.1), 10.0, "longest a metadata operation may take (then 503)"),
+    Key("database.connect_timeout", _dur(0.1), 5.0, "longest a new connection may take"),
+    Key("database.startup_wait", _dur(), 30.0, "how long a starting gateway waits for the database"),
+    Key("database.auto_migrate", _bool, True, "apply pending migrations at start (else: refuse, run `s3gw meta migrate`)"),
+    # storage
+    Key("storage.erasure_coding.data_shards", _int(1, 32), 6, "k: data shards per stripe"),
+    Key("storage.erasure_coding.parity_shards", _int(0, 16), 3, "m: parity shards per stripe"),
+    Key("storage.erasure_coding.chunk_size", parse_size, 1 << 20, "erasure block size in bytes (a stripe of k fragments)"),
+    Key("storage.drives", _int(1, 1024), 9, "embedded drives under the data directory"),
+    Key("storage.nodes", _list, [], "storage node URLs (empty: the embedded drives)"),
+    Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes"),
+    Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
+    Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
+    # cache
+    Key("cache.redis.endpoints", _list, [], "Redis servers (host:port); names are spread over them"),
+    Key("cache.redis.pool_size", _int(1, 10000), 50, "connections per Redis server, per gateway process"),
+    Key("cache.redis.timeout", _dur(0.001), 0.1, "longest a cache call may take before the gateway goes on without it"),
+    Key("cache.redis.ttl", _dur(1.0), 60.0, "lifetime of a cached entry (a safety net: writes invalidate at once)"),
+    Key("cache.redis.db", _int(0, 1024), 0, "Redis database number"),
+    Key("cache.redis.username", _str, "", "Redis ACL user"),
+    Key("cache.redis.password", _str, "", "plain-text password: refused unless security.allow_plaintext_secrets", secret=True),
+    Key("cache.redis.password_file", _str, "", "file holding the Redis password (AUTH)"),
+    Key("cache.redis.tls", _bool, False, "TLS to Redis"),
+    Key("cache.redis.prefix", _str, "s3gw:", "key prefix (several deployments on one Redis)"),
+    Key("cache.memory.enabled", _enum("auto", "true", "false"), "auto",
+        "in-process cache; auto: on for one SQLite gateway process, off otherwise (it cannot see other gateways' writes)"),
+    Key("cache.memory.max_size", parse_size, 256 << 20, "bytes of the in-process cache"),
+    # security
+    Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),
+    Key("security.tls.key_file", _str, "", "PEM private key for HTTPS"),
+    Key("security.root_user_file", _str, "", "file holding the root access key"),
+    Key("security.root_password_file", _str, "", "file holding the root secret key"),
+    Key("security.allow_plaintext_secrets", _bool, False, "accept database.password / cache.redis.password in the file"),
+    Key("security.encryption.kms_endpoint", _str, "", "", no_effect="s3gw has no server-side encryption (KMS) yet"),
+    Key("security.encryption.key_rotation_period", _dur(), 0.0, "", no_effect="s3gw has no server-side encryption yet"),
+]
+KEYS: dict[str, Key] = {k.path: k for k in SCHEMA}
+SECTIONS = {k.path.split(".")[0] for k in SCHEMA}
+#: environment variable -> key path (S3GW_CACHE_REDIS_ENDPOINTS -> cache.redis.endpoints)
+ENV_KEYS: dict[str, str] = {ENV_PREFIX + k.path.replace(".", "_").upper(): k.path for k in SCHEMA}
+#: variables with a meaning of their own (secrets, the file itself), never config overrides
+ENV_RESERVED = {"S3GW_CONFIG", "S3GW_ROOT_USER", "S3GW_ROOT_PASSWORD", "S3GW_ROOT_USER_FILE",
+                "S3GW_ROOT_PASSWORD_FILE", "S3GW_DB_PASSWORD", "S3GW_DB_PASSWORD_FILE", "S3GW_REDIS_PASSWORD",
+                "S3GW_REDIS_PASSWORD_FILE", "S3GW_CLUSTER_SECRET", "S3GW_CLUSTER_SECRET_FILE", "S3GW_ENDPOINT"}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class Config:
+    """Validated values by key path, where each came from, and warnings for the operator."""
+
+    values: dict[str, Any]
+    source: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    path: str = ""
+
+    def __getitem__(self, path: str) -> Any:
+        return self.values[path]
+
+    def set(self, path: str, value: Any, source: str) -> None:
+        self.values[path] = _parse(KEYS[path], value, source)
+        self.source[path] = source
+
+
+def _parse(key: Key, value: Any, where: str) -> Any:
+    try:
+        return key.parse(value)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {key.path}: {e}") from None
+
+
+def _flatten(doc: Any, prefix: str, out: dict[str, Any], where: str) -> None:
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where}: {prefix or 'the document'} must be a mapping of keys, not {type(doc).__name__}")
+    for k, v in doc.items():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        if path in KEYS:
+            out[path] = v
+        elif isinstance(v, Mapping) and any(p.startswith(path + ".") for p in KEYS):
+            _flatten(v, path, out, where)
+        else:
+            near = [p for p in KEYS if p.startswith(path.rsplit(".", 1)[0] + ".")] if "." in path else sorted(SECTIONS)
+            hint = f" (known here: {', '.join(sorted(near))})" if near else ""
+            raise ConfigError(f"{where}: unknown key {path}{hint}")
+
+
+def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then the file (if any), then S3GW_* overrides; validated. Raise ConfigError."""
+    env = os.environ if env is None else env
+    cfg = Config({k.path: k.default for k in SCHEMA}, {k.path: "default" for k in SCHEMA}, path=path or "")
+    if path:
+        try:
+            with open(path) as f:
+                doc = yaml.safe_load(f)
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        flat: dict[str, Any] = {}
+        _flatten(doc or {}, "", flat, path)
+        for p, v in flat.items():
+            cfg.set(p, v, path)
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
+            continue
+        p = ENV_KEYS.get(name)
+        if p is None:
+            if name[len(ENV_PREFIX):].split("_")[0].lower() in SECTIONS:
+                raise ConfigError(f"environment: {name} names no configuration key")
+            continue
+        cfg.set(p, yaml.safe_load(value) if value.strip() else "", f"environment {name}")
+    check(cfg)
+    return cfg
+
+
+def check(cfg: Config) -> None:
+    """Cross-key rules; fills ``cfg.warnings`` (anew each time). Raise ConfigError."""
+    v = cfg.values
+    cfg.warnings = []
+    for key in SCHEMA:
+        if cfg.source[key.path] == "default":
+            continue
+        if key.secret and v[key.path] and not v["security.allow_plaintext_secrets"]:
+            alt = {"database.password": "S3GW_DB_PASSWORD or database.password_file",
+                   "cache.redis.password": "S3GW_REDIS_PASSWORD or cache.redis.password_file"}[key.path]
+            raise ConfigError(f"{cfg.source[key.path]}: {key.path}: secrets are not read from the configuration "
+                              f"in plain text; use {alt} (or set security.allow_plaintext_secrets: true)")
+        if key.no_effect:
+            cfg.warnings.append(f"{key.path}: accepted, has no effect: {key.no_effect}")
+    if v["database.driver"] == "postgres" and not v["database.host"]:
+        raise ConfigError("database.host: required when database.driver is postgres")
+    if v["database.driver"] == "sqlite" and v["database.host"]:
+        raise ConfigError("database.host: set, but database.driver is sqlite")
+    if bool(v["security.tls.cert_file"]) != bool(v["security.tls.key_file"]):
+        raise ConfigError("security.tls: cert_file and key_file go together")
+    for p in ("security.tls.cert_file", "security.tls.key_file", "database.password_file",
+              "cache.redis.password_file", "security.root_user_file", "security.root_password_file",
+              "storage.secret_file"):
+        if v[p] and not os.path.isfile(v[p]):
+            raise ConfigError(f"{cfg.source[p]}: {p}: no such file: {v[p]}")
+    k, m = v["storage.erasure_coding.data_shards"], v["storage.erasure_coding.parity_shards"]
+    if not v["storage.nodes"] and v["storage.drives"] < k + m:
+        raise ConfigError(f"storage.drives: {k}+{m} erasure coding needs {k + m} drives, not {v['storage.drives']}")
+    cs = v["storage.erasure_coding.chunk_size"]
+    if not 4096 <= cs <= 256 << 20:
+        raise ConfigError(f"storage.erasure_coding.chunk_size: {cs} is out of range [4 KiB, 256 MiB]")
+    if v["cache.memory.enabled"] == "true" and v["server.workers"] != 1:
+        raise ConfigError("cache.memory.enabled: an in-process cache cannot see the writes of the other workers; "
+                          "use cache.redis with server.workers > 1")
+    if v["database.max_idle"] > v["database.max_connections"]:
+        cfg.warnings.append("database.max_idle: larger than database.max_connections; using max_connections")
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _read_secret(path: str, what: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot read {path}: {e.strerror}") from None
+
+
+def secret(env: Mapping[str, str], names: tuple[str, ...], file_vars: tuple[str, ...], file_path: str,
+           what: str) -> str | None:
+    """The first of: a variable in ``names``, a file named by ``file_vars``, ``file_path``."""
+    for n in names:
+        if env.get(n):
+            return env[n]
+    for n in file_vars:
+        if env.get(n):
+            return _read_secret(env[n], n)
+    if file_path:
+        return _read_secret(file_path, what)
+    return None
+
+
+def root_credentials(cfg: Config, env: Mapping[str, str]) -> tuple[str, str]:
+    user = secret(env, ("S3GW_ROOT_USER", "MINIO_ROOT_USER"), ("S3GW_ROOT_USER_FILE", "MINIO_ROOT_USER_FILE"),
+                  cfg["security.root_user_file"], "security.root_user_file") or DEFAULT_USER
+    password = secret(env, ("S3GW_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"),
+                      ("S3GW_ROOT_PASSWORD_FILE", "MINIO_ROOT_PASSWORD_FILE"),
+                      cfg["security.root_password_file"], "security.root_password_file") or DEFAULT_PASSWORD
+    return user, password
+
+
+def cluster_secret(cfg: Config, env: Mapping[str, str]) -> bytes | None:
+    s = secret(env, ("S3GW_CLUSTER_SECRET",), ("S3GW_CLUSTER_SECRET_FILE",), cfg["storage.secret_file"],
+               "storage.secret_file")
+    return s.encode() if s else None
+
+
+# --------------------------------------------------------------------------- into a ServerConfig
+
+
+def database_settings(cfg: Config, env: Mapping[str, str], data_dir: str) -> DatabaseSettings:
+    v = cfg.values
+    driver = v["database.driver"] or ("postgres" if v["database.host"] else "sqlite")
+    if driver == "sqlite":
+        return DatabaseSettings(driver="sqlite", path=v["database.path"] or os.path.join(data_dir, "meta", "s3gw.db"),
+                                auto_migrate=v["database.auto_migrate"])
+    password = secret(env, ("S3GW_DB_PASSWORD", "DB_PASSWORD"), ("S3GW_DB_PASSWORD_FILE",),
+                      v["database.password_file"], "database.password_file") or v["database.password"] or None
+    return DatabaseSettings(
+        driver="postgres", host=v["database.host"], port=v["database.port"], name=v["database.name"],
+        user=v["database.user"], password=password, sslmode=v["database.sslmode"],
+        max_connections=v["database.max_connections"],
+        min_connections=min(v["database.max_idle"], v["database.max_connections"]),
+        max_idle_lifetime=v["database.max_lifetime"], timeout=v["database.timeout"],
+        connect_timeout=v["database.connect_timeout"], startup_wait=v["database.startup_wait"],
+        auto_migrate=v["database.auto_migrate"])
+
+
+def cache_settings(cfg: Config, env: Mapping[str, str]) -> CacheSettings:
+    v = cfg.values
+    password = secret(env, ("S3GW_REDIS_PASSWORD",), ("S3GW_REDIS_PASSWORD_FILE",), v["cache.redis.password_file"],
+                      "cache.redis.password_file") or v["cache.redis.password"] or None
+    return CacheSettings(
+        redis_endpoints=tuple(v["cache.redis.endpoints"]), redis_password=password,
+        redis_username=v["cache.redis.username"] or None, redis_db=v["cache.redis.db"],
+        redis_pool_size=v["cache.redis.pool_size"], redis_timeout=v["cache.redis.timeout"],
+        redis_ttl=v["cache.redis.ttl"], redis_tls=v["cache.redis.tls"], redis_prefix=v["cache.redis.prefix"],
+        memory=v["cache.memory.enabled"], memory_max_bytes=v["cache.memory.max_size"])
+
+
+def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_data: bool = True) -> ServerConfig:
+    """The gateway's ServerConfig from a validated Config (secrets resolved here).
+
+    ``require_data=False`` (``s3gw config check``): a missing data directory is
+    a warning, since ``--data`` can still supply it.
+    """
+    env = os.environ if env is None else env
+    v = cfg.values
+    data = v["server.data"]
+    db_driver = v["database.driver"] or ("postgres" if v["database.host"] else "sqlite")
+    if not data and (db_driver == "sqlite" or not v["storage.nodes"]):
+        msg = ("server.data: a data directory is needed (--data) for "
+               + ("the SQLite metadata" if db_driver == "sqlite" else "the embedded drives"))
+        if require_data:
+            raise ConfigError(msg)
+        cfg.warnings.append(msg + "; give --data when serving")
+    user, password = root_credentials(cfg, env)
+    sc = ServerConfig(
+        data_dir=data, host=v["server.host"], port=v["server.port"], access_key=user, secret_key=password,
+        region=v["server.region"], domains=tuple(v["server.domains"]), drives=v["storage.drives"],
+        data_shards=v["storage.erasure_coding.data_shards"], parity_shards=v["storage.erasure_coding.parity_shards"],
+        block_size=v["storage.erasure_coding.chunk_size"],
+    )
+    sc.database = database_settings(cfg, env, data)
+    sc.cache = cache_settings(cfg, env)
+    sc.workers = v["server.workers"] or (os.cpu_count() or 1)
+    sc.tls_cert, sc.tls_key, sc.tls_port = v["security.tls.cert_file"], v["security.tls.key_file"], v["server.tls_port"]
+    sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
+    if v["storage.nodes"]:
+        secret_ = cluster_secret(cfg, env)
+        if not secret_:
+            raise ConfigError("storage.secret_file: storage.nodes needs the cluster secret "
+                              "(storage.secret_file, S3GW_CLUSTER_SECRET_FILE or S3GW_CLUSTER_SECRET)")
+        if len(secret_) < 16:
+            raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
+        sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_
+    return sc
+
+
+def describe(cfg: Config) -> str:
+    """Every key with its value and where it came from (secrets are never values here)."""
+    lines = []
+    for k in SCHEMA:
+        val = cfg.values[k.path]
+        if k.secret and val:
+            val = "<set>"
+        lines.append(f"{k.path} = {val!r}" + ("" if cfg.source[k.path] == "default" else f"   ({cfg.source[k.path]})"))
+    return "\n".join(lines)

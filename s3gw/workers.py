@@ -1,0 +1,99 @@
+"""``s3gw serve --workers N``: N gateway processes on one port, one per core.
+
+Python runs one thread of S3 work per process, so a gateway uses more cores by
+running more processes. Each worker is a whole gateway (its own event loop,
+metadata pool, cache client, storage) bound to the same port with
+``SO_REUSEPORT``: the kernel spreads incoming connections over them. They
+share nothing but the metadata store (and Redis), exactly like gateways on
+different machines, so what holds for scaled-out gateways holds here.
+
+The supervisor (this process) applies migrations once before starting the
+workers, forwards SIGTERM/SIGINT to them, and restarts a worker that dies
+(at most once a second per worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+import time
+from multiprocessing.process import BaseProcess
+
+from .server import ServerConfig, banner, check_listen_safety, make_store, serve
+
+log = logging.getLogger("s3gw.workers")
+
+
+def _worker_main(cfg: ServerConfig, index: int, log_level: int) -> None:
+    logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [w{index}] %(name)s %(message)s")
+    logging.getLogger("s3gw.access").setLevel(logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the supervisor decides; SIGTERM stops the loop (serve)
+    try:
+        asyncio.run(serve(cfg, reuse_port=True, quiet=True))
+    except KeyboardInterrupt:
+        pass
+
+
+async def prepare(cfg: ServerConfig) -> list[int]:
+    """Open the metadata store once: migrations are applied (or refused) before any worker starts."""
+    store = make_store(cfg)
+    await store.open()
+    try:
+        return list(getattr(store, "applied", []))
+    finally:
+        await store.close()
+
+
+def run_workers(cfg: ServerConfig) -> int:
+    check_listen_safety(cfg)
+    applied = asyncio.run(prepare(cfg))
+    if applied:
+        log.info("applied migrations %s", applied)
+    ctx = multiprocessing.get_context("spawn")
+    level = logging.getLogger().getEffectiveLevel()
+    procs: dict[int, BaseProcess] = {}
+    started: dict[int, float] = {}
+
+    def start(i: int) -> None:
+        p = ctx.Process(target=_worker_main, args=(cfg, i, level), name=f"s3gw-worker-{i}", daemon=False)
+        p.start()
+        procs[i], started[i] = p, time.monotonic()
+
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for i in range(cfg.workers):
+        start(i)
+    print(banner(cfg), flush=True)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, p in list(procs.items()):
+                if not p.is_alive() and not stopping:
+                    log.error("worker %d exited with %s: restarting", i, p.exitcode)
+                    if time.monotonic() - started[i] < 1.0:
+                        time.sleep(1.0)
+                    start(i)
+    finally:
+        for p in procs.values():
+            if p.is_alive():
+                p.terminate()   # SIGTERM: each worker drains and closes its pools
+        deadline = time.monotonic() + 15
+        for p in procs.values():
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: s3gw serve --workers N")

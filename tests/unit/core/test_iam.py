@@ -1,0 +1,161 @@
+"""Users, policies and sealed secrets (s3gw/core/iam.py), over a real SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from s3gw.api.authz import required
+from s3gw.api.router import Operation
+from s3gw.core import iam as I
+from s3gw.meta.sqlite import SqliteMeta
+
+ARN = "arn:aws:s3:::"
+
+
+@pytest.mark.parametrize("policy,op,allowed", [
+    ("readonly", Operation("GetObject", "b", "k"), True),
+    ("readonly", Operation("HeadObject", "b", "k"), True),
+    ("readonly", Operation("GetBucketLocation", "b"), True),
+    ("readonly", Operation("ListObjectsV2", "b"), False),      # as MinIO's readonly: no listing
+    ("readonly", Operation("PutObject", "b", "k"), False),
+    ("writeonly", Operation("PutObject", "b", "k"), True),
+    ("writeonly", Operation("UploadPart", "b", "k"), True),
+    ("writeonly", Operation("CompleteMultipartUpload", "b", "k"), True),
+    ("writeonly", Operation("GetObject", "b", "k"), False),
+    ("writeonly", Operation("DeleteObject", "b", "k"), False),
+    ("readwrite", Operation("DeleteBucket", "b"), True),
+    ("readwrite", Operation("ListBuckets"), True),
+    ("consoleAdmin", Operation("PutBucketVersioning", "b"), True),
+    ("diagnostics", Operation("GetObject", "b", "k"), False),
+])
+def test_canned_policies(policy: str, op: Operation, allowed: bool) -> None:
+    action, resource = required(op)
+    assert I.evaluate([I.CANNED[policy]], action, resource) is allowed
+
+
+def test_admin_actions() -> None:
+    assert I.evaluate([I.CANNED["consoleAdmin"]], "admin:CreateUser", ARN + "*")
+    assert I.evaluate([I.CANNED["diagnostics"]], "admin:Prometheus", ARN + "*")
+    assert not I.evaluate([I.CANNED["readwrite"]], "admin:CreateUser", ARN + "*")
+    assert not I.evaluate([I.CANNED["diagnostics"]], "admin:CreateUser", ARN + "*")
+
+
+def test_stored_policy_prefix_and_deny() -> None:
+    doc = I.parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "photos/2024/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::photos"},
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::photos/2024/private/*"}]})
+    assert I.evaluate([doc], "s3:GetObject", ARN + "photos/2024/a.jpg")
+    assert I.evaluate([doc], "s3:putobject", ARN + "photos/2024/a.jpg")          # actions fold case
+    assert not I.evaluate([doc], "s3:GetObject", ARN + "photos/2023/a.jpg")
+    assert not I.evaluate([doc], "s3:GetObject", ARN + "photos/2024/private/x")  # explicit deny wins
+    assert not I.evaluate([doc, I.CANNED["readwrite"]], "s3:GetObject", ARN + "photos/2024/private/x")
+    assert I.evaluate([doc], "s3:ListBucket", ARN + "photos")
+    assert not I.evaluate([doc], "s3:ListBucket", ARN + "photosX")
+
+
+@pytest.mark.parametrize("bad", [
+    "not json", [], {"Statement": []},
+    {"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]},
+    {"Statement": [{"Effect": "Allow", "Action": "s3:*"}]},                       # s3 action, no resource
+    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"x": {}}}]},
+    {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]},
+    {"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
+])
+def test_malformed_policies_are_refused(bad: object) -> None:
+    with pytest.raises(I.MalformedPolicy):
+        I.parse_policy(bad)
+
+
+def test_secret_box() -> None:
+    box = I.SecretBox("root", "root-secret-1")
+    sealed = box.seal("alice", "alice-secret")
+    assert b"alice-secret" not in sealed
+    assert box.open("alice", sealed) == "alice-secret"
+    with pytest.raises(I.SealedWithOtherKey):          # bound to its user
+        box.open("mallory", sealed)
+    other = I.SecretBox("root", "root-secret-2")
+    assert other.key_id != box.key_id
+    with pytest.raises(I.SealedWithOtherKey):
+        other.open("alice", sealed)
+
+
+@pytest.fixture
+async def meta(tmp_path):
+    m = SqliteMeta(str(tmp_path / "meta.db"))
+    await m.open()
+    yield m
+    await m.close()
+
+
+async def test_users_lifecycle(meta: SqliteMeta, tmp_path) -> None:
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    assert await iam.add_user("alice", "alice-secret", policies=["readonly"]) is True
+    p = await iam.principal("alice")
+    assert p is not None and p.secret_key == "alice-secret" and p.enabled and p.policies == ("readonly",)
+    assert await iam.allowed(p, "s3:GetObject", ARN + "b/k")
+    assert not await iam.allowed(p, "s3:PutObject", ARN + "b/k")
+    # the secret is not in the database file in clear
+    raw = sqlite3.connect(str(tmp_path / "meta.db")).execute("SELECT secret_enc FROM iam_users").fetchone()[0]
+    assert b"alice-secret" not in bytes(raw)
+    await iam.set_status("alice", I.DISABLED)
+    p = await iam.principal("alice")
+    assert p is not None and not p.enabled and not await iam.allowed(p, "s3:GetObject", ARN + "b/k")
+    await iam.set_status("alice", I.ENABLED)
+    assert await iam.attach("alice", ["writeonly"]) == ["writeonly"]
+    with pytest.raises(I.PolicyChangeAlreadyApplied):
+        await iam.attach("alice", ["writeonly"])
+    assert await iam.allowed(await iam.principal("alice"), "s3:PutObject", ARN + "b/k")
+    assert await iam.detach("alice", ["readonly"]) == ["readonly"]
+    with pytest.raises(I.NoSuchPolicy):
+        await iam.attach("alice", ["nope"])
+    # add-user again: a new secret, same policies (MinIO's add-user updates)
+    assert await iam.add_user("alice", "alice-secret-2") is False
+    p = await iam.principal("alice")
+    assert p.secret_key == "alice-secret-2" and p.policies == ("writeonly",)
+    assert [u.access_key for u in await iam.list_users()] == ["alice"]
+    await iam.remove_user("alice")
+    assert await iam.principal("alice") is None
+    with pytest.raises(I.NoSuchUser):
+        await iam.remove_user("alice")
+
+
+async def test_user_validation(meta: SqliteMeta) -> None:
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    with pytest.raises(I.InvalidAccessKey):
+        await iam.add_user("ab", "long-enough-secret")
+    with pytest.raises(I.InvalidAccessKey):
+        await iam.add_user("a,b,c", "long-enough-secret")
+    with pytest.raises(I.InvalidSecretKey):
+        await iam.add_user("carol", "short")
+    with pytest.raises(I.InvalidArgument):
+        await iam.add_user("root", "long-enough-secret")
+    assert await iam.principal("root") is iam.root
+
+
+async def test_stored_policies(meta: SqliteMeta) -> None:
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.put_policy("photos-ro", '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                                      '"Resource": "photos/*"}]}')
+    await iam.add_user("dave", "dave-secret-1", policies=["photos-ro"])
+    p = await iam.principal("dave")
+    assert await iam.allowed(p, "s3:GetObject", ARN + "photos/x")
+    assert not await iam.allowed(p, "s3:GetObject", ARN + "other/x")
+    assert set(await iam.list_policies()) >= {"readonly", "readwrite", "writeonly", "consoleAdmin", "photos-ro"}
+    with pytest.raises(I.InvalidArgument):
+        await iam.put_policy("readonly", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    await iam.remove_policy("photos-ro")
+    assert not await iam.allowed(await iam.principal("dave"), "s3:GetObject", ARN + "photos/x")
+
+
+async def test_root_rotation_reseals(meta: SqliteMeta) -> None:
+    old = I.Iam(meta, "root", "old-root-secret", ttl=0)
+    await old.add_user("erin", "erin-secret-1")
+    new = I.Iam(meta, "root", "new-root-secret", ttl=0)
+    assert await new.principal("erin") is None             # cannot open: not served with garbage
+    assert await new.unreadable_users() == ["erin"]
+    assert await new.reseal("root", "old-root-secret") == 1
+    assert (await new.principal("erin")).secret_key == "erin-secret-1"
+    assert await new.unreadable_users() == []
