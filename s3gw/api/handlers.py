@@ -206,27 +206,28 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
     max_keys = int_param(rq, "max-keys", MAX_KEYS)
     page = await rq.core.list_versions(rq.op.bucket, prefix, delimiter, key_marker, version_marker,
                                        min(max_keys, MAX_KEYS))
+    # element order as MinIO writes it (strict XML consumers notice)
     children = [
         X.el("Name", rq.op.bucket),
         X.el("Prefix", enc(prefix)),
         X.el("KeyMarker", enc(key_marker)),
-        X.el("VersionIdMarker", version_marker),
         X.el("NextKeyMarker", enc(page.next_marker)) if page.truncated else None,
-        # MinIO always sends the element, empty for a null version or a common prefix
-        X.el("NextVersionIdMarker", page.next_version_marker if page.next_version_marker != NULL_VERSION else "")
-        if page.truncated else None,
+        # MinIO always sends the element: empty unless truncated after a non-null version
+        X.el("NextVersionIdMarker", page.next_version_marker if page.next_version_marker != NULL_VERSION else ""),
+        X.el("VersionIdMarker", version_marker),
         X.el("MaxKeys", max_keys),
         X.el("Delimiter", enc(delimiter)) if delimiter else None,
         X.el("IsTruncated", "true" if page.truncated else "false"),
     ]
     for r in page.entries:
-        common = [X.el("Key", enc(r.key)), X.el("VersionId", r.version_id),
-                  X.el("IsLatest", "true" if r.is_latest else "false"), X.el("LastModified", X.iso8601(r.mtime))]
+        tail = [X.el("IsLatest", "true" if r.is_latest else "false"), X.el("VersionId", r.version_id)]
         if r.delete_marker:
-            children.append(X.el("DeleteMarker", *common, owner(), X.el("StorageClass", "STANDARD")))
+            children.append(X.el("DeleteMarker", X.el("Key", enc(r.key)), X.el("LastModified", X.iso8601(r.mtime)),
+                                 owner(), X.el("StorageClass", "STANDARD"), *tail))
         else:
-            children.append(X.el("Version", *common, X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
-                                 X.el("StorageClass", r.info.get("sc", "STANDARD"))))
+            children.append(X.el("Version", X.el("Key", enc(r.key)), X.el("LastModified", X.iso8601(r.mtime)),
+                                 X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
+                                 X.el("StorageClass", r.info.get("sc", "STANDARD")), *tail))
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if rq.query.get("encoding-type"):
         children.append(X.el("EncodingType", "url"))
@@ -358,9 +359,15 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
     if parts and rq.query.get("partNumber"):
         h["x-amz-mp-parts-count"] = str(len(parts))
     ck = rec.info.get("ck")
-    if ck and (rq.header("x-amz-checksum-mode") or "").upper() == "ENABLED" and not read.partial:
+    if parts and rq.query.get("partNumber"):
+        # a part read carries that part's own checksum, when the upload declared an algorithm (MinIO)
+        ck = read.part_checksum if ck else None
+    elif read.partial:
+        ck = None
+    if ck and (rq.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
         h[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
-        h["x-amz-checksum-type"] = ck.get("type", "FULL_OBJECT")
+        if "type" in ck:  # a part's own checksum has no type
+            h["x-amz-checksum-type"] = ck["type"]
     for param, header in RESPONSE_OVERRIDES.items():
         if param in rq.query:
             h[header] = rq.query[param]

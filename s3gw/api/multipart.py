@@ -96,7 +96,6 @@ async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
     rec = await rq.core.complete_upload(rq.op.bucket, rq.op.key, _upload_id(rq), chosen,
                                        if_match=rq.header("If-Match"), if_none_match=rq.header("If-None-Match"))
     headers = write_headers(rec)
-    del headers["ETag"]
     ck = rec.info.get("ck")
     out = X.document(
         "CompleteMultipartUploadResult",

@@ -185,7 +185,8 @@ class MultipartMixin:
             info["ck"] = ck
         layout = {"parts": [
             {"number": p.part_number, "size": p.size, "etag": p.etag, "layout": p.layout,
-             **({"ck": p.info["ck"]} if p.info.get("ck") else {})}
+             # a part's own checksum (algorithm and value: it has no object-level type)
+             **({"ck": {"algo": p.info["ck"]["algo"], "value": p.info["ck"]["value"]}} if p.info.get("ck") else {})}
             for p in parts
         ]}
         rec = VersionRecord(bucket=bucket, key=key, version_id=str(uuid.uuid4()), mtime=time.time(),

@@ -84,6 +84,7 @@ class ObjectRead:
     length: int
     partial: bool
     body: AsyncIterator[bytes] | None = None
+    part_checksum: dict[str, str] | None = None   # GET ?partNumber=N of a multipart object
 
 
 def new_version_id() -> str:
@@ -349,7 +350,9 @@ class Core(MultipartMixin):
             rng = self._part_range(rec, part_number)
         offset, length = rng if rng is not None else (0, rec.size)
         body = self._read(rec, offset, length) if with_body else None
-        return ObjectRead(rec, offset, length, rng is not None, body)
+        parts = (rec.layout or {}).get("parts")
+        part_ck = parts[part_number - 1].get("ck") if parts and part_number else None
+        return ObjectRead(rec, offset, length, rng is not None, body, part_ck)
 
     @staticmethod
     def _part_range(rec: VersionRecord, part_number: int) -> tuple[int, int] | None:
