@@ -70,6 +70,19 @@ def start_server(data: str, *extra: str, env: dict[str, str] | None = None, port
 
 
 @pytest.fixture(scope="session")
+def mc_bin() -> str:
+    """The pinned mc (scripts/go-tools.sh builds it once); missing is a failure, not a skip."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cp = subprocess.run([os.path.join(root, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True,
+                        timeout=1800)
+    path = next((line.split()[1] for line in cp.stdout.splitlines() if line.startswith("mc ")), "")
+    if cp.returncode != 0 or not os.access(path, os.X_OK):
+        pytest.fail(f"mc is needed and scripts/go-tools.sh mc could not provide it: {cp.stderr.strip()[-500:]}",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = str(tmp_path_factory.mktemp("s3gw-data"))
     srv = start_server(data)

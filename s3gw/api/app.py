@@ -78,7 +78,8 @@ class Request:
     def payload(self) -> "RequestPayload":
         return RequestPayload(self.http, self.auth)
 
-    async def read_body(self, limit: int = MAX_XML_BODY, require_integrity: bool = False) -> bytes:
+    async def read_body(self, limit: int = MAX_XML_BODY, require_integrity: bool = False,
+                        body_checksums: bool = True) -> bytes:
         """A small request document (XML), verified like any payload, bounded in size.
 
         Content-MD5 and x-amz-checksum-* (header or trailer) are checked when
@@ -98,7 +99,7 @@ class Request:
         found = md5 is not None
         if md5 is not None and base64.b64encode(hashlib.md5(body).digest()).decode() != md5.strip():
             raise S3Error("BadDigest")
-        for algo in ALGORITHMS:
+        for algo in ALGORITHMS if body_checksums else ():
             value = sent.get(f"x-amz-checksum-{algo.lower()}")
             if value is None:
                 continue
@@ -111,14 +112,14 @@ class Request:
             raise S3Error("MissingContentMD5")
         return body
 
-    async def read_document(self, root: str, *, require_integrity: bool = False,
-                            optional: bool = False) -> dict[str, Any] | None:
+    async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
+                            body_checksums: bool = True) -> dict[str, Any] | None:
         """The request's XML document, whose root element must be ``root``.
 
         Returns its children as a dict ({} for an empty element), None for an
         empty body when ``optional``; anything else is MalformedXML.
         """
-        body = await self.read_body(require_integrity=require_integrity)
+        body = await self.read_body(require_integrity=require_integrity, body_checksums=body_checksums)
         if optional and not body.strip():
             return None
         try:

@@ -33,18 +33,6 @@ OPS = os.path.join(ROOT, "ops")
 LENIENT = ["--warn-pct", "99.5", "--crit-pct", "99.9"]
 
 
-@pytest.fixture(scope="session")
-def mc_bin() -> str:
-    """The pinned mc (scripts/go-tools.sh builds it once); missing is a failure, not a skip."""
-    cp = subprocess.run([os.path.join(ROOT, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True,
-                        timeout=1800)
-    path = next((line.split()[1] for line in cp.stdout.splitlines() if line.startswith("mc ")), "")
-    if cp.returncode != 0 or not os.access(path, os.X_OK):
-        pytest.fail(f"mc is needed by the ops scripts and scripts/go-tools.sh mc could not provide it: "
-                    f"{cp.stderr.strip()[-500:]}", pytrace=False)
-    return path
-
-
 @dataclass
 class Result:
     code: int
