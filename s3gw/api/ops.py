@@ -344,7 +344,7 @@ async def backup(request: web.Request, principal: Principal, body: bytes) -> web
     try:
         try:
             await backup_metadata(meta, path)
-        except (NotImplementedError, RuntimeError, OSError) as e:
+        except (NotImplementedError, RuntimeError, OSError, MetaUnavailable) as e:
             raise AdminError("XMinioAdminBackupFailed", f"backup failed: {e}", 500) from None
         size = os.path.getsize(path)
         with open(path, "rb") as f:

@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from ..meta.base import DeleteCheck, InfoUpdate, MetaStore, WriteCheck
-from ..meta.model import BucketRecord, VersionRecord
+from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
 from .base import Cache
 
 log = logging.getLogger("s3gw.cache")
@@ -117,6 +117,18 @@ class CachedMeta(MetaStore):
 
     def pool_stats(self) -> dict[str, Any]:
         return self.store.pool_stats()
+
+    # -- listings: never cached, and the backend's own walk (PostgreSQL rolls prefixes up in SQL)
+    async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
+        return await self.store.list_objects(bucket, prefix, delimiter, marker, max_keys)
+
+    async def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
+                            max_keys: int) -> ListPage:
+        return await self.store.list_versions(bucket, prefix, delimiter, key_marker, version_marker, max_keys)
+
+    async def list_uploads(self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str,
+                           max_uploads: int) -> UploadPage:
+        return await self.store.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
     # -- cached lookups -------------------------------------------------------
     async def get_bucket(self, name: str) -> BucketRecord | None:

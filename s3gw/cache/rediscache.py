@@ -105,6 +105,7 @@ class _Shard:
         self.up = True
         self.recovering: asyncio.Task | None = None
         self.scripts: dict[str, Any] = {}
+        self.slots: asyncio.Semaphore | None = None   # one per pooled connection
 
 
 class RedisCache(Cache):
@@ -123,7 +124,7 @@ class RedisCache(Cache):
         self.prefix = prefix
         self._opts = dict(password=password, username=username, db=db, pool_size=pool_size, tls=tls)
         self._shards: list[_Shard] = []
-        self.stats.update({"down": 0, "recoveries": 0})
+        self.stats.update({"down": 0, "recoveries": 0, "busy": 0})
 
     def describe(self) -> str:
         return f"redis {','.join(self.endpoints)}"
@@ -138,6 +139,7 @@ class RedisCache(Cache):
                 socket_connect_timeout=self.timeout, **({"connection_class": aioredis.SSLConnection} if o["tls"] else {}))
             client = aioredis.Redis(connection_pool=pool)
             shard = _Shard(ep, client)
+            shard.slots = asyncio.Semaphore(o["pool_size"])
             shard.scripts = {n: client.register_script(src) for n, src in
                              (("get", _GET), ("fill", _FILL), ("inval", _INVALIDATE))}
             self._shards.append(shard)
@@ -187,12 +189,22 @@ class RedisCache(Cache):
             log.warning("redis %s is back: its entries were dropped (epoch bumped)", shard.endpoint)
             return
 
-    async def _call(self, shard: _Shard, fn: Callable[[Any], Awaitable[T]]) -> T | None:
+    async def _call(self, shard: _Shard, fn: Callable[[Any], Awaitable[T]], *, optional: bool = False) -> T | None:
+        """One call within ``timeout``; None when the server is down or failed (then marked down).
+
+        ``optional`` calls (lookups, fills) are skipped, not queued, while every pooled
+        connection is busy: a burst must not look like an outage.
+        """
         if not shard.up:
+            return None
+        assert shard.slots is not None
+        if optional and shard.slots.locked():
+            self.stats["busy"] += 1
             return None
         try:
             async with asyncio.timeout(self.timeout):
-                return await fn(shard.client)
+                async with shard.slots:
+                    return await fn(shard.client)
         except FAILURES as e:
             self._down(shard, e)
             return None
@@ -205,7 +217,7 @@ class RedisCache(Cache):
     async def get(self, ns: str, name: str, field: str) -> tuple[bytes | None, Token]:
         shard = self._shard(name)
         res = await self._call(shard, lambda c: shard.scripts["get"](
-            keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field]))
+            keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field]), optional=True)
         if res is None:
             self.stats["misses"] += 1
             return None, None
@@ -223,7 +235,7 @@ class RedisCache(Cache):
         epoch, gen = token
         done = await self._call(shard, lambda c: shard.scripts["fill"](
             keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field, epoch, gen, value,
-                                                 max(self.ttl_ms, 1)]))
+                                                 max(self.ttl_ms, 1)]), optional=True)
         if done == 1:
             self.stats["fills"] += 1
         elif done == 0:

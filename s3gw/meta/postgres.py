@@ -93,6 +93,8 @@ _PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
 
 def unavailable(e: BaseException) -> bool:
     """Is ``e`` the database being away (retry later) rather than a bug or a semantic error?"""
+    if isinstance(e, asyncpg.exceptions.ProtocolViolationError):
+        return False   # a malformed statement or argument: a bug to see (500, logged), not an outage
     if isinstance(e, UNAVAILABLE):
         return True
     # asyncpg says "connection is closed" / "pool is closing" as InterfaceError; argument
@@ -238,9 +240,9 @@ class PostgresMeta(MetaStore):
             try:
                 async with asyncio.timeout_at(deadline):
                     conn = await self._p().acquire()
-                if call is not None:
-                    self.stats.acquired(call)
                 try:
+                    if call is not None:
+                        self.stats.acquired(call)
                     async with asyncio.timeout_at(deadline):
                         if not tx:
                             return await fn(conn)

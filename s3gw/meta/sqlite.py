@@ -176,16 +176,27 @@ class SqliteMeta(MetaStore):
         await self._run(lambda: self._conn().execute("SELECT 1").fetchone())
 
     async def backup(self, dest: str) -> None:
-        """Online copy through SQLite's backup API (consistent while serving)."""
+        """Online copy through SQLite's backup API (consistent while serving).
+
+        It runs on a connection and a thread of its own: copying all pages in
+        one step is one read transaction (a consistent snapshot), and in WAL
+        mode writers go on meanwhile, so the store's one worker thread keeps
+        serving requests instead of waiting for the copy of a large database.
+        """
 
         def _backup() -> None:
+            src = sqlite3.connect(self.path)
             out = sqlite3.connect(dest)
             try:
-                self._conn().backup(out)
+                src.backup(out)
             finally:
                 out.close()
+                src.close()
 
-        await self._run(_backup)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, _backup)
+        except sqlite3.Error as e:
+            raise MetaUnavailable(f"backup failed: {e}") from e
 
     # -- buckets --------------------------------------------------------------
     async def create_bucket(self, rec: BucketRecord) -> None:

@@ -229,3 +229,31 @@ def test_workers_share_one_port(deployment) -> None:
     import subprocess
     children = subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(children) >= 2, children   # (spawn also starts a resource tracker)
+
+
+def test_tls_port_serves_https_beside_http(pg_only, tmp_path) -> None:
+    import subprocess as sp
+    import warnings
+
+    from tests.conftest import free_port
+
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    sp.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+           check=True, capture_output=True)
+    tls_port = free_port()
+    gw = pg_only.start(**{"server.tls_port": tls_port, "security.tls.cert_file": str(cert),
+                          "security.tls.key_file": str(key)})
+    bucket = bucket_name()
+    gw.s3().create_bucket(Bucket=bucket)
+    import boto3
+    from botocore.config import Config
+
+    from tests.conftest import ACCESS_KEY, SECRET_KEY
+    s = boto3.client("s3", endpoint_url=f"https://127.0.0.1:{tls_port}", aws_access_key_id=ACCESS_KEY,
+                     aws_secret_access_key=SECRET_KEY, region_name="us-east-1", verify=str(cert),
+                     config=Config(retries={"total_max_attempts": 1}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s.put_object(Bucket=bucket, Key="k", Body=b"over tls")
+        assert gw.s3().get_object(Bucket=bucket, Key="k")["Body"].read() == b"over tls"

@@ -191,3 +191,24 @@ def test_every_config_key_is_documented() -> None:
     doc = (ROOT / "docs" / "metadata.md").read_text()
     missing = [k.path for k in config.SCHEMA if f"`{k.path}`" not in doc]
     assert not missing, f"docs/metadata.md lacks {missing}"
+
+
+def test_serve_refuses_a_bad_config_and_a_newer_schema(tmp_path, capsys) -> None:
+    import asyncio
+    import sqlite3
+
+    from s3gw.meta.sqlite import SqliteMeta
+    from tests.conftest import free_port
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("database:\n  max_conections: 5\n")
+    assert main(["serve", "--config", str(bad), "--data", str(tmp_path)]) == 2
+    assert "unknown key database.max_conections" in capsys.readouterr().err
+
+    store = SqliteMeta(str(tmp_path / "meta" / "s3gw.db"))
+    asyncio.run(store.open())
+    asyncio.run(store.close())
+    with sqlite3.connect(tmp_path / "meta" / "s3gw.db") as db:
+        db.execute("INSERT INTO schema_version VALUES (999)")
+    assert main(["serve", "--data", str(tmp_path), "--address", f"127.0.0.1:{free_port()}"]) == 2
+    assert "newer than this s3gw knows" in capsys.readouterr().err

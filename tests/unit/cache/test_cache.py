@@ -262,3 +262,9 @@ def test_records_round_trip_through_the_cache_encoding() -> None:
     assert decode_version(encode_version(marker)) == marker
     b = BucketRecord("b", 2.0, "Suspended", True, {"x": 1})
     assert decode_bucket(encode_bucket(b)) == b and decode_bucket(encode_bucket(None)) is None
+
+
+def test_listings_go_to_the_backend_itself() -> None:
+    """Not cached, and not re-walked above the backend: PostgreSQL's grouped roll-up stays in use."""
+    for name in ("list_objects", "list_versions", "list_uploads", "pool_stats"):
+        assert name in CachedMeta.__dict__, name
