@@ -34,6 +34,7 @@ log = logging.getLogger("s3gw.repair")
 
 RETRY_MIN = 5.0
 RETRY_MAX = 600.0
+UNRECOVERABLE_AFTER = 4     # heal attempts that found < k shards before an object is marked failed
 
 
 def retry_delay(attempts: int) -> float:
@@ -247,6 +248,11 @@ class Repair:
                     self.worker_totals["healed"] += outcome == "healed"
                     if rebuilt:
                         log.info("healed %s/%s: %d shards", item.bucket, item.key, rebuilt)
+                elif outcome == "unrecoverable" and item.attempts + 1 < UNRECOVERABLE_AFTER:
+                    # fewer than k shards answered: a node that has just gone away can look like
+                    # that before the health probes mark it offline, so retry before giving up
+                    await self.meta.finish_heal(item.id, "retry", detail, time.time() + retry_delay(item.attempts))
+                    self.worker_totals["retried"] += 1
                 elif outcome == "unrecoverable":
                     log.error("%s/%s (%s) is unrecoverable: %s", item.bucket, item.key, item.version_id, detail)
                     await self.meta.finish_heal(item.id, "failed", detail)

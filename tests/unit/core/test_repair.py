@@ -145,3 +145,16 @@ async def test_scanner_queues_what_it_finds(env) -> None:
     assert (await core.meta.maintenance_stats())["heal_queued"] == 2
     await repair.drain_heal_queue()
     assert (await repair.scan_once(deep=True)).queued == 0
+
+
+async def test_too_few_shards_is_retried_before_the_object_is_failed(env) -> None:
+    """Fewer than k shards answering may be a node that just went away: the worker retries first."""
+    core, repair, root = env
+    rec = await core.put_object("bkt", "lost", Body(os.urandom(3 * BLOCK)), PutOptions())
+    for i in range(4):
+        os.unlink(shard_path(root, rec.layout, i))
+    await core.meta.enqueue_heal("bkt", "lost", rec.version_id, "test")
+    assert await repair.drain_heal_queue() == 1
+    stats = await core.meta.maintenance_stats()
+    assert stats["heal_failed"] == 0 and stats["heal_queued"] == 1
+    assert repair.worker_totals == {"healed": 0, "retried": 1, "failed": 0}
