@@ -37,13 +37,13 @@ PG_SUPERUSER = "s3gw"
 SKIP_ENV = "S3GW_TEST_NO_SERVICES"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -175,7 +175,7 @@ def start_postgres() -> PgServer:
         os.chown(datadir, ent.pw_uid, ent.pw_gid)
         os.chown(pwfile, ent.pw_uid, ent.pw_gid)
     cluster = os.path.join(datadir, "cluster")
-    srv = PgServer(bindir=bindir, datadir=cluster, port=_free_port(), password=password, run_as=run_as,
+    srv = PgServer(bindir=bindir, datadir=cluster, port=free_port(), password=password, run_as=run_as,
                    log=os.path.join(datadir, "server.log"))
     init = srv._cmd(f"{bindir}/initdb", "-D", cluster, "-U", PG_SUPERUSER, f"--pwfile={pwfile}",
                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
@@ -232,7 +232,7 @@ class RedisServer:
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.datadir, "--save", "",
              "--appendonly", "no", "--requirepass", self.password, "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT)
-        _wait_port(self.port, 20, self.proc)
+        wait_port(self.port, self.proc, timeout=20)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -268,7 +268,7 @@ class RedisServer:
 
 
 def start_redis(password: str | None = None) -> RedisServer:
-    srv = RedisServer(port=_free_port(), password=password or secrets.token_hex(12),
+    srv = RedisServer(port=free_port(), password=password or secrets.token_hex(12),
                       datadir=tempfile.mkdtemp(prefix="s3gw-redis-"))
     srv.start()
     return srv

@@ -40,6 +40,16 @@ T = TypeVar("T")
 _COLS = "bucket, key, version_id, seq, is_latest, delete_marker, size, etag, mtime, info, layout, inline_data"
 
 
+def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a listing scan: one bucket, lo <(=) key < hi (an index range)."""
+    where = f"bucket = ? AND key {'>=' if inclusive else '>'} ?"
+    args: list[Any] = [bucket, lo]
+    if hi is not None:
+        where += " AND key < ?"
+        args.append(hi)
+    return where, args
+
+
 def _row_to_version(row: tuple) -> VersionRecord:
     return VersionRecord(
         bucket=row[0],
@@ -362,13 +372,8 @@ class SqliteMeta(MetaStore):
         return await self._run(self._write, tx)
 
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
-        op = ">=" if inclusive else ">"
-        q = f"SELECT {_COLS} FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key {op} ?"
-        args: list[Any] = [bucket, lo]
-        if hi is not None:
-            q += " AND key < ?"
-            args.append(hi)
-        q += " ORDER BY key LIMIT ?"
+        where, args = _key_range(bucket, lo, inclusive, hi)
+        q = f"SELECT {_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} ORDER BY key LIMIT ?"
         args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [_row_to_version(r) for r in rows]
@@ -380,13 +385,8 @@ class SqliteMeta(MetaStore):
             q = f"SELECT {_COLS} FROM versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             args: list[Any] = [bucket, lo, below_seq, limit]
         else:
-            op = ">=" if inclusive else ">"
-            q = f"SELECT {_COLS} FROM versions WHERE bucket = ? AND key {op} ?"
-            args = [bucket, lo]
-            if hi is not None:
-                q += " AND key < ?"
-                args.append(hi)
-            q += " ORDER BY key, seq DESC LIMIT ?"
+            where, args = _key_range(bucket, lo, inclusive, hi)
+            q = f"SELECT {_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ?"
             args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [_row_to_version(r) for r in rows]
@@ -489,13 +489,8 @@ class SqliteMeta(MetaStore):
                  "(SELECT initiated, upload_id FROM uploads WHERE upload_id = ?) ORDER BY initiated, upload_id LIMIT ?")
             args: list[Any] = [bucket, lo, after_id, limit]
         else:
-            op = ">=" if inclusive else ">"
-            q = f"SELECT {cols} FROM uploads WHERE bucket = ? AND key {op} ?"
-            args = [bucket, lo]
-            if hi is not None:
-                q += " AND key < ?"
-                args.append(hi)
-            q += " ORDER BY key, initiated, upload_id LIMIT ?"
+            where, args = _key_range(bucket, lo, inclusive, hi)
+            q = f"SELECT {cols} FROM uploads WHERE {where} ORDER BY key, initiated, upload_id LIMIT ?"
             args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [self._upload(r) for r in rows]
