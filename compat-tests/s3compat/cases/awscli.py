@@ -9,6 +9,9 @@ from ..core import case
 MiB = 1 << 20
 DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 PROGRESS = re.compile(r"^Completed .* remaining$")
+# each target runs a case in its own temporary directory, which the CLI prints
+# absolute or relative to the working directory ("../pytest-of-root/.../case12/")
+CASE_DIR = re.compile(r"\S*/case\d+/")
 
 
 def out(r, json_=False):
@@ -21,7 +24,7 @@ def out(r, json_=False):
     else:
         # progress lines ("Completed 1.0 MiB/9.0 MiB (29.8 MiB/s) ...") depend on timing
         text = r.out.replace("\r", "\n")
-        o["out"] = sorted(DATE.sub("<date>", ln).strip() for ln in text.splitlines()
+        o["out"] = sorted(CASE_DIR.sub("<tmp>/", DATE.sub("<date>", ln)).strip() for ln in text.splitlines()
                           if ln.strip() and not PROGRESS.match(ln.strip()))
     return o
 
