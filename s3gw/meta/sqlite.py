@@ -303,15 +303,21 @@ class SqliteMeta(MetaStore):
         db.execute("UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1", (rec.bucket, kb))
         db.execute(f"INSERT INTO versions ({_COLS}) VALUES ({','.join('?' * 12)})", _version_params(rec))
 
+    def _check_write(self, db: sqlite3.Connection, rec: VersionRecord, check: WriteCheck | None) -> VersionRecord | None:
+        """Inside a write transaction: settle the version id from the bucket's versioning state,
+        run ``check`` against the current rows, and return the null version ``rec`` replaces."""
+        kb = rec.key.encode()
+        if self._versioning(db, rec.bucket) != "Enabled":
+            rec.version_id = NULL_VERSION
+        latest = self._latest(db, rec.bucket, kb)
+        replaced = self._one(db, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
+        if check is not None:
+            check(latest, replaced)
+        return replaced
+
     async def put_version(self, rec: VersionRecord, check: WriteCheck | None = None) -> VersionRecord:
         def tx(db: sqlite3.Connection) -> VersionRecord:
-            kb = rec.key.encode()
-            if self._versioning(db, rec.bucket) != "Enabled":
-                rec.version_id = NULL_VERSION
-            latest = self._latest(db, rec.bucket, kb)
-            replaced = self._one(db, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
-            if check is not None:
-                check(latest, replaced)
+            replaced = self._check_write(db, rec, check)
             if replaced is not None:
                 self._drop(db, replaced)
             self._insert_latest(db, rec)
@@ -463,14 +469,8 @@ class SqliteMeta(MetaStore):
         self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
     ) -> VersionRecord:
         def tx(db: sqlite3.Connection) -> VersionRecord:
-            kb = rec.key.encode()
-            if self._versioning(db, rec.bucket) != "Enabled":
-                rec.version_id = NULL_VERSION
-            latest = self._latest(db, rec.bucket, kb)
-            replaced = self._one(db, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
-            if check is not None:
-                check(latest, replaced)
-            parts = self._take_upload(db, upload_id, rec.bucket, kb)
+            replaced = self._check_write(db, rec, check)
+            parts = self._take_upload(db, upload_id, rec.bucket, rec.key.encode())
             kept = set(keep)
             self._gc(db, [p.layout for p in parts if p.part_number not in kept])
             if replaced is not None:
