@@ -137,15 +137,16 @@ async def list_objects(rq: Request) -> web.StreamResponse:
     marker = rq.query.get("marker", "")
     max_keys = int_param(rq, "max-keys", MAX_KEYS)
     page = await rq.core.list_objects(rq.op.bucket, prefix, delimiter, marker, min(max_keys, MAX_KEYS))
+    # element order as MinIO writes it; MinIO sends NextMarker on every truncated
+    # page (AWS only with a delimiter)
     children = [
         X.el("Name", rq.op.bucket),
         X.el("Prefix", enc(prefix)),
         X.el("Marker", enc(marker)),
+        X.el("NextMarker", enc(page.next_marker)) if page.truncated else None,
         X.el("MaxKeys", max_keys),
         X.el("Delimiter", enc(delimiter)) if delimiter else None,
         X.el("IsTruncated", "true" if page.truncated else "false"),
-        # MinIO sends NextMarker on every truncated page (AWS only with a delimiter)
-        X.el("NextMarker", enc(page.next_marker)) if page.truncated else None,
     ]
     children += [_contents(r, enc, True) for r in page.entries]
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
