@@ -136,6 +136,16 @@ def dsn_command_args(dsn: str) -> tuple[list[str], dict[str, str]]:
     return [f"--dbname={clean}"], {"PGPASSWORD": unquote(u.password)}
 
 
+def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a listing scan ($1.. numbered): one bucket, lo <(=) key < hi (an index range)."""
+    where = f"bucket = $1 AND key {'>=' if inclusive else '>'} $2"
+    args: list[Any] = [bucket, lo]
+    if hi is not None:
+        where += " AND key < $3"
+        args.append(hi)
+    return where, args
+
+
 def _json(v: Any) -> str:
     return json.dumps(v, separators=(",", ":"))
 
@@ -551,13 +561,9 @@ class PostgresMeta(MetaStore):
         return await self._tx(tx)
 
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
-        op = ">=" if inclusive else ">"
-        q = f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND is_latest = 1 AND delete_marker = 0 AND key {op} $2"
-        args: list[Any] = [bucket, lo]
-        if hi is not None:
-            q += " AND key < $3"
-            args.append(hi)
-        q += f" ORDER BY key LIMIT ${len(args) + 1}"
+        where, args = _key_range(bucket, lo, inclusive, hi)
+        q = f"SELECT {_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} " \
+            f"ORDER BY key LIMIT ${len(args) + 1}"
         args.append(limit)
         return [_row_to_version(r) for r in await self._fetch(q, *args)]
 
@@ -612,13 +618,8 @@ class PostgresMeta(MetaStore):
             q = f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND key = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
             args: list[Any] = [bucket, lo, below_seq, limit]
         else:
-            op = ">=" if inclusive else ">"
-            q = f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND key {op} $2"
-            args = [bucket, lo]
-            if hi is not None:
-                q += " AND key < $3"
-                args.append(hi)
-            q += f" ORDER BY key, seq DESC LIMIT ${len(args) + 1}"
+            where, args = _key_range(bucket, lo, inclusive, hi)
+            q = f"SELECT {_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ${len(args) + 1}"
             args.append(limit)
         return [_row_to_version(r) for r in await self._fetch(q, *args)]
 
@@ -708,13 +709,9 @@ class PostgresMeta(MetaStore):
                  "ORDER BY initiated, upload_id COLLATE \"C\" LIMIT $4")
             args: list[Any] = [bucket, lo, after_id, limit]
         else:
-            op = ">=" if inclusive else ">"
-            q = f"SELECT {cols} FROM uploads WHERE bucket = $1 AND key {op} $2"
-            args = [bucket, lo]
-            if hi is not None:
-                q += " AND key < $3"
-                args.append(hi)
-            q += f" ORDER BY key, initiated, upload_id COLLATE \"C\" LIMIT ${len(args) + 1}"
+            where, args = _key_range(bucket, lo, inclusive, hi)
+            q = f"SELECT {cols} FROM uploads WHERE {where} " \
+                f"ORDER BY key, initiated, upload_id COLLATE \"C\" LIMIT ${len(args) + 1}"
             args.append(limit)
         return [self._upload(r) for r in await self._fetch(q, *args)]
 
