@@ -9,9 +9,10 @@ same way. Node errors come back as the node error vocabulary (rebuilt from the
 JSON ``code``), so ``Storage`` cannot tell a remote drive from a local one.
 
 ``Cluster`` probes every node periodically (``GET /v1/health``); a node that
-fails a probe, refuses our secret, cannot prove it holds the secret, or drops a
-connection is marked down at once, and new placements skip it until a probe
-succeeds again. Drives are learned from the probes: their ids are
+refuses a probe's connection, refuses our secret, cannot prove it holds the
+secret, or drops a connection is marked down at once, one whose probes time
+out after ``PROBE_MISSES`` rounds in a row, and new placements skip it until a
+probe succeeds again. Drives are learned from the probes: their ids are
 ``<node id>/<drive name>`` as the node reports them.
 """
 
@@ -36,6 +37,9 @@ from .drive import Drive
 log = logging.getLogger("s3gw.storage.remote")
 
 Buffer = bytes | bytearray | memoryview
+
+#: health probes that time out in a row before a node is marked down (NodeClient.probe)
+PROBE_MISSES = 3
 
 
 class NodeUnreachable(DriveError):
@@ -79,6 +83,7 @@ class NodeClient:
         self.last_error: str | None = "not probed yet"
         self.last_probe = 0.0
         self.last_seen = 0.0
+        self.missed = 0                         # health probes timed out in a row
         self.drives: dict[str, dict] = {}       # drive name -> last health report
         self._session: aiohttp.ClientSession | None = None
 
@@ -147,13 +152,30 @@ class NodeClient:
         return json.loads(body)
 
     async def probe(self) -> dict:
-        """GET /v1/health; updates the node's state. Never raises."""
+        """GET /v1/health; updates the node's state. Never raises.
+
+        A node that refuses the connection, refuses our secret or answers
+        garbage is marked down at once. A probe that merely times out is a
+        *miss*: a node busy with fsyncs on a loaded machine can be slow to
+        answer its health check, and flapping it offline would refuse writes
+        for nothing. ``PROBE_MISSES`` misses in a row mark it down (a hung
+        node, SIGSTOPped say, is down after that many probe rounds; its
+        requests meanwhile end at their own timeouts).
+        """
         self.last_probe = time.time()
         try:
             doc = await asyncio.wait_for(
                 self.json("GET", f"{API}/health", timeout=aiohttp.ClientTimeout(total=self.probe_timeout)),
                 self.probe_timeout + 1)
-        except Exception as e:  # unreachable, refused, timed out, garbage
+        except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as e:
+            self.missed += 1
+            why = f"health probe timed out ({self.missed} in a row){': ' + str(e) if str(e) else ''}"
+            if self.missed >= PROBE_MISSES or not self.online:
+                self.mark_down(why)
+            else:
+                log.info("node %s (%s): %s", self.node_id, self.url, why)
+            return {}
+        except Exception as e:  # unreachable, refused, garbage
             self.mark_down(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
             return {}
         if not self.online:
@@ -161,6 +183,7 @@ class NodeClient:
         self.node_id = str(doc["node_id"])
         self.drives = {d["name"]: d for d in doc.get("drives", [])}
         self.online = True
+        self.missed = 0
         self.last_error = None
         self.last_seen = time.time()
         return doc
