@@ -172,6 +172,8 @@ def build_app(cfg: ServerConfig) -> web.Application:
         storage = make_storage(cfg)
         await storage.start()
         core = Core(meta, storage)
+        # uploads in progress refresh their write intents well within the orphan grace
+        core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
         app[CORE] = core
         repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
                         scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
@@ -186,7 +188,8 @@ def build_app(cfg: ServerConfig) -> web.Application:
                       "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        tasks = [asyncio.create_task(core.gc_worker())] + [asyncio.create_task(w()) for w in repair.workers()]
+        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper())] + [
+            asyncio.create_task(w()) for w in repair.workers()]
         try:
             yield
         finally:

@@ -116,6 +116,12 @@ class Core(MultipartMixin):
         self.storage = storage
         self.inline_limit = inline_limit
         self._gc_wakeup = asyncio.Event()
+        # Shard sets being written by this process, with when their write intent
+        # was last refreshed (monotonic). ``intent_keeper`` refreshes them every
+        # ``intent_refresh`` seconds, so the orphan reaper (whose grace must be
+        # longer) never takes a slow upload for a crashed one.
+        self._inflight: dict[str, float] = {}
+        self.intent_refresh = 60.0
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -300,10 +306,15 @@ class Core(MultipartMixin):
                 # empty parts still get a (zero-length) shard set, so every part has a layout
                 writer = await self._open_writer()
             layout = await writer.commit() if writer is not None else None
+            if writer is not None:
+                await self._writer_done(writer.data_id, committed=True)
         except InsufficientWriteQuorum as e:
+            if writer is not None:
+                await self._writer_done(writer.data_id, committed=False)
             raise E.SlowDownWrite() from e
         except BaseException:
             if writer is not None:
+                await self._writer_done(writer.data_id, committed=False)
                 await writer.abort()
             raise
         return size, digest.hex(), checksum, layout, (bytes(buf) if writer is None else None)
@@ -314,7 +325,35 @@ class Core(MultipartMixin):
         # the write intent comes first: shards of a write that never commits
         # (a crash) are found from it and removed (core/repair.py)
         await self.meta.begin_write(data_id, placement)
+        self._inflight[data_id] = time.monotonic()
         return await self.storage.open_writer(data_id, placement)
+
+    async def _writer_done(self, data_id: str, *, committed: bool) -> None:
+        """The shards of ``data_id`` are written (or given up). A committed set's
+        intent is refreshed once more if it is getting old, so the metadata
+        commit that follows has a whole grace period to happen in."""
+        touched = self._inflight.pop(data_id, None)
+        if committed and touched is not None and time.monotonic() - touched > self.intent_refresh / 2:
+            await self.meta.touch_writes([data_id])
+
+    async def intent_keeper(self) -> None:
+        """Refresh the write intents of the uploads in progress (see ``_inflight``)."""
+        while True:
+            await asyncio.sleep(self.intent_refresh)
+            ids = list(self._inflight)
+            if not ids:
+                continue
+            try:
+                await self.meta.touch_writes(ids)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("could not refresh %d write intents", len(ids), exc_info=True)
+                continue
+            now = time.monotonic()
+            for data_id in ids:
+                if data_id in self._inflight:
+                    self._inflight[data_id] = now
 
     # ------------------------------------------------------------------ reads
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:

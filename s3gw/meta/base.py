@@ -411,6 +411,11 @@ class MetaStore(abc.ABC):
         """Record that shards of ``data_id`` are about to be written (idempotent)."""
 
     @abc.abstractmethod
+    async def touch_writes(self, data_ids: list[str]) -> None:
+        """Those writes are still in progress: their intents count as started now
+        (so a slow upload is never mistaken for a crashed one)."""
+
+    @abc.abstractmethod
     async def end_write(self, data_ids: list[str]) -> None:
         """The writes committed (or were undone): forget their intents."""
 

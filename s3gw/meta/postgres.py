@@ -751,6 +751,14 @@ class PostgresMeta(MetaStore):
 
         await self._tx(tx)
 
+    async def touch_writes(self, data_ids: list[str]) -> None:
+        async def tx(c: asyncpg.Connection) -> None:
+            await c.execute("UPDATE write_intents SET started = $1 WHERE data_id = ANY($2::text[])",
+                            time.time(), data_ids)
+
+        if data_ids:
+            await self._tx(tx)
+
     async def end_write(self, data_ids: list[str]) -> None:
         async def tx(c: asyncpg.Connection) -> None:
             await c.execute("DELETE FROM write_intents WHERE data_id = ANY($1::text[])", data_ids)

@@ -539,6 +539,15 @@ class SqliteMeta(MetaStore):
 
         await self._run(self._write, tx)
 
+    async def touch_writes(self, data_ids: list[str]) -> None:
+        now = time.time()
+
+        def tx(db: sqlite3.Connection) -> None:
+            db.executemany("UPDATE write_intents SET started = ? WHERE data_id = ?", [(now, d) for d in data_ids])
+
+        if data_ids:
+            await self._run(self._write, tx)
+
     async def end_write(self, data_ids: list[str]) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.executemany("DELETE FROM write_intents WHERE data_id = ?", [(d,) for d in data_ids])

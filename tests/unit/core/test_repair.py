@@ -14,6 +14,7 @@ from s3gw.core.repair import Repair
 from s3gw.core.service import Core, PutOptions
 from s3gw.meta.sqlite import SqliteMeta
 from s3gw.storage import Storage
+from tests.waiting import async_wait_until
 
 BLOCK = 64 << 10
 
@@ -99,6 +100,53 @@ async def test_orphans_of_uncommitted_writes_are_removed(env) -> None:
     assert not any(os.path.exists(shard_path(root, orphan, i)) for i in range(9))
     assert all(os.path.exists(shard_path(root, kept.layout, i)) for i in range(9))
     assert (await core.meta.maintenance_stats())["write_intents"] == 0
+
+
+class _SlowBody:
+    """A body that arrives in pieces until ``done`` is set: an upload in progress."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.sent = 0
+
+    async def __aiter__(self):
+        while not self.done.is_set():
+            self.sent += 1
+            yield os.urandom(100_000)
+            await asyncio.sleep(0.05)
+
+    async def trailers(self) -> dict[str, str]:
+        return {}
+
+
+async def test_an_upload_longer_than_the_grace_is_not_reaped(env) -> None:
+    core, _, root = env
+    meta = core.meta
+    repair = Repair(meta, core.storage, orphan_grace=1.0)
+    core.intent_refresh = 0.2
+    keeper = asyncio.create_task(core.intent_keeper())
+    body = _SlowBody()
+    put = asyncio.create_task(core.put_object("bkt", "slow", body, PutOptions()))
+    try:
+        await async_wait_until(lambda: _intents(meta), "the upload's write intent")
+        # the upload goes on for several grace periods (by the intent's own clock), with the
+        # reaper passing again and again: it must never take the live upload for an orphan
+        first = (await meta.stale_writes(time.time() + 3600, 10))[0].started
+        while time.time() - first < 3 * repair.orphan_grace:
+            assert await repair.reap_orphans() == 0
+            await asyncio.sleep(0.1)
+        body.done.set()
+        rec = await put
+    finally:
+        keeper.cancel()
+        body.done.set()
+    assert all(os.path.exists(shard_path(root, rec.layout, i)) for i in range(9))
+    assert (await read(core, "slow"))[:1] and rec.size == body.sent * 100_000
+    assert await _intents(meta) == 0
+
+
+async def _intents(meta) -> int:
+    return (await meta.maintenance_stats())["write_intents"]
 
 
 async def test_gc_defers_what_it_cannot_delete(env) -> None:
