@@ -29,7 +29,8 @@ def main() -> int:
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"),
                    help="bucket for the canary object (created if missing; default ops-canary)")
     p.add_argument("--no-canary", action="store_true", help="skip the PUT/GET/DELETE canary (read-only check)")
-    p.add_argument("--slow", type=float, default=2.0, help="canary PUT+GET seconds above which to warn (default 2)")
+    p.add_argument("--slow", type=float, default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
+                   help="canary PUT+GET seconds above which to warn (default $S3GW_OPS_SLOW or 2)")
     p.add_argument("--heal-dry-run", action="store_true",
                    help="also run `s3gw admin heal --dry-run` over everything (reads every object's shard list)")
     p.add_argument("--warn-pct", type=float, default=80.0, help="drive use %% to warn at (default 80)")

@@ -53,8 +53,9 @@ def main() -> int:
     p.add_argument("--backup-dir", default=os.environ.get("S3GW_BACKUP_DIR"), help="data-loss: where backups are")
     p.add_argument("--warn-pct", type=float, default=80.0, help="storage-full: drive use %% to warn at")
     p.add_argument("--crit-pct", type=float, default=90.0, help="storage-full: drive use %% that is critical")
-    p.add_argument("--slow-ms", type=float, default=500.0,
-                   help="network-issue/performance: probe or drive latency to warn at (default 500)")
+    p.add_argument("--slow-ms", type=float, default=float(os.environ.get("S3GW_OPS_SLOW_MS", "500")),
+                   help="network-issue/performance: probe or drive latency to warn at "
+                        "(default $S3GW_OPS_SLOW_MS or 500)")
     p.add_argument("--max-auth-failures", type=int, default=100,
                    help="security: authentication failures since the last run to warn at (default 100)")
     p.add_argument("--perf-objects", type=int, default=16, help="performance: objects to write (default 16)")

@@ -105,8 +105,9 @@ def main() -> int:
     p.add_argument("--max-p99-ms", type=float, default=0.0, help="warn when PUT or GET p99 exceeds this")
     p.add_argument("--baseline", default=None, help="baseline file (default $S3GW_OPS_STATE/perf-<host>.json)")
     p.add_argument("--save-baseline", action="store_true", help="store this run as the baseline")
-    p.add_argument("--degraded", type=float, default=0.5,
-                   help="warn when throughput is below this fraction of the baseline (default 0.5)")
+    p.add_argument("--degraded", type=float, default=float(os.environ.get("S3GW_OPS_PERF_DEGRADED", "0.5")),
+                   help="warn when throughput is below this fraction of the baseline "
+                        "(default $S3GW_OPS_PERF_DEGRADED or 0.5)")
     args = p.parse_args()
     t = ops.target_from(args)
     rep = ops.Report("s3gw performance check", json_out=args.json)

@@ -32,7 +32,8 @@ def main() -> int:
     p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""))
     p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"))
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"))
-    p.add_argument("--slow", type=float, default=2.0, help="canary seconds above which it is a P3 (default 2)")
+    p.add_argument("--slow", type=float, default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
+                   help="canary seconds above which it is a P3 (default $S3GW_OPS_SLOW or 2)")
     p.add_argument("--crit-pct", type=float, default=95.0, help="drive use %% treated as storage full (default 95)")
     args = p.parse_args()
     t = ops.target_from(args)
