@@ -68,3 +68,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(data)
     yield srv
     srv.stop()
+
+
+# --------------------------------------------------------------------------- stages
+# `make unit` runs tests/unit (marked `unit`) without the tests that need a real
+# PostgreSQL or Redis server (marked `services` here, from the fixtures they use);
+# `make integration` runs those and everything that starts processes (functional,
+# cluster, scale-out, ops): `-m "not unit or services"`.
+SERVICE_FIXTURES = {"postgres", "private_postgres", "redis_server", "private_redis"}
+
+
+UNIT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unit") + os.sep
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "services: needs a real PostgreSQL or Redis server (tests/services.py)")
+    config.addinivalue_line("markers", "unit: a test under tests/unit")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if str(item.path).startswith(UNIT_DIR):
+            item.add_marker(pytest.mark.unit)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or {"postgres", "redis"} & {
+                v for v in params.values() if isinstance(v, str)}:
+            item.add_marker(pytest.mark.services)

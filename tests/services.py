@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.waiting import SCALE, deadline
+
 PG_SUPERUSER = "s3gw"
 SKIP_ENV = "S3GW_TEST_NO_SERVICES"
 
@@ -43,9 +45,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
+    """Until something listens on ``port`` (a process started on a busy machine may take long);
+    fails at once if ``proc`` exits."""
+    end = deadline(timeout)
+    while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}")
         try:
@@ -53,7 +57,7 @@ def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout * SCALE:.0f}s")
 
 
 def missing_service(what: str, hint: str) -> None:
@@ -100,13 +104,13 @@ class PgServer:
             # speed for tests; a crash of the *process* still loses nothing (the OS keeps the pages)
             "-c fsync=off", "-c full_page_writes=off", "-c max_connections=300", "-c shared_buffers=64MB",
         ])
-        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "60",
+        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "300",
                                  "-o", opts, "start"), check=True, stdout=subprocess.DEVNULL)
 
     def stop(self, mode: str = "fast") -> None:
         """``fast``: clean shutdown; ``immediate``: like a crash (WAL replay on the next start)."""
         self.thaw()
-        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-w", "-t", "60", "stop"),
+        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-w", "-t", "300", "stop"),
                        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _pids(self) -> list[int]:
@@ -232,7 +236,7 @@ class RedisServer:
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.datadir, "--save", "",
              "--appendonly", "no", "--requirepass", self.password, "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc, timeout=20)
+        wait_port(self.port, self.proc)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

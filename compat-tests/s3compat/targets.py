@@ -231,7 +231,7 @@ def start_s3gw(name: str, base: Path) -> Target:
     t = Target(name, f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="s3gw", workdir=base,
                _stop=_stop_proc(proc))
     try:
-        wait_http(port, proc, 60, log)
+        wait_http(port, proc, 300, log)
     except BaseException:
         t.stop()
         raise
@@ -264,7 +264,7 @@ def start_minio(base: Path) -> Target:
     return t
 
 
-def wait_minio_ready(port: int, proc: subprocess.Popen | None, log: Path | None, timeout: float = 60) -> None:
+def wait_minio_ready(port: int, proc: subprocess.Popen | None, log: Path | None, timeout: float = 300) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout
@@ -285,7 +285,7 @@ def wait_minio_ready(port: int, proc: subprocess.Popen | None, log: Path | None,
     raise TimeoutError(f"minio on 127.0.0.1:{port} not ready in {timeout}s")
 
 
-def wait_serving(t: Target, timeout: float = 60) -> None:
+def wait_serving(t: Target, timeout: float = 300) -> None:
     """Wait until an authenticated ListBuckets succeeds: MinIO answers its health
     checks a moment before it stops refusing requests with XMinioServerNotInitialized."""
     import boto3

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError
 from tests.cluster.conftest import ClusterProcs
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.functional.conftest import s3_client
+from tests.waiting import wait_until
 
 BUCKET = "cluster"
 INLINE = 128 * 1024
@@ -80,14 +80,6 @@ def sharded() -> int:
     return sum(1 for size, _ in OBJECTS.values() if size > INLINE)
 
 
-def wait_for(pred, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.2)
-
-
 def heal_settled(c: ClusterProcs) -> bool:
     h = c.info()["healing"]
     return h["heal_queued"] == 0
@@ -137,7 +129,7 @@ def test_any_three_nodes_killed_every_object_reads(cluster: ClusterProcs, victim
     restart(cluster, list(victims))
     assert cluster.health()[0] == 200
     # degraded reads queued heals; nothing was lost, so they settle with nothing to do
-    wait_for(lambda: heal_settled(cluster), what="heal queue to drain")
+    wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
 
 
 def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> None:
@@ -173,7 +165,7 @@ def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> 
     check_all(cluster)                    # nothing visible, and the overwrite left the old object
     restart(cluster, [5, 6, 7])
     # the writes that missed shards were queued; the heal worker rebuilds them now the nodes are back
-    wait_for(lambda: heal_settled(cluster), 60, "heal queue to drain")
+    wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
     report = deep_check(cluster)
     assert report["would_heal"] == 0 and report["healthy"] == len(OBJECTS), report["problems"]
     assert [len(n.shard_files()) for n in cluster.nodes] == [sharded()] * 9

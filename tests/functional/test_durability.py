@@ -7,7 +7,7 @@ import os
 import pathlib
 import random
 import signal
-import threading
+import socket
 import time
 
 import pytest
@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import start_server
 from tests.functional.conftest import s3_client
+from tests.sigv4_client import amz_now, sign
+from tests.waiting import wait_until
 
 
 def shard_files(data_dir: str) -> dict[int, list[pathlib.Path]]:
@@ -87,16 +89,12 @@ def test_crash_mid_put_leaves_old_object(tmp_path) -> None:
     old = os.urandom(2 << 20)
     s3.put_object(Bucket="crash", Key="obj", Body=old)
 
-    def writer():
-        try:
-            s3.put_object(Bucket="crash", Key="obj", Body=_Slow(), ContentLength=8 << 20)
-        except Exception:
-            pass  # the server is killed under it
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
-    time.sleep(1.5)
+    put = SlowPut(srv.port, "crash", "obj", srv.access_key, srv.secret_key)
+    # killed while the shards of the new version are being written on every drive
+    wait_until(lambda: writing_shards([os.path.join(str(tmp_path), f"drive{i}") for i in range(1, 10)]),
+               "the PUT's shards to be in progress on all nine drives")
     os.kill(srv.proc.pid, signal.SIGKILL)
+    put.close()
     srv.proc.wait()
     srv2 = start_server(str(tmp_path), port=srv.port)
     try:
@@ -108,23 +106,37 @@ def test_crash_mid_put_leaves_old_object(tmp_path) -> None:
         srv2.stop()
 
 
-class _Slow:
-    """A file-like body that sends 4 MiB, then stalls (so the server dies mid-PUT)."""
+class SlowPut:
+    """A signed PUT (UNSIGNED-PAYLOAD) over a raw socket that sends ``send`` bytes of the
+    ``total`` its Content-Length announces, then stalls: the server dies under it.
 
-    def __init__(self) -> None:
-        self.sent = 0
-        self.total = 8 << 20
+    The default sends two whole 6 MiB stripes (6 data blocks of 1 MiB), so the server
+    is writing shard files by then, not just buffering. (A raw socket, not boto3: an
+    SDK may buffer or refuse a body it cannot rewind.)
+    """
 
-    def read(self, n: int = -1) -> bytes:
-        if self.sent >= 4 << 20:
-            time.sleep(30)
-            return b""
-        n = min(n if n > 0 else 1 << 20, (4 << 20) - self.sent)
-        self.sent += n
-        return os.urandom(n)
+    def __init__(self, port: int, bucket: str, key: str, access: str, secret: str,
+                 send: int = 12 << 20, total: int = 16 << 20) -> None:
+        path = f"/{bucket}/{key}"
+        headers, *_ = sign("PUT", path, [], {"host": f"127.0.0.1:{port}"}, "UNSIGNED-PAYLOAD", access, secret,
+                           amz_now())
+        headers["content-length"] = str(total)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.sock.sendall(head.encode())
+        for _ in range(send >> 20):
+            self.sock.sendall(os.urandom(1 << 20))
 
-    def __len__(self) -> int:
-        return self.total
+    def close(self) -> None:
+        self.sock.close()
+
+
+def writing_shards(data_dirs: list[str]) -> bool:
+    """Whether a shard is being written (a temporary file, not a drive probe) in every drive folder given."""
+    def busy(d: str) -> bool:
+        tmp = os.path.join(d, "tmp")
+        return os.path.isdir(tmp) and any(not f.startswith(".probe") for f in os.listdir(tmp))
+    return all(busy(d) for d in data_dirs)
 
 
 def vm_hwm_kib(pid: int) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 
 import pytest
 
 from tests.functional.rawhttp import send, signed_request
 from tests.sigv4_client import amz_now, sign
+from tests.waiting import wait_until
 
 
 def test_bad_xml_bodies(server, bucket: str) -> None:
@@ -60,9 +62,10 @@ def test_truncated_plain_body_leaves_nothing(server, s3, bucket: str) -> None:
     req = f"PUT /{bucket}/cut HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     s.sendall(req.encode() + body[:50_000])
     s.close()  # the client goes away mid-body
-    import time
-
-    time.sleep(0.5)
+    # the server has finished with the request once its access-log line is written
+    log = os.path.join(server.data, f"server-{server.port}.log")
+    wait_until(lambda: [x for x in open(log, errors="replace") if x.startswith("{") and '"PutObject"' in x
+                        and f'"{bucket}"' in x and '"cut"' in x], "the server to log the cut-off PUT")
     r = signed_request(server, "HEAD", f"/{bucket}/cut")
     assert r.status == 404
 

@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -30,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from s3gw.admin_cli import OpsClient
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.waiting import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -244,10 +244,8 @@ def test_heal_metrics_move(gw: Server) -> None:
     victim = next(p for p in shards if os.path.basename(p) == f"{newest}.0")
     os.unlink(victim)
     assert s3.get_object(Bucket=bucket, Key="heal.bin")["Body"].read() == body
-    deadline = time.monotonic() + 20
-    while scrape(gw)['s3gw_healed_objects_total{source="worker"}'] <= before:
-        assert time.monotonic() < deadline, "the heal worker did not heal the object"
-        time.sleep(0.2)
+    wait_until(lambda: scrape(gw)['s3gw_healed_objects_total{source="worker"}'], "the heal worker to heal the object",
+               until=lambda healed: healed > before)
     assert os.path.exists(victim)
     assert scrape(gw)["s3gw_heal_queue_depth"] == 0
 
@@ -551,15 +549,15 @@ def test_access_and_audit_logs(gw: Server) -> None:
     s3.get_object(Bucket=bucket, Key="logged.txt")["Body"].read()
     api(gw).add_user("audited-ops", "audited-secret-1")
     log = os.path.join(gw.data, f"server-{gw.port}.log")
-    deadline = time.monotonic() + 5
-    while True:
+    def logged():
         lines = [json.loads(x) for x in open(log, encoding="utf-8", errors="replace") if x.startswith("{")]
         access = [x for x in lines if "method" in x and x.get("request_id") == rid]
         audit = [x for x in lines if "action" in x and x.get("request_id") == rid]
         created = [x for x in lines if x.get("action") == "admin:CreateUser" and x.get("target") == "audited-ops"]
-        if (access and audit and created) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return lines, access, audit, created
+
+    lines, access, audit, created = wait_until(logged, "the access and audit lines of the PUT and the CreateUser",
+                                               until=lambda got: all(got[1:]))
     (a,) = access
     assert a["operation"] == "PutObject" and a["bucket"] == bucket and a["key"] == "logged.txt"
     assert a["status"] == 200 and a["bytes_in"] == 5 and a["access_key"] == ACCESS_KEY and a["duration_ms"] >= 0

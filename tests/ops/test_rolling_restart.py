@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ import yaml
 from tests.conftest import ACCESS_KEY, SECRET_KEY, free_port, wait_port
 from tests.ops.conftest import Ops
 from tests.services import PgServer
+from tests.waiting import wait_until
 
 SECRET = "rolling-restart-cluster-secret-0123456789"
 
@@ -75,7 +75,7 @@ class Supervised:
             self.spawn(p, sys.executable, "-m", "s3gw.cli", "serve", "--config", path, "--probe-interval", "0.5",
                        "--heal-interval", "0.5")
         for p in self.node_ports + self.gw_ports:
-            wait_port(p, timeout=60)
+            wait_port(p)
 
     def stop(self) -> None:
         open(os.path.join(self.root, "stop"), "w").close()
@@ -102,14 +102,12 @@ def supervised(tmp_path_factory: pytest.TempPathFactory, postgres: PgServer) -> 
         d.stop()
 
 
-def wait_whole(ops: Ops, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = ops.run("scale.py", "verify", "--expect-nodes", "9", "--wait", "1")
-        if r.code == 0 or time.monotonic() > deadline:
-            assert r.code == 0, r
-            return
-        time.sleep(0.5)
+def wait_whole(ops: Ops, whole: bool = True) -> None:
+    """Until ``scale.py verify`` finds the cluster whole (all nine nodes online, nothing healing),
+    or, with ``whole=False``, until it finds it not whole."""
+    wait_until(lambda: ops.run("scale.py", "verify", "--expect-nodes", "9", "--wait", "1"),
+               "the cluster to be " + ("whole" if whole else "seen degraded"),
+               until=lambda r: (r.code == 0) == whole)
 
 
 def test_rolling_restart_keeps_the_store_available(supervised: Supervised, tmp_path, mc_bin: str) -> None:
@@ -144,7 +142,7 @@ def test_rolling_restart_refuses_a_degraded_cluster(supervised: Supervised, tmp_
     os.killpg(loop.pid, signal.SIGSTOP)
     os.kill(int(open(os.path.join(supervised.root, f"{port}.pid")).read()), signal.SIGKILL)
     try:
-        time.sleep(1.5)
+        wait_whole(ops, whole=False)      # the gateway has seen the node go
         r = ops.expect(2, "update.py", "rolling-restart", "--gateways", gw1, "--restart-node-cmd", "false",
                        "--restart-gateway-cmd", "false")
         assert "not whole" in r.out and "nodes offline" in r.out

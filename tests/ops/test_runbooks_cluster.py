@@ -91,13 +91,13 @@ def test_network_partitioned_node(cluster: ClusterProcs, ops: Ops) -> None:
     proc = cluster.nodes[4].proc
     os.kill(proc.pid, signal.SIGSTOP)
     try:
-        cluster.wait_online(8, timeout=40)
+        cluster.wait_online(8)
         r = ops.run("incident-response.py", "network-issue", "--slow-ms", "5000")
         assert r.code in (1, 2), r
         assert cluster.nodes[4].url in r.out and "unreachable from the gateway" in r.out
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    cluster.wait_online(9, timeout=40)
+    cluster.wait_online(9)
     ops.expect(0, "incident-response.py", "network-issue", "--slow-ms", "5000")
 
 

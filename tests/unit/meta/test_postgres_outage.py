@@ -16,8 +16,12 @@ import pytest
 from s3gw.meta.base import MetaUnavailable
 from s3gw.meta.model import BucketRecord, VersionRecord
 from s3gw.meta.postgres import PostgresMeta
+from tests.waiting import async_wait_until
 
 TIMEOUT = 1.5
+#: "within the timeout" on a loaded machine: the timeout plus slack far above the work and far
+#: below a hang (a call waiting on a dead or frozen server without its timeout waits forever)
+WITHIN = TIMEOUT + 10
 
 
 async def open_store(pg, **kw) -> PostgresMeta:
@@ -26,15 +30,9 @@ async def open_store(pg, **kw) -> PostgresMeta:
     return s
 
 
-async def eventually(fn, within: float = 20.0):
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return await fn()
-        except MetaUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+async def eventually(fn):
+    return await async_wait_until(fn, "the store to answer again", ignore=(MetaUnavailable,),
+                                  until=lambda _: True)
 
 
 async def timed_unavailable(coro) -> float:
@@ -53,7 +51,7 @@ async def test_stopped_then_restarted(private_postgres) -> None:
         pg.stop("fast")
         for call in (s.get_bucket("b"), s.put_version(VersionRecord(bucket="b", key="during")),
                      s.list_objects("b", "", "", "", 10), s.ping()):
-            assert await timed_unavailable(call) < TIMEOUT + 0.5
+            assert await timed_unavailable(call) < WITHIN
         pg.start()
         # the pool replaces its dead connections by itself: no reopen
         await eventually(lambda: s.put_version(VersionRecord(bucket="b", key="after")))
@@ -72,9 +70,9 @@ async def test_hung_server_costs_at_most_the_timeout(private_postgres) -> None:
         try:
             waits = await asyncio.gather(*(timed_unavailable(s.get_version("b", f"k{i}")) for i in range(5)),
                                          timed_unavailable(s.put_version(VersionRecord(bucket="b", key="x"))))
-            assert max(waits) < TIMEOUT + 1.0, waits
+            assert max(waits) < WITHIN, waits
             # and again, with connections stuck from the first round
-            assert await timed_unavailable(s.get_bucket("b")) < TIMEOUT + 1.0
+            assert await timed_unavailable(s.get_bucket("b")) < WITHIN
         finally:
             pg.thaw()
         await eventually(lambda: s.put_version(VersionRecord(bucket="b", key="y")))
@@ -99,7 +97,10 @@ async def test_acknowledged_writes_survive_a_crash(private_postgres) -> None:
                 acked.append(f"w{n}/{i:04d}")
 
         tasks = [asyncio.create_task(writer(n)) for n in range(4)]
-        await asyncio.sleep(0.7)
+
+        async def some_acked() -> bool:
+            return len(acked) >= 20
+        await async_wait_until(some_acked, "writes acknowledged before the crash")
         pg.stop("immediate")          # like a crash: no checkpoint, WAL replay on start
         await asyncio.gather(*tasks)
         assert acked, "some writes must have been acknowledged before the crash"
@@ -123,7 +124,7 @@ async def test_open_waits_for_the_server_then_gives_up(private_postgres) -> None
     t0 = time.monotonic()
     with pytest.raises(MetaUnavailable):
         await PostgresMeta(pg.dsn(), connect_timeout=0.5, startup_wait=1.0).open()
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 1.0 + WITHIN          # startup_wait, not forever
     # started while open() waits: it connects
     s = PostgresMeta(pg.dsn(), connect_timeout=0.5, startup_wait=20.0)
     opening = asyncio.create_task(s.open())

@@ -18,6 +18,7 @@ from s3gw.storage import Storage
 from s3gw.storage.remote import NodeClient, NodeRefused, NodeUnreachable, RemoteDrive
 
 from .helpers import BLOCK, local_drives
+from tests.waiting import async_wait_until
 
 SECRET = b"unit-test-cluster-secret"
 
@@ -105,10 +106,9 @@ async def test_aborted_stream_leaves_nothing(node) -> None:
 
     with pytest.raises(Exception):
         await d.write_shard("ab.1", failing(), block_size=100, hash_algo="sha256")
-    for _ in range(100):            # the node notices the dropped upload on its own time
-        if not os.listdir(server.drives["d1"].tmp_dir):
-            break
-        await asyncio.sleep(0.05)
+    async def tmp_empty() -> bool:  # the node notices the dropped upload on its own time
+        return not os.listdir(server.drives["d1"].tmp_dir)
+    await async_wait_until(tmp_empty, "the node to drop the aborted upload's temporary file")
     assert list(server.drives["d1"].list_shards()) == []
     assert os.listdir(server.drives["d1"].tmp_dir) == []
 

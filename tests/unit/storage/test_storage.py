@@ -257,12 +257,13 @@ async def test_slow_drive_read_times_out_to_parity(tmp_path) -> None:
     drives = [FailingDrive(d) for d in local_drives(tmp_path)]
     for d in drives:
         d.fail_writes = False
-    storage = Storage(drives, block_size=BLOCK, read_timeout=0.2)
+    # generous for the healthy drives of a loaded machine; the slow one takes far longer
+    storage = Storage(drives, block_size=BLOCK, read_timeout=2.0)
     try:
         data = os.urandom(2 * BLOCK)
         layout = await put(storage, data)
         slow = storage.drive(layout["placement"][2])
-        slow.read_delay = 5
+        slow.read_delay = 300
         seen = []
         storage.on_degraded = lambda lay, idx: seen.append(idx)
         assert await get(storage, layout) == data
@@ -282,7 +283,7 @@ async def test_async_degraded_hook(storage: Storage) -> None:
 
     storage.on_degraded = hook
     await get(storage, layout)
-    await asyncio.wait_for(got.wait(), 2)
+    await asyncio.wait_for(got.wait(), 60)
 
 
 async def test_read_can_stop_early(storage: Storage) -> None:
@@ -374,11 +375,13 @@ async def test_full_drives_are_storage_full(tmp_path) -> None:
 
 
 async def test_stalled_drive_is_dropped(tmp_path) -> None:
-    storage, drives = failing_storage(tmp_path, {2: 10**9}, stall_timeout=0.3)
-    drives[1].write_delay = 30          # drive2 never keeps up
+    # the stall timeout is generous (a healthy drive on a loaded machine must never look stalled);
+    # drive2 sleeps far longer than it
+    storage, drives = failing_storage(tmp_path, {2: 10**9}, stall_timeout=3.0)
+    drives[1].write_delay = 300         # drive2 never keeps up
     try:
         data = os.urandom(6 * BLOCK)
-        layout = await asyncio.wait_for(put(storage, data, piece=BLOCK), 10)
+        layout = await asyncio.wait_for(put(storage, data, piece=BLOCK), 120)
         assert layout["missing"] == [layout["placement"].index("drive2")]
         assert await get(storage, layout) == data
     finally:
@@ -543,12 +546,12 @@ class _SlowCommitDrive(ProxyDrive):
 
 async def test_straggler_after_quorum_is_dropped(tmp_path) -> None:
     drives: list = local_drives(tmp_path)
-    drives[0] = _SlowCommitDrive(drives[0], 30)     # drive1 hangs after its data
+    drives[0] = _SlowCommitDrive(drives[0], 300)    # drive1 hangs after its data
     drives[1] = _SlowCommitDrive(drives[1], 0.3)    # drive2 is merely slow
-    storage = Storage(drives, block_size=BLOCK, stall_timeout=1.0)
+    storage = Storage(drives, block_size=BLOCK, stall_timeout=3.0)
     try:
         data = os.urandom(2 * BLOCK)
-        layout = await asyncio.wait_for(put(storage, data), 10)
+        layout = await asyncio.wait_for(put(storage, data), 120)
         assert layout["missing"] == [layout["placement"].index("drive1")]
         assert await get(storage, layout) == data
     finally:
