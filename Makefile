@@ -1,10 +1,16 @@
 # The two commands of the README:
 #   make serve   set up (first time) and run s3gw on the embedded default (./data, 127.0.0.1:8080)
-#   make test    set up (first time) and run the whole test suite
+#   make test    set up (first time) and run the whole test suite (unit, integration, compat)
+# The parts, each on its own:
+#   make unit         tests/unit and doctests, no external service (seconds)
+#   make integration  real processes: PostgreSQL, Redis, servers, nodes, mc (minutes)
+#   make compat       compat-tests: s3gw and the pinned MinIO side by side
+#   make stress       make test N times (RUNS, default 3) with two CPU-bound processes running
 DATA ?= ./data
 ADDRESS ?= 127.0.0.1:8080
+RUNS ?= 3
 
-.PHONY: serve test setup
+.PHONY: serve test setup unit integration compat stress
 setup:
 	@scripts/setup.sh
 
@@ -12,4 +18,16 @@ serve: setup
 	s3gw serve --data $(DATA) --address $(ADDRESS)
 
 test: setup
-	@scripts/test.sh
+	@scripts/test.sh all
+
+unit: setup
+	@scripts/test.sh unit
+
+integration: setup
+	@scripts/test.sh integration
+
+compat: setup
+	@scripts/test.sh compat
+
+stress: setup
+	@scripts/stress-test.sh $(RUNS)

@@ -1,27 +1,50 @@
 #!/usr/bin/env bash
-# Run the whole suite: the project's tests, then the compatibility suite
-# (s3gw and the pinned, Go-built MinIO side by side; the Go build is cached by
-# scripts/go-tools.sh). pytest's exit code 5 ("no tests ran") is a failure here.
-# Extra arguments go to the first stage only.
+# The test suite, in stages (the Makefile's targets):
+#
+#   scripts/test.sh unit          tests/unit and the doctests: no external service, seconds
+#   scripts/test.sh integration   real processes: PostgreSQL, Redis, s3gw servers, storage
+#                                 nodes, mc (functional, cluster, scale-out, ops tests)
+#   scripts/test.sh compat        compat-tests/: s3gw and the pinned, Go-built MinIO side by side
+#   scripts/test.sh all           the three in order (what `make test` and CI run)
+#
+# Extra arguments go to pytest (for `all`: to every stage). pytest's exit code 5
+# ("no tests ran") is a failure here. Each stage prints how long it took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+stage=${1:-all}
+[ $# -gt 0 ] && shift
 
-run() {
-  "$@"
-  local rc=$?
+run() {  # NAME PYTEST-ARGS...
+  local name=$1 start rc
+  shift
+  start=$(date +%s)
+  echo "== $name: python -m pytest $*" >&2
+  "$PY" -m pytest -q -p no:cacheprovider "$@"
+  rc=$?
   if [ $rc -eq 5 ]; then
-    echo "no tests ran: failing" >&2
-    return 1
+    echo "== $name: no tests ran: failing" >&2
+    rc=1
   fi
+  echo "== $name: exit $rc after $(( $(date +%s) - start )) s" >&2
   return $rc
 }
 
-run $PY -m pytest -q -p no:cacheprovider --doctest-modules s3gw nodes tests "$@"
-rc=$?
-if [ -z "${S3GW_SKIP_COMPAT:-}" ]; then
-  run $PY -m pytest -q -p no:cacheprovider compat-tests
-  rc2=$?
-  [ $rc -eq 0 ] && rc=$rc2
-fi
-exit $rc
+unit()        { run unit --doctest-modules s3gw nodes tests/unit -m "not services" "$@"; }
+integration() { run integration tests -m "not unit or services" "$@"; }
+compat()      { run compat compat-tests "$@"; }
+
+case "$stage" in
+  unit) unit "$@" ;;
+  integration) integration "$@" ;;
+  compat) compat "$@" ;;
+  all)
+    rc=0
+    unit "$@" || rc=1
+    integration "$@" || rc=1
+    if [ -z "${S3GW_SKIP_COMPAT:-}" ]; then
+      compat "$@" || rc=1
+    fi
+    exit $rc ;;
+  *) echo "usage: scripts/test.sh [unit|integration|compat|all] [pytest args...]" >&2; exit 2 ;;
+esac
