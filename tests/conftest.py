@@ -45,8 +45,21 @@ def start_server(data: str, *extra: str, env: dict[str, str] | None = None, port
         [sys.executable, "-m", "s3gw.cli", "serve", "--data", data, "--address", f"127.0.0.1:{port}", *extra],
         env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
+    _STARTED.append(proc)
     wait_port(port, proc)
     return Server(f"http://127.0.0.1:{port}", port, data, proc)
+
+
+#: every server process a test started: a test that fails before stopping its server
+#: must not leave it running (and listening) after the session
+_STARTED: list[subprocess.Popen] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")

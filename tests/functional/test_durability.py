@@ -84,18 +84,21 @@ def test_lost_and_corrupt_shards_are_served_around(own_server) -> None:
 
 def test_crash_mid_put_leaves_old_object(tmp_path) -> None:
     srv = start_server(str(tmp_path))
-    s3 = s3_client(srv)
-    s3.create_bucket(Bucket="crash")
-    old = os.urandom(2 << 20)
-    s3.put_object(Bucket="crash", Key="obj", Body=old)
+    try:
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="crash")
+        old = os.urandom(2 << 20)
+        s3.put_object(Bucket="crash", Key="obj", Body=old)
 
-    put = SlowPut(srv.port, "crash", "obj", srv.access_key, srv.secret_key)
-    # killed while the shards of the new version are being written on every drive
-    wait_until(lambda: writing_shards([os.path.join(str(tmp_path), f"drive{i}") for i in range(1, 10)]),
-               "the PUT's shards to be in progress on all nine drives")
-    os.kill(srv.proc.pid, signal.SIGKILL)
-    put.close()
-    srv.proc.wait()
+        put = SlowPut(srv.port, "crash", "obj", srv.access_key, srv.secret_key)
+        # killed while the shards of the new version are being written on every drive
+        wait_until(lambda: writing_shards([os.path.join(str(tmp_path), f"drive{i}") for i in range(1, 10)]),
+                   "the PUT's shards to be in progress on all nine drives")
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        put.close()
+        srv.proc.wait()
+    finally:
+        srv.stop()
     srv2 = start_server(str(tmp_path), port=srv.port)
     try:
         s3 = s3_client(srv2)
