@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
-from .api import handlers, multipart, subresources
+from .api import handlers, multipart, postobject, subresources
 from .api import admin
 from .api.admin import REPAIR
 from .api import madmin, ops as ops_api
@@ -206,7 +206,8 @@ def build_app(cfg: ServerConfig) -> web.Application:
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
-    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS})
+    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
+                            **postobject.HANDLERS})
     admin.add_routes(app)   # health and admin routes first: the S3 route below takes everything
     ops_api.add_routes(app)  # /health/*, metrics, /debug/db-stats, maintenance/manifest/backup
     madmin.add_routes(app)   # the MinIO admin API subset mc uses (/minio/admin/v3)
