@@ -16,6 +16,7 @@ Semantics and messages: MinIO's PostPolicyBucketHandler (cmd/bucket-handlers.go)
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import posixpath
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -225,14 +226,27 @@ def _location(http: web.Request, bucket: str, key: str, domains: tuple[str, ...]
     return f"{http.scheme}://{host}{quote(path, safe='/$&+,:;=@-._~')}"
 
 
-def put_options(fields: dict[str, list[str]]) -> PutOptions:
+_MIME = mimetypes.MimeTypes()   # Python's built-in table only, never the host's /etc/mime.types
+
+
+def type_by_extension(key: str) -> str:
+    """MinIO's default Content-Type for a form upload without one (mimedb.TypeByExtension of the key).
+
+    >>> type_by_extension("photos/cat.PNG"), type_by_extension("notes.txt"), type_by_extension("dir.d/blob")
+    ('image/png', 'text/plain', 'application/octet-stream')
+    """
+    return _MIME.guess_type(key, strict=True)[0] or "application/octet-stream"
+
+
+def put_options(fields: dict[str, list[str]], key: str) -> PutOptions:
     """What the upload stores, from the form as PutObject takes it from headers (MinIO extractMetadataFromMime)."""
     for name in fields:
         if name.startswith(_UNSUPPORTED_PREFIXES):
             raise S3Error("NotImplemented")
     joined = {name: ",".join(values) for name, values in fields.items()}
     opts = PutOptions()
-    opts.content_type = joined.get("content-type", "")
+    # MinIO stores a form upload without Content-Type under the type of its key's extension
+    opts.content_type = joined.get("content-type") or type_by_extension(key)
     for name, value in joined.items():
         if name.startswith("x-amz-meta-"):
             opts.user_meta[name] = value
@@ -321,7 +335,7 @@ async def post_object(rq: Request) -> web.StreamResponse:
         # AWS: a signed form must carry its policy (MinIO would take an empty one as no conditions)
         raise S3Error("InvalidArgument", pp.MSG_NO_POLICY)
 
-    opts = put_options(fields)
+    opts = put_options(fields, key)
     payload = FormFile(form.file, _read_timeout(http), length_range)
     rec = await rq.core.put_object(bucket, key, payload, opts)
 

@@ -163,7 +163,9 @@ def test_mc_share_upload_form(gw: Server, bucket: str, mc_bin: str, tmp_path: An
         fields = [(n, v.replace("<NAME>", "two.txt")) for n, v in fields if n != "file"]
         r = post_form(gw, bucket, fields, b"via mc share upload")
         assert r.status == 204, r.body
-        assert client(gw).get_object(Bucket=bucket, Key=key)["Body"].read() == b"via mc share upload"
+        got = client(gw).get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == b"via mc share upload"
+        assert got["ContentType"] == "text/plain"     # no Content-Type field: MinIO types it by the extension
 
 
 # ---------------------------------------------------------------- answers
