@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", type=parse_address, help="HOST:PORT (default 127.0.0.1:8080, or server.host/port)")
     p.add_argument("--domain", action="append", default=[], help="enable virtual-hosted-style requests for this domain")
     p.add_argument("--region", help="region (default us-east-1)")
+    p.add_argument("--cors-allow-origin", metavar="ORIGINS",
+                   help="origins browsers may call the API from, comma separated, * as wildcard "
+                        "(default *, or api.cors_allow_origin / MINIO_API_CORS_ALLOW_ORIGIN)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--config", metavar="FILE", help="YAML configuration (docs/metadata.md); default $S3GW_CONFIG")
     p.add_argument("--workers", type=workers_arg, metavar="N",
@@ -155,6 +158,8 @@ def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]
         flags["server.host"], flags["server.port"] = args.address
     if getattr(args, "domain", None):
         flags["server.domains"] = list(args.domain)
+    if getattr(args, "cors_allow_origin", None) is not None:
+        flags["api.cors_allow_origin"] = args.cors_allow_origin
     for key, value in flags.items():
         if value is not None:
             conf.set(key, "auto" if key == "server.workers" and value == 0 else value, "command line")

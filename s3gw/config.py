@@ -142,6 +142,22 @@ def _list(v: Any) -> list[str]:
     return [_str(x) for x in v]
 
 
+def _origins(v: Any) -> list[str]:
+    """CORS origins: a list, or text with commas (MinIO's form). An empty entry is an error, as in MinIO;
+    empty text is MinIO's default, any origin."""
+    if isinstance(v, str):
+        if not v.strip():
+            return ["*"]
+        items = [p.strip() for p in v.split(",")]
+    elif isinstance(v, list):
+        items = [_str(x).strip() for x in v]
+    else:
+        raise ValueError(f"expected a list of origins, not {v!r}")
+    if any(not p for p in items):
+        raise ValueError("an empty origin in the list")
+    return items
+
+
 def _dur(lo: float = 0.0) -> Callable[[Any], float]:
     def parse(v: Any) -> float:
         d = parse_duration(v)
@@ -182,6 +198,10 @@ SCHEMA: list[Key] = [
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
     Key("server.domains", _list, [], "domains for virtual-hosted-style requests"),
+    # the S3 API
+    Key("api.cors_allow_origin", _origins, ["*"],
+        "origins browsers may call the API from (CORS; patterns with *, e.g. https://*.example.com; "
+        "MINIO_API_CORS_ALLOW_ORIGIN is honoured too)"),
     # database
     Key("database.driver", _enum("sqlite", "postgres"), "", "sqlite or postgres (default: postgres when database.host is set)"),
     Key("database.path", _str, "", "SQLite file (default: DATA/meta/s3gw.db)"),
@@ -236,6 +256,8 @@ KEYS: dict[str, Key] = {k.path: k for k in SCHEMA}
 SECTIONS = {k.path.split(".")[0] for k in SCHEMA}
 #: environment variable -> key path (S3GW_CACHE_REDIS_ENDPOINTS -> cache.redis.endpoints)
 ENV_KEYS: dict[str, str] = {ENV_PREFIX + k.path.replace(".", "_").upper(): k.path for k in SCHEMA}
+#: MinIO's names for the same settings, honoured under the S3GW_* variables (which win)
+ENV_ALIASES: dict[str, str] = {"MINIO_API_CORS_ALLOW_ORIGIN": "api.cors_allow_origin"}
 #: variables with a meaning of their own (secrets, the file itself), never config overrides
 ENV_RESERVED = {"S3GW_CONFIG", "S3GW_ROOT_USER", "S3GW_ROOT_PASSWORD", "S3GW_ROOT_USER_FILE",
                 "S3GW_ROOT_PASSWORD_FILE", "S3GW_DB_PASSWORD", "S3GW_DB_PASSWORD_FILE", "S3GW_REDIS_PASSWORD",
@@ -300,6 +322,9 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
         _flatten(doc or {}, "", flat, path)
         for p, v in flat.items():
             cfg.set(p, v, path)
+    for name, path in ENV_ALIASES.items():
+        if name in env:
+            cfg.set(path, env[name], f"environment {name}")
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
             continue
@@ -308,7 +333,11 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
             if name[len(ENV_PREFIX):].split("_")[0].lower() in SECTIONS:
                 raise ConfigError(f"environment: {name} names no configuration key")
             continue
-        cfg.set(p, yaml.safe_load(value) if value.strip() else "", f"environment {name}")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:   # not YAML ("*", "a: b: c"): the text as written
+            parsed = value
+        cfg.set(p, parsed, f"environment {name}")
     check(cfg)
     return cfg
 
@@ -452,6 +481,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
     sc.tls_cert, sc.tls_key, sc.tls_port = v["security.tls.cert_file"], v["security.tls.key_file"], v["server.tls_port"]
     sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
+    sc.cors_allow_origins = tuple(v["api.cors_allow_origin"])
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

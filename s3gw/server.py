@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
-from .api import handlers, multipart, subresources
+from .api import cors, handlers, multipart, postobject, subresources
 from .api import admin
 from .api.admin import REPAIR
 from .api import madmin, ops as ops_api
@@ -119,6 +119,8 @@ class ServerConfig:
     old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
     access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
     audit_log: str = "stderr"                          # JSON audit log:  stderr | stdout | FILE | off
+    # browsers (api/cors.py): origins allowed to call the API, MinIO's MINIO_API_CORS_ALLOW_ORIGIN
+    cors_allow_origins: tuple[str, ...] = ("*",)
 
 
 def root_credentials(env: dict[str, str] | None = None) -> tuple[str, str]:
@@ -206,7 +208,9 @@ def build_app(cfg: ServerConfig) -> web.Application:
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
-    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS})
+    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
+                            **postobject.HANDLERS})
+    cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
     admin.add_routes(app)   # health and admin routes first: the S3 route below takes everything
     ops_api.add_routes(app)  # /health/*, metrics, /debug/db-stats, maintenance/manifest/backup
     madmin.add_routes(app)   # the MinIO admin API subset mc uses (/minio/admin/v3)

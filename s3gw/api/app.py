@@ -247,15 +247,21 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
             if telemetry is not None:
                 telemetry.begin(op.name)
                 counted = True
-            principal, lookup = await resolve_principal(http, settings)
-            # Any region in the credential scope is accepted, as MinIO does when
-            # no region is configured (clients sign with whatever they were set to).
-            auth = authenticate(
-                http.method, http.rel_url.raw_path, list(http.query.items()), http.headers,
-                lookup, region="",
-            )
-            info["access_key"] = auth.access_key
-            await authorize(http, op, auth, principal)
+            if op.name == "PostObject" and is_form_upload(http):
+                # A browser form upload carries its credentials in the form, not in the
+                # headers: its handler reads the fields (bounded), verifies the policy
+                # signature and calls authorize() before the file streams (api/postobject.py).
+                auth = FORM_PENDING
+            else:
+                principal, lookup = await resolve_principal(http, settings)
+                # Any region in the credential scope is accepted, as MinIO does when
+                # no region is configured (clients sign with whatever they were set to).
+                auth = authenticate(
+                    http.method, http.rel_url.raw_path, list(http.query.items()), http.headers,
+                    lookup, region="",
+                )
+                info["access_key"] = auth.access_key
+                await authorize(http, op, auth, principal)
             handler = handlers.get(op.name)
             if handler is None:
                 raise S3Error("NotImplemented")
@@ -282,12 +288,23 @@ ACCOUNT_DISABLED = "Your account is disabled; please contact your administrator.
 MAINTENANCE_MESSAGE = "s3gw is in maintenance mode: writes are refused, reads are served. Retry later."
 
 
-async def resolve_principal(http: web.Request, settings: Settings
-                            ) -> tuple[Principal | None, Callable[[str], str | None]]:
-    """Who the request claims to be, and the secret lookup SigV4 verification uses.
+def is_form_upload(http: web.Request) -> bool:
+    """POST with a multipart/form-data body: a browser form upload (MinIO isRequestPostPolicySignatureV4)."""
+    ctype = http.headers.get("Content-Type", "")
+    return http.method == "POST" and ctype.split(";", 1)[0].strip().lower() == "multipart/form-data"
 
-    The claimed access key is looked up (asynchronously: users live in the
-    metadata store) before the signature is checked; a disabled user is
+
+#: what a form upload is known as until its handler has verified the form's signature
+FORM_PENDING = AuthResult(anonymous=True)
+
+
+async def resolve_principal(http: web.Request, settings: Settings, claimed: str | None = None,
+                            ) -> tuple[Principal | None, Callable[[str], str | None]]:
+    """Who the request claims to be, and the secret lookup signature verification uses.
+
+    The claimed access key (from the headers or query, or ``claimed``: the
+    form fields of a POST upload) is looked up (asynchronously: users live in
+    the metadata store) before the signature is checked; a disabled user is
     refused there, with MinIO's answer (InvalidAccessKeyId, "account is
     disabled"). Without users (an app built with no IAM) only the configured
     credentials exist.
@@ -295,7 +312,8 @@ async def resolve_principal(http: web.Request, settings: Settings
     iam = http.app.get(IAM)
     if iam is None:
         return None, settings.credentials.get
-    claimed = access_key_of(http.headers, http.query)
+    if claimed is None:
+        claimed = access_key_of(http.headers, http.query)
     principal = await iam.principal(claimed) if claimed else None
     if principal is not None and not principal.enabled:
         raise S3Error("InvalidAccessKeyId", ACCOUNT_DISABLED)
@@ -312,6 +330,9 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
     """May this caller do this operation now?
 
     * anonymous callers may do nothing (no bucket policies for anonymous access);
+      this includes unsigned browser form uploads (PostObject), which
+      api/postobject.py authorises here as anonymous, so that a bucket policy
+      allowing anonymous s3:PutObject will admit them with no change there;
     * a user's policies must allow the operation's IAM action on its resource
       (``authz.required``); CopyObject and UploadPartCopy also need
       ``s3:GetObject`` on the copy source; root may do everything;

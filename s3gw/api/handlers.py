@@ -583,6 +583,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicy": _not_configured("NoSuchBucketPolicy"),
     "GetBucketLifecycleConfiguration": _not_configured("NoSuchLifecycleConfiguration"),
     "GetBucketCors": _not_configured("NoSuchCORSConfiguration"),
+    # MinIO's CORS is the server's allow-list (api/cors.py): bucket rules are NotImplemented once the bucket exists
+    "PutBucketCors": _not_configured("NotImplemented"),
+    "DeleteBucketCors": _not_configured("NotImplemented"),
     "GetBucketEncryption": _not_configured("ServerSideEncryptionConfigurationNotFoundError"),
     "GetBucketReplication": _not_configured("ReplicationConfigurationNotFoundError"),
     "GetBucketWebsite": _not_configured("NoSuchWebsiteConfiguration"),
