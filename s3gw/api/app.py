@@ -19,7 +19,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate
+from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
 from ..core.service import Core
@@ -27,7 +27,7 @@ from ..core import MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal
 from ..core.ops import Operations
-from .authz import access_key_of, copy_source, is_write, required
+from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
 from .router import BadPath, Operation, route
@@ -295,7 +295,7 @@ async def resolve_principal(http: web.Request, settings: Settings
     iam = http.app.get(IAM)
     if iam is None:
         return None, settings.credentials.get
-    claimed = access_key_of(http.headers, http.query)
+    claimed = claimed_access_key(http.headers, http.query)
     principal = await iam.principal(claimed) if claimed else None
     if principal is not None and not principal.enabled:
         raise S3Error("InvalidAccessKeyId", ACCOUNT_DISABLED)

@@ -9,7 +9,6 @@ operation missing from the table needs ``s3:<OperationName>``, which only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from .router import Operation
@@ -130,29 +129,3 @@ def copy_source(headers: Mapping[str, str]) -> str | None:
         return unquote(path, errors="strict").lstrip("/")
     except UnicodeDecodeError:
         return None
-
-
-_V4_HEADER = re.compile(r"Credential=([^,\s]+)")
-
-
-def access_key_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The access key a request claims to be signed with (SigV4 or SigV2, header or query).
-
-    >>> access_key_of({"Authorization": "AWS4-HMAC-SHA256 Credential=alice/20240101/us-east-1/s3/aws4_request, "
-    ...                "SignedHeaders=host, Signature=00"}, {})
-    'alice'
-    >>> access_key_of({}, {"X-Amz-Credential": "bob/20240101/us-east-1/s3/aws4_request"})
-    'bob'
-    >>> access_key_of({"Authorization": "AWS carol:c2ln"}, {}), access_key_of({}, {"AWSAccessKeyId": "dave"})
-    ('carol', 'dave')
-    """
-    auth = headers.get("Authorization", "")
-    if auth.startswith("AWS4-"):
-        m = _V4_HEADER.search(auth)
-        return m.group(1).rsplit("/", 4)[0] if m else None
-    if auth.startswith("AWS "):
-        return auth[4:].rsplit(":", 1)[0].strip() or None
-    cred = query.get("X-Amz-Credential")
-    if cred:
-        return cred.rsplit("/", 4)[0]
-    return query.get("AWSAccessKeyId") or None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -42,8 +42,10 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "claimed_access_key",
     "derive_signing_key",
     "is_sha256_hex",
+    "signature_kind",
     "string_to_sign",
 ]
 
@@ -473,21 +475,86 @@ def authenticate(
     """
     t_now = _utc(now)
     raw_path = raw_path.split("?", 1)[0]
-    authz = headers.get("authorization")
-    if authz is not None:
-        # MinIO: the Authorization header wins over query authentication.
+    kind = signature_kind(headers, {k for k, _ in query})
+    if kind == HEADER:
+        authz = headers.get("authorization", "")
         if authz.startswith("AWS "):
             access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
             return _v2_result(access_key, headers)
         return _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz)
-    names = {k for k, _ in query}
-    if names & {_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE}:
+    if kind == PRESIGNED_V4:
         return _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region)
-    if "AWSAccessKeyId" in names and "Signature" in names:
+    if kind == PRESIGNED_V2:
         # SigV2 presigned URL: MinIO accepts it, and boto3 makes these by default.
         access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
         return _v2_result(access_key, headers, presigned=True)
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
+
+
+# How a request claims to be signed (signature_kind); None is anonymous.
+HEADER, PRESIGNED_V4, PRESIGNED_V2 = "header", "presigned-v4", "presigned-v2"
+
+
+def signature_kind(headers: Mapping[str, str], query_names: Collection[str]) -> str | None:
+    """Which verification :func:`authenticate` runs for a request, decided from names alone.
+
+    An Authorization header (V2 or V4) wins over query authentication (MinIO);
+    any of X-Amz-Algorithm / X-Amz-Credential / X-Amz-Signature is a SigV4
+    presigned URL (incomplete ones fail verification); ``AWSAccessKeyId``
+    counts only together with ``Signature`` (SigV2 presigned). Anything else is
+    anonymous: there is nothing to verify, so nothing about a user is looked up.
+
+    >>> signature_kind({}, {"AWSAccessKeyId"}), signature_kind({}, {"AWSAccessKeyId", "Signature"})
+    (None, 'presigned-v2')
+    >>> signature_kind({"authorization": "AWS4-HMAC-SHA256 ..."}, {"X-Amz-Signature"})
+    'header'
+    """
+    if headers.get("authorization") is not None:
+        return HEADER
+    if any(n in query_names for n in (_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE)):
+        return PRESIGNED_V4
+    if "AWSAccessKeyId" in query_names and "Signature" in query_names:
+        return PRESIGNED_V2
+    return None
+
+
+_V4_CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
+
+
+def claimed_access_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The access key a signed request claims (to look its secret up before verifying), else None.
+
+    None for anonymous requests: an ``AWSAccessKeyId`` without a ``Signature``
+    is not a claim, so an unsigned request never makes the gateway look a user
+    up (which would tell existing names from unknown ones).
+
+    >>> claimed_access_key({"authorization": "AWS4-HMAC-SHA256 Credential=alice/20240101/us-east-1/s3/"
+    ...                     "aws4_request, SignedHeaders=host, Signature=00"}, {})
+    'alice'
+    >>> claimed_access_key({}, {"X-Amz-Credential": "bob/20240101/us-east-1/s3/aws4_request"})
+    'bob'
+    >>> claimed_access_key({"authorization": "AWS carol:c2ln"}, {})
+    'carol'
+    >>> claimed_access_key({}, {"AWSAccessKeyId": "dave", "Signature": "x"})
+    'dave'
+    >>> claimed_access_key({}, {"AWSAccessKeyId": "dave"}) is None
+    True
+    """
+    kind = signature_kind(headers, query)
+    if kind == HEADER:
+        auth = headers.get("authorization", "")
+        if auth.startswith("AWS4-"):
+            m = _V4_CREDENTIAL.search(auth)
+            return m.group(1).rsplit("/", 4)[0] if m else None
+        if auth.startswith("AWS "):
+            return auth[4:].rsplit(":", 1)[0].strip() or None
+        return None
+    if kind == PRESIGNED_V4:
+        cred = query.get(_Q_CREDENTIAL)
+        return cred.rsplit("/", 4)[0] if cred else None
+    if kind == PRESIGNED_V2:
+        return query.get("AWSAccessKeyId") or None
+    return None
 
 
 def _v2_result(access_key: str, headers: Mapping[str, str], presigned: bool = False) -> AuthResult:

@@ -1,0 +1,138 @@
+"""Who may do what: the admin API's authentication and self-service, and the
+IAM actions an S3 request needs beyond its operation's own (issue 10, holes 1-3).
+
+Real server, real users (created through the admin API as ``s3gw admin`` does),
+requests as boto3 and madmin send them, or raw where a client would not.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import uuid
+
+import pytest
+
+from s3gw.admin_cli import AdminFailed, OpsClient
+from tests.conftest import Server
+from tests.functional.rawhttp import Response, send, signed_request
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def root_api(server: Server) -> OpsClient:
+    return OpsClient(server.url, server.access_key, server.secret_key)
+
+
+def user(server: Server, policies: list[str], prefix: str = "user") -> tuple[str, str]:
+    name, secret = unique(prefix), f"secret-{uuid.uuid4().hex}"
+    root_api(server).add_user(name, secret, policies)
+    return name, secret
+
+
+def unsigned(server: Server, method: str, path: str, headers: dict[str, str] | None = None,
+             body: bytes = b"") -> Response:
+    h = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
+    if method in ("PUT", "POST"):
+        h.setdefault("Content-Length", str(len(body)))
+    return send(server, method, path, h, body)
+
+
+def admin_code(r: Response) -> str:
+    return json.loads(r.body)["Code"]
+
+
+# --------------------------------------------------------------------------- admin: unsigned callers
+
+
+def test_unsigned_admin_reads_learn_nothing(server: Server) -> None:
+    """An unsigned user-info naming a user in AWSAccessKeyId used to answer that user's info
+    (200) and 404 for unknown names: now the same 403 for both, and for a disabled user."""
+    known, _ = user(server, ["readonly"])
+    disabled, _ = user(server, ["readonly"])
+    root_api(server).set_status(disabled, "disabled")
+    answers = []
+    for name in (known, disabled, unique("nobody")):
+        r = unsigned(server, "GET", f"/minio/admin/v3/user-info?accessKey={name}&AWSAccessKeyId={name}")
+        assert r.status == 403, r.body
+        doc = json.loads(r.body)
+        assert doc["Code"] == "AccessDenied" and doc["Message"] == "Access Denied."
+        answers.append((r.status, doc["Code"], doc["Message"]))
+    assert len(set(answers)) == 1
+    # the S3 side does not look an unsigned claim up either (no "account is disabled" for anyone)
+    for name in (disabled, unique("nobody")):
+        r = unsigned(server, "GET", f"/some-bucket?AWSAccessKeyId={name}")
+        assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body, r.body
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/minio/admin/v3/info"),
+    ("GET", "/minio/admin/v3/list-users"),
+    ("PUT", "/minio/admin/v3/add-user?accessKey=someone"),
+    ("PUT", "/minio/admin/v3/set-user-status?accessKey=someone&status=enabled"),
+    ("POST", "/minio/admin/v3/idp/builtin/policy/attach"),
+    ("POST", "/minio/admin/v3/heal/"),
+    ("GET", "/minio/admin/s3gw/v1/info"),
+    ("POST", "/minio/admin/s3gw/v1/heal"),
+    ("PUT", "/minio/admin/s3gw/v1/maintenance?state=on"),
+    ("GET", "/minio/admin/s3gw/v1/backup"),
+    # unknown paths and methods: refused alike, not 501 naming the server
+    ("GET", "/minio/admin/v3/no-such-api"),
+    ("POST", "/minio/admin/v3/service?action=restart"),
+    ("DELETE", "/minio/admin/v3/info"),
+    ("PATCH", "/minio/admin/s3gw/v1/nope"),
+    ("GET", "/minio/admin/v2/info"),
+    ("OPTIONS", "/minio/admin/v3/list-users"),
+])
+def test_unsigned_admin_calls_are_denied(server: Server, method: str, path: str) -> None:
+    r = unsigned(server, method, path)
+    assert r.status == 403, (r.status, r.body)
+    doc = json.loads(r.body)
+    assert doc["Code"] == "AccessDenied" and doc["Resource"] == path.split("?")[0]
+    assert b"s3gw" not in r.body.replace(b"/s3gw/", b"")
+    head = unsigned(server, "HEAD", path)
+    assert head.status == 403 and head.body == b""
+
+
+def test_unsigned_add_user_is_refused_before_its_body(server: Server) -> None:
+    """Refused on the headers alone: the body (which madmin seals with Argon2id, costly to open)
+    is never waited for. The client announces 1 MB and sends none of it."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.putrequest("PUT", "/minio/admin/v3/add-user?accessKey=victim&AWSAccessKeyId=victim", skip_host=True)
+        conn.putheader("Host", f"127.0.0.1:{server.port}")
+        conn.putheader("Content-Length", "1000000")
+        conn.endheaders()
+        r = conn.getresponse()
+        assert r.status == 403
+        assert json.loads(r.read())["Code"] == "AccessDenied"
+    finally:
+        conn.close()
+
+
+def test_signed_unknown_admin_api(server: Server) -> None:
+    """A signed caller gets MinIO's answer for an admin API the server does not have."""
+    for who in ((server.access_key, server.secret_key), user(server, ["readonly"])):
+        r = signed_request(server, "GET", "/minio/admin/v3/no-such-api", access=who[0], secret=who[1])
+        assert r.status == 426, r.body
+        doc = json.loads(r.body)
+        assert doc["Code"] == "XMinioAdminVersionMismatch"
+        assert doc["Message"] == "This 'admin' API is not supported by server in 'mode-server-xl'"
+    r = signed_request(server, "GET", "/minio/admin/v2/info")
+    assert r.status == 426 and "found 'v2', please upgrade the client" in json.loads(r.body)["Message"]
+    # a wrong signature is still a signature error, in the same JSON shape
+    r = signed_request(server, "GET", "/minio/admin/v3/no-such-api", secret="not-the-secret-key")
+    assert r.status == 403 and admin_code(r) == "SignatureDoesNotMatch"
+
+
+def test_s3gw_admin_info_needs_the_admin_action(server: Server) -> None:
+    """s3gw's own info/heal calls go through the same admin authentication: a user needs
+    admin:ServerInfo / admin:Heal, and errors are MinIO's JSON document."""
+    name, secret = user(server, ["readonly"])
+    with pytest.raises(AdminFailed) as e:
+        OpsClient(server.url, name, secret).call("GET", "/minio/admin/s3gw/v1/info")
+    assert (e.value.status, e.value.code) == (403, "AccessDenied")
+    diag, diag_secret = user(server, ["diagnostics"])
+    assert "nodes" in json.loads(OpsClient(server.url, diag, diag_secret).call("GET", "/minio/admin/s3gw/v1/info"))
