@@ -176,6 +176,16 @@ def _mem() -> dict[str, int]:
 
 @route("admin:CreateUser", self_service=True)
 async def add_user(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's AddUser: create a user or set an existing one's secret and status.
+
+    A caller without ``admin:CreateUser`` gets here only for itself
+    (self-service), and may then change its own secret and nothing else:
+    asking for a policy or another status is AccessDenied (MinIO ignores the
+    policy field altogether and lets a user disable itself). s3gw's add-user
+    also takes a policy list (``s3gw admin user add --policy``): attaching
+    policies needs ``admin:AttachUserOrGroupPolicy`` too, so ``admin:CreateUser``
+    alone cannot mint an administrator.
+    """
     access_key = request.query.get("accessKey", "")
     request[AUDIT_INFO].update(action="admin:CreateUser", target=access_key)
     iam = request.app[IAM]
@@ -190,6 +200,14 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
     except (ValueError, AttributeError):
         raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
     policies = [p for p in policy.split(",") if p] if isinstance(policy, str) and policy else None
+    if policy is not None and not isinstance(policy, str):
+        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format")
+    if not await iam.allowed(principal, "admin:CreateUser"):
+        # self-service: the caller is enabled (it signed this request), so "enabled" changes nothing
+        if policies is not None or status != ENABLED:
+            raise AdminError("AccessDenied", "Access Denied.", 403)
+    elif policies is not None and not await iam.allowed(principal, "admin:AttachUserOrGroupPolicy"):
+        raise AdminError("AccessDenied", "Access Denied.", 403)
     await iam.add_user(access_key, secret, status=status, policies=policies)
     return web.Response(status=200)
 

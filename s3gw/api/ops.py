@@ -107,8 +107,9 @@ async def admin_auth(request: web.Request, action: str | None, body: bytes | Non
     check ``action`` against the caller's policies (None: authenticate only);
     the body's SHA-256 must match the signed x-amz-content-sha256 (``body``
     None: not read, not checked). ``self_service``: a user may act on itself
-    (``target`` is its own access key) without the action, as MinIO lets a user
-    read its own info and change its own secret. Every admin call is audited."""
+    (``target`` is its own access key) without the action unless a policy
+    denies it explicitly, as MinIO lets a user read its own info and change its
+    own secret (its ``DenyOnly`` check). Every admin call is audited."""
     audit: dict[str, Any] = {"action": action or "admin:Unknown", "target": target}
     request[AUDIT_INFO] = audit
     if signature_kind(request.headers, request.query) is None:       # anonymous: nothing is looked up
@@ -136,7 +137,7 @@ async def admin_auth(request: web.Request, action: str | None, body: bytes | Non
                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
     if action is None or await iam.allowed(principal, action):
         return principal
-    if self_service and target == principal.access_key:
+    if self_service and target == principal.access_key and not await iam.denied(principal, action):
         return principal
     raise AdminError("AccessDenied", DENIED, 403)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import uuid
 
 import pytest
 
 from s3gw.admin_cli import AdminFailed, OpsClient
+from s3gw.api.madmin_crypto import encrypt_data
 from tests.conftest import Server
 from tests.functional.rawhttp import Response, send, signed_request
 
@@ -136,3 +138,74 @@ def test_s3gw_admin_info_needs_the_admin_action(server: Server) -> None:
     assert (e.value.status, e.value.code) == (403, "AccessDenied")
     diag, diag_secret = user(server, ["diagnostics"])
     assert "nodes" in json.loads(OpsClient(server.url, diag, diag_secret).call("GET", "/minio/admin/s3gw/v1/info"))
+
+
+# --------------------------------------------------------------------------- admin: self-service
+
+
+def test_readonly_user_cannot_make_itself_admin(server: Server) -> None:
+    """The escalation of issue 10: a readonly user sending madmin's sealed add-user body for
+    itself with policy consoleAdmin got 200 and was an administrator."""
+    name, secret = user(server, ["readonly"], "ro")
+    me = OpsClient(server.url, name, secret)
+    with pytest.raises(AdminFailed) as e:
+        me.add_user(name, secret, ["consoleAdmin"])        # {"secretKey", "policy": "consoleAdmin", "status"}
+    assert (e.value.status, e.value.code) == (403, "AccessDenied")
+    with pytest.raises(AdminFailed) as e:                   # nor disable (or re-enable) itself
+        me.call("PUT", "/minio/admin/v3/add-user", {"accessKey": name},
+                encrypt_data(secret, json.dumps({"secretKey": secret, "status": "disabled"}).encode()))
+    assert (e.value.status, e.value.code) == (403, "AccessDenied")
+    info = root_api(server).user_info(name)
+    assert info["policyName"] == "readonly" and info["status"] == "enabled"
+    with pytest.raises(AdminFailed) as e:
+        me.list_users()
+    assert e.value.code == "AccessDenied"
+
+
+def test_self_service_changes_only_its_own_secret(server: Server, mc_bin: str, tmp_path) -> None:
+    name, secret = user(server, ["readonly"], "self")
+    other, _ = user(server, ["readonly"], "other")
+    me = OpsClient(server.url, name, secret)
+    with pytest.raises(AdminFailed) as e:
+        me.add_user(other, "taken-over-secret-1")
+    assert e.value.code == "AccessDenied"
+    # what mc admin user add sends ({"secretKey", "status": "enabled"}), for itself: allowed
+    new_secret = f"new-{uuid.uuid4().hex}"
+    mc = [mc_bin, "--config-dir", str(tmp_path), "--no-color"]
+    subprocess.run([*mc, "alias", "set", "me", server.url, name, secret], check=True, capture_output=True)
+    cp = subprocess.run([*mc, "admin", "user", "add", "me", name, new_secret], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    with pytest.raises(AdminFailed) as e:
+        me.user_info(name)
+    assert e.value.code == "SignatureDoesNotMatch"
+    assert OpsClient(server.url, name, new_secret).user_info(name)["policyName"] == "readonly"
+
+
+def test_create_user_alone_cannot_grant_policies(server: Server) -> None:
+    """admin:CreateUser without admin:AttachUserOrGroupPolicy creates users but attaches nothing."""
+    policy = unique("usermgr")
+    root_api(server).create_policy(policy, json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["admin:CreateUser", "admin:GetUser"]}]}).encode())
+    mgr_name, mgr_secret = user(server, [policy], "mgr")
+    mgr = OpsClient(server.url, mgr_name, mgr_secret)
+    minted = unique("minted")
+    with pytest.raises(AdminFailed) as e:
+        mgr.add_user(minted, "minted-secret-1", ["consoleAdmin"])
+    assert (e.value.status, e.value.code) == (403, "AccessDenied")
+    with pytest.raises(AdminFailed) as e:
+        root_api(server).user_info(minted)
+    assert e.value.code == "XMinioAdminNoSuchUser"
+    mgr.add_user(minted, "minted-secret-1")
+    assert "policyName" not in mgr.user_info(minted)
+
+
+def test_explicit_deny_forbids_self_service(server: Server) -> None:
+    policy = unique("no-self")
+    root_api(server).create_policy(policy, json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::*"]},
+        {"Effect": "Deny", "Action": ["admin:CreateUser"]}]}).encode())
+    name, secret = user(server, [policy], "denied")
+    with pytest.raises(AdminFailed) as e:
+        OpsClient(server.url, name, secret).add_user(name, "another-secret-1")
+    assert e.value.code == "AccessDenied"
+    assert OpsClient(server.url, name, secret).user_info(name)["status"] == "enabled"   # GetUser: not denied
