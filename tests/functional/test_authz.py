@@ -7,12 +7,16 @@ requests as boto3 and madmin send them, or raw where a client would not.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import subprocess
 import uuid
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from s3gw.admin_cli import AdminFailed, OpsClient
 from s3gw.api.madmin_crypto import encrypt_data
@@ -209,3 +213,145 @@ def test_explicit_deny_forbids_self_service(server: Server) -> None:
         OpsClient(server.url, name, secret).add_user(name, "another-secret-1")
     assert e.value.code == "AccessDenied"
     assert OpsClient(server.url, name, secret).user_info(name)["status"] == "enabled"   # GetUser: not denied
+
+
+# --------------------------------------------------------------------------- S3: headers that need their API's action
+
+
+def client_of(server: Server, name: str, secret: str):
+    return boto3.client("s3", endpoint_url=server.url, aws_access_key_id=name, aws_secret_access_key=secret,
+                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+
+def policy_user(server: Server, statements: list[dict], prefix: str = "pol") -> tuple[str, str]:
+    policy = unique(prefix)
+    root_api(server).create_policy(policy, json.dumps({"Version": "2012-10-17", "Statement": statements}).encode())
+    return user(server, [policy], prefix)
+
+
+def code(e: pytest.ExceptionInfo) -> str:
+    return e.value.response["Error"]["Code"]
+
+
+def lock_bucket(s3) -> str:
+    name = unique("lock")
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    return name
+
+
+def in_a_day() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+
+
+def test_writeonly_cannot_lock_or_tag(server: Server, s3) -> None:
+    """writeonly (s3:PutObject) used to PUT with COMPLIANCE retention (nobody could delete it
+    after), a legal hold or tags: each needs its own API's action too."""
+    b = lock_bucket(s3)
+    wo = client_of(server, *user(server, ["writeonly"], "wo"))
+    for extra in ({"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
+                  {"ObjectLockLegalHoldStatus": "ON"},
+                  {"Tagging": "team=red"}):
+        key = unique("k")
+        with pytest.raises(ClientError) as e:
+            wo.put_object(Bucket=b, Key=key, Body=b"x", **extra)
+        assert code(e) == "AccessDenied", extra
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=b, Key=key)
+        assert e.value.response["Error"]["Code"] == "404"
+        with pytest.raises(ClientError) as e:
+            wo.create_multipart_upload(Bucket=b, Key=key, **extra)
+        assert code(e) == "AccessDenied", extra
+    wo.put_object(Bucket=b, Key="plain", Body=b"x")                 # the PUT itself is still allowed
+    assert "ObjectLockMode" not in s3.head_object(Bucket=b, Key="plain")
+    # with the actions, the same headers work
+    rw = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"], "Action": [
+        "s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:PutObjectTagging"]}]))
+    rw.put_object(Bucket=b, Key="locked", Body=b"x", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=in_a_day(), ObjectLockLegalHoldStatus="ON", Tagging="team=red")
+    head = s3.head_object(Bucket=b, Key="locked")
+    assert head["ObjectLockMode"] == "GOVERNANCE" and head["ObjectLockLegalHoldStatus"] == "ON"
+
+
+def test_copy_needs_the_header_actions_and_the_source(server: Server, s3) -> None:
+    b = lock_bucket(s3)
+    v1 = s3.put_object(Bucket=b, Key="src", Body=b"one")["VersionId"]
+    s3.put_object(Bucket=b, Key="src", Body=b"two")
+    rd = [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [f"arn:aws:s3:::{b}/*"]}]
+    cp = client_of(server, *policy_user(server, rd, "copier"))
+    cp.copy_object(Bucket=b, Key="dst", CopySource={"Bucket": b, "Key": "src"})
+    for extra in ({"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
+                  {"ObjectLockLegalHoldStatus": "ON"},
+                  {"Tagging": "a=b", "TaggingDirective": "REPLACE"}):
+        with pytest.raises(ClientError) as e:
+            cp.copy_object(Bucket=b, Key="dst2", CopySource={"Bucket": b, "Key": "src"}, **extra)
+        assert code(e) == "AccessDenied", extra
+    # a named source version needs s3:GetObjectVersion (AWS), for CopyObject and UploadPartCopy
+    with pytest.raises(ClientError) as e:
+        cp.copy_object(Bucket=b, Key="dst3", CopySource={"Bucket": b, "Key": "src", "VersionId": v1})
+    assert code(e) == "AccessDenied"
+    up = cp.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        cp.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": b, "Key": "src", "VersionId": v1})
+    assert code(e) == "AccessDenied"
+    cp.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src"})
+    rdv = [{**rd[0], "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]}]
+    cpv = client_of(server, *policy_user(server, rdv, "vcopier"))
+    cpv.copy_object(Bucket=b, Key="dst3", CopySource={"Bucket": b, "Key": "src", "VersionId": v1})
+    assert s3.get_object(Bucket=b, Key="dst3")["Body"].read() == b"one"
+    # the source's read is still needed, wherever it is
+    wo = client_of(server, *user(server, ["writeonly"], "wo"))
+    with pytest.raises(ClientError) as e:
+        wo.copy_object(Bucket=b, Key="dst4", CopySource={"Bucket": b, "Key": "src"})
+    assert code(e) == "AccessDenied"
+
+
+def test_bypass_governance_needs_its_action(server: Server, s3) -> None:
+    """x-amz-bypass-governance-retention from a user without s3:BypassGovernanceRetention is not
+    honoured: the GOVERNANCE lock holds and the answer is AccessDenied (AWS)."""
+    b = lock_bucket(s3)
+    until = in_a_day()
+    v = s3.put_object(Bucket=b, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=until)["VersionId"]
+    free = s3.put_object(Bucket=b, Key="free", Body=b"f")["VersionId"]
+    deleter = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
+                                                       "Action": ["s3:DeleteObject", "s3:PutObjectRetention"]}]))
+    with pytest.raises(ClientError) as e:
+        deleter.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
+    assert code(e) == "AccessDenied"
+    with pytest.raises(ClientError) as e:                       # without the header: MinIO's ObjectLocked
+        deleter.delete_object(Bucket=b, Key="gov", VersionId=v)
+    assert code(e) == "InvalidRequest"
+    res = deleter.delete_objects(Bucket=b, BypassGovernanceRetention=True,
+                                 Delete={"Objects": [{"Key": "gov", "VersionId": v}]})
+    assert [(x["Key"], x["Code"]) for x in res.get("Errors", [])] == [("gov", "AccessDenied")]
+    with pytest.raises(ClientError) as e:                       # nor shorten the retention with it
+        deleter.put_object_retention(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True,
+                                     Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)})
+    assert code(e) == "AccessDenied"
+    assert s3.head_object(Bucket=b, Key="gov", VersionId=v)["ObjectLockMode"] == "GOVERNANCE"
+    # the header on an object that is not locked changes nothing
+    deleter.delete_object(Bucket=b, Key="free", VersionId=free, BypassGovernanceRetention=True)
+    # with the action, the bypass works
+    bypasser = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
+                                                        "Action": ["s3:DeleteObject", "s3:BypassGovernanceRetention"]}]))
+    bypasser.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=b, Key="gov", VersionId=v)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_delete_objects_is_authorised_per_key(server: Server, s3, bucket: str) -> None:
+    for key in ("tmp/a", "tmp/b", "keep/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    cleaner = client_of(server, *policy_user(server, [
+        {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/*"]},
+        {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/b"]}]))
+    res = cleaner.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in ("tmp/a", "tmp/b", "keep/c")]})
+    assert [d["Key"] for d in res.get("Deleted", [])] == ["tmp/a"]
+    assert sorted((x["Key"], x["Code"]) for x in res["Errors"]) == [("keep/c", "AccessDenied"), ("tmp/b", "AccessDenied")]
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["keep/c", "tmp/b"]
+    # a user with no delete right at all gets an error per key, not a refused request
+    ro = client_of(server, *user(server, ["readonly"], "ro"))
+    res = ro.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "keep/c"}], "Quiet": True})
+    assert [(x["Key"], x["Code"], x["Message"]) for x in res["Errors"]] == [("keep/c", "AccessDenied", "Access Denied.")]

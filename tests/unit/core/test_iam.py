@@ -31,8 +31,8 @@ ARN = "arn:aws:s3:::"
     ("diagnostics", Operation("GetObject", "b", "k"), False),
 ])
 def test_canned_policies(policy: str, op: Operation, allowed: bool) -> None:
-    action, resource = required(op)
-    assert I.evaluate([I.CANNED[policy]], action, resource) is allowed
+    need = required(op)[0]
+    assert I.evaluate([I.CANNED[policy]], need.action, need.resource) is allowed
 
 
 def test_admin_actions() -> None:
