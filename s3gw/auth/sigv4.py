@@ -45,8 +45,10 @@ __all__ = [
     "claimed_access_key",
     "derive_signing_key",
     "is_sha256_hex",
+    "must_be_signed",
     "signature_kind",
     "string_to_sign",
+    "unsigned_headers",
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -85,11 +87,82 @@ _MSG_CRED_MALFORMED = (
     'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 )
 _MSG_UNSIGNED_HEADERS = "There were headers present in the request which were not signed"
+_MSG_MISSING_CONTENT_SHA256 = "Missing required header for this request: x-amz-content-sha256"
 _MSG_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."
 )
 _MSG_CONTENT_SHA256 = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+# x-amz-* request headers that change what an S3 request does or stores: they
+# must be covered by the signature, else whoever holds a presigned URL (or sits
+# on the path of a signed request) could add them. AWS requires every x-amz-*
+# header to be signed ("Authenticating Requests: Using the Authorization
+# Header": the CanonicalHeaders "must include ... any x-amz-* headers that you
+# plan to include in your request"; for presigned URLs, signed or sent as query
+# parameters) and answers AccessDenied "There were headers present in the
+# request which were not signed"; MinIO checks only x-amz-meta-* on presigned
+# URLs (checkMetaHeaders). This is the list of the request headers of PutObject,
+# CopyObject, UploadPartCopy, CreateMultipartUpload, CreateBucket, DeleteObject(s)
+# and the ACL/lock calls in the S3 API reference that have an effect; headers
+# that can only make a request fail (x-amz-expected-bucket-owner, x-amz-mfa,
+# If-* preconditions outside the copy source) or change nothing stored
+# (x-amz-sdk-checksum-algorithm, x-amz-user-agent) may stay unsigned, as may
+# x-amz-content-sha256 and x-amz-date (the signature covers their values anyway).
+MUST_SIGN_PREFIXES = (
+    "x-amz-copy-source",               # the source, -range, -if-*, -server-side-encryption-customer-*
+    "x-amz-meta-",                     # user metadata
+    "x-amz-object-lock-",              # -mode, -retain-until-date, -legal-hold
+    "x-amz-bucket-object-lock-",       # CreateBucket: -enabled, -token
+    "x-amz-server-side-encryption",    # and its -customer-*, -aws-kms-*, -context, -bucket-key-enabled
+    "x-amz-grant-",                    # -read, -write, -read-acp, -write-acp, -full-control
+    "x-amz-tagging",                   # the tags, and -directive
+    "x-amz-checksum-",                 # a checksum to verify and store, -algorithm, -type
+)
+MUST_SIGN = frozenset({
+    "x-amz-acl", "x-amz-bypass-governance-retention", "x-amz-metadata-directive", "x-amz-storage-class",
+    "x-amz-website-redirect-location", "x-amz-trailer", "x-amz-object-ownership",
+})
+
+
+def must_be_signed(name: str) -> bool:
+    """Is this (lower-case) header one the signature must cover when present?
+
+    >>> must_be_signed("x-amz-copy-source"), must_be_signed("x-amz-tagging-directive"), must_be_signed("range")
+    (True, True, False)
+    >>> must_be_signed("x-amz-content-sha256"), must_be_signed("x-amz-expected-bucket-owner")
+    (False, False)
+    """
+    return name in MUST_SIGN or name.startswith(MUST_SIGN_PREFIXES)
+
+
+def unsigned_headers(headers: Mapping[str, str], signed: Collection[str],
+                     query: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The headers present that ``must_be_signed`` but the signature does not cover, sorted.
+
+    ``signed``: the SignedHeaders names. ``query`` (presigned URLs only): a
+    header that repeats, value for value, a query parameter of its name is
+    covered too, since the query string is signed (AWS lets presigned URLs
+    carry x-amz-* values as parameters).
+
+    >>> unsigned_headers({"x-amz-tagging": "a=b", "x-amz-acl": "private", "range": "bytes=0-1"}, ["host"])
+    ['x-amz-acl', 'x-amz-tagging']
+    >>> unsigned_headers({"x-amz-tagging": "a=b"}, ["host"], [("x-amz-tagging", "a=b")])
+    []
+    >>> unsigned_headers({"x-amz-tagging": "a=c"}, ["host"], [("x-amz-tagging", "a=b")])
+    ['x-amz-tagging']
+    """
+    in_query = {k.lower(): v for k, v in query}
+    out = []
+    for name in sorted(_header_names(headers)):
+        if not must_be_signed(name) or name in signed:
+            continue
+        values = _header_values(headers, name) or []
+        if name in in_query and ",".join(values) == in_query[name]:
+            continue
+        out.append(name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -600,12 +673,17 @@ def _authenticate_header(
     t, amz_date = _request_date(headers)
     if abs(now - t) > MAX_CLOCK_SKEW:
         raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
-    secret = _lookup(lookup_secret, cred.access_key)
-
-    # MinIO getContentSha256Cksum: an absent x-amz-content-sha256 signs as the
-    # empty-body digest; the body is then not verified (skipContentSha256Cksum).
+    # AWS: "The x-amz-content-sha256 header is required for all AWS Signature
+    # Version 4 requests" (sig-v4-header-based-auth), else 400 InvalidRequest.
+    # MinIO signs its absence as the empty-body digest and then leaves the body
+    # unverified; AWS wins: nothing is stored unverified.
     sent_payload = headers.get("x-amz-content-sha256")
-    payload_hash = sent_payload if sent_payload is not None else EMPTY_SHA256
+    if sent_payload is None:
+        raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
+    secret = _lookup(lookup_secret, cred.access_key)
+    if unsigned_headers(headers, parsed.signed_headers):
+        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+    payload_hash = sent_payload
 
     canonical = canonical_request(
         method, raw_path, canonical_query(query), headers, parsed.signed_headers, payload_hash
@@ -615,7 +693,7 @@ def _authenticate_header(
     if not _same(signature, parsed.signature):
         raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
 
-    content = UNSIGNED_PAYLOAD if sent_payload is None else _check_payload_value(sent_payload, presigned=False)
+    content = _check_payload_value(sent_payload, presigned=False)
     return AuthResult(
         anonymous=False,
         access_key=cred.access_key,
@@ -663,12 +741,12 @@ def _authenticate_presigned(
 
     secret = _lookup(lookup_secret, cred.access_key)
 
-    # MinIO checkMetaHeaders: user metadata sent as headers must be signed,
-    # else anyone holding the URL could attach arbitrary metadata.
-    signed_set = set(signed)
-    for name in _header_names(headers):
-        if name.startswith("x-amz-meta-") and name not in signed_set:
-            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+    # Headers that change what the request does must be signed (or repeat a
+    # signed query parameter), else anyone holding the URL could add them: an
+    # x-amz-copy-source turning a PUT into a copy, tags, a lock. MinIO checks
+    # only user metadata (checkMetaHeaders); AWS all x-amz-* headers.
+    if unsigned_headers(headers, signed, query):
+        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
 
     # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
     if t > now + MAX_CLOCK_SKEW:
