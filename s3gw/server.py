@@ -156,7 +156,8 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 def build_app(cfg: ServerConfig) -> web.Application:
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
-    app = web.Application(client_max_size=1024**2, middlewares=[telemetry.middleware()])
+    # admin_gate: an unsigned request under /minio/admin/ is refused before any handler runs
+    app = web.Application(client_max_size=1024**2, middlewares=[telemetry.middleware(), ops_api.admin_gate])
     app[TELEMETRY] = telemetry
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},

@@ -19,7 +19,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate
+from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
 from ..core.service import Core
@@ -27,7 +27,7 @@ from ..core import MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal
 from ..core.ops import Operations
-from .authz import access_key_of, copy_source, is_write, required
+from .authz import is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
 from .router import BadPath, Operation, route
@@ -56,6 +56,17 @@ class Settings:
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What ``authorize`` allowed beyond the operation itself: the headers whose effect the
+    caller may not have (an optional ``authz.Need`` denied) are not honoured."""
+
+    refused: frozenset[str] = frozenset()
+
+    def honours(self, header: str) -> bool:
+        return header not in self.refused
+
+
 @dataclass
 class Request:
     """What a handler gets: the aiohttp request, the operation, the caller, the core."""
@@ -67,6 +78,12 @@ class Request:
     settings: Settings
     request_id: str
     headers: dict[str, str] = field(default_factory=dict)   # response headers every answer carries
+    principal: Principal | None = None                        # the verified caller (None without IAM)
+    decision: Decision = field(default_factory=Decision)     # what authorize allowed (headers honoured)
+
+    async def authorize(self, op: Operation) -> Decision:
+        """``authorize`` for a part of this request (DeleteObjects: each key, as DeleteObject)."""
+        return await authorize(self.http, op, self.auth, self.principal)
 
     @property
     def query(self) -> Any:
@@ -247,6 +264,8 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
             if telemetry is not None:
                 telemetry.begin(op.name)
                 counted = True
+            principal: Principal | None = None
+            decision = Decision()
             if op.name == "PostObject" and is_form_upload(http):
                 # A browser form upload carries its credentials in the form, not in the
                 # headers: its handler reads the fields (bounded), verifies the policy
@@ -261,11 +280,11 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
-                await authorize(http, op, auth, principal)
+                decision = await authorize(http, op, auth, principal)
             handler = handlers.get(op.name)
             if handler is None:
                 raise S3Error("NotImplemented")
-            rq = Request(http, op, auth, core, settings, request_id)
+            rq = Request(http, op, auth, core, settings, request_id, principal=principal, decision=decision)
             resp = await handler(rq)
             resp.headers.setdefault("x-amz-request-id", request_id)
             resp.headers.setdefault("Server", "s3gw")
@@ -313,7 +332,7 @@ async def resolve_principal(http: web.Request, settings: Settings, claimed: str 
     if iam is None:
         return None, settings.credentials.get
     if claimed is None:
-        claimed = access_key_of(http.headers, http.query)
+        claimed = claimed_access_key(http.headers, http.query)
     principal = await iam.principal(claimed) if claimed else None
     if principal is not None and not principal.enabled:
         raise S3Error("InvalidAccessKeyId", ACCOUNT_DISABLED)
@@ -326,29 +345,35 @@ async def resolve_principal(http: web.Request, settings: Settings, claimed: str 
     return principal, lookup
 
 
-async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None) -> None:
-    """May this caller do this operation now?
+async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None
+                    ) -> Decision:
+    """May this caller do this operation, with these headers, now? The one place that checks.
 
     * anonymous callers may do nothing (no bucket policies for anonymous access);
       this includes unsigned browser form uploads (PostObject), which
       api/postobject.py authorises here as anonymous, so that a bucket policy
       allowing anonymous s3:PutObject will admit them with no change there;
-    * a user's policies must allow the operation's IAM action on its resource
-      (``authz.required``); CopyObject and UploadPartCopy also need
-      ``s3:GetObject`` on the copy source; root may do everything;
+    * a user's policies must allow every ``authz.required`` permission: the
+      operation's action on its resource, the actions of headers that do
+      another API's work (lock, legal hold, tagging), the copy source's read;
+      an optional one denied (the governance bypass) is not honoured
+      (``Decision``) rather than refused; root may do everything;
     * in maintenance mode every write is refused (503, reads are served).
+
+    DeleteObjects asks again for each key (``Request.authorize``, authz.PER_KEY).
     """
     if auth.anonymous:
         raise S3Error("AccessDenied")
+    refused: set[str] = set()
     iam = http.app.get(IAM)
     if iam is not None and principal is not None and not principal.root:
-        action, resource = required(op)
-        if not await iam.allowed(principal, action, resource):
-            raise S3Error("AccessDenied")
-        if op.name in ("CopyObject", "UploadPartCopy"):
-            src = copy_source(http.headers)
-            if src is not None and not await iam.allowed(principal, "s3:GetObject", "arn:aws:s3:::" + src):
+        for need in required(op, http.headers):
+            if await iam.allowed(principal, need.action, need.resource):
+                continue
+            if not need.optional:
                 raise S3Error("AccessDenied")
+            refused.add(need.header)
     ops = http.app.get(OPS)
     if ops is not None and is_write(op.name) and (await ops.maintenance.current()).enabled:
         raise S3Error("ServiceUnavailable", MAINTENANCE_MESSAGE, {"Retry-After": "30", "x-s3gw-maintenance": "on"})
+    return Decision(frozenset(refused))

@@ -1,4 +1,10 @@
-"""What an S3 operation needs permission for: its IAM action and resource.
+"""What an S3 request needs permission for: IAM actions on resources (``required``).
+
+``app.authorize`` is the one place that checks them. The operation's own
+action comes from ``ACTIONS``; headers that do another API's work add that
+API's action (``HEADER_NEEDS``); copies add the source's read (``COPIES``);
+DeleteObjects is authorised key by key (``PER_KEY``). The authorisation
+matrix test is generated from these tables.
 
 The table follows the actions the S3 API reference lists for each operation
 (and MinIO's handlers, where they differ: MinIO checks ``s3:PutObject`` for
@@ -9,8 +15,9 @@ operation missing from the table needs ``s3:<OperationName>``, which only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
 
 from .router import Operation
 
@@ -64,7 +71,7 @@ ACTIONS: dict[str, str] = {
     "PostObject": "s3:PutObject",
     "CopyObject": "s3:PutObject",
     "DeleteObject": "s3:DeleteObject",
-    "DeleteObjects": "s3:DeleteObject",
+    "DeleteObjects": "s3:DeleteObject",          # each key (PER_KEY), not the request
     "CreateMultipartUpload": "s3:PutObject",
     "UploadPart": "s3:PutObject",
     "UploadPartCopy": "s3:PutObject",
@@ -98,61 +105,157 @@ def is_write(name: str) -> bool:
         "MethodNotAllowed", "NotImplemented")
 
 
-def required(op: Operation) -> tuple[str, str]:
-    """(IAM action, resource ARN) an operation needs.
+@dataclass(frozen=True)
+class Need:
+    """One permission a request needs: ``action`` on ``resource`` (a full ARN).
 
-    >>> required(Operation("GetObject", "photos", "2024/a.jpg"))
-    ('s3:GetObject', 'arn:aws:s3:::photos/2024/a.jpg')
-    >>> required(Operation("ListObjectsV2", "photos")), required(Operation("ListBuckets"))
-    (('s3:ListBucket', 'arn:aws:s3:::photos'), ('s3:ListAllMyBuckets', 'arn:aws:s3:::*'))
+    ``header`` names the request header that brings the need ("" for the
+    operation's own action). ``optional``: when denied, the request is not
+    refused but goes on as if that header had not been sent (a bypass of
+    governance retention the caller may not use is simply not honoured; the
+    lock then holds).
     """
-    action = ACTIONS.get(op.name, f"s3:{op.name}")
+
+    action: str
+    resource: str
+    header: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class HeaderNeed:
+    """A request header that does what a separate API does, and so needs that API's action."""
+
+    header: str
+    action: str
+    value: str | None = None      # only when the header has this value (case-insensitive); None: when present
+    optional: bool = False
+
+    def applies(self, headers: Mapping[str, str]) -> bool:
+        got = headers.get(self.header)
+        return got is not None and (self.value is None or got.strip().lower() == self.value)
+
+
+BYPASS_GOVERNANCE = "x-amz-bypass-governance-retention"
+
+# Headers that do what another API does need that API's action as well as the
+# operation's own (AWS: the "Permissions" of PutObject, CopyObject,
+# CreateMultipartUpload, DeleteObject(s) and PutObjectRetention in the S3 API
+# reference; MinIO checks the lock ones in checkPutObjectLockAllowed and
+# enforceRetentionBypassForDelete, but not x-amz-tagging: AWS wins there).
+_NEW_OBJECT = (
+    HeaderNeed("x-amz-object-lock-mode", "s3:PutObjectRetention"),
+    HeaderNeed("x-amz-object-lock-retain-until-date", "s3:PutObjectRetention"),
+    HeaderNeed("x-amz-object-lock-legal-hold", "s3:PutObjectLegalHold"),
+    HeaderNeed("x-amz-tagging", "s3:PutObjectTagging"),
+)
+_BYPASS = (HeaderNeed(BYPASS_GOVERNANCE, "s3:BypassGovernanceRetention", value="true", optional=True),)
+HEADER_NEEDS: dict[str, tuple[HeaderNeed, ...]] = {
+    "PutObject": _NEW_OBJECT,
+    "CopyObject": _NEW_OBJECT,
+    "CreateMultipartUpload": _NEW_OBJECT,
+    "DeleteObject": _BYPASS,
+    "PutObjectRetention": _BYPASS,
+}
+
+#: operations that read another object (x-amz-copy-source): s3:GetObject on it, and
+#: s3:GetObjectVersion too when the source names a version (AWS CopyObject / UploadPartCopy)
+COPIES = frozenset({"CopyObject", "UploadPartCopy"})
+
+#: operations authorised once per object named in their body, as the operation given here
+#: (the handler asks ``authorize`` for each; MinIO and AWS check DeleteObjects key by key)
+PER_KEY = {"DeleteObjects": "DeleteObject"}
+
+
+def resource_of(op: Operation) -> str:
+    """The ARN an operation acts on: the object, the bucket, or every resource (service calls).
+
+    >>> resource_of(Operation("GetObject", "photos", "2024/a.jpg")), resource_of(Operation("ListBuckets"))
+    ('arn:aws:s3:::photos/2024/a.jpg', 'arn:aws:s3:::*')
+    """
     if not op.bucket:
-        return action, ARN + "*"
-    if op.name == "DeleteObjects":   # the keys are in the body: the bucket's objects as a whole
-        return action, f"{ARN}{op.bucket}/*"
-    return action, ARN + op.bucket + (f"/{op.key}" if op.key else "")
+        return ARN + "*"
+    return ARN + op.bucket + (f"/{op.key}" if op.key else "")
 
 
-def copy_source(headers: Mapping[str, str]) -> str | None:
-    """The ``bucket/key`` of x-amz-copy-source (percent-decoded, version dropped), or None.
+def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Need]:
+    """Every permission a request needs, given its operation and headers (one table for all).
 
-    >>> copy_source({"x-amz-copy-source": "/src/a%20b.txt?versionId=3"})
-    'src/a b.txt'
+    The operation's own action (``ACTIONS``) on its resource first, then one
+    per header that does another API's work (``HEADER_NEEDS``), then the copy
+    source's read. ``PER_KEY`` operations need nothing here: each object named
+    in the body is authorised as its own operation.
+
+    >>> required(Operation("ListObjectsV2", "photos"))
+    [Need(action='s3:ListBucket', resource='arn:aws:s3:::photos', header='', optional=False)]
+    >>> [(n.action, n.header) for n in required(Operation("PutObject", "b", "k"),
+    ...  {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"})]
+    [('s3:PutObject', ''), ('s3:PutObjectRetention', 'x-amz-object-lock-mode')]
+    >>> [(n.action, n.resource) for n in required(Operation("CopyObject", "b", "k"),
+    ...  {"x-amz-copy-source": "/src/a%20b?versionId=3"})]
+    [('s3:PutObject', 'arn:aws:s3:::b/k'), ('s3:GetObject', 'arn:aws:s3:::src/a b'), \
+('s3:GetObjectVersion', 'arn:aws:s3:::src/a b')]
+    >>> [n.optional for n in required(Operation("DeleteObject", "b", "k"), {BYPASS_GOVERNANCE: "True"})]
+    [False, True]
+    >>> required(Operation("DeleteObjects", "b"), {})
+    []
     """
-    from urllib.parse import unquote
+    headers = headers if headers is not None else {}
+    if op.name in PER_KEY:
+        return []
+    resource = resource_of(op)
+    needs = [Need(ACTIONS.get(op.name, f"s3:{op.name}"), resource)]
+    for h in HEADER_NEEDS.get(op.name, ()):
+        if h.applies(headers) and not any(n.action == h.action for n in needs):
+            needs.append(Need(h.action, resource, h.header, h.optional))
+    if op.name in COPIES:
+        src = copy_source(headers)
+        if src is not None:
+            bucket, key, version = src
+            needs.append(Need("s3:GetObject", f"{ARN}{bucket}/{key}", "x-amz-copy-source"))
+            if version is not None:
+                needs.append(Need("s3:GetObjectVersion", f"{ARN}{bucket}/{key}", "x-amz-copy-source"))
+    return needs
 
-    raw = headers.get("x-amz-copy-source")
-    if not raw:
-        return None
-    path = raw.split("?", 1)[0]
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: "/bucket/key?versionId=v", URL-encoded -> (bucket, key, version or None).
+
+    The one parser of the header: what is authorised is what is copied.
+    ValueError when it is not a valid copy source.
+
+    >>> parse_copy_source("/b/a%20b?versionId=x"), parse_copy_source("b/k")
+    (('b', 'a b', 'x'), ('b', 'k', None))
+    """
+    src, _, query = value.partition("?")
+    version = None
+    if query:
+        name, _, v = query.partition("=")
+        if name != "versionId":
+            raise ValueError("Invalid copy source")
+        version = unquote(v) or None
     try:
-        return unquote(path, errors="strict").lstrip("/")
-    except UnicodeDecodeError:
-        return None
+        path = unquote(src, errors="strict")
+    except UnicodeDecodeError as e:
+        raise ValueError("Invalid copy source") from e
+    path = path[1:] if path.startswith("/") else path
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise ValueError("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+    return bucket, key, version
 
 
-_V4_HEADER = re.compile(r"Credential=([^,\s]+)")
+def copy_source(headers: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+    """The request's copy source (``parse_copy_source``), or None when absent or invalid
+    (the handler then refuses the request, so nothing is read).
 
-
-def access_key_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The access key a request claims to be signed with (SigV4 or SigV2, header or query).
-
-    >>> access_key_of({"Authorization": "AWS4-HMAC-SHA256 Credential=alice/20240101/us-east-1/s3/aws4_request, "
-    ...                "SignedHeaders=host, Signature=00"}, {})
-    'alice'
-    >>> access_key_of({}, {"X-Amz-Credential": "bob/20240101/us-east-1/s3/aws4_request"})
-    'bob'
-    >>> access_key_of({"Authorization": "AWS carol:c2ln"}, {}), access_key_of({}, {"AWSAccessKeyId": "dave"})
-    ('carol', 'dave')
+    >>> copy_source({"x-amz-copy-source": "/src/a%20b.txt?versionId=3"}), copy_source({})
+    (('src', 'a b.txt', '3'), None)
     """
-    auth = headers.get("Authorization", "")
-    if auth.startswith("AWS4-"):
-        m = _V4_HEADER.search(auth)
-        return m.group(1).rsplit("/", 4)[0] if m else None
-    if auth.startswith("AWS "):
-        return auth[4:].rsplit(":", 1)[0].strip() or None
-    cred = query.get("X-Amz-Credential")
-    if cred:
-        return cred.rsplit("/", 4)[0]
-    return query.get("AWSAccessKeyId") or None
+    raw = headers.get("x-amz-copy-source")
+    if raw is None:
+        return None
+    try:
+        return parse_copy_source(raw)
+    except ValueError:
+        return None

@@ -8,17 +8,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
 from ..core import checksums, lock, tagging
 from ..core.conditions import Conditions
+from ..core.errors import GovernanceLocked
 from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_date
 from ..core import NULL_VERSION, VersionRecord
 from . import xml as X
-from .app import Handler, Request, to_s3_error
+from . import authz
+from .app import Decision, Handler, Request, to_s3_error
+from .authz import BYPASS_GOVERNANCE, PER_KEY
+from .router import Operation
 from .errors import S3Error
 
 # MinIO's single owner (SDKs and mc show these in listings)
@@ -425,13 +430,32 @@ async def get_object(rq: Request) -> web.StreamResponse:
     return resp
 
 
-def bypass_governance(rq: Request) -> bool:
-    return (rq.header("x-amz-bypass-governance-retention") or "").lower() == "true"
+def _bypass_asked(rq: Request) -> bool:
+    return (rq.header(BYPASS_GOVERNANCE) or "").strip().lower() == "true"
+
+
+def bypass_governance(rq: Request, decision: Decision | None = None) -> bool:
+    """x-amz-bypass-governance-retention: true, from a caller allowed s3:BypassGovernanceRetention
+    (``authorize`` decided; without the permission the header is not honoured)."""
+    return _bypass_asked(rq) and (decision or rq.decision).honours(BYPASS_GOVERNANCE)
+
+
+@contextmanager
+def governance_denied(rq: Request, decision: Decision | None = None) -> Iterator[None]:
+    """A GOVERNANCE lock that held only because the caller asked for a bypass it may not use
+    is AccessDenied, as AWS and MinIO answer it (without the header: MinIO's ObjectLocked)."""
+    try:
+        yield
+    except GovernanceLocked:
+        if _bypass_asked(rq) and not bypass_governance(rq, decision):
+            raise S3Error("AccessDenied") from None
+        raise
 
 
 async def delete_object(rq: Request) -> web.StreamResponse:
-    removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq),
-                                                  bypass_governance=bypass_governance(rq))
+    with governance_denied(rq):
+        removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, version_param(rq),
+                                                      bypass_governance=bypass_governance(rq))
     headers: dict[str, str] = {}
     if marker is not None and marker.version_id != NULL_VERSION:
         # a null delete marker (suspended bucket) is not announced, as MinIO does
@@ -459,8 +483,11 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
         key = obj["Key"] if isinstance(obj["Key"], str) else ""
         vid = obj.get("VersionId") or None
         try:
-            removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
-                                                          bypass_governance=bypass_governance(rq))
+            # each key is authorised as its own DeleteObject (authz.PER_KEY): a denied one is an Error entry
+            decision = await rq.authorize(Operation(PER_KEY[rq.op.name], rq.op.bucket, key))
+            with governance_denied(rq, decision):
+                removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
+                                                              bypass_governance=bypass_governance(rq, decision))
         except Exception as exc:  # one key's failure is reported in the document
             err = to_s3_error(exc)
             out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
@@ -480,27 +507,16 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
-    """x-amz-copy-source: "/bucket/key?versionId=v", URL-encoded.
+    """x-amz-copy-source as (bucket, key, version): ``authz.parse_copy_source`` (the parser that
+    authorisation used), its refusal as InvalidArgument.
 
     >>> parse_copy_source("/b/a%20b?versionId=x")
     ('b', 'a b', 'x')
     """
-    src, _, query = value.partition("?")
-    version = None
-    if query:
-        name, _, v = query.partition("=")
-        if name != "versionId":
-            raise S3Error("InvalidArgument", "Invalid copy source")
-        version = unquote(v) or None
     try:
-        path = unquote(src, errors="strict")
-    except UnicodeDecodeError as e:
-        raise S3Error("InvalidArgument", "Invalid copy source") from e
-    path = path[1:] if path.startswith("/") else path
-    bucket, _, key = path.partition("/")
-    if not bucket or not key:
-        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
-    return bucket, key, version
+        return authz.parse_copy_source(value)
+    except ValueError as e:
+        raise S3Error("InvalidArgument", str(e)) from None
 
 
 async def copy_object(rq: Request) -> web.StreamResponse:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import secrets
 import time
 import uuid
@@ -34,9 +35,8 @@ from ..core.repair import Repair
 from . import madmin_crypto
 from .admin import REPAIR
 from .app import CORE, IAM, OPS, SETTINGS, TELEMETRY
-from .authz import access_key_of
 from .observe import AUDIT_INFO
-from .ops import AdminError, admin_auth, admin_error_response, read_body
+from .ops import ADMIN_V1, AdminError, admin_auth, admin_error_response, read_body
 
 PREFIX = "/minio/admin/v3"
 HEALS = web.AppKey("madmin_heals", dict)
@@ -63,15 +63,18 @@ async def _open(password: str, data: bytes) -> bytes:
         raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
 
 
-def route(action: str | None):
-    """An admin handler ``(request, principal, body)``; ``action`` None: the handler checks itself."""
+def route(action: str, *, self_service: bool = False):
+    """An admin handler ``(request, principal, body)`` for callers allowed ``action``;
+    ``self_service``: also for a user acting on itself (``?accessKey=`` is the
+    verified caller's own key), as MinIO lets a user read its own info and
+    change its own secret (``admin_auth``)."""
 
     def wrap(fn: Any) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             try:
                 body = await read_body(request) if request.method in ("PUT", "POST") else b""
-                principal = await admin_auth(request, action or "admin:Self", body) if action else \
-                    await _self_auth(request, body)
+                target = request.query.get("accessKey", "") if self_service else ""
+                principal = await admin_auth(request, action, body, target, self_service=self_service)
                 return await fn(request, principal, body)
             except AdminError as e:
                 return admin_error_response(request, e)
@@ -86,23 +89,6 @@ def route(action: str | None):
         return handler
 
     return wrap
-
-
-async def _self_auth(request: web.Request, body: bytes) -> Principal:
-    """Calls a user may make about itself (its own info, its own secret), else the admin action."""
-    target = request.query.get("accessKey", "")
-    action = {"/add-user": "admin:CreateUser", "/user-info": "admin:GetUser"}[request.path[len(PREFIX):]]
-    try:
-        return await admin_auth(request, action, body, target)
-    except AdminError as e:
-        if e.code != "AccessDenied":
-            raise
-    # the signature was verified above: a user may act on itself (MinIO's DenyOnly)
-    claimed = access_key_of(request.headers, request.query)
-    p = await request.app[IAM].principal(claimed) if claimed else None
-    if p is None or p.access_key != target:
-        raise AdminError("AccessDenied", "Access Denied.", 403)
-    return p
 
 
 # --------------------------------------------------------------------------- info
@@ -188,8 +174,18 @@ def _mem() -> dict[str, int]:
 # --------------------------------------------------------------------------- users
 
 
-@route(None)
+@route("admin:CreateUser", self_service=True)
 async def add_user(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's AddUser: create a user or set an existing one's secret and status.
+
+    A caller without ``admin:CreateUser`` gets here only for itself
+    (self-service), and may then change its own secret and nothing else:
+    asking for a policy or another status is AccessDenied (MinIO ignores the
+    policy field altogether and lets a user disable itself). s3gw's add-user
+    also takes a policy list (``s3gw admin user add --policy``): attaching
+    policies needs ``admin:AttachUserOrGroupPolicy`` too, so ``admin:CreateUser``
+    alone cannot mint an administrator.
+    """
     access_key = request.query.get("accessKey", "")
     request[AUDIT_INFO].update(action="admin:CreateUser", target=access_key)
     iam = request.app[IAM]
@@ -204,6 +200,14 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
     except (ValueError, AttributeError):
         raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
     policies = [p for p in policy.split(",") if p] if isinstance(policy, str) and policy else None
+    if policy is not None and not isinstance(policy, str):
+        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format")
+    if not await iam.allowed(principal, "admin:CreateUser"):
+        # self-service: the caller is enabled (it signed this request), so "enabled" changes nothing
+        if policies is not None or status != ENABLED:
+            raise AdminError("AccessDenied", "Access Denied.", 403)
+    elif policies is not None and not await iam.allowed(principal, "admin:AttachUserOrGroupPolicy"):
+        raise AdminError("AccessDenied", "Access Denied.", 403)
     await iam.add_user(access_key, secret, status=status, policies=policies)
     return web.Response(status=200)
 
@@ -220,7 +224,7 @@ async def list_users(request: web.Request, principal: Principal, body: bytes) ->
                         content_type="application/octet-stream")
 
 
-@route(None)
+@route("admin:GetUser", self_service=True)
 async def user_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     u = await request.app[IAM].get_user(request.query.get("accessKey", ""))
     doc: dict[str, Any] = {"status": u.status, "updatedAt": _rfc3339(u.updated),
@@ -504,11 +508,31 @@ def add_routes(app: web.Application) -> None:
     r.add_route("PUT", f"{PREFIX}/set-user-or-group-policy", set_user_policy)
     r.add_route("POST", f"{PREFIX}/idp/builtin/policy/attach", _policy_assoc(True))
     r.add_route("POST", f"{PREFIX}/idp/builtin/policy/detach", _policy_assoc(False))
-    # any other admin call: MinIO's JSON "not implemented", not an S3 answer about a bucket named "minio"
-    r.add_route("*", "/minio/admin/{tail:.*}", not_implemented)
+    # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
+    # have, not an S3 answer about a bucket named "minio" (an unsigned one never gets here: ops.admin_gate)
+    r.add_route("*", "/minio/admin/{tail:.*}", unknown_admin_api)
 
 
-async def not_implemented(request: web.Request) -> web.Response:
-    return admin_error_response(request, AdminError(
-        "NotImplemented", f"s3gw does not implement {request.method} {request.path} (docs/operations.md lists "
-        "the admin API it has)", 501))
+_API_VERSION = re.compile(r"^/minio.*/(v\d+)/.*")
+
+
+async def unknown_admin_api(request: web.Request) -> web.Response:
+    """MinIO's errorResponseHandler for /minio/admin paths: 426 XMinioAdminVersionMismatch, the
+    message naming the API version the path asks for. Only after the caller's signature is verified
+    (MinIO answers anyone; s3gw tells an unsigned caller nothing but AccessDenied)."""
+    try:
+        await admin_auth(request, None, None, request.path)
+    except AdminError as e:
+        return admin_error_response(request, e)
+    m = _API_VERSION.match(request.path)
+    version = m.group(1) if m else "unknown"
+    if request.path.startswith(ADMIN_V1 + "/") or version == "v3":
+        mode = "mode-server-xl" if request.app[CORE].storage.cluster is None else "mode-server-distributed-xl"
+        desc = f"This 'admin' API is not supported by server in '{mode}'"
+    elif version in ("v1", "v2"):
+        desc = (f"Server expects client requests with 'admin' API version 'v3', found '{version}', "
+                "please upgrade the client to latest releases")
+    else:
+        desc = (f"Unexpected client 'admin' API version found '{version}', expected 'v3', "
+                "please downgrade the client to older releases")
+    return admin_error_response(request, AdminError("XMinioAdminVersionMismatch", desc, 426))

@@ -31,7 +31,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric,
                                    UnknownMetricFamily)
 
-from .authz import access_key_of, is_write
+from ..auth import claimed_access_key
+from .authz import is_write
 
 access_log = logging.getLogger("s3gw.access")
 audit_log = logging.getLogger("s3gw.audit")
@@ -207,7 +208,8 @@ class Telemetry:
             audit = {"action": s3["operation"]}
         if audit is None and request.path.startswith("/minio/admin/"):
             # an admin endpoint that did not describe itself (s3gw admin info/heal): still audited
-            audit = {"action": _route_name(request), "access_key": access_key_of(request.headers, request.query) or "",
+            audit = {"action": _route_name(request),
+                     "access_key": claimed_access_key(request.headers, request.query) or "",
                      "target": request.query.get("bucket", "")}
         if audit is not None and audit_log.isEnabledFor(logging.INFO):
             entry = {"time": record["time"], "request_id": rid, "access_key": audit.get("access_key") or

@@ -19,10 +19,17 @@ Metrics and debugging, behind the metrics authentication::
 
 s3gw's admin API (SigV4 and the caller's policy; ``s3gw admin`` uses it)::
 
+    GET  /minio/admin/s3gw/v1/info                      nodes, drives, healing state (admin:ServerInfo)
+    POST /minio/admin/s3gw/v1/heal?bucket=&prefix=&deep=true&dry-run=true
+         NDJSON: progress lines while it runs, then {"done": true, ...summary} (admin:Heal)
     GET  /minio/admin/s3gw/v1/maintenance               {"enabled": ..., "since", "reason", "by"}
     PUT  /minio/admin/s3gw/v1/maintenance?state=on|off[&reason=]
     GET  /minio/admin/s3gw/v1/manifest[?bucket=&prefix=] NDJSON: one line per version, then a summary
     GET  /minio/admin/s3gw/v1/backup                    the backup file (SQLite database / pg_dump archive)
+
+Every path under ``/minio/admin/`` (these, madmin.py's, unknown ones) passes
+``admin_gate`` (unsigned: 403 AccessDenied) and then ``admin_auth``; errors are
+MinIO's JSON document.
 """
 
 from __future__ import annotations
@@ -41,13 +48,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import AuthError, authenticate, is_sha256_hex
+from ..auth import AuthError, authenticate, claimed_access_key, is_sha256_hex, signature_kind
 from ..core import MetaUnavailable
 from ..core.iam import Principal
+from ..core.repair import HealSummary
 from ..core.ops import backup_metadata, manifest_entry, quick_storage_state, walk_versions
 from .admin import REPAIR
 from .app import CORE, IAM, OPS, SETTINGS, TELEMETRY
-from .authz import access_key_of
 from .errors import S3Error, render
 from .observe import AUDIT_INFO, REQUEST_ID
 
@@ -77,14 +84,38 @@ def admin_error_response(request: web.Request, e: AdminError) -> web.Response:
     return web.json_response(doc, status=e.status, headers={"x-amz-request-id": rid})
 
 
-async def admin_auth(request: web.Request, action: str, body: bytes = b"", target: str = "") -> Principal:
+ADMIN_PREFIX = "/minio/admin/"
+DENIED = "Access Denied."
+
+
+@web.middleware
+async def admin_gate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every path under ``/minio/admin/``, known or not, any method: an unsigned
+    request is refused here with MinIO's JSON AccessDenied, before any user is
+    looked up, any body read or any key derived (madmin's Argon2id), so an
+    anonymous caller learns nothing about users and costs next to nothing.
+    The handlers then verify the signature and the admin action (``admin_auth``)."""
+    if request.path.startswith(ADMIN_PREFIX) and signature_kind(request.headers, request.query) is None:
+        request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
+        return admin_error_response(request, AdminError("AccessDenied", DENIED, 403))
+    return await handler(request)
+
+
+async def admin_auth(request: web.Request, action: str | None, body: bytes | None = b"", target: str = "", *,
+                     self_service: bool = False) -> Principal:
     """Authenticate an admin call (SigV4, any region: madmin signs with none) and
-    check ``action`` against the caller's policies; the body's SHA-256 must
-    match the signed x-amz-content-sha256. Every admin call is audited."""
-    audit: dict[str, Any] = {"action": action, "target": target}
+    check ``action`` against the caller's policies (None: authenticate only);
+    the body's SHA-256 must match the signed x-amz-content-sha256 (``body``
+    None: not read, not checked). ``self_service``: a user may act on itself
+    (``target`` is its own access key) without the action unless a policy
+    denies it explicitly, as MinIO lets a user read its own info and change its
+    own secret (its ``DenyOnly`` check). Every admin call is audited."""
+    audit: dict[str, Any] = {"action": action or "admin:Unknown", "target": target}
     request[AUDIT_INFO] = audit
+    if signature_kind(request.headers, request.query) is None:       # anonymous: nothing is looked up
+        raise AdminError("AccessDenied", DENIED, 403)
     iam = request.app[IAM]
-    claimed = access_key_of(request.headers, request.query)
+    claimed = claimed_access_key(request.headers, request.query)
     principal = await iam.principal(claimed) if claimed else None
     if principal is not None and not principal.enabled:
         raise AdminError("InvalidAccessKeyId", "Your account is disabled; please contact your administrator.", 403)
@@ -97,15 +128,18 @@ async def admin_auth(request: web.Request, action: str, body: bytes = b"", targe
                             lookup, region="")
     except AuthError as e:
         raise AdminError(e.code, e.message, e.status) from None
-    if auth.anonymous or principal is None:
-        raise AdminError("AccessDenied", "Access Denied.", 403)
+    if auth.anonymous or principal is None or auth.access_key != principal.access_key:
+        raise AdminError("AccessDenied", DENIED, 403)
     audit["access_key"] = principal.access_key
-    if is_sha256_hex(auth.content_sha256 or "") and hashlib.sha256(body).hexdigest() != auth.content_sha256:
+    if body is not None and is_sha256_hex(auth.content_sha256 or "") and \
+            hashlib.sha256(body).hexdigest() != auth.content_sha256:
         raise AdminError("XAmzContentSHA256Mismatch",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
-    if not await iam.allowed(principal, action):
-        raise AdminError("AccessDenied", "Access Denied.", 403)
-    return principal
+    if action is None or await iam.allowed(principal, action):
+        return principal
+    if self_service and target == principal.access_key and not await iam.denied(principal, action):
+        return principal
+    raise AdminError("AccessDenied", DENIED, 403)
 
 
 async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
@@ -367,6 +401,40 @@ async def backup(request: web.Request, principal: Principal, body: bytes) -> web
             os.unlink(path)
 
 
+@admin_route("admin:ServerInfo")
+async def admin_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(await request.app[REPAIR].info())
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+@admin_route("admin:Heal")
+async def admin_heal(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
+    repair = request.app[REPAIR]
+    bucket = request.query.get("bucket") or None
+    prefix = request.query.get("prefix", "")
+    if prefix and not bucket:
+        raise AdminError("XMinioAdminInvalidArgument", "prefix needs a bucket")
+    if bucket is not None and await request.app[CORE].meta.get_bucket(bucket) is None:
+        raise AdminError("NoSuchBucket", "The specified bucket does not exist", 404)
+    request[AUDIT_INFO].update(target=f"{bucket or '*'}/{prefix}")
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+
+    async def progress(s: HealSummary) -> None:
+        d = s.to_dict()
+        d.pop("problems")
+        await resp.write((json.dumps(d) + "\n").encode())
+
+    summary = await repair.run_heal(bucket, prefix, deep=_flag(request, "deep"),
+                                    dry_run=_flag(request, "dry-run"), progress=progress)
+    await resp.write((json.dumps({"done": True, **summary.to_dict()}) + "\n").encode())
+    await resp.write_eof()
+    return resp
+
+
 def add_routes(app: web.Application) -> None:
     """Register before the S3 catch-all route (aiohttp matches in order)."""
     r = app.router
@@ -378,6 +446,8 @@ def add_routes(app: web.Application) -> None:
                        ("/minio/v2/metrics/bucket", "bucket"), ("/minio/v2/metrics/node", "node")):
         r.add_route("GET", path, _metrics(kind))
     r.add_route("GET", "/debug/db-stats", db_stats)
+    r.add_route("GET", f"{ADMIN_V1}/info", admin_info)
+    r.add_route("POST", f"{ADMIN_V1}/heal", admin_heal)
     r.add_route("GET", f"{ADMIN_V1}/maintenance", maintenance_get)
     r.add_route("PUT", f"{ADMIN_V1}/maintenance", maintenance_put)
     r.add_route("GET", f"{ADMIN_V1}/manifest", manifest)

@@ -11,7 +11,7 @@ from ..core import NULL_VERSION, lock, tagging
 from . import xml as X
 from .app import Handler, Request
 from .errors import S3Error
-from .handlers import bypass_governance, version_param, xml_response
+from .handlers import bypass_governance, governance_denied, version_param, xml_response
 
 
 async def parse_document(rq: Request, root: str, require_integrity: bool = False) -> dict[str, Any]:
@@ -73,7 +73,8 @@ async def put_retention(rq: Request) -> web.StreamResponse:
         new = {"mode": mode, "until": lock.parse_date(until)}
         if new["until"] <= time.time():
             raise S3Error("InvalidRequest", "the retain until date must be in the future")
-    await rq.core.set_retention(rq.op.bucket, rq.op.key, version_param(rq), new, bypass_governance(rq))
+    with governance_denied(rq):
+        await rq.core.set_retention(rq.op.bucket, rq.op.key, version_param(rq), new, bypass_governance(rq))
     return web.Response(status=200)
 
 

@@ -31,8 +31,10 @@ from .sigv4 import (
     authenticate,
     canonical_query,
     canonical_uri,
+    claimed_access_key,
     derive_signing_key,
     is_sha256_hex,
+    signature_kind,
 )
 from .streaming import MAX_LINE, ChunkedDecoder, PayloadHasher
 
@@ -55,6 +57,8 @@ __all__ = [
     "authenticate",
     "canonical_query",
     "canonical_uri",
+    "claimed_access_key",
     "derive_signing_key",
     "is_sha256_hex",
+    "signature_kind",
 ]

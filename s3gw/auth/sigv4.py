@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -42,9 +42,13 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "claimed_access_key",
     "derive_signing_key",
     "is_sha256_hex",
+    "must_be_signed",
+    "signature_kind",
     "string_to_sign",
+    "unsigned_headers",
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -83,11 +87,82 @@ _MSG_CRED_MALFORMED = (
     'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 )
 _MSG_UNSIGNED_HEADERS = "There were headers present in the request which were not signed"
+_MSG_MISSING_CONTENT_SHA256 = "Missing required header for this request: x-amz-content-sha256"
 _MSG_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."
 )
 _MSG_CONTENT_SHA256 = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+# x-amz-* request headers that change what an S3 request does or stores: they
+# must be covered by the signature, else whoever holds a presigned URL (or sits
+# on the path of a signed request) could add them. AWS requires every x-amz-*
+# header to be signed ("Authenticating Requests: Using the Authorization
+# Header": the CanonicalHeaders "must include ... any x-amz-* headers that you
+# plan to include in your request"; for presigned URLs, signed or sent as query
+# parameters) and answers AccessDenied "There were headers present in the
+# request which were not signed"; MinIO checks only x-amz-meta-* on presigned
+# URLs (checkMetaHeaders). This is the list of the request headers of PutObject,
+# CopyObject, UploadPartCopy, CreateMultipartUpload, CreateBucket, DeleteObject(s)
+# and the ACL/lock calls in the S3 API reference that have an effect; headers
+# that can only make a request fail (x-amz-expected-bucket-owner, x-amz-mfa,
+# If-* preconditions outside the copy source) or change nothing stored
+# (x-amz-sdk-checksum-algorithm, x-amz-user-agent) may stay unsigned, as may
+# x-amz-content-sha256 and x-amz-date (the signature covers their values anyway).
+MUST_SIGN_PREFIXES = (
+    "x-amz-copy-source",               # the source, -range, -if-*, -server-side-encryption-customer-*
+    "x-amz-meta-",                     # user metadata
+    "x-amz-object-lock-",              # -mode, -retain-until-date, -legal-hold
+    "x-amz-bucket-object-lock-",       # CreateBucket: -enabled, -token
+    "x-amz-server-side-encryption",    # and its -customer-*, -aws-kms-*, -context, -bucket-key-enabled
+    "x-amz-grant-",                    # -read, -write, -read-acp, -write-acp, -full-control
+    "x-amz-tagging",                   # the tags, and -directive
+    "x-amz-checksum-",                 # a checksum to verify and store, -algorithm, -type
+)
+MUST_SIGN = frozenset({
+    "x-amz-acl", "x-amz-bypass-governance-retention", "x-amz-metadata-directive", "x-amz-storage-class",
+    "x-amz-website-redirect-location", "x-amz-trailer", "x-amz-object-ownership",
+})
+
+
+def must_be_signed(name: str) -> bool:
+    """Is this (lower-case) header one the signature must cover when present?
+
+    >>> must_be_signed("x-amz-copy-source"), must_be_signed("x-amz-tagging-directive"), must_be_signed("range")
+    (True, True, False)
+    >>> must_be_signed("x-amz-content-sha256"), must_be_signed("x-amz-expected-bucket-owner")
+    (False, False)
+    """
+    return name in MUST_SIGN or name.startswith(MUST_SIGN_PREFIXES)
+
+
+def unsigned_headers(headers: Mapping[str, str], signed: Collection[str],
+                     query: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The headers present that ``must_be_signed`` but the signature does not cover, sorted.
+
+    ``signed``: the SignedHeaders names. ``query`` (presigned URLs only): a
+    header that repeats, value for value, a query parameter of its name is
+    covered too, since the query string is signed (AWS lets presigned URLs
+    carry x-amz-* values as parameters).
+
+    >>> unsigned_headers({"x-amz-tagging": "a=b", "x-amz-acl": "private", "range": "bytes=0-1"}, ["host"])
+    ['x-amz-acl', 'x-amz-tagging']
+    >>> unsigned_headers({"x-amz-tagging": "a=b"}, ["host"], [("x-amz-tagging", "a=b")])
+    []
+    >>> unsigned_headers({"x-amz-tagging": "a=c"}, ["host"], [("x-amz-tagging", "a=b")])
+    ['x-amz-tagging']
+    """
+    in_query = {k.lower(): v for k, v in query}
+    out = []
+    for name in sorted(_header_names(headers)):
+        if not must_be_signed(name) or name in signed:
+            continue
+        values = _header_values(headers, name) or []
+        if name in in_query and ",".join(values) == in_query[name]:
+            continue
+        out.append(name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -473,21 +548,86 @@ def authenticate(
     """
     t_now = _utc(now)
     raw_path = raw_path.split("?", 1)[0]
-    authz = headers.get("authorization")
-    if authz is not None:
-        # MinIO: the Authorization header wins over query authentication.
+    kind = signature_kind(headers, {k for k, _ in query})
+    if kind == HEADER:
+        authz = headers.get("authorization", "")
         if authz.startswith("AWS "):
             access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
             return _v2_result(access_key, headers)
         return _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz)
-    names = {k for k, _ in query}
-    if names & {_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE}:
+    if kind == PRESIGNED_V4:
         return _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region)
-    if "AWSAccessKeyId" in names and "Signature" in names:
+    if kind == PRESIGNED_V2:
         # SigV2 presigned URL: MinIO accepts it, and boto3 makes these by default.
         access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
         return _v2_result(access_key, headers, presigned=True)
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
+
+
+# How a request claims to be signed (signature_kind); None is anonymous.
+HEADER, PRESIGNED_V4, PRESIGNED_V2 = "header", "presigned-v4", "presigned-v2"
+
+
+def signature_kind(headers: Mapping[str, str], query_names: Collection[str]) -> str | None:
+    """Which verification :func:`authenticate` runs for a request, decided from names alone.
+
+    An Authorization header (V2 or V4) wins over query authentication (MinIO);
+    any of X-Amz-Algorithm / X-Amz-Credential / X-Amz-Signature is a SigV4
+    presigned URL (incomplete ones fail verification); ``AWSAccessKeyId``
+    counts only together with ``Signature`` (SigV2 presigned). Anything else is
+    anonymous: there is nothing to verify, so nothing about a user is looked up.
+
+    >>> signature_kind({}, {"AWSAccessKeyId"}), signature_kind({}, {"AWSAccessKeyId", "Signature"})
+    (None, 'presigned-v2')
+    >>> signature_kind({"authorization": "AWS4-HMAC-SHA256 ..."}, {"X-Amz-Signature"})
+    'header'
+    """
+    if headers.get("authorization") is not None:
+        return HEADER
+    if any(n in query_names for n in (_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE)):
+        return PRESIGNED_V4
+    if "AWSAccessKeyId" in query_names and "Signature" in query_names:
+        return PRESIGNED_V2
+    return None
+
+
+_V4_CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
+
+
+def claimed_access_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The access key a signed request claims (to look its secret up before verifying), else None.
+
+    None for anonymous requests: an ``AWSAccessKeyId`` without a ``Signature``
+    is not a claim, so an unsigned request never makes the gateway look a user
+    up (which would tell existing names from unknown ones).
+
+    >>> claimed_access_key({"authorization": "AWS4-HMAC-SHA256 Credential=alice/20240101/us-east-1/s3/"
+    ...                     "aws4_request, SignedHeaders=host, Signature=00"}, {})
+    'alice'
+    >>> claimed_access_key({}, {"X-Amz-Credential": "bob/20240101/us-east-1/s3/aws4_request"})
+    'bob'
+    >>> claimed_access_key({"authorization": "AWS carol:c2ln"}, {})
+    'carol'
+    >>> claimed_access_key({}, {"AWSAccessKeyId": "dave", "Signature": "x"})
+    'dave'
+    >>> claimed_access_key({}, {"AWSAccessKeyId": "dave"}) is None
+    True
+    """
+    kind = signature_kind(headers, query)
+    if kind == HEADER:
+        auth = headers.get("authorization", "")
+        if auth.startswith("AWS4-"):
+            m = _V4_CREDENTIAL.search(auth)
+            return m.group(1).rsplit("/", 4)[0] if m else None
+        if auth.startswith("AWS "):
+            return auth[4:].rsplit(":", 1)[0].strip() or None
+        return None
+    if kind == PRESIGNED_V4:
+        cred = query.get(_Q_CREDENTIAL)
+        return cred.rsplit("/", 4)[0] if cred else None
+    if kind == PRESIGNED_V2:
+        return query.get("AWSAccessKeyId") or None
+    return None
 
 
 def _v2_result(access_key: str, headers: Mapping[str, str], presigned: bool = False) -> AuthResult:
@@ -533,12 +673,17 @@ def _authenticate_header(
     t, amz_date = _request_date(headers)
     if abs(now - t) > MAX_CLOCK_SKEW:
         raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
-    secret = _lookup(lookup_secret, cred.access_key)
-
-    # MinIO getContentSha256Cksum: an absent x-amz-content-sha256 signs as the
-    # empty-body digest; the body is then not verified (skipContentSha256Cksum).
+    # AWS: "The x-amz-content-sha256 header is required for all AWS Signature
+    # Version 4 requests" (sig-v4-header-based-auth), else 400 InvalidRequest.
+    # MinIO signs its absence as the empty-body digest and then leaves the body
+    # unverified; AWS wins: nothing is stored unverified.
     sent_payload = headers.get("x-amz-content-sha256")
-    payload_hash = sent_payload if sent_payload is not None else EMPTY_SHA256
+    if sent_payload is None:
+        raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
+    secret = _lookup(lookup_secret, cred.access_key)
+    if unsigned_headers(headers, parsed.signed_headers):
+        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+    payload_hash = sent_payload
 
     canonical = canonical_request(
         method, raw_path, canonical_query(query), headers, parsed.signed_headers, payload_hash
@@ -548,7 +693,7 @@ def _authenticate_header(
     if not _same(signature, parsed.signature):
         raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
 
-    content = UNSIGNED_PAYLOAD if sent_payload is None else _check_payload_value(sent_payload, presigned=False)
+    content = _check_payload_value(sent_payload, presigned=False)
     return AuthResult(
         anonymous=False,
         access_key=cred.access_key,
@@ -596,12 +741,12 @@ def _authenticate_presigned(
 
     secret = _lookup(lookup_secret, cred.access_key)
 
-    # MinIO checkMetaHeaders: user metadata sent as headers must be signed,
-    # else anyone holding the URL could attach arbitrary metadata.
-    signed_set = set(signed)
-    for name in _header_names(headers):
-        if name.startswith("x-amz-meta-") and name not in signed_set:
-            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+    # Headers that change what the request does must be signed (or repeat a
+    # signed query parameter), else anyone holding the URL could add them: an
+    # x-amz-copy-source turning a PUT into a copy, tags, a lock. MinIO checks
+    # only user metadata (checkMetaHeaders); AWS all x-amz-* headers.
+    if unsigned_headers(headers, signed, query):
+        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
 
     # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
     if t > now + MAX_CLOCK_SKEW:

@@ -76,3 +76,9 @@ class ObjectLocked(CoreError):
 
     def __init__(self, message: str = "Object is WORM protected and cannot be overwritten", **headers: str) -> None:
         super().__init__(message, **headers)
+
+
+class GovernanceLocked(ObjectLocked):
+    """GOVERNANCE retention forbids the change because it was not bypassed (the API answers
+    AccessDenied when the caller asked for the bypass but may not use it, as AWS does)."""
+

@@ -66,6 +66,10 @@ CANNED: dict[str, dict[str, Any]] = {
 }
 
 
+# allows everything: evaluated after a user's own policies, only an explicit Deny can refuse (Iam.denied)
+_ALLOW_ALL: dict[str, Any] = {"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]}
+
+
 class IamError(CoreError):
     """An IAM request that cannot be done; ``code`` is MinIO's admin error code."""
 
@@ -334,6 +338,13 @@ class Iam:
         if not p.enabled:
             return False
         return evaluate(await self.policy_documents(p.policies), action, resource)
+
+    async def denied(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*") -> bool:
+        """Does an explicit Deny of the caller's policies match? (MinIO's ``DenyOnly``: what a
+        user may do to itself, e.g. change its own secret, unless a policy forbids it.)"""
+        if p.root:
+            return False
+        return not evaluate(await self.policy_documents(p.policies) + [_ALLOW_ALL], action, resource)
 
     # -- users ------------------------------------------------------------------
     async def add_user(self, access_key: str, secret: str | None, *, status: str = ENABLED,

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from .errors import InvalidArgument, InvalidRequest, MalformedXML, ObjectLocked
+from .errors import GovernanceLocked, InvalidArgument, InvalidRequest, MalformedXML, ObjectLocked
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
 
@@ -83,8 +83,10 @@ def check_delete(info: dict[str, Any], bypass_governance: bool, now: float) -> N
         raise ObjectLocked()
     ret = info.get("ret")
     if ret and ret["until"] > now:
-        if ret["mode"] == "COMPLIANCE" or not bypass_governance:
+        if ret["mode"] == "COMPLIANCE":
             raise ObjectLocked()
+        if not bypass_governance:
+            raise GovernanceLocked()
 
 
 def check_retention_change(current: dict[str, Any] | None, new: dict[str, Any] | None, bypass_governance: bool,
@@ -95,5 +97,7 @@ def check_retention_change(current: dict[str, Any] | None, new: dict[str, Any] |
     extends = new is not None and new["mode"] == current["mode"] and new["until"] >= current["until"]
     if extends:
         return
-    if current["mode"] == "COMPLIANCE" or not bypass_governance:
+    if current["mode"] == "COMPLIANCE":
         raise ObjectLocked()
+    if not bypass_governance:
+        raise GovernanceLocked()

@@ -33,7 +33,7 @@ def signed_get(payload: str | None = EMPTY_SHA256, extra: dict[str, str] | None 
     """GET /test.txt signed over host;x-amz-content-sha256;x-amz-date (or without the payload header)."""
     headers = {"Host": HOST, "x-amz-date": DATE, **(extra or {})}
     if payload is None:
-        # MinIO: an absent x-amz-content-sha256 signs as the empty-body digest.
+        # signed as MinIO would take it (the empty-body digest); refused anyway (AWS)
         canonical = f"GET\n/test.txt\n\nhost:{HOST}\nx-amz-date:{DATE}\n\nhost;x-amz-date\n{EMPTY_SHA256}"
         signed = "host;x-amz-date"
     else:
@@ -60,7 +60,9 @@ def error_of(req: Req, now: datetime = T0, region: str = "us-east-1") -> AuthErr
 
 
 def with_auth(value: str) -> Req:
-    return Req("GET", "/test.txt", [], CIMultiDict({"Host": HOST, "x-amz-date": DATE, "Authorization": value}))
+    """A request with this Authorization; x-amz-content-sha256 (the empty digest) is sent, not signed."""
+    return Req("GET", "/test.txt", [], CIMultiDict({"Host": HOST, "x-amz-date": DATE, "Authorization": value,
+                                                    "x-amz-content-sha256": EMPTY_SHA256}))
 
 
 # ------------------------------------------------------------------ anonymous
@@ -192,6 +194,7 @@ def test_repeated_headers_join_with_commas() -> None:
             ("x-amz-date", DATE),
             ("x-amz-meta-a", " 1 "),
             ("X-Amz-Meta-A", "two    words"),
+            ("x-amz-content-sha256", EMPTY_SHA256),
             ("Authorization", f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=host;x-amz-date;x-amz-meta-a, Signature={sig}"),
         ]
     )
@@ -219,12 +222,11 @@ def test_date_header_instead_of_x_amz_date(date: str) -> None:
     canonical = f"GET\n/test.txt\n\ndate:{date}\nhost:{HOST}\n\ndate;host\n{EMPTY_SHA256}"
     sig = literal_signature(SK, canonical)
     h = CIMultiDict(
-        {"Host": HOST, "Date": date, "Authorization": f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=date;host, Signature={sig}"}
+        {"Host": HOST, "Date": date, "Authorization": f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=date;host, Signature={sig}",
+         "x-amz-content-sha256": EMPTY_SHA256}
     )
     res = Req("GET", "/test.txt", [], h).verify(now=T0)
-    assert res.amz_date == DATE
-    # No x-amz-content-sha256: signed as the empty digest, body not verified (MinIO).
-    assert res.content_sha256 == UNSIGNED_PAYLOAD
+    assert res.amz_date == DATE and res.content_sha256 == EMPTY_SHA256
 
 
 def test_naive_now_is_utc() -> None:
@@ -235,7 +237,10 @@ def test_naive_now_is_utc() -> None:
 
 
 def test_missing_content_sha256() -> None:
-    assert signed_get(payload=None).verify(now=T0).content_sha256 == UNSIGNED_PAYLOAD
+    # AWS requires it on every header-signed request; MinIO would store the body unverified
+    err = error_of(signed_get(payload=None))
+    assert (err.code, err.status, err.message) == (
+        "InvalidRequest", 400, "Missing required header for this request: x-amz-content-sha256")
 
 
 @pytest.mark.parametrize(
@@ -341,6 +346,35 @@ def test_presigned_signed_headers() -> None:
     assert (err.code, err.status) == ("AccessDenied", 400)
     # Other unsigned headers are fine.
     presigned(headers={"Range": "bytes=0-1"}).verify(now=T0)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("x-amz-copy-source", "/other/secret.txt"), ("x-amz-copy-source-range", "bytes=0-9"),
+    ("x-amz-tagging", "a=b"), ("x-amz-tagging-directive", "REPLACE"), ("x-amz-object-lock-mode", "COMPLIANCE"),
+    ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z"), ("x-amz-object-lock-legal-hold", "ON"),
+    ("x-amz-bypass-governance-retention", "true"), ("x-amz-server-side-encryption", "AES256"),
+    ("x-amz-acl", "public-read"), ("x-amz-grant-read", "uri=x"), ("x-amz-metadata-directive", "REPLACE"),
+    ("x-amz-meta-a", "1"), ("x-amz-storage-class", "STANDARD"), ("x-amz-website-redirect-location", "/x"),
+    ("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-bucket-object-lock-enabled", "true"),
+])
+def test_headers_that_change_the_request_must_be_signed(name: str, value: str) -> None:
+    """AWS: an x-amz-* header the signature does not cover is refused (MinIO: only x-amz-meta-* on
+    presigned URLs), with MinIO's ErrUnsignedHeaders answer."""
+    for req in (signed_get(extra={name: value}), presigned(headers={name: value})):
+        err = error_of(req)
+        assert (err.code, err.status, err.message) == (
+            "AccessDenied", 400, "There were headers present in the request which were not signed")
+    # signed, they are fine; on a presigned URL, repeating a (signed) query parameter is too
+    presigned(signed=f"host;{name}", headers={name: value}).verify(now=T0)
+    presigned(params={name: value}, headers={name: value}).verify(now=T0)
+    assert error_of(presigned(params={name: value}, headers={name: value + "0"})).code == "AccessDenied"
+
+
+def test_other_headers_may_stay_unsigned() -> None:
+    extra = {"x-amz-expected-bucket-owner": "1", "x-amz-sdk-checksum-algorithm": "CRC32", "Range": "bytes=0-1",
+             "x-amz-user-agent": "sdk", "Content-Type": "text/plain"}
+    signed_get(extra=extra).verify(now=T0)
+    presigned(headers=extra).verify(now=T0)
 
 
 def test_presigned_empty_signature() -> None:

@@ -62,3 +62,20 @@ def test_v2_presigned_expiry() -> None:
     with pytest.raises(AuthError) as e:
         authenticate("GET", raw, query, CIMultiDict({"Host": "127.0.0.1:9000"}), lookup, now=later)
     assert e.value.code == "AccessDenied" and "expired" in e.value.message
+
+
+def test_v2_signs_every_amz_header() -> None:
+    """V2 needs no unsigned-header check: CanonicalizedAmzHeaders puts every x-amz-* header in the
+    string to sign, so one added to a presigned URL or a signed request breaks the signature."""
+    raw, query = presign_v2("/bucket/key")
+    for name, value in (("x-amz-copy-source", "/other/secret"), ("x-amz-tagging", "a=b"),
+                        ("x-amz-object-lock-mode", "COMPLIANCE")):
+        with pytest.raises(AuthError) as e:
+            authenticate("GET", raw, query, CIMultiDict({"Host": "127.0.0.1:9000", name: value}), lookup)
+        assert e.value.code == "SignatureDoesNotMatch"
+    headers = CIMultiDict({"Host": "s3.amazonaws.com", "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
+                           "Authorization": f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMU=", "x-amz-tagging": "a=b"})
+    with pytest.raises(AuthError) as e:
+        authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup,
+                     now=datetime(2007, 3, 27, 19, 40, tzinfo=timezone.utc))
+    assert e.value.code == "SignatureDoesNotMatch"

@@ -31,8 +31,8 @@ ARN = "arn:aws:s3:::"
     ("diagnostics", Operation("GetObject", "b", "k"), False),
 ])
 def test_canned_policies(policy: str, op: Operation, allowed: bool) -> None:
-    action, resource = required(op)
-    assert I.evaluate([I.CANNED[policy]], action, resource) is allowed
+    need = required(op)[0]
+    assert I.evaluate([I.CANNED[policy]], need.action, need.resource) is allowed
 
 
 def test_admin_actions() -> None:
@@ -148,6 +148,20 @@ async def test_stored_policies(meta: SqliteMeta) -> None:
         await iam.put_policy("readonly", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
     await iam.remove_policy("photos-ro")
     assert not await iam.allowed(await iam.principal("dave"), "s3:GetObject", ARN + "photos/x")
+
+
+async def test_explicit_deny_only(meta: SqliteMeta) -> None:
+    """``denied``: only an explicit Deny counts (what a user may still do to itself, MinIO's DenyOnly)."""
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.put_policy("no-self-service", {"Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Deny", "Action": ["admin:CreateUser"]}]})
+    await iam.add_user("frank", "frank-secret-1", policies=["readonly"])
+    await iam.add_user("gina", "gina-secret-1", policies=["no-self-service"])
+    frank, gina = await iam.principal("frank"), await iam.principal("gina")
+    assert not await iam.allowed(frank, "admin:CreateUser") and not await iam.denied(frank, "admin:CreateUser")
+    assert await iam.denied(gina, "admin:CreateUser") and not await iam.denied(gina, "admin:GetUser")
+    assert not await iam.denied(iam.root, "admin:CreateUser")
 
 
 async def test_root_rotation_reseals(meta: SqliteMeta) -> None:
