@@ -30,6 +30,7 @@ from ..core.ops import Operations
 from .authz import access_key_of, copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
+from .policy_context import request_context
 from .router import BadPath, Operation, route
 
 log = logging.getLogger("s3gw.api")
@@ -54,6 +55,7 @@ class Settings:
     metrics_token: str = ""                # static bearer token for the metrics endpoints
     read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
+    trusted_proxies: tuple[Any, ...] = ()   # server.trusted_proxies: networks whose X-Forwarded-For is believed
 
 
 @dataclass
@@ -311,23 +313,43 @@ async def resolve_principal(http: web.Request, settings: Settings
 async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None) -> None:
     """May this caller do this operation now?
 
-    * anonymous callers may do nothing (no bucket policies for anonymous access);
-    * a user's policies must allow the operation's IAM action on its resource
-      (``authz.required``); CopyObject and UploadPartCopy also need
-      ``s3:GetObject`` on the copy source; root may do everything;
+    * the operation needs its IAM action on its resource (``authz.required``);
+      CopyObject and UploadPartCopy also need ``s3:GetObject`` on the copy
+      source. ``Iam.authorize`` (core/iam.py) decides, from the caller's
+      identity policies and the bucket's policy together, with the request's
+      condition context (``policy_context.request_context``): an explicit
+      Deny in either refuses, an Allow in either allows; root may do
+      everything; an anonymous caller has only the bucket policy;
+    * without IAM (an app built with no users) anonymous callers are refused;
     * in maintenance mode every write is refused (503, reads are served).
     """
-    if auth.anonymous:
-        raise S3Error("AccessDenied")
     iam = http.app.get(IAM)
-    if iam is not None and principal is not None and not principal.root:
+    if iam is None:
+        if auth.anonymous:
+            raise S3Error("AccessDenied")
+    elif principal is None or not principal.root:
+        caller = None if auth.anonymous else principal
+        if caller is None and not auth.anonymous:
+            raise S3Error("AccessDenied")
+        settings = http.app.get(SETTINGS)
+        ctx = request_context(http, op, auth, caller, settings.trusted_proxies if settings is not None else ())
+        tags = _existing_tags(http, op)
         action, resource = required(op)
-        if not await iam.allowed(principal, action, resource):
+        if not await iam.authorize(caller, action, resource, ctx, tags):
             raise S3Error("AccessDenied")
         if op.name in ("CopyObject", "UploadPartCopy"):
             src = copy_source(http.headers)
-            if src is not None and not await iam.allowed(principal, "s3:GetObject", "arn:aws:s3:::" + src):
+            if src is not None and not await iam.authorize(caller, "s3:GetObject", "arn:aws:s3:::" + src, ctx):
                 raise S3Error("AccessDenied")
     ops = http.app.get(OPS)
     if ops is not None and is_write(op.name) and (await ops.maintenance.current()).enabled:
         raise S3Error("ServiceUnavailable", MAINTENANCE_MESSAGE, {"Retry-After": "30", "x-s3gw-maintenance": "on"})
+
+
+def _existing_tags(http: web.Request, op: Operation) -> Callable[[], Awaitable[dict[str, str] | None]] | None:
+    """How to read the tags of the object a request names (for ``s3:ExistingObjectTag``), if it names one."""
+    core = http.app.get(CORE)
+    if not op.key or core is None:
+        return None
+    version = http.query.get("versionId") or None
+    return lambda: core.existing_tags(op.bucket, op.key, version)

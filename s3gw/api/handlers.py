@@ -18,7 +18,7 @@ from ..core.conditions import Conditions
 from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_date
 from ..core import NULL_VERSION, VersionRecord
 from . import xml as X
-from .app import Handler, Request, to_s3_error
+from .app import IAM, Handler, Request, to_s3_error
 from .errors import S3Error
 
 # MinIO's single owner (SDKs and mc show these in listings)
@@ -78,6 +78,7 @@ async def create_bucket(rq: Request) -> web.StreamResponse:
     await rq.read_document("CreateBucketConfiguration", optional=True)
     lock = (rq.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     await rq.core.create_bucket(rq.op.bucket, object_lock=lock)
+    _forget_bucket_policy(rq)
     return web.Response(status=200, headers={"Location": "/" + rq.op.bucket})
 
 
@@ -94,8 +95,16 @@ async def get_bucket_location(rq: Request) -> web.StreamResponse:
 
 
 async def delete_bucket(rq: Request) -> web.StreamResponse:
-    await rq.core.delete_bucket(rq.op.bucket)
+    await rq.core.delete_bucket(rq.op.bucket)     # its policy goes with it (meta: same transaction)
+    _forget_bucket_policy(rq)
     return web.Response(status=204)
+
+
+def _forget_bucket_policy(rq: Request) -> None:
+    """A bucket deleted or created here: no cached policy of an older bucket of that name applies."""
+    iam = rq.http.app.get(IAM)
+    if iam is not None:
+        iam.forget_bucket(rq.op.bucket)
 
 
 def _not_configured(code: str) -> Handler:
@@ -580,7 +589,6 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": delete_object,
     "DeleteObjects": delete_objects,
     "CopyObject": copy_object,
-    "GetBucketPolicy": _not_configured("NoSuchBucketPolicy"),
     "GetBucketLifecycleConfiguration": _not_configured("NoSuchLifecycleConfiguration"),
     "GetBucketCors": _not_configured("NoSuchCORSConfiguration"),
     "GetBucketEncryption": _not_configured("ServerSideEncryptionConfigurationNotFoundError"),
