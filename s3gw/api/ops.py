@@ -50,6 +50,7 @@ from .app import CORE, IAM, OPS, SETTINGS, TELEMETRY
 from .authz import access_key_of
 from .errors import S3Error, render
 from .observe import AUDIT_INFO, REQUEST_ID
+from .policy_context import request_context
 
 log = logging.getLogger("s3gw.ops")
 
@@ -103,7 +104,8 @@ async def admin_auth(request: web.Request, action: str, body: bytes = b"", targe
     if is_sha256_hex(auth.content_sha256 or "") and hashlib.sha256(body).hexdigest() != auth.content_sha256:
         raise AdminError("XAmzContentSHA256Mismatch",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
-    if not await iam.allowed(principal, action):
+    ctx = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
+    if not await iam.allowed(principal, action, context=ctx):    # conditions: aws:SourceIp, aws:SecureTransport, ...
         raise AdminError("AccessDenied", "Access Denied.", 403)
     return principal
 

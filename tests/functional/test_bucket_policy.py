@@ -20,7 +20,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from s3gw.admin_cli import OpsClient
+from s3gw.admin_cli import AdminFailed, OpsClient
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
 from tests.waiting import wait_until
 
@@ -346,3 +346,17 @@ def test_mc_anonymous(mc_bin: str, gw: Server, root, bucket: str, tmp_path) -> N
     assert mc("anonymous", "list", f"gw/{bucket}").stdout.strip() == ""
     assert mc("cat", f"anon/{bucket}/pub/a.txt", check=False).returncode != 0
     assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 403
+
+
+def test_admin_calls_see_the_condition_context(gw: Server) -> None:
+    """Identity-policy conditions hold for admin actions too (aws:SourceIp of the admin call)."""
+    ops = OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
+    for name, net in (("pol-admin-here", "127.0.0.0/8"), ("pol-admin-away", "10.0.0.0/8")):
+        ops.create_policy(name, json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["admin:ListUsers"],
+             "Condition": {"IpAddress": {"aws:SourceIp": net}}}]}).encode())
+        ops.add_user(name, f"{name}-secret", [name])
+    assert "pol-admin-away" in OpsClient(gw.url, "pol-admin-here", "pol-admin-here-secret").list_users()
+    with pytest.raises(AdminFailed) as e:
+        OpsClient(gw.url, "pol-admin-away", "pol-admin-away-secret").list_users()
+    assert e.value.code == "AccessDenied"
