@@ -155,8 +155,8 @@ class RequestPayload:
             decoded = http.headers.get("x-amz-decoded-content-length")
             length = int(decoded) if decoded and decoded.isdigit() else None
             self._decoder = ChunkedDecoder(auth, mode, names, length)
-        elif mode != "UNSIGNED-PAYLOAD" and not auth.anonymous:
-            self._hasher = PayloadHasher(mode)
+        elif mode != "UNSIGNED-PAYLOAD":
+            self._hasher = PayloadHasher(mode)     # anonymous uploads (a bucket policy) are checked too
         self._expected = http.content_length
         self._received = 0
 

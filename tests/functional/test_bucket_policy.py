@@ -177,6 +177,11 @@ def test_anonymous_upload(gw: Server, root, bucket: str) -> None:
     assert root.get_object(Bucket=bucket, Key="inbox/drop.txt")["Body"].read() == b"dropped"
     assert anon(gw, f"/{bucket}/elsewhere.txt", "PUT", b"x")[0] == 403
     assert anon(gw, f"/{bucket}/inbox/drop.txt")[0] == 403                # upload is not download
+    # a digest an anonymous uploader sends is verified like a signer's
+    status, body = anon(gw, f"/{bucket}/inbox/bad.txt", "PUT", b"body", {"x-amz-content-sha256": "0" * 64})
+    assert status == 400 and b"XAmzContentSHA256Mismatch" in body
+    with pytest.raises(ClientError):
+        root.head_object(Bucket=bucket, Key="inbox/bad.txt")
 
 
 def test_prefix_scoped_listing(gw: Server, root, bucket: str) -> None:
