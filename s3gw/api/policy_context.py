@@ -45,6 +45,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ..auth import AuthResult
+from ..core import tagging
+from ..core.errors import CoreError
 from ..core.iam import Principal
 from ..core.policy import Context
 from .authz import copy_source
@@ -73,7 +75,6 @@ _IN_BODY = {
     "PutObjectRetention": frozenset({"s3:object-lock-mode", "s3:object-lock-retain-until-date"}),
     "PutObjectLegalHold": frozenset({"s3:object-lock-legal-hold"}),
 }
-MAX_TAGS = 50     # more x-amz-tagging pairs than this are refused later anyway (S3 allows 10)
 
 
 def _plain_ip(addr: str) -> str:
@@ -124,18 +125,19 @@ def _in(addr: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
 def request_tags(header: str | None) -> dict[str, str] | None:
-    """The x-amz-tagging header's pairs (URL-encoded), or None when absent or not well formed.
+    """The x-amz-tagging header's tags, parsed as the upload will parse them; None when absent or refused.
 
     >>> request_tags("project=blue&team=a%20b")
     {'project': 'blue', 'team': 'a b'}
+    >>> request_tags("a=1&a=2") is None      # the upload itself answers InvalidTag
+    True
     """
     if header is None:
         return None
     try:
-        pairs = parse_qsl(header, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_TAGS)
-    except ValueError:
+        return tagging.parse_header(header)
+    except CoreError:
         return None
-    return dict(pairs)
 
 
 def request_context(http: web.Request, op: Operation | None, auth: AuthResult | None,

@@ -365,3 +365,20 @@ def test_admin_calls_see_the_condition_context(gw: Server) -> None:
     with pytest.raises(AdminFailed) as e:
         OpsClient(gw.url, "pol-admin-away", "pol-admin-away-secret").list_users()
     assert e.value.code == "AccessDenied"
+
+
+def test_request_tags(gw: Server, root, bucket: str) -> None:
+    """s3:RequestObjectTag from x-amz-tagging; from a PutObjectTagging body it cannot be known
+    before the body is read, so a Deny that tests it applies (fail closed)."""
+    secret = {"StringEquals": {"s3:RequestObjectTag/class": "secret"}}
+    put_policy(root, bucket, everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
+               everyone("s3:PutObject", f"{ARN}{bucket}/*", effect="Deny", Condition=secret))
+    assert anon(gw, f"/{bucket}/t1", "PUT", b"x", {"x-amz-tagging": "class=public"})[0] == 200
+    assert anon(gw, f"/{bucket}/t2", "PUT", b"x", {"x-amz-tagging": "class=secret"})[0] == 403
+    tagging = (b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>class</Key>'
+               b'<Value>public</Value></Tag></TagSet></Tagging>')
+    assert anon(gw, f"/{bucket}/t1?tagging", "PUT", tagging)[0] == 200
+    put_policy(root, bucket, everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
+               everyone("s3:PutObjectTagging", f"{ARN}{bucket}/*", effect="Deny", Condition=secret))
+    assert anon(gw, f"/{bucket}/t1?tagging", "PUT", tagging)[0] == 403
+    assert root.get_object_tagging(Bucket=bucket, Key="t1")["TagSet"] == [{"Key": "class", "Value": "public"}]
