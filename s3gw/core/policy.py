@@ -741,10 +741,7 @@ class Statement:
             raise PolicyError("Resource and NotResource cannot be specified in the same statement")
         self.not_resource = "NotResource" in st
         raw = _strings(st.get("NotResource" if self.not_resource else "Resource", []), "Resource")
-        self.resources = [self._resource(r, kind) for r in raw]
-        if len(set(self.resources)) != len(self.resources):
-            dup = next(r for r in self.resources if self.resources.count(r) > 1)
-            raise PolicyError(f"duplicate resource '{dup}' found")
+        self.resources = list(dict.fromkeys(self._resource(r, kind) for r in raw))   # a set, as in MinIO
         if not self.resources and (kind == "bucket" or "s3" in self.kinds):
             raise PolicyError("Resource must not be empty")
         if kind == "bucket":

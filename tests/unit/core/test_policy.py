@@ -267,6 +267,11 @@ def test_identity_statements() -> None:
     assert P.decide([s3only], P.Request("admin:CreateUser", ARN + "*", "u")) is None
 
 
+def test_duplicate_resources_are_one() -> None:
+    p = bucket_policy({**allow(), "Resource": [ARN + "b/*", ARN + "b/*"]})
+    assert p.doc["Statement"][0]["Resource"] == [ARN + "b/*"]
+
+
 def test_normalised_document_is_minio_shaped() -> None:
     p = bucket_policy({"Sid": "pub", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
                        "Resource": ARN + "b/*", "Condition": {"StringLike": {"aws:Referer": "https://x/*"}}})
@@ -304,8 +309,6 @@ GOOD = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Resource": ARN + "other/*"}]}, "Policy has invalid resource"),
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Resource": "b/*"}]}, "invalid resource"),
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Resource": ARN + "/b/*"}]}, "starts with '/'"),
-    ({"Version": "2012-10-17", "Statement": [{**GOOD, "Resource": [ARN + "b/*", ARN + "b/*"]}]},
-     "duplicate resource"),
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Resource": ARN + "b"}]}, "unsupported Resource found"),
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Action": "s3:ListBucket"}]}, "unsupported Resource found"),
     ({"Version": "2012-10-17", "Statement": [{**GOOD, "Condition": {}}]}, "condition must not be empty"),
