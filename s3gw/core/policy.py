@@ -66,7 +66,7 @@ import binascii
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -782,7 +782,7 @@ class Statement:
                 for a in actions:
                     extra = keys - allowed_keys(a)
                     if extra:
-                        raise PolicyError(f"unsupported condition keys '{sorted(extra)}' used for action '{a}'")
+                        raise PolicyError(f"unsupported condition keys '[{' '.join(sorted(extra))}]' used for action '{a}'")
         self.families = frozenset(c.family for c in self.conditions)
 
     @staticmethod
