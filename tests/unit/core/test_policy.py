@@ -382,6 +382,22 @@ def test_bounds() -> None:
     P.check_depth('"' + '\\"' * 500_000)
 
 
+def test_wildcards_match_as_a_regex_would_without_backtracking() -> None:
+    import random
+    import re
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        pattern = "".join(rng.choice("ab*?") for _ in range(rng.randint(0, 8)))
+        value = "".join(rng.choice("ab") for _ in range(rng.randint(0, 10)))
+        rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        assert P.wildcard_match(pattern, value) == (re.fullmatch(rx, value, re.DOTALL) is not None), (pattern, value)
+    # a pattern a backtracking regex takes longer than the age of the universe on: answered at once
+    assert not P.wildcard_match("*a" * 40 + "b", "a" * 1024)
+    p = bucket_policy(allow(resource=ARN + "b/" + "*a" * 40 + "b"))
+    assert ask([p], resource=ARN + "b/" + "a" * 1000) is None
+
+
 def test_resources_within_the_bucket() -> None:
     for ok in (ARN + "b", ARN + "b/*", ARN + "b*", ARN + "*", "*", ARN + "?/*", ARN + "b/x/y"):
         action = "s3:*" if "/" in ok or "*" in ok else "s3:ListBucket"
