@@ -37,6 +37,9 @@ AUTH_ERROR_CODES = 's3gw: malformed Authorization headers answer MissingFields/I
 DATE_HEADER = 's3gw: accepts a SigV4 request dated by the Date header alone; MinIO answers MalformedDate'
 MULTIPART_LIMITS = 'deliberate: s3gw lists multipart uploads with AWS semantics (prefix, delimiter, max-uploads, markers); this MinIO lists uploads only for a prefix that is an exact object name and ignores delimiter and max-uploads'
 RANGE_ERROR_BODY = "s3gw: the InvalidRange error omits ActualObjectSize/RangeRequested and uses the table message; MinIO's body names the range and the object size"
+POLICY_STATUS = ("deliberate: GetBucketPolicyStatus IsPublic follows AWS (an Allow for everyone not pinned to "
+                 "addresses); MinIO answers TRUE only when anonymous callers may list and put to the bucket's own "
+                 "ARN, and in capitals, which boto3 reads as false")
 LOCK_ERROR_CODES = 's3gw: object-lock validation errors use other codes (MalformedXML/InvalidArgument/InvalidRequest swapped, 409 for InvalidBucketState) than MinIO (InvalidArgument/InvalidRequest/MalformedXML, 400)'
 POST_AWS_RULES = 'deliberate: where MinIO checks a POST policy more laxly than AWS, s3gw follows AWS: ["content-length-range", 0, 0] admits only an empty file (MinIO: no limit)'
 POST_ANONYMOUS = 'deliberate: a form without signature or credential is an anonymous upload, AccessDenied until a bucket policy allows it; MinIO answers AuthorizationQueryParametersError (400) for the missing credential'
@@ -60,6 +63,7 @@ DIVERGENCES: dict[str, dict[str, Div]] = {
     'multipart.list-uploads': {'s3gw*': Div(MULTIPART_LIMITS, tests=('same',))},
     'xml.error-invalid-range-body': {'s3gw*': Div(RANGE_ERROR_BODY, tests=('same',))},
     'lock.default-retention-days-and-years': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
+    'policies.status': {'s3gw*': Div(POLICY_STATUS, tests=('same',))},
     'lock.put-mode-without-date': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
     'lock.retention-past-date': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
     'lock.suspend-versioning': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},

@@ -32,6 +32,7 @@ Unknown keys and bad values stop the start with a message naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -158,6 +159,17 @@ def _origins(v: Any) -> list[str]:
     return items
 
 
+def _networks(v: Any) -> list[str]:
+    """Addresses or CIDR networks (``10.0.0.0/8``, ``2001:db8::1``), as a list or comma-separated."""
+    out = []
+    for item in _list(v):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return out
+
+
 def _dur(lo: float = 0.0) -> Callable[[Any], float]:
     def parse(v: Any) -> float:
         d = parse_duration(v)
@@ -198,6 +210,8 @@ SCHEMA: list[Key] = [
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
     Key("server.domains", _list, [], "domains for virtual-hosted-style requests"),
+    Key("server.trusted_proxies", _networks, [],
+        "proxies (addresses or CIDR networks) whose X-Forwarded-For gives aws:SourceIp; none: the peer address"),
     # the S3 API
     Key("api.cors_allow_origin", _origins, ["*"],
         "origins browsers may call the API from (CORS; patterns with *, e.g. https://*.example.com; "
@@ -482,6 +496,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.tls_cert, sc.tls_key, sc.tls_port = v["security.tls.cert_file"], v["security.tls.key_file"], v["server.tls_port"]
     sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
     sc.cors_allow_origins = tuple(v["api.cors_allow_origin"])
+    sc.trusted_proxies = tuple(v["server.trusted_proxies"])
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

@@ -86,6 +86,7 @@ class ServerConfig:
     secret_key: str = DEFAULT_PASSWORD
     region: str = "us-east-1"
     domains: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()               # networks whose X-Forwarded-For gives aws:SourceIp
     drives: int = 9
     data_shards: int = 6
     parity_shards: int = 3
@@ -163,6 +164,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
         region=cfg.region,
         domains=cfg.domains,
+        trusted_proxies=tuple(ipaddress.ip_network(n, strict=False) for n in cfg.trusted_proxies),
         read_timeout=cfg.http_read_timeout,
         write_timeout=cfg.http_write_timeout,
         metrics_auth=cfg.metrics_auth,

@@ -27,9 +27,10 @@ from ..core import MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal
 from ..core.ops import Operations
-from .authz import is_write, required
+from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
+from .policy_context import request_context
 from .router import BadPath, Operation, route
 
 log = logging.getLogger("s3gw.api")
@@ -54,6 +55,7 @@ class Settings:
     metrics_token: str = ""                # static bearer token for the metrics endpoints
     read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
+    trusted_proxies: tuple[Any, ...] = ()   # server.trusted_proxies: networks whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,8 @@ class RequestPayload:
             decoded = http.headers.get("x-amz-decoded-content-length")
             length = int(decoded) if decoded and decoded.isdigit() else None
             self._decoder = ChunkedDecoder(auth, mode, names, length)
-        elif mode != "UNSIGNED-PAYLOAD" and not auth.anonymous:
-            self._hasher = PayloadHasher(mode)
+        elif mode != "UNSIGNED-PAYLOAD":
+            self._hasher = PayloadHasher(mode)     # anonymous uploads (a bucket policy) are checked too
         self._expected = http.content_length
         self._received = 0
 
@@ -349,26 +351,36 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
                     ) -> Decision:
     """May this caller do this operation, with these headers, now? The one place that checks.
 
-    * anonymous callers may do nothing (no bucket policies for anonymous access);
-      this includes unsigned browser form uploads (PostObject), which
-      api/postobject.py authorises here as anonymous, so that a bucket policy
-      allowing anonymous s3:PutObject will admit them with no change there;
-    * a user's policies must allow every ``authz.required`` permission: the
-      operation's action on its resource, the actions of headers that do
-      another API's work (lock, legal hold, tagging), the copy source's read;
-      an optional one denied (the governance bypass) is not honoured
-      (``Decision``) rather than refused; root may do everything;
+    * every ``authz.required`` permission must be granted: the operation's
+      action on its resource, the actions of headers that do another API's
+      work (lock, legal hold, tagging), the copy source's read; an optional
+      one denied (the governance bypass) is not honoured (``Decision``)
+      rather than refused;
+    * ``Iam.authorize`` (core/iam.py) decides each, from the caller's identity
+      policies and the bucket's policy together, with the request's condition
+      context (``policy_context.request_context``): an explicit Deny in either
+      refuses, an Allow in either allows; root may do everything; an anonymous
+      caller has only the bucket policy (this includes unsigned browser form
+      uploads, PostObject, which api/postobject.py authorises here as
+      anonymous);
+    * without IAM (an app built with no users) anonymous callers are refused;
     * in maintenance mode every write is refused (503, reads are served).
 
     DeleteObjects asks again for each key (``Request.authorize``, authz.PER_KEY).
     """
-    if auth.anonymous:
-        raise S3Error("AccessDenied")
     refused: set[str] = set()
     iam = http.app.get(IAM)
-    if iam is not None and principal is not None and not principal.root:
+    if iam is None:
+        if auth.anonymous:
+            raise S3Error("AccessDenied")
+    elif principal is None or not principal.root:
+        caller = None if auth.anonymous else principal
+        if caller is None and not auth.anonymous:
+            raise S3Error("AccessDenied")
+        settings = http.app.get(SETTINGS)
+        ctx = request_context(http, op, auth, caller, settings.trusted_proxies if settings is not None else ())
         for need in required(op, http.headers):
-            if await iam.allowed(principal, need.action, need.resource):
+            if await iam.authorize(caller, need.action, need.resource, ctx, _existing_tags(http, op, need.resource)):
                 continue
             if not need.optional:
                 raise S3Error("AccessDenied")
@@ -377,3 +389,19 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
     if ops is not None and is_write(op.name) and (await ops.maintenance.current()).enabled:
         raise S3Error("ServiceUnavailable", MAINTENANCE_MESSAGE, {"Retry-After": "30", "x-s3gw-maintenance": "on"})
     return Decision(frozenset(refused))
+
+
+def _existing_tags(http: web.Request, op: Operation, resource: str
+                   ) -> Callable[[], Awaitable[dict[str, str] | None]] | None:
+    """How to read the tags of the object ``resource`` names (``s3:ExistingObjectTag``), if it names one:
+    the request's object (its ``versionId``), or the copy source (the version it names)."""
+    core = http.app.get(CORE)
+    bucket, _, key = resource[len("arn:aws:s3:::"):].partition("/")
+    if core is None or not key:
+        return None
+    if op.key and (bucket, key) == (op.bucket, op.key):
+        version = http.query.get("versionId") or None
+    else:
+        src = copy_source(http.headers)
+        version = src[2] if src is not None else None
+    return lambda: core.existing_tags(bucket, key, version)

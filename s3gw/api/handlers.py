@@ -21,7 +21,7 @@ from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_da
 from ..core import NULL_VERSION, VersionRecord
 from . import xml as X
 from . import authz
-from .app import Decision, Handler, Request, to_s3_error
+from .app import IAM, Decision, Handler, Request, to_s3_error
 from .authz import BYPASS_GOVERNANCE, PER_KEY
 from .router import Operation
 from .errors import S3Error
@@ -83,6 +83,7 @@ async def create_bucket(rq: Request) -> web.StreamResponse:
     await rq.read_document("CreateBucketConfiguration", optional=True)
     lock = (rq.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     await rq.core.create_bucket(rq.op.bucket, object_lock=lock)
+    _forget_bucket_policy(rq)
     return web.Response(status=200, headers={"Location": "/" + rq.op.bucket})
 
 
@@ -99,8 +100,16 @@ async def get_bucket_location(rq: Request) -> web.StreamResponse:
 
 
 async def delete_bucket(rq: Request) -> web.StreamResponse:
-    await rq.core.delete_bucket(rq.op.bucket)
+    await rq.core.delete_bucket(rq.op.bucket)     # its policy goes with it (meta: same transaction)
+    _forget_bucket_policy(rq)
     return web.Response(status=204)
+
+
+def _forget_bucket_policy(rq: Request) -> None:
+    """A bucket deleted or created here: no cached policy of an older bucket of that name applies."""
+    iam = rq.http.app.get(IAM)
+    if iam is not None:
+        iam.forget_bucket(rq.op.bucket)
 
 
 def _not_configured(code: str) -> Handler:
@@ -596,7 +605,6 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": delete_object,
     "DeleteObjects": delete_objects,
     "CopyObject": copy_object,
-    "GetBucketPolicy": _not_configured("NoSuchBucketPolicy"),
     "GetBucketLifecycleConfiguration": _not_configured("NoSuchLifecycleConfiguration"),
     "GetBucketCors": _not_configured("NoSuchCORSConfiguration"),
     # MinIO's CORS is the server's allow-list (api/cors.py): bucket rules are NotImplemented once the bucket exists

@@ -57,6 +57,7 @@ from .admin import REPAIR
 from .app import CORE, IAM, OPS, SETTINGS, TELEMETRY
 from .errors import S3Error, render
 from .observe import AUDIT_INFO, REQUEST_ID
+from .policy_context import request_context
 
 log = logging.getLogger("s3gw.ops")
 
@@ -135,9 +136,10 @@ async def admin_auth(request: web.Request, action: str | None, body: bytes | Non
             hashlib.sha256(body).hexdigest() != auth.content_sha256:
         raise AdminError("XAmzContentSHA256Mismatch",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
-    if action is None or await iam.allowed(principal, action):
+    ctx = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
+    if action is None or await iam.allowed(principal, action, context=ctx):    # conditions: aws:SourceIp, ...
         return principal
-    if self_service and target == principal.access_key and not await iam.denied(principal, action):
+    if self_service and target == principal.access_key and not await iam.denied(principal, action, context=ctx):
         return principal
     raise AdminError("AccessDenied", DENIED, 403)
 

@@ -1,4 +1,4 @@
-"""Bucket and object sub-resources: versioning, object lock, retention, legal hold, tagging."""
+"""Bucket and object sub-resources: versioning, object lock, retention, legal hold, tagging, policy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from ..core import NULL_VERSION, lock, tagging
+from ..core import policy as P
 from . import xml as X
-from .app import Handler, Request
+from .app import IAM, Handler, Request
 from .errors import S3Error
 from .handlers import bypass_governance, governance_denied, version_param, xml_response
 
@@ -153,6 +154,59 @@ async def delete_bucket_tagging(rq: Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+# ---------------------------------------------------------------- bucket policy
+def _iam(rq: Request) -> Any:
+    iam = rq.http.app.get(IAM)
+    if iam is None:                      # an app built without users keeps no policies
+        raise S3Error("NotImplemented")
+    return iam
+
+
+async def put_bucket_policy(rq: Request) -> web.StreamResponse:
+    """A JSON policy document (core/policy.py grammar), 20 KiB at most; 204 as S3 and MinIO answer."""
+    iam = _iam(rq)
+    await rq.core.bucket(rq.op.bucket)
+    length = rq.http.content_length
+    decoded = rq.header("x-amz-decoded-content-length")
+    if decoded is not None and decoded.isascii() and decoded.isdigit() and len(decoded) < 20:
+        length = int(decoded)          # aws-chunked: the document's own length
+    if not length:
+        raise S3Error("MissingContentLength")
+    if length > P.MAX_BUCKET_POLICY:
+        raise S3Error("PolicyTooLarge")
+    body = await rq.read_body(limit=P.MAX_BUCKET_POLICY)
+    try:
+        await iam.put_bucket_policy(rq.op.bucket, body)
+    except P.PolicyError as e:
+        raise S3Error("MalformedPolicy", str(e)) from None
+    return web.Response(status=204)
+
+
+async def get_bucket_policy(rq: Request) -> web.StreamResponse:
+    iam = _iam(rq)
+    await rq.core.bucket(rq.op.bucket)
+    text = await iam.bucket_policy_text(rq.op.bucket)
+    if text is None:
+        raise S3Error("NoSuchBucketPolicy")
+    return web.Response(status=200, body=text.encode(), content_type="application/json")
+
+
+async def delete_bucket_policy(rq: Request) -> web.StreamResponse:
+    iam = _iam(rq)
+    await rq.core.bucket(rq.op.bucket)
+    await iam.delete_bucket_policy(rq.op.bucket)
+    return web.Response(status=204)
+
+
+async def get_bucket_policy_status(rq: Request) -> web.StreamResponse:
+    """IsPublic as AWS defines it (core/policy.py ``is_public``): the policy lets anyone in."""
+    iam = _iam(rq)
+    await rq.core.bucket(rq.op.bucket)
+    policy = await iam.bucket_policy(rq.op.bucket)
+    public = policy is not None and P.is_public(policy)
+    return xml_response(X.document("PolicyStatus", X.el("IsPublic", "true" if public else "false")))
+
+
 HANDLERS: dict[str, Handler] = {
     "PutBucketVersioning": put_bucket_versioning,
     "GetBucketVersioning": get_bucket_versioning,
@@ -168,4 +222,8 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketTagging": put_bucket_tagging,
     "GetBucketTagging": get_bucket_tagging,
     "DeleteBucketTagging": delete_bucket_tagging,
+    "PutBucketPolicy": put_bucket_policy,
+    "GetBucketPolicy": get_bucket_policy,
+    "DeleteBucketPolicy": delete_bucket_policy,
+    "GetBucketPolicyStatus": get_bucket_policy_status,
 }

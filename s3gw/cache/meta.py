@@ -39,6 +39,8 @@ PASS_THROUGH = frozenset({
     # users, policies, settings, usage: not cached (read through every time)
     "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
     "put_policy", "delete_policy", "get_setting", "set_setting", "usage",
+    # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
+    "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
 })
 #: methods with their own caching or invalidation below
 HANDLED = frozenset({

@@ -11,35 +11,44 @@
   from the root credentials, with the access key as associated data (a sealed
   secret copied onto another user's row does not open). ``key_id`` records
   which root key sealed a row; ``reseal`` moves rows to new root credentials.
-* **Policies.** IAM JSON documents, evaluated as AWS does for identity
-  policies: an explicit Deny wins, otherwise an Allow is needed. MinIO's
-  canned policies are built in (``CANNED``); stored ones are validated when
-  created (``Condition``, ``NotAction`` and ``NotResource`` are refused rather
-  than silently ignored). Actions and resources match with ``*`` and ``?``;
-  actions case-insensitively, resources exactly.
+* **Policies.** IAM JSON documents, parsed, validated and evaluated by the
+  engine in ``core/policy.py`` (Conditions, NotAction and NotResource
+  included). MinIO's canned policies are built in (``CANNED``); stored ones
+  are validated when created and compiled once when loaded (cached like users).
+* **Bucket policies** (``PutBucketPolicy``) live in the metadata store, one
+  per bucket, compiled and cached per bucket for ``ttl`` seconds (a change
+  through this gateway is seen at once).
+* **Who may do what** (:meth:`Iam.authorize`, the one entry point): root may
+  do everything; otherwise an explicit Deny in the caller's identity policies
+  or in the bucket's policy refuses; else an Allow in either allows (AWS's
+  rule for a caller of the bucket owner's account: the union); else refused.
+  Anonymous callers have no identity policies: only a bucket policy whose
+  statement is for everyone (``"Principal": "*"``) can let them in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..meta.base import MetaStore
+from ..meta.base import BucketMissing, MetaStore
 from ..meta.model import UserRecord
+from . import errors as E
+from . import policy as P
 from .errors import CoreError
+from .policy import wildcard_match
 
 log = logging.getLogger("s3gw.iam")
 
@@ -66,10 +75,6 @@ CANNED: dict[str, dict[str, Any]] = {
 }
 
 
-# allows everything: evaluated after a user's own policies, only an explicit Deny can refuse (Iam.denied)
-_ALLOW_ALL: dict[str, Any] = {"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]}
-
-
 class IamError(CoreError):
     """An IAM request that cannot be done; ``code`` is MinIO's admin error code."""
 
@@ -91,36 +96,16 @@ SealedWithOtherKey = _iam_error("SealedWithOtherKey", "XMinioInvalidIAMCredentia
 # --------------------------------------------------------------------------- policies
 
 
-@lru_cache(maxsize=4096)
-def _pattern(p: str, fold: bool) -> re.Pattern[str]:
-    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p)
-    return re.compile(rx, re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
+def _malformed(e: P.PolicyError) -> "IamError":
+    return MalformedPolicy(str(e))
 
 
-def wildcard_match(pattern: str, value: str, *, fold: bool = False) -> bool:
-    """IAM matching: ``*`` any run of characters (``/`` included), ``?`` one.
-
-    >>> wildcard_match("s3:Get*", "s3:getobject", fold=True), wildcard_match("arn:aws:s3:::b/a?c", "arn:aws:s3:::b/abc")
-    (True, True)
-    >>> wildcard_match("arn:aws:s3:::b/*", "arn:aws:s3:::b2/x")
-    False
-    """
-    return _pattern(pattern, fold).fullmatch(value) is not None
-
-
-def _as_list(v: Any) -> list[str]:
-    if v is None:
-        return []
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return v
-    raise MalformedPolicy("Action and Resource must be strings or lists of strings")
-
-
-def _resource(r: str) -> str:
-    """MinIO accepts "bucket/key" as shorthand for the ARN; "*" means every resource."""
-    return r if r.startswith(ARN_PREFIX) or r == "*" else ARN_PREFIX + r
+def compile_policy(doc: Any, *, strict: bool = True) -> P.Policy:
+    """An identity policy (JSON text, bytes or value), validated and compiled (core/policy.py)."""
+    try:
+        return P.parse(doc, kind="identity", strict=strict)
+    except P.PolicyError as e:
+        raise _malformed(e) from None
 
 
 def parse_policy(doc: Any) -> dict[str, Any]:
@@ -129,56 +114,14 @@ def parse_policy(doc: Any) -> dict[str, Any]:
     >>> parse_policy({"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "b/*"}})["Statement"]
     [{'Effect': 'Allow', 'Action': ['s3:GetObject'], 'Resource': ['arn:aws:s3:::b/*']}]
     """
-    if isinstance(doc, (str, bytes)):
-        try:
-            doc = json.loads(doc)
-        except ValueError as e:
-            raise MalformedPolicy(f"policy is not valid JSON: {e}") from e
-    if not isinstance(doc, dict):
-        raise MalformedPolicy("a policy is a JSON object")
-    statements = doc.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise MalformedPolicy("a policy needs at least one Statement")
-    out = []
-    for st in statements:
-        if not isinstance(st, dict):
-            raise MalformedPolicy("a Statement is a JSON object")
-        unsupported = {"Condition", "NotAction", "NotResource", "NotPrincipal"} & set(st)
-        if unsupported:
-            raise MalformedPolicy(f"{', '.join(sorted(unsupported))} is not supported by s3gw")
-        effect = st.get("Effect")
-        if effect not in ("Allow", "Deny"):
-            raise MalformedPolicy("Effect must be Allow or Deny")
-        actions = _as_list(st.get("Action"))
-        if not actions:
-            raise MalformedPolicy("a Statement needs an Action")
-        for a in actions:
-            if a != "*" and ":" not in a:
-                raise MalformedPolicy(f"invalid action {a!r}")
-        norm: dict[str, Any] = {"Effect": effect, "Action": actions}
-        if "Sid" in st:
-            norm["Sid"] = st["Sid"]
-        resources = [_resource(r) for r in _as_list(st.get("Resource"))]
-        if resources:
-            norm["Resource"] = resources
-        elif any(not a.lower().startswith(("admin:", "kms:")) for a in actions):
-            raise MalformedPolicy("a Statement with s3 actions needs a Resource")
-        out.append(norm)
-    return {"Version": doc.get("Version", "2012-10-17"), "Statement": out}
+    return compile_policy(doc).doc
 
 
-def _statement_matches(st: dict[str, Any], action: str, resource: str) -> bool:
-    if not any(wildcard_match(a, action, fold=True) for a in st["Action"]):
-        return False
-    if action.lower().startswith(("admin:", "kms:")):
-        return True      # admin and KMS actions are not about a resource (MinIO's consoleAdmin has none)
-    return any(r == "*" or wildcard_match(r, resource) for r in st.get("Resource", []))
+COMPILED_CANNED: dict[str, P.Policy] = {n: P.parse(d) for n, d in CANNED.items()}
 
 
-def evaluate(policies: list[dict[str, Any]], action: str, resource: str) -> bool:
-    """Deny wins; otherwise some Allow must match (``resource`` is a full ARN).
+def evaluate(policies: list[Any], action: str, resource: str, context: P.Context | None = None) -> bool:
+    """Identity policies alone: deny wins; otherwise some Allow must match (``resource`` is a full ARN).
 
     >>> evaluate([CANNED["readonly"]], "s3:GetObject", "arn:aws:s3:::b/k")
     True
@@ -188,14 +131,27 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str) -> bool
     >>> evaluate([CANNED["readwrite"], deny], "s3:GetObject", "arn:aws:s3:::secret/k")
     False
     """
-    allowed = False
-    for doc in policies:
-        for st in doc["Statement"]:
-            if _statement_matches(st, action, resource):
-                if st["Effect"] == "Deny":
-                    return False
-                allowed = True
-    return allowed
+    compiled = [p if isinstance(p, P.Policy) else compile_policy(p) for p in policies]
+    return P.decide(compiled, P.Request(action, resource, None, context or P.Context())) == P.ALLOW
+
+
+def bucket_of(resource: str) -> str | None:
+    """The bucket a resource ARN is in (None for every bucket: ListBuckets, admin calls).
+
+    >>> bucket_of("arn:aws:s3:::pics/2024/a.jpg"), bucket_of("arn:aws:s3:::pics"), bucket_of("arn:aws:s3:::*")
+    ('pics', 'pics', None)
+    """
+    if not resource.startswith(ARN_PREFIX):
+        return None
+    bucket = resource[len(ARN_PREFIX):].split("/", 1)[0]
+    return None if not bucket or "*" in bucket or "?" in bucket else bucket
+
+
+#: what a stored bucket policy that no longer parses is replaced by: nobody but root gets in (fail closed)
+_DENY_ALL = P.parse({"Version": P.VERSION, "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}, kind="bucket")
+_DENY_ALL_IDENTITY = P.parse({"Version": P.VERSION, "Statement": [
+    {"Effect": "Deny", "Action": "*", "Resource": "*"}]})
 
 
 # --------------------------------------------------------------------------- secrets at rest
@@ -281,6 +237,7 @@ class Iam:
         self.ttl = ttl
         self._users: dict[str, _Cached] = {}
         self._policies: dict[str, _Cached] = {}
+        self._bucket_policies: dict[str, _Cached] = {}
 
     # -- requests ---------------------------------------------------------------
     async def principal(self, access_key: str) -> Principal | None:
@@ -312,7 +269,7 @@ class Iam:
     def forget(self, access_key: str) -> None:
         self._users.pop(access_key, None)
 
-    async def policy_documents(self, names: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    async def policy_documents(self, names: tuple[str, ...] | list[str]) -> list[P.Policy]:
         out = []
         for n in names:
             doc = await self._policy(n)
@@ -320,31 +277,119 @@ class Iam:
                 out.append(doc)
         return out
 
-    async def _policy(self, name: str) -> dict[str, Any] | None:
-        if name in CANNED:
-            return CANNED[name]
+    async def _policy(self, name: str) -> P.Policy | None:
+        if name in COMPILED_CANNED:
+            return COMPILED_CANNED[name]
         now = time.monotonic()
         hit = self._policies.get(name)
         if hit is not None and hit.until > now:
             return hit.value
         text = await self.meta.get_policy(name)
-        doc = parse_policy(text) if text is not None else None
+        doc = None
+        if text is not None:
+            try:   # stored by this or an older s3gw: valid by the rules of its day
+                doc = await asyncio.to_thread(P.parse, text, kind="identity", strict=False)
+            except P.PolicyError as e:
+                log.error("stored policy %s no longer parses (%s): it allows nothing and denies everything", name, e)
+                doc = _DENY_ALL_IDENTITY
         self._policies[name] = _Cached(doc, now + self.ttl)
         return doc
 
-    async def allowed(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*") -> bool:
+    async def allowed(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
+                      context: P.Context | None = None) -> bool:
+        """Do ``p``'s identity policies allow this? (Admin calls: no bucket policy is involved.)"""
         if p.root:
             return True
         if not p.enabled:
             return False
-        return evaluate(await self.policy_documents(p.policies), action, resource)
+        q = P.Request(action, resource, p.access_key, context or P.Context())
+        return P.decide(await self.policy_documents(p.policies), q) == P.ALLOW
 
-    async def denied(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*") -> bool:
+    async def authorize(self, p: Principal | None, action: str, resource: str, context: P.Context,
+                        existing_tags: Callable[[], Awaitable[dict[str, str] | None]] | None = None) -> bool:
+        """May this caller (None: anonymous) do ``action`` on ``resource`` now? The one S3 entry point.
+
+        Root may do everything. Otherwise the caller's identity policies and
+        the bucket policy of the resource's bucket are evaluated together
+        (core/policy.py ``decide``): an applicable Deny in either refuses, an
+        applicable Allow in either allows, nothing applicable refuses.
+        ``existing_tags`` loads the object's tags; it is awaited only when an
+        applicable statement tests ``s3:ExistingObjectTag/...``.
+        """
+        if p is not None and p.root:
+            return True
+        if p is not None and not p.enabled:
+            return False
+        policies = await self.policy_documents(p.policies) if p is not None else []
+        bucket = bucket_of(resource)
+        if bucket is not None:
+            bp = await self.bucket_policy(bucket)
+            if bp is not None:
+                policies.append(bp)
+        if not policies:
+            return False
+        q = P.Request(action, resource, p.access_key if p is not None else None, context)
+        if existing_tags is not None and any(d.references("s3:ExistingObjectTag", q) for d in policies):
+            tags = await existing_tags()
+            values = dict(context.values)
+            for k, v in (tags or {}).items():
+                values[f"s3:ExistingObjectTag/{k}"] = [v]
+            q = P.Request(action, resource, q.principal, P.Context(values, context.unknown))
+        return P.decide(policies, q) == P.ALLOW
+
+    # -- bucket policies ----------------------------------------------------------
+    async def bucket_policy(self, bucket: str) -> P.Policy | None:
+        """The bucket's policy, compiled; cached for ``ttl`` (absent ones too)."""
+        now = time.monotonic()
+        hit = self._bucket_policies.get(bucket)
+        if hit is not None and hit.until > now:
+            return hit.value
+        text = await self.meta.get_bucket_policy(bucket)
+        doc = None
+        if text is not None:
+            try:
+                doc = await asyncio.to_thread(P.parse, text, kind="bucket", bucket=bucket, strict=False)
+            except P.PolicyError as e:
+                log.error("the policy of bucket %s no longer parses (%s): only root gets in", bucket, e)
+                doc = _DENY_ALL
+        if len(self._bucket_policies) > 10000:
+            self._bucket_policies.clear()
+        self._bucket_policies[bucket] = _Cached(doc, now + self.ttl)
+        return doc
+
+    async def bucket_policy_text(self, bucket: str) -> str | None:
+        """The stored document (GetBucketPolicy), read from the store, not the cache."""
+        return await self.meta.get_bucket_policy(bucket)
+
+    async def put_bucket_policy(self, bucket: str, document: bytes | str) -> P.Policy:
+        """Validate (P.PolicyError: the S3 API answers MalformedPolicy) and store a bucket policy."""
+        doc = await asyncio.to_thread(P.parse, document, kind="bucket", bucket=bucket)
+        try:
+            await self.meta.put_bucket_policy(bucket, doc.to_json())
+        except BucketMissing:
+            raise E.NoSuchBucket() from None
+        finally:
+            self.forget_bucket(bucket)
+        return doc
+
+    async def delete_bucket_policy(self, bucket: str) -> None:
+        try:
+            await self.meta.delete_bucket_policy(bucket)
+        finally:
+            self.forget_bucket(bucket)
+
+    def forget_bucket(self, bucket: str) -> None:
+        """Drop the cached policy of a bucket (changed, deleted or created through this gateway)."""
+        self._bucket_policies.pop(bucket, None)
+
+    async def denied(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
+                     context: P.Context | None = None) -> bool:
         """Does an explicit Deny of the caller's policies match? (MinIO's ``DenyOnly``: what a
         user may do to itself, e.g. change its own secret, unless a policy forbids it.)"""
         if p.root:
             return False
-        return not evaluate(await self.policy_documents(p.policies) + [_ALLOW_ALL], action, resource)
+        q = P.Request(action, resource, p.access_key, context or P.Context())
+        return P.decide(await self.policy_documents(p.policies), q) == P.DENY
 
     # -- users ------------------------------------------------------------------
     async def add_user(self, access_key: str, secret: str | None, *, status: str = ENABLED,
@@ -431,22 +476,27 @@ class Iam:
 
     # -- policies -----------------------------------------------------------------
     async def list_policies(self) -> dict[str, dict[str, Any]]:
-        stored = {n: parse_policy(t) for n, t in (await self.meta.list_policies()).items()}
+        stored = {n: json.loads(t) for n, t in (await self.meta.list_policies()).items()}
         return {**CANNED, **stored}
 
     async def get_policy(self, name: str) -> dict[str, Any]:
-        doc = await self._policy(name)
-        if doc is None:
+        if name in CANNED:
+            return CANNED[name]
+        text = await self.meta.get_policy(name)
+        if text is None:
             raise NoSuchPolicy("The canned policy does not exist.")
-        return doc
+        return json.loads(text)
 
     async def put_policy(self, name: str, document: Any) -> None:
         if not name or "," in name or len(name) > 128:
             raise InvalidArgument("Policy name may not be empty or contain a comma")
         if name in CANNED:
             raise InvalidArgument(f"{name} is a built-in policy")
-        doc = parse_policy(document)
-        await self.meta.put_policy(name, json.dumps(doc))
+        try:
+            doc = await asyncio.to_thread(P.parse, document, kind="identity")
+        except P.PolicyError as e:
+            raise _malformed(e) from None
+        await self.meta.put_policy(name, doc.to_json())
         self._policies.pop(name, None)
 
     async def remove_policy(self, name: str) -> None:
@@ -477,4 +527,4 @@ class Iam:
 
 
 __all__ = ["CANNED", "ENABLED", "DISABLED", "Iam", "IamError", "Principal", "SecretBox", "UserInfo",
-           "evaluate", "parse_policy", "wildcard_match"]
+           "bucket_of", "compile_policy", "evaluate", "parse_policy", "wildcard_match"]

@@ -374,6 +374,18 @@ class Core(MultipartMixin):
             raise E.MethodNotAllowed(**hdrs)
         return rec
 
+    async def existing_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str] | None:
+        """The tags of the version a request names, for ``s3:ExistingObjectTag`` conditions.
+
+        None when there is no such version (or it is a delete marker): the
+        condition key is then absent, as for an object without that tag.
+        """
+        try:
+            rec = await self.get_record(bucket, key, version_id)
+        except E.CoreError:
+            return None
+        return dict(rec.info.get("tags") or {})
+
     async def get_object(
         self, bucket: str, key: str, *, version_id: str | None = None, range_header: str | None = None,
         cond: Conditions = Conditions(), part_number: int | None = None, with_body: bool = True,

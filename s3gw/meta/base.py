@@ -488,6 +488,19 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     async def delete_policy(self, name: str) -> bool: ...
 
+    # -- bucket policies (0005_bucket_policies.sql) ------------------------------
+    @abc.abstractmethod
+    async def get_bucket_policy(self, bucket: str) -> str | None:
+        """The bucket's policy document (JSON text), None when it has none."""
+
+    @abc.abstractmethod
+    async def put_bucket_policy(self, bucket: str, document: str) -> None:
+        """Set (or replace) a bucket's policy; ``BucketMissing`` when there is no such bucket."""
+
+    @abc.abstractmethod
+    async def delete_bucket_policy(self, bucket: str) -> bool:
+        """Remove a bucket's policy; False when it had none. (DeleteBucket removes it too.)"""
+
     @abc.abstractmethod
     async def get_setting(self, name: str) -> tuple[str, float] | None:
         """(value, updated) of a deployment-wide setting."""

@@ -436,6 +436,7 @@ class PostgresMeta(MetaStore):
             if await c.fetchval("SELECT 1 FROM versions WHERE bucket = $1 LIMIT 1", name):
                 raise BucketNotEmptyError(name)
             await c.execute("DELETE FROM buckets WHERE name = $1", name)
+            await c.execute("DELETE FROM bucket_policies WHERE bucket = $1", name)
 
         await self._tx(tx)
 
@@ -910,6 +911,26 @@ class PostgresMeta(MetaStore):
     async def delete_policy(self, name: str) -> bool:
         async def tx(c: asyncpg.Connection) -> bool:
             return await c.fetchval("DELETE FROM iam_policies WHERE name = $1 RETURNING 1", name) is not None
+
+        return await self._tx(tx)
+
+    async def get_bucket_policy(self, bucket: str) -> str | None:
+        return await self._read(lambda c: c.fetchval("SELECT document FROM bucket_policies WHERE bucket = $1", bucket))
+
+    async def put_bucket_policy(self, bucket: str, document: str) -> None:
+        async def tx(c: asyncpg.Connection) -> None:
+            # FOR KEY SHARE: a DeleteBucket (FOR UPDATE) waits for this write, or this one finds it gone
+            if await c.fetchval("SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE", bucket) is None:
+                raise BucketMissing(bucket)
+            await c.execute("INSERT INTO bucket_policies (bucket, document, updated) VALUES ($1,$2,$3)"
+                            " ON CONFLICT (bucket) DO UPDATE SET document = EXCLUDED.document,"
+                            " updated = EXCLUDED.updated", bucket, document, time.time())
+
+        await self._tx(tx)
+
+    async def delete_bucket_policy(self, bucket: str) -> bool:
+        async def tx(c: asyncpg.Connection) -> bool:
+            return await c.fetchval("DELETE FROM bucket_policies WHERE bucket = $1 RETURNING 1", bucket) is not None
 
         return await self._tx(tx)
 

@@ -256,6 +256,7 @@ class SqliteMeta(MetaStore):
             if db.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise BucketNotEmptyError(name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 
@@ -709,6 +710,27 @@ class SqliteMeta(MetaStore):
     async def delete_policy(self, name: str) -> bool:
         def tx(db: sqlite3.Connection) -> bool:
             return db.execute("DELETE FROM iam_policies WHERE name = ?", (name,)).rowcount > 0
+
+        return await self._run(self._write, tx)
+
+    async def get_bucket_policy(self, bucket: str) -> str | None:
+        q = "SELECT document FROM bucket_policies WHERE bucket = ?"
+        row = await self._run(lambda: self._conn().execute(q, (bucket,)).fetchone())
+        return row[0] if row else None
+
+    async def put_bucket_policy(self, bucket: str, document: str) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+                raise BucketMissing(bucket)
+            db.execute("INSERT INTO bucket_policies (bucket, document, updated) VALUES (?,?,?) ON CONFLICT (bucket)"
+                       " DO UPDATE SET document = excluded.document, updated = excluded.updated",
+                       (bucket, document, time.time()))
+
+        await self._run(self._write, tx)
+
+    async def delete_bucket_policy(self, bucket: str) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (bucket,)).rowcount > 0
 
         return await self._run(self._write, tx)
 

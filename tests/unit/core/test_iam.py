@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -61,8 +62,11 @@ def test_stored_policy_prefix_and_deny() -> None:
     {"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]},
     {"Statement": [{"Effect": "Allow", "Action": "s3:*"}]},                       # s3 action, no resource
     {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"x": {}}}]},
-    {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]},
+    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*", "Resource": "*"}]},
     {"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
+    {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]},  # identity: no Principal
+    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "not-an-ip"}}}]},
 ])
 def test_malformed_policies_are_refused(bad: object) -> None:
     with pytest.raises(I.MalformedPolicy):
@@ -173,3 +177,85 @@ async def test_root_rotation_reseals(meta: SqliteMeta) -> None:
     assert await new.reseal("root", "old-root-secret") == 1
     assert (await new.principal("erin")).secret_key == "erin-secret-1"
     assert await new.unreadable_users() == []
+
+
+async def test_identity_and_bucket_policies_combined(meta: SqliteMeta) -> None:
+    """Iam.authorize: deny in either wins, allow in either allows, anonymous has only the bucket policy."""
+    from s3gw.core import policy as P
+    from s3gw.meta.model import BucketRecord
+
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=60)
+    await iam.add_user("alice", "alice-secret", policies=["readonly"])
+    await iam.add_user("bob", "bob-secret-1", policies=[])
+    await meta.create_bucket(BucketRecord("b", 1.0))
+    alice, bob, root = await iam.principal("alice"), await iam.principal("bob"), await iam.principal("root")
+    ctx = P.Context({"aws:SourceIp": ["192.0.2.1"]})
+
+    async def may(p, action, key="k"):
+        return await iam.authorize(p, action, ARN + "b" + (f"/{key}" if key else ""), ctx)
+
+    assert await may(alice, "s3:GetObject") and not await may(alice, "s3:PutObject")
+    assert not await may(None, "s3:GetObject") and not await may(bob, "s3:GetObject")
+    await iam.put_bucket_policy("b", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["alice"]}, "Action": "s3:PutObject", "Resource": ARN + "b/*"},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/pub/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/secret/*"}]}))
+    # a change through this gateway is seen at once, whatever the ttl
+    assert await may(alice, "s3:PutObject")                       # the bucket policy grants what IAM does not
+    assert not await may(bob, "s3:PutObject")
+    assert await may(None, "s3:GetObject", "pub/x") and await may(bob, "s3:GetObject", "pub/x")
+    assert not await may(None, "s3:GetObject", "other")
+    assert not await may(alice, "s3:GetObject", "secret/x")        # the bucket's Deny beats readonly's Allow
+    assert await may(root, "s3:GetObject", "secret/x")             # root may do everything
+    assert not await iam.authorize(None, "s3:ListAllMyBuckets", ARN + "*", ctx)
+    # another gateway (no ttl) sees the deletion at once; this one forgets on delete
+    other = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.delete_bucket_policy("b")
+    assert not await may(alice, "s3:PutObject")
+    assert not await other.authorize(None, "s3:GetObject", ARN + "b/pub/x", ctx)
+
+
+async def test_existing_tags_are_read_only_when_a_statement_needs_them(meta: SqliteMeta) -> None:
+    from s3gw.core import policy as P
+    from s3gw.meta.model import BucketRecord
+
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=60)
+    await meta.create_bucket(BucketRecord("b", 1.0))
+    await iam.put_bucket_policy("b", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/tagged/*",
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "public"}}},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/plain/*"}]}))
+    reads = []
+
+    def loader(tags):
+        async def load():
+            reads.append(tags)
+            return tags
+        return load
+
+    ctx = P.Context()
+    assert await iam.authorize(None, "s3:GetObject", ARN + "b/plain/x", ctx, loader({"class": "public"}))
+    assert reads == []                                             # no statement about tags applies: no read
+    assert await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader({"class": "public"}))
+    assert not await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader({"class": "secret"}))
+    assert not await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader(None))
+    assert len(reads) == 3
+
+
+async def test_conditions_in_identity_policies(meta: SqliteMeta) -> None:
+    from s3gw.core import policy as P
+
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.put_policy("office-only", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": ARN + "*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}))
+    await iam.add_user("carol", "carol-secret", policies=["office-only"])
+    carol = await iam.principal("carol")
+    inside, outside = P.Context({"aws:SourceIp": ["10.1.1.1"]}), P.Context({"aws:SourceIp": ["192.0.2.1"]})
+    assert await iam.authorize(carol, "s3:GetObject", ARN + "b/k", inside)
+    assert not await iam.authorize(carol, "s3:GetObject", ARN + "b/k", outside)
+    assert (await iam.get_policy("office-only"))["Statement"][0]["Condition"] == {
+        "IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}
+    with pytest.raises(I.MalformedPolicy, match="invalid condition key"):
+        await iam.put_policy("bad", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                                                    "Condition": {"StringEquals": {"aws:Nope": "x"}}}]})

@@ -619,3 +619,26 @@ async def test_listing_matches_a_brute_force_model(store: MetaStore) -> None:
         want = model_list(keys, prefix, delimiter, marker, max_keys)
         got = ([e.key for e in page.entries], page.prefixes, page.truncated)
         assert got == want, (prefix, delimiter, marker, max_keys)
+
+
+async def test_bucket_policies(backend: Backend) -> None:
+    """One policy per bucket (0005_bucket_policies.sql), seen by every gateway, gone with its bucket."""
+    store = await backend.open()
+    other = await backend.open()          # another gateway on the same database
+    assert await store.get_bucket_policy("b") is None
+    with pytest.raises(BucketMissing):
+        await store.put_bucket_policy("b", '{"Version":"2012-10-17"}')
+    await store.create_bucket(BucketRecord("b", 1.0))
+    await store.put_bucket_policy("b", '{"v":1}')
+    assert await other.get_bucket_policy("b") == '{"v":1}'
+    await store.put_bucket_policy("b", '{"v":2}')          # replaced, not added
+    assert await other.get_bucket_policy("b") == '{"v":2}'
+    assert await store.delete_bucket_policy("b") is True
+    assert await store.delete_bucket_policy("b") is False
+    assert await other.get_bucket_policy("b") is None
+    # a bucket's policy goes with it: a new bucket of the same name starts without one
+    await store.put_bucket_policy("b", '{"v":3}')
+    await store.delete_bucket("b")
+    assert await store.get_bucket_policy("b") is None
+    await store.create_bucket(BucketRecord("b", 2.0))
+    assert await other.get_bucket_policy("b") is None
