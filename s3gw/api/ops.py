@@ -95,8 +95,13 @@ async def admin_gate(request: web.Request, handler: Any) -> web.StreamResponse:
     request is refused here with MinIO's JSON AccessDenied, before any user is
     looked up, any body read or any key derived (madmin's Argon2id), so an
     anonymous caller learns nothing about users and costs next to nothing.
-    The handlers then verify the signature and the admin action (``admin_auth``)."""
-    if request.path.startswith(ADMIN_PREFIX) and signature_kind(request.headers, request.query) is None:
+    The handlers then verify the signature and the admin action (``admin_auth``).
+    A CORS preflight passes (OPTIONS with Access-Control-Request-Method): browsers send
+    it without credentials and its answer reveals nothing (api/cors.py), as MinIO's
+    CORS handler answers it before any route."""
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    if (request.path.startswith(ADMIN_PREFIX) and not preflight
+            and signature_kind(request.headers, request.query) is None):
         request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
         return admin_error_response(request, AdminError("AccessDenied", DENIED, 403))
     return await handler(request)
