@@ -113,17 +113,21 @@ class Request:
         return body
 
     async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
-                            body_checksums: bool = True) -> dict[str, Any] | None:
+                            body_checksums: bool = True, max_elements: int = X.MAX_ELEMENTS
+                            ) -> dict[str, Any] | None:
         """The request's XML document, whose root element must be ``root``.
 
         Returns its children as a dict ({} for an empty element), None for an
-        empty body when ``optional``; anything else is MalformedXML.
+        empty body when ``optional``; anything else is MalformedXML, and so is
+        a document nested deeper than X.MAX_DEPTH or with more than
+        ``max_elements`` elements (parsing stops there). Large documents are
+        parsed off the event loop.
         """
         body = await self.read_body(require_integrity=require_integrity, body_checksums=body_checksums)
         if optional and not body.strip():
             return None
         try:
-            doc = X.parse(body)
+            doc = await X.parse_async(body, max_elements=max_elements)
         except X.XMLError as e:
             raise S3Error("MalformedXML") from e
         if root not in doc:

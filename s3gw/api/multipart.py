@@ -15,6 +15,9 @@ from .handlers import (
 
 MAX_PARTS = 10000    # MinIO's default and ceiling for max-parts / max-uploads
 MAX_UPLOADS = 10000
+# <Part> with PartNumber, ETag and up to five Checksum* elements (and room to spare):
+# the element budget of a CompleteMultipartUpload document
+MAX_PART_ELEMENTS = 10
 
 
 def _upload_id(rq: Request) -> str:
@@ -83,7 +86,8 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
 async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
     # x-amz-checksum-* on CompleteMultipartUpload describe the object (mc sends
     # them), not this XML body: only Content-MD5 is checked against the body
-    root = await rq.read_document("CompleteMultipartUpload", body_checksums=False)
+    root = await rq.read_document("CompleteMultipartUpload", body_checksums=False,
+                                  max_elements=1 + MAX_PART_ELEMENTS * MAX_PARTS)
     assert root is not None
     chosen = []
     for p in X.as_list(root.get("Part")):

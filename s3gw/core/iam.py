@@ -128,7 +128,7 @@ def parse_policy(doc: Any) -> dict[str, Any]:
     if isinstance(doc, (str, bytes)):
         try:
             doc = json.loads(doc)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:   # RecursionError: nested past the stack
             raise MalformedPolicy(f"policy is not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise MalformedPolicy("a policy is a JSON object")

@@ -159,3 +159,9 @@ async def test_root_rotation_reseals(meta: SqliteMeta) -> None:
     assert await new.reseal("root", "old-root-secret") == 1
     assert (await new.principal("erin")).secret_key == "erin-secret-1"
     assert await new.unreadable_users() == []
+
+
+def test_a_policy_nested_past_the_stack_is_malformed_not_a_crash() -> None:
+    for doc in ("[" * 100_000, '{"Statement":' + "[" * 100_000):
+        with pytest.raises(I.MalformedPolicy):
+            I.parse_policy(doc)
