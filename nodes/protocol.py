@@ -86,6 +86,15 @@ def load_secret(path: str) -> bytes:
     return secret
 
 
+def is_digits(text: str, max_len: int) -> bool:
+    """ASCII digits only, 1 to ``max_len`` of them (``str.isdigit`` takes "²" and other scripts' digits).
+
+    >>> is_digits("1700000000", 12), is_digits("²", 12), is_digits("١٢", 12), is_digits("9" * 13, 12)
+    (True, False, False, False)
+    """
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
 def _mac(secret: bytes, msg: str) -> str:
     return hmac.new(secret, msg.encode(), hashlib.sha256).hexdigest()
 
@@ -123,7 +132,7 @@ def verify_request(secret: bytes, method: str, raw_path: str, header: str | None
     if not header:
         raise AuthFailure(401, "missing node credentials")
     ts_s, sep, sig = header.partition(":")
-    if not sep or not ts_s.isdigit() or len(sig) != 64:
+    if not sep or not is_digits(ts_s, 12) or len(sig) != 64:
         raise AuthFailure(401, "malformed node credentials")
     ts = int(ts_s)
     t = time.time() if now is None else now

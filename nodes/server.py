@@ -50,6 +50,7 @@ from .protocol import (
     FrameSplitter,
     StreamError,
     frame_lengths,
+    is_digits,
     proof,
     verify_request,
 )
@@ -121,7 +122,7 @@ class NodeServer:
             if default is None:
                 raise _BadRequest(f"missing {key}")
             return default
-        if not raw.isdigit() or len(raw) > 12:
+        if not is_digits(raw, 12):
             raise _BadRequest(f"bad {key}")
         return int(raw)
 
@@ -300,7 +301,7 @@ class NodeServer:
             raise _BadRequest("count too large")
         bs = request.query.get("block_size")
         frames = await self._run(drive, lambda: store.read_frames(
-            shard, first, count, block_size=int(bs) if bs and bs.isdigit() else None,
+            shard, first, count, block_size=int(bs) if bs and is_digits(bs, 12) else None,
             hash_algo=request.query.get("hash")))
         hdr = frames.header
         return web.Response(body=frames.data, content_type="application/octet-stream", headers={

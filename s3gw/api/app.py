@@ -19,6 +19,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
+from ..common.numbers import parse_uint
 from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
@@ -155,7 +156,16 @@ class RequestPayload:
         if mode.startswith("STREAMING-"):
             names = [t.strip().lower() for t in http.headers.get("x-amz-trailer", "").split(",") if t.strip()]
             decoded = http.headers.get("x-amz-decoded-content-length")
-            length = int(decoded) if decoded and decoded.isdigit() else None
+            length = None
+            if decoded is not None:
+                if not decoded:
+                    raise S3Error("MissingContentLength")
+                try:
+                    length = parse_uint(decoded)
+                except ValueError:
+                    # MinIO answers this with an InternalError (strconv's error unmapped); a 400 it is
+                    raise S3Error("InvalidArgument", "x-amz-decoded-content-length must be a number of bytes") \
+                        from None
             self._decoder = ChunkedDecoder(auth, mode, names, length)
         elif mode != "UNSIGNED-PAYLOAD" and not auth.anonymous:
             self._hasher = PayloadHasher(mode)
@@ -259,6 +269,8 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                 lookup, region="",
             )
             info["access_key"] = auth.access_key
+            if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
+                raise S3Error("MethodNotAllowed")
             await authorize(http, op, auth, principal)
             handler = handlers.get(op.name)
             if handler is None:

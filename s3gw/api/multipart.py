@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..common.numbers import parse_int
 from ..core.conditions import Conditions
 from ..core.multipart import CompletedPart
 from . import xml as X
@@ -28,8 +29,9 @@ def _upload_id(rq: Request) -> str:
 
 
 def _part_number(rq: Request) -> int:
+    """UploadPart's partNumber: what does not parse (strconv.Atoi in MinIO) is InvalidPart."""
     try:
-        return int(rq.query.get("partNumber", ""))
+        return parse_int(rq.query.get("partNumber", ""))
     except ValueError as e:
         raise S3Error("InvalidPart") from e
 
@@ -94,7 +96,7 @@ async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
         if not isinstance(p, dict) or p.get("PartNumber") is None or p.get("ETag") is None:
             raise S3Error("MalformedXML")
         try:
-            number = int(p["PartNumber"])
+            number = parse_int(p["PartNumber"])     # a string of ASCII digits, not an element or junk
         except ValueError as e:
             raise S3Error("MalformedXML") from e
         ck = next((v for k, v in p.items() if k.startswith("Checksum") and isinstance(v, str)), None)

@@ -42,6 +42,7 @@ from typing import Any
 from aiohttp import web
 
 from ..auth import AuthError, authenticate, is_sha256_hex
+from ..common.numbers import json_number
 from ..core import MetaUnavailable
 from ..core.iam import Principal
 from ..core.ops import backup_metadata, manifest_entry, quick_storage_state, walk_versions
@@ -192,6 +193,10 @@ async def minio_health_ready(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- metrics
 
 
+#: longest bearer token looked at (mc's JWTs are about 250 bytes)
+MAX_TOKEN = 8192
+
+
 def _b64url(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
@@ -209,17 +214,23 @@ async def metrics_allowed(request: web.Request) -> bool:
     token = h[7:].strip()
     if settings.metrics_token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
         return True
+    if len(token) > MAX_TOKEN:
+        return False
     try:
         head_b64, claims_b64, sig_b64 = token.split(".")
         head, claims = json.loads(_b64url(head_b64)), json.loads(_b64url(claims_b64))
         sig = _b64url(sig_b64)
-    except ValueError:
+    except (ValueError, RecursionError):      # RecursionError: JSON nested past the stack
         return False
-    if head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
+    if not isinstance(head, dict) or head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
         return False
     exp = claims.get("exp")
-    if exp is not None and float(exp) < time.time():
-        return False
+    if exp is not None:
+        try:
+            if json_number(exp) < time.time():   # a NumericDate (RFC 7519): a JSON number, nothing else
+                return False
+        except ValueError:
+            return False
     iam = request.app[IAM]
     p = await iam.principal(str(claims.get("sub", "")))
     if p is None or not p.enabled:
