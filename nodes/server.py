@@ -343,13 +343,26 @@ def _error(code: str, message: str, status: int) -> web.Response:
 # -- process -------------------------------------------------------------------
 
 
+#: a connection with no request in progress (or an unfinished request head) is closed after this long
+IDLE_TIMEOUT = 30.0
+
+
+def node_runner(server: NodeServer, idle_timeout: float = IDLE_TIMEOUT) -> web.AppRunner:
+    """The node's HTTP runner. aiohttp's keep-alive timer runs from a connection's
+    opening and from the end of each request, and closes it while no request is
+    in progress: an idle socket, or one trickling a request head, is cut off after
+    ``idle_timeout`` (a slow client cannot hold node sockets open)."""
+    return web.AppRunner(server.app(), access_log=None, handler_cancellation=True,
+                         keepalive_timeout=idle_timeout or 3630.0)
+
+
 async def run_node(node_id: str, dirs: list[str], secret: bytes, host: str, port: int, *,
                    fsync: bool = True, reserve_bytes: int = 0, tmp_max_age: float = 3600.0,
-                   ready: asyncio.Event | None = None) -> None:
+                   idle_timeout: float = IDLE_TIMEOUT, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM."""
     server = NodeServer.from_dirs(node_id, dirs, secret, fsync=fsync, reserve_bytes=reserve_bytes,
                                   tmp_max_age=tmp_max_age)
-    runner = web.AppRunner(server.app(), access_log=None, handler_cancellation=True)
+    runner = node_runner(server, idle_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

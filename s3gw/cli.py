@@ -54,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a node may take to answer a read before parity is used instead")
     p.add_argument("--stall-timeout", type=float, default=15.0,
                    help="seconds a node may stall a shard upload before its shard counts as failed")
+    # slow and greedy clients (docs/operations.md); default: the configuration's (30 s, 4096, 1024)
+    p.add_argument("--read-header-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="close a connection whose request head takes longer (server.read_header_timeout, 30s)")
+    p.add_argument("--idle-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="close a connection idle this long (server.idle_timeout, 30s)")
+    p.add_argument("--body-read-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="longest wait for the next piece of a request body (server.read_timeout, 30s)")
+    p.add_argument("--body-write-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="longest wait for a client to take the next piece of a response (server.write_timeout, 30s)")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections per process before 503 SlowDown (server.max_connections, 4096; 0: no cap)")
+    p.add_argument("--max-requests", type=int, metavar="N",
+                   help="requests in progress per process before 503 SlowDown (server.max_requests, 1024; 0: no cap)")
     admin_cli.add_serve_options(p)   # metrics auth, access/audit logs (docs/operations.md)
 
     n = sub.add_parser("node", help="run a storage node (shards on its own drives; knows nothing of S3)")
@@ -63,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--node-id", help="stable node id (default: HOST:PORT); drive ids are <node id>/dN")
     n.add_argument("--reserve-mb", type=int, default=0, help="refuse new shards below this much free space")
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
+    n.add_argument("--idle-timeout", type=config.parse_duration, default=30.0, metavar="DURATION",
+                   help="close a connection idle (or trickling a request head) this long (default 30s; 0: never)")
     n.add_argument("--log-level", default="INFO")
 
     a = sub.add_parser("admin", help="cluster administration (talks to a running gateway)")
@@ -150,7 +165,13 @@ def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]
     path = path or env.get("S3GW_CONFIG") or env.get("CONFIG_FILE") or None
     conf = config.load(path, env)
     flags = {"server.data": getattr(args, "data", None), "server.region": getattr(args, "region", None),
-             "server.workers": getattr(args, "workers", None)}
+             "server.workers": getattr(args, "workers", None),
+             "server.read_header_timeout": getattr(args, "read_header_timeout", None),
+             "server.idle_timeout": getattr(args, "idle_timeout", None),
+             "server.read_timeout": getattr(args, "body_read_timeout", None),
+             "server.write_timeout": getattr(args, "body_write_timeout", None),
+             "server.max_connections": getattr(args, "max_connections", None),
+             "server.max_requests": getattr(args, "max_requests", None)}
     if getattr(args, "address", None):
         flags["server.host"], flags["server.port"] = args.address
     if getattr(args, "domain", None):
@@ -252,7 +273,8 @@ def run_node_command(args: argparse.Namespace) -> int:
     host, port = args.address
     try:
         asyncio.run(run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
-                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20))
+                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20,
+                             idle_timeout=args.idle_timeout))
     except KeyboardInterrupt:
         pass
     return 0

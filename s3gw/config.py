@@ -178,6 +178,15 @@ SCHEMA: list[Key] = [
     Key("server.tls_port", _int(1, 65535), 8443, "HTTPS port, when security.tls is set"),
     Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)"),
     Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)"),
+    Key("server.read_header_timeout", _dur(), 30.0,
+        "longest a client may take from the first to the last byte of a request head; then the connection is "
+        "closed (0: none)"),
+    Key("server.idle_timeout", _dur(), 30.0,
+        "a connection with no request in progress is closed after this long (0: never)"),
+    Key("server.max_connections", _int(0, 1_000_000), 4096,
+        "open client connections per gateway process; past it a connection is answered 503 SlowDown (0: no cap)"),
+    Key("server.max_requests", _int(0, 1_000_000), 1024,
+        "requests in progress per gateway process; past it a request is answered 503 SlowDown (0: no cap)"),
     Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)"),
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
@@ -452,6 +461,8 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
     sc.tls_cert, sc.tls_key, sc.tls_port = v["security.tls.cert_file"], v["security.tls.key_file"], v["server.tls_port"]
     sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
+    sc.read_header_timeout, sc.idle_timeout = v["server.read_header_timeout"], v["server.idle_timeout"]
+    sc.max_connections, sc.max_requests = v["server.max_connections"], v["server.max_requests"]
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

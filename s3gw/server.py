@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
+from .api.guard import GuardedRunner, Limits, request_limit_middleware
 from .api import handlers, multipart, subresources
 from .api import admin
 from .api.admin import REPAIR
@@ -110,8 +111,13 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_port: int = 8443
-    http_read_timeout: float = 0.0
-    http_write_timeout: float = 0.0
+    # slow and greedy clients (api/guard.py, docs/operations.md): the same defaults as the config schema
+    http_read_timeout: float = 30.0          # server.read_timeout: next piece of a request body
+    http_write_timeout: float = 30.0         # server.write_timeout: client taking the next piece of a response
+    read_header_timeout: float = 30.0        # server.read_header_timeout: first to last byte of a request head
+    idle_timeout: float = 30.0               # server.idle_timeout: a connection with no request in progress
+    max_connections: int = 4096              # server.max_connections: open connections per process (0: no cap)
+    max_requests: int = 1024                 # server.max_requests: requests in progress per process (0: no cap)
     # operations (docs/operations.md): metrics auth, usage refresh, root credential rotation
     metrics_auth: str = "bearer"                       # "bearer" | "public"
     metrics_token: str = ""
@@ -154,7 +160,8 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 def build_app(cfg: ServerConfig) -> web.Application:
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
-    app = web.Application(client_max_size=1024**2, middlewares=[telemetry.middleware()])
+    app = web.Application(client_max_size=1024**2,
+                          middlewares=[telemetry.middleware(), request_limit_middleware(cfg.max_requests)])
     app[TELEMETRY] = telemetry
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
@@ -284,6 +291,24 @@ def banner(cfg: ServerConfig) -> str:
     ])
 
 
+def raise_fd_limit(max_connections: int) -> None:
+    """Let the process hold its connection cap plus files, database and node sockets
+    (MinIO raises its open-file limit the same way); never above the hard limit."""
+    try:
+        import resource
+    except ImportError:     # not on this platform
+        return
+    want = max_connections + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            log.warning("open-file limit %d is below server.max_connections + 1024 (%d): connections past it "
+                        "fail to be accepted", new, want)
+
+
 async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
                 quiet: bool = False) -> None:
     """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port."""
@@ -294,7 +319,12 @@ async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_
     # Request bodies are object data, never to be decompressed on the way in
     # (Content-Encoding: gzip is stored and returned as sent); headers up to
     # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, auto_decompress=False,
+    # Slow clients are bounded by GuardedRunner (api/guard.py): header-read and idle
+    # timeouts, and the connection cap; the request cap is a middleware (build_app).
+    limits = Limits(read_header_timeout=cfg.read_header_timeout, idle_timeout=cfg.idle_timeout,
+                    max_connections=cfg.max_connections, max_requests=cfg.max_requests)
+    raise_fd_limit(cfg.max_connections)
+    runner = GuardedRunner(app, limits=limits, access_log=None, handler_cancellation=True, auto_decompress=False,
                            max_field_size=65536, max_line_size=65536)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)

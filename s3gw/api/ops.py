@@ -110,12 +110,24 @@ async def admin_auth(request: web.Request, action: str, body: bytes = b"", targe
 
 
 async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
+    """The whole (small) body, each piece within server.read_timeout (RequestTimeout past it)."""
+    too_large = AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
     if request.content_length is not None and request.content_length > limit:
-        raise AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
-    return body
+        raise too_large
+    settings = request.app.get(SETTINGS)
+    wait = (settings.read_timeout if settings is not None else 0.0) or None
+    body = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(wait):
+                piece = await request.content.read(limit + 1 - len(body))
+        except TimeoutError:
+            raise AdminError("RequestTimeout", S3Error("RequestTimeout").message, 400) from None
+        if not piece:
+            return bytes(body)
+        body += piece
+        if len(body) > limit:
+            raise too_large
 
 
 def admin_route(action: str):

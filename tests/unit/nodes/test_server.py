@@ -49,3 +49,32 @@ async def test_hostile_timestamp_is_401_not_500(node) -> None:
     for ts in ("²", "9" * 5000):
         async with session.get(url + "/v1/health", headers={AUTH_HEADER: f"{ts}:{'0' * 64}"}) as r:
             assert r.status == 401
+
+
+async def test_idle_and_half_headed_connections_are_closed(tmp_path) -> None:
+    import asyncio
+
+    from nodes.server import node_runner
+    from tests.waiting import async_wait_until
+
+    server = NodeServer.from_dirs("n1", [str(tmp_path / "d1")], SECRET, fsync=False)
+    runner = node_runner(server, idle_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        for first in (b"", b"GET /v1/health HTTP/1.1\r\nHost: x\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(first)
+
+            async def closed() -> bool:
+                try:
+                    return await asyncio.wait_for(reader.read(100), 1) == b""
+                except TimeoutError:
+                    return False
+
+            await async_wait_until(closed, f"the node to close a connection that sent {first!r}")
+            writer.close()
+    finally:
+        await runner.cleanup()
