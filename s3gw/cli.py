@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     # cluster form (docs/cluster.md)
     p.add_argument("--nodes", default="", help="storage node URLs, comma separated (default: embedded local drives)")
     p.add_argument("--secret-file", help="file holding the cluster secret shared with the nodes")
+    p.add_argument("--node-ca-file", metavar="FILE",
+                   help="PEM CA bundle to verify https:// storage nodes with (storage.node_ca_file; default: "
+                        "the system's CAs)")
     p.add_argument("--heal-interval", type=float, default=5.0, help="seconds between heal queue passes")
     p.add_argument("--scan-interval", type=float, default=3600.0, help="seconds between scanner passes")
     p.add_argument("--scan-pace", type=float, default=0.01, help="scanner pause per object, seconds")
@@ -76,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--node-id", help="stable node id (default: HOST:PORT); drive ids are <node id>/dN")
     n.add_argument("--reserve-mb", type=int, default=0, help="refuse new shards below this much free space")
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
+    n.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (gateways use https:// URLs)")
+    n.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
     n.add_argument("--idle-timeout", type=config.parse_duration, default=30.0, metavar="DURATION",
                    help="close a connection idle (or trickling a request head) this long (default 30s; 0: never)")
     n.add_argument("--log-level", default="INFO")
@@ -252,6 +257,8 @@ def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
             raise ValueError("--nodes needs --secret-file (the cluster secret the nodes were started with)")
         cfg.nodes = tuple(nodes)
         cfg.node_secret = load_secret(secret_file)
+    if args.node_ca_file:
+        cfg.node_ca_file = args.node_ca_file
     cfg.heal_interval = args.heal_interval
     cfg.scan_interval = args.scan_interval
     cfg.scan_pace = args.scan_pace
@@ -263,18 +270,25 @@ def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
 
 
 def run_node_command(args: argparse.Namespace) -> int:
-    from nodes.server import run_node
+    import ssl
 
+    from nodes.server import run_node, tls_context
+
+    tls = None
     try:
         secret = load_secret(args.secret_file)
-    except (OSError, ValueError) as e:
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if args.tls_cert:
+            tls = tls_context(args.tls_cert, args.tls_key)
+    except (OSError, ValueError, ssl.SSLError) as e:
         print(f"s3gw node: {e}", file=sys.stderr)
         return 2
     host, port = args.address
     try:
         asyncio.run(run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
                              fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20,
-                             idle_timeout=args.idle_timeout))
+                             idle_timeout=args.idle_timeout, tls=tls))
     except KeyboardInterrupt:
         pass
     return 0

@@ -216,6 +216,7 @@ SCHEMA: list[Key] = [
     Key("storage.drives", _int(1, 1024), 9, "embedded drives under the data directory"),
     Key("storage.nodes", _list, [], "storage node URLs (empty: the embedded drives)"),
     Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes"),
+    Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)"),
     Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
     # cache
@@ -344,7 +345,7 @@ def check(cfg: Config) -> None:
         raise ConfigError("security.tls: cert_file and key_file go together")
     for p in ("security.tls.cert_file", "security.tls.key_file", "database.password_file",
               "cache.redis.password_file", "security.root_user_file", "security.root_password_file",
-              "storage.secret_file"):
+              "storage.secret_file", "storage.node_ca_file"):
         if v[p] and not os.path.isfile(v[p]):
             raise ConfigError(f"{cfg.source[p]}: {p}: no such file: {v[p]}")
     k, m = v["storage.erasure_coding.data_shards"], v["storage.erasure_coding.parity_shards"]
@@ -471,6 +472,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
         if len(secret_) < 16:
             raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
         sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_
+    sc.node_ca_file = v["storage.node_ca_file"]
     return sc
 
 

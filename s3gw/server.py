@@ -95,6 +95,7 @@ class ServerConfig:
     # cluster form: storage node URLs and the cluster secret (empty: embedded local drives)
     nodes: tuple[str, ...] = ()
     node_secret: bytes | None = None
+    node_ca_file: str = ""                 # PEM CA bundle for https:// node URLs (empty: the system's CAs)
     probe_interval: float = 2.0
     read_timeout: float = 10.0
     stall_timeout: float = 15.0
@@ -121,6 +122,7 @@ class ServerConfig:
     # operations (docs/operations.md): metrics auth, usage refresh, root credential rotation
     metrics_auth: str = "bearer"                       # "bearer" | "public"
     metrics_token: str = ""
+    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # S3GW_METRICS_TOKEN_MAX_LIFETIME
     usage_interval: float = 60.0
     old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
     access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
@@ -171,6 +173,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         write_timeout=cfg.http_write_timeout,
         metrics_auth=cfg.metrics_auth,
         metrics_token=cfg.metrics_token,
+        metrics_token_max_lifetime=cfg.metrics_token_max_lifetime,
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -226,7 +229,8 @@ def make_storage(cfg: ServerConfig) -> Storage:
     if cfg.nodes:
         if not cfg.node_secret:
             raise ValueError("a cluster needs the cluster secret (--secret-file)")
-        return Storage.cluster_form(cfg.nodes, cfg.node_secret, data_shards=cfg.data_shards,
+        return Storage.cluster_form(cfg.nodes, cfg.node_secret, ca_file=cfg.node_ca_file or None,
+                                    data_shards=cfg.data_shards,
                                     parity_shards=cfg.parity_shards, block_size=cfg.block_size,
                                     probe_interval=cfg.probe_interval, read_timeout=cfg.read_timeout,
                                     stall_timeout=cfg.stall_timeout)
@@ -245,7 +249,15 @@ def make_store(cfg: ServerConfig) -> MetaStore:
             ssl=None if db.sslmode == "prefer" else db.sslmode, max_connections=db.max_connections,
             min_connections=db.min_connections, max_idle_lifetime=db.max_idle_lifetime, timeout=db.timeout,
             connect_timeout=db.connect_timeout, startup_wait=db.startup_wait, auto_migrate=db.auto_migrate)
-    return SqliteMeta(db.path or os.path.join(cfg.data_dir, "meta", "s3gw.db"), auto_migrate=db.auto_migrate)
+    default = os.path.join(cfg.data_dir, "meta", "s3gw.db")
+    path = db.path or default
+    if os.path.abspath(path) == os.path.abspath(default):
+        # the embedded default's DATA/meta: private to this user (tightened when it exists)
+        meta_dir = os.path.dirname(default)
+        os.makedirs(meta_dir, mode=0o700, exist_ok=True)
+        if os.stat(meta_dir).st_mode & 0o077:
+            os.chmod(meta_dir, 0o700)
+    return SqliteMeta(path, auto_migrate=db.auto_migrate)
 
 
 def make_cache(cfg: ServerConfig) -> Cache:

@@ -53,6 +53,7 @@ class Settings:
     domains: tuple[str, ...] = ()          # virtual-hosted-style domains
     metrics_auth: str = "bearer"           # "bearer" or "public" (docs/operations.md)
     metrics_token: str = ""                # static bearer token for the metrics endpoints
+    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # a JWT's exp at most this far ahead (mc: 100 years)
     read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import AuthError, authenticate, is_sha256_hex
+from ..auth import MAX_CLOCK_SKEW, AuthError, authenticate, is_sha256_hex
 from ..common.numbers import json_number
 from ..core import MetaUnavailable
 from ..core.iam import Principal
@@ -216,7 +216,7 @@ def _b64url(data: str) -> bytes:
 async def metrics_allowed(request: web.Request) -> bool:
     """Public, a static bearer token, or a JWT as ``mc admin prometheus generate``
     makes it (HS512 signed with the secret key of ``sub``, which must be root
-    or allowed ``admin:Prometheus``)."""
+    or allowed ``admin:Prometheus``; ``exp`` required and bounded)."""
     settings = request.app[SETTINGS]
     if settings.metrics_auth == "public":
         return True
@@ -236,13 +236,16 @@ async def metrics_allowed(request: web.Request) -> bool:
         return False
     if not isinstance(head, dict) or head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
         return False
-    exp = claims.get("exp")
-    if exp is not None:
-        try:
-            if json_number(exp) < time.time():   # a NumericDate (RFC 7519): a JSON number, nothing else
-                return False
-        except ValueError:
-            return False
+    # exp is required (a token without one would never expire) and bounded: at most
+    # metrics_token_max_lifetime ahead (default 100 years: what mc generates), with
+    # the clock skew S3 allows
+    try:
+        exp = json_number(claims.get("exp"))    # a NumericDate (RFC 7519): a JSON number, nothing else
+    except ValueError:
+        return False
+    now = time.time()
+    if exp < now or exp > now + settings.metrics_token_max_lifetime + MAX_CLOCK_SKEW.total_seconds():
+        return False
     iam = request.app[IAM]
     p = await iam.principal(str(claims.get("sub", "")))
     if p is None or not p.enabled:

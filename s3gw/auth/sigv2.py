@@ -31,6 +31,9 @@ SUBRESOURCES = frozenset({
 })
 
 MAX_SKEW_SECONDS = 15 * 60
+# A presigned V2 URL may not live longer than a V4 one (X-Amz-Expires <= 7 days,
+# AWS's rule): Expires is absolute, so it may be at most a week (and the clock skew) ahead.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 def _canonical_amz_headers(headers: Mapping[str, str]) -> str:
@@ -123,6 +126,10 @@ def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], h
         expires_at = parse_int(expires)     # Go's strconv.ParseInt, as MinIO
     except ValueError:
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+    if expires_at - now.timestamp() > MAX_PRESIGN_SECONDS + MAX_SKEW_SECONDS:
+        raise AuthError("AuthorizationQueryParametersError",
+                        "Expires must be less than a week (in seconds) from now; that is, at most "
+                        f"{MAX_PRESIGN_SECONDS} seconds ahead")
     secret = _lookup(lookup_secret, access_key)
     if now.timestamp() > expires_at:
         raise AuthError("AccessDenied", "Request has expired", 403)
