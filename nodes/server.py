@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
 import signal
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
@@ -44,12 +46,17 @@ from .errors import InvalidShardName, NodeError, ShardNotFound, UnsupportedHash
 from .protocol import (
     API,
     AUTH_HEADER,
+    BODY_NONE,
     PROOF_HEADER,
     STATUS_BY_CODE,
     AuthFailure,
+    BodyMac,
     FrameSplitter,
+    ReplayGuard,
+    Signed,
     StreamError,
     frame_lengths,
+    is_digits,
     proof,
     verify_request,
 )
@@ -64,6 +71,10 @@ def loop_time() -> float:
 READ_CHUNK = 1 << 20
 FLUSH_BYTES = 4 << 20
 MAX_READ_BLOCKS = 4096
+
+
+#: the request's verified node-auth fields (nodes.protocol.Signed), for the handlers
+SIGNED = web.RequestKey("signed", Signed) if hasattr(web, "RequestKey") else "signed"
 
 
 class _BadRequest(Exception):
@@ -83,6 +94,7 @@ class NodeServer:
         self.sweep_interval = sweep_interval
         self._pools = {name: ThreadPoolExecutor(threads_per_drive, thread_name_prefix=f"node-{name}")
                        for name in drives}
+        self.replays = ReplayGuard()                      # nonces seen within the skew window
         self.metrics = NodeMetrics(node_id)               # GET /metrics (nodes/metrics.py)
         self.metrics_mode, self.metrics_token = metrics_access()
 
@@ -121,7 +133,7 @@ class NodeServer:
             if default is None:
                 raise _BadRequest(f"missing {key}")
             return default
-        if not raw.isdigit() or len(raw) > 12:
+        if not is_digits(raw, 12):
             raise _BadRequest(f"bad {key}")
         return int(raw)
 
@@ -142,19 +154,29 @@ class NodeServer:
     async def _auth_inner(self, request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         try:
-            sig = verify_request(self.secret, request.method, request.raw_path,
-                                 request.headers.get(AUTH_HEADER))
+            signed = verify_request(self.secret, request.method, request.raw_path,
+                                    request.headers.get(AUTH_HEADER))
+            self.replays.check(signed)
         except AuthFailure as e:
             log.warning("refused %s %s from %s: %s", request.method, request.path, request.remote, e)
-            code = "Unauthorized" if e.status == 401 else "Forbidden"
+            code = {401: "Unauthorized", 403: "Forbidden"}.get(e.status, "DriveError")
             return _error(code, str(e), e.status)
+        sig = signed.sig
+        # The signature says how the body is authenticated: only a shard upload has
+        # one (MACed in its end record); any other request must come without.
+        upload = request.method == "PUT"
+        if upload == (signed.body == BODY_NONE) or (not upload and request.can_read_body):
+            resp = _error("BadRequest", "the body does not match the signed body mode", 400)
+            resp.headers[PROOF_HEADER] = proof(self.secret, sig)
+            return resp
+        request[SIGNED] = signed
         try:
             resp = await handler(request)
         except web.HTTPException as e:
             resp = _error("BadRequest" if e.status < 500 else "NodeError", e.reason, e.status)
         except StreamError as e:
             resp = _error("ShardIncomplete", str(e), 400)
-        except (NodeError, _BadRequest, _NotFound) as e:
+        except (NodeError, _BadRequest, _NotFound, _Forged) as e:
             resp = _error(e.code, str(e), STATUS_BY_CODE.get(e.code, 500))
         except ValueError as e:
             resp = _error("BadRequest", str(e), 400)
@@ -245,17 +267,24 @@ class NodeServer:
         shard = validate_name(request.match_info["name"])
         block_size = self._int(request, "block_size")
         algo = request.query.get("hash", bitrot.DEFAULT_ALGO)
+        signed = request[SIGNED]
+        try:
+            mac = BodyMac(self.secret, signed.sig, signed.body)
+        except ValueError as e:
+            raise _BadRequest(str(e)) from None
         writer: ShardWriter = await self._run(drive, store.create, shard, block_size, algo)
         header = writer.header
         splitter = FrameSplitter(block_size, header.hash_len)
 
         def write(entries: list[tuple[bytes, int]]) -> None:
             # Verify every frame on the way in: bitrot in transit is refused here,
-            # not found months later by a reader.
+            # not found months later by a reader. The body MAC runs here too (in
+            # order: each batch is awaited before the next), off the event loop.
             for entry in entries:
                 lengths = frame_lengths(entry, block_size)
                 if any(b is None for b in verify_frames(header, entry[0], lengths)):
                     raise _Corrupt(f"{shard}: a frame failed its hash in transit")
+                mac.update(entry[0])
                 writer.write(entry[0])
 
         try:
@@ -270,6 +299,8 @@ class NodeServer:
                     pending, size = [], 0
             pending += splitter.finish()
             await self._run(drive, write, pending)
+            if not hmac.compare_digest(mac.digest(splitter.frame_bytes), splitter.end_mac):
+                raise _Forged(f"{shard}: the upload's body MAC does not match (altered in transit?)")
             stat = await self._run(drive, writer.commit)
         except asyncio.CancelledError:
             # the connection dropped: nothing is left behind (the abort queues
@@ -300,7 +331,7 @@ class NodeServer:
             raise _BadRequest("count too large")
         bs = request.query.get("block_size")
         frames = await self._run(drive, lambda: store.read_frames(
-            shard, first, count, block_size=int(bs) if bs and bs.isdigit() else None,
+            shard, first, count, block_size=int(bs) if bs and is_digits(bs, 12) else None,
             hash_algo=request.query.get("hash")))
         hdr = frames.header
         return web.Response(body=frames.data, content_type="application/octet-stream", headers={
@@ -335,6 +366,10 @@ class _Corrupt(NodeError):
     code = "ChecksumMismatch"
 
 
+class _Forged(Exception):
+    code = "Forbidden"
+
+
 def _error(code: str, message: str, status: int) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
 
@@ -342,17 +377,38 @@ def _error(code: str, message: str, status: int) -> web.Response:
 # -- process -------------------------------------------------------------------
 
 
+#: a connection with no request in progress (or an unfinished request head) is closed after this long
+IDLE_TIMEOUT = 30.0
+
+
+def node_runner(server: NodeServer, idle_timeout: float = IDLE_TIMEOUT) -> web.AppRunner:
+    """The node's HTTP runner. aiohttp's keep-alive timer runs from a connection's
+    opening and from the end of each request, and closes it while no request is
+    in progress: an idle socket, or one trickling a request head, is cut off after
+    ``idle_timeout`` (a slow client cannot hold node sockets open)."""
+    return web.AppRunner(server.app(), access_log=None, handler_cancellation=True,
+                         keepalive_timeout=idle_timeout or 3630.0)
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """The node's HTTPS context (``s3gw node --tls-cert/--tls-key``): PEM chain and key."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
 async def run_node(node_id: str, dirs: list[str], secret: bytes, host: str, port: int, *,
                    fsync: bool = True, reserve_bytes: int = 0, tmp_max_age: float = 3600.0,
+                   idle_timeout: float = IDLE_TIMEOUT, tls: ssl.SSLContext | None = None,
                    ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM."""
+    """Serve until SIGINT/SIGTERM (HTTPS with ``tls``)."""
     server = NodeServer.from_dirs(node_id, dirs, secret, fsync=fsync, reserve_bytes=reserve_bytes,
                                   tmp_max_age=tmp_max_age)
-    runner = web.AppRunner(server.app(), access_log=None, handler_cancellation=True)
+    runner = node_runner(server, idle_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()
-    print(json.dumps({"node": node_id, "address": f"{host}:{port}",
+    print(json.dumps({"node": node_id, "address": f"{host}:{port}", "tls": tls is not None,
                       "drives": {n: s.root for n, s in server.drives.items()}}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -50,6 +50,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import struct
 import threading
 import time
@@ -331,7 +332,7 @@ class ShardWriter:
         self.state = "open"
         try:
             self._fd = os.open(self.tmp_path,
-                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise _node_error(e, f"create {name}") from e
         try:
@@ -441,14 +442,21 @@ class ShardStore:
     # -- drive identity ---------------------------------------------------
 
     def format(self) -> None:
-        """Create the directories and the drive marker (idempotent)."""
+        """Create the directories and the drive marker (idempotent).
+
+        The drive is private to the process's user: directories 0700 (an
+        existing drive is tightened on every start, which makes everything
+        below it unreachable to others whatever the files' own modes), files 0600.
+        """
         try:
-            os.makedirs(self.shards_dir, exist_ok=True)
-            os.makedirs(self.tmp_dir, exist_ok=True)
+            for d in (self.root, self.shards_dir, self.tmp_dir):
+                os.makedirs(d, mode=0o700, exist_ok=True)
+                if stat.S_IMODE(os.stat(d).st_mode) & 0o077:
+                    os.chmod(d, 0o700)
             marker = os.path.join(self.root, MARKER)
             if not os.path.exists(marker):
                 tmp = marker + ".tmp"
-                with open(tmp, "w") as f:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
                     json.dump({"format": "s3gw-drive", "version": 1,
                                "drive_id": self.drive_id}, f)
                     f.flush()
@@ -660,7 +668,7 @@ class ShardStore:
         try:
             self.check()
             probe = os.path.join(self.tmp_dir, f".probe.{secrets.token_hex(4)}")
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 os.write(fd, b"probe")
                 if self.fsync:

@@ -122,6 +122,9 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     env = os.environ
     p.add_argument("--metrics-auth", choices=("bearer", "public"),
                    help="metrics endpoints: bearer token (default; $S3GW_METRICS_AUTH) or public")
+    p.add_argument("--metrics-token-max-lifetime", metavar="DURATION",
+                   help="refuse metrics JWTs that expire later than this from now (default 36500d, what "
+                        "mc admin prometheus generate makes; $S3GW_METRICS_TOKEN_MAX_LIFETIME)")
     p.add_argument("--access-log", default=None, metavar="DEST",
                    help="JSON access log: stderr (default), stdout, a file, or off ($S3GW_ACCESS_LOG)")
     p.add_argument("--audit-log", default=None, metavar="DEST",
@@ -144,6 +147,11 @@ def apply_serve_options(args: argparse.Namespace, cfg: Any, env: dict[str, str] 
         with open(env["S3GW_METRICS_TOKEN_FILE"]) as f:
             token = f.read().strip()
     cfg.metrics_token = token
+    lifetime = args.metrics_token_max_lifetime or env.get("S3GW_METRICS_TOKEN_MAX_LIFETIME")
+    if lifetime:
+        from .config import parse_duration
+
+        cfg.metrics_token_max_lifetime = parse_duration(lifetime)
     cfg.access_log = args.access_log or env.get("S3GW_ACCESS_LOG") or "stderr"
     cfg.audit_log = args.audit_log or env.get("S3GW_AUDIT_LOG") or "stderr"
     cfg.usage_interval = args.usage_interval

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     # cluster form (docs/cluster.md)
     p.add_argument("--nodes", default="", help="storage node URLs, comma separated (default: embedded local drives)")
     p.add_argument("--secret-file", help="file holding the cluster secret shared with the nodes")
+    p.add_argument("--node-ca-file", metavar="FILE",
+                   help="PEM CA bundle to verify https:// storage nodes with (storage.node_ca_file; default: "
+                        "the system's CAs)")
     p.add_argument("--heal-interval", type=float, default=5.0, help="seconds between heal queue passes")
     p.add_argument("--scan-interval", type=float, default=3600.0, help="seconds between scanner passes")
     p.add_argument("--scan-pace", type=float, default=0.01, help="scanner pause per object, seconds")
@@ -57,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a node may take to answer a read before parity is used instead")
     p.add_argument("--stall-timeout", type=float, default=15.0,
                    help="seconds a node may stall a shard upload before its shard counts as failed")
+    # slow and greedy clients (docs/operations.md); default: the configuration's (30 s, 4096, 1024)
+    p.add_argument("--read-header-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="close a connection whose request head takes longer (server.read_header_timeout, 30s)")
+    p.add_argument("--idle-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="close a connection idle this long (server.idle_timeout, 30s)")
+    p.add_argument("--body-read-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="longest wait for the next piece of a request body (server.read_timeout, 30s)")
+    p.add_argument("--body-write-timeout", type=config.parse_duration, metavar="DURATION",
+                   help="longest wait for a client to take the next piece of a response (server.write_timeout, 30s)")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections per process before 503 SlowDown (server.max_connections, 4096; 0: no cap)")
+    p.add_argument("--max-requests", type=int, metavar="N",
+                   help="requests in progress per process before 503 SlowDown (server.max_requests, 1024; 0: no cap)")
     admin_cli.add_serve_options(p)   # metrics auth, access/audit logs (docs/operations.md)
 
     n = sub.add_parser("node", help="run a storage node (shards on its own drives; knows nothing of S3)")
@@ -66,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--node-id", help="stable node id (default: HOST:PORT); drive ids are <node id>/dN")
     n.add_argument("--reserve-mb", type=int, default=0, help="refuse new shards below this much free space")
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
+    n.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (gateways use https:// URLs)")
+    n.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
+    n.add_argument("--idle-timeout", type=config.parse_duration, default=30.0, metavar="DURATION",
+                   help="close a connection idle (or trickling a request head) this long (default 30s; 0: never)")
     n.add_argument("--log-level", default="INFO")
 
     a = sub.add_parser("admin", help="cluster administration (talks to a running gateway)")
@@ -153,7 +173,13 @@ def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]
     path = path or env.get("S3GW_CONFIG") or env.get("CONFIG_FILE") or None
     conf = config.load(path, env)
     flags = {"server.data": getattr(args, "data", None), "server.region": getattr(args, "region", None),
-             "server.workers": getattr(args, "workers", None)}
+             "server.workers": getattr(args, "workers", None),
+             "server.read_header_timeout": getattr(args, "read_header_timeout", None),
+             "server.idle_timeout": getattr(args, "idle_timeout", None),
+             "server.read_timeout": getattr(args, "body_read_timeout", None),
+             "server.write_timeout": getattr(args, "body_write_timeout", None),
+             "server.max_connections": getattr(args, "max_connections", None),
+             "server.max_requests": getattr(args, "max_requests", None)}
     if getattr(args, "address", None):
         flags["server.host"], flags["server.port"] = args.address
     if getattr(args, "domain", None):
@@ -236,6 +262,8 @@ def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
             raise ValueError("--nodes needs --secret-file (the cluster secret the nodes were started with)")
         cfg.nodes = tuple(nodes)
         cfg.node_secret = load_secret(secret_file)
+    if args.node_ca_file:
+        cfg.node_ca_file = args.node_ca_file
     cfg.heal_interval = args.heal_interval
     cfg.scan_interval = args.scan_interval
     cfg.scan_pace = args.scan_pace
@@ -247,17 +275,25 @@ def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
 
 
 def run_node_command(args: argparse.Namespace) -> int:
-    from nodes.server import run_node
+    import ssl
 
+    from nodes.server import run_node, tls_context
+
+    tls = None
     try:
         secret = load_secret(args.secret_file)
-    except (OSError, ValueError) as e:
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if args.tls_cert:
+            tls = tls_context(args.tls_cert, args.tls_key)
+    except (OSError, ValueError, ssl.SSLError) as e:
         print(f"s3gw node: {e}", file=sys.stderr)
         return 2
     host, port = args.address
     try:
         asyncio.run(run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
-                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20))
+                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20,
+                             idle_timeout=args.idle_timeout, tls=tls))
     except KeyboardInterrupt:
         pass
     return 0

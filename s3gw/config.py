@@ -206,6 +206,15 @@ SCHEMA: list[Key] = [
     Key("server.tls_port", _int(1, 65535), 8443, "HTTPS port, when security.tls is set"),
     Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)"),
     Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)"),
+    Key("server.read_header_timeout", _dur(), 30.0,
+        "longest a client may take from the first to the last byte of a request head; then the connection is "
+        "closed (0: none)"),
+    Key("server.idle_timeout", _dur(), 30.0,
+        "a connection with no request in progress is closed after this long (0: never)"),
+    Key("server.max_connections", _int(0, 1_000_000), 4096,
+        "open client connections per gateway process; past it a connection is answered 503 SlowDown (0: no cap)"),
+    Key("server.max_requests", _int(0, 1_000_000), 1024,
+        "requests in progress per gateway process; past it a request is answered 503 SlowDown (0: no cap)"),
     Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)"),
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
@@ -241,6 +250,7 @@ SCHEMA: list[Key] = [
     Key("storage.drives", _int(1, 1024), 9, "embedded drives under the data directory"),
     Key("storage.nodes", _list, [], "storage node URLs (empty: the embedded drives)"),
     Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes"),
+    Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)"),
     Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
     # cache
@@ -378,7 +388,7 @@ def check(cfg: Config) -> None:
         raise ConfigError("security.tls: cert_file and key_file go together")
     for p in ("security.tls.cert_file", "security.tls.key_file", "database.password_file",
               "cache.redis.password_file", "security.root_user_file", "security.root_password_file",
-              "storage.secret_file"):
+              "storage.secret_file", "storage.node_ca_file"):
         if v[p] and not os.path.isfile(v[p]):
             raise ConfigError(f"{cfg.source[p]}: {p}: no such file: {v[p]}")
     k, m = v["storage.erasure_coding.data_shards"], v["storage.erasure_coding.parity_shards"]
@@ -497,6 +507,8 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
     sc.cors_allow_origins = tuple(v["api.cors_allow_origin"])
     sc.trusted_proxies = tuple(v["server.trusted_proxies"])
+    sc.read_header_timeout, sc.idle_timeout = v["server.read_header_timeout"], v["server.idle_timeout"]
+    sc.max_connections, sc.max_requests = v["server.max_connections"], v["server.max_requests"]
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:
@@ -505,6 +517,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
         if len(secret_) < 16:
             raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
         sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_
+    sc.node_ca_file = v["storage.node_ca_file"]
     return sc
 
 

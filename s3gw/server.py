@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
+from .api.guard import GuardedRunner, Limits, request_limit_middleware
 from .api import cors, handlers, multipart, postobject, subresources
 from .api import admin
 from .api.admin import REPAIR
@@ -95,6 +96,7 @@ class ServerConfig:
     # cluster form: storage node URLs and the cluster secret (empty: embedded local drives)
     nodes: tuple[str, ...] = ()
     node_secret: bytes | None = None
+    node_ca_file: str = ""                 # PEM CA bundle for https:// node URLs (empty: the system's CAs)
     probe_interval: float = 2.0
     read_timeout: float = 10.0
     stall_timeout: float = 15.0
@@ -111,11 +113,17 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_port: int = 8443
-    http_read_timeout: float = 0.0
-    http_write_timeout: float = 0.0
+    # slow and greedy clients (api/guard.py, docs/operations.md): the same defaults as the config schema
+    http_read_timeout: float = 30.0          # server.read_timeout: next piece of a request body
+    http_write_timeout: float = 30.0         # server.write_timeout: client taking the next piece of a response
+    read_header_timeout: float = 30.0        # server.read_header_timeout: first to last byte of a request head
+    idle_timeout: float = 30.0               # server.idle_timeout: a connection with no request in progress
+    max_connections: int = 4096              # server.max_connections: open connections per process (0: no cap)
+    max_requests: int = 1024                 # server.max_requests: requests in progress per process (0: no cap)
     # operations (docs/operations.md): metrics auth, usage refresh, root credential rotation
     metrics_auth: str = "bearer"                       # "bearer" | "public"
     metrics_token: str = ""
+    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # S3GW_METRICS_TOKEN_MAX_LIFETIME
     usage_interval: float = 60.0
     old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
     access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
@@ -158,7 +166,9 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 def build_app(cfg: ServerConfig) -> web.Application:
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
     # admin_gate: an unsigned request under /minio/admin/ is refused before any handler runs
-    app = web.Application(client_max_size=1024**2, middlewares=[telemetry.middleware(), ops_api.admin_gate])
+    app = web.Application(client_max_size=1024**2,
+                          middlewares=[telemetry.middleware(), request_limit_middleware(cfg.max_requests),
+                                       ops_api.admin_gate])
     app[TELEMETRY] = telemetry
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
@@ -169,6 +179,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         write_timeout=cfg.http_write_timeout,
         metrics_auth=cfg.metrics_auth,
         metrics_token=cfg.metrics_token,
+        metrics_token_max_lifetime=cfg.metrics_token_max_lifetime,
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -226,7 +237,8 @@ def make_storage(cfg: ServerConfig) -> Storage:
     if cfg.nodes:
         if not cfg.node_secret:
             raise ValueError("a cluster needs the cluster secret (--secret-file)")
-        return Storage.cluster_form(cfg.nodes, cfg.node_secret, data_shards=cfg.data_shards,
+        return Storage.cluster_form(cfg.nodes, cfg.node_secret, ca_file=cfg.node_ca_file or None,
+                                    data_shards=cfg.data_shards,
                                     parity_shards=cfg.parity_shards, block_size=cfg.block_size,
                                     probe_interval=cfg.probe_interval, read_timeout=cfg.read_timeout,
                                     stall_timeout=cfg.stall_timeout)
@@ -245,7 +257,15 @@ def make_store(cfg: ServerConfig) -> MetaStore:
             ssl=None if db.sslmode == "prefer" else db.sslmode, max_connections=db.max_connections,
             min_connections=db.min_connections, max_idle_lifetime=db.max_idle_lifetime, timeout=db.timeout,
             connect_timeout=db.connect_timeout, startup_wait=db.startup_wait, auto_migrate=db.auto_migrate)
-    return SqliteMeta(db.path or os.path.join(cfg.data_dir, "meta", "s3gw.db"), auto_migrate=db.auto_migrate)
+    default = os.path.join(cfg.data_dir, "meta", "s3gw.db")
+    path = db.path or default
+    if os.path.abspath(path) == os.path.abspath(default):
+        # the embedded default's DATA/meta: private to this user (tightened when it exists)
+        meta_dir = os.path.dirname(default)
+        os.makedirs(meta_dir, mode=0o700, exist_ok=True)
+        if os.stat(meta_dir).st_mode & 0o077:
+            os.chmod(meta_dir, 0o700)
+    return SqliteMeta(path, auto_migrate=db.auto_migrate)
 
 
 def make_cache(cfg: ServerConfig) -> Cache:
@@ -291,6 +311,24 @@ def banner(cfg: ServerConfig) -> str:
     ])
 
 
+def raise_fd_limit(max_connections: int) -> None:
+    """Let the process hold its connection cap plus files, database and node sockets
+    (MinIO raises its open-file limit the same way); never above the hard limit."""
+    try:
+        import resource
+    except ImportError:     # not on this platform
+        return
+    want = max_connections + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            log.warning("open-file limit %d is below server.max_connections + 1024 (%d): connections past it "
+                        "fail to be accepted", new, want)
+
+
 async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
                 quiet: bool = False) -> None:
     """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port."""
@@ -301,7 +339,12 @@ async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_
     # Request bodies are object data, never to be decompressed on the way in
     # (Content-Encoding: gzip is stored and returned as sent); headers up to
     # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, auto_decompress=False,
+    # Slow clients are bounded by GuardedRunner (api/guard.py): header-read and idle
+    # timeouts, and the connection cap; the request cap is a middleware (build_app).
+    limits = Limits(read_header_timeout=cfg.read_header_timeout, idle_timeout=cfg.idle_timeout,
+                    max_connections=cfg.max_connections, max_requests=cfg.max_requests)
+    raise_fd_limit(cfg.max_connections)
+    runner = GuardedRunner(app, limits=limits, access_log=None, handler_cancellation=True, auto_decompress=False,
                            max_field_size=65536, max_line_size=65536)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)

@@ -19,6 +19,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
+from ..common.numbers import parse_uint
 from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
@@ -53,6 +54,7 @@ class Settings:
     domains: tuple[str, ...] = ()          # virtual-hosted-style domains
     metrics_auth: str = "bearer"           # "bearer" or "public" (docs/operations.md)
     metrics_token: str = ""                # static bearer token for the metrics endpoints
+    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # a JWT's exp at most this far ahead (mc: 100 years)
     read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
     write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
     trusted_proxies: tuple[Any, ...] = ()   # server.trusted_proxies: networks whose X-Forwarded-For is believed
@@ -132,17 +134,21 @@ class Request:
         return body
 
     async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
-                            body_checksums: bool = True) -> dict[str, Any] | None:
+                            body_checksums: bool = True, max_elements: int = X.MAX_ELEMENTS
+                            ) -> dict[str, Any] | None:
         """The request's XML document, whose root element must be ``root``.
 
         Returns its children as a dict ({} for an empty element), None for an
-        empty body when ``optional``; anything else is MalformedXML.
+        empty body when ``optional``; anything else is MalformedXML, and so is
+        a document nested deeper than X.MAX_DEPTH or with more than
+        ``max_elements`` elements (parsing stops there). Large documents are
+        parsed off the event loop.
         """
         body = await self.read_body(require_integrity=require_integrity, body_checksums=body_checksums)
         if optional and not body.strip():
             return None
         try:
-            doc = X.parse(body)
+            doc = await X.parse_async(body, max_elements=max_elements)
         except X.XMLError as e:
             raise S3Error("MalformedXML") from e
         if root not in doc:
@@ -170,7 +176,16 @@ class RequestPayload:
         if mode.startswith("STREAMING-"):
             names = [t.strip().lower() for t in http.headers.get("x-amz-trailer", "").split(",") if t.strip()]
             decoded = http.headers.get("x-amz-decoded-content-length")
-            length = int(decoded) if decoded and decoded.isdigit() else None
+            length = None
+            if decoded is not None:
+                if not decoded:
+                    raise S3Error("MissingContentLength")
+                try:
+                    length = parse_uint(decoded)
+                except ValueError:
+                    # MinIO answers this with an InternalError (strconv's error unmapped); a 400 it is
+                    raise S3Error("InvalidArgument", "x-amz-decoded-content-length must be a number of bytes") \
+                        from None
             self._decoder = ChunkedDecoder(auth, mode, names, length)
         elif mode != "UNSIGNED-PAYLOAD":
             self._hasher = PayloadHasher(mode)     # anonymous uploads (a bucket policy) are checked too
@@ -282,6 +297,8 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
+                if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
+                    raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal)
             handler = handlers.get(op.name)
             if handler is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.numbers import parse_int
 from ..core import checksums, lock, tagging
 from ..core.conditions import Conditions
 from ..core.errors import GovernanceLocked
@@ -57,12 +58,9 @@ def int_param(rq: Request, name: str, default: int, lo: int = 0, hi: int = 2**31
     if value is None or value == "":
         return default
     try:
-        n = int(value)
+        return parse_int(value, lo, hi)     # Go's strconv.Atoi, as MinIO: ASCII digits, an optional sign
     except ValueError:
-        n = -1
-    if n < lo or n > hi:
-        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between {lo} and {hi}")
-    return n
+        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between {lo} and {hi}") from None
 
 
 def version_param(rq: Request) -> str | None:

@@ -197,7 +197,7 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
         status = req.get("status") or ENABLED
         secret = req.get("secretKey") or None
         policy = req.get("policy")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):   # RecursionError: nesting past the stack
         raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
     policies = [p for p in policy.split(",") if p] if isinstance(policy, str) and policy else None
     if policy is not None and not isinstance(policy, str):
@@ -313,7 +313,7 @@ def _policy_assoc(attach: bool) -> Any:
             req = json.loads(await _open(principal.secret_key, body))
             names = [str(p) for p in req.get("policies") or []]
             user = str(req.get("user") or "")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") \
                 from None
         request[AUDIT_INFO].update(target=user, detail=("attach " if attach else "detach ") + ",".join(names))
@@ -452,7 +452,7 @@ async def heal(request: web.Request, principal: Principal, body: bytes) -> web.R
         raise AdminError("NoSuchBucket", "The specified bucket does not exist", 404)
     try:
         settings = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
     request[AUDIT_INFO].update(target=key, detail=json.dumps(settings))
     seq = HealSequence(secrets.token_hex(16), bucket, prefix, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..common.numbers import parse_int
 from ..core.conditions import Conditions
 from ..core.multipart import CompletedPart
 from . import xml as X
@@ -15,6 +16,9 @@ from .handlers import (
 
 MAX_PARTS = 10000    # MinIO's default and ceiling for max-parts / max-uploads
 MAX_UPLOADS = 10000
+# <Part> with PartNumber, ETag and up to five Checksum* elements (and room to spare):
+# the element budget of a CompleteMultipartUpload document
+MAX_PART_ELEMENTS = 10
 
 
 def _upload_id(rq: Request) -> str:
@@ -25,8 +29,9 @@ def _upload_id(rq: Request) -> str:
 
 
 def _part_number(rq: Request) -> int:
+    """UploadPart's partNumber: what does not parse (strconv.Atoi in MinIO) is InvalidPart."""
     try:
-        return int(rq.query.get("partNumber", ""))
+        return parse_int(rq.query.get("partNumber", ""))
     except ValueError as e:
         raise S3Error("InvalidPart") from e
 
@@ -83,14 +88,15 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
 async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
     # x-amz-checksum-* on CompleteMultipartUpload describe the object (mc sends
     # them), not this XML body: only Content-MD5 is checked against the body
-    root = await rq.read_document("CompleteMultipartUpload", body_checksums=False)
+    root = await rq.read_document("CompleteMultipartUpload", body_checksums=False,
+                                  max_elements=1 + MAX_PART_ELEMENTS * MAX_PARTS)
     assert root is not None
     chosen = []
     for p in X.as_list(root.get("Part")):
         if not isinstance(p, dict) or p.get("PartNumber") is None or p.get("ETag") is None:
             raise S3Error("MalformedXML")
         try:
-            number = int(p["PartNumber"])
+            number = parse_int(p["PartNumber"])     # a string of ASCII digits, not an element or junk
         except ValueError as e:
             raise S3Error("MalformedXML") from e
         ck = next((v for k, v in p.items() if k.startswith("Checksum") and isinstance(v, str)), None)

@@ -48,7 +48,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import AuthError, authenticate, claimed_access_key, is_sha256_hex, signature_kind
+from ..auth import MAX_CLOCK_SKEW, AuthError, authenticate, claimed_access_key, is_sha256_hex, signature_kind
+from ..common.numbers import json_number
 from ..core import MetaUnavailable
 from ..core.iam import Principal
 from ..core.repair import HealSummary
@@ -150,12 +151,24 @@ async def admin_auth(request: web.Request, action: str | None, body: bytes | Non
 
 
 async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
+    """The whole (small) body, each piece within server.read_timeout (RequestTimeout past it)."""
+    too_large = AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
     if request.content_length is not None and request.content_length > limit:
-        raise AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
-    return body
+        raise too_large
+    settings = request.app.get(SETTINGS)
+    wait = (settings.read_timeout if settings is not None else 0.0) or None
+    body = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(wait):
+                piece = await request.content.read(limit + 1 - len(body))
+        except TimeoutError:
+            raise AdminError("RequestTimeout", S3Error("RequestTimeout").message, 400) from None
+        if not piece:
+            return bytes(body)
+        body += piece
+        if len(body) > limit:
+            raise too_large
 
 
 def admin_route(action: str):
@@ -233,6 +246,10 @@ async def minio_health_ready(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- metrics
 
 
+#: longest bearer token looked at (mc's JWTs are about 250 bytes)
+MAX_TOKEN = 8192
+
+
 def _b64url(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
@@ -240,7 +257,7 @@ def _b64url(data: str) -> bytes:
 async def metrics_allowed(request: web.Request) -> bool:
     """Public, a static bearer token, or a JWT as ``mc admin prometheus generate``
     makes it (HS512 signed with the secret key of ``sub``, which must be root
-    or allowed ``admin:Prometheus``)."""
+    or allowed ``admin:Prometheus``; ``exp`` required and bounded)."""
     settings = request.app[SETTINGS]
     if settings.metrics_auth == "public":
         return True
@@ -250,16 +267,25 @@ async def metrics_allowed(request: web.Request) -> bool:
     token = h[7:].strip()
     if settings.metrics_token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
         return True
+    if len(token) > MAX_TOKEN:
+        return False
     try:
         head_b64, claims_b64, sig_b64 = token.split(".")
         head, claims = json.loads(_b64url(head_b64)), json.loads(_b64url(claims_b64))
         sig = _b64url(sig_b64)
+    except (ValueError, RecursionError):      # RecursionError: JSON nested past the stack
+        return False
+    if not isinstance(head, dict) or head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
+        return False
+    # exp is required (a token without one would never expire) and bounded: at most
+    # metrics_token_max_lifetime ahead (default 100 years: what mc generates), with
+    # the clock skew S3 allows
+    try:
+        exp = json_number(claims.get("exp"))    # a NumericDate (RFC 7519): a JSON number, nothing else
     except ValueError:
         return False
-    if head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
-        return False
-    exp = claims.get("exp")
-    if exp is not None and float(exp) < time.time():
+    now = time.time()
+    if exp < now or exp > now + settings.metrics_token_max_lifetime + MAX_CLOCK_SKEW.total_seconds():
         return False
     iam = request.app[IAM]
     p = await iam.principal(str(claims.get("sub", "")))

@@ -107,6 +107,11 @@ async def get_legal_hold(rq: Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------- tagging
 def parse_tagset(conf: dict[str, Any], limit: int) -> dict[str, str]:
+    """The tags of a Tagging document. TagSet is required (AWS's schema): a document
+    without it is MalformedXML, never "no tags" (MinIO would wipe the tags); an
+    empty ``<TagSet/>`` is an empty set."""
+    if "TagSet" not in conf:
+        raise S3Error("MalformedXML")
     tagset = conf.get("TagSet")
     if tagset is not None and not isinstance(tagset, dict):
         tagset = {}

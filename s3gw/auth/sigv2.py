@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from ..common.numbers import parse_int
 from .errors import AuthError
 
 # Sub-resources that are part of the V2 canonical resource (MinIO's resourceList).
@@ -30,6 +31,9 @@ SUBRESOURCES = frozenset({
 })
 
 MAX_SKEW_SECONDS = 15 * 60
+# A presigned V2 URL may not live longer than a V4 one (X-Amz-Expires <= 7 days,
+# AWS's rule): Expires is absolute, so it may be at most a week (and the clock skew) ahead.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 def _canonical_amz_headers(headers: Mapping[str, str]) -> str:
@@ -73,14 +77,21 @@ def _lookup(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
 
 
 def _parse_date(value: str) -> datetime:
-    """RFC 1123 (the Date header) or ISO 8601 basic (x-amz-date), as MinIO accepts both."""
+    """RFC 1123 (the Date header) or ISO 8601 basic (x-amz-date), as MinIO accepts both.
+
+    ASCII only and of a sane length: the standard library's parsers take other
+    scripts' digits and overflow on a 20-digit zone offset.
+    """
+    bad = AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
+    if not value.isascii() or len(value) > 64:
+        raise bad
     try:
         t = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             t = datetime.strptime(value, "%Y%m%dT%H%M%SZ")
         except ValueError as e:
-            raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403) from e
+            raise bad from e
     return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
@@ -111,10 +122,16 @@ def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], h
     access_key, expires, signature = q.get("AWSAccessKeyId", ""), q.get("Expires", ""), q.get("Signature", "")
     if not access_key or not expires or not signature:
         raise AuthError("MissingFields", "Missing fields in request.")
-    if not expires.isdigit():
-        raise AuthError("AccessDenied", "Malformed expires header", 403)
+    try:
+        expires_at = parse_int(expires)     # Go's strconv.ParseInt, as MinIO
+    except ValueError:
+        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+    if expires_at - now.timestamp() > MAX_PRESIGN_SECONDS + MAX_SKEW_SECONDS:
+        raise AuthError("AuthorizationQueryParametersError",
+                        "Expires must be less than a week (in seconds) from now; that is, at most "
+                        f"{MAX_PRESIGN_SECONDS} seconds ahead")
     secret = _lookup(lookup_secret, access_key)
-    if now.timestamp() > int(expires):
+    if now.timestamp() > expires_at:
         raise AuthError("AccessDenied", "Request has expired", 403)
     rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]
     sts = string_to_sign(method, raw_path, rest, headers, expires)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
+from ..common.numbers import parse_int
 from . import sigv2
 from .errors import AuthError
 
@@ -67,7 +68,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 # Presigned URLs live at most 7 days (X-Amz-Expires <= 604800).
 MAX_PRESIGN_EXPIRES = 604800
 
-_ISO8601_RE = re.compile(r"\d{8}T\d{6}Z")
+_ISO8601_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z")   # ASCII digits (\d would take any script's)
 _YYYYMMDD_RE = re.compile(r"\d{8}")
 _SHA256_HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -478,8 +479,8 @@ def _request_date(headers: Mapping[str, str]) -> tuple[datetime, str]:
     t = _parse_iso8601(date)
     if t is None:
         try:
-            t = parsedate_to_datetime(date)
-        except (TypeError, ValueError, IndexError):
+            t = parsedate_to_datetime(date) if date.isascii() and len(date) <= 64 else None
+        except (TypeError, ValueError, IndexError, OverflowError):   # a 20-digit zone overflows
             t = None
         if t is None or t.tzinfo is None:
             raise AuthError("MalformedDate", "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.")
@@ -785,12 +786,12 @@ def _authenticate_presigned(
 
 def _parse_expires(value: str) -> int:
     """X-Amz-Expires: whole seconds, 0 .. 604800 (MinIO's messages; 0 is simply already expired)."""
-    v = value.strip()
-    if re.fullmatch(r"-\d+", v):
+    try:
+        seconds = parse_int(value)      # Go's strconv.ParseInt: ASCII digits, an optional sign, 64 bits
+    except ValueError:
+        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+    if seconds < 0:
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
-    if not re.fullmatch(r"\d+", v):
-        raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
-    seconds = int(v)
     if seconds > MAX_PRESIGN_EXPIRES:
         raise AuthError(
             "AuthorizationQueryParametersError",

@@ -34,7 +34,7 @@ class Conditions:
 
 def parse_http_date(value: str | None) -> float | None:
     """Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), else None (ignored, like MinIO)."""
-    if not value:
+    if not value or not value.isascii() or len(value) > 64:   # strptime's %d would take any script's digits
         return None
     try:
         d = dt.datetime.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT")

@@ -12,13 +12,19 @@ import datetime as dt
 import time
 from typing import Any
 
+from ..common.numbers import parse_int
 from .errors import GovernanceLocked, InvalidArgument, InvalidRequest, MalformedXML, ObjectLocked
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
+# the longest default retention AWS (and MinIO) accept
+MAX_DAYS = 36500
+MAX_YEARS = 100
 
 
 def parse_date(value: str) -> float:
     """ISO 8601 retain-until date -> epoch seconds (InvalidRequest on garbage, as MinIO)."""
+    if not isinstance(value, str) or not value.isascii() or len(value) > 64:
+        raise InvalidRequest("Date must be provided in ISO 8601 format")
     try:
         d = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as e:
@@ -58,17 +64,30 @@ def default_retention(config: dict[str, Any], now: float) -> dict[str, Any] | No
     return {"mode": rule["mode"], "until": now + days * 86400 + years * 365 * 86400}
 
 
-def parse_rule(mode: str | None, days: str | None, years: str | None) -> dict[str, Any]:
+def parse_rule(mode: Any, days: Any, years: Any) -> dict[str, Any]:
+    """A bucket's default retention from its XML (Days or Years: ASCII digits, within AWS's maximum).
+
+    >>> parse_rule("GOVERNANCE", "30", None)
+    {'mode': 'GOVERNANCE', 'days': 30}
+    >>> parse_rule("COMPLIANCE", None, "101")
+    Traceback (most recent call last):
+    ...
+    s3gw.core.errors.MalformedXML: Default retention period too large for 'Years' 101
+    """
     if mode not in MODES:
         raise MalformedXML()
     if (days is None) == (years is None):
         raise MalformedXML()
+    unit, limit = ("Days", MAX_DAYS) if days is not None else ("Years", MAX_YEARS)
+    text = days if days is not None else years
     try:
-        n = int(days if days is not None else years)  # type: ignore[arg-type]
+        n = parse_int(text)
     except ValueError as e:
         raise MalformedXML() from e
     if n <= 0:
         raise InvalidArgument("Default retention period must be a positive integer value for 'Days'")
+    if n > limit:
+        raise MalformedXML(f"Default retention period too large for '{unit}' {n}")
     return {"mode": mode, "days": n} if days is not None else {"mode": mode, "years": n}
 
 

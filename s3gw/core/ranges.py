@@ -12,15 +12,26 @@
 (0, 100)
 >>> parse_range("items=0-1", 100) is None
 True
+
+Positions are Go's int64 in ASCII digits, as MinIO parses them (strconv.ParseInt):
+other scripts' digits, signs and numbers past 2**63-1 do not parse, so the
+header is ignored:
+
+>>> parse_range("bytes=0-" + "9" * 5000, 100) is None, parse_range("bytes=١-٢", 100) is None
+(True, True)
 """
 
 from __future__ import annotations
 
-import re
-
+from ..common.numbers import parse_uint
 from .errors import InvalidRange
 
-_NUM = re.compile(r"^\d+$")
+
+def _position(text: str) -> int | None:
+    try:
+        return parse_uint(text)
+    except ValueError:
+        return None
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -36,16 +47,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     spec = header[len("bytes="):]
     first, sep, last = spec.partition("-")
-    if not sep or (first and not _NUM.match(first)) or (last and not _NUM.match(last)):
+    start_, end_ = _position(first) if first else -1, _position(last) if last else -1
+    if not sep or start_ is None or end_ is None:
         return None
     if first and last:
-        start, end = int(first), int(last)
+        start, end = start_, end_
         if start > end:
             raise InvalidRange(ActualObjectSize=str(size))
     elif first:
-        start, end = int(first), size - 1
+        start, end = start_, size - 1
     elif last:
-        n = int(last)
+        n = end_
         if n == 0:
             raise InvalidRange(ActualObjectSize=str(size))
         n = min(n, size)

@@ -95,6 +95,8 @@ def check_version_id(version_id: str | None) -> None:
     """MinIO accepts "null" or a UUID; anything else is InvalidArgument."""
     if version_id is None or version_id == NULL_VERSION:
         return
+    if not version_id.isascii() or len(version_id) > 45:   # uuid.UUID's int(..., 16) takes any script's digits
+        raise E.InvalidArgument("Invalid version id specified")
     try:
         uuid.UUID(version_id)
     except ValueError as e:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
@@ -84,6 +85,19 @@ def _version_params(r: VersionRecord) -> tuple:
     )
 
 
+def private_files(path: str) -> None:
+    """The database file, created 0600 when new, and it and its -wal/-shm files
+    tightened to 0600 when they exist (SQLite gives new -wal/-shm files the
+    database file's mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for p in (path, path + "-wal", path + "-shm"):
+        try:
+            if stat.S_IMODE(os.stat(p).st_mode) & 0o077:
+                os.chmod(p, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class SqliteMeta(MetaStore):
     def __init__(self, path: str, *, auto_migrate: bool = True) -> None:
         self.path = path
@@ -129,7 +143,8 @@ class SqliteMeta(MetaStore):
 
     async def open(self) -> None:
         def _open() -> None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
+            private_files(self.path)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")

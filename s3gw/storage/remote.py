@@ -21,15 +21,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
-from typing import Any, AsyncIterable, AsyncIterator, Sequence
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Sequence
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
 from nodes.errors import ERRORS_BY_CODE, DriveError, NodeError
-from nodes.protocol import API, AUTH_HEADER, PROOF_HEADER, check_proof, end_record, sign_request
+from nodes.protocol import (API, AUTH_HEADER, BODY_MACS, BODY_NONE, PROOF_HEADER, BodyMac, check_proof, end_record,
+                            sign_request)
 from nodes.shardstore import Capacity, ShardHeader, ShardStat, verify_frames
 
 from .drive import Drive
@@ -40,6 +42,14 @@ Buffer = bytes | bytearray | memoryview
 
 #: health probes that time out in a row before a node is marked down (NodeClient.probe)
 PROBE_MISSES = 3
+
+#: an upload body, made once the request is signed: (signature, MAC algorithm) -> the bytes to send
+Upload = Callable[[str, str], AsyncIterable[bytes]]
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
+    """How https:// node URLs are verified: against ``ca_file`` (PEM), else the system's CAs."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
 
 
 class NodeUnreachable(DriveError):
@@ -71,9 +81,10 @@ class NodeClient:
 
     def __init__(self, url: str, secret: bytes, *, connect_timeout: float = 3.0,
                  probe_timeout: float = 3.0, read_timeout: float = 30.0,
-                 write_timeout: float = 60.0) -> None:
+                 write_timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url.rstrip("/")
         self.secret = secret
+        self.ssl_context = ssl_context          # https:// URLs: verified against it (None: system CAs)
         self.connect_timeout = connect_timeout
         self.probe_timeout = probe_timeout
         self.read_timeout = read_timeout
@@ -90,7 +101,8 @@ class NodeClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, force_close=False),
+                connector=aiohttp.TCPConnector(limit=64, force_close=False,
+                                               ssl=self.ssl_context if self.ssl_context is not None else True),
                 auto_decompress=False, skip_auto_headers=("Accept-Encoding", "User-Agent"))
         return self._session
 
@@ -113,17 +125,22 @@ class NodeClient:
                       for k, v in sorted(query.items()))
         return f"{path}?{qs}"
 
-    def _prepare(self, method: str, path: str, query: dict[str, Any] | None) -> tuple[URL, dict, str]:
+    def _prepare(self, method: str, path: str, query: dict[str, Any] | None,
+                 body: str = BODY_NONE) -> tuple[URL, dict, str]:
         raw = self.raw_path(path, query)
-        header, sig = sign_request(self.secret, method, raw)
+        header, sig = sign_request(self.secret, method, raw, body=body)
         return URL(self.url + raw, encoded=True), {AUTH_HEADER: header}, sig
 
     async def request(self, method: str, path: str, query: dict[str, Any] | None = None, *,
-                      data: Any = None, timeout: aiohttp.ClientTimeout | None = None
+                      upload: Upload | None = None, timeout: aiohttp.ClientTimeout | None = None
                       ) -> tuple[int, Any, bytes]:
         """(status, headers, body) of a verified answer; NodeError for an error
-        answer, NodeUnreachable / NodeRefused as their names say."""
-        url, headers, sig = self._prepare(method, path, query)
+        answer, NodeUnreachable / NodeRefused as their names say. ``upload``
+        makes the body of a shard PUT from the request's signature (its end
+        record carries the body MAC, nodes/protocol.py)."""
+        algo = BODY_MACS[0] if upload is not None else BODY_NONE
+        url, headers, sig = self._prepare(method, path, query, algo)
+        data = upload(sig, algo) if upload is not None else None
         timeout = timeout or aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout,
                                                    sock_read=self.read_timeout)
         try:
@@ -213,18 +230,24 @@ class RemoteDrive(Drive):
 
     async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
                           block_size: int, hash_algo: str) -> ShardStat:
-        async def body() -> AsyncIterator[bytes]:
+        secret = self.node.secret
+
+        async def body(sig: str, algo: str) -> AsyncIterator[bytes]:
+            # streamed as it comes, MACed on the way (off the event loop: hashing releases the GIL)
+            loop = asyncio.get_running_loop()
+            mac = BodyMac(secret, sig, algo)
             total = 0
             async for batch in frames:
                 chunk = b"".join(batch)
                 total += len(chunk)
+                await loop.run_in_executor(None, mac.update, chunk)
                 yield chunk
-            yield end_record(total)
+            yield end_record(total, mac.digest(total))
 
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.node.connect_timeout,
                                         sock_read=self.node.write_timeout)
         doc = await self.node.json("PUT", self._path(name), {"block_size": block_size, "hash": hash_algo},
-                                   data=body(), timeout=timeout)
+                                   upload=body, timeout=timeout)
         return ShardStat(**doc)
 
     async def read_blocks(self, name: str, first: int, count: int, *,
@@ -280,10 +303,11 @@ class Cluster:
     """The storage nodes, their health, and the drives they report."""
 
     def __init__(self, urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
-                 **client_options: Any) -> None:
+                 ca_file: str | None = None, **client_options: Any) -> None:
         if not urls:
             raise ValueError("a cluster needs at least one node URL")
-        self.nodes = [NodeClient(u, secret, **client_options) for u in urls]
+        ctx = tls_context(ca_file)
+        self.nodes = [NodeClient(u, secret, ssl_context=ctx, **client_options) for u in urls]
         self.probe_interval = probe_interval
         self.drives: dict[str, RemoteDrive] = {}
         self._task: asyncio.Task | None = None

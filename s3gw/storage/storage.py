@@ -514,14 +514,15 @@ class Storage:
 
     @classmethod
     def cluster_form(cls, node_urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
-                     connect_timeout: float = 3.0, **options: Any) -> "Storage":
+                     connect_timeout: float = 3.0, ca_file: str | None = None, **options: Any) -> "Storage":
         """The cluster form: the drives of remote storage nodes, learned and
-        health-tracked by a ``Cluster`` once ``start()`` is awaited."""
+        health-tracked by a ``Cluster`` once ``start()`` is awaited
+        (``ca_file``: the CA bundle https:// node URLs are verified with)."""
         from .remote import Cluster
 
         options.setdefault("read_timeout", 10.0)
         options.setdefault("stall_timeout", 15.0)
-        cluster = Cluster(node_urls, secret, probe_interval=probe_interval,
+        cluster = Cluster(node_urls, secret, probe_interval=probe_interval, ca_file=ca_file,
                           connect_timeout=connect_timeout, read_timeout=options["read_timeout"],
                           write_timeout=options["stall_timeout"])
         return cls([], cluster=cluster, **options)

@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from nodes.protocol import AUTH_HEADER, end_record, sign_request
+from nodes import bitrot
+from nodes.protocol import AUTH_HEADER, BODY_MACS, BodyMac, end_record, sign_request
 from tests.cluster.conftest import SECRET, ClusterProcs
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.cluster.test_cluster import _Endpoint
@@ -41,7 +42,8 @@ def node_call(url: str, method: str, path: str, secret: bytes | None, body: byte
               header: str | None = None) -> tuple[int, dict]:
     req = urllib.request.Request(url + path, method=method, data=body)
     if secret is not None:
-        req.add_header(AUTH_HEADER, sign_request(secret, method, path)[0])
+        req.add_header(AUTH_HEADER, sign_request(secret, method, path,
+                                                 body=BODY_MACS[0] if method == "PUT" else "none")[0])
     elif header is not None:
         req.add_header(AUTH_HEADER, header)
     try:
@@ -96,8 +98,10 @@ def test_orphan_shards_of_an_uncommitted_put_are_removed(cluster: ClusterProcs, 
     assert info["orphans_removed"] == 1
 
 
-def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs) -> None:
+def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs, s3) -> None:
     node = cluster.nodes[0]
+    if not node.shard_files():                     # (when run on its own) something for the node to hold
+        s3.put_object(Bucket=BUCKET, Key="for-node-0", Body=os.urandom(3 << 20))
     shards = node.shard_files()
     name = os.path.basename(shards[0])
     good = SECRET.encode()
@@ -105,13 +109,26 @@ def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs) -> None
     assert node_call(node.url, "GET", "/v1/health", None)[0] == 401
     assert node_call(node.url, "GET", "/v1/health", None, header="garbage")[0] == 401
     assert node_call(node.url, "GET", "/v1/health", b"not-the-cluster-secret!!")[0] == 403
-    stale = f"{int(time.time()) - 3600}:{sign_request(good, 'GET', '/v1/health', time.time() - 3600)[1]}"
+    stale = sign_request(good, "GET", "/v1/health", time.time() - 3600)[0]
     assert node_call(node.url, "GET", "/v1/health", None, header=stale)[0] == 403
     path = f"/v1/drives/d1/shards/{name}"
     assert node_call(node.url, "DELETE", path, None)[0] == 401
     assert node_call(node.url, "DELETE", path, b"x" * 24)[0] == 403
     put = f"/v1/drives/d1/shards/intruder.0?block_size=16&hash=sha256"
-    assert node_call(node.url, "PUT", put, b"x" * 24, body=end_record(0))[0] == 403
+    assert node_call(node.url, "PUT", put, b"x" * 24, body=end_record(0, bytes(32)))[0] == 403
+    # a captured request cannot be sent again (the node remembers its nonce)...
+    captured = sign_request(good, "GET", f"/v1/drives/d1/shards/{name}/stat")[0]
+    assert node_call(node.url, "GET", f"/v1/drives/d1/shards/{name}/stat", None, header=captured)[0] == 200
+    assert node_call(node.url, "GET", f"/v1/drives/d1/shards/{name}/stat", None, header=captured)[0] == 403
+    # ...and a captured upload's body cannot be altered, even with the blocks' hashes fixed up
+    header, sig = sign_request(good, "PUT", put, body=BODY_MACS[0])
+    fn = bitrot.algorithm("sha256").fn
+    frames = fn(b"a" * 16) + b"a" * 16
+    mac = BodyMac(good, sig, BODY_MACS[0])
+    mac.update(frames)
+    sealed = end_record(len(frames), mac.digest(len(frames)))
+    forged = fn(b"b" * 16) + b"b" * 16 + sealed
+    assert node_call(node.url, "PUT", put, None, body=forged, header=header)[0] == 403
     assert node.shard_files() == shards            # nothing was touched
     # paths never leave the drives
     for bad in ("/v1/drives/d1/shards/..%2Fdrive.json", "/v1/drives/d1/shards/.hidden",
@@ -152,7 +169,7 @@ def test_full_drive_is_a_failed_shard(cluster: ClusterProcs, s3) -> None:
         cluster.node_args = ()
     cluster.wait_online(9)
     status, doc = node_call(full.url, "PUT", "/v1/drives/d1/shards/x.0?block_size=16&hash=sha256",
-                            SECRET.encode(), body=end_record(0))
+                            SECRET.encode(), body=end_record(0, bytes(32)))
     assert status == 507 and doc["code"] == "DiskFull"
     held = full.shard_files()
     data = os.urandom(3 << 20)

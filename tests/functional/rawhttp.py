@@ -25,7 +25,8 @@ def send(server: Server, method: str, path: str, headers: dict[str, str], body: 
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         for k, v in headers.items():
-            conn.putheader(k, v)
+            # non-ASCII values go as UTF-8 (how servers decode them), not http.client's latin-1
+            conn.putheader(k, v if v.isascii() else v.encode())
         conn.endheaders()
         if body:
             conn.send(body)

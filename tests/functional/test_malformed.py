@@ -98,3 +98,36 @@ def test_missing_content_length(server, bucket: str) -> None:
 def test_head_errors_have_no_body(server, bucket: str) -> None:
     r = signed_request(server, "HEAD", f"/{bucket}/absent")
     assert r.status == 404 and r.body == b""
+
+
+# ---------------------------------------------------------------- hostile XML documents (security issue, hole 5)
+HOSTILE_SIZE = 4_700_000
+
+
+def test_deeply_nested_tagging_is_malformed_and_keeps_the_tags(server, s3, bucket: str) -> None:
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "a"}]})
+    n = HOSTILE_SIZE // 7
+    deep = b"<Tagging>" + b"<a>" * n + b"</a>" * n + b"</Tagging>"
+    for body in (deep, b"<Tagging></Tagging>", b"<Tagging><Other/></Tagging>"):
+        r = signed_request(server, "PUT", f"/{bucket}?tagging", body)
+        assert r.status == 400 and b"<Code>MalformedXML</Code>" in r.body, (body[:40], r.status, r.body[:300])
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "a"}]
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x", Tagging="k=v")
+    r = signed_request(server, "PUT", f"/{bucket}/o?tagging", b"<Tagging/>")
+    assert r.status == 400 and b"<Code>MalformedXML</Code>" in r.body
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "k", "Value": "v"}]
+    # an empty TagSet is still how a client clears the tags
+    r = signed_request(server, "PUT", f"/{bucket}?tagging", b"<Tagging><TagSet></TagSet></Tagging>")
+    assert r.status in (200, 204), r.body
+
+
+def test_complete_multipart_with_a_flood_of_parts_is_malformed(server, s3, bucket: str) -> None:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="flood")["UploadId"]
+    part = b"<Part><PartNumber>1</PartNumber><ETag>x</ETag></Part>"
+    body = b"<CompleteMultipartUpload>" + part * (HOSTILE_SIZE // len(part)) + b"</CompleteMultipartUpload>"
+    r = signed_request(server, "POST", f"/{bucket}/flood?uploadId={uid}", body)
+    assert r.status == 400 and b"<Code>MalformedXML</Code>" in r.body, (r.status, r.body[:300])
+    deep = b"<CompleteMultipartUpload>" + b"<Part>" * 100_000 + b"</Part>" * 100_000 + b"</CompleteMultipartUpload>"
+    r = signed_request(server, "POST", f"/{bucket}/flood?uploadId={uid}", deep)
+    assert r.status == 400 and b"<Code>MalformedXML</Code>" in r.body, (r.status, r.body[:300])
+    s3.abort_multipart_upload(Bucket=bucket, Key="flood", UploadId=uid)

@@ -187,6 +187,29 @@ def test_without_a_config_file_serve_is_the_embedded_default(tmp_path) -> None:
         serve_config(build_parser().parse_args(["serve"]))
 
 
+#: config key -> ServerConfig field, for the slow-client limits (security issue, hole 7)
+CLIENT_LIMITS = {"server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
+                 "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
+                 "server.max_connections": "max_connections", "server.max_requests": "max_requests"}
+
+
+def test_client_limits_are_on_by_default_and_the_same_everywhere(tmp_path) -> None:
+    """The schema's defaults are ServerConfig's (a gateway built in-process gets them too), and flags set them."""
+    from s3gw.cli import serve_config
+    from s3gw.server import ServerConfig
+
+    plain = ServerConfig(data_dir=str(tmp_path))
+    served = serve_config(build_parser().parse_args(["serve", "--data", str(tmp_path)]))
+    for key, field in CLIENT_LIMITS.items():
+        assert config.KEYS[key].default == getattr(plain, field) == getattr(served, field), key
+        assert getattr(plain, field) > 0, f"{key} is off by default"
+    flags = serve_config(build_parser().parse_args([
+        "serve", "--data", str(tmp_path), "--read-header-timeout", "2s", "--idle-timeout", "500ms",
+        "--body-read-timeout", "3", "--body-write-timeout", "4s", "--max-connections", "7", "--max-requests", "5"]))
+    assert (flags.read_header_timeout, flags.idle_timeout, flags.http_read_timeout, flags.http_write_timeout,
+            flags.max_connections, flags.max_requests) == (2.0, 0.5, 3.0, 4.0, 7, 5)
+
+
 def test_every_config_key_is_documented() -> None:
     doc = (ROOT / "docs" / "metadata.md").read_text()
     missing = [k.path for k in config.SCHEMA if f"`{k.path}`" not in doc]

@@ -79,3 +79,19 @@ def test_v2_signs_every_amz_header() -> None:
         authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup,
                      now=datetime(2007, 3, 27, 19, 40, tzinfo=timezone.utc))
     assert e.value.code == "SignatureDoesNotMatch"
+
+
+def test_v2_presigned_urls_live_at_most_a_week() -> None:
+    # a V2 URL for the year 3000 is refused like X-Amz-Expires past 604800 (security issue, hole 8)
+    raw, query = presign_v2("/bucket/key", expires=7 * 24 * 3600)
+    host = CIMultiDict({"Host": "127.0.0.1:9000"})
+    assert authenticate("GET", raw, query, host, lookup).presigned
+    for too_long in (7 * 24 * 3600 + 3600, 365 * 24 * 3600):
+        raw, query = presign_v2("/bucket/key", expires=too_long)
+        with pytest.raises(AuthError) as e:
+            authenticate("GET", raw, query, host, lookup)
+        assert (e.value.code, e.value.status) == ("AuthorizationQueryParametersError", 400)
+    year_3000 = [(k, "32503680000" if k == "Expires" else v) for k, v in query]
+    with pytest.raises(AuthError) as e:
+        authenticate("GET", raw, year_3000, host, lookup)
+    assert e.value.code == "AuthorizationQueryParametersError"

@@ -259,3 +259,9 @@ async def test_conditions_in_identity_policies(meta: SqliteMeta) -> None:
     with pytest.raises(I.MalformedPolicy, match="invalid condition key"):
         await iam.put_policy("bad", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
                                                     "Condition": {"StringEquals": {"aws:Nope": "x"}}}]})
+
+
+def test_a_policy_nested_past_the_stack_is_malformed_not_a_crash() -> None:
+    for doc in ("[" * 100_000, '{"Statement":' + "[" * 100_000):
+        with pytest.raises(I.MalformedPolicy):
+            I.parse_policy(doc)
