@@ -6,11 +6,13 @@
 #   make integration  real processes: PostgreSQL, Redis, servers, nodes, mc (minutes)
 #   make compat       compat-tests: s3gw and the pinned MinIO side by side
 #   make stress       make test N times (RUNS, default 3) with two CPU-bound processes running
+#   make fuzz         the fuzz harnesses with a long budget (FUZZ_EXAMPLES, default 20000 per harness)
 DATA ?= ./data
 ADDRESS ?= 127.0.0.1:8080
 RUNS ?= 3
+FUZZ_EXAMPLES ?= 20000
 
-.PHONY: serve test setup unit integration compat stress
+.PHONY: serve test setup unit integration compat stress fuzz
 setup:
 	@scripts/setup.sh
 
@@ -31,3 +33,6 @@ compat: setup
 
 stress: setup
 	@scripts/stress-test.sh $(RUNS)
+
+fuzz: setup
+	S3GW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) python3 -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/functional/test_fuzz_requests.py
