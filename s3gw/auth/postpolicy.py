@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..common.numbers import parse_int
 from .errors import AuthError
 from .sigv4 import UNSIGNED_PAYLOAD, AuthResult, _parse_credential, derive_signing_key
 
@@ -255,7 +256,10 @@ def _integer(value: Any) -> int:
             raise _invalid("Invalid number format")
         n = int(value)
     elif isinstance(value, str) and _ATOI.fullmatch(value):
-        n = int(value)
+        try:
+            n = parse_int(value)          # ASCII digits, bounded: never int()'s 4300-digit crash
+        except ValueError:
+            raise _invalid(f"content-length-range bound out of range: {value[:40]}") from None
     else:
         raise _invalid("Invalid number format")
     # AWS: the bounds are sizes; MinIO treats a negative or zero bound as "no bound",

@@ -199,3 +199,48 @@ def test_madmin_decryptor(data: bytes, password: str) -> None:
         madmin_crypto.decrypt_data(password, data)
     except madmin_crypto.DecryptError:
         pass
+
+
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), tricky),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(tricky, inner, max_size=4)),
+    max_leaves=20)
+
+
+@FUZZ
+@given(doc=st.one_of(
+    json_value,
+    st.fixed_dictionaries({"expiration": st.one_of(tricky, st.just("2030-01-01T00:00:00.000Z")),
+                           "conditions": st.lists(st.one_of(
+                               st.lists(json_value, max_size=4),
+                               st.dictionaries(tricky, json_value, max_size=2)), max_size=6)})),
+       raw=st.one_of(st.none(), st.binary(max_size=200)),
+       fields=st.dictionaries(st.sampled_from(["key", "bucket", "content-type", "x-amz-meta-a", "policy",
+                                               "x-amz-credential", "x-amz-date", "x-amz-signature",
+                                               "x-amz-algorithm", "awsaccesskeyid", "signature",
+                                               "success_action_status", "success_action_redirect", "tagging"]),
+                              st.lists(tricky, min_size=1, max_size=2), max_size=8))
+@example(doc={"expiration": "2030-01-01T00:00:00.000Z", "conditions": [["content-length-range", "9" * 5000, 1]]},
+         raw=None, fields={})
+def test_post_policy_forms(doc, raw: bytes | None, fields: dict[str, list[str]]) -> None:
+    """The policy document (any JSON, or any bytes), its conditions against any form, and the
+    form's signature fields: only AuthError."""
+    import base64
+    import json as _json
+
+    from s3gw.auth import postpolicy as pp
+    try:
+        text = _json.dumps(doc)
+    except (ValueError, TypeError):
+        return
+    policy_b64 = base64.b64encode(raw if raw is not None else text.encode()).decode()
+    try:
+        policy = pp.parse_policy(policy_b64)
+        pp.check_policy(policy, fields, NOW)
+        pp.check_policy(policy, fields, NOW, v2=True)
+    except AuthError:
+        pass
+    try:
+        pp.verify_signature({**fields, "policy": [policy_b64]}, lookup)
+    except AuthError:
+        pass
