@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -383,8 +384,15 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
             h["x-amz-checksum-type"] = ck["type"]
     for param, header in RESPONSE_OVERRIDES.items():
         if param in rq.query:
-            h[header] = rq.query[param]
+            value = rq.query[param]
+            if _CONTROL.search(value):
+                # a header cannot carry control characters (HTTP field-value grammar)
+                raise S3Error("InvalidArgument", f"Invalid value for {param}")
+            h[header] = value
     return h
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _conditions(rq: Request) -> Conditions:

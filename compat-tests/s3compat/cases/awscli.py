@@ -8,7 +8,7 @@ from ..core import case
 
 MiB = 1 << 20
 DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-PROGRESS = re.compile(r"^Completed .* remaining$")
+PROGRESS = re.compile(r"^Completed .* remaining( \(calculating\.\.\.\))?$")
 # each target runs a case in its own temporary directory, which the CLI prints
 # absolute or relative to the working directory ("../pytest-of-root/.../case12/")
 CASE_DIR = re.compile(r"\S*/case\d+/")
