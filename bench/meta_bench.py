@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Listing cost against bucket size, SQLite and PostgreSQL: a page should cost what
-its length costs, never what the bucket holds.
+its length costs, never what the bucket holds; and, with ``--cases writes``, what
+the write transactions (versioning, delete markers, multipart) cost.
 
     python bench/meta_bench.py [--sizes 10000,1000000] [--backends sqlite,postgres] [--repeat 15] [--http]
+    python bench/meta_bench.py --cases writes [--ops 300] [--backends sqlite,postgres]
 
 For each bucket size, one bucket is filled directly in the store (bulk insert /
 COPY, through the schema the migrations made), keys ``dNNNN/oNNNNNNN`` (1,000
@@ -19,6 +21,14 @@ gateway uses), median of ``--repeat`` runs:
 
 and with ``--http`` the same flat and dir pages as ListObjectsV2 requests to a
 gateway started on that store (XML included).
+
+``--cases writes`` times, through the public MetaStore methods only (so the same
+script measures any version of the store), ``--ops`` calls of each transaction
+one after the other (median and p90 per call, in ms) and ``--ops`` PUTs of
+distinct keys issued 16 at a time (calls per second): new keys, overwriting the
+null version (the old one goes to the GC queue), new versions, delete markers,
+deleting a version, an info update by function, multipart create + 2 parts +
+complete and create + part + abort, and ``get_version``.
 
 PostgreSQL: a throwaway server from Debian's package (tests/services.py), or
 ``--dsn`` for one of yours (the bench creates and drops its own tables there).
@@ -41,7 +51,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from s3gw.meta.base import MetaStore  # noqa: E402
-from s3gw.meta.model import BucketRecord  # noqa: E402
+from s3gw.meta.model import BucketRecord, PartRecord, UploadRecord, VersionRecord  # noqa: E402
 from s3gw.meta.postgres import PostgresMeta  # noqa: E402
 from s3gw.meta.sqlite import SqliteMeta  # noqa: E402
 
@@ -130,6 +140,78 @@ async def bench_store(store: MetaStore, n: int, repeat: int) -> dict[str, tuple[
     return out
 
 
+def _layout(i: int) -> dict:
+    """A small erasure-coded layout (what GC queues when a version goes)."""
+    return {"data_id": f"{i:032x}", "placement": [f"drive{j}" for j in range(9)], "size": 1024, "k": 6, "m": 3}
+
+
+async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, float, float]]:
+    """(median ms, p90 ms, calls/s) per write transaction; see the module doc."""
+    now = time.time()
+    await store.create_bucket(BucketRecord("w-plain", now))
+    await store.create_bucket(BucketRecord("w-ver", now, versioning="Enabled"))
+
+    def rec(bucket: str, i: int, vid: str = "null") -> VersionRecord:
+        return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=vid, mtime=time.time(), size=1024,
+                             etag=ETAG, info={"ct": "binary/octet-stream"}, layout=_layout(i))
+
+    def marker(bucket: str, i: int) -> VersionRecord:
+        return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=f"m{i:031x}", mtime=time.time(),
+                             delete_marker=True)
+
+    async def multipart(i: int, abort: bool) -> None:
+        uid = f"u{i:031x}"
+        key = f"mp/{i:06d}"
+        await store.create_upload(UploadRecord(uid, "w-plain", key, time.time(), {"ct": "x"}))
+        for n in (1, 2)[: 1 if abort else 2]:
+            await store.put_part(PartRecord(uid, n, 1024, ETAG, time.time(), _layout(i * 10 + n)))
+        if abort:
+            await store.abort_upload("w-plain", key, uid)
+        else:
+            parts = {"parts": [{"n": 1, "layout": _layout(i * 10 + 1)}, {"n": 2, "layout": _layout(i * 10 + 2)}]}
+            await store.complete_upload(uid, VersionRecord(bucket="w-plain", key=key, mtime=time.time(),
+                                                           size=2048, etag=ETAG, layout=parts), [1, 2])
+
+    def retag(v: VersionRecord) -> dict:
+        return {**v.info, "tags": {"n": str(v.seq)}}
+
+    cases = {
+        "put, new key": lambda i: store.put_version(rec("w-plain", i)),
+        "put, overwrite (null version to GC)": lambda i: store.put_version(rec("w-plain", i)),
+        "put, new version (versioned)": lambda i: store.put_version(rec("w-ver", i, f"v{i:031x}")),
+        "delete marker (versioned)": lambda i: store.delete_object("w-ver", f"obj/{i:06d}", None, marker("w-ver", i)),
+        "delete a version (versioned)": lambda i: store.delete_object("w-ver", f"obj/{i:06d}", f"v{i:031x}",
+                                                                      marker("w-ver", i)),
+        "update_info (function)": lambda i: store.update_info("w-plain", f"obj/{i:06d}", "null", retag),
+        "get_version (latest)": lambda i: store.get_version("w-plain", f"obj/{i:06d}"),
+        "multipart create+2 parts+complete": lambda i: multipart(i, False),
+        "multipart create+part+abort": lambda i: multipart(ops + i, True),
+    }
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, fn in cases.items():
+        times = []
+        t_all = time.perf_counter()
+        for i in range(ops):
+            t0 = time.perf_counter()
+            await fn(i)
+            times.append(time.perf_counter() - t0)
+        total = time.perf_counter() - t_all
+        times.sort()
+        out[name] = (statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000, ops / total)
+    # 16 at a time: distinct keys, so PostgreSQL's per-key locks do not serialise them
+    sem = asyncio.Semaphore(16)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await store.put_version(rec("w-plain", 100_000 + i))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(ops)))
+    total = time.perf_counter() - t0
+    out["put, new key, 16 concurrent"] = (float("nan"), float("nan"), ops / total)
+    return out
+
+
 def http_bench(config_path: str, n: int, repeat: int) -> dict[str, tuple[float, int]]:
     """ListObjectsV2 pages through a gateway process on the filled store."""
     import socket
@@ -178,6 +260,27 @@ def http_bench(config_path: str, n: int, repeat: int) -> dict[str, tuple[float, 
         proc.wait()
 
 
+async def open_store(backend: str, tmp: str, dsn: str | None, pg) -> MetaStore:
+    if backend == "sqlite":
+        return SqliteMeta(os.path.join(tmp, "meta", "s3gw.db"))
+    if dsn is None:
+        dsn = pg.dsn(pg.new_database("bench"))
+    return PostgresMeta(dsn, timeout=60)
+
+
+async def run_writes(backend: str, ops: int, dsn: str | None, pg) -> dict:
+    tmp = tempfile.mkdtemp(prefix="s3gw-metabench-")
+    try:
+        store = await open_store(backend, tmp, dsn, pg)
+        await store.open()
+        try:
+            return await bench_writes(store, ops)
+        finally:
+            await store.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 async def run_backend(backend: str, n: int, repeat: int, dsn: str | None, http: bool, pg) -> dict:
     tmp = tempfile.mkdtemp(prefix="s3gw-metabench-")
     try:
@@ -220,28 +323,47 @@ async def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--dsn", default=None, help="PostgreSQL DSN (default: a throwaway server)")
     ap.add_argument("--http", action="store_true", help="also time ListObjectsV2 through a gateway")
+    ap.add_argument("--cases", default="listing", help="listing, writes, or listing,writes")
+    ap.add_argument("--ops", type=int, default=300, help="calls of each write transaction (--cases writes)")
+    ap.add_argument("--tmpdir", default=None,
+                    help="where the SQLite file goes (e.g. /dev/shm: no fsync cost, only the code's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.tmpdir:
+        tempfile.tempdir = args.tmpdir
+    sizes = [int(s) for s in args.sizes.split(",")] if "listing" in args.cases else []
     pg = None
     if "postgres" in args.backends and args.dsn is None:
         from tests.services import start_postgres
 
         pg = start_postgres()
     results: dict[str, dict[int, dict]] = {}
+    writes: dict[str, dict] = {}
     try:
         for backend in args.backends.split(","):
             for n in sizes:
                 r = await run_backend(backend, n, args.repeat, args.dsn, args.http, pg)
                 results.setdefault(backend, {})[n] = r
                 print(f"{backend} {n:>9,} objects: loaded in {r['load_seconds']:.1f}s", file=sys.stderr)
+            if "writes" in args.cases:
+                writes[backend] = await run_writes(backend, args.ops, args.dsn, pg)
     finally:
         if pg is not None:
             pg.destroy()
             shutil.rmtree(os.path.dirname(pg.datadir), ignore_errors=True)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"listing": results, "writes": writes} if writes else results, indent=2))
         return
+    if writes:
+        print("| backend | write transaction | median ms | p90 ms | calls/s |")
+        print("|---|---|---|---|---|")
+        for backend, res in writes.items():
+            for case, (med, p90, rate) in res.items():
+                cells = "| |" if med != med else f"| {med:.2f} | {p90:.2f} |"   # NaN: throughput only
+                print(f"| {backend} | {case} {cells} {rate:.0f} |")
+        if not results:
+            return
+        print()
     cases = list(next(iter(next(iter(results.values())).values()))["pages"])
     print("| backend | page of 1000 | " + " | ".join(f"{n:,} objects" for n in sizes) + " |")
     print("|---|---|" + "---|" * len(sizes))

@@ -2,9 +2,11 @@
 
 Same schema and migrations as SQLite (``migrations/*.sql``, ``{{BLOB}}`` becomes
 ``bytea``), same listing walk (``base.MetaStore``), so both backends return
-byte-identical pages. Keys are ``bytea``: PostgreSQL compares them byte by
-byte whatever the database's collation, which is S3's UTF-8 binary order. The
-few text columns that are ordered (bucket names, upload ids) say ``COLLATE "C"``.
+byte-identical pages; same versioning and multipart transactions
+(``sql.SqlMetaStore``), run here through ``PgTx`` on a pooled connection.
+Keys are ``bytea``: PostgreSQL compares them byte by byte whatever the
+database's collation, which is S3's UTF-8 binary order. The few text columns
+that are ordered (bucket names, upload ids) say ``COLLATE "C"``.
 
 Concurrency (several gateways, each with a pool, on one database). Every
 transaction runs at READ COMMITTED; what makes it correct is locking, in one
@@ -15,10 +17,12 @@ fixed order so two transactions can never wait on each other in a cycle:
    write, and a write into a bucket being deleted finds it gone;
 2. the object key, with a transaction-scoped advisory lock on a 64-bit hash of
    (bucket, key): every transaction that reads-then-writes a key's versions
-   (put, delete, complete multipart, info update) holds it, so the ``check``
-   callbacks (If-None-Match, If-Match, object lock) see the row that the
-   transaction then replaces, and exactly one version stays latest;
-3. rows of ``uploads`` / ``parts`` (ordinary row locks).
+   (put, delete, complete multipart, info and layout updates) holds it
+   (``PgTx.lock_key``), so the ``check`` callbacks (If-None-Match, If-Match,
+   object lock) see the row that the transaction then replaces, and exactly
+   one version stays latest;
+3. rows of ``uploads`` / ``parts`` (ordinary row locks; ``PgTx.share_lock``
+   on the upload row by ``put_part``).
 
 A hash collision between two keys only makes them wait for each other.
 
@@ -42,7 +46,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -52,20 +56,18 @@ from .base import (
     BucketExists,
     BucketMissing,
     BucketNotEmptyError,
-    DeleteCheck,
     HealItem,
-    InfoUpdate,
-    MetaStore,
     MetaUnavailable,
     SchemaTooNew,
     SchemaTooOld,
-    UploadMissing,
-    WriteCheck,
     WriteIntent,
 )
-from .model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
+from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
+from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
+    version_from_row
+from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
-from .sqlite import _COLS, _layouts, _row_to_version, _version_params
+from .tx import numbered
 
 log = logging.getLogger("s3gw.meta.postgres")
 
@@ -86,9 +88,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 RETRY_TX = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
 
-_VCOLS = ", ".join(f"v.{c.strip()}" for c in _COLS.split(","))
-_UPLOAD_COLS = "upload_id, bucket, key, initiated, info"
-_PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
+_VCOLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLS.split(","))
 
 
 def unavailable(e: BaseException) -> bool:
@@ -146,11 +146,36 @@ def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tup
     return where, args
 
 
-def _json(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"))
+class PgTx:
+    """``tx.Tx`` on an asyncpg connection inside a transaction ``PostgresMeta`` opened."""
+
+    share_lock = " FOR KEY SHARE"   # other writers share the row; DELETE / FOR UPDATE wait for them
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.c = conn
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        return await self.c.fetchrow(numbered(sql), *args)   # type: ignore[no-any-return]
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return await self.c.fetch(numbered(sql), *args)   # type: ignore[no-any-return]
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await self.c.execute(numbered(sql), *args)   # "UPDATE 2", "INSERT 0 1", ...
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        await self.c.executemany(numbered(sql), args)
+
+    async def delete_returning(self, table: str, where: str, cols: str, *args: Any) -> list[Row]:
+        return await self.fetchall(f"DELETE FROM {table} WHERE {where} RETURNING {cols}", *args)
+
+    async def lock_key(self, bucket: str, kb: bytes) -> None:
+        await self.c.execute("SELECT pg_advisory_xact_lock($1)", key_lock(bucket, kb))
 
 
-class PostgresMeta(MetaStore):
+class PostgresMeta(SqlMetaStore):
     """MetaStore on PostgreSQL (see the module doc for the locking design)."""
 
     def __init__(
@@ -290,6 +315,12 @@ class PostgresMeta(MetaStore):
                     raise MetaUnavailable(f"postgres: {type(e).__name__}: {e}") from e
                 reconnects += 1
 
+    async def _transaction(self, fn: TxFn[T]) -> T:
+        return await self._tx(lambda c: fn(PgTx(c)))
+
+    async def _reading(self, fn: TxFn[T]) -> T:
+        return await self._read(lambda c: fn(PgTx(c)))
+
     async def _fetch(self, q: str, *args: Any) -> list[asyncpg.Record]:
         return await self._read(lambda c: c.fetch(q, *args))
 
@@ -376,19 +407,6 @@ class PostgresMeta(MetaStore):
             raise MetaUnavailable(f"postgres: migration: {type(e).__name__}: {e}") from e
         return applied
 
-    # -- locks ------------------------------------------------------------------
-    @staticmethod
-    async def _lock_bucket(conn: asyncpg.Connection, bucket: str) -> str:
-        """Share-lock the bucket row for a write inside it; return its versioning state."""
-        v = await conn.fetchval("SELECT versioning FROM buckets WHERE name = $1 FOR KEY SHARE", bucket)
-        if v is None:
-            raise BucketMissing(bucket)
-        return str(v)
-
-    @staticmethod
-    async def _lock_key(conn: asyncpg.Connection, bucket: str, kb: bytes) -> None:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", key_lock(bucket, kb))
-
     # -- buckets --------------------------------------------------------------
     async def create_bucket(self, rec: BucketRecord) -> None:
         async def tx(c: asyncpg.Connection) -> None:
@@ -401,20 +419,14 @@ class PostgresMeta(MetaStore):
 
         await self._tx(tx)
 
-    @staticmethod
-    def _bucket(row: asyncpg.Record | None) -> BucketRecord | None:
-        if row is None:
-            return None
-        return BucketRecord(row[0], row[1], row[2], bool(row[3]), json.loads(row[4]))
-
     async def get_bucket(self, name: str) -> BucketRecord | None:
-        return self._bucket(await self._fetchrow(
+        return bucket_from_row(await self._fetchrow(
             "SELECT name, created, versioning, object_lock, config FROM buckets WHERE name = $1", name))
 
     async def list_buckets(self) -> list[BucketRecord]:
         rows = await self._fetch(
             'SELECT name, created, versioning, object_lock, config FROM buckets ORDER BY name COLLATE "C"')
-        return [b for b in map(self._bucket, rows) if b is not None]
+        return [b for b in map(bucket_from_row, rows) if b is not None]
 
     async def update_bucket(self, name: str, **fields: Any) -> None:
         allowed = {"versioning", "object_lock", "config"}
@@ -441,132 +453,12 @@ class PostgresMeta(MetaStore):
         await self._tx(tx)
 
     # -- versions -------------------------------------------------------------
-    @staticmethod
-    async def _latest(c: asyncpg.Connection, bucket: str, kb: bytes) -> VersionRecord | None:
-        row = await c.fetchrow(
-            f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1", bucket, kb)
-        return _row_to_version(row) if row else None
-
-    @staticmethod
-    async def _one(c: asyncpg.Connection, bucket: str, kb: bytes, version_id: str) -> VersionRecord | None:
-        row = await c.fetchrow(
-            f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND key = $2 AND version_id = $3", bucket, kb, version_id)
-        return _row_to_version(row) if row else None
-
-    async def get_version(self, bucket: str, key: str, version_id: str | None = None) -> VersionRecord | None:
-        kb = key.encode()
-        if version_id is None:
-            return await self._read(lambda c: self._latest(c, bucket, kb))
-        return await self._read(lambda c: self._one(c, bucket, kb, version_id))
-
-    @staticmethod
-    async def _gc(c: asyncpg.Connection, layouts: list[dict[str, Any]]) -> None:
-        if layouts:
-            now = time.time()
-            await c.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES ($1, $2)",
-                                [(json.dumps(x), now) for x in layouts])
-
-    async def _drop(self, c: asyncpg.Connection, rec: VersionRecord) -> None:
-        """Remove one version row; its shards go to the GC queue in the same transaction."""
-        await c.execute("DELETE FROM versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
-                        rec.bucket, rec.key.encode(), rec.version_id)
-        await self._gc(c, _layouts(rec))
-
-    @staticmethod
-    async def _insert_latest(c: asyncpg.Connection, rec: VersionRecord) -> None:
-        kb = rec.key.encode()
-        top = await c.fetchval("SELECT MAX(seq) FROM versions WHERE bucket = $1 AND key = $2", rec.bucket, kb)
-        rec.seq = (top or 0) + 1
-        rec.is_latest = True
-        await c.execute("UPDATE versions SET is_latest = 0 WHERE bucket = $1 AND key = $2 AND is_latest = 1",
-                        rec.bucket, kb)
-        await c.execute(f"INSERT INTO versions ({_COLS}) VALUES ({', '.join(f'${i}' for i in range(1, 13))})",
-                        *_version_params(rec))
-
-    async def _begin_write(self, c: asyncpg.Connection, rec: VersionRecord,
-                           check: WriteCheck | None) -> VersionRecord | None:
-        """The common start of put/complete: locks, versioning decision, check; returns the replaced version."""
-        kb = rec.key.encode()
-        versioning = await self._lock_bucket(c, rec.bucket)
-        await self._lock_key(c, rec.bucket, kb)
-        if versioning != "Enabled":
-            rec.version_id = NULL_VERSION
-        latest = await self._latest(c, rec.bucket, kb)
-        replaced = await self._one(c, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
-        if check is not None:
-            check(latest, replaced)
-        return replaced
-
-    async def put_version(self, rec: VersionRecord, check: WriteCheck | None = None) -> VersionRecord:
-        async def tx(c: asyncpg.Connection) -> VersionRecord:
-            replaced = await self._begin_write(c, rec, check)
-            if replaced is not None:
-                await self._drop(c, replaced)
-            await self._insert_latest(c, rec)
-            return rec
-
-        return await self._tx(tx)
-
-    async def delete_object(
-        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
-    ) -> tuple[VersionRecord | None, VersionRecord | None]:
-        kb = key.encode()
-
-        async def tx(c: asyncpg.Connection) -> tuple[VersionRecord | None, VersionRecord | None]:
-            state = await self._lock_bucket(c, bucket)
-            await self._lock_key(c, bucket, kb)
-            if version_id is not None:
-                victim = await self._one(c, bucket, kb, version_id)
-                if victim is None:
-                    return None, None
-                if check is not None:
-                    check(victim)
-                await self._drop(c, victim)
-                if victim.is_latest:
-                    await c.execute(
-                        "UPDATE versions SET is_latest = 1 WHERE bucket = $1 AND key = $2 AND seq = "
-                        "(SELECT MAX(seq) FROM versions WHERE bucket = $1 AND key = $2)", bucket, kb)
-                return victim, None
-            if state == "Enabled":
-                await self._insert_latest(c, marker)
-                return None, marker
-            victim = await self._one(c, bucket, kb, NULL_VERSION)
-            if victim is not None:
-                if check is not None:
-                    check(victim)
-                await self._drop(c, victim)
-            if state == "Suspended":
-                marker.version_id = NULL_VERSION
-                await self._insert_latest(c, marker)
-                return victim, marker
-            return victim, None
-
-        return await self._tx(tx)
-
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
-        kb = key.encode()
-
-        async def tx(c: asyncpg.Connection) -> bool:
-            await self._lock_key(c, bucket, kb)
-            new = info
-            if callable(info):
-                current = await self._one(c, bucket, kb, version_id)
-                if current is None:
-                    return False
-                new = info(current)
-            done = await c.fetchval(
-                "UPDATE versions SET info = $1 WHERE bucket = $2 AND key = $3 AND version_id = $4 RETURNING 1",
-                _json(new), bucket, kb, version_id)
-            return done is not None
-
-        return await self._tx(tx)
-
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
         where, args = _key_range(bucket, lo, inclusive, hi)
-        q = f"SELECT {_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} " \
+        q = f"SELECT {VERSION_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} " \
             f"ORDER BY key LIMIT ${len(args) + 1}"
         args.append(limit)
-        return [_row_to_version(r) for r in await self._fetch(q, *args)]
+        return [version_from_row(r) for r in await self._fetch(q, *args)]
 
     groups_prefixes = True
 
@@ -610,100 +502,25 @@ class PostgresMeta(MetaStore):
         args: list[Any] = [bucket, lo, delimiter, prefix_len, limit]
         if hi is not None:
             args.append(hi)
-        return [_row_to_version(r) for r in await self._fetch(q, *args)]
+        return [version_from_row(r) for r in await self._fetch(q, *args)]
 
     async def _scan_versions(
         self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, below_seq: int | None = None
     ) -> list[VersionRecord]:
         if below_seq is not None:
-            q = f"SELECT {_COLS} FROM versions WHERE bucket = $1 AND key = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+            q = f"SELECT {VERSION_COLS} FROM versions WHERE bucket = $1 AND key = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
             args: list[Any] = [bucket, lo, below_seq, limit]
         else:
             where, args = _key_range(bucket, lo, inclusive, hi)
-            q = f"SELECT {_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ${len(args) + 1}"
+            q = f"SELECT {VERSION_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ${len(args) + 1}"
             args.append(limit)
-        return [_row_to_version(r) for r in await self._fetch(q, *args)]
+        return [version_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- multipart ------------------------------------------------------------
-    @staticmethod
-    def _upload(row: asyncpg.Record) -> UploadRecord:
-        return UploadRecord(row[0], row[1], bytes(row[2]).decode(), row[3], json.loads(row[4]))
-
-    @staticmethod
-    def _part(row: asyncpg.Record) -> PartRecord:
-        return PartRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[6]), json.loads(row[5]))
-
-    async def create_upload(self, rec: UploadRecord) -> None:
-        async def tx(c: asyncpg.Connection) -> None:
-            await self._lock_bucket(c, rec.bucket)  # the bucket must exist
-            await c.execute(f"INSERT INTO uploads ({_UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5)",
-                            rec.upload_id, rec.bucket, rec.key.encode(), rec.initiated, json.dumps(rec.info))
-
-        await self._tx(tx)
-
-    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None:
-        row = await self._fetchrow(
-            f"SELECT {_UPLOAD_COLS} FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3",
-            upload_id, bucket, key.encode())
-        return self._upload(row) if row else None
-
-    async def put_part(self, part: PartRecord) -> None:
-        async def tx(c: asyncpg.Connection) -> None:
-            # KEY SHARE on the upload row: a concurrent complete/abort (DELETE) waits for us, or we find it gone
-            if await c.fetchval("SELECT 1 FROM uploads WHERE upload_id = $1 FOR KEY SHARE", part.upload_id) is None:
-                raise UploadMissing(part.upload_id)
-            old = await c.fetchval(
-                "DELETE FROM parts WHERE upload_id = $1 AND part_number = $2 RETURNING layout",
-                part.upload_id, part.part_number)
-            if old is not None:
-                await self._gc(c, [json.loads(old)])
-            await c.execute(f"INSERT INTO parts ({_PART_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                            part.upload_id, part.part_number, part.size, part.etag, part.mtime,
-                            json.dumps(part.info), json.dumps(part.layout))
-
-        await self._tx(tx)
-
-    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
-        rows = await self._fetch(
-            f"SELECT {_PART_COLS} FROM parts WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3",
-            upload_id, after, limit)
-        return [self._part(r) for r in rows]
-
-    async def _take_upload(self, c: asyncpg.Connection, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
-        """Delete an upload row and its parts; return the parts. UploadMissing if absent."""
-        gone = await c.fetchval(
-            "DELETE FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 RETURNING 1", upload_id, bucket, kb)
-        if gone is None:
-            raise UploadMissing(upload_id)
-        rows = await c.fetch(f"DELETE FROM parts WHERE upload_id = $1 RETURNING {_PART_COLS}", upload_id)
-        return [self._part(r) for r in rows]
-
-    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        async def tx(c: asyncpg.Connection) -> None:
-            parts = await self._take_upload(c, upload_id, bucket, key.encode())
-            await self._gc(c, [p.layout for p in parts])
-
-        await self._tx(tx)
-
-    async def complete_upload(
-        self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
-    ) -> VersionRecord:
-        async def tx(c: asyncpg.Connection) -> VersionRecord:
-            replaced = await self._begin_write(c, rec, check)
-            parts = await self._take_upload(c, upload_id, rec.bucket, rec.key.encode())
-            kept = set(keep)
-            await self._gc(c, [p.layout for p in parts if p.part_number not in kept])
-            if replaced is not None:
-                await self._drop(c, replaced)
-            await self._insert_latest(c, rec)
-            return rec
-
-        return await self._tx(tx)
-
     async def _scan_uploads(
         self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, after_id: str | None = None
     ) -> list[UploadRecord]:
-        cols = _UPLOAD_COLS
+        cols = UPLOAD_COLS
         if after_id is not None:
             q = (f"SELECT {cols} FROM uploads WHERE bucket = $1 AND key = $2 AND (initiated, upload_id COLLATE \"C\") > "
                  "(SELECT initiated, upload_id FROM uploads WHERE upload_id = $3) "
@@ -714,15 +531,9 @@ class PostgresMeta(MetaStore):
             q = f"SELECT {cols} FROM uploads WHERE {where} " \
                 f"ORDER BY key, initiated, upload_id COLLATE \"C\" LIMIT ${len(args) + 1}"
             args.append(limit)
-        return [self._upload(r) for r in await self._fetch(q, *args)]
+        return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
-        async def tx(c: asyncpg.Connection) -> None:
-            await self._gc(c, layouts)
-
-        await self._tx(tx)
-
     async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 ORDER BY id LIMIT $2",
                                  time.time(), limit)
@@ -820,22 +631,6 @@ class PostgresMeta(MetaStore):
 
         await self._tx(tx)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
-        kb = key.encode()
-
-        async def tx(c: asyncpg.Connection) -> bool:
-            await self._lock_key(c, bucket, kb)
-            cur = await c.fetchval("SELECT layout FROM versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
-                                   bucket, kb, version_id)
-            if cur is None or json.loads(cur) != old:
-                return False
-            await c.execute("UPDATE versions SET layout = $1 WHERE bucket = $2 AND key = $3 AND version_id = $4",
-                            _json(new), bucket, kb, version_id)
-            return True
-
-        return await self._tx(tx)
-
     async def maintenance_stats(self) -> dict[str, int]:
         row = await self._fetchrow(
             "SELECT (SELECT COUNT(*) FROM heal_queue WHERE state = 'queued'),"
@@ -846,20 +641,13 @@ class PostgresMeta(MetaStore):
 
     # -- users ------------------------------------------------------------------
     # (users, stored policies, settings, usage, pool statistics, backup; 0004_users.sql)
-    _USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated"
-
-    @staticmethod
-    def _user(row: asyncpg.Record) -> UserRecord:
-        return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p],
-                          row[5], row[6])
-
     async def get_user(self, access_key: str) -> UserRecord | None:
-        row = await self._fetchrow(f"SELECT {self._USER_COLS} FROM iam_users WHERE access_key = $1", access_key)
-        return self._user(row) if row else None
+        row = await self._fetchrow(f"SELECT {USER_COLS} FROM iam_users WHERE access_key = $1", access_key)
+        return user_from_row(row) if row else None
 
     async def list_users(self) -> list[UserRecord]:
-        rows = await self._fetch(f'SELECT {self._USER_COLS} FROM iam_users ORDER BY access_key COLLATE "C"')
-        return [self._user(r) for r in rows]
+        rows = await self._fetch(f'SELECT {USER_COLS} FROM iam_users ORDER BY access_key COLLATE "C"')
+        return [user_from_row(r) for r in rows]
 
     async def put_user(self, rec: UserRecord) -> bool:
         async def tx(c: asyncpg.Connection) -> bool:

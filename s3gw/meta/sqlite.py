@@ -4,6 +4,10 @@ One connection, owned by one worker thread: SQLite allows a single writer, and
 funnelling every call through one thread keeps transactions simple (``BEGIN
 IMMEDIATE`` for writes) while the event loop never blocks on the file. WAL mode
 lets a crash at any point leave either the old or the new state.
+
+The versioning and multipart transactions are ``sql.SqlMetaStore``'s, written
+once for both backends; here they run through ``SqliteTx`` on the worker thread,
+each as one synchronous step (``tx.run_sync``): one thread hop per transaction.
 """
 
 from __future__ import annotations
@@ -14,31 +18,29 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from . import migrate
 from .base import (
-    UploadMissing,
     BucketExists,
     BucketMissing,
     BucketNotEmptyError,
-    DeleteCheck,
-    InfoUpdate,
     HealItem,
-    MetaStore,
     MetaUnavailable,
     SchemaTooNew,
     SchemaTooOld,
-    WriteCheck,
     WriteIntent,
 )
-from .model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
+from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
+from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
+    version_from_row
+from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
+from .tx import run_sync
 
 T = TypeVar("T")
-
-_COLS = "bucket, key, version_id, seq, is_latest, delete_marker, size, etag, mtime, info, layout, inline_data"
 
 
 def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tuple[str, list[Any]]:
@@ -51,38 +53,35 @@ def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tup
     return where, args
 
 
-def _row_to_version(row: tuple) -> VersionRecord:
-    return VersionRecord(
-        bucket=row[0],
-        key=bytes(row[1]).decode(),
-        version_id=row[2],
-        seq=row[3],
-        is_latest=bool(row[4]),
-        delete_marker=bool(row[5]),
-        size=row[6],
-        etag=row[7],
-        mtime=row[8],
-        info=json.loads(row[9]),
-        layout=json.loads(row[10]) if row[10] else None,
-        inline=bytes(row[11]) if row[11] is not None else None,
-    )
+class SqliteTx:
+    """``tx.Tx`` on the store's connection, on its worker thread: every method runs its statement
+    at once and never suspends, so a transaction written as a coroutine runs in one step."""
 
+    share_lock = ""   # a write transaction (BEGIN IMMEDIATE) holds the whole database
 
-def _version_params(r: VersionRecord) -> tuple:
-    return (
-        r.bucket,
-        r.key.encode(),
-        r.version_id,
-        r.seq,
-        int(r.is_latest),
-        int(r.delete_marker),
-        r.size,
-        r.etag,
-        r.mtime,
-        json.dumps(r.info, separators=(",", ":")),
-        json.dumps(r.layout, separators=(",", ":")) if r.layout is not None else None,
-        r.inline,
-    )
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        return self.db.execute(sql, args).fetchone()   # type: ignore[no-any-return]
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return self.db.execute(sql, args).fetchall()
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self.db.execute(sql, args).rowcount
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        self.db.executemany(sql, args)
+
+    async def delete_returning(self, table: str, where: str, cols: str, *args: Any) -> list[Row]:
+        rows = self.db.execute(f"SELECT {cols} FROM {table} WHERE {where}", args).fetchall()
+        if rows:
+            self.db.execute(f"DELETE FROM {table} WHERE {where}", args)
+        return rows
+
+    async def lock_key(self, bucket: str, kb: bytes) -> None:
+        pass   # one writer at a time: the transaction already excludes every other
 
 
 def private_files(path: str) -> None:
@@ -98,7 +97,7 @@ def private_files(path: str) -> None:
             pass
 
 
-class SqliteMeta(MetaStore):
+class SqliteMeta(SqlMetaStore):
     def __init__(self, path: str, *, auto_migrate: bool = True) -> None:
         self.path = path
         self.auto_migrate = auto_migrate
@@ -140,6 +139,12 @@ class SqliteMeta(MetaStore):
             raise
         db.execute("COMMIT")
         return out
+
+    async def _transaction(self, fn: TxFn[T]) -> T:
+        return await self._run(self._write, lambda db: run_sync(fn(SqliteTx(db))))
+
+    async def _reading(self, fn: TxFn[T]) -> T:
+        return await self._run(lambda: run_sync(fn(SqliteTx(self._conn()))))
 
     async def open(self) -> None:
         def _open() -> None:
@@ -236,20 +241,14 @@ class SqliteMeta(MetaStore):
 
         await self._run(self._write, tx)
 
-    @staticmethod
-    def _bucket(row: tuple | None) -> BucketRecord | None:
-        if row is None:
-            return None
-        return BucketRecord(row[0], row[1], row[2], bool(row[3]), json.loads(row[4]))
-
     async def get_bucket(self, name: str) -> BucketRecord | None:
         q = "SELECT name, created, versioning, object_lock, config FROM buckets WHERE name = ?"
-        return await self._run(lambda: self._bucket(self._conn().execute(q, (name,)).fetchone()))
+        return await self._run(lambda: bucket_from_row(self._conn().execute(q, (name,)).fetchone()))
 
     async def list_buckets(self) -> list[BucketRecord]:
         q = "SELECT name, created, versioning, object_lock, config FROM buckets ORDER BY name"
         rows = await self._run(lambda: self._conn().execute(q).fetchall())
-        return [b for b in map(self._bucket, rows) if b is not None]
+        return [b for b in map(bucket_from_row, rows) if b is not None]
 
     async def update_bucket(self, name: str, **fields: Any) -> None:
         allowed = {"versioning", "object_lock", "config"}
@@ -276,230 +275,31 @@ class SqliteMeta(MetaStore):
         await self._run(self._write, tx)
 
     # -- versions -------------------------------------------------------------
-    @staticmethod
-    def _latest(db: sqlite3.Connection, bucket: str, kb: bytes) -> VersionRecord | None:
-        row = db.execute(
-            f"SELECT {_COLS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1", (bucket, kb)
-        ).fetchone()
-        return _row_to_version(row) if row else None
-
-    @staticmethod
-    def _one(db: sqlite3.Connection, bucket: str, kb: bytes, version_id: str) -> VersionRecord | None:
-        row = db.execute(
-            f"SELECT {_COLS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, kb, version_id)
-        ).fetchone()
-        return _row_to_version(row) if row else None
-
-    async def get_version(self, bucket: str, key: str, version_id: str | None = None) -> VersionRecord | None:
-        kb = key.encode()
-        if version_id is None:
-            return await self._run(self._latest, self._conn(), bucket, kb)
-        return await self._run(self._one, self._conn(), bucket, kb, version_id)
-
-    def _versioning(self, db: sqlite3.Connection, bucket: str) -> str:
-        row = db.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
-        if row is None:
-            raise BucketMissing(bucket)
-        return row[0]
-
-    def _drop(self, db: sqlite3.Connection, rec: VersionRecord) -> None:
-        """Remove one version row; its shards go to the GC queue in the same transaction."""
-        db.execute(
-            "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-            (rec.bucket, rec.key.encode(), rec.version_id),
-        )
-        for layout in _layouts(rec):
-            db.execute("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)", (json.dumps(layout), time.time()))
-
-    def _insert_latest(self, db: sqlite3.Connection, rec: VersionRecord) -> None:
-        kb = rec.key.encode()
-        row = db.execute("SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?", (rec.bucket, kb)).fetchone()
-        rec.seq = (row[0] or 0) + 1
-        rec.is_latest = True
-        db.execute("UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1", (rec.bucket, kb))
-        db.execute(f"INSERT INTO versions ({_COLS}) VALUES ({','.join('?' * 12)})", _version_params(rec))
-
-    def _check_write(self, db: sqlite3.Connection, rec: VersionRecord, check: WriteCheck | None) -> VersionRecord | None:
-        """Inside a write transaction: settle the version id from the bucket's versioning state,
-        run ``check`` against the current rows, and return the null version ``rec`` replaces."""
-        kb = rec.key.encode()
-        if self._versioning(db, rec.bucket) != "Enabled":
-            rec.version_id = NULL_VERSION
-        latest = self._latest(db, rec.bucket, kb)
-        replaced = self._one(db, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
-        if check is not None:
-            check(latest, replaced)
-        return replaced
-
-    async def put_version(self, rec: VersionRecord, check: WriteCheck | None = None) -> VersionRecord:
-        def tx(db: sqlite3.Connection) -> VersionRecord:
-            replaced = self._check_write(db, rec, check)
-            if replaced is not None:
-                self._drop(db, replaced)
-            self._insert_latest(db, rec)
-            return rec
-
-        return await self._run(self._write, tx)
-
-    async def delete_object(
-        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
-    ) -> tuple[VersionRecord | None, VersionRecord | None]:
-        def tx(db: sqlite3.Connection) -> tuple[VersionRecord | None, VersionRecord | None]:
-            kb = key.encode()
-            state = self._versioning(db, bucket)
-            if version_id is not None:
-                victim = self._one(db, bucket, kb, version_id)
-                if victim is None:
-                    return None, None
-                if check is not None:
-                    check(victim)
-                self._drop(db, victim)
-                if victim.is_latest:
-                    db.execute(
-                        "UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = "
-                        "(SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?)",
-                        (bucket, kb, bucket, kb),
-                    )
-                return victim, None
-            if state == "Enabled":
-                self._insert_latest(db, marker)
-                return None, marker
-            victim = self._one(db, bucket, kb, NULL_VERSION)
-            if victim is not None:
-                if check is not None:
-                    check(victim)
-                self._drop(db, victim)
-            if state == "Suspended":
-                marker.version_id = NULL_VERSION
-                self._insert_latest(db, marker)
-                return victim, marker
-            return victim, None
-
-        return await self._run(self._write, tx)
-
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            new = info
-            if callable(info):
-                current = self._one(db, bucket, key.encode(), version_id)
-                if current is None:
-                    return False
-                new = info(current)
-            cur = db.execute(
-                "UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                (json.dumps(new, separators=(",", ":")), bucket, key.encode(), version_id),
-            )
-            return cur.rowcount > 0
-
-        return await self._run(self._write, tx)
-
     async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
         where, args = _key_range(bucket, lo, inclusive, hi)
-        q = f"SELECT {_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} ORDER BY key LIMIT ?"
+        q = f"SELECT {VERSION_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} ORDER BY key LIMIT ?"
         args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
-        return [_row_to_version(r) for r in rows]
+        return [version_from_row(r) for r in rows]
 
     async def _scan_versions(
         self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, below_seq: int | None = None
     ) -> list[VersionRecord]:
         if below_seq is not None:
-            q = f"SELECT {_COLS} FROM versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            q = f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             args: list[Any] = [bucket, lo, below_seq, limit]
         else:
             where, args = _key_range(bucket, lo, inclusive, hi)
-            q = f"SELECT {_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ?"
+            q = f"SELECT {VERSION_COLS} FROM versions WHERE {where} ORDER BY key, seq DESC LIMIT ?"
             args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
-        return [_row_to_version(r) for r in rows]
+        return [version_from_row(r) for r in rows]
 
     # -- multipart ------------------------------------------------------------
-    @staticmethod
-    def _upload(row: tuple) -> UploadRecord:
-        return UploadRecord(row[0], row[1], bytes(row[2]).decode(), row[3], json.loads(row[4]))
-
-    @staticmethod
-    def _part(row: tuple) -> PartRecord:
-        return PartRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[6]), json.loads(row[5]))
-
-    _PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
-    _UPLOAD_COLS = "upload_id, bucket, key, initiated, info"
-
-    async def create_upload(self, rec: UploadRecord) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            self._versioning(db, rec.bucket)  # the bucket must exist
-            db.execute(
-                f"INSERT INTO uploads ({self._UPLOAD_COLS}) VALUES (?,?,?,?,?)",
-                (rec.upload_id, rec.bucket, rec.key.encode(), rec.initiated, json.dumps(rec.info)),
-            )
-
-        await self._run(self._write, tx)
-
-    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None:
-        q = f"SELECT {self._UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?"
-        row = await self._run(lambda: self._conn().execute(q, (upload_id, bucket, key.encode())).fetchone())
-        return self._upload(row) if row else None
-
-    def _gc(self, db: sqlite3.Connection, layouts: list[dict[str, Any]]) -> None:
-        now = time.time()
-        db.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)", [(json.dumps(x), now) for x in layouts])
-
-    async def put_part(self, part: PartRecord) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            if db.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (part.upload_id,)).fetchone() is None:
-                raise UploadMissing(part.upload_id)
-            old = db.execute("SELECT layout FROM parts WHERE upload_id = ? AND part_number = ?",
-                             (part.upload_id, part.part_number)).fetchone()
-            if old is not None:
-                self._gc(db, [json.loads(old[0])])
-            db.execute(
-                f"INSERT OR REPLACE INTO parts ({self._PART_COLS}) VALUES (?,?,?,?,?,?,?)",
-                (part.upload_id, part.part_number, part.size, part.etag, part.mtime, json.dumps(part.info),
-                 json.dumps(part.layout)),
-            )
-
-        await self._run(self._write, tx)
-
-    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
-        q = f"SELECT {self._PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?"
-        rows = await self._run(lambda: self._conn().execute(q, (upload_id, after, limit)).fetchall())
-        return [self._part(r) for r in rows]
-
-    def _take_upload(self, db: sqlite3.Connection, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
-        """Delete an upload row and its parts; return the parts. UploadMissing if absent."""
-        cur = db.execute("DELETE FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?", (upload_id, bucket, kb))
-        if cur.rowcount == 0:
-            raise UploadMissing(upload_id)
-        rows = db.execute(f"SELECT {self._PART_COLS} FROM parts WHERE upload_id = ?", (upload_id,)).fetchall()
-        db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-        return [self._part(r) for r in rows]
-
-    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            parts = self._take_upload(db, upload_id, bucket, key.encode())
-            self._gc(db, [p.layout for p in parts])
-
-        await self._run(self._write, tx)
-
-    async def complete_upload(
-        self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
-    ) -> VersionRecord:
-        def tx(db: sqlite3.Connection) -> VersionRecord:
-            replaced = self._check_write(db, rec, check)
-            parts = self._take_upload(db, upload_id, rec.bucket, rec.key.encode())
-            kept = set(keep)
-            self._gc(db, [p.layout for p in parts if p.part_number not in kept])
-            if replaced is not None:
-                self._drop(db, replaced)
-            self._insert_latest(db, rec)
-            return rec
-
-        return await self._run(self._write, tx)
-
     async def _scan_uploads(
         self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, after_id: str | None = None
     ) -> list[UploadRecord]:
-        cols = self._UPLOAD_COLS
+        cols = UPLOAD_COLS
         if after_id is not None:
             q = (f"SELECT {cols} FROM uploads WHERE bucket = ? AND key = ? AND (initiated, upload_id) > "
                  "(SELECT initiated, upload_id FROM uploads WHERE upload_id = ?) ORDER BY initiated, upload_id LIMIT ?")
@@ -509,18 +309,9 @@ class SqliteMeta(MetaStore):
             q = f"SELECT {cols} FROM uploads WHERE {where} ORDER BY key, initiated, upload_id LIMIT ?"
             args.append(limit)
         rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
-        return [self._upload(r) for r in rows]
+        return [upload_from_row(r) for r in rows]
 
     # -- queues ---------------------------------------------------------------
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            now = time.time()
-            db.executemany(
-                "INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)", [(json.dumps(lay), now) for lay in layouts]
-            )
-
-        await self._run(self._write, tx)
-
     async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
         rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
@@ -629,19 +420,6 @@ class SqliteMeta(MetaStore):
 
         await self._run(self._write, tx)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            row = db.execute("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                             (bucket, key.encode(), version_id)).fetchone()
-            if row is None or row[0] is None or json.loads(row[0]) != old:
-                return False
-            db.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                       (json.dumps(new, separators=(",", ":")), bucket, key.encode(), version_id))
-            return True
-
-        return await self._run(self._write, tx)
-
     async def maintenance_stats(self) -> dict[str, int]:
         def q() -> dict[str, int]:
             db = self._conn()
@@ -657,21 +435,14 @@ class SqliteMeta(MetaStore):
 
     # -- users ------------------------------------------------------------------
     # (users, stored policies, settings, usage, pool statistics; 0004_users.sql)
-    _USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated"
-
-    @staticmethod
-    def _user(row: tuple) -> UserRecord:
-        return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p],
-                          row[5], row[6])
-
     async def get_user(self, access_key: str) -> UserRecord | None:
-        q = f"SELECT {self._USER_COLS} FROM iam_users WHERE access_key = ?"
+        q = f"SELECT {USER_COLS} FROM iam_users WHERE access_key = ?"
         row = await self._run(lambda: self._conn().execute(q, (access_key,)).fetchone())
-        return self._user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def list_users(self) -> list[UserRecord]:
-        q = f"SELECT {self._USER_COLS} FROM iam_users ORDER BY access_key"
-        return [self._user(r) for r in await self._run(lambda: self._conn().execute(q).fetchall())]
+        q = f"SELECT {USER_COLS} FROM iam_users ORDER BY access_key"
+        return [user_from_row(r) for r in await self._run(lambda: self._conn().execute(q).fetchall())]
 
     async def put_user(self, rec: UserRecord) -> bool:
         def tx(db: sqlite3.Connection) -> bool:
@@ -776,12 +547,3 @@ class SqliteMeta(MetaStore):
 
     def pool_stats(self) -> dict[str, Any]:
         return self.stats.snapshot(path=self.path)
-
-
-def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:
-    """Every storage layout a version references: its own, or one per multipart part."""
-    if rec.layout is None:
-        return []
-    if "parts" in rec.layout:
-        return [p["layout"] for p in rec.layout["parts"] if p.get("layout")]
-    return [rec.layout]

@@ -1,0 +1,104 @@
+"""Rows to records and back: the one place that knows the column order of each table.
+
+Both backends read rows by position (a ``sqlite3`` tuple, an ``asyncpg.Record``)
+and bind parameters in the same order, so the mapping is written once here.
+Keys are stored as UTF-8 bytes (``BLOB`` / ``bytea``) and come back as ``str``;
+JSON columns hold text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from .model import BucketRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
+
+
+class Row(Protocol):
+    """A result row read by position: a ``sqlite3`` tuple or an ``asyncpg.Record``."""
+
+    def __getitem__(self, i: int, /) -> Any: ...
+
+
+VERSION_COLS = "bucket, key, version_id, seq, is_latest, delete_marker, size, etag, mtime, info, layout, inline_data"
+BUCKET_COLS = "name, created, versioning, object_lock, config"
+UPLOAD_COLS = "upload_id, bucket, key, initiated, info"
+PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
+USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated"
+
+
+def compact_json(v: Any) -> str:
+    """JSON without spaces (version info and layouts: one per row, many rows).
+
+    >>> compact_json({"a": [1, 2]})
+    '{"a":[1,2]}'
+    """
+    return json.dumps(v, separators=(",", ":"))
+
+
+def version_from_row(row: Row) -> VersionRecord:
+    """A ``versions`` row selected as ``VERSION_COLS``."""
+    return VersionRecord(
+        bucket=row[0],
+        key=bytes(row[1]).decode(),
+        version_id=row[2],
+        seq=row[3],
+        is_latest=bool(row[4]),
+        delete_marker=bool(row[5]),
+        size=row[6],
+        etag=row[7],
+        mtime=row[8],
+        info=json.loads(row[9]),
+        layout=json.loads(row[10]) if row[10] else None,
+        inline=bytes(row[11]) if row[11] is not None else None,
+    )
+
+
+def version_params(r: VersionRecord) -> tuple[Any, ...]:
+    """A version as the parameters of an INSERT of ``VERSION_COLS``."""
+    return (
+        r.bucket,
+        r.key.encode(),
+        r.version_id,
+        r.seq,
+        int(r.is_latest),
+        int(r.delete_marker),
+        r.size,
+        r.etag,
+        r.mtime,
+        compact_json(r.info),
+        compact_json(r.layout) if r.layout is not None else None,
+        r.inline,
+    )
+
+
+def bucket_from_row(row: Row | None) -> BucketRecord | None:
+    """A ``buckets`` row selected as ``BUCKET_COLS`` (None stays None)."""
+    if row is None:
+        return None
+    return BucketRecord(row[0], row[1], row[2], bool(row[3]), json.loads(row[4]))
+
+
+def upload_from_row(row: Row) -> UploadRecord:
+    """An ``uploads`` row selected as ``UPLOAD_COLS``."""
+    return UploadRecord(row[0], row[1], bytes(row[2]).decode(), row[3], json.loads(row[4]))
+
+
+def upload_params(rec: UploadRecord) -> tuple[Any, ...]:
+    return (rec.upload_id, rec.bucket, rec.key.encode(), rec.initiated, json.dumps(rec.info))
+
+
+def part_from_row(row: Row) -> PartRecord:
+    """A ``parts`` row selected as ``PART_COLS``."""
+    return PartRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[6]), json.loads(row[5]))
+
+
+def part_params(part: PartRecord) -> tuple[Any, ...]:
+    return (part.upload_id, part.part_number, part.size, part.etag, part.mtime, json.dumps(part.info),
+            json.dumps(part.layout))
+
+
+def user_from_row(row: Row) -> UserRecord:
+    """An ``iam_users`` row selected as ``USER_COLS`` (policies are stored comma-separated)."""
+    return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p], row[5], row[6])
+

@@ -1,0 +1,293 @@
+"""The S3 state machine of the SQL backends, written once over a transaction adapter.
+
+Versioning (the null-version rules, delete markers, exactly one latest version
+per key, replaced storage going to the GC queue in the same transaction), the
+write check (``check`` callbacks: If-Match / If-None-Match, object lock) and
+multipart uploads (parts, complete, abort) live here, as ``async`` code against
+``tx.Tx``. ``SqliteMeta`` and ``PostgresMeta`` inherit it and supply two
+primitives, ``_transaction`` and ``_reading``, which run a function of a
+``Tx`` on their connection; they keep their connection handling, outage
+mapping, migrations and the SQL that genuinely differs (``tx.py`` says which).
+The listing walk is shared the same way, one level up (``base.MetaStore``).
+
+Locks, in the one order every transaction takes them (PostgreSQL; on SQLite a
+write transaction holds the whole database and the locks are no-ops): the
+bucket row (``tx.share_lock``), then the object key (``tx.lock_key``), then
+upload rows. ``docs/metadata.md`` has the design.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from .base import (
+    BucketMissing,
+    DeleteCheck,
+    InfoUpdate,
+    MetaStore,
+    UploadMissing,
+    WriteCheck,
+)
+from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
+from .rows import (
+    PART_COLS,
+    UPLOAD_COLS,
+    VERSION_COLS,
+    compact_json,
+    part_from_row,
+    part_params,
+    upload_from_row,
+    upload_params,
+    version_from_row,
+    version_params,
+)
+from .tx import Tx, placeholders
+
+T = TypeVar("T")
+
+#: a function of an open transaction (run by ``_transaction`` / ``_reading``)
+TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
+
+
+class SqlMetaStore(MetaStore):
+    """MetaStore methods shared by the SQL backends (see the module doc)."""
+
+    @abc.abstractmethod
+    async def _transaction(self, fn: TxFn[T]) -> T:
+        """Run ``fn`` in one write transaction: committed when it returns, rolled back when it raises."""
+
+    @abc.abstractmethod
+    async def _reading(self, fn: TxFn[T]) -> T:
+        """Run ``fn``'s reads (no writes, no locks) outside an explicit transaction."""
+
+    # -- versions -------------------------------------------------------------
+    async def get_version(self, bucket: str, key: str, version_id: str | None = None) -> VersionRecord | None:
+        kb = key.encode()
+        if version_id is None:
+            return await self._reading(lambda tx: _latest(tx, bucket, kb))
+        return await self._reading(lambda tx: _one(tx, bucket, kb, version_id))
+
+    async def put_version(self, rec: VersionRecord, check: WriteCheck | None = None) -> VersionRecord:
+        async def run(tx: Tx) -> VersionRecord:
+            replaced = await _begin_write(tx, rec, check)
+            if replaced is not None:
+                await _drop(tx, replaced)
+            await _insert_latest(tx, rec)
+            return rec
+
+        return await self._transaction(run)
+
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
+    ) -> tuple[VersionRecord | None, VersionRecord | None]:
+        kb = key.encode()
+
+        async def run(tx: Tx) -> tuple[VersionRecord | None, VersionRecord | None]:
+            state = await _lock_bucket(tx, bucket)
+            await tx.lock_key(bucket, kb)
+            if version_id is not None:
+                # that version goes for good; if it was the latest, the newest one left is promoted
+                victim = await _one(tx, bucket, kb, version_id)
+                if victim is None:
+                    return None, None
+                if check is not None:
+                    check(victim)
+                await _drop(tx, victim)
+                if victim.is_latest:
+                    await tx.execute(
+                        "UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = "
+                        "(SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?)", bucket, kb, bucket, kb)
+                return victim, None
+            if state == "Enabled":      # a new delete marker; nothing is removed
+                await _insert_latest(tx, marker)
+                return None, marker
+            # Suspended or never versioned: the null version goes (the others stay)
+            victim = await _one(tx, bucket, kb, NULL_VERSION)
+            if victim is not None:
+                if check is not None:
+                    check(victim)
+                await _drop(tx, victim)
+            if state == "Suspended":    # ... and a null delete marker takes its place
+                marker.version_id = NULL_VERSION
+                await _insert_latest(tx, marker)
+                return victim, marker
+            return victim, None
+
+        return await self._transaction(run)
+
+    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+        kb = key.encode()
+
+        async def run(tx: Tx) -> bool:
+            await tx.lock_key(bucket, kb)
+            new = info
+            if callable(info):
+                current = await _one(tx, bucket, kb, version_id)
+                if current is None:
+                    return False
+                new = info(current)
+            return await tx.execute("UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                                    compact_json(new), bucket, kb, version_id) > 0
+
+        return await self._transaction(run)
+
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
+                            new: dict[str, Any]) -> bool:
+        kb = key.encode()
+
+        async def run(tx: Tx) -> bool:
+            await tx.lock_key(bucket, kb)
+            row = await tx.fetchone("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                                    bucket, kb, version_id)
+            if row is None or row[0] is None or json.loads(row[0]) != old:
+                return False
+            await tx.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                             compact_json(new), bucket, kb, version_id)
+            return True
+
+        return await self._transaction(run)
+
+    # -- queues ---------------------------------------------------------------
+    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
+        await self._transaction(lambda tx: _gc(tx, layouts))
+
+    # -- multipart ------------------------------------------------------------
+    async def create_upload(self, rec: UploadRecord) -> None:
+        async def run(tx: Tx) -> None:
+            await _lock_bucket(tx, rec.bucket)  # the bucket must exist (and stay until commit)
+            await tx.execute(f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ({placeholders(5)})", *upload_params(rec))
+
+        await self._transaction(run)
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None:
+        async def run(tx: Tx) -> UploadRecord | None:
+            row = await tx.fetchone(f"SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+                                    upload_id, bucket, key.encode())
+            return upload_from_row(row) if row else None
+
+        return await self._reading(run)
+
+    async def put_part(self, part: PartRecord) -> None:
+        async def run(tx: Tx) -> None:
+            # share-lock the upload row: a concurrent complete/abort (DELETE) waits for us, or we find it gone
+            if await tx.fetchone(f"SELECT 1 FROM uploads WHERE upload_id = ?{tx.share_lock}", part.upload_id) is None:
+                raise UploadMissing(part.upload_id)
+            old = await tx.delete_returning("parts", "upload_id = ? AND part_number = ?", "layout",
+                                            part.upload_id, part.part_number)
+            await _gc(tx, [json.loads(r[0]) for r in old])
+            await tx.execute(f"INSERT INTO parts ({PART_COLS}) VALUES ({placeholders(7)})", *part_params(part))
+
+        await self._transaction(run)
+
+    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
+        async def run(tx: Tx) -> list[PartRecord]:
+            rows = await tx.fetchall(f"SELECT {PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ?"
+                                     " ORDER BY part_number LIMIT ?", upload_id, after, limit)
+            return [part_from_row(r) for r in rows]
+
+        return await self._reading(run)
+
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        async def run(tx: Tx) -> None:
+            parts = await _take_upload(tx, upload_id, bucket, key.encode())
+            await _gc(tx, [p.layout for p in parts])
+
+        await self._transaction(run)
+
+    async def complete_upload(
+        self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None
+    ) -> VersionRecord:
+        async def run(tx: Tx) -> VersionRecord:
+            replaced = await _begin_write(tx, rec, check)
+            # the upload goes in this transaction: of two concurrent completes, one finds it gone
+            parts = await _take_upload(tx, upload_id, rec.bucket, rec.key.encode())
+            kept = set(keep)
+            await _gc(tx, [p.layout for p in parts if p.part_number not in kept])
+            if replaced is not None:
+                await _drop(tx, replaced)
+            await _insert_latest(tx, rec)
+            return rec
+
+        return await self._transaction(run)
+
+
+# -- the steps the transactions above share -------------------------------------
+async def _latest(tx: Tx, bucket: str, kb: bytes) -> VersionRecord | None:
+    row = await tx.fetchone(
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1", bucket, kb)
+    return version_from_row(row) if row else None
+
+
+async def _one(tx: Tx, bucket: str, kb: bytes, version_id: str) -> VersionRecord | None:
+    row = await tx.fetchone(
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", bucket, kb, version_id)
+    return version_from_row(row) if row else None
+
+
+async def _lock_bucket(tx: Tx, bucket: str) -> str:
+    """Share-lock the bucket row for a write inside it; return its versioning state (BucketMissing)."""
+    row = await tx.fetchone(f"SELECT versioning FROM buckets WHERE name = ?{tx.share_lock}", bucket)
+    if row is None:
+        raise BucketMissing(bucket)
+    return str(row[0])
+
+
+async def _begin_write(tx: Tx, rec: VersionRecord, check: WriteCheck | None) -> VersionRecord | None:
+    """The write check, common start of put and complete: take the locks, settle the version id
+    from the bucket's versioning state (not "Enabled": "null"), run ``check`` against the current
+    rows, and return the null version ``rec`` replaces."""
+    kb = rec.key.encode()
+    versioning = await _lock_bucket(tx, rec.bucket)
+    await tx.lock_key(rec.bucket, kb)
+    if versioning != "Enabled":
+        rec.version_id = NULL_VERSION
+    latest = await _latest(tx, rec.bucket, kb)
+    replaced = await _one(tx, rec.bucket, kb, NULL_VERSION) if rec.version_id == NULL_VERSION else None
+    if check is not None:
+        check(latest, replaced)
+    return replaced
+
+
+async def _insert_latest(tx: Tx, rec: VersionRecord) -> None:
+    """Add ``rec`` as the newest version of its key (next seq) and the only latest one."""
+    kb = rec.key.encode()
+    row = await tx.fetchone("SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?", rec.bucket, kb)
+    rec.seq = ((row[0] if row else None) or 0) + 1
+    rec.is_latest = True
+    await tx.execute("UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1", rec.bucket, kb)
+    await tx.execute(f"INSERT INTO versions ({VERSION_COLS}) VALUES ({placeholders(12)})", *version_params(rec))
+
+
+async def _drop(tx: Tx, rec: VersionRecord) -> None:
+    """Remove one version row; its shards go to the GC queue in the same transaction."""
+    await tx.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                     rec.bucket, rec.key.encode(), rec.version_id)
+    await _gc(tx, _layouts(rec))
+
+
+async def _gc(tx: Tx, layouts: list[dict[str, Any]]) -> None:
+    if layouts:
+        now = time.time()
+        await tx.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)",
+                             [(json.dumps(x), now) for x in layouts])
+
+
+async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
+    """Delete an upload row and its parts; return the parts. UploadMissing if absent."""
+    if await tx.execute("DELETE FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+                        upload_id, bucket, kb) == 0:
+        raise UploadMissing(upload_id)
+    return [part_from_row(r) for r in await tx.delete_returning("parts", "upload_id = ?", PART_COLS, upload_id)]
+
+
+def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:
+    """Every storage layout a version references: its own, or one per multipart part."""
+    if rec.layout is None:
+        return []
+    if "parts" in rec.layout:
+        return [p["layout"] for p in rec.layout["parts"] if p.get("layout")]
+    return [rec.layout]
