@@ -90,6 +90,10 @@ ACTIONS: dict[str, str] = {
     "RestoreObject": "s3:RestoreObject",
 }
 
+#: router operations that are not S3 APIs, so need no action: the request names no operation
+#: (answered the same whoever asks)
+EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
+
 #: operations that change nothing (served in maintenance mode); everything else is a write
 _READ_PREFIXES = ("Get", "Head", "List")
 _READS_BY_POST = {"SelectObjectContent"}
