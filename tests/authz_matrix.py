@@ -269,7 +269,7 @@ VERSION_ACTIONS: dict[str, tuple[str, ...]] = {
 ALSO_NEEDS: dict[str, tuple[str, ...]] = {"GetObjectAttributes": ("s3:GetObject",)}
 
 #: operations that are not S3 APIs (nothing to authorise: the request names no operation)
-EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path; answered 405 whoever asks"}
+EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
 
 
 @dataclass(frozen=True)

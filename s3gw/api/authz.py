@@ -8,9 +8,11 @@ matrix test is generated from these tables.
 
 The table follows the actions the S3 API reference lists for each operation
 (and MinIO's handlers, where they differ: MinIO checks ``s3:PutObject`` for
-every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). An
-operation missing from the table needs ``s3:<OperationName>``, which only
-``s3:*`` grants: unknown means refused for restricted users, never allowed.
+every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). Every
+operation the router can name has a row, or is ``EXEMPT``
+(tests/unit/api/test_authz_table.py); one without would need
+``s3:<OperationName>``, which only ``s3:*`` grants: unknown means refused for
+restricted users, never allowed.
 """
 
 from __future__ import annotations
@@ -61,6 +63,20 @@ ACTIONS: dict[str, str] = {
     "GetBucketReplication": "s3:GetReplicationConfiguration",
     "PutBucketReplication": "s3:PutReplicationConfiguration",
     "DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    # configurations s3gw does not keep: authorised like any request, then NotImplemented
+    # (or their "not configured" answer)
+    "GetBucketWebsite": "s3:GetBucketWebsite",
+    "PutBucketWebsite": "s3:PutBucketWebsite",
+    "DeleteBucketWebsite": "s3:DeleteBucketWebsite",
+    "GetBucketLogging": "s3:GetBucketLogging",
+    "PutBucketLogging": "s3:PutBucketLogging",
+    "GetBucketAccelerateConfiguration": "s3:GetAccelerateConfiguration",
+    "PutBucketAccelerateConfiguration": "s3:PutAccelerateConfiguration",
+    "GetBucketRequestPayment": "s3:GetBucketRequestPayment",
+    "PutBucketRequestPayment": "s3:PutBucketRequestPayment",
+    "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+    "PutBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
     # objects
     "GetObject": "s3:GetObject",
     "HeadObject": "s3:GetObject",
@@ -90,8 +106,8 @@ ACTIONS: dict[str, str] = {
     "RestoreObject": "s3:RestoreObject",
 }
 
-#: router operations that are not S3 APIs, so need no action: the request names no operation
-#: (answered the same whoever asks)
+#: router operations that are not S3 APIs, so have no row: what they need falls back to
+#: ``s3:<name>``, which only ``s3:*`` grants (no handler serves them)
 EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
 
 #: operations that change nothing (served in maintenance mode); everything else is a write

@@ -33,7 +33,6 @@ def test_operations_are_what_route_can_return() -> None:
     assert _reachable() == OPERATIONS
 
 
-@pytest.mark.xfail(strict=True, reason="website/logging/accelerate/requestPayment/ownershipControls have no row")
 def test_every_operation_has_an_action() -> None:
     """Adding an operation to the router without deciding what it needs fails here (an
     operation missing from ACTIONS needs an action only ``s3:*`` grants)."""
@@ -57,9 +56,6 @@ def _world() -> M.World:
 # rows whose requests s3gw does not authorise as the matrix expects yet: row id -> what is wrong (strict xfail)
 KNOWN = {
     "CreateBucket+lock": "x-amz-bucket-object-lock-enabled needs nothing more",
-    "GetBucketAccelerateConfiguration": "no ACTIONS row: needs s3:GetBucketAccelerateConfiguration",
-    "PutBucketAccelerateConfiguration": "no ACTIONS row: needs s3:PutBucketAccelerateConfiguration",
-    "DeleteBucketOwnershipControls": "no ACTIONS row: needs s3:DeleteBucketOwnershipControls",
     "GetObjectTorrent": "s3:GetObject, not s3:GetObjectTorrent",
     "GetObjectAttributes": "s3:GetObject is not needed",
     **{r.id: "a versionId needs nothing more" for r in M.ROWS
