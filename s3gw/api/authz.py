@@ -80,7 +80,7 @@ ACTIONS: dict[str, str] = {
     # objects
     "GetObject": "s3:GetObject",
     "HeadObject": "s3:GetObject",
-    "GetObjectTorrent": "s3:GetObject",
+    "GetObjectTorrent": "s3:GetObjectTorrent",
     "SelectObjectContent": "s3:GetObject",
     "GetObjectAttributes": "s3:GetObjectAttributes",
     "PutObject": "s3:PutObject",
