@@ -106,6 +106,10 @@ ACTIONS: dict[str, str] = {
     "RestoreObject": "s3:RestoreObject",
 }
 
+#: actions an operation needs besides its own: GetObjectAttributes reads the object (AWS: "you
+#: need the s3:GetObject and s3:GetObjectAttributes permissions"; MinIO checks both too)
+ALSO_NEEDS: dict[str, tuple[str, ...]] = {"GetObjectAttributes": ("s3:GetObject",)}
+
 #: router operations that are not S3 APIs, so have no row: what they need falls back to
 #: ``s3:<name>``, which only ``s3:*`` grants (no handler serves them)
 EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
@@ -201,8 +205,8 @@ def resource_of(op: Operation) -> str:
 def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Need]:
     """Every permission a request needs, given its operation and headers (one table for all).
 
-    The operation's own action (``ACTIONS``) on its resource first, then one
-    per header that does another API's work (``HEADER_NEEDS``), then the copy
+    The operation's own action (``ACTIONS``) on its resource first, and any it
+    always needs with it (``ALSO_NEEDS``), then one per header that does another API's work (``HEADER_NEEDS``), then the copy
     source's read. ``PER_KEY`` operations need nothing here: each object named
     in the body is authorised as its own operation.
 
@@ -225,6 +229,7 @@ def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Ne
         return []
     resource = resource_of(op)
     needs = [Need(ACTIONS.get(op.name, f"s3:{op.name}"), resource)]
+    needs += [Need(a, resource) for a in ALSO_NEEDS.get(op.name, ())]
     for h in HEADER_NEEDS.get(op.name, ()):
         if h.applies(headers) and not any(n.action == h.action for n in needs):
             needs.append(Need(h.action, resource, h.header, h.optional))

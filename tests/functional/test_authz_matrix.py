@@ -108,7 +108,6 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
 
 # cells the matrix caught that are not fixed yet: cell id -> what is wrong (strict xfail)
 LOCKED_BUCKET = "CreateBucket with x-amz-bucket-object-lock-enabled does not need s3:PutBucketObjectLockConfiguration"
-ATTRIBUTES = "GetObjectAttributes does not need s3:GetObject"
 VERSIONS = "a versionId does not need the version action (s3:GetObjectVersion, s3:DeleteObjectVersion, ...)"
 KNOWN: dict[str, str] = {
     "readonly|DeleteObjects+version|public/pub": VERSIONS,
@@ -123,8 +122,6 @@ KNOWN: dict[str, str] = {
     "readonly|HeadObject+version|public/pub": VERSIONS,
     "readonly|DeleteObject+version|public/pub": VERSIONS,
     "readonly|DeleteObject+version|public/private": VERSIONS,
-    "readwrite|GetObjectAttributes|public/private": ATTRIBUTES,
-    "readwrite|GetObjectAttributes+version|public/private": ATTRIBUTES,
     "writeonly|DeleteObjects+version|public/pub": VERSIONS,
     "writeonly|DeleteObjects+version|public/private": VERSIONS,
     "writeonly|GetObject+version|public/pub": VERSIONS,
@@ -137,8 +134,6 @@ KNOWN: dict[str, str] = {
     "diagnostics|HeadObject+version|public/pub": VERSIONS,
     "diagnostics|DeleteObject+version|public/pub": VERSIONS,
     "diagnostics|DeleteObject+version|public/private": VERSIONS,
-    "consoleAdmin|GetObjectAttributes|public/private": ATTRIBUTES,
-    "consoleAdmin|GetObjectAttributes+version|public/private": ATTRIBUTES,
     "bucket-scoped|DeleteObjects+version|public/pub": VERSIONS,
     "bucket-scoped|DeleteObjects+version|public/private": VERSIONS,
     "bucket-scoped|GetObject+version|public/pub": VERSIONS,
@@ -158,10 +153,6 @@ KNOWN: dict[str, str] = {
     "prefix-scoped|GetObjectTagging+version|main/pub": VERSIONS,
     "prefix-scoped|PutObjectTagging+version|main/pub": VERSIONS,
     "deny-over-readwrite|CreateBucket+lock|main": LOCKED_BUCKET,
-    "deny-over-readwrite|GetObjectAttributes|main/private": ATTRIBUTES,
-    "deny-over-readwrite|GetObjectAttributes|public/private": ATTRIBUTES,
-    "deny-over-readwrite|GetObjectAttributes+version|main/private": ATTRIBUTES,
-    "deny-over-readwrite|GetObjectAttributes+version|public/private": ATTRIBUTES,
     "anonymous|DeleteObjects+version|public/pub": VERSIONS,
     "anonymous|DeleteObjects+version|public/private": VERSIONS,
     "anonymous|GetObject+version|public/pub": VERSIONS,
