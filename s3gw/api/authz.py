@@ -174,7 +174,14 @@ _NEW_OBJECT = (
     HeaderNeed("x-amz-tagging", "s3:PutObjectTagging"),
 )
 _BYPASS = (HeaderNeed(BYPASS_GOVERNANCE, "s3:BypassGovernanceRetention", value="true", optional=True),)
+# A bucket created with object lock has its lock configuration set and versioning enabled:
+# AWS and MinIO (PutBucketHandler) need both actions for it.
+_LOCKED_BUCKET = (
+    HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketObjectLockConfiguration", value="true"),
+    HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketVersioning", value="true"),
+)
 HEADER_NEEDS: dict[str, tuple[HeaderNeed, ...]] = {
+    "CreateBucket": _LOCKED_BUCKET,
     "PutObject": _NEW_OBJECT,
     "CopyObject": _NEW_OBJECT,
     "CreateMultipartUpload": _NEW_OBJECT,

@@ -107,7 +107,6 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
 
 
 # cells the matrix caught that are not fixed yet: cell id -> what is wrong (strict xfail)
-LOCKED_BUCKET = "CreateBucket with x-amz-bucket-object-lock-enabled does not need s3:PutBucketObjectLockConfiguration"
 VERSIONS = "a versionId does not need the version action (s3:GetObjectVersion, s3:DeleteObjectVersion, ...)"
 KNOWN: dict[str, str] = {
     "readonly|DeleteObjects+version|public/pub": VERSIONS,
@@ -152,7 +151,6 @@ KNOWN: dict[str, str] = {
     "prefix-scoped|DeleteObject+version|public/private": VERSIONS,
     "prefix-scoped|GetObjectTagging+version|main/pub": VERSIONS,
     "prefix-scoped|PutObjectTagging+version|main/pub": VERSIONS,
-    "deny-over-readwrite|CreateBucket+lock|main": LOCKED_BUCKET,
     "anonymous|DeleteObjects+version|public/pub": VERSIONS,
     "anonymous|DeleteObjects+version|public/private": VERSIONS,
     "anonymous|GetObject+version|public/pub": VERSIONS,

@@ -55,7 +55,6 @@ def _world() -> M.World:
 
 # rows whose requests s3gw does not authorise as the matrix expects yet: row id -> what is wrong (strict xfail)
 KNOWN = {
-    "CreateBucket+lock": "x-amz-bucket-object-lock-enabled needs nothing more",
     **{r.id: "a versionId needs nothing more" for r in M.ROWS
        if r.version and r.op not in ("CopyObject", "UploadPartCopy")},
 }
