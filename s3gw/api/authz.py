@@ -110,6 +110,22 @@ ACTIONS: dict[str, str] = {
 #: need the s3:GetObject and s3:GetObjectAttributes permissions"; MinIO checks both too)
 ALSO_NEEDS: dict[str, tuple[str, ...]] = {"GetObjectAttributes": ("s3:GetObject",)}
 
+#: what naming a version adds (the ``versionId`` of the request, or of a DeleteObjects entry):
+#: AWS's version actions ("to ... a specific version, you must have s3:GetObjectVersion", ...).
+#: They come on top of the operation's own action, which MinIO checks (and AWS for deletes):
+#: a Deny of s3:GetObject holds whatever version is asked for.
+VERSION_NEEDS: dict[str, tuple[str, ...]] = {
+    "GetObject": ("s3:GetObjectVersion",),
+    "HeadObject": ("s3:GetObjectVersion",),
+    "DeleteObject": ("s3:DeleteObjectVersion",),
+    "GetObjectTagging": ("s3:GetObjectVersionTagging",),
+    "PutObjectTagging": ("s3:PutObjectVersionTagging",),
+    "DeleteObjectTagging": ("s3:DeleteObjectVersionTagging",),
+    "GetObjectAcl": ("s3:GetObjectVersionAcl",),
+    "PutObjectAcl": ("s3:PutObjectVersionAcl",),
+    "GetObjectAttributes": ("s3:GetObjectVersionAttributes", "s3:GetObjectVersion"),
+}
+
 #: router operations that are not S3 APIs, so have no row: what they need falls back to
 #: ``s3:<name>``, which only ``s3:*`` grants (no handler serves them)
 EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
@@ -209,13 +225,16 @@ def resource_of(op: Operation) -> str:
     return ARN + op.bucket + (f"/{op.key}" if op.key else "")
 
 
-def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Need]:
-    """Every permission a request needs, given its operation and headers (one table for all).
+def required(op: Operation, headers: Mapping[str, str] | None = None, version: str | None = None) -> list[Need]:
+    """Every permission a request needs, given its operation, headers and the version it
+    names (one table for all).
 
     The operation's own action (``ACTIONS``) on its resource first, and any it
-    always needs with it (``ALSO_NEEDS``), then one per header that does another API's work (``HEADER_NEEDS``), then the copy
-    source's read. ``PER_KEY`` operations need nothing here: each object named
-    in the body is authorised as its own operation.
+    always needs with it (``ALSO_NEEDS``), then the version actions when a
+    version is named (``VERSION_NEEDS``), then one per header that does another
+    API's work (``HEADER_NEEDS``), then the copy source's read. ``PER_KEY``
+    operations need nothing here: each object named in the body is authorised
+    as its own operation (with the version its entry names).
 
     >>> required(Operation("ListObjectsV2", "photos"))
     [Need(action='s3:ListBucket', resource='arn:aws:s3:::photos', header='', optional=False)]
@@ -228,6 +247,8 @@ def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Ne
 ('s3:GetObjectVersion', 'arn:aws:s3:::src/a b')]
     >>> [n.optional for n in required(Operation("DeleteObject", "b", "k"), {BYPASS_GOVERNANCE: "True"})]
     [False, True]
+    >>> [n.action for n in required(Operation("GetObject", "b", "k"), {}, version="3")]
+    ['s3:GetObject', 's3:GetObjectVersion']
     >>> required(Operation("DeleteObjects", "b"), {})
     []
     """
@@ -237,6 +258,8 @@ def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Ne
     resource = resource_of(op)
     needs = [Need(ACTIONS.get(op.name, f"s3:{op.name}"), resource)]
     needs += [Need(a, resource) for a in ALSO_NEEDS.get(op.name, ())]
+    if version:
+        needs += [Need(a, resource) for a in VERSION_NEEDS.get(op.name, ())]
     for h in HEADER_NEEDS.get(op.name, ()):
         if h.applies(headers) and not any(n.action == h.action for n in needs):
             needs.append(Need(h.action, resource, h.header, h.optional))

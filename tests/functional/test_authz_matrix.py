@@ -106,63 +106,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         server.stop()
 
 
-# cells the matrix caught that are not fixed yet: cell id -> what is wrong (strict xfail)
-VERSIONS = "a versionId does not need the version action (s3:GetObjectVersion, s3:DeleteObjectVersion, ...)"
-KNOWN: dict[str, str] = {
-    "readonly|DeleteObjects+version|public/pub": VERSIONS,
-    "readonly|DeleteObjects+version|public/private": VERSIONS,
-    "readonly|GetObject+version|main/pub": VERSIONS,
-    "readonly|GetObject+version|main/private": VERSIONS,
-    "readonly|GetObject+version|other/pub": VERSIONS,
-    "readonly|GetObject+version|public/pub": VERSIONS,
-    "readonly|HeadObject+version|main/pub": VERSIONS,
-    "readonly|HeadObject+version|main/private": VERSIONS,
-    "readonly|HeadObject+version|other/pub": VERSIONS,
-    "readonly|HeadObject+version|public/pub": VERSIONS,
-    "readonly|DeleteObject+version|public/pub": VERSIONS,
-    "readonly|DeleteObject+version|public/private": VERSIONS,
-    "writeonly|DeleteObjects+version|public/pub": VERSIONS,
-    "writeonly|DeleteObjects+version|public/private": VERSIONS,
-    "writeonly|GetObject+version|public/pub": VERSIONS,
-    "writeonly|HeadObject+version|public/pub": VERSIONS,
-    "writeonly|DeleteObject+version|public/pub": VERSIONS,
-    "writeonly|DeleteObject+version|public/private": VERSIONS,
-    "diagnostics|DeleteObjects+version|public/pub": VERSIONS,
-    "diagnostics|DeleteObjects+version|public/private": VERSIONS,
-    "diagnostics|GetObject+version|public/pub": VERSIONS,
-    "diagnostics|HeadObject+version|public/pub": VERSIONS,
-    "diagnostics|DeleteObject+version|public/pub": VERSIONS,
-    "diagnostics|DeleteObject+version|public/private": VERSIONS,
-    "bucket-scoped|DeleteObjects+version|public/pub": VERSIONS,
-    "bucket-scoped|DeleteObjects+version|public/private": VERSIONS,
-    "bucket-scoped|GetObject+version|public/pub": VERSIONS,
-    "bucket-scoped|HeadObject+version|public/pub": VERSIONS,
-    "bucket-scoped|DeleteObject+version|public/pub": VERSIONS,
-    "bucket-scoped|DeleteObject+version|public/private": VERSIONS,
-    "prefix-scoped|DeleteObjects+version|main/pub": VERSIONS,
-    "prefix-scoped|DeleteObjects+version|public/pub": VERSIONS,
-    "prefix-scoped|DeleteObjects+version|public/private": VERSIONS,
-    "prefix-scoped|GetObject+version|main/pub": VERSIONS,
-    "prefix-scoped|GetObject+version|public/pub": VERSIONS,
-    "prefix-scoped|HeadObject+version|main/pub": VERSIONS,
-    "prefix-scoped|HeadObject+version|public/pub": VERSIONS,
-    "prefix-scoped|DeleteObject+version|main/pub": VERSIONS,
-    "prefix-scoped|DeleteObject+version|public/pub": VERSIONS,
-    "prefix-scoped|DeleteObject+version|public/private": VERSIONS,
-    "prefix-scoped|GetObjectTagging+version|main/pub": VERSIONS,
-    "prefix-scoped|PutObjectTagging+version|main/pub": VERSIONS,
-    "anonymous|DeleteObjects+version|public/pub": VERSIONS,
-    "anonymous|DeleteObjects+version|public/private": VERSIONS,
-    "anonymous|GetObject+version|public/pub": VERSIONS,
-    "anonymous|HeadObject+version|public/pub": VERSIONS,
-    "anonymous|DeleteObject+version|public/pub": VERSIONS,
-    "anonymous|DeleteObject+version|public/private": VERSIONS,
-}
-
-CELLS = [pytest.param(c, r, t, id=M.cell_id(c, r, t),
-                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN[M.cell_id(c, r, t)])]
-                      if M.cell_id(c, r, t) in KNOWN else [])
-         for c, r, t in M.cells()]
+CELLS = [pytest.param(c, r, t, id=M.cell_id(c, r, t)) for c, r, t in M.cells()]
 
 
 @pytest.mark.parametrize("caller,row,target", CELLS)

@@ -53,17 +53,7 @@ def _world() -> M.World:
     return w
 
 
-# rows whose requests s3gw does not authorise as the matrix expects yet: row id -> what is wrong (strict xfail)
-KNOWN = {
-    **{r.id: "a versionId needs nothing more" for r in M.ROWS
-       if r.version and r.op not in ("CopyObject", "UploadPartCopy")},
-}
-KNOWN["GetObjectAttributes+version"] = "s3:GetObject, s3:GetObjectVersion(Attributes) are not needed"
-
 ROW_TARGETS = [pytest.param(r, t, id=f"{r.id}|{t.name}") for r in M.ROWS for t in r.targets]
-NEEDS = [pytest.param(r, t, id=f"{r.id}|{t.name}",
-                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN[r.id])] if r.id in KNOWN else [])
-         for r in M.ROWS for t in r.targets]
 
 
 @pytest.mark.parametrize("row,target", ROW_TARGETS)
@@ -75,7 +65,7 @@ def test_row_routes_to_its_operation(row: M.Row, target: M.Target) -> None:
     assert route(req.method, req.path, MultiDict(req.query), headers).name == row.op
 
 
-@pytest.mark.parametrize("row,target", NEEDS)
+@pytest.mark.parametrize("row,target", ROW_TARGETS)
 def test_required_is_what_the_matrix_expects(row: M.Row, target: M.Target) -> None:
     """What s3gw asks for (authz.required) == what the matrix's own table says, for each request."""
     w = _world()
@@ -91,6 +81,5 @@ def test_required_is_what_the_matrix_expects(row: M.Row, target: M.Target) -> No
     else:
         op = route(req.method, req.path, MultiDict(req.query), CIMultiDict(req.headers))
         version = query.get("versionId")
-    needs = required(op, req.headers, version) if version else required(op, req.headers)
-    got = {(n.action, n.resource) for n in needs if not n.optional}
+    got = {(n.action, n.resource) for n in required(op, req.headers, version) if not n.optional}
     assert got == {(n.action, n.resource) for n in row.needs(w, target)}
