@@ -72,6 +72,13 @@ DIVERGENCES: dict[str, dict[str, Div]] = {
 }
 
 
+# The authorisation matrix (s3compat/cases/authz_matrix.py): computed from the rules by which
+# MinIO decides otherwise than AWS (modelled there, each rule with its reason), so that each
+# case that differs is listed, strictly, and no other.
+from s3compat.cases.authz_matrix import divergences as _authz_divergences  # noqa: E402
+
+DIVERGENCES.update({cid: {"s3gw*": Div(reason, tests=("same",))} for cid, reason in _authz_divergences().items()})
+
 
 def match(pattern: str, name: str) -> bool:
     return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), name) is not None

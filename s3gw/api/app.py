@@ -85,9 +85,10 @@ class Request:
     principal: Principal | None = None                        # the verified caller (None without IAM)
     decision: Decision = field(default_factory=Decision)     # what authorize allowed (headers honoured)
 
-    async def authorize(self, op: Operation) -> Decision:
-        """``authorize`` for a part of this request (DeleteObjects: each key, as DeleteObject)."""
-        return await authorize(self.http, op, self.auth, self.principal)
+    async def authorize(self, op: Operation, version: str | None = None) -> Decision:
+        """``authorize`` for a part of this request (DeleteObjects: each key, as DeleteObject,
+        with the version its entry names)."""
+        return await authorize(self.http, op, self.auth, self.principal, version)
 
     @property
     def query(self) -> Any:
@@ -299,7 +300,7 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                 info["access_key"] = auth.access_key
                 if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
-                decision = await authorize(http, op, auth, principal)
+                decision = await authorize(http, op, auth, principal, version_of(http, op))
             handler = handlers.get(op.name)
             if handler is None:
                 raise S3Error("NotImplemented")
@@ -364,12 +365,19 @@ async def resolve_principal(http: web.Request, settings: Settings, claimed: str 
     return principal, lookup
 
 
-async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None
-                    ) -> Decision:
-    """May this caller do this operation, with these headers, now? The one place that checks.
+def version_of(http: web.Request, op: Operation) -> str | None:
+    """The version an object request names (its ``versionId``), if any."""
+    return (http.query.get("versionId") or None) if op.key else None
+
+
+async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None,
+                    version: str | None = None) -> Decision:
+    """May this caller do this operation, with these headers, on this version, now? The one
+    place that checks.
 
     * every ``authz.required`` permission must be granted: the operation's
-      action on its resource, the actions of headers that do another API's
+      action on its resource, the version action when ``version`` names one
+      (``authz.VERSION_NEEDS``), the actions of headers that do another API's
       work (lock, legal hold, tagging), the copy source's read; an optional
       one denied (the governance bypass) is not honoured (``Decision``)
       rather than refused;
@@ -395,9 +403,11 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
         if caller is None and not auth.anonymous:
             raise S3Error("AccessDenied")
         settings = http.app.get(SETTINGS)
-        ctx = request_context(http, op, auth, caller, settings.trusted_proxies if settings is not None else ())
-        for need in required(op, http.headers):
-            if await iam.authorize(caller, need.action, need.resource, ctx, _existing_tags(http, op, need.resource)):
+        ctx = request_context(http, op, auth, caller, settings.trusted_proxies if settings is not None else (),
+                              version=version)
+        for need in required(op, http.headers, version):
+            if await iam.authorize(caller, need.action, need.resource, ctx,
+                                   _existing_tags(http, op, need.resource, version)):
                 continue
             if not need.optional:
                 raise S3Error("AccessDenied")
@@ -408,17 +418,15 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
     return Decision(frozenset(refused))
 
 
-def _existing_tags(http: web.Request, op: Operation, resource: str
+def _existing_tags(http: web.Request, op: Operation, resource: str, version: str | None
                    ) -> Callable[[], Awaitable[dict[str, str] | None]] | None:
     """How to read the tags of the object ``resource`` names (``s3:ExistingObjectTag``), if it names one:
-    the request's object (its ``versionId``), or the copy source (the version it names)."""
+    the operation's object (the version it names), or the copy source (the version it names)."""
     core = http.app.get(CORE)
     bucket, _, key = resource[len("arn:aws:s3:::"):].partition("/")
     if core is None or not key:
         return None
-    if op.key and (bucket, key) == (op.bucket, op.key):
-        version = http.query.get("versionId") or None
-    else:
+    if not (op.key and (bucket, key) == (op.bucket, op.key)):
         src = copy_source(http.headers)
         version = src[2] if src is not None else None
     return lambda: core.existing_tags(bucket, key, version)

@@ -8,9 +8,11 @@ matrix test is generated from these tables.
 
 The table follows the actions the S3 API reference lists for each operation
 (and MinIO's handlers, where they differ: MinIO checks ``s3:PutObject`` for
-every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). An
-operation missing from the table needs ``s3:<OperationName>``, which only
-``s3:*`` grants: unknown means refused for restricted users, never allowed.
+every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). Every
+operation the router can name has a row, or is ``EXEMPT``
+(tests/unit/api/test_authz_table.py); one without would need
+``s3:<OperationName>``, which only ``s3:*`` grants: unknown means refused for
+restricted users, never allowed.
 """
 
 from __future__ import annotations
@@ -61,10 +63,24 @@ ACTIONS: dict[str, str] = {
     "GetBucketReplication": "s3:GetReplicationConfiguration",
     "PutBucketReplication": "s3:PutReplicationConfiguration",
     "DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    # configurations s3gw does not keep: authorised like any request, then NotImplemented
+    # (or their "not configured" answer)
+    "GetBucketWebsite": "s3:GetBucketWebsite",
+    "PutBucketWebsite": "s3:PutBucketWebsite",
+    "DeleteBucketWebsite": "s3:DeleteBucketWebsite",
+    "GetBucketLogging": "s3:GetBucketLogging",
+    "PutBucketLogging": "s3:PutBucketLogging",
+    "GetBucketAccelerateConfiguration": "s3:GetAccelerateConfiguration",
+    "PutBucketAccelerateConfiguration": "s3:PutAccelerateConfiguration",
+    "GetBucketRequestPayment": "s3:GetBucketRequestPayment",
+    "PutBucketRequestPayment": "s3:PutBucketRequestPayment",
+    "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+    "PutBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
     # objects
     "GetObject": "s3:GetObject",
     "HeadObject": "s3:GetObject",
-    "GetObjectTorrent": "s3:GetObject",
+    "GetObjectTorrent": "s3:GetObjectTorrent",
     "SelectObjectContent": "s3:GetObject",
     "GetObjectAttributes": "s3:GetObjectAttributes",
     "PutObject": "s3:PutObject",
@@ -89,6 +105,30 @@ ACTIONS: dict[str, str] = {
     "PutObjectAcl": "s3:PutObjectAcl",
     "RestoreObject": "s3:RestoreObject",
 }
+
+#: actions an operation needs besides its own: GetObjectAttributes reads the object (AWS: "you
+#: need the s3:GetObject and s3:GetObjectAttributes permissions"; MinIO checks both too)
+ALSO_NEEDS: dict[str, tuple[str, ...]] = {"GetObjectAttributes": ("s3:GetObject",)}
+
+#: what naming a version adds (the ``versionId`` of the request, or of a DeleteObjects entry):
+#: AWS's version actions ("to ... a specific version, you must have s3:GetObjectVersion", ...).
+#: They come on top of the operation's own action, which MinIO checks (and AWS for deletes):
+#: a Deny of s3:GetObject holds whatever version is asked for.
+VERSION_NEEDS: dict[str, tuple[str, ...]] = {
+    "GetObject": ("s3:GetObjectVersion",),
+    "HeadObject": ("s3:GetObjectVersion",),
+    "DeleteObject": ("s3:DeleteObjectVersion",),
+    "GetObjectTagging": ("s3:GetObjectVersionTagging",),
+    "PutObjectTagging": ("s3:PutObjectVersionTagging",),
+    "DeleteObjectTagging": ("s3:DeleteObjectVersionTagging",),
+    "GetObjectAcl": ("s3:GetObjectVersionAcl",),
+    "PutObjectAcl": ("s3:PutObjectVersionAcl",),
+    "GetObjectAttributes": ("s3:GetObjectVersionAttributes", "s3:GetObjectVersion"),
+}
+
+#: router operations that are not S3 APIs, so have no row: what they need falls back to
+#: ``s3:<name>``, which only ``s3:*`` grants (no handler serves them)
+EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
 
 #: operations that change nothing (served in maintenance mode); everything else is a write
 _READ_PREFIXES = ("Get", "Head", "List")
@@ -150,7 +190,14 @@ _NEW_OBJECT = (
     HeaderNeed("x-amz-tagging", "s3:PutObjectTagging"),
 )
 _BYPASS = (HeaderNeed(BYPASS_GOVERNANCE, "s3:BypassGovernanceRetention", value="true", optional=True),)
+# A bucket created with object lock has its lock configuration set and versioning enabled:
+# AWS and MinIO (PutBucketHandler) need both actions for it.
+_LOCKED_BUCKET = (
+    HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketObjectLockConfiguration", value="true"),
+    HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketVersioning", value="true"),
+)
 HEADER_NEEDS: dict[str, tuple[HeaderNeed, ...]] = {
+    "CreateBucket": _LOCKED_BUCKET,
     "PutObject": _NEW_OBJECT,
     "CopyObject": _NEW_OBJECT,
     "CreateMultipartUpload": _NEW_OBJECT,
@@ -178,13 +225,16 @@ def resource_of(op: Operation) -> str:
     return ARN + op.bucket + (f"/{op.key}" if op.key else "")
 
 
-def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Need]:
-    """Every permission a request needs, given its operation and headers (one table for all).
+def required(op: Operation, headers: Mapping[str, str] | None = None, version: str | None = None) -> list[Need]:
+    """Every permission a request needs, given its operation, headers and the version it
+    names (one table for all).
 
-    The operation's own action (``ACTIONS``) on its resource first, then one
-    per header that does another API's work (``HEADER_NEEDS``), then the copy
-    source's read. ``PER_KEY`` operations need nothing here: each object named
-    in the body is authorised as its own operation.
+    The operation's own action (``ACTIONS``) on its resource first, and any it
+    always needs with it (``ALSO_NEEDS``), then the version actions when a
+    version is named (``VERSION_NEEDS``), then one per header that does another
+    API's work (``HEADER_NEEDS``), then the copy source's read. ``PER_KEY``
+    operations need nothing here: each object named in the body is authorised
+    as its own operation (with the version its entry names).
 
     >>> required(Operation("ListObjectsV2", "photos"))
     [Need(action='s3:ListBucket', resource='arn:aws:s3:::photos', header='', optional=False)]
@@ -197,6 +247,8 @@ def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Ne
 ('s3:GetObjectVersion', 'arn:aws:s3:::src/a b')]
     >>> [n.optional for n in required(Operation("DeleteObject", "b", "k"), {BYPASS_GOVERNANCE: "True"})]
     [False, True]
+    >>> [n.action for n in required(Operation("GetObject", "b", "k"), {}, version="3")]
+    ['s3:GetObject', 's3:GetObjectVersion']
     >>> required(Operation("DeleteObjects", "b"), {})
     []
     """
@@ -205,6 +257,9 @@ def required(op: Operation, headers: Mapping[str, str] | None = None) -> list[Ne
         return []
     resource = resource_of(op)
     needs = [Need(ACTIONS.get(op.name, f"s3:{op.name}"), resource)]
+    needs += [Need(a, resource) for a in ALSO_NEEDS.get(op.name, ())]
+    if version:
+        needs += [Need(a, resource) for a in VERSION_NEEDS.get(op.name, ())]
     for h in HEADER_NEEDS.get(op.name, ()):
         if h.applies(headers) and not any(n.action == h.action for n in needs):
             needs.append(Need(h.action, resource, h.header, h.optional))

@@ -499,7 +499,7 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
         vid = obj.get("VersionId") or None
         try:
             # each key is authorised as its own DeleteObject (authz.PER_KEY): a denied one is an Error entry
-            decision = await rq.authorize(Operation(PER_KEY[rq.op.name], rq.op.bucket, key))
+            decision = await rq.authorize(Operation(PER_KEY[rq.op.name], rq.op.bucket, key), vid)
             with governance_denied(rq, decision):
                 removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
                                                               bypass_governance=bypass_governance(rq, decision))

@@ -141,8 +141,10 @@ def request_tags(header: str | None) -> dict[str, str] | None:
 
 def request_context(http: web.Request, op: Operation | None, auth: AuthResult | None,
                     principal: Principal | None, trusted_proxies: Sequence[
-                        ipaddress.IPv4Network | ipaddress.IPv6Network] = ()) -> Context:
-    """The condition context of one request (see the table above)."""
+                        ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+                    version: str | None = None) -> Context:
+    """The condition context of one request (see the table above); ``version``: the version the
+    operation names when it is not the query's (a DeleteObjects entry's)."""
     headers: Mapping[str, str] = http.headers
     now = time.time()
     v: dict[str, list[str]] = {
@@ -177,7 +179,8 @@ def request_context(http: web.Request, op: Operation | None, auth: AuthResult | 
     src = copy_source(headers)
     if src is not None:
         v["s3:x-amz-copy-source"] = [f"{src[0]}/{src[1]}"]
-    version = query.get("versionId") if op is not None and op.key else None
+    if not version:
+        version = query.get("versionId") if op is not None and op.key else None
     if not version and src is not None:
         version = src[2]
     if version:

@@ -117,6 +117,17 @@ _OBJECT_DEFAULT = {
 }
 
 
+#: the operations ``route`` names outside the tables above (service, listing v2, uploads, copies)
+_OTHER_OPERATIONS = ("ListBuckets", "ListObjectsV2", "UploadPart", "UploadPartCopy", "CopyObject",
+                     "MethodNotAllowed")
+
+#: every operation name ``route`` can return: what authorisation (api/authz.py) and the
+#: authorisation matrix (tests/authz_matrix.py) must each have a row for
+OPERATIONS: frozenset[str] = frozenset(
+    [name for table in (_BUCKET_SUBRESOURCES, _OBJECT_SUBRESOURCES) for pairs in table.values() for _, name in pairs]
+    + list(_BUCKET_DEFAULT.values()) + list(_OBJECT_DEFAULT.values()) + list(_OTHER_OPERATIONS))
+
+
 def split_path(raw_path: str) -> tuple[str, str]:
     """Percent-decode a raw request path into (bucket, key), path-style.
 

@@ -7,7 +7,9 @@ requests as boto3 and madmin send them, or raw where a client would not.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import http.client
 import json
 import subprocess
@@ -315,7 +317,8 @@ def test_bypass_governance_needs_its_action(server: Server, s3) -> None:
                       ObjectLockRetainUntilDate=until)["VersionId"]
     free = s3.put_object(Bucket=b, Key="free", Body=b"f")["VersionId"]
     deleter = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
-                                                       "Action": ["s3:DeleteObject", "s3:PutObjectRetention"]}]))
+                                                       "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion",
+                                                                  "s3:PutObjectRetention"]}]))
     with pytest.raises(ClientError) as e:
         deleter.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
     assert code(e) == "AccessDenied"
@@ -334,11 +337,51 @@ def test_bypass_governance_needs_its_action(server: Server, s3) -> None:
     deleter.delete_object(Bucket=b, Key="free", VersionId=free, BypassGovernanceRetention=True)
     # with the action, the bypass works
     bypasser = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
-                                                        "Action": ["s3:DeleteObject", "s3:BypassGovernanceRetention"]}]))
+                                                        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion",
+                                                                   "s3:BypassGovernanceRetention"]}]))
     bypasser.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=b, Key="gov", VersionId=v)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_named_version_needs_the_version_action(server: Server, s3, bucket: str) -> None:
+    """GET/HEAD/DELETE of a versionId need s3:GetObjectVersion / s3:DeleteObjectVersion (AWS) on top
+    of s3:GetObject / s3:DeleteObject (MinIO checks only those): readonly reads the current version
+    only, and a public bucket policy (mc anonymous set public) no longer lets anyone destroy history."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"new")
+    ro = client_of(server, *user(server, ["readonly"], "ro"))
+    assert ro.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
+    for call in (lambda c: c.get_object(Bucket=bucket, Key="k", VersionId=old),
+                 lambda c: c.head_object(Bucket=bucket, Key="k", VersionId=old)):
+        with pytest.raises(ClientError) as e:
+            call(ro)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    reader = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                                                      "Action": ["s3:GetObject", "s3:GetObjectVersion"]}]))
+    assert reader.get_object(Bucket=bucket, Key="k", VersionId=old)["Body"].read() == b"old"
+    # a Deny of s3:GetObject holds whatever version is asked for
+    denied = client_of(server, *policy_user(server, [
+        {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObjectVersion"]},
+        {"Effect": "Deny", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObject"]}]))
+    with pytest.raises(ClientError) as e:
+        denied.get_object(Bucket=bucket, Key="k", VersionId=old)
+    assert code(e) == "AccessDenied"
+    # anonymous callers of a public bucket delete (a delete marker) but never a version
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Resource": [f"arn:aws:s3:::{bucket}/*"],
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}]}))
+    r = unsigned(server, "DELETE", f"/{bucket}/k?versionId={old}")
+    assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body
+    body = f"<Delete><Object><Key>k</Key><VersionId>{old}</VersionId></Object></Delete>".encode()
+    r = unsigned(server, "POST", f"/{bucket}?delete", {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()},
+                 body)
+    assert r.status == 200 and b"<Code>AccessDenied</Code>" in r.body, r.body
+    assert unsigned(server, "DELETE", f"/{bucket}/k").status == 204          # a delete marker
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=old)["Body"].read() == b"old"
+    s3.delete_bucket_policy(Bucket=bucket)
 
 
 def test_delete_objects_is_authorised_per_key(server: Server, s3, bucket: str) -> None:
