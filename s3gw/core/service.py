@@ -104,6 +104,10 @@ class Core(MultipartMixin):
             raise E.NoSuchBucket()
         return rec
 
+    async def bucket_exists(self, name: str) -> bool:
+        """Whether the bucket exists (no name check: the admin APIs ask about any name)."""
+        return await self.meta.get_bucket(name) is not None
+
     async def create_bucket(self, name: str, *, object_lock: bool = False) -> None:
         check_bucket_name(name)
         rec = BucketRecord(name=name, created=time.time(), versioning="Enabled" if object_lock else "",
