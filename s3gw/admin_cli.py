@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from .admin_client import signed_request
 from .api.madmin_crypto import decrypt_data, encrypt_data
+from .config import parse_duration
 
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
@@ -149,8 +150,6 @@ def apply_serve_options(args: argparse.Namespace, cfg: Any, env: dict[str, str] 
     cfg.metrics_token = token
     lifetime = args.metrics_token_max_lifetime or env.get("S3GW_METRICS_TOKEN_MAX_LIFETIME")
     if lifetime:
-        from .config import parse_duration
-
         cfg.metrics_token_max_lifetime = parse_duration(lifetime)
     cfg.access_log = args.access_log or env.get("S3GW_ACCESS_LOG") or "stderr"
     cfg.audit_log = args.audit_log or env.get("S3GW_AUDIT_LOG") or "stderr"

@@ -1,5 +1,5 @@
 """``s3gw admin``: a small client of the gateway's admin endpoints
-(``s3gw/api/admin.py``), signing with SigV4 like any S3 client.
+(``s3gw/api/s3gw_admin.py``), signing with SigV4 like any S3 client.
 
 Written from the AWS SigV4 documentation with the standard library only, so the
 command needs nothing the gateway does not already install.

@@ -7,13 +7,17 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import sys
 
 from nodes.protocol import load_secret
+from nodes.server import run_node, tls_context
 
 from . import admin_cli, config
+from .admin_client import AdminClient, print_info, progress_line
 from .meta.base import MetaError
-from .server import ServerConfig, UnsafeListen, root_credentials, serve
+from .server import ServerConfig, UnsafeListen, describe_meta, make_store, root_credentials, serve
+from .workers import run_workers
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -156,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             if cfg.workers > 1:
-                from .workers import run_workers
-
                 return run_workers(cfg)
             asyncio.run(serve(cfg))
         except (UnsafeListen, MetaError) as e:   # unsafe listen; schema too new/old; database unreachable
@@ -213,16 +215,12 @@ def run_config_check(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if args.show:
         print(config.describe(conf))
-    from .server import describe_meta
-
     print(f"{args.file}: OK ({describe_meta(sc)}; storage: "
           + (f"{len(sc.nodes)} nodes" if sc.nodes else f"{sc.drives} embedded drives") + ")")
     return 0
 
 
 def run_meta_migrate(args: argparse.Namespace) -> int:
-    from .server import describe_meta, make_store
-
     env = dict(os.environ)
     try:
         conf = _load_config(args.config, args, env)
@@ -275,10 +273,6 @@ def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
 
 
 def run_node_command(args: argparse.Namespace) -> int:
-    import ssl
-
-    from nodes.server import run_node, tls_context
-
     tls = None
     try:
         secret = load_secret(args.secret_file)
@@ -300,8 +294,6 @@ def run_node_command(args: argparse.Namespace) -> int:
 
 
 def run_admin_command(args: argparse.Namespace) -> int:
-    from .admin_client import AdminClient, print_info, progress_line
-
     user, password = root_credentials()
     client = AdminClient(args.endpoint, user, password, args.region)
     try:

@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
+from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
-from .api import cors, handlers, multipart, postobject, subresources
-from .api import admin
-from .api.admin import REPAIR
-from .api import madmin, ops as ops_api
+from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
 from .core.ops import Operations
@@ -165,10 +162,10 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 def build_app(cfg: ServerConfig) -> web.Application:
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
-    # admin_gate: an unsigned request under /minio/admin/ is refused before any handler runs
+    # admin.gate: an unsigned request under /minio/admin/ is refused before any handler runs
     app = web.Application(client_max_size=1024**2,
                           middlewares=[telemetry.middleware(), request_limit_middleware(cfg.max_requests),
-                                       ops_api.admin_gate])
+                                       admin.gate])
     app[TELEMETRY] = telemetry
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
@@ -209,10 +206,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         try:
             yield
         finally:
-            for seq in app[madmin.HEALS].values():   # mc admin heal sequences still walking
-                if seq.task is not None:
-                    tasks.append(seq.task)
-                    seq.task.cancel()
+            tasks += repair.stop_sequences()       # mc admin heal sequences still walking
             for t in tasks:
                 t.cancel()
             for t in tasks:
@@ -225,9 +219,10 @@ def build_app(cfg: ServerConfig) -> web.Application:
     handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
                             **postobject.HANDLERS})
     cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
-    admin.add_routes(app)   # health and admin routes first: the S3 route below takes everything
-    ops_api.add_routes(app)  # /health/*, metrics, /debug/db-stats, maintenance/manifest/backup
-    madmin.add_routes(app)   # the MinIO admin API subset mc uses (/minio/admin/v3)
+    # health, metrics and admin routes first: the S3 route below takes everything
+    health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes
+    metrics.add_routes(app)   # Prometheus endpoints, /debug/db-stats: the metrics authentication
+    admin.add_routes(app, madmin.ROUTES, s3gw_admin.ROUTES)   # /minio/admin/*: one admin authentication
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
 

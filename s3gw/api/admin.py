@@ -1,107 +1,276 @@
-"""Health and admin endpoints, beside the S3 pipeline (registered by the
-composition root before the S3 catch-all route).
+"""The one way into every admin API under ``/minio/admin/``: MinIO's admin API
+that ``mc`` speaks (``madmin.py``) and s3gw's own (``s3gw_admin.py``).
 
-Health, unauthenticated as in MinIO (load balancers probe them)::
+Each admin API is a table of routes (``Routes``): method, path, the IAM admin
+action it needs, the handler. ``add_routes`` registers every table through the
+same path, and nothing else registers an admin route, so every admin request,
+whatever API it speaks, goes (MinIO's ``validateAdminReq``, STYLE.md 13):
 
-    GET|HEAD /minio/health/live           200 while the process serves
-    GET|HEAD /minio/health/cluster        200 while a write can reach quorum, else 503
-    GET|HEAD /minio/health/cluster/read   200 while a read can reach quorum, else 503
+1. **gate** (``gate``, a middleware): every path under ``/minio/admin/``, known
+   or not, any method. An unsigned request is refused here with AccessDenied,
+   before any user is looked up, any body read or any key derived (madmin's
+   Argon2id), so an anonymous caller learns nothing and costs next to nothing.
+   A CORS preflight passes (browsers send it without credentials; its answer
+   reveals nothing: api/cors.py), as MinIO answers it before any route.
+2. **route**: the tables' routes, then a catch-all for any other admin path
+   (``unknown_admin_api``: MinIO's 426 XMinioAdminVersionMismatch, after the
+   signature is verified).
+3. **body** (``read_body``): PUT and POST bodies, read whole, bounded (1 MiB),
+   each piece within ``server.read_timeout``.
+4. **authenticate, then authorise** (``authenticate``): SigV4 in any region
+   (madmin signs with none), the body's SHA-256 against the signed one, then
+   the route's admin action against the caller's policies (conditions
+   included); a self-service route lets a user act on itself.
+5. **handler** ``(request, principal, body) -> response``.
+6. **errors**: every refusal is MinIO's JSON error document (``AdminError``);
+   IAM errors keep their MinIO code, a metadata outage is 503
+   XMinioServerNotInitialized, anything unexpected is logged and answered
+   InternalError (a handler already streaming its answer is cut instead).
 
-Both cluster checks carry ``x-minio-write-quorum`` and ``x-minio-read-quorum``
-(shards needed), as MinIO's ``ClusterCheckHandler`` does. ``?maintenance=true``
-answers 412 when taking this node down would lose quorum (an embedded gateway
-holds every drive; a cluster-form gateway none), and the write check answers
-412 while s3gw's maintenance mode is on (docs/operations.md).
-
-(s3gw's admin calls ``/minio/admin/s3gw/v1/info`` and ``/heal`` are in ``ops.py``,
-behind the one admin authentication.)
+Every admin call is audited (``AUDIT_INFO``: action, target, caller).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import hashlib
 import logging
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from ..core.repair import Repair
-from .app import CORE, OPS
+from ..auth import AuthError, authenticate as verify_signature, claimed_access_key, is_sha256_hex, signature_kind
+from ..core import MetaUnavailable
+from ..core.iam import IamError, Principal
+from .app import IAM, OPS, SETTINGS
+from .errors import S3Error
+from .observe import AUDIT_INFO, REQUEST_ID, request_key
+from .policy_context import request_context
 
-log = logging.getLogger("s3gw.admin")
+log = logging.getLogger(__name__)
 
-REPAIR = web.AppKey("repair", Repair)
+ADMIN_PREFIX = "/minio/admin/"
+MAX_ADMIN_BODY = 1 << 20
+DENIED = "Access Denied."
+#: set by ``stream`` once a handler's answer has started: an error after that cuts the connection
+STREAMING = request_key("admin_streaming", bool)
 
-
-def _quorum_headers(q: dict[str, Any]) -> dict[str, str]:
-    return {"x-minio-write-quorum": str(q["write_quorum"]), "x-minio-read-quorum": str(q["read_quorum"]),
-            "x-minio-storage-class-defaults": "false"}
-
-
-def _maintenance_mode(request: web.Request) -> bool:
-    """The deployment's maintenance mode (docs/operations.md), as last read."""
-    ops = request.app.get(OPS)
-    return ops is not None and ops.maintenance.known().enabled
-
-
-def _with_maintenance(request: web.Request, headers: dict[str, str]) -> dict[str, str]:
-    return {**headers, "x-s3gw-maintenance": "on" if _maintenance_mode(request) else "off"}
+AdminHandler = Callable[[web.Request, Principal, bytes], Awaitable[web.StreamResponse]]
 
 
-def _quorum_without_this_node(request: web.Request, need: int) -> bool:
-    """``?maintenance=true``: would quorum hold with this node's drives gone?
-    MinIO counts the drives online minus the ones local to the node asked. A
-    cluster-form gateway holds no drives; an embedded one holds all of them."""
-    storage = request.app[CORE].storage
-    if storage.cluster is None:
-        return False
-    return len(storage.online_drives()) >= need
+# --------------------------------------------------------------------------- errors
 
 
-async def health_live(request: web.Request) -> web.Response:
-    return web.Response(status=200, headers=_with_maintenance(request, {}))
+class AdminError(Exception):
+    """An admin call refused: MinIO's JSON error document (cmd/api-errors.go codes)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
 
 
-async def health_cluster(request: web.Request) -> web.Response:
-    """MinIO's ClusterCheckHandler: 200 when a write reaches quorum, 503 when not;
-    with ``?maintenance=true`` 412 when taking this node down would lose write
-    quorum (orchestrators ask before draining a node). s3gw's maintenance mode
-    (writes refused) also answers 412, which ``mc ready`` shows as maintenance."""
-    repair = request.app[REPAIR]
-    q = repair.quorum()
-    ok = q["write"]
-    if ok:
+#: IAM errors (core/iam.py, named by MinIO's codes) that are not 400
+_IAM_STATUS = {"XMinioAdminNoSuchUser": 404, "XMinioAdminNoSuchPolicy": 404}
+
+BAD_JSON = ("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format")
+
+
+def as_admin_error(request: web.Request, e: Exception) -> AdminError:
+    """The one translation of what an admin handler raised into MinIO's admin errors."""
+    if isinstance(e, AdminError):
+        return e
+    if isinstance(e, IamError):
+        return AdminError(e.code, e.message or e.code, _IAM_STATUS.get(e.code, 400))
+    if isinstance(e, MetaUnavailable):
+        return AdminError("XMinioServerNotInitialized", f"metadata store unavailable: {e}", 503)
+    log.exception("admin call %s %s failed (request %s)", request.method, request.path, request.get(REQUEST_ID, ""))
+    return AdminError("InternalError", S3Error("InternalError").message, 500)
+
+
+def error_response(request: web.Request, e: AdminError) -> web.Response:
+    rid = request.get(REQUEST_ID, "")
+    doc = {"Code": e.code, "Message": e.message, "Resource": request.path, "RequestId": rid, "HostId": rid}
+    info = request.get(AUDIT_INFO)
+    if info is not None:
+        info["error"] = e.code
+    return web.json_response(doc, status=e.status, headers={"x-amz-request-id": rid})
+
+
+# --------------------------------------------------------------------------- gate, body, authentication
+
+
+@web.middleware
+async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Step 1: an unsigned request under /minio/admin/ is refused before anything else runs."""
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    if (request.path.startswith(ADMIN_PREFIX) and not preflight
+            and signature_kind(request.headers, request.query) is None):
+        request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
+        return error_response(request, AdminError("AccessDenied", DENIED, 403))
+    return await handler(request)
+
+
+async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
+    """The whole (small) body, each piece within server.read_timeout (RequestTimeout past it)."""
+    too_large = AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    settings = request.app.get(SETTINGS)
+    wait = (settings.read_timeout if settings is not None else 0.0) or None
+    body = bytearray()
+    while True:
         try:
-            await request.app[CORE].meta.ping()
-        except Exception:
-            ok = False
-    ops = request.app.get(OPS)
-    if ops is not None:
-        with contextlib.suppress(Exception):
-            await ops.maintenance.current()
-    headers = _with_maintenance(request, _quorum_headers(q))
-    if request.query.get("maintenance") == "true":
-        ok = ok and _quorum_without_this_node(request, q["write_quorum"])
-        return web.Response(status=200 if ok else 412, headers=headers)
-    if ok and _maintenance_mode(request):
-        return web.Response(status=412, headers=headers)
-    return web.Response(status=200 if ok else 503, headers=headers)
+            async with asyncio.timeout(wait):
+                piece = await request.content.read(limit + 1 - len(body))
+        except TimeoutError:
+            raise AdminError("RequestTimeout", S3Error("RequestTimeout").message, 400) from None
+        if not piece:
+            return bytes(body)
+        body += piece
+        if len(body) > limit:
+            raise too_large
 
 
-async def health_cluster_read(request: web.Request) -> web.Response:
-    q = request.app[REPAIR].quorum()
-    headers = _with_maintenance(request, _quorum_headers(q))
-    ok = q["read"]
-    if request.query.get("maintenance") == "true":
-        ok = ok and _quorum_without_this_node(request, q["read_quorum"])
-        return web.Response(status=200 if ok else 412, headers=headers)
-    return web.Response(status=200 if ok else 503, headers=headers)
+async def authenticate(request: web.Request, action: str | None, body: bytes | None = b"", target: str = "", *,
+                       self_service: bool = False) -> Principal:
+    """Authenticate an admin call (SigV4, any region: madmin signs with none) and
+    check ``action`` against the caller's policies (None: authenticate only);
+    the body's SHA-256 must match the signed x-amz-content-sha256 (``body``
+    None: not read, not checked). ``self_service``: a user may act on itself
+    (``target`` is its own access key) without the action unless a policy
+    denies it explicitly, as MinIO lets a user read its own info and change its
+    own secret (its ``DenyOnly`` check). Every admin call is audited."""
+    audit: dict[str, Any] = {"action": action or "admin:Unknown", "target": target}
+    request[AUDIT_INFO] = audit
+    if signature_kind(request.headers, request.query) is None:       # anonymous: nothing is looked up
+        raise AdminError("AccessDenied", DENIED, 403)
+    iam = request.app[IAM]
+    claimed = claimed_access_key(request.headers, request.query)
+    principal = await iam.principal(claimed) if claimed else None
+    if principal is not None and not principal.enabled:
+        raise AdminError("InvalidAccessKeyId", "Your account is disabled; please contact your administrator.", 403)
+
+    def lookup(access_key: str) -> str | None:
+        return principal.secret_key if principal is not None and access_key == principal.access_key else None
+
+    try:
+        auth = verify_signature(request.method, request.rel_url.raw_path, list(request.query.items()),
+                                request.headers, lookup, region="")
+    except AuthError as e:
+        raise AdminError(e.code, e.message, e.status) from None
+    if auth.anonymous or principal is None or auth.access_key != principal.access_key:
+        raise AdminError("AccessDenied", DENIED, 403)
+    audit["access_key"] = principal.access_key
+    if body is not None and is_sha256_hex(auth.content_sha256 or "") and \
+            hashlib.sha256(body).hexdigest() != auth.content_sha256:
+        raise AdminError("XAmzContentSHA256Mismatch",
+                         "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
+    ctx = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
+    if action is None or await iam.allowed(principal, action, context=ctx):    # conditions: aws:SourceIp, ...
+        return principal
+    if self_service and target == principal.access_key and not await iam.denied(principal, action, context=ctx):
+        return principal
+    raise AdminError("AccessDenied", DENIED, 403)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register before the S3 catch-all route (aiohttp matches in order)."""
-    r = app.router
-    for path, handler in (("/minio/health/live", health_live), ("/minio/health/cluster", health_cluster),
-                          ("/minio/health/cluster/read", health_cluster_read)):
-        r.add_route("GET", path, handler)
-        r.add_route("HEAD", path, handler)
+async def stream(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    """Start a streamed answer (NDJSON, a backup file). Past this point an error
+    cannot become a JSON document any more: the connection is cut instead."""
+    resp = web.StreamResponse(headers=headers)
+    await resp.prepare(request)
+    request[STREAMING] = True
+    return resp
+
+
+# --------------------------------------------------------------------------- the router
+
+
+@dataclass(frozen=True)
+class AdminRoute:
+    method: str
+    path: str
+    action: str | Callable[[web.Request], str]     # the IAM admin action (a few depend on the query)
+    handler: AdminHandler
+    self_service: bool = False                     # a user may act on itself (?accessKey= is its own key)
+
+
+class Routes:
+    """The route table of one admin API, filled by the ``route`` decorator and
+    registered by ``add_routes`` (the only way an admin route is registered)."""
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix.startswith(ADMIN_PREFIX):
+            raise ValueError(f"admin routes live under {ADMIN_PREFIX}")
+        self.prefix = prefix
+        self._routes: list[AdminRoute] = []
+
+    def route(self, method: str, path: str, action: str | Callable[[web.Request], str], *,
+              self_service: bool = False) -> Callable[[AdminHandler], AdminHandler]:
+        def wrap(fn: AdminHandler) -> AdminHandler:
+            self._routes.append(AdminRoute(method, self.prefix + path, action, fn, self_service))
+            return fn
+
+        return wrap
+
+    def __iter__(self) -> Iterator[AdminRoute]:
+        return iter(self._routes)
+
+
+def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Steps 3 to 6 for one route."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await read_body(request) if request.method in ("PUT", "POST") else b""
+            action = route.action(request) if callable(route.action) else route.action
+            target = request.query.get("accessKey", "") if route.self_service else ""
+            principal = await authenticate(request, action, body, target, self_service=route.self_service)
+            return await route.handler(request, principal, body)
+        except Exception as e:
+            if request.get(STREAMING):
+                raise
+            return error_response(request, as_admin_error(request, e))
+
+    handler.__name__ = route.handler.__name__
+    handler.admin_route = route          # type: ignore[attr-defined]  # what tests/unit/api/test_admin.py checks
+    return handler
+
+
+def add_routes(app: web.Application, *apis: Routes) -> None:
+    """Register every admin API's routes, then the catch-all for any other admin
+    path; before the S3 catch-all route (aiohttp matches in order)."""
+    for api in apis:
+        for route in api:
+            app.router.add_route(route.method, route.path, _serve(route))
+    # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
+    # have, not an S3 answer about a bucket named "minio" (an unsigned one never gets here: ``gate``)
+    app.router.add_route("*", ADMIN_PREFIX + "{tail:.*}", unknown_admin_api)
+
+
+_API_VERSION = re.compile(r"^/minio.*/(v\d+)/.*")
+S3GW_ADMIN_PREFIX = ADMIN_PREFIX + "s3gw/v1"
+
+
+async def unknown_admin_api(request: web.Request) -> web.Response:
+    """MinIO's errorResponseHandler for /minio/admin paths: 426 XMinioAdminVersionMismatch, the
+    message naming the API version the path asks for. Only after the caller's signature is verified
+    (MinIO answers anyone; s3gw tells an unsigned caller nothing but AccessDenied)."""
+    try:
+        await authenticate(request, None, None, request.path)
+    except Exception as e:
+        return error_response(request, as_admin_error(request, e))
+    m = _API_VERSION.match(request.path)
+    version = m.group(1) if m else "unknown"
+    if request.path.startswith(S3GW_ADMIN_PREFIX + "/") or version == "v3":
+        mode = "mode-server-xl" if request.app[OPS].embedded else "mode-server-distributed-xl"
+        desc = f"This 'admin' API is not supported by server in '{mode}'"
+    elif version in ("v1", "v2"):
+        desc = (f"Server expects client requests with 'admin' API version 'v3', found '{version}', "
+                "please upgrade the client to latest releases")
+    else:
+        desc = (f"Unexpected client 'admin' API version found '{version}', expected 'v3', "
+                "please downgrade the client to older releases")
+    return error_response(request, AdminError("XMinioAdminVersionMismatch", desc, 426))

@@ -28,6 +28,7 @@ from ..core import MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal
 from ..core.ops import Operations
+from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
@@ -41,6 +42,7 @@ CORE = web.AppKey("core", Core)
 SETTINGS = web.AppKey("settings", "Settings")
 IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
+REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
 
 READ_CHUNK = 256 * 1024

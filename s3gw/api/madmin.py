@@ -9,7 +9,11 @@ sealed with the caller's secret key (``madmin_crypto``). Argon2id is slow on
 purpose, so sealing and opening run in a thread.
 
 Permissions are MinIO's admin actions (``admin:CreateUser``, ...): root, and
-users whose policies allow them (``consoleAdmin`` allows ``admin:*``).
+users whose policies allow them (``consoleAdmin`` allows ``admin:*``). Each
+route names its action in ``ROUTES``; ``admin.add_routes`` serves the table
+through the one admin authentication and error path (``admin.py``). Heal
+sequences (``mc admin heal -r``) run in the core (``core/repair.py``); this
+module only renders their typed results as madmin's JSON.
 """
 
 from __future__ import annotations
@@ -18,32 +22,23 @@ import asyncio
 import json
 import os
 import platform
-import re
-import secrets
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
-from ..core import MetaUnavailable
-from ..core.iam import DISABLED, ENABLED, IamError, Principal
-from ..core.ops import walk_versions
-from ..core.repair import Repair
+from ..core.iam import DISABLED, ENABLED, Principal
+from ..core.repair import HealItem
 from . import madmin_crypto
-from .admin import REPAIR
-from .app import CORE, IAM, OPS, SETTINGS, TELEMETRY
+from .admin import BAD_JSON, AdminError, Routes
+from .app import CORE, IAM, OPS, REPAIR, SETTINGS
 from .observe import AUDIT_INFO
-from .ops import ADMIN_V1, AdminError, admin_auth, admin_error_response, read_body
 
 PREFIX = "/minio/admin/v3"
-HEALS = web.AppKey("madmin_heals", dict)
-DEPLOYMENT_ID = web.AppKey("deployment_id", str)
 VERSION = "s3gw-0.1.0"
 
-_STATUS = {"XMinioAdminNoSuchUser": 404, "XMinioAdminNoSuchPolicy": 404}
+ROUTES = Routes(PREFIX)
 
 
 def _rfc3339(ts: float | None) -> str:
@@ -60,35 +55,7 @@ async def _open(password: str, data: bytes) -> bytes:
     try:
         return await asyncio.to_thread(madmin_crypto.decrypt_data, password, data)
     except madmin_crypto.DecryptError:
-        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
-
-
-def route(action: str, *, self_service: bool = False):
-    """An admin handler ``(request, principal, body)`` for callers allowed ``action``;
-    ``self_service``: also for a user acting on itself (``?accessKey=`` is the
-    verified caller's own key), as MinIO lets a user read its own info and
-    change its own secret (``admin_auth``)."""
-
-    def wrap(fn: Any) -> Any:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            try:
-                body = await read_body(request) if request.method in ("PUT", "POST") else b""
-                target = request.query.get("accessKey", "") if self_service else ""
-                principal = await admin_auth(request, action, body, target, self_service=self_service)
-                return await fn(request, principal, body)
-            except AdminError as e:
-                return admin_error_response(request, e)
-            except IamError as e:
-                return admin_error_response(request, AdminError(e.code, e.message or e.code,
-                                                                _STATUS.get(e.code, 400)))
-            except MetaUnavailable as e:
-                return admin_error_response(request, AdminError("XMinioServerNotInitialized",
-                                                                f"metadata store unavailable: {e}", 503))
-
-        handler.__name__ = fn.__name__
-        return handler
-
-    return wrap
+        raise AdminError(*BAD_JSON) from None
 
 
 # --------------------------------------------------------------------------- info
@@ -100,9 +67,9 @@ def _drive(d: Any, index: int, endpoint: str) -> dict[str, Any]:
             "used_inodes": 0, "pool_index": 0, "set_index": 0, "disk_index": index}
 
 
-@route("admin:ServerInfo")
+@ROUTES.route("GET", "/info", "admin:ServerInfo")
 async def server_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
-    core, ops, settings = request.app[CORE], request.app[OPS], request.app[SETTINGS]
+    ops, settings = request.app[OPS], request.app[SETTINGS]
     st = await ops.probe.get()
     usage = await ops.usage.get()
     host = request.host
@@ -112,7 +79,7 @@ async def server_info(request: web.Request, principal: Principal, body: bytes) -
     for i, d in enumerate(st.drives):
         node_of.setdefault(d.node, []).append((i, d))
     servers = []
-    embedded = core.storage.cluster is None
+    embedded = ops.embedded
     network = {host: "online", **{_hostport(n["url"]): "online" if n["online"] else "offline"
                                   for n in st.nodes if not embedded}}
     gateway: dict[str, Any] = {
@@ -137,7 +104,7 @@ async def server_info(request: web.Request, principal: Principal, body: bytes) -
             })
     online = st.drives_online
     doc = {
-        "mode": "online", "region": settings.region, "deploymentID": request.app[DEPLOYMENT_ID],
+        "mode": "online", "region": settings.region, "deploymentID": ops.deployment_id,
         "buckets": {"count": len(usage)}, "objects": {"count": sum(u["objects"] for u in usage.values())},
         "versions": {"count": sum(u["versions"] for u in usage.values())},
         "deletemarkers": {"count": sum(u["delete_markers"] for u in usage.values())},
@@ -174,7 +141,7 @@ def _mem() -> dict[str, int]:
 # --------------------------------------------------------------------------- users
 
 
-@route("admin:CreateUser", self_service=True)
+@ROUTES.route("PUT", "/add-user", "admin:CreateUser", self_service=True)
 async def add_user(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     """MinIO's AddUser: create a user or set an existing one's secret and status.
 
@@ -198,10 +165,10 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
         secret = req.get("secretKey") or None
         policy = req.get("policy")
     except (ValueError, AttributeError, RecursionError):   # RecursionError: nesting past the stack
-        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
+        raise AdminError(*BAD_JSON) from None
     policies = [p for p in policy.split(",") if p] if isinstance(policy, str) and policy else None
     if policy is not None and not isinstance(policy, str):
-        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format")
+        raise AdminError(*BAD_JSON)
     if not await iam.allowed(principal, "admin:CreateUser"):
         # self-service: the caller is enabled (it signed this request), so "enabled" changes nothing
         if policies is not None or status != ENABLED:
@@ -212,7 +179,7 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
     return web.Response(status=200)
 
 
-@route("admin:ListUsers")
+@ROUTES.route("GET", "/list-users", "admin:ListUsers")
 async def list_users(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     users = await request.app[IAM].list_users()
     doc = {u.access_key: {"policyName": ",".join(u.policies), "status": u.status, "updatedAt": _rfc3339(u.updated)}
@@ -224,7 +191,7 @@ async def list_users(request: web.Request, principal: Principal, body: bytes) ->
                         content_type="application/octet-stream")
 
 
-@route("admin:GetUser", self_service=True)
+@ROUTES.route("GET", "/user-info", "admin:GetUser", self_service=True)
 async def user_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     u = await request.app[IAM].get_user(request.query.get("accessKey", ""))
     doc: dict[str, Any] = {"status": u.status, "updatedAt": _rfc3339(u.updated),
@@ -234,25 +201,24 @@ async def user_info(request: web.Request, principal: Principal, body: bytes) -> 
     return web.json_response(doc)
 
 
-async def set_user_status(request: web.Request) -> web.StreamResponse:
+def _status_action(request: web.Request) -> str:
+    return "admin:EnableUser" if request.query.get("status", "") == ENABLED else "admin:DisableUser"
+
+
+@ROUTES.route("PUT", "/set-user-status", _status_action)
+async def set_user_status(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     status = request.query.get("status", "")
-    action = "admin:EnableUser" if status == ENABLED else "admin:DisableUser"
-
-    @route(action)
-    async def inner(request: web.Request, principal: Principal, body: bytes) -> web.Response:
-        access_key = request.query.get("accessKey", "")
-        request[AUDIT_INFO].update(target=access_key, detail=status)
-        if status not in (ENABLED, DISABLED):
-            raise AdminError("XMinioAdminInvalidArgument", "Invalid arguments specified.")
-        if access_key == request.app[IAM].root.access_key:
-            raise AdminError("InvalidRequest", "Invalid Request")
-        await request.app[IAM].set_status(access_key, status)
-        return web.Response(status=200)
-
-    return await inner(request)
+    access_key = request.query.get("accessKey", "")
+    request[AUDIT_INFO].update(target=access_key, detail=status)
+    if status not in (ENABLED, DISABLED):
+        raise AdminError("XMinioAdminInvalidArgument", "Invalid arguments specified.")
+    if access_key == request.app[IAM].root.access_key:
+        raise AdminError("InvalidRequest", "Invalid Request")
+    await request.app[IAM].set_status(access_key, status)
+    return web.Response(status=200)
 
 
-@route("admin:DeleteUser")
+@ROUTES.route("DELETE", "/remove-user", "admin:DeleteUser")
 async def remove_user(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     access_key = request.query.get("accessKey", "")
     request[AUDIT_INFO].update(target=access_key)
@@ -263,12 +229,12 @@ async def remove_user(request: web.Request, principal: Principal, body: bytes) -
 # --------------------------------------------------------------------------- policies
 
 
-@route("admin:ListUserPolicies")
+@ROUTES.route("GET", "/list-canned-policies", "admin:ListUserPolicies")
 async def list_canned_policies(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     return web.json_response(await request.app[IAM].list_policies())
 
 
-@route("admin:GetPolicy")
+@ROUTES.route("GET", "/info-canned-policy", "admin:GetPolicy")
 async def info_canned_policy(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     name = request.query.get("name", "")
     doc = await request.app[IAM].get_policy(name)
@@ -277,7 +243,7 @@ async def info_canned_policy(request: web.Request, principal: Principal, body: b
     return web.json_response(doc)
 
 
-@route("admin:CreatePolicy")
+@ROUTES.route("PUT", "/add-canned-policy", "admin:CreatePolicy")
 async def add_canned_policy(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     name = request.query.get("name", "")
     request[AUDIT_INFO].update(target=name)
@@ -287,7 +253,7 @@ async def add_canned_policy(request: web.Request, principal: Principal, body: by
     return web.Response(status=200)
 
 
-@route("admin:DeletePolicy")
+@ROUTES.route("DELETE", "/remove-canned-policy", "admin:DeletePolicy")
 async def remove_canned_policy(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     name = request.query.get("name", "")
     request[AUDIT_INFO].update(target=name)
@@ -295,7 +261,7 @@ async def remove_canned_policy(request: web.Request, principal: Principal, body:
     return web.Response(status=200)
 
 
-@route("admin:AttachUserOrGroupPolicy")
+@ROUTES.route("PUT", "/set-user-or-group-policy", "admin:AttachUserOrGroupPolicy")
 async def set_user_policy(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     user = request.query.get("userOrGroup", "")
     names = [p for p in request.query.get("policyName", "").split(",") if p]
@@ -307,15 +273,13 @@ async def set_user_policy(request: web.Request, principal: Principal, body: byte
 
 
 def _policy_assoc(attach: bool) -> Any:
-    @route("admin:AttachUserOrGroupPolicy")
     async def handler(request: web.Request, principal: Principal, body: bytes) -> web.Response:
         try:
             req = json.loads(await _open(principal.secret_key, body))
             names = [str(p) for p in req.get("policies") or []]
             user = str(req.get("user") or "")
         except (ValueError, AttributeError, RecursionError):
-            raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") \
-                from None
+            raise AdminError(*BAD_JSON) from None
         request[AUDIT_INFO].update(target=user, detail=("attach " if attach else "detach ") + ",".join(names))
         if req.get("group"):
             raise AdminError("XMinioAdminInvalidArgument", "s3gw has no groups")
@@ -332,143 +296,69 @@ def _policy_assoc(attach: bool) -> Any:
     return handler
 
 
+ROUTES.route("POST", "/idp/builtin/policy/attach", "admin:AttachUserOrGroupPolicy")(_policy_assoc(True))
+ROUTES.route("POST", "/idp/builtin/policy/detach", "admin:AttachUserOrGroupPolicy")(_policy_assoc(False))
+
+
 # --------------------------------------------------------------------------- heal
 
 
-@dataclass
-class HealSequence:
-    """One ``mc admin heal -r`` run: walked in a task, items collected until polled."""
-
-    token: str
-    bucket: str
-    prefix: str
-    settings: dict[str, Any]
-    started: float = field(default_factory=time.time)
-    items: list[dict[str, Any]] = field(default_factory=list)
-    status: str = "running"          # running / finished / stopped
-    detail: str = ""
-    count: int = 0
-    task: asyncio.Task | None = None
-    done_at: float | None = None
+def _heal_item(item: HealItem) -> dict[str, Any]:
+    """madmin's HealResultItem for one version (the drives' states come from the core)."""
+    before = [{"uuid": "", "endpoint": d.endpoint, "state": d.before} for d in item.drives]
+    after = [{"uuid": "", "endpoint": d.endpoint, "state": d.after} for d in item.drives]
+    return {
+        "resultId": item.result_id, "type": "object", "bucket": item.bucket, "object": item.key,
+        "versionId": "" if item.version_id == "null" else item.version_id,
+        "detail": item.detail, "parityBlocks": item.parity_blocks, "dataBlocks": item.data_blocks,
+        "diskCount": len(item.drives), "setCount": 1, "before": {"drives": before}, "after": {"drives": after},
+        "objectSize": item.size,
+    }
 
 
-def _drives(placement: list[str], k: int, m: int, states_before: list[str], states_after: list[str]
-            ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    before = [{"uuid": "", "endpoint": d, "state": s} for d, s in zip(placement, states_before)]
-    after = [{"uuid": "", "endpoint": d, "state": s} for d, s in zip(placement, states_after)]
-    return before, after
-
-
-async def _run_heal(app: web.Application, seq: HealSequence) -> None:
-    repair: Repair = app[REPAIR]
-    tel = app[TELEMETRY]
-    storage = app[CORE].storage
-    deep = seq.settings.get("scanMode") == 2
-    dry_run = bool(seq.settings.get("dryRun"))
-    k, m = storage.k, storage.m
-    parity = max(1, m)
-    n = k + parity
-    try:
-        async for rec in walk_versions(app[CORE].meta, seq.bucket or None, seq.prefix):
-            if seq.status != "running":
-                return
-            try:
-                outcome, rebuilt, detail = await repair.heal_version(rec, deep=deep, dry_run=dry_run)
-            except Exception as e:
-                outcome, rebuilt, detail = "failed", 0, f"{type(e).__name__}: {e}"
-            placement = []
-            lay = rec.layout or {}
-            segs = [p.get("layout") or {} for p in lay["parts"]] if "parts" in lay else ([lay] if lay else [])
-            if segs and segs[0].get("placement"):
-                placement = list(segs[0]["placement"])
-            placement = (placement + [f"drive{i + 1}" for i in range(n)])[:n]
-            offline = [i for i, d in enumerate(placement) if segs and not storage.drive_online(d)]
-            before = ["ok"] * n
-            after = ["ok"] * n
-            for i in offline:
-                before[i] = after[i] = "offline"
-            healthy = [i for i in range(n) if before[i] == "ok"]
-            if outcome == "healed":
-                for i in healthy[:rebuilt or 1]:
-                    before[i] = "missing"
-                tel.healed_admin += 1
-            elif outcome == "bad":
-                for i in healthy[:1]:
-                    before[i] = after[i] = "missing"
-            elif outcome in ("unrecoverable", "failed"):
-                for i in healthy[:parity + 1]:
-                    before[i] = after[i] = "missing" if outcome == "unrecoverable" else "corrupt"
-                tel.heal_errors_admin += 1
-            b, a = _drives(placement, k, parity, before, after)
-            seq.count += 1
-            seq.items.append({
-                "resultId": seq.count, "type": "object", "bucket": rec.bucket, "object": rec.key,
-                "versionId": "" if rec.version_id == "null" else rec.version_id,
-                "detail": detail or outcome, "parityBlocks": parity, "dataBlocks": k, "diskCount": n,
-                "setCount": 1, "before": {"drives": b}, "after": {"drives": a},
-                "objectSize": rec.size,
-            })
-            if seq.count % 100 == 0:
-                await asyncio.sleep(0)
-        seq.status = "finished"
-    except asyncio.CancelledError:
-        seq.status, seq.detail = "stopped", "heal sequence stopped"
-        raise
-    except Exception as e:
-        seq.status, seq.detail = "stopped", f"{type(e).__name__}: {e}"
-    finally:
-        seq.done_at = time.time()
-
-
-@route("admin:Heal")
+@ROUTES.route("POST", "/heal/{path:.*}", "admin:Heal")
 async def heal(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's HealHandler: start a sequence (``mc admin heal -r``), poll it by
+    ``clientToken``, or stop it (``forceStop``); the walk runs in the core."""
     path = request.match_info.get("path", "")
     bucket, _, prefix = path.partition("/")
-    heals: dict[str, HealSequence] = request.app[HEALS]
-    _expire(heals)
+    repair = request.app[REPAIR]
     token = request.query.get("clientToken")
     key = f"{bucket}/{prefix}"
     if token:
-        seq = heals.get(token)
+        seq = repair.heal_sequence(token)
         if seq is None:
             raise AdminError("XMinioHealNoSuchProcess", "No such heal process is running on the server", 400)
-        items, seq.items = seq.items, []
+        items = seq.take_items()
         status = seq.status if seq.status != "running" or items else "running"
         return web.json_response({"summary": status, "detail": seq.detail, "startTime": _rfc3339(seq.started),
-                                  "settings": seq.settings, "items": items})
-    running = [s for s in heals.values() if f"{s.bucket}/{s.prefix}" == key and s.status == "running"]
+                                  "settings": seq.client_settings, "items": [_heal_item(i) for i in items]})
+    running = repair.running_sequences(bucket, prefix)
     if request.query.get("forceStop") == "true":
         for s in running:
-            if s.task is not None:
-                s.task.cancel()
+            s.stop()
         return web.json_response({"clientToken": running[0].token if running else "",
                                   "clientAddress": request.remote or "", "startTime": _rfc3339(time.time())})
     if running and request.query.get("forceStart") != "true":
         raise AdminError("XMinioHealAlreadyRunning", f"Heal is already running on {key}", 400)
     for s in running:
-        if s.task is not None:
-            s.task.cancel()
-    if bucket and await request.app[CORE].meta.get_bucket(bucket) is None:
+        s.stop()
+    if bucket and not await request.app[CORE].bucket_exists(bucket):
         raise AdminError("NoSuchBucket", "The specified bucket does not exist", 404)
     try:
         settings = json.loads(body) if body else {}
     except (ValueError, RecursionError):
-        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
+        raise AdminError(*BAD_JSON) from None
+    if not isinstance(settings, dict):      # madmin's HealOpts is an object
+        raise AdminError(*BAD_JSON)
     request[AUDIT_INFO].update(target=key, detail=json.dumps(settings))
-    seq = HealSequence(secrets.token_hex(16), bucket, prefix, settings)
-    seq.task = asyncio.create_task(_run_heal(request.app, seq))
-    heals[seq.token] = seq
+    seq = repair.start_sequence(bucket, prefix, deep=settings.get("scanMode") == 2,
+                                dry_run=bool(settings.get("dryRun")), client_settings=settings)
     return web.json_response({"clientToken": seq.token, "clientAddress": request.remote or "",
                               "startTime": _rfc3339(seq.started)})
 
 
-def _expire(heals: dict[str, HealSequence]) -> None:
-    now = time.time()
-    for t in [t for t, s in heals.items() if s.done_at and now - s.done_at > 600]:
-        del heals[t]
-
-
-@route("admin:Heal")
+@ROUTES.route("POST", "/background-heal/status", "admin:Heal")
 async def background_heal_status(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     st = await request.app[OPS].probe.get()
     repair = request.app.get(REPAIR)
@@ -483,56 +373,3 @@ async def background_heal_status(request: web.Request, principal: Principal, bod
         "mrf": {}, "sc_parity": {"STANDARD": st.m, "REDUCED_REDUNDANCY": st.m},
     }
     return web.json_response(doc)
-
-
-# --------------------------------------------------------------------------- routes
-
-
-def add_routes(app: web.Application) -> None:
-    """Register before the S3 catch-all route."""
-    app[HEALS] = {}
-    app[DEPLOYMENT_ID] = str(uuid.uuid4())
-    r = app.router
-    r.add_route("GET", f"{PREFIX}/info", server_info)
-    r.add_route("POST", f"{PREFIX}/heal/{{path:.*}}", heal)
-    r.add_route("POST", f"{PREFIX}/background-heal/status", background_heal_status)
-    r.add_route("PUT", f"{PREFIX}/add-user", add_user)
-    r.add_route("GET", f"{PREFIX}/list-users", list_users)
-    r.add_route("GET", f"{PREFIX}/user-info", user_info)
-    r.add_route("PUT", f"{PREFIX}/set-user-status", set_user_status)
-    r.add_route("DELETE", f"{PREFIX}/remove-user", remove_user)
-    r.add_route("GET", f"{PREFIX}/list-canned-policies", list_canned_policies)
-    r.add_route("GET", f"{PREFIX}/info-canned-policy", info_canned_policy)
-    r.add_route("PUT", f"{PREFIX}/add-canned-policy", add_canned_policy)
-    r.add_route("DELETE", f"{PREFIX}/remove-canned-policy", remove_canned_policy)
-    r.add_route("PUT", f"{PREFIX}/set-user-or-group-policy", set_user_policy)
-    r.add_route("POST", f"{PREFIX}/idp/builtin/policy/attach", _policy_assoc(True))
-    r.add_route("POST", f"{PREFIX}/idp/builtin/policy/detach", _policy_assoc(False))
-    # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
-    # have, not an S3 answer about a bucket named "minio" (an unsigned one never gets here: ops.admin_gate)
-    r.add_route("*", "/minio/admin/{tail:.*}", unknown_admin_api)
-
-
-_API_VERSION = re.compile(r"^/minio.*/(v\d+)/.*")
-
-
-async def unknown_admin_api(request: web.Request) -> web.Response:
-    """MinIO's errorResponseHandler for /minio/admin paths: 426 XMinioAdminVersionMismatch, the
-    message naming the API version the path asks for. Only after the caller's signature is verified
-    (MinIO answers anyone; s3gw tells an unsigned caller nothing but AccessDenied)."""
-    try:
-        await admin_auth(request, None, None, request.path)
-    except AdminError as e:
-        return admin_error_response(request, e)
-    m = _API_VERSION.match(request.path)
-    version = m.group(1) if m else "unknown"
-    if request.path.startswith(ADMIN_V1 + "/") or version == "v3":
-        mode = "mode-server-xl" if request.app[CORE].storage.cluster is None else "mode-server-distributed-xl"
-        desc = f"This 'admin' API is not supported by server in '{mode}'"
-    elif version in ("v1", "v2"):
-        desc = (f"Server expects client requests with 'admin' API version 'v3', found '{version}', "
-                "please upgrade the client to latest releases")
-    else:
-        desc = (f"Unexpected client 'admin' API version found '{version}', expected 'v3', "
-                "please downgrade the client to older releases")
-    return admin_error_response(request, AdminError("XMinioAdminVersionMismatch", desc, 426))

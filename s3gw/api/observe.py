@@ -8,7 +8,7 @@ admin handlers leave the admin action (``AUDIT_INFO``); the middleware turns
 those into the per-operation series and the audit record.
 
 State series (drives, nodes, queues, usage, maintenance, the metadata pool)
-are read when a scrape comes (``refresh``), from ``core.ops`` and the stores,
+are read from the core when a scrape comes (``api/metrics.py`` ``refresh``),
 and rendered by collectors. Each app has its own registries: no module-level
 state, several gateways in one process do not mix.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.handlers
 import os
 import sys
 import time
@@ -42,13 +43,13 @@ log = logging.getLogger("s3gw.observe")
 _RequestKey: Any = getattr(web, "RequestKey", None)
 
 
-def _key(name: str, kind: type) -> Any:
+def request_key(name: str, kind: type) -> Any:
     return _RequestKey(name, kind) if _RequestKey is not None else f"s3gw.{name}"
 
 
-REQUEST_ID = _key("request_id", str)     # the id every answer carries as x-amz-request-id
-S3_INFO = _key("s3", dict)               # what the S3 pipeline learnt (operation, bucket, key, error, caller)
-AUDIT_INFO = _key("audit", dict)         # the admin action a handler performs (for the audit log)
+REQUEST_ID = request_key("request_id", str)     # the id every answer carries as x-amz-request-id
+S3_INFO = request_key("s3", dict)               # what the S3 pipeline learnt (operation, bucket, key, error, caller)
+AUDIT_INFO = request_key("audit", dict)         # the admin action a handler performs (for the audit log)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -82,8 +83,7 @@ def setup_log(logger: logging.Logger, dest: str) -> None:
     elif dest == "stdout":
         handler = logging.StreamHandler(sys.stdout)
     else:
-        from logging.handlers import WatchedFileHandler
-        handler = WatchedFileHandler(dest)
+        handler = logging.handlers.WatchedFileHandler(dest)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
 
@@ -105,14 +105,15 @@ class OpStats:
 
 @dataclass
 class State:
-    """What a scrape reads from the stores (filled by ``Telemetry.refresh``)."""
+    """What a scrape reads from the core (filled by ``api/metrics.py`` ``refresh``)."""
 
-    storage: Any = None                       # core.ops.StorageState
+    storage_state: Any = None                 # core.ops.StorageState
     healing: dict[str, Any] = field(default_factory=dict)
-    worker: dict[str, int] = field(default_factory=dict)
+    worker: dict[str, int] = field(default_factory=dict)      # the heal queue worker's totals
+    sequences: dict[str, int] = field(default_factory=dict)   # heal sequences' (mc admin heal) totals
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     maintenance: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta_pool: dict[str, Any] = field(default_factory=dict)
     meta_histogram: tuple[list[tuple[str, int]], int, float] | None = None
 
 
@@ -121,8 +122,6 @@ class Telemetry:
         self.server = server                  # this gateway's HOST:PORT (MinIO's "server" label)
         self.started = time.time()
         self.ops: dict[str, OpStats] = defaultdict(OpStats)
-        self.healed_admin = 0                 # objects healed by admin heal sequences in this process
-        self.heal_errors_admin = 0
         self.state = State()
         disable_created_metrics()   # no *_created series (process-wide; nothing here wants them)
         self.registry = CollectorRegistry(auto_describe=True)
@@ -245,30 +244,30 @@ class Telemetry:
         yield from (req, err, rx, tx)
         yield _gauge("s3gw_s3_requests_inflight", "S3 requests being served now", {}, inflight)
         s = self.state
-        if s.storage is not None:
+        if s.storage_state is not None:
             used = GaugeMetricFamily("storage_used_bytes", "Used bytes of each drive's file system",
                                      labels=["drive", "node"])
             total = GaugeMetricFamily("storage_total_bytes", "Size of each drive's file system",
                                       labels=["drive", "node"])
             free = GaugeMetricFamily("storage_free_bytes", "Free bytes of each drive", labels=["drive", "node"])
             up = GaugeMetricFamily("s3gw_drive_up", "1 when the drive is online", labels=["drive", "node"])
-            for d in s.storage.drives:
+            for d in s.storage_state.drives:
                 used.add_metric([d.id, d.node], d.used)
                 total.add_metric([d.id, d.node], d.total)
                 free.add_metric([d.id, d.node], d.free)
                 up.add_metric([d.id, d.node], 1 if d.online else 0)
             yield from (used, total, free, up)
             node_up = GaugeMetricFamily("s3gw_node_up", "1 when the storage node is online", labels=["node"])
-            for n in s.storage.nodes:
+            for n in s.storage_state.nodes:
                 node_up.add_metric([n["id"]], 1 if n["online"] else 0)
             yield node_up
-            nd, nn = len(s.storage.drives), len(s.storage.nodes)
-            yield _gauge("s3gw_drives_online", "Drives online", {}, s.storage.drives_online)
-            yield _gauge("s3gw_drives_offline", "Drives offline", {}, nd - s.storage.drives_online)
-            yield _gauge("s3gw_nodes_online", "Storage nodes online", {}, s.storage.nodes_online)
-            yield _gauge("s3gw_nodes_offline", "Storage nodes offline", {}, nn - s.storage.nodes_online)
-            yield _gauge("s3gw_write_quorum_ok", "1 when a write can reach quorum", {}, int(s.storage.write_ok))
-            yield _gauge("s3gw_read_quorum_ok", "1 when a read can reach quorum", {}, int(s.storage.read_ok))
+            nd, nn = len(s.storage_state.drives), len(s.storage_state.nodes)
+            yield _gauge("s3gw_drives_online", "Drives online", {}, s.storage_state.drives_online)
+            yield _gauge("s3gw_drives_offline", "Drives offline", {}, nd - s.storage_state.drives_online)
+            yield _gauge("s3gw_nodes_online", "Storage nodes online", {}, s.storage_state.nodes_online)
+            yield _gauge("s3gw_nodes_offline", "Storage nodes offline", {}, nn - s.storage_state.nodes_online)
+            yield _gauge("s3gw_write_quorum_ok", "1 when a write can reach quorum", {}, int(s.storage_state.write_ok))
+            yield _gauge("s3gw_read_quorum_ok", "1 when a read can reach quorum", {}, int(s.storage_state.read_ok))
         h = s.healing
         if "heal_queued" in h:
             yield _gauge("s3gw_heal_queue_depth", "Object versions queued for healing", {}, h["heal_queued"])
@@ -277,7 +276,7 @@ class Telemetry:
             yield _gauge("s3gw_write_intents", "Shard sets being written (or orphaned)", {}, h.get("write_intents", 0))
         healed = CounterMetricFamily("s3gw_healed_objects", "Objects healed", labels=["source"])
         healed.add_metric(["worker"], s.worker.get("healed", 0))
-        healed.add_metric(["admin"], self.healed_admin)
+        healed.add_metric(["admin"], s.sequences.get("healed", 0))
         yield healed
         yield _gauge("s3gw_maintenance_mode", "1 while maintenance mode is on", {}, int(s.maintenance))
         ub = GaugeMetricFamily("s3gw_bucket_usage_bytes", "Bytes of live objects per bucket", labels=["bucket"])
@@ -286,7 +285,7 @@ class Telemetry:
             ub.add_metric([b], u["bytes"])
             uo.add_metric([b], u["objects"])
         yield from (ub, uo)
-        m = s.meta
+        m = s.meta_pool
         if m:
             yield _gauge("s3gw_meta_pool_size", "Metadata store connections (SQLite: worker threads)", {},
                          m.get("max_size", m.get("pool_size", 0)))
@@ -339,8 +338,8 @@ class Telemetry:
     def _minio_cluster_series(self) -> Iterator[Metric]:
         s = self.state
         lab = {"server": self.server}
-        if s.storage is not None:
-            st = s.storage
+        if s.storage_state is not None:
+            st = s.storage_state
             raw_total = sum(d.total for d in st.drives if d.online)
             raw_free = sum(d.free for d in st.drives if d.online)
             ratio = st.k / (st.k + st.m) if st.k + st.m else 1.0
@@ -377,11 +376,11 @@ class Telemetry:
         yield from self._minio_s3_series()
         heal = CounterMetricFamily("minio_heal_objects_heal", "Objects healed in current self healing run",
                                    labels=["server", "type"])
-        heal.add_metric([self.server, "object"], s.worker.get("healed", 0) + self.healed_admin)
+        heal.add_metric([self.server, "object"], s.worker.get("healed", 0) + s.sequences.get("healed", 0))
         yield heal
         herr = CounterMetricFamily("minio_heal_objects_errors", "Objects for which healing failed in current self "
                                    "healing run", labels=["server", "type"])
-        herr.add_metric([self.server, "object"], s.worker.get("failed", 0) + self.heal_errors_admin)
+        herr.add_metric([self.server, "object"], s.worker.get("failed", 0) + s.sequences.get("failed", 0))
         yield herr
         if "heal_queued" in s.healing:
             yield _gauge("minio_heal_objects_total", "Objects scanned since server start", lab,
@@ -405,7 +404,7 @@ class Telemetry:
 
     def _minio_node_series(self) -> Iterator[Metric]:
         yield from self._minio_s3_series()
-        st = self.state.storage
+        st = self.state.storage_state
         if st is None:
             return
         local = [d for d in st.drives if d.node == "local"]

@@ -17,19 +17,18 @@ import base64
 import hashlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..meta.base import UploadMissing
-from ..meta.model import PartRecord, UploadPage, UploadRecord, VersionRecord
+from ..meta.base import MetaStore, UploadMissing
+from ..meta.model import BucketRecord, PartRecord, UploadPage, UploadRecord, VersionRecord
 from . import errors as E
 from . import checksums
 from .conditions import Conditions, check_copy_source
 from .names import check_object_name
+from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
-
-if TYPE_CHECKING:
-    from .service import Core, Payload, PutOptions
 
 MIN_PART_SIZE = 5 * 1024 * 1024       # every part but the last (EntityTooSmall)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
@@ -61,10 +60,34 @@ def multipart_etag(part_etags: list[str]) -> str:
     return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
 
 
+class ObjectWrites(Protocol):
+    """The parts of ``service.Core`` the multipart calls build on: its write path
+    (``_store_body``, ``_write_check``, ...) and its bucket and record lookups.
+    The mixin's methods take ``self`` as this, so this module never imports
+    ``service`` (which imports this one: no cycle)."""
+
+    meta: MetaStore
+    _gc_wakeup: Any
+
+    async def bucket(self, name: str) -> BucketRecord: ...
+    async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord: ...
+    def _check_put_options(self, opts: PutOptions) -> None: ...
+    def _apply_lock(self, brec: BucketRecord, opts: PutOptions) -> None: ...
+    def _info(self, opts: PutOptions, checksum: dict[str, str] | None) -> dict[str, Any]: ...
+    def _write_check(self, opts: PutOptions) -> Any: ...
+    async def _store_body(self, payload: Payload, opts: PutOptions, *, inline: bool = True,
+                          max_size: int = ...) -> tuple[int, str, dict[str, str] | None, dict[str, Any] | None,
+                                                        bytes | None]: ...
+    async def _discard(self, layout: dict[str, Any]) -> None: ...
+    def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]: ...
+    async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
+    async def _save_part(self, part: PartRecord) -> PartRecord: ...
+
+
 class MultipartMixin:
     """CreateMultipartUpload ... CompleteMultipartUpload on the Core."""
 
-    async def create_upload(self: "Core", bucket: str, key: str, opts: "PutOptions") -> UploadRecord:
+    async def create_upload(self: ObjectWrites, bucket: str, key: str, opts: PutOptions) -> UploadRecord:
         check_object_name(key)
         brec = await self.bucket(bucket)
         self._check_put_options(opts)
@@ -80,15 +103,15 @@ class MultipartMixin:
         await self.meta.create_upload(rec)
         return rec
 
-    async def _upload(self: "Core", bucket: str, key: str, upload_id: str) -> UploadRecord:
+    async def _upload(self: ObjectWrites, bucket: str, key: str, upload_id: str) -> UploadRecord:
         await self.bucket(bucket)
         up = await self.meta.get_upload(bucket, key, upload_id)
         if up is None:
             raise E.NoSuchUpload()
         return up
 
-    async def upload_part(self: "Core", bucket: str, key: str, upload_id: str, number: int, payload: "Payload",
-                          opts: "PutOptions") -> PartRecord:
+    async def upload_part(self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, payload: Payload,
+                          opts: PutOptions) -> PartRecord:
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
         algo = up.info.get("ck_algo")
@@ -102,7 +125,7 @@ class MultipartMixin:
         return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
                                                 {"ck": ck} if ck else {}))
 
-    async def _save_part(self: "Core", part: PartRecord) -> PartRecord:
+    async def _save_part(self: ObjectWrites, part: PartRecord) -> PartRecord:
         try:
             await self.meta.put_part(part)
         except UploadMissing as e:
@@ -112,11 +135,9 @@ class MultipartMixin:
         return part
 
     async def upload_part_copy(
-        self: "Core", bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
+        self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
         src_version: str | None, source_range: str | None, cond: Conditions,
     ) -> tuple[VersionRecord, PartRecord]:
-        from .service import PutOptions, _StreamPayload
-
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
         src = await self.get_record(src_bucket, src_key, src_version)
@@ -131,20 +152,20 @@ class MultipartMixin:
                 raise E.InvalidArgument("Range specified is not valid for source object")
             offset, length = rng
         opts = PutOptions(checksum_algo=up.info.get("ck_algo"))
-        payload = _StreamPayload(self._read(src, offset, length))
+        payload = StreamPayload(self._read(src, offset, length))
         size, etag, ck, layout, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
         assert layout is not None
         part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
                                                 {"ck": ck} if ck else {}))
         return src, part
 
-    async def list_parts(self: "Core", bucket: str, key: str, upload_id: str, after: int,
+    async def list_parts(self: ObjectWrites, bucket: str, key: str, upload_id: str, after: int,
                          limit: int) -> tuple[UploadRecord, list[PartRecord], bool]:
         up = await self._upload(bucket, key, upload_id)
         parts = await self.meta.list_parts(upload_id, after, limit + 1)
         return up, parts[:limit], len(parts) > limit
 
-    async def abort_upload(self: "Core", bucket: str, key: str, upload_id: str) -> None:
+    async def abort_upload(self: ObjectWrites, bucket: str, key: str, upload_id: str) -> None:
         await self.bucket(bucket)
         try:
             await self.meta.abort_upload(bucket, key, upload_id)
@@ -152,15 +173,13 @@ class MultipartMixin:
             return  # aborting what is already gone succeeds (MinIO answers 204)
         self._gc_wakeup.set()
 
-    async def list_uploads(self: "Core", bucket: str, prefix: str, delimiter: str, key_marker: str,
+    async def list_uploads(self: ObjectWrites, bucket: str, prefix: str, delimiter: str, key_marker: str,
                            upload_id_marker: str, max_uploads: int) -> UploadPage:
         await self.bucket(bucket)
         return await self.meta.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
-    async def complete_upload(self: "Core", bucket: str, key: str, upload_id: str, chosen: list[CompletedPart],
+    async def complete_upload(self: ObjectWrites, bucket: str, key: str, upload_id: str, chosen: list[CompletedPart],
                               if_match: str | None = None, if_none_match: str | None = None) -> VersionRecord:
-        from .service import PutOptions
-
         up = await self._upload(bucket, key, upload_id)
         if not chosen:
             raise E.InvalidRequest("You must specify at least one part")

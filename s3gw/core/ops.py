@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,7 +213,9 @@ class StorageProbe:
 
 class Operations:
     """The operational state of one gateway: maintenance mode, usage and drive
-    probes (each with its own cache), and counters of admin heals."""
+    probes (each with its own cache), and what health, metrics and the admin
+    APIs ask of the metadata store and the storage (the API layer asks here,
+    never the store or the storage themselves)."""
 
     def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 60.0,
                  maintenance_refresh: float = 1.0, probe_ttl: float = 5.0) -> None:
@@ -222,6 +225,53 @@ class Operations:
         self.usage = Usage(meta, usage_interval)
         self.probe = StorageProbe(storage, probe_ttl)
         self.started = time.time()
+        self.deployment_id = str(uuid.uuid4())     # what madmin's info calls the deployment (per process)
+
+    # -- storage ------------------------------------------------------------------
+
+    @property
+    def embedded(self) -> bool:
+        """This gateway holds every drive itself (the embedded form), rather than storage nodes."""
+        return self.storage.cluster is None
+
+    def storage_state(self) -> StorageState:
+        """Quorum and node/drive counts, without I/O (``quick_storage_state``)."""
+        return quick_storage_state(self.storage)
+
+    def quorum_without_this_gateway(self, need: int) -> bool:
+        """Would ``need`` drives still be online with this gateway's own drives gone?
+        MinIO counts the drives online minus the ones local to the node asked. A
+        cluster-form gateway holds no drives; an embedded one holds all of them."""
+        if self.embedded:
+            return False
+        return len(self.storage.online_drives()) >= need
+
+    # -- metadata store -------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Raises when the metadata store does not answer."""
+        await self.meta.ping()
+
+    def pool_stats(self) -> dict[str, Any]:
+        """The metadata store's connection pool (size, in use, waits, calls, errors)."""
+        return self.meta.pool_stats()
+
+    def query_histogram(self) -> tuple[list[tuple[str, int]], int, float] | None:
+        """The metadata store's call latency histogram, when the backend keeps one."""
+        stats = getattr(self.meta, "stats", None)
+        return stats.histogram_snapshot() if stats is not None else None
+
+    async def queue_stats(self) -> dict[str, Any]:
+        """Heal and GC queue depths, write intents (``MetaStore.maintenance_stats``)."""
+        return await self.meta.maintenance_stats()
+
+    def versions(self, bucket: str | None = None, prefix: str = "") -> AsyncIterator[VersionRecord]:
+        """Every version of every bucket (or one bucket under a prefix), in listing order."""
+        return walk_versions(self.meta, bucket, prefix)
+
+    async def backup(self, dest: str) -> None:
+        """A consistent copy of the metadata store in ``dest`` (``backup_metadata``)."""
+        await backup_metadata(self.meta, dest)
 
 
 # --------------------------------------------------------------------------- manifest

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
@@ -68,6 +69,66 @@ class HealSummary:
         return asdict(self)
 
 
+# --------------------------------------------------------------------------- heal sequences (mc admin heal)
+
+#: a finished heal sequence is kept this long for its last status poll
+SEQUENCE_KEEP = 600.0
+
+
+@dataclass
+class DriveHeal:
+    """One drive of a version's erasure set, as a heal sequence saw it:
+    ``ok``, ``missing``, ``corrupt`` or ``offline``, before and after."""
+
+    endpoint: str
+    before: str
+    after: str
+
+
+@dataclass
+class HealItem:
+    """One version a heal sequence looked at, with the state of each of its drives."""
+
+    result_id: int
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+    outcome: str                  # heal_version's: ok, healed, bad, offline, failed, unrecoverable
+    detail: str
+    data_blocks: int
+    parity_blocks: int
+    drives: list[DriveHeal]
+
+
+@dataclass
+class HealSequence:
+    """One ``mc admin heal -r`` run: walked in a task, items kept until polled."""
+
+    token: str
+    bucket: str
+    prefix: str
+    deep: bool = False
+    dry_run: bool = False
+    client_settings: Any = None          # what the client asked, opaque here (echoed in its status answers)
+    started: float = field(default_factory=time.time)
+    items: list[HealItem] = field(default_factory=list)
+    status: str = "running"              # running / finished / stopped
+    detail: str = ""
+    count: int = 0
+    task: asyncio.Task[None] | None = None
+    done_at: float | None = None
+
+    def take_items(self) -> list[HealItem]:
+        """The items found since the last call."""
+        items, self.items = self.items, []
+        return items
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 def _segments(layout: dict[str, Any] | None) -> list[tuple[int | None, dict[str, Any]]]:
     """(part index or None, shard-set layout) of a version layout."""
     if not layout:
@@ -94,6 +155,8 @@ class Repair:
         self.admin_heal: HealSummary | None = None
         self.worker_totals = {"healed": 0, "retried": 0, "failed": 0}
         self.orphans_removed = 0
+        self.sequences: dict[str, HealSequence] = {}
+        self.sequence_totals = {"healed": 0, "failed": 0}    # objects healed / not healable by heal sequences
         self._wakeup = asyncio.Event()
 
     # -- one version ------------------------------------------------------------
@@ -207,6 +270,95 @@ class Repair:
             s.failed += 1
         else:
             s.unrecoverable += 1
+
+    # -- heal sequences (mc admin heal) ---------------------------------------------
+
+    def heal_sequence(self, token: str) -> HealSequence | None:
+        self._expire_sequences()
+        return self.sequences.get(token)
+
+    def running_sequences(self, bucket: str, prefix: str) -> list[HealSequence]:
+        """The sequences still walking exactly this bucket/prefix."""
+        self._expire_sequences()
+        return [s for s in self.sequences.values()
+                if (s.bucket, s.prefix) == (bucket, prefix) and s.status == "running"]
+
+    def start_sequence(self, bucket: str, prefix: str, *, deep: bool = False, dry_run: bool = False,
+                       client_settings: Any = None) -> HealSequence:
+        """Start walking bucket/prefix (every bucket when empty) in a task; poll it by its token."""
+        self._expire_sequences()
+        seq = HealSequence(secrets.token_hex(16), bucket, prefix, deep, dry_run, client_settings)
+        seq.task = asyncio.create_task(self._run_sequence(seq))
+        self.sequences[seq.token] = seq
+        return seq
+
+    def stop_sequences(self) -> list[asyncio.Task[None]]:
+        """Cancel every sequence still walking (shutdown); returns their tasks to await."""
+        tasks = [s.task for s in self.sequences.values() if s.task is not None]
+        for t in tasks:
+            t.cancel()
+        return tasks
+
+    def _expire_sequences(self) -> None:
+        now = time.time()
+        for t in [t for t, s in self.sequences.items() if s.done_at and now - s.done_at > SEQUENCE_KEEP]:
+            del self.sequences[t]
+
+    async def _run_sequence(self, seq: HealSequence) -> None:
+        try:
+            async for rec in self.walk(seq.bucket or None, seq.prefix):
+                if seq.status != "running":
+                    return
+                try:
+                    outcome, rebuilt, detail = await self.heal_version(rec, deep=seq.deep, dry_run=seq.dry_run)
+                except Exception as e:
+                    outcome, rebuilt, detail = "failed", 0, f"{type(e).__name__}: {e}"
+                if outcome == "healed":
+                    self.sequence_totals["healed"] += 1
+                elif outcome in ("unrecoverable", "failed"):
+                    self.sequence_totals["failed"] += 1
+                seq.count += 1
+                k, parity = self.storage.k, max(1, self.storage.m)
+                seq.items.append(HealItem(seq.count, rec.bucket, rec.key, rec.version_id, rec.size, outcome,
+                                          detail or outcome, k, parity, self._drive_states(rec, outcome, rebuilt)))
+                if seq.count % 100 == 0:
+                    await asyncio.sleep(0)
+            seq.status = "finished"
+        except asyncio.CancelledError:
+            seq.status, seq.detail = "stopped", "heal sequence stopped"
+            raise
+        except Exception as e:
+            seq.status, seq.detail = "stopped", f"{type(e).__name__}: {e}"
+        finally:
+            seq.done_at = time.time()
+
+    def _drive_states(self, rec: VersionRecord, outcome: str, rebuilt: int) -> list[DriveHeal]:
+        """Each drive of the version's first shard set, before and after, as madmin's heal
+        result shows them. The store does not record which shard was bad, so the outcome
+        is spread over the healthy drives: ``rebuilt`` of them were missing (healed),
+        one is (dry run found bad), parity + 1 are (unrecoverable: missing; failed:
+        corrupt); drives down now are offline. A version without shards (inline, a
+        delete marker) is shown on ``drive1..N``."""
+        k, parity = self.storage.k, max(1, self.storage.m)
+        n = k + parity
+        segs = [lay for _, lay in _segments(rec.layout)]
+        placement = list(segs[0].get("placement") or []) if segs else []
+        placement = (placement + [f"drive{i + 1}" for i in range(n)])[:n]
+        before, after = ["ok"] * n, ["ok"] * n
+        for i, d in enumerate(placement):
+            if segs and not self.storage.drive_online(d):
+                before[i] = after[i] = "offline"
+        healthy = [i for i in range(n) if before[i] == "ok"]
+        if outcome == "healed":
+            for i in healthy[:rebuilt or 1]:
+                before[i] = "missing"
+        elif outcome == "bad":
+            for i in healthy[:1]:
+                before[i] = after[i] = "missing"
+        elif outcome in ("unrecoverable", "failed"):
+            for i in healthy[:parity + 1]:
+                before[i] = after[i] = "missing" if outcome == "unrecoverable" else "corrupt"
+        return [DriveHeal(d, b, a) for d, b, a in zip(placement, before, after)]
 
     # -- background work ----------------------------------------------------------
 

@@ -21,8 +21,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaStore, MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
@@ -33,6 +33,7 @@ from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
 from .multipart import MultipartMixin
 from .names import check_bucket_name, check_object_name
+from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
 
 log = logging.getLogger("s3gw.core")
@@ -43,36 +44,6 @@ DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what MinIO serves for an object 
 MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
 GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
-
-
-class Payload(Protocol):
-    """A request body: bytes as they arrive, then its trailers once exhausted.
-
-    ``trailers()`` is where the API layer's verifiers (payload SHA-256, chunk
-    signatures, Content-Length) raise; it must be awaited after the last chunk
-    and before anything is committed.
-    """
-
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
-
-    async def trailers(self) -> dict[str, str]: ...
-
-
-@dataclass
-class PutOptions:
-    content_type: str = ""
-    user_meta: dict[str, str] = field(default_factory=dict)      # "x-amz-meta-foo": "bar"
-    headers: dict[str, str] = field(default_factory=dict)        # cache-control, content-disposition, ...
-    content_md5: str | None = None                               # base64, as sent
-    checksum_algo: str | None = None                             # "CRC32", ...
-    checksum_value: str | None = None                            # from the header; else from the trailer
-    storage_class: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-    if_match: str | None = None
-    if_none_match: str | None = None
-    retention: dict[str, Any] | None = None                      # {"mode", "until"} from the lock headers
-    legal_hold: str | None = None                                # "ON" / "OFF"
-    checksum_type: str = "FULL_OBJECT"                           # FULL_OBJECT, or COMPOSITE for multipart
 
 
 @dataclass
@@ -132,6 +103,10 @@ class Core(MultipartMixin):
             check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
             raise E.NoSuchBucket()
         return rec
+
+    async def bucket_exists(self, name: str) -> bool:
+        """Whether the bucket exists (no name check: the admin APIs ask about any name)."""
+        return await self.meta.get_bucket(name) is not None
 
     async def create_bucket(self, name: str, *, object_lock: bool = False) -> None:
         check_bucket_name(name)
@@ -512,7 +487,7 @@ class Core(MultipartMixin):
         src_ck = src.info.get("ck")
         if opts.checksum_algo is None and src_ck:
             opts.checksum_algo = src_ck["algo"]
-        payload = _StreamPayload(self._read(src, 0, src.size))
+        payload = StreamPayload(self._read(src, 0, src.size))
         size, etag, checksum, layout, inline = await self._store_body(payload, opts)
         rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
                             size=size, etag=etag, info=self._info(opts, checksum), layout=layout, inline=inline)
@@ -683,19 +658,6 @@ def _readable_name(key: str) -> bool:
 
 def _live_etag(rec: VersionRecord | None) -> str | None:
     return None if rec is None or rec.delete_marker else rec.etag
-
-
-class _StreamPayload:
-    """An internal body (a copy source) that needs no verification."""
-
-    def __init__(self, it: AsyncIterator[bytes]) -> None:
-        self._it = it
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._it
-
-    async def trailers(self) -> dict[str, str]:
-        return {}
 
 
 __all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable", "http_date", "object_headers"]

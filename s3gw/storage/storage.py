@@ -28,7 +28,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
@@ -50,9 +50,7 @@ from .erasure import (
 )
 from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageError, StorageFull
 from .placement import placement
-
-if TYPE_CHECKING:
-    from .remote import Cluster
+from .remote import Cluster
 
 log = logging.getLogger("s3gw.storage")
 
@@ -518,8 +516,6 @@ class Storage:
         """The cluster form: the drives of remote storage nodes, learned and
         health-tracked by a ``Cluster`` once ``start()`` is awaited
         (``ca_file``: the CA bundle https:// node URLs are verified with)."""
-        from .remote import Cluster
-
         options.setdefault("read_timeout", 10.0)
         options.setdefault("stall_timeout", 15.0)
         cluster = Cluster(node_urls, secret, probe_interval=probe_interval, ca_file=ca_file,

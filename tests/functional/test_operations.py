@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from s3gw.admin_cli import OpsClient
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.rawhttp import signed_request
 from tests.waiting import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -411,6 +412,16 @@ def test_mc_admin_heal(gw: Server, mc: Mc) -> None:
     docs = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert {d["name"] for d in docs if d.get("type") == "object"} == {f"{bucket}/small.txt", f"{bucket}/big.bin"}
     assert docs[-1]["type"] == "summary" and docs[-1]["objects_scanned"] == 2
+
+
+def test_madmin_heal_options_must_be_an_object(gw: Server) -> None:
+    """madmin's HealOpts is a JSON object: anything else is refused before a sequence starts
+    (a list used to start one that stopped at once with a Python error as its detail)."""
+    for body in (b"[]", b'"deep"', b"{"):
+        r = signed_request(gw, "POST", "/minio/admin/v3/heal/", body=body)
+        assert r.status == 400 and json.loads(r.body)["Code"] == "XMinioAdminConfigBadJSON", r.body
+    r = signed_request(gw, "POST", "/minio/admin/v3/heal/", body=b'{"recursive": true}')
+    assert r.status == 200 and json.loads(r.body)["clientToken"]
 
 
 # --------------------------------------------------------------------------- maintenance

@@ -206,3 +206,36 @@ async def test_too_few_shards_is_retried_before_the_object_is_failed(env) -> Non
     stats = await core.meta.maintenance_stats()
     assert stats["heal_failed"] == 0 and stats["heal_queued"] == 1
     assert repair.worker_totals == {"healed": 0, "retried": 1, "failed": 0}
+
+
+async def test_heal_sequence_returns_typed_results(env) -> None:
+    """``mc admin heal -r``'s walk runs in the core: each version an item with its drives'
+    states before and after, polled by token until the sequence is finished."""
+    core, repair, root = env
+    rec = await core.put_object("bkt", "seq/big", Body(os.urandom(200_000)), PutOptions())
+    await core.put_object("bkt", "seq/small", Body(b"tiny"), PutOptions())      # inline: no drives of its own
+    os.unlink(shard_path(root, rec.layout, 2))
+    seq = repair.start_sequence("bkt", "seq/", client_settings={"recursive": True})
+    assert repair.running_sequences("bkt", "seq/") in ([seq], [])
+    assert repair.heal_sequence(seq.token) is seq
+    await seq.task
+    assert seq.status == "finished" and repair.running_sequences("bkt", "seq/") == []
+    items = seq.take_items()
+    assert seq.take_items() == []
+    assert [(i.key, i.outcome, i.result_id) for i in items] == [("seq/big", "healed", 1), ("seq/small", "ok", 2)]
+    big, small = items
+    assert (big.data_blocks, big.parity_blocks, len(big.drives)) == (6, 3, 9)
+    assert [d.endpoint for d in big.drives] == rec.layout["placement"]
+    assert [d.before for d in big.drives].count("missing") == 1          # one shard was rebuilt
+    assert {d.after for d in big.drives} == {"ok"}
+    assert [d.endpoint for d in small.drives] == [f"drive{i}" for i in range(1, 10)]
+    assert repair.sequence_totals == {"healed": 1, "failed": 0}
+    assert await core.storage.verify(rec.layout, deep=True) == []
+    # a dry run reports without rebuilding; stop cancels a running walk
+    os.unlink(shard_path(root, rec.layout, 4))
+    dry = repair.start_sequence("bkt", "seq/", dry_run=True)
+    await dry.task
+    assert [i.outcome for i in dry.take_items()] == ["bad", "ok"]
+    assert await core.storage.verify(rec.layout, deep=True) != []
+    assert set(repair.sequences) == {seq.token, dry.token}
+    assert repair.stop_sequences() == [seq.task, dry.task]

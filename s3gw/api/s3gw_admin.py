@@ -1,0 +1,146 @@
+"""s3gw's own admin API, used by ``s3gw admin`` (``s3gw/admin_client.py``;
+docs/operations.md is its contract). SigV4 and the caller's policies, through
+the one admin path (``admin.py``); errors are MinIO's JSON document::
+
+    GET  /minio/admin/s3gw/v1/info                      nodes, drives, healing state (admin:ServerInfo)
+    POST /minio/admin/s3gw/v1/heal?bucket=&prefix=&deep=true&dry-run=true
+         NDJSON: progress lines while it runs, then {"done": true, ...summary} (admin:Heal)
+    GET  /minio/admin/s3gw/v1/maintenance               {"enabled": ..., "since", "reason", "by"} (admin:ServerInfo)
+    PUT  /minio/admin/s3gw/v1/maintenance?state=on|off[&reason=]                          (admin:ServiceFreeze)
+    GET  /minio/admin/s3gw/v1/manifest[?bucket=&prefix=] NDJSON: one line per version, then a summary
+                                                                                           (admin:ExportManifest)
+    GET  /minio/admin/s3gw/v1/backup                    the backup file (SQLite database / pg_dump archive)
+                                                                                           (admin:Backup)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+
+from aiohttp import web
+
+from ..core import MetaUnavailable
+from ..core.iam import Principal
+from ..core.ops import manifest_entry
+from ..core.repair import HealSummary
+from .admin import S3GW_ADMIN_PREFIX, AdminError, Routes, stream
+from .app import CORE, OPS, REPAIR
+from .observe import AUDIT_INFO
+
+log = logging.getLogger(__name__)
+
+ROUTES = Routes(S3GW_ADMIN_PREFIX)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+async def _scope(request: web.Request) -> tuple[str | None, str]:
+    """``?bucket=&prefix=``: a prefix needs a bucket, and the bucket must exist."""
+    bucket = request.query.get("bucket") or None
+    prefix = request.query.get("prefix", "")
+    if prefix and not bucket:
+        raise AdminError("XMinioAdminInvalidArgument", "prefix needs a bucket")
+    if bucket is not None and not await request.app[CORE].bucket_exists(bucket):
+        raise AdminError("NoSuchBucket", "The specified bucket does not exist", 404)
+    request[AUDIT_INFO].update(target=f"{bucket or '*'}/{prefix}")
+    return bucket, prefix
+
+
+@ROUTES.route("GET", "/info", "admin:ServerInfo")
+async def info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(await request.app[REPAIR].info())
+
+
+@ROUTES.route("POST", "/heal", "admin:Heal")
+async def heal(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
+    bucket, prefix = await _scope(request)
+    resp = await stream(request, {"Content-Type": "application/x-ndjson"})
+
+    async def progress(s: HealSummary) -> None:
+        d = s.to_dict()
+        d.pop("problems")
+        await resp.write((json.dumps(d) + "\n").encode())
+
+    summary = await request.app[REPAIR].run_heal(bucket, prefix, deep=_flag(request, "deep"),
+                                                 dry_run=_flag(request, "dry-run"), progress=progress)
+    await resp.write((json.dumps({"done": True, **summary.to_dict()}) + "\n").encode())
+    await resp.write_eof()
+    return resp
+
+
+@ROUTES.route("GET", "/maintenance", "admin:ServerInfo")
+async def maintenance_get(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response((await request.app[OPS].maintenance.current()).to_dict())
+
+
+@ROUTES.route("PUT", "/maintenance", "admin:ServiceFreeze")
+async def maintenance_put(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    state = request.query.get("state", "").lower()
+    if state not in ("on", "off"):
+        raise AdminError("XMinioAdminInvalidArgument", "state must be on or off")
+    request[AUDIT_INFO].update(target="maintenance", detail=state)
+    st = await request.app[OPS].maintenance.set(state == "on", by=principal.access_key,
+                                                 reason=request.query.get("reason", ""))
+    log.warning("maintenance mode %s by %s%s", state, principal.access_key,
+                f" ({st.reason})" if st.reason else "")
+    return web.json_response(st.to_dict())
+
+
+@ROUTES.route("GET", "/manifest", "admin:ExportManifest")
+async def manifest(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
+    bucket, prefix = await _scope(request)
+    resp = await stream(request, {"Content-Type": "application/x-ndjson"})
+    versions = objects = size = 0
+    buf: list[bytes] = []
+    async for rec in request.app[OPS].versions(bucket, prefix):
+        versions += 1
+        if rec.is_latest and not rec.delete_marker:
+            objects += 1
+            size += rec.size
+        buf.append(json.dumps(manifest_entry(rec), separators=(",", ":")).encode() + b"\n")
+        if len(buf) >= 200:
+            await resp.write(b"".join(buf))
+            buf.clear()
+    buf.append(json.dumps({"summary": {"versions": versions, "objects": objects, "bytes": size,
+                                       "generated": time.time()}}).encode() + b"\n")
+    await resp.write(b"".join(buf))
+    await resp.write_eof()
+    return resp
+
+
+@ROUTES.route("GET", "/backup", "admin:Backup")
+async def backup(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
+    fd, path = tempfile.mkstemp(prefix="s3gw-backup-", suffix=".tmp")
+    os.close(fd)
+    os.unlink(path)            # the backends create the file themselves
+    try:
+        try:
+            await request.app[OPS].backup(path)
+        except (NotImplementedError, RuntimeError, OSError, MetaUnavailable) as e:
+            raise AdminError("XMinioAdminBackupFailed", f"backup failed: {e}", 500) from None
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            kind = "sqlite" if f.read(16) == b"SQLite format 3\x00" else "pg_dump"
+        request[AUDIT_INFO].update(target=kind, detail=f"{size} bytes")
+        resp = await stream(request, {"Content-Type": "application/octet-stream",
+                                      "x-s3gw-backup-format": kind, "Content-Length": str(size)})
+        loop = asyncio.get_running_loop()
+        with open(path, "rb") as f:
+            while True:
+                chunk = await loop.run_in_executor(None, f.read, 1 << 20)
+                if not chunk:
+                    break
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
