@@ -276,7 +276,10 @@ def _policy_assoc(attach: bool) -> Any:
     async def handler(request: web.Request, principal: Principal, body: bytes) -> web.Response:
         try:
             req = json.loads(await _open(principal.secret_key, body))
-            names = [str(p) for p in req.get("policies") or []]
+            policies = req.get("policies") or []
+            if not isinstance(policies, list):     # madmin's PolicyAssociationReq: Policies []string
+                raise ValueError("policies is not a list")
+            names = [str(p) for p in policies]
             user = str(req.get("user") or "")
         except (ValueError, AttributeError, RecursionError):
             raise AdminError(*BAD_JSON) from None
