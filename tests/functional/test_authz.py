@@ -398,3 +398,15 @@ def test_delete_objects_is_authorised_per_key(server: Server, s3, bucket: str) -
     ro = client_of(server, *user(server, ["readonly"], "ro"))
     res = ro.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "keep/c"}], "Quiet": True})
     assert [(x["Key"], x["Code"], x["Message"]) for x in res["Errors"]] == [("keep/c", "AccessDenied", "Access Denied.")]
+
+
+def test_policy_attach_needs_a_list_of_policies(server: Server) -> None:
+    """madmin's PolicyAssociationReq carries ``policies`` as a list; a string was attached
+    character by character (each a policy that does not exist) instead of refused."""
+    name, _ = user(server, [], "assoc")
+    root = root_api(server)
+    with pytest.raises(AdminFailed) as e:
+        root.call("POST", "/minio/admin/v3/idp/builtin/policy/attach", {},
+                  encrypt_data(server.secret_key, json.dumps({"policies": "readonly", "user": name}).encode()))
+    assert (e.value.status, e.value.code) == (400, "XMinioAdminConfigBadJSON")
+    assert root.user_info(name).get("policyName", "") == ""
