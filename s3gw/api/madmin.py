@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.version import VERSION as PACKAGE_VERSION
 from ..core import MetaUnavailable
 from ..core.iam import DISABLED, ENABLED, IamError, Principal
 from ..core.ops import walk_versions
@@ -41,7 +42,7 @@ from .ops import ADMIN_V1, AdminError, admin_auth, admin_error_response, read_bo
 PREFIX = "/minio/admin/v3"
 HEALS = web.AppKey("madmin_heals", dict)
 DEPLOYMENT_ID = web.AppKey("deployment_id", str)
-VERSION = "s3gw-0.1.0"
+VERSION = f"s3gw-{PACKAGE_VERSION}"     # what mc admin info shows as the server version
 
 _STATUS = {"XMinioAdminNoSuchUser": 404, "XMinioAdminNoSuchPolicy": 404}
 
