@@ -7,12 +7,19 @@
 #   make compat       compat-tests: s3gw and the pinned MinIO side by side
 #   make stress       make test N times (RUNS, default 3) with two CPU-bound processes running
 #   make fuzz         the fuzz harnesses with a long budget (FUZZ_EXAMPLES, default 20000 per harness)
+#   make chaos        faults injected into a real cluster. For now this is the cluster fault tests
+#                     (tests/cluster/test_cluster_faults.py: nodes killed, stalled, wiped, shards
+#                     corrupted), which `make integration` runs too, until a chaos suite of its own exists
+#   make bench        the bench/ scripts' quick modes (scripts/bench.sh): figures printed, nothing
+#                     asserted, a few minutes
+#   make lock         regenerate requirements/*.lock from pyproject.toml (scripts/lock.sh; UPGRADE=1,
+#                     UPGRADE_PACKAGE=NAME to move pins)
 DATA ?= ./data
 ADDRESS ?= 127.0.0.1:8080
 RUNS ?= 3
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: serve test setup unit integration compat stress fuzz
+.PHONY: serve test setup unit integration compat stress fuzz chaos bench lock
 setup:
 	@scripts/setup.sh
 
@@ -36,3 +43,12 @@ stress: setup
 
 fuzz: setup
 	S3GW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) python3 -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/functional/test_fuzz_requests.py
+
+chaos: setup
+	python3 -m pytest -q -p no:cacheprovider tests/cluster/test_cluster_faults.py
+
+bench: setup
+	@scripts/bench.sh
+
+lock:
+	@UPGRADE=$(UPGRADE) UPGRADE_PACKAGE=$(UPGRADE_PACKAGE) scripts/lock.sh

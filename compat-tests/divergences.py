@@ -28,11 +28,9 @@ class Div:
 
 
 # reasons (s3gw vs MinIO), most important first in docs/compat.md
-CONTENT_ENCODING_500 = 's3gw: PutObject with Content-Encoding: gzip fails with 500 InternalError; MinIO stores it'
 PAGINATION = 'page boundaries differ: MinIO sometimes ends a truncated page early (KeyCount < max-keys) around common prefixes; s3gw fills every page. Both return the same keys in the same order'
 OBJECT_AND_PREFIX = "s3gw: lists both 'file' and 'file/child'; MinIO keeps 'file/child' readable but hides it from listings"
 COPY_HEADERS = 's3gw: CopyObject answers carry the checksum header only when the source had a checksum; MinIO computes and sends a CRC64NVME checksum for every copy'
-RFC850_DATES = 's3gw: parses an RFC 850 If-Unmodified-Since date (two-digit year) and fails the condition; MinIO ignores that format'
 AUTH_ERROR_CODES = 's3gw: malformed Authorization headers answer MissingFields/InvalidRequest (400); MinIO answers AccessDenied/RequestTimeTooSkewed (403)'
 DATE_HEADER = 's3gw: accepts a SigV4 request dated by the Date header alone; MinIO answers MalformedDate'
 MULTIPART_LIMITS = 'deliberate: s3gw lists multipart uploads with AWS semantics (prefix, delimiter, max-uploads, markers); this MinIO lists uploads only for a prefix that is an exact object name and ignores delimiter and max-uploads'

@@ -1,5 +1,5 @@
-"""Storage node package: the shard store of one drive (and, later, the node
-daemon that serves it over HTTP). Never imports ``s3gw``."""
+"""Storage node package: the shard store of one drive (``shardstore``) and the node
+daemon that serves a node's drives over HTTP (``server``). Never imports ``s3gw``."""
 
 from .bitrot import DEFAULT_ALGO, algorithm
 from .errors import (

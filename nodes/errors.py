@@ -1,6 +1,6 @@
 """The node error vocabulary.
 
-These are the only errors a shard store (local or, later, behind the node
+These are the only errors a shard store (in-process, or behind the node
 daemon) reports. ``s3gw.storage`` turns them into its own vocabulary at its
 boundary (see ``s3gw/storage/errors.py``); nothing above storage sees them.
 """

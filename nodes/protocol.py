@@ -68,7 +68,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 AUTH_HEADER = "x-s3gw-node-auth"
 PROOF_HEADER = "x-s3gw-node-proof"
-VERSION = "s3gw-node-v2"
+PROTOCOL_VERSION = "s3gw-node-v2"   # the first line of every signed request: the node protocol, not a release
 MAX_SKEW = 300           # seconds
 MIN_SECRET = 16          # bytes
 API = "/v1"
@@ -135,7 +135,7 @@ def string_to_sign(method: str, raw_path: str, ts: int, nonce: str, body: str) -
     >>> string_to_sign("GET", "/v1/health", 1700000000, "0" * 32, "none")
     's3gw-node-v2\\nGET\\n/v1/health\\n1700000000\\n00000000000000000000000000000000\\nnone'
     """
-    return f"{VERSION}\n{method.upper()}\n{raw_path}\n{ts}\n{nonce}\n{body}"
+    return f"{PROTOCOL_VERSION}\n{method.upper()}\n{raw_path}\n{ts}\n{nonce}\n{body}"
 
 
 def sign_request(secret: bytes, method: str, raw_path: str, now: float | None = None, *,

@@ -1,5 +1,5 @@
-"""``s3gw admin user|policy|maintenance|export-manifest|backup|restore`` and the
-operations options of ``s3gw serve`` (docs/operations.md is the contract).
+"""``s3gw admin user|policy|maintenance|export-manifest|backup|restore`` (docs/operations.md is the
+contract; the operations options of ``s3gw serve`` are configuration keys, ``s3gw/config.py``).
 
 Users and policies go through the MinIO admin API (``/minio/admin/v3``, the
 same endpoints ``mc admin`` uses, with madmin's sealed bodies: a new user's
@@ -27,7 +27,6 @@ from typing import Any, TextIO
 
 from .admin_client import signed_request
 from .api.madmin_crypto import decrypt_data, encrypt_data
-from .config import parse_duration
 
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
@@ -117,47 +116,6 @@ class OpsClient:
 
 
 # --------------------------------------------------------------------------- argparse
-
-
-def add_serve_options(p: argparse.ArgumentParser) -> None:
-    env = os.environ
-    p.add_argument("--metrics-auth", choices=("bearer", "public"),
-                   help="metrics endpoints: bearer token (default; $S3GW_METRICS_AUTH) or public")
-    p.add_argument("--metrics-token-max-lifetime", metavar="DURATION",
-                   help="refuse metrics JWTs that expire later than this from now (default 36500d, what "
-                        "mc admin prometheus generate makes; $S3GW_METRICS_TOKEN_MAX_LIFETIME)")
-    p.add_argument("--access-log", default=None, metavar="DEST",
-                   help="JSON access log: stderr (default), stdout, a file, or off ($S3GW_ACCESS_LOG)")
-    p.add_argument("--audit-log", default=None, metavar="DEST",
-                   help="JSON audit log of writes and admin actions: stderr (default), stdout, a file, or off "
-                        "($S3GW_AUDIT_LOG)")
-    p.add_argument("--usage-interval", type=float, default=float(env.get("S3GW_USAGE_INTERVAL", "60")),
-                   help="seconds between recomputations of bucket usage for metrics (default 60)")
-
-
-def apply_serve_options(args: argparse.Namespace, cfg: Any, env: dict[str, str] | None = None) -> None:
-    """Flags, else environment, into the ServerConfig (docs/operations.md lists the variables)."""
-    env = dict(os.environ) if env is None else env
-    mode = args.metrics_auth or env.get("S3GW_METRICS_AUTH") or (
-        "public" if env.get("MINIO_PROMETHEUS_AUTH_TYPE", "").lower() == "public" else "bearer")
-    if mode not in ("bearer", "public"):
-        raise ValueError(f"S3GW_METRICS_AUTH must be bearer or public, not {mode!r}")
-    cfg.metrics_auth = mode
-    token = env.get("S3GW_METRICS_TOKEN", "")
-    if not token and env.get("S3GW_METRICS_TOKEN_FILE"):
-        with open(env["S3GW_METRICS_TOKEN_FILE"]) as f:
-            token = f.read().strip()
-    cfg.metrics_token = token
-    lifetime = args.metrics_token_max_lifetime or env.get("S3GW_METRICS_TOKEN_MAX_LIFETIME")
-    if lifetime:
-        cfg.metrics_token_max_lifetime = parse_duration(lifetime)
-    cfg.access_log = args.access_log or env.get("S3GW_ACCESS_LOG") or "stderr"
-    cfg.audit_log = args.audit_log or env.get("S3GW_AUDIT_LOG") or "stderr"
-    cfg.usage_interval = args.usage_interval
-    old_user = env.get("S3GW_ROOT_USER_OLD") or env.get("MINIO_ROOT_USER_OLD")
-    old_password = env.get("S3GW_ROOT_PASSWORD_OLD") or env.get("MINIO_ROOT_PASSWORD_OLD")
-    if old_user or old_password:
-        cfg.old_root = (old_user or cfg.access_key, old_password or cfg.secret_key)
 
 
 def _common(ap: argparse.ArgumentParser) -> None:

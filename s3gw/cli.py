@@ -9,14 +9,19 @@ import logging
 import os
 import ssl
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from nodes.protocol import load_secret
+from nodes.server import IDLE_TIMEOUT as NODE_IDLE_TIMEOUT
 from nodes.server import run_node, tls_context
 
 from . import admin_cli, config
 from .admin_client import AdminClient, print_info, progress_line
+from .config import ServerConfig
+from .credentials import root_credentials
 from .meta.base import MetaError
-from .server import ServerConfig, UnsafeListen, describe_meta, make_store, root_credentials, serve
+from .server import UnsafeListen, describe_meta, make_store, serve
 from .workers import run_workers
 
 
@@ -35,49 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3gw", description="S3-compatible object store")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the S3 gateway")
-    p.add_argument("--data", help="data directory (drives and embedded metadata); required unless the config says")
-    p.add_argument("--address", type=parse_address, help="HOST:PORT (default 127.0.0.1:8080, or server.host/port)")
-    p.add_argument("--domain", action="append", default=[], help="enable virtual-hosted-style requests for this domain")
-    p.add_argument("--region", help="region (default us-east-1)")
-    p.add_argument("--cors-allow-origin", metavar="ORIGINS",
-                   help="origins browsers may call the API from, comma separated, * as wildcard "
-                        "(default *, or api.cors_allow_origin / MINIO_API_CORS_ALLOW_ORIGIN)")
-    p.add_argument("--log-level", default="INFO")
+    p = sub.add_parser("serve", help="run the S3 gateway",
+                       description="Run the S3 gateway. Every option is a key of the configuration "
+                                   "(docs/metadata.md): flags given win over the file and the environment.")
     p.add_argument("--config", metavar="FILE", help="YAML configuration (docs/metadata.md); default $S3GW_CONFIG")
-    p.add_argument("--workers", type=workers_arg, metavar="N",
-                   help="gateway processes sharing the port (auto: one per core; default 1)")
-    # cluster form (docs/cluster.md)
-    p.add_argument("--nodes", default="", help="storage node URLs, comma separated (default: embedded local drives)")
-    p.add_argument("--secret-file", help="file holding the cluster secret shared with the nodes")
-    p.add_argument("--node-ca-file", metavar="FILE",
-                   help="PEM CA bundle to verify https:// storage nodes with (storage.node_ca_file; default: "
-                        "the system's CAs)")
-    p.add_argument("--heal-interval", type=float, default=5.0, help="seconds between heal queue passes")
-    p.add_argument("--scan-interval", type=float, default=3600.0, help="seconds between scanner passes")
-    p.add_argument("--scan-pace", type=float, default=0.01, help="scanner pause per object, seconds")
-    p.add_argument("--deep-scan-every", type=int, default=0, help="make every Nth scanner pass deep (0: never)")
-    p.add_argument("--orphan-grace", type=float, default=3600.0,
-                   help="seconds before an uncommitted write's shards are removed")
-    p.add_argument("--probe-interval", type=float, default=2.0, help="seconds between node health probes")
-    p.add_argument("--read-timeout", type=float, default=10.0,
-                   help="seconds a node may take to answer a read before parity is used instead")
-    p.add_argument("--stall-timeout", type=float, default=15.0,
-                   help="seconds a node may stall a shard upload before its shard counts as failed")
-    # slow and greedy clients (docs/operations.md); default: the configuration's (30 s, 4096, 1024)
-    p.add_argument("--read-header-timeout", type=config.parse_duration, metavar="DURATION",
-                   help="close a connection whose request head takes longer (server.read_header_timeout, 30s)")
-    p.add_argument("--idle-timeout", type=config.parse_duration, metavar="DURATION",
-                   help="close a connection idle this long (server.idle_timeout, 30s)")
-    p.add_argument("--body-read-timeout", type=config.parse_duration, metavar="DURATION",
-                   help="longest wait for the next piece of a request body (server.read_timeout, 30s)")
-    p.add_argument("--body-write-timeout", type=config.parse_duration, metavar="DURATION",
-                   help="longest wait for a client to take the next piece of a response (server.write_timeout, 30s)")
-    p.add_argument("--max-connections", type=int, metavar="N",
-                   help="open connections per process before 503 SlowDown (server.max_connections, 4096; 0: no cap)")
-    p.add_argument("--max-requests", type=int, metavar="N",
-                   help="requests in progress per process before 503 SlowDown (server.max_requests, 1024; 0: no cap)")
-    admin_cli.add_serve_options(p)   # metrics auth, access/audit logs (docs/operations.md)
+    p.add_argument("--address", type=parse_address, metavar="HOST:PORT",
+                   help="server.host and server.port (default 127.0.0.1:8080)")
+    add_config_flags(p)
 
     n = sub.add_parser("node", help="run a storage node (shards on its own drives; knows nothing of S3)")
     n.add_argument("--data", action="append", required=True, help="a drive directory (repeat for more drives)")
@@ -88,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
     n.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (gateways use https:// URLs)")
     n.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
-    n.add_argument("--idle-timeout", type=config.parse_duration, default=30.0, metavar="DURATION",
-                   help="close a connection idle (or trickling a request head) this long (default 30s; 0: never)")
+    n.add_argument("--idle-timeout", type=config.parse_duration, default=NODE_IDLE_TIMEOUT, metavar="DURATION",
+                   help=f"close a connection idle (or trickling a request head) this long "
+                        f"(default {NODE_IDLE_TIMEOUT:g}s; 0: never)")
     n.add_argument("--log-level", default="INFO")
 
     a = sub.add_parser("admin", help="cluster administration (talks to a running gateway)")
@@ -118,26 +88,40 @@ def build_parser() -> argparse.ArgumentParser:
     msub = m.add_subparsers(dest="meta_command", required=True)
     mm = msub.add_parser("migrate", help="apply pending schema migrations (SQLite or PostgreSQL)")
     mm.add_argument("--config", metavar="FILE", help="YAML configuration naming the database")
-    mm.add_argument("--data", help="data directory (the embedded SQLite metadata)")
-    mm.add_argument("--log-level", default="INFO")
+    mm.add_argument("--data", help="data directory (the embedded SQLite metadata; server.data)")
+    mm.add_argument("--log-level", help="log level (log.level; default info)")
     return parser
 
 
-def workers_arg(value: str) -> int:
-    if value == "auto":
-        return 0
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number or auto") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError("expected a number or auto")
-    return n
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One option per schema key that has a flag (``config.SCHEMA``: its older names too), parsed by the
+    key's own parser; unset unless given, so the file and the environment still apply."""
+    for key in config.SCHEMA:
+        if not key.flag:
+            continue
+        shown = config.shown(key)
+        # a repeated flag gives one item each time (checked with the whole list, when it is set)
+        p.add_argument(key.flag, *key.old_flags, dest=key.dest, type=str if key.many else _flag_type(key),
+                       metavar=key.metavar or None,
+                       action="append" if key.many else "store",
+                       help=f"{key.help} ({key.path}{'' if shown == '—' else f'; default {shown}'})"
+                            .replace("%", "%%"))
+
+
+def _flag_type(key: config.Key) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return key.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = key.path
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+    logging.basicConfig(level=getattr(logging, (args.log_level or "INFO").upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("s3gw.access").setLevel(logging.WARNING)
     if args.command == "node":
@@ -153,11 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         try:
             cfg = serve_config(args)
-            cluster_options(args, cfg)
-            admin_cli.apply_serve_options(args, cfg)
         except (OSError, ValueError) as e:   # config.ConfigError is a ValueError
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
+        logging.getLogger().setLevel(cfg.log_level.upper())
         try:
             if cfg.workers > 1:
                 return run_workers(cfg)
@@ -174,23 +157,12 @@ def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]
     """The file (``--config``, else $S3GW_CONFIG or $CONFIG_FILE, else none), env overrides, then flags."""
     path = path or env.get("S3GW_CONFIG") or env.get("CONFIG_FILE") or None
     conf = config.load(path, env)
-    flags = {"server.data": getattr(args, "data", None), "server.region": getattr(args, "region", None),
-             "server.workers": getattr(args, "workers", None),
-             "server.read_header_timeout": getattr(args, "read_header_timeout", None),
-             "server.idle_timeout": getattr(args, "idle_timeout", None),
-             "server.read_timeout": getattr(args, "body_read_timeout", None),
-             "server.write_timeout": getattr(args, "body_write_timeout", None),
-             "server.max_connections": getattr(args, "max_connections", None),
-             "server.max_requests": getattr(args, "max_requests", None)}
+    flags = {key.path: getattr(args, key.dest, None) for key in config.SCHEMA if key.flag}
     if getattr(args, "address", None):
         flags["server.host"], flags["server.port"] = args.address
-    if getattr(args, "domain", None):
-        flags["server.domains"] = list(args.domain)
-    if getattr(args, "cors_allow_origin", None) is not None:
-        flags["api.cors_allow_origin"] = args.cors_allow_origin
     for key, value in flags.items():
         if value is not None:
-            conf.set(key, "auto" if key == "server.workers" and value == 0 else value, "command line")
+            conf.set(key, value, "command line")
     config.check(conf)
     for w in conf.warnings:
         logging.getLogger("s3gw.config").warning("%s", w)
@@ -248,28 +220,6 @@ def run_meta_migrate(args: argparse.Namespace) -> int:
     print(f"{where}: schema at {version}" + (f" (applied {', '.join(map(str, applied))})" if applied
                                              else " (nothing to apply)"))
     return 0
-
-
-def cluster_options(args: argparse.Namespace, cfg: ServerConfig) -> None:
-    """--nodes/--secret-file (which override storage.nodes/storage.secret_file of
-    --config) and the repair pacing."""
-    nodes = [u.strip() for u in args.nodes.split(",") if u.strip()]
-    secret_file = args.secret_file
-    if nodes:
-        if not secret_file:
-            raise ValueError("--nodes needs --secret-file (the cluster secret the nodes were started with)")
-        cfg.nodes = tuple(nodes)
-        cfg.node_secret = load_secret(secret_file)
-    if args.node_ca_file:
-        cfg.node_ca_file = args.node_ca_file
-    cfg.heal_interval = args.heal_interval
-    cfg.scan_interval = args.scan_interval
-    cfg.scan_pace = args.scan_pace
-    cfg.deep_scan_every = args.deep_scan_every
-    cfg.orphan_grace = args.orphan_grace
-    cfg.probe_interval = args.probe_interval
-    cfg.read_timeout = args.read_timeout
-    cfg.stall_timeout = args.stall_timeout
 
 
 def run_node_command(args: argparse.Namespace) -> int:

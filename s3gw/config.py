@@ -1,22 +1,28 @@
-"""The configuration file: one YAML document, environment overrides, secrets kept out of it.
+"""The configuration: one declarative schema, read from a YAML file, the environment and the command line.
 
     s3gw serve --config /etc/s3gw/config.yaml
     s3gw config check /etc/s3gw/config.yaml
+    python -m s3gw.config          # the table of every key (docs/metadata.md holds it)
 
-Every key is declared once in ``SCHEMA`` (type, default, what it does). The
-keys of the deployment guide's ``config.yaml`` are all accepted as written;
-the few that name a feature s3gw does not have (``storage.replication``,
-``security.encryption``) are accepted with a warning that says so.
+Every setting of the gateway is declared once in ``SCHEMA``: its key, type,
+default and what it does, and the ``s3gw serve`` flag and environment variable
+that set it. The keys of the deployment guide's ``config.yaml`` are all
+accepted as written; the few that name a feature s3gw does not have
+(``storage.replication``, ``security.encryption``) are accepted with a warning
+that says so. ``server_config`` turns the validated values into the
+``ServerConfig`` the composition root (``s3gw/server.py``) builds from; its
+defaults are the schema's.
 
-Precedence, lowest first: defaults, the file, ``S3GW_*`` environment variables
-(``S3GW_`` + the key path in capitals, dots as underscores:
-``S3GW_SERVER_PORT=9000``, ``S3GW_CACHE_REDIS_ENDPOINTS=a:6379,b:6379``), then
-command-line flags given explicitly.
+Precedence, lowest first: defaults, the file, environment variables (``S3GW_``
++ the key path in capitals, dots as underscores: ``S3GW_SERVER_PORT=9000``,
+``S3GW_CACHE_REDIS_ENDPOINTS=a:6379,b:6379``; a few keys keep an older name,
+``S3GW_ACCESS_LOG`` for ``log.access``; MinIO's name, where it has one, below
+the ``S3GW_*`` one), then command-line flags given explicitly.
 
 Secrets are never read from the YAML in plain text (unless
 ``security.allow_plaintext_secrets: true``): they come from the environment or
 from files named in it or in the YAML (``*_file`` keys; ``*_FILE`` variables,
-the Docker/Kubernetes secrets convention):
+the Docker/Kubernetes secrets convention; ``s3gw/credentials.py``):
 
 =================  =========================================  =================================
 secret             environment                                file
@@ -25,6 +31,7 @@ DB password        S3GW_DB_PASSWORD, DB_PASSWORD              database.password_
 Redis password     S3GW_REDIS_PASSWORD                        cache.redis.password_file, S3GW_REDIS_PASSWORD_FILE
 root credentials   S3GW_ROOT_USER/_PASSWORD, MINIO_ROOT_*     security.root_user_file/root_password_file, S3GW_ROOT_*_FILE
 cluster secret     S3GW_CLUSTER_SECRET                        storage.secret_file, S3GW_CLUSTER_SECRET_FILE
+metrics token      S3GW_METRICS_TOKEN                         metrics.token_file, S3GW_METRICS_TOKEN_FILE
 =================  =========================================  =================================
 
 Unknown keys and bad values stop the start with a message naming the key.
@@ -33,6 +40,7 @@ Unknown keys and bad values stop the start with a message naming the key.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -41,7 +49,7 @@ from typing import Any
 
 import yaml
 
-from .server import DEFAULT_PASSWORD, DEFAULT_USER, CacheSettings, DatabaseSettings, ServerConfig
+from .credentials import DEFAULT_PASSWORD, DEFAULT_USER, old_root_credentials, root_credentials, secret
 
 ENV_PREFIX = "S3GW_"
 
@@ -177,7 +185,11 @@ def _dur(lo: float = 0.0) -> Callable[[Any], float]:
             raise ValueError(f"must be at least {lo}s")
         return d
 
+    _KINDS[parse] = "duration"
     return parse
+
+
+_KINDS: dict[Callable[[Any], Any], str] = {parse_duration: "duration", parse_size: "size"}
 
 
 def _workers(v: Any) -> int:
@@ -186,17 +198,56 @@ def _workers(v: Any) -> int:
     return _int(0, 256)(v)
 
 
+def _log_dest(v: Any) -> str:
+    """Where a JSON log goes: stderr, stdout, off, or a file path (empty: stderr).
+
+    >>> _log_dest(False), _log_dest("off"), _log_dest(""), _log_dest("/var/log/s3gw/access.log")
+    ('off', 'off', 'stderr', '/var/log/s3gw/access.log')
+    """
+    if v is False:           # YAML reads a bare `off` (file or variable) as false
+        return "off"
+    if v is True:
+        raise ValueError("expected stderr, stdout, off or a file, not true")
+    return _str(v) or "stderr"
+
+
+def _metrics_auth(v: Any) -> str:
+    return _enum("bearer", "public")(v or "bearer")
+
+
+def _minio_prometheus_auth(v: str) -> str:
+    """MinIO's MINIO_PROMETHEUS_AUTH_TYPE: ``public``, or anything else (``jwt``) for a bearer token."""
+    return "public" if v.strip().lower() == "public" else "bearer"
+
+
 # --------------------------------------------------------------------------- the schema
 
 
 @dataclass(frozen=True)
 class Key:
+    """One setting: its key path, parser, default and meaning, and the flag and variable that set it."""
+
     path: str
     parse: Callable[[Any], Any]
     default: Any
     help: str
     secret: bool = False          # plain-text secrets are refused unless allowed
     no_effect: str = ""           # accepted for the guide's sake; warn with this reason
+    flag: str = ""                # the `s3gw serve` option that sets it ("": none)
+    old_flags: tuple[str, ...] = ()   # earlier names of that option, still accepted
+    env: str = ""                 # its variable when not the derived S3GW_<PATH> (an older, documented name)
+    metavar: str = ""
+    many: bool = False            # the flag may be repeated, each time one more item of a list
+
+    @property
+    def env_name(self) -> str:
+        """``S3GW_`` + the key path in capitals, dots as underscores, unless the key keeps an older name."""
+        return self.env or ENV_PREFIX + self.path.replace(".", "_").upper()
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute of its flag (``--node-read-timeout`` -> ``node_read_timeout``)."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 SCHEMA: list[Key] = [
@@ -204,27 +255,36 @@ SCHEMA: list[Key] = [
     Key("server.host", _str, "127.0.0.1", "listen address (0.0.0.0: every interface; then root credentials are required)"),
     Key("server.port", _int(1, 65535), 8080, "HTTP port of the S3 API"),
     Key("server.tls_port", _int(1, 65535), 8443, "HTTPS port, when security.tls is set"),
-    Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)"),
-    Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)"),
+    Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)",
+        flag="--body-read-timeout", metavar="DURATION"),
+    Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)",
+        flag="--body-write-timeout", metavar="DURATION"),
     Key("server.read_header_timeout", _dur(), 30.0,
         "longest a client may take from the first to the last byte of a request head; then the connection is "
-        "closed (0: none)"),
+        "closed (0: none)", flag="--read-header-timeout", metavar="DURATION"),
     Key("server.idle_timeout", _dur(), 30.0,
-        "a connection with no request in progress is closed after this long (0: never)"),
+        "a connection with no request in progress is closed after this long (0: never)",
+        flag="--idle-timeout", metavar="DURATION"),
     Key("server.max_connections", _int(0, 1_000_000), 4096,
-        "open client connections per gateway process; past it a connection is answered 503 SlowDown (0: no cap)"),
+        "open client connections per gateway process; past it a connection is answered 503 SlowDown (0: no cap)",
+        flag="--max-connections", metavar="N"),
     Key("server.max_requests", _int(0, 1_000_000), 1024,
-        "requests in progress per gateway process; past it a request is answered 503 SlowDown (0: no cap)"),
-    Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)"),
-    Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata"),
-    Key("server.region", _str, "us-east-1", "the region the gateway answers for"),
-    Key("server.domains", _list, [], "domains for virtual-hosted-style requests"),
+        "requests in progress per gateway process; past it a request is answered 503 SlowDown (0: no cap)",
+        flag="--max-requests", metavar="N"),
+    Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)",
+        flag="--workers", metavar="N"),
+    Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata", flag="--data",
+        metavar="DIR"),
+    Key("server.region", _str, "us-east-1", "the region the gateway answers for", flag="--region"),
+    Key("server.domains", _list, [], "domains for virtual-hosted-style requests", flag="--domain", many=True),
     Key("server.trusted_proxies", _networks, [],
-        "proxies (addresses or CIDR networks) whose X-Forwarded-For gives aws:SourceIp; none: the peer address"),
+        "proxies (addresses or CIDR networks) whose `X-Forwarded-For` gives `aws:SourceIp` (docs/policies.md); "
+        "none: the peer address"),
     # the S3 API
     Key("api.cors_allow_origin", _origins, ["*"],
-        "origins browsers may call the API from (CORS; patterns with *, e.g. https://*.example.com; "
-        "MINIO_API_CORS_ALLOW_ORIGIN is honoured too)"),
+        "origins browsers may call the API from (CORS, docs/operations.md); a list or comma-separated text, "
+        "`*` as wildcard (`https://*.example.com`)",
+        flag="--cors-allow-origin", metavar="ORIGINS"),
     # database
     Key("database.driver", _enum("sqlite", "postgres"), "", "sqlite or postgres (default: postgres when database.host is set)"),
     Key("database.path", _str, "", "SQLite file (default: DATA/meta/s3gw.db)"),
@@ -248,11 +308,33 @@ SCHEMA: list[Key] = [
     Key("storage.erasure_coding.parity_shards", _int(0, 16), 3, "m: parity shards per stripe"),
     Key("storage.erasure_coding.chunk_size", parse_size, 1 << 20, "erasure block size in bytes (a stripe of k fragments)"),
     Key("storage.drives", _int(1, 1024), 9, "embedded drives under the data directory"),
-    Key("storage.nodes", _list, [], "storage node URLs (empty: the embedded drives)"),
-    Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes"),
-    Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)"),
+    Key("storage.nodes", _list, [], "storage node URLs, comma separated (empty: the embedded drives)",
+        flag="--nodes", metavar="URLS"),
+    Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes",
+        flag="--secret-file", metavar="FILE"),
+    Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)",
+        flag="--node-ca-file", metavar="FILE"),
+    Key("storage.node_probe_interval", _dur(), 2.0, "time between health probes of every storage node",
+        flag="--node-probe-interval", old_flags=("--probe-interval",), metavar="DURATION"),
+    Key("storage.node_read_timeout", _dur(), 10.0,
+        "longest a storage node may take to answer a shard read before parity is read instead",
+        flag="--node-read-timeout", old_flags=("--read-timeout",), metavar="DURATION"),
+    Key("storage.node_stall_timeout", _dur(), 15.0,
+        "longest a storage node may stall a shard upload before its shard counts as failed",
+        flag="--node-stall-timeout", old_flags=("--stall-timeout",), metavar="DURATION"),
     Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
+    # background repair (docs/cluster.md)
+    Key("repair.heal_interval", _dur(), 5.0, "time between passes over the heal queue",
+        flag="--heal-interval", metavar="DURATION"),
+    Key("repair.scan_interval", _dur(), 3600.0, "time between scanner passes over every version",
+        flag="--scan-interval", metavar="DURATION"),
+    Key("repair.scan_pace", _dur(), 0.01, "the scanner's pause per object", flag="--scan-pace", metavar="DURATION"),
+    Key("repair.deep_scan_every", _int(0, 1_000_000), 0,
+        "every Nth scanner pass checks every block's hash (0: never)", flag="--deep-scan-every", metavar="N"),
+    Key("repair.orphan_grace", _dur(), 3600.0,
+        "how old an uncommitted write must be before its shards are removed", flag="--orphan-grace",
+        metavar="DURATION"),
     # cache
     Key("cache.redis.endpoints", _list, [], "Redis servers (host:port); names are spread over them"),
     Key("cache.redis.pool_size", _int(1, 10000), 50, "connections per Redis server, per gateway process"),
@@ -267,6 +349,23 @@ SCHEMA: list[Key] = [
     Key("cache.memory.enabled", _enum("auto", "true", "false"), "auto",
         "in-process cache; auto: on for one SQLite gateway process, off otherwise (it cannot see other gateways' writes)"),
     Key("cache.memory.max_size", parse_size, 256 << 20, "bytes of the in-process cache"),
+    # metrics and usage (docs/operations.md)
+    Key("metrics.auth", _metrics_auth, "bearer",
+        "metrics endpoints: bearer (a token: the static one, or a JWT as `mc admin prometheus generate` makes) "
+        "or public", flag="--metrics-auth", metavar="bearer|public"),
+    Key("metrics.token_file", _str, "", "file holding the static bearer token for the metrics endpoints"),
+    Key("metrics.token_max_lifetime", _dur(), 100 * 365 * 86400.0,
+        "a metrics JWT that expires later than this from now is refused (the default: what mc generates)",
+        flag="--metrics-token-max-lifetime", metavar="DURATION"),
+    Key("metrics.usage_interval", _dur(), 60.0, "time between recomputations of bucket usage for the metrics",
+        flag="--usage-interval", env="S3GW_USAGE_INTERVAL", metavar="DURATION"),
+    # logs (docs/operations.md)
+    Key("log.level", _enum("debug", "info", "warning", "error", "critical"), "info",
+        "level of the process log on stderr", flag="--log-level", metavar="LEVEL"),
+    Key("log.access", _log_dest, "stderr", "JSON access log: stderr, stdout, a file, or off",
+        flag="--access-log", env="S3GW_ACCESS_LOG", metavar="DEST"),
+    Key("log.audit", _log_dest, "stderr", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
+        flag="--audit-log", env="S3GW_AUDIT_LOG", metavar="DEST"),
     # security
     Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),
     Key("security.tls.key_file", _str, "", "PEM private key for HTTPS"),
@@ -278,14 +377,28 @@ SCHEMA: list[Key] = [
 ]
 KEYS: dict[str, Key] = {k.path: k for k in SCHEMA}
 SECTIONS = {k.path.split(".")[0] for k in SCHEMA}
-#: environment variable -> key path (S3GW_CACHE_REDIS_ENDPOINTS -> cache.redis.endpoints)
-ENV_KEYS: dict[str, str] = {ENV_PREFIX + k.path.replace(".", "_").upper(): k.path for k in SCHEMA}
-#: MinIO's names for the same settings, honoured under the S3GW_* variables (which win)
-ENV_ALIASES: dict[str, str] = {"MINIO_API_CORS_ALLOW_ORIGIN": "api.cors_allow_origin"}
+#: environment variable -> key path (S3GW_CACHE_REDIS_ENDPOINTS -> cache.redis.endpoints, S3GW_ACCESS_LOG -> log.access)
+ENV_KEYS: dict[str, str] = {k.env_name: k.path for k in SCHEMA}
+#: MinIO's names for the same settings, honoured under the S3GW_* variables (which win): name -> (key, converter)
+ENV_ALIASES: dict[str, tuple[str, Callable[[str], Any] | None]] = {
+    "MINIO_API_CORS_ALLOW_ORIGIN": ("api.cors_allow_origin", None),
+    "MINIO_PROMETHEUS_AUTH_TYPE": ("metrics.auth", _minio_prometheus_auth),
+}
 #: variables with a meaning of their own (secrets, the file itself), never config overrides
 ENV_RESERVED = {"S3GW_CONFIG", "S3GW_ROOT_USER", "S3GW_ROOT_PASSWORD", "S3GW_ROOT_USER_FILE",
-                "S3GW_ROOT_PASSWORD_FILE", "S3GW_DB_PASSWORD", "S3GW_DB_PASSWORD_FILE", "S3GW_REDIS_PASSWORD",
-                "S3GW_REDIS_PASSWORD_FILE", "S3GW_CLUSTER_SECRET", "S3GW_CLUSTER_SECRET_FILE", "S3GW_ENDPOINT"}
+                "S3GW_ROOT_PASSWORD_FILE", "S3GW_ROOT_USER_OLD", "S3GW_ROOT_PASSWORD_OLD", "S3GW_DB_PASSWORD",
+                "S3GW_DB_PASSWORD_FILE", "S3GW_REDIS_PASSWORD", "S3GW_REDIS_PASSWORD_FILE", "S3GW_CLUSTER_SECRET",
+                "S3GW_CLUSTER_SECRET_FILE", "S3GW_METRICS_TOKEN", "S3GW_ENDPOINT"}
+#: `s3gw serve` flag (and its older names) -> key path
+FLAGS: dict[str, str] = {f: k.path for k in SCHEMA for f in ((k.flag, *k.old_flags) if k.flag else ())}
+#: flags that set several keys at once (s3gw/cli.py parses them)
+COMPOSITE_FLAGS: dict[str, tuple[str, ...]] = {"--address": ("server.host", "server.port")}
+
+
+def default(path: str) -> Any:
+    """The schema's default of a key (lists as tuples: what the settings below hold)."""
+    v = KEYS[path].default
+    return tuple(v) if isinstance(v, list) else v
 
 
 # --------------------------------------------------------------------------- loading
@@ -331,7 +444,7 @@ def _flatten(doc: Any, prefix: str, out: dict[str, Any], where: str) -> None:
 
 
 def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
-    """Defaults, then the file (if any), then S3GW_* overrides; validated. Raise ConfigError."""
+    """Defaults, then the file (if any), then the environment's overrides; validated. Raise ConfigError."""
     env = os.environ if env is None else env
     cfg = Config({k.path: k.default for k in SCHEMA}, {k.path: "default" for k in SCHEMA}, path=path or "")
     if path:
@@ -346,15 +459,14 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
         _flatten(doc or {}, "", flat, path)
         for p, v in flat.items():
             cfg.set(p, v, path)
-    for name, path in ENV_ALIASES.items():
+    for name, (path_, convert) in ENV_ALIASES.items():
         if name in env:
-            cfg.set(path, env[name], f"environment {name}")
+            cfg.set(path_, convert(env[name]) if convert else env[name], f"environment {name}")
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
-            continue
         p = ENV_KEYS.get(name)
         if p is None:
-            if name[len(ENV_PREFIX):].split("_")[0].lower() in SECTIONS:
+            if (name.startswith(ENV_PREFIX) and name not in ENV_RESERVED
+                    and name[len(ENV_PREFIX):].split("_")[0].lower() in SECTIONS):
                 raise ConfigError(f"environment: {name} names no configuration key")
             continue
         try:
@@ -386,9 +498,7 @@ def check(cfg: Config) -> None:
         raise ConfigError("database.host: set, but database.driver is sqlite")
     if bool(v["security.tls.cert_file"]) != bool(v["security.tls.key_file"]):
         raise ConfigError("security.tls: cert_file and key_file go together")
-    for p in ("security.tls.cert_file", "security.tls.key_file", "database.password_file",
-              "cache.redis.password_file", "security.root_user_file", "security.root_password_file",
-              "storage.secret_file", "storage.node_ca_file"):
+    for p in (k.path for k in SCHEMA if k.path.endswith("_file")):
         if v[p] and not os.path.isfile(v[p]):
             raise ConfigError(f"{cfg.source[p]}: {p}: no such file: {v[p]}")
     k, m = v["storage.erasure_coding.data_shards"], v["storage.erasure_coding.parity_shards"]
@@ -407,44 +517,140 @@ def check(cfg: Config) -> None:
 # --------------------------------------------------------------------------- secrets
 
 
-def _read_secret(path: str, what: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError as e:
-        raise ConfigError(f"{what}: cannot read {path}: {e.strerror}") from None
-
-
-def secret(env: Mapping[str, str], names: tuple[str, ...], file_vars: tuple[str, ...], file_path: str,
-           what: str) -> str | None:
-    """The first of: a variable in ``names``, a file named by ``file_vars``, ``file_path``."""
-    for n in names:
-        if env.get(n):
-            return env[n]
-    for n in file_vars:
-        if env.get(n):
-            return _read_secret(env[n], n)
-    if file_path:
-        return _read_secret(file_path, what)
-    return None
-
-
-def root_credentials(cfg: Config, env: Mapping[str, str]) -> tuple[str, str]:
-    user = secret(env, ("S3GW_ROOT_USER", "MINIO_ROOT_USER"), ("S3GW_ROOT_USER_FILE", "MINIO_ROOT_USER_FILE"),
-                  cfg["security.root_user_file"], "security.root_user_file") or DEFAULT_USER
-    password = secret(env, ("S3GW_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"),
-                      ("S3GW_ROOT_PASSWORD_FILE", "MINIO_ROOT_PASSWORD_FILE"),
-                      cfg["security.root_password_file"], "security.root_password_file") or DEFAULT_PASSWORD
-    return user, password
+def _given(cfg: Config, path: str) -> bool:
+    """The key was set on the command line (a flag given explicitly wins over the environment's secrets)."""
+    return cfg.source[path] == "command line"
 
 
 def cluster_secret(cfg: Config, env: Mapping[str, str]) -> bytes | None:
     s = secret(env, ("S3GW_CLUSTER_SECRET",), ("S3GW_CLUSTER_SECRET_FILE",), cfg["storage.secret_file"],
-               "storage.secret_file")
+               "storage.secret_file", file_first=_given(cfg, "storage.secret_file"))
     return s.encode() if s else None
 
 
-# --------------------------------------------------------------------------- into a ServerConfig
+def metrics_token(cfg: Config, env: Mapping[str, str]) -> str:
+    return secret(env, ("S3GW_METRICS_TOKEN",), (), cfg["metrics.token_file"], "metrics.token_file") or ""
+
+
+# --------------------------------------------------------------------------- the settings the server is built from
+
+
+@dataclass
+class DatabaseSettings:
+    """Where the metadata lives: the embedded SQLite file (default) or PostgreSQL (``database.*``)."""
+
+    driver: str = "sqlite"                 # "sqlite" | "postgres" (the schema's "": chosen by database.host)
+    path: str = default("database.path")   # sqlite: the file (default DATA/meta/s3gw.db)
+    host: str = default("database.host")
+    port: int = default("database.port")
+    name: str = default("database.name")
+    user: str = default("database.user")
+    password: str | None = None            # from the environment or a file, never the YAML
+    sslmode: str = default("database.sslmode")
+    max_connections: int = default("database.max_connections")
+    min_connections: int = default("database.max_idle")
+    max_idle_lifetime: float = default("database.max_lifetime")
+    timeout: float = default("database.timeout")
+    connect_timeout: float = default("database.connect_timeout")
+    startup_wait: float = default("database.startup_wait")
+    auto_migrate: bool = default("database.auto_migrate")
+
+
+@dataclass
+class CacheSettings:
+    """The metadata cache (``cache.*``): Redis when endpoints are given, else in-process or none."""
+
+    redis_endpoints: tuple[str, ...] = default("cache.redis.endpoints")
+    redis_password: str | None = None
+    redis_username: str | None = None
+    redis_db: int = default("cache.redis.db")
+    redis_pool_size: int = default("cache.redis.pool_size")
+    redis_timeout: float = default("cache.redis.timeout")
+    redis_ttl: float = default("cache.redis.ttl")
+    redis_tls: bool = default("cache.redis.tls")
+    redis_prefix: str = default("cache.redis.prefix")
+    memory: str = default("cache.memory.enabled")          # "auto" | "true" | "false"
+    memory_max_bytes: int = default("cache.memory.max_size")
+
+
+@dataclass
+class ServerConfig:
+    """Everything the composition root builds a gateway from; each default is the schema's (``SERVER_FIELDS``)."""
+
+    data_dir: str
+    host: str = default("server.host")
+    port: int = default("server.port")
+    access_key: str = DEFAULT_USER
+    secret_key: str = DEFAULT_PASSWORD
+    region: str = default("server.region")
+    domains: tuple[str, ...] = default("server.domains")
+    trusted_proxies: tuple[str, ...] = default("server.trusted_proxies")   # X-Forwarded-For gives aws:SourceIp
+    drives: int = default("storage.drives")
+    data_shards: int = default("storage.erasure_coding.data_shards")
+    parity_shards: int = default("storage.erasure_coding.parity_shards")
+    block_size: int = default("storage.erasure_coding.chunk_size")
+    extra_credentials: dict[str, str] = field(default_factory=dict)
+    # cluster form: storage node URLs and the cluster secret (empty: embedded local drives)
+    nodes: tuple[str, ...] = default("storage.nodes")
+    node_secret: bytes | None = None
+    node_ca_file: str = default("storage.node_ca_file")
+    node_probe_interval: float = default("storage.node_probe_interval")
+    node_read_timeout: float = default("storage.node_read_timeout")
+    node_stall_timeout: float = default("storage.node_stall_timeout")
+    # repair (core/repair.py)
+    heal_interval: float = default("repair.heal_interval")
+    scan_interval: float = default("repair.scan_interval")
+    scan_pace: float = default("repair.scan_pace")
+    deep_scan_every: int = default("repair.deep_scan_every")
+    orphan_grace: float = default("repair.orphan_grace")
+    # production: metadata, cache, processes, TLS
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    workers: int = default("server.workers")
+    tls_cert: str = default("security.tls.cert_file")
+    tls_key: str = default("security.tls.key_file")
+    tls_port: int = default("server.tls_port")
+    # slow and greedy clients (api/guard.py, docs/operations.md)
+    http_read_timeout: float = default("server.read_timeout")
+    http_write_timeout: float = default("server.write_timeout")
+    read_header_timeout: float = default("server.read_header_timeout")
+    idle_timeout: float = default("server.idle_timeout")
+    max_connections: int = default("server.max_connections")
+    max_requests: int = default("server.max_requests")
+    # operations (docs/operations.md): metrics auth, usage refresh, logs, root credential rotation
+    metrics_auth: str = default("metrics.auth")
+    metrics_token: str = ""
+    metrics_token_max_lifetime: float = default("metrics.token_max_lifetime")
+    usage_interval: float = default("metrics.usage_interval")
+    old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
+    log_level: str = default("log.level")
+    access_log: str = default("log.access")
+    audit_log: str = default("log.audit")
+    # browsers (api/cors.py): origins allowed to call the API
+    cors_allow_origins: tuple[str, ...] = default("api.cors_allow_origin")
+
+
+#: key -> the ServerConfig field it sets as it is (lists become tuples); the other keys are read by
+#: database_settings, cache_settings and server_config below, or have no effect
+SERVER_FIELDS: dict[str, str] = {
+    "server.data": "data_dir", "server.host": "host", "server.port": "port", "server.tls_port": "tls_port",
+    "server.region": "region", "server.domains": "domains", "server.trusted_proxies": "trusted_proxies",
+    "server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
+    "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
+    "server.max_connections": "max_connections", "server.max_requests": "max_requests",
+    "api.cors_allow_origin": "cors_allow_origins",
+    "storage.drives": "drives", "storage.erasure_coding.data_shards": "data_shards",
+    "storage.erasure_coding.parity_shards": "parity_shards", "storage.erasure_coding.chunk_size": "block_size",
+    "storage.node_ca_file": "node_ca_file", "storage.node_probe_interval": "node_probe_interval",
+    "storage.node_read_timeout": "node_read_timeout", "storage.node_stall_timeout": "node_stall_timeout",
+    "repair.heal_interval": "heal_interval", "repair.scan_interval": "scan_interval",
+    "repair.scan_pace": "scan_pace", "repair.deep_scan_every": "deep_scan_every",
+    "repair.orphan_grace": "orphan_grace",
+    "metrics.auth": "metrics_auth", "metrics.token_max_lifetime": "metrics_token_max_lifetime",
+    "metrics.usage_interval": "usage_interval",
+    "log.level": "log_level", "log.access": "access_log", "log.audit": "audit_log",
+    "security.tls.cert_file": "tls_cert", "security.tls.key_file": "tls_key",
+}
 
 
 def database_settings(cfg: Config, env: Mapping[str, str], data_dir: str) -> DatabaseSettings:
@@ -493,32 +699,28 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
         if require_data:
             raise ConfigError(msg)
         cfg.warnings.append(msg + "; give --data when serving")
-    user, password = root_credentials(cfg, env)
-    sc = ServerConfig(
-        data_dir=data, host=v["server.host"], port=v["server.port"], access_key=user, secret_key=password,
-        region=v["server.region"], domains=tuple(v["server.domains"]), drives=v["storage.drives"],
-        data_shards=v["storage.erasure_coding.data_shards"], parity_shards=v["storage.erasure_coding.parity_shards"],
-        block_size=v["storage.erasure_coding.chunk_size"],
-    )
+    sc = ServerConfig(data_dir=data)
+    for path, attr in SERVER_FIELDS.items():
+        setattr(sc, attr, tuple(v[path]) if isinstance(v[path], list) else v[path])
+    sc.access_key, sc.secret_key = root_credentials(env, cfg["security.root_user_file"],
+                                                    cfg["security.root_password_file"])
+    sc.old_root = old_root_credentials(env, (sc.access_key, sc.secret_key))
     sc.database = database_settings(cfg, env, data)
     sc.cache = cache_settings(cfg, env)
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
-    sc.tls_cert, sc.tls_key, sc.tls_port = v["security.tls.cert_file"], v["security.tls.key_file"], v["server.tls_port"]
-    sc.http_read_timeout, sc.http_write_timeout = v["server.read_timeout"], v["server.write_timeout"]
-    sc.cors_allow_origins = tuple(v["api.cors_allow_origin"])
-    sc.trusted_proxies = tuple(v["server.trusted_proxies"])
-    sc.read_header_timeout, sc.idle_timeout = v["server.read_header_timeout"], v["server.idle_timeout"]
-    sc.max_connections, sc.max_requests = v["server.max_connections"], v["server.max_requests"]
+    sc.metrics_token = metrics_token(cfg, env)
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:
             raise ConfigError("storage.secret_file: storage.nodes needs the cluster secret "
-                              "(storage.secret_file, S3GW_CLUSTER_SECRET_FILE or S3GW_CLUSTER_SECRET)")
+                              "(--secret-file, storage.secret_file, S3GW_CLUSTER_SECRET_FILE or S3GW_CLUSTER_SECRET)")
         if len(secret_) < 16:
             raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
         sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_
-    sc.node_ca_file = v["storage.node_ca_file"]
     return sc
+
+
+# --------------------------------------------------------------------------- describing it
 
 
 def describe(cfg: Config) -> str:
@@ -530,3 +732,47 @@ def describe(cfg: Config) -> str:
             val = "<set>"
         lines.append(f"{k.path} = {val!r}" + ("" if cfg.source[k.path] == "default" else f"   ({cfg.source[k.path]})"))
     return "\n".join(lines)
+
+
+def shown(key: Key, value: Any = None) -> str:
+    """A value as the docs write it (the key's default when none is given).
+
+    >>> shown(KEYS["server.read_timeout"]), shown(KEYS["storage.erasure_coding.chunk_size"])
+    ('30s', '1 MiB')
+    >>> shown(KEYS["metrics.token_max_lifetime"]), shown(KEYS["server.data"]), shown(KEYS["api.cors_allow_origin"])
+    ('36500d', '—', '["*"]')
+    """
+    v = key.default if value is None else value
+    kind = _KINDS.get(key.parse, "")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v == "":
+        return "—"
+    if isinstance(v, (list, tuple)):
+        return json.dumps(list(v))
+    if kind == "duration":
+        return f"{v / 86400:g}d" if v >= 86400 and v % 86400 == 0 else f"{v:g}s"
+    if kind == "size":
+        for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if v >= size and v % size == 0:
+                return f"{v // size} {unit}"
+    return str(v)
+
+
+def doc_table() -> str:
+    """The table of every key that docs/metadata.md holds (``python -m s3gw.config`` prints it)."""
+    rows = ["| key | default | flag (`s3gw serve`) | environment | meaning |", "|---|---|---|---|---|"]
+    aliases: dict[str, list[str]] = {}
+    for name, (path, _) in ENV_ALIASES.items():
+        aliases.setdefault(path, []).append(name)
+    for k in SCHEMA:
+        flags = ", ".join(f"`{f}`" for f in ((k.flag, *k.old_flags) if k.flag else ()))
+        flags = flags or ", ".join(f"`{f}`" for f, paths in COMPOSITE_FLAGS.items() if k.path in paths)
+        envs = ", ".join(f"`{e}`" for e in (k.env_name, *aliases.get(k.path, [])))
+        meaning = f"accepted, no effect: {k.no_effect}" if k.no_effect else k.help
+        rows.append(f"| `{k.path}` | {shown(k)} | {flags} | {envs} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(doc_table())

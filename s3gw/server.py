@@ -1,7 +1,9 @@
 """Composition root: build the metadata store, the storage and the core, and serve them.
 
 This module (with ``cli``) is the only place that knows every layer; the layers
-themselves import one way only (DESIGN.md, tests/unit/test_layers.py).
+themselves import one way only (DESIGN.md, tests/unit/test_layers.py). What it
+builds is described by a ``ServerConfig``, which ``s3gw/config.py`` makes from
+the configuration schema: this module imports the config, never the reverse.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import signal
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -27,115 +28,14 @@ from .core.ops import Operations
 from .core.repair import Repair
 from .core.service import Core
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
+from .common.version import VERSION
+from .config import ServerConfig
+from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
 
 log = logging.getLogger("s3gw")
-
-DEFAULT_USER = "minioadmin"
-DEFAULT_PASSWORD = "minioadmin"
-
-
-@dataclass
-class DatabaseSettings:
-    """Where the metadata lives: the embedded SQLite file (default) or PostgreSQL (``database.*``)."""
-
-    driver: str = "sqlite"                 # "sqlite" | "postgres"
-    path: str = ""                         # sqlite: the file (default DATA/meta/s3gw.db)
-    host: str = ""
-    port: int = 5432
-    name: str = "s3gw"
-    user: str = "s3gw"
-    password: str | None = None            # from the environment or a file, never the YAML (config.py)
-    sslmode: str = "prefer"
-    max_connections: int = 20
-    min_connections: int = 2
-    max_idle_lifetime: float = 300.0
-    timeout: float = 10.0
-    connect_timeout: float = 5.0
-    startup_wait: float = 30.0
-    auto_migrate: bool = True
-
-
-@dataclass
-class CacheSettings:
-    """The metadata cache (``cache.*``): Redis when endpoints are given, else in-process or none."""
-
-    redis_endpoints: tuple[str, ...] = ()
-    redis_password: str | None = None
-    redis_username: str | None = None
-    redis_db: int = 0
-    redis_pool_size: int = 50
-    redis_timeout: float = 0.1
-    redis_ttl: float = 60.0
-    redis_tls: bool = False
-    redis_prefix: str = "s3gw:"
-    memory: str = "auto"                   # "auto" | "true" | "false"
-    memory_max_bytes: int = 256 << 20
-
-
-@dataclass
-class ServerConfig:
-    data_dir: str
-    host: str = "127.0.0.1"
-    port: int = 8080
-    access_key: str = DEFAULT_USER
-    secret_key: str = DEFAULT_PASSWORD
-    region: str = "us-east-1"
-    domains: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = ()               # networks whose X-Forwarded-For gives aws:SourceIp
-    drives: int = 9
-    data_shards: int = 6
-    parity_shards: int = 3
-    block_size: int = 1 << 20
-    extra_credentials: dict[str, str] = field(default_factory=dict)
-    # cluster form: storage node URLs and the cluster secret (empty: embedded local drives)
-    nodes: tuple[str, ...] = ()
-    node_secret: bytes | None = None
-    node_ca_file: str = ""                 # PEM CA bundle for https:// node URLs (empty: the system's CAs)
-    probe_interval: float = 2.0
-    read_timeout: float = 10.0
-    stall_timeout: float = 15.0
-    # repair (core/repair.py)
-    heal_interval: float = 5.0
-    scan_interval: float = 3600.0
-    scan_pace: float = 0.01
-    deep_scan_every: int = 0
-    orphan_grace: float = 3600.0
-    # production (config file, docs/metadata.md): metadata, cache, processes, TLS, HTTP timeouts
-    database: DatabaseSettings = field(default_factory=DatabaseSettings)
-    cache: CacheSettings = field(default_factory=CacheSettings)
-    workers: int = 1
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_port: int = 8443
-    # slow and greedy clients (api/guard.py, docs/operations.md): the same defaults as the config schema
-    http_read_timeout: float = 30.0          # server.read_timeout: next piece of a request body
-    http_write_timeout: float = 30.0         # server.write_timeout: client taking the next piece of a response
-    read_header_timeout: float = 30.0        # server.read_header_timeout: first to last byte of a request head
-    idle_timeout: float = 30.0               # server.idle_timeout: a connection with no request in progress
-    max_connections: int = 4096              # server.max_connections: open connections per process (0: no cap)
-    max_requests: int = 1024                 # server.max_requests: requests in progress per process (0: no cap)
-    # operations (docs/operations.md): metrics auth, usage refresh, root credential rotation
-    metrics_auth: str = "bearer"                       # "bearer" | "public"
-    metrics_token: str = ""
-    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # S3GW_METRICS_TOKEN_MAX_LIFETIME
-    usage_interval: float = 60.0
-    old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
-    access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
-    audit_log: str = "stderr"                          # JSON audit log:  stderr | stdout | FILE | off
-    # browsers (api/cors.py): origins allowed to call the API, MinIO's MINIO_API_CORS_ALLOW_ORIGIN
-    cors_allow_origins: tuple[str, ...] = ("*",)
-
-
-def root_credentials(env: dict[str, str] | None = None) -> tuple[str, str]:
-    """Root keys from S3GW_ROOT_USER/PASSWORD, else MINIO_ROOT_USER/PASSWORD, else the defaults."""
-    env = dict(os.environ) if env is None else env
-    user = env.get("S3GW_ROOT_USER") or env.get("MINIO_ROOT_USER") or DEFAULT_USER
-    password = env.get("S3GW_ROOT_PASSWORD") or env.get("MINIO_ROOT_PASSWORD") or DEFAULT_PASSWORD
-    return user, password
-
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -235,8 +135,8 @@ def make_storage(cfg: ServerConfig) -> Storage:
         return Storage.cluster_form(cfg.nodes, cfg.node_secret, ca_file=cfg.node_ca_file or None,
                                     data_shards=cfg.data_shards,
                                     parity_shards=cfg.parity_shards, block_size=cfg.block_size,
-                                    probe_interval=cfg.probe_interval, read_timeout=cfg.read_timeout,
-                                    stall_timeout=cfg.stall_timeout)
+                                    probe_interval=cfg.node_probe_interval, read_timeout=cfg.node_read_timeout,
+                                    stall_timeout=cfg.node_stall_timeout)
     return Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
                          parity_shards=cfg.parity_shards, block_size=cfg.block_size)
 
@@ -294,7 +194,7 @@ def describe_meta(cfg: ServerConfig) -> str:
 def banner(cfg: ServerConfig) -> str:
     url = f"http://{cfg.host}:{cfg.port}"
     return "\n".join([
-        f"s3gw: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
+        f"s3gw {VERSION}: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
         + (f"{len(cfg.nodes)} storage nodes, metadata in {cfg.data_dir})" if cfg.nodes
            else f"{cfg.drives} drives in {cfg.data_dir})"),
         f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),

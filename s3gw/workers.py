@@ -22,7 +22,8 @@ import sys
 import time
 from multiprocessing.process import BaseProcess
 
-from .server import ServerConfig, banner, check_listen_safety, make_store, serve
+from .config import ServerConfig
+from .server import banner, check_listen_safety, make_store, serve
 
 log = logging.getLogger("s3gw.workers")
 

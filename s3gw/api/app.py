@@ -11,8 +11,6 @@ import asyncio
 import base64
 import hashlib
 import logging
-import os
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Awaitable
@@ -31,7 +29,7 @@ from ..core.ops import Operations
 from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
-from .observe import REQUEST_ID, S3_INFO, Telemetry
+from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
 from .policy_context import request_context
 from .router import BadPath, Operation, route
 
@@ -238,10 +236,6 @@ class RequestPayload:
 
 
 Handler = Callable[[Request], Awaitable[web.StreamResponse]]
-
-
-def new_request_id() -> str:
-    return os.urandom(8).hex().upper()
 
 
 def to_s3_error(exc: BaseException) -> S3Error:

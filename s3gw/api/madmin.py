@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.version import VERSION as PACKAGE_VERSION
 from ..core.iam import DISABLED, ENABLED, Principal
 from ..core.repair import HealItem
 from . import madmin_crypto
@@ -36,7 +37,7 @@ from .app import CORE, IAM, OPS, REPAIR, SETTINGS
 from .observe import AUDIT_INFO
 
 PREFIX = "/minio/admin/v3"
-VERSION = "s3gw-0.1.0"
+VERSION = f"s3gw-{PACKAGE_VERSION}"     # what mc admin info shows as the server version
 
 ROUTES = Routes(PREFIX)
 

@@ -33,6 +33,7 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, Hist
                                    UnknownMetricFamily)
 
 from ..auth import claimed_access_key
+from ..common.version import VERSION
 from .authz import is_write
 
 access_log = logging.getLogger("s3gw.access")
@@ -55,11 +56,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 #: paths probed every few seconds: counted, but kept out of the access log
 QUIET_PREFIXES = ("/health/", "/minio/health/", "/metrics", "/minio/v2/metrics/")
-VERSION = "0.1.0"
 _METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"})
 
 
 def new_request_id() -> str:
+    """The id of one request (``x-amz-request-id``, the error body's RequestId, the logs): 16 hex digits,
+    as MinIO's. The one generator: the telemetry middleware assigns it first, the S3 pipeline reuses it."""
     return os.urandom(8).hex().upper()
 
 
@@ -472,4 +474,4 @@ def _route_name(request: web.Request) -> str:
     return p
 
 
-__all__ = ["AUDIT_INFO", "REQUEST_ID", "S3_INFO", "Telemetry", "setup_log"]
+__all__ = ["AUDIT_INFO", "REQUEST_ID", "S3_INFO", "Telemetry", "new_request_id", "setup_log"]

@@ -1,1 +1,2 @@
-"""Pure helpers every layer may use: no I/O, no third-party imports, no other s3gw layer."""
+"""Pure helpers every layer may use: no third-party imports, no other s3gw layer, and no I/O beyond
+reading the package's own version once (``version.py``)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
 
+from s3gw.common.version import VERSION
 from tests.conftest import free_port, start_server
 from tests.functional.rawhttp import send
 from tests.sigv4_client import amz_now, sign
@@ -25,6 +27,7 @@ def test_banner_and_virtual_hosted_style(tmp_path) -> None:
     try:
         log = open(os.path.join(srv.data, f"server-{srv.port}.log")).read()
         assert f"http://127.0.0.1:{srv.port}" in log and "aws" in log and "mc alias set" in log
+        assert f"s3gw {VERSION}: S3 API on" in log and VERSION == importlib.metadata.version("s3gw")
         host = f"vhost.s3.test:{srv.port}"
         for method, path, body in (("PUT", "/", b""), ("PUT", "/obj", b"hello"), ("GET", "/obj", b"")):
             hdrs, *_ = sign(method, path, [], {"host": host}, "UNSIGNED-PAYLOAD", srv.access_key, srv.secret_key,

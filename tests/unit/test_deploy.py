@@ -196,7 +196,7 @@ CLIENT_LIMITS = {"server.read_timeout": "http_read_timeout", "server.write_timeo
 def test_client_limits_are_on_by_default_and_the_same_everywhere(tmp_path) -> None:
     """The schema's defaults are ServerConfig's (a gateway built in-process gets them too), and flags set them."""
     from s3gw.cli import serve_config
-    from s3gw.server import ServerConfig
+    from s3gw.config import ServerConfig
 
     plain = ServerConfig(data_dir=str(tmp_path))
     served = serve_config(build_parser().parse_args(["serve", "--data", str(tmp_path)]))
