@@ -8,9 +8,12 @@ matrix test is generated from these tables.
 
 The table follows the actions the S3 API reference lists for each operation
 (and MinIO's handlers, where they differ: MinIO checks ``s3:PutObject`` for
-every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). An
-operation missing from the table needs ``s3:<OperationName>``, which only
-``s3:*`` grants: unknown means refused for restricted users, never allowed.
+every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). The
+tables are keyed by the router's operations (``router.Op``, whose members equal
+their names); tests/unit/api/test_operations.py checks that every operation has
+an action here or is listed in ``NO_ACTION``. An operation without an action
+needs ``s3:<OperationName>``, which only ``s3:*`` grants: unknown means refused
+for restricted users, never allowed.
 """
 
 from __future__ import annotations
@@ -61,6 +64,15 @@ ACTIONS: dict[str, str] = {
     "GetBucketReplication": "s3:GetReplicationConfiguration",
     "PutBucketReplication": "s3:PutReplicationConfiguration",
     "DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "GetBucketWebsite": "s3:GetBucketWebsite",
+    "PutBucketWebsite": "s3:PutBucketWebsite",
+    "DeleteBucketWebsite": "s3:DeleteBucketWebsite",
+    "GetBucketLogging": "s3:GetBucketLogging",
+    "PutBucketLogging": "s3:PutBucketLogging",
+    "GetBucketRequestPayment": "s3:GetBucketRequestPayment",
+    "PutBucketRequestPayment": "s3:PutBucketRequestPayment",
+    "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+    "PutBucketOwnershipControls": "s3:PutBucketOwnershipControls",
     # objects
     "GetObject": "s3:GetObject",
     "HeadObject": "s3:GetObject",
@@ -89,6 +101,13 @@ ACTIONS: dict[str, str] = {
     "PutObjectAcl": "s3:PutObjectAcl",
     "RestoreObject": "s3:RestoreObject",
 }
+
+#: operations without an entry in ACTIONS, on purpose: MethodNotAllowed is refused before
+#: authorisation; the others are not built (NotImplemented) and keep ``s3:<OperationName>``,
+#: which only ``s3:*`` grants (AWS names their actions s3:GetAccelerateConfiguration,
+#: s3:PutAccelerateConfiguration and s3:PutBucketOwnershipControls)
+NO_ACTION = frozenset({"MethodNotAllowed", "GetBucketAccelerateConfiguration", "PutBucketAccelerateConfiguration",
+                       "DeleteBucketOwnershipControls"})
 
 #: operations that change nothing (served in maintenance mode); everything else is a write
 _READ_PREFIXES = ("Get", "Head", "List")
