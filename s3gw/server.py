@@ -20,7 +20,7 @@ from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
-from .api import cors, handlers, multipart, postobject, subresources
+from .api import cors, handlers
 from .api import admin
 from .api.admin import REPAIR
 from .api import madmin, ops as ops_api
@@ -222,8 +222,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
-    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
-                            **postobject.HANDLERS})
+    handler = make_handler(handlers.HANDLERS)
     cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
     admin.add_routes(app)   # health and admin routes first: the S3 route below takes everything
     ops_api.add_routes(app)  # /health/*, metrics, /debug/db-stats, maintenance/manifest/backup

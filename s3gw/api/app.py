@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Awaitable
 
@@ -32,7 +32,7 @@ from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
 from .policy_context import request_context
-from .router import BadPath, Operation, route
+from .router import BadPath, Op, Operation, route
 
 log = logging.getLogger("s3gw.api")
 access_log = logging.getLogger("s3gw.access")
@@ -89,10 +89,6 @@ class Request:
         """``authorize`` for a part of this request (DeleteObjects: each key, as DeleteObject)."""
         return await authorize(self.http, op, self.auth, self.principal)
 
-    @property
-    def query(self) -> Any:
-        return self.http.query
-
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.http.headers.get(name, default)
 
@@ -132,6 +128,12 @@ class Request:
         if require_integrity and not found:
             raise S3Error("MissingContentMD5")
         return body
+
+    async def document(self, root: str, *, require_integrity: bool = False) -> dict[str, Any]:
+        """The request's XML document, which must be there (``read_document``)."""
+        doc = await self.read_document(root, require_integrity=require_integrity)
+        assert doc is not None
+        return doc
 
     async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
                             body_checksums: bool = True, max_elements: int = X.MAX_ELEMENTS
@@ -265,7 +267,12 @@ def error_response(err: S3Error, http: web.Request, request_id: str, op: Operati
     return web.Response(status=err.status, body=body, headers=headers)
 
 
-def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The S3 pipeline over a handler table that answers every operation (api/handlers.py)."""
+    missing = [op.value for op in Op if op not in handlers and op != Op.MethodNotAllowed]
+    if missing:
+        raise ValueError(f"operations without a handler: {', '.join(missing)}")
+
     async def handle(http: web.Request) -> web.StreamResponse:
         core = http.app[CORE]
         settings = http.app[SETTINGS]
@@ -283,7 +290,7 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                 counted = True
             principal: Principal | None = None
             decision = Decision()
-            if op.name == "PostObject" and is_form_upload(http):
+            if op.name == Op.PostObject and is_form_upload(http):
                 # A browser form upload carries its credentials in the form, not in the
                 # headers: its handler reads the fields (bounded), verifies the policy
                 # signature and calls authorize() before the file streams (api/postobject.py).
@@ -297,12 +304,12 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
-                if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
+                if op.name == Op.MethodNotAllowed:     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal)
-            handler = handlers.get(op.name)
-            if handler is None:
-                raise S3Error("NotImplemented")
+            if op.invalid is not None:          # a query parameter that did not parse (router.py)
+                raise S3Error(op.invalid.code, op.invalid.message)
+            handler = handlers[op.name]
             rq = Request(http, op, auth, core, settings, request_id, principal=principal, decision=decision)
             resp = await handler(rq)
             resp.headers.setdefault("x-amz-request-id", request_id)
@@ -417,7 +424,7 @@ def _existing_tags(http: web.Request, op: Operation, resource: str
     if core is None or not key:
         return None
     if op.key and (bucket, key) == (op.bucket, op.key):
-        version = http.query.get("versionId") or None
+        version = op.version_id
     else:
         src = copy_source(http.headers)
         version = src[2] if src is not None else None
