@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
-from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
+from .api import admin, cors, handlers, health, madmin, metrics, s3gw_admin
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
 from .core.ops import Operations
@@ -116,8 +116,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
             await meta.close()
 
     app.cleanup_ctx.append(lifecycle)
-    handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
-                            **postobject.HANDLERS})
+    handler = make_handler(handlers.HANDLERS)
     cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
     # health, metrics and admin routes first: the S3 route below takes everything
     health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Awaitable
 
@@ -31,7 +31,7 @@ from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
 from .policy_context import request_context
-from .router import BadPath, Operation, route
+from .router import BadPath, Op, Operation, route
 
 log = logging.getLogger("s3gw.api")
 access_log = logging.getLogger("s3gw.access")
@@ -90,10 +90,6 @@ class Request:
         with the version its entry names)."""
         return await authorize(self.http, op, self.auth, self.principal, version)
 
-    @property
-    def query(self) -> Any:
-        return self.http.query
-
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.http.headers.get(name, default)
 
@@ -133,6 +129,12 @@ class Request:
         if require_integrity and not found:
             raise S3Error("MissingContentMD5")
         return body
+
+    async def document(self, root: str, *, require_integrity: bool = False) -> dict[str, Any]:
+        """The request's XML document, which must be there (``read_document``)."""
+        doc = await self.read_document(root, require_integrity=require_integrity)
+        assert doc is not None
+        return doc
 
     async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
                             body_checksums: bool = True, max_elements: int = X.MAX_ELEMENTS
@@ -262,7 +264,12 @@ def error_response(err: S3Error, http: web.Request, request_id: str, op: Operati
     return web.Response(status=err.status, body=body, headers=headers)
 
 
-def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The S3 pipeline over a handler table that answers every operation (api/handlers.py)."""
+    missing = [op.value for op in Op if op not in handlers and op != Op.MethodNotAllowed]
+    if missing:
+        raise ValueError(f"operations without a handler: {', '.join(missing)}")
+
     async def handle(http: web.Request) -> web.StreamResponse:
         core = http.app[CORE]
         settings = http.app[SETTINGS]
@@ -280,7 +287,7 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                 counted = True
             principal: Principal | None = None
             decision = Decision()
-            if op.name == "PostObject" and is_form_upload(http):
+            if op.name == Op.PostObject and is_form_upload(http):
                 # A browser form upload carries its credentials in the form, not in the
                 # headers: its handler reads the fields (bounded), verifies the policy
                 # signature and calls authorize() before the file streams (api/postobject.py).
@@ -294,12 +301,12 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
-                if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
+                if op.name == Op.MethodNotAllowed:     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
-                decision = await authorize(http, op, auth, principal, version_of(http, op))
-            handler = handlers.get(op.name)
-            if handler is None:
-                raise S3Error("NotImplemented")
+                decision = await authorize(http, op, auth, principal, version_of(op))
+            if op.invalid is not None:          # a query parameter that did not parse (router.py)
+                raise S3Error(op.invalid.code, op.invalid.message)
+            handler = handlers[op.name]
             rq = Request(http, op, auth, core, settings, request_id, principal=principal, decision=decision)
             resp = await handler(rq)
             resp.headers.setdefault("x-amz-request-id", request_id)
@@ -361,9 +368,9 @@ async def resolve_principal(http: web.Request, settings: Settings, claimed: str 
     return principal, lookup
 
 
-def version_of(http: web.Request, op: Operation) -> str | None:
-    """The version an object request names (its ``versionId``), if any."""
-    return (http.query.get("versionId") or None) if op.key else None
+def version_of(op: Operation) -> str | None:
+    """The version an object request names (its ``versionId``, parsed by the router), if any."""
+    return op.version_id if op.key else None
 
 
 async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None,

@@ -8,11 +8,12 @@ matrix test is generated from these tables.
 
 The table follows the actions the S3 API reference lists for each operation
 (and MinIO's handlers, where they differ: MinIO checks ``s3:PutObject`` for
-every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). Every
-operation the router can name has a row, or is ``EXEMPT``
-(tests/unit/api/test_authz_table.py); one without would need
-``s3:<OperationName>``, which only ``s3:*`` grants: unknown means refused for
-restricted users, never allowed.
+every step of a multipart upload, ``s3:ListBucket`` for HeadBucket). The
+tables are keyed by the router's operations (``router.Op``, whose members equal
+their names). Every operation the router can name has a row, or is ``EXEMPT``
+(tests/unit/api/test_authz_table.py, tests/unit/api/test_operations.py); one
+without would need ``s3:<OperationName>``, which only ``s3:*`` grants: unknown
+means refused for restricted users, never allowed.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ VERSION_NEEDS: dict[str, tuple[str, ...]] = {
 #: router operations that are not S3 APIs, so have no row: what they need falls back to
 #: ``s3:<name>``, which only ``s3:*`` grants (no handler serves them)
 EXEMPT = {"MethodNotAllowed": "no S3 API has this method on this path"}
+
+#: the operations without a row in ACTIONS (router.Op members; tests/unit/api/test_operations.py)
+NO_ACTION = frozenset(EXEMPT)
 
 #: operations that change nothing (served in maintenance mode); everything else is a write
 _READ_PREFIXES = ("Get", "Head", "List")

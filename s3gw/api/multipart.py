@@ -1,4 +1,4 @@
-"""Multipart upload handlers."""
+"""Multipart uploads: create, upload a part (or copy one), complete, abort, list the parts."""
 
 from __future__ import annotations
 
@@ -8,36 +8,31 @@ from ..common.numbers import parse_int
 from ..core.conditions import Conditions
 from ..core.multipart import CompletedPart
 from . import xml as X
-from .app import Handler, Request
+from .acl import initiator, owner
+from .app import Request
 from .errors import S3Error
-from .handlers import (
-    OWNER_ID, OWNER_NAME, _check_content_length, _encoder, int_param, owner, parse_copy_source, put_options, write_headers, xml_response,
-)
+from .headers import check_content_length, put_options, write_headers
+from .objects import parse_copy_source
+from .router import MAX_PARTS
+from .xml import xml_response
 
-MAX_PARTS = 10000    # MinIO's default and ceiling for max-parts / max-uploads
-MAX_UPLOADS = 10000
 # <Part> with PartNumber, ETag and up to five Checksum* elements (and room to spare):
 # the element budget of a CompleteMultipartUpload document
 MAX_PART_ELEMENTS = 10
 
 
 def _upload_id(rq: Request) -> str:
-    uid = rq.query.get("uploadId", "")
+    uid = rq.op.upload_id
     if not uid:
         raise S3Error("NoSuchUpload")
     return uid
 
 
 def _part_number(rq: Request) -> int:
-    """UploadPart's partNumber: what does not parse (strconv.Atoi in MinIO) is InvalidPart."""
-    try:
-        return parse_int(rq.query.get("partNumber", ""))
-    except ValueError as e:
-        raise S3Error("InvalidPart") from e
-
-
-def initiator() -> str:
-    return X.el("Initiator", X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME))
+    """UploadPart's partNumber: what does not parse (strconv.Atoi in MinIO; the router left None) is InvalidPart."""
+    if rq.op.part_number is None:
+        raise S3Error("InvalidPart")
+    return rq.op.part_number
 
 
 def _checksum_el(ck: dict[str, str] | None) -> str | None:
@@ -57,7 +52,7 @@ async def create_multipart_upload(rq: Request) -> web.StreamResponse:
 
 
 async def upload_part(rq: Request) -> web.StreamResponse:
-    _check_content_length(rq)
+    check_content_length(rq)
     opts = put_options(rq)
     part = await rq.core.upload_part(rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), rq.payload(), opts)
     headers = {"ETag": f'"{part.etag}"'}
@@ -120,8 +115,8 @@ async def abort_multipart_upload(rq: Request) -> web.StreamResponse:
 
 
 async def list_parts(rq: Request) -> web.StreamResponse:
-    marker = int_param(rq, "part-number-marker", 0, 0, 10000)
-    max_parts = int_param(rq, "max-parts", MAX_PARTS)
+    assert rq.op.listing is not None
+    marker, max_parts = rq.op.listing.part_marker, rq.op.listing.max_keys
     up, parts, truncated = await rq.core.list_parts(rq.op.bucket, rq.op.key, _upload_id(rq), marker,
                                                     min(max_parts, MAX_PARTS))
     items = [X.el("Part", X.el("PartNumber", p.part_number), X.el("LastModified", X.iso8601(p.mtime)),
@@ -139,40 +134,3 @@ async def list_parts(rq: Request) -> web.StreamResponse:
         *items,
     )
     return xml_response(body)
-
-
-async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
-    enc = _encoder(rq)
-    prefix = rq.query.get("prefix", "")
-    delimiter = rq.query.get("delimiter", "")
-    key_marker = rq.query.get("key-marker", "")
-    id_marker = rq.query.get("upload-id-marker", "")
-    max_uploads = int_param(rq, "max-uploads", MAX_UPLOADS)
-    page = await rq.core.list_uploads(rq.op.bucket, prefix, delimiter, key_marker, id_marker,
-                                      min(max_uploads, MAX_UPLOADS))
-    children = [
-        X.el("Bucket", rq.op.bucket), X.el("KeyMarker", enc(key_marker)), X.el("UploadIdMarker", id_marker),
-        X.el("NextKeyMarker", enc(page.next_key_marker)), X.el("NextUploadIdMarker", page.next_upload_id_marker),
-        X.el("Delimiter", enc(delimiter)) if delimiter else None, X.el("Prefix", enc(prefix)),
-        X.el("MaxUploads", max_uploads), X.el("IsTruncated", "true" if page.truncated else "false"),
-    ]
-    for up in page.uploads:
-        children.append(X.el("Upload", X.el("Key", enc(up.key)), X.el("UploadId", up.upload_id),
-                             initiator(),
-                             owner(), X.el("StorageClass", up.info.get("sc", "")),
-                             X.el("Initiated", X.iso8601(up.initiated))))
-    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
-    if rq.query.get("encoding-type"):
-        children.append(X.el("EncodingType", "url"))
-    return xml_response(X.document("ListMultipartUploadsResult", *children))
-
-
-HANDLERS: dict[str, Handler] = {
-    "CreateMultipartUpload": create_multipart_upload,
-    "UploadPart": upload_part,
-    "UploadPartCopy": upload_part_copy,
-    "CompleteMultipartUpload": complete_multipart_upload,
-    "AbortMultipartUpload": abort_multipart_upload,
-    "ListParts": list_parts,
-    "ListMultipartUploads": list_multipart_uploads,
-}

@@ -168,7 +168,7 @@ def request_context(http: web.Request, op: Operation | None, auth: AuthResult | 
         assert auth is not None
         v["s3:signatureversion"] = ["AWS4-HMAC-SHA256" if auth.scope else "AWS"]
         v["s3:authType"] = ["REST-QUERY-STRING" if auth.presigned else "REST-HEADER"]
-    query = http.query
+    query = http.query      # condition values are the strings as sent (the policy engine parses numbers)
     if op is not None and op.name in _LISTINGS:
         for param, key in _LIST_PARAMS.items():
             if param in query:
@@ -180,7 +180,7 @@ def request_context(http: web.Request, op: Operation | None, auth: AuthResult | 
     if src is not None:
         v["s3:x-amz-copy-source"] = [f"{src[0]}/{src[1]}"]
     if not version:
-        version = query.get("versionId") if op is not None and op.key else None
+        version = op.version_id if op is not None and op.key else None   # versionId of an object operation (router)
     if not version and src is not None:
         version = src[2]
     if version:

@@ -31,12 +31,12 @@ from ..auth import postpolicy as pp
 from ..core import tagging
 from ..core.service import PutOptions
 from . import xml as X
-from .app import FORM_PENDING, SETTINGS, Handler, Request, authorize, resolve_principal
+from .app import FORM_PENDING, SETTINGS, Request, authorize, resolve_principal
 from .errors import S3Error
-from .handlers import STORED_HEADERS, _checksum_options, write_headers
+from .headers import STORED_HEADERS, checksum_options, write_headers
 from .observe import S3_INFO
 from .router import Operation
-from .subresources import parse_tagset
+from .tagging import parse_tagset
 
 MAX_PARTS = 1000                 # MinIO's maxParts
 MAX_FIELD = 1 << 20              # MinIO's maxFormFieldSize, for each field
@@ -256,7 +256,7 @@ def put_options(fields: dict[str, list[str]], key: str) -> PutOptions:
     opts.content_md5 = joined.get("content-md5")
     if "x-amz-trailer" in fields:
         raise malformed("Trailing checksums not available for POST operations")
-    _checksum_options(CIMultiDict((k, v) for k, v in joined.items() if k.startswith("x-amz-checksum-")), opts)
+    checksum_options(CIMultiDict((k, v) for k, v in joined.items() if k.startswith("x-amz-checksum-")), opts)
     tags = joined.get("tagging")
     if tags:
         # the tagging field is the Tagging XML document (MinIO tags.ParseObjectXML)
@@ -356,5 +356,3 @@ async def post_object(rq: Request) -> web.StreamResponse:
         return web.Response(status=200, headers=headers)
     return web.Response(status=204, headers=headers)
 
-
-HANDLERS: dict[str, Handler] = {"PostObject": post_object}

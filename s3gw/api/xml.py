@@ -10,6 +10,7 @@ from urllib.parse import quote_plus
 from xml.sax.saxutils import escape
 
 import xmltodict
+from aiohttp import web
 from xml.parsers import expat
 from xml.parsers.expat import ExpatError
 
@@ -43,6 +44,10 @@ def raw(s: str) -> _Raw:
 def document(root: str, *children: Any) -> bytes:
     inner = "".join(c if isinstance(c, _Raw) else text(c) for c in children if c is not None)
     return (HEADER + f'<{root} xmlns="{NS}">{inner}</{root}>').encode()
+
+
+def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body, content_type="application/xml", headers=headers)
 
 
 def iso8601(ts: float) -> str:

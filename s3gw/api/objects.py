@@ -1,0 +1,168 @@
+"""Objects: GetObject/HeadObject, PutObject, CopyObject, DeleteObject, DeleteObjects.
+
+Handlers stay terse (STYLE.md item 9): the semantics live in ``s3gw.core``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..core.conditions import Conditions
+from ..core import NULL_VERSION
+from . import xml as X
+from . import authz
+from .app import Request, to_s3_error
+from .authz import PER_KEY
+from .errors import S3Error
+from .headers import check_content_length, object_response_headers, put_options, write_headers
+from .locking import bypass_governance, governance_denied
+from .router import Operation
+from .xml import xml_response
+
+
+async def put_object(rq: Request) -> web.StreamResponse:
+    check_content_length(rq)
+    opts = put_options(rq)
+    rec = await rq.core.put_object(rq.op.bucket, rq.op.key, rq.payload(), opts)
+    return web.Response(status=200, headers=write_headers(rec))
+
+
+def _conditions(rq: Request) -> Conditions:
+    return Conditions(
+        if_match=rq.header("If-Match"),
+        if_none_match=rq.header("If-None-Match"),
+        if_modified_since=rq.header("If-Modified-Since"),
+        if_unmodified_since=rq.header("If-Unmodified-Since"),
+    )
+
+
+async def get_object(rq: Request) -> web.StreamResponse:
+    head = rq.http.method == "HEAD"
+    read = await rq.core.get_object(
+        rq.op.bucket, rq.op.key, version_id=rq.op.version_id, range_header=rq.header("Range"),
+        cond=_conditions(rq), part_number=rq.op.part_number, with_body=not head,
+    )
+    headers = object_response_headers(rq, read)
+    status = 206 if read.partial else 200
+    if head or read.body is None:
+        return web.Response(status=status, headers=headers)
+    body = read.body
+    # Fetch the first piece before sending headers, so a read failure can
+    # still be answered with an S3 error instead of a truncated 200.
+    try:
+        first = await body.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    resp = web.StreamResponse(status=status, headers=headers)
+    await resp.prepare(rq.http)
+    try:
+        limit = rq.settings.write_timeout or None   # server.write_timeout: a client that stops reading
+        if first:
+            await asyncio.wait_for(resp.write(first), limit)
+        async for chunk in body:
+            await asyncio.wait_for(resp.write(chunk), limit)
+    except Exception:
+        # Headers are gone: the only honest signal left is a cut connection
+        # (the client sees fewer bytes than Content-Length, never wrong data).
+        if rq.http.transport is not None:
+            rq.http.transport.close()
+        raise
+    await resp.write_eof()
+    return resp
+
+
+async def delete_object(rq: Request) -> web.StreamResponse:
+    with governance_denied(rq):
+        removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, rq.op.version_id,
+                                                      bypass_governance=bypass_governance(rq))
+    headers: dict[str, str] = {}
+    if marker is not None and marker.version_id != NULL_VERSION:
+        # a null delete marker (suspended bucket) is not announced, as MinIO does
+        headers["x-amz-delete-marker"] = "true"
+        headers["x-amz-version-id"] = marker.version_id
+    elif removed is not None and rq.op.version_id:
+        headers["x-amz-version-id"] = removed.version_id
+        if removed.delete_marker:
+            headers["x-amz-delete-marker"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
+async def delete_objects(rq: Request) -> web.StreamResponse:
+    root = await rq.read_document("Delete", require_integrity=True)
+    assert root is not None
+    objects = X.as_list(root.get("Object"))
+    if not objects or len(objects) > 1000:
+        raise S3Error("MalformedXML")
+    quiet = str(root.get("Quiet", "false")).strip().lower() == "true"
+    await rq.core.bucket(rq.op.bucket)
+    out = []
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("Key") is None:
+            raise S3Error("MalformedXML")
+        key = obj["Key"] if isinstance(obj["Key"], str) else ""
+        vid = obj.get("VersionId") or None
+        try:
+            # each key is authorised as its own DeleteObject (authz.PER_KEY): a denied one is an Error entry
+            decision = await rq.authorize(Operation(PER_KEY[rq.op.name], rq.op.bucket, key), vid)
+            with governance_denied(rq, decision):
+                removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
+                                                              bypass_governance=bypass_governance(rq, decision))
+        except Exception as exc:  # one key's failure is reported in the document
+            err = to_s3_error(exc)
+            out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
+                            X.el("Code", err.code), X.el("Message", err.message)))
+            continue
+        if quiet:
+            continue
+        children = [X.el("Key", key)]
+        if vid:
+            children.append(X.el("VersionId", vid))
+            if removed is not None and removed.delete_marker:
+                children += [X.el("DeleteMarker", "true"), X.el("DeleteMarkerVersionId", vid)]
+        elif marker is not None:
+            children += [X.el("DeleteMarker", "true"), X.el("DeleteMarkerVersionId", marker.version_id)]
+        out.append(X.el("Deleted", *children))
+    return xml_response(X.document("DeleteResult", *out))
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source as (bucket, key, version): ``authz.parse_copy_source`` (the parser that
+    authorisation used), its refusal as InvalidArgument.
+
+    >>> parse_copy_source("/b/a%20b?versionId=x")
+    ('b', 'a b', 'x')
+    """
+    try:
+        return authz.parse_copy_source(value)
+    except ValueError as e:
+        raise S3Error("InvalidArgument", str(e)) from None
+
+
+async def copy_object(rq: Request) -> web.StreamResponse:
+    src_bucket, src_key, src_version = parse_copy_source(rq.header("x-amz-copy-source") or "")
+    directive = (rq.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    tag_directive = (rq.header("x-amz-tagging-directive") or "COPY").upper()
+    if tag_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging directive.")
+    opts = put_options(rq)
+    opts.if_match = opts.if_none_match = None
+    opts.content_md5 = None
+    cond = Conditions(
+        if_match=rq.header("x-amz-copy-source-if-match"),
+        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
+        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
+    )
+    src, rec = await rq.core.copy_object(
+        src_bucket, src_key, src_version, rq.op.bucket, rq.op.key,
+        cond=cond, replace_meta=directive == "REPLACE", replace_tags=tag_directive == "REPLACE", opts=opts,
+    )
+    headers = write_headers(rec)
+    if src_version is not None:
+        headers["x-amz-copy-source-version-id"] = src.version_id
+    body = X.document("CopyObjectResult", X.el("LastModified", X.iso8601(rec.mtime)), X.el("ETag", f'"{rec.etag}"'))
+    return xml_response(body, headers=headers)
