@@ -12,11 +12,12 @@ import re
 from typing import Any
 
 from ..core import checksums, lock, tagging
-from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_date
+from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions
 from ..core import NULL_VERSION, VersionRecord
 from .app import Request
 from .errors import S3Error
 from .router import RESPONSE_OVERRIDES
+from .xml import http_date
 
 # Stored with the object and returned on GET/HEAD as they were sent.
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")

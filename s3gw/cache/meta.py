@@ -27,7 +27,7 @@ from ..meta.base import DeleteCheck, InfoUpdate, MetaStore, WriteCheck
 from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
 from .base import Cache
 
-log = logging.getLogger("s3gw.cache")
+log = logging.getLogger(__name__)
 
 _ABSENT = b"-"
 

@@ -107,7 +107,7 @@ class MultipartMixin:
         await self.bucket(bucket)
         up = await self.meta.get_upload(bucket, key, upload_id)
         if up is None:
-            raise E.NoSuchUpload()
+            raise E.NoSuchUpload(bucket=bucket, key=key)
         return up
 
     async def upload_part(self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, payload: Payload,
@@ -192,7 +192,7 @@ class MultipartMixin:
             p = stored.get(c.number)
             if p is None or c.etag.strip().strip('"') != p.etag:
                 if await self.meta.get_upload(bucket, key, upload_id) is None:
-                    raise E.NoSuchUpload()  # a concurrent complete or abort took the parts
+                    raise E.NoSuchUpload(bucket=bucket, key=key)  # a concurrent complete or abort took the parts
                 raise E.InvalidPart()
             parts.append(p)
         for p in parts[:-1]:
@@ -212,7 +212,7 @@ class MultipartMixin:
         try:
             stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
         except UploadMissing as e:
-            raise E.NoSuchUpload() from e
+            raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
         return stored_rec
 

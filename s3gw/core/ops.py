@@ -21,7 +21,7 @@ from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import Storage
 
-log = logging.getLogger("s3gw.ops")
+log = logging.getLogger(__name__)
 
 MAINTENANCE_SETTING = "maintenance"
 

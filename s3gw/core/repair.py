@@ -31,7 +31,7 @@ from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import Storage
 
-log = logging.getLogger("s3gw.repair")
+log = logging.getLogger(__name__)
 
 RETRY_MIN = 5.0
 RETRY_MAX = 600.0

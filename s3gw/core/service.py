@@ -37,7 +37,7 @@ from .names import check_bucket_name, check_object_name
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
 
-log = logging.getLogger("s3gw.core")
+log = logging.getLogger(__name__)
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
 INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
@@ -75,15 +75,6 @@ def check_version_id(version_id: str | None) -> None:
         raise E.InvalidArgument("Invalid version id specified") from e
 
 
-def object_headers(rec: VersionRecord) -> dict[str, str]:
-    """ETag and Last-Modified, which 304/412 answers carry too."""
-    return {"ETag": f'"{rec.etag}"', "Last-Modified": http_date(rec.mtime)}
-
-
-def http_date(ts: float) -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
-
-
 class Core(MultipartMixin):
     def __init__(self, meta: MetaStore, storage: Storage, *, inline_limit: int = INLINE_LIMIT) -> None:
         self.meta = meta
@@ -102,7 +93,7 @@ class Core(MultipartMixin):
         rec = await self.meta.get_bucket(name)
         if rec is None:
             check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
-            raise E.NoSuchBucket()
+            raise E.NoSuchBucket(bucket=name)
         return rec
 
     async def bucket_exists(self, name: str) -> bool:
@@ -126,9 +117,9 @@ class Core(MultipartMixin):
         try:
             await self.meta.delete_bucket(name)
         except BucketMissing as e:
-            raise E.NoSuchBucket() from e
+            raise E.NoSuchBucket(bucket=name) from e
         except BucketNotEmptyError as e:
-            raise E.BucketNotEmpty() from e
+            raise E.BucketNotEmpty(bucket=name) from e
 
     # ------------------------------------------------------------------ writes
     async def put_object(self, bucket: str, key: str, payload: Payload, opts: PutOptions) -> VersionRecord:
@@ -332,18 +323,19 @@ class Core(MultipartMixin):
         """The version a GET/HEAD/copy names, with S3's delete-marker answers."""
         check_version_id(version_id)
         if not _readable_name(key):
-            raise E.NoSuchKey()
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         await self.bucket(bucket)
         rec = await self.meta.get_version(bucket, key, version_id)
         if rec is None:
             if version_id is not None and version_id != NULL_VERSION:
-                raise E.NoSuchVersion()
-            raise E.NoSuchKey()
+                raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         if rec.delete_marker:
-            hdrs = {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id, "Last-Modified": http_date(rec.mtime)}
+            # the latest version is a delete marker: no such key; one named by its id: not a GET's
+            # business (S3 answers both with the marker's headers, rendered from the record)
             if version_id is None:
-                raise E.NoSuchKey(**hdrs)
-            raise E.MethodNotAllowed(**hdrs)
+                raise E.NoSuchKey(record=rec)
+            raise E.MethodNotAllowed(record=rec)
         return rec
 
     async def existing_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str] | None:
@@ -364,12 +356,11 @@ class Core(MultipartMixin):
     ) -> ObjectRead:
         rec = await self.get_record(bucket, key, version_id)
         if cond:
-            check_read(cond, rec.etag, rec.mtime, object_headers(rec))
+            check_read(cond, rec.etag, rec.mtime, rec)
         rng = parse_range(range_header, rec.size) if range_header else None
         if part_number is not None:
             if rng is not None:
-                raise E.InvalidRequest("Cannot specify both Range header and partNumber query parameter",
-                                       Accept_Ranges="bytes")
+                raise E.RangeWithPartNumber(record=rec)
             rng = self._part_range(rec, part_number)
         offset, length = rng if rng is not None else (0, rec.size)
         body = self._read(rec, offset, length) if with_body else None
@@ -445,7 +436,7 @@ class Core(MultipartMixin):
         try:
             removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
         except BucketMissing as e:
-            raise E.NoSuchBucket() from e
+            raise E.NoSuchBucket(bucket=bucket) from e
         if removed is not None:
             self._gc_wakeup.set()
         return removed, created
@@ -540,7 +531,7 @@ class Core(MultipartMixin):
     async def bucket_tags(self, bucket: str) -> dict[str, str]:
         tags = (await self.bucket(bucket)).config.get("tags")
         if not tags:
-            raise E.NoSuchTagSet()
+            raise E.NoSuchTagSet(bucket=bucket)
         return tags
 
     # ------------------------------------------------------------------ version sub-resources
@@ -562,8 +553,8 @@ class Core(MultipartMixin):
 
         if not await self.meta.update_info(bucket, key, rec.version_id, apply):
             if version_id is not None and version_id != NULL_VERSION:
-                raise E.NoSuchVersion()
-            raise E.NoSuchKey()
+                raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         return rec
 
     async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
@@ -645,4 +636,4 @@ def _live_etag(rec: VersionRecord | None) -> str | None:
     return None if rec is None or rec.delete_marker else rec.etag
 
 
-__all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable", "http_date", "object_headers"]
+__all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable"]

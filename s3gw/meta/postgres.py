@@ -70,7 +70,7 @@ from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import numbered
 
-log = logging.getLogger("s3gw.meta.postgres")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -52,7 +52,7 @@ from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageErro
 from .placement import placement
 from .remote import Cluster
 
-log = logging.getLogger("s3gw.storage")
+log = logging.getLogger(__name__)
 
 DegradedHook = Callable[[ShardSet, list[int]], Any]
 

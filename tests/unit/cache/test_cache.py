@@ -99,7 +99,7 @@ async def test_null_cache_never_holds_anything() -> None:
 
 
 async def test_redis_down_then_back(private_redis, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="s3gw.cache.redis")
+    caplog.set_level(logging.WARNING, logger="s3gw.cache.rediscache")
     c = redis_cache(private_redis)
     await c.open()
     try:
