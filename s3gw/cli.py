@@ -17,8 +17,8 @@ from nodes.server import IDLE_TIMEOUT as NODE_IDLE_TIMEOUT
 from nodes.server import run_node, tls_context
 
 from . import admin_cli, config
-from .api.observe import ACCESS_LOGGER
 from .admin_client import AdminClient, print_info, progress_line
+from .api.observe import ACCESS_LOGGER
 from .config import ServerConfig
 from .credentials import root_credentials
 from .meta.base import MetaError

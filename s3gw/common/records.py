@@ -391,5 +391,15 @@ class ObjectLayout:
         return cls(shards=ShardSet.from_json(d))
 
 
-__all__ = ["Checksum", "DATA_ID_RE", "LAYOUT_VERSION", "ObjectInfo", "ObjectLayout", "Part", "RecordError",
-           "Retention", "ShardSet", "valid_data_id"]
+__all__ = [
+    "DATA_ID_RE",
+    "LAYOUT_VERSION",
+    "Checksum",
+    "ObjectInfo",
+    "ObjectLayout",
+    "Part",
+    "RecordError",
+    "Retention",
+    "ShardSet",
+    "valid_data_id",
+]

@@ -103,8 +103,8 @@ class InvalidRange(CoreError):
 
 
 class RangeWithPartNumber(CoreError):
-    """GET/HEAD with both a Range header and ?partNumber= (MinIO: 400 InvalidRequest, and the answer
-    says the object does take byte ranges)."""
+    """GET/HEAD with both a Range header and ?partNumber= (MinIO's ErrInvalidRangePartNumber: 400
+    InvalidRequest; the answer says the object does take byte ranges)."""
 
     code = "InvalidRequest"
     default_message = "Cannot specify both Range header and partNumber query parameter"

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ..common.records import ObjectLayout, ShardSet
 from .base import (
     BucketMissing,
     DeleteCheck,
@@ -32,7 +33,6 @@ from .base import (
     UploadMissing,
     WriteCheck,
 )
-from ..common.records import ObjectLayout, ShardSet
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,

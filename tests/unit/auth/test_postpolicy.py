@@ -17,6 +17,7 @@ from minio.datatypes import PostPolicy as MinioPostPolicy
 
 from s3gw.auth import AuthError
 from s3gw.auth import postpolicy as pp
+
 from .helpers import status_of
 
 AK = "AKIAIOSFODNN7EXAMPLE"

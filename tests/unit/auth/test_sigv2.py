@@ -12,6 +12,7 @@ from botocore.credentials import Credentials
 from multidict import CIMultiDict
 
 from s3gw.auth import AuthError, authenticate
+
 from .helpers import status_of
 
 AK = "AKIAIOSFODNN7EXAMPLE"

@@ -72,7 +72,7 @@ SPACED_SHARD_SET = (
 
 
 def version_row(info: str, layout: str | None, inline: bytes | None = None) -> tuple:
-    return ("b", "k".encode(), "v1", 3, 1, int(info == INFO_MARKER), 5, "e" * 32, 1.5, info, layout, inline)
+    return ("b", b"k", "v1", 3, 1, int(info == INFO_MARKER), 5, "e" * 32, 1.5, info, layout, inline)
 
 
 @pytest.mark.parametrize("info, layout, inline", [
