@@ -35,7 +35,7 @@ from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
 
-log = logging.getLogger("s3gw")
+log = logging.getLogger(__name__)
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":

@@ -160,7 +160,7 @@ async def authenticate(request: web.Request, action: str | None, body: bytes | N
         auth = verify_signature(request.method, request.rel_url.raw_path, list(request.query.items()),
                                 request.headers, lookup, region="")
     except AuthError as e:
-        raise AdminError(e.code, e.message, e.status) from None
+        raise AdminError(e.code, e.message, S3Error(e.name).status) from None
     if auth.anonymous or principal is None or auth.access_key != principal.access_key:
         raise AdminError("AccessDenied", DENIED, 403)
     audit["access_key"] = principal.access_key

@@ -41,7 +41,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from .errors import S3Error, render
 
-log = logging.getLogger("s3gw.api.guard")
+log = logging.getLogger(__name__)
 
 #: paths never refused by the request cap (liveness and readiness probes)
 EXEMPT_PREFIXES = ("/health/", "/minio/health/")

@@ -36,9 +36,12 @@ from ..auth import claimed_access_key
 from ..common.version import VERSION
 from .authz import is_write
 
-access_log = logging.getLogger("s3gw.access")
-audit_log = logging.getLogger("s3gw.audit")
-log = logging.getLogger("s3gw.observe")
+#: the access and audit logs' logger names: documented for operators (docs/operations.md), so fixed
+ACCESS_LOGGER = "s3gw.access"
+AUDIT_LOGGER = "s3gw.audit"
+access_log = logging.getLogger(ACCESS_LOGGER)
+audit_log = logging.getLogger(AUDIT_LOGGER)
+log = logging.getLogger(__name__)
 
 # Per-request storage (aiohttp's RequestKey where it exists, 3.12+; plain names before)
 _RequestKey: Any = getattr(web, "RequestKey", None)

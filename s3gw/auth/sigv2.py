@@ -82,7 +82,7 @@ def _parse_date(value: str) -> datetime:
     ASCII only and of a sane length: the standard library's parsers take other
     scripts' digits and overflow on a 20-digit zone offset.
     """
-    bad = AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
+    bad = AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     if not value.isascii() or len(value) > 64:
         raise bad
     try:
@@ -132,7 +132,7 @@ def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], h
                         f"{MAX_PRESIGN_SECONDS} seconds ahead")
     secret = _lookup(lookup_secret, access_key)
     if now.timestamp() > expires_at:
-        raise AuthError("AccessDenied", "Request has expired", 403)
+        raise AuthError("AccessDenied", "Request has expired")
     rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]
     sts = string_to_sign(method, raw_path, rest, headers, expires)
     if not hmac.compare_digest(_sign(secret, sts), signature):

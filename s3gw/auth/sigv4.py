@@ -294,7 +294,7 @@ def canonical_headers(headers: Mapping[str, str], signed: Sequence[str]) -> str:
     for name in signed:
         values = _header_values(headers, name)
         if values is None:
-            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+            raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
         lines.append(f"{name}:{','.join(_trim_all(v) for v in values)}\n")
     return "".join(lines)
 
@@ -406,7 +406,7 @@ def _parse_signed_headers(value: str) -> list[str]:
     names = sorted({n.strip().lower() for n in value.split(";")})
     # An empty name ("host;;x") or a list without host: MinIO ErrUnsignedHeaders.
     if "" in names or "host" not in names:
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
     return names
 
 
@@ -452,7 +452,7 @@ def _parse_authorization(value: str, region: str) -> _HeaderAuth:
     if "SignedHeaders" not in fields:
         raise AuthError("InvalidArgument", "Signature header missing SignedHeaders field.")
     if "Signature" not in fields:
-        raise AuthError("AccessDenied", "Signature header missing Signature field.", status=400)
+        raise AuthError("AccessDenied.MissingSignTag", "Signature header missing Signature field.")
     credential = _parse_credential(fields["Credential"], region)
     signed = _parse_signed_headers(fields["SignedHeaders"])
     return _HeaderAuth(credential, signed, fields["Signature"])
@@ -474,7 +474,8 @@ def _request_date(headers: Mapping[str, str]) -> tuple[datetime, str]:
         return t, amz.strip()
     date = headers.get("date")
     if not date:
-        raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", status=400)
+        raise AuthError("AccessDenied.MissingDateHeader",
+                        "AWS authentication requires a valid Date or x-amz-date header")
     date = date.strip()
     t = _parse_iso8601(date)
     if t is None:
@@ -683,7 +684,7 @@ def _authenticate_header(
         raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
     secret = _lookup(lookup_secret, cred.access_key)
     if unsigned_headers(headers, parsed.signed_headers):
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
     payload_hash = sent_payload
 
     canonical = canonical_request(
@@ -747,7 +748,7 @@ def _authenticate_presigned(
     # x-amz-copy-source turning a PUT into a copy, tags, a lock. MinIO checks
     # only user metadata (checkMetaHeaders); AWS all x-amz-* headers.
     if unsigned_headers(headers, signed, query):
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
 
     # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
     if t > now + MAX_CLOCK_SKEW:

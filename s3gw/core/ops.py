@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.records import ShardSet
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import Storage
 
-log = logging.getLogger("s3gw.ops")
+log = logging.getLogger(__name__)
 
 MAINTENANCE_SETTING = "maintenance"
 
@@ -283,15 +284,15 @@ def manifest_entry(rec: VersionRecord) -> dict[str, Any]:
     >>> manifest_entry(VersionRecord(bucket="b", key="k", size=3, etag="e", inline=b"abc"))["storage"]
     'inline'
     """
-    layout = rec.layout or {}
+    layout = rec.layout
     placement: list[dict[str, Any]] = []
-    if "parts" in layout:
+    if layout is not None and layout.parts is not None:
         storage = "multipart"
-        for i, p in enumerate(layout["parts"], 1):
-            placement.append({"part": i, "size": p.get("size"), **_shard_set(p.get("layout") or {})})
-    elif layout:
+        for i, p in enumerate(layout.parts, 1):
+            placement.append({"part": i, "size": p.size, **_shard_set(p.shards)})
+    elif layout is not None and layout.shards is not None:
         storage = "erasure"
-        placement.append({"part": None, "size": rec.size, **_shard_set(layout)})
+        placement.append({"part": None, "size": rec.size, **_shard_set(layout.shards)})
     else:
         storage = "delete-marker" if rec.delete_marker else "inline"
     return {"bucket": rec.bucket, "key": rec.key, "version_id": rec.version_id, "is_latest": rec.is_latest,
@@ -299,11 +300,11 @@ def manifest_entry(rec: VersionRecord) -> dict[str, Any]:
             "storage": storage, "placement": placement}
 
 
-def _shard_set(lay: dict[str, Any]) -> dict[str, Any]:
-    out = {k: lay[k] for k in ("data_id", "k", "m", "ec", "block_size") if k in lay}
-    out["shards"] = list(lay.get("placement", []))     # shard i lives on drive shards[i]
-    if lay.get("missing"):
-        out["missing"] = lay["missing"]
+def _shard_set(lay: ShardSet) -> dict[str, Any]:
+    out: dict[str, Any] = {"data_id": lay.data_id, "k": lay.k, "m": lay.m, "ec": lay.ec, "block_size": lay.block_size}
+    out["shards"] = list(lay.placement)     # shard i lives on drive shards[i]
+    if lay.missing:
+        out["missing"] = list(lay.missing)
     return out
 
 

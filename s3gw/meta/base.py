@@ -17,14 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 from .model import NULL_VERSION, BucketRecord, ListPage, PartRecord, UploadPage, UploadRecord, UserRecord, VersionRecord
 
 # check(current_latest, replaced) runs inside the write transaction and raises to abort it.
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
 # check(victim) runs inside the delete transaction for the version being removed.
 DeleteCheck = Callable[[VersionRecord], None]
-# update_info's new info: a dict, or change(current version) -> dict run inside the transaction.
-InfoUpdate = dict[str, Any] | Callable[[VersionRecord], dict[str, Any]]
+# update_info's new info, or change(current version) -> new info run inside the transaction.
+InfoUpdate = ObjectInfo | Callable[[VersionRecord], ObjectInfo]
 
 
 class MetaError(Exception):
@@ -177,10 +178,10 @@ class MetaStore(abc.ABC):
 
     @abc.abstractmethod
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
-        """Replace a version's info dict (tags, retention, legal hold); False when the version is gone.
+        """Replace a version's info (tags, retention, legal hold); False when the version is gone.
 
         ``info`` may be a function of the current version returning the new
-        dict: it then runs inside the transaction, under the same per-key
+        info: it then runs inside the transaction, under the same per-key
         serialisation as writes and deletes, so a read-modify-write of the info
         (and any rule it checks, e.g. retention) cannot lose a concurrent change
         or revive a deleted version. It may raise to abort.
@@ -201,10 +202,10 @@ class MetaStore(abc.ABC):
 
     # -- queues ---------------------------------------------------------------
     @abc.abstractmethod
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None: ...
+    async def enqueue_gc(self, layouts: list[ShardSet]) -> None: ...
 
     @abc.abstractmethod
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]: ...
 
     @abc.abstractmethod
     async def done_gc(self, ids: list[int]) -> None: ...
@@ -446,8 +447,8 @@ class MetaStore(abc.ABC):
         """Leave these GC items for a later pass (``take_gc`` skips them until then)."""
 
     @abc.abstractmethod
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
+                            new: ObjectLayout) -> bool:
         """Replace a version's layout if it is still ``old`` (compare and swap)."""
 
     @abc.abstractmethod

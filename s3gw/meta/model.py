@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
+
 NULL_VERSION = "null"
 
 
@@ -32,11 +34,15 @@ class VersionRecord:
     delete_marker: bool = False
     is_latest: bool = True
     seq: int = 0
-    # content-type, user metadata, stored response headers, checksums, tags,
-    # retention, legal hold, multipart part table ... (JSON in the row)
-    info: dict[str, Any] = field(default_factory=dict)
-    layout: dict[str, Any] | None = None   # storage layout (None: inline or delete marker)
+    # content-type, user metadata, stored response headers, checksum, tags,
+    # retention, legal hold (JSON in the row: s3gw/common/records.py)
+    info: ObjectInfo = field(default_factory=ObjectInfo)
+    layout: ObjectLayout | None = None     # where the data is (None: inline or delete marker)
     inline: bytes | None = None            # small objects live in the row itself
+
+    def layouts(self) -> list[ShardSet]:
+        """Every shard set this version references (none when inline or a delete marker)."""
+        return self.layout.layouts() if self.layout is not None else []
 
 
 @dataclass
@@ -58,7 +64,7 @@ class UploadRecord:
     bucket: str
     key: str
     initiated: float
-    info: dict[str, Any] = field(default_factory=dict)   # what CreateMultipartUpload was told to store
+    info: ObjectInfo = field(default_factory=ObjectInfo)   # what CreateMultipartUpload was told to store
 
 
 @dataclass
@@ -68,8 +74,8 @@ class PartRecord:
     size: int
     etag: str
     mtime: float
-    layout: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)   # checksum of the part
+    layout: ShardSet
+    info: ObjectInfo = field(default_factory=ObjectInfo)   # the part's checksum
 
 
 @dataclass

@@ -63,13 +63,14 @@ from .base import (
     WriteIntent,
 )
 from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
-from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
-    version_from_row
+from ..common.records import ShardSet
+from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
+    user_from_row, version_from_row
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import numbered
 
-log = logging.getLogger("s3gw.meta.postgres")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -534,10 +535,10 @@ class PostgresMeta(SqlMetaStore):
         return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
         rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 ORDER BY id LIMIT $2",
                                  time.time(), limit)
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
         async def tx(c: asyncpg.Connection) -> None:

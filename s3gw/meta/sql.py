@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ..common.records import ObjectLayout, ShardSet
 from .base import (
     BucketMissing,
     DeleteCheck,
@@ -40,6 +41,8 @@ from .rows import (
     compact_json,
     part_from_row,
     part_params,
+    shard_set_from_json,
+    shard_set_json,
     upload_from_row,
     upload_params,
     version_from_row,
@@ -131,28 +134,28 @@ class SqlMetaStore(MetaStore):
                     return False
                 new = info(current)
             return await tx.execute("UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                                    compact_json(new), bucket, kb, version_id) > 0
+                                    compact_json(new.to_json()), bucket, kb, version_id) > 0
 
         return await self._transaction(run)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
+                            new: ObjectLayout) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
             row = await tx.fetchone("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
                                     bucket, kb, version_id)
-            if row is None or row[0] is None or json.loads(row[0]) != old:
+            if row is None or row[0] is None or ObjectLayout.from_json(json.loads(row[0])) != old:
                 return False
             await tx.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                             compact_json(new), bucket, kb, version_id)
+                             compact_json(new.to_json()), bucket, kb, version_id)
             return True
 
         return await self._transaction(run)
 
     # -- queues ---------------------------------------------------------------
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
+    async def enqueue_gc(self, layouts: list[ShardSet]) -> None:
         await self._transaction(lambda tx: _gc(tx, layouts))
 
     # -- multipart ------------------------------------------------------------
@@ -178,7 +181,7 @@ class SqlMetaStore(MetaStore):
                 raise UploadMissing(part.upload_id)
             old = await tx.delete_returning("parts", "upload_id = ? AND part_number = ?", "layout",
                                             part.upload_id, part.part_number)
-            await _gc(tx, [json.loads(r[0]) for r in old])
+            await _gc(tx, [shard_set_from_json(r[0]) for r in old])
             await tx.execute(f"INSERT INTO parts ({PART_COLS}) VALUES ({placeholders(7)})", *part_params(part))
 
         await self._transaction(run)
@@ -266,14 +269,14 @@ async def _drop(tx: Tx, rec: VersionRecord) -> None:
     """Remove one version row; its shards go to the GC queue in the same transaction."""
     await tx.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
                      rec.bucket, rec.key.encode(), rec.version_id)
-    await _gc(tx, _layouts(rec))
+    await _gc(tx, rec.layouts())
 
 
-async def _gc(tx: Tx, layouts: list[dict[str, Any]]) -> None:
+async def _gc(tx: Tx, layouts: list[ShardSet]) -> None:
     if layouts:
         now = time.time()
         await tx.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)",
-                             [(json.dumps(x), now) for x in layouts])
+                             [(shard_set_json(x), now) for x in layouts])
 
 
 async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
@@ -283,11 +286,3 @@ async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[P
         raise UploadMissing(upload_id)
     return [part_from_row(r) for r in await tx.delete_returning("parts", "upload_id = ?", PART_COLS, upload_id)]
 
-
-def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:
-    """Every storage layout a version references: its own, or one per multipart part."""
-    if rec.layout is None:
-        return []
-    if "parts" in rec.layout:
-        return [p["layout"] for p in rec.layout["parts"] if p.get("layout")]
-    return [rec.layout]

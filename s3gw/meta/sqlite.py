@@ -34,8 +34,9 @@ from .base import (
     WriteIntent,
 )
 from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
-from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
-    version_from_row
+from ..common.records import ShardSet
+from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
+    user_from_row, version_from_row
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import run_sync
@@ -312,10 +313,10 @@ class SqliteMeta(SqlMetaStore):
         return [upload_from_row(r) for r in rows]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
         q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
         rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
         def tx(db: sqlite3.Connection) -> None:
