@@ -21,6 +21,7 @@ from aiohttp import web
 from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
 from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
+from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
 from .core.ops import Operations

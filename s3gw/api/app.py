@@ -20,13 +20,14 @@ from typing import Any, Awaitable
 from aiohttp import web
 
 from ..common.numbers import parse_uint
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
+from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key, \
+    security_token_sent
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
 from . import xml as X
-from ..core.iam import Iam, Principal
+from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
 from ..core.repair import Repair
 from .authz import copy_source, is_write, required
@@ -300,6 +301,8 @@ def make_handler(handlers: dict[str, Handler]) -> Callable[[web.Request], Awaita
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
+                check_session_token(None if auth.anonymous else principal, auth.session_token,
+                                    security_token_sent(http.headers, http.query.items()))
                 if op.name == "MethodNotAllowed":     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal, version_of(http, op))

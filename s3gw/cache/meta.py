@@ -39,6 +39,9 @@ PASS_THROUGH = frozenset({
     # users, policies, settings, usage: not cached (read through every time)
     "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
     "put_policy", "delete_policy", "get_setting", "set_setting", "usage",
+    # service accounts, temporary credentials, groups: not cached here (core/iam.py keeps them a second)
+    "add_credential", "list_credentials", "purge_expired", "get_group", "list_groups", "groups_of", "add_members",
+    "remove_members", "update_group",
     # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
     "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
 })

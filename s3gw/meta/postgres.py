@@ -62,9 +62,8 @@ from .base import (
     SchemaTooOld,
     WriteIntent,
 )
-from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
-from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
-    version_from_row
+from .model import BucketRecord, UploadRecord, VersionRecord
+from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, version_from_row
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import numbered
@@ -641,45 +640,6 @@ class PostgresMeta(SqlMetaStore):
 
     # -- users ------------------------------------------------------------------
     # (users, stored policies, settings, usage, pool statistics, backup; 0004_users.sql)
-    async def get_user(self, access_key: str) -> UserRecord | None:
-        row = await self._fetchrow(f"SELECT {USER_COLS} FROM iam_users WHERE access_key = $1", access_key)
-        return user_from_row(row) if row else None
-
-    async def list_users(self) -> list[UserRecord]:
-        rows = await self._fetch(f'SELECT {USER_COLS} FROM iam_users ORDER BY access_key COLLATE "C"')
-        return [user_from_row(r) for r in rows]
-
-    async def put_user(self, rec: UserRecord) -> bool:
-        async def tx(c: asyncpg.Connection) -> bool:
-            # xmax = 0 only on a row this statement inserted (not one it updated)
-            return bool(await c.fetchval(
-                "INSERT INTO iam_users (access_key, secret_enc, key_id, status, policies, created, updated)"
-                " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (access_key) DO UPDATE SET"
-                " secret_enc = EXCLUDED.secret_enc, key_id = EXCLUDED.key_id, status = EXCLUDED.status,"
-                " policies = EXCLUDED.policies, updated = EXCLUDED.updated RETURNING (xmax = 0)",
-                rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
-                rec.updated))
-
-        return await self._tx(tx)
-
-    async def update_user(self, access_key: str, **fields: Any) -> bool:
-        allowed = {"secret_enc", "key_id", "status", "policies", "updated"}
-        assert set(fields) <= allowed, fields
-        vals = [",".join(v) if k == "policies" else v for k, v in fields.items()]
-        sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=2))
-
-        async def tx(c: asyncpg.Connection) -> bool:
-            return await c.fetchval(f"UPDATE iam_users SET {sets} WHERE access_key = $1 RETURNING 1",
-                                    access_key, *vals) is not None
-
-        return await self._tx(tx)
-
-    async def delete_user(self, access_key: str) -> bool:
-        async def tx(c: asyncpg.Connection) -> bool:
-            return await c.fetchval("DELETE FROM iam_users WHERE access_key = $1 RETURNING 1", access_key) is not None
-
-        return await self._tx(tx)
-
     async def get_policy(self, name: str) -> str | None:
         return await self._read(lambda c: c.fetchval("SELECT document FROM iam_policies WHERE name = $1", name))
 

@@ -32,6 +32,7 @@ from .base import (
     UploadMissing,
     WriteCheck,
 )
+from .identity import IdentitySql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,
@@ -53,7 +54,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(MetaStore):
+class SqlMetaStore(IdentitySql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
