@@ -32,7 +32,7 @@ from .config import parse_duration
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
 
-OPS_COMMANDS = ("user", "policy", "svcacct", "maintenance", "export-manifest", "backup", "restore")
+OPS_COMMANDS = ("user", "policy", "svcacct", "group", "maintenance", "export-manifest", "backup", "restore")
 
 
 class AdminFailed(Exception):
@@ -101,8 +101,9 @@ class OpsClient:
     def remove_policy(self, name: str) -> None:
         self.call("DELETE", f"{V3}/remove-canned-policy", {"name": name})
 
-    def attach(self, user: str, names: list[str], attach: bool = True) -> dict[str, Any]:
-        body = encrypt_data(self.secret, json.dumps({"policies": names, "user": user}).encode())
+    def attach(self, user: str, names: list[str], attach: bool = True, group: str = "") -> dict[str, Any]:
+        doc = {"policies": names, "group": group} if group else {"policies": names, "user": user}
+        body = encrypt_data(self.secret, json.dumps(doc).encode())
         raw = self.call("POST", f"{V3}/idp/builtin/policy/{'attach' if attach else 'detach'}", None, body)
         return json.loads(decrypt_data(self.secret, raw))
 
@@ -127,6 +128,20 @@ class OpsClient:
 
     def remove_svcacct(self, access_key: str) -> None:
         self.call("DELETE", f"{V3}/delete-service-account", {"accessKey": access_key})
+
+    # -- groups ---------------------------------------------------------------------
+    def update_group(self, group: str, members: list[str], remove: bool = False) -> None:
+        doc = {"group": group, "members": members, "isRemove": remove}
+        self.call("PUT", f"{V3}/update-group-members", None, json.dumps(doc).encode())
+
+    def group_info(self, group: str) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V3}/group", {"group": group}))
+
+    def list_groups(self) -> list[str]:
+        return json.loads(self.call("GET", f"{V3}/groups"))
+
+    def set_group_status(self, group: str, status: str) -> None:
+        self.call("PUT", f"{V3}/set-group-status", {"group": group, "status": status})
 
     # -- s3gw's own -----------------------------------------------------------------
     def maintenance(self, state: str | None = None, reason: str = "") -> dict[str, Any]:
@@ -225,10 +240,30 @@ def add_admin_parsers(asub: Any) -> None:
     pr.add_argument("name")
     _common(pr)
     for name in ("attach", "detach"):
-        pa = psub.add_parser(name, help=f"{name} policies to/from a user")
+        pa = psub.add_parser(name, help=f"{name} policies to/from a user or a group")
         pa.add_argument("names", help="policy names, comma separated")
-        pa.add_argument("--user", required=True)
+        who = pa.add_mutually_exclusive_group(required=True)
+        who.add_argument("--user")
+        who.add_argument("--group")
         _common(pa)
+
+    g = asub.add_parser("group", help="groups of users: add, rm, info, ls, enable, disable")
+    gsub = g.add_subparsers(dest="group_command", required=True)
+    ga = gsub.add_parser("add", help="add users to a group (created when new)")
+    ga.add_argument("group")
+    ga.add_argument("members", nargs="+")
+    _common(ga)
+    gr = gsub.add_parser("rm", help="remove users from a group; with none, remove the (empty) group")
+    gr.add_argument("group")
+    gr.add_argument("members", nargs="*")
+    _common(gr)
+    _common(gsub.add_parser("ls", help="every group"))
+    for name, hlp in (("info", "a group's status, policies and members"),
+                      ("enable", "its policies apply to its members again"),
+                      ("disable", "its policies apply to nobody")):
+        gp = gsub.add_parser(name, help=hlp)
+        gp.add_argument("group")
+        _common(gp)
 
     sa = asub.add_parser("svcacct", help="service accounts (access keys) of a user: add, ls, info, edit, rm, "
                                           "enable, disable")
@@ -299,6 +334,8 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
             return _policy(args, client)
         if cmd == "svcacct":
             return _svcacct(args, client)
+        if cmd == "group":
+            return _group(args, client)
         if cmd == "maintenance":
             st = client.maintenance(None if args.state == "status" else args.state, args.reason)
             if args.json:
@@ -385,10 +422,35 @@ def _policy(args: argparse.Namespace, c: OpsClient) -> int:
         c.remove_policy(args.name)
         return _ok(args, f"removed policy {args.name}", name=args.name)
     names = [n for n in args.names.split(",") if n]
-    res = c.attach(args.user, names, attach=sub == "attach")
+    res = c.attach(args.user or "", names, attach=sub == "attach", group=args.group or "")
     changed = res.get("policiesAttached" if sub == "attach" else "policiesDetached") or []
-    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {args.user}",
-               user=args.user, changed=changed)
+    who = args.user or f"group {args.group}"
+    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {who}",
+               user=args.user, group=args.group, changed=changed)
+
+
+def _group(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.group_command
+    if sub == "add":
+        c.update_group(args.group, args.members)
+        return _ok(args, f"added {','.join(args.members)} to group {args.group}", group=args.group,
+                   members=args.members)
+    if sub == "rm":
+        c.update_group(args.group, args.members, remove=True)
+        return _ok(args, f"removed {','.join(args.members)} from group {args.group}" if args.members
+                   else f"removed group {args.group}", group=args.group, members=args.members)
+    if sub == "ls":
+        groups = c.list_groups()
+        print(json.dumps({"groups": groups}) if args.json else "\n".join(groups))
+        return 0
+    if sub == "info":
+        g = c.group_info(args.group)
+        doc = {"group": g["name"], "status": g["status"], "members": g.get("members") or [],
+               "policies": [p for p in g.get("policy", "").split(",") if p]}
+        return _ok(args, f"{doc['group']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}, "
+                         f"members {','.join(doc['members']) or '-'}", **doc)
+    c.set_group_status(args.group, "enabled" if sub == "enable" else "disabled")
+    return _ok(args, f"group {args.group} {sub}d", group=args.group)
 
 
 def _rfc3339(ts: float) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -310,6 +311,95 @@ async def temporary_account_info(request: web.Request, principal: Principal, bod
     doc = {"parentUser": acc.parent, "accountStatus": _status(acc.status), "impliedPolicy": acc.policy is None,
            "policy": json.dumps(policy, indent=1), "expiration": _expiry(acc.expires)}
     return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
+                        content_type="application/octet-stream")
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def _group_action(request: web.Request) -> str:
+    return "admin:EnableGroup" if request.query.get("status", "") == ENABLED else "admin:DisableGroup"
+
+
+@ROUTES.route("PUT", "/update-group-members", "admin:AddUserToGroup")
+async def update_group_members(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's UpdateGroupMembers (``mc admin group add|remove``): a plain JSON body (madmin's
+    GroupAddRemove); adding creates the group; removing no members removes the (empty) group.
+    Both need ``admin:AddUserToGroup``, as in MinIO."""
+    try:
+        doc = json.loads(body)
+        group, members, remove = doc["group"], doc.get("members") or [], doc.get("isRemove", False)
+        if not isinstance(group, str) or not isinstance(members, list) or not isinstance(remove, bool) or \
+                not all(isinstance(m, str) for m in members):
+            raise ValueError("madmin's GroupAddRemove")
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise AdminError("InvalidRequest", "Invalid Request") from None
+    request[AUDIT_INFO].update(target=group, detail=("remove " if remove else "add ") + ",".join(members))
+    iam = request.app[IAM]
+    if remove:
+        await iam.remove_from_group(group, members)
+    else:
+        await iam.add_to_group(group, members)
+    return web.Response(status=200)
+
+
+@ROUTES.route("GET", "/group", "admin:GetGroup")
+async def group_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    g = await request.app[IAM].group(request.query.get("group", ""))
+    return web.json_response({"name": g.name, "status": g.status, "members": g.members,
+                              "policy": ",".join(g.policies), "updatedAt": _rfc3339(g.updated)})
+
+
+@ROUTES.route("GET", "/groups", "admin:ListGroups")
+async def list_groups(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(await request.app[IAM].list_groups())
+
+
+@ROUTES.route("PUT", "/set-group-status", _group_action)
+async def set_group_status(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    group, status = request.query.get("group", ""), request.query.get("status", "")
+    request[AUDIT_INFO].update(target=group, detail=status)
+    await request.app[IAM].set_group_status(group, status)
+    return web.Response(status=200)
+
+
+@ROUTES.route("GET", "/idp/builtin/policy-entities", "admin:ListUserPolicies")
+async def policy_entities(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's ListPolicyMappingEntities (``mc admin policy entities``): which users and groups hold
+    which policies, for the users, groups and policies asked (none: every policy's holders).
+    Needs ``admin:ListGroups``, ``admin:ListUsers`` and ``admin:ListUserPolicies`` (MinIO)."""
+    for action in ("admin:ListGroups", "admin:ListUsers"):
+        await require(request, principal, action)
+    q_users, q_groups = request.query.getall("user", []), request.query.getall("group", [])
+    q_policies = request.query.getall("policy", [])
+    users, groups = await request.app[IAM].policy_entities()
+    group_policies = {g.name: sorted(g.policies) for g in groups if g.policies}
+    out: dict[str, Any] = {"timestamp": _rfc3339(time.time())}
+    if q_users:
+        rows = []
+        for u in users:
+            if u.access_key not in q_users:
+                continue
+            row: dict[str, Any] = {"user": u.access_key, "policies": sorted(u.policies) or None}
+            member_of = [{"group": g, "policies": group_policies[g]} for g in sorted(u.groups) if g in group_policies]
+            if member_of:
+                row["memberOfMappings"] = member_of
+            rows.append(row)
+        out["userMappings"] = rows or None
+    if q_groups:
+        out["groupMappings"] = [{"group": g, "policies": p} for g, p in sorted(group_policies.items())
+                                if g in q_groups] or None
+    if q_policies or not (q_users or q_groups):
+        holders: dict[str, tuple[list[str], list[str]]] = {}
+        for u in users:
+            for p in u.policies:
+                holders.setdefault(p, ([], []))[0].append(u.access_key)
+        for g in groups:
+            for p in g.policies:
+                holders.setdefault(p, ([], []))[1].append(g.name)
+        out["policyMappings"] = [{"policy": p, "users": sorted(us) or None, "groups": sorted(gs) or None}
+                                 for p, (us, gs) in sorted(holders.items()) if not q_policies or p in q_policies] or None
+    return web.Response(body=await _seal(principal.secret_key, json.dumps(out).encode()),
                         content_type="application/octet-stream")
 
 

@@ -319,3 +319,111 @@ def test_s3gw_admin_svcacct(gw: Server, bucket: str, tmp_path) -> None:
     admin(gw, "svcacct", "rm", key)
     cp = admin(gw, "svcacct", "info", key, check=False)
     assert cp.returncode == 1 and "XMinioInvalidIAMCredentials" in cp.stderr
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def test_groups_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
+    """mc admin group add/info/ls/disable/enable/remove, policies attached to a group, and a
+    member's effective policy: its own ∪ its enabled groups', an explicit Deny winning."""
+    member, secret = new_user(gw)
+    other, _ = new_user(gw)
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    k = s3(gw, member, secret)
+    denied(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"))             # no policy of its own
+    mc("admin", "group", "add", "s3gw", group, member, other)
+    info = mc.json("admin", "group", "info", "s3gw", group)
+    assert (info["groupName"], info["groupStatus"], sorted(info["members"])) == (group, "enabled",
+                                                                                sorted([member, other]))
+    assert group in mc("admin", "group", "ls", "s3gw").stdout
+    mc("admin", "policy", "attach", "s3gw", "readonly", "--group", group)
+    assert mc.json("admin", "group", "info", "s3gw", group)["groupPolicy"] == "readonly"
+    wait_until(lambda: not _refused(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"), "AccessDenied"),
+               "the group's policy applies to its member")
+    denied(lambda: k.put_object(Bucket=bucket, Key="pub/m.txt", Body=b"m"))
+    # the member's own policies add to the group's ...
+    api(gw).attach(member, ["writeonly"])
+    k.put_object(Bucket=bucket, Key="pub/m.txt", Body=b"m")
+    k.get_object(Bucket=bucket, Key="pub/m.txt")
+    # ... and a Deny in a group's policy wins over an Allow in the user's
+    name = f"deny-{uuid.uuid4().hex[:6]}"
+    f = tmp_path / "deny.json"
+    f.write_text(policy_doc({"Effect": "Deny", "Action": ["s3:GetObject"],
+                             "Resource": [f"arn:aws:s3:::{bucket}/private/*"]}))
+    mc("admin", "policy", "create", "s3gw", name, str(f))
+    api(gw).attach(member, ["readwrite"])
+    k.get_object(Bucket=bucket, Key="private/b.txt")
+    mc("admin", "policy", "attach", "s3gw", name, "--group", group)
+    denied(lambda: k.get_object(Bucket=bucket, Key="private/b.txt"))
+    # a disabled group gives its members nothing (neither its grants nor its denials), re-enabled it does
+    mc("admin", "group", "disable", "s3gw", group)
+    assert mc.json("admin", "group", "info", "s3gw", group)["groupStatus"] == "disabled"
+    k.get_object(Bucket=bucket, Key="private/b.txt")
+    mc("admin", "group", "enable", "s3gw", group)
+    denied(lambda: k.get_object(Bucket=bucket, Key="private/b.txt"))
+    # the user's info names its groups; the policy's entities name the group
+    assert group in mc.json("admin", "user", "info", "s3gw", member)["memberOf"][0]["name"]
+    ents = mc.json("admin", "policy", "entities", "s3gw", "--policy", "readonly")["result"]["policyMappings"]
+    assert any(group in (e.get("groups") or []) for e in ents if e["policy"] == "readonly")
+    ents = mc.json("admin", "policy", "entities", "s3gw", "--user", member)["result"]["userMappings"][0]
+    assert sorted(ents["policies"]) == ["readwrite", "writeonly"]
+    assert ents["memberOfMappings"][0]["group"] == group
+    # a group with members cannot go; removing a member takes the group's powers away from it
+    cp = mc("admin", "group", "remove", "s3gw", group, check=False)
+    assert cp.returncode != 0 and "not empty" in cp.stderr
+    mc("admin", "group", "remove", "s3gw", group, member)
+    k.get_object(Bucket=bucket, Key="private/b.txt")
+    mc("admin", "group", "remove", "s3gw", group, other)
+    mc("admin", "group", "remove", "s3gw", group)
+    cp = mc("admin", "group", "info", "s3gw", group, check=False)
+    assert cp.returncode != 0 and "The specified group does not exist" in cp.stderr
+
+
+def test_group_rules(gw: Server, mc: Mc) -> None:
+    """Only users are members (not root, not service accounts), members must exist, a removed
+    user leaves its groups, and a user without the admin actions manages no groups."""
+    user, secret = new_user(gw, "readwrite")
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    c = api(gw)
+    with pytest.raises(Exception, match="XMinioAdminNoSuchUser"):
+        c.update_group(group, [user, "nobody-at-all"])
+    with pytest.raises(Exception, match="XMinioAdminNoSuchGroup"):
+        c.group_info(group)                                   # nothing of a refused change
+    with pytest.raises(Exception, match="XMinioIAMActionNotAllowed"):
+        c.update_group(group, [ACCESS_KEY])
+    key = c.add_svcacct({"targetUser": user})["accessKey"]
+    with pytest.raises(Exception, match="XMinioIAMActionNotAllowed"):
+        c.update_group(group, [key])
+    with pytest.raises(Exception, match="XMinioInvalidGroupName"):
+        c.update_group("a,b", [user])
+    c.update_group(group, [user])
+    mc.alias("grp-user", user, secret)
+    for args in (("admin", "group", "add", "grp-user", group, user), ("admin", "group", "info", "grp-user", group),
+                 ("admin", "group", "ls", "grp-user"), ("admin", "group", "disable", "grp-user", group)):
+        cp = mc(*args, check=False)
+        assert cp.returncode != 0 and "Access Denied" in cp.stderr, args
+    c.remove_user(user)
+    assert c.group_info(group)["members"] in (None, [])
+    c.update_group(group, [], remove=True)
+
+
+def test_s3gw_admin_group(gw: Server, bucket: str) -> None:
+    user, secret = new_user(gw)
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    admin(gw, "group", "add", group, user)
+    admin(gw, "policy", "attach", "readonly", "--group", group)
+    info = json.loads(admin(gw, "group", "info", group, "--json").stdout)
+    assert (info["members"], info["policies"], info["status"]) == ([user], ["readonly"], "enabled")
+    assert group in json.loads(admin(gw, "group", "ls", "--json").stdout)["groups"]
+    s3(gw, user, secret).get_object(Bucket=bucket, Key="pub/a.txt")
+    admin(gw, "group", "disable", group)
+    denied(lambda: s3(gw, user, secret).get_object(Bucket=bucket, Key="pub/a.txt"))
+    admin(gw, "group", "enable", group)
+    admin(gw, "policy", "detach", "readonly", "--group", group)
+    assert json.loads(admin(gw, "group", "info", group, "--json").stdout)["policies"] == []
+    cp = admin(gw, "group", "rm", group, check=False)
+    assert cp.returncode == 1 and "XMinioAdminGroupNotEmpty" in cp.stderr
+    admin(gw, "group", "rm", group, user)
+    admin(gw, "group", "rm", group)
+    assert group not in json.loads(admin(gw, "group", "ls", "--json").stdout)["groups"]
