@@ -21,6 +21,7 @@ from aiohttp import web
 from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
 from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
+from .api import sts
 from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
@@ -224,6 +225,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
     health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes
     metrics.add_routes(app)   # Prometheus endpoints, /debug/db-stats: the metrics authentication
     admin.add_routes(app, madmin.ROUTES, s3gw_admin.ROUTES)   # /minio/admin/*: one admin authentication
+    app.router.add_route("POST", "/", sts.with_sts(handler))   # STS AssumeRole (a form POST /), else S3
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
 

@@ -543,6 +543,7 @@ def authenticate(
     now: datetime | None = None,
     region: str = "us-east-1",
     service: str = "s3",
+    body_sha256: str | None = None,
 ) -> AuthResult:
     """Verify a request's SigV4 signature (header or presigned) or recognise it as anonymous.
 
@@ -556,13 +557,14 @@ def authenticate(
     ``region``: the server's region; "" accepts any region in the credential
     scope (MinIO does that for ListBuckets and GetBucketLocation).
     ``service``: what the credential scope must name (``s3``; ``sts`` for AssumeRole).
+    ``body_sha256``: the hex SHA-256 of a body already read whole (STS: the
+    signed payload hash, where no x-amz-content-sha256 header is sent).
 
     The result's ``session_token`` is the x-amz-security-token the signature
     covers: a signed header (an unsigned one is refused: ``MUST_SIGN``; SigV2
     signs every x-amz-* header) or the X-Amz-Security-Token parameter of a SigV4
-    presigned URL (the query is signed). A V2 presigned URL's query token is not
-    covered by its signature (MinIO's V2 string to sign has no x-amz-* parameters)
-    and is not taken (``security_token_sent`` still sees it).
+    presigned URL (the query is signed), or a V2 presigned URL's
+    x-amz-security-token parameter (signed as a header, as AWS and botocore do).
 
     Raises :class:`AuthError` with MinIO's code on any failure.
     """
@@ -575,7 +577,8 @@ def authenticate(
         if authz.startswith("AWS "):
             access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
             return replace(_v2_result(access_key, headers), session_token=header_token)
-        result = _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz, service)
+        result = _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz, service,
+                                      body_sha256)
         return replace(result, session_token=header_token)
     if kind == PRESIGNED_V4:
         result = _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region, service)
@@ -584,7 +587,10 @@ def authenticate(
     if kind == PRESIGNED_V2:
         # SigV2 presigned URL: MinIO accepts it, and boto3 makes these by default.
         access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
-        return replace(_v2_result(access_key, headers, presigned=True), session_token=header_token)
+        # x-amz-* query parameters are signed as headers there (sigv2.amz_query_headers)
+        q_token = next((v for k, v in query if k.lower() == SECURITY_TOKEN), None)
+        return replace(_v2_result(access_key, headers, presigned=True),
+                       session_token=header_token if header_token is not None else q_token)
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
 
 
@@ -701,6 +707,7 @@ def _authenticate_header(
     region: str,
     authz: str,
     service: str = "s3",
+    body_sha256: str | None = None,
 ) -> AuthResult:
     parsed = _parse_authorization(authz, region, service)
     cred = parsed.credential
@@ -710,8 +717,15 @@ def _authenticate_header(
     # AWS: "The x-amz-content-sha256 header is required for all AWS Signature
     # Version 4 requests" (sig-v4-header-based-auth), else 400 InvalidRequest.
     # MinIO signs its absence as the empty-body digest and then leaves the body
-    # unverified; AWS wins: nothing is stored unverified.
+    # unverified; AWS wins: nothing is stored unverified. Other services (STS)
+    # sign the body's digest without sending the header: the caller read the
+    # (small) body and gives its digest (``body_sha256``), which is what is signed.
     sent_payload = headers.get("x-amz-content-sha256")
+    if body_sha256 is not None:
+        if sent_payload is not None and sent_payload != body_sha256:
+            raise AuthError("XAmzContentSHA256Mismatch",
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        sent_payload = body_sha256
     if sent_payload is None:
         raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
     secret = _lookup(lookup_secret, cred.access_key)

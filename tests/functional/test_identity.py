@@ -427,3 +427,166 @@ def test_s3gw_admin_group(gw: Server, bucket: str) -> None:
     admin(gw, "group", "rm", group, user)
     admin(gw, "group", "rm", group)
     assert group not in json.loads(admin(gw, "group", "ls", "--json").stdout)["groups"]
+
+
+# --------------------------------------------------------------------------- temporary credentials (STS)
+
+ROLE = {"RoleArn": "arn:aws:iam::123456789012:role/any", "RoleSessionName": "tests"}
+
+
+def sts(gw: Server, access: str, secret: str, token: str | None = None):
+    return boto3.client("sts", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
+                        aws_session_token=token, region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+
+def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service: str = "sts"
+             ) -> tuple[int, str]:
+    """A raw AssumeRole (what boto3 refuses to send: out-of-range values), signed for ``service``."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = urlencode(form)
+    req = AWSRequest("POST", gw.url + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(access, secret), service, "us-east-1").add_auth(req)
+    r = urllib.request.Request(gw.url + "/", data=body.encode(), method="POST", headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_assume_role_with_boto3(gw: Server, mc: Mc, bucket: str) -> None:
+    """sts.assume_role, then S3 with the credentials, unmodified: headers, presigned URLs (V4 and
+    V2), a session policy narrowing the user's, the default and a chosen duration."""
+    import urllib.request
+    user, secret = new_user(gw, "readwrite")
+    before = time.time()
+    c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
+    assert before + 3600 - 5 <= c["Expiration"].timestamp() <= time.time() + 3600 + 5
+    assert len(c["AccessKeyId"]) == 20 and c["SessionToken"]
+    t = s3(gw, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    t.put_object(Bucket=bucket, Key="pub/sts.txt", Body=b"sts")
+    assert t.get_object(Bucket=bucket, Key="pub/sts.txt")["Body"].read() == b"sts"
+    for version in ("s3v4", "s3"):
+        signer = boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=c["AccessKeyId"],
+                              aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+                              region_name="us-east-1", config=Config(signature_version=version))
+        url = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pub/sts.txt"})
+        assert "ecurity-" in url and urllib.request.urlopen(url, timeout=30).read() == b"sts", version
+    # a session policy: only reads under pub/
+    session = policy_doc(read_pub(bucket))
+    c2 = sts(gw, user, secret).assume_role(**ROLE, Policy=session, DurationSeconds=900)["Credentials"]
+    assert c2["Expiration"].timestamp() <= time.time() + 905
+    n = s3(gw, c2["AccessKeyId"], c2["SecretAccessKey"], c2["SessionToken"])
+    n.get_object(Bucket=bucket, Key="pub/a.txt")
+    denied(lambda: n.get_object(Bucket=bucket, Key="private/b.txt"))
+    denied(lambda: n.put_object(Bucket=bucket, Key="pub/y.txt", Body=b"y"))
+    # a session policy never widens: a readonly user's credentials do not write
+    reader, rsecret = new_user(gw, "readonly")
+    wide = policy_doc({"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]})
+    c3 = sts(gw, reader, rsecret).assume_role(**ROLE, Policy=wide)["Credentials"]
+    w = s3(gw, c3["AccessKeyId"], c3["SecretAccessKey"], c3["SessionToken"])
+    w.get_object(Bucket=bucket, Key="pub/a.txt")
+    denied(lambda: w.put_object(Bucket=bucket, Key="pub/z.txt", Body=b"z"))
+    # mc sees them: accesskey ls --temp-only, accesskey info (temporary-account-info)
+    listed = mc("admin", "accesskey", "ls", "s3gw", user, "--temp-only").stdout
+    assert c["AccessKeyId"] in listed and c2["AccessKeyId"] in listed
+    info = mc.json("admin", "accesskey", "info", "s3gw", c2["AccessKeyId"])
+    assert info["parentUser"] == user and info["policy"]["Statement"][0]["Action"] == ["s3:GetObject"]
+    # root may assume a role too: root's powers, unless narrowed
+    r = sts(gw, ACCESS_KEY, SECRET_KEY).assume_role(**ROLE)["Credentials"]
+    s3(gw, r["AccessKeyId"], r["SecretAccessKey"], r["SessionToken"]).list_buckets()
+
+
+def test_the_session_token_is_required_and_verified(gw: Server, bucket: str) -> None:
+    from tests.functional.rawhttp import send, sign
+    user, secret = new_user(gw, "readwrite")
+    c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
+    key, sk, token = c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
+    denied(lambda: s3(gw, key, sk).list_objects_v2(Bucket=bucket), "InvalidTokenId")            # none
+    denied(lambda: s3(gw, key, sk, token[:-1] + "A").list_objects_v2(Bucket=bucket), "InvalidTokenId")
+    other = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]["SessionToken"]
+    denied(lambda: s3(gw, key, sk, other).list_objects_v2(Bucket=bucket), "InvalidTokenId")    # another's
+    # a token the signature does not cover is refused, whatever its value
+    path = f"/{bucket}?list-type=2"
+    headers = sign(gw, "GET", path, b"", {}, access=key, secret=sk)
+    r = send(gw, "GET", path, {**headers, "x-amz-security-token": token}, b"")
+    assert r.status == 400 and b"<Code>AccessDenied</Code>" in r.body and b"not signed" in r.body
+    # a user's (or root's) request carries no token
+    denied(lambda: s3(gw, user, secret, token).list_objects_v2(Bucket=bucket), "InvalidTokenId")
+    denied(lambda: s3(gw, ACCESS_KEY, SECRET_KEY, "x" * 20).list_buckets(), "InvalidTokenId")
+    # and an anonymous request none either
+    r = send(gw, "GET", f"/{bucket}/pub/a.txt", {"Host": f"127.0.0.1:{gw.port}", "x-amz-security-token": token}, b"")
+    assert r.status == 403 and b"No AWSAccessKey was presented" in r.body
+
+
+def test_temporary_credentials_end(gw: Server, mc: Mc, bucket: str) -> None:
+    """After expiry, and when their user is disabled or removed."""
+    user, secret = new_user(gw, "readwrite")
+    c = sts(gw, user, secret).assume_role(**ROLE, DurationSeconds=900)["Credentials"]
+    t = s3(gw, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    t.list_objects_v2(Bucket=bucket)
+    mc("admin", "user", "disable", "s3gw", user)
+    denied(lambda: t.list_objects_v2(Bucket=bucket), "InvalidAccessKeyId")
+    mc("admin", "user", "enable", "s3gw", user)
+    t.list_objects_v2(Bucket=bucket)
+    # expiry (at least 15 minutes ahead: moved into the past in the store, as time would)
+    db = sqlite3.connect(os.path.join(gw.data, "meta", "s3gw.db"))
+    try:
+        db.execute("UPDATE iam_users SET expires = ? WHERE access_key = ?", (time.time() - 1, c["AccessKeyId"]))
+        db.commit()
+    finally:
+        db.close()
+    wait_until(lambda: _refused(lambda: t.list_objects_v2(Bucket=bucket)), "expired credentials refused")
+    c2 = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
+    t2 = s3(gw, c2["AccessKeyId"], c2["SecretAccessKey"], c2["SessionToken"])
+    t2.list_objects_v2(Bucket=bucket)
+    mc("admin", "user", "remove", "s3gw", user)
+    denied(lambda: t2.list_objects_v2(Bucket=bucket), "InvalidAccessKeyId")
+
+
+def test_assume_role_is_refused(gw: Server, bucket: str) -> None:
+    user, secret = new_user(gw, "readwrite")
+    c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
+    # temporary credentials and service accounts make no more
+    denied(lambda: sts(gw, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).assume_role(**ROLE))
+    k = api(gw).add_svcacct({"targetUser": user})
+    denied(lambda: sts(gw, k["accessKey"], k["secretKey"]).assume_role(**ROLE))
+    denied(lambda: sts(gw, user, "not-the-secret").assume_role(**ROLE))
+    denied(lambda: sts(gw, "nobody-at-all", "not-the-secret").assume_role(**ROLE))
+    base = {"Action": "AssumeRole", "Version": "2011-06-15"}
+    for form, code, message in (
+            ({**base, "DurationSeconds": "899"}, "InvalidParameterValue", "invalid token expiry"),
+            ({**base, "DurationSeconds": "43201"}, "InvalidParameterValue", "invalid token expiry"),
+            ({**base, "DurationSeconds": "1e3"}, "InvalidParameterValue", "invalid token expiry"),
+            ({**base, "Version": "2010-01-01"}, "MissingParameter", "Invalid STS API version 2010-01-01"),
+            ({**base, "Action": "GetCallerIdentity"}, "InvalidParameterValue", "Unsupported action GetCallerIdentity"),
+            ({**base, "Policy": "{not json"}, "InvalidParameterValue", "not valid JSON"),
+            ({**base, "Policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'},
+             "InvalidParameterValue", "Version cannot be empty"),
+            ({**base, "Policy": policy_doc(*[read_pub(bucket + str(i)) for i in range(30)])},
+             "InvalidParameterValue", "should not exceed 2048")):
+        status, body = sts_form(gw, user, secret, form)
+        assert (status, f"<Code>{code}</Code>") == (400, f"<Code>{code}</Code>") and code in body and \
+            message in body, (form, status, body)
+    status, body = sts_form(gw, user, secret, base, service="s3")       # signed for another service
+    assert status == 403 and "<Code>AccessDenied</Code>" in body and "incorrect service" in body
+
+
+def test_temporary_secrets_are_sealed_at_rest(gw: Server) -> None:
+    user, secret = new_user(gw, "readonly")
+    c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
+    db = sqlite3.connect(os.path.join(gw.data, "meta", "s3gw.db"))
+    try:
+        row = db.execute("SELECT secret_enc, info, kind, parent FROM iam_users WHERE access_key = ?",
+                         (c["AccessKeyId"],)).fetchone()
+    finally:
+        db.close()
+    assert row[2:] == ("sts", user)
+    assert c["SecretAccessKey"].encode() not in bytes(row[0]) and c["SessionToken"] not in row[1]
