@@ -346,8 +346,10 @@ async def update_group_members(request: web.Request, principal: Principal, body:
 @ROUTES.route("GET", "/group", "admin:GetGroup")
 async def group_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     g = await request.app[IAM].group(request.query.get("group", ""))
+    # a disabled group's policies are not shown (MinIO: they do not apply)
+    policy = ",".join(g.policies) if g.status == ENABLED else ""
     return web.json_response({"name": g.name, "status": g.status, "members": g.members,
-                              "policy": ",".join(g.policies), "updatedAt": _rfc3339(g.updated)})
+                              "policy": policy, "updatedAt": _rfc3339(g.updated)})
 
 
 @ROUTES.route("GET", "/groups", "admin:ListGroups")

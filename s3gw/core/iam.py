@@ -103,6 +103,7 @@ InvalidGroupName = _iam_error("InvalidGroupName", "XMinioInvalidGroupName")
 NoAccessKey = _iam_error("NoAccessKey", "XMinioAdminNoAccessKey")
 NoSecretKey = _iam_error("NoSecretKey", "XMinioAdminNoSecretKey")
 IamActionNotAllowed = _iam_error("IamActionNotAllowed", "XMinioIAMActionNotAllowed", 403)
+ServiceAccountNotAllowed = _iam_error("ServiceAccountNotAllowed", "XMinioIAMServiceAccountNotAllowed")
 SessionPolicyTooLarge = _iam_error("SessionPolicyTooLarge", "XMinioIAMServiceAccountSessionPolicyTooLarge")
 InvalidResourceName = _iam_error("InvalidResourceName", "XMinioInvalidResource")
 
@@ -238,8 +239,8 @@ class Principal:
     credentials). The last two act for ``parent`` (a user, or root): they can do
     at most what it can, and, with ``session_policy`` (the key's embedded policy,
     the session policy of AssumeRole), only what that allows too. ``enabled`` is
-    false when the credential or its parent is disabled. ``group_policies``: the
-    policies of a user's enabled groups.
+    the credential's own status (its parent's is checked when authorising).
+    ``group_policies``: the policies of a user's enabled groups.
     """
 
     access_key: str
@@ -426,7 +427,7 @@ class Iam:
             except P.PolicyError as e:
                 log.error("the policy of %s no longer parses (%s): it may do nothing", rec.access_key, e)
                 session = _DENY_ALL_IDENTITY
-        return Principal(rec.access_key, secret, enabled=enabled and parent.enabled, kind=rec.kind, parent=parent,
+        return Principal(rec.access_key, secret, enabled=enabled, kind=rec.kind, parent=parent,
                          session_policy=session, expires=rec.expires, token_hash=str(rec.info.get("token", "")))
 
     def forget(self, access_key: str | None = None) -> None:
@@ -468,7 +469,9 @@ class Iam:
 
     @staticmethod
     def _usable(p: Principal) -> bool:
-        return p.enabled and not p.expired()
+        """Enabled, unexpired, and (a derived credential) its user enabled: a disabled user's keys
+        are refused when authorised (AccessDenied, as MinIO), their own disabling at sign-in."""
+        return p.enabled and not p.expired() and (p.parent is None or p.parent.enabled)
 
     async def allowed(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
                       context: P.Context | None = None) -> bool:
@@ -730,7 +733,8 @@ class Iam:
                          kind=SVCACCT, parent=parent, expires=expiry, info=info)
         try:
             if not await self.meta.add_credential(rec, stored_parent=not root_parent):
-                raise IamActionNotAllowed("Specified IAM action is not allowed")   # the key is taken
+                raise ServiceAccountNotAllowed("Specified service account action is not allowed: the service "
+                                               "account access key already taken")
         except UserMissing:
             raise NoSuchUser(f"Specified target user {parent} does not exist") from None
         self.forget()

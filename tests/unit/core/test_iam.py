@@ -291,7 +291,8 @@ async def test_service_accounts_act_for_their_user_narrowed_by_their_own_policy(
     assert await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")
     # the user's state reaches its keys
     await iam.set_status("alice", I.DISABLED)
-    assert not (await iam.principal(k2)).enabled
+    n = await iam.principal(k2)
+    assert n.enabled and not await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")   # refused when authorised
     await iam.set_status("alice", I.ENABLED)
     await iam.update_service_account(k2, status="off")
     assert not (await iam.principal(k2)).enabled
