@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
+from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
 from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
-from .api import sts
+from .api import sts, trace
+from .api import madmin_ops  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
 from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
@@ -163,12 +164,19 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 
 def build_app(cfg: ServerConfig) -> web.Application:
-    telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
+    tracer = trace.TraceHub(trace.trace_dir(cfg.data_dir, cfg.host, cfg.port))     # mc admin trace, across worker processes
+    telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}", tracer=tracer)
     # admin.gate: an unsigned request under /minio/admin/ is refused before any handler runs
     app = web.Application(client_max_size=1024**2,
                           middlewares=[telemetry.middleware(), request_limit_middleware(cfg.max_requests),
                                        admin.gate])
     app[TELEMETRY] = telemetry
+    app[TRACER] = tracer
+
+    async def end_traces(app: web.Application) -> None:
+        tracer.shutdown()       # live trace streams end, so they do not hold the shutdown
+
+    app.on_shutdown.append(end_traces)
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
         region=cfg.region,
@@ -205,9 +213,11 @@ def build_app(cfg: ServerConfig) -> web.Application:
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper())] + [
             asyncio.create_task(w()) for w in repair.workers()]
+        await tracer.start()
         try:
             yield
         finally:
+            await tracer.stop()
             tasks += repair.stop_sequences()       # mc admin heal sequences still walking
             for t in tasks:
                 t.cancel()

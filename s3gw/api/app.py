@@ -33,6 +33,7 @@ from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry
+from .trace import TraceHub
 from .policy_context import request_context
 from .router import BadPath, Operation, route
 
@@ -45,6 +46,7 @@ IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
 REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
+TRACER = web.AppKey("tracer", TraceHub)         # mc admin trace's subscribers, across processes (api/trace.py)
 
 READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024

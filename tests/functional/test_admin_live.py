@@ -1,0 +1,184 @@
+"""Administration of a running deployment through mc, against a real gateway of several
+worker processes (``s3gw serve --workers 2``: two processes on one port): the live trace
+(``mc admin trace``), run-time configuration (``mc admin config``) and data usage
+(``mc admin info``, ``mc du``, ``mc stat``).
+
+The gateway is this module's own: what these tests change is deployment-wide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from s3gw.admin_cli import OpsClient
+from s3gw.api.trace import trace_dir
+from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.rawhttp import sign
+from tests.waiting import wait_until
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(str(tmp_path_factory.mktemp("live")), "--workers", "2")
+    yield srv
+    srv.stop()
+
+
+class Mc:
+    def __init__(self, binary: str, config_dir: str, gw: Server) -> None:
+        self.binary, self.config_dir, self.gw = binary, config_dir, gw
+        self("alias", "set", "s3gw", gw.url, ACCESS_KEY, SECRET_KEY)
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, "--config-dir", self.config_dir, "--no-color", *args]
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        cp = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
+        return cp
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self("--json", *args).stdout)
+
+
+@pytest.fixture(scope="module")
+def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
+    return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
+
+
+def s3(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY):
+    return boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
+                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+
+def fresh_request(gw: Server, method: str, path: str) -> int:
+    """One signed request on a new connection (the kernel picks a worker per connection)."""
+    headers = sign(gw, method, path)
+    req = urllib.request.Request(gw.url + path, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@pytest.fixture(scope="module")
+def bucket(gw: Server) -> str:
+    name = f"live-{uuid.uuid4().hex[:8]}"
+    s3(gw).create_bucket(Bucket=name)
+    return name
+
+
+# --------------------------------------------------------------------------- trace
+
+
+class Trace:
+    """``mc admin trace ARGS`` running in the background, its output in a file."""
+
+    def __init__(self, mc: Mc, out: Path, *args: str) -> None:
+        self.out = out
+        self._f = open(out, "w")
+        self.proc = subprocess.Popen(mc.argv("admin", "trace", *args, "s3gw"), stdout=self._f,
+                                     stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.out.read_text()
+
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.text().splitlines() if line.startswith("{")]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._f.close()
+
+
+def _subscribed(gw: Server, bucket: str, t: Trace, marker: str) -> None:
+    """Until the trace shows a request (and so, after a scan, every worker sends to it)."""
+    wait_until(lambda: fresh_request(gw, "HEAD", f"/{bucket}/{marker}") and marker in t.text(),
+               "mc admin trace to show a request", interval=0.5)
+
+
+def _workers_seen(t: Trace) -> set[str]:
+    return {r.get("extra", {}).get("pid", "") for r in t.records()} - {""}
+
+
+def test_trace_shows_the_requests_of_every_worker(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
+    """One subscriber, served by one of the two processes, sees what both answer."""
+    t = Trace(mc, tmp_path / "trace.json", "--json")
+    try:
+        # until requests answered by both processes show (the other one found the subscriber)
+        wait_until(lambda: fresh_request(gw, "HEAD", f"/{bucket}/probe") and len(_workers_seen(t)) == 2,
+                   "requests of both worker processes in the trace", interval=0.3)
+        keys = [f"k-{uuid.uuid4().hex[:8]}" for _ in range(40)]
+        for k in keys:       # each once, on its own connection: the kernel spreads them over both
+            assert fresh_request(gw, "HEAD", f"/{bucket}/{k}") == 404
+        wait_until(lambda: [k for k in keys if k not in t.text()] == [], "every request in the trace",
+                   timeout=30)
+        recs = [r for r in t.records() if r.get("path", "").rsplit("/", 1)[-1] in keys]
+        assert len(recs) == 40 and len({r["extra"]["pid"] for r in recs}) == 2
+        r = recs[0]
+        assert (r["api"], r["statusCode"], r["host"], r["type"]) == ("s3.HeadObject", 404, f"127.0.0.1:{gw.port}",
+                                                                     "S3")
+    finally:
+        t.stop()
+    # nobody traces any more: the subscriber's socket is gone, so no process sends anything
+    d = trace_dir(gw.data, "127.0.0.1", gw.port)
+    wait_until(lambda: not [n for n in os.listdir(d) if n.endswith(".sock")], "the trace sockets removed")
+
+
+def test_trace_filters_and_details(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
+    s3(gw).put_object(Bucket=bucket, Key="there", Body=b"x")
+    errors = Trace(mc, tmp_path / "errors.json", "--json", "--errors")
+    internal = Trace(mc, tmp_path / "internal.json", "--json", "--call", "internal")
+    verbose = Trace(mc, tmp_path / "verbose.txt", "-v")
+    try:
+        for t in (errors, verbose):
+            _subscribed(gw, bucket, t, f"probe-{uuid.uuid4().hex[:6]}")
+        wait_until(lambda: mc("admin", "user", "list", "s3gw") and "admin.ListUsers" in internal.text(),
+                   "an admin call in the internal trace", interval=0.5)
+        marker = f"ok-{uuid.uuid4().hex[:6]}"
+        s3(gw).put_object(Bucket=bucket, Key=marker, Body=b"y")
+        wait_until(lambda: fresh_request(gw, "GET", f"/{bucket}/{marker}") and marker in verbose.text(),
+                   "the verbose trace of a GET")
+    finally:
+        for t in (errors, internal, verbose):
+            t.stop()
+    assert errors.records() and all(r["statusCode"] >= 400 for r in errors.records())
+    assert not any(r["api"].startswith("s3.") for r in internal.records())
+    v = verbose.text()
+    assert "[REQUEST s3.GetObject]" in v and "[RESPONSE]" in v and "200 OK" in v
+    assert "Signature=REDACTED" in v and "Credential=" + ACCESS_KEY in v
+
+
+def test_trace_needs_its_admin_action(gw: Server, mc: Mc) -> None:
+    admin = OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
+    admin.add_user("tracer-ro", "tracer-secret-1", ["readwrite"])
+    admin.add_user("tracer-diag", "tracer-secret-2", ["diagnostics"])
+    mc("alias", "set", "ro", gw.url, "tracer-ro", "tracer-secret-1")
+    cp = mc("admin", "trace", "ro", check=False, timeout=30)
+    # (madmin closes a refused trace's answer before reading it: mc cannot show the error's words)
+    assert cp.returncode != 0 and "Unable to listen to http trace" in cp.stderr
+    headers = sign(gw, "GET", "/minio/admin/v3/trace?s3=true", access="tracer-ro", secret="tracer-secret-1")
+    req = urllib.request.Request(gw.url + "/minio/admin/v3/trace?s3=true", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 403 and json.loads(e.value.read())["Code"] == "AccessDenied"
+    headers = sign(gw, "GET", "/minio/admin/v3/trace?s3=true", access="tracer-diag", secret="tracer-secret-2")
+    req = urllib.request.Request(gw.url + "/minio/admin/v3/trace?s3=true", headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as r:            # diagnostics may trace
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        assert r.read(1) == b" "                                   # the idle keep-alive
