@@ -15,7 +15,7 @@ whatever API it speaks, goes (MinIO's ``validateAdminReq``, STYLE.md 13):
 2. **route**: the tables' routes, then a catch-all for any other admin path
    (``unknown_admin_api``: MinIO's 426 XMinioAdminVersionMismatch, after the
    signature is verified).
-3. **body** (``read_body``): PUT and POST bodies, read whole, bounded (1 MiB),
+3. **body** (``read_body``): PUT and POST bodies (and a DELETE's), read whole, bounded (1 MiB),
    each piece within ``server.read_timeout``.
 4. **authenticate, then authorise** (``authenticate``): SigV4 in any region
    (madmin signs with none), the body's SHA-256 against the signed one, then
@@ -249,7 +249,9 @@ def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamRes
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            body = await read_body(request) if request.method in ("PUT", "POST") else b""
+            # PUT and POST bodies; a DELETE's too when it has one (madmin's del-config-kv)
+            has_body = request.method in ("PUT", "POST") or (request.method == "DELETE" and request.body_exists)
+            body = await read_body(request) if has_body else b""
             action = route.action(request) if callable(route.action) else route.action
             target = request.query.get("accessKey", "") if route.self_service else ""
             if route.owner is None:

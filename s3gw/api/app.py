@@ -29,6 +29,7 @@ from ..core import MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
+from ..core.runtime_config import RuntimeConfig
 from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
@@ -46,6 +47,7 @@ IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
 REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
+RUNTIME = web.AppKey("runtime", RuntimeConfig)  # mc admin config: what may change while running (core/runtime_config.py)
 TRACER = web.AppKey("tracer", TraceHub)         # mc admin trace's subscribers, across processes (api/trace.py)
 
 READ_CHUNK = 256 * 1024

@@ -9,42 +9,22 @@ The routes join madmin's one table (``madmin.ROUTES``), through the one admin pa
 from __future__ import annotations
 
 import contextlib
-import re
+import json
 
 from aiohttp import web
 
 from ..core.iam import Principal
+from ..core.runtime_config import parse_duration
 from . import trace
-from .admin import AdminError, stream
-from .app import TRACER
-from .madmin import ROUTES
+from .admin import BAD_JSON, AdminError, stream
+from .app import RUNTIME, TRACER
+from .madmin import ROUTES, _open, _rfc3339, _seal
+from .observe import AUDIT_INFO
 
 # --------------------------------------------------------------------------- trace
 
 #: madmin's query flags (ServiceTraceOpts.AddParams) -> TraceType bits s3gw can produce
 _TRACE_FLAGS = {"s3": trace.TRACE_S3, "internal": trace.TRACE_INTERNAL}
-_GO_DURATION = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
-            "h": 3_600_000_000_000}
-
-
-def parse_go_duration(text: str) -> int:
-    """Go's time.Duration text (``0s``, ``1.5s``, ``2m30s``, ``100ms``) in nanoseconds.
-
-    >>> parse_go_duration("0s"), parse_go_duration("1m30s"), parse_go_duration("250ms")
-    (0, 90000000000, 250000000)
-    """
-    if not text or len(text) > 64:
-        return 0
-    pos, total = 0, 0.0
-    for m in _GO_DURATION.finditer(text):
-        if m.start() != pos:
-            raise ValueError(text)
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    if pos != len(text):
-        raise ValueError(text)
-    return int(total)
 
 
 @ROUTES.route("GET", "/trace", "admin:ServerTrace")
@@ -58,7 +38,7 @@ async def trace_stream(request: web.Request, principal: Principal, body: bytes) 
         if q.get(flag) == "true":
             types |= bit
     try:
-        threshold = parse_go_duration(q.get("threshold", ""))
+        threshold = int(parse_duration(q.get("threshold") or "0") * 1e9)
     except ValueError:
         raise AdminError("InvalidRequest", "Invalid Request") from None
     flt = trace.TraceFilter(types=types, only_errors=q.get("err") == "true", threshold_ns=threshold)
@@ -68,3 +48,97 @@ async def trace_stream(request: web.Request, principal: Principal, body: bytes) 
         async for line in request.app[TRACER].subscribe(flt):
             await resp.write(line if line is not None else b" ")
     return resp
+
+
+# --------------------------------------------------------------------------- run-time configuration
+# MinIO checks admin:ConfigUpdate for every config call, reads included.
+
+
+async def _kv_body(request: web.Request, principal: Principal, body: bytes) -> str:
+    try:
+        return (await _open(principal.secret_key, body)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AdminError(*BAD_JSON) from None
+
+
+def _applied(resp: web.Response) -> web.Response:
+    resp.headers["x-minio-config-applied"] = "true"     # applied at once: no restart needed (madmin)
+    return resp
+
+
+@ROUTES.route("GET", "/get-config-kv", "admin:ConfigUpdate")
+async def get_config_kv(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    words = request.query.get("key", "").split()
+    rc = request.app[RUNTIME]
+    await rc.refresh()          # what the store holds now (another process may have just changed it)
+    text = rc.render(words[0] if words else "")
+    if len(words) > 1:            # "api requests_max": that key only
+        line = text.split(" ", 1)
+        kv = [p for p in line[1].split() if p.split("=", 1)[0] in words[1:]] if len(line) > 1 else []
+        text = f"{words[0]} " + " ".join(kv) + "\n"
+    return web.Response(body=await _seal(principal.secret_key, text.encode()), content_type="application/octet-stream")
+
+
+@ROUTES.route("GET", "/config", "admin:ConfigUpdate")
+async def get_config(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """``mc admin config export``: every sub-system's KV line."""
+    await request.app[RUNTIME].refresh()
+    text = request.app[RUNTIME].render()
+    return web.Response(body=await _seal(principal.secret_key, text.encode()), content_type="application/octet-stream")
+
+
+@ROUTES.route("PUT", "/set-config-kv", "admin:ConfigUpdate")
+async def set_config_kv(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    text = await _kv_body(request, principal, body)
+    request[AUDIT_INFO].update(target="config", detail=text[:200])
+    await request.app[RUNTIME].set(text)
+    return _applied(web.Response(status=200))
+
+
+@ROUTES.route("PUT", "/config", "admin:ConfigUpdate")
+async def set_config(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """``mc admin config import``: a whole configuration, as exported (static keys unchanged)."""
+    text = await _kv_body(request, principal, body)
+    request[AUDIT_INFO].update(target="config", detail="import")
+    await request.app[RUNTIME].set(text)
+    return _applied(web.Response(status=200))
+
+
+@ROUTES.route("DELETE", "/del-config-kv", "admin:ConfigUpdate")
+async def del_config_kv(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    text = await _kv_body(request, principal, body)
+    request[AUDIT_INFO].update(target="config", detail="reset " + text[:200])
+    await request.app[RUNTIME].reset(text)
+    return _applied(web.Response(status=200))
+
+
+@ROUTES.route("GET", "/help-config-kv", "admin:ConfigUpdate")
+async def help_config_kv(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(request.app[RUNTIME].help(request.query.get("subSys", ""), request.query.get("key", "")))
+
+
+@ROUTES.route("GET", "/list-config-history-kv", "admin:ConfigUpdate")
+async def list_config_history(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    raw = request.query.get("count", "10")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise AdminError("InvalidRequest", "Invalid Request")
+    entries = await request.app[RUNTIME].history(int(raw) or 10)
+    doc = [{"restoreId": rid, "createTime": _rfc3339(created), "data": data} for rid, created, data in entries]
+    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
+                        content_type="application/octet-stream")
+
+
+@ROUTES.route("PUT", "/restore-config-history-kv", "admin:ConfigUpdate")
+async def restore_config_history(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    rid = request.query.get("restoreId", "")
+    request[AUDIT_INFO].update(target="config", detail="restore " + rid)
+    await request.app[RUNTIME].restore(rid)
+    return web.Response(status=200)
+
+
+@ROUTES.route("DELETE", "/clear-config-history-kv", "admin:ConfigUpdate")
+async def clear_config_history(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    rid = request.query.get("restoreId", "")
+    request[AUDIT_INFO].update(target="config", detail="clear " + rid)
+    await request.app[RUNTIME].clear_history(rid)
+    return web.Response(status=200)

@@ -537,6 +537,27 @@ class MetaStore(abc.ABC):
                            policies: list[str] | None = None) -> bool:
         """Set a group's status or policies; False when there is no such group."""
 
+    # -- run-time configuration (0007_config.sql) ------------------------------------
+    @abc.abstractmethod
+    async def get_config(self) -> dict[tuple[str, str], str]:
+        """Every value set at run time: (sub-system, key) -> value."""
+
+    @abc.abstractmethod
+    async def set_config(self, values: dict[tuple[str, str], str | None], history: str | None, now: float) -> str:
+        """Set (None: remove) values in one transaction, recording ``history`` (the change as
+        text) when given; returns the history entry's restore id ("" without one)."""
+
+    @abc.abstractmethod
+    async def config_history(self, limit: int) -> list[tuple[str, float, str]]:
+        """The newest ``limit`` changes: (restore id, time, text), newest first."""
+
+    @abc.abstractmethod
+    async def get_config_history(self, restore_id: str) -> tuple[float, str] | None: ...
+
+    @abc.abstractmethod
+    async def clear_config_history(self, restore_id: str | None) -> int:
+        """Forget one change (None: all); how many went."""
+
     @abc.abstractmethod
     async def get_policy(self, name: str) -> str | None:
         """A stored policy document (JSON text)."""

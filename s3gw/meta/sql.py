@@ -33,6 +33,7 @@ from .base import (
     WriteCheck,
 )
 from .identity import IdentitySql
+from .runtime import ConfigSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,
@@ -54,7 +55,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(IdentitySql, MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod

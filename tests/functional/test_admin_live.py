@@ -182,3 +182,83 @@ def test_trace_needs_its_admin_action(gw: Server, mc: Mc) -> None:
     with urllib.request.urlopen(req, timeout=30) as r:            # diagnostics may trace
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
         assert r.read(1) == b" "                                   # the idle keep-alive
+
+
+# --------------------------------------------------------------------------- run-time configuration
+
+
+def preflight(gw: Server, origin: str) -> str | None:
+    """A CORS preflight on a new connection: the Access-Control-Allow-Origin it answers."""
+    req = urllib.request.Request(gw.url + "/any-bucket/key", method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.headers.get("Access-Control-Allow-Origin")
+    except urllib.error.HTTPError as e:
+        return e.headers.get("Access-Control-Allow-Origin")
+
+
+def test_config_get_set_reset_history(gw: Server, mc: Mc) -> None:
+    subsystems = mc("admin", "config", "get", "s3gw").stdout
+    for name in ("api", "heal", "scanner", "site", "storage_class"):
+        assert name in subsystems
+    assert mc("admin", "config", "get", "s3gw", "api").stdout.strip() == "api requests_max=1024 cors_allow_origin=*"
+    out = mc("admin", "config", "set", "s3gw", "heal", "interval=2s").stdout
+    assert "Successfully applied new settings" in out
+    doc = mc.json("admin", "config", "get", "s3gw", "heal")
+    assert doc["config"][0]["kv"] == [{"key": "interval", "value": "2s"}]
+    mc("admin", "config", "set", "s3gw", "scanner", "cycle=30m", "deep_every=4")
+    assert mc("admin", "config", "get", "s3gw", "scanner").stdout.strip() == "scanner cycle=30m pace=10ms deep_every=4"
+    hist = mc("admin", "config", "history", "s3gw").stdout
+    assert "scanner cycle=30m deep_every=4" in hist and "heal interval=2s" in hist
+    rid = next(line.split()[-1] for line in hist.splitlines() if line.startswith("RestoreId:"))   # the newest
+    mc("admin", "config", "reset", "s3gw", "scanner")
+    assert mc("admin", "config", "get", "s3gw", "scanner").stdout.strip() == "scanner cycle=1h pace=10ms deep_every=0"
+    mc("admin", "config", "restore", "s3gw", rid)
+    assert "cycle=30m" in mc("admin", "config", "get", "s3gw", "scanner").stdout
+    mc("admin", "config", "reset", "s3gw", "scanner", "deep_every")
+    assert mc("admin", "config", "get", "s3gw", "scanner").stdout.strip() == "scanner cycle=30m pace=10ms deep_every=0"
+    for args, words in ((("site", "region=eu-west-1"), "is static in s3gw"),
+                        (("storage_class", "standard=EC:2"), "is static in s3gw"),
+                        (("api", "nope=1"), "found invalid keys (nope=1) for 'api' sub-system"),
+                        (("heal", "interval=abc"), "invalid duration"),
+                        (("api", "requests_max=-1"), "is not a whole number"),
+                        (("nosuch", "a=b"), "unknown sub-system nosuch")):
+        cp = mc("admin", "config", "set", "s3gw", *args, check=False)
+        assert cp.returncode != 0 and words in cp.stderr, (args, cp.stderr)
+    assert "site region=us-east-1" in mc("admin", "config", "export", "s3gw").stdout
+    mc("admin", "config", "history", "s3gw", "--clear")
+    assert "RestoreId" not in mc("admin", "config", "history", "s3gw").stdout
+    mc("admin", "config", "reset", "s3gw", "heal")
+    mc("admin", "config", "reset", "s3gw", "scanner")
+
+
+def test_config_applies_to_every_worker(gw: Server, mc: Mc) -> None:
+    """Set through whichever process mc reaches, applied by both, within their poll; persisted
+    in the metadata store; a reset brings the start-up value back everywhere."""
+    evil, app = "https://evil.example", "https://app.example"
+    assert preflight(gw, evil) == evil                                     # the default: any origin
+    mc("admin", "config", "set", "s3gw", "api", f"cors_allow_origin={app}")
+
+    def answers() -> list[str | None]:
+        return [preflight(gw, evil) for _ in range(20)]                  # 20 connections: both processes
+
+    wait_until(lambda: answers() == [None] * 20, "both workers refusing the old origin", interval=0.3)
+    assert all(preflight(gw, app) == app for _ in range(10))
+    import sqlite3
+    db = sqlite3.connect(os.path.join(gw.data, "meta", "s3gw.db"))
+    try:
+        assert db.execute("SELECT value FROM config_kv WHERE subsys = 'api' AND name = 'cors_allow_origin'"
+                          ).fetchone() == (app,)
+    finally:
+        db.close()
+    mc("admin", "config", "reset", "s3gw", "api", "cors_allow_origin")
+    wait_until(lambda: answers() == [evil] * 20, "both workers back to any origin", interval=0.3)
+
+
+def test_config_needs_its_admin_action(gw: Server, mc: Mc) -> None:
+    OpsClient(gw.url, ACCESS_KEY, SECRET_KEY).add_user("config-rw", "config-secret-1", ["readwrite"])
+    mc("alias", "set", "cfgrw", gw.url, "config-rw", "config-secret-1")
+    for args in (("get", "cfgrw", "api"), ("set", "cfgrw", "api", "requests_max=1"), ("history", "cfgrw")):
+        cp = mc("admin", "config", *args, check=False)
+        assert cp.returncode != 0 and "Access Denied" in cp.stderr, args

@@ -135,3 +135,19 @@ async def test_groups(store: MetaStore) -> None:
     assert (await store.get_group("devs")).members == [] and await store.groups_of("alice") == []
     await store.remove_members("devs", [], 5.0)
     assert await store.get_group("devs") is None and await store.list_groups() == ["ops"]
+
+
+async def test_runtime_config(store: MetaStore) -> None:
+    assert await store.get_config() == {}
+    rid = await store.set_config({("api", "requests_max"): "100", ("heal", "interval"): "2s"}, "api requests_max=100",
+                                 1.0)
+    assert rid and await store.get_config() == {("api", "requests_max"): "100", ("heal", "interval"): "2s"}
+    assert await store.set_config({("api", "requests_max"): "200", ("heal", "interval"): None}, None, 2.0) == ""
+    assert await store.get_config() == {("api", "requests_max"): "200"}
+    rid2 = await store.set_config({("scanner", "cycle"): "1m"}, "scanner cycle=1m", 3.0)
+    hist = await store.config_history(10)
+    assert [(h[0], h[2]) for h in hist] == [(rid2, "scanner cycle=1m"), (rid, "api requests_max=100")]
+    assert await store.get_config_history(rid) == (1.0, "api requests_max=100")
+    assert await store.get_config_history("nope") is None
+    assert await store.clear_config_history(rid) == 1 and await store.clear_config_history(rid) == 0
+    assert await store.clear_config_history(None) == 1 and await store.config_history(10) == []
