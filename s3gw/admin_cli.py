@@ -168,8 +168,9 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit-log", default=None, metavar="DEST",
                    help="JSON audit log of writes and admin actions: stderr (default), stdout, a file, or off "
                         "($S3GW_AUDIT_LOG)")
-    p.add_argument("--usage-interval", type=float, default=float(env.get("S3GW_USAGE_INTERVAL", "60")),
-                   help="seconds between recomputations of bucket usage for metrics (default 60)")
+    p.add_argument("--usage-interval", type=float, default=float(env.get("S3GW_USAGE_INTERVAL", "1")),
+                   help="seconds a gateway reuses a bucket usage answer (default 1; usage is exact, from "
+                        "counters the writes keep)")
 
 
 def apply_serve_options(args: argparse.Namespace, cfg: Any, env: dict[str, str] | None = None) -> None:

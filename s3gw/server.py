@@ -125,7 +125,7 @@ class ServerConfig:
     metrics_auth: str = "bearer"                       # "bearer" | "public"
     metrics_token: str = ""
     metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # S3GW_METRICS_TOKEN_MAX_LIFETIME
-    usage_interval: float = 60.0
+    usage_interval: float = 1.0
     old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
     access_log: str = "stderr"                         # JSON access log: stderr | stdout | FILE | off
     audit_log: str = "stderr"                          # JSON audit log:  stderr | stdout | FILE | off
@@ -213,7 +213,8 @@ def build_app(cfg: ServerConfig) -> web.Application:
                       "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper())] + [
+        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper()),
+                 asyncio.create_task(app[OPS].usage.fold_forever())] + [
             asyncio.create_task(w()) for w in repair.workers()]
         runtime = RuntimeConfig(meta, {
             ("api", "requests_max"): cfg.max_requests, ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 from aiohttp import web
 
@@ -17,7 +18,7 @@ from ..core.iam import Principal
 from ..core.runtime_config import parse_duration
 from . import trace
 from .admin import BAD_JSON, AdminError, stream
-from .app import RUNTIME, TRACER
+from .app import OPS, RUNTIME, TRACER
 from .madmin import ROUTES, _open, _rfc3339, _seal
 from .observe import AUDIT_INFO
 
@@ -142,3 +143,38 @@ async def clear_config_history(request: web.Request, principal: Principal, body:
     request[AUDIT_INFO].update(target="config", detail="clear " + rid)
     await request.app[RUNTIME].clear_history(rid)
     return web.Response(status=200)
+
+
+# --------------------------------------------------------------------------- data usage
+
+
+@ROUTES.route("GET", "/datausageinfo", "admin:DataUsageInfo")
+async def data_usage_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    """MinIO's DataUsageInfo (``mc stat BUCKET``'s usage, ``mc admin info``): per-bucket counts and
+    sizes, exact from the metadata store's counters (core/ops.py Usage), and the capacity of the
+    drives when ``capacity=true``. Size histograms are not kept (empty)."""
+    ops = request.app[OPS]
+    usage = await ops.usage.get()
+    buckets = {b: {"size": u["bytes"], "objectsCount": u["objects"], "versionsCount": u["versions"],
+                   "deleteMarkersCount": u["delete_markers"], "objectsSizesHistogram": {},
+                   "objectsVersionsHistogram": {}, "objectsPendingReplicationTotalSize": 0,
+                   "objectsFailedReplicationTotalSize": 0, "objectsReplicatedTotalSize": 0,
+                   "objectReplicaTotalSize": 0, "objectsPendingReplicationCount": 0,
+                   "objectsFailedReplicationCount": 0}
+               for b, u in sorted(usage.items())}
+    doc: dict[str, object] = {
+        "lastUpdate": _rfc3339(time.time()), "objectsCount": sum(u["objects"] for u in usage.values()),
+        "objectsTotalSize": sum(u["bytes"] for u in usage.values()),
+        "versionsCount": sum(u["versions"] for u in usage.values()),
+        "deleteMarkersCount": sum(u["delete_markers"] for u in usage.values()),
+        "bucketsCount": len(usage), "bucketsUsageInfo": buckets,
+        "bucketsSizes": {b: u["bytes"] for b, u in sorted(usage.items())},
+        "objectsPendingReplicationTotalSize": 0, "objectsFailedReplicationTotalSize": 0,
+        "objectsReplicatedTotalSize": 0, "objectsReplicaTotalSize": 0, "objectsPendingReplicationCount": 0,
+        "objectsFailedReplicationCount": 0, "tierStats": {},
+    }
+    if request.query.get("capacity") == "true":
+        st = await ops.probe.get()
+        doc.update(capacity=sum(d.total for d in st.drives), freeCapacity=sum(d.free for d in st.drives),
+                   usedCapacity=sum(d.used for d in st.drives))
+    return web.json_response(doc)

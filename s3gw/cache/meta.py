@@ -44,6 +44,8 @@ PASS_THROUGH = frozenset({
     "remove_members", "update_group",
     # run-time configuration: read by each gateway's poll, never cached
     "get_config", "set_config", "config_history", "get_config_history", "clear_config_history",
+    # usage counters (0008_usage.sql)
+    "fold_usage",
     # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
     "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
 })

@@ -595,8 +595,13 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     async def usage(self) -> dict[str, dict[str, int]]:
         """Per bucket: ``objects`` and ``bytes`` (latest, not delete markers),
-        ``versions`` (delete markers included) and ``delete_markers``. One
-        aggregate over the versions table: callers cache it."""
+        ``versions`` (delete markers included) and ``delete_markers``; exact, from
+        the counters the writes keep (0008_usage.sql), at a cost that grows with
+        the buckets and the deltas not folded yet, not with the objects."""
+
+    @abc.abstractmethod
+    async def fold_usage(self, limit: int = 100000) -> int:
+        """Move pending usage deltas (at most ``limit``) into the per-bucket counters; how many."""
 
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""

@@ -448,6 +448,8 @@ class PostgresMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             await c.execute("DELETE FROM buckets WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_policies WHERE bucket = $1", name)
+            await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)    # all zero: an empty bucket
+            await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
 
         await self._tx(tx)
 
@@ -696,15 +698,6 @@ class PostgresMeta(SqlMetaStore):
                                 name, value, time.time())
 
         await self._tx(tx)
-
-    async def usage(self) -> dict[str, dict[str, int]]:
-        rows = await self._fetch(
-            "SELECT b.name, COUNT(v.key),"
-            " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN 1 ELSE 0 END), 0)::bigint,"
-            " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN v.size ELSE 0 END), 0)::bigint,"
-            " COALESCE(SUM(v.delete_marker), 0)::bigint"
-            " FROM buckets b LEFT JOIN versions v ON v.bucket = b.name GROUP BY b.name")
-        return {r[0]: {"versions": r[1], "objects": r[2], "bytes": r[3], "delete_markers": r[4]} for r in rows}
 
     def pool_stats(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"target": self.describe()}

@@ -270,6 +270,8 @@ class SqliteMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))   # all zero: an empty bucket
+            db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 
@@ -494,15 +496,6 @@ class SqliteMeta(SqlMetaStore):
                            (name, value, time.time()))
 
         await self._run(self._write, tx)
-
-    async def usage(self) -> dict[str, dict[str, int]]:
-        q = ("SELECT b.name, COUNT(v.key),"
-             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN 1 ELSE 0 END), 0),"
-             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN v.size ELSE 0 END), 0),"
-             " COALESCE(SUM(v.delete_marker), 0)"
-             " FROM buckets b LEFT JOIN versions v ON v.bucket = b.name GROUP BY b.name")
-        rows = await self._run(lambda: self._conn().execute(q).fetchall())
-        return {r[0]: {"versions": r[1], "objects": r[2], "bytes": r[3], "delete_markers": r[4]} for r in rows}
 
     def pool_stats(self) -> dict[str, Any]:
         return self.stats.snapshot(path=self.path)

@@ -262,3 +262,58 @@ def test_config_needs_its_admin_action(gw: Server, mc: Mc) -> None:
     for args in (("get", "cfgrw", "api"), ("set", "cfgrw", "api", "requests_max=1"), ("history", "cfgrw")):
         cp = mc("admin", "config", *args, check=False)
         assert cp.returncode != 0 and "Access Denied" in cp.stderr, args
+
+
+# --------------------------------------------------------------------------- data usage
+
+
+def _scrape(gw: Server, mc: Mc, path: str) -> dict[str, float]:
+    token = next(line.split()[-1] for line in mc("admin", "prometheus", "generate", "s3gw", "bucket").stdout
+                 .splitlines() if "bearer_token:" in line)
+    req = urllib.request.Request(gw.url + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def test_usage_agrees_with_reality(gw: Server, mc: Mc) -> None:
+    """mc stat BUCKET, mc admin info, mc du and the minio_bucket_usage_* series all say what the
+    bucket holds, after overwrites, delete markers and version deletes, through both workers."""
+    c = s3(gw)
+    b = f"usage-{uuid.uuid4().hex[:8]}"
+    c.create_bucket(Bucket=b)
+    c.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    sizes = {"a": [100, 250, 400], "b": [1000], "c": [7, 9], "d/e": [4096]}
+    vids = {}
+    for key, ss in sizes.items():
+        for n in ss:
+            vids.setdefault(key, []).append(c.put_object(Bucket=b, Key=key, Body=b"x" * n)["VersionId"])
+    c.delete_object(Bucket=b, Key="b")                                  # a delete marker: b is gone
+    c.delete_object(Bucket=b, Key="c", VersionId=vids["c"][1])          # c's latest goes: the older is back
+    want = {"objects": 3, "bytes": 400 + 7 + 4096, "versions": 3 + 1 + 1 + 1 + 1, "markers": 1}
+
+    def stat() -> dict:
+        return mc.json("stat", f"s3gw/{b}")["Usage"]
+
+    u = wait_until(stat, "mc stat's usage", until=lambda u: u.get("objectsCount") == want["objects"])
+    assert (u["size"], u["objectsCount"], u["versionsCount"], u["deleteMarkersCount"]) == \
+        (want["bytes"], want["objects"], want["versions"], want["markers"])
+    du = mc.json("du", f"s3gw/{b}")
+    assert (du["size"], du["objects"]) == (want["bytes"], want["objects"])
+    info = mc.json("admin", "info", "s3gw")["info"]
+    assert info["buckets"]["count"] >= 1 and info["objects"]["count"] >= want["objects"]
+    m = _scrape(gw, mc, "/minio/v2/metrics/bucket")
+    assert m[f'minio_bucket_usage_total_bytes{{bucket="{b}"}}'] == want["bytes"]
+    assert m[f'minio_bucket_usage_object_total{{bucket="{b}"}}'] == want["objects"]
+    assert m[f'minio_bucket_usage_version_total{{bucket="{b}"}}'] == want["versions"]
+    assert m[f'minio_bucket_usage_deletemarker_total{{bucket="{b}"}}'] == want["markers"]
+    # emptied: everything at zero (a version delete of each, the marker too)
+    for v in c.list_object_versions(Bucket=b).get("Versions", []) + \
+            c.list_object_versions(Bucket=b).get("DeleteMarkers", []):
+        c.delete_object(Bucket=b, Key=v["Key"], VersionId=v["VersionId"])
+    wait_until(stat, "usage back to zero", until=lambda u: (u.get("versionsCount", 0), u.get("size", 0)) == (0, 0))
