@@ -21,7 +21,7 @@ from aiohttp import web
 from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
 from .api import admin, cors, handlers, health, madmin, metrics, multipart, postobject, s3gw_admin, subresources
-from .api import sts, trace
+from .api import attributes, sts, trace
 from .api import madmin_ops  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
 from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
@@ -245,7 +245,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     handler = make_handler({**handlers.HANDLERS, **subresources.HANDLERS, **multipart.HANDLERS,
-                            **postobject.HANDLERS})
+                            **postobject.HANDLERS, **attributes.HANDLERS})
     cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
     # health, metrics and admin routes first: the S3 route below takes everything
     health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes
