@@ -55,6 +55,7 @@ from .policy_context import request_context
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/minio/admin/"
+KMS_PREFIX = "/minio/kms/"           # MinIO's KMS API (mc admin kms key ...): s3gw has no KMS
 MAX_ADMIN_BODY = 1 << 20
 DENIED = "Access Denied."
 #: set by ``stream`` once a handler's answer has started: an error after that cuts the connection
@@ -109,7 +110,7 @@ def error_response(request: web.Request, e: AdminError) -> web.Response:
 async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     """Step 1: an unsigned request under /minio/admin/ is refused before anything else runs."""
     preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-    if (request.path.startswith(ADMIN_PREFIX) and not preflight
+    if (request.path.startswith((ADMIN_PREFIX, KMS_PREFIX)) and not preflight
             and signature_kind(request.headers, request.query) is None):
         request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
         return error_response(request, AdminError("AccessDenied", DENIED, 403))
@@ -280,6 +281,24 @@ def add_routes(app: web.Application, *apis: Routes) -> None:
     # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
     # have, not an S3 answer about a bucket named "minio" (an unsigned one never gets here: ``gate``)
     app.router.add_route("*", ADMIN_PREFIX + "{tail:.*}", unknown_admin_api)
+    app.router.add_route("*", KMS_PREFIX + "{tail:.*}", kms_not_configured)
+
+
+#: MinIO's KMS API paths -> the action its handlers check (policy.KMS*Action)
+_KMS_ACTIONS = {"key/create": "kms:CreateKey", "key/list": "kms:ListKeys", "key/status": "kms:KeyStatus",
+                "key/delete": "kms:DeleteKey", "key/import": "kms:ImportKey"}
+KMS_NOT_CONFIGURED = AdminError("NotImplemented", "Server side encryption specified but KMS is not configured", 501)
+
+
+async def kms_not_configured(request: web.Request) -> web.Response:
+    """MinIO's answer to a KMS call when no KMS is configured (ErrKMSNotConfigured: 501
+    NotImplemented), after authenticating and authorising the call like MinIO's handlers."""
+    tail = request.path[len(KMS_PREFIX):].split("/", 1)[-1]
+    try:
+        await authenticate(request, _KMS_ACTIONS.get(tail, "admin:KMSKeyStatus"), None, request.path)
+    except Exception as e:
+        return error_response(request, as_admin_error(request, e))
+    return error_response(request, KMS_NOT_CONFIGURED)
 
 
 _API_VERSION = re.compile(r"^/minio.*/(v\d+)/.*")
