@@ -111,6 +111,14 @@ def _bad_argument(e: Exception) -> AdminError:
     return AdminError("XMinioAdminInvalidArgument", str(e) or "Invalid arguments specified.")
 
 
+def _root_keys_are_roots(request: web.Request, principal: Principal, parent: str) -> None:
+    """Root's service accounts carry root's powers: only root (or its own keys) makes, edits or
+    removes them, whatever admin actions another caller holds (MinIO lets admin:CreateServiceAccount
+    or admin:UpdateServiceAccount reach them: a way to root's powers)."""
+    if parent == request.app[IAM].root.access_key and not principal.acting.root:
+        raise AdminError("AccessDenied", "Access Denied.", 403)
+
+
 # --------------------------------------------------------------------------- service accounts
 
 
@@ -129,6 +137,7 @@ async def add_service_account(request: web.Request, principal: Principal, body: 
     if target in ("", principal.access_key, _self(principal)):
         target = _self(principal)
     iam = request.app[IAM]
+    _root_keys_are_roots(request, principal, target)
     access, secret = _str(doc, "accessKey"), _str(doc, "secretKey")
     if access != access.strip():
         raise AdminError("XMinioInvalidResource",
@@ -149,7 +158,8 @@ async def update_service_account(request: web.Request, principal: Principal, bod
         raise AdminError("InvalidRequest", "Invalid Request")
     request[AUDIT_INFO].update(target=access)
     iam = request.app[IAM]
-    await iam.service_account(access)          # MinIO: not found before the body is read
+    sa = await iam.service_account(access)     # MinIO: not found before the body is read
+    _root_keys_are_roots(request, principal, sa.parent)
     doc = await _document(request, principal, body)
     expires = doc.get("newExpiration")
     await iam.update_service_account(
@@ -235,7 +245,10 @@ async def delete_service_account(request: web.Request, principal: Principal, bod
     if not access:
         raise AdminError("XMinioAdminInvalidArgument", "Invalid arguments specified.")
     request[AUDIT_INFO].update(target=access)
-    await request.app[IAM].remove_service_account(access)
+    iam = request.app[IAM]
+    sa = await iam.service_account(access)
+    _root_keys_are_roots(request, principal, sa.parent)
+    await iam.remove_service_account(access)
     return web.Response(status=204)
 
 

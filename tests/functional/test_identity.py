@@ -598,3 +598,27 @@ def test_temporary_secrets_are_sealed_at_rest(gw: Server) -> None:
         db.close()
     assert row[2:] == ("sts", user)
     assert c["SecretAccessKey"].encode() not in bytes(row[0]) and c["SessionToken"] not in row[1]
+
+
+def test_only_root_manages_roots_keys(gw: Server) -> None:
+    """Root's service accounts have root's powers: an administrator that is not root may not
+    make one, re-key one or take its narrowing policy off (MinIO lets admin:CreateServiceAccount
+    and admin:UpdateServiceAccount do so)."""
+    c = api(gw)
+    name = f"keyadmin-{uuid.uuid4().hex[:6]}"
+    c.create_policy(name, policy_doc({"Effect": "Allow", "Action": ["admin:CreateServiceAccount",
+                                      "admin:UpdateServiceAccount", "admin:RemoveServiceAccount",
+                                      "admin:ListServiceAccounts"]}).encode())
+    user, secret = new_user(gw, name)
+    other, _ = new_user(gw)
+    root_key = c.add_svcacct({"policy": json.loads(policy_doc(read_pub("any")))})["accessKey"]
+    a = OpsClient(gw.url, user, secret)
+    for call in (lambda: a.add_svcacct({"targetUser": ACCESS_KEY}),
+                 lambda: a.edit_svcacct(root_key, {"newSecretKey": "taken-over-123", "newPolicy": {}}),
+                 lambda: a.remove_svcacct(root_key)):
+        with pytest.raises(Exception, match="AccessDenied"):
+            call()
+    assert c.svcacct_info(root_key)["impliedPolicy"] is False        # untouched
+    made = a.add_svcacct({"targetUser": other})                        # another user's: the actions suffice
+    a.edit_svcacct(made["accessKey"], {"newDescription": "by an admin"})
+    a.remove_svcacct(made["accessKey"])
