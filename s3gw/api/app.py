@@ -18,19 +18,22 @@ from typing import Any, Awaitable
 from aiohttp import web
 
 from ..common.numbers import parse_uint
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
+from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key, \
+    security_token_sent
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core import errors as E
 from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
 from . import xml as X
-from ..core.iam import Iam, Principal
+from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
+from ..core.runtime_config import RuntimeConfig
 from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
+from .trace import TraceHub
 from .policy_context import request_context
 from .router import BadPath, Op, Operation, route
 
@@ -42,6 +45,8 @@ IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
 REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
+RUNTIME = web.AppKey("runtime", RuntimeConfig)  # mc admin config: what may change while running (core/runtime_config.py)
+TRACER = web.AppKey("tracer", TraceHub)         # mc admin trace's subscribers, across processes (api/trace.py)
 
 READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024
@@ -338,6 +343,8 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
+                check_session_token(None if auth.anonymous else principal, auth.session_token,
+                                    security_token_sent(http.headers, http.query.items()))
                 if op.name == Op.MethodNotAllowed:     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal, version_of(op))

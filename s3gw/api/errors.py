@@ -44,6 +44,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "IncompleteBody": (400, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
     "InternalError": (500, "We encountered an internal error, please try again."),
     "InvalidAccessKeyId": (403, "The Access Key Id you provided does not exist in our records."),
+    "InvalidTokenId": (403, "The security token included in the request is invalid"),
     "InvalidArgument": (400, "Invalid argument"),
     "InvalidBucketName": (400, "The specified bucket is not valid."),
     "InvalidBucketState": (409, "Object Lock configuration cannot be enabled on existing buckets."),

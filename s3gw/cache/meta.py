@@ -40,6 +40,13 @@ PASS_THROUGH = frozenset({
     # users, policies, settings, usage: not cached (read through every time)
     "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
     "put_policy", "delete_policy", "get_setting", "set_setting", "usage",
+    # service accounts, temporary credentials, groups: not cached here (core/iam.py keeps them a second)
+    "add_credential", "list_credentials", "purge_expired", "get_group", "list_groups", "groups_of", "add_members",
+    "remove_members", "update_group",
+    # run-time configuration: read by each gateway's poll, never cached
+    "get_config", "set_config", "config_history", "get_config_history", "clear_config_history",
+    # usage counters (0008_usage.sql)
+    "fold_usage",
     # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
     "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
 })

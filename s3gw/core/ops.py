@@ -98,10 +98,13 @@ def _parse_maintenance(row: tuple[str, float] | None) -> MaintenanceState:
 
 
 class Usage:
-    """Per-bucket usage from one aggregate query, recomputed at most every
-    ``interval`` seconds (the query reads the whole versions table)."""
+    """Per-bucket usage (objects, bytes, versions, delete markers): exact, from the counters
+    every write keeps in the metadata store (0008_usage.sql), so a query costs in buckets,
+    not objects; an answer is reused for ``interval`` seconds. ``fold_forever`` folds the
+    writes' pending deltas into the counters now and then (any gateway may; they never
+    count a delta twice)."""
 
-    def __init__(self, meta: MetaStore, interval: float = 60.0) -> None:
+    def __init__(self, meta: MetaStore, interval: float = 1.0) -> None:
         self.meta = meta
         self.interval = interval
         self.value: dict[str, dict[str, int]] = {}
@@ -123,6 +126,15 @@ class Usage:
 
     def invalidate(self) -> None:
         self.at = 0.0
+
+    async def fold_forever(self, interval: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                while await self.meta.fold_usage(10000) == 10000:
+                    await asyncio.sleep(0)
+            except Exception as e:         # noqa: BLE001 - an outage: the deltas wait
+                log.debug("usage fold: %s", e)
 
 
 # --------------------------------------------------------------------------- storage state
@@ -218,7 +230,7 @@ class Operations:
     APIs ask of the metadata store and the storage (the API layer asks here,
     never the store or the storage themselves)."""
 
-    def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 60.0,
+    def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 1.0,
                  maintenance_refresh: float = 1.0, probe_ttl: float = 5.0) -> None:
         self.meta = meta
         self.storage = storage

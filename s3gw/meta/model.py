@@ -89,12 +89,29 @@ class UploadPage:
 
 @dataclass
 class UserRecord:
-    """A (non-root) user: its secret sealed by the core (never plain text here)."""
+    """A credential that signs requests: a (non-root) user, a service account or
+    temporary credentials (``kind``); its secret sealed by the core (never plain text here)."""
 
     access_key: str
     secret_enc: bytes
     key_id: str                      # which root-derived key sealed the secret
     status: str = "enabled"          # "enabled" / "disabled"
     policies: list[str] = field(default_factory=list)
+    created: float = 0.0
+    updated: float = 0.0
+    kind: str = "user"               # "user", "svcacct" (service account / access key), "sts" (temporary)
+    parent: str | None = None        # svcacct / sts: the user (or root's key) it acts for
+    expires: float = 0.0             # seconds since the epoch; 0: never
+    info: dict[str, Any] = field(default_factory=dict)   # name, description, policy, token (sha256)
+
+
+@dataclass
+class GroupRecord:
+    """A group of users: its status, the policies attached to it, its members (access keys)."""
+
+    name: str
+    status: str = "enabled"
+    policies: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
     created: float = 0.0
     updated: float = 0.0

@@ -13,7 +13,7 @@ import json
 from typing import Any, Protocol
 
 from ..common.records import ObjectInfo, ObjectLayout, ShardSet
-from .model import BucketRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
+from .model import BucketRecord, GroupRecord, PartRecord, UploadRecord, UserRecord, VersionRecord
 
 
 class Row(Protocol):
@@ -26,7 +26,8 @@ VERSION_COLS = "bucket, key, version_id, seq, is_latest, delete_marker, size, et
 BUCKET_COLS = "name, created, versioning, object_lock, config"
 UPLOAD_COLS = "upload_id, bucket, key, initiated, info"
 PART_COLS = "upload_id, part_number, size, etag, mtime, info, layout"
-USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated"
+USER_COLS = "access_key, secret_enc, key_id, status, policies, created, updated, kind, parent, expires, info"
+GROUP_COLS = "name, status, policies, created, updated"
 
 
 def compact_json(v: Any) -> str:
@@ -112,5 +113,17 @@ def shard_set_from_json(text: str) -> ShardSet:
 
 def user_from_row(row: Row) -> UserRecord:
     """An ``iam_users`` row selected as ``USER_COLS`` (policies are stored comma-separated)."""
-    return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p], row[5], row[6])
+    return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p], row[5], row[6],
+                      row[7], row[8], row[9], json.loads(row[10]))
+
+
+def user_params(rec: UserRecord) -> tuple[Any, ...]:
+    """A credential as the parameters of an INSERT of ``USER_COLS``."""
+    return (rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
+            rec.updated, rec.kind, rec.parent, rec.expires, compact_json(rec.info))
+
+
+def group_from_row(row: Row, members: list[str]) -> GroupRecord:
+    """An ``iam_groups`` row selected as ``GROUP_COLS``, with its members."""
+    return GroupRecord(row[0], row[1], [p for p in row[2].split(",") if p], members, row[3], row[4])
 
