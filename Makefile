@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make serve   set up (first time) and run s3gw on the embedded default (./data, 127.0.0.1:8080)
-#   make test    set up (first time) and run the whole test suite (unit, integration, compat)
+#   make test    set up (first time) and run lint and the whole test suite (unit, integration, compat)
 # The parts, each on its own:
+#   make lint         ruff (lint + format check) and mypy --strict on auth, storage, meta, nodes
 #   make unit         tests/unit and doctests, no external service (seconds)
 #   make integration  real processes: PostgreSQL, Redis, servers, nodes, mc (minutes)
 #   make compat       compat-tests: s3gw and the pinned MinIO side by side
@@ -19,7 +20,7 @@ ADDRESS ?= 127.0.0.1:8080
 RUNS ?= 3
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: serve test setup unit integration compat stress fuzz chaos bench lock
+.PHONY: serve test setup lint unit integration compat stress fuzz chaos bench lock
 setup:
 	@scripts/setup.sh
 
@@ -28,6 +29,9 @@ serve: setup
 
 test: setup
 	@scripts/test.sh all
+
+lint: setup
+	@scripts/test.sh lint
 
 unit: setup
 	@scripts/test.sh unit

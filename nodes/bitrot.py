@@ -29,7 +29,7 @@ from .errors import UnsupportedHash
 try:  # optional, preferred
     import blake3 as _blake3
 except ImportError:  # pragma: no cover - depends on the environment
-    _blake3 = None
+    _blake3 = None  # type: ignore[assignment]
 
 Buffer = bytes | bytearray | memoryview
 HashFn = Callable[[Buffer], bytes]

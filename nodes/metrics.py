@@ -49,7 +49,7 @@ def allowed(authorization: str | None, mode: str, token: str) -> bool:
 
 class NodeMetrics:
     def __init__(self, node_id: str) -> None:
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.node_id = node_id
         self.started = time.time()
         self.registry = CollectorRegistry(auto_describe=True)

@@ -64,7 +64,7 @@ from typing import Any
 try:  # optional, preferred (as for the bitrot hashes)
     import blake3 as _blake3
 except ImportError:  # pragma: no cover - depends on the environment
-    _blake3 = None
+    _blake3 = None  # type: ignore[assignment]
 
 AUTH_HEADER = "x-s3gw-node-auth"
 PROOF_HEADER = "x-s3gw-node-proof"

@@ -162,6 +162,7 @@ class NodeServer:
             code = {401: "Unauthorized", 403: "Forbidden"}.get(e.status, "DriveError")
             return _error(code, str(e), e.status)
         sig = signed.sig
+        resp: web.StreamResponse
         # The signature says how the body is authenticated: only a shard upload has
         # one (MACed in its end record); any other request must come without.
         upload = request.method == "PUT"
@@ -230,7 +231,7 @@ class NodeServer:
     # -- handlers -------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
-        async def one(name: str, store: ShardStore) -> dict:
+        async def one(name: str, store: ShardStore) -> dict[str, Any]:
             h = await self._run(name, store.health)
             return {"name": name, **h}
         drives = await asyncio.gather(*(one(n, s) for n, s in self.drives.items()))
@@ -245,7 +246,7 @@ class NodeServer:
         if not allowed(request.headers.get("Authorization"), self.metrics_mode, self.metrics_token):
             return _error("AccessDenied", "metrics need Authorization: Bearer $S3GW_METRICS_TOKEN", 403)
 
-        async def one(name: str, store: ShardStore) -> dict:
+        async def one(name: str, store: ShardStore) -> dict[str, Any]:
             h = await self._run(name, store.health)
             return {"name": name, **h}
 

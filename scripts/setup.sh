@@ -27,7 +27,7 @@ fi
 # pyproject.toml by scripts/lock.sh), so a fresh machine gets what the tests passed with; then s3gw
 # itself, editable, without resolving anything again.
 LOCK=requirements/test.lock
-if ! $PY -c "import s3gw, aiohttp, pyeclib, boto3, minio, pytest_asyncio, hypothesis, awscli, asyncpg, redis" 2>/dev/null \
+if ! $PY -c "import s3gw, aiohttp, pyeclib, boto3, minio, pytest_asyncio, hypothesis, awscli, asyncpg, redis, ruff, mypy" 2>/dev/null \
    || [ pyproject.toml -nt .setup-done ] || [ "$LOCK" -nt .setup-done ]; then
   $PY -m pip install --disable-pip-version-check -q -r "$LOCK"
   $PY -m pip install --disable-pip-version-check -q --no-deps -e .

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test suite, in stages (the Makefile's targets):
 #
+#   scripts/test.sh lint          ruff check, ruff format --check, mypy --strict (pyproject.toml): seconds
 #   scripts/test.sh unit          tests/unit and the doctests: no external service, seconds
 #   scripts/test.sh integration   real processes: PostgreSQL, Redis, s3gw servers, storage
 #                                 nodes, mc (functional, cluster, scale-out, ops tests)
 #   scripts/test.sh compat        compat-tests/: s3gw and the pinned, Go-built MinIO side by side
-#   scripts/test.sh all           the three in order (what `make test` and CI run)
+#   scripts/test.sh all           the three test stages in order (what `make test` and CI run)
 #
 # Extra arguments go to pytest (for `all`: to every stage). pytest's exit code 5
 # ("no tests ran") is a failure here. Each stage prints how long it took.
@@ -30,11 +31,22 @@ run() {  # NAME PYTEST-ARGS...
   return $rc
 }
 
+lint() {
+  local start rc=0
+  start=$(date +%s)
+  echo "== lint: ruff check, ruff format --check, mypy" >&2
+  "$PY" -m ruff check . || rc=1
+  "$PY" -m ruff format --check . || rc=1
+  "$PY" -m mypy || rc=1
+  echo "== lint: exit $rc after $(( $(date +%s) - start )) s" >&2
+  return $rc
+}
 unit()        { run unit --doctest-modules s3gw nodes tests/unit -m "not services" "$@"; }
 integration() { run integration tests -m "not unit or services" "$@"; }
 compat()      { run compat compat-tests "$@"; }
 
 case "$stage" in
+  lint) lint ;;
   unit) unit "$@" ;;
   integration) integration "$@" ;;
   compat) compat "$@" ;;
@@ -46,5 +58,5 @@ case "$stage" in
       compat "$@" || rc=1
     fi
     exit $rc ;;
-  *) echo "usage: scripts/test.sh [unit|integration|compat|all] [pytest args...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [lint|unit|integration|compat|all] [pytest args...]" >&2; exit 2 ;;
 esac

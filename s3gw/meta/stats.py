@@ -100,7 +100,10 @@ class PoolStats:
             }
         lat = sorted(r[0] for r in recent)
         waits = sorted(r[1] for r in recent)
-        ms = lambda v: round(v * 1000, 3)  # noqa: E731
+
+        def ms(v: float) -> float:
+            return round(v * 1000, 3)
+
         out["latency_ms"] = {"p50": ms(percentile(lat, 0.5)), "p95": ms(percentile(lat, 0.95)),
                              "p99": ms(percentile(lat, 0.99)), "max": ms(lat[-1] if lat else 0.0),
                              "window": len(lat)}

@@ -2,8 +2,8 @@
 
 A ``Drive`` is where one shard of an object lives. The storage layer talks to
 drives only through this interface, so the local form (a ``ShardStore`` on a
-directory, run in threads) and the remote form (a storage node over HTTP, to
-come) are interchangeable, as are the failing/slow fakes used in tests.
+directory, run in threads) and the remote form (a drive of a storage node over
+HTTP, ``s3gw.storage.remote``) are interchangeable, as are the failing/slow fakes used in tests.
 
 Drives raise the node error vocabulary (``nodes.errors``: ShardNotFound,
 ChecksumMismatch, DiskFull, DriveError, ...); ``Storage`` decides what they
@@ -28,11 +28,13 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from nodes.shardstore import Capacity, ShardStat, ShardStore
 
 Buffer = bytes | bytearray | memoryview
+_T = TypeVar("_T")
 
 
 class Drive(ABC):
@@ -69,7 +71,7 @@ class Drive(ABC):
     async def capacity(self) -> Capacity: ...
 
     @abstractmethod
-    async def health(self) -> dict: ...
+    async def health(self) -> dict[str, Any]: ...
 
     async def close(self) -> None:
         return None
@@ -90,7 +92,7 @@ class LocalDrive(Drive):
         self.node_id = node_id
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"drive-{drive_id}")
 
-    async def _run(self, fn, *args, **kwargs):
+    async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         loop = asyncio.get_running_loop()
         if kwargs:
             return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
@@ -118,8 +120,9 @@ class LocalDrive(Drive):
     async def read_blocks(self, name: str, first: int, count: int, *,
                           block_size: int | None = None,
                           hash_algo: str | None = None) -> list[Buffer | None]:
-        return await self._run(self.store.read_blocks, name, first, count,
-                               block_size=block_size, hash_algo=hash_algo)
+        blocks = await self._run(self.store.read_blocks, name, first, count,
+                                 block_size=block_size, hash_algo=hash_algo)
+        return cast("list[Buffer | None]", blocks)  # list is invariant: memoryviews are Buffers
 
     async def stat_shard(self, name: str) -> ShardStat:
         return await self._run(self.store.stat, name)
@@ -138,7 +141,7 @@ class LocalDrive(Drive):
     async def capacity(self) -> Capacity:
         return await self._run(self.store.capacity)
 
-    async def health(self) -> dict:
+    async def health(self) -> dict[str, Any]:
         return {"id": self.id, "node_id": self.node_id,
                 **await self._run(self.store.health)}
 

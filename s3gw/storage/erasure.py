@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from abc import ABC, abstractmethod
 from functools import lru_cache
-from typing import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 Buffer = bytes | bytearray | memoryview
 
@@ -222,7 +222,7 @@ class PyECLibCodec(Codec):
 
     @lru_cache(maxsize=64)
     def fragment_size(self, stripe_len: int) -> int:
-        return self.driver.get_segment_info(stripe_len, stripe_len)["fragment_size"]
+        return int(self.driver.get_segment_info(stripe_len, stripe_len)["fragment_size"])
 
     def encode(self, stripe: Buffer) -> list[bytes]:
         return self.driver.encode(stripe if type(stripe) is bytes else bytes(stripe))
@@ -327,7 +327,7 @@ def codec_for(ec_type: str, k: int, m: int) -> Codec:
 # batch work, run in the compute thread pool (one call per batch of stripes)
 
 
-def encode_stripes(codec: Codec, hash_fn, data: memoryview, block_size: int) -> list[list[Buffer]]:
+def encode_stripes(codec: Codec, hash_fn: Callable[[Buffer], Buffer], data: memoryview, block_size: int) -> list[list[Buffer]]:
     """Encode consecutive stripes; per shard, the writev-ready frame buffers
     ``[hash(f0), f0, hash(f1), f1, ...]``."""
     out: list[list[Buffer]] = [[] for _ in range(codec.n)]
@@ -343,7 +343,7 @@ def decode_stripes(codec: Codec, frags: Sequence[Mapping[int, Buffer]],
     return [codec.decode(f, n) for f, n in zip(frags, lengths)]
 
 
-def reconstruct_stripes(codec: Codec, hash_fn, frags: Sequence[Mapping[int, Buffer]],
+def reconstruct_stripes(codec: Codec, hash_fn: Callable[[Buffer], Buffer], frags: Sequence[Mapping[int, Buffer]],
                         lengths: Sequence[int], targets: Sequence[int]) -> dict[int, list[Buffer]]:
     """Rebuild fragments ``targets`` of each stripe, framed like ``encode_stripes``."""
     out: dict[int, list[Buffer]] = {t: [] for t in targets}

@@ -57,7 +57,7 @@ def placement(data_id: str, drives: Iterable[_HasIds | tuple[str, str]], n: int)
     """
     refs: dict[str, str] = {}
     for d in drives:
-        did, node = (d.id, d.node_id) if hasattr(d, "id") else (d[0], d[1])
+        did, node = (d[0], d[1]) if isinstance(d, tuple) else (d.id, d.node_id)
         refs[did] = node
     if n > len(refs):
         raise ValueError(f"need {n} drives, have {len(refs)}")

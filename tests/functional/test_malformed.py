@@ -99,7 +99,7 @@ NOT_BUILT = {
     Op.GetBucketOwnershipControls: ("GET", "?ownershipControls"),
     Op.PutBucketOwnershipControls: ("PUT", "?ownershipControls"),
     Op.DeleteBucketOwnershipControls: ("DELETE", "?ownershipControls"),
-    Op.GetObjectAttributes: ("GET", "/k?attributes"), Op.GetObjectTorrent: ("GET", "/k?torrent"),
+    Op.GetObjectTorrent: ("GET", "/k?torrent"),
     Op.RestoreObject: ("POST", "/k?restore"), Op.SelectObjectContent: ("POST", "/k?select&select-type=2"),
 }
 
