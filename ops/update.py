@@ -271,7 +271,7 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
                 if not run_cmd(rep, cmd):
                     break
                 # see it go (its port stops answering), or the gateway could still report the old process
-                wait_for(lambda: (not port_open(u.hostname or "", u.port or 80), ""), 5.0, 0.05)
+                wait_for(lambda u=u: (not port_open(u.hostname or "", u.port or 80), ""), 5.0, 0.05)
                 ok, why = wait_for(lambda: cluster_whole(t, args.heal_backlog), args.step_timeout)
                 if not ok:
                     rep.crit(f"node {n['url']} restarted but the cluster is not whole after "
@@ -288,8 +288,8 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
                 if not run_cmd(rep, fill(args.restart_gateway_cmd, index=i, url=g.endpoint, host=u.hostname,
                                          port=u.port, node_id="")):
                     break
-                wait_for(lambda: (g.probe("/health/live", timeout=1).status == 0, ""), 5.0, 0.1)
-                ok, why = wait_for(lambda: (g.probe("/minio/health/cluster", timeout=2).status == 200, ""),
+                wait_for(lambda g=g: (g.probe("/health/live", timeout=1).status == 0, ""), 5.0, 0.1)
+                ok, why = wait_for(lambda g=g: (g.probe("/minio/health/cluster", timeout=2).status == 200, ""),
                                    args.step_timeout)
                 if not ok:
                     rep.crit(f"gateway {g.endpoint} not healthy {args.step_timeout:g}s after its restart: stopping")

@@ -250,7 +250,7 @@ class RedisCache(Cache):
             if todo:
                 self.stats["invalidations"] += len(todo)
                 # down (or failing now): the epoch bump on recovery drops these entries with the rest
-                await self._call(shard, lambda c: self._invalidate_on(shard, todo))
+                await self._call(shard, lambda c, shard=shard, todo=todo: self._invalidate_on(shard, todo))
 
     async def flush(self) -> None:
         for shard in self._shards:
