@@ -30,6 +30,8 @@ ORPHAN_GRACE = 20.0
 #: how long a gateway waits for a node before it reads parity / fails that shard
 NODE_READ_TIMEOUT = 3.0
 NODE_STALL_TIMEOUT = 5.0
+#: the fixed header at the start of every shard file (nodes/shardstore.py)
+SHARD_HEADER = 256
 #: more than any disk: a node started with it refuses every new shard (DiskFull)
 FULL_DISK_RESERVE_MB = 1 << 40
 
@@ -49,6 +51,8 @@ class ChaosCluster:
         #: monotonic times each node was SIGKILLed (temp files it was writing are left for its sweeper)
         self.node_kills: dict[int, list[float]] = {}
         self.frozen: set[int] = set()
+        #: monotonic times each node was SIGCONTed after a SIGSTOP
+        self.node_thaws: dict[int, list[float]] = {}
         self.env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -130,6 +134,7 @@ class ChaosCluster:
         assert proc is not None
         os.kill(proc.pid, signal.SIGCONT)
         self.frozen.discard(i)
+        self.node_thaws.setdefault(i, []).append(time.monotonic())
         self.log(f"SIGCONT node {i}")
 
     # -- PostgreSQL ----------------------------------------------------------------------

@@ -15,6 +15,9 @@ cluster is whole again):
 Probes (a few requests whose outcome does not depend on timing, so the checks they feed
 fail every run while a defect is there, and pass once it is fixed):
 
+* ``probe_uploads_given_up`` (during ``freeze_node``): shard uploads sent straight to the
+  frozen node, their connections dropped before it resumes (as a gateway's stall timeout
+  drops them);
 * ``probe_degraded_writes`` (during ``kill_node``, once every gateway has seen the node
   down): a PUT and a multipart upload, each with a shard on the dead node missing;
 * ``probe_read_during_overwrite``: a large GET on gateway 0 reads its first MiB, the key
@@ -31,14 +34,19 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import secrets
+import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodes.protocol import AUTH_HEADER, BODY_MACS, sign_request
 from tests.chaos.conftest import FULL_DISK_RESERVE_MB, NODE_READ_TIMEOUT, ORPHAN_GRACE, ChaosCluster, data_ids
 from tests.chaos.ledger import Ledger
 from tests.chaos.workload import PART, PLAIN, MiB, Stream, body, multipart, put, s3_client
+from tests.cluster.conftest import SECRET
 from tests.waiting import deadline
 
 
@@ -107,8 +115,12 @@ def freeze_node(ch: Chaos) -> None:
     i = ch.rng.randrange(c.nodes.n)
     c.freeze_node(i)
     try:
+        given_up = probe_uploads_given_up(ch, i)
         # long enough for reads to time out on it and the probes to mark it down
         time.sleep(max(ch.rng.uniform(*ch.hold), 2 * NODE_READ_TIMEOUT))
+        for sock in given_up:  # what a gateway's stall timeout does: the connection is dropped
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
     finally:
         c.thaw_node(i)
     c.wait_online(c.nodes.n)
@@ -185,6 +197,24 @@ def probe_degraded_writes(ch: Chaos) -> None:
     put(s3, ch.ledger, 0, PLAIN, f"probe/degraded-put-{n}", data, sha, probe="degraded_put")
     data, sha = body(ch.rng, PART + MiB)
     multipart(s3, ch.ledger, 0, PLAIN, f"probe/degraded-mpu-{n}", data, sha, probe="degraded_mpu")
+
+
+def probe_uploads_given_up(ch: Chaos, i: int, count: int = 3) -> list[socket.socket]:
+    """While node ``i`` is frozen: shard uploads as a gateway sends them (signed with the cluster
+    secret), their bodies not finished; the caller drops the connections, as a gateway's stall
+    timeout does, before the node resumes. The node must leave no temp file for them."""
+    node = ch.cluster.nodes.nodes[i]
+    socks = []
+    for j in range(count):
+        path = f"/v1/drives/d1/shards/chaos-probe-{secrets.token_hex(8)}.{j}?block_size=65536&hash=sha256"
+        auth = sign_request(SECRET.encode(), "PUT", path, body=BODY_MACS[0])[0]
+        sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+        head = (f"PUT {path} HTTP/1.1\r\nHost: {node.node_id}\r\n{AUTH_HEADER}: {auth}\r\n"
+                f"Content-Length: {1 << 20}\r\n\r\n")
+        sock.sendall(head.encode() + bytes(4096))
+        socks.append(sock)
+    ch.probes["uploads_given_up"] = ch.probes.get("uploads_given_up", 0) + count
+    return socks
 
 
 def probe_read_during_overwrite(ch: Chaos, size: int = 40 * MiB) -> dict[str, Any]:
@@ -264,7 +294,8 @@ def short_schedule(ch: Chaos) -> None:
 
 def long_schedule(ch: Chaos, seconds: float) -> None:
     """Rounds of every fault in a random order, with pauses between, until ``seconds`` have passed
-    (the round in progress is finished); the read probe once a round."""
+    (the fault in progress is finished, the rest of its round dropped); the read probe after each
+    round."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         names = list(FAULTS)

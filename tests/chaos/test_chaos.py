@@ -12,7 +12,10 @@ red the day the defect is fixed (then drop the mark). The long schedule runs und
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +26,7 @@ from tests.chaos.verify import Report
 from tests.chaos.workload import MiB, Shape
 
 #: the findings that are data loss or wrong bytes, at any time: never acceptable
-FATAL = ("corrupt", "missing", "lost", "unexpected_version", "unreadable", "listing")
+FATAL = ("corrupt", "missing", "lost", "resurrected", "unexpected_version", "unreadable", "listing")
 
 
 def explain(report: Report, categories: tuple[str, ...] = ()) -> str:
@@ -99,6 +102,14 @@ def test_short_schedule_no_orphan_shard_from_a_heal_racing_the_gc(short_run: Rep
     assert not short_run.orphans_heal_race, explain(short_run, ("orphan_shard_heal_race",))
 
 
+@pytest.mark.xfail(strict=True, reason="issue 14, found by the chaos suite (not in its list yet): an upload "
+                                       "dropped while its node is frozen leaves a header-only temp file once the "
+                                       "node resumes (nodes/server.py put_shard is cancelled while creating it)")
+def test_short_schedule_no_temp_file_left_by_a_frozen_node(short_run: Report) -> None:
+    assert short_run.probes.get("uploads_given_up"), "the probe never ran"
+    assert not short_run.temp_after_freeze, explain(short_run, ("temp_file_after_freeze",))
+
+
 @pytest.mark.xfail(strict=True, reason="issue 14 item 5: write intents are never cleared for multipart parts")
 def test_short_schedule_part_write_intents_are_cleared(short_run: Report) -> None:
     probe = short_run.probes["part_intents"]
@@ -109,16 +120,23 @@ def test_short_schedule_part_write_intents_are_cleared(short_run: Report) -> Non
 
 
 @pytest.mark.skipif(not os.environ.get("CHAOS_SECONDS"), reason="the long schedule runs under `make chaos`")
-def test_long_schedule(tmp_path: os.PathLike) -> None:
+def test_long_schedule() -> None:
+    """The processes' logs are kept (``CHAOS_DIR``, default a new /tmp/s3gw-chaos-*), the shard data
+    is not."""
     seconds = float(os.environ["CHAOS_SECONDS"])
+    root = os.environ.get("CHAOS_DIR") or tempfile.mkdtemp(prefix="s3gw-chaos-")
     shape = Shape(clients=int(os.environ.get("CHAOS_CLIENTS", "6")), keys=int(os.environ.get("CHAOS_KEYS", "64")),
                   max_put=20 * MiB, max_mpu=20 * MiB, mpu_share=0.25)
     seed = int(os.environ.get("CHAOS_SEED", "0") or 0) or int.from_bytes(os.urandom(4), "big")
-    report = run(str(tmp_path), shape, lambda ch: faults.long_schedule(ch, seconds), seed=seed, warmup=20.0,
-                 hold=(5.0, 20.0), bitrot_files=10)
+    try:
+        report = run(root, shape, lambda ch: faults.long_schedule(ch, seconds), seed=seed, warmup=20.0,
+                     hold=(5.0, 20.0), bitrot_files=10)
+    finally:
+        for shards in glob.glob(os.path.join(root, "cluster", "node*", "shards")):
+            shutil.rmtree(shards, ignore_errors=True)
+    print(f"\nseed {seed}, logs in {root}\n" + report.figures() + "\n\nevents:\n" + "\n".join(report.events))
     out = os.environ.get("CHAOS_REPORT")
     if out:
         with open(out, "w") as f:
             f.write(report.to_json())
-    print(f"\nseed {seed}\n" + report.figures() + "\n\nevents:\n" + "\n".join(report.events))
     check_run(report)

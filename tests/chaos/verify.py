@@ -28,10 +28,10 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from tests.chaos.conftest import ORPHAN_GRACE, data_ids, missing_shards
+from tests.chaos.conftest import ORPHAN_GRACE, SHARD_HEADER, data_ids, missing_shards
 from tests.chaos.faults import Chaos, probe_part_intents
 from tests.chaos.ledger import ABSENT, Finding, Ledger, describe_states
 from tests.chaos.workload import BUCKETS, VERSIONED, Stream, Workload, s3_client
@@ -73,9 +73,12 @@ class Report:
     orphans: list[str] = field(default_factory=list)
     orphans_heal_race: list[str] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
+    temp_after_freeze: list[str] = field(default_factory=list)
+    temp_diagnosis: dict[str, str] = field(default_factory=dict)
     crash_leftovers: int = 0
     probes: dict[str, Any] = field(default_factory=dict)
     crashes: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds each verification step took
 
     def of(self, *categories: str) -> list[str]:
         return [f for f in self.findings if f.split(":", 1)[0] in categories]
@@ -84,7 +87,7 @@ class Report:
         return [p for p in self.redundancy_left if p["kind"] == kind]
 
     def figures(self) -> str:
-        lost = self.categories.get("lost", 0) + self.categories.get("missing", 0)
+        lost = sum(self.categories.get(c, 0) for c in ("lost", "missing", "resurrected", "unreadable"))
         corrupt = self.categories.get("corrupt", 0) + self.categories.get("unexpected_version", 0)
         cut = {c: self.categories.get(c, 0) for c in ("cut_short_overwrite", "cut_short")}
         red = (f"{self.redundancy_seconds:.1f} s after the faults ended" if self.redundancy_seconds is not None
@@ -115,9 +118,11 @@ class Report:
             f"healed {self.scrub.get('healed', '?')}, failed {self.scrub.get('failed', '?')}, "
             f"unrecoverable {self.scrub.get('unrecoverable', '?')}"),
             (f"  orphans       {len(self.orphans)} shard files (+{len(self.orphans_heal_race)} written by a heal "
-            f"after the GC of their version), {len(self.temp_files)} temp files (+{self.crash_leftovers} left "
-            f"by node crashes for the node's sweeper)"),
+            f"after the GC of their version), {len(self.temp_files)} temp files (+{len(self.temp_after_freeze)} "
+            f"header-only ones created as a frozen node resumed, +{self.crash_leftovers} left by node crashes "
+            f"for the node's sweeper)"),
             f"  probes        {json.dumps(self.probes, sort_keys=True)}",
+            "  verification  " + ", ".join(f"{k} {v:.0f} s" for k, v in self.phases.items()),
         ]
         if self.findings:
             lines.append(f"  findings ({len(self.findings)}, first 20):")
@@ -125,7 +130,9 @@ class Report:
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=str)
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps({k: dict(v) if isinstance(v, Counter) else v for k, v in doc.items()}, indent=2,
+                          default=str)
 
 
 class Verifier:
@@ -169,7 +176,10 @@ class Verifier:
             self.report.took_effect += 1  # a write or delete answered with an error had committed
             return
         ever = {op.sha for op in self.ledger.key_ops(bucket, key) if op.writes}
-        category = "lost" if got == ABSENT or got in ever else "corrupt"
+        if settled == ABSENT:
+            category = "resurrected" if got in ever else "corrupt"  # a delete acknowledged, bytes back
+        else:
+            category = "lost" if got == ABSENT or got in ever else "corrupt"
         self.find(Finding(category, bucket, key, version_id, describe_states([settled]) + " (acknowledged)",
                           describe_states([got]), what))
 
@@ -195,12 +205,17 @@ class Verifier:
                     continue
                 key, vid = v["Key"], v["VersionId"]
                 failed = {op.sha for op in self.ledger.key_ops(VERSIONED, key) if op.writes and not op.ok}
-                got = hashlib.sha256(s3.get_object(Bucket=VERSIONED, Key=key, VersionId=vid)["Body"].read())
-                if got.hexdigest() in failed:
-                    self.report.took_effect += 1
+                s = Stream(s3, Ledger(), 0, VERSIONED, key, vid)
+                s.read()
+                got = s.hash.hexdigest()
+                if s.r.status != 200 or s.r.cut_error:
+                    self.find(Finding("unreadable", VERSIONED, key, vid, "a listed version reads",
+                                      f"{s.r.status} {s.r.code} {s.r.cut_error}".strip()))
+                elif got in failed:
+                    self.report.took_effect += 1  # a write answered with an error had committed
                 else:
                     self.find(Finding("unexpected_version", VERSIONED, key, vid,
-                                      "only versions the clients wrote", f"sha256 {got.hexdigest()[:16]}…"))
+                                      "only versions the clients wrote", f"sha256 {got[:16]}…"))
         for bucket in BUCKETS:
             listed: set[str] = set()
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -322,41 +337,83 @@ class Verifier:
                                   "only shards a stored layout references",
                                   p + (" (a heal rebuilt this shard set; its version was gone)" if raced else "")))
 
-        def temp() -> tuple[list[str], int]:
-            unexpected, crash = [], 0
+        def temp() -> tuple[list[str], list[str], int]:
+            """(temp files unexplained, header-only ones created as a frozen node resumed, crash leftovers)"""
+            unexpected, thawed, crash = [], [], 0
             for i, node in enumerate(self.c.nodes.nodes):
                 last_kill = max(self.c.node_kills.get(i, [0.0]))
                 for name in node.tmp_files():
                     path = os.path.join(node.data, "tmp", name)
                     try:
-                        age = time.time() - os.stat(path).st_mtime
+                        st = os.stat(path)
                     except FileNotFoundError:
                         continue
-                    # a file last written before the node's last SIGKILL is a crash leftover
-                    if last_kill and time.monotonic() - age <= last_kill + 1.0:
-                        crash += 1
+                    written = time.monotonic() - (time.time() - st.st_mtime)
+                    if last_kill and written <= last_kill + 1.0:
+                        crash += 1  # last written before the node's last SIGKILL: its sweeper's
+                    elif st.st_size <= SHARD_HEADER and any(
+                            t - 1.0 <= written <= t + 30.0 for t in self.c.node_thaws.get(i, [])):
+                        # nothing but the header, created as the node came back from SIGSTOP: an upload
+                        # the gateway had given up on (its connection gone) whose handler was cancelled
+                        # while its temp file was being created
+                        thawed.append(path)
                     else:
                         unexpected.append(path)
-            return unexpected, crash
+            return unexpected, thawed, crash
 
         try:
-            unexpected, crash = wait_until(temp, "no temp files on the nodes but crash leftovers",
-                                           until=lambda t: not t[0], interval=1.0)
+            unexpected, thawed, crash = wait_until(temp, "no temp files on the nodes but crash leftovers",
+                                                   until=lambda t: not t[0], interval=1.0)
         except AssertionError:
-            unexpected, crash = temp()
-            for p in unexpected:
-                self.find(Finding("temp_file", "", "", "", "no temp file but a crashed node's", p))
-        self.report.temp_files, self.report.crash_leftovers = unexpected, crash
+            unexpected, thawed, crash = temp()
+            self.report.temp_diagnosis = self.diagnose_temp(unexpected)
+        thaw = "header only, created as the node resumed from SIGSTOP"
+        for category, paths in (("temp_file", unexpected), ("temp_file_after_freeze", thawed)):
+            for p in paths:
+                self.find(Finding(category, "", "", "", "no temp file but a crashed node's",
+                                  f"{p} ({self.report.temp_diagnosis.get(p, thaw)})"))
+        self.report.temp_files, self.report.temp_after_freeze, self.report.crash_leftovers = unexpected, thawed, crash
+
+    def diagnose_temp(self, paths: list[str]) -> dict[str, str]:
+        """For temp files that stay: their size and age against the fault log, and whether they go
+        once the gateways are restarted (then a gateway held the upload's connection open)."""
+        t0 = self.c.events[0][0] if self.c.events else 0.0
+        out = {}
+        for p in paths:
+            try:
+                st = os.stat(p)
+            except FileNotFoundError:
+                continue
+            written = time.monotonic() - (time.time() - st.st_mtime) - t0
+            out[p] = f"{st.st_size} B, last written at {written:.1f}s of the fault log"
+        for g in range(len(self.c.gateways)):
+            gw = self.c.gateways[g]
+            if gw is not None:
+                gw.stop()
+            self.c.start_gateway(g)
+        gone = [p for p in paths if not os.path.exists(p)]
+        end = deadline(30)
+        while len(gone) < len(paths) and time.monotonic() < end:
+            time.sleep(0.5)
+            gone = [p for p in paths if not os.path.exists(p)]
+        for p in out:
+            out[p] += "; removed once the gateways restarted" if p in gone else "; still there after the gateways restarted"
+        return out
 
     # -- all ----------------------------------------------------------------------------
     def run(self, faults_ended: float) -> Report:
-        self.c.wait_online(self.c.nodes.n)
-        self.c.wait_serving()
-        self.read_back()
-        self.report.probes["part_intents"] = probe_part_intents(self.ch)
-        self.wait_redundancy(faults_ended)
-        self.deep()
-        self.leftovers()
+        steps = [
+            ("whole", lambda: (self.c.wait_online(self.c.nodes.n), self.c.wait_serving())),
+            ("read_back", self.read_back),
+            ("part_intents", lambda: self.report.probes.__setitem__("part_intents", probe_part_intents(self.ch))),
+            ("redundancy", lambda: self.wait_redundancy(faults_ended)),
+            ("deep", self.deep),
+            ("leftovers", self.leftovers),
+        ]
+        for name, step in steps:
+            t = time.monotonic()
+            step()
+            self.report.phases[name] = round(time.monotonic() - t, 1)
         return self.finish()
 
     def finish(self) -> Report:
