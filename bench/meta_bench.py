@@ -46,10 +46,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from s3gw.common.records import ObjectInfo, ObjectLayout, Part, ShardSet  # noqa: E402
 from s3gw.meta.base import MetaStore  # noqa: E402
 from s3gw.meta.model import BucketRecord, PartRecord, UploadRecord, VersionRecord  # noqa: E402
 from s3gw.meta.postgres import PostgresMeta  # noqa: E402
@@ -140,9 +142,10 @@ async def bench_store(store: MetaStore, n: int, repeat: int) -> dict[str, tuple[
     return out
 
 
-def _layout(i: int) -> dict:
-    """A small erasure-coded layout (what GC queues when a version goes)."""
-    return {"data_id": f"{i:032x}", "placement": [f"drive{j}" for j in range(9)], "size": 1024, "k": 6, "m": 3}
+def _layout(i: int) -> ShardSet:
+    """A small erasure-coded shard set (what GC queues when a version goes)."""
+    return ShardSet(f"{i:032x}", 1024, 6, 3, "isa_l_rs_vand", 1 << 20, 176, 176, "blake3",
+                    tuple(f"drive{j}" for j in range(9)))
 
 
 async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, float, float]]:
@@ -153,7 +156,8 @@ async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, flo
 
     def rec(bucket: str, i: int, vid: str = "null") -> VersionRecord:
         return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=vid, mtime=time.time(), size=1024,
-                             etag=ETAG, info={"ct": "binary/octet-stream"}, layout=_layout(i))
+                             etag=ETAG, info=ObjectInfo(content_type="binary/octet-stream"),
+                             layout=ObjectLayout.single(_layout(i)))
 
     def marker(bucket: str, i: int) -> VersionRecord:
         return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=f"m{i:031x}", mtime=time.time(),
@@ -162,18 +166,19 @@ async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, flo
     async def multipart(i: int, abort: bool) -> None:
         uid = f"u{i:031x}"
         key = f"mp/{i:06d}"
-        await store.create_upload(UploadRecord(uid, "w-plain", key, time.time(), {"ct": "x"}))
+        await store.create_upload(UploadRecord(uid, "w-plain", key, time.time(), ObjectInfo(content_type="x")))
         for n in (1, 2)[: 1 if abort else 2]:
             await store.put_part(PartRecord(uid, n, 1024, ETAG, time.time(), _layout(i * 10 + n)))
         if abort:
             await store.abort_upload("w-plain", key, uid)
         else:
-            parts = {"parts": [{"n": 1, "layout": _layout(i * 10 + 1)}, {"n": 2, "layout": _layout(i * 10 + 2)}]}
+            parts = ObjectLayout.multipart([Part(1, 1024, ETAG, _layout(i * 10 + 1)),
+                                            Part(2, 1024, ETAG, _layout(i * 10 + 2))])
             await store.complete_upload(uid, VersionRecord(bucket="w-plain", key=key, mtime=time.time(),
                                                            size=2048, etag=ETAG, layout=parts), [1, 2])
 
-    def retag(v: VersionRecord) -> dict:
-        return {**v.info, "tags": {"n": str(v.seq)}}
+    def retag(v: VersionRecord) -> ObjectInfo:
+        return replace(v.info, tags={"n": str(v.seq)})
 
     cases = {
         "put, new key": lambda i: store.put_version(rec("w-plain", i)),

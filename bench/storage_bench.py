@@ -69,7 +69,7 @@ async def main() -> None:
         degraded = ""
         if args.m:
             for i in range(min(args.m, args.k)):
-                await storage.drive(layout["placement"][i]).delete_shard(f"{data_id}.{i}")
+                await storage.drive(layout.placement[i]).delete_shard(f"{data_id}.{i}")
             t_deg, got = await read_all()
             assert got == size
             degraded = f"  degraded read ({min(args.m, args.k)} data shards gone): " \
@@ -90,7 +90,7 @@ async def main() -> None:
         assert h1.digest() == h2.digest(), "data mismatch"
         print(f"{args.size_mib} MiB object, {args.k}+{args.m}, {args.block_kib} KiB stripes, "
               f"{args.piece_kib} KiB writes, fsync={'off' if args.no_fsync else 'on'}, "
-              f"hash={layout['hash']}, ec={layout['ec']}\n"
+              f"hash={layout.hash}, ec={layout.ec}\n"
               f"  write: {args.size_mib / t_write:7.1f} MiB/s\n"
               f"  read:  {args.size_mib / t_read:7.1f} MiB/s\n{degraded}"
               f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB\n", end="")

@@ -62,7 +62,7 @@ from .protocol import (
 )
 from .shardstore import ShardStore, ShardWriter, validate_name, verify_frames
 
-log = logging.getLogger("nodes.server")
+log = logging.getLogger(__name__)
 
 
 def loop_time() -> float:

@@ -27,11 +27,12 @@ from typing import Any, TextIO
 
 from .admin_client import signed_request
 from .api.madmin_crypto import decrypt_data, encrypt_data
+from .config import parse_duration
 
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
 
-OPS_COMMANDS = ("user", "policy", "maintenance", "export-manifest", "backup", "restore")
+OPS_COMMANDS = ("user", "policy", "svcacct", "group", "maintenance", "export-manifest", "backup", "restore")
 
 
 class AdminFailed(Exception):
@@ -100,10 +101,47 @@ class OpsClient:
     def remove_policy(self, name: str) -> None:
         self.call("DELETE", f"{V3}/remove-canned-policy", {"name": name})
 
-    def attach(self, user: str, names: list[str], attach: bool = True) -> dict[str, Any]:
-        body = encrypt_data(self.secret, json.dumps({"policies": names, "user": user}).encode())
+    def attach(self, user: str, names: list[str], attach: bool = True, group: str = "") -> dict[str, Any]:
+        doc = {"policies": names, "group": group} if group else {"policies": names, "user": user}
+        body = encrypt_data(self.secret, json.dumps(doc).encode())
         raw = self.call("POST", f"{V3}/idp/builtin/policy/{'attach' if attach else 'detach'}", None, body)
         return json.loads(decrypt_data(self.secret, raw))
+
+    # -- service accounts (madmin wire formats: sealed bodies both ways) -------------------
+    def _sealed(self, method: str, path: str, query: dict[str, str] | None = None,
+                doc: dict[str, Any] | None = None) -> Any:
+        body = encrypt_data(self.secret, json.dumps(doc).encode()) if doc is not None else b""
+        raw = self.call(method, path, query, body)
+        return json.loads(decrypt_data(self.secret, raw)) if raw else None
+
+    def add_svcacct(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return self._sealed("PUT", f"{V3}/add-service-account", None, doc)["credentials"]
+
+    def list_svcaccts(self, user: str = "") -> list[dict[str, Any]]:
+        return self._sealed("GET", f"{V3}/list-service-accounts", {"user": user} if user else None)["accounts"] or []
+
+    def svcacct_info(self, access_key: str) -> dict[str, Any]:
+        return self._sealed("GET", f"{V3}/info-service-account", {"accessKey": access_key})
+
+    def edit_svcacct(self, access_key: str, doc: dict[str, Any]) -> None:
+        self._sealed("POST", f"{V3}/update-service-account", {"accessKey": access_key}, doc)
+
+    def remove_svcacct(self, access_key: str) -> None:
+        self.call("DELETE", f"{V3}/delete-service-account", {"accessKey": access_key})
+
+    # -- groups ---------------------------------------------------------------------
+    def update_group(self, group: str, members: list[str], remove: bool = False) -> None:
+        doc = {"group": group, "members": members, "isRemove": remove}
+        self.call("PUT", f"{V3}/update-group-members", None, json.dumps(doc).encode())
+
+    def group_info(self, group: str) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V3}/group", {"group": group}))
+
+    def list_groups(self) -> list[str]:
+        return json.loads(self.call("GET", f"{V3}/groups"))
+
+    def set_group_status(self, group: str, status: str) -> None:
+        self.call("PUT", f"{V3}/set-group-status", {"group": group, "status": status})
 
     # -- s3gw's own -----------------------------------------------------------------
     def maintenance(self, state: str | None = None, reason: str = "") -> dict[str, Any]:
@@ -123,6 +161,13 @@ def _common(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.add_argument("--log-level", default="WARNING")
+
+
+def _svcacct_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--policy", default="", help="embedded policy (JSON file, - for stdin): narrows the user's")
+    ap.add_argument("--name", default="")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--expiry", default="", help="expires after DURATION (e.g. 30d, 12h; 15m to 365d)")
 
 
 def add_admin_parsers(asub: Any) -> None:
@@ -154,10 +199,56 @@ def add_admin_parsers(asub: Any) -> None:
     pr.add_argument("name")
     _common(pr)
     for name in ("attach", "detach"):
-        pa = psub.add_parser(name, help=f"{name} policies to/from a user")
+        pa = psub.add_parser(name, help=f"{name} policies to/from a user or a group")
         pa.add_argument("names", help="policy names, comma separated")
-        pa.add_argument("--user", required=True)
+        who = pa.add_mutually_exclusive_group(required=True)
+        who.add_argument("--user")
+        who.add_argument("--group")
         _common(pa)
+
+    g = asub.add_parser("group", help="groups of users: add, rm, info, ls, enable, disable")
+    gsub = g.add_subparsers(dest="group_command", required=True)
+    ga = gsub.add_parser("add", help="add users to a group (created when new)")
+    ga.add_argument("group")
+    ga.add_argument("members", nargs="+")
+    _common(ga)
+    gr = gsub.add_parser("rm", help="remove users from a group; with none, remove the (empty) group")
+    gr.add_argument("group")
+    gr.add_argument("members", nargs="*")
+    _common(gr)
+    _common(gsub.add_parser("ls", help="every group"))
+    for name, hlp in (("info", "a group's status, policies and members"),
+                      ("enable", "its policies apply to its members again"),
+                      ("disable", "its policies apply to nobody")):
+        gp = gsub.add_parser(name, help=hlp)
+        gp.add_argument("group")
+        _common(gp)
+
+    sa = asub.add_parser("svcacct", help="service accounts (access keys) of a user: add, ls, info, edit, rm, "
+                                          "enable, disable")
+    sasub = sa.add_subparsers(dest="svcacct_command", required=True)
+    sadd = sasub.add_parser("add", help="a new access key for USER (generated unless --access-key/--secret-key)")
+    sadd.add_argument("user")
+    sadd.add_argument("--access-key", default="")
+    sadd.add_argument("--secret-key", default="")
+    _svcacct_options(sadd)
+    _common(sadd)
+    sls = sasub.add_parser("ls", help="a user's service accounts")
+    sls.add_argument("user")
+    _common(sls)
+    for name, hlp in (("info", "one service account (--policy: its effective policy)"),
+                      ("rm", "remove a service account"), ("enable", "accept its requests again"),
+                      ("disable", "refuse its requests")):
+        sp = sasub.add_parser(name, help=hlp)
+        sp.add_argument("access_key")
+        if name == "info":
+            sp.add_argument("--policy", action="store_true", help="print the policy document")
+        _common(sp)
+    sed = sasub.add_parser("edit", help="change a service account's secret, policy, name, description or expiry")
+    sed.add_argument("access_key")
+    sed.add_argument("--secret-key", default="")
+    _svcacct_options(sed)
+    _common(sed)
 
     m = asub.add_parser("maintenance", help="maintenance mode: writes refused, reads served")
     m.add_argument("state", choices=("on", "off", "status"))
@@ -200,6 +291,10 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
             return _user(args, client)
         if cmd == "policy":
             return _policy(args, client)
+        if cmd == "svcacct":
+            return _svcacct(args, client)
+        if cmd == "group":
+            return _group(args, client)
         if cmd == "maintenance":
             st = client.maintenance(None if args.state == "status" else args.state, args.reason)
             if args.json:
@@ -286,10 +381,111 @@ def _policy(args: argparse.Namespace, c: OpsClient) -> int:
         c.remove_policy(args.name)
         return _ok(args, f"removed policy {args.name}", name=args.name)
     names = [n for n in args.names.split(",") if n]
-    res = c.attach(args.user, names, attach=sub == "attach")
+    res = c.attach(args.user or "", names, attach=sub == "attach", group=args.group or "")
     changed = res.get("policiesAttached" if sub == "attach" else "policiesDetached") or []
-    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {args.user}",
-               user=args.user, changed=changed)
+    who = args.user or f"group {args.group}"
+    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {who}",
+               user=args.user, group=args.group, changed=changed)
+
+
+def _group(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.group_command
+    if sub == "add":
+        c.update_group(args.group, args.members)
+        return _ok(args, f"added {','.join(args.members)} to group {args.group}", group=args.group,
+                   members=args.members)
+    if sub == "rm":
+        c.update_group(args.group, args.members, remove=True)
+        return _ok(args, f"removed {','.join(args.members)} from group {args.group}" if args.members
+                   else f"removed group {args.group}", group=args.group, members=args.members)
+    if sub == "ls":
+        groups = c.list_groups()
+        print(json.dumps({"groups": groups}) if args.json else "\n".join(groups))
+        return 0
+    if sub == "info":
+        g = c.group_info(args.group)
+        doc = {"group": g["name"], "status": g["status"], "members": g.get("members") or [],
+               "policies": [p for p in g.get("policy", "").split(",") if p]}
+        return _ok(args, f"{doc['group']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}, "
+                         f"members {','.join(doc['members']) or '-'}", **doc)
+    c.set_group_status(args.group, "enabled" if sub == "enable" else "disabled")
+    return _ok(args, f"group {args.group} {sub}d", group=args.group)
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _svcacct_doc(args: argparse.Namespace, prefix: str = "") -> dict[str, Any]:
+    """The madmin request fields the options give (``prefix``: "new" for update-service-account)."""
+    def key(name: str) -> str:
+        return prefix + name[0].upper() + name[1:] if prefix else name
+
+    doc: dict[str, Any] = {}
+    if args.policy:
+        data = sys.stdin.read() if args.policy == "-" else open(args.policy).read()
+        doc[key("policy")] = json.loads(data)
+    for name in ("name", "description"):
+        if getattr(args, name):
+            doc[key(name)] = getattr(args, name)
+    if args.expiry:
+        doc[key("expiration")] = _rfc3339(time.time() + parse_duration(args.expiry))
+    return doc
+
+
+def _svcacct(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.svcacct_command
+    if sub == "add":
+        doc = {"targetUser": args.user, **_svcacct_doc(args)}
+        if args.access_key or args.secret_key:
+            doc.update(accessKey=args.access_key, secretKey=args.secret_key)
+        cred = c.add_svcacct(doc)
+        exp = cred.get("expiration", "")
+        exp = "" if exp.startswith(("1970-", "0001-")) else exp
+        out = {"access_key": cred["accessKey"], "secret_key": cred["secretKey"], "expiration": exp or None}
+        if args.json:
+            print(json.dumps({"ok": True, **out}))
+        else:
+            print(f"Access Key: {out['access_key']}\nSecret Key: {out['secret_key']}\n"
+                  f"Expiration: {exp or 'no-expiry'}")
+        return 0
+    if sub == "ls":
+        rows = c.list_svcaccts(args.user)
+        if args.json:
+            print(json.dumps({"accounts": rows}))
+        else:
+            for r in rows:
+                exp = r.get("expiration", "")
+                print(f"{r['accessKey']:<22} {r['accountStatus']:<4} "
+                      f"{'no-expiry' if exp.startswith(('1970-', '0001-')) else exp:<22} {r.get('name', '')}")
+        return 0
+    if sub == "info":
+        info = c.svcacct_info(args.access_key)
+        if args.json:
+            print(json.dumps({"access_key": args.access_key, **info}))
+        elif args.policy:
+            print(info.get("policy", ""))
+        else:
+            print(f"AccessKey: {args.access_key}\nParentUser: {info.get('parentUser')}\n"
+                  f"Status: {info.get('accountStatus')}\nName: {info.get('name', '')}\n"
+                  f"Description: {info.get('description', '')}\n"
+                  f"Policy: {'implied' if info.get('impliedPolicy') else 'embedded'}\n"
+                  f"Expiration: {info.get('expiration') or 'no-expiry'}")
+        return 0
+    if sub == "rm":
+        c.remove_svcacct(args.access_key)
+        return _ok(args, f"removed service account {args.access_key}", access_key=args.access_key)
+    if sub in ("enable", "disable"):
+        c.edit_svcacct(args.access_key, {"newStatus": "on" if sub == "enable" else "off"})
+        return _ok(args, f"service account {args.access_key} {sub}d", access_key=args.access_key,
+                   status="enabled" if sub == "enable" else "disabled")
+    doc = _svcacct_doc(args, "new")
+    if args.secret_key:
+        doc["newSecretKey"] = args.secret_key
+    if not doc:
+        raise ValueError("nothing to change: give --secret-key, --policy, --name, --description or --expiry")
+    c.edit_svcacct(args.access_key, doc)
+    return _ok(args, f"edited service account {args.access_key}", access_key=args.access_key)
 
 
 def _manifest(args: argparse.Namespace, c: OpsClient) -> int:

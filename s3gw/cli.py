@@ -18,11 +18,14 @@ from nodes.server import run_node, tls_context
 
 from . import admin_cli, config
 from .admin_client import AdminClient, print_info, progress_line
+from .api.observe import ACCESS_LOGGER
 from .config import ServerConfig
 from .credentials import root_credentials
 from .meta.base import MetaError
 from .server import UnsafeListen, describe_meta, make_store, serve
 from .workers import run_workers
+
+log = logging.getLogger(__name__)
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, (args.log_level or "INFO").upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("s3gw.access").setLevel(logging.WARNING)
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     if args.command == "node":
         return run_node_command(args)
     if args.command == "admin":
@@ -165,7 +168,7 @@ def _load_config(path: str | None, args: argparse.Namespace, env: dict[str, str]
             conf.set(key, value, "command line")
     config.check(conf)
     for w in conf.warnings:
-        logging.getLogger("s3gw.config").warning("%s", w)
+        log.warning("%s", w)
     return conf
 
 

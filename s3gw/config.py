@@ -357,7 +357,8 @@ SCHEMA: list[Key] = [
     Key("metrics.token_max_lifetime", _dur(), 100 * 365 * 86400.0,
         "a metrics JWT that expires later than this from now is refused (the default: what mc generates)",
         flag="--metrics-token-max-lifetime", metavar="DURATION"),
-    Key("metrics.usage_interval", _dur(), 60.0, "time between recomputations of bucket usage for the metrics",
+    Key("metrics.usage_interval", _dur(), 1.0,
+        "how long a gateway reuses a bucket usage answer (usage is exact, from counters the writes keep)",
         flag="--usage-interval", env="S3GW_USAGE_INTERVAL", metavar="DURATION"),
     # logs (docs/operations.md)
     Key("log.level", _enum("debug", "info", "warning", "error", "critical"), "info",

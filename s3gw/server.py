@@ -19,11 +19,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
-from .api.guard import GuardedRunner, Limits, request_limit_middleware
+from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
+from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
 from .api import admin, cors, handlers, health, madmin, metrics, s3gw_admin
+from .api import sts, trace
+from .api import madmin_ops  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
+from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .core.iam import Iam
+from .core.runtime_config import RuntimeConfig
 from .core.ops import Operations
 from .core.repair import Repair
 from .core.service import Core
@@ -35,7 +39,7 @@ from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
 
-log = logging.getLogger("s3gw")
+log = logging.getLogger(__name__)
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -61,12 +65,20 @@ def check_listen_safety(cfg: ServerConfig) -> None:
 
 
 def build_app(cfg: ServerConfig) -> web.Application:
-    telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
+    request_cap = RequestCap(cfg.max_requests)      # api requests_max: changeable at run time
+    tracer = trace.TraceHub(trace.trace_dir(cfg.data_dir, cfg.host, cfg.port))     # mc admin trace, across worker processes
+    telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}", tracer=tracer)
     # admin.gate: an unsigned request under /minio/admin/ is refused before any handler runs
     app = web.Application(client_max_size=1024**2,
-                          middlewares=[telemetry.middleware(), request_limit_middleware(cfg.max_requests),
+                          middlewares=[telemetry.middleware(), request_limit_middleware(request_cap),
                                        admin.gate])
     app[TELEMETRY] = telemetry
+    app[TRACER] = tracer
+
+    async def end_traces(app: web.Application) -> None:
+        tracer.shutdown()       # live trace streams end, so they do not hold the shutdown
+
+    app.on_shutdown.append(end_traces)
     app[SETTINGS] = Settings(
         credentials={cfg.access_key: cfg.secret_key, **cfg.extra_credentials},
         region=cfg.region,
@@ -101,11 +113,27 @@ def build_app(cfg: ServerConfig) -> web.Application:
                       "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper())] + [
+        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper()),
+                 asyncio.create_task(app[OPS].usage.fold_forever())] + [
             asyncio.create_task(w()) for w in repair.workers()]
+        runtime = RuntimeConfig(meta, {
+            ("api", "requests_max"): cfg.max_requests, ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
+            ("heal", "interval"): cfg.heal_interval, ("scanner", "cycle"): cfg.scan_interval,
+            ("scanner", "pace"): cfg.scan_pace, ("scanner", "deep_every"): cfg.deep_scan_every,
+            ("site", "region"): cfg.region, ("storage_class", "standard"): f"EC:{cfg.parity_shards}"})
+        runtime.on("api", "requests_max", lambda v: setattr(request_cap, "value", v))
+        runtime.on("api", "cors_allow_origin", lambda v: setattr(app[cors.ORIGINS], "patterns", v))
+        runtime.on("heal", "interval", lambda v: setattr(repair, "heal_interval", v))
+        runtime.on("scanner", "cycle", lambda v: setattr(repair, "scan_interval", v))
+        runtime.on("scanner", "pace", lambda v: setattr(repair, "scan_pace", v))
+        runtime.on("scanner", "deep_every", lambda v: setattr(repair, "deep_every", v))
+        app[RUNTIME] = runtime
+        tasks.append(asyncio.create_task(runtime.follow()))    # what other gateways change, within a second
+        await tracer.start()
         try:
             yield
         finally:
+            await tracer.stop()
             tasks += repair.stop_sequences()       # mc admin heal sequences still walking
             for t in tasks:
                 t.cancel()
@@ -122,6 +150,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
     health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes
     metrics.add_routes(app)   # Prometheus endpoints, /debug/db-stats: the metrics authentication
     admin.add_routes(app, madmin.ROUTES, s3gw_admin.ROUTES)   # /minio/admin/*: one admin authentication
+    app.router.add_route("POST", "/", sts.with_sts(handler))   # STS AssumeRole (a form POST /), else S3
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
 

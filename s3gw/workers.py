@@ -22,15 +22,16 @@ import sys
 import time
 from multiprocessing.process import BaseProcess
 
+from .api.observe import ACCESS_LOGGER
 from .config import ServerConfig
 from .server import banner, check_listen_safety, make_store, serve
 
-log = logging.getLogger("s3gw.workers")
+log = logging.getLogger(__name__)
 
 
 def _worker_main(cfg: ServerConfig, index: int, log_level: int) -> None:
     logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [w{index}] %(name)s %(message)s")
-    logging.getLogger("s3gw.access").setLevel(logging.WARNING)
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the supervisor decides; SIGTERM stops the loop (serve)
     try:
         asyncio.run(serve(cfg, reuse_port=True, quiet=True))

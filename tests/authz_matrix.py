@@ -143,18 +143,41 @@ BUCKET_POLICIES: dict[str, Callable[[World], dict]] = {
 
 @dataclass(frozen=True)
 class Caller:
+    """Who sends a cell's request. ``kind`` says what signs it:
+
+    * ``user``: a user holding ``policies``;
+    * ``group``: a user with no policy of its own, member of a group holding ``policies``;
+    * ``svcacct``: a service account of a user holding ``policies``, with ``own`` as its
+      embedded policy;
+    * ``sts``: temporary credentials (AssumeRole) of a user holding ``policies``, with ``own``
+      as the session policy (requests carry the session token).
+
+    A derived credential's requests are allowed only where its user's would be *and* its own
+    policy allows (``allowed``: the intersection; a Deny in either refuses).
+    """
+
     name: str
     policies: tuple[str, ...] | None   # canned names, "@stored" names; None: anonymous (unsigned)
+    kind: str = "user"
+    own: str | None = None             # "@stored" or canned: a service account's / session's own policy
 
     @property
     def anonymous(self) -> bool:
         return self.policies is None
 
     def documents(self, w: World) -> list[dict]:
-        return [STORED[p[1:]](w) if p.startswith("@") else CANNED[p] for p in self.policies or ()]
+        """The identity policies the caller acts under: its own, its group's, its user's."""
+        return [_policy(p, w) for p in self.policies or ()]
+
+    def own_documents(self, w: World) -> list[dict]:
+        return [_policy(self.own, w)] if self.own else []
 
     def policy_names(self, w: World) -> list[str]:
         return [w.policies[p[1:]] if p.startswith("@") else p for p in self.policies or ()]
+
+
+def _policy(ref: str, w: World) -> dict:
+    return STORED[ref[1:]](w) if ref.startswith("@") else CANNED[ref]
 
 
 CALLERS = (
@@ -167,6 +190,11 @@ CALLERS = (
     Caller("prefix-scoped", ("@prefix",)),
     Caller("deny-over-readwrite", ("readwrite", "@deny")),
     Caller("anonymous", None),
+    # identities beyond users: a group's member, a service account and temporary credentials
+    # narrower than their user (docs/operations.md)
+    Caller("group-member", ("@bucket",), kind="group"),
+    Caller("svcacct-narrow", ("readwrite",), kind="svcacct", own="@prefix"),
+    Caller("sts-session", ("readwrite", "@deny"), kind="sts", own="@bucket"),
 )
 
 # --------------------------------------------------------------------------- what each operation needs
@@ -633,7 +661,8 @@ def _applies(st: dict, need: Need, ctx: dict[str, str], bucket_policy: bool) -> 
 
 def allowed(c: Caller, w: World, need: Need, ctx: dict[str, str], users_bucket_policy: bool = True) -> bool:
     """AWS's evaluation for a caller of the bucket owner's account: an explicit Deny in the
-    identity policies or the bucket's policy refuses; else an Allow in either allows.
+    identity policies or the bucket's policy refuses; else an Allow in either allows; and a
+    derived credential's own policy must allow it as well (no Deny in it).
     (``users_bucket_policy=False``: MinIO's, where the bucket policy is for anonymous callers only.)"""
     if c.anonymous and need.action == "s3:ListAllMyBuckets":
         return False
@@ -645,7 +674,14 @@ def allowed(c: Caller, w: World, need: Need, ctx: dict[str, str], users_bucket_p
     statements = [(st, bp) for d, bp in docs for st in d["Statement"]]
     if any(st["Effect"] == "Deny" and _applies(st, need, ctx, bp) for st, bp in statements):
         return False
-    return any(st["Effect"] == "Allow" and _applies(st, need, ctx, bp) for st, bp in statements)
+    if not any(st["Effect"] == "Allow" and _applies(st, need, ctx, bp) for st, bp in statements):
+        return False
+    # a service account's or a session's own policy must allow it too (a Deny in it refuses)
+    own = [st for d in c.own_documents(w) for st in d["Statement"]]
+    if own and (any(st["Effect"] == "Deny" and _applies(st, need, ctx, False) for st in own)
+                or not any(st["Effect"] == "Allow" and _applies(st, need, ctx, False) for st in own)):
+        return False
+    return True
 
 
 def context(r: Row, w: World, t: Target) -> dict[str, str]:

@@ -55,7 +55,8 @@ def boto3_client(t: Target, variant: str = "boto3", **config: Any):
     return t.cache[key]
 
 
-def boto3_with_keys(t: Target, access_key: str, secret_key: str, variant: str = "boto3-wr"):
+def boto3_with_keys(t: Target, access_key: str, secret_key: str, variant: str = "boto3-wr",
+                    session_token: str | None = None):
     import boto3
     from botocore.config import Config
 
@@ -63,8 +64,17 @@ def boto3_with_keys(t: Target, access_key: str, secret_key: str, variant: str = 
     if variant == "boto3-wr":
         extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
     return boto3.client("s3", endpoint_url=t.url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                        region_name=t.region,
+                        aws_session_token=session_token, region_name=t.region,
                         config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **extra))
+
+
+def sts_with_keys(t: Target, access_key: str, secret_key: str):
+    """An STS client (AssumeRole on the target's S3 port, as MinIO serves it)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sts", endpoint_url=t.url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                        region_name=t.region, config=Config(retries={"max_attempts": 1}))
 
 
 # ---------------------------------------------------------------- minio-py

@@ -15,7 +15,7 @@ whatever API it speaks, goes (MinIO's ``validateAdminReq``, STYLE.md 13):
 2. **route**: the tables' routes, then a catch-all for any other admin path
    (``unknown_admin_api``: MinIO's 426 XMinioAdminVersionMismatch, after the
    signature is verified).
-3. **body** (``read_body``): PUT and POST bodies, read whole, bounded (1 MiB),
+3. **body** (``read_body``): PUT and POST bodies (and a DELETE's), read whole, bounded (1 MiB),
    each piece within ``server.read_timeout``.
 4. **authenticate, then authorise** (``authenticate``): SigV4 in any region
    (madmin signs with none), the body's SHA-256 against the signed one, then
@@ -42,9 +42,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import AuthError, authenticate as verify_signature, claimed_access_key, is_sha256_hex, signature_kind
+from ..auth import AuthError, authenticate as verify_signature, claimed_access_key, is_sha256_hex, \
+    security_token_sent, signature_kind
 from ..core import MetaUnavailable
-from ..core.iam import IamError, Principal
+from ..core.errors import CoreError
+from ..core.iam import IamError, Principal, check_session_token
 from .app import IAM, OPS, SETTINGS
 from .errors import S3Error
 from .observe import AUDIT_INFO, REQUEST_ID, request_key
@@ -53,10 +55,15 @@ from .policy_context import request_context
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/minio/admin/"
+KMS_PREFIX = "/minio/kms/"           # MinIO's KMS API (mc admin kms key ...): s3gw has no KMS
 MAX_ADMIN_BODY = 1 << 20
 DENIED = "Access Denied."
 #: set by ``stream`` once a handler's answer has started: an error after that cuts the connection
 STREAMING = request_key("admin_streaming", bool)
+#: the policy condition context of an authenticated admin call (``require`` evaluates against it)
+ADMIN_CONTEXT = request_key("admin_context", Any)
+#: what an ``owner`` check already decrypted of the body (madmin's sealed documents), for the handler
+OPENED = request_key("admin_opened", bytes)
 
 AdminHandler = Callable[[web.Request, Principal, bytes], Awaitable[web.StreamResponse]]
 
@@ -72,9 +79,6 @@ class AdminError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-#: IAM errors (core/iam.py, named by MinIO's codes) that are not 400
-_IAM_STATUS = {"XMinioAdminNoSuchUser": 404, "XMinioAdminNoSuchPolicy": 404}
-
 BAD_JSON = ("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format")
 
 
@@ -83,7 +87,7 @@ def as_admin_error(request: web.Request, e: Exception) -> AdminError:
     if isinstance(e, AdminError):
         return e
     if isinstance(e, IamError):
-        return AdminError(e.code, e.message or e.code, _IAM_STATUS.get(e.code, 400))
+        return AdminError(e.code, e.message or e.code, e.status)
     if isinstance(e, MetaUnavailable):
         return AdminError("XMinioServerNotInitialized", f"metadata store unavailable: {e}", 503)
     log.exception("admin call %s %s failed (request %s)", request.method, request.path, request.get(REQUEST_ID, ""))
@@ -106,7 +110,7 @@ def error_response(request: web.Request, e: AdminError) -> web.Response:
 async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     """Step 1: an unsigned request under /minio/admin/ is refused before anything else runs."""
     preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-    if (request.path.startswith(ADMIN_PREFIX) and not preflight
+    if (request.path.startswith((ADMIN_PREFIX, KMS_PREFIX)) and not preflight
             and signature_kind(request.headers, request.query) is None):
         request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
         return error_response(request, AdminError("AccessDenied", DENIED, 403))
@@ -160,19 +164,35 @@ async def authenticate(request: web.Request, action: str | None, body: bytes | N
         auth = verify_signature(request.method, request.rel_url.raw_path, list(request.query.items()),
                                 request.headers, lookup, region="")
     except AuthError as e:
-        raise AdminError(e.code, e.message, e.status) from None
+        raise AdminError(e.code, e.message, S3Error(e.name).status) from None
     if auth.anonymous or principal is None or auth.access_key != principal.access_key:
         raise AdminError("AccessDenied", DENIED, 403)
+    try:
+        check_session_token(principal, auth.session_token, security_token_sent(request.headers, request.query.items()))
+    except CoreError as e:
+        raise AdminError(e.code, e.message, 403) from None
     audit["access_key"] = principal.access_key
     if body is not None and is_sha256_hex(auth.content_sha256 or "") and \
             hashlib.sha256(body).hexdigest() != auth.content_sha256:
         raise AdminError("XAmzContentSHA256Mismatch",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
-    ctx = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
-    if action is None or await iam.allowed(principal, action, context=ctx):    # conditions: aws:SourceIp, ...
-        return principal
-    if self_service and target == principal.access_key and not await iam.denied(principal, action, context=ctx):
-        return principal
+    request[ADMIN_CONTEXT] = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
+    if action is not None:
+        await require(request, principal, action, self_service and target == principal.access_key)
+    return principal
+
+
+async def require(request: web.Request, principal: Principal, action: str, own: bool = False) -> None:
+    """The authorisation step of an authenticated admin call: the caller's policies must allow
+    ``action`` (conditions included: aws:SourceIp, ...); for the caller's own things (``own``:
+    itself, its own service accounts) it is enough that no policy denies it explicitly
+    (MinIO's ``DenyOnly``). AccessDenied otherwise."""
+    iam = request.app[IAM]
+    ctx = request.get(ADMIN_CONTEXT)
+    if await iam.allowed(principal, action, context=ctx):
+        return
+    if own and not await iam.denied(principal, action, context=ctx):
+        return
     raise AdminError("AccessDenied", DENIED, 403)
 
 
@@ -188,6 +208,11 @@ async def stream(request: web.Request, headers: dict[str, str]) -> web.StreamRes
 # --------------------------------------------------------------------------- the router
 
 
+#: is this call about the caller's own things (its service accounts, ...)? Run after authentication,
+#: before authorisation; may read (and stash in OPENED) the body, may refuse with its own error
+OwnerCheck = Callable[[web.Request, Principal, bytes], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class AdminRoute:
     method: str
@@ -195,6 +220,7 @@ class AdminRoute:
     action: str | Callable[[web.Request], str]     # the IAM admin action (a few depend on the query)
     handler: AdminHandler
     self_service: bool = False                     # a user may act on itself (?accessKey= is its own key)
+    owner: OwnerCheck | None = None                # own things need only the absence of a Deny (``require``)
 
 
 class Routes:
@@ -208,9 +234,9 @@ class Routes:
         self._routes: list[AdminRoute] = []
 
     def route(self, method: str, path: str, action: str | Callable[[web.Request], str], *,
-              self_service: bool = False) -> Callable[[AdminHandler], AdminHandler]:
+              self_service: bool = False, owner: OwnerCheck | None = None) -> Callable[[AdminHandler], AdminHandler]:
         def wrap(fn: AdminHandler) -> AdminHandler:
-            self._routes.append(AdminRoute(method, self.prefix + path, action, fn, self_service))
+            self._routes.append(AdminRoute(method, self.prefix + path, action, fn, self_service, owner))
             return fn
 
         return wrap
@@ -224,10 +250,17 @@ def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamRes
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            body = await read_body(request) if request.method in ("PUT", "POST") else b""
+            # PUT and POST bodies; a DELETE's too when it has one (madmin's del-config-kv)
+            has_body = request.method in ("PUT", "POST") or (request.method == "DELETE" and request.body_exists)
+            body = await read_body(request) if has_body else b""
             action = route.action(request) if callable(route.action) else route.action
             target = request.query.get("accessKey", "") if route.self_service else ""
-            principal = await authenticate(request, action, body, target, self_service=route.self_service)
+            if route.owner is None:
+                principal = await authenticate(request, action, body, target, self_service=route.self_service)
+            else:
+                principal = await authenticate(request, None, body, target)
+                request[AUDIT_INFO]["action"] = action
+                await require(request, principal, action, await route.owner(request, principal, body))
             return await route.handler(request, principal, body)
         except Exception as e:
             if request.get(STREAMING):
@@ -248,6 +281,24 @@ def add_routes(app: web.Application, *apis: Routes) -> None:
     # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
     # have, not an S3 answer about a bucket named "minio" (an unsigned one never gets here: ``gate``)
     app.router.add_route("*", ADMIN_PREFIX + "{tail:.*}", unknown_admin_api)
+    app.router.add_route("*", KMS_PREFIX + "{tail:.*}", kms_not_configured)
+
+
+#: MinIO's KMS API paths -> the action its handlers check (policy.KMS*Action)
+_KMS_ACTIONS = {"key/create": "kms:CreateKey", "key/list": "kms:ListKeys", "key/status": "kms:KeyStatus",
+                "key/delete": "kms:DeleteKey", "key/import": "kms:ImportKey"}
+KMS_NOT_CONFIGURED = AdminError("NotImplemented", "Server side encryption specified but KMS is not configured", 501)
+
+
+async def kms_not_configured(request: web.Request) -> web.Response:
+    """MinIO's answer to a KMS call when no KMS is configured (ErrKMSNotConfigured: 501
+    NotImplemented), after authenticating and authorising the call like MinIO's handlers."""
+    tail = request.path[len(KMS_PREFIX):].split("/", 1)[-1]
+    try:
+        await authenticate(request, _KMS_ACTIONS.get(tail, "admin:KMSKeyStatus"), None, request.path)
+    except Exception as e:
+        return error_response(request, as_admin_error(request, e))
+    return error_response(request, KMS_NOT_CONFIGURED)
 
 
 _API_VERSION = re.compile(r"^/minio.*/(v\d+)/.*")

@@ -18,23 +18,26 @@ from typing import Any, Awaitable
 from aiohttp import web
 
 from ..common.numbers import parse_uint
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key
+from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key, \
+    security_token_sent
 from ..core.checksums import ALGORITHMS, new_checksum
+from ..core import errors as E
 from ..core.errors import CoreError
 from ..core.service import Core
 from ..core import MetaUnavailable
 from . import xml as X
-from ..core.iam import Iam, Principal
+from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
+from ..core.runtime_config import RuntimeConfig
 from ..core.repair import Repair
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
+from .trace import TraceHub
 from .policy_context import request_context
 from .router import BadPath, Op, Operation, route
 
-log = logging.getLogger("s3gw.api")
-access_log = logging.getLogger("s3gw.access")
+log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", Core)
 SETTINGS = web.AppKey("settings", "Settings")
@@ -42,6 +45,8 @@ IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
 REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
+RUNTIME = web.AppKey("runtime", RuntimeConfig)  # mc admin config: what may change while running (core/runtime_config.py)
+TRACER = web.AppKey("tracer", TraceHub)         # mc admin trace's subscribers, across processes (api/trace.py)
 
 READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024
@@ -240,18 +245,55 @@ class RequestPayload:
 Handler = Callable[[Request], Awaitable[web.StreamResponse]]
 
 
-def to_s3_error(exc: BaseException) -> S3Error:
-    """The boundary where core, auth and store failures become S3 errors."""
+def to_s3_error(exc: BaseException, request_id: str = "", op: Operation | None = None,
+                key: str | None = None) -> S3Error:
+    """The boundary where core, auth and store failures become S3 errors.
+
+    A core error's headers are built here, from what it says it is about
+    (``error_headers``); an auth error's status is its table row's. Anything
+    else is a bug or an outage nobody named: logged with the request id, the
+    operation, the bucket and the key (``key``: the one a DeleteObjects entry
+    names), and answered InternalError.
+    """
     if isinstance(exc, S3Error):
         return exc
     if isinstance(exc, CoreError):
-        return S3Error(exc.code, exc.message if exc.message != exc.code else "", exc.headers)
+        return S3Error(exc.code, exc.message if exc.message != exc.code else "", error_headers(exc))
     if isinstance(exc, AuthError):
-        return S3Error(exc.code, exc.message, status=exc.status)
+        return S3Error(exc.name, exc.message)
     if isinstance(exc, MetaUnavailable):
         return S3Error("ServiceUnavailable")
-    log.error("internal error", exc_info=exc)
+    operation = op.name.value if op is not None else ""
+    bucket = op.bucket if op is not None else ""
+    key = key if key is not None else (op.key if op is not None else "")
+    log.error("internal error: request %s, operation %s, bucket %r, key %r: %s", request_id, operation or "-",
+              bucket, key, f"{type(exc).__name__}: {exc}", exc_info=exc,
+              extra={"request_id": request_id, "operation": operation, "bucket": bucket, "key": key})
     return S3Error("InternalError")
+
+
+def error_headers(exc: CoreError) -> dict[str, str]:
+    """The response headers a core error carries, rendered from what it is about (S3's and MinIO's answers):
+
+    * about a delete marker (GET/HEAD of a key whose latest version is one, or
+      of the marker by its id): ``x-amz-delete-marker``, its version id and
+      Last-Modified;
+    * a GET/HEAD condition that failed (304 NotModified, 412 PreconditionFailed)
+      on a version: its ETag and Last-Modified;
+    * InvalidRange: ``ActualObjectSize``, the size of the object;
+    * a Range together with partNumber: ``Accept-Ranges: bytes``.
+    """
+    rec = exc.record
+    if rec is not None and rec.delete_marker:
+        return {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id,
+                "Last-Modified": X.http_date(rec.mtime)}
+    if rec is not None and isinstance(exc, (E.NotModified, E.PreconditionFailed)):
+        return {"ETag": f'"{rec.etag}"', "Last-Modified": X.http_date(rec.mtime)}
+    if isinstance(exc, E.InvalidRange) and exc.object_size is not None:
+        return {"ActualObjectSize": str(exc.object_size)}
+    if isinstance(exc, E.RangeWithPartNumber):
+        return {"Accept-Ranges": "bytes"}
+    return {}
 
 
 def error_response(err: S3Error, http: web.Request, request_id: str, op: Operation | None) -> web.Response:
@@ -301,6 +343,8 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
                     lookup, region="",
                 )
                 info["access_key"] = auth.access_key
+                check_session_token(None if auth.anonymous else principal, auth.session_token,
+                                    security_token_sent(http.headers, http.query.items()))
                 if op.name == Op.MethodNotAllowed:     # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal, version_of(op))
@@ -315,7 +359,7 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
             info["error"] = "XMinioInvalidObjectName"
             resp = error_response(S3Error("XMinioInvalidObjectName"), http, request_id, op)
         except Exception as exc:  # every failure becomes S3 XML
-            err = to_s3_error(exc)
+            err = to_s3_error(exc, request_id, op)
             info["error"] = err.code
             resp = error_response(err, http, request_id, op)
         finally:

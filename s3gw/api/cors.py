@@ -40,7 +40,15 @@ EXPOSE_HEADERS = ("Date, Etag, Server, Connection, Accept-Ranges, Content-Range,
                   "X-Amz-Bucket-Region, Expires, X-Amz*, X-Amz*, *")
 PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 
-ORIGINS = web.AppKey("cors_origins", tuple)   # the allow-list (patterns), set by install()
+class Origins:
+    """The allow-list (patterns); ``patterns`` may be replaced while the app runs
+    (``mc admin config set ALIAS api cors_allow_origin=...``)."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns: tuple[str, ...] = tuple(patterns)
+
+
+ORIGINS = web.AppKey("cors_origins", Origins)   # set by install()
 _PREFLIGHT = "s3gw.cors.preflight"             # request key: this answer is a preflight's, already complete
 
 
@@ -62,7 +70,8 @@ def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
 
 def _allowed_origin(request: web.Request) -> str | None:
     origin = request.headers.get("Origin", "")
-    if not origin or not origin_allowed(origin, request.app.get(ORIGINS, ("*",))):
+    allowed = request.app.get(ORIGINS)
+    if not origin or not origin_allowed(origin, allowed.patterns if allowed is not None else ("*",)):
         return None
     return origin
 
@@ -112,6 +121,6 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
 
 def install(app: web.Application, origins: Sequence[str]) -> None:
     """Serve CORS on every route of ``app`` for ``origins`` (patterns; ["*"] allows any origin)."""
-    app[ORIGINS] = tuple(origins)
+    app[ORIGINS] = Origins(origins)
     app.middlewares.append(cors_middleware)
     app.on_response_prepare.append(_on_prepare)

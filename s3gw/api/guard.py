@@ -41,7 +41,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from .errors import S3Error, render
 
-log = logging.getLogger("s3gw.api.guard")
+log = logging.getLogger(__name__)
 
 #: paths never refused by the request cap (liveness and readiness probes)
 EXEMPT_PREFIXES = ("/health/", "/minio/health/")
@@ -214,17 +214,27 @@ class GuardedRunner(web.AppRunner):
                              **self._guard_kwargs)
 
 
-def request_limit_middleware(max_requests: int) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """503 SlowDown (S3 XML, Retry-After) for a request past ``max_requests`` in progress in this process."""
+class RequestCap:
+    """The in-flight request cap of this process; ``value`` may change while it runs
+    (``mc admin config set ALIAS api requests_max=N``). 0: no cap."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def request_limit_middleware(max_requests: "int | RequestCap") -> Callable[..., Awaitable[web.StreamResponse]]:
+    """503 SlowDown (S3 XML, Retry-After) for a request past the cap of requests in progress in this process."""
     in_flight = 0
+    cap = max_requests if isinstance(max_requests, RequestCap) else RequestCap(max_requests)
 
     @web.middleware
     async def limit(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
         nonlocal in_flight
-        if not max_requests or request.path.startswith(EXEMPT_PREFIXES):
+        limit_now = cap.value
+        if not limit_now or request.path.startswith(EXEMPT_PREFIXES):
             return await handler(request)
-        if in_flight >= max_requests:
+        if in_flight >= limit_now:
             body = b"" if request.method == "HEAD" else slow_down_body(request.path)
             return web.Response(status=503, body=body, headers={
                 "Content-Type": "application/xml", "Retry-After": "1", "Server": "s3gw"})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import acl, buckets, listing, locking, multipart, objects, postobject, tagging
+from . import acl, attributes, buckets, listing, locking, multipart, objects, postobject, tagging
 from .app import Handler, Request
 from .errors import S3Error
 from .router import Op
@@ -33,7 +33,7 @@ NOT_IMPLEMENTED = frozenset({
     Op.GetBucketAccelerateConfiguration, Op.PutBucketAccelerateConfiguration,
     Op.GetBucketRequestPayment, Op.PutBucketRequestPayment,
     Op.GetBucketOwnershipControls, Op.PutBucketOwnershipControls, Op.DeleteBucketOwnershipControls,
-    Op.GetObjectAttributes, Op.GetObjectTorrent, Op.RestoreObject, Op.SelectObjectContent,
+    Op.GetObjectTorrent, Op.RestoreObject, Op.SelectObjectContent,
 })
 
 
@@ -101,5 +101,7 @@ HANDLERS: dict[Op, Handler] = {
     Op.CompleteMultipartUpload: multipart.complete_multipart_upload,
     Op.AbortMultipartUpload: multipart.abort_multipart_upload,
     Op.ListParts: multipart.list_parts,
+    # attributes (api/attributes.py)
+    Op.GetObjectAttributes: attributes.get_object_attributes,
     **{op: not_implemented for op in NOT_IMPLEMENTED},
 }

@@ -12,11 +12,12 @@ import re
 from typing import Any
 
 from ..core import checksums, lock, tagging
-from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions, http_date
+from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions
 from ..core import NULL_VERSION, VersionRecord
 from .app import Request
 from .errors import S3Error
 from .router import RESPONSE_OVERRIDES
+from .xml import http_date
 
 # Stored with the object and returned on GET/HEAD as they were sent.
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
@@ -103,10 +104,10 @@ def write_headers(rec: VersionRecord) -> dict[str, str]:
     out = {"ETag": f'"{rec.etag}"'}
     if rec.version_id != NULL_VERSION:
         out["x-amz-version-id"] = rec.version_id
-    ck = rec.info.get("ck")
+    ck = rec.info.checksum
     if ck:
-        out[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
-        out["x-amz-checksum-type"] = ck.get("type", "FULL_OBJECT")
+        out[f"x-amz-checksum-{ck.algo.lower()}"] = ck.value
+        out["x-amz-checksum-type"] = ck.type or "FULL_OBJECT"
     return out
 
 
@@ -119,40 +120,41 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
     h: dict[str, str] = {
         "ETag": f'"{rec.etag}"',
         "Last-Modified": http_date(rec.mtime),
-        "Content-Type": rec.info.get("ct") or DEFAULT_CONTENT_TYPE,
+        "Content-Type": rec.info.content_type or DEFAULT_CONTENT_TYPE,
         "Accept-Ranges": "bytes",
         "Content-Length": str(read.length),
     }
-    for name, value in rec.info.get("hdr", {}).items():
+    info = rec.info
+    for name, value in info.headers.items():
         h[name.title()] = value
-    h.update(rec.info.get("meta", {}))
+    h.update(info.user_meta)
     if rec.version_id != NULL_VERSION:
         h["x-amz-version-id"] = rec.version_id
-    if rec.info.get("sc"):
-        h["x-amz-storage-class"] = rec.info["sc"]
-    if rec.info.get("tags"):
-        h["x-amz-tagging-count"] = str(len(rec.info["tags"]))
-    ret = rec.info.get("ret")
+    if info.storage_class:
+        h["x-amz-storage-class"] = info.storage_class
+    if info.tags:
+        h["x-amz-tagging-count"] = str(len(info.tags))
+    ret = info.retention
     if ret:
-        h["x-amz-object-lock-mode"] = ret["mode"]
-        h["x-amz-object-lock-retain-until-date"] = lock.iso(ret["until"])
-    if rec.info.get("hold"):
-        h["x-amz-object-lock-legal-hold"] = rec.info["hold"]
+        h["x-amz-object-lock-mode"] = ret.mode
+        h["x-amz-object-lock-retain-until-date"] = lock.iso(ret.until)
+    if info.legal_hold:
+        h["x-amz-object-lock-legal-hold"] = info.legal_hold
     if read.partial:
         h["Content-Range"] = f"bytes {read.offset}-{read.offset + read.length - 1}/{rec.size}"
-    parts = (rec.layout or {}).get("parts")
+    parts = rec.layout.parts if rec.layout is not None else None
     if parts and rq.op.part_number:
         h["x-amz-mp-parts-count"] = str(len(parts))
-    ck = rec.info.get("ck")
+    ck = info.checksum
     if parts and rq.op.part_number:
         # a part read carries that part's own checksum, when the upload declared an algorithm (MinIO)
         ck = read.part_checksum if ck else None
     elif read.partial:
         ck = None
     if ck and (rq.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
-        h[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
-        if "type" in ck:  # a part's own checksum has no type
-            h["x-amz-checksum-type"] = ck["type"]
+        h[f"x-amz-checksum-{ck.algo.lower()}"] = ck.value
+        if ck.type is not None:  # a part's own checksum has no type
+            h["x-amz-checksum-type"] = ck.type
     for param, value in rq.op.overrides:
         if _CONTROL.search(value):
             # a header cannot carry control characters (HTTP field-value grammar)

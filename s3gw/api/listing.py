@@ -35,7 +35,7 @@ def _contents(rec: VersionRecord, enc: Any, with_owner: bool) -> str:
         X.el("ETag", f'"{rec.etag}"'),
         X.el("Size", rec.size),
         owner() if with_owner else None,
-        X.el("StorageClass", rec.info.get("sc", "STANDARD")),
+        X.el("StorageClass", rec.info.storage_class or "STANDARD"),
     )
 
 
@@ -111,7 +111,7 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
         else:
             children.append(X.el("Version", X.el("Key", enc(r.key)), X.el("LastModified", X.iso8601(r.mtime)),
                                  X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
-                                 X.el("StorageClass", r.info.get("sc", "STANDARD")), *tail))
+                                 X.el("StorageClass", r.info.storage_class or "STANDARD"), *tail))
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if lst.url:
         children.append(X.el("EncodingType", "url"))
@@ -133,7 +133,7 @@ async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
     for up in page.uploads:
         children.append(X.el("Upload", X.el("Key", enc(up.key)), X.el("UploadId", up.upload_id),
                              initiator(),
-                             owner(), X.el("StorageClass", up.info.get("sc", "")),
+                             owner(), X.el("StorageClass", up.info.storage_class or ""),
                              X.el("Initiated", X.iso8601(up.initiated))))
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if lst.url:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
+from ..common.records import Retention
 from ..core import lock
 from ..core.errors import GovernanceLocked
 from . import xml as X
@@ -70,8 +71,8 @@ async def put_retention(rq: Request) -> web.StreamResponse:
     if mode or until:
         if mode not in lock.MODES or not until:
             raise S3Error("MalformedXML")
-        new = {"mode": mode, "until": lock.parse_date(until)}
-        if new["until"] <= time.time():
+        new = Retention(mode, lock.parse_date(until))
+        if new.until <= time.time():
             raise S3Error("InvalidRequest", "the retain until date must be in the future")
     with governance_denied(rq):
         await rq.core.set_retention(rq.op.bucket, rq.op.key, rq.op.version_id, new, bypass_governance(rq))
@@ -80,11 +81,11 @@ async def put_retention(rq: Request) -> web.StreamResponse:
 
 async def get_retention(rq: Request) -> web.StreamResponse:
     rec = await rq.core.get_record(rq.op.bucket, rq.op.key, rq.op.version_id)
-    ret = rec.info.get("ret")
+    ret = rec.info.retention
     if not ret:
         raise S3Error("NoSuchObjectLockConfiguration")
-    return xml_response(X.document("Retention", X.el("Mode", ret["mode"]),
-                                   X.el("RetainUntilDate", lock.iso(ret["until"]))))
+    return xml_response(X.document("Retention", X.el("Mode", ret.mode),
+                                   X.el("RetainUntilDate", lock.iso(ret.until))))
 
 
 async def put_legal_hold(rq: Request) -> web.StreamResponse:
@@ -99,6 +100,6 @@ async def put_legal_hold(rq: Request) -> web.StreamResponse:
 async def get_legal_hold(rq: Request) -> web.StreamResponse:
     brec = await rq.core.bucket(rq.op.bucket)
     rec = await rq.core.get_record(rq.op.bucket, rq.op.key, rq.op.version_id)
-    if not brec.object_lock or not rec.info.get("hold"):
+    if not brec.object_lock or not rec.info.legal_hold:
         raise S3Error("NoSuchObjectLockConfiguration")
-    return xml_response(X.document("LegalHold", X.el("Status", rec.info["hold"])))
+    return xml_response(X.document("LegalHold", X.el("Status", rec.info.legal_hold)))

@@ -199,6 +199,8 @@ async def user_info(request: web.Request, principal: Principal, body: bytes) -> 
                            "userAuthInfo": {"type": "builtin"}}
     if u.policies:
         doc["policyName"] = ",".join(u.policies)
+    if u.groups:
+        doc["memberOf"] = u.groups
     return web.json_response(doc)
 
 
@@ -268,8 +270,9 @@ async def set_user_policy(request: web.Request, principal: Principal, body: byte
     names = [p for p in request.query.get("policyName", "").split(",") if p]
     request[AUDIT_INFO].update(target=user, detail=",".join(names))
     if request.query.get("isGroup") == "true":
-        raise AdminError("XMinioAdminInvalidArgument", "s3gw has no groups")
-    await request.app[IAM].set_policies(user, names)
+        await request.app[IAM].set_group_policies(user, names)
+    else:
+        await request.app[IAM].set_policies(user, names)
     return web.Response(status=200)
 
 
@@ -282,15 +285,18 @@ def _policy_assoc(attach: bool) -> Any:
                 raise ValueError("policies is not a list")
             names = [str(p) for p in policies]
             user = str(req.get("user") or "")
+            group = str(req.get("group") or "")
         except (ValueError, AttributeError, RecursionError):
             raise AdminError(*BAD_JSON) from None
-        request[AUDIT_INFO].update(target=user, detail=("attach " if attach else "detach ") + ",".join(names))
-        if req.get("group"):
-            raise AdminError("XMinioAdminInvalidArgument", "s3gw has no groups")
-        if not names or not user:
+        request[AUDIT_INFO].update(target=user or group,
+                                   detail=("attach " if attach else "detach ") + ",".join(names))
+        if not names or bool(user) == bool(group):      # one of user or group (madmin's IsValid)
             raise AdminError("XMinioAdminInvalidArgument", "Invalid arguments specified.")
         iam = request.app[IAM]
-        changed = await (iam.attach(user, names) if attach else iam.detach(user, names))
+        if group:
+            changed = await (iam.attach_group(group, names) if attach else iam.detach_group(group, names))
+        else:
+            changed = await (iam.attach(user, names) if attach else iam.detach(user, names))
         resp = {("policiesAttached" if attach else "policiesDetached"): changed,
                 "updatedAt": _rfc3339(time.time())}
         return web.Response(body=await _seal(principal.secret_key, json.dumps(resp).encode()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..common.numbers import parse_int
+from ..common.records import Checksum
 from ..core.conditions import Conditions
 from ..core.multipart import CompletedPart
 from . import xml as X
@@ -35,8 +36,8 @@ def _part_number(rq: Request) -> int:
     return rq.op.part_number
 
 
-def _checksum_el(ck: dict[str, str] | None) -> str | None:
-    return X.el(f"Checksum{ck['algo']}", ck["value"]) if ck else None
+def _checksum_el(ck: Checksum | None) -> str | None:
+    return X.el(f"Checksum{ck.algo}", ck.value) if ck else None
 
 
 async def create_multipart_upload(rq: Request) -> web.StreamResponse:
@@ -56,9 +57,9 @@ async def upload_part(rq: Request) -> web.StreamResponse:
     opts = put_options(rq)
     part = await rq.core.upload_part(rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), rq.payload(), opts)
     headers = {"ETag": f'"{part.etag}"'}
-    ck = part.info.get("ck")
+    ck = part.info.checksum
     if ck:
-        headers[f"x-amz-checksum-{ck['algo'].lower()}"] = ck["value"]
+        headers[f"x-amz-checksum-{ck.algo.lower()}"] = ck.value
     return web.Response(status=200, headers=headers)
 
 
@@ -76,7 +77,7 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
     )
     headers = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" else {}
     body = X.document("CopyPartResult", X.el("LastModified", X.iso8601(part.mtime)), X.el("ETag", f'"{part.etag}"'),
-                      _checksum_el(part.info.get("ck")))
+                      _checksum_el(part.info.checksum))
     return xml_response(body, headers=headers)
 
 
@@ -99,12 +100,12 @@ async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
     rec = await rq.core.complete_upload(rq.op.bucket, rq.op.key, _upload_id(rq), chosen,
                                        if_match=rq.header("If-Match"), if_none_match=rq.header("If-None-Match"))
     headers = write_headers(rec)
-    ck = rec.info.get("ck")
+    ck = rec.info.checksum
     out = X.document(
         "CompleteMultipartUploadResult",
         X.el("Location", f"{rq.http.scheme}://{rq.http.host}/{rq.op.bucket}/{rq.op.key}"),
         X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("ETag", f'"{rec.etag}"'),
-        _checksum_el(ck), X.el("ChecksumType", ck["type"]) if ck else None,
+        _checksum_el(ck), X.el("ChecksumType", ck.type) if ck else None,
     )
     return xml_response(out, headers=headers)
 
@@ -120,17 +121,17 @@ async def list_parts(rq: Request) -> web.StreamResponse:
     up, parts, truncated = await rq.core.list_parts(rq.op.bucket, rq.op.key, _upload_id(rq), marker,
                                                     min(max_parts, MAX_PARTS))
     items = [X.el("Part", X.el("PartNumber", p.part_number), X.el("LastModified", X.iso8601(p.mtime)),
-                  X.el("ETag", f'"{p.etag}"'), X.el("Size", p.size), _checksum_el(p.info.get("ck")))
+                  X.el("ETag", f'"{p.etag}"'), X.el("Size", p.size), _checksum_el(p.info.checksum))
              for p in parts]
     body = X.document(
         "ListPartsResult", X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("UploadId", up.upload_id),
         initiator(),
-        owner(), X.el("StorageClass", up.info.get("sc", "STANDARD")),
+        owner(), X.el("StorageClass", up.info.storage_class or "STANDARD"),
         X.el("PartNumberMarker", marker),
         X.el("NextPartNumberMarker", parts[-1].part_number if parts and truncated else 0),
         X.el("MaxParts", max_parts), X.el("IsTruncated", "true" if truncated else "false"),
-        X.el("ChecksumAlgorithm", up.info["ck_algo"]) if up.info.get("ck_algo") else None,
-        X.el("ChecksumType", up.info["ck_type"]) if up.info.get("ck_algo") else None,
+        X.el("ChecksumAlgorithm", up.info.checksum_algo) if up.info.checksum_algo else None,
+        X.el("ChecksumType", up.info.checksum_type) if up.info.checksum_algo else None,
         *items,
     )
     return xml_response(body)

@@ -110,7 +110,7 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
                 removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
                                                               bypass_governance=bypass_governance(rq, decision))
         except Exception as exc:  # one key's failure is reported in the document
-            err = to_s3_error(exc)
+            err = to_s3_error(exc, rq.request_id, rq.op, key)
             out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
                             X.el("Code", err.code), X.el("Message", err.message)))
             continue

@@ -34,11 +34,15 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, Hist
 
 from ..auth import claimed_access_key
 from ..common.version import VERSION
+from . import trace
 from .authz import is_write
 
-access_log = logging.getLogger("s3gw.access")
-audit_log = logging.getLogger("s3gw.audit")
-log = logging.getLogger("s3gw.observe")
+#: the access and audit logs' logger names: documented for operators (docs/operations.md), so fixed
+ACCESS_LOGGER = "s3gw.access"
+AUDIT_LOGGER = "s3gw.audit"
+access_log = logging.getLogger(ACCESS_LOGGER)
+audit_log = logging.getLogger(AUDIT_LOGGER)
+log = logging.getLogger(__name__)
 
 # Per-request storage (aiohttp's RequestKey where it exists, 3.12+; plain names before)
 _RequestKey: Any = getattr(web, "RequestKey", None)
@@ -120,8 +124,9 @@ class State:
 
 
 class Telemetry:
-    def __init__(self, server: str = "") -> None:
+    def __init__(self, server: str = "", tracer: trace.TraceHub | None = None) -> None:
         self.server = server                  # this gateway's HOST:PORT (MinIO's "server" label)
+        self.tracer = tracer                  # mc admin trace's subscribers (api/trace.py); None: no tracing
         self.started = time.time()
         self.ops: dict[str, OpStats] = defaultdict(OpStats)
         self.state = State()
@@ -152,6 +157,7 @@ class Telemetry:
                           ) -> web.StreamResponse:
             request[REQUEST_ID] = new_request_id()
             started = time.monotonic()
+            wall = time.time()
             resp: web.StreamResponse | None = None
             status = 500
             try:
@@ -166,7 +172,10 @@ class Telemetry:
                 raise
             finally:
                 try:
-                    self.observe(request, resp, status, time.monotonic() - started)
+                    seconds = time.monotonic() - started
+                    self.observe(request, resp, status, seconds)
+                    if self.tracer is not None and self.tracer.active:      # nobody tracing: nothing more
+                        self._trace(request, resp, status, wall, seconds)
                 except Exception:      # telemetry must never break a request
                     log.exception("telemetry failed")
 
@@ -221,6 +230,14 @@ class Telemetry:
             if audit.get("detail"):
                 entry["detail"] = audit["detail"]
             audit_log.info(json.dumps(entry, separators=(",", ":")))
+
+    def _trace(self, request: web.Request, resp: web.StreamResponse | None, status: int, wall: float,
+               seconds: float) -> None:
+        assert self.tracer is not None
+        s3: dict[str, Any] = request.get(S3_INFO) or {}
+        op = trace.operation_name(request.path, s3.get("operation"))
+        self.tracer.publish(trace.record(request, resp, status, wall, seconds, op, request.content_length or 0,
+                                         _sent_bytes(resp, request.method), request.host))
 
     # -- scrapes ------------------------------------------------------------------
     def render(self, registry: CollectorRegistry) -> web.Response:

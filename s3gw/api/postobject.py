@@ -31,6 +31,7 @@ from ..auth import postpolicy as pp
 from ..core import tagging
 from ..core.service import PutOptions
 from . import xml as X
+from ..core.iam import check_session_token
 from .app import FORM_PENDING, SETTINGS, Request, authorize, resolve_principal
 from .errors import S3Error
 from .headers import STORED_HEADERS, checksum_options, write_headers
@@ -287,6 +288,9 @@ async def authorize_form(rq: Request, fields: dict[str, list[str]], op: Operatio
     else:
         principal, lookup = await resolve_principal(http, rq.settings, pp.claimed_access_key(fields) or "")
         auth = pp.verify_signature(fields, lookup, region="")
+        # the form's token field is covered by the signed policy (every field must be named by a condition)
+        token = next((v[0] for k, v in fields.items() if k.lower() == "x-amz-security-token" and v), None)
+        check_session_token(principal, token, token is not None)
         info: dict[str, Any] | None = http.get(S3_INFO)
         if info is not None:
             info["access_key"] = auth.access_key

@@ -44,7 +44,7 @@ async def put_object_tagging(rq: Request) -> web.StreamResponse:
 
 async def get_object_tagging(rq: Request) -> web.StreamResponse:
     rec = await rq.core.get_record(rq.op.bucket, rq.op.key, rq.op.version_id)
-    return xml_response(tagset_xml(rec.info.get("tags", {})), headers=version_headers(rec.version_id))
+    return xml_response(tagset_xml(rec.info.tags), headers=version_headers(rec.version_id))
 
 
 async def delete_object_tagging(rq: Request) -> web.StreamResponse:

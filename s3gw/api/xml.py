@@ -56,6 +56,15 @@ def iso8601(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
+def http_date(ts: float) -> str:
+    """A header's timestamp (Last-Modified), RFC 9110's IMF-fixdate.
+
+    >>> http_date(1700000000.9)
+    'Tue, 14 Nov 2023 22:13:20 GMT'
+    """
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+
+
 def url_encode(s: str) -> str:
     """encoding-type=url as MinIO's s3URLEncode does it: spaces as '+', '/' and '*' kept, '~' escaped."""
     return quote_plus(s, safe="/*").replace("~", "%7E")

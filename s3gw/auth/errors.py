@@ -1,31 +1,25 @@
-"""The one exception of the auth layer, named by its S3 error code."""
+"""The one exception of the auth layer, named by its row in the S3 error table."""
 
 from __future__ import annotations
 
-# Codes that MinIO / S3 answer with 403; every other auth failure is a 400.
-# (A few AccessDenied cases are 400 in MinIO, e.g. a missing date header; those
-# are raised with an explicit status.)
-_FORBIDDEN = frozenset(
-    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestTimeTooSkewed"}
-)
-
 
 class AuthError(Exception):
-    """An authentication failure: ``code`` is the S3 error code, ``message`` the text.
-
-    ``status`` is the HTTP status MinIO sends with it (cmd/api-errors.go); the
-    API layer may use it or its own code table.
+    """An authentication failure, named by its row in the one S3 error table
+    (``s3gw/api/errors.py``): the S3 code, or ``Code.Variant`` where MinIO
+    answers that code with another status (``AccessDenied.UnsignedHeaders`` is
+    AccessDenied with 400). The HTTP status is the table's; the auth layer
+    keeps none. ``message`` is the text when it says more than the table's.
     """
 
+    name: str
     code: str
     message: str
-    status: int
 
-    def __init__(self, code: str, message: str = "", status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
+    def __init__(self, name: str, message: str = "") -> None:
+        super().__init__(f"{name}: {message}" if message else name)
+        self.name = name
+        self.code = name.partition(".")[0]     # the S3 code the client sees
         self.message = message
-        self.status = status if status is not None else (403 if code in _FORBIDDEN else 400)
 
     def __repr__(self) -> str:
-        return f"AuthError({self.code!r}, {self.message!r}, status={self.status})"
+        return f"AuthError({self.name!r}, {self.message!r})"

@@ -210,7 +210,7 @@ def verify_signature(fields: Fields, lookup_secret: Callable[[str], str | None],
 
 def _invalid(reason: str) -> AuthError:
     # MinIO ErrPostPolicyConditionInvalidFormat: the code reads oddly, but it is the one clients see
-    return AuthError("PostPolicyInvalidKeyName", f"{MSG_FAILED} '({reason})'", 403)
+    return AuthError("PostPolicyInvalidKeyName", f"{MSG_FAILED} '({reason})'")
 
 
 class _Object(dict):  # type: ignore[type-arg]
@@ -322,8 +322,8 @@ def parse_policy(policy_b64: str) -> PostPolicy:
         # Go's decoder skips line breaks inside base64 (some clients wrap it)
         raw = base64.b64decode(policy_b64.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError) as e:
-        raise AuthError("MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.",
-                        400) from e
+        raise AuthError("MalformedPOSTRequest",
+                        "The body of your POST request is not well-formed multipart/form-data.") from e
     try:
         doc = json.loads(raw, object_pairs_hook=_object)
     except (ValueError, RecursionError) as e:   # not JSON, not UTF-8, or nested past the parser's depth
@@ -343,7 +343,7 @@ def parse_policy(policy_b64: str) -> PostPolicy:
 
 def _denied(reason: str) -> AuthError:
     # MinIO ToAPIErrWithErr: the code's description with the reason in parentheses
-    return AuthError("AccessDenied", f"Access Denied. ({reason})", 403)
+    return AuthError("AccessDenied", f"Access Denied. ({reason})")
 
 
 def _holds(op: str, value: str, wanted: str) -> bool:

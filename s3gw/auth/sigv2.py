@@ -82,7 +82,7 @@ def _parse_date(value: str) -> datetime:
     ASCII only and of a sane length: the standard library's parsers take other
     scripts' digits and overflow on a 20-digit zone offset.
     """
-    bad = AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
+    bad = AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     if not value.isascii() or len(value) > 64:
         raise bad
     try:
@@ -115,6 +115,25 @@ def verify_header(method: str, raw_path: str, query: list[tuple[str, str]], head
     return access_key
 
 
+def amz_query_headers(headers: Mapping[str, str], query: list[tuple[str, str]]) -> Mapping[str, str]:
+    """A V2 presigned URL's x-amz-* query parameters count as headers in the string to sign
+    (AWS "Query string request authentication": a temporary credential's
+    x-amz-security-token goes in the query and in CanonicalizedAmzHeaders; botocore's
+    HmacV1QueryAuth signs every x-amz-* header it moves to the query); a header sent
+    as well keeps its own value.
+
+    >>> dict(amz_query_headers({"host": "h"}, [("x-amz-security-token", "t"), ("prefix", "p")]))
+    {'host': 'h', 'x-amz-security-token': 't'}
+    """
+    extra = {k.lower(): v for k, v in query if k.lower().startswith("x-amz-")}
+    if not extra:
+        return headers
+    merged = {k.lower(): v for k, v in headers.items()}
+    for k, v in extra.items():
+        merged.setdefault(k, v)
+    return merged
+
+
 def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
                      lookup_secret: Callable[[str], str | None], now: datetime) -> str:
     """Check a V2 presigned URL; returns the access key."""
@@ -132,9 +151,9 @@ def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], h
                         f"{MAX_PRESIGN_SECONDS} seconds ahead")
     secret = _lookup(lookup_secret, access_key)
     if now.timestamp() > expires_at:
-        raise AuthError("AccessDenied", "Request has expired", 403)
+        raise AuthError("AccessDenied", "Request has expired")
     rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]
-    sts = string_to_sign(method, raw_path, rest, headers, expires)
+    sts = string_to_sign(method, raw_path, rest, amz_query_headers(headers, rest), expires)
     if not hmac.compare_digest(_sign(secret, sts), signature):
         raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
     return access_key

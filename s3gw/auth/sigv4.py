@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
@@ -124,7 +124,14 @@ MUST_SIGN_PREFIXES = (
 MUST_SIGN = frozenset({
     "x-amz-acl", "x-amz-bypass-governance-retention", "x-amz-metadata-directive", "x-amz-storage-class",
     "x-amz-website-redirect-location", "x-amz-trailer", "x-amz-object-ownership",
+    # temporary credentials' session token: the signature must cover it (SDKs sign it), else a token
+    # could be swapped under a captured signature
+    "x-amz-security-token",
 })
+
+#: the session token of temporary credentials: a header, or a query parameter of a presigned URL
+SECURITY_TOKEN = "x-amz-security-token"
+_Q_SECURITY_TOKEN = "X-Amz-Security-Token"
 
 
 def must_be_signed(name: str) -> bool:
@@ -189,6 +196,7 @@ class AuthResult:
     signing_key: bytes = b""
     content_sha256: str = ""
     presigned: bool = False
+    session_token: str | None = None   # x-amz-security-token as the signature covers it (None: none signed)
 
 
 @dataclass(frozen=True)
@@ -294,7 +302,7 @@ def canonical_headers(headers: Mapping[str, str], signed: Sequence[str]) -> str:
     for name in signed:
         values = _header_values(headers, name)
         if values is None:
-            raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+            raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
         lines.append(f"{name}:{','.join(_trim_all(v) for v in values)}\n")
     return "".join(lines)
 
@@ -362,12 +370,13 @@ def _region_ok(requested: str, configured: str) -> bool:
     return requested == configured
 
 
-def _parse_credential(value: str, region: str) -> _Credential:
+def _parse_credential(value: str, region: str, service: str = "s3") -> _Credential:
     """``<access key>/<yyyymmdd>/<region>/s3/aws4_request`` (MinIO parseCredentialHeader).
 
     The access key may itself contain '/': everything before the last four
     elements is the key.
     """
+    expected_service = service
     elems = value.strip().split("/")
     if len(elems) < 5:
         raise AuthError("AuthorizationQueryParametersError", _MSG_CRED_MALFORMED)
@@ -386,10 +395,11 @@ def _parse_credential(value: str, region: str) -> _Credential:
             "AuthorizationHeaderMalformed",
             f"The authorization header is malformed; the region is wrong; expecting '{region}'.",
         )
-    if service != "s3":
+    if service != expected_service:
         raise AuthError(
             "AuthorizationParametersError",
-            'Error parsing the Credential/X-Amz-Credential parameter; incorrect service. This endpoint belongs to "s3".',
+            "Error parsing the Credential/X-Amz-Credential parameter; incorrect service. "
+            f'This endpoint belongs to "{expected_service}".',
         )
     if terminal != "aws4_request":
         raise AuthError(
@@ -406,7 +416,7 @@ def _parse_signed_headers(value: str) -> list[str]:
     names = sorted({n.strip().lower() for n in value.split(";")})
     # An empty name ("host;;x") or a list without host: MinIO ErrUnsignedHeaders.
     if "" in names or "host" not in names:
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
     return names
 
 
@@ -417,7 +427,7 @@ class _HeaderAuth:
     signature: str
 
 
-def _parse_authorization(value: str, region: str) -> _HeaderAuth:
+def _parse_authorization(value: str, region: str, service: str = "s3") -> _HeaderAuth:
     """``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``.
 
     Strict about content, lenient about spacing (clients differ in the spaces
@@ -452,8 +462,8 @@ def _parse_authorization(value: str, region: str) -> _HeaderAuth:
     if "SignedHeaders" not in fields:
         raise AuthError("InvalidArgument", "Signature header missing SignedHeaders field.")
     if "Signature" not in fields:
-        raise AuthError("AccessDenied", "Signature header missing Signature field.", status=400)
-    credential = _parse_credential(fields["Credential"], region)
+        raise AuthError("AccessDenied.MissingSignTag", "Signature header missing Signature field.")
+    credential = _parse_credential(fields["Credential"], region, service)
     signed = _parse_signed_headers(fields["SignedHeaders"])
     return _HeaderAuth(credential, signed, fields["Signature"])
 
@@ -474,7 +484,8 @@ def _request_date(headers: Mapping[str, str]) -> tuple[datetime, str]:
         return t, amz.strip()
     date = headers.get("date")
     if not date:
-        raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", status=400)
+        raise AuthError("AccessDenied.MissingDateHeader",
+                        "AWS authentication requires a valid Date or x-amz-date header")
     date = date.strip()
     t = _parse_iso8601(date)
     if t is None:
@@ -532,6 +543,8 @@ def authenticate(
     lookup_secret: Callable[[str], str | None],
     now: datetime | None = None,
     region: str = "us-east-1",
+    service: str = "s3",
+    body_sha256: str | None = None,
 ) -> AuthResult:
     """Verify a request's SigV4 signature (header or presigned) or recognise it as anonymous.
 
@@ -544,25 +557,51 @@ def authenticate(
     ``lookup_secret``: access key -> secret key, or None if unknown.
     ``region``: the server's region; "" accepts any region in the credential
     scope (MinIO does that for ListBuckets and GetBucketLocation).
+    ``service``: what the credential scope must name (``s3``; ``sts`` for AssumeRole).
+    ``body_sha256``: the hex SHA-256 of a body already read whole (STS: the
+    signed payload hash, where no x-amz-content-sha256 header is sent).
+
+    The result's ``session_token`` is the x-amz-security-token the signature
+    covers: a signed header (an unsigned one is refused: ``MUST_SIGN``; SigV2
+    signs every x-amz-* header) or the X-Amz-Security-Token parameter of a SigV4
+    presigned URL (the query is signed), or a V2 presigned URL's
+    x-amz-security-token parameter (signed as a header, as AWS and botocore do).
 
     Raises :class:`AuthError` with MinIO's code on any failure.
     """
     t_now = _utc(now)
     raw_path = raw_path.split("?", 1)[0]
     kind = signature_kind(headers, {k for k, _ in query})
+    header_token = headers.get(SECURITY_TOKEN)
     if kind == HEADER:
         authz = headers.get("authorization", "")
         if authz.startswith("AWS "):
             access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
-            return _v2_result(access_key, headers)
-        return _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz)
+            return replace(_v2_result(access_key, headers), session_token=header_token)
+        result = _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz, service,
+                                      body_sha256)
+        return replace(result, session_token=header_token)
     if kind == PRESIGNED_V4:
-        return _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region)
+        result = _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region, service)
+        q_token = _first(query, _Q_SECURITY_TOKEN)
+        return replace(result, session_token=q_token if q_token is not None else header_token)
     if kind == PRESIGNED_V2:
         # SigV2 presigned URL: MinIO accepts it, and boto3 makes these by default.
         access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
-        return _v2_result(access_key, headers, presigned=True)
+        # x-amz-* query parameters are signed as headers there (sigv2.amz_query_headers)
+        q_token = next((v for k, v in query if k.lower() == SECURITY_TOKEN), None)
+        return replace(_v2_result(access_key, headers, presigned=True),
+                       session_token=header_token if header_token is not None else q_token)
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
+
+
+def security_token_sent(headers: Mapping[str, str], query: Iterable[tuple[str, str]]) -> bool:
+    """Does the request carry a session token at all (a header, or a query parameter in any case)?
+
+    >>> security_token_sent({}, [("x-amz-security-token", "t")]), security_token_sent({}, [("prefix", "")])
+    (True, False)
+    """
+    return headers.get(SECURITY_TOKEN) is not None or any(k.lower() == SECURITY_TOKEN for k, _ in query)
 
 
 # How a request claims to be signed (signature_kind); None is anonymous.
@@ -668,8 +707,10 @@ def _authenticate_header(
     now: datetime,
     region: str,
     authz: str,
+    service: str = "s3",
+    body_sha256: str | None = None,
 ) -> AuthResult:
-    parsed = _parse_authorization(authz, region)
+    parsed = _parse_authorization(authz, region, service)
     cred = parsed.credential
     t, amz_date = _request_date(headers)
     if abs(now - t) > MAX_CLOCK_SKEW:
@@ -677,13 +718,20 @@ def _authenticate_header(
     # AWS: "The x-amz-content-sha256 header is required for all AWS Signature
     # Version 4 requests" (sig-v4-header-based-auth), else 400 InvalidRequest.
     # MinIO signs its absence as the empty-body digest and then leaves the body
-    # unverified; AWS wins: nothing is stored unverified.
+    # unverified; AWS wins: nothing is stored unverified. Other services (STS)
+    # sign the body's digest without sending the header: the caller read the
+    # (small) body and gives its digest (``body_sha256``), which is what is signed.
     sent_payload = headers.get("x-amz-content-sha256")
+    if body_sha256 is not None:
+        if sent_payload is not None and sent_payload != body_sha256:
+            raise AuthError("XAmzContentSHA256Mismatch",
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        sent_payload = body_sha256
     if sent_payload is None:
         raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
     secret = _lookup(lookup_secret, cred.access_key)
     if unsigned_headers(headers, parsed.signed_headers):
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
     payload_hash = sent_payload
 
     canonical = canonical_request(
@@ -716,6 +764,7 @@ def _authenticate_presigned(
     lookup_secret: Callable[[str], str | None],
     now: datetime,
     region: str,
+    service: str = "s3",
 ) -> AuthResult:
     # Order of checks as MinIO doesPresignedSignatureMatch / parsePreSignV4.
     values = {name: _first(query, name) for name in _PRESIGN_REQUIRED}
@@ -727,7 +776,7 @@ def _authenticate_presigned(
         )
     if values[_Q_ALGORITHM] != ALGORITHM:
         raise AuthError("AuthorizationQueryParametersError", 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".')
-    cred = _parse_credential(values[_Q_CREDENTIAL] or "", region)
+    cred = _parse_credential(values[_Q_CREDENTIAL] or "", region, service)
     amz_date = values[_Q_DATE] or ""
     t = _parse_iso8601(amz_date)
     if t is None:
@@ -747,7 +796,7 @@ def _authenticate_presigned(
     # x-amz-copy-source turning a PUT into a copy, tags, a lock. MinIO checks
     # only user metadata (checkMetaHeaders); AWS all x-amz-* headers.
     if unsigned_headers(headers, signed, query):
-        raise AuthError("AccessDenied", _MSG_UNSIGNED_HEADERS, status=400)
+        raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
 
     # A signer slightly ahead of us is fine (MinIO: ErrRequestNotReadyYet past the skew).
     if t > now + MAX_CLOCK_SKEW:

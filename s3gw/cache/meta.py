@@ -22,11 +22,12 @@ import json
 import logging
 from typing import Any
 
+from ..common.records import ObjectInfo, ObjectLayout
 from ..meta.base import DeleteCheck, InfoUpdate, MetaStore, WriteCheck
 from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
 from .base import Cache
 
-log = logging.getLogger("s3gw.cache")
+log = logging.getLogger(__name__)
 
 _ABSENT = b"-"
 
@@ -39,6 +40,13 @@ PASS_THROUGH = frozenset({
     # users, policies, settings, usage: not cached (read through every time)
     "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
     "put_policy", "delete_policy", "get_setting", "set_setting", "usage",
+    # service accounts, temporary credentials, groups: not cached here (core/iam.py keeps them a second)
+    "add_credential", "list_credentials", "purge_expired", "get_group", "list_groups", "groups_of", "add_members",
+    "remove_members", "update_group",
+    # run-time configuration: read by each gateway's poll, never cached
+    "get_config", "set_config", "config_history", "get_config_history", "clear_config_history",
+    # usage counters (0008_usage.sql)
+    "fold_usage",
     # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
     "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
 })
@@ -56,14 +64,15 @@ def object_name(bucket: str, key: str) -> str:
 def encode_version(rec: VersionRecord | None) -> bytes:
     """A version as bytes: JSON, then the inline data raw (no base64 bloat).
 
-    >>> r = VersionRecord(bucket="b", key="k", size=3, inline=b"abc", info={"ct": "x"})
+    >>> r = VersionRecord(bucket="b", key="k", size=3, inline=b"abc", info=ObjectInfo(content_type="x"))
     >>> decode_version(encode_version(r)) == r, decode_version(encode_version(None))
     (True, None)
     """
     if rec is None:
         return _ABSENT
     head = {"b": rec.bucket, "k": rec.key, "v": rec.version_id, "m": rec.mtime, "s": rec.size, "e": rec.etag,
-            "d": rec.delete_marker, "l": rec.is_latest, "q": rec.seq, "i": rec.info, "y": rec.layout}
+            "d": rec.delete_marker, "l": rec.is_latest, "q": rec.seq, "i": rec.info.to_json(),
+            "y": rec.layout.to_json() if rec.layout is not None else None}
     return json.dumps(head, separators=(",", ":")).encode() + b"\n" + (b"" if rec.inline is None else b"I" + rec.inline)
 
 
@@ -73,7 +82,8 @@ def decode_version(data: bytes) -> VersionRecord | None:
     head, _, rest = data.partition(b"\n")
     h = json.loads(head)
     return VersionRecord(bucket=h["b"], key=h["k"], version_id=h["v"], mtime=h["m"], size=h["s"], etag=h["e"],
-                         delete_marker=h["d"], is_latest=h["l"], seq=h["q"], info=h["i"], layout=h["y"],
+                         delete_marker=h["d"], is_latest=h["l"], seq=h["q"], info=ObjectInfo.from_json(h["i"]),
+                         layout=ObjectLayout.from_json(h["y"]) if h["y"] is not None else None,
                          inline=rest[1:] if rest.startswith(b"I") else None)
 
 
@@ -183,8 +193,8 @@ class CachedMeta(MetaStore):
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
         return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info))
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
+                            new: ObjectLayout) -> bool:
         return await self._object_write(bucket, key, self.store.update_layout(bucket, key, version_id, old, new))
 
     async def complete_upload(

@@ -46,7 +46,7 @@ from redis.exceptions import RedisError
 
 from .base import Cache, Token
 
-log = logging.getLogger("s3gw.cache.redis")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

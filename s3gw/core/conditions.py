@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import datetime as dt
 
+from ..meta.model import VersionRecord
 from .errors import NoSuchKey, NotModified, PreconditionFailed
 
 
@@ -57,20 +58,20 @@ def _modified_since(mtime: float, since: float) -> bool:
     return mtime > since + 1
 
 
-def check_read(cond: Conditions, etag: str, mtime: float, headers: dict[str, str]) -> None:
-    """Raise NotModified/PreconditionFailed (carrying ``headers``) when GET/HEAD must not proceed."""
+def check_read(cond: Conditions, etag: str, mtime: float, record: VersionRecord | None = None) -> None:
+    """Raise NotModified/PreconditionFailed (about ``record``, the version read) when GET/HEAD must not proceed."""
     if cond.if_none_match and etag_matches(etag, cond.if_none_match):
-        raise NotModified(**headers)
+        raise NotModified(record=record)
     ims = parse_http_date(cond.if_modified_since)
     if ims is not None and not _modified_since(mtime, ims):
-        raise NotModified(**headers)
+        raise NotModified(record=record)
     if cond.if_match:
         if not etag_matches(etag, cond.if_match):
-            raise PreconditionFailed(**headers)
+            raise PreconditionFailed(record=record)
         return  # a true If-Match overrides If-Unmodified-Since
     ius = parse_http_date(cond.if_unmodified_since)
     if ius is not None and _modified_since(mtime, ius):
-        raise PreconditionFailed(**headers)
+        raise PreconditionFailed(record=record)
 
 
 def check_copy_source(cond: Conditions, etag: str, mtime: float) -> None:

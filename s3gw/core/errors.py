@@ -3,22 +3,46 @@
 The API layer turns these into responses through its one error table
 (``s3gw.api.errors``); the class name *is* the S3 code, so the translation is a
 lookup, never a chain of ``if`` statements.
+
+An error says what went wrong and to what: the bucket, the key, the version
+and, when one was found, the version's record (MinIO's object errors carry
+Bucket/Object/VersionID the same way). Response headers are not built here:
+the API boundary (``s3gw.api.app.error_headers``) renders them from this
+context (a delete marker's ``x-amz-delete-marker``, a 304's ``ETag``, ...).
 """
 
 from __future__ import annotations
+
+from ..meta.model import VersionRecord
 
 
 class CoreError(Exception):
     """Base of every S3-visible error raised below the API layer."""
 
     code = "InternalError"
+    #: the message when the raiser gives none ("": the table's, for the code)
+    default_message = ""
 
-    def __init__(self, message: str = "", **headers: str) -> None:
+    def __init__(self, message: str = "", *, bucket: str = "", key: str = "", version_id: str | None = None,
+                 record: VersionRecord | None = None) -> None:
+        message = message or self.default_message
         super().__init__(message or self.code)
         self.message = message
-        # Extra response headers the API must send with this error
-        # (x-amz-delete-marker, Last-Modified, x-amz-version-id, ...).
-        self.headers = {k.replace("_", "-"): v for k, v in headers.items()}
+        self.bucket = bucket or (record.bucket if record is not None else "")
+        self.key = key or (record.key if record is not None else "")
+        self.version_id = version_id if version_id is not None or record is None else record.version_id
+        self.record = record            # the version the error is about, when one was found
+
+    def about(self, rec: VersionRecord) -> CoreError:
+        """This error, said of ``rec`` (its bucket, key, version and record); returns itself to raise."""
+        self.record = rec
+        self.bucket, self.key, self.version_id = rec.bucket, rec.key, rec.version_id
+        return self
+
+    def __repr__(self) -> str:
+        where = "/".join(x for x in (self.bucket, self.key) if x)
+        version = f" version {self.version_id}" if self.version_id else ""
+        return f"{type(self).__name__}({self.message or self.code!r}{', ' + where if where else ''}{version})"
 
 
 def _error(name: str) -> type[CoreError]:
@@ -38,6 +62,8 @@ EntityTooSmall = _error("EntityTooSmall")
 IncompleteBody = _error("IncompleteBody")
 InvalidArgument = _error("InvalidArgument")
 InvalidBucketName = _error("InvalidBucketName")
+InvalidTokenId = _error("InvalidTokenId")
+InvalidAccessKeyId = _error("InvalidAccessKeyId")
 InvalidBucketState = _error("InvalidBucketState")
 InvalidDigest = _error("InvalidDigest")
 InvalidObjectName = _error("XMinioInvalidObjectName")
@@ -45,7 +71,6 @@ InvalidResourceName = _error("XMinioInvalidResourceName")
 InvalidPart = _error("InvalidPart")
 InvalidPartNumber = _error("InvalidPartNumber")
 InvalidPartOrder = _error("InvalidPartOrder")
-InvalidRange = _error("InvalidRange")
 InvalidRequest = _error("InvalidRequest")
 InvalidStorageClass = _error("InvalidStorageClass")
 InvalidTag = _error("InvalidTag")
@@ -69,13 +94,29 @@ NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration")
 ObjectLockConfigurationNotFoundError = _error("ObjectLockConfigurationNotFoundError")
 
 
+class InvalidRange(CoreError):
+    """A Range that parses but cannot be satisfied; ``object_size``: the size of the object asked."""
+
+    code = "InvalidRange"
+
+    def __init__(self, message: str = "", *, object_size: int | None = None) -> None:
+        super().__init__(message)
+        self.object_size = object_size
+
+
+class RangeWithPartNumber(CoreError):
+    """GET/HEAD with both a Range header and ?partNumber= (MinIO's ErrInvalidRangePartNumber: 400
+    InvalidRequest; the answer says the object does take byte ranges)."""
+
+    code = "InvalidRequest"
+    default_message = "Cannot specify both Range header and partNumber query parameter"
+
+
 class ObjectLocked(CoreError):
     """A retention or legal hold forbids this change (MinIO's ErrObjectLocked: 400 InvalidRequest)."""
 
     code = "InvalidRequest"
-
-    def __init__(self, message: str = "Object is WORM protected and cannot be overwritten", **headers: str) -> None:
-        super().__init__(message, **headers)
+    default_message = "Object is WORM protected and cannot be overwritten"
 
 
 class GovernanceLocked(ObjectLocked):

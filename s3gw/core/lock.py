@@ -1,7 +1,8 @@
 """Object lock: retention and legal hold rules, as pure functions (MinIO cmd/bucket-object-lock.go).
 
-A version's lock state lives in its info: ``ret = {"mode": "GOVERNANCE"|"COMPLIANCE",
-"until": epoch seconds}`` and ``hold = "ON"|"OFF"``. Checks run inside the
+A version's lock state lives in its info (``ObjectInfo``): ``retention`` (a
+``Retention``: mode GOVERNANCE or COMPLIANCE, until epoch seconds) and
+``legal_hold`` ("ON" / "OFF"). Checks run inside the
 metadata transaction (as ``check`` callbacks), so no race can delete a locked
 version.
 """
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 from ..common.numbers import parse_int
+from ..common.records import ObjectInfo, Retention
 from .errors import GovernanceLocked, InvalidArgument, InvalidRequest, MalformedXML, ObjectLocked
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
@@ -40,7 +42,7 @@ def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
-def retention(mode: str | None, until: str | None, now: float | None = None) -> dict[str, Any] | None:
+def retention(mode: str | None, until: str | None, now: float | None = None) -> Retention | None:
     """Retention from x-amz-object-lock-mode / -retain-until-date (both or neither)."""
     if not mode and not until:
         return None
@@ -51,17 +53,17 @@ def retention(mode: str | None, until: str | None, now: float | None = None) -> 
     ts = parse_date(until)
     if ts <= (now if now is not None else time.time()):
         raise InvalidRequest("the retain until date must be in the future")
-    return {"mode": mode, "until": ts}
+    return Retention(mode, ts)
 
 
-def default_retention(config: dict[str, Any], now: float) -> dict[str, Any] | None:
+def default_retention(config: dict[str, Any], now: float) -> Retention | None:
     """The bucket's default rule applied to a new version."""
     rule = config.get("lock_rule")
     if not rule:
         return None
     days = rule.get("days") or 0
     years = rule.get("years") or 0
-    return {"mode": rule["mode"], "until": now + days * 86400 + years * 365 * 86400}
+    return Retention(rule["mode"], now + days * 86400 + years * 365 * 86400)
 
 
 def parse_rule(mode: Any, days: Any, years: Any) -> dict[str, Any]:
@@ -91,32 +93,32 @@ def parse_rule(mode: Any, days: Any, years: Any) -> dict[str, Any]:
     return {"mode": mode, "days": n} if days is not None else {"mode": mode, "years": n}
 
 
-def is_locked(info: dict[str, Any], now: float) -> bool:
-    ret = info.get("ret")
-    return info.get("hold") == "ON" or bool(ret and ret["until"] > now)
+def is_locked(info: ObjectInfo, now: float) -> bool:
+    ret = info.retention
+    return info.legal_hold == "ON" or bool(ret and ret.until > now)
 
 
-def check_delete(info: dict[str, Any], bypass_governance: bool, now: float) -> None:
+def check_delete(info: ObjectInfo, bypass_governance: bool, now: float) -> None:
     """May this version be removed for good? (Adding a delete marker is always allowed.)"""
-    if info.get("hold") == "ON":
+    if info.legal_hold == "ON":
         raise ObjectLocked()
-    ret = info.get("ret")
-    if ret and ret["until"] > now:
-        if ret["mode"] == "COMPLIANCE":
+    ret = info.retention
+    if ret and ret.until > now:
+        if ret.mode == "COMPLIANCE":
             raise ObjectLocked()
         if not bypass_governance:
             raise GovernanceLocked()
 
 
-def check_retention_change(current: dict[str, Any] | None, new: dict[str, Any] | None, bypass_governance: bool,
+def check_retention_change(current: Retention | None, new: Retention | None, bypass_governance: bool,
                            now: float) -> None:
     """PutObjectRetention: COMPLIANCE can only be extended; GOVERNANCE needs the bypass to shorten or change."""
-    if not current or current["until"] <= now:
+    if not current or current.until <= now:
         return
-    extends = new is not None and new["mode"] == current["mode"] and new["until"] >= current["until"]
+    extends = new is not None and new.mode == current.mode and new.until >= current.until
     if extends:
         return
-    if current["mode"] == "COMPLIANCE":
+    if current.mode == "COMPLIANCE":
         raise ObjectLocked()
     if not bypass_governance:
         raise GovernanceLocked()

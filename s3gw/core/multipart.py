@@ -18,9 +18,10 @@ import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from ..common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
 from ..meta.base import MetaStore, UploadMissing
 from ..meta.model import BucketRecord, PartRecord, UploadPage, UploadRecord, VersionRecord
 from . import errors as E
@@ -73,12 +74,11 @@ class ObjectWrites(Protocol):
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord: ...
     def _check_put_options(self, opts: PutOptions) -> None: ...
     def _apply_lock(self, brec: BucketRecord, opts: PutOptions) -> None: ...
-    def _info(self, opts: PutOptions, checksum: dict[str, str] | None) -> dict[str, Any]: ...
+    def _info(self, opts: PutOptions, checksum: Checksum | None) -> ObjectInfo: ...
     def _write_check(self, opts: PutOptions) -> Any: ...
     async def _store_body(self, payload: Payload, opts: PutOptions, *, inline: bool = True,
-                          max_size: int = ...) -> tuple[int, str, dict[str, str] | None, dict[str, Any] | None,
-                                                        bytes | None]: ...
-    async def _discard(self, layout: dict[str, Any]) -> None: ...
+                          max_size: int = ...) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
+    async def _discard(self, shards: ShardSet) -> None: ...
     def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
@@ -98,7 +98,7 @@ class MultipartMixin:
             raise E.InvalidRequest("The FULL_OBJECT checksum type cannot be used with the SHA1 or SHA256 algorithm.")
         info = self._info(opts, None)
         if opts.checksum_algo:
-            info["ck_algo"], info["ck_type"] = opts.checksum_algo, opts.checksum_type
+            info.checksum_algo, info.checksum_type = opts.checksum_algo, opts.checksum_type
         rec = UploadRecord(str(uuid.uuid4()), bucket, key, time.time(), info)
         await self.meta.create_upload(rec)
         return rec
@@ -107,23 +107,23 @@ class MultipartMixin:
         await self.bucket(bucket)
         up = await self.meta.get_upload(bucket, key, upload_id)
         if up is None:
-            raise E.NoSuchUpload()
+            raise E.NoSuchUpload(bucket=bucket, key=key)
         return up
 
     async def upload_part(self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, payload: Payload,
                           opts: PutOptions) -> PartRecord:
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
-        algo = up.info.get("ck_algo")
+        algo = up.info.checksum_algo
         if opts.checksum_algo and algo and opts.checksum_algo != algo:
             raise E.InvalidRequest(f"Checksum Type mismatch, expected {algo}, got {opts.checksum_algo}")
         if algo and not opts.checksum_algo:
             opts.checksum_algo = algo  # computed even when the client sends none, for the final checksum
         self._check_put_options(opts)
-        size, etag, ck, layout, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
-        assert layout is not None
-        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
-                                                {"ck": ck} if ck else {}))
+        size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
+        assert shards is not None
+        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards,
+                                                ObjectInfo(checksum=ck)))
 
     async def _save_part(self: ObjectWrites, part: PartRecord) -> PartRecord:
         try:
@@ -151,12 +151,12 @@ class MultipartMixin:
             if rng is None or not first[0] or not first[1] or int(first[1]) >= src.size:
                 raise E.InvalidArgument("Range specified is not valid for source object")
             offset, length = rng
-        opts = PutOptions(checksum_algo=up.info.get("ck_algo"))
+        opts = PutOptions(checksum_algo=up.info.checksum_algo)
         payload = StreamPayload(self._read(src, offset, length))
-        size, etag, ck, layout, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
-        assert layout is not None
-        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), layout,
-                                                {"ck": ck} if ck else {}))
+        size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
+        assert shards is not None
+        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards,
+                                                ObjectInfo(checksum=ck)))
         return src, part
 
     async def list_parts(self: ObjectWrites, bucket: str, key: str, upload_id: str, after: int,
@@ -192,22 +192,19 @@ class MultipartMixin:
             p = stored.get(c.number)
             if p is None or c.etag.strip().strip('"') != p.etag:
                 if await self.meta.get_upload(bucket, key, upload_id) is None:
-                    raise E.NoSuchUpload()  # a concurrent complete or abort took the parts
+                    raise E.NoSuchUpload(bucket=bucket, key=key)  # a concurrent complete or abort took the parts
                 raise E.InvalidPart()
             parts.append(p)
         for p in parts[:-1]:
             if p.size < MIN_PART_SIZE:
                 raise E.EntityTooSmall()
-        info = dict(up.info)
-        ck = self._final_checksum(info.pop("ck_algo", None), info.pop("ck_type", "FULL_OBJECT"), parts, chosen)
-        if ck:
-            info["ck"] = ck
-        layout = {"parts": [
-            {"number": p.part_number, "size": p.size, "etag": p.etag, "layout": p.layout,
-             # a part's own checksum (algorithm and value: it has no object-level type)
-             **({"ck": {"algo": p.info["ck"]["algo"], "value": p.info["ck"]["value"]}} if p.info.get("ck") else {})}
+        ck = self._final_checksum(up.info.checksum_algo, up.info.checksum_type or "FULL_OBJECT", parts, chosen)
+        info = replace(up.info, checksum_algo=None, checksum_type=None, checksum=ck)
+        layout = ObjectLayout.multipart([
+            # a part's own checksum (algorithm and value: it has no object-level type)
+            Part(p.part_number, p.size, p.etag, p.layout, p.info.checksum.untyped() if p.info.checksum else None)
             for p in parts
-        ]}
+        ])
         rec = VersionRecord(bucket=bucket, key=key, version_id=str(uuid.uuid4()), mtime=time.time(),
                             size=sum(p.size for p in parts), etag=multipart_etag([p.etag for p in parts]),
                             info=info, layout=layout)
@@ -215,28 +212,28 @@ class MultipartMixin:
         try:
             stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
         except UploadMissing as e:
-            raise E.NoSuchUpload() from e
+            raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
         return stored_rec
 
     @staticmethod
     def _final_checksum(algo: str | None, kind: str, parts: list[PartRecord],
-                        chosen: list[CompletedPart]) -> dict[str, str] | None:
+                        chosen: list[CompletedPart]) -> Checksum | None:
         """The whole object's checksum: composite (checksum of part checksums, "-N") or full-object (combined CRC)."""
         if not algo:
             return None
         digests = []
         for p, c in zip(parts, chosen):
-            value = (p.info.get("ck") or {}).get("value")
+            value = p.info.checksum.value if p.info.checksum else None
             if value is None:
                 return None
             if c.checksum is not None and c.checksum != value:
                 raise E.InvalidPart()
             digests.append(base64.b64decode(value))
         if kind == "COMPOSITE":
-            return {"algo": algo, "value": checksums.composite(algo, digests), "type": "COMPOSITE"}
+            return Checksum(algo, checksums.composite(algo, digests), "COMPOSITE")
         crc = checksums.full_object_crc(algo, [(d, p.size) for d, p in zip(digests, parts)])
-        return {"algo": algo, "value": base64.b64encode(crc).decode(), "type": "FULL_OBJECT"}
+        return Checksum(algo, base64.b64encode(crc).decode(), "FULL_OBJECT")
 
 
 __all__ = ["CompletedPart", "MultipartMixin", "MIN_PART_SIZE", "multipart_etag"]

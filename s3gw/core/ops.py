@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.records import ShardSet
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import Storage
 
-log = logging.getLogger("s3gw.ops")
+log = logging.getLogger(__name__)
 
 MAINTENANCE_SETTING = "maintenance"
 
@@ -97,10 +98,13 @@ def _parse_maintenance(row: tuple[str, float] | None) -> MaintenanceState:
 
 
 class Usage:
-    """Per-bucket usage from one aggregate query, recomputed at most every
-    ``interval`` seconds (the query reads the whole versions table)."""
+    """Per-bucket usage (objects, bytes, versions, delete markers): exact, from the counters
+    every write keeps in the metadata store (0008_usage.sql), so a query costs in buckets,
+    not objects; an answer is reused for ``interval`` seconds. ``fold_forever`` folds the
+    writes' pending deltas into the counters now and then (any gateway may; they never
+    count a delta twice)."""
 
-    def __init__(self, meta: MetaStore, interval: float = 60.0) -> None:
+    def __init__(self, meta: MetaStore, interval: float = 1.0) -> None:
         self.meta = meta
         self.interval = interval
         self.value: dict[str, dict[str, int]] = {}
@@ -122,6 +126,15 @@ class Usage:
 
     def invalidate(self) -> None:
         self.at = 0.0
+
+    async def fold_forever(self, interval: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                while await self.meta.fold_usage(10000) == 10000:
+                    await asyncio.sleep(0)
+            except Exception as e:         # noqa: BLE001 - an outage: the deltas wait
+                log.debug("usage fold: %s", e)
 
 
 # --------------------------------------------------------------------------- storage state
@@ -217,7 +230,7 @@ class Operations:
     APIs ask of the metadata store and the storage (the API layer asks here,
     never the store or the storage themselves)."""
 
-    def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 60.0,
+    def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 1.0,
                  maintenance_refresh: float = 1.0, probe_ttl: float = 5.0) -> None:
         self.meta = meta
         self.storage = storage
@@ -283,15 +296,15 @@ def manifest_entry(rec: VersionRecord) -> dict[str, Any]:
     >>> manifest_entry(VersionRecord(bucket="b", key="k", size=3, etag="e", inline=b"abc"))["storage"]
     'inline'
     """
-    layout = rec.layout or {}
+    layout = rec.layout
     placement: list[dict[str, Any]] = []
-    if "parts" in layout:
+    if layout is not None and layout.parts is not None:
         storage = "multipart"
-        for i, p in enumerate(layout["parts"], 1):
-            placement.append({"part": i, "size": p.get("size"), **_shard_set(p.get("layout") or {})})
-    elif layout:
+        for i, p in enumerate(layout.parts, 1):
+            placement.append({"part": i, "size": p.size, **_shard_set(p.shards)})
+    elif layout is not None and layout.shards is not None:
         storage = "erasure"
-        placement.append({"part": None, "size": rec.size, **_shard_set(layout)})
+        placement.append({"part": None, "size": rec.size, **_shard_set(layout.shards)})
     else:
         storage = "delete-marker" if rec.delete_marker else "inline"
     return {"bucket": rec.bucket, "key": rec.key, "version_id": rec.version_id, "is_latest": rec.is_latest,
@@ -299,11 +312,11 @@ def manifest_entry(rec: VersionRecord) -> dict[str, Any]:
             "storage": storage, "placement": placement}
 
 
-def _shard_set(lay: dict[str, Any]) -> dict[str, Any]:
-    out = {k: lay[k] for k in ("data_id", "k", "m", "ec", "block_size") if k in lay}
-    out["shards"] = list(lay.get("placement", []))     # shard i lives on drive shards[i]
-    if lay.get("missing"):
-        out["missing"] = lay["missing"]
+def _shard_set(lay: ShardSet) -> dict[str, Any]:
+    out: dict[str, Any] = {"data_id": lay.data_id, "k": lay.k, "m": lay.m, "ec": lay.ec, "block_size": lay.block_size}
+    out["shards"] = list(lay.placement)     # shard i lives on drive shards[i]
+    if lay.missing:
+        out["missing"] = list(lay.missing)
     return out
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from ..common.records import Retention
 
 
 class Payload(Protocol):
@@ -36,7 +38,7 @@ class PutOptions:
     tags: dict[str, str] = field(default_factory=dict)
     if_match: str | None = None
     if_none_match: str | None = None
-    retention: dict[str, Any] | None = None                      # {"mode", "until"} from the lock headers
+    retention: Retention | None = None                           # from the lock headers
     legal_hold: str | None = None                                # "ON" / "OFF"
     checksum_type: str = "FULL_OBJECT"                           # FULL_OBJECT, or COMPOSITE for multipart
 

@@ -53,18 +53,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first and last:
         start, end = start_, end_
         if start > end:
-            raise InvalidRange(ActualObjectSize=str(size))
+            raise InvalidRange(object_size=size)
     elif first:
         start, end = start_, size - 1
     elif last:
         n = end_
         if n == 0:
-            raise InvalidRange(ActualObjectSize=str(size))
+            raise InvalidRange(object_size=size)
         n = min(n, size)
         return size - n, n
     else:
         return None
     if start >= size:
-        raise InvalidRange(ActualObjectSize=str(size))
+        raise InvalidRange(object_size=size)
     end = min(end, size - 1)
     return start, end - start + 1

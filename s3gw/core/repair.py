@@ -31,7 +31,7 @@ from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import Storage
 
-log = logging.getLogger("s3gw.repair")
+log = logging.getLogger(__name__)
 
 RETRY_MIN = 5.0
 RETRY_MAX = 600.0
@@ -129,15 +129,6 @@ class HealSequence:
             self.task.cancel()
 
 
-def _segments(layout: dict[str, Any] | None) -> list[tuple[int | None, dict[str, Any]]]:
-    """(part index or None, shard-set layout) of a version layout."""
-    if not layout:
-        return []
-    if "parts" in layout:
-        return [(i, p["layout"]) for i, p in enumerate(layout["parts"]) if p.get("layout")]
-    return [(None, layout)]
-
-
 class Repair:
     def __init__(self, meta: MetaStore, storage: Storage, *, heal_interval: float = 5.0,
                  scan_interval: float = 3600.0, scan_pace: float = 0.01, deep_every: int = 0,
@@ -166,13 +157,12 @@ class Repair:
         """(outcome, shards rebuilt, detail) for one version. Outcomes: ``ok``,
         ``healed``, ``bad`` (verify_only / dry_run found bad shards),
         ``offline``, ``failed``, ``unrecoverable``."""
-        segs = _segments(rec.layout)
-        if not segs:
+        if rec.layout is None:
             return "ok", 0, ""
         outcome, rebuilt, details = "ok", 0, []
         new_layout = rec.layout
         rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
-        for part, lay in segs:
+        for index, lay in enumerate(rec.layout.layouts()):
             if verify_only:
                 bad = await self.storage.verify(lay, deep)
                 seg = "bad" if bad else "ok"
@@ -196,10 +186,10 @@ class Repair:
                 if res.bad:
                     details.append(f"bad {res.bad} healed {res.healed} offline {res.offline} failed {res.failed}")
                 if res.layout is not None:
-                    new_layout = _replace_segment(new_layout, part, res.layout)
+                    new_layout = new_layout.with_layout(index, res.layout)
             if rank[seg] > rank[outcome]:
                 outcome = seg
-        if new_layout is not rec.layout and rec.layout is not None:
+        if new_layout is not rec.layout:
             moved = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
             if not moved:
                 details.append("object changed while healing: new placement not stored")
@@ -341,8 +331,8 @@ class Repair:
         delete marker) is shown on ``drive1..N``."""
         k, parity = self.storage.k, max(1, self.storage.m)
         n = k + parity
-        segs = [lay for _, lay in _segments(rec.layout)]
-        placement = list(segs[0].get("placement") or []) if segs else []
+        segs = rec.layouts()
+        placement = list(segs[0].placement) if segs else []
         placement = (placement + [f"drive{i + 1}" for i in range(n)])[:n]
         before, after = ["ok"] * n, ["ok"] * n
         for i, d in enumerate(placement):
@@ -526,14 +516,6 @@ class Repair:
                 "admin_heal": self.admin_heal.to_dict() if self.admin_heal else None,
             },
         }
-
-
-def _replace_segment(layout: dict[str, Any] | None, part: int | None, seg: dict[str, Any]) -> dict[str, Any]:
-    if part is None or layout is None:
-        return seg
-    parts = [dict(p) for p in layout["parts"]]
-    parts[part]["layout"] = seg
-    return {**layout, "parts": parts}
 
 
 async def _maybe_await(x: Any) -> None:

@@ -21,9 +21,10 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from ..common.records import Checksum, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
 from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaStore, MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
@@ -36,7 +37,7 @@ from .names import check_bucket_name, check_object_name
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
 
-log = logging.getLogger("s3gw.core")
+log = logging.getLogger(__name__)
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
 INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
@@ -55,7 +56,7 @@ class ObjectRead:
     length: int
     partial: bool
     body: AsyncIterator[bytes] | None = None
-    part_checksum: dict[str, str] | None = None   # GET ?partNumber=N of a multipart object
+    part_checksum: Checksum | None = None         # GET ?partNumber=N of a multipart object
 
 
 def new_version_id() -> str:
@@ -72,15 +73,6 @@ def check_version_id(version_id: str | None) -> None:
         uuid.UUID(version_id)
     except ValueError as e:
         raise E.InvalidArgument("Invalid version id specified") from e
-
-
-def object_headers(rec: VersionRecord) -> dict[str, str]:
-    """ETag and Last-Modified, which 304/412 answers carry too."""
-    return {"ETag": f'"{rec.etag}"', "Last-Modified": http_date(rec.mtime)}
-
-
-def http_date(ts: float) -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
 
 
 class Core(MultipartMixin):
@@ -101,7 +93,7 @@ class Core(MultipartMixin):
         rec = await self.meta.get_bucket(name)
         if rec is None:
             check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
-            raise E.NoSuchBucket()
+            raise E.NoSuchBucket(bucket=name)
         return rec
 
     async def bucket_exists(self, name: str) -> bool:
@@ -125,9 +117,9 @@ class Core(MultipartMixin):
         try:
             await self.meta.delete_bucket(name)
         except BucketMissing as e:
-            raise E.NoSuchBucket() from e
+            raise E.NoSuchBucket(bucket=name) from e
         except BucketNotEmptyError as e:
-            raise E.BucketNotEmpty() from e
+            raise E.BucketNotEmpty(bucket=name) from e
 
     # ------------------------------------------------------------------ writes
     async def put_object(self, bucket: str, key: str, payload: Payload, opts: PutOptions) -> VersionRecord:
@@ -139,10 +131,10 @@ class Core(MultipartMixin):
             # fail fast before reading the body; the transaction checks again
             latest = await self.meta.get_version(bucket, key)
             check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
-        size, etag, checksum, layout, inline = await self._store_body(payload, opts)
+        size, etag, checksum, shards, inline = await self._store_body(payload, opts)
         info = self._info(opts, checksum)
         rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
-                            etag=etag, info=info, layout=layout, inline=inline)
+                            etag=etag, info=info, layout=_single(shards), inline=inline)
 
         return await self._commit(rec, self._write_check(opts))
 
@@ -167,25 +159,25 @@ class Core(MultipartMixin):
             # if no version references them
             raise
         except BaseException:
-            if rec.layout is not None:
-                await self._discard(rec.layout)
+            for shards in rec.layouts():
+                await self._discard(shards)
             raise
         self._gc_wakeup.set()
-        if rec.layout and rec.layout.get("missing"):
+        if rec.layout is not None and rec.layout.shards is not None and rec.layout.shards.missing:
             await self.meta.enqueue_heal(rec.bucket, rec.key, stored.version_id, "write missed shards")
-        await self._end_writes(rec.layout)
+        await self._end_writes(rec.layouts())
         return stored
 
-    async def _discard(self, layout: dict[str, Any]) -> None:
+    async def _discard(self, shards: ShardSet) -> None:
         try:
-            if not await self.storage.delete(layout):
-                await self._end_writes(layout)
+            if not await self.storage.delete(shards):
+                await self._end_writes([shards])
         except Exception:  # its write intent stays: the orphan reaper removes it later
             log.exception("could not remove shards of an uncommitted write")
 
-    async def _end_writes(self, layout: dict[str, Any] | None) -> None:
-        """The write intents of a layout's shard sets are settled (committed or removed)."""
-        ids = [lay["data_id"] for lay in _data_layouts(layout)]
+    async def _end_writes(self, layouts: list[ShardSet]) -> None:
+        """The write intents of these shard sets are settled (committed or removed)."""
+        ids = [s.data_id for s in layouts]
         if ids:
             try:
                 await self.meta.end_write(ids)
@@ -217,28 +209,22 @@ class Core(MultipartMixin):
             if len(raw) != 16:
                 raise E.InvalidDigest()
 
-    def _info(self, opts: PutOptions, checksum: dict[str, str] | None) -> dict[str, Any]:
-        info: dict[str, Any] = {"ct": opts.content_type or DEFAULT_CONTENT_TYPE}
-        if opts.user_meta:
-            info["meta"] = opts.user_meta
-        if opts.headers:
-            info["hdr"] = opts.headers
-        if checksum:
-            info["ck"] = checksum
-        if opts.storage_class and opts.storage_class != "STANDARD":
-            info["sc"] = opts.storage_class
-        if opts.tags:
-            info["tags"] = opts.tags
-        if opts.retention:
-            info["ret"] = opts.retention
-        if opts.legal_hold:
-            info["hold"] = opts.legal_hold
-        return info
+    def _info(self, opts: PutOptions, checksum: Checksum | None) -> ObjectInfo:
+        return ObjectInfo(
+            content_type=opts.content_type or DEFAULT_CONTENT_TYPE,
+            user_meta=dict(opts.user_meta),
+            headers=dict(opts.headers),
+            checksum=checksum,
+            storage_class=opts.storage_class if opts.storage_class and opts.storage_class != "STANDARD" else None,
+            tags=dict(opts.tags),
+            retention=opts.retention,
+            legal_hold=opts.legal_hold or None,
+        )
 
     async def _store_body(
         self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = MAX_OBJECT_SIZE,
-    ) -> tuple[int, str, dict[str, str] | None, dict[str, Any] | None, bytes | None]:
-        """Stream a body into storage; returns (size, etag, checksum, layout, inline bytes).
+    ) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]:
+        """Stream a body into storage; returns (size, etag, checksum, shard set, inline bytes).
 
         Everything is verified before the shards are committed: the API's
         verifiers (through ``payload.trailers()``), Content-MD5 and the flexible
@@ -278,11 +264,11 @@ class Core(MultipartMixin):
                 got = ck.b64()
                 if expected is not None and expected != got:
                     raise E.XAmzContentChecksumMismatch()
-                checksum = {"algo": opts.checksum_algo, "value": got, "type": "FULL_OBJECT"}
+                checksum = Checksum(opts.checksum_algo, got, "FULL_OBJECT")
             if writer is None and not inline:
                 # empty parts still get a (zero-length) shard set, so every part has a layout
                 writer = await self._open_writer()
-            layout = await writer.commit() if writer is not None else None
+            shards = await writer.commit() if writer is not None else None
             if writer is not None:
                 await self._writer_done(writer.data_id, committed=True)
         except InsufficientWriteQuorum as e:
@@ -294,7 +280,7 @@ class Core(MultipartMixin):
                 await self._writer_done(writer.data_id, committed=False)
                 await writer.abort()
             raise
-        return size, digest.hex(), checksum, layout, (bytes(buf) if writer is None else None)
+        return size, digest.hex(), checksum, shards, (bytes(buf) if writer is None else None)
 
     async def _open_writer(self) -> Any:
         data_id = uuid.uuid4().hex
@@ -337,18 +323,19 @@ class Core(MultipartMixin):
         """The version a GET/HEAD/copy names, with S3's delete-marker answers."""
         check_version_id(version_id)
         if not _readable_name(key):
-            raise E.NoSuchKey()
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         await self.bucket(bucket)
         rec = await self.meta.get_version(bucket, key, version_id)
         if rec is None:
             if version_id is not None and version_id != NULL_VERSION:
-                raise E.NoSuchVersion()
-            raise E.NoSuchKey()
+                raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         if rec.delete_marker:
-            hdrs = {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id, "Last-Modified": http_date(rec.mtime)}
+            # the latest version is a delete marker: no such key; one named by its id: not a GET's
+            # business (S3 answers both with the marker's headers, rendered from the record)
             if version_id is None:
-                raise E.NoSuchKey(**hdrs)
-            raise E.MethodNotAllowed(**hdrs)
+                raise E.NoSuchKey(record=rec)
+            raise E.MethodNotAllowed(record=rec)
         return rec
 
     async def existing_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str] | None:
@@ -361,7 +348,7 @@ class Core(MultipartMixin):
             rec = await self.get_record(bucket, key, version_id)
         except E.CoreError:
             return None
-        return dict(rec.info.get("tags") or {})
+        return dict(rec.info.tags)
 
     async def get_object(
         self, bucket: str, key: str, *, version_id: str | None = None, range_header: str | None = None,
@@ -369,35 +356,34 @@ class Core(MultipartMixin):
     ) -> ObjectRead:
         rec = await self.get_record(bucket, key, version_id)
         if cond:
-            check_read(cond, rec.etag, rec.mtime, object_headers(rec))
+            check_read(cond, rec.etag, rec.mtime, rec)
         rng = parse_range(range_header, rec.size) if range_header else None
         if part_number is not None:
             if rng is not None:
-                raise E.InvalidRequest("Cannot specify both Range header and partNumber query parameter",
-                                       Accept_Ranges="bytes")
+                raise E.RangeWithPartNumber(record=rec)
             rng = self._part_range(rec, part_number)
         offset, length = rng if rng is not None else (0, rec.size)
         body = self._read(rec, offset, length) if with_body else None
-        parts = (rec.layout or {}).get("parts")
-        part_ck = parts[part_number - 1].get("ck") if parts and part_number else None
+        parts = rec.layout.parts if rec.layout is not None else None
+        part_ck = parts[part_number - 1].checksum if parts and part_number else None
         return ObjectRead(rec, offset, length, rng is not None, body, part_ck)
 
     @staticmethod
     def _part_range(rec: VersionRecord, part_number: int) -> tuple[int, int] | None:
-        parts = (rec.layout or {}).get("parts")
+        parts = rec.layout.parts if rec.layout is not None else None
         if not parts:
             if part_number == 1:
                 return 0, rec.size  # MinIO answers the whole object as part 1, with Content-Range
             raise E.InvalidPartNumber()
         if part_number > len(parts):
             raise E.InvalidPartNumber()
-        offset = sum(p["size"] for p in parts[: part_number - 1])
-        return offset, parts[part_number - 1]["size"]
+        offset = sum(p.size for p in parts[: part_number - 1])
+        return offset, parts[part_number - 1].size
 
     def _degraded(self, rec: VersionRecord) -> Any:
         """The storage hook for a read that had to serve around bad shards: queue the version for heal."""
 
-        async def hook(_layout: dict[str, Any], _bad: list[int]) -> None:
+        async def hook(_shards: ShardSet, _bad: list[int]) -> None:
             try:
                 await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "degraded read")
             except Exception:
@@ -412,15 +398,14 @@ class Core(MultipartMixin):
         if rec.inline is not None:
             yield rec.inline[offset: offset + length]
             return
-        layout = rec.layout or {}
-        segments = layout["parts"] if "parts" in layout else [{"size": rec.size, "layout": layout}]
+        if rec.layout is None:
+            raise RecordError(f"{rec.bucket}/{rec.key} ({rec.version_id}) has neither data nor a layout")
         pos = 0
         try:
-            for seg in segments:
-                seg_size = seg["size"]
+            for seg_size, shards in rec.layout.segments():
                 lo, hi = max(offset, pos), min(offset + length, pos + seg_size)
                 if lo < hi:
-                    async for chunk in self.storage.read(seg["layout"], lo - pos, hi - lo,
+                    async for chunk in self.storage.read(shards, lo - pos, hi - lo,
                                                          on_degraded=self._degraded(rec)):
                         yield chunk
                 pos += seg_size
@@ -451,7 +436,7 @@ class Core(MultipartMixin):
         try:
             removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
         except BucketMissing as e:
-            raise E.NoSuchBucket() from e
+            raise E.NoSuchBucket(bucket=bucket) from e
         if removed is not None:
             self._gc_wakeup.set()
         return removed, created
@@ -477,20 +462,21 @@ class Core(MultipartMixin):
                 "the object's metadata, storage class, website redirect location or encryption attributes."
             )
         if not replace_meta:
-            opts.content_type = src.info.get("ct", "")
-            opts.user_meta = dict(src.info.get("meta", {}))
-            opts.headers = dict(src.info.get("hdr", {}))
+            opts.content_type = src.info.content_type or ""
+            opts.user_meta = dict(src.info.user_meta)
+            opts.headers = dict(src.info.headers)
         if not replace_tags:
-            opts.tags = dict(src.info.get("tags", {}))
+            opts.tags = dict(src.info.tags)
         self._check_put_options(opts)
         self._apply_lock(dst, opts)
-        src_ck = src.info.get("ck")
+        src_ck = src.info.checksum
         if opts.checksum_algo is None and src_ck:
-            opts.checksum_algo = src_ck["algo"]
+            opts.checksum_algo = src_ck.algo
         payload = StreamPayload(self._read(src, 0, src.size))
-        size, etag, checksum, layout, inline = await self._store_body(payload, opts)
+        size, etag, checksum, shards, inline = await self._store_body(payload, opts)
         rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
-                            size=size, etag=etag, info=self._info(opts, checksum), layout=layout, inline=inline)
+                            size=size, etag=etag, info=self._info(opts, checksum), layout=_single(shards),
+                            inline=inline)
         return src, await self._commit(rec, self._write_check(opts))
 
     # ------------------------------------------------------------------ listing
@@ -545,7 +531,7 @@ class Core(MultipartMixin):
     async def bucket_tags(self, bucket: str) -> dict[str, str]:
         tags = (await self.bucket(bucket)).config.get("tags")
         if not tags:
-            raise E.NoSuchTagSet()
+            raise E.NoSuchTagSet(bucket=bucket)
         return tags
 
     # ------------------------------------------------------------------ version sub-resources
@@ -559,39 +545,33 @@ class Core(MultipartMixin):
         """
         rec = await self.get_record(bucket, key, version_id)
 
-        def apply(current: VersionRecord) -> dict[str, Any]:
-            info = dict(current.info)
+        def apply(current: VersionRecord) -> ObjectInfo:
+            info = replace(current.info)
             change(current, info)
             rec.info = info
             return info
 
         if not await self.meta.update_info(bucket, key, rec.version_id, apply):
             if version_id is not None and version_id != NULL_VERSION:
-                raise E.NoSuchVersion()
-            raise E.NoSuchKey()
+                raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
+            raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         return rec
 
     async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
-        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
-            if tags:
-                info["tags"] = tags
-            else:
-                info.pop("tags", None)
+        def change(_rec: VersionRecord, info: ObjectInfo) -> None:
+            info.tags = dict(tags)
 
         return await self._update_info(bucket, key, version_id, change)
 
-    async def set_retention(self, bucket: str, key: str, version_id: str | None, new: dict[str, Any] | None,
+    async def set_retention(self, bucket: str, key: str, version_id: str | None, new: Retention | None,
                             bypass_governance: bool) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
             raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
 
-        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
-            lock.check_retention_change(info.get("ret"), new, bypass_governance, time.time())
-            if new:
-                info["ret"] = new
-            else:
-                info.pop("ret", None)
+        def change(_rec: VersionRecord, info: ObjectInfo) -> None:
+            lock.check_retention_change(info.retention, new, bypass_governance, time.time())
+            info.retention = new
 
         return await self._update_info(bucket, key, version_id, change)
 
@@ -600,8 +580,8 @@ class Core(MultipartMixin):
         if not brec.object_lock:
             raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
 
-        def change(_rec: VersionRecord, info: dict[str, Any]) -> None:
-            info["hold"] = status
+        def change(_rec: VersionRecord, info: ObjectInfo) -> None:
+            info.legal_hold = status
 
         return await self._update_info(bucket, key, version_id, change)
 
@@ -628,22 +608,18 @@ class Core(MultipartMixin):
             if not items:
                 return done
             removed, later = [], []
-            for i, layout in items:
+            for i, shards in items:
                 # shards on drives that are down are retried later, not forgotten
-                (later if await self.storage.delete(layout) else removed).append(i)
+                (later if await self.storage.delete(shards) else removed).append(i)
             await self.meta.done_gc(removed)
             if later:
                 await self.meta.defer_gc(later, time.time() + GC_RETRY)
             done += len(removed)
 
 
-def _data_layouts(layout: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The shard-set layouts of a version layout: itself, or one per multipart part."""
-    if not layout:
-        return []
-    if "parts" in layout:
-        return [p["layout"] for p in layout["parts"] if p.get("layout")]
-    return [layout]
+def _single(shards: ShardSet | None) -> ObjectLayout | None:
+    """The layout of a version written in one piece (None: inline)."""
+    return ObjectLayout.single(shards) if shards is not None else None
 
 
 def _readable_name(key: str) -> bool:
@@ -660,4 +636,4 @@ def _live_etag(rec: VersionRecord | None) -> str | None:
     return None if rec is None or rec.delete_marker else rec.etag
 
 
-__all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable", "http_date", "object_headers"]
+__all__ = ["Core", "ObjectRead", "Payload", "PutOptions", "MetaUnavailable"]

@@ -17,14 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .model import NULL_VERSION, BucketRecord, ListPage, PartRecord, UploadPage, UploadRecord, UserRecord, VersionRecord
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
+from .model import (NULL_VERSION, BucketRecord, GroupRecord, ListPage, PartRecord, UploadPage, UploadRecord, UserRecord,
+                    VersionRecord)
 
 # check(current_latest, replaced) runs inside the write transaction and raises to abort it.
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
 # check(victim) runs inside the delete transaction for the version being removed.
 DeleteCheck = Callable[[VersionRecord], None]
-# update_info's new info: a dict, or change(current version) -> dict run inside the transaction.
-InfoUpdate = dict[str, Any] | Callable[[VersionRecord], dict[str, Any]]
+# update_info's new info, or change(current version) -> new info run inside the transaction.
+InfoUpdate = ObjectInfo | Callable[[VersionRecord], ObjectInfo]
 
 
 class MetaError(Exception):
@@ -57,6 +59,18 @@ class SchemaTooOld(MetaError):
 
 class UploadMissing(MetaError):
     """The multipart upload does not exist (never did, aborted, or completed)."""
+
+
+class UserMissing(MetaError):
+    """A user a change names (a service account's parent, a group member) does not exist."""
+
+
+class GroupMissing(MetaError):
+    """The group does not exist."""
+
+
+class GroupNotEmpty(MetaError):
+    """A group with members cannot be removed."""
 
 
 #: rows a listing asks for right after skipping a common prefix (see MetaStore._walk)
@@ -177,10 +191,10 @@ class MetaStore(abc.ABC):
 
     @abc.abstractmethod
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
-        """Replace a version's info dict (tags, retention, legal hold); False when the version is gone.
+        """Replace a version's info (tags, retention, legal hold); False when the version is gone.
 
         ``info`` may be a function of the current version returning the new
-        dict: it then runs inside the transaction, under the same per-key
+        info: it then runs inside the transaction, under the same per-key
         serialisation as writes and deletes, so a read-modify-write of the info
         (and any rule it checks, e.g. retention) cannot lose a concurrent change
         or revive a deleted version. It may raise to abort.
@@ -201,10 +215,10 @@ class MetaStore(abc.ABC):
 
     # -- queues ---------------------------------------------------------------
     @abc.abstractmethod
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None: ...
+    async def enqueue_gc(self, layouts: list[ShardSet]) -> None: ...
 
     @abc.abstractmethod
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]: ...
 
     @abc.abstractmethod
     async def done_gc(self, ids: list[int]) -> None: ...
@@ -446,8 +460,8 @@ class MetaStore(abc.ABC):
         """Leave these GC items for a later pass (``take_gc`` skips them until then)."""
 
     @abc.abstractmethod
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
+                            new: ObjectLayout) -> bool:
         """Replace a version's layout if it is still ``old`` (compare and swap)."""
 
     @abc.abstractmethod
@@ -456,24 +470,94 @@ class MetaStore(abc.ABC):
 
     # -- users ------------------------------------------------------------------
     # Users, stored policies, deployment-wide settings, usage figures and pool
-    # statistics for operations (docs/operations.md). Schema: 0004_users.sql.
+    # statistics for operations (docs/operations.md). Schema: 0004_users.sql;
+    # service accounts, temporary credentials and groups: 0006_identity.sql.
+    # Users, service accounts and temporary credentials share one table
+    # (``UserRecord.kind``), so an access key is unique across them.
     @abc.abstractmethod
-    async def get_user(self, access_key: str) -> UserRecord | None: ...
+    async def get_user(self, access_key: str) -> UserRecord | None:
+        """The credential with that access key, whatever its kind."""
 
     @abc.abstractmethod
-    async def list_users(self) -> list[UserRecord]:
-        """Every user, ordered by access key."""
+    async def list_users(self, kind: str = "user") -> list[UserRecord]:
+        """Every credential of ``kind``, ordered by access key (as UTF-8 bytes)."""
 
     @abc.abstractmethod
     async def put_user(self, rec: UserRecord) -> bool:
         """Insert, or replace every field but ``created``; True when it was new."""
 
     @abc.abstractmethod
-    async def update_user(self, access_key: str, **fields: Any) -> bool:
-        """Set status / policies / secret_enc / key_id (and ``updated``); False when missing."""
+    async def add_credential(self, rec: UserRecord, *, stored_parent: bool = True) -> bool:
+        """Insert a service account or temporary credentials; False when the access key is
+        taken. With ``stored_parent`` (all but root's, whose user is the configuration's)
+        its ``parent`` must be a stored user (``UserMissing`` otherwise), checked in the
+        same transaction."""
 
     @abc.abstractmethod
-    async def delete_user(self, access_key: str) -> bool: ...
+    async def update_user(self, access_key: str, **fields: Any) -> bool:
+        """Set status / policies / secret_enc / key_id / expires / info (and ``updated``); False when missing."""
+
+    @abc.abstractmethod
+    async def delete_user(self, access_key: str) -> bool:
+        """Remove a credential, and with it (same transaction) its service accounts and
+        temporary credentials and its group memberships; False when it did not exist."""
+
+    @abc.abstractmethod
+    async def list_credentials(self, parent: str, kind: str) -> list[UserRecord]:
+        """The service accounts (``svcacct``) or temporary credentials (``sts``) of ``parent``."""
+
+    @abc.abstractmethod
+    async def purge_expired(self, kind: str, now: float) -> int:
+        """Remove credentials of ``kind`` that expired before ``now``; how many."""
+
+    # -- groups (0006_identity.sql) ------------------------------------------------
+    @abc.abstractmethod
+    async def get_group(self, name: str) -> GroupRecord | None:
+        """A group with its members (ordered by access key)."""
+
+    @abc.abstractmethod
+    async def list_groups(self) -> list[str]:
+        """Every group's name, ordered (as UTF-8 bytes)."""
+
+    @abc.abstractmethod
+    async def groups_of(self, access_key: str) -> list[GroupRecord]:
+        """The groups a user is a member of (without their members)."""
+
+    @abc.abstractmethod
+    async def add_members(self, group: str, members: list[str], now: float) -> None:
+        """Add users to a group, creating it (enabled) when new; every member must be a
+        user (``UserMissing`` naming it otherwise), checked in the same transaction."""
+
+    @abc.abstractmethod
+    async def remove_members(self, group: str, members: list[str], now: float) -> None:
+        """Remove users from a group (``GroupMissing`` when there is no such group). With no
+        members, remove the group itself, which must have none left (``GroupNotEmpty``)."""
+
+    @abc.abstractmethod
+    async def update_group(self, name: str, now: float, *, status: str | None = None,
+                           policies: list[str] | None = None) -> bool:
+        """Set a group's status or policies; False when there is no such group."""
+
+    # -- run-time configuration (0007_config.sql) ------------------------------------
+    @abc.abstractmethod
+    async def get_config(self) -> dict[tuple[str, str], str]:
+        """Every value set at run time: (sub-system, key) -> value."""
+
+    @abc.abstractmethod
+    async def set_config(self, values: dict[tuple[str, str], str | None], history: str | None, now: float) -> str:
+        """Set (None: remove) values in one transaction, recording ``history`` (the change as
+        text) when given; returns the history entry's restore id ("" without one)."""
+
+    @abc.abstractmethod
+    async def config_history(self, limit: int) -> list[tuple[str, float, str]]:
+        """The newest ``limit`` changes: (restore id, time, text), newest first."""
+
+    @abc.abstractmethod
+    async def get_config_history(self, restore_id: str) -> tuple[float, str] | None: ...
+
+    @abc.abstractmethod
+    async def clear_config_history(self, restore_id: str | None) -> int:
+        """Forget one change (None: all); how many went."""
 
     @abc.abstractmethod
     async def get_policy(self, name: str) -> str | None:
@@ -512,8 +596,13 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     async def usage(self) -> dict[str, dict[str, int]]:
         """Per bucket: ``objects`` and ``bytes`` (latest, not delete markers),
-        ``versions`` (delete markers included) and ``delete_markers``. One
-        aggregate over the versions table: callers cache it."""
+        ``versions`` (delete markers included) and ``delete_markers``; exact, from
+        the counters the writes keep (0008_usage.sql), at a cost that grows with
+        the buckets and the deltas not folded yet, not with the objects."""
+
+    @abc.abstractmethod
+    async def fold_usage(self, limit: int = 100000) -> int:
+        """Move pending usage deltas (at most ``limit``) into the per-bucket counters; how many."""
 
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""
@@ -538,7 +627,11 @@ __all__ = [
     "MetaUnavailable",
     "SchemaTooNew",
     "SchemaTooOld",
+    "GroupMissing",
+    "GroupNotEmpty",
+    "GroupRecord",
     "UploadMissing",
+    "UserMissing",
     "UserRecord",
     "WriteCheck",
     "WriteIntent",

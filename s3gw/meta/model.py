@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
+
 NULL_VERSION = "null"
 
 
@@ -32,11 +34,15 @@ class VersionRecord:
     delete_marker: bool = False
     is_latest: bool = True
     seq: int = 0
-    # content-type, user metadata, stored response headers, checksums, tags,
-    # retention, legal hold, multipart part table ... (JSON in the row)
-    info: dict[str, Any] = field(default_factory=dict)
-    layout: dict[str, Any] | None = None   # storage layout (None: inline or delete marker)
+    # content-type, user metadata, stored response headers, checksum, tags,
+    # retention, legal hold (JSON in the row: s3gw/common/records.py)
+    info: ObjectInfo = field(default_factory=ObjectInfo)
+    layout: ObjectLayout | None = None     # where the data is (None: inline or delete marker)
     inline: bytes | None = None            # small objects live in the row itself
+
+    def layouts(self) -> list[ShardSet]:
+        """Every shard set this version references (none when inline or a delete marker)."""
+        return self.layout.layouts() if self.layout is not None else []
 
 
 @dataclass
@@ -58,7 +64,7 @@ class UploadRecord:
     bucket: str
     key: str
     initiated: float
-    info: dict[str, Any] = field(default_factory=dict)   # what CreateMultipartUpload was told to store
+    info: ObjectInfo = field(default_factory=ObjectInfo)   # what CreateMultipartUpload was told to store
 
 
 @dataclass
@@ -68,8 +74,8 @@ class PartRecord:
     size: int
     etag: str
     mtime: float
-    layout: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)   # checksum of the part
+    layout: ShardSet
+    info: ObjectInfo = field(default_factory=ObjectInfo)   # the part's checksum
 
 
 @dataclass
@@ -83,12 +89,29 @@ class UploadPage:
 
 @dataclass
 class UserRecord:
-    """A (non-root) user: its secret sealed by the core (never plain text here)."""
+    """A credential that signs requests: a (non-root) user, a service account or
+    temporary credentials (``kind``); its secret sealed by the core (never plain text here)."""
 
     access_key: str
     secret_enc: bytes
     key_id: str                      # which root-derived key sealed the secret
     status: str = "enabled"          # "enabled" / "disabled"
     policies: list[str] = field(default_factory=list)
+    created: float = 0.0
+    updated: float = 0.0
+    kind: str = "user"               # "user", "svcacct" (service account / access key), "sts" (temporary)
+    parent: str | None = None        # svcacct / sts: the user (or root's key) it acts for
+    expires: float = 0.0             # seconds since the epoch; 0: never
+    info: dict[str, Any] = field(default_factory=dict)   # name, description, policy, token (sha256)
+
+
+@dataclass
+class GroupRecord:
+    """A group of users: its status, the policies attached to it, its members (access keys)."""
+
+    name: str
+    status: str = "enabled"
+    policies: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
     created: float = 0.0
     updated: float = 0.0

@@ -62,14 +62,15 @@ from .base import (
     SchemaTooOld,
     WriteIntent,
 )
-from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
-from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
+from .model import BucketRecord, UploadRecord, VersionRecord
+from ..common.records import ShardSet
+from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
     version_from_row
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import numbered
 
-log = logging.getLogger("s3gw.meta.postgres")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -449,6 +450,8 @@ class PostgresMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             await c.execute("DELETE FROM buckets WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_policies WHERE bucket = $1", name)
+            await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)    # all zero: an empty bucket
+            await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
 
         await self._tx(tx)
 
@@ -534,10 +537,10 @@ class PostgresMeta(SqlMetaStore):
         return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
         rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 ORDER BY id LIMIT $2",
                                  time.time(), limit)
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
         async def tx(c: asyncpg.Connection) -> None:
@@ -641,45 +644,6 @@ class PostgresMeta(SqlMetaStore):
 
     # -- users ------------------------------------------------------------------
     # (users, stored policies, settings, usage, pool statistics, backup; 0004_users.sql)
-    async def get_user(self, access_key: str) -> UserRecord | None:
-        row = await self._fetchrow(f"SELECT {USER_COLS} FROM iam_users WHERE access_key = $1", access_key)
-        return user_from_row(row) if row else None
-
-    async def list_users(self) -> list[UserRecord]:
-        rows = await self._fetch(f'SELECT {USER_COLS} FROM iam_users ORDER BY access_key COLLATE "C"')
-        return [user_from_row(r) for r in rows]
-
-    async def put_user(self, rec: UserRecord) -> bool:
-        async def tx(c: asyncpg.Connection) -> bool:
-            # xmax = 0 only on a row this statement inserted (not one it updated)
-            return bool(await c.fetchval(
-                "INSERT INTO iam_users (access_key, secret_enc, key_id, status, policies, created, updated)"
-                " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (access_key) DO UPDATE SET"
-                " secret_enc = EXCLUDED.secret_enc, key_id = EXCLUDED.key_id, status = EXCLUDED.status,"
-                " policies = EXCLUDED.policies, updated = EXCLUDED.updated RETURNING (xmax = 0)",
-                rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
-                rec.updated))
-
-        return await self._tx(tx)
-
-    async def update_user(self, access_key: str, **fields: Any) -> bool:
-        allowed = {"secret_enc", "key_id", "status", "policies", "updated"}
-        assert set(fields) <= allowed, fields
-        vals = [",".join(v) if k == "policies" else v for k, v in fields.items()]
-        sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=2))
-
-        async def tx(c: asyncpg.Connection) -> bool:
-            return await c.fetchval(f"UPDATE iam_users SET {sets} WHERE access_key = $1 RETURNING 1",
-                                    access_key, *vals) is not None
-
-        return await self._tx(tx)
-
-    async def delete_user(self, access_key: str) -> bool:
-        async def tx(c: asyncpg.Connection) -> bool:
-            return await c.fetchval("DELETE FROM iam_users WHERE access_key = $1 RETURNING 1", access_key) is not None
-
-        return await self._tx(tx)
-
     async def get_policy(self, name: str) -> str | None:
         return await self._read(lambda c: c.fetchval("SELECT document FROM iam_policies WHERE name = $1", name))
 
@@ -736,15 +700,6 @@ class PostgresMeta(SqlMetaStore):
                                 name, value, time.time())
 
         await self._tx(tx)
-
-    async def usage(self) -> dict[str, dict[str, int]]:
-        rows = await self._fetch(
-            "SELECT b.name, COUNT(v.key),"
-            " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN 1 ELSE 0 END), 0)::bigint,"
-            " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN v.size ELSE 0 END), 0)::bigint,"
-            " COALESCE(SUM(v.delete_marker), 0)::bigint"
-            " FROM buckets b LEFT JOIN versions v ON v.bucket = b.name GROUP BY b.name")
-        return {r[0]: {"versions": r[1], "objects": r[2], "bytes": r[3], "delete_markers": r[4]} for r in rows}
 
     def pool_stats(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"target": self.describe()}

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ..common.records import ObjectLayout, ShardSet
 from .base import (
     BucketMissing,
     DeleteCheck,
@@ -32,6 +33,8 @@ from .base import (
     UploadMissing,
     WriteCheck,
 )
+from .identity import IdentitySql
+from .runtime import ConfigSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,
@@ -40,6 +43,8 @@ from .rows import (
     compact_json,
     part_from_row,
     part_params,
+    shard_set_from_json,
+    shard_set_json,
     upload_from_row,
     upload_params,
     version_from_row,
@@ -53,7 +58,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
@@ -98,9 +103,12 @@ class SqlMetaStore(MetaStore):
                     check(victim)
                 await _drop(tx, victim)
                 if victim.is_latest:
-                    await tx.execute(
-                        "UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = "
-                        "(SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?)", bucket, kb, bucket, kb)
+                    promoted = await _latest(tx, bucket, kb)
+                    if promoted is not None:
+                        await tx.execute("UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = ?",
+                                         bucket, kb, promoted.seq)
+                        if not promoted.delete_marker:
+                            await _usage(tx, bucket, objects=1, size=promoted.size)
                 return victim, None
             if state == "Enabled":      # a new delete marker; nothing is removed
                 await _insert_latest(tx, marker)
@@ -131,28 +139,74 @@ class SqlMetaStore(MetaStore):
                     return False
                 new = info(current)
             return await tx.execute("UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                                    compact_json(new), bucket, kb, version_id) > 0
+                                    compact_json(new.to_json()), bucket, kb, version_id) > 0
 
         return await self._transaction(run)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
+                            new: ObjectLayout) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
             row = await tx.fetchone("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
                                     bucket, kb, version_id)
-            if row is None or row[0] is None or json.loads(row[0]) != old:
+            if row is None or row[0] is None or ObjectLayout.from_json(json.loads(row[0])) != old:
                 return False
             await tx.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                             compact_json(new), bucket, kb, version_id)
+                             compact_json(new.to_json()), bucket, kb, version_id)
             return True
 
         return await self._transaction(run)
 
+    # -- usage (0008_usage.sql) ------------------------------------------------
+    async def usage(self) -> dict[str, dict[str, int]]:
+        async def q(tx: Tx) -> dict[str, dict[str, int]]:
+            rows = await tx.fetchall(
+                "SELECT b.name, COALESCE(u.objects, 0), COALESCE(u.bytes, 0), COALESCE(u.versions, 0),"
+                " COALESCE(u.delete_markers, 0) FROM buckets b LEFT JOIN bucket_usage u ON u.bucket = b.name")
+            out = {r[0]: {"objects": int(r[1]), "bytes": int(r[2]), "versions": int(r[3]),
+                          "delete_markers": int(r[4])} for r in rows}
+            for r in await tx.fetchall("SELECT bucket, SUM(objects), SUM(bytes), SUM(versions), SUM(delete_markers)"
+                                       " FROM usage_deltas GROUP BY bucket"):
+                u = out.get(r[0])
+                if u is not None:
+                    u["objects"] += int(r[1])
+                    u["bytes"] += int(r[2])
+                    u["versions"] += int(r[3])
+                    u["delete_markers"] += int(r[4])
+            return out
+
+        return await self._reading(q)
+
+    async def fold_usage(self, limit: int = 100000) -> int:
+        async def run(tx: Tx) -> int:
+            row = await tx.fetchone("SELECT MAX(id) FROM (SELECT id FROM usage_deltas ORDER BY id LIMIT ?) d", limit)
+            top = row[0] if row else None
+            if top is None:
+                return 0
+            # the rows this transaction deleted, and only those (two folds at once never count a row twice)
+            rows = await tx.delete_returning("usage_deltas", "id <= ?", "bucket, objects, bytes, versions, delete_markers",
+                                             top)
+            sums: dict[str, list[int]] = {}
+            for r in rows:
+                acc = sums.setdefault(r[0], [0, 0, 0, 0])
+                for i in range(4):
+                    acc[i] += int(r[i + 1])
+            for bucket, (o, b, v, d) in sums.items():
+                await tx.execute("INSERT INTO bucket_usage (bucket, objects, bytes, versions, delete_markers)"
+                                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (bucket) DO UPDATE SET"
+                                 " objects = bucket_usage.objects + excluded.objects,"
+                                 " bytes = bucket_usage.bytes + excluded.bytes,"
+                                 " versions = bucket_usage.versions + excluded.versions,"
+                                 " delete_markers = bucket_usage.delete_markers + excluded.delete_markers",
+                                 bucket, o, b, v, d)
+            return len(rows)
+
+        return await self._transaction(run)
+
     # -- queues ---------------------------------------------------------------
-    async def enqueue_gc(self, layouts: list[dict[str, Any]]) -> None:
+    async def enqueue_gc(self, layouts: list[ShardSet]) -> None:
         await self._transaction(lambda tx: _gc(tx, layouts))
 
     # -- multipart ------------------------------------------------------------
@@ -178,7 +232,7 @@ class SqlMetaStore(MetaStore):
                 raise UploadMissing(part.upload_id)
             old = await tx.delete_returning("parts", "upload_id = ? AND part_number = ?", "layout",
                                             part.upload_id, part.part_number)
-            await _gc(tx, [json.loads(r[0]) for r in old])
+            await _gc(tx, [shard_set_from_json(r[0]) for r in old])
             await tx.execute(f"INSERT INTO parts ({PART_COLS}) VALUES ({placeholders(7)})", *part_params(part))
 
         await self._transaction(run)
@@ -258,22 +312,39 @@ async def _insert_latest(tx: Tx, rec: VersionRecord) -> None:
     row = await tx.fetchone("SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?", rec.bucket, kb)
     rec.seq = ((row[0] if row else None) or 0) + 1
     rec.is_latest = True
+    prev = await tx.fetchone("SELECT size, delete_marker FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1",
+                             rec.bucket, kb)
     await tx.execute("UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1", rec.bucket, kb)
     await tx.execute(f"INSERT INTO versions ({VERSION_COLS}) VALUES ({placeholders(12)})", *version_params(rec))
+    objects, size = (0, 0) if rec.delete_marker else (1, rec.size)
+    if prev is not None and not prev[1]:            # the former latest version no longer counts as an object
+        objects, size = objects - 1, size - prev[0]
+    await _usage(tx, rec.bucket, objects=objects, size=size, versions=1, markers=int(rec.delete_marker))
 
 
 async def _drop(tx: Tx, rec: VersionRecord) -> None:
     """Remove one version row; its shards go to the GC queue in the same transaction."""
-    await tx.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                     rec.bucket, rec.key.encode(), rec.version_id)
-    await _gc(tx, _layouts(rec))
+    if await tx.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                        rec.bucket, rec.key.encode(), rec.version_id):
+        counted = rec.is_latest and not rec.delete_marker
+        await _usage(tx, rec.bucket, objects=-int(counted), size=-rec.size if counted else 0, versions=-1,
+                     markers=-int(rec.delete_marker))
+    await _gc(tx, rec.layouts())
 
 
-async def _gc(tx: Tx, layouts: list[dict[str, Any]]) -> None:
+async def _usage(tx: Tx, bucket: str, *, objects: int = 0, size: int = 0, versions: int = 0, markers: int = 0) -> None:
+    """Record a change of a bucket's usage in the same transaction (0008_usage.sql: a delta row,
+    insert only, so concurrent writers to one bucket do not queue on a counter)."""
+    if objects or size or versions or markers:
+        await tx.execute("INSERT INTO usage_deltas (bucket, objects, bytes, versions, delete_markers)"
+                         " VALUES (?, ?, ?, ?, ?)", bucket, objects, size, versions, markers)
+
+
+async def _gc(tx: Tx, layouts: list[ShardSet]) -> None:
     if layouts:
         now = time.time()
         await tx.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)",
-                             [(json.dumps(x), now) for x in layouts])
+                             [(shard_set_json(x), now) for x in layouts])
 
 
 async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
@@ -283,11 +354,3 @@ async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[P
         raise UploadMissing(upload_id)
     return [part_from_row(r) for r in await tx.delete_returning("parts", "upload_id = ?", PART_COLS, upload_id)]
 
-
-def _layouts(rec: VersionRecord) -> list[dict[str, Any]]:
-    """Every storage layout a version references: its own, or one per multipart part."""
-    if rec.layout is None:
-        return []
-    if "parts" in rec.layout:
-        return [p["layout"] for p in rec.layout["parts"] if p.get("layout")]
-    return [rec.layout]

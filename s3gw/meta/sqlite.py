@@ -33,8 +33,9 @@ from .base import (
     SchemaTooOld,
     WriteIntent,
 )
-from .model import BucketRecord, UploadRecord, UserRecord, VersionRecord
-from .rows import UPLOAD_COLS, USER_COLS, VERSION_COLS, Row, bucket_from_row, upload_from_row, user_from_row, \
+from .model import BucketRecord, UploadRecord, VersionRecord
+from ..common.records import ShardSet
+from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
     version_from_row
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
@@ -271,6 +272,8 @@ class SqliteMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))   # all zero: an empty bucket
+            db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 
@@ -312,10 +315,10 @@ class SqliteMeta(SqlMetaStore):
         return [upload_from_row(r) for r in rows]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
         q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
         rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -435,46 +438,6 @@ class SqliteMeta(SqlMetaStore):
 
     # -- users ------------------------------------------------------------------
     # (users, stored policies, settings, usage, pool statistics; 0004_users.sql)
-    async def get_user(self, access_key: str) -> UserRecord | None:
-        q = f"SELECT {USER_COLS} FROM iam_users WHERE access_key = ?"
-        row = await self._run(lambda: self._conn().execute(q, (access_key,)).fetchone())
-        return user_from_row(row) if row else None
-
-    async def list_users(self) -> list[UserRecord]:
-        q = f"SELECT {USER_COLS} FROM iam_users ORDER BY access_key"
-        return [user_from_row(r) for r in await self._run(lambda: self._conn().execute(q).fetchall())]
-
-    async def put_user(self, rec: UserRecord) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            new = db.execute("SELECT 1 FROM iam_users WHERE access_key = ?", (rec.access_key,)).fetchone() is None
-            db.execute(
-                "INSERT INTO iam_users (access_key, secret_enc, key_id, status, policies, created, updated)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (access_key) DO UPDATE SET secret_enc = excluded.secret_enc,"
-                " key_id = excluded.key_id, status = excluded.status, policies = excluded.policies,"
-                " updated = excluded.updated",
-                (rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
-                 rec.updated))
-            return new
-
-        return await self._run(self._write, tx)
-
-    async def update_user(self, access_key: str, **fields: Any) -> bool:
-        allowed = {"secret_enc", "key_id", "status", "policies", "updated"}
-        assert set(fields) <= allowed, fields
-        vals = [",".join(v) if k == "policies" else v for k, v in fields.items()]
-
-        def tx(db: sqlite3.Connection) -> bool:
-            sets = ", ".join(f"{k} = ?" for k in fields)
-            return db.execute(f"UPDATE iam_users SET {sets} WHERE access_key = ?", (*vals, access_key)).rowcount > 0
-
-        return await self._run(self._write, tx)
-
-    async def delete_user(self, access_key: str) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            return db.execute("DELETE FROM iam_users WHERE access_key = ?", (access_key,)).rowcount > 0
-
-        return await self._run(self._write, tx)
-
     async def get_policy(self, name: str) -> str | None:
         q = "SELECT document FROM iam_policies WHERE name = ?"
         row = await self._run(lambda: self._conn().execute(q, (name,)).fetchone())
@@ -535,15 +498,6 @@ class SqliteMeta(SqlMetaStore):
                            (name, value, time.time()))
 
         await self._run(self._write, tx)
-
-    async def usage(self) -> dict[str, dict[str, int]]:
-        q = ("SELECT b.name, COUNT(v.key),"
-             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN 1 ELSE 0 END), 0),"
-             " COALESCE(SUM(CASE WHEN v.is_latest = 1 AND v.delete_marker = 0 THEN v.size ELSE 0 END), 0),"
-             " COALESCE(SUM(v.delete_marker), 0)"
-             " FROM buckets b LEFT JOIN versions v ON v.bucket = b.name GROUP BY b.name")
-        rows = await self._run(lambda: self._conn().execute(q).fetchall())
-        return {r[0]: {"versions": r[1], "objects": r[2], "bytes": r[3], "delete_markers": r[4]} for r in rows}
 
     def pool_stats(self) -> dict[str, Any]:
         return self.stats.snapshot(path=self.path)

@@ -6,18 +6,21 @@ Gateway-facing API::
     storage = Storage.local(data_dir)            # 9 drives, 6+3, 1 MiB stripes
     placement = storage.new_placement(data_id)
     w = await storage.open_writer(data_id, placement)
-    await w.write(chunk) ...; layout = await w.commit()   # or await w.abort()
-    async for piece in storage.read(layout, offset, length): ...
-    await storage.delete(layout); await storage.verify(layout); await storage.heal(layout)
+    await w.write(chunk) ...; shards = await w.commit()   # a ShardSet, or await w.abort()
+    async for piece in storage.read(shards, offset, length): ...
+    await storage.delete(shards); await storage.verify(shards); await storage.heal(shards)
+
+The shard set (``ShardSet``: geometry, placement, missing shards) is a stored
+record shared with the metadata layer: s3gw/common/records.py.
 """
 
 from .drive import Drive, LocalDrive
 from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageError, StorageFull
 from .placement import DriveRef, placement
-from .storage import HealResult, Layout, ObjectWriter, Storage, shard_name
+from .storage import HealResult, ObjectWriter, Storage, shard_name
 
 __all__ = [
-    "Storage", "ObjectWriter", "Layout", "HealResult", "shard_name",
+    "Storage", "ObjectWriter", "HealResult", "shard_name",
     "StorageError", "InsufficientWriteQuorum", "InsufficientReadQuorum", "StorageFull",
     "Drive", "LocalDrive", "DriveRef", "placement",
 ]

@@ -36,7 +36,7 @@ from nodes.shardstore import Capacity, ShardHeader, ShardStat, verify_frames
 
 from .drive import Drive
 
-log = logging.getLogger("s3gw.storage.remote")
+log = logging.getLogger(__name__)
 
 Buffer = bytes | bytearray | memoryview
 

@@ -7,7 +7,7 @@ its own ``write_shard`` stream, concurrently. The slowest healthy drive sets
 the pace (back-pressure through its full queue), a drive that fails is dropped
 for the rest of the write, and one that stalls past ``stall_timeout`` is
 dropped too. ``commit`` succeeds once the write quorum of shards is durable
-and reports the rest as ``layout["missing"]``.
+and reports the rest as the shard set's ``missing``.
 
 Read path: stripes are fetched in batches (bounded memory whatever the object
 size, one batch prefetched ahead), from the k data shards while they are
@@ -23,10 +23,9 @@ import asyncio
 import inspect
 import logging
 import os
-import re
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
@@ -34,6 +33,7 @@ from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
 from nodes.shardstore import ShardStore
 
+from ..common.records import ShardSet, valid_data_id
 from .drive import Drive, LocalDrive
 from .erasure import (
     Codec,
@@ -52,13 +52,9 @@ from .errors import InsufficientReadQuorum, InsufficientWriteQuorum, StorageErro
 from .placement import placement
 from .remote import Cluster
 
-log = logging.getLogger("s3gw.storage")
+log = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 1
-#: a data id becomes "<data_id>.<index>" on the drives (see nodes.shardstore)
-_DATA_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-
-DegradedHook = Callable[[dict, list[int]], Any]
+DegradedHook = Callable[[ShardSet, list[int]], Any]
 
 
 def shard_name(data_id: str, index: int) -> str:
@@ -84,70 +80,12 @@ def _why(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------
-# layout
+# layout (the record itself, ``ShardSet``, is in s3gw/common/records.py)
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Everything needed to read an object back; stored by core as JSON.
-
-    ``frag_size`` is the length of each fragment (= shard block) of a full
-    stripe, ``last_frag_size`` that of the final stripe (equal when the size is
-    a multiple of the block size, 0 for an empty object).
-    """
-
-    data_id: str
-    size: int
-    k: int
-    m: int
-    ec: str
-    block_size: int
-    frag_size: int
-    last_frag_size: int
-    hash: str
-    placement: tuple[str, ...]
-
-    @property
-    def n(self) -> int:
-        return self.k + self.m
-
-    @property
-    def stripes(self) -> int:
-        return stripe_count(self.size, self.block_size)
-
-    def stripe_len(self, s: int) -> int:
-        return stripe_length(s, self.size, self.block_size)
-
-    def frag_len(self, s: int) -> int:
-        return self.last_frag_size if s == self.stripes - 1 else self.frag_size
-
-    def name(self, index: int) -> str:
-        return shard_name(self.data_id, index)
-
-    def to_dict(self, missing: Iterable[int] = ()) -> dict:
-        return {
-            "v": LAYOUT_VERSION, "data_id": self.data_id, "size": self.size,
-            "k": self.k, "m": self.m, "ec": self.ec, "block_size": self.block_size,
-            "frag_size": self.frag_size, "last_frag_size": self.last_frag_size,
-            "stripes": self.stripes, "hash": self.hash,
-            "placement": list(self.placement), "missing": sorted(missing),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Layout":
-        try:
-            if d.get("v", LAYOUT_VERSION) != LAYOUT_VERSION:
-                raise ValueError(f"layout version {d.get('v')}")
-            lay = cls(str(d["data_id"]), int(d["size"]), int(d["k"]), int(d["m"]),
-                      str(d["ec"]), int(d["block_size"]), int(d["frag_size"]),
-                      int(d["last_frag_size"]), str(d["hash"]),
-                      tuple(str(p) for p in d["placement"]))
-            if (lay.size < 0 or lay.k < 1 or lay.m < 0 or lay.block_size < 1
-                    or len(lay.placement) != lay.n or not _DATA_ID_RE.fullmatch(lay.data_id)):
-                raise ValueError("inconsistent layout")
-        except (KeyError, TypeError, ValueError) as e:
-            raise StorageError(f"invalid layout: {e}") from e
-        return lay
+def stripe_len(lay: ShardSet, s: int) -> int:
+    """Object bytes in stripe ``s`` of a shard set."""
+    return stripe_length(s, lay.size, lay.block_size)
 
 
 # --------------------------------------------------------------------------
@@ -372,8 +310,8 @@ class ObjectWriter:
             if committed:
                 await self._st._delete_shards(self.data_id, self.placement, committed)
 
-    async def commit(self) -> dict:
-        """Flush, wait for the shards to be durable, return the layout."""
+    async def commit(self) -> ShardSet:
+        """Flush, wait for the shards to be durable, return the shard set written."""
         if self._state != "open":
             raise StorageError(f"writer is {self._state}")
         try:
@@ -393,14 +331,14 @@ class ObjectWriter:
         stripes = stripe_count(self._size, self._block)
         last = self._codec.fragment_size(stripe_length(stripes - 1, self._size, self._block)) \
             if stripes else 0
-        layout = Layout(self.data_id, self._size, self.k, self.m, self._codec.name, self._block,
-                        self._frag_size, last, self._hash.name, self.placement)
         missing = sorted(self._fan.errors)
+        layout = ShardSet(self.data_id, self._size, self.k, self.m, self._codec.name, self._block,
+                          self._frag_size, last, self._hash.name, self.placement, tuple(missing))
         failpoint("shards-durable")
         if missing:
             log.warning("object %s written without shards %s: %s", self.data_id, missing,
                         {i: _why(self._fan.errors[i]) for i in missing})
-        return layout.to_dict(missing)
+        return layout
 
     async def abort(self) -> None:
         """Drop the write. Before commit: temp files go. After commit (e.g. the
@@ -433,7 +371,7 @@ class HealResult:
     failed: list[int] = field(default_factory=list)    # rebuild attempted and failed
     offline: list[int] = field(default_factory=list)   # on drives that are down: later
     unrecoverable: bool = False                         # fewer than k good shards
-    layout: dict | None = None                          # new layout when shards moved
+    layout: ShardSet | None = None                      # new shard set when shards moved
 
     @property
     def complete(self) -> bool:
@@ -444,7 +382,7 @@ class _ReadCtx:
     """State of one read (or heal): the layout, its drives, the shards seen
     failing so far (index -> reason) and the ones never to read."""
 
-    def __init__(self, storage: "Storage", lay: Layout, exclude: Iterable[int] = ()) -> None:
+    def __init__(self, storage: "Storage", lay: ShardSet, exclude: Iterable[int] = ()) -> None:
         self.lay = lay
         self.codec = storage._codec(lay)
         self.drives = [storage.drive(d) for d in lay.placement]
@@ -585,7 +523,7 @@ class Storage:
                 return {"id": d.id, "node_id": d.node_id, "ok": False, "error": _why(e)}
         return list(await asyncio.gather(*(one(d) for d in self._drives.values())))
 
-    def _codec(self, lay: Layout) -> Codec:
+    def _codec(self, lay: ShardSet) -> Codec:
         return codec_for(lay.ec, lay.k, lay.m)
 
     # -- write --------------------------------------------------------------
@@ -604,7 +542,7 @@ class Storage:
         return placement(data_id, online, len(online)) + placement(data_id, rest, n - len(online))
 
     async def open_writer(self, data_id: str, placement: list[str]) -> ObjectWriter:
-        if not isinstance(data_id, str) or not _DATA_ID_RE.fullmatch(data_id):
+        if not valid_data_id(data_id):
             raise ValueError(f"invalid data id {data_id!r}")
         if len(placement) != self.k + self.m or len(set(placement)) != len(placement):
             raise ValueError(f"placement must name {self.k + self.m} distinct drives")
@@ -612,12 +550,11 @@ class Storage:
 
     # -- read ---------------------------------------------------------------
 
-    async def read(self, layout: dict, offset: int = 0, length: int | None = None, *,
+    async def read(self, lay: ShardSet, offset: int = 0, length: int | None = None, *,
                    on_degraded: DegradedHook | None = None) -> AsyncIterator[bytes]:
         """Object bytes ``[offset, offset+length)`` (to the end when ``length``
         is None), in chunks of at most one stripe, from the first byte on.
         ``on_degraded`` replaces ``self.on_degraded`` for this read."""
-        lay = Layout.from_dict(layout)
         if length is None:
             length = lay.size - offset
         if offset < 0 or length < 0 or offset + length > lay.size:
@@ -643,11 +580,11 @@ class Storage:
                 nxt.cancel()
                 nxt.add_done_callback(lambda t: t.cancelled() or t.exception())
             if ctx.bad:
-                self._report_degraded(layout, ctx.bad, on_degraded)
+                self._report_degraded(lay, ctx.bad, on_degraded)
 
     async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[bytes]:
         frags = await self._gather_fragments(ctx, s0, s1)
-        lengths = [ctx.lay.stripe_len(s) for s in range(s0, s1)]
+        lengths = [stripe_len(ctx.lay, s) for s in range(s0, s1)]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._compute, decode_stripes, ctx.codec, frags, lengths)
 
@@ -656,7 +593,7 @@ class Storage:
         if drive is None:
             raise DriveError(f"drive {ctx.lay.placement[i]!r} not configured")
         return await asyncio.wait_for(
-            drive.read_blocks(ctx.lay.name(i), first, count, block_size=ctx.lay.frag_size,
+            drive.read_blocks(shard_name(ctx.lay.data_id, i), first, count, block_size=ctx.lay.frag_size,
                               hash_algo=ctx.lay.hash),
             self.read_timeout)
 
@@ -681,7 +618,7 @@ class Storage:
                     ctx.bad.setdefault(i, _why(blocks))
                     continue
                 for s, b in zip(range(lo, hi), blocks):
-                    if b is not None and ctx.codec.check_fragment(i, b, lay.stripe_len(s)):
+                    if b is not None and ctx.codec.check_fragment(i, b, stripe_len(lay, s)):
                         have[s - s0][i] = b
                     else:
                         ctx.bad.setdefault(i, f"bad block {s}")
@@ -696,11 +633,11 @@ class Storage:
                     f"fragments, needs {k}; bad shards: {ctx.bad}")
             wave, lo, hi = left[:need], short[0], short[-1] + 1
 
-    def _report_degraded(self, layout: dict, bad: Mapping[int, str],
+    def _report_degraded(self, layout: ShardSet, bad: Mapping[int, str],
                          hook: DegradedHook | None = None) -> None:
         # (a node known to be down makes every read degraded: not worth a warning each)
         level = logging.INFO if all(r == "drive offline" for r in bad.values()) else logging.WARNING
-        log.log(level, "degraded read of %s: %s", layout.get("data_id"), dict(bad))
+        log.log(level, "degraded read of %s: %s", layout.data_id, dict(bad))
         hook = hook or self.on_degraded
         if hook is None:
             return
@@ -715,11 +652,10 @@ class Storage:
 
     # -- delete -------------------------------------------------------------
 
-    async def delete(self, layout: dict) -> list[int]:
+    async def delete(self, lay: ShardSet) -> list[int]:
         """Remove every shard of the object. Missing shards count as removed;
         returns the indices that could not be removed (drive offline or
         failing), for the caller to retry later."""
-        lay = Layout.from_dict(layout)
         return await self._delete_shards(lay.data_id, lay.placement, range(lay.n))
 
     async def delete_shards(self, data_id: str, placement: Sequence[str]) -> list[int]:
@@ -747,10 +683,9 @@ class Storage:
 
     # -- verify / heal ------------------------------------------------------
 
-    async def verify(self, layout: dict, deep: bool = False) -> list[int]:
+    async def verify(self, lay: ShardSet, deep: bool = False) -> list[int]:
         """Shard indices that are missing, malformed, or (``deep``: every block
         hashed) corrupt."""
-        lay = Layout.from_dict(layout)
         stripes = lay.stripes
 
         async def bad(i: int) -> bool:
@@ -758,13 +693,13 @@ class Storage:
             if drive is None:
                 return True
             try:
-                st = await asyncio.wait_for(drive.stat_shard(lay.name(i)), self.read_timeout)
+                st = await asyncio.wait_for(drive.stat_shard(shard_name(lay.data_id, i)), self.read_timeout)
                 if (st.block_size != lay.frag_size or st.hash_algo != lay.hash
                         or st.blocks != stripes
                         or (stripes and st.last_block_size != lay.last_frag_size)):
                     return True
                 if deep and stripes:
-                    return bool(await drive.scrub_shard(lay.name(i)))
+                    return bool(await drive.scrub_shard(shard_name(lay.data_id, i)))
                 return False
             except Exception as e:  # NodeError, timeouts, a remote client's errors
                 log.info("verify %s.%d: %s", lay.data_id, i, _why(e))
@@ -773,20 +708,19 @@ class Storage:
         flags = await asyncio.gather(*(bad(i) for i in range(lay.n)))
         return [i for i, f in enumerate(flags) if f]
 
-    async def heal(self, layout: dict, indices: Iterable[int] | None = None) -> list[int]:
+    async def heal(self, lay: ShardSet, indices: Iterable[int] | None = None) -> list[int]:
         """Rebuild the given shards (default: what ``verify(deep=True)``
         finds) from the good ones, on their placement drives. Returns the
         indices healed; raises InsufficientReadQuorum when the object itself
         is unreadable."""
-        lay = Layout.from_dict(layout)
-        wanted = sorted(set(indices)) if indices is not None else await self.verify(layout, True)
+        wanted = sorted(set(indices)) if indices is not None else await self.verify(lay, True)
         targets = [i for i in wanted if 0 <= i < lay.n and self.drive(lay.placement[i])]
         if not targets:
             return []
         if lay.m == 0:
             raise InsufficientReadQuorum(f"{lay.data_id}: no parity to rebuild {targets} from")
         ctx = _ReadCtx(self, lay, exclude=targets)
-        fan = _Fanout({i: (self.drive(lay.placement[i]), lay.name(i)) for i in targets},
+        fan = _Fanout({i: (self.drive(lay.placement[i]), shard_name(lay.data_id, i)) for i in targets},
                       block_size=lay.frag_size, hash_algo=lay.hash, depth=self.write_depth,
                       stall_timeout=self.stall_timeout)
         hash_fn = bitrot.algorithm(lay.hash).fn
@@ -798,7 +732,7 @@ class Storage:
                 if not fan.live:
                     break
                 frags = await self._gather_fragments(ctx, s0, s1)
-                lengths = [lay.stripe_len(s) for s in range(s0, s1)]
+                lengths = [stripe_len(lay, s) for s in range(s0, s1)]
                 frames = await loop.run_in_executor(
                     self._compute, reconstruct_stripes, ctx.codec, hash_fn, frags, lengths,
                     fan.live)
@@ -811,7 +745,7 @@ class Storage:
             log.warning("heal of %s.%d failed: %s", lay.data_id, i, _why(e))
         return sorted(done)
 
-    async def heal_object(self, layout: dict, *, deep: bool = False,
+    async def heal_object(self, lay: ShardSet, *, deep: bool = False,
                           dry_run: bool = False) -> "HealResult":
         """Verify one shard set and rebuild what is bad.
 
@@ -821,8 +755,7 @@ class Storage:
         carries the new layout for the caller to store. Shards on drives that are
         merely *offline* cannot be rebuilt now: they come back as ``offline``.
         """
-        lay = Layout.from_dict(layout)
-        bad = await self.verify(layout, deep)
+        bad = await self.verify(lay, deep)
         res = HealResult(bad=bad)
         states = {i: self.drive_state(lay.placement[i]) for i in bad}
         res.offline = [i for i in bad if states[i] == "offline"]
@@ -834,8 +767,7 @@ class Storage:
                 # stripes of different shards can leave every stripe readable)
                 res.unrecoverable = not res.offline
             return res
-            return res
-        new_layout = layout
+        new_layout = lay
         if gone:
             chosen = set(lay.placement)
             used_nodes = {self.drive(d).node_id for d in lay.placement if self.drive(d) is not None}
@@ -853,7 +785,7 @@ class Storage:
                 chosen.add(pick)
                 used_nodes.add(self._drives[pick].node_id)
             if placement_ != list(lay.placement):
-                new_layout = {**layout, "placement": placement_}
+                new_layout = replace(lay, placement=tuple(placement_))
                 res.layout = new_layout
         if not fixable:
             return res

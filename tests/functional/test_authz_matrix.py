@@ -1,7 +1,8 @@
 """The authorisation matrix (tests/authz_matrix.py) against a live s3gw: every operation the
 router names × callers with canned, stored and no policies × buckets and keys inside and
 outside what they may touch. Each cell sends the real request as a real user (created through
-the admin API, as ``s3gw admin user add --policy`` does) or unsigned, and checks the answer:
+the admin API, as ``s3gw admin user add --policy`` does; or a group's member, a service account
+or temporary credentials of such a user: ``make_caller``) or unsigned, and checks the answer:
 AccessDenied where the matrix's own evaluator denies, anything else where it allows.
 
 A failing cell is named ``caller|row|target`` (e.g. ``readonly|GetObject+version|main/pub``);
@@ -35,7 +36,7 @@ class Matrix:
         self.root = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=server.access_key,
                                  aws_secret_access_key=server.secret_key, region_name="us-east-1",
                                  config=Config(retries={"max_attempts": 1}))
-        self.keys: dict[str, tuple[str, str]] = {}
+        self.keys: dict[str, tuple[str, str, str | None]] = {}    # caller -> access, secret, session token
 
     def setup(self) -> None:
         w, s3 = self.world, self.root
@@ -51,9 +52,7 @@ class Matrix:
             admin.create_policy(w.policies[logical], M.json_policy(make(w)).encode())
         for c in M.CALLERS:
             if not c.anonymous:
-                name, secret = f"mx-{c.name.lower()}", f"secret-{uuid.uuid4().hex}"
-                admin.add_user(name, secret, c.policy_names(w))
-                self.keys[c.name] = (name, secret)
+                self.keys[c.name] = make_caller(self.server, admin, c, w)
 
     def restore(self) -> None:
         for logical, make in M.BUCKET_POLICIES.items():
@@ -68,8 +67,10 @@ class Matrix:
             if req.method in ("PUT", "POST"):
                 headers["Content-Length"] = str(len(req.body))
         else:
-            access, secret = self.keys[c.name]
-            headers = sign(self.server, req.method, path, req.body, req.headers, access=access, secret=secret)
+            access, secret, token = self.keys[c.name]
+            extra = {"x-amz-security-token": token} if token else {}
+            headers = sign(self.server, req.method, path, req.body, {**req.headers, **extra}, access=access,
+                           secret=secret)
             if req.method in ("PUT", "POST"):
                 headers["Content-Length"] = str(len(req.body))
         r = send(self.server, req.method, path, headers, req.body)
@@ -80,9 +81,9 @@ class Matrix:
         if c.anonymous:
             fields = {"key": req.form_key}
         else:
-            access, secret = self.keys[c.name]
+            access, secret, token = self.keys[c.name]
             client = boto3.client("s3", endpoint_url=self.server.url, aws_access_key_id=access,
-                                  aws_secret_access_key=secret, region_name="us-east-1")
+                                  aws_secret_access_key=secret, aws_session_token=token, region_name="us-east-1")
             fields = client.generate_presigned_post(bucket, req.form_key)["fields"]
         body = bytearray()
         for name, value in fields.items():
@@ -93,6 +94,27 @@ class Matrix:
             "Host": f"127.0.0.1:{self.server.port}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
             "Content-Length": str(len(body))}, bytes(body))
         return r.status, r.body
+
+
+def make_caller(server: Server, admin: OpsClient, c: M.Caller, w: M.World) -> tuple[str, str, str | None]:
+    """The credentials of one caller of the matrix, made as an operator would (``Caller.kind``)."""
+    name, secret = f"mx-{c.name.lower()}", f"secret-{uuid.uuid4().hex}"
+    if c.kind == "group":
+        admin.add_user(name, secret, None)
+        admin.update_group(f"{name}-group", [name])
+        admin.attach("", c.policy_names(w), group=f"{name}-group")
+        return name, secret, None
+    admin.add_user(name, secret, c.policy_names(w))
+    if c.kind == "svcacct":
+        cred = admin.add_svcacct({"targetUser": name, "policy": c.own_documents(w)[0]})
+        return cred["accessKey"], cred["secretKey"], None
+    if c.kind == "sts":
+        sts = boto3.client("sts", endpoint_url=server.url, aws_access_key_id=name, aws_secret_access_key=secret,
+                           region_name="us-east-1")
+        cred = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/matrix", RoleSessionName="matrix",
+                               DurationSeconds=43200, Policy=M.json_policy(c.own_documents(w)[0]))["Credentials"]
+        return cred["AccessKeyId"], cred["SecretAccessKey"], cred["SessionToken"]
+    return name, secret, None
 
 
 @pytest.fixture(scope="module")

@@ -172,6 +172,39 @@ def test_read_conditions(s3, bucket: str) -> None:
     assert err(e)[0] == 304
 
 
+def test_error_answers_about_a_version_carry_its_headers(s3, bucket: str) -> None:
+    """The headers the API renders from what a core error is about (the record it names, the object's size):
+    a failed read condition carries the version's ETag and Last-Modified, a delete marker says so with its
+    version id, an unsatisfiable range the object's size, a Range with partNumber Accept-Ranges."""
+
+    def answer(call, **kw) -> tuple[int, str, dict[str, str]]:
+        with pytest.raises(ClientError) as e:
+            call(Bucket=bucket, **kw)
+        meta = e.value.response["ResponseMetadata"]
+        return meta["HTTPStatusCode"], e.value.response["Error"]["Code"], meta["HTTPHeaders"]
+
+    s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    head = s3.head_object(Bucket=bucket, Key="k")
+    last_modified = head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+    for call, kw in ((s3.get_object, {"IfNoneMatch": head["ETag"]}), (s3.head_object, {"IfMatch": '"0000"'})):
+        status, _, h = answer(call, Key="k", **kw)
+        assert status in (304, 412) and (h["etag"], h["last-modified"]) == (head["ETag"], last_modified)
+    status, code, h = answer(s3.get_object, Key="k", Range="bytes=100-200")
+    assert (status, code, h["actualobjectsize"]) == (416, "InvalidRange", "5")
+    status, code, h = answer(s3.get_object, Key="k", Range="bytes=0-1", PartNumber=1)
+    assert (status, code, h["accept-ranges"]) == (400, "InvalidRequest", "bytes")
+    status, code, h = answer(s3.get_object, Key="absent")
+    assert (status, code) == (404, "NoSuchKey") and "x-amz-delete-marker" not in h and "etag" not in h
+
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    status, code, h = answer(s3.get_object, Key="k")
+    assert (status, code, h["x-amz-delete-marker"], h["x-amz-version-id"]) == (404, "NoSuchKey", "true", marker)
+    assert "last-modified" in h
+    status, code, h = answer(s3.head_object, Key="k", VersionId=marker)
+    assert (status, h["x-amz-delete-marker"], h["x-amz-version-id"]) == (405, "true", marker)
+
+
 def test_response_overrides(s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"x", ContentType="text/plain")
     got = s3.get_object(

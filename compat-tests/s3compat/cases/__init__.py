@@ -3,5 +3,5 @@
 from . import (  # noqa: F401
     buckets, objects, listing, copy, ranges, conditionals, auth, checksums, xmlwire,
     multipart, versioning, objectlock, tagging, minio_py, awscli, mc, browser, policies,
-    authz_matrix,
+    authz_matrix, identity, attributes,
 )

@@ -5,7 +5,10 @@ One case per caller and row (``authz.<caller>.<row>``, e.g. ``authz.readonly.Get
 its observation is the decision for each target the row is sent to (``{"main/pub": "allow",
 "main/private": "deny", ...}``). Users are real on both: on MinIO (and any other endpoint)
 created with ``mc admin user add`` / ``mc admin policy create`` / ``mc admin policy attach``, on
-s3gw with ``s3gw admin user add --policy`` / ``s3gw admin policy create``.
+s3gw with ``s3gw admin user add --policy`` / ``s3gw admin policy create``; so are the other
+callers: a group's member (``group add``, ``policy attach --group``), a service account with an
+embedded policy (``svcacct add --policy``) and temporary credentials with a session policy
+(boto3's ``sts.assume_role`` on each target).
 
 Where MinIO decides otherwise (s3gw follows AWS where MinIO is laxer), the difference is one
 of the rules in ``RULES``, modelled in ``minio_decision``; ``divergences()`` lists, for
@@ -46,7 +49,10 @@ def _mc_admin(c, *args: str) -> None:
         raise SetupFailed(f"mc admin {' '.join(args[:3])}: {r.errors or r.err.strip()[-300:]}")
 
 
-def _make_users(c, w: M.World, token: str) -> dict[str, tuple[str, str]]:
+def _make_users(c, w: M.World, token: str) -> dict[str, tuple[str, str, str | None]]:
+    """One set of credentials per caller (``Caller.kind``): users, a group's member, a service
+    account and temporary credentials, made with ``s3gw admin`` on s3gw and ``mc admin`` / STS
+    elsewhere; each as (access key, secret key, session token)."""
     t = c.t
     for logical, make in M.STORED.items():
         path = c.file(f"authz-{logical}.json", M.json_policy(make(w)).encode())
@@ -54,20 +60,52 @@ def _make_users(c, w: M.World, token: str) -> dict[str, tuple[str, str]]:
             _s3gw_admin(t, "policy", "create", w.policies[logical], str(path))
         else:
             _mc_admin(c, "policy", "create", "t", w.policies[logical], str(path))
-    keys = {}
+    keys: dict[str, tuple[str, str, str | None]] = {}
+    groups = []
     for i, caller in enumerate(M.CALLERS):
         if caller.anonymous:
             continue
         name, secret = f"mx{token}{i}", f"mx-secret-{token}-{i}"
-        if t.kind == "s3gw":
-            _s3gw_admin(t, "user", "add", name, secret, "--policy", ",".join(caller.policy_names(w)))
+        held = ",".join(caller.policy_names(w))
+        if caller.kind == "group":
+            group = f"mxg{token}{i}"
+            groups.append(group)
+            if t.kind == "s3gw":
+                _s3gw_admin(t, "user", "add", name, secret)
+                _s3gw_admin(t, "group", "add", group, name)
+                _s3gw_admin(t, "policy", "attach", held, "--group", group)
+            else:
+                _mc_admin(c, "user", "add", "t", name, secret)
+                _mc_admin(c, "group", "add", "t", group, name)
+                _mc_admin(c, "policy", "attach", "t", *caller.policy_names(w), "--group", group)
+        elif t.kind == "s3gw":
+            _s3gw_admin(t, "user", "add", name, secret, "--policy", held)
         else:
             _mc_admin(c, "user", "add", "t", name, secret)
             _mc_admin(c, "policy", "attach", "t", *caller.policy_names(w), "--user", name)
-        keys[caller.name] = (name, secret)
+        keys[caller.name] = (name, secret, None)
+        if caller.kind == "svcacct":
+            own = c.file(f"authz-own-{i}.json", M.json_policy(caller.own_documents(w)[0]).encode())
+            key, ksecret = f"MXSA{token}{i}"[:20], f"mx-svc-secret-{token}-{i}"
+            if t.kind == "s3gw":
+                _s3gw_admin(t, "svcacct", "add", name, "--access-key", key, "--secret-key", ksecret, "--policy", str(own))
+            else:
+                _mc_admin(c, "user", "svcacct", "add", "t", name, "--access-key", key, "--secret-key", ksecret,
+                          "--policy", str(own))
+            keys[caller.name] = (key, ksecret, None)
+        elif caller.kind == "sts":
+            try:
+                cred = clients.sts_with_keys(t, name, secret).assume_role(
+                    RoleArn="arn:aws:iam::123456789012:role/matrix", RoleSessionName="matrix", DurationSeconds=43200,
+                    Policy=M.json_policy(caller.own_documents(w)[0]))["Credentials"]
+            except Exception as e:    # noqa: BLE001 - any failure is the setup's
+                raise SetupFailed(f"AssumeRole: {e}") from e
+            keys[caller.name] = (cred["AccessKeyId"], cred["SecretAccessKey"], cred["SessionToken"])
     if t.kind == "external":          # a server the suite does not throw away: leave no users behind
-        names = [k[0] for k in keys.values()]
+        names = [f"mx{token}{i}" for i, caller in enumerate(M.CALLERS) if not caller.anonymous]
         t.cache.setdefault("finalizers", []).append(lambda: [
+            *(c.mc("admin", "group", "remove", "t", g, *names) for g in groups),
+            *(c.mc("admin", "group", "remove", "t", g) for g in groups),
             *(c.mc("admin", "user", "remove", "t", n) for n in names),
             *(c.mc("admin", "policy", "remove", "t", p) for p in w.policies.values())])
     return keys
@@ -111,7 +149,8 @@ def _form(c, caller: M.Caller, keys: dict, req: M.Req) -> clients.RawResponse:
     if caller.anonymous:
         fields: dict[str, Any] = {"key": req.form_key}
     else:
-        s3 = clients.boto3_with_keys(c.t, *keys[caller.name])
+        access, secret, token = keys[caller.name]
+        s3 = clients.boto3_with_keys(c.t, access, secret, session_token=token)
         fields = s3.generate_presigned_post(bucket, req.form_key)["fields"]
     body = bytearray()
     for name, value in fields.items():
@@ -127,8 +166,9 @@ def _send(c, caller: M.Caller, keys: dict, req: M.Req) -> clients.RawResponse:
         return _form(c, caller, keys, req)
     if caller.anonymous:
         return c.raw.request(req.method, req.path, req.query, req.headers, req.body, sign=False)
-    access, secret = keys[caller.name]
-    return c.raw.request(req.method, req.path, req.query, req.headers, req.body, access_key=access, secret_key=secret)
+    access, secret, token = keys[caller.name]
+    headers = {**req.headers, "x-amz-security-token": token} if token else req.headers
+    return c.raw.request(req.method, req.path, req.query, headers, req.body, access_key=access, secret_key=secret)
 
 
 def _case(caller: M.Caller, row: M.Row):
@@ -246,9 +286,14 @@ def minio_decision(c: M.Caller, r: M.Row, w: M.World, t: M.Target, rules: set[st
 
 def _denied(c: M.Caller, w: M.World, need: M.Need, ctx: dict) -> bool:
     """Does an explicit Deny of the caller's policies match? (MinIO's DenyOnly check of
-    s3:DeleteObjectVersion for signed deletes of a version.)"""
+    s3:DeleteObjectVersion for signed deletes of a version.) A derived credential's own policy
+    must allow the action, not merely not deny it (MinIO's isAllowedBySessionPolicy: DenyOnly off)."""
     docs = c.documents(w)
-    return any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for d in docs for st in d["Statement"])
+    if any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for d in docs for st in d["Statement"]):
+        return True
+    own = [st for d in c.own_documents(w) for st in d["Statement"]]
+    return bool(own) and (any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for st in own)
+                          or not any(st["Effect"] == "Allow" and M._applies(st, need, ctx, False) for st in own))
 
 
 def _observe(c: M.Caller, r: M.Row, w: M.World, rules: set[str]) -> dict[str, str]:

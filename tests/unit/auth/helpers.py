@@ -16,7 +16,8 @@ from datetime import datetime
 import yarl
 from multidict import CIMultiDict
 
-from s3gw.auth import EMPTY_SHA256, AuthResult, authenticate
+from s3gw.api.errors import S3Error
+from s3gw.auth import EMPTY_SHA256, AuthError, AuthResult, authenticate
 
 # The credentials of AWS's documentation examples.
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -142,3 +143,9 @@ def literal_signature(
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     sts = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
     return _hmac_hex(key, sts)
+
+
+def status_of(err: AuthError) -> int:
+    """The HTTP status a client gets for an auth error: its row's in the one S3 error table (the auth
+    layer keeps no status of its own)."""
+    return S3Error(err.name, err.message).status

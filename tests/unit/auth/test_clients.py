@@ -31,7 +31,7 @@ from s3gw.auth import (
     PayloadHasher,
 )
 
-from .helpers import AK, SK, Req, encode_signed, request_from
+from .helpers import AK, SK, Req, encode_signed, request_from, status_of
 
 KEYS = [
     "plain.txt",
@@ -218,7 +218,7 @@ def test_any_change_to_a_signed_part_fails() -> None:
         with pytest.raises(AuthError) as e:
             bad.verify()
         assert e.value.code == "SignatureDoesNotMatch", name
-        assert e.value.status == 403
+        assert status_of(e.value) == 403
 
 
 def test_unsigned_headers_may_change() -> None:
@@ -271,7 +271,7 @@ def test_unknown_access_key() -> None:
     cap = Capture("http://127.0.0.1:9000", access_key="AKIDUNKNOWN")
     with pytest.raises(AuthError) as e:
         receive(cap.call(cap.client.get_object, Bucket="bkt", Key="k"))
-    assert (e.value.code, e.value.status) == ("InvalidAccessKeyId", 403)
+    assert (e.value.code, status_of(e.value)) == ("InvalidAccessKeyId", 403)
     url = cap.client.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "k"})
     with pytest.raises(AuthError, match="InvalidAccessKeyId"):
         request_from("GET", url, []).verify()
@@ -292,7 +292,7 @@ def test_clock_skew() -> None:
     for delta in (timedelta(minutes=16), -timedelta(minutes=16), timedelta(days=3)):
         with pytest.raises(AuthError) as e:
             req.verify(now=t + delta)
-        assert (e.value.code, e.value.status) == ("RequestTimeTooSkewed", 403)
+        assert (e.value.code, status_of(e.value)) == ("RequestTimeTooSkewed", 403)
 
 
 def test_presigned_expiry_and_not_yet_valid() -> None:

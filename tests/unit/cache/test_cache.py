@@ -15,6 +15,7 @@ import pytest
 
 from s3gw.cache import CachedMeta, MemoryCache, NullCache, RedisCache
 from s3gw.cache.meta import HANDLED, PASS_THROUGH, encode_version
+from s3gw.common.records import ObjectInfo, ObjectLayout, Part, ShardSet
 from s3gw.meta.base import MetaStore
 from s3gw.meta.model import BucketRecord, VersionRecord
 from s3gw.meta.sqlite import SqliteMeta
@@ -98,7 +99,7 @@ async def test_null_cache_never_holds_anything() -> None:
 
 
 async def test_redis_down_then_back(private_redis, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="s3gw.cache.redis")
+    caplog.set_level(logging.WARNING, logger="s3gw.cache.rediscache")
     c = redis_cache(private_redis)
     await c.open()
     try:
@@ -228,8 +229,8 @@ async def test_read_after_write_across_gateways(two_gateways) -> None:
     await a.put_version(VersionRecord(bucket="b", key="k", version_id="v2", etag="2", inline=b"two"))
     assert (await b.get_version("b", "k")).etag == "2"
     assert (await b.get_version("b", "k", "v1")).is_latest is False
-    await a.update_info("b", "k", "v1", {"tags": {"x": "y"}})
-    assert (await b.get_version("b", "k", "v1")).info == {"tags": {"x": "y"}}
+    await a.update_info("b", "k", "v1", ObjectInfo(tags={"x": "y"}))
+    assert (await b.get_version("b", "k", "v1")).info == ObjectInfo(tags={"x": "y"})
     await a.delete_object("b", "k", "v2", VersionRecord(bucket="b", key="k"))
     assert (await b.get_version("b", "k")).version_id == "v1"
     assert await b.get_version("b", "k", "v2") is None
@@ -274,7 +275,10 @@ async def test_failed_writes_still_invalidate(two_gateways) -> None:
 def test_records_round_trip_through_the_cache_encoding() -> None:
     from s3gw.cache.meta import decode_bucket, decode_version, encode_bucket
     rec = VersionRecord(bucket="b", key="é\n/x", version_id="v", mtime=1.5, size=3, etag="e", delete_marker=False,
-                        is_latest=False, seq=7, info={"meta": {"a": "\n"}}, layout={"parts": [1]}, inline=b"\n\x00I")
+                        is_latest=False, seq=7, info=ObjectInfo(user_meta={"a": "\n"}),
+                        layout=ObjectLayout.multipart([Part(1, 3, "e", ShardSet("d", 3, 1, 0, "stripe", 4, 3, 3, "blake3",
+                                                                                ("n1",)))]),
+                        inline=b"\n\x00I")
     assert decode_version(encode_version(rec)) == rec
     marker = VersionRecord(bucket="b", key="k", delete_marker=True)
     assert decode_version(encode_version(marker)) == marker

@@ -265,3 +265,75 @@ def test_a_policy_nested_past_the_stack_is_malformed_not_a_crash() -> None:
     for doc in ("[" * 100_000, '{"Statement":' + "[" * 100_000):
         with pytest.raises(I.MalformedPolicy):
             I.parse_policy(doc)
+
+
+async def test_service_accounts_act_for_their_user_narrowed_by_their_own_policy(meta: SqliteMeta) -> None:
+    from s3gw.core import policy as P
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.add_user("alice", "alice-secret", policies=["readwrite"])
+    ctx = P.Context()
+    key, secret, exp = await iam.add_service_account("alice")
+    assert len(key) == 20 and len(secret) == 40 and exp == 0.0
+    sa = await iam.principal(key)
+    assert sa is not None and sa.kind == I.SVCACCT and sa.acting.access_key == "alice" and sa.secret_key == secret
+    assert await iam.authorize(sa, "s3:PutObject", ARN + "b/k", ctx)           # the user's powers
+    narrow = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [ARN + "b/pub/*"]},
+        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [ARN + "b/pub/ro/*"]}]}
+    k2, _, _ = await iam.add_service_account("alice", policy=json.dumps(narrow))
+    n = await iam.principal(k2)
+    assert await iam.authorize(n, "s3:GetObject", ARN + "b/pub/x", ctx)
+    assert not await iam.authorize(n, "s3:GetObject", ARN + "b/other", ctx)     # its policy does not allow
+    assert not await iam.authorize(n, "s3:PutObject", ARN + "b/pub/ro/x", ctx)  # its policy denies
+    await iam.set_policies("alice", ["readonly"])
+    n = await iam.principal(k2)
+    assert not await iam.authorize(n, "s3:PutObject", ARN + "b/pub/x", ctx)     # the user may not any more
+    assert await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")
+    # the user's state reaches its keys
+    await iam.set_status("alice", I.DISABLED)
+    n = await iam.principal(k2)
+    assert n.enabled and not await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")   # refused when authorised
+    await iam.set_status("alice", I.ENABLED)
+    await iam.update_service_account(k2, status="off")
+    assert not (await iam.principal(k2)).enabled
+    await iam.update_service_account(k2, status="on", policy="{}")             # an empty policy: the user's
+    n = await iam.principal(k2)
+    assert n.enabled and n.session_policy is None and await iam.allowed(n, "s3:GetObject", ARN + "b/other")
+    # root's keys: root's powers, unless their own policy narrows them
+    rk, _, _ = await iam.add_service_account("root", policy=json.dumps(narrow))
+    r = await iam.principal(rk)
+    assert not r.root and await iam.allowed(r, "s3:GetObject", ARN + "b/pub/x")
+    assert not await iam.allowed(r, "admin:CreateUser")
+    rk2, _, _ = await iam.add_service_account("root")
+    assert await iam.allowed(await iam.principal(rk2), "admin:CreateUser")
+    await iam.remove_user("alice")
+    assert await iam.principal(key) is None and await iam.principal(k2) is None
+    with pytest.raises(I.NoSuchUser):
+        await iam.add_service_account("alice")
+
+
+async def test_temporary_credentials(meta: SqliteMeta) -> None:
+    from s3gw.core import policy as P
+    iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
+    await iam.add_user("bob", "bob-secret-1", policies=["readwrite"])
+    bob = await iam.principal("bob")
+    session = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [ARN + "b/*"]}]}
+    t = await iam.assume_role(bob, 900, json.dumps(session))
+    p = await iam.principal(t.access_key)
+    assert p.kind == I.STS and p.expires == t.expires and p.secret_key == t.secret_key
+    assert await iam.authorize(p, "s3:GetObject", ARN + "b/k", P.Context())
+    assert not await iam.authorize(p, "s3:PutObject", ARN + "b/k", P.Context())
+    I.check_session_token(p, t.session_token, True)
+    for token, sent in ((None, False), (None, True), (t.session_token + "x", True)):
+        with pytest.raises(I.E.InvalidTokenId):
+            I.check_session_token(p, token, sent)
+    with pytest.raises(I.E.InvalidTokenId):
+        I.check_session_token(bob, t.session_token, True)        # a user's request carries no token
+    raw = sqlite3.connect(meta.path).execute(
+        "SELECT secret_enc, info FROM iam_users WHERE access_key = ?", (t.access_key,)).fetchone()
+    assert t.secret_key.encode() not in bytes(raw[0]) and t.session_token not in raw[1]
+    with pytest.raises(I.IamActionNotAllowed):
+        await iam.assume_role(p, 900)                             # temporary credentials make no more
+    await meta.update_user(t.access_key, expires=1.0)
+    assert await iam.principal(t.access_key) is None              # expired: unknown

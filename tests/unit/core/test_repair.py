@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from s3gw.common.records import ObjectLayout, ShardSet
 from s3gw.core.repair import Repair
 from s3gw.core.service import Core, PutOptions
 from s3gw.meta.sqlite import SqliteMeta
@@ -44,10 +45,11 @@ async def env(tmp_path):
     await meta.close()
 
 
-def shard_path(root, layout: dict, i: int) -> str:
+def shard_path(root, layout: ShardSet | ObjectLayout, i: int) -> str:
     from nodes.shardstore import fan_dir
-    name = f"{layout['data_id']}.{i}"
-    return os.path.join(root, layout["placement"][i], "shards", fan_dir(name), name)
+    shards = layout.shards if isinstance(layout, ObjectLayout) else layout
+    name = f"{shards.data_id}.{i}"
+    return os.path.join(root, shards.placement[i], "shards", fan_dir(name), name)
 
 
 async def read(core: Core, key: str) -> bytes:
@@ -69,7 +71,7 @@ async def test_degraded_read_queues_and_worker_rebuilds(env) -> None:
     assert (await core.meta.maintenance_stats())["heal_queued"] == 1
     assert await repair.drain_heal_queue() == 1
     assert (await core.meta.maintenance_stats())["heal_queued"] == 0
-    assert await core.storage.verify(rec.layout, deep=True) == []
+    assert await core.storage.verify(rec.layout.shards, deep=True) == []
 
 
 async def test_admin_heal_walk_counts_and_dry_run(env) -> None:
@@ -94,7 +96,7 @@ async def test_orphans_of_uncommitted_writes_are_removed(env) -> None:
     await w.write(os.urandom(300_000))
     orphan = await w.commit()
     assert os.path.exists(shard_path(root, orphan, 0))
-    await core.meta.begin_write(kept.layout["data_id"], kept.layout["placement"])  # a leftover intent
+    await core.meta.begin_write(kept.layout.shards.data_id, list(kept.layout.shards.placement))  # a leftover intent
     time.sleep(0.01)
     assert await repair.reap_orphans() == 1
     assert not any(os.path.exists(shard_path(root, orphan, i)) for i in range(9))
@@ -153,7 +155,7 @@ async def test_gc_defers_what_it_cannot_delete(env) -> None:
     core, repair, root = env
     rec = await core.put_object("bkt", "g", Body(os.urandom(300_000)), PutOptions())
     await core.delete_object("bkt", "g")
-    gone = core.storage.remove_drive(rec.layout["placement"][0])
+    gone = core.storage.remove_drive(rec.layout.shards.placement[0])
     offline = core.storage.drive_state
     core.storage.drive_state = lambda d: "offline" if d == gone.id else offline(d)   # down, not gone
     assert await core.run_gc() == 0
@@ -225,17 +227,17 @@ async def test_heal_sequence_returns_typed_results(env) -> None:
     assert [(i.key, i.outcome, i.result_id) for i in items] == [("seq/big", "healed", 1), ("seq/small", "ok", 2)]
     big, small = items
     assert (big.data_blocks, big.parity_blocks, len(big.drives)) == (6, 3, 9)
-    assert [d.endpoint for d in big.drives] == rec.layout["placement"]
+    assert [d.endpoint for d in big.drives] == list(rec.layout.shards.placement)
     assert [d.before for d in big.drives].count("missing") == 1          # one shard was rebuilt
     assert {d.after for d in big.drives} == {"ok"}
     assert [d.endpoint for d in small.drives] == [f"drive{i}" for i in range(1, 10)]
     assert repair.sequence_totals == {"healed": 1, "failed": 0}
-    assert await core.storage.verify(rec.layout, deep=True) == []
+    assert await core.storage.verify(rec.layout.shards, deep=True) == []
     # a dry run reports without rebuilding; stop cancels a running walk
     os.unlink(shard_path(root, rec.layout, 4))
     dry = repair.start_sequence("bkt", "seq/", dry_run=True)
     await dry.task
     assert [i.outcome for i in dry.take_items()] == ["bad", "ok"]
-    assert await core.storage.verify(rec.layout, deep=True) != []
+    assert await core.storage.verify(rec.layout.shards, deep=True) != []
     assert set(repair.sequences) == {seq.token, dry.token}
     assert repair.stop_sequences() == [seq.task, dry.task]

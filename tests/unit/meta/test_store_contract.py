@@ -21,6 +21,7 @@ from s3gw.meta.base import (
     common_prefix,
     successor,
 )
+from s3gw.common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
 from s3gw.meta import migrate
 from s3gw.meta.model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, VersionRecord
 from s3gw.meta.postgres import PostgresMeta
@@ -69,6 +70,16 @@ async def store(backend: Backend) -> MetaStore:
 
 async def put(store: MetaStore, bucket: str, key: str, vid: str = "v", **kw) -> VersionRecord:
     return await store.put_version(VersionRecord(bucket=bucket, key=key, version_id=vid, mtime=1.0, **kw))
+
+
+def shards(data_id: str, *placement: str, size: int = 0) -> ShardSet:
+    """A shard set as the store keeps it (the store never reads its geometry: k drives, no parity)."""
+    drives = placement or ("n1",)
+    return ShardSet(data_id, size, len(drives), 0, "stripe", 1, 1, 1, "blake3", drives)
+
+
+def single(data_id: str, *placement: str, size: int = 0) -> ObjectLayout:
+    return ObjectLayout.single(shards(data_id, *placement, size=size))
 
 
 async def test_buckets(store: MetaStore) -> None:
@@ -151,11 +162,11 @@ async def test_versions_and_delete_markers(store: MetaStore) -> None:
 
 async def test_unversioned_overwrite_queues_gc(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
-    await put(store, "b", "k", layout={"data_id": "one"})
-    await put(store, "b", "k", layout={"data_id": "two"})
-    assert (await store.get_version("b", "k")).layout == {"data_id": "two"}
+    await put(store, "b", "k", layout=single("one"))
+    await put(store, "b", "k", layout=single("two"))
+    assert (await store.get_version("b", "k")).layout == single("two")
     gc = await store.take_gc(10)
-    assert [lay for _, lay in gc] == [{"data_id": "one"}]
+    assert [lay for _, lay in gc] == [shards("one")]
     await store.done_gc([i for i, _ in gc])
     assert await store.take_gc(10) == []
 
@@ -229,32 +240,33 @@ async def test_bucket_names_list_in_byte_order(store: MetaStore) -> None:
 
 async def test_record_fields_round_trip(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
-    info = {"ct": "text/plain", "meta": {"x-amz-meta-é": "ü"}, "ck": {"algo": "CRC32", "value": "AAAAAA=="}}
+    info = ObjectInfo(content_type="text/plain", user_meta={"x-amz-meta-é": "ü"},
+                      checksum=Checksum("CRC32", "AAAAAA=="))
     rec = await put(store, "b", "dir/ключ", size=5, etag="e" * 32, info=info, inline=b"\x00\xffabc")
     got = await store.get_version("b", "dir/ключ")
     assert (got.key, got.version_id, got.size, got.etag, got.info, got.inline, got.layout, got.seq) == (
         "dir/ключ", NULL_VERSION, 5, "e" * 32, info, b"\x00\xffabc", None, rec.seq)
     assert got.mtime == 1.0 and got.is_latest and not got.delete_marker
-    lay = {"data_id": "d1", "placement": ["n1", "n2"], "size": 9}
+    lay = single("d1", "n1", "n2", size=9)
     await put(store, "b", "big", size=9, layout=lay)
     assert (await store.get_version("b", "big")).layout == lay
-    assert await store.update_info("b", "big", NULL_VERSION, {"tags": {"a": "b"}}) is True
-    assert (await store.get_version("b", "big")).info == {"tags": {"a": "b"}}
-    assert await store.update_info("b", "gone", NULL_VERSION, {}) is False
+    assert await store.update_info("b", "big", NULL_VERSION, ObjectInfo(tags={"a": "b"})) is True
+    assert (await store.get_version("b", "big")).info == ObjectInfo(tags={"a": "b"})
+    assert await store.update_info("b", "gone", NULL_VERSION, ObjectInfo()) is False
 
 
 async def test_suspended_versioning_replaces_the_null_version(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0, versioning="Enabled"))
-    await put(store, "b", "k", "v1", layout={"data_id": "v1"})
+    await put(store, "b", "k", "v1", layout=single("v1"))
     await store.update_bucket("b", versioning="Suspended")
-    await put(store, "b", "k", "ignored", layout={"data_id": "n1"})
-    await put(store, "b", "k", "ignored", layout={"data_id": "n2"})
+    await put(store, "b", "k", "ignored", layout=single("n1"))
+    await put(store, "b", "k", "ignored", layout=single("n2"))
     page = await store.list_versions("b", "", "", "", "", 10)
     assert [(e.version_id, e.is_latest) for e in page.entries] == [(NULL_VERSION, True), ("v1", False)]
-    assert [lay for _, lay in await store.take_gc(10)] == [{"data_id": "n1"}]
+    assert [lay for _, lay in await store.take_gc(10)] == [shards("n1")]
     removed, marker = await store.delete_object("b", "k", None, VersionRecord(bucket="b", key="k", version_id="m",
                                                                                delete_marker=True))
-    assert removed.layout == {"data_id": "n2"} and marker.version_id == NULL_VERSION
+    assert removed.layout == single("n2") and marker.version_id == NULL_VERSION
     latest = await store.get_version("b", "k")
     assert latest.delete_marker and latest.version_id == NULL_VERSION
     # deleting the marker by id brings v1 back
@@ -264,32 +276,31 @@ async def test_suspended_versioning_replaces_the_null_version(store: MetaStore) 
 
 async def test_delete_checks_run_inside_the_transaction(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0, versioning="Enabled"))
-    await put(store, "b", "k", "v1", info={"hold": True})
+    await put(store, "b", "k", "v1", info=ObjectInfo(legal_hold="ON"))
 
     class Locked(Exception):
         pass
 
     def check(victim: VersionRecord) -> None:
-        if victim.info.get("hold"):
+        if victim.info.legal_hold:
             raise Locked(victim.version_id)
 
     with pytest.raises(Locked):
         await store.delete_object("b", "k", "v1", VersionRecord(bucket="b", key="k"), check)
     assert (await store.get_version("b", "k", "v1")) is not None
     assert await store.delete_object("b", "k", "nope", VersionRecord(bucket="b", key="k"), check) == (None, None)
-    await store.update_info("b", "k", "v1", {})
+    await store.update_info("b", "k", "v1", ObjectInfo())
     removed, _ = await store.delete_object("b", "k", "v1", VersionRecord(bucket="b", key="k"), check)
     assert removed.version_id == "v1" and await store.get_version("b", "k") is None
 
 
 async def test_update_layout_is_compare_and_swap(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
-    await put(store, "b", "k", layout={"data_id": "a", "placement": [1]})
-    assert await store.update_layout("b", "k", NULL_VERSION, {"data_id": "zz"}, {"data_id": "b"}) is False
-    assert await store.update_layout("b", "k", NULL_VERSION, {"data_id": "a", "placement": [1]},
-                                     {"data_id": "a", "placement": [2]}) is True
-    assert (await store.get_version("b", "k")).layout == {"data_id": "a", "placement": [2]}
-    assert await store.update_layout("b", "gone", NULL_VERSION, {}, {}) is False
+    await put(store, "b", "k", layout=single("a", "n1"))
+    assert await store.update_layout("b", "k", NULL_VERSION, single("zz"), single("b")) is False
+    assert await store.update_layout("b", "k", NULL_VERSION, single("a", "n1"), single("a", "n2")) is True
+    assert (await store.get_version("b", "k")).layout == single("a", "n2")
+    assert await store.update_layout("b", "gone", NULL_VERSION, single("a"), single("b")) is False
 
 
 # --------------------------------------------------------------------------- listing and pagination
@@ -368,40 +379,41 @@ async def test_multipart_state(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
     with pytest.raises(BucketMissing):
         await store.create_upload(UploadRecord("u0", "nope", "k", 1.0))
-    await store.create_upload(UploadRecord("u1", "b", "k", 1.0, {"ct": "a/b"}))
-    assert (await store.get_upload("b", "k", "u1")).info == {"ct": "a/b"}
+    await store.create_upload(UploadRecord("u1", "b", "k", 1.0, ObjectInfo(content_type="a/b")))
+    assert (await store.get_upload("b", "k", "u1")).info == ObjectInfo(content_type="a/b")
     assert await store.get_upload("b", "other", "u1") is None
     for n in (3, 1, 2):
-        await store.put_part(PartRecord("u1", n, 10, f"e{n}", 1.0, {"data_id": f"p{n}"}, {"ck": n}))
-    await store.put_part(PartRecord("u1", 2, 11, "e2b", 2.0, {"data_id": "p2b"}))   # replaced: p2 to GC
+        await store.put_part(PartRecord("u1", n, 10, f"e{n}", 1.0, shards(f"p{n}"),
+                                        ObjectInfo(checksum=Checksum("CRC32", str(n)))))
+    await store.put_part(PartRecord("u1", 2, 11, "e2b", 2.0, shards("p2b")))   # replaced: p2 to GC
     parts = await store.list_parts("u1")
-    assert [(p.part_number, p.etag, p.layout["data_id"]) for p in parts] == [(1, "e1", "p1"), (2, "e2b", "p2b"),
-                                                                           (3, "e3", "p3")]
-    assert parts[0].info == {"ck": 1}
+    assert [(p.part_number, p.etag, p.layout.data_id) for p in parts] == [(1, "e1", "p1"), (2, "e2b", "p2b"),
+                                                                        (3, "e3", "p3")]
+    assert parts[0].info == ObjectInfo(checksum=Checksum("CRC32", "1"))
     assert [p.part_number for p in await store.list_parts("u1", after=1, limit=1)] == [2]
-    assert [lay for _, lay in await store.take_gc(10)] == [{"data_id": "p2"}]
+    assert [lay for _, lay in await store.take_gc(10)] == [shards("p2")]
     rec = VersionRecord(bucket="b", key="k", version_id="v", mtime=3.0, size=20,
-                        layout={"parts": [{"size": 10, "layout": {"data_id": "p1"}},
-                                          {"size": 11, "layout": {"data_id": "p2b"}}]})
+                        layout=ObjectLayout.multipart([Part(1, 10, "e1", shards("p1")),
+                                                       Part(2, 11, "e2b", shards("p2b"))]))
     out = await store.complete_upload("u1", rec, keep=[1, 2])
     assert out.is_latest and (await store.get_version("b", "k")).layout == rec.layout
     assert await store.get_upload("b", "k", "u1") is None and await store.list_parts("u1") == []
-    assert [lay for _, lay in await store.take_gc(10)][-1] == {"data_id": "p3"}   # the part left out
+    assert [lay for _, lay in await store.take_gc(10)][-1] == shards("p3")   # the part left out
     with pytest.raises(UploadMissing):
         await store.complete_upload("u1", rec, keep=[1])
     with pytest.raises(UploadMissing):
-        await store.put_part(PartRecord("u1", 4, 1, "e", 1.0, {"data_id": "late"}))
+        await store.put_part(PartRecord("u1", 4, 1, "e", 1.0, shards("late")))
     # abort: every part goes to GC
     await store.create_upload(UploadRecord("u2", "b", "k2", 1.0))
-    await store.put_part(PartRecord("u2", 1, 1, "e", 1.0, {"data_id": "a1"}))
+    await store.put_part(PartRecord("u2", 1, 1, "e", 1.0, shards("a1")))
     await store.abort_upload("b", "k2", "u2")
-    assert {"data_id": "a1"} in [lay for _, lay in await store.take_gc(100)]
+    assert shards("a1") in [lay for _, lay in await store.take_gc(100)]
     with pytest.raises(UploadMissing):
         await store.abort_upload("b", "k2", "u2")
     # an overwritten multipart object queues every part's shards
-    await put(store, "b", "k", layout={"data_id": "single"})
+    await put(store, "b", "k", layout=single("single"))
     gc = [lay for _, lay in await store.take_gc(100)]
-    assert {"data_id": "p1"} in gc and {"data_id": "p2b"} in gc
+    assert shards("p1") in gc and shards("p2b") in gc
 
 
 async def test_list_uploads_pages(store: MetaStore) -> None:
@@ -428,12 +440,12 @@ async def test_list_uploads_pages(store: MetaStore) -> None:
 
 
 async def test_gc_queue_defer_and_order(store: MetaStore) -> None:
-    await store.enqueue_gc([{"data_id": f"d{i}"} for i in range(5)])
+    await store.enqueue_gc([shards(f"d{i}") for i in range(5)])
     items = await store.take_gc(3)
-    assert [lay["data_id"] for _, lay in items] == ["d0", "d1", "d2"]
+    assert [lay.data_id for _, lay in items] == ["d0", "d1", "d2"]
     await store.defer_gc([items[0][0]], until=9e9)
     await store.done_gc([items[1][0]])
-    assert [lay["data_id"] for _, lay in await store.take_gc(10)] == ["d2", "d3", "d4"]
+    assert [lay.data_id for _, lay in await store.take_gc(10)] == ["d2", "d3", "d4"]
     assert (await store.maintenance_stats())["gc_queued"] == 4
 
 
@@ -461,7 +473,7 @@ async def test_heal_queue_and_write_intents(store: MetaStore) -> None:
     assert [w.data_id for w in await store.stale_writes(9e9, 10)] == ["d2"]
     await store.create_bucket(BucketRecord("b", 1.0))
     assert not await store.data_referenced("d2" * 16)
-    await put(store, "b", "k", layout={"data_id": "d2" * 16})
+    await put(store, "b", "k", layout=single("d2" * 16))
     assert await store.data_referenced("d2" * 16)
 
 
@@ -523,11 +535,11 @@ async def test_concurrent_writes_keep_exactly_one_latest(backend: Backend) -> No
 async def test_unversioned_overwrites_race_to_one_null_version(backend: Backend) -> None:
     a, b = await backend.open(), await backend.open()
     await a.create_bucket(BucketRecord("b", 1.0))
-    await asyncio.gather(*(put(s, "b", "k", layout={"data_id": f"d{i}"}) for i, s in enumerate([a, b] * 6)))
+    await asyncio.gather(*(put(s, "b", "k", layout=single(f"d{i}")) for i, s in enumerate([a, b] * 6)))
     page = await a.list_versions("b", "", "", "", "", 100)
     assert [(e.version_id, e.is_latest) for e in page.entries] == [(NULL_VERSION, True)]
-    winner = page.entries[0].layout["data_id"]
-    gc = [lay["data_id"] for _, lay in await a.take_gc(100)]
+    winner = page.entries[0].layout.shards.data_id
+    gc = [lay.data_id for _, lay in await a.take_gc(100)]
     assert sorted(gc + [winner]) == sorted(f"d{i}" for i in range(12))   # every loser's shards to GC, once
 
 
@@ -535,10 +547,11 @@ async def test_two_completes_of_one_upload_have_one_winner(backend: Backend) -> 
     a, b = await backend.open(), await backend.open()
     await a.create_bucket(BucketRecord("b", 1.0))
     await a.create_upload(UploadRecord("u", "b", "k", 1.0))
-    await a.put_part(PartRecord("u", 1, 1, "e", 1.0, {"data_id": "p1"}))
+    await a.put_part(PartRecord("u", 1, 1, "e", 1.0, shards("p1")))
 
     async def complete(store: MetaStore, vid: str) -> str:
-        rec = VersionRecord(bucket="b", key="k", version_id=vid, layout={"parts": [{"size": 1, "layout": {}}]})
+        rec = VersionRecord(bucket="b", key="k", version_id=vid,
+                            layout=ObjectLayout.multipart([Part(1, 1, "e", shards("p1"))]))
         try:
             await store.complete_upload("u", rec, [1])
             return "won"

@@ -181,7 +181,7 @@ async def test_cluster_storage_over_nine_nodes(tmp_path) -> None:
         w = await st.open_writer("d0", st.new_placement("d0"))
         await w.write(data)
         layout = await w.commit()
-        assert layout["missing"] == [] and len({p.split("/")[0] for p in layout["placement"]}) == 9
+        assert list(layout.missing) == [] and len({p.split("/")[0] for p in layout.placement}) == 9
         # three nodes down: still readable; the prober's view decides placement
         for runner, _, _ in nodes[:3]:
             await runner.cleanup()
@@ -212,7 +212,7 @@ async def test_heal_onto_a_replacement_drive(tmp_path) -> None:
         st.remove_drive(gone)
         res = await st.heal_object(layout)
         assert res.bad == [4] and res.healed == [4] and res.complete
-        assert res.layout is not None and res.layout["placement"][4] == spare
+        assert res.layout is not None and res.layout.placement[4] == spare
         assert await st.verify(res.layout, deep=True) == []
         assert b"".join([c async for c in st.read(res.layout)]) == data
         assert st.drive(spare).store.stat("obj.4").blocks == 4

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from nodes.errors import DiskFull
 from nodes.shardstore import frame_offset
+from s3gw.common.records import RecordError, ShardSet
 from s3gw.storage import (
     InsufficientReadQuorum,
     InsufficientWriteQuorum,
-    Layout,
     LocalDrive,
     Storage,
     StorageError,
@@ -30,7 +30,7 @@ MiB = 1 << 20
 
 
 async def put(storage: Storage, data: bytes, data_id: str | None = None,
-              piece: int = 50_000) -> dict:
+              piece: int = 50_000) -> ShardSet:
     data_id = data_id or os.urandom(16).hex()
     w = await storage.open_writer(data_id, storage.new_placement(data_id))
     for i in range(0, len(data), piece):
@@ -38,24 +38,24 @@ async def put(storage: Storage, data: bytes, data_id: str | None = None,
     return await w.commit()
 
 
-async def get(storage: Storage, layout: dict, offset: int = 0, length: int | None = None) -> bytes:
+async def get(storage: Storage, layout: ShardSet, offset: int = 0, length: int | None = None) -> bytes:
     if length is None:
-        length = layout["size"] - offset
+        length = layout.size - offset
     return b"".join([c async for c in storage.read(layout, offset, length)])
 
 
-def shard_path(storage: Storage, layout: dict, i: int) -> str:
-    drive = storage.drive(layout["placement"][i])
+def shard_path(storage: Storage, layout: ShardSet, i: int) -> str:
+    drive = storage.drive(layout.placement[i])
     local = drive.inner if isinstance(drive, ProxyDrive) else drive
     assert isinstance(local, LocalDrive)
-    return local.store.path(f"{layout['data_id']}.{i}")
+    return local.store.path(f"{layout.data_id}.{i}")
 
 
-def corrupt(storage: Storage, layout: dict, i: int, stripe: int, rng: random.Random) -> None:
+def corrupt(storage: Storage, layout: ShardSet, i: int, stripe: int, rng: random.Random) -> None:
     """Flip a byte inside block ``stripe`` of shard ``i`` (hash or data)."""
     path = shard_path(storage, layout, i)
-    start = frame_offset(stripe, layout["frag_size"], 32)
-    flen = 32 + (layout["frag_size"] if stripe < layout["stripes"] - 1 else layout["last_frag_size"])
+    start = frame_offset(stripe, layout.frag_size, 32)
+    flen = 32 + (layout.frag_size if stripe < layout.stripes - 1 else layout.last_frag_size)
     pos = start + rng.randrange(flen)
     with open(path, "r+b") as f:
         f.seek(pos)
@@ -70,9 +70,9 @@ def corrupt(storage: Storage, layout: dict, i: int, stripe: int, rng: random.Ran
 async def test_round_trip_sizes(storage: Storage, size: int) -> None:
     data = os.urandom(size)
     layout = await put(storage, data)
-    assert json.loads(json.dumps(layout)) == layout
-    assert layout["size"] == size and layout["missing"] == []
-    assert layout["stripes"] == -(-size // BLOCK)
+    assert ShardSet.from_json(json.loads(json.dumps(layout.to_json()))) == layout
+    assert layout.size == size and list(layout.missing) == []
+    assert layout.stripes == -(-size // BLOCK)
     assert await get(storage, layout) == data
     if size:
         assert await get(storage, layout, size - 1, 1) == data[-1:]
@@ -124,17 +124,18 @@ async def test_write_piece_sizes_do_not_matter(storage: Storage) -> None:
 
 async def test_layout_shape(storage: Storage) -> None:
     layout = await put(storage, os.urandom(BLOCK + 1), data_id="abc123")
-    assert set(layout) == {"v", "data_id", "size", "k", "m", "ec", "block_size", "frag_size",
+    assert set(layout.to_json()) == {"v", "data_id", "size", "k", "m", "ec", "block_size", "frag_size",
                            "last_frag_size", "stripes", "hash", "placement", "missing"}
-    assert layout["data_id"] == "abc123" and (layout["k"], layout["m"]) == (6, 3)
-    assert layout["placement"] == storage.new_placement("abc123")
-    assert layout["hash"] in ("blake3", "sha256")
-    with pytest.raises(StorageError):
-        Layout.from_dict({**layout, "placement": layout["placement"][:-1]})
-    with pytest.raises(StorageError):
-        Layout.from_dict({"size": 3})
-    with pytest.raises(StorageError):
-        Layout.from_dict({**layout, "data_id": "../x"})
+    assert layout.data_id == "abc123" and (layout.k, layout.m) == (6, 3)
+    assert list(layout.placement) == storage.new_placement("abc123")
+    assert layout.hash in ("blake3", "sha256")
+    stored = layout.to_json()
+    with pytest.raises(RecordError):
+        ShardSet.from_json({**stored, "placement": stored["placement"][:-1]})
+    with pytest.raises(RecordError):
+        ShardSet.from_json({"size": 3})
+    with pytest.raises(RecordError):
+        ShardSet.from_json({**stored, "data_id": "../x"})
 
 
 async def test_open_writer_validates(storage: Storage) -> None:
@@ -191,7 +192,7 @@ async def test_up_to_m_bad_shards_still_exact(storage: Storage, seed: int) -> No
     for i in bad[:n_deleted]:
         os.unlink(shard_path(storage, layout, i))
     for i in bad[n_deleted:]:
-        for stripe in rng.sample(range(layout["stripes"]), 3):
+        for stripe in rng.sample(range(layout.stripes), 3):
             corrupt(storage, layout, i, stripe, rng)
     reported = []
     storage.on_degraded = lambda lay, idx: reported.append(idx)
@@ -262,7 +263,7 @@ async def test_slow_drive_read_times_out_to_parity(tmp_path) -> None:
     try:
         data = os.urandom(2 * BLOCK)
         layout = await put(storage, data)
-        slow = storage.drive(layout["placement"][2])
+        slow = storage.drive(layout.placement[2])
         slow.read_delay = 300
         seen = []
         storage.on_degraded = lambda lay, idx: seen.append(idx)
@@ -310,8 +311,8 @@ async def test_drive_failing_during_write(tmp_path, after: int) -> None:
     try:
         data = os.urandom(5 * BLOCK + 3)
         layout = await put(storage, data, data_id="d1")
-        missing = sorted(layout["placement"].index(f"drive{n}") for n in (4, 7))
-        assert layout["missing"] == missing
+        missing = sorted(layout.placement.index(f"drive{n}") for n in (4, 7))
+        assert list(layout.missing) == missing
         assert await get(storage, layout) == data
         assert await storage.verify(layout) == missing
         # nothing of the failed shards is left on the failed drives
@@ -319,7 +320,7 @@ async def test_drive_failing_during_write(tmp_path, after: int) -> None:
             assert not [f for f in shard_files(tmp_path / f"drive{n}") if "d1" in f]
         for d in drives:
             d.fail_writes = False
-        assert await storage.heal(layout, layout["missing"]) == missing
+        assert await storage.heal(layout, layout.missing) == missing
         assert await storage.verify(layout, deep=True) == []
     finally:
         await storage.close()
@@ -332,7 +333,7 @@ async def test_missing_drive_directory(tmp_path) -> None:
         shutil.rmtree(tmp_path / "drive3")
         data = os.urandom(2 * BLOCK)
         layout = await put(storage, data, data_id="m1")
-        assert layout["missing"] == [layout["placement"].index("drive3")]
+        assert list(layout.missing) == [layout.placement.index("drive3")]
         assert await get(storage, layout) == data
         health = {h["id"]: h["ok"] for h in await storage.drive_health()}
         assert health["drive3"] is False and sum(health.values()) == 8
@@ -382,7 +383,7 @@ async def test_stalled_drive_is_dropped(tmp_path) -> None:
     try:
         data = os.urandom(6 * BLOCK)
         layout = await asyncio.wait_for(put(storage, data, piece=BLOCK), 120)
-        assert layout["missing"] == [layout["placement"].index("drive2")]
+        assert list(layout.missing) == [layout.placement.index("drive2")]
         assert await get(storage, layout) == data
     finally:
         await storage.close()
@@ -433,7 +434,7 @@ async def test_heal_rebuilds_deleted_and_corrupt(storage: Storage) -> None:
     layout = await put(storage, data)
     os.unlink(shard_path(storage, layout, 0))
     os.unlink(shard_path(storage, layout, 7))
-    corrupt(storage, layout, 4, layout["stripes"] - 1, rng)
+    corrupt(storage, layout, 4, layout.stripes - 1, rng)
     assert await storage.verify(layout, deep=True) == [0, 4, 7]
     assert await storage.heal(layout) == [0, 4, 7]
     assert await storage.verify(layout, deep=True) == []
@@ -459,7 +460,7 @@ async def test_heal_skips_a_failing_drive(tmp_path) -> None:
         layout = await put(storage, os.urandom(3 * BLOCK))
         for i in (2, 3):
             os.unlink(shard_path(storage, layout, i))
-        storage.drive(layout["placement"][3]).fail_writes = True
+        storage.drive(layout.placement[3]).fail_writes = True
         assert await storage.heal(layout) == [2]
         assert await storage.verify(layout) == [3]
     finally:
@@ -474,7 +475,7 @@ async def test_striping_without_parity(tmp_path) -> None:
         for size in (0, 1, BLOCK + 3, 3 * BLOCK):
             data = os.urandom(size)
             layout = await put(storage, data)
-            assert layout["ec"] == "stripe" and layout["m"] == 0
+            assert layout.ec == "stripe" and layout.m == 0
             assert await get(storage, layout) == data
             if size > 10:
                 assert await get(storage, layout, 5, size - 10) == data[5:-5]
@@ -552,7 +553,7 @@ async def test_straggler_after_quorum_is_dropped(tmp_path) -> None:
     try:
         data = os.urandom(2 * BLOCK)
         layout = await asyncio.wait_for(put(storage, data), 120)
-        assert layout["missing"] == [layout["placement"].index("drive1")]
+        assert list(layout.missing) == [layout.placement.index("drive1")]
         assert await get(storage, layout) == data
     finally:
         await storage.close()
@@ -560,11 +561,11 @@ async def test_straggler_after_quorum_is_dropped(tmp_path) -> None:
 
 async def test_local_drive_interface(storage: Storage) -> None:
     layout = await put(storage, os.urandom(100), data_id="li1")
-    drive = storage.drive(layout["placement"][3])
+    drive = storage.drive(layout.placement[3])
     assert [n async for n in drive.list_shards()] == ["li1.3"]
     assert [n async for n in drive.list_shards("zz")] == []
     st_ = await drive.stat_shard("li1.3")
-    assert st_.blocks == 1 and st_.last_block_size == layout["last_frag_size"]
+    assert st_.blocks == 1 and st_.last_block_size == layout.last_frag_size
     assert await drive.scrub_shard("li1.3") == []
     cap = await drive.capacity()
     assert cap.total > 0
