@@ -10,8 +10,9 @@
 #   make chaos        the long chaos schedule (tests/chaos, docs/reliability.md): a workload with a
 #                     ledger against 9 nodes + 2 gateways on PostgreSQL while nodes, gateways and
 #                     PostgreSQL are killed, frozen, filled and corrupted, for CHAOS_SECONDS (default
-#                     600); prints the figures (CHAOS_REPORT=FILE also writes them as JSON;
-#                     CHAOS_CLIENTS, CHAOS_KEYS, CHAOS_SEED). `make integration` runs the short schedule
+#                     600) plus the verification after it; prints the figures (CHAOS_REPORT=FILE also
+#                     writes them as JSON; CHAOS_CLIENTS, CHAOS_KEYS, CHAOS_SEED, CHAOS_DIR for the
+#                     logs). `make test` (its integration stage) runs the short schedule, about 3 min
 #   make bench        the bench/ scripts' quick modes (scripts/bench.sh): figures printed, nothing
 #                     asserted, a few minutes
 #   make lock         regenerate requirements/*.lock from pyproject.toml (scripts/lock.sh; UPGRADE=1,
@@ -48,7 +49,8 @@ fuzz: setup
 	S3GW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) python3 -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/functional/test_fuzz_requests.py
 
 chaos: setup
-	CHAOS_SECONDS=$(CHAOS_SECONDS) python3 -m pytest -q -s -p no:cacheprovider tests/chaos/test_chaos.py::test_long_schedule
+	CHAOS_SECONDS=$(CHAOS_SECONDS) python3 -m pytest -q -s -p no:cacheprovider \
+		tests/chaos/test_chaos.py::test_long_schedule
 
 bench: setup
 	@scripts/bench.sh

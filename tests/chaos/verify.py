@@ -317,7 +317,7 @@ class Verifier:
 
         try:
             h = wait_until(settled, "the GC queue and the write intents to empty (reaper grace "
-                           f"{ORPHAN_GRACE:.0f} s)", timeout=ORPHAN_GRACE + 180,
+                           f"{ORPHAN_GRACE:.0f} s)", timeout=ORPHAN_GRACE + 90,
                            until=lambda h: h["gc_queued"] == 0 and h["write_intents"] == 0, interval=1.0)
         except AssertionError as e:
             self.find(Finding("leftover_queue", "", "", "", "empty GC queue and no write intent", str(e)))
