@@ -119,6 +119,8 @@ class Ledger:
     findings: list[Finding] = field(default_factory=list)
     #: (gateway index, monotonic time) of every SIGKILL of a gateway: a read it was serving ends early
     gateway_kills: list[tuple[int, float]] = field(default_factory=list)
+    #: monotonic time the faults started (the fault log's 0 s), to place a finding among the events
+    t0: float = 0.0
     _seq: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -215,7 +217,8 @@ class Ledger:
         else:
             _, states = self.latest_states(r.bucket, r.key, r.start, r.end)
         v = f" (version {r.version_id})" if r.version_id else ""
-        when = f" [GET{v} on gateway {r.gateway}, {r.end - r.start:.1f}s]"
+        at = f", at {r.start - self.t0:.1f}s of the fault log" if self.t0 else ""
+        when = f" [GET{v} on gateway {r.gateway}, {r.end - r.start:.1f}s{at}]"
         if r.cut_error:
             if self.gateway_killed(r.gateway, r.start, r.end):
                 outcome = "cut_by_gateway_kill"

@@ -28,6 +28,7 @@ def run(root: str, shape: Shape, schedule: Callable[[Chaos], None], *, seed: int
         try:
             time.sleep(warmup)  # something written before the first fault
             cluster.log("faults start")
+            ledger.t0 = cluster.events[-1][0]
             schedule(ch)
             cluster.log("faults end")
         finally:
