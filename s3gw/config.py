@@ -273,6 +273,9 @@ SCHEMA: list[Key] = [
         flag="--max-requests", metavar="N"),
     Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)",
         flag="--workers", metavar="N"),
+    Key("server.event_loop", _enum("auto", "asyncio", "uvloop"), "auto",
+        "event loop: uvloop (faster sockets) or asyncio; auto: uvloop when it is installed",
+        flag="--event-loop", metavar="LOOP"),
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata", flag="--data",
         metavar="DIR"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for", flag="--region"),
@@ -617,6 +620,7 @@ class ServerConfig:
     idle_timeout: float = default("server.idle_timeout")
     max_connections: int = default("server.max_connections")
     max_requests: int = default("server.max_requests")
+    event_loop: str = default("server.event_loop")
     # operations (docs/operations.md): metrics auth, usage refresh, logs, root credential rotation
     metrics_auth: str = default("metrics.auth")
     metrics_token: str = ""
@@ -638,6 +642,7 @@ SERVER_FIELDS: dict[str, str] = {
     "server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
     "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
     "server.max_connections": "max_connections", "server.max_requests": "max_requests",
+    "server.event_loop": "event_loop",
     "api.cors_allow_origin": "cors_allow_origins",
     "storage.drives": "drives", "storage.erasure_coding.data_shards": "data_shards",
     "storage.erasure_coding.parity_shards": "parity_shards", "storage.erasure_coding.chunk_size": "block_size",

@@ -15,9 +15,15 @@ import logging
 import os
 import signal
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from aiohttp import web
+
+try:  # optional (pyproject's dependencies install it where it builds): server.event_loop
+    import uvloop
+except ImportError:  # pragma: no cover - depends on the environment
+    uvloop = None
 
 from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware
@@ -203,6 +209,20 @@ def banner(cfg: ServerConfig) -> str:
         f"aws --endpoint-url {url} s3 ls",
         f"  mc:    mc alias set s3gw {url} <user> <password> && mc ls s3gw",
     ])
+
+
+def run(event_loop: str, coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` on the event loop ``event_loop`` names (server.event_loop: auto, asyncio or
+    uvloop): uvloop, when installed and not turned off, reads and writes sockets in C with fewer
+    copies and wake-ups than asyncio's selector loop (docs/benchmarks.md)."""
+    factory = None
+    if event_loop in ("auto", "uvloop"):
+        if uvloop is not None:
+            factory = uvloop.new_event_loop
+        elif event_loop == "uvloop":
+            raise RuntimeError("server.event_loop: uvloop is not installed (pip install uvloop)")
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coro)
 
 
 def raise_fd_limit(max_connections: int) -> None:
