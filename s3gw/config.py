@@ -510,9 +510,6 @@ def check(cfg: Config) -> None:
     cs = v["storage.erasure_coding.chunk_size"]
     if not 4096 <= cs <= 256 << 20:
         raise ConfigError(f"storage.erasure_coding.chunk_size: {cs} is out of range [4 KiB, 256 MiB]")
-    if v["cache.memory.enabled"] == "true" and v["server.workers"] != 1:
-        raise ConfigError("cache.memory.enabled: an in-process cache cannot see the writes of the other workers; "
-                          "use cache.redis with server.workers > 1")
     if v["database.max_idle"] > v["database.max_connections"]:
         cfg.warnings.append("database.max_idle: larger than database.max_connections; using max_connections")
 

@@ -34,6 +34,7 @@ from .core.ops import Operations
 from .core.repair import Repair
 from .core.service import Core
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
+from .cache.shared import Generations
 from .common.version import VERSION
 from .config import ServerConfig
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
@@ -66,7 +67,11 @@ def check_listen_safety(cfg: ServerConfig) -> None:
         )
 
 
-def build_app(cfg: ServerConfig) -> web.Application:
+def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
+              services: bool = True) -> web.Application:
+    """The gateway's application. ``generations``: the worker processes' shared cache
+    generations (workers.py); ``services``: run the gateway's background services (GC,
+    heal, scanner, orphan reaper) in this process: one worker of several does."""
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}")
     # admin.gate: an unsigned request under /minio/admin/ is refused before any handler runs
     app = web.Application(client_max_size=1024**2,
@@ -86,7 +91,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        meta = make_meta(cfg)
+        meta = make_meta(cfg, generations)
         await meta.open()
         storage = make_storage(cfg)
         await storage.start()
@@ -97,7 +102,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
                         scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
         app[REPAIR] = repair
-        iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials)
+        iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials, generations=generations)
         if cfg.old_root is not None:
             moved = await iam.reseal(*cfg.old_root)
             log.warning("re-sealed %d user secrets under the new root credentials", moved)
@@ -107,8 +112,10 @@ def build_app(cfg: ServerConfig) -> web.Application:
                       "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper())] + [
-            asyncio.create_task(w()) for w in repair.workers()]
+        # the intent keeper refreshes this process's own writes: every worker runs one
+        tasks = [asyncio.create_task(core.intent_keeper())]
+        if services:
+            tasks += [asyncio.create_task(core.gc_worker())] + [asyncio.create_task(w()) for w in repair.workers()]
         try:
             yield
         finally:
@@ -168,8 +175,9 @@ def make_store(cfg: ServerConfig) -> MetaStore:
     return SqliteMeta(path, auto_migrate=db.auto_migrate)
 
 
-def make_cache(cfg: ServerConfig) -> Cache:
-    """Redis when configured; else in-process where it is safe (one SQLite gateway process); else none."""
+def make_cache(cfg: ServerConfig, generations: Generations | None = None) -> Cache:
+    """Redis when configured; else in-process where it is safe (one SQLite gateway: one process, or
+    worker processes sharing ``generations``); else none."""
     c = cfg.cache
     if c.redis_endpoints:
         from .cache.rediscache import RedisCache   # redis-py: only needed with Redis
@@ -177,15 +185,17 @@ def make_cache(cfg: ServerConfig) -> Cache:
         return RedisCache(list(c.redis_endpoints), password=c.redis_password, username=c.redis_username,
                           db=c.redis_db, pool_size=c.redis_pool_size, timeout=c.redis_timeout, ttl=c.redis_ttl,
                           tls=c.redis_tls, prefix=c.redis_prefix)
-    alone = cfg.workers == 1 and cfg.database.driver == "sqlite"
+    if cfg.workers > 1 and generations is None:
+        return NullCache()    # worker processes that could not see each other's writes
+    alone = cfg.database.driver == "sqlite"   # PostgreSQL: other gateways may write
     if c.memory == "true" or (c.memory == "auto" and alone):
-        return MemoryCache(c.memory_max_bytes)
+        return MemoryCache(c.memory_max_bytes, generations if cfg.workers > 1 else None)
     return NullCache()
 
 
-def make_meta(cfg: ServerConfig) -> MetaStore:
+def make_meta(cfg: ServerConfig, generations: Generations | None = None) -> MetaStore:
     """The metadata store the core uses: the backend, behind the cache when there is one."""
-    store, cache = make_store(cfg), make_cache(cfg)
+    store, cache = make_store(cfg), make_cache(cfg, generations)
     return store if isinstance(cache, NullCache) else CachedMeta(store, cache)
 
 
@@ -193,7 +203,8 @@ def describe_meta(cfg: ServerConfig) -> str:
     db = cfg.database
     where = (f"postgres {db.user}@{db.host}:{db.port}/{db.name}" if db.driver == "postgres"
              else f"sqlite {db.path or os.path.join(cfg.data_dir, 'meta', 's3gw.db')}")
-    return f"metadata: {where}, cache: {make_cache(cfg).describe()}"
+    shared = Generations.create(1) if cfg.workers > 1 else None   # (only to describe it)
+    return f"metadata: {where}, cache: {make_cache(cfg, shared).describe()}"
 
 
 def banner(cfg: ServerConfig) -> str:
@@ -244,12 +255,13 @@ def raise_fd_limit(max_connections: int) -> None:
 
 
 async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
-                quiet: bool = False) -> None:
-    """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port."""
+                quiet: bool = False, generations: Generations | None = None, services: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port
+    (``generations``, ``services``: see ``build_app``)."""
     check_listen_safety(cfg)
     setup_log(access_log, cfg.access_log)
     setup_log(audit_log, cfg.audit_log)
-    app = build_app(cfg)
+    app = build_app(cfg, generations=generations, services=services)
     # Request bodies are object data, never to be decompressed on the way in
     # (Content-Encoding: gzip is stored and returned as sent); headers up to
     # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.
