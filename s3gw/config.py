@@ -365,9 +365,9 @@ SCHEMA: list[Key] = [
     # logs (docs/operations.md)
     Key("log.level", _enum("debug", "info", "warning", "error", "critical"), "info",
         "level of the process log on stderr", flag="--log-level", metavar="LEVEL"),
-    Key("log.access", _log_dest, "stderr", "JSON access log: stderr, stdout, a file, or off",
+    Key("log.access", _log_dest, "off", "JSON access log, a line per request: stderr, stdout, a file, or off",
         flag="--access-log", env="S3GW_ACCESS_LOG", metavar="DEST"),
-    Key("log.audit", _log_dest, "stderr", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
+    Key("log.audit", _log_dest, "off", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
         flag="--audit-log", env="S3GW_AUDIT_LOG", metavar="DEST"),
     # security
     Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),

@@ -207,6 +207,21 @@ def describe_meta(cfg: ServerConfig) -> str:
     return f"metadata: {where}, cache: {make_cache(cfg, shared).describe()}"
 
 
+def _logs_line(cfg: ServerConfig) -> str:
+    """Where the per-request JSON logs go, and how to turn them on when they are off.
+
+    >>> from .config import ServerConfig
+    >>> _logs_line(ServerConfig("DATA"))
+    'access and audit logs off (--access-log stderr|FILE, --audit-log stderr|FILE)'
+    >>> _logs_line(ServerConfig("DATA", access_log="/var/log/s3gw.json", audit_log="stderr"))
+    'access log to /var/log/s3gw.json, audit log to stderr'
+    """
+    if cfg.access_log == "off" and cfg.audit_log == "off":
+        return "access and audit logs off (--access-log stderr|FILE, --audit-log stderr|FILE)"
+    return ", ".join(f"{name} log " + ("off" if dest == "off" else f"to {dest}")
+                     for name, dest in (("access", cfg.access_log), ("audit", cfg.audit_log)))
+
+
 def banner(cfg: ServerConfig) -> str:
     url = f"http://{cfg.host}:{cfg.port}"
     return "\n".join([
@@ -216,6 +231,7 @@ def banner(cfg: ServerConfig) -> str:
         f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
         *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
         f"  root user: {cfg.access_key}",
+        f"  logs: {_logs_line(cfg)}",
         "  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> "
         f"aws --endpoint-url {url} s3 ls",
         f"  mc:    mc alias set s3gw {url} <user> <password> && mc ls s3gw",
