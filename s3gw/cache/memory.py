@@ -24,7 +24,7 @@ from .shared import Generations
 
 
 class _Entry:
-    __slots__ = ("stamp", "fields", "size", "gen")
+    __slots__ = ("fields", "gen", "size", "stamp")
 
     def __init__(self, stamp: int) -> None:
         self.stamp = stamp

@@ -58,12 +58,12 @@ class Generations:
         self._last = 0
 
     @classmethod
-    def create(cls, slots: int = DEFAULT_SLOTS) -> "Generations":
+    def create(cls, slots: int = DEFAULT_SLOTS) -> Generations:
         """A new zeroed array of ``slots`` generations (plus the epoch), for the supervisor to hand
         to its workers (a ``RawArray`` travels to spawned processes as a process argument)."""
         return cls(RawArray("Q", slots + 1))
 
-    def for_worker(self, index: int) -> "Generations":
+    def for_worker(self, index: int) -> Generations:
         return Generations(self.array, index)
 
     def __getstate__(self) -> dict:

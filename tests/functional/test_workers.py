@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest

@@ -23,7 +23,6 @@ from s3gw.meta.sqlite import SqliteMeta
 from tests.services import start_redis
 from tests.waiting import async_wait_until
 
-
 #: an outage must cost at most the cache's own timeout; this bound is far above that on any
 #: machine and far below what a call waiting for a dead or hung server would take (forever)
 HANG = 10.0
