@@ -23,7 +23,7 @@ from aiohttp import web
 try:  # optional (pyproject's dependencies install it where it builds): server.event_loop
     import uvloop
 except ImportError:  # pragma: no cover - depends on the environment
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 from .api.app import CORE, IAM, OPS, REPAIR, SETTINGS, TELEMETRY, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, request_limit_middleware

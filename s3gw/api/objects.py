@@ -62,9 +62,9 @@ async def get_object(rq: Request) -> web.StreamResponse:
     resp = web.StreamResponse(status=status, headers=headers)
     await resp.prepare(rq.http)
     transport = rq.http.transport
-    big = transport is not None and read.length > _SEND_BUFFER
-    if big:
-        low, high = transport.get_write_buffer_limits()
+    limits = None
+    if transport is not None and read.length > _SEND_BUFFER:
+        limits = transport.get_write_buffer_limits()
         # Let a big body queue up to a few stripes in the transport before a write waits
         # for the client (the default, 64 KiB, wakes the handler for every fragment);
         # the connection's next requests get the default back (below).
@@ -94,8 +94,8 @@ async def get_object(rq: Request) -> web.StreamResponse:
             rq.http.transport.close()
         raise
     await resp.write_eof()
-    if big and transport is not None and not transport.is_closing():
-        transport.set_write_buffer_limits(high=high, low=low)
+    if limits is not None and transport is not None and not transport.is_closing():
+        transport.set_write_buffer_limits(high=limits[1], low=limits[0])
     return resp
 
 

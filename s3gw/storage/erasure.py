@@ -262,7 +262,9 @@ class PyECLibCodec(Codec):
         parts, got = [], 0
         for i in range(self.k):
             f = frags.get(i)
-            h = self._header(f) if f is not None else None
+            if f is None:
+                return None
+            h = self._header(f)
             if h is None:
                 return None
             take = min(h[1], stripe_len - got)

@@ -605,14 +605,14 @@ class Storage:
             if ctx.bad:
                 self._report_degraded(lay, ctx.bad, on_degraded)
 
-    async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[list[Buffer]]:
+    async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[Sequence[Buffer]]:
         """Each stripe of ``[s0, s1)`` as the pieces that make it up, in order."""
         frags = await self._gather_fragments(ctx, s0, s1)
         lengths = [stripe_len(ctx.lay, s) for s in range(s0, s1)]
         # The k data fragments of a systematic code are the stripe itself: their
         # payloads are sent as they are, sliced on the event loop (no copy, no
         # thread). Only a stripe missing one of them is decoded, in the compute pool.
-        out = [ctx.codec.data_views(f, n) for f, n in zip(frags, lengths)]
+        out: list[Sequence[Buffer] | None] = [ctx.codec.data_views(f, n) for f, n in zip(frags, lengths)]
         todo = [j for j, v in enumerate(out) if v is None]
         if todo:
             loop = asyncio.get_running_loop()
