@@ -22,7 +22,7 @@ from .api.observe import ACCESS_LOGGER
 from .config import ServerConfig
 from .credentials import root_credentials
 from .meta.base import MetaError
-from .server import UnsafeListen, describe_meta, make_store, serve
+from .server import UnsafeListen, describe_meta, make_store, run, serve
 from .workers import run_workers
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if cfg.workers > 1:
                 return run_workers(cfg)
-            asyncio.run(serve(cfg))
+            run(cfg.event_loop, serve(cfg))
         except (UnsafeListen, MetaError) as e:   # unsafe listen; schema too new/old; database unreachable
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
@@ -238,7 +238,8 @@ def run_node_command(args: argparse.Namespace) -> int:
         return 2
     host, port = args.address
     try:
-        asyncio.run(run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
+        # the gateway's event loop (uvloop when installed): nodes stream shards too
+        run("auto", run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
                              fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20,
                              idle_timeout=args.idle_timeout, tls=tls))
     except KeyboardInterrupt:

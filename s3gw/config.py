@@ -273,6 +273,9 @@ SCHEMA: list[Key] = [
         flag="--max-requests", metavar="N"),
     Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)",
         flag="--workers", metavar="N"),
+    Key("server.event_loop", _enum("auto", "asyncio", "uvloop"), "auto",
+        "event loop: uvloop (faster sockets) or asyncio; auto: uvloop when it is installed",
+        flag="--event-loop", metavar="LOOP"),
     Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata", flag="--data",
         metavar="DIR"),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for", flag="--region"),
@@ -363,9 +366,9 @@ SCHEMA: list[Key] = [
     # logs (docs/operations.md)
     Key("log.level", _enum("debug", "info", "warning", "error", "critical"), "info",
         "level of the process log on stderr", flag="--log-level", metavar="LEVEL"),
-    Key("log.access", _log_dest, "stderr", "JSON access log: stderr, stdout, a file, or off",
+    Key("log.access", _log_dest, "off", "JSON access log, a line per request: stderr, stdout, a file, or off",
         flag="--access-log", env="S3GW_ACCESS_LOG", metavar="DEST"),
-    Key("log.audit", _log_dest, "stderr", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
+    Key("log.audit", _log_dest, "off", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
         flag="--audit-log", env="S3GW_AUDIT_LOG", metavar="DEST"),
     # security
     Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),
@@ -508,9 +511,6 @@ def check(cfg: Config) -> None:
     cs = v["storage.erasure_coding.chunk_size"]
     if not 4096 <= cs <= 256 << 20:
         raise ConfigError(f"storage.erasure_coding.chunk_size: {cs} is out of range [4 KiB, 256 MiB]")
-    if v["cache.memory.enabled"] == "true" and v["server.workers"] != 1:
-        raise ConfigError("cache.memory.enabled: an in-process cache cannot see the writes of the other workers; "
-                          "use cache.redis with server.workers > 1")
     if v["database.max_idle"] > v["database.max_connections"]:
         cfg.warnings.append("database.max_idle: larger than database.max_connections; using max_connections")
 
@@ -618,6 +618,7 @@ class ServerConfig:
     idle_timeout: float = default("server.idle_timeout")
     max_connections: int = default("server.max_connections")
     max_requests: int = default("server.max_requests")
+    event_loop: str = default("server.event_loop")
     # operations (docs/operations.md): metrics auth, usage refresh, logs, root credential rotation
     metrics_auth: str = default("metrics.auth")
     metrics_token: str = ""
@@ -639,6 +640,7 @@ SERVER_FIELDS: dict[str, str] = {
     "server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
     "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
     "server.max_connections": "max_connections", "server.max_requests": "max_requests",
+    "server.event_loop": "event_loop",
     "api.cors_allow_origin": "cors_allow_origins",
     "storage.drives": "drives", "storage.erasure_coding.data_shards": "data_shards",
     "storage.erasure_coding.parity_shards": "parity_shards", "storage.erasure_coding.chunk_size": "block_size",

@@ -15,9 +15,15 @@ import logging
 import os
 import signal
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from aiohttp import web
+
+try:  # optional (pyproject's dependencies install it where it builds): server.event_loop
+    import uvloop
+except ImportError:  # pragma: no cover - depends on the environment
+    uvloop = None  # type: ignore[assignment]
 
 from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
@@ -32,6 +38,7 @@ from .core.ops import Operations
 from .core.repair import Repair
 from .core.service import Core
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
+from .cache.shared import Generations
 from .common.version import VERSION
 from .config import ServerConfig
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
@@ -64,7 +71,11 @@ def check_listen_safety(cfg: ServerConfig) -> None:
         )
 
 
-def build_app(cfg: ServerConfig) -> web.Application:
+def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
+              services: bool = True) -> web.Application:
+    """The gateway's application. ``generations``: the worker processes' shared cache
+    generations (workers.py); ``services``: run the gateway's background services (GC,
+    heal, scanner, orphan reaper, the usage fold) in this process: one worker of several does."""
     request_cap = RequestCap(cfg.max_requests)      # api requests_max: changeable at run time
     tracer = trace.TraceHub(trace.trace_dir(cfg.data_dir, cfg.host, cfg.port))     # mc admin trace, across worker processes
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}", tracer=tracer)
@@ -92,7 +103,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        meta = make_meta(cfg)
+        meta = make_meta(cfg, generations)
         await meta.open()
         storage = make_storage(cfg)
         await storage.start()
@@ -103,7 +114,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
                         scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
         app[REPAIR] = repair
-        iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials)
+        iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials, generations=generations)
         if cfg.old_root is not None:
             moved = await iam.reseal(*cfg.old_root)
             log.warning("re-sealed %d user secrets under the new root credentials", moved)
@@ -113,9 +124,12 @@ def build_app(cfg: ServerConfig) -> web.Application:
                       "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        tasks = [asyncio.create_task(core.gc_worker()), asyncio.create_task(core.intent_keeper()),
-                 asyncio.create_task(app[OPS].usage.fold_forever())] + [
-            asyncio.create_task(w()) for w in repair.workers()]
+        # the intent keeper refreshes this process's own writes; run-time configuration and
+        # trace streams are per process: every worker runs them
+        tasks = [asyncio.create_task(core.intent_keeper())]
+        if services:
+            tasks += [asyncio.create_task(core.gc_worker()), asyncio.create_task(app[OPS].usage.fold_forever())] + [
+                asyncio.create_task(w()) for w in repair.workers()]
         runtime = RuntimeConfig(meta, {
             ("api", "requests_max"): cfg.max_requests, ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
             ("heal", "interval"): cfg.heal_interval, ("scanner", "cycle"): cfg.scan_interval,
@@ -191,8 +205,9 @@ def make_store(cfg: ServerConfig) -> MetaStore:
     return SqliteMeta(path, auto_migrate=db.auto_migrate)
 
 
-def make_cache(cfg: ServerConfig) -> Cache:
-    """Redis when configured; else in-process where it is safe (one SQLite gateway process); else none."""
+def make_cache(cfg: ServerConfig, generations: Generations | None = None) -> Cache:
+    """Redis when configured; else in-process where it is safe (one SQLite gateway: one process, or
+    worker processes sharing ``generations``); else none."""
     c = cfg.cache
     if c.redis_endpoints:
         from .cache.rediscache import RedisCache   # redis-py: only needed with Redis
@@ -200,15 +215,17 @@ def make_cache(cfg: ServerConfig) -> Cache:
         return RedisCache(list(c.redis_endpoints), password=c.redis_password, username=c.redis_username,
                           db=c.redis_db, pool_size=c.redis_pool_size, timeout=c.redis_timeout, ttl=c.redis_ttl,
                           tls=c.redis_tls, prefix=c.redis_prefix)
-    alone = cfg.workers == 1 and cfg.database.driver == "sqlite"
+    if cfg.workers > 1 and generations is None:
+        return NullCache()    # worker processes that could not see each other's writes
+    alone = cfg.database.driver == "sqlite"   # PostgreSQL: other gateways may write
     if c.memory == "true" or (c.memory == "auto" and alone):
-        return MemoryCache(c.memory_max_bytes)
+        return MemoryCache(c.memory_max_bytes, generations if cfg.workers > 1 else None)
     return NullCache()
 
 
-def make_meta(cfg: ServerConfig) -> MetaStore:
+def make_meta(cfg: ServerConfig, generations: Generations | None = None) -> MetaStore:
     """The metadata store the core uses: the backend, behind the cache when there is one."""
-    store, cache = make_store(cfg), make_cache(cfg)
+    store, cache = make_store(cfg), make_cache(cfg, generations)
     return store if isinstance(cache, NullCache) else CachedMeta(store, cache)
 
 
@@ -216,7 +233,23 @@ def describe_meta(cfg: ServerConfig) -> str:
     db = cfg.database
     where = (f"postgres {db.user}@{db.host}:{db.port}/{db.name}" if db.driver == "postgres"
              else f"sqlite {db.path or os.path.join(cfg.data_dir, 'meta', 's3gw.db')}")
-    return f"metadata: {where}, cache: {make_cache(cfg).describe()}"
+    shared = Generations.create(1) if cfg.workers > 1 else None   # (only to describe it)
+    return f"metadata: {where}, cache: {make_cache(cfg, shared).describe()}"
+
+
+def _logs_line(cfg: ServerConfig) -> str:
+    """Where the per-request JSON logs go, and how to turn them on when they are off.
+
+    >>> from .config import ServerConfig
+    >>> _logs_line(ServerConfig("DATA"))
+    'access and audit logs off (--access-log stderr|FILE, --audit-log stderr|FILE)'
+    >>> _logs_line(ServerConfig("DATA", access_log="/var/log/s3gw.json", audit_log="stderr"))
+    'access log to /var/log/s3gw.json, audit log to stderr'
+    """
+    if cfg.access_log == "off" and cfg.audit_log == "off":
+        return "access and audit logs off (--access-log stderr|FILE, --audit-log stderr|FILE)"
+    return ", ".join(f"{name} log " + ("off" if dest == "off" else f"to {dest}")
+                     for name, dest in (("access", cfg.access_log), ("audit", cfg.audit_log)))
 
 
 def banner(cfg: ServerConfig) -> str:
@@ -228,10 +261,25 @@ def banner(cfg: ServerConfig) -> str:
         f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
         *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
         f"  root user: {cfg.access_key}",
+        f"  logs: {_logs_line(cfg)}",
         "  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> "
         f"aws --endpoint-url {url} s3 ls",
         f"  mc:    mc alias set s3gw {url} <user> <password> && mc ls s3gw",
     ])
+
+
+def run(event_loop: str, coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` on the event loop ``event_loop`` names (server.event_loop: auto, asyncio or
+    uvloop): uvloop, when installed and not turned off, reads and writes sockets in C with fewer
+    copies and wake-ups than asyncio's selector loop (docs/benchmarks.md)."""
+    factory = None
+    if event_loop in ("auto", "uvloop"):
+        if uvloop is not None:
+            factory = uvloop.new_event_loop
+        elif event_loop == "uvloop":
+            raise RuntimeError("server.event_loop: uvloop is not installed (pip install uvloop)")
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coro)
 
 
 def raise_fd_limit(max_connections: int) -> None:
@@ -253,12 +301,13 @@ def raise_fd_limit(max_connections: int) -> None:
 
 
 async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
-                quiet: bool = False) -> None:
-    """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port."""
+                quiet: bool = False, generations: Generations | None = None, services: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port
+    (``generations``, ``services``: see ``build_app``)."""
     check_listen_safety(cfg)
     setup_log(access_log, cfg.access_log)
     setup_log(audit_log, cfg.audit_log)
-    app = build_app(cfg)
+    app = build_app(cfg, generations=generations, services=services)
     # Request bodies are object data, never to be decompressed on the way in
     # (Content-Encoding: gzip is stored and returned as sent); headers up to
     # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.

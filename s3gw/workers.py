@@ -4,8 +4,17 @@ Python runs one thread of S3 work per process, so a gateway uses more cores by
 running more processes. Each worker is a whole gateway (its own event loop,
 metadata pool, cache client, storage) bound to the same port with
 ``SO_REUSEPORT``: the kernel spreads incoming connections over them. They
-share nothing but the metadata store (and Redis), exactly like gateways on
-different machines, so what holds for scaled-out gateways holds here.
+share the metadata store (and Redis), like gateways on different machines, so
+what holds for scaled-out gateways holds here; and, being one gateway, two more
+things:
+
+* the in-process metadata cache of the embedded default (SQLite): each worker
+  keeps its own, made correct together by generations in shared memory that
+  every worker's invalidations move on (``s3gw/cache/shared.py``): a write
+  answered by one worker is seen by the next request on any worker;
+* the background services (GC, heal, scanner, orphan reaper) run once per
+  gateway, in worker 0 (restarted with it); every worker refreshes the write
+  intents of its own uploads.
 
 The supervisor (this process) applies migrations once before starting the
 workers, forwards SIGTERM/SIGINT to them, and restarts a worker that dies
@@ -23,18 +32,19 @@ import time
 from multiprocessing.process import BaseProcess
 
 from .api.observe import ACCESS_LOGGER
+from .cache.shared import Generations
 from .config import ServerConfig
-from .server import banner, check_listen_safety, make_store, serve
+from .server import banner, check_listen_safety, make_store, run, serve
 
 log = logging.getLogger(__name__)
 
 
-def _worker_main(cfg: ServerConfig, index: int, log_level: int) -> None:
+def _worker_main(cfg: ServerConfig, index: int, log_level: int, generations: Generations) -> None:
     logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [w{index}] %(name)s %(message)s")
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the supervisor decides; SIGTERM stops the loop (serve)
     try:
-        asyncio.run(serve(cfg, reuse_port=True, quiet=True))
+        run(cfg.event_loop, serve(cfg, reuse_port=True, quiet=True, generations=generations, services=index == 0))
     except KeyboardInterrupt:
         pass
 
@@ -58,9 +68,11 @@ def run_workers(cfg: ServerConfig) -> int:
     level = logging.getLogger().getEffectiveLevel()
     procs: dict[int, BaseProcess] = {}
     started: dict[int, float] = {}
+    generations = Generations.create()
 
     def start(i: int) -> None:
-        p = ctx.Process(target=_worker_main, args=(cfg, i, level), name=f"s3gw-worker-{i}", daemon=False)
+        p = ctx.Process(target=_worker_main, args=(cfg, i, level, generations.for_worker(i)),
+                        name=f"s3gw-worker-{i}", daemon=False)
         p.start()
         procs[i], started[i] = p, time.monotonic()
 

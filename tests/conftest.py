@@ -78,7 +78,8 @@ def mc_bin() -> str:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = str(tmp_path_factory.mktemp("s3gw-data"))
-    srv = start_server(data)
+    # the access log on (it is off by default): tests/functional/test_malformed.py waits for its lines
+    srv = start_server(data, "--access-log", "stderr")
     yield srv
     srv.stop()
 

@@ -38,6 +38,10 @@ def _conditions(rq: Request) -> Conditions:
     )
 
 
+#: transport write buffer of a big GET (bytes queued before a write waits for the client)
+_SEND_BUFFER = 2 << 20
+
+
 async def get_object(rq: Request) -> web.StreamResponse:
     head = rq.http.method == "HEAD"
     read = await rq.core.get_object(
@@ -57,12 +61,32 @@ async def get_object(rq: Request) -> web.StreamResponse:
         first = b""
     resp = web.StreamResponse(status=status, headers=headers)
     await resp.prepare(rq.http)
+    transport = rq.http.transport
+    limits = None
+    if transport is not None and read.length > _SEND_BUFFER:
+        limits = transport.get_write_buffer_limits()
+        # Let a big body queue up to a few stripes in the transport before a write waits
+        # for the client (the default, 64 KiB, wakes the handler for every fragment);
+        # the connection's next requests get the default back (below).
+        transport.set_write_buffer_limits(high=_SEND_BUFFER)
     try:
-        limit = rq.settings.write_timeout or None   # server.write_timeout: a client that stops reading
-        if first:
-            await asyncio.wait_for(resp.write(first), limit)
-        async for chunk in body:
-            await asyncio.wait_for(resp.write(chunk), limit)
+        # server.write_timeout: a client that stops reading. One deadline, armed around
+        # each write only (never while the storage reads), instead of a timer task per
+        # write (wait_for).
+        limit = rq.settings.write_timeout or None
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(None) as deadline:
+            if first:
+                if limit:
+                    deadline.reschedule(loop.time() + limit)
+                await resp.write(first)
+                deadline.reschedule(None)
+            async for chunk in body:
+                if limit:
+                    deadline.reschedule(loop.time() + limit)
+                await resp.write(chunk)
+                if limit:
+                    deadline.reschedule(None)
     except Exception:
         # Headers are gone: the only honest signal left is a cut connection
         # (the client sees fewer bytes than Content-Length, never wrong data).
@@ -70,6 +94,8 @@ async def get_object(rq: Request) -> web.StreamResponse:
             rq.http.transport.close()
         raise
     await resp.write_eof()
+    if limits is not None and transport is not None and not transport.is_closing():
+        transport.set_write_buffer_limits(high=limits[1], low=limits[0])
     return resp
 
 

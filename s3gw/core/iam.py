@@ -4,7 +4,10 @@
   everything. Other users live in the metadata store (``iam_users``); their
   keys sign S3 requests like root's. Lookups are cached for ``ttl`` seconds
   (a change made through this gateway is seen at once, through another within
-  ``ttl``), unknown keys too, so garbage keys do not reach the database.
+  ``ttl``), unknown keys too, so garbage keys do not reach the database. The
+  worker processes of one gateway (``serve --workers N``) are one gateway:
+  each change moves on a shared generation (``cache/shared.py``) that every
+  worker's cached entry must still match, so it is seen at once by all.
 * **Secrets at rest.** SigV4 verification needs the secret key itself (the
   signing key is an HMAC chain over it), so a one-way hash cannot be stored.
   Each secret is sealed with AES-256-GCM under a key derived (HKDF-SHA256)
@@ -45,6 +48,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..cache.shared import Generations
 from ..meta.base import BucketMissing, GroupMissing, GroupNotEmpty, MetaStore, UserMissing
 from ..meta.model import GroupRecord, UserRecord
 from . import errors as E
@@ -273,6 +277,7 @@ class Principal:
 class _Cached:
     value: Any
     until: float
+    gen: Any = None   # the shared generation it was read under (worker processes), else None
 
 
 @dataclass
@@ -369,16 +374,28 @@ def token_digest(token: str) -> str:
 
 class Iam:
     def __init__(self, meta: MetaStore, root_access: str, root_secret: str,
-                 extra_credentials: dict[str, str] | None = None, *, ttl: float = 1.0) -> None:
+                 extra_credentials: dict[str, str] | None = None, *, ttl: float = 1.0,
+                 generations: Generations | None = None) -> None:
         self.meta = meta
         self.root = Principal(root_access, root_secret, root=True, kind=ROOT)
         # extra static credentials of the configuration (tests, service keys): root's powers
         self.static = {k: Principal(k, v, root=True, kind=ROOT) for k, v in (extra_credentials or {}).items()}
         self.box = SecretBox(root_access, root_secret)
         self.ttl = ttl
+        self.generations = generations
         self._users: dict[str, _Cached] = {}
         self._policies: dict[str, _Cached] = {}
         self._bucket_policies: dict[str, _Cached] = {}
+
+    # -- the caches ---------------------------------------------------------------
+    def _gen(self, ns: str, name: str) -> Any:
+        """The shared generation of a cached name, taken before the store is read (None: one process)."""
+        return self.generations.token(ns, name) if self.generations is not None else None
+
+    def _changed(self, ns: str, name: str) -> None:
+        """A name's stored value changed (after the store's commit): the other workers' entries go too."""
+        if self.generations is not None:
+            self.generations.bump(ns, [name])
 
     # -- requests ---------------------------------------------------------------
     async def principal(self, access_key: str) -> Principal | None:
@@ -389,15 +406,16 @@ class Iam:
         if access_key in self.static:
             return self.static[access_key]
         now = time.monotonic()
+        gen = self._gen("iam:user", "*")   # one generation for all: forget() drops every user
         hit = self._users.get(access_key)
-        if hit is not None and hit.until > now:
+        if hit is not None and hit.until > now and hit.gen == gen:
             p = hit.value
             return None if p is not None and p.expired() else p
         rec = await self.meta.get_user(access_key)
         p = await self._load(rec) if rec is not None else None
         if len(self._users) > 10000:
             self._users.clear()
-        self._users[access_key] = _Cached(p, now + self.ttl)
+        self._users[access_key] = _Cached(p, now + self.ttl, gen)
         return None if p is not None and p.expired() else p
 
     async def _load(self, rec: UserRecord) -> Principal | None:
@@ -433,6 +451,7 @@ class Iam:
     def forget(self, access_key: str | None = None) -> None:
         """Drop cached credentials: a change to one user reaches its keys, its groups' members... so all go."""
         self._users.clear()
+        self._changed("iam:user", "*")
 
     async def policy_documents(self, names: tuple[str, ...] | list[str]) -> list[P.Policy]:
         out = []
@@ -446,8 +465,9 @@ class Iam:
         if name in COMPILED_CANNED:
             return COMPILED_CANNED[name]
         now = time.monotonic()
+        gen = self._gen("iam:policy", name)
         hit = self._policies.get(name)
-        if hit is not None and hit.until > now:
+        if hit is not None and hit.until > now and hit.gen == gen:
             return hit.value
         text = await self.meta.get_policy(name)
         doc = None
@@ -457,7 +477,7 @@ class Iam:
             except P.PolicyError as e:
                 log.error("stored policy %s no longer parses (%s): it allows nothing and denies everything", name, e)
                 doc = _DENY_ALL_IDENTITY
-        self._policies[name] = _Cached(doc, now + self.ttl)
+        self._policies[name] = _Cached(doc, now + self.ttl, gen)
         return doc
 
     async def _identity(self, p: Principal) -> list[P.Policy] | None:
@@ -530,8 +550,9 @@ class Iam:
     async def bucket_policy(self, bucket: str) -> P.Policy | None:
         """The bucket's policy, compiled; cached for ``ttl`` (absent ones too)."""
         now = time.monotonic()
+        gen = self._gen("iam:bucket", bucket)
         hit = self._bucket_policies.get(bucket)
-        if hit is not None and hit.until > now:
+        if hit is not None and hit.until > now and hit.gen == gen:
             return hit.value
         text = await self.meta.get_bucket_policy(bucket)
         doc = None
@@ -543,7 +564,7 @@ class Iam:
                 doc = _DENY_ALL
         if len(self._bucket_policies) > 10000:
             self._bucket_policies.clear()
-        self._bucket_policies[bucket] = _Cached(doc, now + self.ttl)
+        self._bucket_policies[bucket] = _Cached(doc, now + self.ttl, gen)
         return doc
 
     async def bucket_policy_text(self, bucket: str) -> str | None:
@@ -570,6 +591,7 @@ class Iam:
     def forget_bucket(self, bucket: str) -> None:
         """Drop the cached policy of a bucket (changed, deleted or created through this gateway)."""
         self._bucket_policies.pop(bucket, None)
+        self._changed("iam:bucket", bucket)
 
     async def denied(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
                      context: P.Context | None = None) -> bool:
@@ -946,14 +968,18 @@ class Iam:
         except P.PolicyError as e:
             raise _malformed(e) from None
         await self.meta.put_policy(name, doc.to_json())
-        self._policies.pop(name, None)
+        self._forget_policy(name)
 
     async def remove_policy(self, name: str) -> None:
         if name in CANNED:
             raise InvalidArgument(f"{name} is a built-in policy")
         if not await self.meta.delete_policy(name):
             raise NoSuchPolicy("The canned policy does not exist.")
+        self._forget_policy(name)
+
+    def _forget_policy(self, name: str) -> None:
         self._policies.pop(name, None)
+        self._changed("iam:policy", name)
 
     # -- root credential rotation ---------------------------------------------------
     async def reseal(self, old_access: str, old_secret: str) -> int:

@@ -178,6 +178,11 @@ class Codec(ABC):
         """Cheap sanity check of a fragment that passed its bitrot hash."""
         return len(frag) == self.fragment_size(stripe_len)
 
+    def data_views(self, frags: Mapping[int, Buffer], stripe_len: int) -> list[memoryview] | None:
+        """The stripe as views of its data fragments (nothing copied), or None when it
+        needs decoding (a data fragment missing, or a code that is not systematic)."""
+        return None
+
 
 # liberasurecode's fragment header (liberasurecode/erasurecode.h,
 # fragment_header_t; persisted by Swift, so stable):
@@ -241,20 +246,37 @@ class PyECLibCodec(Codec):
         return (h is not None and h[0] == index and h[2] == stripe_len
                 and len(frag) == self.fragment_size(stripe_len))
 
+    def data_views(self, frags: Mapping[int, Buffer], stripe_len: int) -> list[memoryview] | None:
+        """The stripe is the k data payloads back to back (each after its 80-byte header,
+        the last one's zero padding cut off):
+
+        >>> c = PyECLibCodec(4, 2, default_ec_type())
+        >>> frags = dict(enumerate(c.encode(b"0123456789")))
+        >>> [bytes(v) for v in c.data_views(frags, 10)]
+        [b'012', b'345', b'678', b'9']
+        >>> del frags[1]; c.data_views(frags, 10) is None
+        True
+        """
+        if not self._systematic:
+            return None
+        parts, got = [], 0
+        for i in range(self.k):
+            f = frags.get(i)
+            if f is None:
+                return None
+            h = self._header(f)
+            if h is None:
+                return None
+            take = min(h[1], stripe_len - got)
+            if take > 0:
+                parts.append(memoryview(f)[_LEC_HEADER:_LEC_HEADER + take])
+            got += take
+        return parts if got == stripe_len else None
+
     def decode(self, frags: Mapping[int, Buffer], stripe_len: int) -> bytes:
-        if self._systematic and all(i in frags for i in range(self.k)):
-            # Fast path: the stripe is the k data payloads back to back.
-            parts, got = [], 0
-            for i in range(self.k):
-                h = self._header(frags[i])
-                if h is None:
-                    break
-                take = min(h[1], stripe_len - got)
-                parts.append(memoryview(frags[i])[_LEC_HEADER:_LEC_HEADER + take])
-                got += take
-            else:
-                if got == stripe_len:
-                    return b"".join(parts)
+        views = self.data_views(frags, stripe_len)
+        if views is not None:
+            return b"".join(views)
         use = [bytes(frags[i]) for i in sorted(frags)[: self.k]]
         out = self.driver.decode(use)
         if len(out) != stripe_len:
@@ -296,12 +318,18 @@ class StripeCodec(Codec):
             out.append(piece if len(piece) == c else piece + bytes(c - len(piece)))
         return out
 
-    def decode(self, frags: Mapping[int, Buffer], stripe_len: int) -> bytes:
+    def data_views(self, frags: Mapping[int, Buffer], stripe_len: int) -> list[memoryview] | None:
         c = split_size(stripe_len, self.k)
         if any(i not in frags for i in range(self.k)):
+            return None
+        return [memoryview(frags[i])[: max(0, min(c, stripe_len - i * c))] for i in range(self.k)
+                if stripe_len - i * c > 0]
+
+    def decode(self, frags: Mapping[int, Buffer], stripe_len: int) -> bytes:
+        views = self.data_views(frags, stripe_len)
+        if views is None:
             raise ValueError("striping without parity needs every fragment")
-        parts = [memoryview(frags[i])[: max(0, min(c, stripe_len - i * c))] for i in range(self.k)]
-        return b"".join(parts)
+        return b"".join(views)
 
     def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int],
                     stripe_len: int) -> list[bytes]:

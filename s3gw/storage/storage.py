@@ -55,6 +55,7 @@ from .remote import Cluster
 log = logging.getLogger(__name__)
 
 DegradedHook = Callable[[ShardSet, list[int]], Any]
+Buffer = bytes | bytearray | memoryview
 
 
 def shard_name(data_id: str, index: int) -> str:
@@ -73,6 +74,24 @@ def failpoint(name: str) -> None:
     if os.environ.get("S3GW_FAILPOINT") == name:
         log.error("failpoint %s: killing the process", name)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _cut(pieces: Sequence[Buffer], lo: int, hi: int) -> Iterable[Buffer]:
+    """The bytes ``[lo, hi)`` of the concatenation of ``pieces``, as views.
+
+    >>> [bytes(p) for p in _cut([b"abc", b"def", b"g"], 2, 6)]
+    [b'c', b'def']
+    >>> [bytes(p) for p in _cut([b"abc", b"def"], 0, 6)]
+    [b'abc', b'def']
+    """
+    pos = 0
+    for p in pieces:
+        n = len(p)
+        if pos + n > lo and pos < hi:
+            yield p if lo <= pos and pos + n <= hi else memoryview(p)[max(0, lo - pos):min(n, hi - pos)]
+        pos += n
+        if pos >= hi:
+            return
 
 
 def _why(exc: BaseException) -> str:
@@ -551,10 +570,12 @@ class Storage:
     # -- read ---------------------------------------------------------------
 
     async def read(self, lay: ShardSet, offset: int = 0, length: int | None = None, *,
-                   on_degraded: DegradedHook | None = None) -> AsyncIterator[bytes]:
+                   on_degraded: DegradedHook | None = None) -> AsyncIterator[Buffer]:
         """Object bytes ``[offset, offset+length)`` (to the end when ``length``
-        is None), in chunks of at most one stripe, from the first byte on.
-        ``on_degraded`` replaces ``self.on_degraded`` for this read."""
+        is None), from the first byte on, in pieces of at most one stripe: views
+        of the verified fragments when the data shards are healthy (no copy),
+        decoded stripes otherwise. The pieces are read-only views the caller
+        may keep. ``on_degraded`` replaces ``self.on_degraded`` for this read."""
         if length is None:
             length = lay.size - offset
         if offset < 0 or length < 0 or offset + length > lay.size:
@@ -567,14 +588,16 @@ class Storage:
         ctx = _ReadCtx(self, lay)
         nxt: asyncio.Task | None = None
         try:
+            # read-ahead: the next batch is read (and verified) while this one is sent
             nxt = asyncio.ensure_future(self._read_stripes(ctx, *batches[0]))
             for j, (s0, s1) in enumerate(batches):
                 stripes = await nxt
                 nxt = (asyncio.ensure_future(self._read_stripes(ctx, *batches[j + 1]))
                        if j + 1 < len(batches) else None)
-                for s, data in zip(range(s0, s1), stripes):
+                for s, pieces in zip(range(s0, s1), stripes):
                     lo, hi = stripe_slice(s, offset, length, lay.block_size)
-                    yield data if lo == 0 and hi >= len(data) else data[lo:hi]
+                    for piece in _cut(pieces, lo, hi):
+                        yield piece
         finally:
             if nxt is not None and not nxt.done():
                 nxt.cancel()
@@ -582,11 +605,22 @@ class Storage:
             if ctx.bad:
                 self._report_degraded(lay, ctx.bad, on_degraded)
 
-    async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[bytes]:
+    async def _read_stripes(self, ctx: _ReadCtx, s0: int, s1: int) -> list[Sequence[Buffer]]:
+        """Each stripe of ``[s0, s1)`` as the pieces that make it up, in order."""
         frags = await self._gather_fragments(ctx, s0, s1)
         lengths = [stripe_len(ctx.lay, s) for s in range(s0, s1)]
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._compute, decode_stripes, ctx.codec, frags, lengths)
+        # The k data fragments of a systematic code are the stripe itself: their
+        # payloads are sent as they are, sliced on the event loop (no copy, no
+        # thread). Only a stripe missing one of them is decoded, in the compute pool.
+        out: list[Sequence[Buffer] | None] = [ctx.codec.data_views(f, n) for f, n in zip(frags, lengths)]
+        todo = [j for j, v in enumerate(out) if v is None]
+        if todo:
+            loop = asyncio.get_running_loop()
+            decoded = await loop.run_in_executor(self._compute, decode_stripes, ctx.codec,
+                                                 [frags[j] for j in todo], [lengths[j] for j in todo])
+            for j, data in zip(todo, decoded):
+                out[j] = [data]
+        return out  # type: ignore[return-value]
 
     async def _read_shard(self, ctx: _ReadCtx, i: int, first: int, count: int) -> list:
         drive = ctx.drives[i]

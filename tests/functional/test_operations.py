@@ -42,7 +42,9 @@ TOKEN = "metrics-token-for-tests-0123456789"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = str(tmp_path_factory.mktemp("ops-gw"))
-    srv = start_server(data, "--heal-interval", "0.2", "--usage-interval", "0",
+    # the JSON logs are off by default: test_access_and_audit_logs reads them
+    srv = start_server(data, "--heal-interval", "0.2", "--usage-interval", "0", "--access-log", "stderr",
+                       "--audit-log", "stderr",
                        env={"S3GW_METRICS_TOKEN": TOKEN, "S3GW_METRICS_AUTH": "bearer"})
     yield srv
     srv.stop()

@@ -135,7 +135,6 @@ def test_the_deployment_guides_config_yaml_works_as_written(tmp_path, capsys) ->
     ("database:\n  password_file: /nonexistent/pw\n", "database.password_file: no such file"),
     ("storage:\n  erasure_coding:\n    chunk_size: 12\n", "storage.erasure_coding.chunk_size"),
     ("storage:\n  erasure_coding:\n    data_shards: 8\n", "storage.drives: 8+3 erasure coding needs 11 drives"),
-    ("cache:\n  memory:\n    enabled: true\nserver:\n  workers: 2\n", "cache.memory.enabled"),
     ("security:\n  tls:\n    cert_file: /x\n", "security.tls: cert_file and key_file go together"),
     ("- a\n- b\n", "must be a mapping"),
     ("server: [\n", "not valid YAML"),

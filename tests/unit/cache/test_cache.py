@@ -15,13 +15,13 @@ import pytest
 
 from s3gw.cache import CachedMeta, MemoryCache, NullCache, RedisCache
 from s3gw.cache.meta import HANDLED, PASS_THROUGH, encode_version
+from s3gw.cache.shared import Generations
 from s3gw.common.records import ObjectInfo, ObjectLayout, Part, ShardSet
 from s3gw.meta.base import MetaStore
 from s3gw.meta.model import BucketRecord, VersionRecord
 from s3gw.meta.sqlite import SqliteMeta
 from tests.services import start_redis
 from tests.waiting import async_wait_until
-
 
 #: an outage must cost at most the cache's own timeout; this bound is far above that on any
 #: machine and far below what a call waiting for a dead or hung server would take (forever)
@@ -86,6 +86,25 @@ async def test_memory_cache_stays_bounded_without_aba() -> None:
     assert c._bytes <= 4096 and ("o", "k") not in c._entries
     await c.fill("o", "k", "L", stale, b"old")       # the old reader's fill must still be refused
     assert (await c.get("o", "k", "L"))[0] is None
+
+
+async def test_worker_caches_sharing_generations_see_each_others_invalidations() -> None:
+    # two worker processes of one gateway: each its own MemoryCache, one shared generation array
+    shared = Generations.create(slots=1024)
+    a, b = MemoryCache(generations=shared.for_worker(0)), MemoryCache(generations=shared.for_worker(1))
+    for c in (a, b):
+        _, t = await c.get("o", "b\0k", "L")
+        await c.fill("o", "b\0k", "L", t, b"v1")
+    _, stale = await a.get("o", "b\0k", "L")        # a's reader looks up (a hit) ...
+    await b.invalidate("o", ["b\0k"])                # ... b commits v2 and invalidates
+    assert (await a.get("o", "b\0k", "L"))[0] is None   # a's entry is no longer answered
+    await a.fill("o", "b\0k", "L", stale, b"v1")     # nor put back by a token from before
+    assert (await a.get("o", "b\0k", "L"))[0] is None
+    _, t = await a.get("o", "b\0k", "L")
+    await a.fill("o", "b\0k", "L", t, b"v2")
+    assert (await a.get("o", "b\0k", "L"))[0] == b"v2"
+    await b.flush()                                   # a flush in one worker empties them all
+    assert (await a.get("o", "b\0k", "L"))[0] is None
 
 
 async def test_null_cache_never_holds_anything() -> None:

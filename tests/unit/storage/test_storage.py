@@ -291,7 +291,8 @@ async def test_read_can_stop_early(storage: Storage) -> None:
     data = os.urandom(20 * BLOCK)
     layout = await put(storage, data)
     gen = storage.read(layout, 0, len(data))
-    assert await gen.__anext__() == data[:BLOCK]
+    first = await gen.__anext__()   # a piece of the first stripe (a view of a data fragment)
+    assert 0 < len(first) <= BLOCK and bytes(first) == data[:len(first)]
     await gen.aclose()
 
 
