@@ -335,6 +335,10 @@ SCHEMA: list[Key] = [
     Key("repair.orphan_grace", _dur(), 3600.0,
         "how old an uncommitted write must be before its shards are removed", flag="--orphan-grace",
         metavar="DURATION"),
+    Key("repair.gc_grace", _dur(), 3600.0,
+        "how long the shards of an overwritten or deleted version are kept before GC removes them: a read "
+        "that began before the change has that long to finish on any gateway (reads on the same gateway are "
+        "never cut)", flag="--gc-grace", metavar="DURATION"),
     # cache
     Key("cache.redis.endpoints", _list, [], "Redis servers (host:port); names are spread over them"),
     Key("cache.redis.pool_size", _int(1, 10000), 50, "connections per Redis server, per gateway process"),
@@ -603,6 +607,7 @@ class ServerConfig:
     scan_pace: float = default("repair.scan_pace")
     deep_scan_every: int = default("repair.deep_scan_every")
     orphan_grace: float = default("repair.orphan_grace")
+    gc_grace: float = default("repair.gc_grace")
     # production: metadata, cache, processes, TLS
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
@@ -645,7 +650,7 @@ SERVER_FIELDS: dict[str, str] = {
     "storage.node_read_timeout": "node_read_timeout", "storage.node_stall_timeout": "node_stall_timeout",
     "repair.heal_interval": "heal_interval", "repair.scan_interval": "scan_interval",
     "repair.scan_pace": "scan_pace", "repair.deep_scan_every": "deep_scan_every",
-    "repair.orphan_grace": "orphan_grace",
+    "repair.orphan_grace": "orphan_grace", "repair.gc_grace": "gc_grace",
     "metrics.auth": "metrics_auth", "metrics.token_max_lifetime": "metrics_token_max_lifetime",
     "metrics.usage_interval": "usage_interval",
     "log.level": "log_level", "log.access": "access_log", "log.audit": "audit_log",

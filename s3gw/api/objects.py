@@ -69,6 +69,9 @@ async def get_object(rq: Request) -> web.StreamResponse:
         if rq.http.transport is not None:
             rq.http.transport.close()
         raise
+    finally:
+        # the read ends now, however it ended (its shards are no longer protected from GC)
+        await body.aclose()
     await resp.write_eof()
     return resp
 

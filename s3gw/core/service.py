@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,6 +45,8 @@ INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what MinIO serves for an object stored without one
 MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
 GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
+GC_GRACE = 3600.0               # default age of a GC queue entry before its shards go (repair.gc_grace)
+GC_READ_RECHECK = 5.0           # seconds before GC looks again at a shard set being read here
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 
 
@@ -87,6 +90,12 @@ class Core(MultipartMixin):
         # longer) never takes a slow upload for a crashed one.
         self._inflight: dict[str, float] = {}
         self.intent_refresh = 60.0
+        # Reads in progress in this process, by data id: the GC worker leaves
+        # their shard sets alone (``run_gc``) however long the read takes. Reads
+        # on other gateways are protected by ``gc_grace`` alone: the GC queue
+        # hands out a replaced shard set only that long after it was replaced.
+        self._reading: Counter[str] = Counter()
+        self.gc_grace = GC_GRACE
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -400,6 +409,8 @@ class Core(MultipartMixin):
             return
         if rec.layout is None:
             raise RecordError(f"{rec.bucket}/{rec.key} ({rec.version_id}) has neither data nor a layout")
+        ids = [s.data_id for s in rec.layout.layouts()]
+        self._reading.update(ids)      # GC leaves them alone until this read ends (run_gc)
         pos = 0
         try:
             for seg_size, shards in rec.layout.segments():
@@ -412,7 +423,25 @@ class Core(MultipartMixin):
                 if pos >= offset + length:
                     break
         except InsufficientReadQuorum as e:
+            await self._explain_failed_read(rec)
             raise E.SlowDownRead() from e
+        finally:
+            self._reading.subtract(ids)
+            for i in ids:
+                if self._reading[i] <= 0:
+                    del self._reading[i]
+
+    async def _explain_failed_read(self, rec: VersionRecord) -> None:
+        """A read that ran out of shards: say whether its version was replaced
+        meanwhile (its shards collected after the GC grace: docs/cluster.md)."""
+        try:
+            current = await self.meta.get_version(rec.bucket, rec.key, rec.version_id)
+        except Exception:
+            return
+        if current is None or current.layout != rec.layout:
+            log.warning("read of %s/%s (version %s) cut short: the version was replaced or deleted during the "
+                        "read and its shards collected (repair.gc_grace is %.0f s); the client gets a short body, "
+                        "never other bytes", rec.bucket, rec.key, rec.version_id, self.gc_grace)
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
@@ -602,18 +631,26 @@ class Core(MultipartMixin):
                 log.exception("garbage collection pass failed")
 
     async def run_gc(self, batch: int = 100) -> int:
+        """Delete the shard sets queued at least ``gc_grace`` seconds ago (a read
+        that began before the version was replaced has that long to finish on
+        any gateway), except those a read in this process still uses."""
         done = 0
         while True:
-            items = await self.meta.take_gc(batch)
+            items = await self.meta.take_gc(batch, time.time() - self.gc_grace)
             if not items:
                 return done
-            removed, later = [], []
+            removed, later, reading = [], [], []
             for i, shards in items:
+                if shards.data_id in self._reading:
+                    reading.append(i)
+                    continue
                 # shards on drives that are down are retried later, not forgotten
                 (later if await self.storage.delete(shards) else removed).append(i)
             await self.meta.done_gc(removed)
             if later:
                 await self.meta.defer_gc(later, time.time() + GC_RETRY)
+            if reading:
+                await self.meta.defer_gc(reading, time.time() + GC_READ_RECHECK)
             done += len(removed)
 
 

@@ -205,7 +205,9 @@ class MetaStore(abc.ABC):
     async def enqueue_gc(self, layouts: list[ShardSet]) -> None: ...
 
     @abc.abstractmethod
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]: ...
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        """Up to ``limit`` GC items due now (``defer_gc``), oldest first; with
+        ``queued_before``, only those queued before it (the GC grace)."""
 
     @abc.abstractmethod
     async def done_gc(self, ids: list[int]) -> None: ...

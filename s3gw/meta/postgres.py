@@ -535,9 +535,10 @@ class PostgresMeta(SqlMetaStore):
         return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
-        rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 ORDER BY id LIMIT $2",
-                                 time.time(), limit)
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        now = time.time()
+        rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 AND queued_at <= $2"
+                                 " ORDER BY id LIMIT $3", now, now if queued_before is None else queued_before, limit)
         return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:

@@ -313,9 +313,11 @@ class SqliteMeta(SqlMetaStore):
         return [upload_from_row(r) for r in rows]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
-        q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
-        rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? AND queued_at <= ? ORDER BY id LIMIT ?"
+        now = time.time()
+        args = (now, now if queued_before is None else queued_before, limit)
+        rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
