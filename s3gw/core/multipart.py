@@ -79,6 +79,8 @@ class ObjectWrites(Protocol):
     async def _store_body(self, payload: Payload, opts: PutOptions, *, inline: bool = True,
                           max_size: int = ...) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
     async def _discard(self, shards: ShardSet) -> None: ...
+    async def _end_writes(self, layouts: list[ShardSet]) -> None: ...
+    async def _heal_if_degraded(self, rec: VersionRecord) -> None: ...
     def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
@@ -132,6 +134,7 @@ class MultipartMixin:
             await self._discard(part.layout)
             raise E.NoSuchUpload() from e
         self._gc_wakeup.set()
+        await self._end_writes([part.layout])    # recorded: no longer a write in progress
         return part
 
     async def upload_part_copy(
@@ -214,6 +217,7 @@ class MultipartMixin:
         except UploadMissing as e:
             raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
+        await self._heal_if_degraded(stored_rec)    # parts written while drives were down
         return stored_rec
 
     @staticmethod

@@ -148,6 +148,7 @@ class Repair:
         self.orphans_removed = 0
         self.sequences: dict[str, HealSequence] = {}
         self.sequence_totals = {"healed": 0, "failed": 0}    # objects healed / not healable by heal sequences
+        self._online_epoch = storage.online_epoch
         self._wakeup = asyncio.Event()
 
     # -- one version ------------------------------------------------------------
@@ -356,7 +357,9 @@ class Repair:
         self._wakeup.set()
 
     async def heal_worker(self) -> None:
-        """Drain the heal queue (every ``heal_interval`` seconds, or when kicked)."""
+        """Drain the heal queue (every ``heal_interval`` seconds, or when kicked).
+        When a drive or node comes back, the items waiting out their backoff
+        are due at once: what waited for it is healed now, not minutes later."""
         while True:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.heal_interval)
@@ -364,6 +367,10 @@ class Repair:
                 pass
             self._wakeup.clear()
             try:
+                epoch = self.storage.online_epoch
+                if epoch != self._online_epoch:
+                    await self.meta.heal_due_now()
+                    self._online_epoch = epoch
                 await self.drain_heal_queue()
             except asyncio.CancelledError:
                 raise

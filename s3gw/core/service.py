@@ -88,7 +88,7 @@ class Core(MultipartMixin):
         # was last refreshed (monotonic). ``intent_keeper`` refreshes them every
         # ``intent_refresh`` seconds, so the orphan reaper (whose grace must be
         # longer) never takes a slow upload for a crashed one.
-        self._inflight: dict[str, float] = {}
+        self.inflight: dict[str, float] = {}
         self.intent_refresh = 60.0
         # Reads in progress in this process, by data id: the GC worker leaves
         # their shard sets alone (``run_gc``) however long the read takes. Reads
@@ -172,10 +172,21 @@ class Core(MultipartMixin):
                 await self._discard(shards)
             raise
         self._gc_wakeup.set()
-        if rec.layout is not None and rec.layout.shards is not None and rec.layout.shards.missing:
-            await self.meta.enqueue_heal(rec.bucket, rec.key, stored.version_id, "write missed shards")
+        await self._heal_if_degraded(stored)
         await self._end_writes(rec.layouts())
         return stored
+
+    async def _heal_if_degraded(self, rec: VersionRecord) -> None:
+        """Queue a version just written for heal when any of its shard sets (the
+        object's, or each part of a multipart object, a copy's) missed shards:
+        the heal worker fills them in once the drives are back (at once when
+        a drive or node comes back: ``Repair.heal_worker``)."""
+        if not any(s.missing for s in rec.layouts()):
+            return
+        try:
+            await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "write missed shards")
+        except Exception:   # the scanner finds it later
+            log.warning("could not queue %s/%s for heal", rec.bucket, rec.key, exc_info=True)
 
     async def _discard(self, shards: ShardSet) -> None:
         try:
@@ -186,7 +197,9 @@ class Core(MultipartMixin):
 
     async def _end_writes(self, layouts: list[ShardSet]) -> None:
         """The write intents of these shard sets are settled (committed or removed)."""
-        ids = [s.data_id for s in layouts]
+        await self._end_writes_ids([s.data_id for s in layouts])
+
+    async def _end_writes_ids(self, ids: list[str]) -> None:
         if ids:
             try:
                 await self.meta.end_write(ids)
@@ -280,16 +293,26 @@ class Core(MultipartMixin):
             shards = await writer.commit() if writer is not None else None
             if writer is not None:
                 await self._writer_done(writer.data_id, committed=True)
-        except InsufficientWriteQuorum as e:
+        except BaseException as exc:
             if writer is not None:
-                await self._writer_done(writer.data_id, committed=False)
-            raise E.SlowDownWrite() from e
-        except BaseException:
-            if writer is not None:
-                await self._writer_done(writer.data_id, committed=False)
-                await writer.abort()
+                await self._abandon(writer)
+            if isinstance(exc, InsufficientWriteQuorum):
+                raise E.SlowDownWrite() from exc
             raise
         return size, digest.hex(), checksum, shards, (bytes(buf) if writer is None else None)
+
+    async def _abandon(self, writer: Any) -> None:
+        """A write given up before its commit (quorum lost, the client gone, a
+        digest that did not match): its shards go and, when every drive could be
+        asked, its write intent too; else the orphan reaper finishes the job."""
+        self.inflight.pop(writer.data_id, None)
+        try:
+            clean = await writer.discard()
+        except Exception:
+            log.warning("could not remove the shards of abandoned write %s", writer.data_id, exc_info=True)
+            return
+        if clean:
+            await self._end_writes_ids([writer.data_id])
 
     async def _open_writer(self) -> Any:
         data_id = uuid.uuid4().hex
@@ -297,22 +320,22 @@ class Core(MultipartMixin):
         # the write intent comes first: shards of a write that never commits
         # (a crash) are found from it and removed (core/repair.py)
         await self.meta.begin_write(data_id, placement)
-        self._inflight[data_id] = time.monotonic()
+        self.inflight[data_id] = time.monotonic()
         return await self.storage.open_writer(data_id, placement)
 
     async def _writer_done(self, data_id: str, *, committed: bool) -> None:
         """The shards of ``data_id`` are written (or given up). A committed set's
         intent is refreshed once more if it is getting old, so the metadata
         commit that follows has a whole grace period to happen in."""
-        touched = self._inflight.pop(data_id, None)
+        touched = self.inflight.pop(data_id, None)
         if committed and touched is not None and time.monotonic() - touched > self.intent_refresh / 2:
             await self.meta.touch_writes([data_id])
 
     async def intent_keeper(self) -> None:
-        """Refresh the write intents of the uploads in progress (see ``_inflight``)."""
+        """Refresh the write intents of the uploads in progress (see ``inflight``)."""
         while True:
             await asyncio.sleep(self.intent_refresh)
-            ids = list(self._inflight)
+            ids = list(self.inflight)
             if not ids:
                 continue
             try:
@@ -324,8 +347,8 @@ class Core(MultipartMixin):
                 continue
             now = time.monotonic()
             for data_id in ids:
-                if data_id in self._inflight:
-                    self._inflight[data_id] = now
+                if data_id in self.inflight:
+                    self.inflight[data_id] = now
 
     # ------------------------------------------------------------------ reads
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:

@@ -441,6 +441,10 @@ class MetaStore(abc.ABC):
         ``failed`` keeps it as failed (unrecoverable; shown by admin info)."""
 
     @abc.abstractmethod
+    async def heal_due_now(self) -> None:
+        """Every queued heal item waiting out its backoff is due now (a drive came back)."""
+
+    @abc.abstractmethod
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
         """Drop any heal item of that version (an admin heal fixed it)."""
 

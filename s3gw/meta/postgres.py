@@ -620,6 +620,12 @@ class PostgresMeta(SqlMetaStore):
 
         await self._tx(tx)
 
+    async def heal_due_now(self) -> None:
+        async def tx(c: asyncpg.Connection) -> None:
+            await c.execute("UPDATE heal_queue SET not_before = 0 WHERE state = 'queued' AND not_before > 0")
+
+        await self._tx(tx)
+
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
         async def tx(c: asyncpg.Connection) -> None:
             await c.execute("DELETE FROM heal_queue WHERE bucket = $1 AND key = $2 AND version_id = $3",

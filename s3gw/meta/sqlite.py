@@ -410,6 +410,12 @@ class SqliteMeta(SqlMetaStore):
         assert outcome in ("done", "retry", "failed"), outcome
         await self._run(self._write, tx)
 
+    async def heal_due_now(self) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE heal_queue SET not_before = 0 WHERE state = 'queued' AND not_before > 0")
+
+        await self._run(self._write, tx)
+
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM heal_queue WHERE bucket = ? AND key = ? AND version_id = ?",

@@ -350,6 +350,15 @@ class ObjectWriter:
             await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
         self._state = "aborted"
 
+    async def discard(self) -> bool:
+        """Give the write up (failed quorum, a client gone, a digest mismatch):
+        abort it, then remove shard ``i`` from every drive of the placement --
+        also those whose stream failed, in case one was committed all the same.
+        True when nothing can be left behind (the write intent may go); False
+        when a drive could not be asked (down): the orphan reaper retries."""
+        await self.abort()
+        return not await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
+
     async def __aenter__(self) -> "ObjectWriter":
         return self
 
@@ -431,6 +440,7 @@ class Storage:
         self.cluster = cluster
         self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
         self._bg: set[asyncio.Task] = set()
+        self._came_online = 0            # local drives that came (back) online (``online_epoch``)
 
     @classmethod
     def local(cls, data_dir: str, drives: int = 9, data_shards: int = 6, parity_shards: int = 3,
@@ -465,6 +475,12 @@ class Storage:
         """Start background work (the cluster's node prober); a no-op locally."""
         if self.cluster is not None:
             await self.cluster.start(self.add_drive)
+
+    @property
+    def online_epoch(self) -> int:
+        """Grows whenever a drive or node comes (back) online: work that waited
+        for one (heal retries) may go on."""
+        return self.cluster.epoch if self.cluster is not None else self._came_online
 
     # -- drives -------------------------------------------------------------
 
