@@ -314,7 +314,8 @@ SCHEMA: list[Key] = [
         flag="--secret-file", metavar="FILE"),
     Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)",
         flag="--node-ca-file", metavar="FILE"),
-    Key("storage.node_probe_interval", _dur(), 2.0, "time between health probes of every storage node",
+    Key("storage.node_probe_interval", _dur(), 2.0,
+        "time between health probes of every storage node (embedded: of every drive)",
         flag="--node-probe-interval", old_flags=("--probe-interval",), metavar="DURATION"),
     Key("storage.node_read_timeout", _dur(), 10.0,
         "longest a storage node may take to answer a shard read before parity is read instead",
@@ -322,6 +323,9 @@ SCHEMA: list[Key] = [
     Key("storage.node_stall_timeout", _dur(), 15.0,
         "longest a storage node may stall a shard upload before its shard counts as failed",
         flag="--node-stall-timeout", old_flags=("--stall-timeout",), metavar="DURATION"),
+    Key("storage.tmp_grace", _dur(1.0), 3600.0,
+        "embedded drives: temp files of writes cut off (a crash) older than this are removed (at start, then "
+        "periodically)", flag="--tmp-grace", metavar="DURATION"),
     Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
     # background repair (docs/cluster.md)
@@ -601,6 +605,7 @@ class ServerConfig:
     node_probe_interval: float = default("storage.node_probe_interval")
     node_read_timeout: float = default("storage.node_read_timeout")
     node_stall_timeout: float = default("storage.node_stall_timeout")
+    tmp_grace: float = default("storage.tmp_grace")
     # repair (core/repair.py)
     heal_interval: float = default("repair.heal_interval")
     scan_interval: float = default("repair.scan_interval")
@@ -650,7 +655,7 @@ SERVER_FIELDS: dict[str, str] = {
     "storage.node_read_timeout": "node_read_timeout", "storage.node_stall_timeout": "node_stall_timeout",
     "repair.heal_interval": "heal_interval", "repair.scan_interval": "scan_interval",
     "repair.scan_pace": "scan_pace", "repair.deep_scan_every": "deep_scan_every",
-    "repair.orphan_grace": "orphan_grace", "repair.gc_grace": "gc_grace",
+    "repair.orphan_grace": "orphan_grace", "repair.gc_grace": "gc_grace", "storage.tmp_grace": "tmp_grace",
     "metrics.auth": "metrics_auth", "metrics.token_max_lifetime": "metrics_token_max_lifetime",
     "metrics.usage_interval": "usage_interval",
     "log.level": "log_level", "log.access": "access_log", "log.audit": "audit_log",

@@ -138,7 +138,8 @@ def make_storage(cfg: ServerConfig) -> Storage:
                                     probe_interval=cfg.node_probe_interval, read_timeout=cfg.node_read_timeout,
                                     stall_timeout=cfg.node_stall_timeout)
     return Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
-                         parity_shards=cfg.parity_shards, block_size=cfg.block_size)
+                         parity_shards=cfg.parity_shards, block_size=cfg.block_size,
+                         probe_interval=cfg.node_probe_interval, tmp_grace=cfg.tmp_grace)
 
 
 def make_store(cfg: ServerConfig) -> MetaStore:

@@ -148,6 +148,7 @@ class Repair:
         self.orphans_removed = 0
         self.sequences: dict[str, HealSequence] = {}
         self.sequence_totals = {"healed": 0, "failed": 0}    # objects healed / not healable by heal sequences
+        self.drive_heal: HealSummary | None = None            # the last heal pass for drives formatted while running
         self._online_epoch = storage.online_epoch
         self._wakeup = asyncio.Event()
 
@@ -216,11 +217,13 @@ class Repair:
 
     async def run_heal(self, bucket: str | None = None, prefix: str = "", *, deep: bool = False,
                        dry_run: bool = False, progress: Callable[[HealSummary], Any] | None = None,
-                       pace: float = 0.0) -> HealSummary:
+                       pace: float = 0.0, summary: HealSummary | None = None) -> HealSummary:
         """Verify (and unless ``dry_run`` rebuild) every version under
-        bucket/prefix, reporting progress; the admin heal."""
-        s = HealSummary()
-        self.admin_heal = s
+        bucket/prefix, reporting progress; the admin heal (shown as
+        ``admin_heal``, unless another ``summary`` is given to fill)."""
+        s = summary or HealSummary()
+        if summary is None:
+            self.admin_heal = s
         last = 0.0
         async for rec in self.walk(bucket, prefix):
             s.scanned += 1
@@ -486,9 +489,42 @@ class Repair:
             except Exception:
                 log.exception("orphan pass failed")
 
+    async def drive_heal_worker(self) -> None:
+        """Heal the drives the embedded form formatted while running (a wiped or
+        replaced drive: ``Storage.probe_local``): a heal pass over every version,
+        at the scanner's pace, until one ends with nothing left offline or failed."""
+        attempts = 0
+        while True:
+            await asyncio.sleep(self.heal_interval if not attempts else retry_delay(attempts))
+            if not self.storage.healing:
+                attempts = 0
+                continue
+            started = time.time()
+            drives = sorted(self.storage.healing)
+            log.info("healing drives %s: a heal pass over every version", drives)
+            s = HealSummary()
+            self.drive_heal = s
+            try:
+                await self.run_heal(pace=self.scan_pace, summary=s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heal pass for drives %s failed", drives)
+                attempts += 1
+                continue
+            if s.offline or s.failed:
+                log.warning("heal pass for drives %s: %d offline, %d failed; again later", drives, s.offline,
+                            s.failed)
+                attempts += 1
+                continue
+            attempts = 0
+            self.storage.healed(drives, started)
+            log.info("drives %s healed: %d versions, %d healed, %d shards rebuilt, %d unrecoverable", drives,
+                     s.scanned, s.healed, s.shards_healed, s.unrecoverable)
+
     def workers(self) -> list[Callable[[], Any]]:
         """The background loops to run for the life of the gateway."""
-        return [self.heal_worker, self.scanner, self.orphan_worker]
+        return [self.heal_worker, self.scanner, self.orphan_worker, self.drive_heal_worker]
 
     # -- reporting ----------------------------------------------------------------
 
@@ -513,11 +549,15 @@ class Repair:
             "erasure": {"data": st.k, "parity": st.m, "write_quorum": st.write_quorum, "read_quorum": st.k},
             "quorum": {"write": st.write_quorum_possible(), "read": st.read_quorum_possible()},
             "nodes": nodes,
-            "drives": [{**d, "state": st.drive_state(d["id"])} for d in drives],
+            "drives": [{**d, "state": st.drive_state(d["id"]), "status": st.drive_status(d["id"])}
+                       for d in drives],
             "healing": {
                 **stats,
                 "worker": dict(self.worker_totals),
                 "orphans_removed": self.orphans_removed,
+                "drives_healing": sorted(st.healing),
+                "drives_formatted": st.formatted,
+                "drive_heal": self.drive_heal.to_dict() if self.drive_heal else None,
                 "scan_running": self.scan_running.to_dict() if self.scan_running else None,
                 "last_scan": self.last_scan.to_dict() if self.last_scan else None,
                 "admin_heal": self.admin_heal.to_dict() if self.admin_heal else None,

@@ -24,6 +24,7 @@ import inspect
 import logging
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -412,7 +413,8 @@ class Storage:
                  hash_algo: str | None = None, write_batch_bytes: int = 4 << 20,
                  read_batch_bytes: int = 4 << 20, write_depth: int = 1,
                  read_timeout: float = 30.0, stall_timeout: float = 60.0,
-                 compute_threads: int = 2, cluster: "Cluster | None" = None) -> None:
+                 compute_threads: int = 2, cluster: "Cluster | None" = None,
+                 probe_interval: float = 2.0, tmp_grace: float = 3600.0) -> None:
         k, m = data_shards, parity_shards
         if k < 1 or m < 0 or block_size < 1:
             raise ValueError(f"bad erasure geometry k={k} m={m} block_size={block_size}")
@@ -440,23 +442,37 @@ class Storage:
         self.cluster = cluster
         self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
         self._bg: set[asyncio.Task] = set()
-        self._came_online = 0            # local drives that came (back) online (``online_epoch``)
+        # The embedded form's drive monitor (``start``): each local drive's status
+        # as its last probe saw it, how many probes in a row found it unformatted,
+        # and the drives formatted while running, whose shards heal still has to
+        # rebuild (``Repair`` takes them from ``healing``).
+        self.probe_interval = probe_interval
+        self.tmp_grace = tmp_grace
+        self._status: dict[str, tuple[str, str | None]] = {}
+        self._unformatted: dict[str, int] = {}
+        self.healing: dict[str, float] = {}
+        self.formatted = 0
+        self._came_online = 0
+        self._monitor: asyncio.Task | None = None
 
     @classmethod
     def local(cls, data_dir: str, drives: int = 9, data_shards: int = 6, parity_shards: int = 3,
-              block_size: int = 1 << 20, *, fsync: bool = True, **options: Any) -> "Storage":
+              block_size: int = 1 << 20, *, fsync: bool = True, tmp_grace: float = 3600.0,
+              **options: Any) -> "Storage":
         """The embedded form: ``drives`` directories ``data_dir/drive1..N``
-        (created and formatted when missing), one node ``"local"``."""
+        (created and formatted when missing), one node ``"local"``. ``start()``
+        then watches them (``probe_local``): a drive wiped or replaced while
+        running is seen, formatted again and healed."""
         root = os.path.abspath(data_dir)
         os.makedirs(root, exist_ok=True)
         local: list[Drive] = []
         for i in range(1, drives + 1):
             did = f"drive{i}"
             store = ShardStore(os.path.join(root, did), drive_id=did, create=True, fsync=fsync)
-            store.cleanup_tmp()
+            store.cleanup_tmp(tmp_grace)      # temp files of writes a crash cut off
             local.append(LocalDrive(store, did))
         return cls(local, data_shards=data_shards, parity_shards=parity_shards,
-                   block_size=block_size, **options)
+                   block_size=block_size, tmp_grace=tmp_grace, **options)
 
     @classmethod
     def cluster_form(cls, node_urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
@@ -472,15 +488,125 @@ class Storage:
         return cls([], cluster=cluster, **options)
 
     async def start(self) -> None:
-        """Start background work (the cluster's node prober); a no-op locally."""
+        """Start background work: the cluster's node prober, or the local drive monitor."""
         if self.cluster is not None:
             await self.cluster.start(self.add_drive)
+        elif self._local_drives():
+            await self.probe_local()
+            self._monitor = asyncio.create_task(self._watch_local(), name="drive monitor")
+
+    # -- the embedded form's drives --------------------------------------------
+
+    def _local_drives(self) -> list[LocalDrive]:
+        return [d for d in self._drives.values() if isinstance(d, LocalDrive)]
+
+    async def _watch_local(self) -> None:
+        """Probe the local drives every ``probe_interval`` seconds; sweep their
+        temp files every ``tmp_grace / 2`` (at most every minute, at least every second)."""
+        sweep_every = max(1.0, min(60.0, self.tmp_grace / 2))
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + sweep_every
+        while True:
+            await asyncio.sleep(self.probe_interval)
+            try:
+                await self.probe_local()
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + sweep_every
+                    await self.sweep_tmp()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("drive monitor round failed")
+
+    async def sweep_tmp(self) -> int:
+        """Remove temp files older than ``tmp_grace`` on every local drive
+        (writes cut off by a crash; a node's sweeper does the same)."""
+        removed = 0
+        for d in self._local_drives():
+            if self._status.get(d.id, ("online", None))[0] != "online":
+                continue
+            try:
+                n = await asyncio.wait_for(d._run(d.store.cleanup_tmp, self.tmp_grace), self.read_timeout)
+            except Exception as e:
+                log.warning("temp sweep of %s failed: %s", d.id, _why(e))
+                continue
+            if n:
+                log.info("removed %d stale temp files on %s", n, d.id)
+            removed += n
+        return removed
+
+    async def probe_local(self) -> None:
+        """One round of the local drive monitor (MinIO's local disk monitor).
+
+        Each drive is probed end to end (``ShardStore.status``: marker, a
+        write+fsync probe): ``online``, ``faulty`` (I/O errors, a marker naming
+        another drive, shards without a marker) or ``unformatted`` (the folder
+        is missing or empty: wiped, or a new disk in its place). A drive that
+        is not online takes no new shards and is read last, like a node that is
+        down. An unformatted drive seen so on two probes in a row is formatted
+        again while the other drives online are enough to take writes (more
+        drives lost at once looks like a disaster, not a replacement: those are
+        left for the operator, and a restart formats them); it is then marked
+        ``healing`` until heal has rebuilt its shards (``Repair``).
+        """
+        drives = self._local_drives()
+
+        async def one(d: LocalDrive) -> tuple[str, str | None]:
+            try:
+                return await asyncio.wait_for(d._run(d.store.status), self.read_timeout)
+            except Exception as e:     # a hung or failing disk
+                return "faulty", f"probe failed: {_why(e)}"
+
+        results = await asyncio.gather(*(one(d) for d in drives))
+        for d, (state, error) in zip(drives, results):
+            before = self._status.get(d.id, ("online", None))[0]
+            self._status[d.id] = (state, error)
+            self._unformatted[d.id] = self._unformatted.get(d.id, 0) + 1 if state == "unformatted" else 0
+            if state != before:
+                (log.info if state == "online" else log.warning)(
+                    "drive %s is %s%s", d.id, state, f": {error}" if error else "")
+                self._came_online += state == "online"
+        online = sum(1 for d in drives if self._status[d.id][0] == "online")
+        for d in drives:
+            if self._unformatted[d.id] < 2 or online < self.write_quorum:
+                continue
+            try:
+                await asyncio.wait_for(d._run(d.store.format), self.read_timeout)
+            except Exception as e:
+                log.error("could not format drive %s: %s", d.id, _why(e))
+                continue
+            self._status[d.id] = ("online", None)
+            self._unformatted[d.id] = 0
+            self.healing[d.id] = time.time()
+            self.formatted += 1
+            self._came_online += 1
+            online += 1
+            log.warning("drive %s was empty: formatted it; heal rebuilds its shards", d.id)
 
     @property
     def online_epoch(self) -> int:
         """Grows whenever a drive or node comes (back) online: work that waited
         for one (heal retries) may go on."""
         return self.cluster.epoch if self.cluster is not None else self._came_online
+
+    def drive_status(self, drive_id: str) -> str:
+        """What ``s3gw admin info`` shows for a drive: ``online``, ``healing``
+        (formatted while running, heal not done yet), ``unformatted``, ``faulty``,
+        ``offline`` (a node down) or ``gone``."""
+        state = self.drive_state(drive_id)
+        if drive_id in self.healing and state == "online":
+            return "healing"
+        if self.cluster is None and drive_id in self._status and state != "gone":
+            return self._status[drive_id][0]
+        return state
+
+    def healed(self, drive_ids: Iterable[str], started: float) -> None:
+        """Heal has rebuilt every shard these drives should hold (a pass that
+        began at ``started``, after they were formatted): they are no longer healing."""
+        for d in drive_ids:
+            if self.healing.get(d, float("inf")) <= started:
+                del self.healing[d]
+                log.info("drive %s healed", d)
 
     # -- drives -------------------------------------------------------------
 
@@ -497,7 +623,9 @@ class Storage:
         more: its shards are rebuilt elsewhere by heal)."""
         if self.cluster is not None:
             return self.cluster.state(drive_id)
-        return "online" if drive_id in self._drives else "gone"
+        if drive_id not in self._drives:
+            return "gone"
+        return "online" if self._status.get(drive_id, ("online", None))[0] == "online" else "offline"
 
     def drive_online(self, drive_id: str) -> bool:
         return self.drive_state(drive_id) == "online"
@@ -818,6 +946,12 @@ class Storage:
     # -- lifecycle ----------------------------------------------------------
 
     async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            try:
+                await self._monitor
+            except asyncio.CancelledError:
+                pass
         if self.cluster is not None:
             await self.cluster.close()
         for t in list(self._bg):
