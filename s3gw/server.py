@@ -88,6 +88,7 @@ def build_app(cfg: ServerConfig) -> web.Application:
         # uploads in progress refresh their write intents well within the orphan grace
         core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
         core.gc_grace = cfg.gc_grace
+        core.settle_time = cfg.database.timeout    # how long a write of unknown outcome waits to find out
         app[CORE] = core
         repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
                         scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)

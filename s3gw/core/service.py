@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..common.records import Checksum, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
-from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaStore, MetaUnavailable
+from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, CommitUnknown, MetaStore, MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
@@ -47,6 +47,17 @@ MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO 
 GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
 GC_GRACE = 3600.0               # default age of a GC queue entry before its shards go (repair.gc_grace)
 GC_READ_RECHECK = 5.0           # seconds before GC looks again at a shard set being read here
+UNSETTLED_KEEP = 3600.0         # how long a write of unknown outcome is remembered (a client's retry)
+UNSETTLED_MAX = 10000
+
+
+@dataclass
+class Unsettled:
+    """A write whose metadata commit had an unknown outcome (``CommitUnknown``)."""
+
+    rec: VersionRecord
+    since: float
+    committed: bool | None = None     # None: not known yet
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 
 
@@ -96,6 +107,11 @@ class Core(MultipartMixin):
         # hands out a replaced shard set only that long after it was replaced.
         self._reading: Counter[str] = Counter()
         self.gc_grace = GC_GRACE
+        # Writes whose commit had an unknown outcome, by (bucket, key): settled in
+        # the background, and consulted when the client retries (``_earlier_attempt``).
+        self._unsettled: dict[tuple[str, str], Unsettled] = {}
+        self.settle_time = 10.0         # how long a request waits for the store to say (database.timeout)
+        self._settling: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -144,7 +160,9 @@ class Core(MultipartMixin):
         info = self._info(opts, checksum)
         rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
                             etag=etag, info=info, layout=_single(shards), inline=inline)
-
+        earlier = await self._earlier_attempt(rec)
+        if earlier is not None:
+            return earlier
         return await self._commit(rec, self._write_check(opts))
 
     @staticmethod
@@ -161,11 +179,14 @@ class Core(MultipartMixin):
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
         try:
-            stored = await self.meta.put_version(rec, check)
-        except MetaUnavailable:
+            try:
+                stored = await self.meta.put_version(rec, check)
+            except CommitUnknown:
+                stored = await self._settle(rec, lambda: self.meta.put_version(rec, check))
+        except (MetaUnavailable, E.OutcomeUnknown):
             # the outcome is unknown (the COMMIT may have landed before the connection broke):
             # keep the shards; their write intent lets the orphan reaper remove them later
-            # if no version references them
+            # if no version references them (and ``_settle_later`` finds out meanwhile)
             raise
         except BaseException:
             for shards in rec.layouts():
@@ -175,6 +196,97 @@ class Core(MultipartMixin):
         await self._heal_if_degraded(stored)
         await self._end_writes(rec.layouts())
         return stored
+
+    # -- writes whose commit had an unknown outcome (docs/metadata.md, Failures)
+    async def _settle(self, rec: VersionRecord, again: Any) -> VersionRecord:
+        """The store failed while committing ``rec`` (``CommitUnknown``): find out.
+
+        ``settled_version`` reads the version under its key's lock, so a COMMIT
+        still in flight has ended when it answers: found (same mtime and ETag:
+        this write's row) means committed, and the request succeeds; absent
+        means it never took effect, and ``again`` (the same transaction, its
+        checks run anew) is tried once. If the store does not answer within
+        ``settle_time``, the outcome stays unknown: the request answers 503
+        (``OutcomeUnknown``), the shards are kept, and a background task
+        settles it later and logs what happened.
+        """
+        log.warning("%s/%s (version %s): the metadata store failed during COMMIT; finding out whether it "
+                    "took effect", rec.bucket, rec.key, rec.version_id)
+        found = await self._settled(rec, self.settle_time)
+        if found is True:
+            log.warning("%s/%s (version %s): the COMMIT had taken effect: the write succeeded", rec.bucket,
+                        rec.key, rec.version_id)
+            return rec
+        if found is False:
+            log.warning("%s/%s (version %s): the COMMIT had not taken effect: committing again", rec.bucket,
+                        rec.key, rec.version_id)
+            try:
+                return await again()
+            except CommitUnknown:
+                pass
+        self._remember(rec)
+        raise E.OutcomeUnknown(bucket=rec.bucket, key=rec.key, version_id=rec.version_id)
+
+    async def _settled(self, rec: VersionRecord, within: float) -> bool | None:
+        """Whether ``rec`` is stored (True / False), None when the store does not answer ``within`` seconds."""
+        end = time.monotonic() + within
+        while True:
+            try:
+                row = await self.meta.settled_version(rec.bucket, rec.key, rec.version_id)
+                return row is not None and row.mtime == rec.mtime and row.etag == rec.etag
+            except MetaUnavailable:
+                if time.monotonic() >= end:
+                    return None
+                await asyncio.sleep(min(0.5, max(0.0, end - time.monotonic())))
+
+    def _remember(self, rec: VersionRecord) -> None:
+        """Keep a write of unknown outcome until it is settled (background task) and
+        for ``UNSETTLED_KEEP`` after, for a retry of the same PUT to find."""
+        now = time.time()
+        for k in [k for k, u in self._unsettled.items() if now - u.since > UNSETTLED_KEEP]:
+            del self._unsettled[k]
+        if len(self._unsettled) >= UNSETTLED_MAX:
+            self._unsettled.pop(next(iter(self._unsettled)))
+        u = Unsettled(rec, now)
+        self._unsettled[(rec.bucket, rec.key)] = u
+        task = asyncio.ensure_future(self._settle_later(u))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_later(self, u: Unsettled) -> None:
+        rec = u.rec
+        while u.committed is None and time.time() - u.since < UNSETTLED_KEEP:
+            u.committed = await self._settled(rec, 30.0)
+        if u.committed is True:
+            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was committed",
+                        rec.bucket, rec.key, rec.version_id)
+            self._gc_wakeup.set()
+            await self._heal_if_degraded(rec)
+            await self._end_writes(rec.layouts())
+        elif u.committed is False:
+            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was not committed: "
+                        "its shards are removed", rec.bucket, rec.key, rec.version_id)
+            for shards in rec.layouts():
+                await self._discard(shards)
+
+    async def _earlier_attempt(self, rec: VersionRecord) -> VersionRecord | None:
+        """A retry of a write that answered 503 with an unknown outcome on this
+        gateway: when that write did commit, has the same size and ETag, and is
+        still the key's latest version, it is the answer (no second version);
+        the retry's own shards go. Else None: the retry is a write of its own."""
+        u = self._unsettled.get((rec.bucket, rec.key))
+        if u is None or (u.rec.etag, u.rec.size) != (rec.etag, rec.size):
+            return None
+        if u.committed is None:
+            u.committed = await self._settled(u.rec, self.settle_time)
+        latest = await self.meta.get_version(rec.bucket, rec.key) if u.committed else None
+        if latest is None or (latest.version_id, latest.mtime) != (u.rec.version_id, u.rec.mtime):
+            return None
+        log.warning("%s/%s: a retry of the write of version %s, which had committed: answering with it", rec.bucket,
+                    rec.key, latest.version_id)
+        for shards in rec.layouts():
+            await self._discard(shards)
+        return latest
 
     async def _heal_if_degraded(self, rec: VersionRecord) -> None:
         """Queue a version just written for heal when any of its shard sets (the
@@ -489,6 +601,9 @@ class Core(MultipartMixin):
             removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
         except BucketMissing as e:
             raise E.NoSuchBucket(bucket=bucket) from e
+        except CommitUnknown as e:
+            # deleting again is the retry: it finds the version gone (or adds one more marker)
+            raise E.OutcomeUnknown(bucket=bucket, key=key, version_id=version_id) from e
         if removed is not None:
             self._gc_wakeup.set()
         return removed, created
@@ -529,6 +644,9 @@ class Core(MultipartMixin):
         rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
                             size=size, etag=etag, info=self._info(opts, checksum), layout=_single(shards),
                             inline=inline)
+        earlier = await self._earlier_attempt(rec)
+        if earlier is not None:
+            return src, earlier
         return src, await self._commit(rec, self._write_check(opts))
 
     # ------------------------------------------------------------------ listing

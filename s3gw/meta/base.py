@@ -36,6 +36,12 @@ class MetaUnavailable(MetaError):
     """The store cannot be reached or timed out: the request may be retried."""
 
 
+class CommitUnknown(MetaUnavailable):
+    """The store failed while committing (the COMMIT was sent, no answer came):
+    the transaction may or may not have taken effect. ``settled_version`` tells,
+    once the store answers again."""
+
+
 class BucketExists(MetaError):
     pass
 
@@ -439,6 +445,12 @@ class MetaStore(abc.ABC):
     async def finish_heal(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
         """``done`` removes the item, ``retry`` postpones it to ``retry_at``,
         ``failed`` keeps it as failed (unrecoverable; shown by admin info)."""
+
+    @abc.abstractmethod
+    async def settled_version(self, bucket: str, key: str, version_id: str) -> VersionRecord | None:
+        """The version as stored, read under the key's lock: a transaction on that
+        key whose COMMIT was in flight has ended by then, so this says whether a
+        write whose outcome was unknown (``CommitUnknown``) took effect."""
 
     @abc.abstractmethod
     async def heal_due_now(self) -> None:

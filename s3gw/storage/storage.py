@@ -23,7 +23,6 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
 from nodes.shardstore import ShardStore
 
+from ..common import failpoints
 from ..common.records import ShardSet, valid_data_id
 from .drive import Drive, LocalDrive
 from .erasure import (
@@ -71,9 +71,7 @@ def failpoint(name: str) -> None:
     """Crash tests: ``S3GW_FAILPOINT=<name>`` SIGKILLs this process here (e.g.
     ``shards-durable``: after a write's shards are committed on the drives and
     before the metadata commit, the window that leaves orphan shards)."""
-    if os.environ.get("S3GW_FAILPOINT") == name:
-        log.error("failpoint %s: killing the process", name)
-        os.kill(os.getpid(), signal.SIGKILL)
+    failpoints.kill(name)
 
 
 def _why(exc: BaseException) -> str:
