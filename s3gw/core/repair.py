@@ -27,9 +27,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..common.records import ObjectLayout
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
-from ..storage import Storage
+from ..storage import Storage, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +165,16 @@ class Repair:
         outcome, rebuilt, details = "ok", 0, []
         new_layout = rec.layout
         rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
+        moved: dict[str, dict[int, str]] = {}       # data id -> shard index -> the drive it left
+        st = self.storage
         for index, lay in enumerate(rec.layout.layouts()):
             if verify_only:
-                bad = await self.storage.verify(lay, deep)
+                bad = await st.verify(lay, deep)
                 seg = "bad" if bad else "ok"
                 if bad:
                     details.append(f"shards {bad} bad")
             else:
-                res = await self.storage.heal_object(lay, deep=deep, dry_run=dry_run)
+                res = await st.heal_object(lay, deep=deep, dry_run=dry_run)
                 rebuilt += len(res.healed)
                 if res.unrecoverable:
                     seg = "unrecoverable"
@@ -189,16 +192,36 @@ class Repair:
                     details.append(f"bad {res.bad} healed {res.healed} offline {res.offline} failed {res.failed}")
                 if res.layout is not None:
                     new_layout = new_layout.with_layout(index, res.layout)
+                    moved[lay.data_id] = res.moved
+                    details.append(f"moved shards {sorted(res.moved)}")
             if rank[seg] > rank[outcome]:
                 outcome = seg
         if new_layout is not rec.layout:
-            moved = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
-            if not moved:
+            stored = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
+            await self._settle_moves(new_layout, moved, stored)
+            if not stored:
                 details.append("object changed while healing: new placement not stored")
                 log.warning("heal of %s/%s: layout changed underneath, new placement dropped", rec.bucket, rec.key)
+                outcome = "failed" if rank[outcome] < rank["failed"] else outcome
             else:
                 rec.layout = new_layout
         return outcome, rebuilt, "; ".join(details)
+
+    async def _settle_moves(self, new_layout: ObjectLayout, moved: dict[str, dict[int, str]], stored: bool) -> None:
+        """After the layout compare-and-swap. Stored: a shard rebuilt on another
+        drive leaves a stale copy on the drive it left (removed when that drive
+        answers). Lost the race: the new copies are the ones that must go."""
+        st = self.storage
+        sets = {s.data_id: s for s in new_layout.layouts()}
+        try:
+            for data_id, shards in moved.items():
+                for i, old_drive in shards.items():
+                    target = old_drive if stored else sets[data_id].placement[i]
+                    drive = st.drive(target)
+                    if drive is not None and st.drive_online(target):
+                        await drive.delete_shard(shard_name(data_id, i))
+        except Exception:
+            log.warning("heal: cleanup after moving shards failed", exc_info=True)
 
     # -- walking ----------------------------------------------------------------
 

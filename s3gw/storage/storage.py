@@ -380,6 +380,7 @@ class HealResult:
     offline: list[int] = field(default_factory=list)   # on drives that are down: later
     unrecoverable: bool = False                         # fewer than k good shards
     layout: ShardSet | None = None                      # new shard set when shards moved
+    moved: dict[int, str] = field(default_factory=dict)  # index -> the drive its shard left
 
     @property
     def complete(self) -> bool:
@@ -856,9 +857,14 @@ class Storage:
         indices healed; raises InsufficientReadQuorum when the object itself
         is unreadable."""
         wanted = sorted(set(indices)) if indices is not None else await self.verify(lay, True)
+        done, _ = await self._heal(lay, wanted)
+        return done
+
+    async def _heal(self, lay: ShardSet, wanted: Iterable[int]) -> tuple[list[int], dict[int, BaseException]]:
+        """``heal``'s work: (indices rebuilt, index -> why a rebuild failed)."""
         targets = [i for i in wanted if 0 <= i < lay.n and self.drive(lay.placement[i])]
         if not targets:
-            return []
+            return [], {}
         if lay.m == 0:
             raise InsufficientReadQuorum(f"{lay.data_id}: no parity to rebuild {targets} from")
         ctx = _ReadCtx(self, lay, exclude=targets)
@@ -885,16 +891,37 @@ class Storage:
             raise
         for i, e in fan.errors.items():
             log.warning("heal of %s.%d failed: %s", lay.data_id, i, _why(e))
-        return sorted(done)
+        return sorted(done), dict(fan.errors)
+
+    def _replacements(self, lay: ShardSet, placement_: list[str], indices: Iterable[int]) -> dict[int, str]:
+        """A drive for each shard in ``indices`` that has to move: online, not
+        holding a shard of the object yet, on a node without one first; chosen
+        by rendezvous hashing on "<data id>.<index>". ``placement_`` is updated;
+        shards with nowhere to go are left out."""
+        chosen = set(placement_)
+        used_nodes = {self.drive(d).node_id for d in placement_ if self.drive(d) is not None}
+        picks: dict[int, str] = {}
+        for i in indices:
+            free = [self._drives[d] for d in self.online_drives() if d not in chosen]
+            fresh = [d for d in free if d.node_id not in used_nodes]
+            pool = fresh or free
+            if not pool:
+                continue
+            pick = placement(f"{lay.data_id}.{i}", pool, 1)[0]
+            placement_[i] = picks[i] = pick
+            chosen.add(pick)
+            used_nodes.add(self._drives[pick].node_id)
+        return picks
 
     async def heal_object(self, lay: ShardSet, *, deep: bool = False,
                           dry_run: bool = False) -> "HealResult":
         """Verify one shard set and rebuild what is bad.
 
         Shards on drives that are *gone* (no longer part of the set) are rebuilt
-        on replacement drives, chosen by rendezvous hashing among the online
-        drives not already holding a shard, on new nodes first; the result then
-        carries the new layout for the caller to store. Shards on drives that are
+        on replacement drives (``_replacements``), and so are shards whose own
+        drive refuses them for lack of space (``DiskFull``: a drive that stays
+        too full); the result then carries the new layout for the caller to
+        store (and ``moved``: the drives they left). Shards on drives that are
         merely *offline* cannot be rebuilt now: they come back as ``offline``.
         """
         bad = await self.verify(lay, deep)
@@ -909,36 +936,44 @@ class Storage:
                 # stripes of different shards can leave every stripe readable)
                 res.unrecoverable = not res.offline
             return res
-        new_layout = lay
+        placement_ = list(lay.placement)
         if gone:
-            chosen = set(lay.placement)
-            used_nodes = {self.drive(d).node_id for d in lay.placement if self.drive(d) is not None}
-            placement_ = list(lay.placement)
+            picks = self._replacements(lay, placement_, gone)
             for i in gone:
-                free = [self._drives[d] for d in self.online_drives() if d not in chosen]
-                fresh = [d for d in free if d.node_id not in used_nodes]
-                pool = fresh or free
-                if not pool:
+                if i not in picks:
                     res.offline.append(i)     # nowhere to put it yet
                     fixable.remove(i)
-                    continue
-                pick = placement(f"{lay.data_id}.{i}", pool, 1)[0]
-                placement_[i] = pick
-                chosen.add(pick)
-                used_nodes.add(self._drives[pick].node_id)
-            if placement_ != list(lay.placement):
-                new_layout = replace(lay, placement=tuple(placement_))
-                res.layout = new_layout
+                else:
+                    res.moved[i] = lay.placement[i]
+        new_layout = replace(lay, placement=tuple(placement_)) if res.moved else lay
         if not fixable:
             return res
         try:
-            res.healed = await self.heal(new_layout, fixable)
+            healed, errors = await self._heal(new_layout, fixable)
+            full = [i for i, e in errors.items() if isinstance(e, DiskFull)]
+            if full:
+                # the drive has no room for its shard: rebuild it on another one
+                picks = self._replacements(new_layout, placement_, full)
+                if picks:
+                    moved_layout = replace(new_layout, placement=tuple(placement_))
+                    more, _ = await self._heal(moved_layout, list(picks))
+                    for i in more:
+                        res.moved[i] = new_layout.placement[i]
+                        healed.append(i)
+                    placement_ = [moved_layout.placement[i] if i in more else new_layout.placement[i]
+                                  for i in range(lay.n)]
+                    new_layout = replace(lay, placement=tuple(placement_))
         except InsufficientReadQuorum:
             # with shards offline it may still come back; otherwise it is lost
             res.unrecoverable = not res.offline
             res.failed = sorted(fixable)
             return res
+        res.healed = sorted(healed)
         res.failed = sorted(set(fixable) - set(res.healed))
+        res.moved = {i: d for i, d in res.moved.items() if i in res.healed or i in gone}
+        if res.moved:
+            res.layout = replace(lay, placement=tuple(
+                new_layout.placement[i] if i in res.moved else lay.placement[i] for i in range(lay.n)))
         return res
 
     # -- lifecycle ----------------------------------------------------------

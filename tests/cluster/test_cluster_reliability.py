@@ -1,20 +1,23 @@
-"""Reliability of the cluster form, with nine node processes and a gateway: a GET in
-progress survives overwrites and deletes, every degraded write is healed on its own
-(multipart parts too), and write intents settle after a quorum failure.
+"""Reliability of the cluster form (docs/reliability.md), with nine node processes and a
+gateway: a GET in progress survives overwrites and deletes, every degraded write is
+healed on its own (multipart parts too), write intents settle after a quorum failure,
+and a node that stays full has its shards rebuilt on another node.
 
 The tests run in file order on one cluster; each leaves every node up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cluster.conftest import ClusterProcs
+from tests.cluster.conftest import ClusterProcs, NodeProc
 from tests.cluster.test_cluster import _Endpoint
+from tests.conftest import free_port
 from tests.functional.conftest import s3_client
 from tests.reliability_helpers import MiB, Churn, read_under_churn
 from tests.waiting import wait_until
@@ -129,3 +132,28 @@ def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) 
     finally:
         full(cluster, [1, 2, 3], reserve=False)
         restart_gateway(cluster)
+
+
+# ----------------------------------------------------------------- also (b): a node that stays full
+
+def test_a_full_node_has_its_shards_rebuilt_on_another(cluster: ClusterProcs, s3) -> None:
+    """Ten nodes, one of them full: the objects placed on it miss that shard, and heal
+    rebuilds it on the one node that holds none of the object's shards yet."""
+    spare = NodeProc(len(cluster.nodes), free_port(), os.path.join(cluster.root, f"node{len(cluster.nodes)}"))
+    cluster.nodes.append(spare)
+    cluster.start_node(spare.index)
+    restart_gateway(cluster, nodes=[n.url for n in cluster.nodes])
+    s3.create_bucket(Bucket="full")
+    full(cluster, [6], reserve=True)
+    held = len(cluster.nodes[6].shard_files())
+    data = {f"o{i}": os.urandom(MiB + i) for i in range(10)}
+    for k, v in data.items():
+        s3.put_object(Bucket="full", Key=k, Body=v)
+    wait_until(lambda: settled(cluster), "the heal queue to drain")
+    report = deep_check(cluster, "full")
+    assert report["would_heal"] == 0 and report["healthy"] == len(data), report["problems"]
+    assert len(cluster.nodes[6].shard_files()) == held          # nothing landed on the full node
+    assert sum(len(n.shard_files()) for n in cluster.nodes) >= 9 * len(data)
+    for k, v in data.items():
+        assert s3.get_object(Bucket="full", Key=k)["Body"].read() == v
+    full(cluster, [6], reserve=False)
