@@ -19,7 +19,7 @@ from tests.cluster.conftest import ClusterProcs, NodeProc
 from tests.cluster.test_cluster import _Endpoint
 from tests.conftest import free_port
 from tests.functional.conftest import s3_client
-from tests.reliability_helpers import MiB, Churn, read_under_churn
+from tests.reliability_helpers import Churn, MiB, read_under_churn
 from tests.waiting import wait_until
 
 BUCKET = "rel"

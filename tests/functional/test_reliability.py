@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_durability import SlowPut, writing_shards
-from tests.reliability_helpers import MiB, Churn, read_under_churn
+from tests.reliability_helpers import Churn, MiB, read_under_churn
 from tests.waiting import wait_until
 
 

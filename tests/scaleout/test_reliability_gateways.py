@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from tests.reliability_helpers import MiB, Churn, read_under_churn
+from tests.reliability_helpers import Churn, MiB, read_under_churn
 
 
 def test_get_on_one_gateway_survives_overwrites_through_another(pg_only) -> None:

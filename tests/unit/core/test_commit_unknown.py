@@ -13,8 +13,8 @@ import pytest
 
 from s3gw.core import errors as E
 from s3gw.core.service import Core, PutOptions
-from s3gw.meta.postgres import PostgresMeta
 from s3gw.meta.base import MetaUnavailable
+from s3gw.meta.postgres import PostgresMeta
 from s3gw.storage import Storage
 from tests.unit.core.test_repair import BLOCK, Body
 from tests.waiting import async_wait_until
