@@ -661,6 +661,33 @@ class ShardStore:
         used = (st.f_blocks - st.f_bfree) * st.f_frsize
         return Capacity(total, free, used)
 
+    def status(self) -> tuple[str, str | None]:
+        """(state, error): ``online``; ``unformatted`` when the folder is missing,
+        or holds neither a marker nor any shard (a wiped drive, or a new empty
+        disk in its place: safe to ``format``); else ``faulty`` (I/O errors, a
+        marker naming another drive, shards without a marker: never formatted
+        over). Never raises."""
+        if not os.path.exists(os.path.join(self.root, MARKER)):
+            try:
+                if not os.path.isdir(self.root) or not any(True for _ in self._all_shard_entries()):
+                    return "unformatted", f"{self.root}: no drive marker and no shards"
+            except OSError as e:
+                return "faulty", f"{self.root}: {e}"
+            return "faulty", f"{self.root}: shards but no drive marker"
+        h = self.health()
+        return ("online", None) if h["ok"] else ("faulty", h["error"])
+
+    def _all_shard_entries(self) -> Iterator[str]:
+        try:
+            fans = os.listdir(self.shards_dir)
+        except FileNotFoundError:
+            return
+        for fan in fans:
+            try:
+                yield from os.listdir(os.path.join(self.shards_dir, fan))
+            except NotADirectoryError:
+                yield fan
+
     def health(self) -> dict:
         """Check the drive end to end: marker, a write+fsync+unlink probe in
         tmp/, and capacity. Never raises."""

@@ -317,7 +317,8 @@ SCHEMA: list[Key] = [
         flag="--secret-file", metavar="FILE"),
     Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)",
         flag="--node-ca-file", metavar="FILE"),
-    Key("storage.node_probe_interval", _dur(), 2.0, "time between health probes of every storage node",
+    Key("storage.node_probe_interval", _dur(), 2.0,
+        "time between health probes of every storage node (embedded: of every drive)",
         flag="--node-probe-interval", old_flags=("--probe-interval",), metavar="DURATION"),
     Key("storage.node_read_timeout", _dur(), 10.0,
         "longest a storage node may take to answer a shard read before parity is read instead",
@@ -325,6 +326,9 @@ SCHEMA: list[Key] = [
     Key("storage.node_stall_timeout", _dur(), 15.0,
         "longest a storage node may stall a shard upload before its shard counts as failed",
         flag="--node-stall-timeout", old_flags=("--stall-timeout",), metavar="DURATION"),
+    Key("storage.tmp_grace", _dur(1.0), 3600.0,
+        "embedded drives: temp files of writes cut off (a crash) older than this are removed (at start, then "
+        "periodically)", flag="--tmp-grace", metavar="DURATION"),
     Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
     # background repair (docs/cluster.md)
@@ -338,6 +342,10 @@ SCHEMA: list[Key] = [
     Key("repair.orphan_grace", _dur(), 3600.0,
         "how old an uncommitted write must be before its shards are removed", flag="--orphan-grace",
         metavar="DURATION"),
+    Key("repair.gc_grace", _dur(), 3600.0,
+        "how long the shards of an overwritten or deleted version are kept before GC removes them: a read "
+        "that began before the change has that long to finish on any gateway (reads on the same gateway are "
+        "never cut)", flag="--gc-grace", metavar="DURATION"),
     # cache
     Key("cache.redis.endpoints", _list, [], "Redis servers (host:port); names are spread over them"),
     Key("cache.redis.pool_size", _int(1, 10000), 50, "connections per Redis server, per gateway process"),
@@ -598,12 +606,14 @@ class ServerConfig:
     node_probe_interval: float = default("storage.node_probe_interval")
     node_read_timeout: float = default("storage.node_read_timeout")
     node_stall_timeout: float = default("storage.node_stall_timeout")
+    tmp_grace: float = default("storage.tmp_grace")
     # repair (core/repair.py)
     heal_interval: float = default("repair.heal_interval")
     scan_interval: float = default("repair.scan_interval")
     scan_pace: float = default("repair.scan_pace")
     deep_scan_every: int = default("repair.deep_scan_every")
     orphan_grace: float = default("repair.orphan_grace")
+    gc_grace: float = default("repair.gc_grace")
     # production: metadata, cache, processes, TLS
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
@@ -648,7 +658,7 @@ SERVER_FIELDS: dict[str, str] = {
     "storage.node_read_timeout": "node_read_timeout", "storage.node_stall_timeout": "node_stall_timeout",
     "repair.heal_interval": "heal_interval", "repair.scan_interval": "scan_interval",
     "repair.scan_pace": "scan_pace", "repair.deep_scan_every": "deep_scan_every",
-    "repair.orphan_grace": "orphan_grace",
+    "repair.orphan_grace": "orphan_grace", "repair.gc_grace": "gc_grace", "storage.tmp_grace": "tmp_grace",
     "metrics.auth": "metrics_auth", "metrics.token_max_lifetime": "metrics_token_max_lifetime",
     "metrics.usage_interval": "usage_interval",
     "log.level": "log_level", "log.access": "access_log", "log.audit": "audit_log",

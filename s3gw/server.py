@@ -110,6 +110,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
         core = Core(meta, storage)
         # uploads in progress refresh their write intents well within the orphan grace
         core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
+        core.gc_grace = cfg.gc_grace
+        core.settle_time = cfg.database.timeout    # how long a write of unknown outcome waits to find out
         app[CORE] = core
         repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
                         scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
@@ -180,7 +182,8 @@ def make_storage(cfg: ServerConfig) -> Storage:
                                     probe_interval=cfg.node_probe_interval, read_timeout=cfg.node_read_timeout,
                                     stall_timeout=cfg.node_stall_timeout)
     return Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
-                         parity_shards=cfg.parity_shards, block_size=cfg.block_size)
+                         parity_shards=cfg.parity_shards, block_size=cfg.block_size,
+                         probe_interval=cfg.node_probe_interval, tmp_grace=cfg.tmp_grace)
 
 
 def make_store(cfg: ServerConfig) -> MetaStore:

@@ -22,9 +22,9 @@ from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authent
     security_token_sent
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core import errors as E
-from ..core.errors import CoreError
+from ..core.errors import CoreError, OutcomeUnknown
 from ..core.service import Core
-from ..core import MetaUnavailable
+from ..core import CommitUnknown, MetaUnavailable
 from . import xml as X
 from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
@@ -257,6 +257,14 @@ def to_s3_error(exc: BaseException, request_id: str = "", op: Operation | None =
     """
     if isinstance(exc, S3Error):
         return exc
+    if isinstance(exc, (OutcomeUnknown, CommitUnknown)):
+        # a write whose COMMIT failed without an answer: it may have taken effect (docs/metadata.md, Failures)
+        what = f"version {exc.version_id}" if isinstance(exc, OutcomeUnknown) and exc.version_id else "the change"
+        log.warning("request %s (%s %s/%s): outcome unknown: the metadata store failed during the commit and did "
+                    "not answer again in time; %s may have been stored (settled in the background, logged then)",
+                    request_id, op.name.value if op is not None else "-", op.bucket if op is not None else "",
+                    key if key is not None else (op.key if op is not None else ""), what,
+                    extra={"request_id": request_id})
     if isinstance(exc, CoreError):
         return S3Error(exc.code, exc.message if exc.message != exc.code else "", error_headers(exc))
     if isinstance(exc, AuthError):

@@ -93,6 +93,9 @@ async def get_object(rq: Request) -> web.StreamResponse:
         if rq.http.transport is not None:
             rq.http.transport.close()
         raise
+    finally:
+        # the read ends now, however it ended (its shards are no longer protected from GC)
+        await body.aclose()
     await resp.write_eof()
     if limits is not None and transport is not None and not transport.is_closing():
         transport.set_write_buffer_limits(high=limits[1], low=limits[0])

@@ -36,7 +36,7 @@ PASS_THROUGH = frozenset({
     "open", "close", "ping", "list_buckets", "_scan_live", "_scan_versions", "_scan_uploads",
     "enqueue_gc", "take_gc", "done_gc", "enqueue_heal", "create_upload", "get_upload", "put_part",
     "list_parts", "abort_upload", "begin_write", "touch_writes", "end_write", "stale_writes", "data_referenced",
-    "take_heal", "finish_heal", "clear_heal", "defer_gc", "maintenance_stats",
+    "take_heal", "finish_heal", "clear_heal", "heal_due_now", "settled_version", "defer_gc", "maintenance_stats",
     # users, policies, settings, usage: not cached (read through every time)
     "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
     "put_policy", "delete_policy", "get_setting", "set_setting", "usage",

@@ -94,6 +94,14 @@ NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration")
 ObjectLockConfigurationNotFoundError = _error("ObjectLockConfigurationNotFoundError")
 
 
+class OutcomeUnknown(CoreError):
+    """The metadata store failed while committing a write and did not answer again in
+    time to tell whether it took effect (MinIO has no code for it: 503
+    ServiceUnavailable; the API logs the request id with what was written)."""
+
+    code = "ServiceUnavailable"
+
+
 class InvalidRange(CoreError):
     """A Range that parses but cannot be satisfied; ``object_size``: the size of the object asked."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
-from ..meta.base import MetaStore, UploadMissing
+from ..meta.base import CommitUnknown, MetaStore, UploadMissing
 from ..meta.model import BucketRecord, PartRecord, UploadPage, UploadRecord, VersionRecord
 from . import errors as E
 from . import checksums
@@ -79,6 +79,9 @@ class ObjectWrites(Protocol):
     async def _store_body(self, payload: Payload, opts: PutOptions, *, inline: bool = True,
                           max_size: int = ...) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
     async def _discard(self, shards: ShardSet) -> None: ...
+    async def _end_writes(self, layouts: list[ShardSet]) -> None: ...
+    async def _heal_if_degraded(self, rec: VersionRecord) -> None: ...
+    async def _settle(self, rec: VersionRecord, again: Any) -> VersionRecord: ...
     def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
@@ -132,6 +135,7 @@ class MultipartMixin:
             await self._discard(part.layout)
             raise E.NoSuchUpload() from e
         self._gc_wakeup.set()
+        await self._end_writes([part.layout])    # recorded: no longer a write in progress
         return part
 
     async def upload_part_copy(
@@ -210,10 +214,14 @@ class MultipartMixin:
                             info=info, layout=layout)
         check = self._write_check(PutOptions(if_match=if_match, if_none_match=if_none_match))
         try:
-            stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
+            try:
+                stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
+            except CommitUnknown:
+                stored_rec = await self._settle(rec, lambda: self.meta.complete_upload(upload_id, rec, numbers, check))
         except UploadMissing as e:
             raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
+        await self._heal_if_degraded(stored_rec)    # parts written while drives were down
         return stored_rec
 
     @staticmethod

@@ -27,9 +27,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..common.records import ObjectLayout
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
-from ..storage import Storage
+from ..storage import Storage, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ class Repair:
         self.orphans_removed = 0
         self.sequences: dict[str, HealSequence] = {}
         self.sequence_totals = {"healed": 0, "failed": 0}    # objects healed / not healable by heal sequences
+        self.drive_heal: HealSummary | None = None            # the last heal pass for drives formatted while running
+        self._online_epoch = storage.online_epoch
         self._wakeup = asyncio.Event()
 
     # -- one version ------------------------------------------------------------
@@ -162,14 +165,16 @@ class Repair:
         outcome, rebuilt, details = "ok", 0, []
         new_layout = rec.layout
         rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
+        moved: dict[str, dict[int, str]] = {}       # data id -> shard index -> the drive it left
+        st = self.storage
         for index, lay in enumerate(rec.layout.layouts()):
             if verify_only:
-                bad = await self.storage.verify(lay, deep)
+                bad = await st.verify(lay, deep)
                 seg = "bad" if bad else "ok"
                 if bad:
                     details.append(f"shards {bad} bad")
             else:
-                res = await self.storage.heal_object(lay, deep=deep, dry_run=dry_run)
+                res = await st.heal_object(lay, deep=deep, dry_run=dry_run)
                 rebuilt += len(res.healed)
                 if res.unrecoverable:
                     seg = "unrecoverable"
@@ -187,16 +192,36 @@ class Repair:
                     details.append(f"bad {res.bad} healed {res.healed} offline {res.offline} failed {res.failed}")
                 if res.layout is not None:
                     new_layout = new_layout.with_layout(index, res.layout)
+                    moved[lay.data_id] = res.moved
+                    details.append(f"moved shards {sorted(res.moved)}")
             if rank[seg] > rank[outcome]:
                 outcome = seg
         if new_layout is not rec.layout:
-            moved = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
-            if not moved:
+            stored = await self.meta.update_layout(rec.bucket, rec.key, rec.version_id, rec.layout, new_layout)
+            await self._settle_moves(new_layout, moved, stored)
+            if not stored:
                 details.append("object changed while healing: new placement not stored")
                 log.warning("heal of %s/%s: layout changed underneath, new placement dropped", rec.bucket, rec.key)
+                outcome = "failed" if rank[outcome] < rank["failed"] else outcome
             else:
                 rec.layout = new_layout
         return outcome, rebuilt, "; ".join(details)
+
+    async def _settle_moves(self, new_layout: ObjectLayout, moved: dict[str, dict[int, str]], stored: bool) -> None:
+        """After the layout compare-and-swap. Stored: a shard rebuilt on another
+        drive leaves a stale copy on the drive it left (removed when that drive
+        answers). Lost the race: the new copies are the ones that must go."""
+        st = self.storage
+        sets = {s.data_id: s for s in new_layout.layouts()}
+        try:
+            for data_id, shards in moved.items():
+                for i, old_drive in shards.items():
+                    target = old_drive if stored else sets[data_id].placement[i]
+                    drive = st.drive(target)
+                    if drive is not None and st.drive_online(target):
+                        await drive.delete_shard(shard_name(data_id, i))
+        except Exception:
+            log.warning("heal: cleanup after moving shards failed", exc_info=True)
 
     # -- walking ----------------------------------------------------------------
 
@@ -215,11 +240,13 @@ class Repair:
 
     async def run_heal(self, bucket: str | None = None, prefix: str = "", *, deep: bool = False,
                        dry_run: bool = False, progress: Callable[[HealSummary], Any] | None = None,
-                       pace: float = 0.0) -> HealSummary:
+                       pace: float = 0.0, summary: HealSummary | None = None) -> HealSummary:
         """Verify (and unless ``dry_run`` rebuild) every version under
-        bucket/prefix, reporting progress; the admin heal."""
-        s = HealSummary()
-        self.admin_heal = s
+        bucket/prefix, reporting progress; the admin heal (shown as
+        ``admin_heal``, unless another ``summary`` is given to fill)."""
+        s = summary or HealSummary()
+        if summary is None:
+            self.admin_heal = s
         last = 0.0
         async for rec in self.walk(bucket, prefix):
             s.scanned += 1
@@ -356,7 +383,9 @@ class Repair:
         self._wakeup.set()
 
     async def heal_worker(self) -> None:
-        """Drain the heal queue (every ``heal_interval`` seconds, or when kicked)."""
+        """Drain the heal queue (every ``heal_interval`` seconds, or when kicked).
+        When a drive or node comes back, the items waiting out their backoff
+        are due at once: what waited for it is healed now, not minutes later."""
         while True:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.heal_interval)
@@ -364,6 +393,10 @@ class Repair:
                 pass
             self._wakeup.clear()
             try:
+                epoch = self.storage.online_epoch
+                if epoch != self._online_epoch:
+                    await self.meta.heal_due_now()
+                    self._online_epoch = epoch
                 await self.drain_heal_queue()
             except asyncio.CancelledError:
                 raise
@@ -479,9 +512,42 @@ class Repair:
             except Exception:
                 log.exception("orphan pass failed")
 
+    async def drive_heal_worker(self) -> None:
+        """Heal the drives the embedded form formatted while running (a wiped or
+        replaced drive: ``Storage.probe_local``): a heal pass over every version,
+        at the scanner's pace, until one ends with nothing left offline or failed."""
+        attempts = 0
+        while True:
+            await asyncio.sleep(self.heal_interval if not attempts else retry_delay(attempts))
+            if not self.storage.healing:
+                attempts = 0
+                continue
+            started = time.time()
+            drives = sorted(self.storage.healing)
+            log.info("healing drives %s: a heal pass over every version", drives)
+            s = HealSummary()
+            self.drive_heal = s
+            try:
+                await self.run_heal(pace=self.scan_pace, summary=s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heal pass for drives %s failed", drives)
+                attempts += 1
+                continue
+            if s.offline or s.failed:
+                log.warning("heal pass for drives %s: %d offline, %d failed; again later", drives, s.offline,
+                            s.failed)
+                attempts += 1
+                continue
+            attempts = 0
+            self.storage.healed(drives, started)
+            log.info("drives %s healed: %d versions, %d healed, %d shards rebuilt, %d unrecoverable", drives,
+                     s.scanned, s.healed, s.shards_healed, s.unrecoverable)
+
     def workers(self) -> list[Callable[[], Any]]:
         """The background loops to run for the life of the gateway."""
-        return [self.heal_worker, self.scanner, self.orphan_worker]
+        return [self.heal_worker, self.scanner, self.orphan_worker, self.drive_heal_worker]
 
     # -- reporting ----------------------------------------------------------------
 
@@ -506,11 +572,15 @@ class Repair:
             "erasure": {"data": st.k, "parity": st.m, "write_quorum": st.write_quorum, "read_quorum": st.k},
             "quorum": {"write": st.write_quorum_possible(), "read": st.read_quorum_possible()},
             "nodes": nodes,
-            "drives": [{**d, "state": st.drive_state(d["id"])} for d in drives],
+            "drives": [{**d, "state": st.drive_state(d["id"]), "status": st.drive_status(d["id"])}
+                       for d in drives],
             "healing": {
                 **stats,
                 "worker": dict(self.worker_totals),
                 "orphans_removed": self.orphans_removed,
+                "drives_healing": sorted(st.healing),
+                "drives_formatted": st.formatted,
+                "drive_heal": self.drive_heal.to_dict() if self.drive_heal else None,
                 "scan_running": self.scan_running.to_dict() if self.scan_running else None,
                 "last_scan": self.last_scan.to_dict() if self.last_scan else None,
                 "admin_heal": self.admin_heal.to_dict() if self.admin_heal else None,

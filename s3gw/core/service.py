@@ -20,12 +20,13 @@ import hashlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..common.records import Checksum, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
-from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, MetaStore, MetaUnavailable
+from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, CommitUnknown, MetaStore, MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
@@ -44,6 +45,19 @@ INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what MinIO serves for an object stored without one
 MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
 GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
+GC_GRACE = 3600.0               # default age of a GC queue entry before its shards go (repair.gc_grace)
+GC_READ_RECHECK = 5.0           # seconds before GC looks again at a shard set being read here
+UNSETTLED_KEEP = 3600.0         # how long a write of unknown outcome is remembered (a client's retry)
+UNSETTLED_MAX = 10000
+
+
+@dataclass
+class Unsettled:
+    """A write whose metadata commit had an unknown outcome (``CommitUnknown``)."""
+
+    rec: VersionRecord
+    since: float
+    committed: bool | None = None     # None: not known yet
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 
 
@@ -85,8 +99,19 @@ class Core(MultipartMixin):
         # was last refreshed (monotonic). ``intent_keeper`` refreshes them every
         # ``intent_refresh`` seconds, so the orphan reaper (whose grace must be
         # longer) never takes a slow upload for a crashed one.
-        self._inflight: dict[str, float] = {}
+        self.inflight: dict[str, float] = {}
         self.intent_refresh = 60.0
+        # Reads in progress in this process, by data id: the GC worker leaves
+        # their shard sets alone (``run_gc``) however long the read takes. Reads
+        # on other gateways are protected by ``gc_grace`` alone: the GC queue
+        # hands out a replaced shard set only that long after it was replaced.
+        self._reading: Counter[str] = Counter()
+        self.gc_grace = GC_GRACE
+        # Writes whose commit had an unknown outcome, by (bucket, key): settled in
+        # the background, and consulted when the client retries (``_earlier_attempt``).
+        self._unsettled: dict[tuple[str, str], Unsettled] = {}
+        self.settle_time = 10.0         # how long a request waits for the store to say (database.timeout)
+        self._settling: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -135,7 +160,9 @@ class Core(MultipartMixin):
         info = self._info(opts, checksum)
         rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
                             etag=etag, info=info, layout=_single(shards), inline=inline)
-
+        earlier = await self._earlier_attempt(rec)
+        if earlier is not None:
+            return earlier
         return await self._commit(rec, self._write_check(opts))
 
     @staticmethod
@@ -152,21 +179,126 @@ class Core(MultipartMixin):
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
         try:
-            stored = await self.meta.put_version(rec, check)
-        except MetaUnavailable:
+            try:
+                stored = await self.meta.put_version(rec, check)
+            except CommitUnknown:
+                stored = await self._settle(rec, lambda: self.meta.put_version(rec, check))
+        except (MetaUnavailable, E.OutcomeUnknown):
             # the outcome is unknown (the COMMIT may have landed before the connection broke):
             # keep the shards; their write intent lets the orphan reaper remove them later
-            # if no version references them
+            # if no version references them (and ``_settle_later`` finds out meanwhile)
             raise
         except BaseException:
             for shards in rec.layouts():
                 await self._discard(shards)
             raise
         self._gc_wakeup.set()
-        if rec.layout is not None and rec.layout.shards is not None and rec.layout.shards.missing:
-            await self.meta.enqueue_heal(rec.bucket, rec.key, stored.version_id, "write missed shards")
+        await self._heal_if_degraded(stored)
         await self._end_writes(rec.layouts())
         return stored
+
+    # -- writes whose commit had an unknown outcome (docs/metadata.md, Failures)
+    async def _settle(self, rec: VersionRecord, again: Any) -> VersionRecord:
+        """The store failed while committing ``rec`` (``CommitUnknown``): find out.
+
+        ``settled_version`` reads the version under its key's lock, so a COMMIT
+        still in flight has ended when it answers: found (same mtime and ETag:
+        this write's row) means committed, and the request succeeds; absent
+        means it never took effect, and ``again`` (the same transaction, its
+        checks run anew) is tried once. If the store does not answer within
+        ``settle_time``, the outcome stays unknown: the request answers 503
+        (``OutcomeUnknown``), the shards are kept, and a background task
+        settles it later and logs what happened.
+        """
+        log.warning("%s/%s (version %s): the metadata store failed during COMMIT; finding out whether it "
+                    "took effect", rec.bucket, rec.key, rec.version_id)
+        found = await self._settled(rec, self.settle_time)
+        if found is True:
+            log.warning("%s/%s (version %s): the COMMIT had taken effect: the write succeeded", rec.bucket,
+                        rec.key, rec.version_id)
+            return rec
+        if found is False:
+            log.warning("%s/%s (version %s): the COMMIT had not taken effect: committing again", rec.bucket,
+                        rec.key, rec.version_id)
+            try:
+                return await again()
+            except CommitUnknown:
+                pass
+        self._remember(rec)
+        raise E.OutcomeUnknown(bucket=rec.bucket, key=rec.key, version_id=rec.version_id)
+
+    async def _settled(self, rec: VersionRecord, within: float) -> bool | None:
+        """Whether ``rec`` is stored (True / False), None when the store does not answer ``within`` seconds."""
+        end = time.monotonic() + within
+        while True:
+            try:
+                row = await self.meta.settled_version(rec.bucket, rec.key, rec.version_id)
+                return row is not None and row.mtime == rec.mtime and row.etag == rec.etag
+            except MetaUnavailable:
+                if time.monotonic() >= end:
+                    return None
+                await asyncio.sleep(min(0.5, max(0.0, end - time.monotonic())))
+
+    def _remember(self, rec: VersionRecord) -> None:
+        """Keep a write of unknown outcome until it is settled (background task) and
+        for ``UNSETTLED_KEEP`` after, for a retry of the same PUT to find."""
+        now = time.time()
+        for k in [k for k, u in self._unsettled.items() if now - u.since > UNSETTLED_KEEP]:
+            del self._unsettled[k]
+        if len(self._unsettled) >= UNSETTLED_MAX:
+            self._unsettled.pop(next(iter(self._unsettled)))
+        u = Unsettled(rec, now)
+        self._unsettled[(rec.bucket, rec.key)] = u
+        task = asyncio.ensure_future(self._settle_later(u))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_later(self, u: Unsettled) -> None:
+        rec = u.rec
+        while u.committed is None and time.time() - u.since < UNSETTLED_KEEP:
+            u.committed = await self._settled(rec, 30.0)
+        if u.committed is True:
+            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was committed",
+                        rec.bucket, rec.key, rec.version_id)
+            self._gc_wakeup.set()
+            await self._heal_if_degraded(rec)
+            await self._end_writes(rec.layouts())
+        elif u.committed is False:
+            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was not committed: "
+                        "its shards are removed", rec.bucket, rec.key, rec.version_id)
+            for shards in rec.layouts():
+                await self._discard(shards)
+
+    async def _earlier_attempt(self, rec: VersionRecord) -> VersionRecord | None:
+        """A retry of a write that answered 503 with an unknown outcome on this
+        gateway: when that write did commit, has the same size and ETag, and is
+        still the key's latest version, it is the answer (no second version);
+        the retry's own shards go. Else None: the retry is a write of its own."""
+        u = self._unsettled.get((rec.bucket, rec.key))
+        if u is None or (u.rec.etag, u.rec.size) != (rec.etag, rec.size):
+            return None
+        if u.committed is None:
+            u.committed = await self._settled(u.rec, self.settle_time)
+        latest = await self.meta.get_version(rec.bucket, rec.key) if u.committed else None
+        if latest is None or (latest.version_id, latest.mtime) != (u.rec.version_id, u.rec.mtime):
+            return None
+        log.warning("%s/%s: a retry of the write of version %s, which had committed: answering with it", rec.bucket,
+                    rec.key, latest.version_id)
+        for shards in rec.layouts():
+            await self._discard(shards)
+        return latest
+
+    async def _heal_if_degraded(self, rec: VersionRecord) -> None:
+        """Queue a version just written for heal when any of its shard sets (the
+        object's, or each part of a multipart object, a copy's) missed shards:
+        the heal worker fills them in once the drives are back (at once when
+        a drive or node comes back: ``Repair.heal_worker``)."""
+        if not any(s.missing for s in rec.layouts()):
+            return
+        try:
+            await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "write missed shards")
+        except Exception:   # the scanner finds it later
+            log.warning("could not queue %s/%s for heal", rec.bucket, rec.key, exc_info=True)
 
     async def _discard(self, shards: ShardSet) -> None:
         try:
@@ -177,7 +309,9 @@ class Core(MultipartMixin):
 
     async def _end_writes(self, layouts: list[ShardSet]) -> None:
         """The write intents of these shard sets are settled (committed or removed)."""
-        ids = [s.data_id for s in layouts]
+        await self._end_writes_ids([s.data_id for s in layouts])
+
+    async def _end_writes_ids(self, ids: list[str]) -> None:
         if ids:
             try:
                 await self.meta.end_write(ids)
@@ -271,16 +405,26 @@ class Core(MultipartMixin):
             shards = await writer.commit() if writer is not None else None
             if writer is not None:
                 await self._writer_done(writer.data_id, committed=True)
-        except InsufficientWriteQuorum as e:
+        except BaseException as exc:
             if writer is not None:
-                await self._writer_done(writer.data_id, committed=False)
-            raise E.SlowDownWrite() from e
-        except BaseException:
-            if writer is not None:
-                await self._writer_done(writer.data_id, committed=False)
-                await writer.abort()
+                await self._abandon(writer)
+            if isinstance(exc, InsufficientWriteQuorum):
+                raise E.SlowDownWrite() from exc
             raise
         return size, digest.hex(), checksum, shards, (bytes(buf) if writer is None else None)
+
+    async def _abandon(self, writer: Any) -> None:
+        """A write given up before its commit (quorum lost, the client gone, a
+        digest that did not match): its shards go and, when every drive could be
+        asked, its write intent too; else the orphan reaper finishes the job."""
+        self.inflight.pop(writer.data_id, None)
+        try:
+            clean = await writer.discard()
+        except Exception:
+            log.warning("could not remove the shards of abandoned write %s", writer.data_id, exc_info=True)
+            return
+        if clean:
+            await self._end_writes_ids([writer.data_id])
 
     async def _open_writer(self) -> Any:
         data_id = uuid.uuid4().hex
@@ -288,22 +432,22 @@ class Core(MultipartMixin):
         # the write intent comes first: shards of a write that never commits
         # (a crash) are found from it and removed (core/repair.py)
         await self.meta.begin_write(data_id, placement)
-        self._inflight[data_id] = time.monotonic()
+        self.inflight[data_id] = time.monotonic()
         return await self.storage.open_writer(data_id, placement)
 
     async def _writer_done(self, data_id: str, *, committed: bool) -> None:
         """The shards of ``data_id`` are written (or given up). A committed set's
         intent is refreshed once more if it is getting old, so the metadata
         commit that follows has a whole grace period to happen in."""
-        touched = self._inflight.pop(data_id, None)
+        touched = self.inflight.pop(data_id, None)
         if committed and touched is not None and time.monotonic() - touched > self.intent_refresh / 2:
             await self.meta.touch_writes([data_id])
 
     async def intent_keeper(self) -> None:
-        """Refresh the write intents of the uploads in progress (see ``_inflight``)."""
+        """Refresh the write intents of the uploads in progress (see ``inflight``)."""
         while True:
             await asyncio.sleep(self.intent_refresh)
-            ids = list(self._inflight)
+            ids = list(self.inflight)
             if not ids:
                 continue
             try:
@@ -315,8 +459,8 @@ class Core(MultipartMixin):
                 continue
             now = time.monotonic()
             for data_id in ids:
-                if data_id in self._inflight:
-                    self._inflight[data_id] = now
+                if data_id in self.inflight:
+                    self.inflight[data_id] = now
 
     # ------------------------------------------------------------------ reads
     async def get_record(self, bucket: str, key: str, version_id: str | None) -> VersionRecord:
@@ -400,6 +544,8 @@ class Core(MultipartMixin):
             return
         if rec.layout is None:
             raise RecordError(f"{rec.bucket}/{rec.key} ({rec.version_id}) has neither data nor a layout")
+        ids = [s.data_id for s in rec.layout.layouts()]
+        self._reading.update(ids)      # GC leaves them alone until this read ends (run_gc)
         pos = 0
         try:
             for seg_size, shards in rec.layout.segments():
@@ -412,7 +558,25 @@ class Core(MultipartMixin):
                 if pos >= offset + length:
                     break
         except InsufficientReadQuorum as e:
+            await self._explain_failed_read(rec)
             raise E.SlowDownRead() from e
+        finally:
+            self._reading.subtract(ids)
+            for i in ids:
+                if self._reading[i] <= 0:
+                    del self._reading[i]
+
+    async def _explain_failed_read(self, rec: VersionRecord) -> None:
+        """A read that ran out of shards: say whether its version was replaced
+        meanwhile (its shards collected after the GC grace: docs/cluster.md)."""
+        try:
+            current = await self.meta.get_version(rec.bucket, rec.key, rec.version_id)
+        except Exception:
+            return
+        if current is None or current.layout != rec.layout:
+            log.warning("read of %s/%s (version %s) cut short: the version was replaced or deleted during the "
+                        "read and its shards collected (repair.gc_grace is %.0f s); the client gets a short body, "
+                        "never other bytes", rec.bucket, rec.key, rec.version_id, self.gc_grace)
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
@@ -437,6 +601,9 @@ class Core(MultipartMixin):
             removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
         except BucketMissing as e:
             raise E.NoSuchBucket(bucket=bucket) from e
+        except CommitUnknown as e:
+            # deleting again is the retry: it finds the version gone (or adds one more marker)
+            raise E.OutcomeUnknown(bucket=bucket, key=key, version_id=version_id) from e
         if removed is not None:
             self._gc_wakeup.set()
         return removed, created
@@ -477,6 +644,9 @@ class Core(MultipartMixin):
         rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
                             size=size, etag=etag, info=self._info(opts, checksum), layout=_single(shards),
                             inline=inline)
+        earlier = await self._earlier_attempt(rec)
+        if earlier is not None:
+            return src, earlier
         return src, await self._commit(rec, self._write_check(opts))
 
     # ------------------------------------------------------------------ listing
@@ -602,18 +772,26 @@ class Core(MultipartMixin):
                 log.exception("garbage collection pass failed")
 
     async def run_gc(self, batch: int = 100) -> int:
+        """Delete the shard sets queued at least ``gc_grace`` seconds ago (a read
+        that began before the version was replaced has that long to finish on
+        any gateway), except those a read in this process still uses."""
         done = 0
         while True:
-            items = await self.meta.take_gc(batch)
+            items = await self.meta.take_gc(batch, time.time() - self.gc_grace)
             if not items:
                 return done
-            removed, later = [], []
+            removed, later, reading = [], [], []
             for i, shards in items:
+                if shards.data_id in self._reading:
+                    reading.append(i)
+                    continue
                 # shards on drives that are down are retried later, not forgotten
                 (later if await self.storage.delete(shards) else removed).append(i)
             await self.meta.done_gc(removed)
             if later:
                 await self.meta.defer_gc(later, time.time() + GC_RETRY)
+            if reading:
+                await self.meta.defer_gc(reading, time.time() + GC_READ_RECHECK)
             done += len(removed)
 
 

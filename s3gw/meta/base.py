@@ -37,6 +37,12 @@ class MetaUnavailable(MetaError):
     """The store cannot be reached or timed out: the request may be retried."""
 
 
+class CommitUnknown(MetaUnavailable):
+    """The store failed while committing (the COMMIT was sent, no answer came):
+    the transaction may or may not have taken effect. ``settled_version`` tells,
+    once the store answers again."""
+
+
 class BucketExists(MetaError):
     pass
 
@@ -218,7 +224,9 @@ class MetaStore(abc.ABC):
     async def enqueue_gc(self, layouts: list[ShardSet]) -> None: ...
 
     @abc.abstractmethod
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]: ...
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        """Up to ``limit`` GC items due now (``defer_gc``), oldest first; with
+        ``queued_before``, only those queued before it (the GC grace)."""
 
     @abc.abstractmethod
     async def done_gc(self, ids: list[int]) -> None: ...
@@ -450,6 +458,16 @@ class MetaStore(abc.ABC):
     async def finish_heal(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
         """``done`` removes the item, ``retry`` postpones it to ``retry_at``,
         ``failed`` keeps it as failed (unrecoverable; shown by admin info)."""
+
+    @abc.abstractmethod
+    async def settled_version(self, bucket: str, key: str, version_id: str) -> VersionRecord | None:
+        """The version as stored, read under the key's lock: a transaction on that
+        key whose COMMIT was in flight has ended by then, so this says whether a
+        write whose outcome was unknown (``CommitUnknown``) took effect."""
+
+    @abc.abstractmethod
+    async def heal_due_now(self) -> None:
+        """Every queued heal item waiting out its backoff is due now (a drive came back)."""
 
     @abc.abstractmethod
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:

@@ -32,7 +32,9 @@ starting up, too many connections, a read-only (standby) server all become
 ``timeout`` seconds. A transaction that failed *before* its COMMIT was sent is
 retried once on a fresh connection (it cannot have taken effect); a failure
 during COMMIT is not retried, since its outcome is unknown, and is reported
-as unavailable. After such a failure every call fails at once for
+as ``CommitUnknown`` (a kind of unavailable; the core then asks
+``settled_version`` whether the write took effect: docs/metadata.md,
+Failures). After such a failure every call fails at once for
 ``fail_fast`` seconds (1 s), so a request that makes several calls still
 answers within ``timeout``; then calls go through again and the pool replaces
 its dead connections by itself.
@@ -47,6 +49,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import asyncpg
@@ -56,6 +59,7 @@ from .base import (
     BucketExists,
     BucketMissing,
     BucketNotEmptyError,
+    CommitUnknown,
     HealItem,
     MetaUnavailable,
     SchemaTooNew,
@@ -63,6 +67,7 @@ from .base import (
     WriteIntent,
 )
 from .model import BucketRecord, UploadRecord, VersionRecord
+from ..common import failpoints
 from ..common.records import ShardSet
 from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
     version_from_row
@@ -88,6 +93,10 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,
 )
 RETRY_TX = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
+
+#: set by a transaction that inserts a version (one that makes a write visible), for the
+#: ``commit-reply-lost`` failpoint (s3gw/common/failpoints.py)
+_VERSION_TX: ContextVar[bool] = ContextVar("s3gw_version_tx", default=False)
 
 _VCOLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLS.split(","))
 
@@ -162,6 +171,8 @@ class PgTx:
         return await self.c.fetch(numbered(sql), *args)   # type: ignore[no-any-return]
 
     async def execute(self, sql: str, *args: Any) -> int:
+        if sql.startswith("INSERT INTO versions"):
+            _VERSION_TX.set(True)
         status = await self.c.execute(numbered(sql), *args)   # "UPDATE 2", "INSERT 0 1", ...
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
@@ -284,6 +295,7 @@ class PostgresMeta(SqlMetaStore):
                             return await fn(conn)
                         tr = conn.transaction()
                         await tr.start()
+                        _VERSION_TX.set(False)
                         try:
                             out = await fn(conn)
                         except BaseException as e:
@@ -292,6 +304,9 @@ class PostgresMeta(SqlMetaStore):
                             raise
                         committing = True
                         await tr.commit()
+                        if _VERSION_TX.get() and failpoints.armed("commit-reply-lost"):
+                            await failpoints.pause("commit-reply-lost")
+                            raise ConnectionResetError("failpoint commit-reply-lost: the answer to COMMIT was lost")
                         return out
                 except BaseException as e:
                     if _abandon(e):
@@ -311,7 +326,12 @@ class PostgresMeta(SqlMetaStore):
                 if not unavailable(e):
                     raise
                 # before COMMIT was sent the transaction cannot have taken effect: one retry
-                if committing or reconnects >= 1 or isinstance(e, TimeoutError):
+                if committing:
+                    # after: it may have. Never retried here; the caller finds out (settled_version)
+                    self._failing_until = loop.time() + self.fail_fast
+                    raise CommitUnknown(f"postgres: outcome unknown, failed during COMMIT: "
+                                        f"{type(e).__name__}: {e}") from e
+                if reconnects >= 1 or isinstance(e, TimeoutError):
                     self._failing_until = loop.time() + self.fail_fast
                     raise MetaUnavailable(f"postgres: {type(e).__name__}: {e}") from e
                 reconnects += 1
@@ -537,9 +557,10 @@ class PostgresMeta(SqlMetaStore):
         return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
-        rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 ORDER BY id LIMIT $2",
-                                 time.time(), limit)
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        now = time.time()
+        rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 AND queued_at <= $2"
+                                 " ORDER BY id LIMIT $3", now, now if queued_before is None else queued_before, limit)
         return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
@@ -618,6 +639,12 @@ class PostgresMeta(SqlMetaStore):
             else:
                 await c.execute("UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = $1"
                                 " WHERE id = $2", error, item_id)
+
+        await self._tx(tx)
+
+    async def heal_due_now(self) -> None:
+        async def tx(c: asyncpg.Connection) -> None:
+            await c.execute("UPDATE heal_queue SET not_before = 0 WHERE state = 'queued' AND not_before > 0")
 
         await self._tx(tx)
 

@@ -76,6 +76,15 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
             return await self._reading(lambda tx: _latest(tx, bucket, kb))
         return await self._reading(lambda tx: _one(tx, bucket, kb, version_id))
 
+    async def settled_version(self, bucket: str, key: str, version_id: str) -> VersionRecord | None:
+        kb = key.encode()
+
+        async def run(tx: Tx) -> VersionRecord | None:
+            await tx.lock_key(bucket, kb)
+            return await _one(tx, bucket, kb, version_id)
+
+        return await self._transaction(run)
+
     async def put_version(self, rec: VersionRecord, check: WriteCheck | None = None) -> VersionRecord:
         async def run(tx: Tx) -> VersionRecord:
             replaced = await _begin_write(tx, rec, check)

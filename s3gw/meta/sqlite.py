@@ -315,9 +315,11 @@ class SqliteMeta(SqlMetaStore):
         return [upload_from_row(r) for r in rows]
 
     # -- queues ---------------------------------------------------------------
-    async def take_gc(self, limit: int) -> list[tuple[int, ShardSet]]:
-        q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? ORDER BY id LIMIT ?"
-        rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
+    async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
+        q = "SELECT id, layout FROM gc_queue WHERE not_before <= ? AND queued_at <= ? ORDER BY id LIMIT ?"
+        now = time.time()
+        args = (now, now if queued_before is None else queued_before, limit)
+        rows = await self._run(lambda: self._conn().execute(q, args).fetchall())
         return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
@@ -408,6 +410,12 @@ class SqliteMeta(SqlMetaStore):
                            " WHERE id = ?", (error, item_id))
 
         assert outcome in ("done", "retry", "failed"), outcome
+        await self._run(self._write, tx)
+
+    async def heal_due_now(self) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE heal_queue SET not_before = 0 WHERE state = 'queued' AND not_before > 0")
+
         await self._run(self._write, tx)
 
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:

@@ -95,6 +95,7 @@ class NodeClient:
         self.last_probe = 0.0
         self.last_seen = 0.0
         self.missed = 0                         # health probes timed out in a row
+        self.came_up = 0                        # times a probe found it up after it was down
         self.drives: dict[str, dict] = {}       # drive name -> last health report
         self._session: aiohttp.ClientSession | None = None
 
@@ -197,6 +198,7 @@ class NodeClient:
             return {}
         if not self.online:
             log.info("node %s (%s) is up", doc.get("node_id"), self.url)
+            self.came_up += 1
         self.node_id = str(doc["node_id"])
         self.drives = {d["name"]: d for d in doc.get("drives", [])}
         self.online = True
@@ -362,6 +364,11 @@ class Cluster:
         if any(n.node_id == node_id for n in self.nodes):
             return "offline" if not any(n.node_id == node_id and n.online for n in self.nodes) else "gone"
         return "gone"
+
+    @property
+    def epoch(self) -> int:
+        """Grows whenever a node comes (back) up."""
+        return sum(n.came_up for n in self.nodes)
 
     def info(self) -> list[dict]:
         return [{"url": n.url, "node_id": n.node_id, "online": n.online, "error": n.last_error,

@@ -23,7 +23,7 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -33,6 +33,7 @@ from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
 from nodes.shardstore import ShardStore
 
+from ..common import failpoints
 from ..common.records import ShardSet, valid_data_id
 from .drive import Drive, LocalDrive
 from .erasure import (
@@ -71,9 +72,7 @@ def failpoint(name: str) -> None:
     """Crash tests: ``S3GW_FAILPOINT=<name>`` SIGKILLs this process here (e.g.
     ``shards-durable``: after a write's shards are committed on the drives and
     before the metadata commit, the window that leaves orphan shards)."""
-    if os.environ.get("S3GW_FAILPOINT") == name:
-        log.error("failpoint %s: killing the process", name)
-        os.kill(os.getpid(), signal.SIGKILL)
+    failpoints.kill(name)
 
 
 def _cut(pieces: Sequence[Buffer], lo: int, hi: int) -> Iterable[Buffer]:
@@ -369,6 +368,15 @@ class ObjectWriter:
             await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
         self._state = "aborted"
 
+    async def discard(self) -> bool:
+        """Give the write up (failed quorum, a client gone, a digest mismatch):
+        abort it, then remove shard ``i`` from every drive of the placement --
+        also those whose stream failed, in case one was committed all the same.
+        True when nothing can be left behind (the write intent may go); False
+        when a drive could not be asked (down): the orphan reaper retries."""
+        await self.abort()
+        return not await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
+
     async def __aenter__(self) -> "ObjectWriter":
         return self
 
@@ -391,6 +399,7 @@ class HealResult:
     offline: list[int] = field(default_factory=list)   # on drives that are down: later
     unrecoverable: bool = False                         # fewer than k good shards
     layout: ShardSet | None = None                      # new shard set when shards moved
+    moved: dict[int, str] = field(default_factory=dict)  # index -> the drive its shard left
 
     @property
     def complete(self) -> bool:
@@ -422,7 +431,8 @@ class Storage:
                  hash_algo: str | None = None, write_batch_bytes: int = 4 << 20,
                  read_batch_bytes: int = 4 << 20, write_depth: int = 1,
                  read_timeout: float = 30.0, stall_timeout: float = 60.0,
-                 compute_threads: int = 2, cluster: "Cluster | None" = None) -> None:
+                 compute_threads: int = 2, cluster: "Cluster | None" = None,
+                 probe_interval: float = 2.0, tmp_grace: float = 3600.0) -> None:
         k, m = data_shards, parity_shards
         if k < 1 or m < 0 or block_size < 1:
             raise ValueError(f"bad erasure geometry k={k} m={m} block_size={block_size}")
@@ -450,22 +460,37 @@ class Storage:
         self.cluster = cluster
         self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
         self._bg: set[asyncio.Task] = set()
+        # The embedded form's drive monitor (``start``): each local drive's status
+        # as its last probe saw it, how many probes in a row found it unformatted,
+        # and the drives formatted while running, whose shards heal still has to
+        # rebuild (``Repair`` takes them from ``healing``).
+        self.probe_interval = probe_interval
+        self.tmp_grace = tmp_grace
+        self._status: dict[str, tuple[str, str | None]] = {}
+        self._unformatted: dict[str, int] = {}
+        self.healing: dict[str, float] = {}
+        self.formatted = 0
+        self._came_online = 0
+        self._monitor: asyncio.Task | None = None
 
     @classmethod
     def local(cls, data_dir: str, drives: int = 9, data_shards: int = 6, parity_shards: int = 3,
-              block_size: int = 1 << 20, *, fsync: bool = True, **options: Any) -> "Storage":
+              block_size: int = 1 << 20, *, fsync: bool = True, tmp_grace: float = 3600.0,
+              **options: Any) -> "Storage":
         """The embedded form: ``drives`` directories ``data_dir/drive1..N``
-        (created and formatted when missing), one node ``"local"``."""
+        (created and formatted when missing), one node ``"local"``. ``start()``
+        then watches them (``probe_local``): a drive wiped or replaced while
+        running is seen, formatted again and healed."""
         root = os.path.abspath(data_dir)
         os.makedirs(root, exist_ok=True)
         local: list[Drive] = []
         for i in range(1, drives + 1):
             did = f"drive{i}"
             store = ShardStore(os.path.join(root, did), drive_id=did, create=True, fsync=fsync)
-            store.cleanup_tmp()
+            store.cleanup_tmp(tmp_grace)      # temp files of writes a crash cut off
             local.append(LocalDrive(store, did))
         return cls(local, data_shards=data_shards, parity_shards=parity_shards,
-                   block_size=block_size, **options)
+                   block_size=block_size, tmp_grace=tmp_grace, **options)
 
     @classmethod
     def cluster_form(cls, node_urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
@@ -481,9 +506,125 @@ class Storage:
         return cls([], cluster=cluster, **options)
 
     async def start(self) -> None:
-        """Start background work (the cluster's node prober); a no-op locally."""
+        """Start background work: the cluster's node prober, or the local drive monitor."""
         if self.cluster is not None:
             await self.cluster.start(self.add_drive)
+        elif self._local_drives():
+            await self.probe_local()
+            self._monitor = asyncio.create_task(self._watch_local(), name="drive monitor")
+
+    # -- the embedded form's drives --------------------------------------------
+
+    def _local_drives(self) -> list[LocalDrive]:
+        return [d for d in self._drives.values() if isinstance(d, LocalDrive)]
+
+    async def _watch_local(self) -> None:
+        """Probe the local drives every ``probe_interval`` seconds; sweep their
+        temp files every ``tmp_grace / 2`` (at most every minute, at least every second)."""
+        sweep_every = max(1.0, min(60.0, self.tmp_grace / 2))
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + sweep_every
+        while True:
+            await asyncio.sleep(self.probe_interval)
+            try:
+                await self.probe_local()
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + sweep_every
+                    await self.sweep_tmp()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("drive monitor round failed")
+
+    async def sweep_tmp(self) -> int:
+        """Remove temp files older than ``tmp_grace`` on every local drive
+        (writes cut off by a crash; a node's sweeper does the same)."""
+        removed = 0
+        for d in self._local_drives():
+            if self._status.get(d.id, ("online", None))[0] != "online":
+                continue
+            try:
+                n = await asyncio.wait_for(d._run(d.store.cleanup_tmp, self.tmp_grace), self.read_timeout)
+            except Exception as e:
+                log.warning("temp sweep of %s failed: %s", d.id, _why(e))
+                continue
+            if n:
+                log.info("removed %d stale temp files on %s", n, d.id)
+            removed += n
+        return removed
+
+    async def probe_local(self) -> None:
+        """One round of the local drive monitor (MinIO's local disk monitor).
+
+        Each drive is probed end to end (``ShardStore.status``: marker, a
+        write+fsync probe): ``online``, ``faulty`` (I/O errors, a marker naming
+        another drive, shards without a marker) or ``unformatted`` (the folder
+        is missing or empty: wiped, or a new disk in its place). A drive that
+        is not online takes no new shards and is read last, like a node that is
+        down. An unformatted drive seen so on two probes in a row is formatted
+        again while the other drives online are enough to take writes (more
+        drives lost at once looks like a disaster, not a replacement: those are
+        left for the operator, and a restart formats them); it is then marked
+        ``healing`` until heal has rebuilt its shards (``Repair``).
+        """
+        drives = self._local_drives()
+
+        async def one(d: LocalDrive) -> tuple[str, str | None]:
+            try:
+                return await asyncio.wait_for(d._run(d.store.status), self.read_timeout)
+            except Exception as e:     # a hung or failing disk
+                return "faulty", f"probe failed: {_why(e)}"
+
+        results = await asyncio.gather(*(one(d) for d in drives))
+        for d, (state, error) in zip(drives, results):
+            before = self._status.get(d.id, ("online", None))[0]
+            self._status[d.id] = (state, error)
+            self._unformatted[d.id] = self._unformatted.get(d.id, 0) + 1 if state == "unformatted" else 0
+            if state != before:
+                (log.info if state == "online" else log.warning)(
+                    "drive %s is %s%s", d.id, state, f": {error}" if error else "")
+                self._came_online += state == "online"
+        online = sum(1 for d in drives if self._status[d.id][0] == "online")
+        for d in drives:
+            if self._unformatted[d.id] < 2 or online < self.write_quorum:
+                continue
+            try:
+                await asyncio.wait_for(d._run(d.store.format), self.read_timeout)
+            except Exception as e:
+                log.error("could not format drive %s: %s", d.id, _why(e))
+                continue
+            self._status[d.id] = ("online", None)
+            self._unformatted[d.id] = 0
+            self.healing[d.id] = time.time()
+            self.formatted += 1
+            self._came_online += 1
+            online += 1
+            log.warning("drive %s was empty: formatted it; heal rebuilds its shards", d.id)
+
+    @property
+    def online_epoch(self) -> int:
+        """Grows whenever a drive or node comes (back) online: work that waited
+        for one (heal retries) may go on."""
+        return self.cluster.epoch if self.cluster is not None else self._came_online
+
+    def drive_status(self, drive_id: str) -> str:
+        """What ``s3gw admin info`` shows for a drive: ``online``, ``healing``
+        (formatted while running, heal not done yet), ``unformatted``, ``faulty``,
+        ``offline`` (a node down) or ``gone``."""
+        state = self.drive_state(drive_id)
+        if drive_id in self.healing and state == "online":
+            return "healing"
+        if self.cluster is None and drive_id in self._status and state != "gone":
+            return self._status[drive_id][0]
+        return state
+
+    def healed(self, drive_ids: Iterable[str], started: float) -> None:
+        """Heal has rebuilt every shard these drives should hold (a pass that
+        began at ``started``, after they were formatted): they are no longer healing."""
+        for d in drive_ids:
+            if self.healing.get(d, float("inf")) <= started:
+                del self.healing[d]
+                log.info("drive %s healed", d)
 
     # -- drives -------------------------------------------------------------
 
@@ -500,7 +641,9 @@ class Storage:
         more: its shards are rebuilt elsewhere by heal)."""
         if self.cluster is not None:
             return self.cluster.state(drive_id)
-        return "online" if drive_id in self._drives else "gone"
+        if drive_id not in self._drives:
+            return "gone"
+        return "online" if self._status.get(drive_id, ("online", None))[0] == "online" else "offline"
 
     def drive_online(self, drive_id: str) -> bool:
         return self.drive_state(drive_id) == "online"
@@ -748,9 +891,14 @@ class Storage:
         indices healed; raises InsufficientReadQuorum when the object itself
         is unreadable."""
         wanted = sorted(set(indices)) if indices is not None else await self.verify(lay, True)
+        done, _ = await self._heal(lay, wanted)
+        return done
+
+    async def _heal(self, lay: ShardSet, wanted: Iterable[int]) -> tuple[list[int], dict[int, BaseException]]:
+        """``heal``'s work: (indices rebuilt, index -> why a rebuild failed)."""
         targets = [i for i in wanted if 0 <= i < lay.n and self.drive(lay.placement[i])]
         if not targets:
-            return []
+            return [], {}
         if lay.m == 0:
             raise InsufficientReadQuorum(f"{lay.data_id}: no parity to rebuild {targets} from")
         ctx = _ReadCtx(self, lay, exclude=targets)
@@ -777,16 +925,37 @@ class Storage:
             raise
         for i, e in fan.errors.items():
             log.warning("heal of %s.%d failed: %s", lay.data_id, i, _why(e))
-        return sorted(done)
+        return sorted(done), dict(fan.errors)
+
+    def _replacements(self, lay: ShardSet, placement_: list[str], indices: Iterable[int]) -> dict[int, str]:
+        """A drive for each shard in ``indices`` that has to move: online, not
+        holding a shard of the object yet, on a node without one first; chosen
+        by rendezvous hashing on "<data id>.<index>". ``placement_`` is updated;
+        shards with nowhere to go are left out."""
+        chosen = set(placement_)
+        used_nodes = {self.drive(d).node_id for d in placement_ if self.drive(d) is not None}
+        picks: dict[int, str] = {}
+        for i in indices:
+            free = [self._drives[d] for d in self.online_drives() if d not in chosen]
+            fresh = [d for d in free if d.node_id not in used_nodes]
+            pool = fresh or free
+            if not pool:
+                continue
+            pick = placement(f"{lay.data_id}.{i}", pool, 1)[0]
+            placement_[i] = picks[i] = pick
+            chosen.add(pick)
+            used_nodes.add(self._drives[pick].node_id)
+        return picks
 
     async def heal_object(self, lay: ShardSet, *, deep: bool = False,
                           dry_run: bool = False) -> "HealResult":
         """Verify one shard set and rebuild what is bad.
 
         Shards on drives that are *gone* (no longer part of the set) are rebuilt
-        on replacement drives, chosen by rendezvous hashing among the online
-        drives not already holding a shard, on new nodes first; the result then
-        carries the new layout for the caller to store. Shards on drives that are
+        on replacement drives (``_replacements``), and so are shards whose own
+        drive refuses them for lack of space (``DiskFull``: a drive that stays
+        too full); the result then carries the new layout for the caller to
+        store (and ``moved``: the drives they left). Shards on drives that are
         merely *offline* cannot be rebuilt now: they come back as ``offline``.
         """
         bad = await self.verify(lay, deep)
@@ -801,41 +970,55 @@ class Storage:
                 # stripes of different shards can leave every stripe readable)
                 res.unrecoverable = not res.offline
             return res
-        new_layout = lay
+        placement_ = list(lay.placement)
         if gone:
-            chosen = set(lay.placement)
-            used_nodes = {self.drive(d).node_id for d in lay.placement if self.drive(d) is not None}
-            placement_ = list(lay.placement)
+            picks = self._replacements(lay, placement_, gone)
             for i in gone:
-                free = [self._drives[d] for d in self.online_drives() if d not in chosen]
-                fresh = [d for d in free if d.node_id not in used_nodes]
-                pool = fresh or free
-                if not pool:
+                if i not in picks:
                     res.offline.append(i)     # nowhere to put it yet
                     fixable.remove(i)
-                    continue
-                pick = placement(f"{lay.data_id}.{i}", pool, 1)[0]
-                placement_[i] = pick
-                chosen.add(pick)
-                used_nodes.add(self._drives[pick].node_id)
-            if placement_ != list(lay.placement):
-                new_layout = replace(lay, placement=tuple(placement_))
-                res.layout = new_layout
+                else:
+                    res.moved[i] = lay.placement[i]
+        new_layout = replace(lay, placement=tuple(placement_)) if res.moved else lay
         if not fixable:
             return res
         try:
-            res.healed = await self.heal(new_layout, fixable)
+            healed, errors = await self._heal(new_layout, fixable)
+            full = [i for i, e in errors.items() if isinstance(e, DiskFull)]
+            if full:
+                # the drive has no room for its shard: rebuild it on another one
+                picks = self._replacements(new_layout, placement_, full)
+                if picks:
+                    moved_layout = replace(new_layout, placement=tuple(placement_))
+                    more, _ = await self._heal(moved_layout, list(picks))
+                    for i in more:
+                        res.moved[i] = new_layout.placement[i]
+                        healed.append(i)
+                    placement_ = [moved_layout.placement[i] if i in more else new_layout.placement[i]
+                                  for i in range(lay.n)]
+                    new_layout = replace(lay, placement=tuple(placement_))
         except InsufficientReadQuorum:
             # with shards offline it may still come back; otherwise it is lost
             res.unrecoverable = not res.offline
             res.failed = sorted(fixable)
             return res
+        res.healed = sorted(healed)
         res.failed = sorted(set(fixable) - set(res.healed))
+        res.moved = {i: d for i, d in res.moved.items() if i in res.healed or i in gone}
+        if res.moved:
+            res.layout = replace(lay, placement=tuple(
+                new_layout.placement[i] if i in res.moved else lay.placement[i] for i in range(lay.n)))
         return res
 
     # -- lifecycle ----------------------------------------------------------
 
     async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            try:
+                await self._monitor
+            except asyncio.CancelledError:
+                pass
         if self.cluster is not None:
             await self.cluster.close()
         for t in list(self._bg):

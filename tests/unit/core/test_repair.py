@@ -38,6 +38,7 @@ async def env(tmp_path):
     await meta.open()
     storage = Storage.local(str(tmp_path), block_size=BLOCK, fsync=False)
     core = Core(meta, storage)
+    core.gc_grace = 0.0            # these tests watch GC act at once (the grace has tests of its own)
     repair = Repair(meta, storage, orphan_grace=0.0)
     await core.create_bucket("bkt")
     yield core, repair, tmp_path
