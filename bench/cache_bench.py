@@ -59,11 +59,13 @@ def setups(pg, redis) -> dict[str, dict]:
     }
 
 
-async def run_load(url: str, signer: Signer, bucket: str, keys: list[str], method: str, seconds: float,
-                   concurrency: int) -> tuple[float, float, float]:
+async def run_load(
+    url: str, signer: Signer, bucket: str, keys: list[str], method: str, seconds: float, concurrency: int
+) -> tuple[float, float, float]:
     lat: list[float] = []
     stop = time.monotonic() + seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
         async def worker(seed: int) -> None:
             rnd = random.Random(seed)
             while time.monotonic() < stop:
@@ -104,10 +106,19 @@ async def bench_setup(name: str, extra: dict, pg, redis, args) -> list[tuple]:
     path = os.path.join(tmp, "config.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
-    env = {**os.environ, "S3GW_ROOT_USER": USER, "S3GW_ROOT_PASSWORD": PASSWORD,
-           "S3GW_DB_PASSWORD": pg.password, "S3GW_REDIS_PASSWORD": redis.password}
-    proc = subprocess.Popen([sys.executable, "-m", "s3gw.cli", "serve", "--config", path, "--log-level", "WARNING"],
-                            env=env, stdout=open(os.path.join(tmp, "log"), "w"), stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "S3GW_ROOT_USER": USER,
+        "S3GW_ROOT_PASSWORD": PASSWORD,
+        "S3GW_DB_PASSWORD": pg.password,
+        "S3GW_REDIS_PASSWORD": redis.password,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s3gw.cli", "serve", "--config", path, "--log-level", "WARNING"],
+        env=env,
+        stdout=open(os.path.join(tmp, "log"), "w"),
+        stderr=subprocess.STDOUT,
+    )
     out = []
     try:
         deadline = time.time() + 60
@@ -117,18 +128,20 @@ async def bench_setup(name: str, extra: dict, pg, redis, args) -> list[tuple]:
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(open(os.path.join(tmp, "log")).read())
+                    raise RuntimeError(open(os.path.join(tmp, "log")).read()) from None
                 time.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
         signer = Signer(USER, PASSWORD, "us-east-1", f"127.0.0.1:{port}")
         keys = await fill(url, signer, "bench", args.objects, parse_size(args.size))
         for method in ("HEAD", "GET"):
             for c in args.concurrency:
-                await run_load(url, signer, "bench", keys, method, 1.0, c)   # warm-up (fills the cache)
+                await run_load(url, signer, "bench", keys, method, 1.0, c)  # warm-up (fills the cache)
                 rps, p50, p99 = await run_load(url, signer, "bench", keys, method, args.seconds, c)
                 out.append((name, method, c, rps, p50, p99))
-                print(f"{name:28} {method:4} c={c:<3} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
-                      file=sys.stderr)
+                print(
+                    f"{name:28} {method:4} c={c:<3} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                    file=sys.stderr,
+                )
     finally:
         proc.terminate()
         proc.wait()

@@ -31,11 +31,19 @@ from tests.conftest import ACCESS_KEY, SECRET_KEY  # noqa: E402
 
 
 def client(url: str, threads: int):
-    return boto3.client("s3", endpoint_url=url, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                        region_name="us-east-1",
-                        config=Config(retries={"max_attempts": 1}, max_pool_connections=threads * 2,
-                                      request_checksum_calculation="when_required",
-                                      response_checksum_validation="when_required"))
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(
+            retries={"max_attempts": 1},
+            max_pool_connections=threads * 2,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
 
 
 def timed(threads: int, fn, items) -> float:
@@ -62,7 +70,7 @@ def main() -> None:
         s3 = client(c.url, args.threads)
         s3.create_bucket(Bucket="bench")
         size = args.big_mib << 20
-        payloads = [os.urandom(size) for _ in range(min(args.big, 2))]   # reused: bounded client memory
+        payloads = [os.urandom(size) for _ in range(min(args.big, 2))]  # reused: bounded client memory
         digests = [hashlib.sha256(p).digest() for p in payloads]
 
         def put_big(i: int) -> None:
@@ -92,17 +100,20 @@ def main() -> None:
             c.kill_node(i)
         c.wait_online(6)
         t_deg = timed(args.threads, get_big, range(args.big))
-        print(f"cluster: 9 node processes (1 drive each, fsync on) + 1 gateway, 6+3, 1 MiB stripes; "
-              f"{args.threads} client threads; {os.cpu_count()} CPUs\n"
-              f"  PUT {args.big} x {args.big_mib} MiB: {mib / t_put:7.1f} MiB/s\n"
-              f"  GET {args.big} x {args.big_mib} MiB: {mib / t_get:7.1f} MiB/s\n"
-              f"  PUT {args.small} x 4 KiB:  {args.small / t_sput:7.0f} objects/s\n"
-              f"  GET {args.small} x 4 KiB:  {args.small / t_sget:7.0f} objects/s\n"
-              f"  GET {args.big} x {args.big_mib} MiB with 3 of 9 nodes killed: {mib / t_deg:7.1f} MiB/s")
+        print(
+            f"cluster: 9 node processes (1 drive each, fsync on) + 1 gateway, 6+3, 1 MiB stripes; "
+            f"{args.threads} client threads; {os.cpu_count()} CPUs\n"
+            f"  PUT {args.big} x {args.big_mib} MiB: {mib / t_put:7.1f} MiB/s\n"
+            f"  GET {args.big} x {args.big_mib} MiB: {mib / t_get:7.1f} MiB/s\n"
+            f"  PUT {args.small} x 4 KiB:  {args.small / t_sput:7.0f} objects/s\n"
+            f"  GET {args.small} x 4 KiB:  {args.small / t_sget:7.0f} objects/s\n"
+            f"  GET {args.big} x {args.big_mib} MiB with 3 of 9 nodes killed: {mib / t_deg:7.1f} MiB/s"
+        )
     finally:
         c.stop()
         if args.dir is None:
             import shutil
+
             shutil.rmtree(root, ignore_errors=True)
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-S3LOAD_SRC = REPO.parent.parent / "shared" / "tools" / "s3load"   # ../shared from a worktree /work/wt/NAME
+S3LOAD_SRC = REPO.parent.parent / "shared" / "tools" / "s3load"  # ../shared from a worktree /work/wt/NAME
 if not S3LOAD_SRC.exists():
     S3LOAD_SRC = REPO.parent / "shared" / "tools" / "s3load"
 USER, SECRET = "bench-user", "bench-secret-0123456789"
@@ -120,8 +120,12 @@ class Server:
 
 
 def s3gw_env() -> dict[str, str]:
-    env = {**os.environ, "S3GW_ROOT_USER": USER, "S3GW_ROOT_PASSWORD": SECRET,
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "S3GW_ROOT_USER": USER,
+        "S3GW_ROOT_PASSWORD": SECRET,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     env.pop("MINIO_ROOT_USER", None)
     env.pop("MINIO_ROOT_PASSWORD", None)
     return env
@@ -132,8 +136,18 @@ def start_s3gw(base: Path, name: str, extra: list[str]) -> Server:
     data.mkdir(parents=True)
     port = free_port()
     log = open(base / f"{name}.log", "ab")
-    cmd = [sys.executable, "-m", "s3gw.cli", "serve", "--data", str(data), "--address", f"127.0.0.1:{port}",
-           *VARIANTS.get(name, []), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "s3gw.cli",
+        "serve",
+        "--data",
+        str(data),
+        "--address",
+        f"127.0.0.1:{port}",
+        *VARIANTS.get(name, []),
+        *extra,
+    ]
     p = subprocess.Popen(cmd, cwd=REPO, env=s3gw_env(), stdout=log, stderr=subprocess.STDOUT)
     srv = Server(name, port, [p], data)
     try:
@@ -156,16 +170,49 @@ def start_cluster(base: Path, extra: list[str]) -> Server:
         for i in range(9):
             port = free_port()
             log = open(root / f"node{i}.log", "ab")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "s3gw.cli", "node", "--data", str(root / f"node{i}"),
-                 "--address", f"127.0.0.1:{port}", "--secret-file", str(secret)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "s3gw.cli",
+                        "node",
+                        "--data",
+                        str(root / f"node{i}"),
+                        "--address",
+                        f"127.0.0.1:{port}",
+                        "--secret-file",
+                        str(secret),
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         log = open(root / "gateway.log", "ab")
         gw = subprocess.Popen(
-            [sys.executable, "-m", "s3gw.cli", "serve", "--data", str(root / "gateway"),
-             "--address", f"127.0.0.1:{srv.port}", "--nodes", ",".join(urls), "--secret-file", str(secret),
-             *extra], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "serve",
+                "--data",
+                str(root / "gateway"),
+                "--address",
+                f"127.0.0.1:{srv.port}",
+                "--nodes",
+                ",".join(urls),
+                "--secret-file",
+                str(secret),
+                *extra,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         procs.append(gw)
         wait_http(srv.port, "/minio/health/cluster", gw)
     except BaseException:
@@ -177,8 +224,9 @@ def start_cluster(base: Path, extra: list[str]) -> Server:
 def minio_binary(path: str | None) -> str:
     if path:
         return path
-    out = subprocess.run(["bash", str(REPO / "scripts" / "go-tools.sh"), "minio"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "go-tools.sh"), "minio"], capture_output=True, text=True, check=True
+    )
     return out.stdout.split()[-1]
 
 
@@ -187,12 +235,31 @@ def start_minio(base: Path, binary: str) -> Server:
     for i in range(1, 10):
         (root / f"d{i}").mkdir(parents=True)
     port, console = free_port(), free_port()
-    env = {**os.environ, "MINIO_CI_CD": "1", "MINIO_UPDATE": "off", "MINIO_BROWSER": "off",
-           "MINIO_STORAGE_CLASS_STANDARD": "EC:3", "MINIO_ROOT_USER": USER, "MINIO_ROOT_PASSWORD": SECRET}
+    env = {
+        **os.environ,
+        "MINIO_CI_CD": "1",
+        "MINIO_UPDATE": "off",
+        "MINIO_BROWSER": "off",
+        "MINIO_STORAGE_CLASS_STANDARD": "EC:3",
+        "MINIO_ROOT_USER": USER,
+        "MINIO_ROOT_PASSWORD": SECRET,
+    }
     log = open(base / "minio.log", "ab")
-    p = subprocess.Popen([binary, "server", "--quiet", "--address", f"127.0.0.1:{port}",
-                          "--console-address", f"127.0.0.1:{console}", f"{root}/d{{1...9}}"],
-                         env=env, stdout=log, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(
+        [
+            binary,
+            "server",
+            "--quiet",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--console-address",
+            f"127.0.0.1:{console}",
+            f"{root}/d{{1...9}}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     srv = Server("minio", port, [p], root)
     try:
         wait_http(port, "/minio/health/ready", p)
@@ -234,8 +301,20 @@ def tree_cpu(pids: list[int]) -> float:
 
 
 def run_case(s3load: str, srv: Server, args: list[str], seconds: float) -> dict:
-    cmd = [s3load, "-endpoint", srv.endpoint, "-ak", USER, "-sk", SECRET, "-d", f"{seconds}s",
-           "-bucket", "bench", *args]
+    cmd = [
+        s3load,
+        "-endpoint",
+        srv.endpoint,
+        "-ak",
+        USER,
+        "-sk",
+        SECRET,
+        "-d",
+        f"{seconds}s",
+        "-bucket",
+        "bench",
+        *args,
+    ]
     # the server's CPU time over the whole run (preparation included: s3load prepares GETs' objects)
     cpu0 = tree_cpu([p.pid for p in srv.procs])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 20 + 300)
@@ -255,9 +334,14 @@ def presigned_get(srv: Server, bucket: str, key: str) -> str:
     import boto3
     from botocore.config import Config
 
-    s3 = boto3.client("s3", endpoint_url=f"http://{srv.endpoint}", aws_access_key_id=USER,
-                      aws_secret_access_key=SECRET, region_name="us-east-1",
-                      config=Config(signature_version="s3v4"))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{srv.endpoint}",
+        aws_access_key_id=USER,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+    )
     return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
 
 
@@ -266,15 +350,20 @@ def put_big(srv: Server, bucket: str, key: str, size: int) -> None:
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
 
-    s3 = boto3.client("s3", endpoint_url=f"http://{srv.endpoint}", aws_access_key_id=USER,
-                      aws_secret_access_key=SECRET, region_name="us-east-1",
-                      config=Config(request_checksum_calculation="when_required"))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{srv.endpoint}",
+        aws_access_key_id=USER,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+        config=Config(request_checksum_calculation="when_required"),
+    )
     try:
         s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
 
-    class Zeros:   # a readable of ``size`` pseudo-random bytes, never held whole
+    class Zeros:  # a readable of ``size`` pseudo-random bytes, never held whole
         def __init__(self) -> None:
             self.left, self.chunk = size, os.urandom(1 << 20)
 
@@ -302,14 +391,13 @@ def get_cpu(srv: Server, repeats: int) -> dict:
     size = 1 << 30
     put_big(srv, "catbench", "big", size)
     url = presigned_get(srv, "catbench", "big")
-    subprocess.run(["curl", "-sf", "-o", "/dev/null", url], check=True)   # warm
+    subprocess.run(["curl", "-sf", "-o", "/dev/null", url], check=True)  # warm
     pids = [p.pid for p in srv.procs]
     cpu0, t0 = tree_cpu(pids), time.perf_counter()
     for _ in range(repeats):
         subprocess.run(["curl", "-sf", "-o", "/dev/null", url], check=True)
     cpu, wall = tree_cpu(pids) - cpu0, time.perf_counter() - t0
-    return {"cpu_ms_per_mib": round(cpu * 1000 / (repeats * 1024), 3),
-            "mib_per_s": round(repeats * 1024 / wall, 1)}
+    return {"cpu_ms_per_mib": round(cpu * 1000 / (repeats * 1024), 3), "mib_per_s": round(repeats * 1024 / wall, 1)}
 
 
 def cat_vs_get(srv: Server, repeats: int) -> dict:
@@ -319,8 +407,9 @@ def cat_vs_get(srv: Server, repeats: int) -> dict:
     size = 1 << 30
     put_big(srv, "catbench", "big", size)
     url = presigned_get(srv, "catbench", "big")
-    every = sorted(str(p) for p in Path(srv.data).glob("drive*/shards/*/*.[0-9]")
-                   if p.stat().st_size > size // 6)   # this object's shards (run before the cases)
+    every = sorted(
+        str(p) for p in Path(srv.data).glob("drive*/shards/*/*.[0-9]") if p.stat().st_size > size // 6
+    )  # this object's shards (run before the cases)
     data = [p for p in every if int(p.rsplit(".", 1)[1]) < 6]
     out: dict = {"shard_files": len(data)}
     shard_mib = sum(os.path.getsize(p) for p in data) / (1 << 20)
@@ -339,8 +428,11 @@ def cat_vs_get(srv: Server, repeats: int) -> dict:
             cat_t.append(time.perf_counter() - t)
         get_mibs = 1024 / statistics.median(get_t)
         cat_mibs = shard_mib / statistics.median(cat_t)
-        out[mode] = {"get_mib_per_s": round(get_mibs, 1), "cat_mib_per_s": round(cat_mibs, 1),
-                     "ratio": round(get_mibs / cat_mibs, 2)}
+        out[mode] = {
+            "get_mib_per_s": round(get_mibs, 1),
+            "cat_mib_per_s": round(cat_mibs, 1),
+            "ratio": round(get_mibs / cat_mibs, 2),
+        }
     return out
 
 
@@ -369,7 +461,7 @@ def main() -> int:
         if c not in CASES:
             ap.error(f"unknown case {c}")
     extra = args.s3gw_args.split()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # servers are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # servers are stopped on the way out
     s3load = s3load_binary(args.s3load)
     base = Path(tempfile.mkdtemp(prefix="s3gw-compare-"))
     servers: list[Server] = []
@@ -377,19 +469,26 @@ def main() -> int:
         servers.append(start_minio(base, minio_binary(args.minio_bin)))
         for v in variants:
             servers.append(start_cluster(base, extra) if v == "cluster" else start_s3gw(base, v, extra))
-        cat = cat_vs_get(next(s for s in servers if s.name == "default"), 5) \
-            if args.cat and "default" in variants else None
+        cat = (
+            cat_vs_get(next(s for s in servers if s.name == "default"), 5)
+            if args.cat and "default" in variants
+            else None
+        )
         cpu = {s.name: get_cpu(s, 3) for s in servers} if args.cat else None
         results: dict[str, dict[str, list[dict]]] = {c: {s.name: [] for s in servers} for c in cases}
         for r in range(args.rounds):
             for c in cases:
-                order = servers[r % len(servers):] + servers[:r % len(servers)]
+                order = servers[r % len(servers) :] + servers[: r % len(servers)]
                 for srv in order:
                     res = run_case(s3load, srv, CASES[c][0], args.seconds)
                     results[c][srv.name].append(res)
-                    print(f"# round {r + 1} {c:7s} {srv.name:9s} {res.get('obj_per_s', 0):9.1f} obj/s "
-                          f"{res.get('mib_per_s', 0):8.1f} MiB/s  server CPU {res.get('server_cpu_s', 0):6.1f} s"
-                          + (f"  ERROR {res['error']}" if "error" in res else ""), file=sys.stderr, flush=True)
+                    print(
+                        f"# round {r + 1} {c:7s} {srv.name:9s} {res.get('obj_per_s', 0):9.1f} obj/s "
+                        f"{res.get('mib_per_s', 0):8.1f} MiB/s  server CPU {res.get('server_cpu_s', 0):6.1f} s"
+                        + (f"  ERROR {res['error']}" if "error" in res else ""),
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         for s in servers:
             s.stop()
@@ -402,9 +501,15 @@ def main() -> int:
     cmd = "python bench/compare.py " + " ".join(sys.argv[1:])
     print(f"\n`{cmd}` ({args.rounds} rounds of {args.seconds:g} s per case and server; medians)\n")
     names = [s.name for s in servers if s.name != "minio"]
-    print("| case | MinIO | " + " | ".join(f"{n}" for n in names) + " | "
-          + " | ".join(f"{n} / MinIO" for n in names) + " |")
+    print(
+        "| case | MinIO | "
+        + " | ".join(f"{n}" for n in names)
+        + " | "
+        + " | ".join(f"{n} / MinIO" for n in names)
+        + " |"
+    )
     print("|---|---:|" + "---:|" * (2 * len(names)))
+
     def fmt(c: str, x: float) -> str:
         """objects/s as MiB/s for PUTs and GETs of 1 and 64 MiB, as objects/s for the rest"""
         a = CASES[c][0]
@@ -417,20 +522,24 @@ def main() -> int:
         ratios = [f"**{med(c, n) / m:.2f}**" if m else "-" for n in names]
         print(f"| {CASES[c][1]} | {fmt(c, m)} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     if cat:
-        print(f"\n1 GiB GET of the embedded default (curl) against cat of its {cat['shard_files']} data "
-              "shard files, medians of 5:\n\n| page cache | GET | cat | GET / cat |\n|---|---:|---:|---:|")
+        print(
+            f"\n1 GiB GET of the embedded default (curl) against cat of its {cat['shard_files']} data "
+            "shard files, medians of 5:\n\n| page cache | GET | cat | GET / cat |\n|---|---:|---:|---:|"
+        )
         for mode in ("cold", "warm"):
             c = cat[mode]
-            print(f"| {mode} | {c['get_mib_per_s']:,.0f} MiB/s | {c['cat_mib_per_s']:,.0f} MiB/s | "
-                  f"**{c['ratio']:.2f}** |")
+            print(
+                f"| {mode} | {c['get_mib_per_s']:,.0f} MiB/s | {c['cat_mib_per_s']:,.0f} MiB/s | **{c['ratio']:.2f}** |"
+            )
     if cpu:
-        print("\nServer CPU per MiB of a 1 GiB GET (curl, one stream, warm page cache; all the server's "
-              "processes and threads):\n\n| server | CPU ms per MiB | MiB/s |\n|---|---:|---:|")
+        print(
+            "\nServer CPU per MiB of a 1 GiB GET (curl, one stream, warm page cache; all the server's "
+            "processes and threads):\n\n| server | CPU ms per MiB | MiB/s |\n|---|---:|---:|"
+        )
         for name, c in cpu.items():
             print(f"| {name} | {c['cpu_ms_per_mib']:.2f} | {c['mib_per_s']:,.0f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": cmd, "results": results, "cat": cat, "cpu": cpu},
-                                              indent=1))
+        Path(args.json).write_text(json.dumps({"command": cmd, "results": results, "cat": cat, "cpu": cpu}, indent=1))
     return 0
 
 

@@ -50,7 +50,7 @@ def peaks(pids: list[int]) -> dict[int, float]:
     for p in pids:
         try:
             out[p] = hwm_mib(p)
-        except OSError:   # (a worker that went away)
+        except OSError:  # (a worker that went away)
             pass
     return out
 
@@ -80,9 +80,12 @@ async def run(args: argparse.Namespace) -> None:
     data = tempfile.mkdtemp(prefix="s3gw-mem-")
     env = {**os.environ, "S3GW_ROOT_USER": USER, "S3GW_ROOT_PASSWORD": SECRET}
     workers = ["--workers", args.workers] if args.workers else []
-    proc = subprocess.Popen([sys.executable, "-m", "s3gw.cli", "serve", "--data", data, "--address",
-                             f"127.0.0.1:{port}", *workers], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s3gw.cli", "serve", "--data", data, "--address", f"127.0.0.1:{port}", *workers],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     signer = Signer(USER, SECRET, "us-east-1", f"127.0.0.1:{port}")
     chunk = os.urandom(1 << 20)
@@ -94,6 +97,7 @@ async def run(args: argparse.Namespace) -> None:
             except OSError:
                 time.sleep(0.1)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as s:
+
             async def put(path: str, size: int, query: str = "") -> aiohttp.ClientResponse:
                 h = signer.headers("PUT", path, query)
                 h["Content-Length"] = str(size)
@@ -104,6 +108,7 @@ async def run(args: argparse.Namespace) -> None:
 
             async with s.put(base + "/mem", headers=signer.headers("PUT", "/mem")) as r:
                 assert r.status == 200
+
             async def warm(i: int) -> None:
                 # a PUT and a GET of 16 MiB each on connections of their own: every worker warms up
                 async with aiohttp.ClientSession() as own:
@@ -117,8 +122,11 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.gather(*(warm(i) for i in range(8)))
             pids = processes(proc.pid)
             baseline = peaks(pids)
-            print(f"{len(pids)} server processes; baseline peak RSS after warm-up: "
-                  + ", ".join(f"{v:.0f}" for v in baseline.values()) + " MiB")
+            print(
+                f"{len(pids)} server processes; baseline peak RSS after warm-up: "
+                + ", ".join(f"{v:.0f}" for v in baseline.values())
+                + " MiB"
+            )
             size = parse_size(args.size)
             t = time.monotonic()
             await put("/mem/big", size)
@@ -146,14 +154,20 @@ async def run(args: argparse.Namespace) -> None:
                         parts.append((n, r.headers["ETag"]))
                     left -= sz
                     n += 1
-                xml = "<CompleteMultipartUpload>" + "".join(
-                    f"<Part><PartNumber>{k}</PartNumber><ETag>{e}</ETag></Part>" for k, e in parts
-                ) + "</CompleteMultipartUpload>"
+                xml = (
+                    "<CompleteMultipartUpload>"
+                    + "".join(f"<Part><PartNumber>{k}</PartNumber><ETag>{e}</ETag></Part>" for k, e in parts)
+                    + "</CompleteMultipartUpload>"
+                )
                 q = f"uploadId={uid}"
-                async with s.post(f"{base}/mem/mp?{q}", data=xml.encode(), headers=signer.headers("POST", "/mem/mp", q)) as r:
+                async with s.post(
+                    f"{base}/mem/mp?{q}", data=xml.encode(), headers=signer.headers("POST", "/mem/mp", q)
+                ) as r:
                     assert r.status == 200, await r.text()
-                print(f"multipart {args.multipart} in {len(parts)} parts: "
-                      f"{mp / 2**20 / (time.monotonic() - t):.0f} MiB/s, {report(baseline, pids)}")
+                print(
+                    f"multipart {args.multipart} in {len(parts)} parts: "
+                    f"{mp / 2**20 / (time.monotonic() - t):.0f} MiB/s, {report(baseline, pids)}"
+                )
     finally:
         proc.terminate()
         proc.wait()

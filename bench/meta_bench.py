@@ -80,24 +80,39 @@ def rows(n: int, bucket: str = BUCKET, keyfn=key):
         yield (bucket, keyfn(i), "null", 1, 1, 0, 1024, ETAG, mtime, '{"ct":"binary/octet-stream"}', None, None)
 
 
-COLS = ["bucket", "key", "version_id", "seq", "is_latest", "delete_marker", "size", "etag", "mtime", "info",
-        "layout", "inline_data"]
+COLS = [
+    "bucket",
+    "key",
+    "version_id",
+    "seq",
+    "is_latest",
+    "delete_marker",
+    "size",
+    "etag",
+    "mtime",
+    "info",
+    "layout",
+    "inline_data",
+]
 
 
 async def fill(store: MetaStore, n: int, bucket: str = BUCKET, keyfn=key) -> float:
     t0 = time.perf_counter()
     await store.create_bucket(BucketRecord(bucket, time.time()))
     if isinstance(store, SqliteMeta):
+
         def load() -> None:
             db = store._conn()
             db.execute("BEGIN")
-            db.executemany(f"INSERT INTO versions ({', '.join(COLS)}) VALUES ({','.join('?' * 12)})",
-                           rows(n, bucket, keyfn))
+            db.executemany(
+                f"INSERT INTO versions ({', '.join(COLS)}) VALUES ({','.join('?' * 12)})", rows(n, bucket, keyfn)
+            )
             db.execute("COMMIT")
             db.execute("ANALYZE")
 
         await store._run(load)
     else:
+
         async def load(c) -> None:
             batch: list[tuple] = []
             for r in rows(n, bucket, keyfn):
@@ -144,8 +159,9 @@ async def bench_store(store: MetaStore, n: int, repeat: int) -> dict[str, tuple[
 
 def _layout(i: int) -> ShardSet:
     """A small erasure-coded shard set (what GC queues when a version goes)."""
-    return ShardSet(f"{i:032x}", 1024, 6, 3, "isa_l_rs_vand", 1 << 20, 176, 176, "blake3",
-                    tuple(f"drive{j}" for j in range(9)))
+    return ShardSet(
+        f"{i:032x}", 1024, 6, 3, "isa_l_rs_vand", 1 << 20, 176, 176, "blake3", tuple(f"drive{j}" for j in range(9))
+    )
 
 
 async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, float, float]]:
@@ -155,13 +171,21 @@ async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, flo
     await store.create_bucket(BucketRecord("w-ver", now, versioning="Enabled"))
 
     def rec(bucket: str, i: int, vid: str = "null") -> VersionRecord:
-        return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=vid, mtime=time.time(), size=1024,
-                             etag=ETAG, info=ObjectInfo(content_type="binary/octet-stream"),
-                             layout=ObjectLayout.single(_layout(i)))
+        return VersionRecord(
+            bucket=bucket,
+            key=f"obj/{i:06d}",
+            version_id=vid,
+            mtime=time.time(),
+            size=1024,
+            etag=ETAG,
+            info=ObjectInfo(content_type="binary/octet-stream"),
+            layout=ObjectLayout.single(_layout(i)),
+        )
 
     def marker(bucket: str, i: int) -> VersionRecord:
-        return VersionRecord(bucket=bucket, key=f"obj/{i:06d}", version_id=f"m{i:031x}", mtime=time.time(),
-                             delete_marker=True)
+        return VersionRecord(
+            bucket=bucket, key=f"obj/{i:06d}", version_id=f"m{i:031x}", mtime=time.time(), delete_marker=True
+        )
 
     async def multipart(i: int, abort: bool) -> None:
         uid = f"u{i:031x}"
@@ -172,10 +196,14 @@ async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, flo
         if abort:
             await store.abort_upload("w-plain", key, uid)
         else:
-            parts = ObjectLayout.multipart([Part(1, 1024, ETAG, _layout(i * 10 + 1)),
-                                            Part(2, 1024, ETAG, _layout(i * 10 + 2))])
-            await store.complete_upload(uid, VersionRecord(bucket="w-plain", key=key, mtime=time.time(),
-                                                           size=2048, etag=ETAG, layout=parts), [1, 2])
+            parts = ObjectLayout.multipart(
+                [Part(1, 1024, ETAG, _layout(i * 10 + 1)), Part(2, 1024, ETAG, _layout(i * 10 + 2))]
+            )
+            await store.complete_upload(
+                uid,
+                VersionRecord(bucket="w-plain", key=key, mtime=time.time(), size=2048, etag=ETAG, layout=parts),
+                [1, 2],
+            )
 
     def retag(v: VersionRecord) -> ObjectInfo:
         return replace(v.info, tags={"n": str(v.seq)})
@@ -185,8 +213,9 @@ async def bench_writes(store: MetaStore, ops: int) -> dict[str, tuple[float, flo
         "put, overwrite (null version to GC)": lambda i: store.put_version(rec("w-plain", i)),
         "put, new version (versioned)": lambda i: store.put_version(rec("w-ver", i, f"v{i:031x}")),
         "delete marker (versioned)": lambda i: store.delete_object("w-ver", f"obj/{i:06d}", None, marker("w-ver", i)),
-        "delete a version (versioned)": lambda i: store.delete_object("w-ver", f"obj/{i:06d}", f"v{i:031x}",
-                                                                      marker("w-ver", i)),
+        "delete a version (versioned)": lambda i: store.delete_object(
+            "w-ver", f"obj/{i:06d}", f"v{i:031x}", marker("w-ver", i)
+        ),
         "update_info (function)": lambda i: store.update_info("w-plain", f"obj/{i:06d}", "null", retag),
         "get_version (latest)": lambda i: store.get_version("w-plain", f"obj/{i:06d}"),
         "multipart create+2 parts+complete": lambda i: multipart(i, False),
@@ -229,9 +258,23 @@ def http_bench(config_path: str, n: int, repeat: int) -> dict[str, tuple[float, 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "S3GW_ROOT_USER": "bench-user", "S3GW_ROOT_PASSWORD": "bench-password-0123456789"}
-    proc = subprocess.Popen([sys.executable, "-m", "s3gw.cli", "serve", "--config", config_path,
-                             "--address", f"127.0.0.1:{port}", "--log-level", "WARNING"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "s3gw.cli",
+            "serve",
+            "--config",
+            config_path,
+            "--address",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -246,8 +289,9 @@ def http_bench(config_path: str, n: int, repeat: int) -> dict[str, tuple[float, 
         def page(query: str) -> tuple[float, int]:
             times, count = [], 0
             for _ in range(repeat + 1):
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}?{query}",
-                                             headers=signer.headers("GET", f"/{BUCKET}", query))
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/{BUCKET}?{query}", headers=signer.headers("GET", f"/{BUCKET}", query)
+                )
                 t0 = time.perf_counter()
                 with urllib.request.urlopen(req) as r:
                     body = r.read()
@@ -296,8 +340,10 @@ async def run_backend(backend: str, n: int, repeat: int, dsn: str | None, http: 
             if dsn is None:
                 db = pg.new_database("bench")
                 dsn = pg.dsn(db)
-                cfg = {"server": {"data": tmp}, "database": {"host": pg.host, "port": pg.port, "name": db,
-                                                              "user": pg.user}}
+                cfg = {
+                    "server": {"data": tmp},
+                    "database": {"host": pg.host, "port": pg.port, "name": db, "user": pg.user},
+                }
                 os.environ["S3GW_DB_PASSWORD"] = pg.password
             else:
                 cfg = {}
@@ -330,8 +376,9 @@ async def main() -> None:
     ap.add_argument("--http", action="store_true", help="also time ListObjectsV2 through a gateway")
     ap.add_argument("--cases", default="listing", help="listing, writes, or listing,writes")
     ap.add_argument("--ops", type=int, default=300, help="calls of each write transaction (--cases writes)")
-    ap.add_argument("--tmpdir", default=None,
-                    help="where the SQLite file goes (e.g. /dev/shm: no fsync cost, only the code's)")
+    ap.add_argument(
+        "--tmpdir", default=None, help="where the SQLite file goes (e.g. /dev/shm: no fsync cost, only the code's)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.tmpdir:
@@ -364,7 +411,7 @@ async def main() -> None:
         print("|---|---|---|---|---|")
         for backend, res in writes.items():
             for case, (med, p90, rate) in res.items():
-                cells = "| |" if med != med else f"| {med:.2f} | {p90:.2f} |"   # NaN: throughput only
+                cells = "| |" if med != med else f"| {med:.2f} | {p90:.2f} |"  # NaN: throughput only
                 print(f"| {backend} | {case} {cells} {rate:.0f} |")
         if not results:
             return

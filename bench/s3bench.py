@@ -51,24 +51,42 @@ class Signer:
         return self._keys[date]
 
     def headers(self, method: str, path: str, query: str = "") -> dict[str, str]:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         amz = now.strftime("%Y%m%dT%H%M%SZ")
         date = amz[:8]
-        canonical = "\n".join([method, quote(path, safe="/-_.~"), query,
-                               f"host:{self.host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz}\n",
-                               "host;x-amz-content-sha256;x-amz-date", "UNSIGNED-PAYLOAD"])
+        canonical = "\n".join(
+            [
+                method,
+                quote(path, safe="/-_.~"),
+                query,
+                f"host:{self.host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz}\n",
+                "host;x-amz-content-sha256;x-amz-date",
+                "UNSIGNED-PAYLOAD",
+            ]
+        )
         scope = f"{date}/{self.region}/s3/aws4_request"
         sts = f"AWS4-HMAC-SHA256\n{amz}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         sig = hmac.new(self._key(date), sts.encode(), hashlib.sha256).hexdigest()
         return {
-            "x-amz-date": amz, "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+            "x-amz-date": amz,
+            "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
             "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access}/{scope}, "
-                             f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}",
+            f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}",
         }
 
 
-async def run_phase(session: aiohttp.ClientSession, signer: Signer, base: str, bucket: str, method: str,
-                    size: int, keys: list[str], concurrency: int, seconds: float, payload: bytes) -> tuple[int, float]:
+async def run_phase(
+    session: aiohttp.ClientSession,
+    signer: Signer,
+    base: str,
+    bucket: str,
+    method: str,
+    size: int,
+    keys: list[str],
+    concurrency: int,
+    seconds: float,
+    payload: bytes,
+) -> tuple[int, float]:
     """Issue requests from ``concurrency`` workers; PUT makes new keys, GET cycles through ``keys``."""
     deadline = time.monotonic() + seconds
     done = 0
@@ -143,12 +161,18 @@ async def main() -> int:
             for conc in (int(c) for c in args.concurrency.split(",")):
                 n_max = max(conc, min(cap // max(size, 1), 200_000))
                 keys = [f"{size_s}/{conc}/{i:08d}" for i in range(n_max)]
-                n, secs = await run_phase(session, signer, args.endpoint, bucket, "PUT", size, keys, conc,
-                                          args.seconds, payload)
-                print(f"PUT  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}")
-                n, secs = await run_phase(session, signer, args.endpoint, bucket, "GET", size, keys[:n], conc,
-                                          args.seconds, payload)
-                print(f"GET  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}")
+                n, secs = await run_phase(
+                    session, signer, args.endpoint, bucket, "PUT", size, keys, conc, args.seconds, payload
+                )
+                print(
+                    f"PUT  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}"
+                )
+                n, secs = await run_phase(
+                    session, signer, args.endpoint, bucket, "GET", size, keys[:n], conc, args.seconds, payload
+                )
+                print(
+                    f"GET  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}"
+                )
                 sys.stdout.flush()
     return 0
 

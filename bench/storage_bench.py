@@ -39,9 +39,14 @@ async def main() -> None:
     piece = args.piece_kib << 10
     # Incompressible, but cheap to make: 16 MiB of random bytes, repeated.
     pattern = os.urandom(16 << 20)
-    storage = Storage.local(root, drives=args.k + args.m, data_shards=args.k,
-                            parity_shards=args.m, block_size=args.block_kib << 10,
-                            fsync=not args.no_fsync)
+    storage = Storage.local(
+        root,
+        drives=args.k + args.m,
+        data_shards=args.k,
+        parity_shards=args.m,
+        block_size=args.block_kib << 10,
+        fsync=not args.no_fsync,
+    )
     try:
         data_id = os.urandom(16).hex()
         w = await storage.open_writer(data_id, storage.new_placement(data_id))
@@ -52,7 +57,7 @@ async def main() -> None:
             n = min(piece, size - sent)
             off = sent % len(pattern)
             n = min(n, len(pattern) - off)
-            await w.write(mv[off:off + n])
+            await w.write(mv[off : off + n])
             sent += n
         layout = await w.commit()
         t_write = time.perf_counter() - t0
@@ -72,8 +77,7 @@ async def main() -> None:
                 await storage.drive(layout.placement[i]).delete_shard(f"{data_id}.{i}")
             t_deg, got = await read_all()
             assert got == size
-            degraded = f"  degraded read ({min(args.m, args.k)} data shards gone): " \
-                       f"{args.size_mib / t_deg:7.1f} MiB/s\n"
+            degraded = f"  degraded read ({min(args.m, args.k)} data shards gone): {args.size_mib / t_deg:7.1f} MiB/s\n"
             t = time.perf_counter()
             healed = await storage.heal(layout)
             degraded += f"  heal of {healed}: {time.perf_counter() - t:.2f}s\n"
@@ -83,17 +87,20 @@ async def main() -> None:
         while sent < size:
             off = sent % len(pattern)
             n = min(len(pattern) - off, size - sent)
-            h1.update(mv[off:off + n])
+            h1.update(mv[off : off + n])
             sent += n
         async for chunk in storage.read(layout, 0, size):
             h2.update(chunk)
         assert h1.digest() == h2.digest(), "data mismatch"
-        print(f"{args.size_mib} MiB object, {args.k}+{args.m}, {args.block_kib} KiB stripes, "
-              f"{args.piece_kib} KiB writes, fsync={'off' if args.no_fsync else 'on'}, "
-              f"hash={layout.hash}, ec={layout.ec}\n"
-              f"  write: {args.size_mib / t_write:7.1f} MiB/s\n"
-              f"  read:  {args.size_mib / t_read:7.1f} MiB/s\n{degraded}"
-              f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB\n", end="")
+        print(
+            f"{args.size_mib} MiB object, {args.k}+{args.m}, {args.block_kib} KiB stripes, "
+            f"{args.piece_kib} KiB writes, fsync={'off' if args.no_fsync else 'on'}, "
+            f"hash={layout.hash}, ec={layout.ec}\n"
+            f"  write: {args.size_mib / t_write:7.1f} MiB/s\n"
+            f"  read:  {args.size_mib / t_read:7.1f} MiB/s\n{degraded}"
+            f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB\n",
+            end="",
+        )
     finally:
         await storage.close()
         if args.dir is None:

@@ -39,10 +39,14 @@ AVAIL = pytest.StashKey[dict]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("compat")
-    g.addoption("--compat-update-docs", action="store_true",
-                help="rewrite the matrix section of docs/compat.md from this run")
-    g.addoption("--compat-cases", default=os.environ.get("COMPAT_CASES", ""),
-                help="comma-separated fnmatch patterns of case ids to run (default: all)")
+    g.addoption(
+        "--compat-update-docs", action="store_true", help="rewrite the matrix section of docs/compat.md from this run"
+    )
+    g.addoption(
+        "--compat-cases",
+        default=os.environ.get("COMPAT_CASES", ""),
+        help="comma-separated fnmatch patterns of case ids to run (default: all)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -157,6 +161,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="session")
 def pool():

@@ -28,52 +28,60 @@ class Div:
 
 
 # reasons (s3gw vs MinIO), most important first in docs/compat.md
-PAGINATION = 'page boundaries differ: MinIO sometimes ends a truncated page early (KeyCount < max-keys) around common prefixes; s3gw fills every page. Both return the same keys in the same order'
-OBJECT_AND_PREFIX = "s3gw: lists both 'file' and 'file/child'; MinIO keeps 'file/child' readable but hides it from listings"
-COPY_HEADERS = 's3gw: CopyObject answers carry the checksum header only when the source had a checksum; MinIO computes and sends a CRC64NVME checksum for every copy'
-AUTH_ERROR_CODES = 's3gw: malformed Authorization headers answer MissingFields/InvalidRequest (400); MinIO answers AccessDenied/RequestTimeTooSkewed (403)'
-DATE_HEADER = 's3gw: accepts a SigV4 request dated by the Date header alone; MinIO answers MalformedDate'
-MULTIPART_LIMITS = 'deliberate: s3gw lists multipart uploads with AWS semantics (prefix, delimiter, max-uploads, markers); this MinIO lists uploads only for a prefix that is an exact object name and ignores delimiter and max-uploads'
+PAGINATION = "page boundaries differ: MinIO sometimes ends a truncated page early (KeyCount < max-keys) around common prefixes; s3gw fills every page. Both return the same keys in the same order"
+OBJECT_AND_PREFIX = (
+    "s3gw: lists both 'file' and 'file/child'; MinIO keeps 'file/child' readable but hides it from listings"
+)
+COPY_HEADERS = "s3gw: CopyObject answers carry the checksum header only when the source had a checksum; MinIO computes and sends a CRC64NVME checksum for every copy"
+AUTH_ERROR_CODES = "s3gw: malformed Authorization headers answer MissingFields/InvalidRequest (400); MinIO answers AccessDenied/RequestTimeTooSkewed (403)"
+DATE_HEADER = "s3gw: accepts a SigV4 request dated by the Date header alone; MinIO answers MalformedDate"
+MULTIPART_LIMITS = "deliberate: s3gw lists multipart uploads with AWS semantics (prefix, delimiter, max-uploads, markers); this MinIO lists uploads only for a prefix that is an exact object name and ignores delimiter and max-uploads"
 RANGE_ERROR_BODY = "s3gw: the InvalidRange error omits ActualObjectSize/RangeRequested and uses the table message; MinIO's body names the range and the object size"
-POLICY_STATUS = ("deliberate: GetBucketPolicyStatus IsPublic follows AWS (an Allow for everyone not pinned to "
-                 "addresses); MinIO answers TRUE only when anonymous callers may list and put to the bucket's own "
-                 "ARN, and in capitals, which boto3 reads as false")
-LOCK_ERROR_CODES = 's3gw: object-lock validation errors use other codes (MalformedXML/InvalidArgument/InvalidRequest swapped, 409 for InvalidBucketState) than MinIO (InvalidArgument/InvalidRequest/MalformedXML, 400)'
+POLICY_STATUS = (
+    "deliberate: GetBucketPolicyStatus IsPublic follows AWS (an Allow for everyone not pinned to "
+    "addresses); MinIO answers TRUE only when anonymous callers may list and put to the bucket's own "
+    "ARN, and in capitals, which boto3 reads as false"
+)
+LOCK_ERROR_CODES = "s3gw: object-lock validation errors use other codes (MalformedXML/InvalidArgument/InvalidRequest swapped, 409 for InvalidBucketState) than MinIO (InvalidArgument/InvalidRequest/MalformedXML, 400)"
 POST_AWS_RULES = 'deliberate: where MinIO checks a POST policy more laxly than AWS, s3gw follows AWS: ["content-length-range", 0, 0] admits only an empty file (MinIO: no limit)'
-SVCACCT_EDIT_KEEPS_POLICY = ("deliberate: editing a service account (disable, enable, a new description...) without a "
-                             "new policy keeps its embedded policy; MinIO's update-service-account drops it, so the "
-                             "key silently gets all its user's permissions")
-STS_MAX_DURATION = ("deliberate: AssumeRole's DurationSeconds is at most 43200 (12 hours, AWS's AssumeRole maximum); "
-                    "MinIO accepts up to 365 days")
-POST_ANONYMOUS = 'deliberate: a form without signature or credential is an anonymous upload, AccessDenied until a bucket policy allows it; MinIO answers AuthorizationQueryParametersError (400) for the missing credential'
+SVCACCT_EDIT_KEEPS_POLICY = (
+    "deliberate: editing a service account (disable, enable, a new description...) without a "
+    "new policy keeps its embedded policy; MinIO's update-service-account drops it, so the "
+    "key silently gets all its user's permissions"
+)
+STS_MAX_DURATION = (
+    "deliberate: AssumeRole's DurationSeconds is at most 43200 (12 hours, AWS's AssumeRole maximum); "
+    "MinIO accepts up to 365 days"
+)
+POST_ANONYMOUS = "deliberate: a form without signature or credential is an anonymous upload, AccessDenied until a bucket policy allows it; MinIO answers AuthorizationQueryParametersError (400) for the missing credential"
 
 # case id -> {target: Div}; generated from a run, then kept by hand
 DIVERGENCES: dict[str, dict[str, Div]] = {
-    'listing.v1-pages[max1]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.v1-pages[max3-url]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.v1-pages[max4-delim]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.v2-pages[max1]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.v2-pages[max3-url]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.v2-pages[max4-delim]': {'s3gw*': Div(PAGINATION, tests=('same',))},
-    'listing.object-and-prefix': {'s3gw*': Div(OBJECT_AND_PREFIX, tests=('same',))},
-    'copy.source-raw-leading-slash': {'s3gw*': Div(COPY_HEADERS, tests=('same',))},
-    'copy.source-raw-url-encoded': {'s3gw*': Div(COPY_HEADERS, tests=('same',))},
-    'tagging.object.copy-replace': {'s3gw*': Div(COPY_HEADERS, tests=('same',))},
-    'auth.malformed-header': {'s3gw*': Div(AUTH_ERROR_CODES, tests=('same',))},
-    'auth.missing-signed-headers': {'s3gw*': Div(AUTH_ERROR_CODES, tests=('same',))},
-    'auth.unknown-algorithm': {'s3gw*': Div(AUTH_ERROR_CODES, tests=('same',))},
-    'auth.date-header-instead-of-x-amz-date': {'s3gw*': Div(DATE_HEADER, tests=('same',))},
-    'multipart.list-uploads': {'s3gw*': Div(MULTIPART_LIMITS, tests=('same',))},
-    'xml.error-invalid-range-body': {'s3gw*': Div(RANGE_ERROR_BODY, tests=('same',))},
-    'lock.default-retention-days-and-years': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
-    'policies.status': {'s3gw*': Div(POLICY_STATUS, tests=('same',))},
-    'lock.put-mode-without-date': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
-    'lock.retention-past-date': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
-    'lock.suspend-versioning': {'s3gw*': Div(LOCK_ERROR_CODES, tests=('same',))},
-    'browser.post.range-zero': {'s3gw*': Div(POST_AWS_RULES)},
-    'browser.post.anonymous': {'s3gw*': Div(POST_ANONYMOUS)},
-    'identity.svcacct-lifecycle': {'s3gw*': Div(SVCACCT_EDIT_KEEPS_POLICY, tests=('same',))},
-    'identity.sts-errors': {'s3gw*': Div(STS_MAX_DURATION, tests=('same',))},
+    "listing.v1-pages[max1]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.v1-pages[max3-url]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.v1-pages[max4-delim]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.v2-pages[max1]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.v2-pages[max3-url]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.v2-pages[max4-delim]": {"s3gw*": Div(PAGINATION, tests=("same",))},
+    "listing.object-and-prefix": {"s3gw*": Div(OBJECT_AND_PREFIX, tests=("same",))},
+    "copy.source-raw-leading-slash": {"s3gw*": Div(COPY_HEADERS, tests=("same",))},
+    "copy.source-raw-url-encoded": {"s3gw*": Div(COPY_HEADERS, tests=("same",))},
+    "tagging.object.copy-replace": {"s3gw*": Div(COPY_HEADERS, tests=("same",))},
+    "auth.malformed-header": {"s3gw*": Div(AUTH_ERROR_CODES, tests=("same",))},
+    "auth.missing-signed-headers": {"s3gw*": Div(AUTH_ERROR_CODES, tests=("same",))},
+    "auth.unknown-algorithm": {"s3gw*": Div(AUTH_ERROR_CODES, tests=("same",))},
+    "auth.date-header-instead-of-x-amz-date": {"s3gw*": Div(DATE_HEADER, tests=("same",))},
+    "multipart.list-uploads": {"s3gw*": Div(MULTIPART_LIMITS, tests=("same",))},
+    "xml.error-invalid-range-body": {"s3gw*": Div(RANGE_ERROR_BODY, tests=("same",))},
+    "lock.default-retention-days-and-years": {"s3gw*": Div(LOCK_ERROR_CODES, tests=("same",))},
+    "policies.status": {"s3gw*": Div(POLICY_STATUS, tests=("same",))},
+    "lock.put-mode-without-date": {"s3gw*": Div(LOCK_ERROR_CODES, tests=("same",))},
+    "lock.retention-past-date": {"s3gw*": Div(LOCK_ERROR_CODES, tests=("same",))},
+    "lock.suspend-versioning": {"s3gw*": Div(LOCK_ERROR_CODES, tests=("same",))},
+    "browser.post.range-zero": {"s3gw*": Div(POST_AWS_RULES)},
+    "browser.post.anonymous": {"s3gw*": Div(POST_ANONYMOUS)},
+    "identity.svcacct-lifecycle": {"s3gw*": Div(SVCACCT_EDIT_KEEPS_POLICY, tests=("same",))},
+    "identity.sts-errors": {"s3gw*": Div(STS_MAX_DURATION, tests=("same",))},
 }
 
 

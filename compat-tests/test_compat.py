@@ -5,7 +5,6 @@ from __future__ import annotations
 import pprint
 
 import pytest
-
 from s3compat import core
 
 
@@ -29,6 +28,11 @@ def test_same(case_id, target_name, observe, reference):
     ref = observe(case_id, reference)
     got = observe(case_id, target_name)
     d = core.diff(ref, got)
-    assert not d, (f"{target_name} differs from {reference}:\n  " + "\n  ".join(d)
-                   + f"\n\n{reference}:\n" + pprint.pformat(ref, width=110)
-                   + f"\n\n{target_name}:\n" + pprint.pformat(got, width=110))
+    assert not d, (
+        f"{target_name} differs from {reference}:\n  "
+        + "\n  ".join(d)
+        + f"\n\n{reference}:\n"
+        + pprint.pformat(ref, width=110)
+        + f"\n\n{target_name}:\n"
+        + pprint.pformat(got, width=110)
+    )

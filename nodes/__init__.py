@@ -14,8 +14,18 @@ from .errors import (
 from .shardstore import Capacity, ShardStat, ShardStore, ShardWriter, validate_name
 
 __all__ = [
-    "DEFAULT_ALGO", "algorithm",
-    "NodeError", "InvalidShardName", "ShardNotFound", "ChecksumMismatch", "DiskFull",
-    "DriveError", "UnsupportedHash",
-    "Capacity", "ShardStat", "ShardStore", "ShardWriter", "validate_name",
+    "DEFAULT_ALGO",
+    "algorithm",
+    "NodeError",
+    "InvalidShardName",
+    "ShardNotFound",
+    "ChecksumMismatch",
+    "DiskFull",
+    "DriveError",
+    "UnsupportedHash",
+    "Capacity",
+    "ShardStat",
+    "ShardStore",
+    "ShardWriter",
+    "validate_name",
 ]

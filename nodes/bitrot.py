@@ -22,7 +22,8 @@ encoder and the drive threads.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .errors import UnsupportedHash
 
@@ -37,7 +38,7 @@ HashFn = Callable[[Buffer], bytes]
 
 class HashAlgo(NamedTuple):
     name: str
-    ident: int          # stored in shard headers; never reuse a number
+    ident: int  # stored in shard headers; never reuse a number
     digest_size: int
     fn: HashFn
 

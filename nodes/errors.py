@@ -54,6 +54,5 @@ class UnsupportedHash(NodeError):
 #: code -> class, so a remote client can rebuild the error from its code.
 ERRORS_BY_CODE: dict[str, type[NodeError]] = {
     cls.code: cls
-    for cls in (NodeError, InvalidShardName, ShardNotFound, ChecksumMismatch,
-                DiskFull, DriveError, UnsupportedHash)
+    for cls in (NodeError, InvalidShardName, ShardNotFound, ChecksumMismatch, DiskFull, DriveError, UnsupportedHash)
 }

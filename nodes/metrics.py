@@ -26,7 +26,8 @@ def metrics_access(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(mode, token) from the environment."""
     env = os.environ if env is None else env
     mode = env.get("S3GW_METRICS_AUTH") or (
-        "public" if env.get("MINIO_PROMETHEUS_AUTH_TYPE", "").lower() == "public" else "bearer")
+        "public" if env.get("MINIO_PROMETHEUS_AUTH_TYPE", "").lower() == "public" else "bearer"
+    )
     token = env.get("S3GW_METRICS_TOKEN", "")
     if not token and env.get("S3GW_METRICS_TOKEN_FILE"):
         with open(env["S3GW_METRICS_TOKEN_FILE"]) as f:
@@ -53,11 +54,19 @@ class NodeMetrics:
         self.node_id = node_id
         self.started = time.time()
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("s3gw_node_requests", "Node protocol requests by operation and status",
-                                ["op", "status"], registry=self.registry)
-        self.seconds = Histogram("s3gw_node_request_seconds", "Node protocol request latency", ["op"],
-                                 registry=self.registry,
-                                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+        self.requests = Counter(
+            "s3gw_node_requests",
+            "Node protocol requests by operation and status",
+            ["op", "status"],
+            registry=self.registry,
+        )
+        self.seconds = Histogram(
+            "s3gw_node_request_seconds",
+            "Node protocol request latency",
+            ["op"],
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
         self.received = Counter("s3gw_node_received_bytes", "Request body bytes received", registry=self.registry)
         self.sent = Counter("s3gw_node_sent_bytes", "Response body bytes sent", registry=self.registry)
         self.drives: list[dict[str, Any]] = []
@@ -82,9 +91,15 @@ class _Drives:
 
     def collect(self) -> Iterator[Metric]:
         lab = ["node", "drive"]
-        fams = {k: GaugeMetricFamily(f"s3gw_node_drive_{k}", doc, labels=lab) for k, doc in (
-            ("total_bytes", "Size of the drive's file system"), ("free_bytes", "Bytes free for shards"),
-            ("used_bytes", "Used bytes of the drive's file system"), ("up", "1 when the drive passes its checks"))}
+        fams = {
+            k: GaugeMetricFamily(f"s3gw_node_drive_{k}", doc, labels=lab)
+            for k, doc in (
+                ("total_bytes", "Size of the drive's file system"),
+                ("free_bytes", "Bytes free for shards"),
+                ("used_bytes", "Used bytes of the drive's file system"),
+                ("up", "1 when the drive passes its checks"),
+            )
+        }
         for d in self.m.drives:
             labels = [self.m.node_id, d["name"]]
             fams["total_bytes"].add_metric(labels, d.get("total", 0))

@@ -68,9 +68,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 AUTH_HEADER = "x-s3gw-node-auth"
 PROOF_HEADER = "x-s3gw-node-proof"
-PROTOCOL_VERSION = "s3gw-node-v2"   # the first line of every signed request: the node protocol, not a release
-MAX_SKEW = 300           # seconds
-MIN_SECRET = 16          # bytes
+PROTOCOL_VERSION = "s3gw-node-v2"  # the first line of every signed request: the node protocol, not a release
+MAX_SKEW = 300  # seconds
+MIN_SECRET = 16  # bytes
 API = "/v1"
 
 BODY_NONE = "none"
@@ -138,8 +138,15 @@ def string_to_sign(method: str, raw_path: str, ts: int, nonce: str, body: str) -
     return f"{PROTOCOL_VERSION}\n{method.upper()}\n{raw_path}\n{ts}\n{nonce}\n{body}"
 
 
-def sign_request(secret: bytes, method: str, raw_path: str, now: float | None = None, *,
-                 body: str = BODY_NONE, nonce: str | None = None) -> tuple[str, str]:
+def sign_request(
+    secret: bytes,
+    method: str,
+    raw_path: str,
+    now: float | None = None,
+    *,
+    body: str = BODY_NONE,
+    nonce: str | None = None,
+) -> tuple[str, str]:
     """(header value, signature) for a request to ``raw_path`` (path and query,
     exactly as sent on the wire); ``body``: ``BODY_NONE`` or an upload's MAC algorithm."""
     ts = int(time.time() if now is None else now)
@@ -158,8 +165,7 @@ class Signed:
     body: str
 
 
-def verify_request(secret: bytes, method: str, raw_path: str, header: str | None,
-                   now: float | None = None) -> Signed:
+def verify_request(secret: bytes, method: str, raw_path: str, header: str | None, now: float | None = None) -> Signed:
     """The request's signed fields when ``header`` authenticates it, else AuthFailure
     (401 without credentials, 403 with wrong ones). Replays are ``ReplayGuard``'s.
 
@@ -178,8 +184,7 @@ def verify_request(secret: bytes, method: str, raw_path: str, header: str | None
     if len(parts) != 4:
         raise AuthFailure(401, "malformed node credentials")
     ts_s, nonce, body, sig = parts
-    if not is_digits(ts_s, 12) or not _NONCE.fullmatch(nonce) or body not in _BODY_MODES \
-            or not _SIG.fullmatch(sig):
+    if not is_digits(ts_s, 12) or not _NONCE.fullmatch(nonce) or body not in _BODY_MODES or not _SIG.fullmatch(sig):
         raise AuthFailure(401, "malformed node credentials")
     ts = int(ts_s)
     t = time.time() if now is None else now
@@ -209,7 +214,7 @@ class ReplayGuard:
 
     def __init__(self, max_entries: int = 1_000_000) -> None:
         self.max_entries = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()   # nonce -> when it may be forgotten
+        self._seen: OrderedDict[str, float] = OrderedDict()  # nonce -> when it may be forgotten
 
     def check(self, signed: Signed, now: float | None = None) -> None:
         t = time.time() if now is None else now
@@ -299,7 +304,7 @@ class FrameSplitter:
         self.stride = block_size + hash_len
         self._buf = bytearray()
         self.frame_bytes = 0
-        self.end_mac = b""          # the body MAC of the end record, once ``finish`` has read it
+        self.end_mac = b""  # the body MAC of the end record, once ``finish`` has read it
 
     def feed(self, data: bytes) -> list[tuple[bytes, int]]:
         """Whole frames now available: (frames back to back, block length of each)

@@ -35,14 +35,15 @@ import logging
 import os
 import signal
 import ssl
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from . import bitrot
-from .metrics import CONTENT_TYPE, PUBLIC_PATHS, NodeMetrics, allowed, metrics_access
 from .errors import InvalidShardName, NodeError, ShardNotFound, UnsupportedHash
+from .metrics import CONTENT_TYPE, PUBLIC_PATHS, NodeMetrics, allowed, metrics_access
 from .protocol import (
     API,
     AUTH_HEADER,
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
+
 READ_CHUNK = 1 << 20
 FLUSH_BYTES = 4 << 20
 MAX_READ_BLOCKS = 4096
@@ -84,31 +86,39 @@ class _BadRequest(Exception):
 class NodeServer:
     """One node: ``drives`` maps a drive name (``d1``, ``d2``, ...) to its store."""
 
-    def __init__(self, node_id: str, drives: dict[str, ShardStore], secret: bytes, *,
-                 threads_per_drive: int = 4, tmp_max_age: float = 3600.0,
-                 sweep_interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        drives: dict[str, ShardStore],
+        secret: bytes,
+        *,
+        threads_per_drive: int = 4,
+        tmp_max_age: float = 3600.0,
+        sweep_interval: float = 60.0,
+    ) -> None:
         self.node_id = node_id
         self.drives = drives
         self.secret = secret
         self.tmp_max_age = tmp_max_age
         self.sweep_interval = sweep_interval
-        self._pools = {name: ThreadPoolExecutor(threads_per_drive, thread_name_prefix=f"node-{name}")
-                       for name in drives}
-        self.replays = ReplayGuard()                      # nonces seen within the skew window
-        self.metrics = NodeMetrics(node_id)               # GET /metrics (nodes/metrics.py)
+        self._pools = {
+            name: ThreadPoolExecutor(threads_per_drive, thread_name_prefix=f"node-{name}") for name in drives
+        }
+        self.replays = ReplayGuard()  # nonces seen within the skew window
+        self.metrics = NodeMetrics(node_id)  # GET /metrics (nodes/metrics.py)
         self.metrics_mode, self.metrics_token = metrics_access()
 
     @classmethod
-    def from_dirs(cls, node_id: str, dirs: list[str], secret: bytes, *, fsync: bool = True,
-                  reserve_bytes: int = 0, **kw: Any) -> "NodeServer":
+    def from_dirs(
+        cls, node_id: str, dirs: list[str], secret: bytes, *, fsync: bool = True, reserve_bytes: int = 0, **kw: Any
+    ) -> NodeServer:
         """Drives ``d1..dN`` on ``dirs`` (formatted when new). The drive id in each
         marker is ``<node_id>/dN``, so a disk moved to another slot or node is
         refused instead of being served as the wrong drive."""
         drives = {}
         for i, d in enumerate(dirs, 1):
             name = f"d{i}"
-            store = ShardStore(d, drive_id=f"{node_id}/{name}", create=True, fsync=fsync,
-                               reserve_bytes=reserve_bytes)
+            store = ShardStore(d, drive_id=f"{node_id}/{name}", create=True, fsync=fsync, reserve_bytes=reserve_bytes)
             store.cleanup_tmp(kw.get("tmp_max_age", 3600.0))
             drives[name] = store
         return cls(node_id, drives, secret, **kw)
@@ -138,24 +148,30 @@ class NodeServer:
         return int(raw)
 
     @web.middleware
-    async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:   # metrics (own token) and liveness: never the cluster secret
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS:  # metrics (own token) and liveness: never the cluster secret
             return await handler(request)
         started = loop_time()
         resp = await self._auth_inner(request, handler)
         route = request.match_info.route.resource
         op = f"{request.method} {route.canonical if route is not None else '?'}"
         sent = resp.content_length or 0 if not resp.prepared else max(0, (resp.body_length or 0))
-        self.metrics.observe(op.replace(f"{API}/drives/{{drive}}", ""), resp.status, loop_time() - started,
-                             request.content_length or 0, sent)
+        self.metrics.observe(
+            op.replace(f"{API}/drives/{{drive}}", ""),
+            resp.status,
+            loop_time() - started,
+            request.content_length or 0,
+            sent,
+        )
         return resp
 
-    async def _auth_inner(self, request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _auth_inner(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
-            signed = verify_request(self.secret, request.method, request.raw_path,
-                                    request.headers.get(AUTH_HEADER))
+            signed = verify_request(self.secret, request.method, request.raw_path, request.headers.get(AUTH_HEADER))
             self.replays.check(signed)
         except AuthFailure as e:
             log.warning("refused %s %s from %s: %s", request.method, request.path, request.remote, e)
@@ -234,9 +250,9 @@ class NodeServer:
         async def one(name: str, store: ShardStore) -> dict[str, Any]:
             h = await self._run(name, store.health)
             return {"name": name, **h}
+
         drives = await asyncio.gather(*(one(n, s) for n, s in self.drives.items()))
-        return web.json_response({"node_id": self.node_id, "ok": all(d["ok"] for d in drives),
-                                  "drives": drives})
+        return web.json_response({"node_id": self.node_id, "ok": all(d["ok"] for d in drives), "drives": drives})
 
     async def live(self, request: web.Request) -> web.Response:
         """Liveness without the cluster secret (``mc ping`` probes every server ``mc admin info`` lists)."""
@@ -331,15 +347,27 @@ class NodeServer:
         if count > MAX_READ_BLOCKS:
             raise _BadRequest("count too large")
         bs = request.query.get("block_size")
-        frames = await self._run(drive, lambda: store.read_frames(
-            shard, first, count, block_size=int(bs) if bs and is_digits(bs, 12) else None,
-            hash_algo=request.query.get("hash")))
+        frames = await self._run(
+            drive,
+            lambda: store.read_frames(
+                shard,
+                first,
+                count,
+                block_size=int(bs) if bs and is_digits(bs, 12) else None,
+                hash_algo=request.query.get("hash"),
+            ),
+        )
         hdr = frames.header
-        return web.Response(body=frames.data, content_type="application/octet-stream", headers={
-            "x-s3gw-hash": hdr.hash_algo, "x-s3gw-hash-len": str(hdr.hash_len),
-            "x-s3gw-block-size": str(hdr.block_size),
-            "x-s3gw-lengths": ",".join(map(str, frames.lengths)),
-        })
+        return web.Response(
+            body=frames.data,
+            content_type="application/octet-stream",
+            headers={
+                "x-s3gw-hash": hdr.hash_algo,
+                "x-s3gw-hash-len": str(hdr.hash_len),
+                "x-s3gw-block-size": str(hdr.block_size),
+                "x-s3gw-lengths": ",".join(map(str, frames.lengths)),
+            },
+        )
 
     async def stat_shard(self, request: web.Request) -> web.Response:
         drive, store = self._store(request)
@@ -387,8 +415,9 @@ def node_runner(server: NodeServer, idle_timeout: float = IDLE_TIMEOUT) -> web.A
     opening and from the end of each request, and closes it while no request is
     in progress: an idle socket, or one trickling a request head, is cut off after
     ``idle_timeout`` (a slow client cannot hold node sockets open)."""
-    return web.AppRunner(server.app(), access_log=None, handler_cancellation=True,
-                         keepalive_timeout=idle_timeout or 3630.0)
+    return web.AppRunner(
+        server.app(), access_log=None, handler_cancellation=True, keepalive_timeout=idle_timeout or 3630.0
+    )
 
 
 def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
@@ -398,19 +427,39 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return ctx
 
 
-async def run_node(node_id: str, dirs: list[str], secret: bytes, host: str, port: int, *,
-                   fsync: bool = True, reserve_bytes: int = 0, tmp_max_age: float = 3600.0,
-                   idle_timeout: float = IDLE_TIMEOUT, tls: ssl.SSLContext | None = None,
-                   ready: asyncio.Event | None = None) -> None:
+async def run_node(
+    node_id: str,
+    dirs: list[str],
+    secret: bytes,
+    host: str,
+    port: int,
+    *,
+    fsync: bool = True,
+    reserve_bytes: int = 0,
+    tmp_max_age: float = 3600.0,
+    idle_timeout: float = IDLE_TIMEOUT,
+    tls: ssl.SSLContext | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM (HTTPS with ``tls``)."""
-    server = NodeServer.from_dirs(node_id, dirs, secret, fsync=fsync, reserve_bytes=reserve_bytes,
-                                  tmp_max_age=tmp_max_age)
+    server = NodeServer.from_dirs(
+        node_id, dirs, secret, fsync=fsync, reserve_bytes=reserve_bytes, tmp_max_age=tmp_max_age
+    )
     runner = node_runner(server, idle_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()
-    print(json.dumps({"node": node_id, "address": f"{host}:{port}", "tls": tls is not None,
-                      "drives": {n: s.root for n, s in server.drives.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "node": node_id,
+                "address": f"{host}:{port}",
+                "tls": tls is not None,
+                "drives": {n: s.root for n, s in server.drives.items()},
+            }
+        ),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -55,8 +55,9 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Any
 
 from . import bitrot
 from .errors import (
@@ -164,17 +165,18 @@ class ShardHeader:
 
     def encode(self) -> bytes:
         ident = next(i for i, n in bitrot.KNOWN_IDS.items() if n == self.hash_algo)
-        raw = _HDR.pack(MAGIC, FORMAT_VERSION, ident, self.hash_len,
-                        len(self.name), self.block_size, 0, self.name.encode())
+        raw = _HDR.pack(
+            MAGIC, FORMAT_VERSION, ident, self.hash_len, len(self.name), self.block_size, 0, self.name.encode()
+        )
         return raw + struct.pack("<I", zlib.crc32(raw))
 
     @classmethod
-    def decode(cls, raw: Buffer) -> "ShardHeader":
+    def decode(cls, raw: Buffer) -> ShardHeader:
         if len(raw) < HEADER_SIZE:
             raise ChecksumMismatch("shard header truncated")
         raw = bytes(raw[:HEADER_SIZE])
         (crc,) = struct.unpack_from("<I", raw, HEADER_SIZE - 4)
-        if zlib.crc32(raw[:HEADER_SIZE - 4]) != crc:
+        if zlib.crc32(raw[: HEADER_SIZE - 4]) != crc:
             raise ChecksumMismatch("shard header checksum mismatch")
         magic, version, ident, hash_len, name_len, block_size, _, name = _HDR.unpack_from(raw)
         if magic != MAGIC or version != FORMAT_VERSION:
@@ -188,24 +190,24 @@ class ShardHeader:
 @dataclass(frozen=True)
 class ShardStat:
     name: str
-    size: int              # file bytes, header included
+    size: int  # file bytes, header included
     block_size: int
     hash_algo: str
     blocks: int
-    last_block_size: int   # <= 0 means a torn last frame
+    last_block_size: int  # <= 0 means a torn last frame
     mtime: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class Capacity:
     total: int
-    free: int        # available to this process (f_bavail), minus the reserve
+    free: int  # available to this process (f_bavail), minus the reserve
     used: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -216,8 +218,8 @@ class Frames:
 
     header: ShardHeader
     first: int
-    data: bytes          # the frames back to back
-    lengths: list[int]   # block length of each frame (<= 0: torn)
+    data: bytes  # the frames back to back
+    lengths: list[int]  # block length of each frame (<= 0: torn)
 
     def blocks(self, verify: bool = True) -> list[memoryview | None]:
         """Each block's bytes (a view into ``data``), or None where the frame is
@@ -225,8 +227,9 @@ class Frames:
         return verify_frames(self.header, self.data, self.lengths, verify)
 
 
-def verify_frames(header: ShardHeader, data: Buffer, lengths: Sequence[int],
-                  verify: bool = True) -> list[memoryview | None]:
+def verify_frames(
+    header: ShardHeader, data: Buffer, lengths: Sequence[int], verify: bool = True
+) -> list[memoryview | None]:
     """Split back-to-back frames and check each block against its hash.
 
     >>> h = ShardHeader("x.0", 4, "sha256", 32)
@@ -245,8 +248,8 @@ def verify_frames(header: ShardHeader, data: Buffer, lengths: Sequence[int],
             out.append(None)
             pos += hl + max(n, 0)
             continue
-        block = mv[pos + hl: pos + hl + n]
-        if verify and fn(block) != mv[pos: pos + hl]:
+        block = mv[pos + hl : pos + hl + n]
+        if verify and fn(block) != mv[pos : pos + hl]:
             out.append(None)
         else:
             out.append(block)
@@ -321,7 +324,7 @@ class ShardWriter:
     behind an in-flight ``write``).
     """
 
-    def __init__(self, store: "ShardStore", name: str, header: ShardHeader) -> None:
+    def __init__(self, store: ShardStore, name: str, header: ShardHeader) -> None:
         self.store = store
         self.name = name
         self.header = header
@@ -331,8 +334,7 @@ class ShardWriter:
         self.size = 0
         self.state = "open"
         try:
-            self._fd = os.open(self.tmp_path,
-                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise _node_error(e, f"create {name}") from e
         try:
@@ -367,8 +369,7 @@ class ShardWriter:
         with self._lock:
             if self.state != "open":
                 raise DriveError(f"shard {self.name} is {self.state}")
-            nblocks, last = block_geometry(self.size, self.header.block_size,
-                                           self.header.hash_len)
+            nblocks, last = block_geometry(self.size, self.header.block_size, self.header.hash_len)
             if nblocks and last <= 0:
                 self._abort_locked()
                 raise ValueError(f"shard {self.name}: torn last frame, not committed")
@@ -392,8 +393,9 @@ class ShardWriter:
                 if self.state != "committed":
                     self._abort_locked()
                 raise _node_error(e, f"commit {self.name}") from e
-            return ShardStat(self.name, self.size, self.header.block_size,
-                             self.header.hash_algo, nblocks, last, time.time())
+            return ShardStat(
+                self.name, self.size, self.header.block_size, self.header.hash_algo, nblocks, last, time.time()
+            )
 
     def abort(self) -> None:
         """Drop the temp file. A no-op once committed (delete the shard then)."""
@@ -413,10 +415,10 @@ class ShardWriter:
                 pass
             self.state = "aborted"
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is not None or self.state == "open":
             self.abort()
 
@@ -428,8 +430,15 @@ class ShardWriter:
 class ShardStore:
     """The shards of one drive directory. Blocking; thread-safe."""
 
-    def __init__(self, root: str, *, drive_id: str | None = None, create: bool = False,
-                 fsync: bool = True, reserve_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        drive_id: str | None = None,
+        create: bool = False,
+        fsync: bool = True,
+        reserve_bytes: int = 0,
+    ) -> None:
         self.root = os.path.abspath(root)
         self.drive_id = drive_id
         self.fsync = fsync
@@ -457,8 +466,7 @@ class ShardStore:
             if not os.path.exists(marker):
                 tmp = marker + ".tmp"
                 with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
-                    json.dump({"format": "s3gw-drive", "version": 1,
-                               "drive_id": self.drive_id}, f)
+                    json.dump({"format": "s3gw-drive", "version": 1, "drive_id": self.drive_id}, f)
                     f.flush()
                     if self.fsync:
                         os.fsync(f.fileno())
@@ -477,8 +485,7 @@ class ShardStore:
         except (OSError, ValueError) as e:
             raise DriveError(f"{self.root}: not an s3gw drive ({e})") from e
         if self.drive_id is not None and marker.get("drive_id") not in (None, self.drive_id):
-            raise DriveError(f"{self.root} is drive {marker.get('drive_id')!r}, "
-                             f"expected {self.drive_id!r}")
+            raise DriveError(f"{self.root} is drive {marker.get('drive_id')!r}, expected {self.drive_id!r}")
 
     # -- paths --------------------------------------------------------------
 
@@ -488,8 +495,7 @@ class ShardStore:
 
     # -- write --------------------------------------------------------------
 
-    def create(self, name: str, block_size: int,
-               hash_algo: str = bitrot.DEFAULT_ALGO) -> ShardWriter:
+    def create(self, name: str, block_size: int, hash_algo: str = bitrot.DEFAULT_ALGO) -> ShardWriter:
         """Start writing shard ``name`` (replacing any committed one on commit)."""
         validate_name(name)
         if not 0 < block_size <= MAX_BLOCK_SIZE:
@@ -499,8 +505,9 @@ class ShardStore:
             raise DiskFull(f"{self.root}: below the free-space reserve")
         return ShardWriter(self, name, ShardHeader(name, block_size, algo.name, algo.digest_size))
 
-    def write_shard(self, name: str, blocks: Iterable[Buffer], block_size: int,
-                    hash_algo: str = bitrot.DEFAULT_ALGO) -> ShardStat:
+    def write_shard(
+        self, name: str, blocks: Iterable[Buffer], block_size: int, hash_algo: str = bitrot.DEFAULT_ALGO
+    ) -> ShardStat:
         """Write a whole shard from blocks (hashing each); for tests and tools."""
         with self.create(name, block_size, hash_algo) as w:
             for b in blocks:
@@ -518,8 +525,7 @@ class ShardStore:
         except OSError as e:
             raise _node_error(e, f"open {name}") from e
 
-    def _header(self, fd: int, name: str, block_size: int | None,
-                hash_algo: str | None) -> tuple[ShardHeader, int]:
+    def _header(self, fd: int, name: str, block_size: int | None, hash_algo: str | None) -> tuple[ShardHeader, int]:
         size = os.fstat(fd).st_size
         hdr = ShardHeader.decode(_pread_all(fd, HEADER_SIZE, 0))
         if hdr.name != name:
@@ -530,8 +536,9 @@ class ShardStore:
             raise ChecksumMismatch(f"{name}: hash {hdr.hash_algo}, expected {hash_algo}")
         return hdr, size
 
-    def read_frames(self, name: str, first: int, count: int, *,
-                    block_size: int | None = None, hash_algo: str | None = None) -> Frames:
+    def read_frames(
+        self, name: str, first: int, count: int, *, block_size: int | None = None, hash_algo: str | None = None
+    ) -> Frames:
         """Raw frames of blocks ``[first, first + count)`` in one read.
 
         Blocks past the end of the file come back with length 0 (the caller
@@ -559,13 +566,19 @@ class ShardStore:
         finally:
             os.close(fd)
 
-    def read_blocks(self, name: str, first: int, count: int, *,
-                    block_size: int | None = None, hash_algo: str | None = None,
-                    verify: bool = True) -> list[memoryview | None]:
+    def read_blocks(
+        self,
+        name: str,
+        first: int,
+        count: int,
+        *,
+        block_size: int | None = None,
+        hash_algo: str | None = None,
+        verify: bool = True,
+    ) -> list[memoryview | None]:
         """Blocks ``[first, first + count)``, each verified against its hash;
         None for a block that is corrupt, torn or past the end of the file."""
-        return self.read_frames(name, first, count, block_size=block_size,
-                                hash_algo=hash_algo).blocks(verify)
+        return self.read_frames(name, first, count, block_size=block_size, hash_algo=hash_algo).blocks(verify)
 
     def stat(self, name: str) -> ShardStat:
         fd = self._open(name)
@@ -629,8 +642,9 @@ class ShardStore:
             return []
         except OSError as e:
             raise _node_error(e, "list") from e
-        return sorted(n for n in names if n.startswith(prefix)
-                      and _NAME_RE.fullmatch(n) and ".." not in n and fan_dir(n) == fan)
+        return sorted(
+            n for n in names if n.startswith(prefix) and _NAME_RE.fullmatch(n) and ".." not in n and fan_dir(n) == fan
+        )
 
     def cleanup_tmp(self, max_age: float = 3600.0) -> int:
         """Remove temp files older than ``max_age`` seconds (left by a crash)."""
@@ -688,7 +702,7 @@ class ShardStore:
             except NotADirectoryError:
                 yield fan
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Check the drive end to end: marker, a write+fsync+unlink probe in
         tmp/, and capacity. Never raises."""
         t0 = time.monotonic()
@@ -706,8 +720,7 @@ class ShardStore:
             cap = self.capacity()
         except (OSError, NodeError) as e:
             return {"ok": False, "drive_id": self.drive_id, "error": str(e)}
-        return {"ok": True, "drive_id": self.drive_id, "error": None,
-                "latency": time.monotonic() - t0, **cap.to_dict()}
+        return {"ok": True, "drive_id": self.drive_id, "error": None, "latency": time.monotonic() - t0, **cap.to_dict()}
 
 
 def frame(hash_fn: bitrot.HashFn, block: Buffer) -> list[Buffer]:

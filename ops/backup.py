@@ -34,8 +34,12 @@ import s3gwops as ops  # noqa: E402
 def main() -> int:
     p = ops.parser(__doc__)
     p.add_argument("action", choices=["run", "verify"])
-    p.add_argument("--dir", default=os.environ.get("S3GW_BACKUP_DIR"), required=not os.environ.get("S3GW_BACKUP_DIR"),
-                   help="backup directory (default $S3GW_BACKUP_DIR)")
+    p.add_argument(
+        "--dir",
+        default=os.environ.get("S3GW_BACKUP_DIR"),
+        required=not os.environ.get("S3GW_BACKUP_DIR"),
+        help="backup directory (default $S3GW_BACKUP_DIR)",
+    )
     p.add_argument("--keep", type=int, default=14, help="run: backups to keep (default 14)")
     p.add_argument("--max-age", type=float, default=26.0, help="verify: hours (default 26)")
     p.add_argument("--restore-test", action="store_true", help="verify: restore into a scratch directory too")
@@ -66,22 +70,29 @@ def run_backup(rep: ops.Report, t: ops.Target, args) -> int:
     manifest = os.path.join(args.dir, f"manifest-{stamp}.jsonl")
     try:
         doc = t.admin("export-manifest", "--output", manifest, timeout=6 * 3600)
-        rep.ok(f"{manifest}: " + (f"{doc.get('objects')} objects, {ops.fmt_bytes(doc.get('bytes'))}"
-                                  if isinstance(doc, dict) else "written"))
+        rep.ok(
+            f"{manifest}: "
+            + (
+                f"{doc.get('objects')} objects, {ops.fmt_bytes(doc.get('bytes'))}"
+                if isinstance(doc, dict)
+                else "written"
+            )
+        )
     except ops.Unavailable as e:
         rep.unknown(str(e))
     except RuntimeError as e:
         rep.crit(f"export-manifest failed: {e}")
     rep.begin("retention")
-    old = sorted(glob.glob(os.path.join(args.dir, "metadata-*.backup")))[:-args.keep]
+    old = sorted(glob.glob(os.path.join(args.dir, "metadata-*.backup")))[: -args.keep]
     for path in old:
         os.unlink(path)
         m = path.replace("metadata-", "manifest-").replace(".backup", ".jsonl")
         if os.path.exists(m):
             os.unlink(m)
     rep.ok(f"kept the newest {args.keep}; removed {len(old)}")
-    return rep.finish(["copy the directory off the cluster (another region/bucket): a backup on the same "
-                       "disks is no backup"])
+    return rep.finish(
+        ["copy the directory off the cluster (another region/bucket): a backup on the same disks is no backup"]
+    )
 
 
 def backup_kind(path: str) -> str:
@@ -107,7 +118,9 @@ def verify(rep: ops.Report, t: ops.Target, args) -> int:
     if size == 0:
         rep.crit(msg + ": empty")
         return rep.finish()
-    (rep.warn if age > args.max_age else rep.ok)(msg + (f" - older than {args.max_age:g} h" if age > args.max_age else ""))
+    (rep.warn if age > args.max_age else rep.ok)(
+        msg + (f" - older than {args.max_age:g} h" if age > args.max_age else "")
+    )
     kind = backup_kind(newest)
     if kind == "sqlite":
         try:
@@ -140,8 +153,10 @@ def verify(rep: ops.Report, t: ops.Target, args) -> int:
     if args.restore_test:
         rep.begin("restore test")
         if kind != "sqlite":
-            rep.info("restore test needs a PostgreSQL to restore into: "
-                     "s3gw admin restore BACKUP --database-url postgresql://.../scratch")
+            rep.info(
+                "restore test needs a PostgreSQL to restore into: "
+                "s3gw admin restore BACKUP --database-url postgresql://.../scratch"
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="s3gw-restore-test-") as d:
                 try:

@@ -36,12 +36,19 @@ def main() -> int:
     p = ops.parser(__doc__)
     p.add_argument("--warn-pct", type=float, default=70.0, help="fullest drive %% to warn at (default 70: plan)")
     p.add_argument("--crit-pct", type=float, default=80.0, help="fullest drive %% that is critical (default 80: alert)")
-    p.add_argument("--history", default=None,
-                   help="JSON-lines history of snapshots (default $S3GW_OPS_STATE/capacity-<host>.jsonl)")
+    p.add_argument(
+        "--history",
+        default=None,
+        help="JSON-lines history of snapshots (default $S3GW_OPS_STATE/capacity-<host>.jsonl)",
+    )
     p.add_argument("--no-record", action="store_true", help="do not append this run to the history")
     p.add_argument("--window", type=float, default=7.0, help="days of history for the trend (default 7)")
-    p.add_argument("--forecast-days", type=float, default=30.0,
-                   help="warn when the critical mark is fewer days away than this (default 30)")
+    p.add_argument(
+        "--forecast-days",
+        type=float,
+        default=30.0,
+        help="warn when the critical mark is fewer days away than this (default 30)",
+    )
     p.add_argument("--no-buckets", action="store_true", help="skip per-bucket usage")
     args = p.parse_args()
     t = ops.target_from(args)
@@ -59,25 +66,32 @@ def main() -> int:
     drives = ops.drive_usage(info)
     known = [d for d in drives if d["pct"] is not None]
     for d in drives:
-        rep.info(f"{d['id']:<34} {'-' if d['pct'] is None else format(d['pct'], '5.1f') + '%'} used, "
-                 f"{ops.fmt_bytes(d['free']):>10} free of {ops.fmt_bytes(d['total']):>10}"
-                 + ("" if d["ok"] else "  (offline)"))
+        rep.info(
+            f"{d['id']:<34} {'-' if d['pct'] is None else format(d['pct'], '5.1f') + '%'} used, "
+            f"{ops.fmt_bytes(d['free']):>10} free of {ops.fmt_bytes(d['total']):>10}"
+            + ("" if d["ok"] else "  (offline)")
+        )
     if not known:
         rep.crit("no drive reported its capacity")
         return rep.finish()
     raw_total = sum(d["total"] for d in known)
     raw_free = sum(d["free"] for d in known)
-    rep.info(f"raw {ops.fmt_bytes(raw_total)}, free {ops.fmt_bytes(raw_free)}; usable for data "
-             f"(x {k}/{k + m}) {ops.fmt_bytes(raw_total * k / (k + m))}, free {ops.fmt_bytes(raw_free * k / (k + m))}"
-             "  (drives sharing a file system are each counted, as MinIO and the metrics count them)")
+    rep.info(
+        f"raw {ops.fmt_bytes(raw_total)}, free {ops.fmt_bytes(raw_free)}; usable for data "
+        f"(x {k}/{k + m}) {ops.fmt_bytes(raw_total * k / (k + m))}, free {ops.fmt_bytes(raw_free * k / (k + m))}"
+        "  (drives sharing a file system are each counted, as MinIO and the metrics count them)"
+    )
     full = max(known, key=lambda d: d["pct"])
-    rep.facts.update(fullest_drive=full["id"], fullest_pct=round(full["pct"], 2), raw_total=raw_total,
-                     raw_free=raw_free)
+    rep.facts.update(
+        fullest_drive=full["id"], fullest_pct=round(full["pct"], 2), raw_total=raw_total, raw_free=raw_free
+    )
     line = f"fullest drive {full['id']}: {full['pct']:.1f}% used, {ops.fmt_bytes(full['free'])} free"
     empty = [d for d in known if d["free"] == 0]
     if empty:
-        rep.crit(f"{len(empty)} drive(s) with no space left for new shards (full, or below the node's "
-                 f"--reserve-mb): " + ", ".join(d["id"] for d in empty[:9]))
+        rep.crit(
+            f"{len(empty)} drive(s) with no space left for new shards (full, or below the node's "
+            f"--reserve-mb): " + ", ".join(d["id"] for d in empty[:9])
+        )
     elif full["pct"] >= args.crit_pct:
         rep.crit(line + f" (critical at {args.crit_pct:g}%)")
     elif full["pct"] >= args.warn_pct:
@@ -97,11 +111,13 @@ def main() -> int:
     trend(rep, args, t, full, logical)
 
     rep.begin("4. recommendations")
-    for line in ("plan capacity expansion at 70% (add storage nodes: ops/scale.py plan)",
-                 "alert at 80%: the fullest drive refuses new shards at 100% (or at the node's --reserve-mb)",
-                 "review lifecycle/expiry of old data and noncurrent versions monthly "
-                 "(mc ls --versions, mc rm --versions --older-than)",
-                 "watch the trend weekly: this report's history, or predict_linear on storage_used_bytes"):
+    for line in (
+        "plan capacity expansion at 70% (add storage nodes: ops/scale.py plan)",
+        "alert at 80%: the fullest drive refuses new shards at 100% (or at the node's --reserve-mb)",
+        "review lifecycle/expiry of old data and noncurrent versions monthly "
+        "(mc ls --versions, mc rm --versions --older-than)",
+        "watch the trend weekly: this report's history, or predict_linear on storage_used_bytes",
+    ):
         rep.info(line)
     return rep.finish()
 
@@ -147,8 +163,14 @@ def trend(rep: ops.Report, args, t: ops.Target, full: dict, logical: int | None)
     host = t.host.replace(":", "_").replace("/", "_")
     path = args.history or os.path.join(ops.state_dir(), f"capacity-{host}.jsonl")
     now = time.time()
-    snap = {"ts": now, "drive": full["id"], "pct": full["pct"], "free": full["free"], "total": full["total"],
-            "logical": logical}
+    snap = {
+        "ts": now,
+        "drive": full["id"],
+        "pct": full["pct"],
+        "free": full["free"],
+        "total": full["total"],
+        "logical": logical,
+    }
     history = []
     try:
         with open(path) as f:
@@ -163,8 +185,10 @@ def trend(rep: ops.Report, args, t: ops.Target, full: dict, logical: int | None)
             f.write(json.dumps(snap) + "\n")
     window = [h for h in history if now - h["ts"] <= args.window * DAY and now - h["ts"] > 60]
     if not window:
-        rep.info(f"no snapshot from the last {args.window:g} days yet in {path}: "
-                 "run this daily (ops/runbooks/daily.py does) to get a trend")
+        rep.info(
+            f"no snapshot from the last {args.window:g} days yet in {path}: "
+            "run this daily (ops/runbooks/daily.py does) to get a trend"
+        )
         return
     old = min(window, key=lambda h: h["ts"])
     days = (now - old["ts"]) / DAY

@@ -24,22 +24,41 @@ import s3gwops as ops  # noqa: E402
 
 def main() -> int:
     p = ops.parser(__doc__)
-    p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""),
-                   help="other gateway URLs behind the same load balancer, comma separated")
-    p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"),
-                   help="bucket for the canary object (created if missing; default ops-canary)")
+    p.add_argument(
+        "--gateways",
+        default=os.environ.get("S3GW_GATEWAYS", ""),
+        help="other gateway URLs behind the same load balancer, comma separated",
+    )
+    p.add_argument(
+        "--canary-bucket",
+        default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"),
+        help="bucket for the canary object (created if missing; default ops-canary)",
+    )
     p.add_argument("--no-canary", action="store_true", help="skip the PUT/GET/DELETE canary (read-only check)")
-    p.add_argument("--slow", type=float, default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
-                   help="canary PUT+GET seconds above which to warn (default $S3GW_OPS_SLOW or 2)")
-    p.add_argument("--heal-dry-run", action="store_true",
-                   help="also run `s3gw admin heal --dry-run` over everything (reads every object's shard list)")
+    p.add_argument(
+        "--slow",
+        type=float,
+        default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
+        help="canary PUT+GET seconds above which to warn (default $S3GW_OPS_SLOW or 2)",
+    )
+    p.add_argument(
+        "--heal-dry-run",
+        action="store_true",
+        help="also run `s3gw admin heal --dry-run` over everything (reads every object's shard list)",
+    )
     p.add_argument("--warn-pct", type=float, default=80.0, help="drive use %% to warn at (default 80)")
     p.add_argument("--crit-pct", type=float, default=90.0, help="drive use %% that is critical (default 90)")
-    p.add_argument("--backup-dir", default=os.environ.get("S3GW_BACKUP_DIR"),
-                   help="directory of backups (ops/backup.py run); warn when the newest is older than --backup-max-age")
+    p.add_argument(
+        "--backup-dir",
+        default=os.environ.get("S3GW_BACKUP_DIR"),
+        help="directory of backups (ops/backup.py run); warn when the newest is older than --backup-max-age",
+    )
     p.add_argument("--backup-max-age", type=float, default=26.0, help="hours (default 26)")
-    p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"),
-                   help="Kubernetes namespace: also check the s3gw pods there with kubectl")
+    p.add_argument(
+        "--namespace",
+        default=os.environ.get("S3GW_K8S_NAMESPACE"),
+        help="Kubernetes namespace: also check the s3gw pods there with kubectl",
+    )
     args = p.parse_args()
     t = ops.target_from(args)
     rep = ops.Report("s3gw health check", json_out=args.json)
@@ -77,8 +96,10 @@ def main() -> int:
         docs = t.mc_json("admin", "info", ops.MC_ALIAS, timeout=60)
         i = next((d for d in docs if d.get("status") == "success"), {}).get("info", {})
         b = i.get("backend") or {}
-        line = (f"mc admin info: mode {i.get('mode')}, {len(i.get('servers') or [])} server(s), "
-                f"drives {b.get('onlineDisks')} online / {b.get('offlineDisks')} offline")
+        line = (
+            f"mc admin info: mode {i.get('mode')}, {len(i.get('servers') or [])} server(s), "
+            f"drives {b.get('onlineDisks')} online / {b.get('offlineDisks')} offline"
+        )
         (rep.ok if i.get("mode") == "online" and not b.get("offlineDisks") else rep.warn)(line)
     except ops.Unavailable as e:
         rep.info(f"not cross-checked with mc admin info: {e}")
@@ -90,8 +111,10 @@ def main() -> int:
         usage = [d for d in ops.drive_usage(info) if d["pct"] is not None]
         if usage:
             full = max(usage, key=lambda d: d["pct"])
-            msg = (f"fullest drive {full['id']}: {full['pct']:.1f}% used, {ops.fmt_bytes(full['free'])} free "
-                   f"(of {ops.fmt_bytes(full['total'])})")
+            msg = (
+                f"fullest drive {full['id']}: {full['pct']:.1f}% used, {ops.fmt_bytes(full['free'])} free "
+                f"(of {ops.fmt_bytes(full['total'])})"
+            )
             if full["free"] == 0 or full["pct"] >= args.crit_pct:
                 rep.crit(msg + (" - no space left for new shards" if full["free"] == 0 else ""))
             elif full["pct"] >= args.warn_pct:
@@ -117,8 +140,10 @@ def main() -> int:
         rep.begin("5. storage integrity (s3gw admin heal --dry-run)")
         try:
             s = t.admin("heal", "--dry-run", timeout=3600)
-            line = (f"scanned {s.get('scanned')}, healthy {s.get('healthy')}, would heal {s.get('would_heal')}, "
-                    f"unrecoverable {s.get('unrecoverable')}, failed {s.get('failed')}")
+            line = (
+                f"scanned {s.get('scanned')}, healthy {s.get('healthy')}, would heal {s.get('would_heal')}, "
+                f"unrecoverable {s.get('unrecoverable')}, failed {s.get('failed')}"
+            )
             if s.get("unrecoverable"):
                 rep.crit(line)
             elif s.get("would_heal") or s.get("failed"):
@@ -137,8 +162,10 @@ def main() -> int:
         rep.ok("root credentials are not the defaults")
     host = t.host.rsplit(":", 1)[0].strip("[]")
     if t.endpoint.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
-        rep.warn(f"plain HTTP to {t.host}: credentials' signatures and data travel unencrypted "
-                 "(set security.tls, or terminate TLS at the ingress)")
+        rep.warn(
+            f"plain HTTP to {t.host}: credentials' signatures and data travel unencrypted "
+            "(set security.tls, or terminate TLS at the ingress)"
+        )
     anon = t.s3("GET", anonymous=True)
     if anon.status == 200:
         rep.crit("an anonymous request can list the buckets")
@@ -174,10 +201,23 @@ def pods(rep: ops.Report, namespace: str) -> None:
     if not ops.which("kubectl"):
         rep.unknown("kubectl not installed")
         return
-    cp = subprocess.run(["kubectl", "get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=s3gw",
-                         "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase} "
-                         "{.status.containerStatuses[*].ready}{\"\\n\"}{end}"],
-                        capture_output=True, text=True, timeout=60)
+    cp = subprocess.run(
+        [
+            "kubectl",
+            "get",
+            "pods",
+            "-n",
+            namespace,
+            "-l",
+            "app.kubernetes.io/name=s3gw",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.status.phase} "
+            '{.status.containerStatuses[*].ready}{"\\n"}{end}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if cp.returncode != 0:
         rep.unknown(f"kubectl get pods: {cp.stderr.strip()[-300:]}")
         return

@@ -43,21 +43,32 @@ AUTH_ERRORS = ("AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "R
 def main() -> int:
     p = ops.parser(__doc__)
     p.add_argument("incident", choices=["help", *TYPES])
-    p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""),
-                   help="every other gateway URL, comma separated")
-    p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"),
-                   help="Kubernetes namespace: add pod, event, log and policy checks with kubectl")
+    p.add_argument(
+        "--gateways", default=os.environ.get("S3GW_GATEWAYS", ""), help="every other gateway URL, comma separated"
+    )
+    p.add_argument(
+        "--namespace",
+        default=os.environ.get("S3GW_K8S_NAMESPACE"),
+        help="Kubernetes namespace: add pod, event, log and policy checks with kubectl",
+    )
     p.add_argument("--bucket", default="", help="data-loss/storage-full: limit to this bucket")
     p.add_argument("--deep", action="store_true", help="data-loss: verify every block's bitrot hash too")
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"))
     p.add_argument("--backup-dir", default=os.environ.get("S3GW_BACKUP_DIR"), help="data-loss: where backups are")
     p.add_argument("--warn-pct", type=float, default=80.0, help="storage-full: drive use %% to warn at")
     p.add_argument("--crit-pct", type=float, default=90.0, help="storage-full: drive use %% that is critical")
-    p.add_argument("--slow-ms", type=float, default=float(os.environ.get("S3GW_OPS_SLOW_MS", "500")),
-                   help="network-issue/performance: probe or drive latency to warn at "
-                        "(default $S3GW_OPS_SLOW_MS or 500)")
-    p.add_argument("--max-auth-failures", type=int, default=100,
-                   help="security: authentication failures since the last run to warn at (default 100)")
+    p.add_argument(
+        "--slow-ms",
+        type=float,
+        default=float(os.environ.get("S3GW_OPS_SLOW_MS", "500")),
+        help="network-issue/performance: probe or drive latency to warn at (default $S3GW_OPS_SLOW_MS or 500)",
+    )
+    p.add_argument(
+        "--max-auth-failures",
+        type=int,
+        default=100,
+        help="security: authentication failures since the last run to warn at (default 100)",
+    )
     p.add_argument("--perf-objects", type=int, default=16, help="performance: objects to write (default 16)")
     p.add_argument("--perf-size", default="1MiB", help="performance: object size (default 1MiB)")
     args = p.parse_args()
@@ -70,8 +81,14 @@ def main() -> int:
     t = ops.target_from(args)
     rep = ops.Report(f"s3gw incident response: {args.incident}", json_out=args.json)
     rep.head(t.endpoint)
-    handler = {"pod-crash": pod_crash, "storage-full": storage_full, "network-issue": network_issue,
-               "performance": performance, "security": security, "data-loss": data_loss}[args.incident]
+    handler = {
+        "pod-crash": pod_crash,
+        "storage-full": storage_full,
+        "network-issue": network_issue,
+        "performance": performance,
+        "security": security,
+        "data-loss": data_loss,
+    }[args.incident]
     actions = handler(rep, t, args)
     return rep.finish(actions)
 
@@ -108,24 +125,30 @@ def pod_crash(rep: ops.Report, t: ops.Target, args) -> list[str]:
         ops.check_cluster(rep, info)
         down_nodes = [n for n in info["nodes"] if not n.get("online")]
         for n in down_nodes:
-            rep.info(f"node {n['url']} (id {n['node_id']}) down: {n.get('error') or 'no answer'}; "
-                     f"drives {', '.join(n.get('drives') or [])}")
+            rep.info(
+                f"node {n['url']} (id {n['node_id']}) down: {n.get('error') or 'no answer'}; "
+                f"drives {', '.join(n.get('drives') or [])}"
+            )
     if args.namespace:
         rep.begin("3. Kubernetes")
         k8s_pods(rep, args.namespace)
     actions = []
     if down_gw:
-        actions += [f"restart the gateway(s) {', '.join(down_gw)} (systemd: systemctl restart s3gw; Kubernetes: "
-                    "the Deployment restarts it - `kubectl describe pod` shows why it died: OOMKilled -> raise "
-                    "gateway.resources.limits.memory)",
-                    "the other gateways keep serving: check the load balancer took the dead one out (/health/ready)"]
+        actions += [
+            f"restart the gateway(s) {', '.join(down_gw)} (systemd: systemctl restart s3gw; Kubernetes: "
+            "the Deployment restarts it - `kubectl describe pod` shows why it died: OOMKilled -> raise "
+            "gateway.resources.limits.memory)",
+            "the other gateways keep serving: check the load balancer took the dead one out (/health/ready)",
+        ]
     if down_nodes:
-        actions += ["restart the node process(es) on their own drives (Kubernetes: `kubectl delete pod "
-                    "<release>-s3gw-node-<i>`; the StatefulSet brings it back with the same volumes)",
-                    "writes made while a node was down left its shards missing; they are queued and healed when "
-                    "it returns - watch `s3gw admin info` (heal queue) or force it with `s3gw admin heal`",
-                    "if a node's drives are lost for good, start it on new empty drives: heal rebuilds its shards",
-                    "never restart more nodes at once than the parity count (3 for 6+3): see ops/update.py"]
+        actions += [
+            "restart the node process(es) on their own drives (Kubernetes: `kubectl delete pod "
+            "<release>-s3gw-node-<i>`; the StatefulSet brings it back with the same volumes)",
+            "writes made while a node was down left its shards missing; they are queued and healed when "
+            "it returns - watch `s3gw admin info` (heal queue) or force it with `s3gw admin heal`",
+            "if a node's drives are lost for good, start it on new empty drives: heal rebuilds its shards",
+            "never restart more nodes at once than the parity count (3 for 6+3): see ops/update.py",
+        ]
     return actions
 
 
@@ -144,7 +167,8 @@ def k8s_pods(rep: ops.Report, ns: str) -> None:
                 bad.append(name)
                 (rep.crit if waiting == "CrashLoopBackOff" or not cs.get("ready") else rep.warn)(
                     f"pod {name}: ready={cs.get('ready')}, restarts {cs.get('restartCount')}, "
-                    f"waiting {waiting or '-'}, last termination {last or '-'}")
+                    f"waiting {waiting or '-'}, last termination {last or '-'}"
+                )
     if pods and not bad:
         rep.ok(f"{len(pods)} pods ready, no restarts")
     for name in bad[:3]:
@@ -174,8 +198,10 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
         for d in sorted(usage, key=lambda d: -d["pct"])[:5]:
             rep.info(f"{d['id']:<34} {d['pct']:5.1f}% used, {ops.fmt_bytes(d['free'])} free")
         if full:
-            rep.crit(f"{len(full)} of {len(usage)} drives have no space for new shards: "
-                     + ", ".join(d["id"] for d in full[:9]))
+            rep.crit(
+                f"{len(full)} of {len(usage)} drives have no space for new shards: "
+                + ", ".join(d["id"] for d in full[:9])
+            )
         crit = [d for d in hot if d["pct"] >= args.crit_pct]
         if crit:
             rep.crit(f"{len(crit)} drive(s) at or above {args.crit_pct:g}%")
@@ -186,8 +212,10 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
         e = info.get("erasure", {})
         writable = len(usage) - len(full)
         if full and writable < (e.get("write_quorum") or 0):
-            rep.crit(f"only {writable} drives can take shards, a write needs {e.get('write_quorum')}: "
-                     "every new object larger than the inline limit fails")
+            rep.crit(
+                f"only {writable} drives can take shards, a write needs {e.get('write_quorum')}: "
+                "every new object larger than the inline limit fails"
+            )
     rep.begin("2. can a write still land?")
     ops.canary(rep, t, args.canary_bucket, size=1 << 20)
     rep.begin("3. largest objects")
@@ -199,7 +227,9 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
                 rep.info(f"{b}: " + ", ".join(f"{o['key']} ({ops.fmt_bytes(o['size'])})" for o in objs))
     except RuntimeError as e:
         rep.warn(f"listing: {e}")
-    return ["free space: delete what is not needed (`mc rm --recursive --force ALIAS/BUCKET/PREFIX`), and old "
+    return (
+        [
+            "free space: delete what is not needed (`mc rm --recursive --force ALIAS/BUCKET/PREFIX`), and old "
             "noncurrent versions (`mc rm --versions --older-than 30d ALIAS/BUCKET`); deleted shards are removed by "
             "the GC worker within seconds",
             "add storage nodes (ops/scale.py plan): new objects spread over every node, so the full ones fill "
@@ -207,7 +237,11 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
             "grow the volumes: Kubernetes with a StorageClass that allows expansion - raise "
             "nodes.persistence.size and patch each PVC (`kubectl patch pvc drive-1-<release>-s3gw-node-0 ...`)",
             "the node's --reserve-mb (helm: nodes.reserveMB) keeps headroom for the OS; lower it only briefly",
-            "after the incident: ops/capacity-monitor.py daily, alert at 80%"] if full or info is None else []
+            "after the incident: ops/capacity-monitor.py daily, alert at 80%",
+        ]
+        if full or info is None
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- network
@@ -265,7 +299,9 @@ def network_issue(rep: ops.Report, t: ops.Target, args) -> list[str]:
         pol = ops.kubectl(rep, "get", "networkpolicy", "-n", args.namespace)
         if pol is not None:
             rep.info(f"network policies: {len(pol.splitlines()) - 1 if pol.strip() else 0}")
-    return ["a node unreachable from the gateway but running: check the route and firewall/NetworkPolicy "
+    return (
+        [
+            "a node unreachable from the gateway but running: check the route and firewall/NetworkPolicy "
             "between them (the node port, 9090), and that both hold the same cluster secret ('refused' in "
             "s3gw admin info means the secret differs)",
             "'timeout' errors with the node process alive: the node is overloaded or its disk hangs; check "
@@ -273,7 +309,11 @@ def network_issue(rep: ops.Report, t: ops.Target, args) -> list[str]:
             "clients cannot reach the gateways: DNS, the load balancer's health checks (/health/ready), TLS "
             "certificates at the ingress",
             "from inside Kubernetes: `kubectl run nettest --rm -it --image=busybox -- "
-            "wget -qO- http://<release>-s3gw:8080/minio/health/live`"] if rep.worst() else []
+            "wget -qO- http://<release>-s3gw:8080/minio/health/live`",
+        ]
+        if rep.worst()
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- performance
@@ -300,9 +340,11 @@ def performance(rep: ops.Report, t: ops.Target, args) -> list[str]:
         rep.crit(f"{len(r['errors'])} benchmark request(s) failed: {'; '.join(r['errors'][:3])}")
     if r["put"]:
         put_p99, get_p99 = perf.pct(r["put"], 0.99) * 1000, perf.pct(r["get"], 0.99) * 1000
-        msg = (f"PUT {r['put_bytes'] / (1 << 20) / r['put_seconds']:.1f} MiB/s (p99 {put_p99:.0f} ms), "
-               f"GET {r['get_bytes'] / (1 << 20) / r['get_seconds']:.1f} MiB/s (p99 {get_p99:.0f} ms), "
-               f"{len(r['put'])} x {ops.fmt_bytes(size)}")
+        msg = (
+            f"PUT {r['put_bytes'] / (1 << 20) / r['put_seconds']:.1f} MiB/s (p99 {put_p99:.0f} ms), "
+            f"GET {r['get_bytes'] / (1 << 20) / r['get_seconds']:.1f} MiB/s (p99 {get_p99:.0f} ms), "
+            f"{len(r['put'])} x {ops.fmt_bytes(size)}"
+        )
         if max(put_p99, get_p99) > args.slow_ms * 4:
             rep.warn(msg + f": p99 above {args.slow_ms * 4:g} ms")
         else:
@@ -321,7 +363,8 @@ def performance(rep: ops.Report, t: ops.Target, args) -> list[str]:
         if lat:
             worst = lat[-1]
             (rep.warn if worst[0] > args.slow_ms else rep.ok)(
-                f"slowest drive health probe {worst[1]}: {worst[0]:.0f} ms (median {lat[len(lat) // 2][0]:.0f} ms)")
+                f"slowest drive health probe {worst[1]}: {worst[0]:.0f} ms (median {lat[len(lat) // 2][0]:.0f} ms)"
+            )
     samples = ops.metrics(t)
     if samples:
         inflight = ops.metric_sum(samples, "s3gw_s3_requests_inflight")
@@ -330,8 +373,10 @@ def performance(rep: ops.Report, t: ops.Target, args) -> list[str]:
         if inflight is not None:
             rep.info(f"S3 requests in flight on this gateway: {inflight:.0f}")
         if waits is not None and waits0 is not None:
-            rep.info(f"metadata pool waits during the benchmark: {waits - waits0:.0f} (many: raise "
-                     "database.max_connections, or the database is the bottleneck - /debug/db-stats)")
+            rep.info(
+                f"metadata pool waits during the benchmark: {waits - waits0:.0f} (many: raise "
+                "database.max_connections, or the database is the bottleneck - /debug/db-stats)"
+            )
     else:
         rep.info("metrics not readable (set S3GW_METRICS_TOKEN): no in-flight / pool figures")
     if args.namespace:
@@ -340,13 +385,19 @@ def performance(rep: ops.Report, t: ops.Target, args) -> list[str]:
         if top:
             for line in top.splitlines():
                 rep.info(f"  | {line}")
-    return ["CPU-bound gateways: add gateways (HPA maxReplicas, or ops/scale.py) - they share nothing but the "
+    return (
+        [
+            "CPU-bound gateways: add gateways (HPA maxReplicas, or ops/scale.py) - they share nothing but the "
             "metadata store",
             "slow drives: compare drive latencies in `s3gw admin info`; a failing disk slows every write that "
             "places a shard on it - take its node out (stop it) and let heal rebuild elsewhere",
             "metadata: /debug/db-stats and s3gw_meta_call_seconds; PostgreSQL pool waits -> max_connections",
             "background work: a running heal or scan competes with clients; pace with --scan-pace",
-            "record a baseline on a good day: ops/perf-check.py --save-baseline"] if rep.worst() else []
+            "record a baseline on a good day: ops/perf-check.py --save-baseline",
+        ]
+        if rep.worst()
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- security
@@ -358,7 +409,7 @@ def security(rep: ops.Report, t: ops.Target, args) -> list[str]:
         rep.crit("the root user has the default credentials (minioadmin): anyone can administer this store")
     else:
         rep.ok("root credentials are not the defaults")
-    host = (urlsplit(t.endpoint).hostname or "")
+    host = urlsplit(t.endpoint).hostname or ""
     if t.endpoint.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
         rep.warn(f"plain HTTP to {host}: enable TLS (security.tls) or terminate it at the ingress")
     rep.begin("2. anonymous access")
@@ -387,10 +438,14 @@ def security(rep: ops.Report, t: ops.Target, args) -> list[str]:
         users = doc.get("users", [])
         admins = [u["access_key"] for u in users if {"consoleAdmin", "readwrite"} & set(u.get("policies") or [])]
         disabled = [u["access_key"] for u in users if u.get("status") != "enabled"]
-        rep.ok(f"{len(users)} user(s); with readwrite/consoleAdmin: {', '.join(admins) or 'none'}; "
-               f"disabled: {', '.join(disabled) or 'none'}")
+        rep.ok(
+            f"{len(users)} user(s); with readwrite/consoleAdmin: {', '.join(admins) or 'none'}; "
+            f"disabled: {', '.join(disabled) or 'none'}"
+        )
         for u in users:
-            rep.info(f"{u['access_key']:<24} {u.get('status', '?'):<9} policies {','.join(u.get('policies') or []) or '-'}")
+            rep.info(
+                f"{u['access_key']:<24} {u.get('status', '?'):<9} policies {','.join(u.get('policies') or []) or '-'}"
+            )
     except ops.Unavailable as e:
         rep.unknown(str(e))
     except RuntimeError as e:
@@ -413,27 +468,36 @@ def security(rep: ops.Report, t: ops.Target, args) -> list[str]:
             json.dump({"ts": time.time(), "total": total}, f)
         since = total - prev["total"] if prev and total >= prev["total"] else total
         detail = ", ".join(f"{c} {v:.0f}" for c, v in counts.items() if v)
-        msg = (f"{since:.0f} authentication failure(s) "
-               + (f"since the last check {time.time() - prev['ts']:.0f}s ago" if prev else "since the gateway started")
-               + (f" (totals: {detail})" if detail else ""))
+        msg = (
+            f"{since:.0f} authentication failure(s) "
+            + (f"since the last check {time.time() - prev['ts']:.0f}s ago" if prev else "since the gateway started")
+            + (f" (totals: {detail})" if detail else "")
+        )
         (rep.warn if since >= args.max_auth_failures else rep.ok)(msg)
     if args.namespace:
         rep.begin("5. Kubernetes")
         pol = ops.kubectl(rep, "get", "networkpolicy", "-n", args.namespace, "-o", "name")
         if pol is not None:
             (rep.ok if pol.strip() else rep.warn)(f"network policies: {pol.split() or 'none'}")
-        logs = ops.kubectl(rep, "logs", "-n", args.namespace, "-l", "app.kubernetes.io/component=gateway",
-                           "--tail=2000")
+        logs = ops.kubectl(
+            rep, "logs", "-n", args.namespace, "-l", "app.kubernetes.io/component=gateway", "--tail=2000"
+        )
         if logs:
             denied = [x for x in logs.splitlines() if any(c in x for c in AUTH_ERRORS)]
             rep.info(f"{len(denied)} refused request(s) in the last 2000 log lines per gateway")
-    return ["a leaked key: `s3gw admin user disable KEY` at once, then `s3gw admin user add KEY NEWSECRET`",
+    return (
+        [
+            "a leaked key: `s3gw admin user disable KEY` at once, then `s3gw admin user add KEY NEWSECRET`",
             "root credentials: set new S3GW_ROOT_USER/S3GW_ROOT_PASSWORD with the old ones in "
             "S3GW_ROOT_USER_OLD/S3GW_ROOT_PASSWORD_OLD for one start (re-seals the users' secrets), "
             "then a rolling restart (ops/update.py rolling-restart)",
             "who did what: the audit log (logger s3gw.audit, --audit-log FILE) has every write and admin call "
             "with its access key and source address",
-            "public buckets: remove the bucket policy (`mc anonymous set none ALIAS/BUCKET`)"] if rep.worst() else []
+            "public buckets: remove the bucket policy (`mc anonymous set none ALIAS/BUCKET`)",
+        ]
+        if rep.worst()
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- data loss
@@ -443,15 +507,21 @@ def data_loss(rep: ops.Report, t: ops.Target, args) -> list[str]:
     rep.begin("1. scope: every object's shards (s3gw admin heal --dry-run)")
     unrecoverable = 0
     try:
-        heal_args = ["heal"] + ([args.bucket] if args.bucket else []) + ["--dry-run"] + (["--deep"] if args.deep else [])
+        heal_args = (
+            ["heal"] + ([args.bucket] if args.bucket else []) + ["--dry-run"] + (["--deep"] if args.deep else [])
+        )
         s = t.admin(*heal_args, timeout=24 * 3600)
         unrecoverable = s.get("unrecoverable") or 0
-        line = (f"scanned {s.get('scanned')}: healthy {s.get('healthy')}, would heal {s.get('would_heal')}, "
-                f"unrecoverable {unrecoverable}, offline {s.get('offline')}, failed {s.get('failed')}")
+        line = (
+            f"scanned {s.get('scanned')}: healthy {s.get('healthy')}, would heal {s.get('would_heal')}, "
+            f"unrecoverable {unrecoverable}, offline {s.get('offline')}, failed {s.get('failed')}"
+        )
         if unrecoverable:
             rep.crit(line)
             for prob in (s.get("problems") or [])[:20]:
-                rep.info(f"{prob.get('outcome')}: {prob.get('object')} ({prob.get('version_id')}): {prob.get('detail')}")
+                rep.info(
+                    f"{prob.get('outcome')}: {prob.get('object')} ({prob.get('version_id')}): {prob.get('detail')}"
+                )
         elif s.get("would_heal") or s.get("offline"):
             rep.warn(line + ": shards missing but every object is recoverable - run `s3gw admin heal`")
         else:
@@ -467,8 +537,10 @@ def data_loss(rep: ops.Report, t: ops.Target, args) -> list[str]:
             rep.warn(f"{h['heal_failed']} version(s) kept as unrecoverable by the heal worker")
         down = [n["url"] for n in info.get("nodes", []) if not n.get("online")]
         if down:
-            rep.warn(f"nodes offline: {', '.join(down)} - their shards may come back with them: "
-                     "restart them before concluding data is lost")
+            rep.warn(
+                f"nodes offline: {', '.join(down)} - their shards may come back with them: "
+                "restart them before concluding data is lost"
+            )
     rep.begin("2. versioning (can deletes be undone?)")
     try:
         buckets = [args.bucket] if args.bucket else t.list_buckets()
@@ -478,20 +550,28 @@ def data_loss(rep: ops.Report, t: ops.Target, args) -> list[str]:
     unversioned = []
     for b in buckets:
         r = t.s3("GET", b, query={"versioning": ""})
-        state = "Enabled" if b"<Status>Enabled</Status>" in r.body else (
-            "Suspended" if b"<Status>Suspended</Status>" in r.body else "Off")
+        state = (
+            "Enabled"
+            if b"<Status>Enabled</Status>" in r.body
+            else ("Suspended" if b"<Status>Suspended</Status>" in r.body else "Off")
+        )
         if state != "Enabled":
             unversioned.append(f"{b} ({state})")
     if unversioned:
-        rep.info(f"no versioning on: {', '.join(unversioned)} - deleted or overwritten objects there cannot be "
-                 "recovered from the store itself")
+        rep.info(
+            f"no versioning on: {', '.join(unversioned)} - deleted or overwritten objects there cannot be "
+            "recovered from the store itself"
+        )
     elif buckets:
         rep.ok(f"versioning enabled on all {len(buckets)} bucket(s): deleted objects are noncurrent versions")
     rep.begin("3. backups")
     if args.backup_dir:
         try:
-            entries = sorted((os.path.getmtime(os.path.join(args.backup_dir, e)), e)
-                             for e in os.listdir(args.backup_dir) if not e.startswith("."))
+            entries = sorted(
+                (os.path.getmtime(os.path.join(args.backup_dir, e)), e)
+                for e in os.listdir(args.backup_dir)
+                if not e.startswith(".")
+            )
         except OSError as e:
             entries = []
             rep.warn(f"{args.backup_dir}: {e}")
@@ -502,7 +582,9 @@ def data_loss(rep: ops.Report, t: ops.Target, args) -> list[str]:
             rep.warn(f"no backups in {args.backup_dir}")
     else:
         rep.info("no --backup-dir given: metadata backups not checked (ops/backup.py)")
-    return ["do not write to the affected buckets until the scope is known",
+    return (
+        [
+            "do not write to the affected buckets until the scope is known",
             "deleted by a client, versioning on: `mc ls --versions ALIAS/BUCKET/KEY` then "
             "`mc cp --version-id ID ALIAS/BUCKET/KEY ALIAS/BUCKET/KEY` (or remove the delete marker)",
             "shards missing but recoverable: `s3gw admin heal` rebuilds them",
@@ -511,7 +593,11 @@ def data_loss(rep: ops.Report, t: ops.Target, args) -> list[str]:
             "metadata lost or corrupted (the bytes are on the nodes): stop the gateways and `s3gw admin restore "
             "BACKUP --data DIR` / `--database-url URL` (ops/backup.py restore)",
             "prevent: versioning on important buckets (`mc version enable`), object lock for retention, "
-            "daily metadata backups (ops/backup.py run) and a weekly restore test"] if rep.worst() else []
+            "daily metadata backups (ops/backup.py run) and a weekly restore test",
+        ]
+        if rep.worst()
+        else []
+    )
 
 
 if __name__ == "__main__":

@@ -34,16 +34,25 @@ def main() -> int:
     p = ops.parser(__doc__)
     p.add_argument("action", choices=["check", "on", "off"])
     p.add_argument("--reason", default="planned maintenance", help="recorded with `on`")
-    p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""),
-                   help="every gateway URL to verify (default: the endpoint only)")
+    p.add_argument(
+        "--gateways",
+        default=os.environ.get("S3GW_GATEWAYS", ""),
+        help="every gateway URL to verify (default: the endpoint only)",
+    )
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"))
     p.add_argument("--wait", type=float, default=10.0, help="seconds for the gateways to follow (default 10)")
-    p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"),
-                   help="also annotate the gateway Deployment (s3gw.io/maintenance) with kubectl")
+    p.add_argument(
+        "--namespace",
+        default=os.environ.get("S3GW_K8S_NAMESPACE"),
+        help="also annotate the gateway Deployment (s3gw.io/maintenance) with kubectl",
+    )
     args = p.parse_args()
     t = ops.target_from(args)
-    gateways = [t] + [t.with_endpoint(u.strip()) for u in args.gateways.split(",")
-                      if u.strip() and u.strip().rstrip("/") != t.endpoint]
+    gateways = [t] + [
+        t.with_endpoint(u.strip())
+        for u in args.gateways.split(",")
+        if u.strip() and u.strip().rstrip("/") != t.endpoint
+    ]
     rep = ops.Report(f"s3gw maintenance {args.action}", json_out=args.json)
     rep.head(", ".join(g.endpoint for g in gateways))
 
@@ -53,8 +62,10 @@ def main() -> int:
         if state is not None:
             if state.get("enabled"):
                 since = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(state["since"])) if state.get("since") else "?"
-                rep.warn(f"maintenance mode ON since {since} by {state.get('by') or '?'}: "
-                         f"{state.get('reason') or 'no reason given'} - writes are refused")
+                rep.warn(
+                    f"maintenance mode ON since {since} by {state.get('by') or '?'}: "
+                    f"{state.get('reason') or 'no reason given'} - writes are refused"
+                )
             else:
                 rep.ok("maintenance mode off")
         rep.begin("gateways")
@@ -89,7 +100,7 @@ def main() -> int:
         verify(rep, g, want_on, args.canary_bucket, args.wait)
     if args.namespace:
         annotate(rep, args.namespace, want_on)
-    actions = (["do the work; then `ops/maintenance.py off`"] if want_on else [])
+    actions = ["do the work; then `ops/maintenance.py off`"] if want_on else []
     return rep.finish(actions)
 
 
@@ -113,16 +124,20 @@ def verify(rep: ops.Report, g: ops.Target, want_on: bool, bucket: str, wait: flo
             break
         time.sleep(0.25)
     if on != want_on:
-        rep.crit(f"{g.endpoint}: still reports maintenance {'off' if want_on else 'on'} after {wait:g}s "
-                 f"(/minio/health/cluster {cluster.status}, x-s3gw-maintenance {flag})")
+        rep.crit(
+            f"{g.endpoint}: still reports maintenance {'off' if want_on else 'on'} after {wait:g}s "
+            f"(/minio/health/cluster {cluster.status}, x-s3gw-maintenance {flag})"
+        )
         return
     rep.ok(f"{g.endpoint}: /minio/health/cluster {cluster.status}, x-s3gw-maintenance {flag}")
     if want_on:
         key = f"maintenance-probe/{uuid.uuid4().hex}"
         put = g.s3("PUT", bucket, key, body=b"must be refused")
         if put.status == 503:
-            rep.ok(f"{g.endpoint}: writes refused (PUT {ops.describe(put)}, Retry-After "
-                   f"{put.headers.get('retry-after', '-')})")
+            rep.ok(
+                f"{g.endpoint}: writes refused (PUT {ops.describe(put)}, Retry-After "
+                f"{put.headers.get('retry-after', '-')})"
+            )
         else:
             rep.crit(f"{g.endpoint}: a write was not refused during maintenance: PUT {ops.describe(put)}")
             if put.status == 200:
@@ -143,9 +158,15 @@ def annotate(rep: ops.Report, namespace: str, on: bool | None) -> None:
     sel = "app.kubernetes.io/name=s3gw,app.kubernetes.io/component=gateway"
     if on is None:
         return
-    value = f"s3gw.io/maintenance={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}" if on else "s3gw.io/maintenance-"
-    cp = subprocess.run(["kubectl", "annotate", "deployment", "-n", namespace, "-l", sel, "--overwrite", value],
-                        capture_output=True, text=True, timeout=60)
+    value = (
+        f"s3gw.io/maintenance={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}" if on else "s3gw.io/maintenance-"
+    )
+    cp = subprocess.run(
+        ["kubectl", "annotate", "deployment", "-n", namespace, "-l", sel, "--overwrite", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if cp.returncode == 0:
         rep.ok(f"gateway Deployment annotated ({value})")
     else:

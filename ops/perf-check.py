@@ -94,8 +94,11 @@ def run_bench(t: ops.Target, bucket: str, size: int, count: int, conc: int, max_
 
 def main() -> int:
     p = ops.parser(__doc__)
-    p.add_argument("--bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"),
-                   help="bucket to write into (created if missing; objects are deleted afterwards)")
+    p.add_argument(
+        "--bucket",
+        default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"),
+        help="bucket to write into (created if missing; objects are deleted afterwards)",
+    )
     p.add_argument("--size", type=size_arg, default=1 << 20, help="object size (default 1MiB)")
     p.add_argument("--objects", type=int, default=32, help="objects to write and read (default 32)")
     p.add_argument("--concurrency", type=int, default=4, help="parallel requests (default 4)")
@@ -105,9 +108,12 @@ def main() -> int:
     p.add_argument("--max-p99-ms", type=float, default=0.0, help="warn when PUT or GET p99 exceeds this")
     p.add_argument("--baseline", default=None, help="baseline file (default $S3GW_OPS_STATE/perf-<host>.json)")
     p.add_argument("--save-baseline", action="store_true", help="store this run as the baseline")
-    p.add_argument("--degraded", type=float, default=float(os.environ.get("S3GW_OPS_PERF_DEGRADED", "0.5")),
-                   help="warn when throughput is below this fraction of the baseline "
-                        "(default $S3GW_OPS_PERF_DEGRADED or 0.5)")
+    p.add_argument(
+        "--degraded",
+        type=float,
+        default=float(os.environ.get("S3GW_OPS_PERF_DEGRADED", "0.5")),
+        help="warn when throughput is below this fraction of the baseline (default $S3GW_OPS_PERF_DEGRADED or 0.5)",
+    )
     args = p.parse_args()
     t = ops.target_from(args)
     rep = ops.Report("s3gw performance check", json_out=args.json)
@@ -123,17 +129,29 @@ def main() -> int:
     mib = 1 << 20
     put_mibs = r["put_bytes"] / mib / r["put_seconds"] if r["put_seconds"] else 0.0
     get_mibs = r["get_bytes"] / mib / r["get_seconds"] if r["get_seconds"] else 0.0
-    result = {"put_mibs": round(put_mibs, 2), "get_mibs": round(get_mibs, 2),
-              "put_objs": round(len(r["put"]) / r["put_seconds"], 1) if r["put_seconds"] else 0.0,
-              "get_objs": round(len(r["get"]) / r["get_seconds"], 1) if r["get_seconds"] else 0.0,
-              "put_p50_ms": round(pct(r["put"], 0.5) * 1000, 1), "put_p99_ms": round(pct(r["put"], 0.99) * 1000, 1),
-              "get_p50_ms": round(pct(r["get"], 0.5) * 1000, 1), "get_p99_ms": round(pct(r["get"], 0.99) * 1000, 1),
-              "objects": len(r["put"]), "size": args.size, "concurrency": args.concurrency, "ts": time.time()}
+    result = {
+        "put_mibs": round(put_mibs, 2),
+        "get_mibs": round(get_mibs, 2),
+        "put_objs": round(len(r["put"]) / r["put_seconds"], 1) if r["put_seconds"] else 0.0,
+        "get_objs": round(len(r["get"]) / r["get_seconds"], 1) if r["get_seconds"] else 0.0,
+        "put_p50_ms": round(pct(r["put"], 0.5) * 1000, 1),
+        "put_p99_ms": round(pct(r["put"], 0.99) * 1000, 1),
+        "get_p50_ms": round(pct(r["get"], 0.5) * 1000, 1),
+        "get_p99_ms": round(pct(r["get"], 0.99) * 1000, 1),
+        "objects": len(r["put"]),
+        "size": args.size,
+        "concurrency": args.concurrency,
+        "ts": time.time(),
+    }
     rep.facts["result"] = result
-    rep.info(f"PUT {result['put_mibs']:.1f} MiB/s ({result['put_objs']} obj/s), p50 {result['put_p50_ms']} ms, "
-             f"p99 {result['put_p99_ms']} ms")
-    rep.info(f"GET {result['get_mibs']:.1f} MiB/s ({result['get_objs']} obj/s), p50 {result['get_p50_ms']} ms, "
-             f"p99 {result['get_p99_ms']} ms (every byte checked)")
+    rep.info(
+        f"PUT {result['put_mibs']:.1f} MiB/s ({result['put_objs']} obj/s), p50 {result['put_p50_ms']} ms, "
+        f"p99 {result['put_p99_ms']} ms"
+    )
+    rep.info(
+        f"GET {result['get_mibs']:.1f} MiB/s ({result['get_objs']} obj/s), p50 {result['get_p50_ms']} ms, "
+        f"p99 {result['get_p99_ms']} ms (every byte checked)"
+    )
     if r["errors"]:
         rep.crit(f"{len(r['errors'])} request(s) failed: " + "; ".join(r["errors"][:3]))
     elif not r["put"]:
@@ -160,8 +178,10 @@ def main() -> int:
     if base and (base.get("size"), base.get("concurrency")) == (args.size, args.concurrency):
         for k in ("put_mibs", "get_mibs"):
             if base.get(k) and result[k] < args.degraded * base[k]:
-                rep.warn(f"{k.split('_')[0].upper()} {result[k]} MiB/s is under {args.degraded:.0%} of the baseline "
-                         f"{base[k]} MiB/s ({time.strftime('%Y-%m-%d', time.gmtime(base['ts']))})")
+                rep.warn(
+                    f"{k.split('_')[0].upper()} {result[k]} MiB/s is under {args.degraded:.0%} of the baseline "
+                    f"{base[k]} MiB/s ({time.strftime('%Y-%m-%d', time.gmtime(base['ts']))})"
+                )
             elif base.get(k):
                 rep.ok(f"{k.split('_')[0].upper()} {result[k]} MiB/s vs baseline {base[k]} MiB/s")
     elif base:

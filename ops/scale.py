@@ -72,8 +72,10 @@ def plan(rep: ops.Report, t: ops.Target, args) -> int:
     k, m = e["data"], e["parity"]
     nodes, drives = info["nodes"], ops.drive_usage(info)
     embedded = len(nodes) == 1 and nodes[0].get("node_id") == "local"
-    rep.info(f"{'embedded (one machine)' if embedded else 'cluster'}: {len(nodes)} node(s), {len(drives)} drive(s), "
-             f"erasure coding {k}+{m}")
+    rep.info(
+        f"{'embedded (one machine)' if embedded else 'cluster'}: {len(nodes)} node(s), {len(drives)} drive(s), "
+        f"erasure coding {k}+{m}"
+    )
     known = [d for d in drives if d["pct"] is not None]
     if not known:
         rep.crit("no drive reported its capacity")
@@ -81,25 +83,32 @@ def plan(rep: ops.Report, t: ops.Target, args) -> int:
     full = max(known, key=lambda d: d["pct"])
     rep.info(f"fullest drive {full['id']}: {full['pct']:.1f}% of {ops.fmt_bytes(full['total'])}")
     if not embedded and len(nodes) < k + m:
-        rep.warn(f"{len(nodes)} nodes for {k}+{m}: some objects keep two shards on one node, so losing that node "
-                 f"costs two shards - run at least {k + m} nodes")
+        rep.warn(
+            f"{len(nodes)} nodes for {k}+{m}: some objects keep two shards on one node, so losing that node "
+            f"costs two shards - run at least {k + m} nodes"
+        )
     else:
-        rep.ok(f"one shard per node possible ({len(nodes)} nodes >= {k + m})" if not embedded
-               else "embedded: every drive is on this machine; scale out with the cluster form (docs/cluster.md)")
+        rep.ok(
+            f"one shard per node possible ({len(nodes)} nodes >= {k + m})"
+            if not embedded
+            else "embedded: every drive is on this machine; scale out with the cluster form (docs/cluster.md)"
+        )
     rep.begin("what to add")
     per_drive = sum(d["total"] for d in known) / len(known)
     drives_per_node = max(1, round(len(drives) / max(1, len(nodes))))
     used = sum(d["total"] - d["free"] for d in known)
-    want_used = used + args.add_bytes * (k + m) / k       # raw bytes after the new data lands
+    want_used = used + args.add_bytes * (k + m) / k  # raw bytes after the new data lands
     need_drives = math.ceil(want_used / (per_drive * args.target_pct / 100))
     add_drives = max(0, need_drives - len(known))
     add_nodes = math.ceil(add_drives / drives_per_node)
     rep.facts.update(add_nodes=add_nodes, add_drives=add_drives)
     if add_nodes:
-        rep.warn(f"to stay under {args.target_pct:g}% with {ops.fmt_bytes(args.add_bytes)} more data: add "
-                 f"{add_nodes} node(s) of {drives_per_node} x {ops.fmt_bytes(per_drive)} drives "
-                 f"(existing data stays where it is; new objects spread over all nodes, so the old ones fill "
-                 f"more slowly rather than draining)")
+        rep.warn(
+            f"to stay under {args.target_pct:g}% with {ops.fmt_bytes(args.add_bytes)} more data: add "
+            f"{add_nodes} node(s) of {drives_per_node} x {ops.fmt_bytes(per_drive)} drives "
+            f"(existing data stays where it is; new objects spread over all nodes, so the old ones fill "
+            f"more slowly rather than draining)"
+        )
     else:
         rep.ok(f"no node needed to stay under {args.target_pct:g}% with {ops.fmt_bytes(args.add_bytes)} more data")
     steps = [
@@ -133,8 +142,9 @@ def verify(rep: ops.Report, t: ops.Target, args) -> int:
                 break
             online = sum(1 for n in info["nodes"] if n.get("online"))
             drives = sum(1 for d in info["drives"] if d.get("state") in ("online", "ok", None) and d.get("ok", True))
-            good = ((not args.expect_nodes or (online == args.expect_nodes == len(info["nodes"])))
-                    and (not args.expect_drives or drives == args.expect_drives))
+            good = (not args.expect_nodes or (online == args.expect_nodes == len(info["nodes"]))) and (
+                not args.expect_drives or drives == args.expect_drives
+            )
             if good or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -166,6 +176,7 @@ def placement(rep: ops.Report, t: ops.Target, info: dict, bucket: str) -> None:
         t.s3("PUT", bucket, key, body=os.urandom(256 << 10))
     import json
     import tempfile
+
     fd, tmp = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
@@ -181,8 +192,10 @@ def placement(rep: ops.Report, t: ops.Target, info: dict, bucket: str) -> None:
         all_nodes = {n["node_id"] for n in info["nodes"]}
         unused = all_nodes - used
         if unused:
-            rep.warn(f"{len(keys)} new objects placed on {len(used)} of {len(all_nodes)} nodes; none on "
-                     f"{', '.join(sorted(unused))}")
+            rep.warn(
+                f"{len(keys)} new objects placed on {len(used)} of {len(all_nodes)} nodes; none on "
+                f"{', '.join(sorted(unused))}"
+            )
         else:
             rep.ok(f"{len(keys)} new objects spread over all {len(all_nodes)} nodes")
     except ops.Unavailable as e:
@@ -210,17 +223,29 @@ def helm_upgrade(rep: ops.Report, args) -> bool:
     if not ops.which("helm"):
         rep.unknown("helm not installed (scripts/go-tools.sh helm builds the pinned one)")
         return False
-    cmd = ["helm", "upgrade", args.release, args.chart, "-n", args.namespace, "--reuse-values", *sets,
-           "--wait", "--timeout", "30m"]
+    cmd = [
+        "helm",
+        "upgrade",
+        args.release,
+        args.chart,
+        "-n",
+        args.namespace,
+        "--reuse-values",
+        *sets,
+        "--wait",
+        "--timeout",
+        "30m",
+    ]
     cp = subprocess.run(cmd, capture_output=True, text=True)
     if cp.returncode != 0:
         rep.crit(f"{' '.join(cmd)}: {cp.stderr.strip()[-400:]}")
         return False
     rep.ok(" ".join(cmd))
-    full = args.release if "s3gw" in args.release else f"{args.release}-s3gw"   # the chart's fullname
+    full = args.release if "s3gw" in args.release else f"{args.release}-s3gw"  # the chart's fullname
     for kind, name in (("statefulset", f"{full}-node"), ("deployment", f"{full}-gateway")):
-        out = ops.kubectl(rep, "rollout", "status", f"{kind}/{name}", "-n", args.namespace, "--timeout=30m",
-                          timeout=1900)
+        out = ops.kubectl(
+            rep, "rollout", "status", f"{kind}/{name}", "-n", args.namespace, "--timeout=30m", timeout=1900
+        )
         if out is not None:
             rep.ok(f"{kind}/{name} rolled out")
     return True

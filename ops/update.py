@@ -67,7 +67,7 @@ class Canary(threading.Thread):
 
     def once(self, g: ops.Target) -> None:
         key = f"rolling-canary/{uuid.uuid4().hex}"
-        body = os.urandom(200 << 10)        # above the inline limit: a real erasure-coded write
+        body = os.urandom(200 << 10)  # above the inline limit: a real erasure-coded write
         ts = time.strftime("%H:%M:%S")
         put = g.s3("PUT", self.bucket, key, body=body, timeout=30)
         if put.status != 200:
@@ -75,8 +75,9 @@ class Canary(threading.Thread):
             return
         get = g.s3("GET", self.bucket, key, timeout=30)
         if get.status != 200 or get.body != body:
-            self.failures.append(f"{ts} GET via {g.endpoint}: "
-                                 + (ops.describe(get) if get.status != 200 else "content differs"))
+            self.failures.append(
+                f"{ts} GET via {g.endpoint}: " + (ops.describe(get) if get.status != 200 else "content differs")
+            )
             return
         g.s3("DELETE", self.bucket, key, timeout=30)
         self.ok += 1
@@ -93,23 +94,44 @@ class Canary(threading.Thread):
 def main() -> int:
     p = ops.parser(__doc__)
     p.add_argument("action", choices=["check", "rolling-restart", "helm-upgrade", "helm-rollback"])
-    p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""),
-                   help="every other gateway URL (rolling-restart restarts them all, one at a time)")
-    p.add_argument("--restart-node-cmd", default="", help="shell command restarting one node ({index} {url} {node_id} ...)")
+    p.add_argument(
+        "--gateways",
+        default=os.environ.get("S3GW_GATEWAYS", ""),
+        help="every other gateway URL (rolling-restart restarts them all, one at a time)",
+    )
+    p.add_argument(
+        "--restart-node-cmd", default="", help="shell command restarting one node ({index} {url} {node_id} ...)"
+    )
     p.add_argument("--restart-gateway-cmd", default="", help="shell command restarting one gateway ({index} {url} ...)")
     p.add_argument("--only", choices=["nodes", "gateways"], help="restart only these")
-    p.add_argument("--node-indexes", default="",
-                   help="restart only these nodes (0-based positions in `s3gw admin info`, comma separated): "
-                        "a first node as a canary of an update, or the nodes of one machine")
-    p.add_argument("--step-timeout", type=float, default=120.0, help="seconds for one process to come back (default 120)")
-    p.add_argument("--drain", type=float, default=2.0,
-                   help="seconds a gateway is out of the canary's rotation before its restart (the load balancer's drain)")
-    p.add_argument("--heal-backlog", type=int, default=0,
-                   help="heal queue depth to wait for after each node (default 0: fully healed)")
+    p.add_argument(
+        "--node-indexes",
+        default="",
+        help="restart only these nodes (0-based positions in `s3gw admin info`, comma separated): "
+        "a first node as a canary of an update, or the nodes of one machine",
+    )
+    p.add_argument(
+        "--step-timeout", type=float, default=120.0, help="seconds for one process to come back (default 120)"
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=2.0,
+        help="seconds a gateway is out of the canary's rotation before its restart (the load balancer's drain)",
+    )
+    p.add_argument(
+        "--heal-backlog",
+        type=int,
+        default=0,
+        help="heal queue depth to wait for after each node (default 0: fully healed)",
+    )
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"))
     p.add_argument("--canary-interval", type=float, default=0.2, help="seconds between canary requests (default 0.2)")
-    p.add_argument("--allow-downtime", action="store_true",
-                   help="restart a single gateway although nothing serves while it is down")
+    p.add_argument(
+        "--allow-downtime",
+        action="store_true",
+        help="restart a single gateway although nothing serves while it is down",
+    )
     p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"))
     p.add_argument("--release", default=os.environ.get("S3GW_HELM_RELEASE", "s3gw"))
     p.add_argument("--chart", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helm", "s3gw"))
@@ -155,22 +177,31 @@ def check(rep: ops.Report, gateways: list[ops.Target], args) -> int:
         rep.warn(f"mixed versions {sorted(distinct)}: an update is half done - finish it or roll back")
     try:
         import importlib.metadata as md
+
         rep.info(f"s3gw installed here: {md.version('s3gw')}")
     except Exception:
         pass
     if args.namespace:
         rep.begin("Kubernetes")
-        out = ops.kubectl(rep, "get", "deployment,statefulset", "-n", args.namespace, "-l",
-                          "app.kubernetes.io/name=s3gw", "-o",
-                          "jsonpath={range .items[*]}{.kind}/{.metadata.name} "
-                          "{.spec.template.spec.containers[0].image}{\"\\n\"}{end}")
+        out = ops.kubectl(
+            rep,
+            "get",
+            "deployment,statefulset",
+            "-n",
+            args.namespace,
+            "-l",
+            "app.kubernetes.io/name=s3gw",
+            "-o",
+            'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec.template.spec.containers[0].image}{"\\n"}{end}',
+        )
         if out:
             images = {line.split()[1] for line in out.splitlines() if len(line.split()) > 1}
             for line in out.splitlines():
                 rep.info(line)
             (rep.warn if len(images) > 1 else rep.ok)(f"images deployed: {', '.join(sorted(images))}")
-        hist = ops.kubectl(rep, "get", "secret", "-n", args.namespace, "-l", f"owner=helm,name={args.release}",
-                           "-o", "name")
+        hist = ops.kubectl(
+            rep, "get", "secret", "-n", args.namespace, "-l", f"owner=helm,name={args.release}", "-o", "name"
+        )
         if hist is not None:
             rep.info(f"helm revisions kept: {len(hist.split())} (helm history {args.release} -n {args.namespace})")
     rep.begin("where updates come from")
@@ -265,8 +296,9 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
                 if i not in chosen:
                     continue
                 u = urlsplit(n["url"])
-                cmd = fill(args.restart_node_cmd, index=i, url=n["url"], node_id=n["node_id"],
-                           host=u.hostname, port=u.port)
+                cmd = fill(
+                    args.restart_node_cmd, index=i, url=n["url"], node_id=n["node_id"], host=u.hostname, port=u.port
+                )
                 t0 = time.monotonic()
                 if not run_cmd(rep, cmd):
                     break
@@ -274,8 +306,10 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
                 wait_for(lambda u=u: (not port_open(u.hostname or "", u.port or 80), ""), 5.0, 0.05)
                 ok, why = wait_for(lambda: cluster_whole(t, args.heal_backlog), args.step_timeout)
                 if not ok:
-                    rep.crit(f"node {n['url']} restarted but the cluster is not whole after "
-                             f"{args.step_timeout:g}s ({why}): stopping here")
+                    rep.crit(
+                        f"node {n['url']} restarted but the cluster is not whole after "
+                        f"{args.step_timeout:g}s ({why}): stopping here"
+                    )
                     break
                 rep.ok(f"node {i} {n['url']} back in {time.monotonic() - t0:.1f}s ({why})")
         if do_gateways and rep.worst() != ops.CRITICAL:
@@ -285,12 +319,15 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
                 canary.exclude(g.endpoint if len(gateways) > 1 else None)
                 time.sleep(args.drain)
                 t0 = time.monotonic()
-                if not run_cmd(rep, fill(args.restart_gateway_cmd, index=i, url=g.endpoint, host=u.hostname,
-                                         port=u.port, node_id="")):
+                if not run_cmd(
+                    rep,
+                    fill(args.restart_gateway_cmd, index=i, url=g.endpoint, host=u.hostname, port=u.port, node_id=""),
+                ):
                     break
                 wait_for(lambda g=g: (g.probe("/health/live", timeout=1).status == 0, ""), 5.0, 0.1)
-                ok, why = wait_for(lambda g=g: (g.probe("/minio/health/cluster", timeout=2).status == 200, ""),
-                                   args.step_timeout)
+                ok, why = wait_for(
+                    lambda g=g: (g.probe("/minio/health/cluster", timeout=2).status == 200, ""), args.step_timeout
+                )
                 if not ok:
                     rep.crit(f"gateway {g.endpoint} not healthy {args.step_timeout:g}s after its restart: stopping")
                     break
@@ -303,8 +340,10 @@ def rolling_restart(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], 
     rep.begin("availability during the restart")
     took = time.monotonic() - t_start
     if canary.failures:
-        rep.crit(f"{len(canary.failures)} of {canary.ok + len(canary.failures)} canary requests failed in "
-                 f"{took:.0f}s: " + "; ".join(canary.failures[:5]))
+        rep.crit(
+            f"{len(canary.failures)} of {canary.ok + len(canary.failures)} canary requests failed in "
+            f"{took:.0f}s: " + "; ".join(canary.failures[:5])
+        )
     elif canary.ok == 0:
         rep.crit("the canary made no request")
     else:
@@ -347,8 +386,9 @@ def helm(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], args) -> in
         rep.ok(" ".join(cmd))
         full = args.release if "s3gw" in args.release else f"{args.release}-s3gw"
         for kind, name in (("statefulset", f"{full}-node"), ("deployment", f"{full}-gateway")):
-            out = ops.kubectl(rep, "rollout", "status", f"{kind}/{name}", "-n", args.namespace, "--timeout=60m",
-                              timeout=3700)
+            out = ops.kubectl(
+                rep, "rollout", "status", f"{kind}/{name}", "-n", args.namespace, "--timeout=60m", timeout=3700
+            )
             if out is not None:
                 rep.ok(f"{kind}/{name} rolled out")
         ok, why = wait_for(lambda: cluster_whole(t, args.heal_backlog), args.step_timeout)
@@ -359,8 +399,9 @@ def helm(rep: ops.Report, t: ops.Target, gateways: list[ops.Target], args) -> in
         rep.crit(f"{len(canary.failures)} canary requests failed during the rollout: {'; '.join(canary.failures[:5])}")
     else:
         rep.ok(f"{canary.ok} canary cycles through {t.endpoint}, none failed")
-    return rep.finish(["if it went wrong: ops/update.py helm-rollback --namespace NS --release R"]
-                      if rep.worst() else [])
+    return rep.finish(
+        ["if it went wrong: ops/update.py helm-rollback --namespace NS --release R"] if rep.worst() else []
+    )
 
 
 if __name__ == "__main__":

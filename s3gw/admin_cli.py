@@ -50,10 +50,10 @@ class OpsClient:
         self.endpoint = endpoint.rstrip("/")
         self.access, self.secret, self.region = access, secret, region
 
-    def open(self, method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"",
-             timeout: float | None = 60) -> Any:
-        req = signed_request(method, self.endpoint, path, query or {}, self.access, self.secret, self.region,
-                             body=body)
+    def open(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"", timeout: float | None = 60
+    ) -> Any:
+        req = signed_request(method, self.endpoint, path, query or {}, self.access, self.secret, self.region, body=body)
         try:
             return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
@@ -73,8 +73,9 @@ class OpsClient:
         doc: dict[str, Any] = {"secretKey": secret_key, "status": "enabled"}
         if policies:
             doc["policy"] = ",".join(policies)
-        self.call("PUT", f"{V3}/add-user", {"accessKey": access_key},
-                  encrypt_data(self.secret, json.dumps(doc).encode()))
+        self.call(
+            "PUT", f"{V3}/add-user", {"accessKey": access_key}, encrypt_data(self.secret, json.dumps(doc).encode())
+        )
 
     def list_users(self) -> dict[str, Any]:
         return json.loads(decrypt_data(self.secret, self.call("GET", f"{V3}/list-users")))
@@ -108,8 +109,9 @@ class OpsClient:
         return json.loads(decrypt_data(self.secret, raw))
 
     # -- service accounts (madmin wire formats: sealed bodies both ways) -------------------
-    def _sealed(self, method: str, path: str, query: dict[str, str] | None = None,
-                doc: dict[str, Any] | None = None) -> Any:
+    def _sealed(
+        self, method: str, path: str, query: dict[str, str] | None = None, doc: dict[str, Any] | None = None
+    ) -> Any:
         body = encrypt_data(self.secret, json.dumps(doc).encode()) if doc is not None else b""
         raw = self.call(method, path, query, body)
         return json.loads(decrypt_data(self.secret, raw)) if raw else None
@@ -178,8 +180,13 @@ def add_admin_parsers(asub: Any) -> None:
     ua.add_argument("secret_key", nargs="?")
     ua.add_argument("--policy", default="", help="policies to attach, comma separated (e.g. readwrite)")
     _common(ua)
-    for name, hlp in (("list", "every user"), ("info", "one user"), ("disable", "refuse the user's requests"),
-                      ("enable", "accept the user's requests again"), ("remove", "delete the user")):
+    for name, hlp in (
+        ("list", "every user"),
+        ("info", "one user"),
+        ("disable", "refuse the user's requests"),
+        ("enable", "accept the user's requests again"),
+        ("remove", "delete the user"),
+    ):
         ap = usub.add_parser(name, help=hlp)
         if name != "list":
             ap.add_argument("access_key")
@@ -217,15 +224,18 @@ def add_admin_parsers(asub: Any) -> None:
     gr.add_argument("members", nargs="*")
     _common(gr)
     _common(gsub.add_parser("ls", help="every group"))
-    for name, hlp in (("info", "a group's status, policies and members"),
-                      ("enable", "its policies apply to its members again"),
-                      ("disable", "its policies apply to nobody")):
+    for name, hlp in (
+        ("info", "a group's status, policies and members"),
+        ("enable", "its policies apply to its members again"),
+        ("disable", "its policies apply to nobody"),
+    ):
         gp = gsub.add_parser(name, help=hlp)
         gp.add_argument("group")
         _common(gp)
 
-    sa = asub.add_parser("svcacct", help="service accounts (access keys) of a user: add, ls, info, edit, rm, "
-                                          "enable, disable")
+    sa = asub.add_parser(
+        "svcacct", help="service accounts (access keys) of a user: add, ls, info, edit, rm, enable, disable"
+    )
     sasub = sa.add_subparsers(dest="svcacct_command", required=True)
     sadd = sasub.add_parser("add", help="a new access key for USER (generated unless --access-key/--secret-key)")
     sadd.add_argument("user")
@@ -236,9 +246,12 @@ def add_admin_parsers(asub: Any) -> None:
     sls = sasub.add_parser("ls", help="a user's service accounts")
     sls.add_argument("user")
     _common(sls)
-    for name, hlp in (("info", "one service account (--policy: its effective policy)"),
-                      ("rm", "remove a service account"), ("enable", "accept its requests again"),
-                      ("disable", "refuse its requests")):
+    for name, hlp in (
+        ("info", "one service account (--policy: its effective policy)"),
+        ("rm", "remove a service account"),
+        ("enable", "accept its requests again"),
+        ("disable", "refuse its requests"),
+    ):
         sp = sasub.add_parser(name, help=hlp)
         sp.add_argument("access_key")
         if name == "info":
@@ -271,7 +284,7 @@ def add_admin_parsers(asub: Any) -> None:
     where.add_argument("--data", help="the data directory: writes DATA/meta/s3gw.db (SQLite backups)")
     where.add_argument("--database-url", help="postgresql://... to pg_restore into (pg_dump backups)")
     r.add_argument("--force", action="store_true", help="replace an existing SQLite database")
-    _common(r)   # --endpoint is accepted for uniformity and ignored: restore works on stopped stores
+    _common(r)  # --endpoint is accepted for uniformity and ignored: restore works on stopped stores
 
 
 # --------------------------------------------------------------------------- running
@@ -301,9 +314,15 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
                 print(json.dumps(st))
             else:
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st["since"])) if st.get("since") else ""
-                print("maintenance mode: " + (f"ON since {since} by {st.get('by') or '?'}"
-                                              + (f" ({st['reason']})" if st.get("reason") else "")
-                                              if st["enabled"] else "off"))
+                print(
+                    "maintenance mode: "
+                    + (
+                        f"ON since {since} by {st.get('by') or '?'}"
+                        + (f" ({st['reason']})" if st.get("reason") else "")
+                        if st["enabled"]
+                        else "off"
+                    )
+                )
             return 0
         if cmd == "export-manifest":
             return _manifest(args, client)
@@ -333,13 +352,23 @@ def _user(args: argparse.Namespace, c: OpsClient) -> int:
             secret = sys.stdin.readline().rstrip("\r\n")
         policies = [p for p in args.policy.split(",") if p]
         c.add_user(args.access_key, secret, policies or None)
-        return _ok(args, f"added user {args.access_key}" + (f" with {','.join(policies)}" if policies else ""),
-                   access_key=args.access_key, policies=policies)
+        return _ok(
+            args,
+            f"added user {args.access_key}" + (f" with {','.join(policies)}" if policies else ""),
+            access_key=args.access_key,
+            policies=policies,
+        )
     if sub == "list":
         users = c.list_users()
-        rows = [{"access_key": k, "status": v.get("status", ""),
-                 "policies": [p for p in v.get("policyName", "").split(",") if p], "updated": v.get("updatedAt")}
-                for k, v in sorted(users.items())]
+        rows = [
+            {
+                "access_key": k,
+                "status": v.get("status", ""),
+                "policies": [p for p in v.get("policyName", "").split(",") if p],
+                "updated": v.get("updatedAt"),
+            }
+            for k, v in sorted(users.items())
+        ]
         if args.json:
             print(json.dumps({"users": rows}))
         else:
@@ -348,13 +377,21 @@ def _user(args: argparse.Namespace, c: OpsClient) -> int:
         return 0
     if sub == "info":
         info = c.user_info(args.access_key)
-        doc = {"access_key": args.access_key, "status": info.get("status"),
-               "policies": [p for p in info.get("policyName", "").split(",") if p], "updated": info.get("updatedAt")}
+        doc = {
+            "access_key": args.access_key,
+            "status": info.get("status"),
+            "policies": [p for p in info.get("policyName", "").split(",") if p],
+            "updated": info.get("updatedAt"),
+        }
         return _ok(args, f"{doc['access_key']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}", **doc)
     if sub in ("disable", "enable"):
         c.set_status(args.access_key, "disabled" if sub == "disable" else "enabled")
-        return _ok(args, f"user {args.access_key} {sub}d", access_key=args.access_key,
-                   status="disabled" if sub == "disable" else "enabled")
+        return _ok(
+            args,
+            f"user {args.access_key} {sub}d",
+            access_key=args.access_key,
+            status="disabled" if sub == "disable" else "enabled",
+        )
     c.remove_user(args.access_key)
     return _ok(args, f"removed user {args.access_key}", access_key=args.access_key)
 
@@ -384,30 +421,50 @@ def _policy(args: argparse.Namespace, c: OpsClient) -> int:
     res = c.attach(args.user or "", names, attach=sub == "attach", group=args.group or "")
     changed = res.get("policiesAttached" if sub == "attach" else "policiesDetached") or []
     who = args.user or f"group {args.group}"
-    return _ok(args, f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {who}",
-               user=args.user, group=args.group, changed=changed)
+    return _ok(
+        args,
+        f"{sub}ed {','.join(changed)} {'to' if sub == 'attach' else 'from'} {who}",
+        user=args.user,
+        group=args.group,
+        changed=changed,
+    )
 
 
 def _group(args: argparse.Namespace, c: OpsClient) -> int:
     sub = args.group_command
     if sub == "add":
         c.update_group(args.group, args.members)
-        return _ok(args, f"added {','.join(args.members)} to group {args.group}", group=args.group,
-                   members=args.members)
+        return _ok(
+            args, f"added {','.join(args.members)} to group {args.group}", group=args.group, members=args.members
+        )
     if sub == "rm":
         c.update_group(args.group, args.members, remove=True)
-        return _ok(args, f"removed {','.join(args.members)} from group {args.group}" if args.members
-                   else f"removed group {args.group}", group=args.group, members=args.members)
+        return _ok(
+            args,
+            f"removed {','.join(args.members)} from group {args.group}"
+            if args.members
+            else f"removed group {args.group}",
+            group=args.group,
+            members=args.members,
+        )
     if sub == "ls":
         groups = c.list_groups()
         print(json.dumps({"groups": groups}) if args.json else "\n".join(groups))
         return 0
     if sub == "info":
         g = c.group_info(args.group)
-        doc = {"group": g["name"], "status": g["status"], "members": g.get("members") or [],
-               "policies": [p for p in g.get("policy", "").split(",") if p]}
-        return _ok(args, f"{doc['group']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}, "
-                         f"members {','.join(doc['members']) or '-'}", **doc)
+        doc = {
+            "group": g["name"],
+            "status": g["status"],
+            "members": g.get("members") or [],
+            "policies": [p for p in g.get("policy", "").split(",") if p],
+        }
+        return _ok(
+            args,
+            f"{doc['group']}: {doc['status']}, policies {','.join(doc['policies']) or '-'}, "
+            f"members {','.join(doc['members']) or '-'}",
+            **doc,
+        )
     c.set_group_status(args.group, "enabled" if sub == "enable" else "disabled")
     return _ok(args, f"group {args.group} {sub}d", group=args.group)
 
@@ -418,6 +475,7 @@ def _rfc3339(ts: float) -> str:
 
 def _svcacct_doc(args: argparse.Namespace, prefix: str = "") -> dict[str, Any]:
     """The madmin request fields the options give (``prefix``: "new" for update-service-account)."""
+
     def key(name: str) -> str:
         return prefix + name[0].upper() + name[1:] if prefix else name
 
@@ -446,8 +504,7 @@ def _svcacct(args: argparse.Namespace, c: OpsClient) -> int:
         if args.json:
             print(json.dumps({"ok": True, **out}))
         else:
-            print(f"Access Key: {out['access_key']}\nSecret Key: {out['secret_key']}\n"
-                  f"Expiration: {exp or 'no-expiry'}")
+            print(f"Access Key: {out['access_key']}\nSecret Key: {out['secret_key']}\nExpiration: {exp or 'no-expiry'}")
         return 0
     if sub == "ls":
         rows = c.list_svcaccts(args.user)
@@ -456,8 +513,10 @@ def _svcacct(args: argparse.Namespace, c: OpsClient) -> int:
         else:
             for r in rows:
                 exp = r.get("expiration", "")
-                print(f"{r['accessKey']:<22} {r['accountStatus']:<4} "
-                      f"{'no-expiry' if exp.startswith(('1970-', '0001-')) else exp:<22} {r.get('name', '')}")
+                print(
+                    f"{r['accessKey']:<22} {r['accountStatus']:<4} "
+                    f"{'no-expiry' if exp.startswith(('1970-', '0001-')) else exp:<22} {r.get('name', '')}"
+                )
         return 0
     if sub == "info":
         info = c.svcacct_info(args.access_key)
@@ -466,19 +525,25 @@ def _svcacct(args: argparse.Namespace, c: OpsClient) -> int:
         elif args.policy:
             print(info.get("policy", ""))
         else:
-            print(f"AccessKey: {args.access_key}\nParentUser: {info.get('parentUser')}\n"
-                  f"Status: {info.get('accountStatus')}\nName: {info.get('name', '')}\n"
-                  f"Description: {info.get('description', '')}\n"
-                  f"Policy: {'implied' if info.get('impliedPolicy') else 'embedded'}\n"
-                  f"Expiration: {info.get('expiration') or 'no-expiry'}")
+            print(
+                f"AccessKey: {args.access_key}\nParentUser: {info.get('parentUser')}\n"
+                f"Status: {info.get('accountStatus')}\nName: {info.get('name', '')}\n"
+                f"Description: {info.get('description', '')}\n"
+                f"Policy: {'implied' if info.get('impliedPolicy') else 'embedded'}\n"
+                f"Expiration: {info.get('expiration') or 'no-expiry'}"
+            )
         return 0
     if sub == "rm":
         c.remove_svcacct(args.access_key)
         return _ok(args, f"removed service account {args.access_key}", access_key=args.access_key)
     if sub in ("enable", "disable"):
         c.edit_svcacct(args.access_key, {"newStatus": "on" if sub == "enable" else "off"})
-        return _ok(args, f"service account {args.access_key} {sub}d", access_key=args.access_key,
-                   status="enabled" if sub == "enable" else "disabled")
+        return _ok(
+            args,
+            f"service account {args.access_key} {sub}d",
+            access_key=args.access_key,
+            status="enabled" if sub == "enable" else "disabled",
+        )
     doc = _svcacct_doc(args, "new")
     if args.secret_key:
         doc["newSecretKey"] = args.secret_key
@@ -492,7 +557,7 @@ def _manifest(args: argparse.Namespace, c: OpsClient) -> int:
     q = {k: v for k, v in (("bucket", args.bucket), ("prefix", args.prefix)) if v}
     to_stdout = args.output == "-"
     tmp = None if to_stdout else args.output + ".partial"
-    out = sys.stdout.buffer if to_stdout else open(tmp, "wb")   # type: ignore[arg-type]
+    out = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type]
     tty = sys.stderr.isatty()
     summary: dict[str, Any] = {}
     lines = 0
@@ -549,8 +614,7 @@ def _backup(args: argparse.Namespace, c: OpsClient) -> int:
     os.replace(tmp, args.output)
     if tty:
         print(file=sys.stderr)
-    return _ok(args, f"backup ({kind}, {done} bytes) -> {args.output}", output=args.output, bytes=done,
-               format=kind)
+    return _ok(args, f"backup ({kind}, {done} bytes) -> {args.output}", output=args.output, bytes=done, format=kind)
 
 
 def backup_kind(path: str) -> str:
@@ -573,7 +637,7 @@ def _restore(args: argparse.Namespace) -> int:
         if os.path.exists(dest) and not args.force:
             raise ValueError(f"{dest} exists: stop the gateway and give --force to replace it")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        for suffix in ("-wal", "-shm"):        # a stale WAL must not be replayed over the restored file
+        for suffix in ("-wal", "-shm"):  # a stale WAL must not be replayed over the restored file
             if os.path.exists(dest + suffix):
                 os.unlink(dest + suffix)
         tmp = dest + ".restore"
@@ -587,9 +651,21 @@ def _restore(args: argparse.Namespace) -> int:
     from .meta.postgres import dsn_command_args
 
     conn, env = dsn_command_args(args.database_url)
-    cp = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                         "--single-transaction", *conn, args.file],
-                        env={**os.environ, **env}, capture_output=True, text=True)
+    cp = subprocess.run(
+        [
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            *conn,
+            args.file,
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     if cp.returncode != 0:
         print(cp.stderr.strip(), file=sys.stderr)
         return 1

@@ -26,29 +26,46 @@ def _enc(v: str) -> str:
     return quote(v, safe="-_.~")
 
 
-def signed_request(method: str, endpoint: str, path: str, query: dict[str, str], access: str, secret: str,
-                   region: str = "us-east-1", now: dt.datetime | None = None,
-                   body: bytes = b"") -> urllib.request.Request:
+def signed_request(
+    method: str,
+    endpoint: str,
+    path: str,
+    query: dict[str, str],
+    access: str,
+    secret: str,
+    region: str = "us-east-1",
+    now: dt.datetime | None = None,
+    body: bytes = b"",
+) -> urllib.request.Request:
     """A SigV4-signed request (the body's SHA-256 is signed, as madmin does)."""
     u = urlsplit(endpoint)
     host = u.netloc
-    t = now or dt.datetime.now(dt.timezone.utc)
+    t = now or dt.datetime.now(dt.UTC)
     amz_date = t.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
     qs = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query.items()))
     payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
     headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
     signed = sorted(headers)
-    canonical = "\n".join([method, quote(path, safe="/-_.~"), qs,
-                           "".join(f"{k}:{headers[k]}\n" for k in signed), ";".join(signed), payload_hash])
+    canonical = "\n".join(
+        [
+            method,
+            quote(path, safe="/-_.~"),
+            qs,
+            "".join(f"{k}:{headers[k]}\n" for k in signed),
+            ";".join(signed),
+            payload_hash,
+        ]
+    )
     scope = f"{date}/{region}/s3/aws4_request"
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = ("AWS4" + secret).encode()
     for part in (date, region, "s3", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={access}/{scope}, "
-                                f"SignedHeaders={';'.join(signed)}, Signature={sig}")
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    )
     url = f"{u.scheme}://{host}{path}" + (f"?{qs}" if qs else "")
     req = urllib.request.Request(url, method=method, data=body if body or method in ("POST", "PUT") else None)
     for k, v in headers.items():
@@ -63,8 +80,9 @@ class AdminClient:
         self.access, self.secret, self.region = access, secret, region
 
     def _open(self, method: str, name: str, query: dict[str, str] | None = None, timeout: float | None = 30):
-        req = signed_request(method, self.endpoint, f"{ADMIN}/{name}", query or {}, self.access, self.secret,
-                             self.region)
+        req = signed_request(
+            method, self.endpoint, f"{ADMIN}/{name}", query or {}, self.access, self.secret, self.region
+        )
         try:
             return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
@@ -75,8 +93,9 @@ class AdminClient:
         with self._open("GET", "info") as r:
             return json.loads(r.read())
 
-    def heal(self, bucket: str = "", prefix: str = "", *, deep: bool = False,
-             dry_run: bool = False) -> Iterator[dict[str, Any]]:
+    def heal(
+        self, bucket: str = "", prefix: str = "", *, deep: bool = False, dry_run: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Progress documents, the last one with ``done``."""
         q = {k: v for k, v in (("bucket", bucket), ("prefix", prefix)) if v}
         if deep:
@@ -101,9 +120,11 @@ def _size(n: int | None) -> str:
 
 def print_info(info: dict[str, Any], out: TextIO = sys.stdout) -> None:
     e, q = info["erasure"], info["quorum"]
-    print(f"erasure coding {e['data']}+{e['parity']}  write quorum {e['write_quorum']} "
-          f"({'ok' if q['write'] else 'LOST'})  read quorum {e['read_quorum']} ({'ok' if q['read'] else 'LOST'})",
-          file=out)
+    print(
+        f"erasure coding {e['data']}+{e['parity']}  write quorum {e['write_quorum']} "
+        f"({'ok' if q['write'] else 'LOST'})  read quorum {e['read_quorum']} ({'ok' if q['read'] else 'LOST'})",
+        file=out,
+    )
     print("nodes:", file=out)
     for n in info["nodes"]:
         state = "online " if n["online"] else "OFFLINE"
@@ -111,23 +132,33 @@ def print_info(info: dict[str, Any], out: TextIO = sys.stdout) -> None:
         print(f"  {state} {n['url']:<28} id={n['node_id']}  drives={','.join(n['drives'])}{err}", file=out)
     print("drives:", file=out)
     for d in info["drives"]:
-        print(f"  {d['state']:<8} {d['id']:<32} used {_size(d.get('used')):>10}  free {_size(d.get('free')):>10}",
-              file=out)
+        print(
+            f"  {d['state']:<8} {d['id']:<32} used {_size(d.get('used')):>10}  free {_size(d.get('free')):>10}",
+            file=out,
+        )
     h = info["healing"]
-    print(f"healing: queued {h.get('heal_queued')}, failed {h.get('heal_failed')}, "
-          f"gc queued {h.get('gc_queued')}, open write intents {h.get('write_intents')}, "
-          f"orphans removed {h['orphans_removed']}, worker healed {h['worker']['healed']} "
-          f"(retries {h['worker']['retried']}, failed {h['worker']['failed']})", file=out)
+    print(
+        f"healing: queued {h.get('heal_queued')}, failed {h.get('heal_failed')}, "
+        f"gc queued {h.get('gc_queued')}, open write intents {h.get('write_intents')}, "
+        f"orphans removed {h['orphans_removed']}, worker healed {h['worker']['healed']} "
+        f"(retries {h['worker']['retried']}, failed {h['worker']['failed']})",
+        file=out,
+    )
     for label in ("scan_running", "last_scan", "admin_heal"):
         s = h.get(label)
         if s:
-            print(f"  {label.replace('_', ' ')}: scanned {s['scanned']}, healthy {s['healthy']}, "
-                  f"queued {s['queued']}, healed {s['healed']}, failed {s['failed']}, "
-                  f"unrecoverable {s['unrecoverable']}", file=out)
+            print(
+                f"  {label.replace('_', ' ')}: scanned {s['scanned']}, healthy {s['healthy']}, "
+                f"queued {s['queued']}, healed {s['healed']}, failed {s['failed']}, "
+                f"unrecoverable {s['unrecoverable']}",
+                file=out,
+            )
 
 
 def progress_line(d: dict[str, Any]) -> str:
-    return (f"scanned {d['scanned']}  healed {d['healed']}  failed {d['failed']}  "
-            f"unrecoverable {d['unrecoverable']}  offline {d['offline']}"
-            + (f"  would heal {d['would_heal']}" if d.get("would_heal") else "")
-            + (f"  at {d['current']}" if d.get("current") else ""))
+    return (
+        f"scanned {d['scanned']}  healed {d['healed']}  failed {d['failed']}  "
+        f"unrecoverable {d['unrecoverable']}  offline {d['offline']}"
+        + (f"  would heal {d['would_heal']}" if d.get("would_heal") else "")
+        + (f"  at {d['current']}" if d.get("current") else "")
+    )

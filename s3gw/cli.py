@@ -43,32 +43,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3gw", description="S3-compatible object store")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the S3 gateway",
-                       description="Run the S3 gateway. Every option is a key of the configuration "
-                                   "(docs/metadata.md): flags given win over the file and the environment.")
+    p = sub.add_parser(
+        "serve",
+        help="run the S3 gateway",
+        description="Run the S3 gateway. Every option is a key of the configuration "
+        "(docs/metadata.md): flags given win over the file and the environment.",
+    )
     p.add_argument("--config", metavar="FILE", help="YAML configuration (docs/metadata.md); default $S3GW_CONFIG")
-    p.add_argument("--address", type=parse_address, metavar="HOST:PORT",
-                   help="server.host and server.port (default 127.0.0.1:8080)")
+    p.add_argument(
+        "--address",
+        type=parse_address,
+        metavar="HOST:PORT",
+        help="server.host and server.port (default 127.0.0.1:8080)",
+    )
     add_config_flags(p)
 
     n = sub.add_parser("node", help="run a storage node (shards on its own drives; knows nothing of S3)")
     n.add_argument("--data", action="append", required=True, help="a drive directory (repeat for more drives)")
-    n.add_argument("--address", type=parse_address, default=("127.0.0.1", 9090), help="HOST:PORT (default 127.0.0.1:9090)")
+    n.add_argument(
+        "--address", type=parse_address, default=("127.0.0.1", 9090), help="HOST:PORT (default 127.0.0.1:9090)"
+    )
     n.add_argument("--secret-file", required=True, help="file holding the cluster secret")
     n.add_argument("--node-id", help="stable node id (default: HOST:PORT); drive ids are <node id>/dN")
     n.add_argument("--reserve-mb", type=int, default=0, help="refuse new shards below this much free space")
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
     n.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (gateways use https:// URLs)")
     n.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
-    n.add_argument("--idle-timeout", type=config.parse_duration, default=NODE_IDLE_TIMEOUT, metavar="DURATION",
-                   help=f"close a connection idle (or trickling a request head) this long "
-                        f"(default {NODE_IDLE_TIMEOUT:g}s; 0: never)")
+    n.add_argument(
+        "--idle-timeout",
+        type=config.parse_duration,
+        default=NODE_IDLE_TIMEOUT,
+        metavar="DURATION",
+        help=f"close a connection idle (or trickling a request head) this long "
+        f"(default {NODE_IDLE_TIMEOUT:g}s; 0: never)",
+    )
     n.add_argument("--log-level", default="INFO")
 
     a = sub.add_parser("admin", help="cluster administration (talks to a running gateway)")
     asub = a.add_subparsers(dest="admin_command", required=True)
-    for name, hlp in (("heal", "verify and rebuild shards, with progress and a summary"),
-                      ("info", "nodes, drives and healing state")):
+    for name, hlp in (
+        ("heal", "verify and rebuild shards, with progress and a summary"),
+        ("info", "nodes, drives and healing state"),
+    ):
         ap = asub.add_parser(name, help=hlp)
         ap.add_argument("--endpoint", default=os.environ.get("S3GW_ENDPOINT", "http://127.0.0.1:8080"))
         ap.add_argument("--region", default="us-east-1")
@@ -78,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             ap.add_argument("target", nargs="?", default="", metavar="BUCKET[/PREFIX]")
             ap.add_argument("--dry-run", action="store_true", help="report what would be healed, change nothing")
             ap.add_argument("--deep", action="store_true", help="check every block's bitrot hash, not just existence")
-    admin_cli.add_admin_parsers(asub)   # user, policy, maintenance, export-manifest, backup, restore
+    admin_cli.add_admin_parsers(asub)  # user, policy, maintenance, export-manifest, backup, restore
 
     c = sub.add_parser("config", help="configuration file tools")
     csub = c.add_subparsers(dest="config_command", required=True)
@@ -104,11 +120,15 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             continue
         shown = config.shown(key)
         # a repeated flag gives one item each time (checked with the whole list, when it is set)
-        p.add_argument(key.flag, *key.old_flags, dest=key.dest, type=str if key.many else _flag_type(key),
-                       metavar=key.metavar or None,
-                       action="append" if key.many else "store",
-                       help=f"{key.help} ({key.path}{'' if shown == '—' else f'; default {shown}'})"
-                            .replace("%", "%%"))
+        p.add_argument(
+            key.flag,
+            *key.old_flags,
+            dest=key.dest,
+            type=str if key.many else _flag_type(key),
+            metavar=key.metavar or None,
+            action="append" if key.many else "store",
+            help=f"{key.help} ({key.path}{'' if shown == '—' else f'; default {shown}'})".replace("%", "%%"),
+        )
 
 
 def _flag_type(key: config.Key) -> Callable[[str], Any]:
@@ -124,8 +144,10 @@ def _flag_type(key: config.Key) -> Callable[[str], Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, (args.log_level or "INFO").upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, (args.log_level or "INFO").upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     if args.command == "node":
         return run_node_command(args)
@@ -140,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         try:
             cfg = serve_config(args)
-        except (OSError, ValueError) as e:   # config.ConfigError is a ValueError
+        except (OSError, ValueError) as e:  # config.ConfigError is a ValueError
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
         logging.getLogger().setLevel(cfg.log_level.upper())
@@ -148,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.workers > 1:
                 return run_workers(cfg)
             run(cfg.event_loop, serve(cfg))
-        except (UnsafeListen, MetaError) as e:   # unsafe listen; schema too new/old; database unreachable
+        except (UnsafeListen, MetaError) as e:  # unsafe listen; schema too new/old; database unreachable
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -190,8 +212,11 @@ def run_config_check(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if args.show:
         print(config.describe(conf))
-    print(f"{args.file}: OK ({describe_meta(sc)}; storage: "
-          + (f"{len(sc.nodes)} nodes" if sc.nodes else f"{sc.drives} embedded drives") + ")")
+    print(
+        f"{args.file}: OK ({describe_meta(sc)}; storage: "
+        + (f"{len(sc.nodes)} nodes" if sc.nodes else f"{sc.drives} embedded drives")
+        + ")"
+    )
     return 0
 
 
@@ -200,8 +225,9 @@ def run_meta_migrate(args: argparse.Namespace) -> int:
     try:
         conf = _load_config(args.config, args, env)
         conf.set("database.auto_migrate", True, "s3gw meta migrate")
-        sc = config.server_config(conf, env, require_data=conf["database.driver"] != "postgres"
-                                  and not conf["database.host"])
+        sc = config.server_config(
+            conf, env, require_data=conf["database.driver"] != "postgres" and not conf["database.host"]
+        )
     except (OSError, ValueError) as e:
         print(f"s3gw meta: {e}", file=sys.stderr)
         return 2
@@ -220,8 +246,10 @@ def run_meta_migrate(args: argparse.Namespace) -> int:
         print(f"s3gw meta: {e}", file=sys.stderr)
         return 2
     where = describe_meta(sc).split(",")[0].removeprefix("metadata: ")
-    print(f"{where}: schema at {version}" + (f" (applied {', '.join(map(str, applied))})" if applied
-                                             else " (nothing to apply)"))
+    print(
+        f"{where}: schema at {version}"
+        + (f" (applied {', '.join(map(str, applied))})" if applied else " (nothing to apply)")
+    )
     return 0
 
 
@@ -239,9 +267,20 @@ def run_node_command(args: argparse.Namespace) -> int:
     host, port = args.address
     try:
         # the gateway's event loop (uvloop when installed): nodes stream shards too
-        run("auto", run_node(args.node_id or f"{host}:{port}", args.data, secret, host, port,
-                             fsync=not args.no_fsync, reserve_bytes=args.reserve_mb << 20,
-                             idle_timeout=args.idle_timeout, tls=tls))
+        run(
+            "auto",
+            run_node(
+                args.node_id or f"{host}:{port}",
+                args.data,
+                secret,
+                host,
+                port,
+                fsync=not args.no_fsync,
+                reserve_bytes=args.reserve_mb << 20,
+                idle_timeout=args.idle_timeout,
+                tls=tls,
+            ),
+        )
     except KeyboardInterrupt:
         pass
     return 0
@@ -277,10 +316,12 @@ def run_admin_command(args: argparse.Namespace) -> int:
     else:
         kind = "dry run" if args.dry_run else ("deep heal" if args.deep else "heal")
         took = (final.get("finished") or 0) - final.get("started", 0)
-        print(f"{kind} of {args.target or 'everything'} in {took:.1f}s: scanned {final['scanned']}, "
-              f"healthy {final['healthy']}, healed {final['healed']} ({final['shards_healed']} shards), "
-              f"would heal {final['would_heal']}, offline {final['offline']}, failed {final['failed']}, "
-              f"unrecoverable {final['unrecoverable']}")
+        print(
+            f"{kind} of {args.target or 'everything'} in {took:.1f}s: scanned {final['scanned']}, "
+            f"healthy {final['healthy']}, healed {final['healed']} ({final['shards_healed']} shards), "
+            f"would heal {final['would_heal']}, offline {final['offline']}, failed {final['failed']}, "
+            f"unrecoverable {final['unrecoverable']}"
+        )
         for p in final.get("problems", []):
             print(f"  {p['outcome']:<13} {p['object']} ({p['version_id']}): {p['detail']}")
     return 1 if final.get("failed") or final.get("unrecoverable") else 0

@@ -204,7 +204,7 @@ def _log_dest(v: Any) -> str:
     >>> _log_dest(False), _log_dest("off"), _log_dest(""), _log_dest("/var/log/s3gw/access.log")
     ('off', 'off', 'stderr', '/var/log/s3gw/access.log')
     """
-    if v is False:           # YAML reads a bare `off` (file or variable) as false
+    if v is False:  # YAML reads a bare `off` (file or variable) as false
         return "off"
     if v is True:
         raise ValueError("expected stderr, stdout, off or a file, not true")
@@ -231,13 +231,13 @@ class Key:
     parse: Callable[[Any], Any]
     default: Any
     help: str
-    secret: bool = False          # plain-text secrets are refused unless allowed
-    no_effect: str = ""           # accepted for the guide's sake; warn with this reason
-    flag: str = ""                # the `s3gw serve` option that sets it ("": none)
-    old_flags: tuple[str, ...] = ()   # earlier names of that option, still accepted
-    env: str = ""                 # its variable when not the derived S3GW_<PATH> (an older, documented name)
+    secret: bool = False  # plain-text secrets are refused unless allowed
+    no_effect: str = ""  # accepted for the guide's sake; warn with this reason
+    flag: str = ""  # the `s3gw serve` option that sets it ("": none)
+    old_flags: tuple[str, ...] = ()  # earlier names of that option, still accepted
+    env: str = ""  # its variable when not the derived S3GW_<PATH> (an older, documented name)
     metavar: str = ""
-    many: bool = False            # the flag may be repeated, each time one more item of a list
+    many: bool = False  # the flag may be repeated, each time one more item of a list
 
     @property
     def env_name(self) -> str:
@@ -252,100 +252,261 @@ class Key:
 
 SCHEMA: list[Key] = [
     # server
-    Key("server.host", _str, "127.0.0.1", "listen address (0.0.0.0: every interface; then root credentials are required)"),
+    Key(
+        "server.host",
+        _str,
+        "127.0.0.1",
+        "listen address (0.0.0.0: every interface; then root credentials are required)",
+    ),
     Key("server.port", _int(1, 65535), 8080, "HTTP port of the S3 API"),
     Key("server.tls_port", _int(1, 65535), 8443, "HTTPS port, when security.tls is set"),
-    Key("server.read_timeout", _dur(), 30.0, "longest wait for the next piece of a request body (0: none)",
-        flag="--body-read-timeout", metavar="DURATION"),
-    Key("server.write_timeout", _dur(), 30.0, "longest wait for a client to take the next piece of a response (0: none)",
-        flag="--body-write-timeout", metavar="DURATION"),
-    Key("server.read_header_timeout", _dur(), 30.0,
+    Key(
+        "server.read_timeout",
+        _dur(),
+        30.0,
+        "longest wait for the next piece of a request body (0: none)",
+        flag="--body-read-timeout",
+        metavar="DURATION",
+    ),
+    Key(
+        "server.write_timeout",
+        _dur(),
+        30.0,
+        "longest wait for a client to take the next piece of a response (0: none)",
+        flag="--body-write-timeout",
+        metavar="DURATION",
+    ),
+    Key(
+        "server.read_header_timeout",
+        _dur(),
+        30.0,
         "longest a client may take from the first to the last byte of a request head; then the connection is "
-        "closed (0: none)", flag="--read-header-timeout", metavar="DURATION"),
-    Key("server.idle_timeout", _dur(), 30.0,
+        "closed (0: none)",
+        flag="--read-header-timeout",
+        metavar="DURATION",
+    ),
+    Key(
+        "server.idle_timeout",
+        _dur(),
+        30.0,
         "a connection with no request in progress is closed after this long (0: never)",
-        flag="--idle-timeout", metavar="DURATION"),
-    Key("server.max_connections", _int(0, 1_000_000), 4096,
+        flag="--idle-timeout",
+        metavar="DURATION",
+    ),
+    Key(
+        "server.max_connections",
+        _int(0, 1_000_000),
+        4096,
         "open client connections per gateway process; past it a connection is answered 503 SlowDown (0: no cap)",
-        flag="--max-connections", metavar="N"),
-    Key("server.max_requests", _int(0, 1_000_000), 1024,
+        flag="--max-connections",
+        metavar="N",
+    ),
+    Key(
+        "server.max_requests",
+        _int(0, 1_000_000),
+        1024,
         "requests in progress per gateway process; past it a request is answered 503 SlowDown (0: no cap)",
-        flag="--max-requests", metavar="N"),
-    Key("server.workers", _workers, 1, "gateway processes sharing the port (auto: one per core)",
-        flag="--workers", metavar="N"),
-    Key("server.event_loop", _enum("auto", "asyncio", "uvloop"), "auto",
+        flag="--max-requests",
+        metavar="N",
+    ),
+    Key(
+        "server.workers",
+        _workers,
+        1,
+        "gateway processes sharing the port (auto: one per core)",
+        flag="--workers",
+        metavar="N",
+    ),
+    Key(
+        "server.event_loop",
+        _enum("auto", "asyncio", "uvloop"),
+        "auto",
         "event loop: uvloop (faster sockets) or asyncio; auto: uvloop when it is installed",
-        flag="--event-loop", metavar="LOOP"),
-    Key("server.data", _str, "", "data directory: embedded drives and the SQLite metadata", flag="--data",
-        metavar="DIR"),
+        flag="--event-loop",
+        metavar="LOOP",
+    ),
+    Key(
+        "server.data", _str, "", "data directory: embedded drives and the SQLite metadata", flag="--data", metavar="DIR"
+    ),
     Key("server.region", _str, "us-east-1", "the region the gateway answers for", flag="--region"),
     Key("server.domains", _list, [], "domains for virtual-hosted-style requests", flag="--domain", many=True),
-    Key("server.trusted_proxies", _networks, [],
+    Key(
+        "server.trusted_proxies",
+        _networks,
+        [],
         "proxies (addresses or CIDR networks) whose `X-Forwarded-For` gives `aws:SourceIp` (docs/policies.md); "
-        "none: the peer address"),
+        "none: the peer address",
+    ),
     # the S3 API
-    Key("api.cors_allow_origin", _origins, ["*"],
+    Key(
+        "api.cors_allow_origin",
+        _origins,
+        ["*"],
         "origins browsers may call the API from (CORS, docs/operations.md); a list or comma-separated text, "
         "`*` as wildcard (`https://*.example.com`)",
-        flag="--cors-allow-origin", metavar="ORIGINS"),
+        flag="--cors-allow-origin",
+        metavar="ORIGINS",
+    ),
     # database
-    Key("database.driver", _enum("sqlite", "postgres"), "", "sqlite or postgres (default: postgres when database.host is set)"),
+    Key(
+        "database.driver",
+        _enum("sqlite", "postgres"),
+        "",
+        "sqlite or postgres (default: postgres when database.host is set)",
+    ),
     Key("database.path", _str, "", "SQLite file (default: DATA/meta/s3gw.db)"),
     Key("database.host", _str, "", "PostgreSQL host"),
     Key("database.port", _int(1, 65535), 5432, "PostgreSQL port"),
     Key("database.name", _str, "s3gw", "PostgreSQL database"),
     Key("database.user", _str, "s3gw", "PostgreSQL role"),
-    Key("database.password", _str, "", "plain-text password: refused unless security.allow_plaintext_secrets", secret=True),
+    Key(
+        "database.password",
+        _str,
+        "",
+        "plain-text password: refused unless security.allow_plaintext_secrets",
+        secret=True,
+    ),
     Key("database.password_file", _str, "", "file holding the PostgreSQL password"),
-    Key("database.sslmode", _enum("disable", "prefer", "require", "verify-ca", "verify-full"), "prefer",
-        "TLS to PostgreSQL, as libpq's sslmode"),
+    Key(
+        "database.sslmode",
+        _enum("disable", "prefer", "require", "verify-ca", "verify-full"),
+        "prefer",
+        "TLS to PostgreSQL, as libpq's sslmode",
+    ),
     Key("database.max_connections", _int(1, 10000), 20, "connection pool size, per gateway process"),
     Key("database.max_idle", _int(0, 10000), 2, "connections kept open while idle (the pool's minimum)"),
     Key("database.max_lifetime", _dur(), 300.0, "an idle connection is closed after this long"),
     Key("database.timeout", _dur(0.1), 10.0, "longest a metadata operation may take (then 503)"),
     Key("database.connect_timeout", _dur(0.1), 5.0, "longest a new connection may take"),
     Key("database.startup_wait", _dur(), 30.0, "how long a starting gateway waits for the database"),
-    Key("database.auto_migrate", _bool, True, "apply pending migrations at start (else: refuse, run `s3gw meta migrate`)"),
+    Key(
+        "database.auto_migrate",
+        _bool,
+        True,
+        "apply pending migrations at start (else: refuse, run `s3gw meta migrate`)",
+    ),
     # storage
     Key("storage.erasure_coding.data_shards", _int(1, 32), 6, "k: data shards per stripe"),
     Key("storage.erasure_coding.parity_shards", _int(0, 16), 3, "m: parity shards per stripe"),
-    Key("storage.erasure_coding.chunk_size", parse_size, 1 << 20, "erasure block size in bytes (a stripe of k fragments)"),
+    Key(
+        "storage.erasure_coding.chunk_size",
+        parse_size,
+        1 << 20,
+        "erasure block size in bytes (a stripe of k fragments)",
+    ),
     Key("storage.drives", _int(1, 1024), 9, "embedded drives under the data directory"),
-    Key("storage.nodes", _list, [], "storage node URLs, comma separated (empty: the embedded drives)",
-        flag="--nodes", metavar="URLS"),
-    Key("storage.secret_file", _str, "", "file holding the cluster secret shared with the nodes",
-        flag="--secret-file", metavar="FILE"),
-    Key("storage.node_ca_file", _str, "", "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)",
-        flag="--node-ca-file", metavar="FILE"),
-    Key("storage.node_probe_interval", _dur(), 2.0,
+    Key(
+        "storage.nodes",
+        _list,
+        [],
+        "storage node URLs, comma separated (empty: the embedded drives)",
+        flag="--nodes",
+        metavar="URLS",
+    ),
+    Key(
+        "storage.secret_file",
+        _str,
+        "",
+        "file holding the cluster secret shared with the nodes",
+        flag="--secret-file",
+        metavar="FILE",
+    ),
+    Key(
+        "storage.node_ca_file",
+        _str,
+        "",
+        "PEM CA bundle to verify https:// storage nodes with (empty: the system's CAs)",
+        flag="--node-ca-file",
+        metavar="FILE",
+    ),
+    Key(
+        "storage.node_probe_interval",
+        _dur(),
+        2.0,
         "time between health probes of every storage node (embedded: of every drive)",
-        flag="--node-probe-interval", old_flags=("--probe-interval",), metavar="DURATION"),
-    Key("storage.node_read_timeout", _dur(), 10.0,
+        flag="--node-probe-interval",
+        old_flags=("--probe-interval",),
+        metavar="DURATION",
+    ),
+    Key(
+        "storage.node_read_timeout",
+        _dur(),
+        10.0,
         "longest a storage node may take to answer a shard read before parity is read instead",
-        flag="--node-read-timeout", old_flags=("--read-timeout",), metavar="DURATION"),
-    Key("storage.node_stall_timeout", _dur(), 15.0,
+        flag="--node-read-timeout",
+        old_flags=("--read-timeout",),
+        metavar="DURATION",
+    ),
+    Key(
+        "storage.node_stall_timeout",
+        _dur(),
+        15.0,
         "longest a storage node may stall a shard upload before its shard counts as failed",
-        flag="--node-stall-timeout", old_flags=("--stall-timeout",), metavar="DURATION"),
-    Key("storage.tmp_grace", _dur(1.0), 3600.0,
+        flag="--node-stall-timeout",
+        old_flags=("--stall-timeout",),
+        metavar="DURATION",
+    ),
+    Key(
+        "storage.tmp_grace",
+        _dur(1.0),
+        3600.0,
         "embedded drives: temp files of writes cut off (a crash) older than this are removed (at start, then "
-        "periodically)", flag="--tmp-grace", metavar="DURATION"),
-    Key("storage.replication.factor", _int(1, 16), 1, "", no_effect="s3gw protects data by erasure coding, not replication"),
+        "periodically)",
+        flag="--tmp-grace",
+        metavar="DURATION",
+    ),
+    Key(
+        "storage.replication.factor",
+        _int(1, 16),
+        1,
+        "",
+        no_effect="s3gw protects data by erasure coding, not replication",
+    ),
     Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
     # background repair (docs/cluster.md)
-    Key("repair.heal_interval", _dur(), 5.0, "time between passes over the heal queue",
-        flag="--heal-interval", metavar="DURATION"),
-    Key("repair.scan_interval", _dur(), 3600.0, "time between scanner passes over every version",
-        flag="--scan-interval", metavar="DURATION"),
+    Key(
+        "repair.heal_interval",
+        _dur(),
+        5.0,
+        "time between passes over the heal queue",
+        flag="--heal-interval",
+        metavar="DURATION",
+    ),
+    Key(
+        "repair.scan_interval",
+        _dur(),
+        3600.0,
+        "time between scanner passes over every version",
+        flag="--scan-interval",
+        metavar="DURATION",
+    ),
     Key("repair.scan_pace", _dur(), 0.01, "the scanner's pause per object", flag="--scan-pace", metavar="DURATION"),
-    Key("repair.deep_scan_every", _int(0, 1_000_000), 0,
-        "every Nth scanner pass checks every block's hash (0: never)", flag="--deep-scan-every", metavar="N"),
-    Key("repair.orphan_grace", _dur(), 3600.0,
-        "how old an uncommitted write must be before its shards are removed", flag="--orphan-grace",
-        metavar="DURATION"),
-    Key("repair.gc_grace", _dur(), 3600.0,
+    Key(
+        "repair.deep_scan_every",
+        _int(0, 1_000_000),
+        0,
+        "every Nth scanner pass checks every block's hash (0: never)",
+        flag="--deep-scan-every",
+        metavar="N",
+    ),
+    Key(
+        "repair.orphan_grace",
+        _dur(),
+        3600.0,
+        "how old an uncommitted write must be before its shards are removed",
+        flag="--orphan-grace",
+        metavar="DURATION",
+    ),
+    Key(
+        "repair.gc_grace",
+        _dur(),
+        3600.0,
         "how long the shards of an overwritten or deleted version are kept before GC removes them: a read "
         "that began before the change has that long to finish on any gateway (reads on the same gateway are "
-        "never cut)", flag="--gc-grace", metavar="DURATION"),
+        "never cut)",
+        flag="--gc-grace",
+        metavar="DURATION",
+    ),
     # cache
     Key("cache.redis.endpoints", _list, [], "Redis servers (host:port); names are spread over them"),
     Key("cache.redis.pool_size", _int(1, 10000), 50, "connections per Redis server, per gateway process"),
@@ -353,37 +514,86 @@ SCHEMA: list[Key] = [
     Key("cache.redis.ttl", _dur(1.0), 60.0, "lifetime of a cached entry (a safety net: writes invalidate at once)"),
     Key("cache.redis.db", _int(0, 1024), 0, "Redis database number"),
     Key("cache.redis.username", _str, "", "Redis ACL user"),
-    Key("cache.redis.password", _str, "", "plain-text password: refused unless security.allow_plaintext_secrets", secret=True),
+    Key(
+        "cache.redis.password",
+        _str,
+        "",
+        "plain-text password: refused unless security.allow_plaintext_secrets",
+        secret=True,
+    ),
     Key("cache.redis.password_file", _str, "", "file holding the Redis password (AUTH)"),
     Key("cache.redis.tls", _bool, False, "TLS to Redis"),
     Key("cache.redis.prefix", _str, "s3gw:", "key prefix (several deployments on one Redis)"),
-    Key("cache.memory.enabled", _enum("auto", "true", "false"), "auto",
-        "in-process cache; auto: on for one SQLite gateway process, off otherwise (it cannot see other gateways' writes)"),
+    Key(
+        "cache.memory.enabled",
+        _enum("auto", "true", "false"),
+        "auto",
+        "in-process cache; auto: on for one SQLite gateway process, off otherwise (it cannot see other gateways' writes)",
+    ),
     Key("cache.memory.max_size", parse_size, 256 << 20, "bytes of the in-process cache"),
     # metrics and usage (docs/operations.md)
-    Key("metrics.auth", _metrics_auth, "bearer",
+    Key(
+        "metrics.auth",
+        _metrics_auth,
+        "bearer",
         "metrics endpoints: bearer (a token: the static one, or a JWT as `mc admin prometheus generate` makes) "
-        "or public", flag="--metrics-auth", metavar="bearer|public"),
+        "or public",
+        flag="--metrics-auth",
+        metavar="bearer|public",
+    ),
     Key("metrics.token_file", _str, "", "file holding the static bearer token for the metrics endpoints"),
-    Key("metrics.token_max_lifetime", _dur(), 100 * 365 * 86400.0,
+    Key(
+        "metrics.token_max_lifetime",
+        _dur(),
+        100 * 365 * 86400.0,
         "a metrics JWT that expires later than this from now is refused (the default: what mc generates)",
-        flag="--metrics-token-max-lifetime", metavar="DURATION"),
-    Key("metrics.usage_interval", _dur(), 1.0,
+        flag="--metrics-token-max-lifetime",
+        metavar="DURATION",
+    ),
+    Key(
+        "metrics.usage_interval",
+        _dur(),
+        1.0,
         "how long a gateway reuses a bucket usage answer (usage is exact, from counters the writes keep)",
-        flag="--usage-interval", env="S3GW_USAGE_INTERVAL", metavar="DURATION"),
+        flag="--usage-interval",
+        env="S3GW_USAGE_INTERVAL",
+        metavar="DURATION",
+    ),
     # logs (docs/operations.md)
-    Key("log.level", _enum("debug", "info", "warning", "error", "critical"), "info",
-        "level of the process log on stderr", flag="--log-level", metavar="LEVEL"),
-    Key("log.access", _log_dest, "off", "JSON access log, a line per request: stderr, stdout, a file, or off",
-        flag="--access-log", env="S3GW_ACCESS_LOG", metavar="DEST"),
-    Key("log.audit", _log_dest, "off", "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
-        flag="--audit-log", env="S3GW_AUDIT_LOG", metavar="DEST"),
+    Key(
+        "log.level",
+        _enum("debug", "info", "warning", "error", "critical"),
+        "info",
+        "level of the process log on stderr",
+        flag="--log-level",
+        metavar="LEVEL",
+    ),
+    Key(
+        "log.access",
+        _log_dest,
+        "off",
+        "JSON access log, a line per request: stderr, stdout, a file, or off",
+        flag="--access-log",
+        env="S3GW_ACCESS_LOG",
+        metavar="DEST",
+    ),
+    Key(
+        "log.audit",
+        _log_dest,
+        "off",
+        "JSON audit log of writes and admin actions: stderr, stdout, a file, or off",
+        flag="--audit-log",
+        env="S3GW_AUDIT_LOG",
+        metavar="DEST",
+    ),
     # security
     Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),
     Key("security.tls.key_file", _str, "", "PEM private key for HTTPS"),
     Key("security.root_user_file", _str, "", "file holding the root access key"),
     Key("security.root_password_file", _str, "", "file holding the root secret key"),
-    Key("security.allow_plaintext_secrets", _bool, False, "accept database.password / cache.redis.password in the file"),
+    Key(
+        "security.allow_plaintext_secrets", _bool, False, "accept database.password / cache.redis.password in the file"
+    ),
     Key("security.encryption.kms_endpoint", _str, "", "", no_effect="s3gw has no server-side encryption (KMS) yet"),
     Key("security.encryption.key_rotation_period", _dur(), 0.0, "", no_effect="s3gw has no server-side encryption yet"),
 ]
@@ -397,10 +607,23 @@ ENV_ALIASES: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "MINIO_PROMETHEUS_AUTH_TYPE": ("metrics.auth", _minio_prometheus_auth),
 }
 #: variables with a meaning of their own (secrets, the file itself), never config overrides
-ENV_RESERVED = {"S3GW_CONFIG", "S3GW_ROOT_USER", "S3GW_ROOT_PASSWORD", "S3GW_ROOT_USER_FILE",
-                "S3GW_ROOT_PASSWORD_FILE", "S3GW_ROOT_USER_OLD", "S3GW_ROOT_PASSWORD_OLD", "S3GW_DB_PASSWORD",
-                "S3GW_DB_PASSWORD_FILE", "S3GW_REDIS_PASSWORD", "S3GW_REDIS_PASSWORD_FILE", "S3GW_CLUSTER_SECRET",
-                "S3GW_CLUSTER_SECRET_FILE", "S3GW_METRICS_TOKEN", "S3GW_ENDPOINT"}
+ENV_RESERVED = {
+    "S3GW_CONFIG",
+    "S3GW_ROOT_USER",
+    "S3GW_ROOT_PASSWORD",
+    "S3GW_ROOT_USER_FILE",
+    "S3GW_ROOT_PASSWORD_FILE",
+    "S3GW_ROOT_USER_OLD",
+    "S3GW_ROOT_PASSWORD_OLD",
+    "S3GW_DB_PASSWORD",
+    "S3GW_DB_PASSWORD_FILE",
+    "S3GW_REDIS_PASSWORD",
+    "S3GW_REDIS_PASSWORD_FILE",
+    "S3GW_CLUSTER_SECRET",
+    "S3GW_CLUSTER_SECRET_FILE",
+    "S3GW_METRICS_TOKEN",
+    "S3GW_ENDPOINT",
+}
 #: `s3gw serve` flag (and its older names) -> key path
 FLAGS: dict[str, str] = {f: k.path for k in SCHEMA for f in ((k.flag, *k.old_flags) if k.flag else ())}
 #: flags that set several keys at once (s3gw/cli.py parses them)
@@ -477,13 +700,16 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
     for name, value in env.items():
         p = ENV_KEYS.get(name)
         if p is None:
-            if (name.startswith(ENV_PREFIX) and name not in ENV_RESERVED
-                    and name[len(ENV_PREFIX):].split("_")[0].lower() in SECTIONS):
+            if (
+                name.startswith(ENV_PREFIX)
+                and name not in ENV_RESERVED
+                and name[len(ENV_PREFIX) :].split("_")[0].lower() in SECTIONS
+            ):
                 raise ConfigError(f"environment: {name} names no configuration key")
             continue
         try:
             parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:   # not YAML ("*", "a: b: c"): the text as written
+        except yaml.YAMLError:  # not YAML ("*", "a: b: c"): the text as written
             parsed = value
         cfg.set(p, parsed, f"environment {name}")
     check(cfg)
@@ -498,10 +724,14 @@ def check(cfg: Config) -> None:
         if cfg.source[key.path] == "default":
             continue
         if key.secret and v[key.path] and not v["security.allow_plaintext_secrets"]:
-            alt = {"database.password": "S3GW_DB_PASSWORD or database.password_file",
-                   "cache.redis.password": "S3GW_REDIS_PASSWORD or cache.redis.password_file"}[key.path]
-            raise ConfigError(f"{cfg.source[key.path]}: {key.path}: secrets are not read from the configuration "
-                              f"in plain text; use {alt} (or set security.allow_plaintext_secrets: true)")
+            alt = {
+                "database.password": "S3GW_DB_PASSWORD or database.password_file",
+                "cache.redis.password": "S3GW_REDIS_PASSWORD or cache.redis.password_file",
+            }[key.path]
+            raise ConfigError(
+                f"{cfg.source[key.path]}: {key.path}: secrets are not read from the configuration "
+                f"in plain text; use {alt} (or set security.allow_plaintext_secrets: true)"
+            )
         if key.no_effect:
             cfg.warnings.append(f"{key.path}: accepted, has no effect: {key.no_effect}")
     if v["database.driver"] == "postgres" and not v["database.host"]:
@@ -532,8 +762,14 @@ def _given(cfg: Config, path: str) -> bool:
 
 
 def cluster_secret(cfg: Config, env: Mapping[str, str]) -> bytes | None:
-    s = secret(env, ("S3GW_CLUSTER_SECRET",), ("S3GW_CLUSTER_SECRET_FILE",), cfg["storage.secret_file"],
-               "storage.secret_file", file_first=_given(cfg, "storage.secret_file"))
+    s = secret(
+        env,
+        ("S3GW_CLUSTER_SECRET",),
+        ("S3GW_CLUSTER_SECRET_FILE",),
+        cfg["storage.secret_file"],
+        "storage.secret_file",
+        file_first=_given(cfg, "storage.secret_file"),
+    )
     return s.encode() if s else None
 
 
@@ -548,13 +784,13 @@ def metrics_token(cfg: Config, env: Mapping[str, str]) -> str:
 class DatabaseSettings:
     """Where the metadata lives: the embedded SQLite file (default) or PostgreSQL (``database.*``)."""
 
-    driver: str = "sqlite"                 # "sqlite" | "postgres" (the schema's "": chosen by database.host)
-    path: str = default("database.path")   # sqlite: the file (default DATA/meta/s3gw.db)
+    driver: str = "sqlite"  # "sqlite" | "postgres" (the schema's "": chosen by database.host)
+    path: str = default("database.path")  # sqlite: the file (default DATA/meta/s3gw.db)
     host: str = default("database.host")
     port: int = default("database.port")
     name: str = default("database.name")
     user: str = default("database.user")
-    password: str | None = None            # from the environment or a file, never the YAML
+    password: str | None = None  # from the environment or a file, never the YAML
     sslmode: str = default("database.sslmode")
     max_connections: int = default("database.max_connections")
     min_connections: int = default("database.max_idle")
@@ -578,7 +814,7 @@ class CacheSettings:
     redis_ttl: float = default("cache.redis.ttl")
     redis_tls: bool = default("cache.redis.tls")
     redis_prefix: str = default("cache.redis.prefix")
-    memory: str = default("cache.memory.enabled")          # "auto" | "true" | "false"
+    memory: str = default("cache.memory.enabled")  # "auto" | "true" | "false"
     memory_max_bytes: int = default("cache.memory.max_size")
 
 
@@ -593,7 +829,7 @@ class ServerConfig:
     secret_key: str = DEFAULT_PASSWORD
     region: str = default("server.region")
     domains: tuple[str, ...] = default("server.domains")
-    trusted_proxies: tuple[str, ...] = default("server.trusted_proxies")   # X-Forwarded-For gives aws:SourceIp
+    trusted_proxies: tuple[str, ...] = default("server.trusted_proxies")  # X-Forwarded-For gives aws:SourceIp
     drives: int = default("storage.drives")
     data_shards: int = default("storage.erasure_coding.data_shards")
     parity_shards: int = default("storage.erasure_coding.parity_shards")
@@ -634,7 +870,7 @@ class ServerConfig:
     metrics_token: str = ""
     metrics_token_max_lifetime: float = default("metrics.token_max_lifetime")
     usage_interval: float = default("metrics.usage_interval")
-    old_root: tuple[str, str] | None = None            # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
+    old_root: tuple[str, str] | None = None  # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
     log_level: str = default("log.level")
     access_log: str = default("log.access")
     audit_log: str = default("log.audit")
@@ -645,24 +881,44 @@ class ServerConfig:
 #: key -> the ServerConfig field it sets as it is (lists become tuples); the other keys are read by
 #: database_settings, cache_settings and server_config below, or have no effect
 SERVER_FIELDS: dict[str, str] = {
-    "server.data": "data_dir", "server.host": "host", "server.port": "port", "server.tls_port": "tls_port",
-    "server.region": "region", "server.domains": "domains", "server.trusted_proxies": "trusted_proxies",
-    "server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
-    "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
-    "server.max_connections": "max_connections", "server.max_requests": "max_requests",
+    "server.data": "data_dir",
+    "server.host": "host",
+    "server.port": "port",
+    "server.tls_port": "tls_port",
+    "server.region": "region",
+    "server.domains": "domains",
+    "server.trusted_proxies": "trusted_proxies",
+    "server.read_timeout": "http_read_timeout",
+    "server.write_timeout": "http_write_timeout",
+    "server.read_header_timeout": "read_header_timeout",
+    "server.idle_timeout": "idle_timeout",
+    "server.max_connections": "max_connections",
+    "server.max_requests": "max_requests",
     "server.event_loop": "event_loop",
     "api.cors_allow_origin": "cors_allow_origins",
-    "storage.drives": "drives", "storage.erasure_coding.data_shards": "data_shards",
-    "storage.erasure_coding.parity_shards": "parity_shards", "storage.erasure_coding.chunk_size": "block_size",
-    "storage.node_ca_file": "node_ca_file", "storage.node_probe_interval": "node_probe_interval",
-    "storage.node_read_timeout": "node_read_timeout", "storage.node_stall_timeout": "node_stall_timeout",
-    "repair.heal_interval": "heal_interval", "repair.scan_interval": "scan_interval",
-    "repair.scan_pace": "scan_pace", "repair.deep_scan_every": "deep_scan_every",
-    "repair.orphan_grace": "orphan_grace", "repair.gc_grace": "gc_grace", "storage.tmp_grace": "tmp_grace",
-    "metrics.auth": "metrics_auth", "metrics.token_max_lifetime": "metrics_token_max_lifetime",
+    "storage.drives": "drives",
+    "storage.erasure_coding.data_shards": "data_shards",
+    "storage.erasure_coding.parity_shards": "parity_shards",
+    "storage.erasure_coding.chunk_size": "block_size",
+    "storage.node_ca_file": "node_ca_file",
+    "storage.node_probe_interval": "node_probe_interval",
+    "storage.node_read_timeout": "node_read_timeout",
+    "storage.node_stall_timeout": "node_stall_timeout",
+    "repair.heal_interval": "heal_interval",
+    "repair.scan_interval": "scan_interval",
+    "repair.scan_pace": "scan_pace",
+    "repair.deep_scan_every": "deep_scan_every",
+    "repair.orphan_grace": "orphan_grace",
+    "repair.gc_grace": "gc_grace",
+    "storage.tmp_grace": "tmp_grace",
+    "metrics.auth": "metrics_auth",
+    "metrics.token_max_lifetime": "metrics_token_max_lifetime",
     "metrics.usage_interval": "usage_interval",
-    "log.level": "log_level", "log.access": "access_log", "log.audit": "audit_log",
-    "security.tls.cert_file": "tls_cert", "security.tls.key_file": "tls_key",
+    "log.level": "log_level",
+    "log.access": "access_log",
+    "log.audit": "audit_log",
+    "security.tls.cert_file": "tls_cert",
+    "security.tls.key_file": "tls_key",
 }
 
 
@@ -670,30 +926,66 @@ def database_settings(cfg: Config, env: Mapping[str, str], data_dir: str) -> Dat
     v = cfg.values
     driver = v["database.driver"] or ("postgres" if v["database.host"] else "sqlite")
     if driver == "sqlite":
-        return DatabaseSettings(driver="sqlite", path=v["database.path"] or os.path.join(data_dir, "meta", "s3gw.db"),
-                                auto_migrate=v["database.auto_migrate"])
-    password = secret(env, ("S3GW_DB_PASSWORD", "DB_PASSWORD"), ("S3GW_DB_PASSWORD_FILE",),
-                      v["database.password_file"], "database.password_file") or v["database.password"] or None
+        return DatabaseSettings(
+            driver="sqlite",
+            path=v["database.path"] or os.path.join(data_dir, "meta", "s3gw.db"),
+            auto_migrate=v["database.auto_migrate"],
+        )
+    password = (
+        secret(
+            env,
+            ("S3GW_DB_PASSWORD", "DB_PASSWORD"),
+            ("S3GW_DB_PASSWORD_FILE",),
+            v["database.password_file"],
+            "database.password_file",
+        )
+        or v["database.password"]
+        or None
+    )
     return DatabaseSettings(
-        driver="postgres", host=v["database.host"], port=v["database.port"], name=v["database.name"],
-        user=v["database.user"], password=password, sslmode=v["database.sslmode"],
+        driver="postgres",
+        host=v["database.host"],
+        port=v["database.port"],
+        name=v["database.name"],
+        user=v["database.user"],
+        password=password,
+        sslmode=v["database.sslmode"],
         max_connections=v["database.max_connections"],
         min_connections=min(v["database.max_idle"], v["database.max_connections"]),
-        max_idle_lifetime=v["database.max_lifetime"], timeout=v["database.timeout"],
-        connect_timeout=v["database.connect_timeout"], startup_wait=v["database.startup_wait"],
-        auto_migrate=v["database.auto_migrate"])
+        max_idle_lifetime=v["database.max_lifetime"],
+        timeout=v["database.timeout"],
+        connect_timeout=v["database.connect_timeout"],
+        startup_wait=v["database.startup_wait"],
+        auto_migrate=v["database.auto_migrate"],
+    )
 
 
 def cache_settings(cfg: Config, env: Mapping[str, str]) -> CacheSettings:
     v = cfg.values
-    password = secret(env, ("S3GW_REDIS_PASSWORD",), ("S3GW_REDIS_PASSWORD_FILE",), v["cache.redis.password_file"],
-                      "cache.redis.password_file") or v["cache.redis.password"] or None
+    password = (
+        secret(
+            env,
+            ("S3GW_REDIS_PASSWORD",),
+            ("S3GW_REDIS_PASSWORD_FILE",),
+            v["cache.redis.password_file"],
+            "cache.redis.password_file",
+        )
+        or v["cache.redis.password"]
+        or None
+    )
     return CacheSettings(
-        redis_endpoints=tuple(v["cache.redis.endpoints"]), redis_password=password,
-        redis_username=v["cache.redis.username"] or None, redis_db=v["cache.redis.db"],
-        redis_pool_size=v["cache.redis.pool_size"], redis_timeout=v["cache.redis.timeout"],
-        redis_ttl=v["cache.redis.ttl"], redis_tls=v["cache.redis.tls"], redis_prefix=v["cache.redis.prefix"],
-        memory=v["cache.memory.enabled"], memory_max_bytes=v["cache.memory.max_size"])
+        redis_endpoints=tuple(v["cache.redis.endpoints"]),
+        redis_password=password,
+        redis_username=v["cache.redis.username"] or None,
+        redis_db=v["cache.redis.db"],
+        redis_pool_size=v["cache.redis.pool_size"],
+        redis_timeout=v["cache.redis.timeout"],
+        redis_ttl=v["cache.redis.ttl"],
+        redis_tls=v["cache.redis.tls"],
+        redis_prefix=v["cache.redis.prefix"],
+        memory=v["cache.memory.enabled"],
+        memory_max_bytes=v["cache.memory.max_size"],
+    )
 
 
 def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_data: bool = True) -> ServerConfig:
@@ -707,16 +999,18 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     data = v["server.data"]
     db_driver = v["database.driver"] or ("postgres" if v["database.host"] else "sqlite")
     if not data and (db_driver == "sqlite" or not v["storage.nodes"]):
-        msg = ("server.data: a data directory is needed (--data) for "
-               + ("the SQLite metadata" if db_driver == "sqlite" else "the embedded drives"))
+        msg = "server.data: a data directory is needed (--data) for " + (
+            "the SQLite metadata" if db_driver == "sqlite" else "the embedded drives"
+        )
         if require_data:
             raise ConfigError(msg)
         cfg.warnings.append(msg + "; give --data when serving")
     sc = ServerConfig(data_dir=data)
     for path, attr in SERVER_FIELDS.items():
         setattr(sc, attr, tuple(v[path]) if isinstance(v[path], list) else v[path])
-    sc.access_key, sc.secret_key = root_credentials(env, cfg["security.root_user_file"],
-                                                    cfg["security.root_password_file"])
+    sc.access_key, sc.secret_key = root_credentials(
+        env, cfg["security.root_user_file"], cfg["security.root_password_file"]
+    )
     sc.old_root = old_root_credentials(env, (sc.access_key, sc.secret_key))
     sc.database = database_settings(cfg, env, data)
     sc.cache = cache_settings(cfg, env)
@@ -725,8 +1019,10 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:
-            raise ConfigError("storage.secret_file: storage.nodes needs the cluster secret "
-                              "(--secret-file, storage.secret_file, S3GW_CLUSTER_SECRET_FILE or S3GW_CLUSTER_SECRET)")
+            raise ConfigError(
+                "storage.secret_file: storage.nodes needs the cluster secret "
+                "(--secret-file, storage.secret_file, S3GW_CLUSTER_SECRET_FILE or S3GW_CLUSTER_SECRET)"
+            )
         if len(secret_) < 16:
             raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
         sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_

@@ -25,28 +25,38 @@ try:  # optional (pyproject's dependencies install it where it builds): server.e
 except ImportError:  # pragma: no cover - depends on the environment
     uvloop = None  # type: ignore[assignment]
 
+from .api import (
+    admin,
+    cors,
+    handlers,
+    health,
+    madmin,
+    madmin_iam,  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
+    madmin_ops,  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
+    metrics,
+    s3gw_admin,
+    sts,
+    trace,
+)
 from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
-from .api import admin, cors, handlers, health, madmin, metrics, s3gw_admin
-from .api import sts, trace
-from .api import madmin_ops  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
-from .api import madmin_iam  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
 from .api.observe import Telemetry, access_log, audit_log, setup_log
-from .core.iam import Iam
-from .core.runtime_config import RuntimeConfig
-from .core.ops import Operations
-from .core.repair import Repair
-from .core.service import Core
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
 from .cache.shared import Generations
 from .common.version import VERSION
 from .config import ServerConfig
+from .core.iam import Iam
+from .core.ops import Operations
+from .core.repair import Repair
+from .core.runtime_config import RuntimeConfig
+from .core.service import Core
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -71,23 +81,24 @@ def check_listen_safety(cfg: ServerConfig) -> None:
         )
 
 
-def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
-              services: bool = True) -> web.Application:
+def build_app(cfg: ServerConfig, *, generations: Generations | None = None, services: bool = True) -> web.Application:
     """The gateway's application. ``generations``: the worker processes' shared cache
     generations (workers.py); ``services``: run the gateway's background services (GC,
     heal, scanner, orphan reaper, the usage fold) in this process: one worker of several does."""
-    request_cap = RequestCap(cfg.max_requests)      # api requests_max: changeable at run time
-    tracer = trace.TraceHub(trace.trace_dir(cfg.data_dir, cfg.host, cfg.port))     # mc admin trace, across worker processes
+    request_cap = RequestCap(cfg.max_requests)  # api requests_max: changeable at run time
+    tracer = trace.TraceHub(
+        trace.trace_dir(cfg.data_dir, cfg.host, cfg.port)
+    )  # mc admin trace, across worker processes
     telemetry = Telemetry(server=f"{cfg.host}:{cfg.port}", tracer=tracer)
     # admin.gate: an unsigned request under /minio/admin/ is refused before any handler runs
-    app = web.Application(client_max_size=1024**2,
-                          middlewares=[telemetry.middleware(), request_limit_middleware(request_cap),
-                                       admin.gate])
+    app = web.Application(
+        client_max_size=1024**2, middlewares=[telemetry.middleware(), request_limit_middleware(request_cap), admin.gate]
+    )
     app[TELEMETRY] = telemetry
     app[TRACER] = tracer
 
     async def end_traces(app: web.Application) -> None:
-        tracer.shutdown()       # live trace streams end, so they do not hold the shutdown
+        tracer.shutdown()  # live trace streams end, so they do not hold the shutdown
 
     app.on_shutdown.append(end_traces)
     app[SETTINGS] = Settings(
@@ -111,10 +122,17 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
         # uploads in progress refresh their write intents well within the orphan grace
         core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
         core.gc_grace = cfg.gc_grace
-        core.settle_time = cfg.database.timeout    # how long a write of unknown outcome waits to find out
+        core.settle_time = cfg.database.timeout  # how long a write of unknown outcome waits to find out
         app[CORE] = core
-        repair = Repair(meta, storage, heal_interval=cfg.heal_interval, scan_interval=cfg.scan_interval,
-                        scan_pace=cfg.scan_pace, deep_every=cfg.deep_scan_every, orphan_grace=cfg.orphan_grace)
+        repair = Repair(
+            meta,
+            storage,
+            heal_interval=cfg.heal_interval,
+            scan_interval=cfg.scan_interval,
+            scan_pace=cfg.scan_pace,
+            deep_every=cfg.deep_scan_every,
+            orphan_grace=cfg.orphan_grace,
+        )
         app[REPAIR] = repair
         iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials, generations=generations)
         if cfg.old_root is not None:
@@ -122,8 +140,12 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
             log.warning("re-sealed %d user secrets under the new root credentials", moved)
         unreadable = await iam.unreadable_users()
         if unreadable:
-            log.error("%d users were sealed under other root credentials (%s...): start once with "
-                      "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD", len(unreadable), unreadable[0])
+            log.error(
+                "%d users were sealed under other root credentials (%s...): start once with "
+                "S3GW_ROOT_USER_OLD / S3GW_ROOT_PASSWORD_OLD",
+                len(unreadable),
+                unreadable[0],
+            )
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         # the intent keeper refreshes this process's own writes; run-time configuration and
@@ -131,12 +153,21 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
         tasks = [asyncio.create_task(core.intent_keeper())]
         if services:
             tasks += [asyncio.create_task(core.gc_worker()), asyncio.create_task(app[OPS].usage.fold_forever())] + [
-                asyncio.create_task(w()) for w in repair.workers()]
-        runtime = RuntimeConfig(meta, {
-            ("api", "requests_max"): cfg.max_requests, ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
-            ("heal", "interval"): cfg.heal_interval, ("scanner", "cycle"): cfg.scan_interval,
-            ("scanner", "pace"): cfg.scan_pace, ("scanner", "deep_every"): cfg.deep_scan_every,
-            ("site", "region"): cfg.region, ("storage_class", "standard"): f"EC:{cfg.parity_shards}"})
+                asyncio.create_task(w()) for w in repair.workers()
+            ]
+        runtime = RuntimeConfig(
+            meta,
+            {
+                ("api", "requests_max"): cfg.max_requests,
+                ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
+                ("heal", "interval"): cfg.heal_interval,
+                ("scanner", "cycle"): cfg.scan_interval,
+                ("scanner", "pace"): cfg.scan_pace,
+                ("scanner", "deep_every"): cfg.deep_scan_every,
+                ("site", "region"): cfg.region,
+                ("storage_class", "standard"): f"EC:{cfg.parity_shards}",
+            },
+        )
         runtime.on("api", "requests_max", lambda v: setattr(request_cap, "value", v))
         runtime.on("api", "cors_allow_origin", lambda v: setattr(app[cors.ORIGINS], "patterns", v))
         runtime.on("heal", "interval", lambda v: setattr(repair, "heal_interval", v))
@@ -144,13 +175,13 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
         runtime.on("scanner", "pace", lambda v: setattr(repair, "scan_pace", v))
         runtime.on("scanner", "deep_every", lambda v: setattr(repair, "deep_every", v))
         app[RUNTIME] = runtime
-        tasks.append(asyncio.create_task(runtime.follow()))    # what other gateways change, within a second
+        tasks.append(asyncio.create_task(runtime.follow()))  # what other gateways change, within a second
         await tracer.start()
         try:
             yield
         finally:
             await tracer.stop()
-            tasks += repair.stop_sequences()       # mc admin heal sequences still walking
+            tasks += repair.stop_sequences()  # mc admin heal sequences still walking
             for t in tasks:
                 t.cancel()
             for t in tasks:
@@ -161,12 +192,12 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None,
 
     app.cleanup_ctx.append(lifecycle)
     handler = make_handler(handlers.HANDLERS)
-    cors.install(app, cfg.cors_allow_origins)   # OPTIONS and Access-Control-* on every route, as MinIO
+    cors.install(app, cfg.cors_allow_origins)  # OPTIONS and Access-Control-* on every route, as MinIO
     # health, metrics and admin routes first: the S3 route below takes everything
-    health.add_routes(app)    # /health/*, /minio/health/*: unauthenticated probes
-    metrics.add_routes(app)   # Prometheus endpoints, /debug/db-stats: the metrics authentication
-    admin.add_routes(app, madmin.ROUTES, s3gw_admin.ROUTES)   # /minio/admin/*: one admin authentication
-    app.router.add_route("POST", "/", sts.with_sts(handler))   # STS AssumeRole (a form POST /), else S3
+    health.add_routes(app)  # /health/*, /minio/health/*: unauthenticated probes
+    metrics.add_routes(app)  # Prometheus endpoints, /debug/db-stats: the metrics authentication
+    admin.add_routes(app, madmin.ROUTES, s3gw_admin.ROUTES)  # /minio/admin/*: one admin authentication
+    app.router.add_route("POST", "/", sts.with_sts(handler))  # STS AssumeRole (a form POST /), else S3
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
 
@@ -176,27 +207,49 @@ def make_storage(cfg: ServerConfig) -> Storage:
     if cfg.nodes:
         if not cfg.node_secret:
             raise ValueError("a cluster needs the cluster secret (--secret-file)")
-        return Storage.cluster_form(cfg.nodes, cfg.node_secret, ca_file=cfg.node_ca_file or None,
-                                    data_shards=cfg.data_shards,
-                                    parity_shards=cfg.parity_shards, block_size=cfg.block_size,
-                                    probe_interval=cfg.node_probe_interval, read_timeout=cfg.node_read_timeout,
-                                    stall_timeout=cfg.node_stall_timeout)
-    return Storage.local(cfg.data_dir, drives=cfg.drives, data_shards=cfg.data_shards,
-                         parity_shards=cfg.parity_shards, block_size=cfg.block_size,
-                         probe_interval=cfg.node_probe_interval, tmp_grace=cfg.tmp_grace)
+        return Storage.cluster_form(
+            cfg.nodes,
+            cfg.node_secret,
+            ca_file=cfg.node_ca_file or None,
+            data_shards=cfg.data_shards,
+            parity_shards=cfg.parity_shards,
+            block_size=cfg.block_size,
+            probe_interval=cfg.node_probe_interval,
+            read_timeout=cfg.node_read_timeout,
+            stall_timeout=cfg.node_stall_timeout,
+        )
+    return Storage.local(
+        cfg.data_dir,
+        drives=cfg.drives,
+        data_shards=cfg.data_shards,
+        parity_shards=cfg.parity_shards,
+        block_size=cfg.block_size,
+        probe_interval=cfg.node_probe_interval,
+        tmp_grace=cfg.tmp_grace,
+    )
 
 
 def make_store(cfg: ServerConfig) -> MetaStore:
     """The metadata backend alone (no cache): what ``s3gw meta migrate`` opens."""
     db = cfg.database
     if db.driver == "postgres":
-        from .meta.postgres import PostgresMeta   # asyncpg: only needed for PostgreSQL
+        from .meta.postgres import PostgresMeta  # asyncpg: only needed for PostgreSQL
 
         return PostgresMeta(
-            host=db.host, port=db.port, database=db.name, user=db.user, password=db.password,
-            ssl=None if db.sslmode == "prefer" else db.sslmode, max_connections=db.max_connections,
-            min_connections=db.min_connections, max_idle_lifetime=db.max_idle_lifetime, timeout=db.timeout,
-            connect_timeout=db.connect_timeout, startup_wait=db.startup_wait, auto_migrate=db.auto_migrate)
+            host=db.host,
+            port=db.port,
+            database=db.name,
+            user=db.user,
+            password=db.password,
+            ssl=None if db.sslmode == "prefer" else db.sslmode,
+            max_connections=db.max_connections,
+            min_connections=db.min_connections,
+            max_idle_lifetime=db.max_idle_lifetime,
+            timeout=db.timeout,
+            connect_timeout=db.connect_timeout,
+            startup_wait=db.startup_wait,
+            auto_migrate=db.auto_migrate,
+        )
     default = os.path.join(cfg.data_dir, "meta", "s3gw.db")
     path = db.path or default
     if os.path.abspath(path) == os.path.abspath(default):
@@ -213,14 +266,22 @@ def make_cache(cfg: ServerConfig, generations: Generations | None = None) -> Cac
     worker processes sharing ``generations``); else none."""
     c = cfg.cache
     if c.redis_endpoints:
-        from .cache.rediscache import RedisCache   # redis-py: only needed with Redis
+        from .cache.rediscache import RedisCache  # redis-py: only needed with Redis
 
-        return RedisCache(list(c.redis_endpoints), password=c.redis_password, username=c.redis_username,
-                          db=c.redis_db, pool_size=c.redis_pool_size, timeout=c.redis_timeout, ttl=c.redis_ttl,
-                          tls=c.redis_tls, prefix=c.redis_prefix)
+        return RedisCache(
+            list(c.redis_endpoints),
+            password=c.redis_password,
+            username=c.redis_username,
+            db=c.redis_db,
+            pool_size=c.redis_pool_size,
+            timeout=c.redis_timeout,
+            ttl=c.redis_ttl,
+            tls=c.redis_tls,
+            prefix=c.redis_prefix,
+        )
     if cfg.workers > 1 and generations is None:
-        return NullCache()    # worker processes that could not see each other's writes
-    alone = cfg.database.driver == "sqlite"   # PostgreSQL: other gateways may write
+        return NullCache()  # worker processes that could not see each other's writes
+    alone = cfg.database.driver == "sqlite"  # PostgreSQL: other gateways may write
     if c.memory == "true" or (c.memory == "auto" and alone):
         return MemoryCache(c.memory_max_bytes, generations if cfg.workers > 1 else None)
     return NullCache()
@@ -234,9 +295,12 @@ def make_meta(cfg: ServerConfig, generations: Generations | None = None) -> Meta
 
 def describe_meta(cfg: ServerConfig) -> str:
     db = cfg.database
-    where = (f"postgres {db.user}@{db.host}:{db.port}/{db.name}" if db.driver == "postgres"
-             else f"sqlite {db.path or os.path.join(cfg.data_dir, 'meta', 's3gw.db')}")
-    shared = Generations.create(1) if cfg.workers > 1 else None   # (only to describe it)
+    where = (
+        f"postgres {db.user}@{db.host}:{db.port}/{db.name}"
+        if db.driver == "postgres"
+        else f"sqlite {db.path or os.path.join(cfg.data_dir, 'meta', 's3gw.db')}"
+    )
+    shared = Generations.create(1) if cfg.workers > 1 else None  # (only to describe it)
     return f"metadata: {where}, cache: {make_cache(cfg, shared).describe()}"
 
 
@@ -251,24 +315,30 @@ def _logs_line(cfg: ServerConfig) -> str:
     """
     if cfg.access_log == "off" and cfg.audit_log == "off":
         return "access and audit logs off (--access-log stderr|FILE, --audit-log stderr|FILE)"
-    return ", ".join(f"{name} log " + ("off" if dest == "off" else f"to {dest}")
-                     for name, dest in (("access", cfg.access_log), ("audit", cfg.audit_log)))
+    return ", ".join(
+        f"{name} log " + ("off" if dest == "off" else f"to {dest}")
+        for name, dest in (("access", cfg.access_log), ("audit", cfg.audit_log))
+    )
 
 
 def banner(cfg: ServerConfig) -> str:
     url = f"http://{cfg.host}:{cfg.port}"
-    return "\n".join([
-        f"s3gw {VERSION}: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
-        + (f"{len(cfg.nodes)} storage nodes, metadata in {cfg.data_dir})" if cfg.nodes
-           else f"{cfg.drives} drives in {cfg.data_dir})"),
-        f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
-        *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
-        f"  root user: {cfg.access_key}",
-        f"  logs: {_logs_line(cfg)}",
-        "  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> "
-        f"aws --endpoint-url {url} s3 ls",
-        f"  mc:    mc alias set s3gw {url} <user> <password> && mc ls s3gw",
-    ])
+    return "\n".join(
+        [
+            f"s3gw {VERSION}: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
+            + (
+                f"{len(cfg.nodes)} storage nodes, metadata in {cfg.data_dir})"
+                if cfg.nodes
+                else f"{cfg.drives} drives in {cfg.data_dir})"
+            ),
+            f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
+            *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
+            f"  root user: {cfg.access_key}",
+            f"  logs: {_logs_line(cfg)}",
+            f"  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> aws --endpoint-url {url} s3 ls",
+            f"  mc:    mc alias set s3gw {url} <user> <password> && mc ls s3gw",
+        ]
+    )
 
 
 def run(event_loop: str, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -290,7 +360,7 @@ def raise_fd_limit(max_connections: int) -> None:
     (MinIO raises its open-file limit the same way); never above the hard limit."""
     try:
         import resource
-    except ImportError:     # not on this platform
+    except ImportError:  # not on this platform
         return
     want = max_connections + 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -299,12 +369,23 @@ def raise_fd_limit(max_connections: int) -> None:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         if new < want:
-            log.warning("open-file limit %d is below server.max_connections + 1024 (%d): connections past it "
-                        "fail to be accepted", new, want)
+            log.warning(
+                "open-file limit %d is below server.max_connections + 1024 (%d): connections past it "
+                "fail to be accepted",
+                new,
+                want,
+            )
 
 
-async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_port: bool = False,
-                quiet: bool = False, generations: Generations | None = None, services: bool = True) -> None:
+async def serve(
+    cfg: ServerConfig,
+    ready: asyncio.Event | None = None,
+    *,
+    reuse_port: bool = False,
+    quiet: bool = False,
+    generations: Generations | None = None,
+    services: bool = True,
+) -> None:
     """Serve until SIGINT/SIGTERM. ``reuse_port``: one of several worker processes on one port
     (``generations``, ``services``: see ``build_app``)."""
     check_listen_safety(cfg)
@@ -316,19 +397,31 @@ async def serve(cfg: ServerConfig, ready: asyncio.Event | None = None, *, reuse_
     # 64 KiB reach the S3 checks (MetadataTooLarge) instead of a bare 400.
     # Slow clients are bounded by GuardedRunner (api/guard.py): header-read and idle
     # timeouts, and the connection cap; the request cap is a middleware (build_app).
-    limits = Limits(read_header_timeout=cfg.read_header_timeout, idle_timeout=cfg.idle_timeout,
-                    max_connections=cfg.max_connections, max_requests=cfg.max_requests)
+    limits = Limits(
+        read_header_timeout=cfg.read_header_timeout,
+        idle_timeout=cfg.idle_timeout,
+        max_connections=cfg.max_connections,
+        max_requests=cfg.max_requests,
+    )
     raise_fd_limit(cfg.max_connections)
-    runner = GuardedRunner(app, limits=limits, access_log=None, handler_cancellation=True, auto_decompress=False,
-                           max_field_size=65536, max_line_size=65536)
+    runner = GuardedRunner(
+        app,
+        limits=limits,
+        access_log=None,
+        handler_cancellation=True,
+        auto_decompress=False,
+        max_field_size=65536,
+        max_line_size=65536,
+    )
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
     if cfg.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
-        await web.TCPSite(runner, cfg.host, cfg.tls_port, ssl_context=tls, reuse_address=True,
-                          reuse_port=reuse_port or None).start()
+        await web.TCPSite(
+            runner, cfg.host, cfg.tls_port, ssl_context=tls, reuse_address=True, reuse_port=reuse_port or None
+        ).start()
     if not quiet:
         print(banner(cfg), flush=True)
     stop = asyncio.Event()

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 def _worker_main(cfg: ServerConfig, index: int, log_level: int, generations: Generations) -> None:
     logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [w{index}] %(name)s %(message)s")
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the supervisor decides; SIGTERM stops the loop (serve)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the loop (serve)
     try:
         run(cfg.event_loop, serve(cfg, reuse_port=True, quiet=True, generations=generations, services=index == 0))
     except KeyboardInterrupt:
@@ -71,8 +71,9 @@ def run_workers(cfg: ServerConfig) -> int:
     generations = Generations.create()
 
     def start(i: int) -> None:
-        p = ctx.Process(target=_worker_main, args=(cfg, i, level, generations.for_worker(i)),
-                        name=f"s3gw-worker-{i}", daemon=False)
+        p = ctx.Process(
+            target=_worker_main, args=(cfg, i, level, generations.for_worker(i)), name=f"s3gw-worker-{i}", daemon=False
+        )
         p.start()
         procs[i], started[i] = p, time.monotonic()
 
@@ -99,7 +100,7 @@ def run_workers(cfg: ServerConfig) -> int:
     finally:
         for p in procs.values():
             if p.is_alive():
-                p.terminate()   # SIGTERM: each worker drains and closes its pools
+                p.terminate()  # SIGTERM: each worker drains and closes its pools
         deadline = time.monotonic() + 15
         for p in procs.values():
             p.join(max(0.1, deadline - time.monotonic()))

@@ -6,7 +6,7 @@
 #   scripts/test.sh integration   real processes: PostgreSQL, Redis, s3gw servers, storage
 #                                 nodes, mc (functional, cluster, scale-out, ops tests)
 #   scripts/test.sh compat        compat-tests/: s3gw and the pinned, Go-built MinIO side by side
-#   scripts/test.sh all           the three test stages in order (what `make test` and CI run)
+#   scripts/test.sh all           the four in order: lint, unit, integration, compat (what `make test` and CI run)
 #
 # Extra arguments go to pytest (for `all`: to every stage). pytest's exit code 5
 # ("no tests ran") is a failure here. Each stage prints how long it took.
@@ -52,6 +52,7 @@ case "$stage" in
   compat) compat "$@" ;;
   all)
     rc=0
+    lint || rc=1
     unit "$@" || rc=1
     integration "$@" || rc=1
     if [ -z "${S3GW_SKIP_COMPAT:-}" ]; then

@@ -57,13 +57,13 @@ class World:
     """The real names of one run: buckets (logical -> real), object versions, stored policies."""
 
     buckets: dict[str, str]
-    policies: dict[str, str]                                          # logical stored policy -> real name
+    policies: dict[str, str]  # logical stored policy -> real name
     versions: dict[tuple[str, str], str] = field(default_factory=dict)  # (logical bucket, key) -> version id
     retain_until: str = ""
 
     def __post_init__(self) -> None:
         if not self.retain_until:
-            until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+            until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
             self.retain_until = until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def b(self, logical: str) -> str:
@@ -76,7 +76,7 @@ class World:
         return ARN + self.b(logical) + (f"/{key}" if key else "")
 
     @classmethod
-    def named(cls, prefix: str) -> "World":
+    def named(cls, prefix: str) -> World:
         return cls({b: f"{prefix}-{b}" for b in BUCKETS}, {p: f"{prefix}-{p}" for p in STORED})
 
 
@@ -84,20 +84,47 @@ class World:
 
 #: MinIO's canned policies (minio/pkg policy/constants.go), written out here, not imported from s3gw
 CANNED: dict[str, dict] = {
-    "readwrite": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]},
-    "readonly": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}]},
-    "writeonly": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]}]},
-    "diagnostics": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["admin:Profiling", "admin:ServerTrace", "admin:ConsoleLog", "admin:ServerInfo",
-                                       "admin:TopLocksInfo", "admin:OBDInfo", "admin:BandwidthMonitor",
-                                       "admin:Prometheus"], "Resource": ["arn:aws:s3:::*"]}]},
-    "consoleAdmin": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["admin:*"]},
-        {"Effect": "Allow", "Action": ["kms:*"]},
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]},
+    "readwrite": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}],
+    },
+    "readonly": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}
+        ],
+    },
+    "writeonly": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]}],
+    },
+    "diagnostics": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "admin:Profiling",
+                    "admin:ServerTrace",
+                    "admin:ConsoleLog",
+                    "admin:ServerInfo",
+                    "admin:TopLocksInfo",
+                    "admin:OBDInfo",
+                    "admin:BandwidthMonitor",
+                    "admin:Prometheus",
+                ],
+                "Resource": ["arn:aws:s3:::*"],
+            }
+        ],
+    },
+    "consoleAdmin": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["admin:*"]},
+            {"Effect": "Allow", "Action": ["kms:*"]},
+            {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]},
+        ],
+    },
 }
 
 
@@ -111,33 +138,78 @@ STORED: dict[str, Callable[[World], dict]] = {
     "bucket": lambda w: _doc({"Effect": "Allow", "Action": ["s3:*"], "Resource": [w.arn(MAIN), w.arn(MAIN, "*")]}),
     # listing only under pub/ (s3:prefix), reading and writing objects only under pub/
     "prefix": lambda w: _doc(
-        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"], "Resource": [w.arn(MAIN)],
-         "Condition": {"StringLike": {"s3:prefix": ["pub/*"]}}},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": [w.arn(MAIN)],
+            "Condition": {"StringLike": {"s3:prefix": ["pub/*"]}},
+        },
         {"Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [w.arn(MAIN)]},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging",
-                                       "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-         "Resource": [w.arn(MAIN, "pub/*")]}),
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:GetObjectTagging",
+                "s3:PutObjectTagging",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            "Resource": [w.arn(MAIN, "pub/*")],
+        },
+    ),
     # attached with readwrite: explicit Deny statements over the grant
     "deny": lambda w: _doc(
-        {"Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": [w.arn(MAIN, "private/*")]},
-        {"Effect": "Deny", "Action": ["s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
-                                      "s3:ListBucketVersions", "s3:PutBucketVersioning"], "Resource": [w.arn(MAIN)]},
-        {"Effect": "Deny", "Action": ["s3:PutObject*", "s3:DeleteObject*"], "Resource": [w.arn(OTHER, "*")]}),
+        {
+            "Effect": "Deny",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [w.arn(MAIN, "private/*")],
+        },
+        {
+            "Effect": "Deny",
+            "Action": [
+                "s3:DeleteBucket",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:ListBucketVersions",
+                "s3:PutBucketVersioning",
+            ],
+            "Resource": [w.arn(MAIN)],
+        },
+        {"Effect": "Deny", "Action": ["s3:PutObject*", "s3:DeleteObject*"], "Resource": [w.arn(OTHER, "*")]},
+    ),
 }
 
 #: bucket policies (logical bucket -> document): PUBLIC is MinIO's "mc anonymous set public"
 #: with a Deny for everyone under private/ (which, as in AWS, binds users too)
 BUCKET_POLICIES: dict[str, Callable[[World], dict]] = {
     PUBLIC: lambda w: _doc(
-        {"Effect": "Allow", "Principal": {"AWS": ["*"]},
-         "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-         "Resource": [w.arn(PUBLIC)]},
-        {"Effect": "Allow", "Principal": {"AWS": ["*"]},
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts"], "Resource": [w.arn(PUBLIC, "*")]},
-        {"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject", "s3:PutObject"],
-         "Resource": [w.arn(PUBLIC, "private/*")]}),
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Resource": [w.arn(PUBLIC)],
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            "Resource": [w.arn(PUBLIC, "*")],
+        },
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [w.arn(PUBLIC, "private/*")],
+        },
+    ),
 }
 
 
@@ -157,9 +229,9 @@ class Caller:
     """
 
     name: str
-    policies: tuple[str, ...] | None   # canned names, "@stored" names; None: anonymous (unsigned)
+    policies: tuple[str, ...] | None  # canned names, "@stored" names; None: anonymous (unsigned)
     kind: str = "user"
-    own: str | None = None             # "@stored" or canned: a service account's / session's own policy
+    own: str | None = None  # "@stored" or canned: a service account's / session's own policy
 
     @property
     def anonymous(self) -> bool:
@@ -250,8 +322,8 @@ AWS_ACTIONS: dict[str, str] = {
     "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
     "PutBucketOwnershipControls": "s3:PutBucketOwnershipControls",
     "DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
-    "DeleteObjects": "s3:DeleteObject",              # per key
-    "PostObject": "s3:PutObject",                    # on the form's key
+    "DeleteObjects": "s3:DeleteObject",  # per key
+    "PostObject": "s3:PutObject",  # on the form's key
     "GetObject": "s3:GetObject",
     "HeadObject": "s3:GetObject",
     "GetObjectTorrent": "s3:GetObjectTorrent",
@@ -312,10 +384,15 @@ class Target:
         return self.prefix + name
 
 
-OBJECT_TARGETS = (Target("main/pub", MAIN), Target("main/private", MAIN, "private/"), Target("other/pub", OTHER),
-                  Target("public/pub", PUBLIC), Target("public/private", PUBLIC, "private/"))
+OBJECT_TARGETS = (
+    Target("main/pub", MAIN),
+    Target("main/private", MAIN, "private/"),
+    Target("other/pub", OTHER),
+    Target("public/pub", PUBLIC),
+    Target("public/private", PUBLIC, "private/"),
+)
 BUCKET_TARGETS = (Target("main", MAIN), Target("other", OTHER), Target("public", PUBLIC))
-LOCK_TARGETS = OBJECT_TARGETS[:2]          # lock headers only mean something in the object-lock bucket
+LOCK_TARGETS = OBJECT_TARGETS[:2]  # lock headers only mean something in the object-lock bucket
 SERVICE_TARGETS = (Target("service", ""),)
 
 
@@ -324,12 +401,12 @@ class Req:
     """One request, as data: the sender signs it with the caller's keys (or sends it unsigned)."""
 
     method: str
-    path: str                                   # unencoded: "/bucket/key"
+    path: str  # unencoded: "/bucket/key"
     query: list[tuple[str, str]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    form_key: str | None = None                 # PostObject: a browser form upload of this key
-    per_key: str | None = None                  # DeleteObjects: the entry of this key decides
+    form_key: str | None = None  # PostObject: a browser form upload of this key
+    per_key: str | None = None  # DeleteObjects: the entry of this key decides
 
     def __post_init__(self) -> None:
         if self.body and "content-md5" not in self.headers:
@@ -351,8 +428,8 @@ class Row:
     build: Callable[[World, Target], Req]
     targets: tuple[Target, ...]
     extra: Callable[[World, Target], list[Need]] = lambda w, t: []
-    version: bool = False           # the request names a version (VERSION_ACTIONS apply)
-    restore: bool = False           # an allowed request changes the world: set it up again after
+    version: bool = False  # the request names a version (VERSION_ACTIONS apply)
+    restore: bool = False  # an allowed request changes the world: set it up again after
 
     def needs(self, w: World, t: Target) -> list[Need]:
         """Every permission the request needs (AWS's actions, and MinIO's where it checks more),
@@ -377,23 +454,36 @@ LISTINGS = {"ListObjects", "ListObjectsV2", "ListObjectVersions"}
 BAD_XML = b"<NotAnS3Document"
 
 
-def _bucket(method: str, sub: str = "", body: bytes = b"", headers: dict[str, str] | None = None,
-            query: list[tuple[str, str]] | None = None) -> Callable[[World, Target], Req]:
+def _bucket(
+    method: str,
+    sub: str = "",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    query: list[tuple[str, str]] | None = None,
+) -> Callable[[World, Target], Req]:
     def build(w: World, t: Target) -> Req:
         q = ([(sub, "")] if sub else []) + list(query or [])
         return Req(method, f"/{w.b(t.bucket)}", q, dict(headers or {}), body)
+
     return build
 
 
-def _object(method: str, sub: str = "", body: bytes = b"", headers: dict[str, str] | None = None,
-            query: list[tuple[str, str]] | None = None, key: str = "obj",
-            version_of: str | None = None) -> Callable[[World, Target], Req]:
+def _object(
+    method: str,
+    sub: str = "",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    query: list[tuple[str, str]] | None = None,
+    key: str = "obj",
+    version_of: str | None = None,
+) -> Callable[[World, Target], Req]:
     def build(w: World, t: Target) -> Req:
         q = ([(sub, "")] if sub else []) + list(query or [])
         if version_of is not None:
             q.append(("versionId", w.version(t.bucket, t.key(version_of))))
         h = {k: v.replace("{until}", w.retain_until) for k, v in (headers or {}).items()}
         return Req(method, f"/{w.b(t.bucket)}/{t.key(key)}", q, h, body.replace(b"{until}", w.retain_until.encode()))
+
     return build
 
 
@@ -403,6 +493,7 @@ def _listing(sub: str = "", extra: list[tuple[str, str]] | None = None, prefixed
         if prefixed:
             q.append(("prefix", t.prefix))
         return Req("GET", f"/{w.b(t.bucket)}", q)
+
     return build
 
 
@@ -410,9 +501,13 @@ def _copy(op: str, src: Callable[[World, Target], tuple[str, str, str | None]], 
     def build(w: World, t: Target) -> Req:
         bucket, key, version = src(w, t)
         source = f"/{bucket}/{key}" + (f"?versionId={version}" if version else "")
-        h = {"x-amz-copy-source": source, **{k: v.replace("{until}", w.retain_until) for k, v in (headers or {}).items()}}
+        h = {
+            "x-amz-copy-source": source,
+            **{k: v.replace("{until}", w.retain_until) for k, v in (headers or {}).items()},
+        }
         q = [("partNumber", "1"), ("uploadId", "no-such-upload")] if op == "UploadPartCopy" else []
         return Req("PUT", f"/{w.b(t.bucket)}/{t.key()}", q, h)
+
     return build
 
 
@@ -435,12 +530,14 @@ def _source_needs(src: Callable[[World, Target], tuple[str, str, str | None]]) -
         if version:
             needs.append(Need("s3:GetObjectVersion", f"{ARN}{bucket}/{key}"))
         return needs
+
     return extra
 
 
 def _header_needs(*actions: str) -> Callable[[World, Target], list[Need]]:
     def extra(w: World, t: Target) -> list[Need]:
         return [Need(a, w.arn(t.bucket, t.key())) for a in actions]
+
     return extra
 
 
@@ -450,6 +547,7 @@ def _delete_objects(key: str, with_version: bool = False) -> Callable[[World, Ta
         version = f"<VersionId>{w.version(t.bucket, k)}</VersionId>" if with_version else ""
         body = f"<Delete><Object><Key>{k}</Key>{version}</Object></Delete>".encode()
         return Req("POST", f"/{w.b(t.bucket)}", [("delete", "")], {}, body, per_key=k)
+
     return build
 
 
@@ -457,8 +555,10 @@ def _post_form(w: World, t: Target) -> Req:
     return Req("POST", f"/{w.b(t.bucket)}", form_key=t.key("post"))
 
 
-COMPLETE = (b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"0123456789abcdef0123456789abcdef\""
-            b"</ETag></Part></CompleteMultipartUpload>")
+COMPLETE = (
+    b'<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"0123456789abcdef0123456789abcdef"'
+    b"</ETag></Part></CompleteMultipartUpload>"
+)
 # bodies that parse (a server may read the body before it authorises): harmless when allowed
 TAGS = b"<Tagging><TagSet><Tag><Key>team</Key><Value>red</Value></Tag></TagSet></Tagging>"
 RETAIN = b"<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>"
@@ -476,9 +576,16 @@ ROWS: list[Row] = [
     Row("ListBuckets", "ListBuckets", lambda w, t: Req("GET", "/"), SERVICE_TARGETS),
     # ---- buckets (an allowed write fails: the bucket exists, is not empty, or the body does not parse)
     Row("CreateBucket", "CreateBucket", _bucket("PUT"), B),
-    Row("CreateBucket+lock", "CreateBucket", _bucket("PUT", headers={"x-amz-bucket-object-lock-enabled": "true"}), B,
-        extra=lambda w, t: [Need("s3:PutBucketObjectLockConfiguration", w.arn(t.bucket)),
-                            Need("s3:PutBucketVersioning", w.arn(t.bucket))]),
+    Row(
+        "CreateBucket+lock",
+        "CreateBucket",
+        _bucket("PUT", headers={"x-amz-bucket-object-lock-enabled": "true"}),
+        B,
+        extra=lambda w, t: [
+            Need("s3:PutBucketObjectLockConfiguration", w.arn(t.bucket)),
+            Need("s3:PutBucketVersioning", w.arn(t.bucket)),
+        ],
+    ),
     Row("DeleteBucket", "DeleteBucket", _bucket("DELETE"), B),
     Row("HeadBucket", "HeadBucket", _bucket("HEAD"), B),
     Row("ListObjects", "ListObjects", _listing(), O),
@@ -512,8 +619,12 @@ ROWS: list[Row] = [
     Row("PutBucketEncryption", "PutBucketEncryption", _bucket("PUT", "encryption", BAD_XML), B),
     Row("DeleteBucketEncryption", "DeleteBucketEncryption", _bucket("DELETE", "encryption"), B),
     Row("GetBucketNotificationConfiguration", "GetBucketNotificationConfiguration", _bucket("GET", "notification"), B),
-    Row("PutBucketNotificationConfiguration", "PutBucketNotificationConfiguration",
-        _bucket("PUT", "notification", BAD_XML), B),
+    Row(
+        "PutBucketNotificationConfiguration",
+        "PutBucketNotificationConfiguration",
+        _bucket("PUT", "notification", BAD_XML),
+        B,
+    ),
     Row("GetBucketReplication", "GetBucketReplication", _bucket("GET", "replication"), B),
     Row("PutBucketReplication", "PutBucketReplication", _bucket("PUT", "replication", BAD_XML), B),
     Row("DeleteBucketReplication", "DeleteBucketReplication", _bucket("DELETE", "replication"), B),
@@ -523,8 +634,9 @@ ROWS: list[Row] = [
     Row("GetBucketLogging", "GetBucketLogging", _bucket("GET", "logging"), B),
     Row("PutBucketLogging", "PutBucketLogging", _bucket("PUT", "logging", BAD_XML), B),
     Row("GetBucketAccelerateConfiguration", "GetBucketAccelerateConfiguration", _bucket("GET", "accelerate"), B),
-    Row("PutBucketAccelerateConfiguration", "PutBucketAccelerateConfiguration",
-        _bucket("PUT", "accelerate", BAD_XML), B),
+    Row(
+        "PutBucketAccelerateConfiguration", "PutBucketAccelerateConfiguration", _bucket("PUT", "accelerate", BAD_XML), B
+    ),
     Row("GetBucketRequestPayment", "GetBucketRequestPayment", _bucket("GET", "requestPayment"), B),
     Row("PutBucketRequestPayment", "PutBucketRequestPayment", _bucket("PUT", "requestPayment", BAD_XML), B),
     Row("GetBucketOwnershipControls", "GetBucketOwnershipControls", _bucket("GET", "ownershipControls"), B),
@@ -540,59 +652,145 @@ ROWS: list[Row] = [
     Row("HeadObject", "HeadObject", _object("HEAD"), O),
     Row("HeadObject+version", "HeadObject", _object("HEAD", version_of="obj"), O, version=True),
     Row("GetObjectTorrent", "GetObjectTorrent", _object("GET", "torrent"), O),
-    Row("SelectObjectContent", "SelectObjectContent", _object("POST", "select", BAD_XML, query=[("select-type", "2")]), O),
-    Row("GetObjectAttributes", "GetObjectAttributes",
-        _object("GET", "attributes", headers={"x-amz-object-attributes": "ETag"}), O),
-    Row("GetObjectAttributes+version", "GetObjectAttributes",
-        _object("GET", "attributes", headers={"x-amz-object-attributes": "ETag"}, version_of="obj"), O, version=True),
+    Row(
+        "SelectObjectContent",
+        "SelectObjectContent",
+        _object("POST", "select", BAD_XML, query=[("select-type", "2")]),
+        O,
+    ),
+    Row(
+        "GetObjectAttributes",
+        "GetObjectAttributes",
+        _object("GET", "attributes", headers={"x-amz-object-attributes": "ETag"}),
+        O,
+    ),
+    Row(
+        "GetObjectAttributes+version",
+        "GetObjectAttributes",
+        _object("GET", "attributes", headers={"x-amz-object-attributes": "ETag"}, version_of="obj"),
+        O,
+        version=True,
+    ),
     Row("PutObject", "PutObject", _object("PUT", key="put"), O),
-    Row("PutObject+tagging", "PutObject", _object("PUT", key="put", headers=TAGGING), O,
-        extra=lambda w, t: [Need("s3:PutObjectTagging", w.arn(t.bucket, t.key("put")))]),
-    Row("PutObject+retention", "PutObject", _object("PUT", key="put", headers=RETENTION), LOCK_TARGETS,
-        extra=lambda w, t: [Need("s3:PutObjectRetention", w.arn(t.bucket, t.key("put")))]),
-    Row("PutObject+legal-hold", "PutObject", _object("PUT", key="put", headers=LEGAL_HOLD), LOCK_TARGETS,
-        extra=lambda w, t: [Need("s3:PutObjectLegalHold", w.arn(t.bucket, t.key("put")))]),
+    Row(
+        "PutObject+tagging",
+        "PutObject",
+        _object("PUT", key="put", headers=TAGGING),
+        O,
+        extra=lambda w, t: [Need("s3:PutObjectTagging", w.arn(t.bucket, t.key("put")))],
+    ),
+    Row(
+        "PutObject+retention",
+        "PutObject",
+        _object("PUT", key="put", headers=RETENTION),
+        LOCK_TARGETS,
+        extra=lambda w, t: [Need("s3:PutObjectRetention", w.arn(t.bucket, t.key("put")))],
+    ),
+    Row(
+        "PutObject+legal-hold",
+        "PutObject",
+        _object("PUT", key="put", headers=LEGAL_HOLD),
+        LOCK_TARGETS,
+        extra=lambda w, t: [Need("s3:PutObjectLegalHold", w.arn(t.bucket, t.key("put")))],
+    ),
     Row("CopyObject", "CopyObject", _copy("CopyObject", _sibling), O, extra=_source_needs(_sibling)),
-    Row("CopyObject+version", "CopyObject", _copy("CopyObject", _sibling_version), O,
-        extra=_source_needs(_sibling_version)),
-    Row("CopyObject+private-source", "CopyObject", _copy("CopyObject", _private_source), O,
-        extra=_source_needs(_private_source)),
-    Row("CopyObject+tagging", "CopyObject",
-        _copy("CopyObject", _sibling, {**TAGGING, "x-amz-tagging-directive": "REPLACE"}), O,
-        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectTagging")(w, t)),
-    Row("CopyObject+retention", "CopyObject", _copy("CopyObject", _sibling, RETENTION), LOCK_TARGETS,
-        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectRetention")(w, t)),
-    Row("CopyObject+legal-hold", "CopyObject", _copy("CopyObject", _sibling, LEGAL_HOLD), LOCK_TARGETS,
-        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectLegalHold")(w, t)),
+    Row(
+        "CopyObject+version",
+        "CopyObject",
+        _copy("CopyObject", _sibling_version),
+        O,
+        extra=_source_needs(_sibling_version),
+    ),
+    Row(
+        "CopyObject+private-source",
+        "CopyObject",
+        _copy("CopyObject", _private_source),
+        O,
+        extra=_source_needs(_private_source),
+    ),
+    Row(
+        "CopyObject+tagging",
+        "CopyObject",
+        _copy("CopyObject", _sibling, {**TAGGING, "x-amz-tagging-directive": "REPLACE"}),
+        O,
+        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectTagging")(w, t),
+    ),
+    Row(
+        "CopyObject+retention",
+        "CopyObject",
+        _copy("CopyObject", _sibling, RETENTION),
+        LOCK_TARGETS,
+        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectRetention")(w, t),
+    ),
+    Row(
+        "CopyObject+legal-hold",
+        "CopyObject",
+        _copy("CopyObject", _sibling, LEGAL_HOLD),
+        LOCK_TARGETS,
+        extra=lambda w, t: _source_needs(_sibling)(w, t) + _header_needs("s3:PutObjectLegalHold")(w, t),
+    ),
     Row("DeleteObject", "DeleteObject", _object("DELETE", key="gone"), O),
     Row("DeleteObject+version", "DeleteObject", _object("DELETE", key="del", version_of="del"), O, version=True),
     Row("DeleteObject+bypass", "DeleteObject", _object("DELETE", key="gone", headers=BYPASS), O),
     Row("CreateMultipartUpload", "CreateMultipartUpload", _object("POST", "uploads", key="mp"), O),
-    Row("CreateMultipartUpload+tagging", "CreateMultipartUpload", _object("POST", "uploads", key="mp", headers=TAGGING),
-        O, extra=lambda w, t: [Need("s3:PutObjectTagging", w.arn(t.bucket, t.key("mp")))]),
-    Row("CreateMultipartUpload+retention", "CreateMultipartUpload",
-        _object("POST", "uploads", key="mp", headers=RETENTION), LOCK_TARGETS,
-        extra=lambda w, t: [Need("s3:PutObjectRetention", w.arn(t.bucket, t.key("mp")))]),
-    Row("CreateMultipartUpload+legal-hold", "CreateMultipartUpload",
-        _object("POST", "uploads", key="mp", headers=LEGAL_HOLD), LOCK_TARGETS,
-        extra=lambda w, t: [Need("s3:PutObjectLegalHold", w.arn(t.bucket, t.key("mp")))]),
+    Row(
+        "CreateMultipartUpload+tagging",
+        "CreateMultipartUpload",
+        _object("POST", "uploads", key="mp", headers=TAGGING),
+        O,
+        extra=lambda w, t: [Need("s3:PutObjectTagging", w.arn(t.bucket, t.key("mp")))],
+    ),
+    Row(
+        "CreateMultipartUpload+retention",
+        "CreateMultipartUpload",
+        _object("POST", "uploads", key="mp", headers=RETENTION),
+        LOCK_TARGETS,
+        extra=lambda w, t: [Need("s3:PutObjectRetention", w.arn(t.bucket, t.key("mp")))],
+    ),
+    Row(
+        "CreateMultipartUpload+legal-hold",
+        "CreateMultipartUpload",
+        _object("POST", "uploads", key="mp", headers=LEGAL_HOLD),
+        LOCK_TARGETS,
+        extra=lambda w, t: [Need("s3:PutObjectLegalHold", w.arn(t.bucket, t.key("mp")))],
+    ),
     Row("UploadPart", "UploadPart", _object("PUT", query=[("partNumber", "1"), *NO_UPLOAD], body=b"part"), O),
     Row("UploadPartCopy", "UploadPartCopy", _copy("UploadPartCopy", _sibling), O, extra=_source_needs(_sibling)),
-    Row("UploadPartCopy+version", "UploadPartCopy", _copy("UploadPartCopy", _sibling_version), O,
-        extra=_source_needs(_sibling_version)),
-    Row("UploadPartCopy+private-source", "UploadPartCopy", _copy("UploadPartCopy", _private_source), O,
-        extra=_source_needs(_private_source)),
+    Row(
+        "UploadPartCopy+version",
+        "UploadPartCopy",
+        _copy("UploadPartCopy", _sibling_version),
+        O,
+        extra=_source_needs(_sibling_version),
+    ),
+    Row(
+        "UploadPartCopy+private-source",
+        "UploadPartCopy",
+        _copy("UploadPartCopy", _private_source),
+        O,
+        extra=_source_needs(_private_source),
+    ),
     Row("CompleteMultipartUpload", "CompleteMultipartUpload", _object("POST", query=NO_UPLOAD, body=COMPLETE), O),
     Row("AbortMultipartUpload", "AbortMultipartUpload", _object("DELETE", query=NO_UPLOAD), O),
     Row("ListParts", "ListParts", _object("GET", query=NO_UPLOAD), O),
     Row("GetObjectTagging", "GetObjectTagging", _object("GET", "tagging"), O),
     Row("GetObjectTagging+version", "GetObjectTagging", _object("GET", "tagging", version_of="obj"), O, version=True),
     Row("PutObjectTagging", "PutObjectTagging", _object("PUT", "tagging", TAGS), O),
-    Row("PutObjectTagging+version", "PutObjectTagging", _object("PUT", "tagging", TAGS, version_of="obj"), O,
-        version=True),
+    Row(
+        "PutObjectTagging+version",
+        "PutObjectTagging",
+        _object("PUT", "tagging", TAGS, version_of="obj"),
+        O,
+        version=True,
+    ),
     Row("DeleteObjectTagging", "DeleteObjectTagging", _object("DELETE", "tagging", key="src"), O),
-    Row("DeleteObjectTagging+version", "DeleteObjectTagging", _object("DELETE", "tagging", key="src", version_of="src"),
-        O, version=True),
+    Row(
+        "DeleteObjectTagging+version",
+        "DeleteObjectTagging",
+        _object("DELETE", "tagging", key="src", version_of="src"),
+        O,
+        version=True,
+    ),
     Row("GetObjectRetention", "GetObjectRetention", _object("GET", "retention"), O),
     Row("PutObjectRetention", "PutObjectRetention", _object("PUT", "retention", RETAIN), O),
     Row("PutObjectRetention+bypass", "PutObjectRetention", _object("PUT", "retention", RETAIN, headers=BYPASS), O),
@@ -601,8 +799,13 @@ ROWS: list[Row] = [
     Row("GetObjectAcl", "GetObjectAcl", _object("GET", "acl"), O),
     Row("GetObjectAcl+version", "GetObjectAcl", _object("GET", "acl", version_of="obj"), O, version=True),
     Row("PutObjectAcl", "PutObjectAcl", _object("PUT", "acl", headers={"x-amz-acl": "private"}), O),
-    Row("PutObjectAcl+version", "PutObjectAcl", _object("PUT", "acl", headers={"x-amz-acl": "private"},
-                                                         version_of="obj"), O, version=True),
+    Row(
+        "PutObjectAcl+version",
+        "PutObjectAcl",
+        _object("PUT", "acl", headers={"x-amz-acl": "private"}, version_of="obj"),
+        O,
+        version=True,
+    ),
     Row("RestoreObject", "RestoreObject", _object("POST", "restore", BAD_XML), O),
 ]
 
@@ -667,7 +870,7 @@ def allowed(c: Caller, w: World, need: Need, ctx: dict[str, str], users_bucket_p
     if c.anonymous and need.action == "s3:ListAllMyBuckets":
         return False
     docs = [(d, False) for d in c.documents(w)]
-    bucket = need.resource[len(ARN):].split("/", 1)[0]
+    bucket = need.resource[len(ARN) :].split("/", 1)[0]
     for logical, make in BUCKET_POLICIES.items():
         if w.b(logical) == bucket and (c.anonymous or users_bucket_policy):
             docs.append((make(w), True))
@@ -678,8 +881,10 @@ def allowed(c: Caller, w: World, need: Need, ctx: dict[str, str], users_bucket_p
         return False
     # a service account's or a session's own policy must allow it too (a Deny in it refuses)
     own = [st for d in c.own_documents(w) for st in d["Statement"]]
-    if own and (any(st["Effect"] == "Deny" and _applies(st, need, ctx, False) for st in own)
-                or not any(st["Effect"] == "Allow" and _applies(st, need, ctx, False) for st in own)):
+    if own and (
+        any(st["Effect"] == "Deny" and _applies(st, need, ctx, False) for st in own)
+        or not any(st["Effect"] == "Allow" and _applies(st, need, ctx, False) for st in own)
+    ):
         return False
     return True
 
@@ -702,35 +907,47 @@ def expected(c: Caller, r: Row, w: World, t: Target) -> bool:
 
 def explain(c: Caller, r: Row, w: World, t: Target) -> str:
     ctx = context(r, w, t)
-    return ", ".join(f"{n.action} on {n.resource}: {'allow' if allowed(c, w, n, ctx) else 'deny'}"
-                     for n in r.needs(w, t))
+    return ", ".join(
+        f"{n.action} on {n.resource}: {'allow' if allowed(c, w, n, ctx) else 'deny'}" for n in r.needs(w, t)
+    )
 
 
 # --------------------------------------------------------------------------- reading an answer
 
 
 #: answers that say the request never reached authorisation (or broke): neither allow nor deny
-NOT_DECIDED = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthorizationHeaderMalformed", "MissingFields",
-               "XAmzContentSHA256Mismatch", "RequestTimeTooSkewed", "AccessDeniedUnsigned", "InternalError"}
+NOT_DECIDED = {
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AuthorizationHeaderMalformed",
+    "MissingFields",
+    "XAmzContentSHA256Mismatch",
+    "RequestTimeTooSkewed",
+    "AccessDeniedUnsigned",
+    "InternalError",
+}
 
 
 def outcome(req: Req, status: int, body: bytes) -> str:
-    """"deny" (AccessDenied), "allow" (anything else: authorisation passed, whatever came
+    """ "deny" (AccessDenied), "allow" (anything else: authorisation passed, whatever came
     next), or "error CODE" when the request failed before authorisation could decide (a
     signature error, a header left unsigned, a 5xx). For DeleteObjects the entry of
     ``req.per_key`` decides."""
     m = re.search(rb"<Code>([^<]*)</Code>", body)
     code = m.group(1).decode() if m else ""
     if code == "AccessDenied" and status == 400:
-        code = "AccessDeniedUnsigned"        # "There were headers present in the request which were not signed"
+        code = "AccessDeniedUnsigned"  # "There were headers present in the request which were not signed"
     if code in NOT_DECIDED or status >= 500 and code != "NotImplemented":
         return f"error {status} {code}".strip()
     if req.per_key is not None and status == 200:
-        entry = re.search(rb"<Error>(?:(?!</Error>).)*<Key>" + re.escape(req.per_key.encode())
-                          + rb"</Key>(?:(?!</Error>).)*</Error>", body, re.S)
+        entry = re.search(
+            rb"<Error>(?:(?!</Error>).)*<Key>" + re.escape(req.per_key.encode()) + rb"</Key>(?:(?!</Error>).)*</Error>",
+            body,
+            re.S,
+        )
         return "deny" if entry and b"<Code>AccessDenied</Code>" in entry.group(0) else "allow"
     if status == 403 and (code == "AccessDenied" or not body.strip()):
-        return "deny"                        # a HEAD answer, or MinIO's header-only AccessDenied
+        return "deny"  # a HEAD answer, or MinIO's header-only AccessDenied
     return "allow"
 
 

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 import pytest
 
 # real PostgreSQL and Redis servers (session-wide and per-test), see tests/services.py
-from tests.services import free_port, wait_port  # noqa: F401  (shared by the test modules)
-from tests.services import PgServer, RedisServer, postgres, private_postgres, private_redis, redis_server  # noqa: F401
+from tests.services import (  # noqa: F401  (shared by the test modules)  # noqa: F401
+    PgServer,
+    RedisServer,
+    free_port,
+    postgres,
+    private_postgres,
+    private_redis,
+    redis_server,
+    wait_port,
+)
 
 ACCESS_KEY = "s3gw-test-user"
 SECRET_KEY = "s3gw-test-secret-key-0123456789"
@@ -43,7 +51,9 @@ def start_server(data: str, *extra: str, env: dict[str, str] | None = None, port
     log = open(os.path.join(data, f"server-{port}.log"), "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "s3gw.cli", "serve", "--data", data, "--address", f"127.0.0.1:{port}", *extra],
-        env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     _STARTED.append(proc)
     wait_port(port, proc)
@@ -66,12 +76,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def mc_bin() -> str:
     """The pinned mc (scripts/go-tools.sh builds it once); missing is a failure, not a skip."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cp = subprocess.run([os.path.join(root, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True,
-                        timeout=1800)
+    cp = subprocess.run(
+        [os.path.join(root, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True, timeout=1800
+    )
     path = next((line.split()[1] for line in cp.stdout.splitlines() if line.startswith("mc ")), "")
     if cp.returncode != 0 or not os.access(path, os.X_OK):
-        pytest.fail(f"mc is needed and scripts/go-tools.sh mc could not provide it: {cp.stderr.strip()[-500:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"mc is needed and scripts/go-tools.sh mc could not provide it: {cp.stderr.strip()[-500:]}", pytrace=False
+        )
     return path
 
 
@@ -106,5 +118,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.unit)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or {"postgres", "redis"} & {
-                v for v in params.values() if isinstance(v, str)}:
+            v for v in params.values() if isinstance(v, str)
+        }:
             item.add_marker(pytest.mark.services)

@@ -16,8 +16,15 @@ from tests.sigv4_client import amz_now, sign
 MiB = 1 << 20
 
 
-def slow_get(url: str, bucket: str, key: str, *, chunk: int = 256 * 1024, pause: float = 0.05,
-             started: threading.Event | None = None) -> tuple[int, int, bytes]:
+def slow_get(
+    url: str,
+    bucket: str,
+    key: str,
+    *,
+    chunk: int = 256 * 1024,
+    pause: float = 0.05,
+    started: threading.Event | None = None,
+) -> tuple[int, int, bytes]:
     """GET ``key`` and read the body ``chunk`` bytes at a time with ``pause`` seconds between reads
     (a slow client: the gateway reads stripes only as the socket drains). Returns (status,
     Content-Length, the bytes read until the body ended or the connection was cut);
@@ -75,8 +82,15 @@ class Churn:
             i += 1
 
 
-def read_under_churn(url: str, bucket: str, key: str, original: bytes, churn: Churn,
-                     rounds: int = 3, put_original: Callable[[], object] | None = None) -> list[str]:
+def read_under_churn(
+    url: str,
+    bucket: str,
+    key: str,
+    original: bytes,
+    churn: Churn,
+    rounds: int = 3,
+    put_original: Callable[[], object] | None = None,
+) -> list[str]:
     """``rounds`` times: store ``original``, start a slow GET of it, and overwrite/delete the key
     (``churn``) while the GET is read. Returns what went wrong (empty: every GET returned the
     whole original, byte for byte)."""
@@ -87,8 +101,7 @@ def read_under_churn(url: str, bucket: str, key: str, original: bytes, churn: Ch
             put_original()
         started = threading.Event()
         result: dict[str, tuple[int, int, bytes]] = {}
-        reader = threading.Thread(target=lambda: result.setdefault("r", slow_get(url, bucket, key,
-                                                                                 started=started)))
+        reader = threading.Thread(target=lambda: result.setdefault("r", slow_get(url, bucket, key, started=started)))
         reader.start()
         assert started.wait(120), "the GET never started"
         before = churn.done
@@ -103,9 +116,11 @@ def read_under_churn(url: str, bucket: str, key: str, original: bytes, churn: Ch
         status, length, body = result["r"]
         changes = churn.done - before
         if status != 200 or length != len(original) or hashlib.sha256(body).hexdigest() != digest:
-            problems.append(f"round {r}: status {status}, Content-Length {length}, read {len(body)} bytes "
-                            f"({'the original' if body == original else 'not the original'}) while the key "
-                            f"changed {changes} times")
+            problems.append(
+                f"round {r}: status {status}, Content-Length {length}, read {len(body)} bytes "
+                f"({'the original' if body == original else 'not the original'}) while the key "
+                f"changed {changes} times"
+            )
         elif changes == 0:
             problems.append(f"round {r}: the key did not change during the read (the test proves nothing)")
     return problems

@@ -88,7 +88,7 @@ class PgServer:
     datadir: str
     port: int
     password: str
-    run_as: str | None                     # system user when we are root
+    run_as: str | None  # system user when we are root
     host: str = "127.0.0.1"
     user: str = PG_SUPERUSER
     log: str = ""
@@ -99,19 +99,35 @@ class PgServer:
         return prefix + list(argv)
 
     def start(self) -> None:
-        opts = " ".join([
-            f"-c port={self.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={self.datadir}",
-            # speed for tests; a crash of the *process* still loses nothing (the OS keeps the pages)
-            "-c fsync=off", "-c full_page_writes=off", "-c max_connections=300", "-c shared_buffers=64MB",
-        ])
-        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "300",
-                                 "-o", opts, "start"), check=True, stdout=subprocess.DEVNULL)
+        opts = " ".join(
+            [
+                f"-c port={self.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.datadir}",
+                # speed for tests; a crash of the *process* still loses nothing (the OS keeps the pages)
+                "-c fsync=off",
+                "-c full_page_writes=off",
+                "-c max_connections=300",
+                "-c shared_buffers=64MB",
+            ]
+        )
+        subprocess.run(
+            self._cmd(
+                f"{self.bindir}/pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "300", "-o", opts, "start"
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """``fast``: clean shutdown; ``immediate``: like a crash (WAL replay on the next start)."""
         self.thaw()
-        subprocess.run(self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-w", "-t", "300", "stop"),
-                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            self._cmd(f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", mode, "-w", "-t", "300", "stop"),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def _pids(self) -> list[int]:
         try:
@@ -139,9 +155,30 @@ class PgServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         env = {**os.environ, "PGPASSWORD": self.password}
-        out = subprocess.run([f"{self.bindir}/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.host,
-                              "-p", str(self.port), "-U", self.user, "-d", database, "-c", sql],
-                             env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                f"{self.bindir}/psql",
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return out.stdout
 
     def new_database(self, prefix: str = "t") -> str:
@@ -179,11 +216,30 @@ def start_postgres() -> PgServer:
         os.chown(datadir, ent.pw_uid, ent.pw_gid)
         os.chown(pwfile, ent.pw_uid, ent.pw_gid)
     cluster = os.path.join(datadir, "cluster")
-    srv = PgServer(bindir=bindir, datadir=cluster, port=free_port(), password=password, run_as=run_as,
-                   log=os.path.join(datadir, "server.log"))
-    init = srv._cmd(f"{bindir}/initdb", "-D", cluster, "-U", PG_SUPERUSER, f"--pwfile={pwfile}",
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
-                    "--locale-provider=icu", "--icu-locale=en-US", "--no-sync")
+    srv = PgServer(
+        bindir=bindir,
+        datadir=cluster,
+        port=free_port(),
+        password=password,
+        run_as=run_as,
+        log=os.path.join(datadir, "server.log"),
+    )
+    init = srv._cmd(
+        f"{bindir}/initdb",
+        "-D",
+        cluster,
+        "-U",
+        PG_SUPERUSER,
+        f"--pwfile={pwfile}",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+        "--locale-provider=icu",
+        "--icu-locale=en-US",
+        "--no-sync",
+    )
     res = subprocess.run(init, capture_output=True, text=True)
     if res.returncode != 0:  # an older PostgreSQL without ICU options: linguistic libc locales are absent here anyway
         init = [a for a in init if not a.startswith(("--locale-provider", "--icu-locale"))]
@@ -233,9 +289,26 @@ class RedisServer:
         assert exe is not None
         log = open(os.path.join(self.datadir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.datadir, "--save", "",
-             "--appendonly", "no", "--requirepass", self.password, "--daemonize", "no"],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.datadir,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                self.password,
+                "--daemonize",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_port(self.port, self.proc)
 
     def stop(self) -> None:
@@ -272,8 +345,9 @@ class RedisServer:
 
 
 def start_redis(password: str | None = None) -> RedisServer:
-    srv = RedisServer(port=free_port(), password=password or secrets.token_hex(12),
-                      datadir=tempfile.mkdtemp(prefix="s3gw-redis-"))
+    srv = RedisServer(
+        port=free_port(), password=password or secrets.token_hex(12), datadir=tempfile.mkdtemp(prefix="s3gw-redis-")
+    )
     srv.start()
     return srv
 

@@ -27,41 +27,61 @@ def signing_key(secret: str, date: str, region: str = "us-east-1", service: str 
 
 
 def amz_now(offset: dt.timedelta = dt.timedelta()) -> str:
-    return (dt.datetime.now(dt.timezone.utc) + offset).strftime("%Y%m%dT%H%M%SZ")
+    return (dt.datetime.now(dt.UTC) + offset).strftime("%Y%m%dT%H%M%SZ")
 
 
-def sign(method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], payload_hash: str,
-         access: str, secret: str, amz_date: str, region: str = "us-east-1") -> tuple[dict[str, str], str, bytes, str]:
+def sign(
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    payload_hash: str,
+    access: str,
+    secret: str,
+    amz_date: str,
+    region: str = "us-east-1",
+) -> tuple[dict[str, str], str, bytes, str]:
     """Return (headers with Authorization, seed signature, signing key, scope)."""
     h = {k.lower(): v for k, v in headers.items()}
     h["x-amz-date"] = amz_date
     h["x-amz-content-sha256"] = payload_hash
     signed = sorted(h)
     canonical_headers = "".join(f"{k}:{' '.join(h[k].split())}\n" for k in signed)
-    canonical_query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query)
+    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query))
+    canonical = "\n".join(
+        [method, quote(path, safe="/-_.~"), canonical_query, canonical_headers, ";".join(signed), payload_hash]
     )
-    canonical = "\n".join([method, quote(path, safe="/-_.~"), canonical_query, canonical_headers,
-                           ";".join(signed), payload_hash])
     date = amz_date[:8]
     scope = f"{date}/{region}/s3/aws4_request"
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = signing_key(secret, date, region)
     sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-    h["authorization"] = f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    h["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    )
     return h, sig, key, scope
 
 
-def chunked_body(data: bytes, chunk_size: int, seed: str, key: bytes, amz_date: str, scope: str,
-                 trailer: tuple[str, str] | None = None, signed: bool = True, tamper_chunk: int | None = None) -> bytes:
+def chunked_body(
+    data: bytes,
+    chunk_size: int,
+    seed: str,
+    key: bytes,
+    amz_date: str,
+    scope: str,
+    trailer: tuple[str, str] | None = None,
+    signed: bool = True,
+    tamper_chunk: int | None = None,
+) -> bytes:
     """aws-chunked framing of ``data``: signed chunks (or unsigned), then an optional trailer."""
     out = bytearray()
     prev = seed
-    chunks = [data[i: i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
+    chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
     for n, chunk in enumerate(chunks):
         if signed:
-            sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, EMPTY_SHA256,
-                             hashlib.sha256(chunk).hexdigest()])
+            sts = "\n".join(
+                ["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, EMPTY_SHA256, hashlib.sha256(chunk).hexdigest()]
+            )
             sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
             if tamper_chunk == n:
                 sig = ("0" if sig[0] != "0" else "1") + sig[1:]

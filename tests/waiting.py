@@ -33,8 +33,14 @@ def _describe(last: Any) -> str:
     return text if len(text) <= 500 else text[:500] + "..."
 
 
-def wait_until(pred: Callable[[], T], what: str, timeout: float = DEFAULT, interval: float = 0.2,
-               ignore: tuple[type[BaseException], ...] = (), until: Callable[[T], Any] = bool) -> T:
+def wait_until(
+    pred: Callable[[], T],
+    what: str,
+    timeout: float = DEFAULT,
+    interval: float = 0.2,
+    ignore: tuple[type[BaseException], ...] = (),
+    until: Callable[[T], Any] = bool,
+) -> T:
     """Call ``pred`` until ``until(value)`` holds (by default: the value is truthy); return the value.
 
     ``ignore``: exceptions that mean "not yet" (a server still starting, say).
@@ -51,14 +57,20 @@ def wait_until(pred: Callable[[], T], what: str, timeout: float = DEFAULT, inter
             if until(last):
                 return last
         if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout * SCALE:.0f}s waiting for {what}; "
-                                 f"last seen: {_describe(last)}")
+            raise AssertionError(
+                f"timed out after {timeout * SCALE:.0f}s waiting for {what}; last seen: {_describe(last)}"
+            )
         time.sleep(interval)
 
 
-async def async_wait_until(pred: Callable[[], Awaitable[T]], what: str, timeout: float = DEFAULT,
-                           interval: float = 0.1, ignore: tuple[type[BaseException], ...] = (),
-                           until: Callable[[T], Any] = bool) -> T:
+async def async_wait_until(
+    pred: Callable[[], Awaitable[T]],
+    what: str,
+    timeout: float = DEFAULT,
+    interval: float = 0.1,
+    ignore: tuple[type[BaseException], ...] = (),
+    until: Callable[[T], Any] = bool,
+) -> T:
     """``wait_until`` for a coroutine predicate, without blocking the event loop."""
     end = deadline(timeout)
     last: Any = None
@@ -71,6 +83,7 @@ async def async_wait_until(pred: Callable[[], Awaitable[T]], what: str, timeout:
             if until(last):
                 return last
         if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout * SCALE:.0f}s waiting for {what}; "
-                                 f"last seen: {_describe(last)}")
+            raise AssertionError(
+                f"timed out after {timeout * SCALE:.0f}s waiting for {what}; last seen: {_describe(last)}"
+            )
         await asyncio.sleep(interval)

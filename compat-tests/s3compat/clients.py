@@ -38,6 +38,7 @@ TIMEOUT = 60  # seconds for one request or one CLI command
 
 # ---------------------------------------------------------------- boto3
 
+
 def boto3_client(t: Target, variant: str = "boto3", **config: Any):
     key = ("boto3", variant, tuple(sorted(config.items())))
     if key not in t.cache:
@@ -46,26 +47,44 @@ def boto3_client(t: Target, variant: str = "boto3", **config: Any):
 
         extra: dict[str, Any] = {}
         if variant == "boto3-wr":
-            extra = {"request_checksum_calculation": "when_required",
-                     "response_checksum_validation": "when_required"}
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
-                     read_timeout=TIMEOUT, s3={"addressing_style": "path"}, **extra, **config)
-        t.cache[key] = boto3.client("s3", endpoint_url=t.url, aws_access_key_id=t.access_key,
-                                    aws_secret_access_key=t.secret_key, region_name=t.region, config=cfg)
+            extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+        cfg = Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=TIMEOUT,
+            s3={"addressing_style": "path"},
+            **extra,
+            **config,
+        )
+        t.cache[key] = boto3.client(
+            "s3",
+            endpoint_url=t.url,
+            aws_access_key_id=t.access_key,
+            aws_secret_access_key=t.secret_key,
+            region_name=t.region,
+            config=cfg,
+        )
     return t.cache[key]
 
 
-def boto3_with_keys(t: Target, access_key: str, secret_key: str, variant: str = "boto3-wr",
-                    session_token: str | None = None):
+def boto3_with_keys(
+    t: Target, access_key: str, secret_key: str, variant: str = "boto3-wr", session_token: str | None = None
+):
     import boto3
     from botocore.config import Config
 
     extra: dict[str, Any] = {}
     if variant == "boto3-wr":
         extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
-    return boto3.client("s3", endpoint_url=t.url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                        aws_session_token=session_token, region_name=t.region,
-                        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **extra))
+    return boto3.client(
+        "s3",
+        endpoint_url=t.url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        region_name=t.region,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **extra),
+    )
 
 
 def sts_with_keys(t: Target, access_key: str, secret_key: str):
@@ -73,25 +92,40 @@ def sts_with_keys(t: Target, access_key: str, secret_key: str):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("sts", endpoint_url=t.url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                        region_name=t.region, config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "sts",
+        endpoint_url=t.url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=t.region,
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 # ---------------------------------------------------------------- minio-py
+
 
 def minio_client(t: Target):
     if "minio-py" not in t.cache:
         import urllib3
         from minio import Minio
 
-        http_client = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=TIMEOUT),
-                                          retries=urllib3.Retry(total=0))
-        t.cache["minio-py"] = Minio(t.hostport, access_key=t.access_key, secret_key=t.secret_key,
-                                    secure=t.secure, region=t.region, http_client=http_client)
+        http_client = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=TIMEOUT), retries=urllib3.Retry(total=0)
+        )
+        t.cache["minio-py"] = Minio(
+            t.hostport,
+            access_key=t.access_key,
+            secret_key=t.secret_key,
+            secure=t.secure,
+            region=t.region,
+            http_client=http_client,
+        )
     return t.cache["minio-py"]
 
 
 # ---------------------------------------------------------------- aws CLI
+
 
 @dataclass
 class CliResult:
@@ -121,16 +155,29 @@ def aws(t: Target, *args: str, cwd: Path | None = None, input: bytes | None = No
         (home / "config").write_text(f"[default]\nregion = {t.region}\n")
         t.cache["aws-home"] = home
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=t.access_key, AWS_SECRET_ACCESS_KEY=t.secret_key,
-               AWS_DEFAULT_REGION=t.region, AWS_CONFIG_FILE=str(home / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"), AWS_MAX_ATTEMPTS="1",
-               AWS_RETRY_MODE="standard", AWS_PAGER="")
-    r = subprocess.run([sys.executable, "-m", "awscli", "--endpoint-url", t.url, *args],
-                       capture_output=True, cwd=cwd, env=env, timeout=TIMEOUT * 3, input=input)
+    env.update(
+        AWS_ACCESS_KEY_ID=t.access_key,
+        AWS_SECRET_ACCESS_KEY=t.secret_key,
+        AWS_DEFAULT_REGION=t.region,
+        AWS_CONFIG_FILE=str(home / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"),
+        AWS_MAX_ATTEMPTS="1",
+        AWS_RETRY_MODE="standard",
+        AWS_PAGER="",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "awscli", "--endpoint-url", t.url, *args],
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=TIMEOUT * 3,
+        input=input,
+    )
     return CliResult(r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace"))
 
 
 # ---------------------------------------------------------------- mc
+
 
 @dataclass
 class McResult:
@@ -166,13 +213,35 @@ def mc(t: Target, *args: str, cwd: Path | None = None) -> McResult:
     if cfg is None:
         cfg = Path(t.workdir or "/tmp") / f"mc-{t.name}-{os.getpid()}"
         cfg.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([binary, "--config-dir", str(cfg), "alias", "set", "t", t.url, t.access_key,
-                            t.secret_key, "--api", "S3v4", "--path", "on"],
-                           capture_output=True, env=env, timeout=TIMEOUT)
+        r = subprocess.run(
+            [
+                binary,
+                "--config-dir",
+                str(cfg),
+                "alias",
+                "set",
+                "t",
+                t.url,
+                t.access_key,
+                t.secret_key,
+                "--api",
+                "S3v4",
+                "--path",
+                "on",
+            ],
+            capture_output=True,
+            env=env,
+            timeout=TIMEOUT,
+        )
         assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
         t.cache["mc-config"] = cfg
-    r = subprocess.run([binary, "--config-dir", str(cfg), "--json", "--no-color", "--disable-pager", *args],
-                       capture_output=True, cwd=cwd, env=env, timeout=TIMEOUT * 3)
+    r = subprocess.run(
+        [binary, "--config-dir", str(cfg), "--json", "--no-color", "--disable-pager", *args],
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=TIMEOUT * 3,
+    )
     out = r.stdout.decode("utf-8", "replace")
     lines = []
     for ln in out.splitlines():
@@ -232,17 +301,29 @@ class Raw:
     t: Target
     extra: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, query: list[tuple[str, str]] | None = None,
-                headers: dict[str, str] | None = None, body: bytes = b"", *, sign: bool = True,
-                access_key: str | None = None, secret_key: str | None = None, region: str | None = None,
-                when: dt.datetime | None = None, payload_hash: str | None = None,
-                tamper_signature: bool = False, signed_host: str | None = None) -> RawResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        sign: bool = True,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
+        when: dt.datetime | None = None,
+        payload_hash: str | None = None,
+        tamper_signature: bool = False,
+        signed_host: str | None = None,
+    ) -> RawResponse:
         """``path`` is the unencoded path ("/bucket/key"); it is URI-encoded here."""
         query = list(query or [])
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
         epath = uri_encode(path, safe="/-_.~")
         if sign:
-            when = when or dt.datetime.now(dt.timezone.utc)
+            when = when or dt.datetime.now(dt.UTC)
             region = region or self.t.region
             ak, sk = access_key or self.t.access_key, secret_key or self.t.secret_key
             ph = payload_hash or hashlib.sha256(body).hexdigest()
@@ -259,16 +340,27 @@ class Raw:
             sig = _sign(sk, when, region, canonical)
             if tamper_signature:
                 sig = ("0" if sig[0] != "0" else "1") + sig[1:]
-            hdrs["authorization"] = (f"AWS4-HMAC-SHA256 Credential={ak}/{when:%Y%m%d}/{region}/s3/aws4_request, "
-                                     f"SignedHeaders={signed}, Signature={sig}")
+            hdrs["authorization"] = (
+                f"AWS4-HMAC-SHA256 Credential={ak}/{when:%Y%m%d}/{region}/s3/aws4_request, "
+                f"SignedHeaders={signed}, Signature={sig}"
+            )
             hdrs["host"] = self.t.hostport
         return self.send(method, epath, canonical_query(query) if query else "", hdrs, body)
 
-    def presign(self, method: str, path: str, expires: int = 300, *, when: dt.datetime | None = None,
-                query: list[tuple[str, str]] | None = None, secret_key: str | None = None,
-                tamper_signature: bool = False, region: str | None = None) -> str:
+    def presign(
+        self,
+        method: str,
+        path: str,
+        expires: int = 300,
+        *,
+        when: dt.datetime | None = None,
+        query: list[tuple[str, str]] | None = None,
+        secret_key: str | None = None,
+        tamper_signature: bool = False,
+        region: str | None = None,
+    ) -> str:
         """A presigned path+query for ``path``; send it with ``send_url``."""
-        when = when or dt.datetime.now(dt.timezone.utc)
+        when = when or dt.datetime.now(dt.UTC)
         region = region or self.t.region
         sk = secret_key or self.t.secret_key
         q = list(query or []) + [
@@ -279,8 +371,9 @@ class Raw:
             ("X-Amz-SignedHeaders", "host"),
         ]
         epath = uri_encode(path, safe="/-_.~")
-        canonical = "\n".join([method, epath, canonical_query(q), f"host:{self.t.hostport}\n", "host",
-                               "UNSIGNED-PAYLOAD"])
+        canonical = "\n".join(
+            [method, epath, canonical_query(q), f"host:{self.t.hostport}\n", "host", "UNSIGNED-PAYLOAD"]
+        )
         sig = _sign(sk, when, region, canonical)
         if tamper_signature:
             sig = ("0" if sig[0] != "0" else "1") + sig[1:]
@@ -290,8 +383,7 @@ class Raw:
     def send(self, method: str, epath: str, equery: str, headers: dict[str, str], body: bytes = b"") -> RawResponse:
         conn = http.client.HTTPConnection(self.t.host, self.t.port, timeout=TIMEOUT)
         try:
-            conn.putrequest(method, epath + (f"?{equery}" if equery else ""), skip_host=True,
-                            skip_accept_encoding=True)
+            conn.putrequest(method, epath + (f"?{equery}" if equery else ""), skip_host=True, skip_accept_encoding=True)
             hdrs = {"host": self.t.hostport, **headers}
             if body or method in ("PUT", "POST"):
                 hdrs.setdefault("content-length", str(len(body)))
@@ -304,7 +396,8 @@ class Raw:
         finally:
             conn.close()
 
-    def send_url(self, method: str, url_path_query: str, headers: dict[str, str] | None = None,
-                 body: bytes = b"") -> RawResponse:
+    def send_url(
+        self, method: str, url_path_query: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> RawResponse:
         p, _, q = url_path_query.partition("?")
         return self.send(method, p, q, headers or {}, body)

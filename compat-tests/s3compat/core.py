@@ -31,11 +31,11 @@ from .targets import Target
 @dataclass
 class Case:
     id: str
-    op: str          # the operation in the matrix: an AWS API name or a CLI command
-    client: str      # one of clients.CLIENTS
-    fn: Callable[["Ctx"], dict]
+    op: str  # the operation in the matrix: an AWS API name or a CLI command
+    client: str  # one of clients.CLIENTS
+    fn: Callable[[Ctx], dict]
     expect: dict[str, Any] | None = None
-    bucket: str | None = "plain"   # None, "plain", "versioned", "locked"
+    bucket: str | None = "plain"  # None, "plain", "versioned", "locked"
     doc: str = ""
 
     @property
@@ -46,8 +46,15 @@ class Case:
 REGISTRY: dict[str, Case] = {}
 
 
-def add(id: str, op: str, client: str, fn: Callable[["Ctx"], dict], expect: dict | None = None,
-        bucket: str | None = "plain", doc: str = "") -> Case:
+def add(
+    id: str,
+    op: str,
+    client: str,
+    fn: Callable[[Ctx], dict],
+    expect: dict | None = None,
+    bucket: str | None = "plain",
+    doc: str = "",
+) -> Case:
     assert client in clients.CLIENTS, client
     assert id not in REGISTRY, f"duplicate case id {id}"
     c = Case(id, op, client, fn, expect, bucket, doc)
@@ -56,9 +63,10 @@ def add(id: str, op: str, client: str, fn: Callable[["Ctx"], dict], expect: dict
 
 
 def case(id: str, op: str, client: str, expect: dict | None = None, bucket: str | None = "plain"):
-    def deco(fn: Callable[["Ctx"], dict]) -> Callable[["Ctx"], dict]:
+    def deco(fn: Callable[[Ctx], dict]) -> Callable[[Ctx], dict]:
         add(id, op, client, fn, expect, bucket, (fn.__doc__ or "").strip())
         return fn
+
     return deco
 
 
@@ -138,8 +146,7 @@ class Ctx:
             name = f"c{self.token}-shared-{label}"[:63]
             try:
                 self.admin.create_bucket(Bucket=name)
-                self.t.cache.setdefault("finalizers", []).append(
-                    lambda: empty_and_delete(self.admin, name, self.raw))
+                self.t.cache.setdefault("finalizers", []).append(lambda: empty_and_delete(self.admin, name, self.raw))
                 if kind == "versioned":
                     self.admin.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
                 setup(name)
@@ -186,7 +193,7 @@ class Ctx:
         return problems
 
 
-def empty_and_delete(s3: Any, bucket: str, raw: "clients.Raw | None" = None) -> None:
+def empty_and_delete(s3: Any, bucket: str, raw: clients.Raw | None = None) -> None:
     from botocore.exceptions import ParamValidationError
 
     try:
@@ -208,7 +215,9 @@ def empty_and_delete(s3: Any, bucket: str, raw: "clients.Raw | None" = None) -> 
             page = s3.list_object_versions(Bucket=bucket)
             items = page.get("Versions", []) + page.get("DeleteMarkers", [])
         except ClientError:
-            items = [{"Key": o["Key"], "VersionId": None} for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+            items = [
+                {"Key": o["Key"], "VersionId": None} for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+            ]
         if not items:
             break
         for it in items:
@@ -228,16 +237,40 @@ def empty_and_delete(s3: Any, bucket: str, raw: "clients.Raw | None" = None) -> 
 
 # ---------------------------------------------------------------- observing responses
 
-CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
-                    "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-type")
+CHECKSUM_HEADERS = (
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-checksum-type",
+)
 
 # The response headers a client can act on (compared); everything else is ignored.
-HEADERS = ("etag", "x-amz-version-id", "x-amz-delete-marker", "content-range", "content-length",
-           "content-type", "last-modified", "x-amz-mp-parts-count", "x-amz-tagging-count",
-           "cache-control", "content-disposition", "content-encoding", "content-language", "expires",
-           "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
-           "x-amz-storage-class", "x-amz-copy-source-version-id", "location", "x-amz-bucket-region",
-           *CHECKSUM_HEADERS)
+HEADERS = (
+    "etag",
+    "x-amz-version-id",
+    "x-amz-delete-marker",
+    "content-range",
+    "content-length",
+    "content-type",
+    "last-modified",
+    "x-amz-mp-parts-count",
+    "x-amz-tagging-count",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+    "x-amz-storage-class",
+    "x-amz-copy-source-version-id",
+    "location",
+    "x-amz-bucket-region",
+    *CHECKSUM_HEADERS,
+)
 
 
 def pick_headers(h: dict[str, str], names: tuple[str, ...] | None = None, meta: bool = True) -> dict:
@@ -257,8 +290,13 @@ def _status(resp: dict) -> int:
     return resp["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def ok(resp: dict, *fields: str, headers: tuple[str, ...] | None = None, body: bytes | None = None,
-       no_headers: bool = False) -> dict:
+def ok(
+    resp: dict,
+    *fields: str,
+    headers: tuple[str, ...] | None = None,
+    body: bytes | None = None,
+    no_headers: bool = False,
+) -> dict:
     """Observe a boto3 success: status, headers that matter, selected parsed fields."""
     o: dict[str, Any] = {"status": _status(resp)}
     if not no_headers:
@@ -274,16 +312,23 @@ def ok(resp: dict, *fields: str, headers: tuple[str, ...] | None = None, body: b
 
 def err(e: ClientError, headers: tuple[str, ...] | None = ("x-amz-delete-marker", "x-amz-version-id")) -> dict:
     r = e.response
-    o: dict[str, Any] = {"status": r.get("ResponseMetadata", {}).get("HTTPStatusCode"),
-                         "code": r.get("Error", {}).get("Code")}
+    o: dict[str, Any] = {
+        "status": r.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+        "code": r.get("Error", {}).get("Code"),
+    }
     hh = pick_headers(r.get("ResponseMetadata", {}).get("HTTPHeaders", {}), headers, meta=False)
     if hh:
         o["h"] = hh
     return o
 
 
-def call(fn: Callable[[], dict], *fields: str, headers: tuple[str, ...] | None = None, read: bool = False,
-         no_headers: bool = False) -> dict:
+def call(
+    fn: Callable[[], dict],
+    *fields: str,
+    headers: tuple[str, ...] | None = None,
+    read: bool = False,
+    no_headers: bool = False,
+) -> dict:
     """Run one boto3 call and observe it, success or S3 error alike."""
     try:
         resp = fn()
@@ -319,17 +364,45 @@ def raw_obs(r: clients.RawResponse, headers: tuple[str, ...] | None = None, body
 
 # ---------------------------------------------------------------- normalisation
 
-HTTP_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-                       r"\d{4} \d\d:\d\d:\d\d GMT$")
+HTTP_DATE = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d\d:\d\d:\d\d GMT$"
+)
 ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 MINIO_CACHE = re.compile(r"\[minio_cache:[^\]]*\]|%5Bminio_cache%3A.*?%5D")
-VERSION_KEYS = {"x-amz-version-id", "VersionId", "versionId", "version_id", "VersionIdMarker",
-                "NextVersionIdMarker", "x-amz-copy-source-version-id", "versionID", "DeleteMarkerVersionId"}
+VERSION_KEYS = {
+    "x-amz-version-id",
+    "VersionId",
+    "versionId",
+    "version_id",
+    "VersionIdMarker",
+    "NextVersionIdMarker",
+    "x-amz-copy-source-version-id",
+    "versionID",
+    "DeleteMarkerVersionId",
+}
 UPLOAD_KEYS = {"UploadId", "uploadId", "upload_id", "UploadIdMarker", "NextUploadIdMarker", "uploadID"}
-DATE_KEYS = {"last-modified", "LastModified", "lastModified", "CreationDate", "Initiated", "time", "date",
-             "expires", "Expires", "RetainUntilDate", "x-amz-object-lock-retain-until-date",
-             "x-amz-expiration", "retainUntil", "until", "creationDate", "LastModifiedDate", "mod_time",
-             "last_modified", "creation_date"}
+DATE_KEYS = {
+    "last-modified",
+    "LastModified",
+    "lastModified",
+    "CreationDate",
+    "Initiated",
+    "time",
+    "date",
+    "expires",
+    "Expires",
+    "RetainUntilDate",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-expiration",
+    "retainUntil",
+    "until",
+    "creationDate",
+    "LastModifiedDate",
+    "mod_time",
+    "last_modified",
+    "creation_date",
+}
 OPAQUE_KEYS = {"NextContinuationToken", "ContinuationToken", "continuation_token"}
 
 
@@ -449,8 +522,10 @@ def check(obs: dict, expect: dict[str, Any] | None) -> list[str]:
         else:
             good = got == want if want is not MISSING else got is MISSING
         if not good:
-            problems.append(f"{path}: expected {getattr(want, '__name__', want)!r}, got "
-                            f"{'<missing>' if got is MISSING else repr(got)}")
+            problems.append(
+                f"{path}: expected {getattr(want, '__name__', want)!r}, got "
+                f"{'<missing>' if got is MISSING else repr(got)}"
+            )
     return problems
 
 
@@ -484,10 +559,30 @@ def is_int(v: Any) -> bool:
     return isinstance(v, int)
 
 
-LIST_FIELDS = ("Name", "Prefix", "Delimiter", "MaxKeys", "KeyCount", "IsTruncated", "StartAfter", "Marker",
-               "NextMarker", "EncodingType", "ContinuationToken", "NextContinuationToken", "KeyMarker",
-               "VersionIdMarker", "NextKeyMarker", "NextVersionIdMarker", "UploadIdMarker", "NextUploadIdMarker",
-               "MaxUploads", "MaxParts", "PartNumberMarker", "NextPartNumberMarker")
+LIST_FIELDS = (
+    "Name",
+    "Prefix",
+    "Delimiter",
+    "MaxKeys",
+    "KeyCount",
+    "IsTruncated",
+    "StartAfter",
+    "Marker",
+    "NextMarker",
+    "EncodingType",
+    "ContinuationToken",
+    "NextContinuationToken",
+    "KeyMarker",
+    "VersionIdMarker",
+    "NextKeyMarker",
+    "NextVersionIdMarker",
+    "UploadIdMarker",
+    "NextUploadIdMarker",
+    "MaxUploads",
+    "MaxParts",
+    "PartNumberMarker",
+    "NextPartNumberMarker",
+)
 
 
 def listing(resp: dict, owner: bool = False) -> dict:

@@ -25,7 +25,7 @@ class Matrix:
         self.results: dict[str, tuple[str, str]] = {}  # nodeid -> (outcome, detail)
         self.targets: dict[str, str] = {}  # name -> "up" / reason unavailable
         self.reference: str | None = None
-        self.started = dt.datetime.now(dt.timezone.utc)
+        self.started = dt.datetime.now(dt.UTC)
 
     def record(self, nodeid: str, outcome: str, detail: str = "") -> None:
         prev = self.results.get(nodeid)
@@ -34,7 +34,9 @@ class Matrix:
             self.results[nodeid] = (outcome, detail)
 
     def build(self) -> dict[str, Any]:
-        cells: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+        cells: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int))
+        )
         cases: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
         details: list[dict[str, str]] = []
         for nodeid, (case_id, op, client, target, test) in self.meta.items():
@@ -44,11 +46,10 @@ class Matrix:
             cells[(op, client)][target][outcome] += 1
             cases[case_id][target][test] = outcome
             if outcome in ("fail", "xpass", "div"):
-                details.append({"case": case_id, "target": target, "test": test, "outcome": outcome,
-                                "detail": detail})
+                details.append({"case": case_id, "target": target, "test": test, "outcome": outcome, "detail": detail})
         targets = [t for t, s in self.targets.items() if s == "up"]
         rows = []
-        for (op, client) in sorted(cells):
+        for op, client in sorted(cells):
             row: dict[str, Any] = {"op": op, "client": client, "cells": {}}
             for t in targets:
                 counts = dict(cells[(op, client)].get(t, {}))
@@ -60,12 +61,13 @@ class Matrix:
                 row["cells"][t] = {"status": status, **counts}
             rows.append(row)
         totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for (outcome, _), (_c, _o, _cl, target, _t) in ((self.results[n], m) for n, m in self.meta.items()
-                                                         if n in self.results):
+        for (outcome, _), (_c, _o, _cl, target, _t) in (
+            (self.results[n], m) for n, m in self.meta.items() if n in self.results
+        ):
             totals[target][outcome] += 1
         return {
-            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round((dt.datetime.now(dt.timezone.utc) - self.started).total_seconds(), 1),
+            "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "seconds": round((dt.datetime.now(dt.UTC) - self.started).total_seconds(), 1),
             "targets": self.targets,
             "reference": self.reference,
             "totals": {t: dict(v) for t, v in totals.items()},
@@ -77,14 +79,18 @@ class Matrix:
     @staticmethod
     def markdown(m: dict[str, Any], reasons: list[tuple[str, str, str, tuple[str, ...]]] | None = None) -> str:
         targets = [t for t, s in m["targets"].items() if s == "up"]
-        lines = [f"Compatibility matrix ({m['generated']}, {m['seconds']} s; reference: {m['reference'] or 'none'})", ""]
+        lines = [
+            f"Compatibility matrix ({m['generated']}, {m['seconds']} s; reference: {m['reference'] or 'none'})",
+            "",
+        ]
         for t, s in m["targets"].items():
             if s != "up":
                 lines.append(f"- target `{t}` not run: {s}")
         if any(s != "up" for s in m["targets"].values()):
             lines.append("")
-        tot = "; ".join(f"{t}: " + ", ".join(f"{n} {o}" for o, n in sorted(m["totals"].get(t, {}).items()))
-                        for t in targets)
+        tot = "; ".join(
+            f"{t}: " + ", ".join(f"{n} {o}" for o, n in sorted(m["totals"].get(t, {}).items())) for t in targets
+        )
         lines += [f"Results per target (expectation and comparison tests): {tot}", ""]
         lines.append("| operation | client | " + " | ".join(targets) + " |")
         lines.append("|---|---|" + "---|" * len(targets))
@@ -107,8 +113,10 @@ class Matrix:
                     cells.append(f"skip {n}")
             lines.append(f"| {row['op']} | {row['client']} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append("`pass N`: all N results pass; `div K/N`: K are known divergences "
-                     "(compat-tests/divergences.py); `FAIL K/N`: K fail.")
+        lines.append(
+            "`pass N`: all N results pass; `div K/N`: K are known divergences "
+            "(compat-tests/divergences.py); `FAIL K/N`: K fail."
+        )
         return "\n".join(lines) + "\n"
 
     @staticmethod
@@ -120,12 +128,17 @@ class Matrix:
                 by_reason[(d["target"], d["detail"])][d["case"]].append(d["test"])
         if not by_reason:
             return "No known divergences in this run.\n"
-        lines = [f"Known divergences in this run ({sum(len(v) for v in by_reason.values())} cases, "
-                 f"{len(by_reason)} reasons), largest first:", ""]
+        lines = [
+            f"Known divergences in this run ({sum(len(v) for v in by_reason.values())} cases, "
+            f"{len(by_reason)} reasons), largest first:",
+            "",
+        ]
         for (target, reason), cases in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             lines.append(f"- **{target}**: {reason}  ")
-            lines.append("  cases: " + ", ".join(f"`{c}`" + ("" if len(t) == 2 else f" ({'/'.join(t)})")
-                                                  for c, t in sorted(cases.items())))
+            lines.append(
+                "  cases: "
+                + ", ".join(f"`{c}`" + ("" if len(t) == 2 else f" ({'/'.join(t)})") for c, t in sorted(cases.items()))
+            )
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path, reasons: list | None = None) -> tuple[dict[str, Any], str]:

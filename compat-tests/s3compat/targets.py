@@ -125,10 +125,12 @@ def _stop_proc(proc: subprocess.Popen, *cleanup: Any) -> Any:
         finally:
             for c in cleanup:
                 c()
+
     return stop
 
 
 # ---------------------------------------------------------------- availability
+
 
 def selected() -> list[str]:
     raw = os.environ.get("COMPAT_TARGETS", "").strip()
@@ -192,8 +194,13 @@ def availability() -> dict[str, tuple[bool, str]]:
     out: dict[str, tuple[bool, str]] = {}
     for name in selected():
         if name in S3GW_VARIANTS:
-            r = subprocess.run([sys.executable, "-c", "import s3gw.server, s3gw.cli"], cwd=REPO,
-                               capture_output=True, text=True, env=_s3gw_env())
+            r = subprocess.run(
+                [sys.executable, "-c", "import s3gw.server, s3gw.cli"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                env=_s3gw_env(),
+            )
             out[name] = (r.returncode == 0, "s3gw does not import yet: " + r.stderr.strip()[-300:])
         elif name == "minio":
             ok = go_tool("minio") is not None
@@ -207,6 +214,7 @@ def availability() -> dict[str, tuple[bool, str]]:
 
 
 # ---------------------------------------------------------------- starting
+
 
 def _s3gw_env() -> dict[str, str]:
     env = dict(os.environ)
@@ -224,12 +232,25 @@ def start_s3gw(name: str, base: Path) -> Target:
     log = base / f"{name}.log"
     with open(log, "ab") as logf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "s3gw.cli", "serve", "--data", str(data),
-             "--address", f"127.0.0.1:{port}", *S3GW_VARIANTS[name]],
-            cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "serve",
+                "--data",
+                str(data),
+                "--address",
+                f"127.0.0.1:{port}",
+                *S3GW_VARIANTS[name],
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
         )
-    t = Target(name, f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="s3gw", workdir=base,
-               _stop=_stop_proc(proc))
+    t = Target(
+        name, f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="s3gw", workdir=base, _stop=_stop_proc(proc)
+    )
     try:
         wait_http(port, proc, 300, log)
     except BaseException:
@@ -245,17 +266,34 @@ def start_minio(base: Path) -> Target:
     for i in range(1, 5):
         (root / f"d{i}").mkdir(parents=True, exist_ok=True)
     port, console = free_port(), free_port()
-    env = {**os.environ, "MINIO_CI_CD": "1", "MINIO_UPDATE": "off", "MINIO_BROWSER": "off",
-           "MINIO_ROOT_USER": ACCESS_KEY, "MINIO_ROOT_PASSWORD": SECRET_KEY}
+    env = {
+        **os.environ,
+        "MINIO_CI_CD": "1",
+        "MINIO_UPDATE": "off",
+        "MINIO_BROWSER": "off",
+        "MINIO_ROOT_USER": ACCESS_KEY,
+        "MINIO_ROOT_PASSWORD": SECRET_KEY,
+    }
     log = base / "minio.log"
     with open(log, "ab") as logf:
         proc = subprocess.Popen(
-            [binary, "server", "--quiet", "--address", f"127.0.0.1:{port}",
-             "--console-address", f"127.0.0.1:{console}", f"{root}/d{{1...4}}"],
-            env=env, stdout=logf, stderr=subprocess.STDOUT,
+            [
+                binary,
+                "server",
+                "--quiet",
+                "--address",
+                f"127.0.0.1:{port}",
+                "--console-address",
+                f"127.0.0.1:{console}",
+                f"{root}/d{{1...4}}",
+            ],
+            env=env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
         )
-    t = Target("minio", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", workdir=base,
-               _stop=_stop_proc(proc))
+    t = Target(
+        "minio", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", workdir=base, _stop=_stop_proc(proc)
+    )
     try:
         wait_minio_ready(port, proc, log)
     except BaseException:
@@ -291,8 +329,14 @@ def wait_serving(t: Target, timeout: float = 300) -> None:
     import boto3
     from botocore.config import Config
 
-    s3 = boto3.client("s3", endpoint_url=t.url, aws_access_key_id=t.access_key, aws_secret_access_key=t.secret_key,
-                      region_name=t.region, config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=t.url,
+        aws_access_key_id=t.access_key,
+        aws_secret_access_key=t.secret_key,
+        region_name=t.region,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+    )
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -313,8 +357,7 @@ def start_minio_container() -> Target:
     c.with_bind_ports(9000, ("127.0.0.1", port))
     c.with_env("MINIO_CI_CD", "1").with_env("MINIO_UPDATE", "off").with_env("MINIO_BROWSER", "off")
     c.start()
-    t = Target("minio-container", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio",
-               _stop=c.stop)
+    t = Target("minio-container", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", _stop=c.stop)
     try:
         wait_minio_ready(port, None, None)
     except BaseException:
@@ -324,8 +367,13 @@ def start_minio_container() -> Target:
 
 
 def endpoint_target() -> Target:
-    return Target("endpoint", os.environ["COMPAT_ENDPOINT"].rstrip("/"), os.environ["COMPAT_ACCESS_KEY"],
-                  os.environ["COMPAT_SECRET_KEY"], os.environ.get("COMPAT_REGION", REGION))
+    return Target(
+        "endpoint",
+        os.environ["COMPAT_ENDPOINT"].rstrip("/"),
+        os.environ["COMPAT_ACCESS_KEY"],
+        os.environ["COMPAT_SECRET_KEY"],
+        os.environ.get("COMPAT_REGION", REGION),
+    )
 
 
 class Pool:

@@ -55,14 +55,15 @@ def validate_doc(doc: dict, versions: list[str], where: str) -> list[str]:
         except kv.SchemaNotFoundError:
             schema = crd_schema(doc)
             if schema is None:
-                problems.append(f"{name}: no schema for {doc['apiVersion']} {doc['kind']} in Kubernetes {v} "
-                                f"nor in helm/schemas/")
+                problems.append(
+                    f"{name}: no schema for {doc['apiVersion']} {doc['kind']} in Kubernetes {v} nor in helm/schemas/"
+                )
                 break
             try:
                 jsonschema.validate(doc, schema)
             except jsonschema.ValidationError as e:
                 problems.append(f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
-            break   # a CRD schema does not depend on the Kubernetes version
+            break  # a CRD schema does not depend on the Kubernetes version
         except kv.ValidationError as e:
             err = getattr(e, "caught_exc", e)
             path = "/".join(map(str, getattr(err, "absolute_path", []) or []))
@@ -85,8 +86,7 @@ def config_check(doc: dict, cmd: list[str], where: str) -> list[str]:
         with open(local_cfg, "w") as f:
             f.write(text.replace("/etc/s3gw/", tmp + "/etc/s3gw/"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("S3GW_", "MINIO_ROOT"))}
-        cp = subprocess.run([*cmd, "config", "check", local_cfg], capture_output=True, text=True, env=env,
-                            timeout=120)
+        cp = subprocess.run([*cmd, "config", "check", local_cfg], capture_output=True, text=True, env=env, timeout=120)
     out = (cp.stdout + cp.stderr).replace(local_cfg + ": ", "").replace(tmp, "").strip()
     if cp.returncode != 0:
         return [f"{where}: `s3gw config check` refuses the rendered config.yaml: {out}"]
@@ -122,8 +122,10 @@ def main() -> int:
             problems += validate_doc(doc, args.kube_version, where)
             if doc.get("kind") == "ConfigMap" and args.config_check:
                 problems += config_check(doc, shlex.split(args.config_check), where)
-        print(f"  {where}: {len(docs)} manifests ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}) "
-              f"checked against Kubernetes {', '.join(args.kube_version)}")
+        print(
+            f"  {where}: {len(docs)} manifests ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}) "
+            f"checked against Kubernetes {', '.join(args.kube_version)}"
+        )
     for p in problems:
         print(f"INVALID {p}", file=sys.stderr)
     return 1 if problems else 0

@@ -31,26 +31,45 @@ def main() -> int:
     p.add_argument("--crit-pct", default="80", help="capacity critical %% (default 80)")
     p.add_argument("--perf-objects", default="16", help="objects in the daily benchmark (default 16)")
     args = p.parse_args()
-    t = ops.target_from(args)          # fail early (UNKNOWN) without a target
+    t = ops.target_from(args)  # fail early (UNKNOWN) without a target
     rep = ops.Report("s3gw daily checklist", json_out=args.json)
     rep.head(t.endpoint)
     common = ops.target_args(args)
-    extra = (["--gateways", args.gateways] if args.gateways else []) + \
-            (["--namespace", args.namespace] if args.namespace else [])
-    ops.run_step(rep, "1. system health", "health-check.py", *common, *extra,
-                 "--warn-pct", args.warn_pct, "--crit-pct", str(max(float(args.crit_pct), float(args.warn_pct))))
-    ops.run_step(rep, "2. capacity", "capacity-monitor.py", *common, "--warn-pct", args.warn_pct,
-                 "--crit-pct", args.crit_pct)
+    extra = (["--gateways", args.gateways] if args.gateways else []) + (
+        ["--namespace", args.namespace] if args.namespace else []
+    )
+    ops.run_step(
+        rep,
+        "1. system health",
+        "health-check.py",
+        *common,
+        *extra,
+        "--warn-pct",
+        args.warn_pct,
+        "--crit-pct",
+        str(max(float(args.crit_pct), float(args.warn_pct))),
+    )
+    ops.run_step(
+        rep, "2. capacity", "capacity-monitor.py", *common, "--warn-pct", args.warn_pct, "--crit-pct", args.crit_pct
+    )
     ops.run_step(rep, "3. performance", "perf-check.py", *common, "--objects", args.perf_objects)
-    ops.run_step(rep, "4. security", "incident-response.py", "security", *common,
-                 *(["--namespace", args.namespace] if args.namespace else []))
+    ops.run_step(
+        rep,
+        "4. security",
+        "incident-response.py",
+        "security",
+        *common,
+        *(["--namespace", args.namespace] if args.namespace else []),
+    )
     if args.backup_dir:
         ops.run_step(rep, "5. backups", "backup.py", "verify", *common, "--dir", args.backup_dir)
-    return rep.finish([
-        "end of day: review the day's incidents and update their notes (ops/runbooks/daily.md)",
-        "capacity: act on a WARNING from step 2 (ops/scale.py plan)",
-        "a failed step: run its incident response (ops/runbooks/emergency.py triages)",
-    ])
+    return rep.finish(
+        [
+            "end of day: review the day's incidents and update their notes (ops/runbooks/daily.md)",
+            "capacity: act on a WARNING from step 2 (ops/scale.py plan)",
+            "a failed step: run its incident response (ops/runbooks/emergency.py triages)",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -32,14 +32,18 @@ def main() -> int:
     p.add_argument("--gateways", default=os.environ.get("S3GW_GATEWAYS", ""))
     p.add_argument("--namespace", default=os.environ.get("S3GW_K8S_NAMESPACE"))
     p.add_argument("--canary-bucket", default=os.environ.get("S3GW_CANARY_BUCKET", "ops-canary"))
-    p.add_argument("--slow", type=float, default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
-                   help="canary seconds above which it is a P3 (default $S3GW_OPS_SLOW or 2)")
+    p.add_argument(
+        "--slow",
+        type=float,
+        default=float(os.environ.get("S3GW_OPS_SLOW", "2")),
+        help="canary seconds above which it is a P3 (default $S3GW_OPS_SLOW or 2)",
+    )
     p.add_argument("--crit-pct", type=float, default=95.0, help="drive use %% treated as storage full (default 95)")
     args = p.parse_args()
     t = ops.target_from(args)
     rep = ops.Report("s3gw emergency triage", json_out=args.json)
     rep.head(t.endpoint)
-    probe = ops.Report("probe", json_out=True)   # collected silently, summarised below
+    probe = ops.Report("probe", json_out=True)  # collected silently, summarised below
     gws = ops.gateway_list(t, args.gateways)
     answering = [g for g in gws if g.probe("/minio/health/live").status != 0]
     info = None
@@ -99,13 +103,18 @@ def main() -> int:
         return rep.finish()
     rep.facts["severity"] = severity
     rep.info(f"severity {severity}; running: {', '.join(dict.fromkeys(incidents))}")
-    common = ops.target_args(args) + (["--gateways", args.gateways] if args.gateways else []) + \
-        (["--namespace", args.namespace] if args.namespace else [])
+    common = (
+        ops.target_args(args)
+        + (["--gateways", args.gateways] if args.gateways else [])
+        + (["--namespace", args.namespace] if args.namespace else [])
+    )
     for i, inc in enumerate(dict.fromkeys(incidents), 1):
         ops.run_step(rep, f"{i}. incident response: {inc}", "incident-response.py", inc, *common)
-    response = {"P1": "P1 - respond now (< 15 min): page the on-call, open an incident channel, tell stakeholders",
-                "P2": "P2 - respond within 1 hour: assess the scope, work around, plan the fix",
-                "P3": "P3 - respond within 4 hours: find the cause, optimise, watch it improve"}[severity]
+    response = {
+        "P1": "P1 - respond now (< 15 min): page the on-call, open an incident channel, tell stakeholders",
+        "P2": "P2 - respond within 1 hour: assess the scope, work around, plan the fix",
+        "P3": "P3 - respond within 4 hours: find the cause, optimise, watch it improve",
+    }[severity]
     rep.checks = [c for c in rep.checks if c.level != ops.OK] + [c for c in rep.checks if c.level == ops.OK]
     if severity == "P1":
         rep.crit(response)

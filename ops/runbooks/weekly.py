@@ -41,22 +41,44 @@ def main() -> int:
     if args.deep:
         ops.run_step(rep, "2. integrity scrub (deep)", "incident-response.py", "data-loss", "--deep", *common)
     else:
-        ops.run_step(rep, "2. integrity scrub", "health-check.py", "--heal-dry-run", "--no-canary", *common, *gw,
-                     "--warn-pct", args.warn_pct, "--crit-pct", str(max(float(args.crit_pct), float(args.warn_pct))))
+        ops.run_step(
+            rep,
+            "2. integrity scrub",
+            "health-check.py",
+            "--heal-dry-run",
+            "--no-canary",
+            *common,
+            *gw,
+            "--warn-pct",
+            args.warn_pct,
+            "--crit-pct",
+            str(max(float(args.crit_pct), float(args.warn_pct))),
+        )
     if args.backup_dir:
-        ops.run_step(rep, "3. backup restore test", "backup.py", "verify", "--restore-test", *common,
-                     "--dir", args.backup_dir)
+        ops.run_step(
+            rep, "3. backup restore test", "backup.py", "verify", "--restore-test", *common, "--dir", args.backup_dir
+        )
     else:
         rep.begin("3. backup restore test")
         rep.warn("no --backup-dir: the weekly restore test was not run")
     ops.run_step(rep, "4. security review", "incident-response.py", "security", *common, *ns)
-    ops.run_step(rep, "5. capacity trend", "capacity-monitor.py", *common, "--warn-pct", args.warn_pct,
-                 "--crit-pct", args.crit_pct)
-    return rep.finish([
-        "plan an update window if step 1 shows a new release (ops/update.py)",
-        "review users and policies listed in step 4; remove what is not needed",
-        "update the runbooks and contacts (ops/runbooks/weekly.md)",
-    ])
+    ops.run_step(
+        rep,
+        "5. capacity trend",
+        "capacity-monitor.py",
+        *common,
+        "--warn-pct",
+        args.warn_pct,
+        "--crit-pct",
+        args.crit_pct,
+    )
+    return rep.finish(
+        [
+            "plan an update window if step 1 shows a new release (ops/update.py)",
+            "review users and policies listed in step 4; remove what is not needed",
+            "update the runbooks and contacts (ops/runbooks/weekly.md)",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .report import CRITICAL, WARNING, Report, fmt_bytes, ms
 from .target import Response, Target, describe
@@ -43,26 +44,38 @@ def check_endpoints(rep: Report, t: Target) -> bool:
     else:
         mlive = t.probe("/minio/health/live")
         if mlive.status == 200:
-            rep.warn(f"/health/live answers {describe(live)} (the Kubernetes liveness probe would fail); "
-                     f"/minio/health/live is 200")
+            rep.warn(
+                f"/health/live answers {describe(live)} (the Kubernetes liveness probe would fail); "
+                f"/minio/health/live is 200"
+            )
         else:
             rep.crit(f"liveness: /health/live {describe(live)}, /minio/health/live {describe(mlive)}")
     ready = t.probe("/health/ready")
     body = _json_body(ready)
     if ready.status == 200:
-        rep.ok(f"/health/ready 200 in {ms(ready.seconds)}"
-               + (f" (nodes {body['nodes'].get('online')}/{body['nodes'].get('total')}, drives "
-                  f"{body['drives'].get('online')}/{body['drives'].get('total')})"
-                  if isinstance(body.get("nodes"), dict) and isinstance(body.get("drives"), dict) else ""))
+        rep.ok(
+            f"/health/ready 200 in {ms(ready.seconds)}"
+            + (
+                f" (nodes {body['nodes'].get('online')}/{body['nodes'].get('total')}, drives "
+                f"{body['drives'].get('online')}/{body['drives'].get('total')})"
+                if isinstance(body.get("nodes"), dict) and isinstance(body.get("drives"), dict)
+                else ""
+            )
+        )
     elif ready.status == 503:
         why = ", ".join(f"{k}: {body[k]}" for k in ("metadata", "read_quorum", "write_quorum") if k in body)
-        rep.crit("/health/ready 503: the gateway is not ready" + (f" ({why})" if why else "")
-                 + " - Kubernetes takes it out of the Service")
+        rep.crit(
+            "/health/ready 503: the gateway is not ready"
+            + (f" ({why})" if why else "")
+            + " - Kubernetes takes it out of the Service"
+        )
     else:
         rep.warn(f"/health/ready answers {describe(ready)}: this s3gw has no readiness endpoint")
-    maint = (live.headers.get("x-s3gw-maintenance") == "on" or body.get("maintenance") is True)
-    for path, what, hdr in (("/minio/health/cluster", "write quorum", "x-minio-write-quorum"),
-                            ("/minio/health/cluster/read", "read quorum", "x-minio-read-quorum")):
+    maint = live.headers.get("x-s3gw-maintenance") == "on" or body.get("maintenance") is True
+    for path, what, hdr in (
+        ("/minio/health/cluster", "write quorum", "x-minio-write-quorum"),
+        ("/minio/health/cluster/read", "read quorum", "x-minio-read-quorum"),
+    ):
         r = t.probe(path)
         q = f"(needs {r.headers.get(hdr, '?')} shards)"
         healing = r.headers.get("x-minio-healing-drives")
@@ -98,15 +111,19 @@ def canary(rep: Report, t: Target, bucket: str, size: int = 64 << 10, slow: floa
         return False
     get = t.s3("GET", bucket, key, timeout=60)
     if get.status != 200 or get.body != body:
-        rep.crit(f"canary GET {bucket}/{key}: {describe(get)}"
-                 + ("" if get.status != 200 else " (content differs from what was written)"))
+        rep.crit(
+            f"canary GET {bucket}/{key}: {describe(get)}"
+            + ("" if get.status != 200 else " (content differs from what was written)")
+        )
         return False
     dele = t.s3("DELETE", bucket, key)
     if dele.status not in (200, 204):
         rep.warn(f"canary DELETE {bucket}/{key}: {describe(dele)}")
     took = put.seconds + get.seconds
-    msg = (f"canary {fmt_bytes(size)} object: PUT {ms(put.seconds)}, GET {ms(get.seconds)} (verified), "
-           f"DELETE {ms(dele.seconds)}")
+    msg = (
+        f"canary {fmt_bytes(size)} object: PUT {ms(put.seconds)}, GET {ms(get.seconds)} (verified), "
+        f"DELETE {ms(dele.seconds)}"
+    )
     if took > slow:
         rep.warn(msg + f" - slower than {slow:.1f}s")
     else:
@@ -124,16 +141,22 @@ def check_cluster(rep: Report, info: dict[str, Any], heal_backlog_warn: int = 10
     down = [n for n in nodes if not n.get("online")]
     if down:
         lvl = CRITICAL if not q.get("write", True) else WARNING
-        rep.add(lvl, f"{len(down)} of {len(nodes)} storage nodes offline: "
-                + ", ".join(f"{n['url']} ({n.get('error') or 'no answer'})" for n in down))
+        rep.add(
+            lvl,
+            f"{len(down)} of {len(nodes)} storage nodes offline: "
+            + ", ".join(f"{n['url']} ({n.get('error') or 'no answer'})" for n in down),
+        )
     else:
         rep.ok(f"{len(nodes)} storage node(s) online")
     bad = [d for d in drives if d.get("state") not in ("ok", "online") or not d.get("ok", True)]
     if bad:
         lvl = CRITICAL if not q.get("write", True) else WARNING
-        rep.add(lvl, f"{len(bad)} of {len(drives)} drives not healthy: "
-                + ", ".join(f"{d['id']} ({d.get('state')}{': ' + d['error'] if d.get('error') else ''})"
-                            for d in bad[:9]) + (" ..." if len(bad) > 9 else ""))
+        rep.add(
+            lvl,
+            f"{len(bad)} of {len(drives)} drives not healthy: "
+            + ", ".join(f"{d['id']} ({d.get('state')}{': ' + d['error'] if d.get('error') else ''})" for d in bad[:9])
+            + (" ..." if len(bad) > 9 else ""),
+        )
     else:
         rep.ok(f"{len(drives)} drive(s) healthy")
     online = len(drives) - len(bad)
@@ -170,6 +193,15 @@ def drive_usage(info: dict[str, Any]) -> list[dict[str, Any]]:
     for d in info.get("drives", []):
         total, free = d.get("total"), d.get("free")
         pct = None if not total or free is None else 100.0 * (total - free) / total
-        out.append({"id": d["id"], "node_id": d.get("node_id"), "total": total, "free": free,
-                    "used": d.get("used"), "pct": pct, "ok": d.get("ok", True) and d.get("state") in (None, "ok", "online")})
+        out.append(
+            {
+                "id": d["id"],
+                "node_id": d.get("node_id"),
+                "total": total,
+                "free": free,
+                "used": d.get("used"),
+                "pct": pct,
+                "ok": d.get("ok", True) and d.get("state") in (None, "ok", "online"),
+            }
+        )
     return out

@@ -35,9 +35,13 @@ exit codes (Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (c
 
 def parser(prog_doc: str, epilog: str = "") -> Parser:
     lines = prog_doc.strip().splitlines()
-    p = Parser(description=lines[0], epilog=("\n".join(lines[1:]).strip() + "\n\n" if len(lines) > 1 else "")
-               + (epilog + "\n\n" if epilog else "") + EPILOG_COMMON,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(
+        description=lines[0],
+        epilog=("\n".join(lines[1:]).strip() + "\n\n" if len(lines) > 1 else "")
+        + (epilog + "\n\n" if epilog else "")
+        + EPILOG_COMMON,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--endpoint", default=None, help="s3gw URL (default: $S3GW_ENDPOINT or http://127.0.0.1:8080)")
     p.add_argument("--alias", default=os.environ.get("S3GW_MC_ALIAS"), help="take URL and keys from this mc alias")
     p.add_argument("--region", default=os.environ.get("S3GW_REGION", "us-east-1"))
@@ -84,7 +88,7 @@ def run_step(rep: Report, title: str, script: str, *argv: str, timeout: float = 
     verdict = ""
     for line in cp.stdout.splitlines():
         if line.startswith("VERDICT:"):
-            verdict = line[len("VERDICT:"):].strip()
+            verdict = line[len("VERDICT:") :].strip()
         elif line.strip() and not line.startswith("==="):
             rep.info("  " + line)
     code = cp.returncode if cp.returncode in LEVELS else UNKNOWN

@@ -14,6 +14,7 @@ from .target import Target
 
 def _b64url(b: bytes) -> str:
     import base64
+
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
@@ -21,8 +22,9 @@ def prometheus_jwt(access: str, secret: str, ttl: float = 300.0) -> str:
     """The bearer token ``mc admin prometheus generate`` makes: HS512 over
     {exp, sub: access key, iss: prometheus}, keyed by the secret key."""
     head = _b64url(json.dumps({"alg": "HS512", "typ": "JWT"}, separators=(",", ":")).encode())
-    claims = _b64url(json.dumps({"exp": int(time.time() + ttl), "sub": access, "iss": "prometheus"},
-                                separators=(",", ":")).encode())
+    claims = _b64url(
+        json.dumps({"exp": int(time.time() + ttl), "sub": access, "iss": "prometheus"}, separators=(",", ":")).encode()
+    )
     sig = hmac.new(secret.encode(), f"{head}.{claims}".encode(), hashlib.sha512).digest()
     return f"{head}.{claims}.{_b64url(sig)}"
 
@@ -30,8 +32,9 @@ def prometheus_jwt(access: str, secret: str, ttl: float = 300.0) -> str:
 def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
     """Samples of the Prometheus text format: (name, labels, value)."""
     import re
+
     out = []
-    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+    sample = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)")
     label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
     for line in text.splitlines():
         if not line or line.startswith("#"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -29,7 +30,7 @@ class Report:
     section: str = ""
 
     def head(self, target: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.facts.update(target=target, generated=now)
         self._print(f"=== {self.title}: {target} ({now}) ===")
 

@@ -14,16 +14,16 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .tools import Unavailable, mc_cmd, s3gw_cmd, state_dir
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-MC_ALIAS = "s3gwops"          # the alias name the scripts give mc through MC_HOST_<alias>
+MC_ALIAS = "s3gwops"  # the alias name the scripts give mc through MC_HOST_<alias>
 #: the source tree these scripts came with (ops/ sits beside s3gw/)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -38,14 +38,21 @@ class Response:
     headers: dict[str, str]
     body: bytes
     seconds: float
-    error: str | None = None      # connection-level failure (status 0)
+    error: str | None = None  # connection-level failure (status 0)
 
 
 class Target:
     """One s3gw endpoint and the root credentials to talk to it."""
 
-    def __init__(self, endpoint: str, access: str, secret: str, region: str = "us-east-1",
-                 alias: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        access: str,
+        secret: str,
+        region: str = "us-east-1",
+        alias: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.access, self.secret, self.region = access, secret, region
         self.alias = alias
@@ -55,7 +62,7 @@ class Target:
             raise ValueError(f"not an http(s) endpoint: {endpoint!r}")
         self.host = u.netloc
 
-    def with_endpoint(self, endpoint: str) -> "Target":
+    def with_endpoint(self, endpoint: str) -> Target:
         return Target(endpoint, self.access, self.secret, self.region, None, self.timeout)
 
     # -- plain HTTP ----------------------------------------------------------
@@ -69,8 +76,7 @@ class Target:
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
                 body = r.read()
-                return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, body,
-                                time.monotonic() - t0)
+                return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, body, time.monotonic() - t0)
         except urllib.error.HTTPError as e:
             body = e.read()
             return Response(e.code, {k.lower(): v for k, v in e.headers.items()}, body, time.monotonic() - t0)
@@ -79,39 +85,56 @@ class Target:
             return Response(0, {}, b"", time.monotonic() - t0, error=str(reason))
 
     # -- signed S3 requests (SigV4, UNSIGNED-PAYLOAD, path style) ---------------
-    def s3(self, method: str, bucket: str = "", key: str = "", query: dict[str, str] | None = None,
-           body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float | None = None,
-           anonymous: bool = False) -> Response:
+    def s3(
+        self,
+        method: str,
+        bucket: str = "",
+        key: str = "",
+        query: dict[str, str] | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        anonymous: bool = False,
+    ) -> Response:
         path = "/" + bucket + ("/" + key if key else "") if bucket else "/"
         qs = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted((query or {}).items()))
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
         if not anonymous:
             hdrs.update(self._sign(method, path, qs, hdrs))
         url = self.endpoint + quote(path, safe="/-_.~") + (f"?{qs}" if qs else "")
-        req = urllib.request.Request(url, method=method, data=body if body is not None else
-                                     (b"" if method in ("PUT", "POST") else None))
+        req = urllib.request.Request(
+            url, method=method, data=body if body is not None else (b"" if method in ("PUT", "POST") else None)
+        )
         for k, v in hdrs.items():
             if k != "host":
                 req.add_header(k, v)
         return self._send(req, timeout)
 
     def _sign(self, method: str, path: str, qs: str, extra: dict[str, str]) -> dict[str, str]:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         amz = now.strftime("%Y%m%dT%H%M%SZ")
         date = amz[:8]
         h = {**extra, "host": self.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-amz-date": amz}
         names = sorted(h)
-        canonical = "\n".join([method, quote(path, safe="/-_.~"), qs,
-                               "".join(f"{n}:{str(h[n]).strip()}\n" for n in names), ";".join(names),
-                               "UNSIGNED-PAYLOAD"])
+        canonical = "\n".join(
+            [
+                method,
+                quote(path, safe="/-_.~"),
+                qs,
+                "".join(f"{n}:{str(h[n]).strip()}\n" for n in names),
+                ";".join(names),
+                "UNSIGNED-PAYLOAD",
+            ]
+        )
         scope = f"{date}/{self.region}/s3/aws4_request"
         sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(canonical.encode()).hexdigest()])
         k = ("AWS4" + self.secret).encode()
         for part in (date, self.region, "s3", "aws4_request"):
             k = hmac.new(k, part.encode(), hashlib.sha256).digest()
         sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-        h["authorization"] = (f"AWS4-HMAC-SHA256 Credential={self.access}/{scope}, "
-                              f"SignedHeaders={';'.join(names)}, Signature={sig}")
+        h["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.access}/{scope}, SignedHeaders={';'.join(names)}, Signature={sig}"
+        )
         return h
 
     def list_buckets(self) -> list[str]:
@@ -119,12 +142,14 @@ class Target:
         if r.status != 200:
             raise RuntimeError(f"ListBuckets: {describe(r)}")
         import xml.etree.ElementTree as ET
+
         root = ET.fromstring(r.body)
         return [e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Name" and e.text]
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int | None = None) -> Iterable[dict[str, Any]]:
         """ListObjectsV2, every page: dicts with key, size, last_modified."""
         import xml.etree.ElementTree as ET
+
         token = None
         seen = 0
         while True:
@@ -139,8 +164,11 @@ class Target:
             root = ET.fromstring(r.body)
             ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
             for c in root.findall(f"{ns}Contents"):
-                yield {"key": c.findtext(f"{ns}Key"), "size": int(c.findtext(f"{ns}Size") or 0),
-                       "last_modified": c.findtext(f"{ns}LastModified")}
+                yield {
+                    "key": c.findtext(f"{ns}Key"),
+                    "size": int(c.findtext(f"{ns}Size") or 0),
+                    "last_modified": c.findtext(f"{ns}LastModified"),
+                }
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
@@ -150,36 +178,47 @@ class Target:
 
     # -- s3gw admin --------------------------------------------------------
     def env(self) -> dict[str, str]:
-        return {**os.environ, "S3GW_ROOT_USER": self.access, "S3GW_ROOT_PASSWORD": self.secret,
-                "S3GW_ENDPOINT": self.endpoint,
-                f"MC_HOST_{MC_ALIAS}": self.mc_host_url()}
+        return {
+            **os.environ,
+            "S3GW_ROOT_USER": self.access,
+            "S3GW_ROOT_PASSWORD": self.secret,
+            "S3GW_ENDPOINT": self.endpoint,
+            f"MC_HOST_{MC_ALIAS}": self.mc_host_url(),
+        }
 
     def admin(self, *args: str, timeout: float = 120, json_out: bool = True, endpoint: bool = True) -> Any:
         """``s3gw admin ARGS --endpoint E [--json]``; the parsed JSON (or stdout).
 
         Raises Unavailable when this s3gw has no such admin command, RuntimeError
         when the command ran and failed."""
-        cmd = ([*s3gw_cmd(), "admin", *args] + (["--endpoint", self.endpoint] if endpoint else [])
-               + (["--json"] if json_out else []))
+        cmd = (
+            [*s3gw_cmd(), "admin", *args]
+            + (["--endpoint", self.endpoint] if endpoint else [])
+            + (["--json"] if json_out else [])
+        )
         try:
             cp = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"`s3gw admin {' '.join(args)}` did not answer in {timeout:.0f}s") from None
         if cp.returncode == 2 and ("invalid choice" in cp.stderr or "unrecognized arguments" in cp.stderr):
-            raise Unavailable(f"this s3gw has no `s3gw admin {' '.join(a for a in args if not a.startswith('-'))}`"
-                              f" ({cp.stderr.strip().splitlines()[-1]})")
+            raise Unavailable(
+                f"this s3gw has no `s3gw admin {' '.join(a for a in args if not a.startswith('-'))}`"
+                f" ({cp.stderr.strip().splitlines()[-1]})"
+            )
         if json_out:
             try:
                 doc = json.loads(cp.stdout) if cp.stdout.strip() else None
             except json.JSONDecodeError:
                 doc = None
             if cp.returncode not in (0, 1) or doc is None:
-                raise RuntimeError(f"`s3gw admin {' '.join(args)}` failed ({cp.returncode}): "
-                                   f"{(cp.stderr or cp.stdout).strip()[-400:]}")
+                raise RuntimeError(
+                    f"`s3gw admin {' '.join(args)}` failed ({cp.returncode}): {(cp.stderr or cp.stdout).strip()[-400:]}"
+                )
             return doc
         if cp.returncode != 0:
-            raise RuntimeError(f"`s3gw admin {' '.join(args)}` failed ({cp.returncode}): "
-                               f"{(cp.stderr or cp.stdout).strip()[-400:]}")
+            raise RuntimeError(
+                f"`s3gw admin {' '.join(args)}` failed ({cp.returncode}): {(cp.stderr or cp.stdout).strip()[-400:]}"
+            )
         return cp.stdout
 
     def info(self) -> dict[str, Any]:
@@ -219,6 +258,7 @@ def describe(r: Response) -> str:
     code = ""
     if r.body.startswith(b"<?xml") or b"<Code>" in r.body[:300]:
         import re
+
         m = re.search(rb"<Code>([^<]+)</Code>", r.body)
         code = f" {m.group(1).decode()}" if m else ""
     return f"HTTP {r.status}{code}"
@@ -238,6 +278,7 @@ def _credentials_module() -> ModuleType:
     source tree these scripts came with."""
     try:
         from s3gw import credentials
+
         return credentials
     except ImportError:
         pass
@@ -260,8 +301,9 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str]:
 
 def target_from(args: argparse.Namespace) -> Target:
     if args.alias and not args.endpoint:
-        cp = subprocess.run([*mc_cmd(), "alias", "list", args.alias, "--json"], capture_output=True, text=True,
-                            timeout=30)
+        cp = subprocess.run(
+            [*mc_cmd(), "alias", "list", args.alias, "--json"], capture_output=True, text=True, timeout=30
+        )
         docs = [json.loads(x) for x in cp.stdout.splitlines() if x.strip().startswith("{")]
         doc = next((d for d in docs if d.get("status") == "success"), None)
         if doc is None:

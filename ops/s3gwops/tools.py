@@ -30,6 +30,7 @@ def s3gw_cmd() -> list[str]:
         return cmd
     try:  # a source checkout or an installed package without the console script on PATH
         import importlib.util
+
         if importlib.util.find_spec("s3gw.cli") is not None:
             return [sys.executable, "-m", "s3gw.cli"]
     except (ImportError, ValueError):
@@ -51,7 +52,8 @@ def which(name: str) -> str | None:
 
 def state_dir() -> str:
     d = os.environ.get("S3GW_OPS_STATE") or os.path.join(
-        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "s3gw-ops")
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "s3gw-ops"
+    )
     os.makedirs(d, exist_ok=True)
     return d
 

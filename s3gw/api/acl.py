@@ -25,7 +25,9 @@ def initiator() -> str:
 def _acl_xml() -> bytes:
     grantee = X.raw(
         '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
-        + X.el("ID", OWNER_ID) + X.el("DisplayName", OWNER_NAME) + "</Grantee>"
+        + X.el("ID", OWNER_ID)
+        + X.el("DisplayName", OWNER_NAME)
+        + "</Grantee>"
     )
     grant = X.el("Grant", grantee, X.el("Permission", "FULL_CONTROL"))
     return X.document("AccessControlPolicy", owner(), X.el("AccessControlList", grant))

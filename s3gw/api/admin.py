@@ -42,8 +42,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import AuthError, authenticate as verify_signature, claimed_access_key, is_sha256_hex, \
-    security_token_sent, signature_kind
+from ..auth import AuthError, claimed_access_key, is_sha256_hex, security_token_sent, signature_kind
+from ..auth import authenticate as verify_signature
 from ..core import MetaUnavailable
 from ..core.errors import CoreError
 from ..core.iam import IamError, Principal, check_session_token
@@ -55,7 +55,7 @@ from .policy_context import request_context
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/minio/admin/"
-KMS_PREFIX = "/minio/kms/"           # MinIO's KMS API (mc admin kms key ...): s3gw has no KMS
+KMS_PREFIX = "/minio/kms/"  # MinIO's KMS API (mc admin kms key ...): s3gw has no KMS
 MAX_ADMIN_BODY = 1 << 20
 DENIED = "Access Denied."
 #: set by ``stream`` once a handler's answer has started: an error after that cuts the connection
@@ -110,8 +110,11 @@ def error_response(request: web.Request, e: AdminError) -> web.Response:
 async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     """Step 1: an unsigned request under /minio/admin/ is refused before anything else runs."""
     preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-    if (request.path.startswith((ADMIN_PREFIX, KMS_PREFIX)) and not preflight
-            and signature_kind(request.headers, request.query) is None):
+    if (
+        request.path.startswith((ADMIN_PREFIX, KMS_PREFIX))
+        and not preflight
+        and signature_kind(request.headers, request.query) is None
+    ):
         request[AUDIT_INFO] = {"action": "admin:Anonymous", "target": request.path}
         return error_response(request, AdminError("AccessDenied", DENIED, 403))
     return await handler(request)
@@ -138,8 +141,9 @@ async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
             raise too_large
 
 
-async def authenticate(request: web.Request, action: str | None, body: bytes | None = b"", target: str = "", *,
-                       self_service: bool = False) -> Principal:
+async def authenticate(
+    request: web.Request, action: str | None, body: bytes | None = b"", target: str = "", *, self_service: bool = False
+) -> Principal:
     """Authenticate an admin call (SigV4, any region: madmin signs with none) and
     check ``action`` against the caller's policies (None: authenticate only);
     the body's SHA-256 must match the signed x-amz-content-sha256 (``body``
@@ -149,7 +153,7 @@ async def authenticate(request: web.Request, action: str | None, body: bytes | N
     own secret (its ``DenyOnly`` check). Every admin call is audited."""
     audit: dict[str, Any] = {"action": action or "admin:Unknown", "target": target}
     request[AUDIT_INFO] = audit
-    if signature_kind(request.headers, request.query) is None:       # anonymous: nothing is looked up
+    if signature_kind(request.headers, request.query) is None:  # anonymous: nothing is looked up
         raise AdminError("AccessDenied", DENIED, 403)
     iam = request.app[IAM]
     claimed = claimed_access_key(request.headers, request.query)
@@ -161,8 +165,9 @@ async def authenticate(request: web.Request, action: str | None, body: bytes | N
         return principal.secret_key if principal is not None and access_key == principal.access_key else None
 
     try:
-        auth = verify_signature(request.method, request.rel_url.raw_path, list(request.query.items()),
-                                request.headers, lookup, region="")
+        auth = verify_signature(
+            request.method, request.rel_url.raw_path, list(request.query.items()), request.headers, lookup, region=""
+        )
     except AuthError as e:
         raise AdminError(e.code, e.message, S3Error(e.name).status) from None
     if auth.anonymous or principal is None or auth.access_key != principal.access_key:
@@ -172,10 +177,16 @@ async def authenticate(request: web.Request, action: str | None, body: bytes | N
     except CoreError as e:
         raise AdminError(e.code, e.message, 403) from None
     audit["access_key"] = principal.access_key
-    if body is not None and is_sha256_hex(auth.content_sha256 or "") and \
-            hashlib.sha256(body).hexdigest() != auth.content_sha256:
-        raise AdminError("XAmzContentSHA256Mismatch",
-                         "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
+    if (
+        body is not None
+        and is_sha256_hex(auth.content_sha256 or "")
+        and hashlib.sha256(body).hexdigest() != auth.content_sha256
+    ):
+        raise AdminError(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            400,
+        )
     request[ADMIN_CONTEXT] = request_context(request, None, auth, principal, request.app[SETTINGS].trusted_proxies)
     if action is not None:
         await require(request, principal, action, self_service and target == principal.access_key)
@@ -217,10 +228,10 @@ OwnerCheck = Callable[[web.Request, Principal, bytes], Awaitable[bool]]
 class AdminRoute:
     method: str
     path: str
-    action: str | Callable[[web.Request], str]     # the IAM admin action (a few depend on the query)
+    action: str | Callable[[web.Request], str]  # the IAM admin action (a few depend on the query)
     handler: AdminHandler
-    self_service: bool = False                     # a user may act on itself (?accessKey= is its own key)
-    owner: OwnerCheck | None = None                # own things need only the absence of a Deny (``require``)
+    self_service: bool = False  # a user may act on itself (?accessKey= is its own key)
+    owner: OwnerCheck | None = None  # own things need only the absence of a Deny (``require``)
 
 
 class Routes:
@@ -233,8 +244,15 @@ class Routes:
         self.prefix = prefix
         self._routes: list[AdminRoute] = []
 
-    def route(self, method: str, path: str, action: str | Callable[[web.Request], str], *,
-              self_service: bool = False, owner: OwnerCheck | None = None) -> Callable[[AdminHandler], AdminHandler]:
+    def route(
+        self,
+        method: str,
+        path: str,
+        action: str | Callable[[web.Request], str],
+        *,
+        self_service: bool = False,
+        owner: OwnerCheck | None = None,
+    ) -> Callable[[AdminHandler], AdminHandler]:
         def wrap(fn: AdminHandler) -> AdminHandler:
             self._routes.append(AdminRoute(method, self.prefix + path, action, fn, self_service, owner))
             return fn
@@ -268,7 +286,7 @@ def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamRes
             return error_response(request, as_admin_error(request, e))
 
     handler.__name__ = route.handler.__name__
-    handler.admin_route = route          # type: ignore[attr-defined]  # what tests/unit/api/test_admin.py checks
+    handler.admin_route = route  # type: ignore[attr-defined]  # what tests/unit/api/test_admin.py checks
     return handler
 
 
@@ -285,15 +303,20 @@ def add_routes(app: web.Application, *apis: Routes) -> None:
 
 
 #: MinIO's KMS API paths -> the action its handlers check (policy.KMS*Action)
-_KMS_ACTIONS = {"key/create": "kms:CreateKey", "key/list": "kms:ListKeys", "key/status": "kms:KeyStatus",
-                "key/delete": "kms:DeleteKey", "key/import": "kms:ImportKey"}
+_KMS_ACTIONS = {
+    "key/create": "kms:CreateKey",
+    "key/list": "kms:ListKeys",
+    "key/status": "kms:KeyStatus",
+    "key/delete": "kms:DeleteKey",
+    "key/import": "kms:ImportKey",
+}
 KMS_NOT_CONFIGURED = AdminError("NotImplemented", "Server side encryption specified but KMS is not configured", 501)
 
 
 async def kms_not_configured(request: web.Request) -> web.Response:
     """MinIO's answer to a KMS call when no KMS is configured (ErrKMSNotConfigured: 501
     NotImplemented), after authenticating and authorising the call like MinIO's handlers."""
-    tail = request.path[len(KMS_PREFIX):].split("/", 1)[-1]
+    tail = request.path[len(KMS_PREFIX) :].split("/", 1)[-1]
     try:
         await authenticate(request, _KMS_ACTIONS.get(tail, "admin:KMSKeyStatus"), None, request.path)
     except Exception as e:
@@ -319,9 +342,13 @@ async def unknown_admin_api(request: web.Request) -> web.Response:
         mode = "mode-server-xl" if request.app[OPS].embedded else "mode-server-distributed-xl"
         desc = f"This 'admin' API is not supported by server in '{mode}'"
     elif version in ("v1", "v2"):
-        desc = (f"Server expects client requests with 'admin' API version 'v3', found '{version}', "
-                "please upgrade the client to latest releases")
+        desc = (
+            f"Server expects client requests with 'admin' API version 'v3', found '{version}', "
+            "please upgrade the client to latest releases"
+        )
     else:
-        desc = (f"Unexpected client 'admin' API version found '{version}', expected 'v3', "
-                "please downgrade the client to older releases")
+        desc = (
+            f"Unexpected client 'admin' API version found '{version}', expected 'v3', "
+            "please downgrade the client to older releases"
+        )
     return error_response(request, AdminError("XMinioAdminVersionMismatch", desc, 426))

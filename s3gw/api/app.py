@@ -11,42 +11,51 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable
+from typing import Any
 
 from aiohttp import web
 
+from ..auth import (
+    AuthError,
+    AuthResult,
+    ChunkedDecoder,
+    PayloadHasher,
+    authenticate,
+    claimed_access_key,
+    security_token_sent,
+)
 from ..common.numbers import parse_uint
-from ..auth import AuthError, AuthResult, ChunkedDecoder, PayloadHasher, authenticate, claimed_access_key, \
-    security_token_sent
-from ..core.checksums import ALGORITHMS, new_checksum
-from ..core import errors as E
-from ..core.errors import CoreError, OutcomeUnknown
-from ..core.service import Core
 from ..core import CommitUnknown, MetaUnavailable
-from . import xml as X
+from ..core import errors as E
+from ..core.checksums import ALGORITHMS, new_checksum
+from ..core.errors import CoreError, OutcomeUnknown
 from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
-from ..core.runtime_config import RuntimeConfig
 from ..core.repair import Repair
+from ..core.runtime_config import RuntimeConfig
+from ..core.service import Core
+from . import xml as X
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
-from .trace import TraceHub
 from .policy_context import request_context
 from .router import BadPath, Op, Operation, route
+from .trace import TraceHub
 
 log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", Core)
 SETTINGS = web.AppKey("settings", "Settings")
-IAM = web.AppKey("iam", Iam)                  # users and policies (core/iam.py)
-OPS = web.AppKey("ops", Operations)           # maintenance mode, usage, drive probes (core/ops.py)
-REPAIR = web.AppKey("repair", Repair)         # heal worker, scanner, heal sequences (core/repair.py)
+IAM = web.AppKey("iam", Iam)  # users and policies (core/iam.py)
+OPS = web.AppKey("ops", Operations)  # maintenance mode, usage, drive probes (core/ops.py)
+REPAIR = web.AppKey("repair", Repair)  # heal worker, scanner, heal sequences (core/repair.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
-RUNTIME = web.AppKey("runtime", RuntimeConfig)  # mc admin config: what may change while running (core/runtime_config.py)
-TRACER = web.AppKey("tracer", TraceHub)         # mc admin trace's subscribers, across processes (api/trace.py)
+RUNTIME = web.AppKey(
+    "runtime", RuntimeConfig
+)  # mc admin config: what may change while running (core/runtime_config.py)
+TRACER = web.AppKey("tracer", TraceHub)  # mc admin trace's subscribers, across processes (api/trace.py)
 
 READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024
@@ -54,15 +63,15 @@ MAX_XML_BODY = 5 * 1024 * 1024
 
 @dataclass
 class Settings:
-    credentials: dict[str, str]            # access key -> secret key
+    credentials: dict[str, str]  # access key -> secret key
     region: str = "us-east-1"
-    domains: tuple[str, ...] = ()          # virtual-hosted-style domains
-    metrics_auth: str = "bearer"           # "bearer" or "public" (docs/operations.md)
-    metrics_token: str = ""                # static bearer token for the metrics endpoints
-    metrics_token_max_lifetime: float = 100 * 365 * 86400.0   # a JWT's exp at most this far ahead (mc: 100 years)
-    read_timeout: float = 0.0              # server.read_timeout: next piece of a request body (0: none)
-    write_timeout: float = 0.0             # server.write_timeout: client taking the next piece (0: none)
-    trusted_proxies: tuple[Any, ...] = ()   # server.trusted_proxies: networks whose X-Forwarded-For is believed
+    domains: tuple[str, ...] = ()  # virtual-hosted-style domains
+    metrics_auth: str = "bearer"  # "bearer" or "public" (docs/operations.md)
+    metrics_token: str = ""  # static bearer token for the metrics endpoints
+    metrics_token_max_lifetime: float = 100 * 365 * 86400.0  # a JWT's exp at most this far ahead (mc: 100 years)
+    read_timeout: float = 0.0  # server.read_timeout: next piece of a request body (0: none)
+    write_timeout: float = 0.0  # server.write_timeout: client taking the next piece (0: none)
+    trusted_proxies: tuple[Any, ...] = ()  # server.trusted_proxies: networks whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,9 @@ class Request:
     core: Core
     settings: Settings
     request_id: str
-    headers: dict[str, str] = field(default_factory=dict)   # response headers every answer carries
-    principal: Principal | None = None                        # the verified caller (None without IAM)
-    decision: Decision = field(default_factory=Decision)     # what authorize allowed (headers honoured)
+    headers: dict[str, str] = field(default_factory=dict)  # response headers every answer carries
+    principal: Principal | None = None  # the verified caller (None without IAM)
+    decision: Decision = field(default_factory=Decision)  # what authorize allowed (headers honoured)
 
     async def authorize(self, op: Operation, version: str | None = None) -> Decision:
         """``authorize`` for a part of this request (DeleteObjects: each key, as DeleteObject,
@@ -98,11 +107,12 @@ class Request:
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.http.headers.get(name, default)
 
-    def payload(self) -> "RequestPayload":
+    def payload(self) -> RequestPayload:
         return RequestPayload(self.http, self.auth)
 
-    async def read_body(self, limit: int = MAX_XML_BODY, require_integrity: bool = False,
-                        body_checksums: bool = True) -> bytes:
+    async def read_body(
+        self, limit: int = MAX_XML_BODY, require_integrity: bool = False, body_checksums: bool = True
+    ) -> bytes:
         """A small request document (XML), verified like any payload, bounded in size.
 
         Content-MD5 and x-amz-checksum-* (header or trailer) are checked when
@@ -141,9 +151,15 @@ class Request:
         assert doc is not None
         return doc
 
-    async def read_document(self, root: str, *, require_integrity: bool = False, optional: bool = False,
-                            body_checksums: bool = True, max_elements: int = X.MAX_ELEMENTS
-                            ) -> dict[str, Any] | None:
+    async def read_document(
+        self,
+        root: str,
+        *,
+        require_integrity: bool = False,
+        optional: bool = False,
+        body_checksums: bool = True,
+        max_elements: int = X.MAX_ELEMENTS,
+    ) -> dict[str, Any] | None:
         """The request's XML document, whose root element must be ``root``.
 
         Returns its children as a dict ({} for an empty element), None for an
@@ -192,11 +208,10 @@ class RequestPayload:
                     length = parse_uint(decoded)
                 except ValueError:
                     # MinIO answers this with an InternalError (strconv's error unmapped); a 400 it is
-                    raise S3Error("InvalidArgument", "x-amz-decoded-content-length must be a number of bytes") \
-                        from None
+                    raise S3Error("InvalidArgument", "x-amz-decoded-content-length must be a number of bytes") from None
             self._decoder = ChunkedDecoder(auth, mode, names, length)
         elif mode != "UNSIGNED-PAYLOAD":
-            self._hasher = PayloadHasher(mode)     # anonymous uploads (a bucket policy) are checked too
+            self._hasher = PayloadHasher(mode)  # anonymous uploads (a bucket policy) are checked too
         self._expected = http.content_length
         self._received = 0
 
@@ -245,8 +260,9 @@ class RequestPayload:
 Handler = Callable[[Request], Awaitable[web.StreamResponse]]
 
 
-def to_s3_error(exc: BaseException, request_id: str = "", op: Operation | None = None,
-                key: str | None = None) -> S3Error:
+def to_s3_error(
+    exc: BaseException, request_id: str = "", op: Operation | None = None, key: str | None = None
+) -> S3Error:
     """The boundary where core, auth and store failures become S3 errors.
 
     A core error's headers are built here, from what it says it is about
@@ -260,11 +276,16 @@ def to_s3_error(exc: BaseException, request_id: str = "", op: Operation | None =
     if isinstance(exc, (OutcomeUnknown, CommitUnknown)):
         # a write whose COMMIT failed without an answer: it may have taken effect (docs/metadata.md, Failures)
         what = f"version {exc.version_id}" if isinstance(exc, OutcomeUnknown) and exc.version_id else "the change"
-        log.warning("request %s (%s %s/%s): outcome unknown: the metadata store failed during the commit and did "
-                    "not answer again in time; %s may have been stored (settled in the background, logged then)",
-                    request_id, op.name.value if op is not None else "-", op.bucket if op is not None else "",
-                    key if key is not None else (op.key if op is not None else ""), what,
-                    extra={"request_id": request_id})
+        log.warning(
+            "request %s (%s %s/%s): outcome unknown: the metadata store failed during the commit and did "
+            "not answer again in time; %s may have been stored (settled in the background, logged then)",
+            request_id,
+            op.name.value if op is not None else "-",
+            op.bucket if op is not None else "",
+            key if key is not None else (op.key if op is not None else ""),
+            what,
+            extra={"request_id": request_id},
+        )
     if isinstance(exc, CoreError):
         return S3Error(exc.code, exc.message if exc.message != exc.code else "", error_headers(exc))
     if isinstance(exc, AuthError):
@@ -274,9 +295,16 @@ def to_s3_error(exc: BaseException, request_id: str = "", op: Operation | None =
     operation = op.name.value if op is not None else ""
     bucket = op.bucket if op is not None else ""
     key = key if key is not None else (op.key if op is not None else "")
-    log.error("internal error: request %s, operation %s, bucket %r, key %r: %s", request_id, operation or "-",
-              bucket, key, f"{type(exc).__name__}: {exc}", exc_info=exc,
-              extra={"request_id": request_id, "operation": operation, "bucket": bucket, "key": key})
+    log.error(
+        "internal error: request %s, operation %s, bucket %r, key %r: %s",
+        request_id,
+        operation or "-",
+        bucket,
+        key,
+        f"{type(exc).__name__}: {exc}",
+        exc_info=exc,
+        extra={"request_id": request_id, "operation": operation, "bucket": bucket, "key": key},
+    )
     return S3Error("InternalError")
 
 
@@ -293,8 +321,11 @@ def error_headers(exc: CoreError) -> dict[str, str]:
     """
     rec = exc.record
     if rec is not None and rec.delete_marker:
-        return {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id,
-                "Last-Modified": X.http_date(rec.mtime)}
+        return {
+            "x-amz-delete-marker": "true",
+            "x-amz-version-id": rec.version_id,
+            "Last-Modified": X.http_date(rec.mtime),
+        }
     if rec is not None and isinstance(exc, (E.NotModified, E.PreconditionFailed)):
         return {"ETag": f'"{rec.etag}"', "Last-Modified": X.http_date(rec.mtime)}
     if isinstance(exc, E.InvalidRange) and exc.object_size is not None:
@@ -325,7 +356,7 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
         settings = http.app[SETTINGS]
         request_id = http.get(REQUEST_ID) or new_request_id()
         telemetry = http.app.get(TELEMETRY)
-        info: dict[str, Any] = {}      # what the access/audit logs and the metrics learn (api/observe.py)
+        info: dict[str, Any] = {}  # what the access/audit logs and the metrics learn (api/observe.py)
         http[S3_INFO] = info
         op: Operation | None = None
         counted = False
@@ -347,16 +378,23 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
                 # Any region in the credential scope is accepted, as MinIO does when
                 # no region is configured (clients sign with whatever they were set to).
                 auth = authenticate(
-                    http.method, http.rel_url.raw_path, list(http.query.items()), http.headers,
-                    lookup, region="",
+                    http.method,
+                    http.rel_url.raw_path,
+                    list(http.query.items()),
+                    http.headers,
+                    lookup,
+                    region="",
                 )
                 info["access_key"] = auth.access_key
-                check_session_token(None if auth.anonymous else principal, auth.session_token,
-                                    security_token_sent(http.headers, http.query.items()))
-                if op.name == Op.MethodNotAllowed:     # e.g. PUT / : MinIO routes only GET on the service root
+                check_session_token(
+                    None if auth.anonymous else principal,
+                    auth.session_token,
+                    security_token_sent(http.headers, http.query.items()),
+                )
+                if op.name == Op.MethodNotAllowed:  # e.g. PUT / : MinIO routes only GET on the service root
                     raise S3Error("MethodNotAllowed")
                 decision = await authorize(http, op, auth, principal, version_of(op))
-            if op.invalid is not None:          # a query parameter that did not parse (router.py)
+            if op.invalid is not None:  # a query parameter that did not parse (router.py)
                 raise S3Error(op.invalid.code, op.invalid.message)
             handler = handlers[op.name]
             rq = Request(http, op, auth, core, settings, request_id, principal=principal, decision=decision)
@@ -392,8 +430,11 @@ def is_form_upload(http: web.Request) -> bool:
 FORM_PENDING = AuthResult(anonymous=True)
 
 
-async def resolve_principal(http: web.Request, settings: Settings, claimed: str | None = None,
-                            ) -> tuple[Principal | None, Callable[[str], str | None]]:
+async def resolve_principal(
+    http: web.Request,
+    settings: Settings,
+    claimed: str | None = None,
+) -> tuple[Principal | None, Callable[[str], str | None]]:
     """Who the request claims to be, and the secret lookup signature verification uses.
 
     The claimed access key (from the headers or query, or ``claimed``: the
@@ -425,8 +466,9 @@ def version_of(op: Operation) -> str | None:
     return op.version_id if op.key else None
 
 
-async def authorize(http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None,
-                    version: str | None = None) -> Decision:
+async def authorize(
+    http: web.Request, op: Operation, auth: AuthResult, principal: Principal | None = None, version: str | None = None
+) -> Decision:
     """May this caller do this operation, with these headers, on this version, now? The one
     place that checks.
 
@@ -458,11 +500,13 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
         if caller is None and not auth.anonymous:
             raise S3Error("AccessDenied")
         settings = http.app.get(SETTINGS)
-        ctx = request_context(http, op, auth, caller, settings.trusted_proxies if settings is not None else (),
-                              version=version)
+        ctx = request_context(
+            http, op, auth, caller, settings.trusted_proxies if settings is not None else (), version=version
+        )
         for need in required(op, http.headers, version):
-            if await iam.authorize(caller, need.action, need.resource, ctx,
-                                   _existing_tags(http, op, need.resource, version)):
+            if await iam.authorize(
+                caller, need.action, need.resource, ctx, _existing_tags(http, op, need.resource, version)
+            ):
                 continue
             if not need.optional:
                 raise S3Error("AccessDenied")
@@ -473,12 +517,13 @@ async def authorize(http: web.Request, op: Operation, auth: AuthResult, principa
     return Decision(frozenset(refused))
 
 
-def _existing_tags(http: web.Request, op: Operation, resource: str, version: str | None
-                   ) -> Callable[[], Awaitable[dict[str, str] | None]] | None:
+def _existing_tags(
+    http: web.Request, op: Operation, resource: str, version: str | None
+) -> Callable[[], Awaitable[dict[str, str] | None]] | None:
     """How to read the tags of the object ``resource`` names (``s3:ExistingObjectTag``), if it names one:
     the operation's object (the version it names), or the copy source (the version it names)."""
     core = http.app.get(CORE)
-    bucket, _, key = resource[len("arn:aws:s3:::"):].partition("/")
+    bucket, _, key = resource[len("arn:aws:s3:::") :].partition("/")
     if core is None or not key:
         return None
     if not (op.key and (bucket, key) == (op.bucket, op.key)):

@@ -88,7 +88,7 @@ ACTIONS: dict[str, str] = {
     "PostObject": "s3:PutObject",
     "CopyObject": "s3:PutObject",
     "DeleteObject": "s3:DeleteObject",
-    "DeleteObjects": "s3:DeleteObject",          # each key (PER_KEY), not the request
+    "DeleteObjects": "s3:DeleteObject",  # each key (PER_KEY), not the request
     "CreateMultipartUpload": "s3:PutObject",
     "UploadPart": "s3:PutObject",
     "UploadPartCopy": "s3:PutObject",
@@ -145,8 +145,11 @@ def is_write(name: str) -> bool:
     >>> is_write("PutObject"), is_write("HeadObject"), is_write("DeleteObjects"), is_write("SelectObjectContent")
     (True, False, True, False)
     """
-    return not name.startswith(_READ_PREFIXES) and name not in _READS_BY_POST and name not in (
-        "MethodNotAllowed", "NotImplemented")
+    return (
+        not name.startswith(_READ_PREFIXES)
+        and name not in _READS_BY_POST
+        and name not in ("MethodNotAllowed", "NotImplemented")
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ class HeaderNeed:
 
     header: str
     action: str
-    value: str | None = None      # only when the header has this value (case-insensitive); None: when present
+    value: str | None = None  # only when the header has this value (case-insensitive); None: when present
     optional: bool = False
 
     def applies(self, headers: Mapping[str, str]) -> bool:

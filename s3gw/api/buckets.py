@@ -36,7 +36,7 @@ async def get_bucket_location(rq: Request) -> web.StreamResponse:
 
 
 async def delete_bucket(rq: Request) -> web.StreamResponse:
-    await rq.core.delete_bucket(rq.op.bucket)     # its policy goes with it (meta: same transaction)
+    await rq.core.delete_bucket(rq.op.bucket)  # its policy goes with it (meta: same transaction)
     _forget_bucket_policy(rq)
     return web.Response(status=204)
 
@@ -71,13 +71,15 @@ async def put_bucket_versioning(rq: Request) -> web.StreamResponse:
 async def get_bucket_versioning(rq: Request) -> web.StreamResponse:
     brec = await rq.core.bucket(rq.op.bucket)
     # a bucket that was never versioned answers with an empty configuration
-    return xml_response(X.document("VersioningConfiguration", X.el("Status", brec.versioning) if brec.versioning else None))
+    return xml_response(
+        X.document("VersioningConfiguration", X.el("Status", brec.versioning) if brec.versioning else None)
+    )
 
 
 # ---------------------------------------------------------------- bucket policy
 def _iam(rq: Request) -> Any:
     iam = rq.http.app.get(IAM)
-    if iam is None:                      # an app built without users keeps no policies
+    if iam is None:  # an app built without users keeps no policies
         raise S3Error("NotImplemented")
     return iam
 
@@ -89,7 +91,7 @@ async def put_bucket_policy(rq: Request) -> web.StreamResponse:
     length = rq.http.content_length
     decoded = rq.header("x-amz-decoded-content-length")
     if decoded is not None and decoded.isascii() and decoded.isdigit() and len(decoded) < 20:
-        length = int(decoded)          # aws-chunked: the document's own length
+        length = int(decoded)  # aws-chunked: the document's own length
     if not length:
         raise S3Error("MissingContentLength")
     if length > P.MAX_BUCKET_POLICY:

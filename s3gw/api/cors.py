@@ -35,10 +35,13 @@ from aiohttp import web
 # rs/cors Options.AllowedMethods in MinIO's corsHandler (compared case-sensitively)
 ALLOWED_METHODS = frozenset({"GET", "PUT", "HEAD", "POST", "DELETE", "OPTIONS", "PATCH"})
 # MinIO's commonS3Headers as rs/cors sends them (each through Go's CanonicalHeaderKey)
-EXPOSE_HEADERS = ("Date, Etag, Server, Connection, Accept-Ranges, Content-Range, Content-Encoding, Content-Length, "
-                  "Content-Type, Content-Disposition, Last-Modified, Content-Language, Cache-Control, Retry-After, "
-                  "X-Amz-Bucket-Region, Expires, X-Amz*, X-Amz*, *")
+EXPOSE_HEADERS = (
+    "Date, Etag, Server, Connection, Accept-Ranges, Content-Range, Content-Encoding, Content-Length, "
+    "Content-Type, Content-Disposition, Last-Modified, Content-Language, Cache-Control, Retry-After, "
+    "X-Amz-Bucket-Region, Expires, X-Amz*, X-Amz*, *"
+)
 PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+
 
 class Origins:
     """The allow-list (patterns); ``patterns`` may be replaced while the app runs
@@ -48,8 +51,8 @@ class Origins:
         self.patterns: tuple[str, ...] = tuple(patterns)
 
 
-ORIGINS = web.AppKey("cors_origins", Origins)   # set by install()
-_PREFLIGHT = "s3gw.cors.preflight"             # request key: this answer is a preflight's, already complete
+ORIGINS = web.AppKey("cors_origins", Origins)  # set by install()
+_PREFLIGHT = "s3gw.cors.preflight"  # request key: this answer is a preflight's, already complete
 
 
 @lru_cache(maxsize=256)
@@ -96,8 +99,9 @@ def preflight(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def cors_middleware(request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def cors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """OPTIONS never reaches a route (nor authentication); everything else goes on."""
     if request.method == "OPTIONS":
         if request.headers.get("Access-Control-Request-Method"):

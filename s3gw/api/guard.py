@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -49,10 +50,10 @@ EXEMPT_PREFIXES = ("/health/", "/minio/health/")
 
 @dataclass(frozen=True)
 class Limits:
-    read_header_timeout: float = 30.0     # 0: none
-    idle_timeout: float = 30.0            # 0: none
-    max_connections: int = 4096           # 0: no cap
-    max_requests: int = 1024              # 0: no cap
+    read_header_timeout: float = 30.0  # 0: none
+    idle_timeout: float = 30.0  # 0: none
+    max_connections: int = 4096  # 0: no cap
+    max_requests: int = 1024  # 0: no cap
 
 
 def slow_down_body(resource: str = "/") -> bytes:
@@ -61,8 +62,10 @@ def slow_down_body(resource: str = "/") -> bytes:
 
 def _canned_slow_down() -> bytes:
     body = slow_down_body()
-    head = ("HTTP/1.1 503 Service Unavailable\r\nServer: s3gw\r\nContent-Type: application/xml\r\n"
-            f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n")
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nServer: s3gw\r\nContent-Type: application/xml\r\n"
+        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -86,7 +89,7 @@ class _Conn:
 class _Watched(asyncio.Protocol):
     """Forwards every protocol event to aiohttp's handler; tells the guard when bytes arrive."""
 
-    def __init__(self, server: "GuardedServer", inner: RequestHandler) -> None:
+    def __init__(self, server: GuardedServer, inner: RequestHandler) -> None:
         self._server = server
         self._inner = inner
 
@@ -117,8 +120,8 @@ class GuardedServer(web.Server):
         super().__init__(self._tracked(handler), **kwargs)
         self.limits = limits
         self.conns: dict[RequestHandler, _Conn] = {}
-        self.refused = 0            # connections answered 503 at the cap
-        self.timed_out = 0          # connections closed by a timeout
+        self.refused = 0  # connections answered 503 at the cap
+        self.timed_out = 0  # connections closed by a timeout
 
     # -- aiohttp's hooks ---------------------------------------------------------
 
@@ -144,13 +147,14 @@ class GuardedServer(web.Server):
 
     # -- state transitions -------------------------------------------------------
 
-    def _tracked(self, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-                 ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    def _tracked(
+        self, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
         async def tracked(request: web.BaseRequest) -> web.StreamResponse:
             conn = self.conns.get(request.protocol)
             if conn is None:
                 return await handler(request)
-            conn.busy += 1                      # the head is complete: no timer while it is served
+            conn.busy += 1  # the head is complete: no timer while it is served
             conn.head_started = False
             conn.cancel()
             try:
@@ -166,7 +170,7 @@ class GuardedServer(web.Server):
         conn = self.conns.get(handler)
         if conn is None or conn.busy or conn.head_started:
             return
-        conn.head_started = True                # the first byte of a new request head
+        conn.head_started = True  # the first byte of a new request head
         self._arm(conn, self.limits.read_header_timeout)
 
     def _arm(self, conn: _Conn, seconds: float) -> None:
@@ -204,14 +208,20 @@ class GuardedRunner(web.AppRunner):
         self.limits = limits
         self._handler_cancellation = bool(kwargs.get("handler_cancellation", False))
         # what reaches the server (as BaseRunner keeps it): the runner's own options left out
-        self._guard_kwargs = {k: v for k, v in kwargs.items()
-                              if k not in ("handle_signals", "shutdown_timeout", "handler_cancellation")}
+        self._guard_kwargs = {
+            k: v for k, v in kwargs.items() if k not in ("handle_signals", "shutdown_timeout", "handler_cancellation")
+        }
 
     async def _make_server(self) -> web.Server:
         base = await super()._make_server()
-        return GuardedServer(base.request_handler, limits=self.limits, request_factory=base.request_factory,
-                             handler_cancellation=self._handler_cancellation, loop=asyncio.get_running_loop(),
-                             **self._guard_kwargs)
+        return GuardedServer(
+            base.request_handler,
+            limits=self.limits,
+            request_factory=base.request_factory,
+            handler_cancellation=self._handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            **self._guard_kwargs,
+        )
 
 
 class RequestCap:
@@ -222,22 +232,24 @@ class RequestCap:
         self.value = value
 
 
-def request_limit_middleware(max_requests: "int | RequestCap") -> Callable[..., Awaitable[web.StreamResponse]]:
+def request_limit_middleware(max_requests: int | RequestCap) -> Callable[..., Awaitable[web.StreamResponse]]:
     """503 SlowDown (S3 XML, Retry-After) for a request past the cap of requests in progress in this process."""
     in_flight = 0
     cap = max_requests if isinstance(max_requests, RequestCap) else RequestCap(max_requests)
 
     @web.middleware
-    async def limit(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
+    async def limit(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         nonlocal in_flight
         limit_now = cap.value
         if not limit_now or request.path.startswith(EXEMPT_PREFIXES):
             return await handler(request)
         if in_flight >= limit_now:
             body = b"" if request.method == "HEAD" else slow_down_body(request.path)
-            return web.Response(status=503, body=body, headers={
-                "Content-Type": "application/xml", "Retry-After": "1", "Server": "s3gw"})
+            return web.Response(
+                status=503, body=body, headers={"Content-Type": "application/xml", "Retry-After": "1", "Server": "s3gw"}
+            )
         in_flight += 1
         try:
             return await handler(request)

@@ -23,18 +23,32 @@ from .errors import S3Error
 from .router import Op
 
 #: operations routed but not built: NotImplemented, as MinIO answers them (after authorisation)
-NOT_IMPLEMENTED = frozenset({
-    Op.PutBucketLifecycleConfiguration, Op.DeleteBucketLifecycle,
-    Op.PutBucketEncryption, Op.DeleteBucketEncryption,
-    Op.GetBucketNotificationConfiguration, Op.PutBucketNotificationConfiguration,
-    Op.PutBucketReplication, Op.DeleteBucketReplication,
-    Op.PutBucketWebsite, Op.DeleteBucketWebsite,
-    Op.GetBucketLogging, Op.PutBucketLogging,
-    Op.GetBucketAccelerateConfiguration, Op.PutBucketAccelerateConfiguration,
-    Op.GetBucketRequestPayment, Op.PutBucketRequestPayment,
-    Op.GetBucketOwnershipControls, Op.PutBucketOwnershipControls, Op.DeleteBucketOwnershipControls,
-    Op.GetObjectTorrent, Op.RestoreObject, Op.SelectObjectContent,
-})
+NOT_IMPLEMENTED = frozenset(
+    {
+        Op.PutBucketLifecycleConfiguration,
+        Op.DeleteBucketLifecycle,
+        Op.PutBucketEncryption,
+        Op.DeleteBucketEncryption,
+        Op.GetBucketNotificationConfiguration,
+        Op.PutBucketNotificationConfiguration,
+        Op.PutBucketReplication,
+        Op.DeleteBucketReplication,
+        Op.PutBucketWebsite,
+        Op.DeleteBucketWebsite,
+        Op.GetBucketLogging,
+        Op.PutBucketLogging,
+        Op.GetBucketAccelerateConfiguration,
+        Op.PutBucketAccelerateConfiguration,
+        Op.GetBucketRequestPayment,
+        Op.PutBucketRequestPayment,
+        Op.GetBucketOwnershipControls,
+        Op.PutBucketOwnershipControls,
+        Op.DeleteBucketOwnershipControls,
+        Op.GetObjectTorrent,
+        Op.RestoreObject,
+        Op.SelectObjectContent,
+    }
+)
 
 
 async def not_implemented(rq: Request) -> web.StreamResponse:

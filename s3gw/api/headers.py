@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import checksums, lock, tagging
+from ..core import NULL_VERSION, VersionRecord, checksums, lock, tagging
 from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions
-from ..core import NULL_VERSION, VersionRecord
 from .app import Request
 from .errors import S3Error
 from .router import RESPONSE_OVERRIDES
@@ -71,7 +70,9 @@ def checksum_options(h: Any, opts: PutOptions) -> None:
     """
     given = [(name, CHECKSUM_HEADERS[name]) for name in CHECKSUM_HEADERS if name in h]
     if len(given) > 1:
-        raise S3Error("InvalidArgument", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+        raise S3Error(
+            "InvalidArgument", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
     algo = None
     if given:
         name, algo = given[0]
@@ -161,5 +162,6 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
             raise S3Error("InvalidArgument", f"Invalid value for {param}")
         h[RESPONSE_OVERRIDES[param]] = value
     return h
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -42,8 +42,11 @@ def _headers(request: web.Request, extra: dict[str, str] | None = None) -> dict[
 
 
 def _quorum_headers(q: dict[str, Any]) -> dict[str, str]:
-    return {"x-minio-write-quorum": str(q["write_quorum"]), "x-minio-read-quorum": str(q["read_quorum"]),
-            "x-minio-storage-class-defaults": "false"}
+    return {
+        "x-minio-write-quorum": str(q["write_quorum"]),
+        "x-minio-read-quorum": str(q["read_quorum"]),
+        "x-minio-storage-class-defaults": "false",
+    }
 
 
 # --------------------------------------------------------------------------- liveness
@@ -52,8 +55,11 @@ def _quorum_headers(q: dict[str, Any]) -> dict[str, str]:
 async def live(request: web.Request) -> web.Response:
     """s3gw's liveness: JSON with the uptime and the maintenance mode."""
     ops = request.app.get(OPS)
-    body = {"status": "live", "uptime": round(time.time() - ops.started, 3) if ops else None,
-            "maintenance": ops.maintenance.known().enabled if ops else False}
+    body = {
+        "status": "live",
+        "uptime": round(time.time() - ops.started, 3) if ops else None,
+        "maintenance": ops.maintenance.known().enabled if ops else False,
+    }
     return web.json_response(body, headers=_headers(request))
 
 
@@ -77,8 +83,11 @@ async def readiness(request: web.Request) -> tuple[bool, dict[str, Any]]:
     maintenance = (await ops.maintenance.current()).enabled if metadata == "ok" else ops.maintenance.known().enabled
     ready = metadata == "ok" and st.read_ok
     return ready, {
-        "status": "ready" if ready else "not ready", "metadata": metadata, "maintenance": maintenance,
-        "read_quorum": st.read_ok, "write_quorum": st.write_ok,
+        "status": "ready" if ready else "not ready",
+        "metadata": metadata,
+        "maintenance": maintenance,
+        "read_quorum": st.read_ok,
+        "write_quorum": st.write_ok,
         "nodes": {"online": st.nodes_online, "total": len(st.nodes)},
         "drives": {"online": st.drives_online, "total": len(st.drives)},
     }

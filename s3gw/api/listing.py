@@ -64,7 +64,7 @@ async def list_objects(rq: Request) -> web.StreamResponse:
 async def list_objects_v2(rq: Request) -> web.StreamResponse:
     lst, enc = _params(rq)
     prefix, delimiter, marker, max_keys = lst.prefix, lst.delimiter, lst.marker, lst.max_keys
-    start_after, token, fetch_owner = lst.start_after, lst.token, lst.fetch_owner     # marker: the token's, if sent
+    start_after, token, fetch_owner = lst.start_after, lst.token, lst.fetch_owner  # marker: the token's, if sent
     page = await rq.core.list_objects(rq.op.bucket, prefix, delimiter, marker, min(max_keys, MAX_KEYS))
     children = [
         X.el("Name", rq.op.bucket),
@@ -86,10 +86,16 @@ async def list_objects_v2(rq: Request) -> web.StreamResponse:
 
 async def list_object_versions(rq: Request) -> web.StreamResponse:
     lst, enc = _params(rq)
-    prefix, delimiter, key_marker, version_marker, max_keys = (lst.prefix, lst.delimiter, lst.marker, lst.id_marker,
-                                                               lst.max_keys)
-    page = await rq.core.list_versions(rq.op.bucket, prefix, delimiter, key_marker, version_marker,
-                                       min(max_keys, MAX_KEYS))
+    prefix, delimiter, key_marker, version_marker, max_keys = (
+        lst.prefix,
+        lst.delimiter,
+        lst.marker,
+        lst.id_marker,
+        lst.max_keys,
+    )
+    page = await rq.core.list_versions(
+        rq.op.bucket, prefix, delimiter, key_marker, version_marker, min(max_keys, MAX_KEYS)
+    )
     # element order as MinIO writes it (strict XML consumers notice)
     children = [
         X.el("Name", rq.op.bucket),
@@ -106,12 +112,29 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
     for r in page.entries:
         tail = [X.el("IsLatest", "true" if r.is_latest else "false"), X.el("VersionId", r.version_id)]
         if r.delete_marker:
-            children.append(X.el("DeleteMarker", X.el("Key", enc(r.key)), X.el("LastModified", X.iso8601(r.mtime)),
-                                 owner(), X.el("StorageClass", "STANDARD"), *tail))
+            children.append(
+                X.el(
+                    "DeleteMarker",
+                    X.el("Key", enc(r.key)),
+                    X.el("LastModified", X.iso8601(r.mtime)),
+                    owner(),
+                    X.el("StorageClass", "STANDARD"),
+                    *tail,
+                )
+            )
         else:
-            children.append(X.el("Version", X.el("Key", enc(r.key)), X.el("LastModified", X.iso8601(r.mtime)),
-                                 X.el("ETag", f'"{r.etag}"'), X.el("Size", r.size), owner(),
-                                 X.el("StorageClass", r.info.storage_class or "STANDARD"), *tail))
+            children.append(
+                X.el(
+                    "Version",
+                    X.el("Key", enc(r.key)),
+                    X.el("LastModified", X.iso8601(r.mtime)),
+                    X.el("ETag", f'"{r.etag}"'),
+                    X.el("Size", r.size),
+                    owner(),
+                    X.el("StorageClass", r.info.storage_class or "STANDARD"),
+                    *tail,
+                )
+            )
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if lst.url:
         children.append(X.el("EncodingType", "url"))
@@ -120,21 +143,39 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
 
 async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
     lst, enc = _params(rq)
-    prefix, delimiter, key_marker, id_marker, max_uploads = (lst.prefix, lst.delimiter, lst.marker, lst.id_marker,
-                                                             lst.max_keys)
-    page = await rq.core.list_uploads(rq.op.bucket, prefix, delimiter, key_marker, id_marker,
-                                      min(max_uploads, MAX_UPLOADS))
+    prefix, delimiter, key_marker, id_marker, max_uploads = (
+        lst.prefix,
+        lst.delimiter,
+        lst.marker,
+        lst.id_marker,
+        lst.max_keys,
+    )
+    page = await rq.core.list_uploads(
+        rq.op.bucket, prefix, delimiter, key_marker, id_marker, min(max_uploads, MAX_UPLOADS)
+    )
     children = [
-        X.el("Bucket", rq.op.bucket), X.el("KeyMarker", enc(key_marker)), X.el("UploadIdMarker", id_marker),
-        X.el("NextKeyMarker", enc(page.next_key_marker)), X.el("NextUploadIdMarker", page.next_upload_id_marker),
-        X.el("Delimiter", enc(delimiter)) if delimiter else None, X.el("Prefix", enc(prefix)),
-        X.el("MaxUploads", max_uploads), X.el("IsTruncated", "true" if page.truncated else "false"),
+        X.el("Bucket", rq.op.bucket),
+        X.el("KeyMarker", enc(key_marker)),
+        X.el("UploadIdMarker", id_marker),
+        X.el("NextKeyMarker", enc(page.next_key_marker)),
+        X.el("NextUploadIdMarker", page.next_upload_id_marker),
+        X.el("Delimiter", enc(delimiter)) if delimiter else None,
+        X.el("Prefix", enc(prefix)),
+        X.el("MaxUploads", max_uploads),
+        X.el("IsTruncated", "true" if page.truncated else "false"),
     ]
     for up in page.uploads:
-        children.append(X.el("Upload", X.el("Key", enc(up.key)), X.el("UploadId", up.upload_id),
-                             initiator(),
-                             owner(), X.el("StorageClass", up.info.storage_class or ""),
-                             X.el("Initiated", X.iso8601(up.initiated))))
+        children.append(
+            X.el(
+                "Upload",
+                X.el("Key", enc(up.key)),
+                X.el("UploadId", up.upload_id),
+                initiator(),
+                owner(),
+                X.el("StorageClass", up.info.storage_class or ""),
+                X.el("Initiated", X.iso8601(up.initiated)),
+            )
+        )
     children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
     if lst.url:
         children.append(X.el("EncodingType", "url"))

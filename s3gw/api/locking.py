@@ -84,8 +84,7 @@ async def get_retention(rq: Request) -> web.StreamResponse:
     ret = rec.info.retention
     if not ret:
         raise S3Error("NoSuchObjectLockConfiguration")
-    return xml_response(X.document("Retention", X.el("Mode", ret.mode),
-                                   X.el("RetainUntilDate", lock.iso(ret.until))))
+    return xml_response(X.document("Retention", X.el("Mode", ret.mode), X.el("RetainUntilDate", lock.iso(ret.until))))
 
 
 async def put_legal_hold(rq: Request) -> web.StreamResponse:

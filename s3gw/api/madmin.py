@@ -23,7 +23,7 @@ import json
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -37,7 +37,7 @@ from .app import CORE, IAM, OPS, REPAIR, SETTINGS
 from .observe import AUDIT_INFO
 
 PREFIX = "/minio/admin/v3"
-VERSION = f"s3gw-{PACKAGE_VERSION}"     # what mc admin info shows as the server version
+VERSION = f"s3gw-{PACKAGE_VERSION}"  # what mc admin info shows as the server version
 
 ROUTES = Routes(PREFIX)
 
@@ -45,7 +45,7 @@ ROUTES = Routes(PREFIX)
 def _rfc3339(ts: float | None) -> str:
     if not ts:
         return "0001-01-01T00:00:00Z"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def _seal(password: str, data: bytes) -> bytes:
@@ -63,9 +63,21 @@ async def _open(password: str, data: bytes) -> bytes:
 
 
 def _drive(d: Any, index: int, endpoint: str) -> dict[str, Any]:
-    return {"endpoint": endpoint, "path": d.id, "state": "ok" if d.online else "offline", "uuid": d.id,
-            "totalspace": d.total, "usedspace": d.used, "availspace": d.free, "major": 0, "minor": 0,
-            "used_inodes": 0, "pool_index": 0, "set_index": 0, "disk_index": index}
+    return {
+        "endpoint": endpoint,
+        "path": d.id,
+        "state": "ok" if d.online else "offline",
+        "uuid": d.id,
+        "totalspace": d.total,
+        "usedspace": d.used,
+        "availspace": d.free,
+        "major": 0,
+        "minor": 0,
+        "used_inodes": 0,
+        "pool_index": 0,
+        "set_index": 0,
+        "disk_index": index,
+    }
 
 
 @ROUTES.route("GET", "/info", "admin:ServerInfo")
@@ -81,47 +93,81 @@ async def server_info(request: web.Request, principal: Principal, body: bytes) -
         node_of.setdefault(d.node, []).append((i, d))
     servers = []
     embedded = ops.embedded
-    network = {host: "online", **{_hostport(n["url"]): "online" if n["online"] else "offline"
-                                  for n in st.nodes if not embedded}}
+    network = {
+        host: "online",
+        **{_hostport(n["url"]): "online" if n["online"] else "offline" for n in st.nodes if not embedded},
+    }
     gateway: dict[str, Any] = {
-        "state": "online", "endpoint": host, "scheme": scheme, "uptime": uptime, "version": VERSION,
-        "commitID": "s3gw", "network": network, "edition": "s3gw", "mem_stats": _mem(),
-        "num_cpu": os.cpu_count() or 1, "runtime_version": f"python {platform.python_version()}",
+        "state": "online",
+        "endpoint": host,
+        "scheme": scheme,
+        "uptime": uptime,
+        "version": VERSION,
+        "commitID": "s3gw",
+        "network": network,
+        "edition": "s3gw",
+        "mem_stats": _mem(),
+        "num_cpu": os.cpu_count() or 1,
+        "runtime_version": f"python {platform.python_version()}",
         "drives": [_drive(d, i, host) for i, d in node_of.get("local", [])] if embedded else [],
-        "poolNumber": 1, "poolNumbers": [1],
+        "poolNumber": 1,
+        "poolNumbers": [1],
     }
     servers.append(gateway)
     if not embedded:
         for n in st.nodes:
             ep = _hostport(n["url"])
-            servers.append({
-                "state": "online" if n["online"] else "offline", "endpoint": ep,
-                "scheme": n["url"].split("://", 1)[0], "uptime": uptime if n["online"] else 0,
-                "version": VERSION, "commitID": "s3gw-node", "network": {ep: "online" if n["online"] else "offline"},
-                "edition": "s3gw-node", "mem_stats": {"Alloc": 0, "TotalAlloc": 0, "Mallocs": 0, "Frees": 0,
-                                                      "HeapAlloc": 0},
-                "drives": [_drive(d, i, ep) for i, d in node_of.get(n["id"], [])],
-                "poolNumber": 1, "poolNumbers": [1],
-            })
+            servers.append(
+                {
+                    "state": "online" if n["online"] else "offline",
+                    "endpoint": ep,
+                    "scheme": n["url"].split("://", 1)[0],
+                    "uptime": uptime if n["online"] else 0,
+                    "version": VERSION,
+                    "commitID": "s3gw-node",
+                    "network": {ep: "online" if n["online"] else "offline"},
+                    "edition": "s3gw-node",
+                    "mem_stats": {"Alloc": 0, "TotalAlloc": 0, "Mallocs": 0, "Frees": 0, "HeapAlloc": 0},
+                    "drives": [_drive(d, i, ep) for i, d in node_of.get(n["id"], [])],
+                    "poolNumber": 1,
+                    "poolNumbers": [1],
+                }
+            )
     online = st.drives_online
     doc = {
-        "mode": "online", "region": settings.region, "deploymentID": ops.deployment_id,
-        "buckets": {"count": len(usage)}, "objects": {"count": sum(u["objects"] for u in usage.values())},
+        "mode": "online",
+        "region": settings.region,
+        "deploymentID": ops.deployment_id,
+        "buckets": {"count": len(usage)},
+        "objects": {"count": sum(u["objects"] for u in usage.values())},
         "versions": {"count": sum(u["versions"] for u in usage.values())},
         "deletemarkers": {"count": sum(u["delete_markers"] for u in usage.values())},
         "usage": {"size": sum(u["bytes"] for u in usage.values())},
         "services": {},
-        "backend": {"backendType": "Erasure", "onlineDisks": online, "offlineDisks": len(st.drives) - online,
-                    "standardSCParity": st.m, "rrSCParity": st.m, "totalSets": [1],
-                    "totalDrivesPerSet": [len(st.drives)]},
+        "backend": {
+            "backendType": "Erasure",
+            "onlineDisks": online,
+            "offlineDisks": len(st.drives) - online,
+            "standardSCParity": st.m,
+            "rrSCParity": st.m,
+            "totalSets": [1],
+            "totalDrivesPerSet": [len(st.drives)],
+        },
         "servers": servers,
-        "pools": {"0": {"0": {"id": 0, "rawUsage": sum(d.used for d in st.drives),
-                              "rawCapacity": sum(d.total for d in st.drives),
-                              "usage": sum(u["bytes"] for u in usage.values()),
-                              "objectsCount": sum(u["objects"] for u in usage.values()),
-                              "versionsCount": sum(u["versions"] for u in usage.values()),
-                              "deleteMarkersCount": sum(u["delete_markers"] for u in usage.values()),
-                              "healDisks": 0}}},
+        "pools": {
+            "0": {
+                "0": {
+                    "id": 0,
+                    "rawUsage": sum(d.used for d in st.drives),
+                    "rawCapacity": sum(d.total for d in st.drives),
+                    "usage": sum(u["bytes"] for u in usage.values()),
+                    "objectsCount": sum(u["objects"] for u in usage.values()),
+                    "versionsCount": sum(u["versions"] for u in usage.values()),
+                    "deleteMarkersCount": sum(u["delete_markers"] for u in usage.values()),
+                    "healDisks": 0,
+                }
+            }
+        },
     }
     return web.json_response(doc)
 
@@ -133,6 +179,7 @@ def _hostport(url: str) -> str:
 def _mem() -> dict[str, int]:
     try:
         import resource
+
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     except Exception:
         rss = 0
@@ -165,7 +212,7 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
         status = req.get("status") or ENABLED
         secret = req.get("secretKey") or None
         policy = req.get("policy")
-    except (ValueError, AttributeError, RecursionError):   # RecursionError: nesting past the stack
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: nesting past the stack
         raise AdminError(*BAD_JSON) from None
     policies = [p for p in policy.split(",") if p] if isinstance(policy, str) and policy else None
     if policy is not None and not isinstance(policy, str):
@@ -183,20 +230,22 @@ async def add_user(request: web.Request, principal: Principal, body: bytes) -> w
 @ROUTES.route("GET", "/list-users", "admin:ListUsers")
 async def list_users(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     users = await request.app[IAM].list_users()
-    doc = {u.access_key: {"policyName": ",".join(u.policies), "status": u.status, "updatedAt": _rfc3339(u.updated)}
-           for u in users}
+    doc = {
+        u.access_key: {"policyName": ",".join(u.policies), "status": u.status, "updatedAt": _rfc3339(u.updated)}
+        for u in users
+    }
     for v in doc.values():
         if not v["policyName"]:
             del v["policyName"]
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(doc).encode()), content_type="application/octet-stream"
+    )
 
 
 @ROUTES.route("GET", "/user-info", "admin:GetUser", self_service=True)
 async def user_info(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     u = await request.app[IAM].get_user(request.query.get("accessKey", ""))
-    doc: dict[str, Any] = {"status": u.status, "updatedAt": _rfc3339(u.updated),
-                           "userAuthInfo": {"type": "builtin"}}
+    doc: dict[str, Any] = {"status": u.status, "updatedAt": _rfc3339(u.updated), "userAuthInfo": {"type": "builtin"}}
     if u.policies:
         doc["policyName"] = ",".join(u.policies)
     if u.groups:
@@ -281,26 +330,25 @@ def _policy_assoc(attach: bool) -> Any:
         try:
             req = json.loads(await _open(principal.secret_key, body))
             policies = req.get("policies") or []
-            if not isinstance(policies, list):     # madmin's PolicyAssociationReq: Policies []string
+            if not isinstance(policies, list):  # madmin's PolicyAssociationReq: Policies []string
                 raise ValueError("policies is not a list")
             names = [str(p) for p in policies]
             user = str(req.get("user") or "")
             group = str(req.get("group") or "")
         except (ValueError, AttributeError, RecursionError):
             raise AdminError(*BAD_JSON) from None
-        request[AUDIT_INFO].update(target=user or group,
-                                   detail=("attach " if attach else "detach ") + ",".join(names))
-        if not names or bool(user) == bool(group):      # one of user or group (madmin's IsValid)
+        request[AUDIT_INFO].update(target=user or group, detail=("attach " if attach else "detach ") + ",".join(names))
+        if not names or bool(user) == bool(group):  # one of user or group (madmin's IsValid)
             raise AdminError("XMinioAdminInvalidArgument", "Invalid arguments specified.")
         iam = request.app[IAM]
         if group:
             changed = await (iam.attach_group(group, names) if attach else iam.detach_group(group, names))
         else:
             changed = await (iam.attach(user, names) if attach else iam.detach(user, names))
-        resp = {("policiesAttached" if attach else "policiesDetached"): changed,
-                "updatedAt": _rfc3339(time.time())}
-        return web.Response(body=await _seal(principal.secret_key, json.dumps(resp).encode()),
-                            content_type="application/octet-stream")
+        resp = {("policiesAttached" if attach else "policiesDetached"): changed, "updatedAt": _rfc3339(time.time())}
+        return web.Response(
+            body=await _seal(principal.secret_key, json.dumps(resp).encode()), content_type="application/octet-stream"
+        )
 
     handler.__name__ = "policy_attach" if attach else "policy_detach"
     return handler
@@ -318,10 +366,18 @@ def _heal_item(item: HealItem) -> dict[str, Any]:
     before = [{"uuid": "", "endpoint": d.endpoint, "state": d.before} for d in item.drives]
     after = [{"uuid": "", "endpoint": d.endpoint, "state": d.after} for d in item.drives]
     return {
-        "resultId": item.result_id, "type": "object", "bucket": item.bucket, "object": item.key,
+        "resultId": item.result_id,
+        "type": "object",
+        "bucket": item.bucket,
+        "object": item.key,
         "versionId": "" if item.version_id == "null" else item.version_id,
-        "detail": item.detail, "parityBlocks": item.parity_blocks, "dataBlocks": item.data_blocks,
-        "diskCount": len(item.drives), "setCount": 1, "before": {"drives": before}, "after": {"drives": after},
+        "detail": item.detail,
+        "parityBlocks": item.parity_blocks,
+        "dataBlocks": item.data_blocks,
+        "diskCount": len(item.drives),
+        "setCount": 1,
+        "before": {"drives": before},
+        "after": {"drives": after},
         "objectSize": item.size,
     }
 
@@ -341,14 +397,26 @@ async def heal(request: web.Request, principal: Principal, body: bytes) -> web.R
             raise AdminError("XMinioHealNoSuchProcess", "No such heal process is running on the server", 400)
         items = seq.take_items()
         status = seq.status if seq.status != "running" or items else "running"
-        return web.json_response({"summary": status, "detail": seq.detail, "startTime": _rfc3339(seq.started),
-                                  "settings": seq.client_settings, "items": [_heal_item(i) for i in items]})
+        return web.json_response(
+            {
+                "summary": status,
+                "detail": seq.detail,
+                "startTime": _rfc3339(seq.started),
+                "settings": seq.client_settings,
+                "items": [_heal_item(i) for i in items],
+            }
+        )
     running = repair.running_sequences(bucket, prefix)
     if request.query.get("forceStop") == "true":
         for s in running:
             s.stop()
-        return web.json_response({"clientToken": running[0].token if running else "",
-                                  "clientAddress": request.remote or "", "startTime": _rfc3339(time.time())})
+        return web.json_response(
+            {
+                "clientToken": running[0].token if running else "",
+                "clientAddress": request.remote or "",
+                "startTime": _rfc3339(time.time()),
+            }
+        )
     if running and request.query.get("forceStart") != "true":
         raise AdminError("XMinioHealAlreadyRunning", f"Heal is already running on {key}", 400)
     for s in running:
@@ -359,13 +427,19 @@ async def heal(request: web.Request, principal: Principal, body: bytes) -> web.R
         settings = json.loads(body) if body else {}
     except (ValueError, RecursionError):
         raise AdminError(*BAD_JSON) from None
-    if not isinstance(settings, dict):      # madmin's HealOpts is an object
+    if not isinstance(settings, dict):  # madmin's HealOpts is an object
         raise AdminError(*BAD_JSON)
     request[AUDIT_INFO].update(target=key, detail=json.dumps(settings))
-    seq = repair.start_sequence(bucket, prefix, deep=settings.get("scanMode") == 2,
-                                dry_run=bool(settings.get("dryRun")), client_settings=settings)
-    return web.json_response({"clientToken": seq.token, "clientAddress": request.remote or "",
-                              "startTime": _rfc3339(seq.started)})
+    seq = repair.start_sequence(
+        bucket,
+        prefix,
+        deep=settings.get("scanMode") == 2,
+        dry_run=bool(settings.get("dryRun")),
+        client_settings=settings,
+    )
+    return web.json_response(
+        {"clientToken": seq.token, "clientAddress": request.remote or "", "startTime": _rfc3339(seq.started)}
+    )
 
 
 @ROUTES.route("POST", "/background-heal/status", "admin:Heal")
@@ -373,13 +447,26 @@ async def background_heal_status(request: web.Request, principal: Principal, bod
     st = await request.app[OPS].probe.get()
     repair = request.app.get(REPAIR)
     last = repair.last_scan.scanned if repair is not None and repair.last_scan else 0
-    disks = [{**_drive(d, i, d.node), "endpoint": d.node, "state": "ok" if d.online else "offline"}
-             for i, d in enumerate(st.drives)]
+    disks = [
+        {**_drive(d, i, d.node), "endpoint": d.node, "state": "ok" if d.online else "offline"}
+        for i, d in enumerate(st.drives)
+    ]
     doc = {
         "offline_nodes": [n["url"] for n in st.nodes if not n["online"]],
-        "ScannedItemsCount": last, "HealDisks": [],
-        "sets": [{"id": "0", "pool_index": 0, "set_index": 0, "heal_status": "", "heal_priority": "",
-                  "total_objects": 0, "disks": disks}],
-        "mrf": {}, "sc_parity": {"STANDARD": st.m, "REDUCED_REDUNDANCY": st.m},
+        "ScannedItemsCount": last,
+        "HealDisks": [],
+        "sets": [
+            {
+                "id": "0",
+                "pool_index": 0,
+                "set_index": 0,
+                "heal_status": "",
+                "heal_priority": "",
+                "total_objects": 0,
+                "disks": disks,
+            }
+        ],
+        "mrf": {},
+        "sc_parity": {"STANDARD": st.m, "REDUCED_REDUNDANCY": st.m},
     }
     return web.json_response(doc)

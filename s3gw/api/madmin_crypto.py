@@ -33,7 +33,7 @@ ARGON2ID_AES_GCM = 0x00
 ARGON2ID_CHACHA20_POLY1305 = 0x01
 PBKDF2_AES_GCM = 0x02
 
-BUF_SIZE = 1 << 14           # sio.BufSize
+BUF_SIZE = 1 << 14  # sio.BufSize
 TAG_SIZE = 16
 HEADER = 32 + 1 + 8
 
@@ -44,8 +44,9 @@ class DecryptError(ValueError):
 
 def _key(password: str, salt: bytes, alg: int) -> bytes:
     if alg in (ARGON2ID_AES_GCM, ARGON2ID_CHACHA20_POLY1305):
-        return hash_secret_raw(password.encode(), salt, time_cost=1, memory_cost=64 * 1024, parallelism=4,
-                               hash_len=32, type=Type.ID)
+        return hash_secret_raw(
+            password.encode(), salt, time_cost=1, memory_cost=64 * 1024, parallelism=4, hash_len=32, type=Type.ID
+        )
     if alg == PBKDF2_AES_GCM:
         return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 8192, 32)
     raise DecryptError(f"madmin: invalid encryption algorithm ID {alg}")
@@ -59,8 +60,9 @@ def _nonce(nonce8: bytes, seq: int) -> bytes:
     return nonce8 + seq.to_bytes(4, "little")
 
 
-def encrypt_data(password: str, data: bytes, *, alg: int = ARGON2ID_AES_GCM,
-                 salt: bytes | None = None, nonce: bytes | None = None) -> bytes:
+def encrypt_data(
+    password: str, data: bytes, *, alg: int = ARGON2ID_AES_GCM, salt: bytes | None = None, nonce: bytes | None = None
+) -> bytes:
     salt = salt if salt is not None else os.urandom(32)
     nonce = nonce if nonce is not None else os.urandom(8)
     aead = _aead(alg, _key(password, salt, alg))
@@ -68,8 +70,8 @@ def encrypt_data(password: str, data: bytes, *, alg: int = ARGON2ID_AES_GCM,
     out = [salt, bytes([alg]), nonce]
     regular = (len(data) - 1) // BUF_SIZE if data else 0
     for i in range(regular):
-        out.append(aead.encrypt(_nonce(nonce, i + 1), data[i * BUF_SIZE:(i + 1) * BUF_SIZE], b"\x00" + tag0))
-    out.append(aead.encrypt(_nonce(nonce, regular + 1), data[regular * BUF_SIZE:], b"\x80" + tag0))
+        out.append(aead.encrypt(_nonce(nonce, i + 1), data[i * BUF_SIZE : (i + 1) * BUF_SIZE], b"\x00" + tag0))
+    out.append(aead.encrypt(_nonce(nonce, regular + 1), data[regular * BUF_SIZE :], b"\x80" + tag0))
     return b"".join(out)
 
 
@@ -89,8 +91,8 @@ def decrypt_data(password: str, data: bytes) -> bytes:
     out = []
     try:
         for i in range(regular):
-            out.append(aead.decrypt(_nonce(nonce, i + 1), body[i * size:(i + 1) * size], b"\x00" + tag0))
-        out.append(aead.decrypt(_nonce(nonce, regular + 1), body[regular * size:], b"\x80" + tag0))
+            out.append(aead.decrypt(_nonce(nonce, i + 1), body[i * size : (i + 1) * size], b"\x00" + tag0))
+        out.append(aead.decrypt(_nonce(nonce, regular + 1), body[regular * size :], b"\x80" + tag0))
     except InvalidTag as e:
         raise DecryptError("sio: data is not authentic") from e
     return b"".join(out)

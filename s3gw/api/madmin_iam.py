@@ -140,15 +140,23 @@ async def add_service_account(request: web.Request, principal: Principal, body: 
     _root_keys_are_roots(request, principal, target)
     access, secret = _str(doc, "accessKey"), _str(doc, "secretKey")
     if access != access.strip():
-        raise AdminError("XMinioInvalidResource",
-                         "Policy, user or group names are not allowed to begin or end with space characters")
+        raise AdminError(
+            "XMinioInvalidResource", "Policy, user or group names are not allowed to begin or end with space characters"
+        )
     request[AUDIT_INFO].update(target=target, detail=access)
     key, secret, expires = await iam.add_service_account(
-        target, access_key=access, secret=secret, policy=_policy_field(doc, "policy"), name=_str(doc, "name"),
-        description=_str(doc, "description") or _str(doc, "comment"), expires=parse_time(doc.get("expiration")))
+        target,
+        access_key=access,
+        secret=secret,
+        policy=_policy_field(doc, "policy"),
+        name=_str(doc, "name"),
+        description=_str(doc, "description") or _str(doc, "comment"),
+        expires=parse_time(doc.get("expiration")),
+    )
     resp = {"credentials": {"accessKey": key, "secretKey": secret, "expiration": _expiry(expires)}}
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(resp).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(resp).encode()), content_type="application/octet-stream"
+    )
 
 
 @ROUTES.route("POST", "/update-service-account", "admin:UpdateServiceAccount")
@@ -158,22 +166,30 @@ async def update_service_account(request: web.Request, principal: Principal, bod
         raise AdminError("InvalidRequest", "Invalid Request")
     request[AUDIT_INFO].update(target=access)
     iam = request.app[IAM]
-    sa = await iam.service_account(access)     # MinIO: not found before the body is read
+    sa = await iam.service_account(access)  # MinIO: not found before the body is read
     _root_keys_are_roots(request, principal, sa.parent)
     doc = await _document(request, principal, body)
     expires = doc.get("newExpiration")
     await iam.update_service_account(
-        access, secret=_str(doc, "newSecretKey"), status=_str(doc, "newStatus"), name=_str(doc, "newName"),
+        access,
+        secret=_str(doc, "newSecretKey"),
+        status=_str(doc, "newStatus"),
+        name=_str(doc, "newName"),
         description=_str(doc, "newDescription"),
         expires=None if expires is None else (parse_time(expires) or 0.0),
-        policy=_policy_field(doc, "newPolicy"))
+        policy=_policy_field(doc, "newPolicy"),
+    )
     return web.Response(status=204)
 
 
 def _account_row(c: CredentialInfo) -> dict[str, Any]:
-    row: dict[str, Any] = {"parentUser": c.parent, "accountStatus": _status(c.status),
-                           "impliedPolicy": c.policy is None, "accessKey": c.access_key,
-                           "expiration": _expiry(c.expires)}
+    row: dict[str, Any] = {
+        "parentUser": c.parent,
+        "accountStatus": _status(c.status),
+        "impliedPolicy": c.policy is None,
+        "accessKey": c.access_key,
+        "expiration": _expiry(c.expires),
+    }
     if c.name:
         row["name"] = c.name
     if c.description:
@@ -198,16 +214,21 @@ async def info_service_account(request: web.Request, principal: Principal, body:
     iam = request.app[IAM]
     sa = await iam.service_account(access)
     policy = json.loads(sa.policy) if sa.policy is not None else await iam.combined_policy(sa.parent)
-    doc: dict[str, Any] = {"parentUser": sa.parent, "accountStatus": _status(sa.status),
-                           "impliedPolicy": sa.policy is None, "policy": json.dumps(policy, indent=1)}
+    doc: dict[str, Any] = {
+        "parentUser": sa.parent,
+        "accountStatus": _status(sa.status),
+        "impliedPolicy": sa.policy is None,
+        "policy": json.dumps(policy, indent=1),
+    }
     if sa.name:
         doc["name"] = sa.name
     if sa.description:
         doc["description"] = sa.description
     if sa.expires:
         doc["expiration"] = _rfc3339(sa.expires)
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(doc).encode()), content_type="application/octet-stream"
+    )
 
 
 async def _listing_own(request: web.Request, principal: Principal, body: bytes) -> bool:
@@ -220,8 +241,9 @@ async def list_service_accounts(request: web.Request, principal: Principal, body
     target = _self(principal) if user in ("", principal.access_key) else user
     accounts = await request.app[IAM].list_service_accounts(target)
     doc = {"accounts": [_account_row(a) for a in accounts] or None}
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(doc).encode()), content_type="application/octet-stream"
+    )
 
 
 async def _removing_own(request: web.Request, principal: Principal, body: bytes) -> bool:
@@ -252,8 +274,12 @@ async def delete_service_account(request: web.Request, principal: Principal, bod
     return web.Response(status=204)
 
 
-_LIST_TYPES = {"users-only": (False, False), "sts-only": (True, False), "svcacc-only": (False, True),
-               "all": (True, True)}
+_LIST_TYPES = {
+    "users-only": (False, False),
+    "sts-only": (True, False),
+    "svcacc-only": (False, True),
+    "all": (True, True),
+}
 
 
 async def _bulk_own(request: web.Request, principal: Principal, body: bytes) -> bool:
@@ -295,19 +321,21 @@ async def list_access_keys_bulk(request: web.Request, principal: Principal, body
                 continue
         if svc:
             keys = await iam.list_service_accounts(user)
-            entry["serviceAccounts"] = [{"accessKey": k.access_key, "expiration": _expiry(k.expires)}
-                                        for k in keys] or None
+            entry["serviceAccounts"] = [
+                {"accessKey": k.access_key, "expiration": _expiry(k.expires)} for k in keys
+            ] or None
             if not sts and not keys:
                 continue
         out[user] = entry
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(out).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(out).encode()), content_type="application/octet-stream"
+    )
 
 
 async def _is_user(request: web.Request, name: str) -> bool:
     try:
         await request.app[IAM].get_user(name)
-    except NoSuchUser:      # skipped, as MinIO does
+    except NoSuchUser:  # skipped, as MinIO does
         return False
     return True
 
@@ -321,10 +349,16 @@ async def temporary_account_info(request: web.Request, principal: Principal, bod
     iam = request.app[IAM]
     acc = await iam.temporary_account(access)
     policy = json.loads(acc.policy) if acc.policy is not None else await iam.combined_policy(acc.parent)
-    doc = {"parentUser": acc.parent, "accountStatus": _status(acc.status), "impliedPolicy": acc.policy is None,
-           "policy": json.dumps(policy, indent=1), "expiration": _expiry(acc.expires)}
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
-                        content_type="application/octet-stream")
+    doc = {
+        "parentUser": acc.parent,
+        "accountStatus": _status(acc.status),
+        "impliedPolicy": acc.policy is None,
+        "policy": json.dumps(policy, indent=1),
+        "expiration": _expiry(acc.expires),
+    }
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(doc).encode()), content_type="application/octet-stream"
+    )
 
 
 # --------------------------------------------------------------------------- groups
@@ -342,8 +376,12 @@ async def update_group_members(request: web.Request, principal: Principal, body:
     try:
         doc = json.loads(body)
         group, members, remove = doc["group"], doc.get("members") or [], doc.get("isRemove", False)
-        if not isinstance(group, str) or not isinstance(members, list) or not isinstance(remove, bool) or \
-                not all(isinstance(m, str) for m in members):
+        if (
+            not isinstance(group, str)
+            or not isinstance(members, list)
+            or not isinstance(remove, bool)
+            or not all(isinstance(m, str) for m in members)
+        ):
             raise ValueError("madmin's GroupAddRemove")
     except (ValueError, KeyError, TypeError, RecursionError):
         raise AdminError("InvalidRequest", "Invalid Request") from None
@@ -361,8 +399,9 @@ async def group_info(request: web.Request, principal: Principal, body: bytes) ->
     g = await request.app[IAM].group(request.query.get("group", ""))
     # a disabled group's policies are not shown (MinIO: they do not apply)
     policy = ",".join(g.policies) if g.status == ENABLED else ""
-    return web.json_response({"name": g.name, "status": g.status, "members": g.members,
-                              "policy": policy, "updatedAt": _rfc3339(g.updated)})
+    return web.json_response(
+        {"name": g.name, "status": g.status, "members": g.members, "policy": policy, "updatedAt": _rfc3339(g.updated)}
+    )
 
 
 @ROUTES.route("GET", "/groups", "admin:ListGroups")
@@ -402,8 +441,9 @@ async def policy_entities(request: web.Request, principal: Principal, body: byte
             rows.append(row)
         out["userMappings"] = rows or None
     if q_groups:
-        out["groupMappings"] = [{"group": g, "policies": p} for g, p in sorted(group_policies.items())
-                                if g in q_groups] or None
+        out["groupMappings"] = [
+            {"group": g, "policies": p} for g, p in sorted(group_policies.items()) if g in q_groups
+        ] or None
     if q_policies or not (q_users or q_groups):
         holders: dict[str, tuple[list[str], list[str]]] = {}
         for u in users:
@@ -412,10 +452,14 @@ async def policy_entities(request: web.Request, principal: Principal, body: byte
         for g in groups:
             for p in g.policies:
                 holders.setdefault(p, ([], []))[1].append(g.name)
-        out["policyMappings"] = [{"policy": p, "users": sorted(us) or None, "groups": sorted(gs) or None}
-                                 for p, (us, gs) in sorted(holders.items()) if not q_policies or p in q_policies] or None
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(out).encode()),
-                        content_type="application/octet-stream")
+        out["policyMappings"] = [
+            {"policy": p, "users": sorted(us) or None, "groups": sorted(gs) or None}
+            for p, (us, gs) in sorted(holders.items())
+            if not q_policies or p in q_policies
+        ] or None
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(out).encode()), content_type="application/octet-stream"
+    )
 
 
 __all__ = ["TIME_SENTINEL", "parse_time"]

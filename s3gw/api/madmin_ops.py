@@ -43,8 +43,9 @@ async def trace_stream(request: web.Request, principal: Principal, body: bytes) 
     except ValueError:
         raise AdminError("InvalidRequest", "Invalid Request") from None
     flt = trace.TraceFilter(types=types, only_errors=q.get("err") == "true", threshold_ns=threshold)
-    resp = await stream(request, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                  "X-Accel-Buffering": "no"})
+    resp = await stream(
+        request, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
     with contextlib.suppress(ConnectionError, RuntimeError):
         async for line in request.app[TRACER].subscribe(flt):
             await resp.write(line if line is not None else b" ")
@@ -63,7 +64,7 @@ async def _kv_body(request: web.Request, principal: Principal, body: bytes) -> s
 
 
 def _applied(resp: web.Response) -> web.Response:
-    resp.headers["x-minio-config-applied"] = "true"     # applied at once: no restart needed (madmin)
+    resp.headers["x-minio-config-applied"] = "true"  # applied at once: no restart needed (madmin)
     return resp
 
 
@@ -71,9 +72,9 @@ def _applied(resp: web.Response) -> web.Response:
 async def get_config_kv(request: web.Request, principal: Principal, body: bytes) -> web.Response:
     words = request.query.get("key", "").split()
     rc = request.app[RUNTIME]
-    await rc.refresh()          # what the store holds now (another process may have just changed it)
+    await rc.refresh()  # what the store holds now (another process may have just changed it)
     text = rc.render(words[0] if words else "")
-    if len(words) > 1:            # "api requests_max": that key only
+    if len(words) > 1:  # "api requests_max": that key only
         line = text.split(" ", 1)
         kv = [p for p in line[1].split() if p.split("=", 1)[0] in words[1:]] if len(line) > 1 else []
         text = f"{words[0]} " + " ".join(kv) + "\n"
@@ -125,8 +126,9 @@ async def list_config_history(request: web.Request, principal: Principal, body: 
         raise AdminError("InvalidRequest", "Invalid Request")
     entries = await request.app[RUNTIME].history(int(raw) or 10)
     doc = [{"restoreId": rid, "createTime": _rfc3339(created), "data": data} for rid, created, data in entries]
-    return web.Response(body=await _seal(principal.secret_key, json.dumps(doc).encode()),
-                        content_type="application/octet-stream")
+    return web.Response(
+        body=await _seal(principal.secret_key, json.dumps(doc).encode()), content_type="application/octet-stream"
+    )
 
 
 @ROUTES.route("PUT", "/restore-config-history-kv", "admin:ConfigUpdate")
@@ -155,28 +157,47 @@ async def data_usage_info(request: web.Request, principal: Principal, body: byte
     drives when ``capacity=true``. Size histograms are not kept (empty)."""
     ops = request.app[OPS]
     usage = await ops.usage.get()
-    buckets = {b: {"size": u["bytes"], "objectsCount": u["objects"], "versionsCount": u["versions"],
-                   "deleteMarkersCount": u["delete_markers"], "objectsSizesHistogram": {},
-                   "objectsVersionsHistogram": {}, "objectsPendingReplicationTotalSize": 0,
-                   "objectsFailedReplicationTotalSize": 0, "objectsReplicatedTotalSize": 0,
-                   "objectReplicaTotalSize": 0, "objectsPendingReplicationCount": 0,
-                   "objectsFailedReplicationCount": 0}
-               for b, u in sorted(usage.items())}
+    buckets = {
+        b: {
+            "size": u["bytes"],
+            "objectsCount": u["objects"],
+            "versionsCount": u["versions"],
+            "deleteMarkersCount": u["delete_markers"],
+            "objectsSizesHistogram": {},
+            "objectsVersionsHistogram": {},
+            "objectsPendingReplicationTotalSize": 0,
+            "objectsFailedReplicationTotalSize": 0,
+            "objectsReplicatedTotalSize": 0,
+            "objectReplicaTotalSize": 0,
+            "objectsPendingReplicationCount": 0,
+            "objectsFailedReplicationCount": 0,
+        }
+        for b, u in sorted(usage.items())
+    }
     doc: dict[str, object] = {
-        "lastUpdate": _rfc3339(time.time()), "objectsCount": sum(u["objects"] for u in usage.values()),
+        "lastUpdate": _rfc3339(time.time()),
+        "objectsCount": sum(u["objects"] for u in usage.values()),
         "objectsTotalSize": sum(u["bytes"] for u in usage.values()),
         "versionsCount": sum(u["versions"] for u in usage.values()),
         "deleteMarkersCount": sum(u["delete_markers"] for u in usage.values()),
-        "bucketsCount": len(usage), "bucketsUsageInfo": buckets,
+        "bucketsCount": len(usage),
+        "bucketsUsageInfo": buckets,
         "bucketsSizes": {b: u["bytes"] for b, u in sorted(usage.items())},
-        "objectsPendingReplicationTotalSize": 0, "objectsFailedReplicationTotalSize": 0,
-        "objectsReplicatedTotalSize": 0, "objectsReplicaTotalSize": 0, "objectsPendingReplicationCount": 0,
-        "objectsFailedReplicationCount": 0, "tierStats": {},
+        "objectsPendingReplicationTotalSize": 0,
+        "objectsFailedReplicationTotalSize": 0,
+        "objectsReplicatedTotalSize": 0,
+        "objectsReplicaTotalSize": 0,
+        "objectsPendingReplicationCount": 0,
+        "objectsFailedReplicationCount": 0,
+        "tierStats": {},
     }
     if request.query.get("capacity") == "true":
         st = await ops.probe.get()
-        doc.update(capacity=sum(d.total for d in st.drives), freeCapacity=sum(d.free for d in st.drives),
-                   usedCapacity=sum(d.used for d in st.drives))
+        doc.update(
+            capacity=sum(d.total for d in st.drives),
+            freeCapacity=sum(d.free for d in st.drives),
+            usedCapacity=sum(d.used for d in st.drives),
+        )
     return web.json_response(doc)
 
 

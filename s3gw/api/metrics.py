@@ -63,7 +63,7 @@ async def metrics_allowed(request: web.Request) -> bool:
         head_b64, claims_b64, sig_b64 = token.split(".")
         head, claims = json.loads(_b64url(head_b64)), json.loads(_b64url(claims_b64))
         sig = _b64url(sig_b64)
-    except (ValueError, RecursionError):      # RecursionError: JSON nested past the stack
+    except (ValueError, RecursionError):  # RecursionError: JSON nested past the stack
         return False
     if not isinstance(head, dict) or head.get("alg") not in ("HS512", "HS256") or not isinstance(claims, dict):
         return False
@@ -71,7 +71,7 @@ async def metrics_allowed(request: web.Request) -> bool:
     # metrics_token_max_lifetime ahead (default 100 years: what mc generates), with
     # the clock skew S3 allows
     try:
-        exp = json_number(claims.get("exp"))    # a NumericDate (RFC 7519): a JSON number, nothing else
+        exp = json_number(claims.get("exp"))  # a NumericDate (RFC 7519): a JSON number, nothing else
     except ValueError:
         return False
     now = time.time()
@@ -79,7 +79,7 @@ async def metrics_allowed(request: web.Request) -> bool:
         return False
     iam = request.app[IAM]
     p = await iam.principal(str(claims.get("sub", "")))
-    if p is None or not p.enabled or p.kind == "sts":     # temporary credentials sign with their token
+    if p is None or not p.enabled or p.kind == "sts":  # temporary credentials sign with their token
         return False
     algo = hashlib.sha512 if head["alg"] == "HS512" else hashlib.sha256
     want = hmac.new(p.secret_key.encode(), f"{head_b64}.{claims_b64}".encode(), algo).digest()
@@ -120,8 +120,12 @@ def _metrics(kind: str) -> Any:
             return _denied(request)
         tel = request.app[TELEMETRY]
         await refresh(request, usage=kind != "node")
-        registry = {"s3gw": tel.registry, "cluster": tel.minio_cluster, "bucket": tel.minio_bucket,
-                    "node": tel.minio_node}[kind]
+        registry = {
+            "s3gw": tel.registry,
+            "cluster": tel.minio_cluster,
+            "bucket": tel.minio_bucket,
+            "node": tel.minio_node,
+        }[kind]
         return tel.render(registry)
 
     handler.__name__ = f"metrics_{kind}"
@@ -140,8 +144,12 @@ async def db_stats(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
-SCRAPES = (("/metrics", "s3gw"), ("/minio/v2/metrics/cluster", "cluster"),
-           ("/minio/v2/metrics/bucket", "bucket"), ("/minio/v2/metrics/node", "node"))
+SCRAPES = (
+    ("/metrics", "s3gw"),
+    ("/minio/v2/metrics/cluster", "cluster"),
+    ("/minio/v2/metrics/bucket", "bucket"),
+    ("/minio/v2/metrics/node", "node"),
+)
 
 
 def add_routes(app: web.Application) -> None:

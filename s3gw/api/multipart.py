@@ -47,8 +47,12 @@ async def create_multipart_upload(rq: Request) -> web.StreamResponse:
     if opts.checksum_algo:
         headers["x-amz-checksum-algorithm"] = opts.checksum_algo
         headers["x-amz-checksum-type"] = opts.checksum_type
-    body = X.document("InitiateMultipartUploadResult", X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key),
-                      X.el("UploadId", up.upload_id))
+    body = X.document(
+        "InitiateMultipartUploadResult",
+        X.el("Bucket", rq.op.bucket),
+        X.el("Key", rq.op.key),
+        X.el("UploadId", up.upload_id),
+    )
     return xml_response(body, headers=headers)
 
 
@@ -72,40 +76,61 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
         if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
     )
     src, part = await rq.core.upload_part_copy(
-        rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), src_bucket, src_key, src_version,
-        rq.header("x-amz-copy-source-range"), cond,
+        rq.op.bucket,
+        rq.op.key,
+        _upload_id(rq),
+        _part_number(rq),
+        src_bucket,
+        src_key,
+        src_version,
+        rq.header("x-amz-copy-source-range"),
+        cond,
     )
     headers = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" else {}
-    body = X.document("CopyPartResult", X.el("LastModified", X.iso8601(part.mtime)), X.el("ETag", f'"{part.etag}"'),
-                      _checksum_el(part.info.checksum))
+    body = X.document(
+        "CopyPartResult",
+        X.el("LastModified", X.iso8601(part.mtime)),
+        X.el("ETag", f'"{part.etag}"'),
+        _checksum_el(part.info.checksum),
+    )
     return xml_response(body, headers=headers)
 
 
 async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
     # x-amz-checksum-* on CompleteMultipartUpload describe the object (mc sends
     # them), not this XML body: only Content-MD5 is checked against the body
-    root = await rq.read_document("CompleteMultipartUpload", body_checksums=False,
-                                  max_elements=1 + MAX_PART_ELEMENTS * MAX_PARTS)
+    root = await rq.read_document(
+        "CompleteMultipartUpload", body_checksums=False, max_elements=1 + MAX_PART_ELEMENTS * MAX_PARTS
+    )
     assert root is not None
     chosen = []
     for p in X.as_list(root.get("Part")):
         if not isinstance(p, dict) or p.get("PartNumber") is None or p.get("ETag") is None:
             raise S3Error("MalformedXML")
         try:
-            number = parse_int(p["PartNumber"])     # a string of ASCII digits, not an element or junk
+            number = parse_int(p["PartNumber"])  # a string of ASCII digits, not an element or junk
         except ValueError as e:
             raise S3Error("MalformedXML") from e
         ck = next((v for k, v in p.items() if k.startswith("Checksum") and isinstance(v, str)), None)
         chosen.append(CompletedPart(number, str(p["ETag"]), ck))
-    rec = await rq.core.complete_upload(rq.op.bucket, rq.op.key, _upload_id(rq), chosen,
-                                       if_match=rq.header("If-Match"), if_none_match=rq.header("If-None-Match"))
+    rec = await rq.core.complete_upload(
+        rq.op.bucket,
+        rq.op.key,
+        _upload_id(rq),
+        chosen,
+        if_match=rq.header("If-Match"),
+        if_none_match=rq.header("If-None-Match"),
+    )
     headers = write_headers(rec)
     ck = rec.info.checksum
     out = X.document(
         "CompleteMultipartUploadResult",
         X.el("Location", f"{rq.http.scheme}://{rq.http.host}/{rq.op.bucket}/{rq.op.key}"),
-        X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("ETag", f'"{rec.etag}"'),
-        _checksum_el(ck), X.el("ChecksumType", ck.type) if ck else None,
+        X.el("Bucket", rq.op.bucket),
+        X.el("Key", rq.op.key),
+        X.el("ETag", f'"{rec.etag}"'),
+        _checksum_el(ck),
+        X.el("ChecksumType", ck.type) if ck else None,
     )
     return xml_response(out, headers=headers)
 
@@ -118,18 +143,32 @@ async def abort_multipart_upload(rq: Request) -> web.StreamResponse:
 async def list_parts(rq: Request) -> web.StreamResponse:
     assert rq.op.listing is not None
     marker, max_parts = rq.op.listing.part_marker, rq.op.listing.max_keys
-    up, parts, truncated = await rq.core.list_parts(rq.op.bucket, rq.op.key, _upload_id(rq), marker,
-                                                    min(max_parts, MAX_PARTS))
-    items = [X.el("Part", X.el("PartNumber", p.part_number), X.el("LastModified", X.iso8601(p.mtime)),
-                  X.el("ETag", f'"{p.etag}"'), X.el("Size", p.size), _checksum_el(p.info.checksum))
-             for p in parts]
+    up, parts, truncated = await rq.core.list_parts(
+        rq.op.bucket, rq.op.key, _upload_id(rq), marker, min(max_parts, MAX_PARTS)
+    )
+    items = [
+        X.el(
+            "Part",
+            X.el("PartNumber", p.part_number),
+            X.el("LastModified", X.iso8601(p.mtime)),
+            X.el("ETag", f'"{p.etag}"'),
+            X.el("Size", p.size),
+            _checksum_el(p.info.checksum),
+        )
+        for p in parts
+    ]
     body = X.document(
-        "ListPartsResult", X.el("Bucket", rq.op.bucket), X.el("Key", rq.op.key), X.el("UploadId", up.upload_id),
+        "ListPartsResult",
+        X.el("Bucket", rq.op.bucket),
+        X.el("Key", rq.op.key),
+        X.el("UploadId", up.upload_id),
         initiator(),
-        owner(), X.el("StorageClass", up.info.storage_class or "STANDARD"),
+        owner(),
+        X.el("StorageClass", up.info.storage_class or "STANDARD"),
         X.el("PartNumberMarker", marker),
         X.el("NextPartNumberMarker", parts[-1].part_number if parts and truncated else 0),
-        X.el("MaxParts", max_parts), X.el("IsTruncated", "true" if truncated else "false"),
+        X.el("MaxParts", max_parts),
+        X.el("IsTruncated", "true" if truncated else "false"),
         X.el("ChecksumAlgorithm", up.info.checksum_algo) if up.info.checksum_algo else None,
         X.el("ChecksumType", up.info.checksum_type) if up.info.checksum_algo else None,
         *items,

@@ -9,10 +9,10 @@ import asyncio
 
 from aiohttp import web
 
-from ..core.conditions import Conditions
 from ..core import NULL_VERSION
-from . import xml as X
+from ..core.conditions import Conditions
 from . import authz
+from . import xml as X
 from .app import Request, to_s3_error
 from .authz import PER_KEY
 from .errors import S3Error
@@ -45,8 +45,13 @@ _SEND_BUFFER = 2 << 20
 async def get_object(rq: Request) -> web.StreamResponse:
     head = rq.http.method == "HEAD"
     read = await rq.core.get_object(
-        rq.op.bucket, rq.op.key, version_id=rq.op.version_id, range_header=rq.header("Range"),
-        cond=_conditions(rq), part_number=rq.op.part_number, with_body=not head,
+        rq.op.bucket,
+        rq.op.key,
+        version_id=rq.op.version_id,
+        range_header=rq.header("Range"),
+        cond=_conditions(rq),
+        part_number=rq.op.part_number,
+        with_body=not head,
     )
     headers = object_response_headers(rq, read)
     status = 206 if read.partial else 200
@@ -104,8 +109,9 @@ async def get_object(rq: Request) -> web.StreamResponse:
 
 async def delete_object(rq: Request) -> web.StreamResponse:
     with governance_denied(rq):
-        removed, marker = await rq.core.delete_object(rq.op.bucket, rq.op.key, rq.op.version_id,
-                                                      bypass_governance=bypass_governance(rq))
+        removed, marker = await rq.core.delete_object(
+            rq.op.bucket, rq.op.key, rq.op.version_id, bypass_governance=bypass_governance(rq)
+        )
     headers: dict[str, str] = {}
     if marker is not None and marker.version_id != NULL_VERSION:
         # a null delete marker (suspended bucket) is not announced, as MinIO does
@@ -136,12 +142,20 @@ async def delete_objects(rq: Request) -> web.StreamResponse:
             # each key is authorised as its own DeleteObject (authz.PER_KEY): a denied one is an Error entry
             decision = await rq.authorize(Operation(PER_KEY[rq.op.name], rq.op.bucket, key), vid)
             with governance_denied(rq, decision):
-                removed, marker = await rq.core.delete_object(rq.op.bucket, key, vid,
-                                                              bypass_governance=bypass_governance(rq, decision))
+                removed, marker = await rq.core.delete_object(
+                    rq.op.bucket, key, vid, bypass_governance=bypass_governance(rq, decision)
+                )
         except Exception as exc:  # one key's failure is reported in the document
             err = to_s3_error(exc, rq.request_id, rq.op, key)
-            out.append(X.el("Error", X.el("Key", key), X.el("VersionId", vid) if vid else None,
-                            X.el("Code", err.code), X.el("Message", err.message)))
+            out.append(
+                X.el(
+                    "Error",
+                    X.el("Key", key),
+                    X.el("VersionId", vid) if vid else None,
+                    X.el("Code", err.code),
+                    X.el("Message", err.message),
+                )
+            )
             continue
         if quiet:
             continue
@@ -187,8 +201,15 @@ async def copy_object(rq: Request) -> web.StreamResponse:
         if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
     )
     src, rec = await rq.core.copy_object(
-        src_bucket, src_key, src_version, rq.op.bucket, rq.op.key,
-        cond=cond, replace_meta=directive == "REPLACE", replace_tags=tag_directive == "REPLACE", opts=opts,
+        src_bucket,
+        src_key,
+        src_version,
+        rq.op.bucket,
+        rq.op.key,
+        cond=cond,
+        replace_meta=directive == "REPLACE",
+        replace_tags=tag_directive == "REPLACE",
+        opts=opts,
     )
     headers = write_headers(rec)
     if src_version is not None:

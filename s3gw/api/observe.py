@@ -29,8 +29,13 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric,
-                                   UnknownMetricFamily)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    UnknownMetricFamily,
+)
 
 from ..auth import claimed_access_key
 from ..common.version import VERSION
@@ -52,9 +57,9 @@ def request_key(name: str, kind: type) -> Any:
     return _RequestKey(name, kind) if _RequestKey is not None else f"s3gw.{name}"
 
 
-REQUEST_ID = request_key("request_id", str)     # the id every answer carries as x-amz-request-id
-S3_INFO = request_key("s3", dict)               # what the S3 pipeline learnt (operation, bucket, key, error, caller)
-AUDIT_INFO = request_key("audit", dict)         # the admin action a handler performs (for the audit log)
+REQUEST_ID = request_key("request_id", str)  # the id every answer carries as x-amz-request-id
+S3_INFO = request_key("s3", dict)  # what the S3 pipeline learnt (operation, bucket, key, error, caller)
+AUDIT_INFO = request_key("audit", dict)  # the admin action a handler performs (for the audit log)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -113,10 +118,10 @@ class OpStats:
 class State:
     """What a scrape reads from the core (filled by ``api/metrics.py`` ``refresh``)."""
 
-    storage_state: Any = None                 # core.ops.StorageState
+    storage_state: Any = None  # core.ops.StorageState
     healing: dict[str, Any] = field(default_factory=dict)
-    worker: dict[str, int] = field(default_factory=dict)      # the heal queue worker's totals
-    sequences: dict[str, int] = field(default_factory=dict)   # heal sequences' (mc admin heal) totals
+    worker: dict[str, int] = field(default_factory=dict)  # the heal queue worker's totals
+    sequences: dict[str, int] = field(default_factory=dict)  # heal sequences' (mc admin heal) totals
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     maintenance: bool = False
     meta_pool: dict[str, Any] = field(default_factory=dict)
@@ -125,17 +130,26 @@ class State:
 
 class Telemetry:
     def __init__(self, server: str = "", tracer: trace.TraceHub | None = None) -> None:
-        self.server = server                  # this gateway's HOST:PORT (MinIO's "server" label)
-        self.tracer = tracer                  # mc admin trace's subscribers (api/trace.py); None: no tracing
+        self.server = server  # this gateway's HOST:PORT (MinIO's "server" label)
+        self.tracer = tracer  # mc admin trace's subscribers (api/trace.py); None: no tracing
         self.started = time.time()
         self.ops: dict[str, OpStats] = defaultdict(OpStats)
         self.state = State()
-        disable_created_metrics()   # no *_created series (process-wide; nothing here wants them)
+        disable_created_metrics()  # no *_created series (process-wide; nothing here wants them)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.http_requests = Counter("http_requests", "HTTP requests answered, by method and status",
-                                     ["method", "status"], registry=self.registry)
-        self.http_duration = Histogram("http_request_duration_seconds", "Time to answer an HTTP request",
-                                       ["method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.http_requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by method and status",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_Collector(self._s3gw_series))
         self.minio_cluster = CollectorRegistry(auto_describe=True)
         self.minio_cluster.register(_Collector(self._minio_cluster_series))
@@ -153,8 +167,9 @@ class Telemetry:
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         @web.middleware
-        async def observe(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                          ) -> web.StreamResponse:
+        async def observe(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
             request[REQUEST_ID] = new_request_id()
             started = time.monotonic()
             wall = time.time()
@@ -168,21 +183,21 @@ class Telemetry:
                 status = e.status
                 raise
             except asyncio.CancelledError:
-                status = 499           # the client went away (nginx's code for it)
+                status = 499  # the client went away (nginx's code for it)
                 raise
             finally:
                 try:
                     seconds = time.monotonic() - started
                     self.observe(request, resp, status, seconds)
-                    if self.tracer is not None and self.tracer.active:      # nobody tracing: nothing more
+                    if self.tracer is not None and self.tracer.active:  # nobody tracing: nothing more
                         self._trace(request, resp, status, wall, seconds)
-                except Exception:      # telemetry must never break a request
+                except Exception:  # telemetry must never break a request
                     log.exception("telemetry failed")
 
         return observe
 
     def observe(self, request: web.Request, resp: web.StreamResponse | None, status: int, seconds: float) -> None:
-        method = request.method if request.method in _METHODS else "OTHER"   # bounded label values
+        method = request.method if request.method in _METHODS else "OTHER"  # bounded label values
         self.http_requests.labels(method, str(status)).inc()
         self.http_duration.labels(method).observe(seconds)
         s3: dict[str, Any] | None = request.get(S3_INFO)
@@ -203,12 +218,20 @@ class Telemetry:
         s3 = s3 or {}
         rid = (resp.headers.get("x-amz-request-id") if resp is not None else None) or request.get(REQUEST_ID)
         record = {
-            "time": _iso(time.time()), "request_id": rid, "remote": request.remote,
-            "method": request.method, "path": request.path,
+            "time": _iso(time.time()),
+            "request_id": rid,
+            "remote": request.remote,
+            "method": request.method,
+            "path": request.path,
             "operation": s3.get("operation") or _route_name(request),
-            "bucket": s3.get("bucket", ""), "key": s3.get("key", ""), "status": status,
-            "error": s3.get("error"), "bytes_in": received, "bytes_out": sent,
-            "duration_ms": round(seconds * 1000, 3), "access_key": s3.get("access_key", ""),
+            "bucket": s3.get("bucket", ""),
+            "key": s3.get("key", ""),
+            "status": status,
+            "error": s3.get("error"),
+            "bytes_in": received,
+            "bytes_out": sent,
+            "duration_ms": round(seconds * 1000, 3),
+            "access_key": s3.get("access_key", ""),
             "user_agent": request.headers.get("User-Agent", ""),
         }
         if not quiet and access_log.isEnabledFor(logging.INFO):
@@ -218,26 +241,48 @@ class Telemetry:
             audit = {"action": s3["operation"]}
         if audit is None and request.path.startswith("/minio/admin/"):
             # an admin endpoint that did not describe itself (s3gw admin info/heal): still audited
-            audit = {"action": _route_name(request),
-                     "access_key": claimed_access_key(request.headers, request.query) or "",
-                     "target": request.query.get("bucket", "")}
+            audit = {
+                "action": _route_name(request),
+                "access_key": claimed_access_key(request.headers, request.query) or "",
+                "target": request.query.get("bucket", ""),
+            }
         if audit is not None and audit_log.isEnabledFor(logging.INFO):
-            entry = {"time": record["time"], "request_id": rid, "access_key": audit.get("access_key") or
-                     s3.get("access_key", ""), "remote": request.remote, "action": audit["action"],
-                     "bucket": s3.get("bucket", ""), "key": s3.get("key", ""), "target": audit.get("target", ""),
-                     "status": status, "error": s3.get("error") or audit.get("error"),
-                     "version_id": resp.headers.get("x-amz-version-id") if resp is not None else None}
+            entry = {
+                "time": record["time"],
+                "request_id": rid,
+                "access_key": audit.get("access_key") or s3.get("access_key", ""),
+                "remote": request.remote,
+                "action": audit["action"],
+                "bucket": s3.get("bucket", ""),
+                "key": s3.get("key", ""),
+                "target": audit.get("target", ""),
+                "status": status,
+                "error": s3.get("error") or audit.get("error"),
+                "version_id": resp.headers.get("x-amz-version-id") if resp is not None else None,
+            }
             if audit.get("detail"):
                 entry["detail"] = audit["detail"]
             audit_log.info(json.dumps(entry, separators=(",", ":")))
 
-    def _trace(self, request: web.Request, resp: web.StreamResponse | None, status: int, wall: float,
-               seconds: float) -> None:
+    def _trace(
+        self, request: web.Request, resp: web.StreamResponse | None, status: int, wall: float, seconds: float
+    ) -> None:
         assert self.tracer is not None
         s3: dict[str, Any] = request.get(S3_INFO) or {}
         op = trace.operation_name(request.path, s3.get("operation"))
-        self.tracer.publish(trace.record(request, resp, status, wall, seconds, op, request.content_length or 0,
-                                         _sent_bytes(resp, request.method), request.host))
+        self.tracer.publish(
+            trace.record(
+                request,
+                resp,
+                status,
+                wall,
+                seconds,
+                op,
+                request.content_length or 0,
+                _sent_bytes(resp, request.method),
+                request.host,
+            )
+        )
 
     # -- scrapes ------------------------------------------------------------------
     def render(self, registry: CollectorRegistry) -> web.Response:
@@ -248,8 +293,9 @@ class Telemetry:
         yield _gauge("s3gw_build_info", "s3gw build", {"version": VERSION}, 1)
         yield _gauge("s3gw_uptime_seconds", "Seconds since this gateway started", {}, time.time() - self.started)
         req = CounterMetricFamily("s3gw_s3_requests", "S3 requests by operation", labels=["operation"])
-        err = CounterMetricFamily("s3gw_s3_errors", "S3 requests answered with an error, by S3 code",
-                                  labels=["operation", "code"])
+        err = CounterMetricFamily(
+            "s3gw_s3_errors", "S3 requests answered with an error, by S3 code", labels=["operation", "code"]
+        )
         rx = CounterMetricFamily("s3gw_s3_received_bytes", "Request body bytes (in)", labels=["operation"])
         tx = CounterMetricFamily("s3gw_s3_sent_bytes", "Response body bytes (out)", labels=["operation"])
         inflight = 0
@@ -264,10 +310,12 @@ class Telemetry:
         yield _gauge("s3gw_s3_requests_inflight", "S3 requests being served now", {}, inflight)
         s = self.state
         if s.storage_state is not None:
-            used = GaugeMetricFamily("storage_used_bytes", "Used bytes of each drive's file system",
-                                     labels=["drive", "node"])
-            total = GaugeMetricFamily("storage_total_bytes", "Size of each drive's file system",
-                                      labels=["drive", "node"])
+            used = GaugeMetricFamily(
+                "storage_used_bytes", "Used bytes of each drive's file system", labels=["drive", "node"]
+            )
+            total = GaugeMetricFamily(
+                "storage_total_bytes", "Size of each drive's file system", labels=["drive", "node"]
+            )
             free = GaugeMetricFamily("storage_free_bytes", "Free bytes of each drive", labels=["drive", "node"])
             up = GaugeMetricFamily("s3gw_drive_up", "1 when the drive is online", labels=["drive", "node"])
             for d in s.storage_state.drives:
@@ -306,11 +354,16 @@ class Telemetry:
         yield from (ub, uo)
         m = s.meta_pool
         if m:
-            yield _gauge("s3gw_meta_pool_size", "Metadata store connections (SQLite: worker threads)", {},
-                         m.get("max_size", m.get("pool_size", 0)))
+            yield _gauge(
+                "s3gw_meta_pool_size",
+                "Metadata store connections (SQLite: worker threads)",
+                {},
+                m.get("max_size", m.get("pool_size", 0)),
+            )
             yield _gauge("s3gw_meta_pool_in_use", "Metadata store calls holding a connection", {}, m.get("in_use", 0))
-            yield _gauge("s3gw_meta_pool_waiting", "Metadata store calls waiting for a connection", {},
-                         m.get("waiting", 0))
+            yield _gauge(
+                "s3gw_meta_pool_waiting", "Metadata store calls waiting for a connection", {}, m.get("waiting", 0)
+            )
             yield _counter("s3gw_meta_pool_waits", "Metadata store calls that had to wait", m.get("waits", 0))
             yield _counter("s3gw_meta_calls", "Metadata store calls", m.get("calls", 0))
             yield _counter("s3gw_meta_errors", "Metadata store calls that failed", m.get("errors", 0))
@@ -325,20 +378,26 @@ class Telemetry:
         srv = ["server", "api"]
         families = {
             "req": CounterMetricFamily("minio_s3_requests", "Total number of S3 requests", labels=srv),
-            "err": CounterMetricFamily("minio_s3_requests_errors", "Total number of S3 requests with (4xx and 5xx) "
-                                       "errors", labels=srv),
-            "4xx": CounterMetricFamily("minio_s3_requests_4xx_errors", "Total number of S3 requests with (4xx) errors",
-                                       labels=srv),
-            "5xx": CounterMetricFamily("minio_s3_requests_5xx_errors", "Total number of S3 requests with (5xx) errors",
-                                       labels=srv),
-            "inf": GaugeMetricFamily("minio_s3_requests_inflight_total", "Total number of S3 requests currently in "
-                                     "flight", labels=srv),
+            "err": CounterMetricFamily(
+                "minio_s3_requests_errors", "Total number of S3 requests with (4xx and 5xx) errors", labels=srv
+            ),
+            "4xx": CounterMetricFamily(
+                "minio_s3_requests_4xx_errors", "Total number of S3 requests with (4xx) errors", labels=srv
+            ),
+            "5xx": CounterMetricFamily(
+                "minio_s3_requests_5xx_errors", "Total number of S3 requests with (5xx) errors", labels=srv
+            ),
+            "inf": GaugeMetricFamily(
+                "minio_s3_requests_inflight_total", "Total number of S3 requests currently in flight", labels=srv
+            ),
             # MinIO names these counters without _total, which prometheus_client's counter
             # type would add: exposed untyped, so the names stay exactly MinIO's
-            "rx": UnknownMetricFamily("minio_s3_traffic_received_bytes", "Total number of s3 bytes received",
-                                      labels=["server"]),
-            "tx": UnknownMetricFamily("minio_s3_traffic_sent_bytes", "Total number of s3 bytes sent",
-                                      labels=["server"]),
+            "rx": UnknownMetricFamily(
+                "minio_s3_traffic_received_bytes", "Total number of s3 bytes received", labels=["server"]
+            ),
+            "tx": UnknownMetricFamily(
+                "minio_s3_traffic_sent_bytes", "Total number of s3 bytes sent", labels=["server"]
+            ),
         }
         rx = tx = 0
         for op, st in sorted(self.ops.items()):
@@ -362,57 +421,96 @@ class Telemetry:
             raw_total = sum(d.total for d in st.drives if d.online)
             raw_free = sum(d.free for d in st.drives if d.online)
             ratio = st.k / (st.k + st.m) if st.k + st.m else 1.0
-            yield _gauge("minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", lab, raw_total)
-            yield _gauge("minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", lab,
-                         raw_free)
-            yield _gauge("minio_cluster_capacity_usable_total_bytes", "Total usable capacity online in the cluster",
-                         lab, int(raw_total * ratio))
-            yield _gauge("minio_cluster_capacity_usable_free_bytes", "Total free usable capacity online in the "
-                         "cluster", lab, int(raw_free * ratio))
+            yield _gauge(
+                "minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", lab, raw_total
+            )
+            yield _gauge(
+                "minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", lab, raw_free
+            )
+            yield _gauge(
+                "minio_cluster_capacity_usable_total_bytes",
+                "Total usable capacity online in the cluster",
+                lab,
+                int(raw_total * ratio),
+            )
+            yield _gauge(
+                "minio_cluster_capacity_usable_free_bytes",
+                "Total free usable capacity online in the cluster",
+                lab,
+                int(raw_free * ratio),
+            )
             nd, nn = len(st.drives), len(st.nodes)
-            yield _gauge("minio_cluster_drive_online_total", "Total drives online in this cluster", lab,
-                         st.drives_online)
-            yield _gauge("minio_cluster_drive_offline_total", "Total drives offline in this cluster", lab,
-                         nd - st.drives_online)
+            yield _gauge(
+                "minio_cluster_drive_online_total", "Total drives online in this cluster", lab, st.drives_online
+            )
+            yield _gauge(
+                "minio_cluster_drive_offline_total", "Total drives offline in this cluster", lab, nd - st.drives_online
+            )
             yield _gauge("minio_cluster_drive_total", "Total drives in this cluster", lab, nd)
-            yield _gauge("minio_cluster_nodes_online_total", "Total number of MinIO nodes online", lab,
-                         st.nodes_online)
-            yield _gauge("minio_cluster_nodes_offline_total", "Total number of MinIO nodes offline", lab,
-                         nn - st.nodes_online)
+            yield _gauge("minio_cluster_nodes_online_total", "Total number of MinIO nodes online", lab, st.nodes_online)
+            yield _gauge(
+                "minio_cluster_nodes_offline_total", "Total number of MinIO nodes offline", lab, nn - st.nodes_online
+            )
             yield _gauge("minio_cluster_health_status", "Get current cluster health status", lab, int(st.write_ok))
-            yield _gauge("minio_cluster_write_quorum", "Maximum write quorum across all pools and sets", lab,
-                         st.write_quorum)
+            yield _gauge(
+                "minio_cluster_write_quorum", "Maximum write quorum across all pools and sets", lab, st.write_quorum
+            )
         usage = s.usage
-        yield _gauge("minio_cluster_usage_object_total", "Total number of objects in a cluster", lab,
-                     sum(u["objects"] for u in usage.values()))
-        yield _gauge("minio_cluster_usage_total_bytes", "Total cluster usage in bytes", lab,
-                     sum(u["bytes"] for u in usage.values()))
-        yield _gauge("minio_cluster_usage_version_total", "Total number of versions (includes delete marker) in a "
-                     "cluster", lab, sum(u["versions"] for u in usage.values()))
-        yield _gauge("minio_cluster_usage_deletemarker_total", "Total number of delete markers in a cluster", lab,
-                     sum(u["delete_markers"] for u in usage.values()))
+        yield _gauge(
+            "minio_cluster_usage_object_total",
+            "Total number of objects in a cluster",
+            lab,
+            sum(u["objects"] for u in usage.values()),
+        )
+        yield _gauge(
+            "minio_cluster_usage_total_bytes",
+            "Total cluster usage in bytes",
+            lab,
+            sum(u["bytes"] for u in usage.values()),
+        )
+        yield _gauge(
+            "minio_cluster_usage_version_total",
+            "Total number of versions (includes delete marker) in a cluster",
+            lab,
+            sum(u["versions"] for u in usage.values()),
+        )
+        yield _gauge(
+            "minio_cluster_usage_deletemarker_total",
+            "Total number of delete markers in a cluster",
+            lab,
+            sum(u["delete_markers"] for u in usage.values()),
+        )
         yield _gauge("minio_cluster_bucket_total", "Total number of buckets in the cluster", lab, len(usage))
         yield from self._minio_s3_series()
-        heal = CounterMetricFamily("minio_heal_objects_heal", "Objects healed in current self healing run",
-                                   labels=["server", "type"])
+        heal = CounterMetricFamily(
+            "minio_heal_objects_heal", "Objects healed in current self healing run", labels=["server", "type"]
+        )
         heal.add_metric([self.server, "object"], s.worker.get("healed", 0) + s.sequences.get("healed", 0))
         yield heal
-        herr = CounterMetricFamily("minio_heal_objects_errors", "Objects for which healing failed in current self "
-                                   "healing run", labels=["server", "type"])
+        herr = CounterMetricFamily(
+            "minio_heal_objects_errors",
+            "Objects for which healing failed in current self healing run",
+            labels=["server", "type"],
+        )
         herr.add_metric([self.server, "object"], s.worker.get("failed", 0) + s.sequences.get("failed", 0))
         yield herr
         if "heal_queued" in s.healing:
-            yield _gauge("minio_heal_objects_total", "Objects scanned since server start", lab,
-                         s.healing["heal_queued"])
+            yield _gauge(
+                "minio_heal_objects_total", "Objects scanned since server start", lab, s.healing["heal_queued"]
+            )
 
     def _minio_bucket_series(self) -> Iterator[Metric]:
         fams = [
             GaugeMetricFamily("minio_bucket_usage_total_bytes", "Total bucket size in bytes", labels=["bucket"]),
             GaugeMetricFamily("minio_bucket_usage_object_total", "Total number of objects", labels=["bucket"]),
-            GaugeMetricFamily("minio_bucket_usage_version_total", "Total number of versions (includes delete marker)",
-                              labels=["bucket"]),
-            GaugeMetricFamily("minio_bucket_usage_deletemarker_total", "Total number of delete markers",
-                              labels=["bucket"]),
+            GaugeMetricFamily(
+                "minio_bucket_usage_version_total",
+                "Total number of versions (includes delete marker)",
+                labels=["bucket"],
+            ),
+            GaugeMetricFamily(
+                "minio_bucket_usage_deletemarker_total", "Total number of delete markers", labels=["bucket"]
+            ),
         ]
         for b, u in sorted(self.state.usage.items()):
             fams[0].add_metric([b], u["bytes"])
@@ -428,17 +526,22 @@ class Telemetry:
             return
         local = [d for d in st.drives if d.node == "local"]
         lab = {"server": self.server}
-        yield _gauge("minio_node_drive_online_total", "Total drives online in this node", lab,
-                     sum(d.online for d in local))
-        yield _gauge("minio_node_drive_offline_total", "Total drives offline in this node", lab,
-                     sum(not d.online for d in local))
+        yield _gauge(
+            "minio_node_drive_online_total", "Total drives online in this node", lab, sum(d.online for d in local)
+        )
+        yield _gauge(
+            "minio_node_drive_offline_total", "Total drives offline in this node", lab, sum(not d.online for d in local)
+        )
         yield _gauge("minio_node_drive_total", "Total drives in this node", lab, len(local))
-        used = GaugeMetricFamily("minio_node_drive_used_bytes", "Total storage used on a drive",
-                                 labels=["server", "drive"])
-        free = GaugeMetricFamily("minio_node_drive_free_bytes", "Total storage available on a drive",
-                                 labels=["server", "drive"])
-        total = GaugeMetricFamily("minio_node_drive_total_bytes", "Total storage on a drive",
-                                  labels=["server", "drive"])
+        used = GaugeMetricFamily(
+            "minio_node_drive_used_bytes", "Total storage used on a drive", labels=["server", "drive"]
+        )
+        free = GaugeMetricFamily(
+            "minio_node_drive_free_bytes", "Total storage available on a drive", labels=["server", "drive"]
+        )
+        total = GaugeMetricFamily(
+            "minio_node_drive_total_bytes", "Total storage on a drive", labels=["server", "drive"]
+        )
         for d in local:
             used.add_metric([self.server, d.id], d.used)
             free.add_metric([self.server, d.id], d.free)

@@ -91,8 +91,9 @@ def _plain_ip(addr: str) -> str:
     return str(ip)
 
 
-def source_ip(peer: str, forwarded_for: str | None, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
-              ) -> str:
+def source_ip(
+    peer: str, forwarded_for: str | None, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str:
     """The client address ``aws:SourceIp`` holds.
 
     X-Forwarded-For is believed only when the peer is a trusted proxy, and
@@ -139,10 +140,14 @@ def request_tags(header: str | None) -> dict[str, str] | None:
         return None
 
 
-def request_context(http: web.Request, op: Operation | None, auth: AuthResult | None,
-                    principal: Principal | None, trusted_proxies: Sequence[
-                        ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
-                    version: str | None = None) -> Context:
+def request_context(
+    http: web.Request,
+    op: Operation | None,
+    auth: AuthResult | None,
+    principal: Principal | None,
+    trusted_proxies: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+    version: str | None = None,
+) -> Context:
     """The condition context of one request (see the table above); ``version``: the version the
     operation names when it is not the query's (a DeleteObjects entry's)."""
     headers: Mapping[str, str] = http.headers
@@ -168,7 +173,7 @@ def request_context(http: web.Request, op: Operation | None, auth: AuthResult | 
         assert auth is not None
         v["s3:signatureversion"] = ["AWS4-HMAC-SHA256" if auth.scope else "AWS"]
         v["s3:authType"] = ["REST-QUERY-STRING" if auth.presigned else "REST-HEADER"]
-    query = http.query      # condition values are the strings as sent (the policy engine parses numbers)
+    query = http.query  # condition values are the strings as sent (the policy engine parses numbers)
     if op is not None and op.name in _LISTINGS:
         for param, key in _LIST_PARAMS.items():
             if param in query:
@@ -180,7 +185,7 @@ def request_context(http: web.Request, op: Operation | None, auth: AuthResult | 
     if src is not None:
         v["s3:x-amz-copy-source"] = [f"{src[0]}/{src[1]}"]
     if not version:
-        version = op.version_id if op is not None and op.key else None   # versionId of an object operation (router)
+        version = op.version_id if op is not None and op.key else None  # versionId of an object operation (router)
     if not version and src is not None:
         version = src[2]
     if version:

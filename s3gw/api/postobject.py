@@ -19,7 +19,7 @@ import asyncio
 import mimetypes
 import posixpath
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -29,9 +29,9 @@ from multidict import CIMultiDict
 
 from ..auth import postpolicy as pp
 from ..core import tagging
+from ..core.iam import check_session_token
 from ..core.service import PutOptions
 from . import xml as X
-from ..core.iam import check_session_token
 from .app import FORM_PENDING, SETTINGS, Request, authorize, resolve_principal
 from .errors import S3Error
 from .headers import STORED_HEADERS, checksum_options, write_headers
@@ -39,9 +39,9 @@ from .observe import S3_INFO
 from .router import Operation
 from .tagging import parse_tagset
 
-MAX_PARTS = 1000                 # MinIO's maxParts
-MAX_FIELD = 1 << 20              # MinIO's maxFormFieldSize, for each field
-MAX_FIELDS = 2 << 20             # all fields together (MinIO: 1000 x 1 MiB); s3gw's bound
+MAX_PARTS = 1000  # MinIO's maxParts
+MAX_FIELD = 1 << 20  # MinIO's maxFormFieldSize, for each field
+MAX_FIELDS = 2 << 20  # all fields together (MinIO: 1000 x 1 MiB); s3gw's bound
 READ_CHUNK = 256 * 1024
 
 # Fields that ask for what s3gw does not do: refused (NotImplemented), never ignored.
@@ -58,7 +58,7 @@ class Form:
     """The fields before the file part, and the file part itself (not read yet)."""
 
     def __init__(self) -> None:
-        self.fields: dict[str, list[str]] = {}      # lower-case name -> values, in order
+        self.fields: dict[str, list[str]] = {}  # lower-case name -> values, in order
         self.file: BodyPartReader | None = None
         self.filename = ""
 
@@ -75,7 +75,7 @@ async def _chunk(part: BodyPartReader, timeout: float | None) -> bytes:
             return await part.read_chunk(READ_CHUNK)
     except TimeoutError as e:
         raise S3Error("RequestTimeout") from e
-    except ContentLengthError as e:       # the client sent less than its Content-Length
+    except ContentLengthError as e:  # the client sent less than its Content-Length
         raise S3Error("IncompleteBody") from e
     except (ValueError, BadHttpMessage, AssertionError) as e:
         raise malformed(str(e)[:200]) from e
@@ -93,7 +93,7 @@ def _basename(name: str) -> str:
 
 async def read_form(http: web.Request) -> Form:
     """Every field up to the ``file`` part, bounded in count and size."""
-    if not http.content_length:   # MinIO: r.ContentLength <= 0 (absent or chunked included)
+    if not http.content_length:  # MinIO: r.ContentLength <= 0 (absent or chunked included)
         raise S3Error("EmptyRequestBody")
     try:
         reader = MultipartReader(http.headers, http.content)
@@ -201,7 +201,7 @@ def _redirect(value: str) -> tuple[str, str, str, str, str]:
         raise S3Error("MalformedPOSTRequest")
     try:
         parts = urlsplit(value)
-        _ = parts.port        # a non-numeric port raises here
+        _ = parts.port  # a non-numeric port raises here
     except ValueError as e:
         raise S3Error("MalformedPOSTRequest") from e
     return parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment
@@ -212,7 +212,7 @@ def _redirect_location(parts: tuple[str, str, str, str, str], bucket: str, key: 
     scheme, netloc, path, query, fragment = parts
     pairs = parse_qsl(query, keep_blank_values=True)
     pairs += [("bucket", bucket), ("key", key), ("etag", f'"{etag}"')]
-    pairs.sort(key=lambda kv: kv[0])   # stable: values of one name keep their order
+    pairs.sort(key=lambda kv: kv[0])  # stable: values of one name keep their order
     return urlunsplit((scheme, netloc, path, urlencode(pairs), fragment))
 
 
@@ -227,7 +227,7 @@ def _location(http: web.Request, bucket: str, key: str, domains: tuple[str, ...]
     return f"{http.scheme}://{host}{quote(path, safe='/$&+,:;=@-._~')}"
 
 
-_MIME = mimetypes.MimeTypes()   # Python's built-in table only, never the host's /etc/mime.types
+_MIME = mimetypes.MimeTypes()  # Python's built-in table only, never the host's /etc/mime.types
 
 
 def type_by_extension(key: str) -> str:
@@ -316,7 +316,7 @@ async def post_object(rq: Request) -> web.StreamResponse:
     if not filename:
         raise malformed("The file or text content is missing")
     bucket = rq.op.bucket
-    fields["bucket"] = [bucket]          # the request's bucket, whatever a field said
+    fields["bucket"] = [bucket]  # the request's bucket, whatever a field said
     if "${filename}" in fields["key"][0]:
         fields["key"] = [fields["key"][0].replace("${filename}", filename)]
     key = object_name(fields["key"][0])
@@ -333,7 +333,7 @@ async def post_object(rq: Request) -> web.StreamResponse:
     length_range = None
     if policy_b64:
         policy = pp.parse_policy(policy_b64)
-        pp.check_policy(policy, fields, datetime.now(timezone.utc), v2=pp.is_v2(fields))
+        pp.check_policy(policy, fields, datetime.now(UTC), v2=pp.is_v2(fields))
         length_range = policy.length_range
     elif not rq.auth.anonymous:
         # AWS: a signed form must carry its policy (MinIO would take an empty one as no conditions)
@@ -349,14 +349,20 @@ async def post_object(rq: Request) -> web.StreamResponse:
     if redirect is not None:
         headers["Location"] = _redirect_location(redirect, bucket, key, rec.etag)
         for name in [h for h in headers if h.lower().startswith("x-amz-checksum-")]:
-            del headers[name]    # MinIO adds the checksum headers only to non-redirect answers
+            del headers[name]  # MinIO adds the checksum headers only to non-redirect answers
         return web.Response(status=303, headers=headers)
     status = fields.get("success_action_status", [""])[0]
     if status == "201":
-        body = (X.HEADER + "<PostResponse>" + X.el("Bucket", bucket) + X.el("Key", key)
-                + X.el("ETag", f'"{rec.etag}"') + X.el("Location", location) + "</PostResponse>").encode()
+        body = (
+            X.HEADER
+            + "<PostResponse>"
+            + X.el("Bucket", bucket)
+            + X.el("Key", key)
+            + X.el("ETag", f'"{rec.etag}"')
+            + X.el("Location", location)
+            + "</PostResponse>"
+        ).encode()
         return web.Response(status=201, body=body, content_type="application/xml", headers=headers)
     if status == "200":
         return web.Response(status=200, headers=headers)
     return web.Response(status=204, headers=headers)
-

@@ -120,8 +120,8 @@ class Op(enum.StrEnum):
     MethodNotAllowed = enum.auto()
 
 
-MAX_KEYS = 1000        # max-keys: S3's default and the most a page holds
-MAX_PARTS = 10000      # max-parts / max-uploads: MinIO's default and ceiling
+MAX_KEYS = 1000  # max-keys: S3's default and the most a page holds
+MAX_PARTS = 10000  # max-parts / max-uploads: MinIO's default and ceiling
 MAX_UPLOADS = 10000
 
 #: GetObject's response-* query parameters -> the response header each one sets
@@ -148,14 +148,14 @@ class Listing:
 
     prefix: str = ""
     delimiter: str = ""
-    url: bool = False                 # encoding-type=url: keys and prefixes are URL-encoded in the answer
+    url: bool = False  # encoding-type=url: keys and prefixes are URL-encoded in the answer
     max_keys: int = MAX_KEYS
     marker: str = ""
-    id_marker: str = ""               # version-id-marker / upload-id-marker
-    start_after: str = ""             # ListObjectsV2, echoed
-    token: str | None = None          # ListObjectsV2 continuation-token as sent, echoed
-    fetch_owner: bool = False         # ListObjectsV2
-    part_marker: int = 0              # ListParts part-number-marker
+    id_marker: str = ""  # version-id-marker / upload-id-marker
+    start_after: str = ""  # ListObjectsV2, echoed
+    token: str | None = None  # ListObjectsV2 continuation-token as sent, echoed
+    fetch_owner: bool = False  # ListObjectsV2
+    part_marker: int = 0  # ListParts part-number-marker
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class Operation:
     invalid: Invalid | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", Op(self.name))     # "GetObject" -> Op.GetObject; unknown: ValueError
+        object.__setattr__(self, "name", Op(self.name))  # "GetObject" -> Op.GetObject; unknown: ValueError
 
 
 class BadPath(ValueError):
@@ -291,14 +291,16 @@ _OBJECT_DEFAULT = {
 
 
 #: the operations ``route`` names outside the tables above (service, listing v2, uploads, copies)
-_OTHER_OPERATIONS = ("ListBuckets", "ListObjectsV2", "UploadPart", "UploadPartCopy", "CopyObject",
-                     "MethodNotAllowed")
+_OTHER_OPERATIONS = ("ListBuckets", "ListObjectsV2", "UploadPart", "UploadPartCopy", "CopyObject", "MethodNotAllowed")
 
 #: every operation name ``route`` can return: what authorisation (api/authz.py) and the
 #: authorisation matrix (tests/authz_matrix.py) must each have a row for
 OPERATIONS: frozenset[str] = frozenset(
     [name for table in (_BUCKET_SUBRESOURCES, _OBJECT_SUBRESOURCES) for pairs in table.values() for _, name in pairs]
-    + list(_BUCKET_DEFAULT.values()) + list(_OBJECT_DEFAULT.values()) + list(_OTHER_OPERATIONS))
+    + list(_BUCKET_DEFAULT.values())
+    + list(_OBJECT_DEFAULT.values())
+    + list(_OTHER_OPERATIONS)
+)
 
 
 def split_path(raw_path: str) -> tuple[str, str]:
@@ -339,8 +341,14 @@ def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
-def route(method: str, raw_path: str, query: Mapping[str, str], headers: Mapping[str, str],
-          host: str = "", domains: tuple[str, ...] = ()) -> Operation:
+def route(
+    method: str,
+    raw_path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    host: str = "",
+    domains: tuple[str, ...] = (),
+) -> Operation:
     """Name the S3 operation a request asks for, with its parsed query parameters."""
     vhost_bucket = bucket_from_host(host, domains) if domains else None
     if vhost_bucket is not None:
@@ -374,8 +382,7 @@ def _name(method: str, key: str, query: Mapping[str, str], headers: Mapping[str,
 
 
 # ---------------------------------------------------------------- parameters
-_UPLOAD_CALLS = {Op.ListParts, Op.UploadPart, Op.UploadPartCopy, Op.CompleteMultipartUpload,
-                 Op.AbortMultipartUpload}
+_UPLOAD_CALLS = {Op.ListParts, Op.UploadPart, Op.UploadPartCopy, Op.CompleteMultipartUpload, Op.AbortMultipartUpload}
 _LISTINGS = {Op.ListObjects, Op.ListObjectsV2, Op.ListObjectVersions, Op.ListMultipartUploads, Op.ListParts}
 
 
@@ -399,9 +406,9 @@ def _with_parameters(name: Op, bucket: str, key: str, query: Mapping[str, str]) 
             p["overrides"] = tuple((q, query[q]) for q in RESPONSE_OVERRIDES if q in query)
         elif name in (Op.UploadPart, Op.UploadPartCopy):
             try:
-                p["part_number"] = parse_int(query.get("partNumber", ""))   # strconv.Atoi, as MinIO
+                p["part_number"] = parse_int(query.get("partNumber", ""))  # strconv.Atoi, as MinIO
             except ValueError:
-                pass     # None: InvalidPart, from the handler, after MissingContentLength (MinIO's order)
+                pass  # None: InvalidPart, from the handler, after MissingContentLength (MinIO's order)
         if name in _LISTINGS:
             p["listing"] = _listing(name, query)
     except _Bad as e:
@@ -459,14 +466,28 @@ def _listing(name: Op, query: Mapping[str, str]) -> Listing:
         if token is not None and token == "":
             raise _Bad("InvalidArgument", "The continuation token provided is incorrect")
         marker = token_decode(token) if token else start_after
-        return Listing(prefix, delimiter, url, _int(query, "max-keys", MAX_KEYS), marker, start_after=start_after,
-                       token=token, fetch_owner=query.get("fetch-owner", "").lower() == "true")
+        return Listing(
+            prefix,
+            delimiter,
+            url,
+            _int(query, "max-keys", MAX_KEYS),
+            marker,
+            start_after=start_after,
+            token=token,
+            fetch_owner=query.get("fetch-owner", "").lower() == "true",
+        )
     if name == Op.ListObjectVersions:
         key_marker, version_marker = query.get("key-marker", ""), query.get("version-id-marker", "")
         if version_marker and not key_marker:
             raise _Bad("InvalidArgument", "A version-id marker cannot be specified without a key marker.")
         return Listing(prefix, delimiter, url, _int(query, "max-keys", MAX_KEYS), key_marker, version_marker)
     if name == Op.ListMultipartUploads:
-        return Listing(prefix, delimiter, url, _int(query, "max-uploads", MAX_UPLOADS), query.get("key-marker", ""),
-                       query.get("upload-id-marker", ""))
+        return Listing(
+            prefix,
+            delimiter,
+            url,
+            _int(query, "max-uploads", MAX_UPLOADS),
+            query.get("key-marker", ""),
+            query.get("upload-id-marker", ""),
+        )
     return Listing(prefix, delimiter, url, _int(query, "max-keys", MAX_KEYS), query.get("marker", ""))

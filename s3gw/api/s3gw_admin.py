@@ -69,8 +69,9 @@ async def heal(request: web.Request, principal: Principal, body: bytes) -> web.S
         d.pop("problems")
         await resp.write((json.dumps(d) + "\n").encode())
 
-    summary = await request.app[REPAIR].run_heal(bucket, prefix, deep=_flag(request, "deep"),
-                                                 dry_run=_flag(request, "dry-run"), progress=progress)
+    summary = await request.app[REPAIR].run_heal(
+        bucket, prefix, deep=_flag(request, "deep"), dry_run=_flag(request, "dry-run"), progress=progress
+    )
     await resp.write((json.dumps({"done": True, **summary.to_dict()}) + "\n").encode())
     await resp.write_eof()
     return resp
@@ -87,10 +88,10 @@ async def maintenance_put(request: web.Request, principal: Principal, body: byte
     if state not in ("on", "off"):
         raise AdminError("XMinioAdminInvalidArgument", "state must be on or off")
     request[AUDIT_INFO].update(target="maintenance", detail=state)
-    st = await request.app[OPS].maintenance.set(state == "on", by=principal.access_key,
-                                                 reason=request.query.get("reason", ""))
-    log.warning("maintenance mode %s by %s%s", state, principal.access_key,
-                f" ({st.reason})" if st.reason else "")
+    st = await request.app[OPS].maintenance.set(
+        state == "on", by=principal.access_key, reason=request.query.get("reason", "")
+    )
+    log.warning("maintenance mode %s by %s%s", state, principal.access_key, f" ({st.reason})" if st.reason else "")
     return web.json_response(st.to_dict())
 
 
@@ -109,8 +110,12 @@ async def manifest(request: web.Request, principal: Principal, body: bytes) -> w
         if len(buf) >= 200:
             await resp.write(b"".join(buf))
             buf.clear()
-    buf.append(json.dumps({"summary": {"versions": versions, "objects": objects, "bytes": size,
-                                       "generated": time.time()}}).encode() + b"\n")
+    buf.append(
+        json.dumps(
+            {"summary": {"versions": versions, "objects": objects, "bytes": size, "generated": time.time()}}
+        ).encode()
+        + b"\n"
+    )
     await resp.write(b"".join(buf))
     await resp.write_eof()
     return resp
@@ -126,7 +131,7 @@ def _backup_kind(path: str) -> tuple[int, str]:
 async def backup(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
     fd, path = tempfile.mkstemp(prefix="s3gw-backup-", suffix=".tmp")
     os.close(fd)
-    os.unlink(path)            # the backends create the file themselves
+    os.unlink(path)  # the backends create the file themselves
     try:
         try:
             await request.app[OPS].backup(path)
@@ -134,8 +139,10 @@ async def backup(request: web.Request, principal: Principal, body: bytes) -> web
             raise AdminError("XMinioAdminBackupFailed", f"backup failed: {e}", 500) from None
         size, kind = await asyncio.to_thread(_backup_kind, path)
         request[AUDIT_INFO].update(target=kind, detail=f"{size} bytes")
-        resp = await stream(request, {"Content-Type": "application/octet-stream",
-                                      "x-s3gw-backup-format": kind, "Content-Length": str(size)})
+        resp = await stream(
+            request,
+            {"Content-Type": "application/octet-stream", "x-s3gw-backup-format": kind, "Content-Length": str(size)},
+        )
         loop = asyncio.get_running_loop()
         with open(path, "rb") as f:  # noqa: ASYNC230 - opening a local file; the reads run in the executor
             while True:

@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2011-06-15"
 XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
-MAX_BODY = 64 * 1024          # a form of a few fields and a 2 KiB policy (MinIO allows 10 MiB)
+MAX_BODY = 64 * 1024  # a form of a few fields and a 2 KiB policy (MinIO allows 10 MiB)
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 900, 43200, 3600
 
 # MinIO's STS errors (cmd/sts-errors.go): code, status, default message
@@ -62,13 +62,19 @@ class STSError(Exception):
 def is_sts_request(request: web.Request) -> bool:
     """MinIO's STS matcher: POST / with a form-encoded body and no query string."""
     ctype = request.headers.get("Content-Type", "")
-    return (request.method == "POST" and request.path == "/" and not request.query_string
-            and ctype.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded")
+    return (
+        request.method == "POST"
+        and request.path == "/"
+        and not request.query_string
+        and ctype.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+    )
 
 
-def with_sts(s3: Callable[[web.Request], Awaitable[web.StreamResponse]]
-             ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def with_sts(
+    s3: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The handler for ``POST /``: STS requests here, the rest to S3."""
+
     async def handle(request: web.Request) -> web.StreamResponse:
         if is_sts_request(request):
             return await assume_role(request)
@@ -83,10 +89,16 @@ def _xml(body: str) -> str:
 
 def error_response(e: STSError, request_id: str) -> web.Response:
     status = ERRORS[e.code][0]
-    body = (f'<ErrorResponse xmlns="{XMLNS}"><Error><Type></Type><Code>{e.code}</Code>'
-            f"<Message>{escape(e.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
-    return web.Response(status=status, body=_xml(body).encode(), content_type="application/xml",
-                        headers={"x-amz-request-id": request_id})
+    body = (
+        f'<ErrorResponse xmlns="{XMLNS}"><Error><Type></Type><Code>{e.code}</Code>'
+        f"<Message>{escape(e.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return web.Response(
+        status=status,
+        body=_xml(body).encode(),
+        content_type="application/xml",
+        headers={"x-amz-request-id": request_id},
+    )
 
 
 async def _read_form(request: web.Request) -> bytes:
@@ -136,16 +148,19 @@ async def assume_role(request: web.Request) -> web.Response:
     except MetaUnavailable:
         info["error"] = "STSNotInitialized"
         return error_response(STSError("STSNotInitialized"), request_id)
-    expiration = datetime.fromtimestamp(creds.expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    xml = (f'<AssumeRoleResponse xmlns="{XMLNS}"><AssumeRoleResult>'
-           "<AssumedRoleUser><Arn></Arn><AssumedRoleId></AssumedRoleId></AssumedRoleUser>"
-           f"<Credentials><AccessKeyId>{creds.access_key}</AccessKeyId>"
-           f"<SecretAccessKey>{escape(creds.secret_key)}</SecretAccessKey>"
-           f"<SessionToken>{creds.session_token}</SessionToken><Expiration>{expiration}</Expiration>"
-           "</Credentials></AssumeRoleResult>"
-           f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleResponse>")
-    return web.Response(body=_xml(xml).encode(), content_type="application/xml",
-                        headers={"x-amz-request-id": request_id})
+    expiration = datetime.fromtimestamp(creds.expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    xml = (
+        f'<AssumeRoleResponse xmlns="{XMLNS}"><AssumeRoleResult>'
+        "<AssumedRoleUser><Arn></Arn><AssumedRoleId></AssumedRoleId></AssumedRoleUser>"
+        f"<Credentials><AccessKeyId>{creds.access_key}</AccessKeyId>"
+        f"<SecretAccessKey>{escape(creds.secret_key)}</SecretAccessKey>"
+        f"<SessionToken>{creds.session_token}</SessionToken><Expiration>{expiration}</Expiration>"
+        "</Credentials></AssumeRoleResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    )
+    return web.Response(
+        body=_xml(xml).encode(), content_type="application/xml", headers={"x-amz-request-id": request_id}
+    )
 
 
 async def _assume_role(request: web.Request, body: bytes, info: dict) -> TempCredentials:
@@ -155,7 +170,7 @@ async def _assume_role(request: web.Request, body: bytes, info: dict) -> TempCre
     principal = None
     authz = request.headers.get("Authorization", "")
     if not authz.startswith("AWS4-HMAC-SHA256"):
-        auth_error = STSError("AccessDenied", "Access Denied.")      # SigV4 only (MinIO isRequestSignatureV4)
+        auth_error = STSError("AccessDenied", "Access Denied.")  # SigV4 only (MinIO isRequestSignatureV4)
     else:
         claimed = claimed_access_key(request.headers, request.query)
         principal = await iam.principal(claimed) if claimed else None
@@ -164,9 +179,16 @@ async def _assume_role(request: web.Request, body: bytes, info: dict) -> TempCre
             return principal.secret_key if principal is not None and key == principal.access_key else None
 
         try:
-            auth = authenticate(request.method, request.rel_url.raw_path, list(request.query.items()),
-                                request.headers, lookup, region="", service="sts",
-                                body_sha256=hashlib.sha256(body).hexdigest())
+            auth = authenticate(
+                request.method,
+                request.rel_url.raw_path,
+                list(request.query.items()),
+                request.headers,
+                lookup,
+                region="",
+                service="sts",
+                body_sha256=hashlib.sha256(body).hexdigest(),
+            )
             info["access_key"] = auth.access_key
             if principal is None or auth.access_key != principal.access_key:
                 raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
@@ -178,8 +200,7 @@ async def _assume_role(request: web.Request, body: bytes, info: dict) -> TempCre
         except AuthError as e:
             auth_error = STSError("AccessDenied", e.message)
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                              max_num_fields=32))
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=32))
     except (UnicodeDecodeError, ValueError) as e:
         raise STSError("InvalidParameterValue", str(e)) from None
     version = form.get("Version", "")

@@ -38,7 +38,7 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -48,9 +48,9 @@ log = logging.getLogger(__name__)
 # madmin's TraceType bits (madmin-go trace.go)
 TRACE_OS, TRACE_STORAGE, TRACE_S3, TRACE_INTERNAL = 1, 2, 4, 8
 TRACE_HEALING = 1 << 6
-MAX_DATAGRAM = 60 * 1024           # a record larger than this (huge headers) is not sent to other processes
-QUEUE = 10000                      # records a subscriber may lag behind before losing some
-SCAN_INTERVAL = 1.0                # how often a process looks for other processes' subscribers
+MAX_DATAGRAM = 60 * 1024  # a record larger than this (huge headers) is not sent to other processes
+QUEUE = 10000  # records a subscriber may lag behind before losing some
+SCAN_INTERVAL = 1.0  # how often a process looks for other processes' subscribers
 _REDACT = re.compile(r"(Signature=)[0-9a-fA-F]+")
 
 
@@ -181,7 +181,7 @@ class TraceHub:
                 except TimeoutError:
                     yield None
                     continue
-                if not line:           # shutdown()
+                if not line:  # shutdown()
                     return
                 yield line
         finally:
@@ -249,9 +249,9 @@ class TraceHub:
             try:
                 self._tx.sendto(line, peer)
             except (BlockingIOError, InterruptedError):
-                pass                                  # a slow subscriber loses records
+                pass  # a slow subscriber loses records
             except OSError as e:
-                if e.errno in (errno.ECONNREFUSED, errno.ENOENT):    # its process is gone
+                if e.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its process is gone
                     self._peers.remove(peer)
                     if e.errno == errno.ECONNREFUSED:
                         with contextlib.suppress(OSError):
@@ -264,7 +264,7 @@ class TraceHub:
 
 def _go_time(ts: float) -> str:
     """RFC 3339 with nanoseconds, as Go's time.Time marshals (microseconds here)."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _headers(items: Any) -> dict[str, list[str]]:
@@ -287,22 +287,41 @@ def _query(request: web.Request) -> str:
     return q
 
 
-def record(request: web.Request, resp: web.StreamResponse | None, status: int, started: float, seconds: float,
-           operation: str, received: int, sent: int, node: str) -> dict[str, Any]:
+def record(
+    request: web.Request,
+    resp: web.StreamResponse | None,
+    status: int,
+    started: float,
+    seconds: float,
+    operation: str,
+    received: int,
+    sent: int,
+    node: str,
+) -> dict[str, Any]:
     """madmin's TraceInfo for one answered request."""
     s3 = "." not in operation and not operation.startswith("<")
     ns = int(seconds * 1e9)
     req_headers = _headers(request.headers.items())
     resp_headers = _headers(resp.headers.items()) if resp is not None else {}
     return {
-        "type": TRACE_S3 if s3 else TRACE_INTERNAL, "nodename": node,
-        "funcname": ("s3." + operation) if s3 else operation, "time": _go_time(started),
-        "path": request.raw_path.split("?", 1)[0], "dur": ns, "bytes": received + sent,
-        "custom": {"pid": str(os.getpid())},        # which worker process answered (s3gw serve --workers)
+        "type": TRACE_S3 if s3 else TRACE_INTERNAL,
+        "nodename": node,
+        "funcname": ("s3." + operation) if s3 else operation,
+        "time": _go_time(started),
+        "path": request.raw_path.split("?", 1)[0],
+        "dur": ns,
+        "bytes": received + sent,
+        "custom": {"pid": str(os.getpid())},  # which worker process answered (s3gw serve --workers)
         "http": {
-            "request": {"time": _go_time(started), "proto": f"HTTP/{request.version.major}.{request.version.minor}",
-                        "method": request.method, "path": request.raw_path.split("?", 1)[0],
-                        "rawquery": _query(request), "headers": req_headers, "client": request.remote or ""},
+            "request": {
+                "time": _go_time(started),
+                "proto": f"HTTP/{request.version.major}.{request.version.minor}",
+                "method": request.method,
+                "path": request.raw_path.split("?", 1)[0],
+                "rawquery": _query(request),
+                "headers": req_headers,
+                "client": request.remote or "",
+            },
             "response": {"time": _go_time(started + seconds), "headers": resp_headers, "statuscode": status},
             "stats": {"inputbytes": received, "outputbytes": sent, "latency": ns, "timetofirstbyte": ns},
         },

@@ -7,12 +7,12 @@ import re
 import time
 from typing import Any
 from urllib.parse import quote_plus
+from xml.parsers import expat
+from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
 
 import xmltodict
 from aiohttp import web
-from xml.parsers import expat
-from xml.parsers.expat import ExpatError
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -85,8 +85,8 @@ class XMLError(ValueError):
 # the element that breaks a bound, so a hostile document costs no more than a
 # legitimate one. (Go's encoding/xml, MinIO's parser, stops at depth 10000.)
 MAX_DEPTH = 16
-MAX_ELEMENTS = 20_000          # elements, attributes and namespace declarations together
-MAX_TAG = 8192                 # bytes of one start tag with its attributes (expat reads a tag whole)
+MAX_ELEMENTS = 20_000  # elements, attributes and namespace declarations together
+MAX_TAG = 8192  # bytes of one start tag with its attributes (expat reads a tag whole)
 #: documents above this size are parsed in a worker thread, off the event loop
 INLINE_PARSE = 16 * 1024
 # a "<" followed by MAX_TAG bytes with no "<" or ">": a start tag too long (comments, CDATA
@@ -105,7 +105,7 @@ class _Bounded:
     def __init__(self, max_depth: int, max_elements: int) -> None:
         self.max_depth, self.max_elements = max_depth, max_elements
 
-    def ParserCreate(self, *args: Any, **kwargs: Any) -> "_BoundedParser":  # noqa: N802 (expat's name)
+    def ParserCreate(self, *args: Any, **kwargs: Any) -> _BoundedParser:  # noqa: N802 (expat's name)
         return _BoundedParser(expat.ParserCreate(*args, **kwargs), self.max_depth, self.max_elements)
 
 
@@ -143,6 +143,7 @@ class _BoundedParser:
             def value(prefix: str, uri: str) -> None:
                 self._add(1)
                 inner_ns(prefix, uri)
+
         setattr(self._p, name, value)
 
     def __getattr__(self, name: str) -> Any:
@@ -165,9 +166,13 @@ def parse(body: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_EL
     if long_tag is not None:
         raise XMLError(f"a start tag longer than {MAX_TAG} bytes", long_tag.start())
     try:
-        doc = xmltodict.parse(body, expat=_Bounded(max_depth, max_elements), disable_entities=True,
-                              process_namespaces=True,
-                              namespaces={NS: None, "http://s3.amazonaws.com/doc/2006-03-01": None})
+        doc = xmltodict.parse(
+            body,
+            expat=_Bounded(max_depth, max_elements),
+            disable_entities=True,
+            process_namespaces=True,
+            namespaces={NS: None, "http://s3.amazonaws.com/doc/2006-03-01": None},
+        )
     except XMLError:
         raise
     except (ExpatError, ValueError) as e:
@@ -177,8 +182,7 @@ def parse(body: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_EL
     return doc
 
 
-async def parse_async(body: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
-                      ) -> dict[str, Any]:
+async def parse_async(body: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS) -> dict[str, Any]:
     """``parse``, in a worker thread when the document is larger than INLINE_PARSE.
 
     A legitimate 10000-part CompleteMultipartUpload takes a fraction of a second

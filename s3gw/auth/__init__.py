@@ -32,9 +32,9 @@ from .sigv4 import (
     canonical_query,
     canonical_uri,
     claimed_access_key,
-    security_token_sent,
     derive_signing_key,
     is_sha256_hex,
+    security_token_sent,
     signature_kind,
 )
 from .streaming import MAX_LINE, ChunkedDecoder, PayloadHasher

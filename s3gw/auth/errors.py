@@ -18,7 +18,7 @@ class AuthError(Exception):
     def __init__(self, name: str, message: str = "") -> None:
         super().__init__(f"{name}: {message}" if message else name)
         self.name = name
-        self.code = name.partition(".")[0]     # the S3 code the client sees
+        self.code = name.partition(".")[0]  # the S3 code the client sees
         self.message = message
 
     def __repr__(self) -> str:

@@ -34,7 +34,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..common.numbers import parse_int
@@ -91,11 +91,11 @@ _EXEMPT_V2 = frozenset({"signature", "awsaccesskeyid"})
 
 MSG_FAILED = "Invalid according to Policy: Policy Condition failed"
 MSG_EXPIRED = "Invalid according to Policy: Policy expired"
-MSG_NO_POLICY = ("Bucket POST must contain a field named 'policy'.  If it is specified, please check the "
-                 "order of the fields.")
+MSG_NO_POLICY = (
+    "Bucket POST must contain a field named 'policy'.  If it is specified, please check the order of the fields."
+)
 _MSG_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your key and signing method."
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 )
 
 _INT64_MAX = 2**63 - 1
@@ -106,8 +106,8 @@ _ATOI = re.compile(r"[+-]?[0-9]+")
 
 @dataclass(frozen=True)
 class Condition:
-    op: str      # "eq" or "starts-with"
-    key: str     # "$key", "$x-amz-meta-color" (lower-case, with the "$")
+    op: str  # "eq" or "starts-with"
+    key: str  # "$key", "$x-amz-meta-color" (lower-case, with the "$")
     value: str
 
 
@@ -130,7 +130,7 @@ def canonical_name(name: str) -> str:
     >>> canonical_name("x-amz-meta-color"), canonical_name("success_action_status"), canonical_name("a b")
     ('X-Amz-Meta-Color', 'Success_action_status', 'a b')
     """
-    if any(c in name for c in " \t\r\n:\"(),/;<=>?@[\\]{}") or not name.isascii():
+    if any(c in name for c in ' \t\r\n:"(),/;<=>?@[\\]{}') or not name.isascii():
         return name
     return "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-"))
 
@@ -171,7 +171,9 @@ def sign_v4(secret: str, date: str, region: str, policy_b64: str) -> str:
 
 def sign_v2(secret: str, policy_b64: str) -> str:
     """The SigV2 form signature: base64 HMAC-SHA1 of the base64 policy."""
-    return base64.b64encode(hmac.new(secret.encode("utf-8"), policy_b64.encode("utf-8"), hashlib.sha1).digest()).decode()
+    return base64.b64encode(
+        hmac.new(secret.encode("utf-8"), policy_b64.encode("utf-8"), hashlib.sha1).digest()
+    ).decode()
 
 
 def _same(a: str, b: str) -> bool:
@@ -201,8 +203,14 @@ def verify_signature(fields: Fields, lookup_secret: Callable[[str], str | None],
         raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
     if not _same(sign_v4(secret, cred.date, cred.region, policy), _first(fields, "x-amz-signature")):
         raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
-    return AuthResult(anonymous=False, access_key=cred.access_key, region=cred.region, scope=cred.scope,
-                      amz_date=_first(fields, "x-amz-date"), content_sha256=UNSIGNED_PAYLOAD)
+    return AuthResult(
+        anonymous=False,
+        access_key=cred.access_key,
+        region=cred.region,
+        scope=cred.scope,
+        amz_date=_first(fields, "x-amz-date"),
+        content_sha256=UNSIGNED_PAYLOAD,
+    )
 
 
 # ---------------------------------------------------------------- the policy document
@@ -226,7 +234,7 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
         if k.lower() in seen and out.repeated is None:
             out.repeated = k
         seen.add(k.lower())
-        out[k] = v   # later wins, as Go's map decoding does for nested objects
+        out[k] = v  # later wins, as Go's map decoding does for nested objects
     return out
 
 
@@ -239,7 +247,7 @@ def _expiration(value: Any) -> datetime:
     year, mon, day, hh, mm, ss, frac, zone = m.groups()
     try:
         micro = int((frac or "0").ljust(6, "0")[:6])
-        tz = timezone.utc if zone == "Z" else datetime.strptime(zone.replace(":", ""), "%z").tzinfo
+        tz = UTC if zone == "Z" else datetime.strptime(zone.replace(":", ""), "%z").tzinfo
         return datetime(int(year), int(mon), int(day), int(hh), int(mm), int(ss), micro, tzinfo=tz)
     except ValueError as e:
         raise _invalid(f'parsing time "{value}": {e}') from None
@@ -257,7 +265,7 @@ def _integer(value: Any) -> int:
         n = int(value)
     elif isinstance(value, str) and _ATOI.fullmatch(value):
         try:
-            n = parse_int(value)          # ASCII digits, bounded: never int()'s 4300-digit crash
+            n = parse_int(value)  # ASCII digits, bounded: never int()'s 4300-digit crash
         except ValueError:
             raise _invalid(f"content-length-range bound out of range: {value[:40]}") from None
     else:
@@ -322,17 +330,18 @@ def parse_policy(policy_b64: str) -> PostPolicy:
         # Go's decoder skips line breaks inside base64 (some clients wrap it)
         raw = base64.b64decode(policy_b64.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError) as e:
-        raise AuthError("MalformedPOSTRequest",
-                        "The body of your POST request is not well-formed multipart/form-data.") from e
+        raise AuthError(
+            "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data."
+        ) from e
     try:
         doc = json.loads(raw, object_pairs_hook=_object)
-    except (ValueError, RecursionError) as e:   # not JSON, not UTF-8, or nested past the parser's depth
+    except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, or nested past the parser's depth
         raise _invalid(str(e)[:200]) from None
     if not isinstance(doc, dict):
         raise _invalid("the policy must be a JSON object")
     if isinstance(doc, _Object) and doc.repeated is not None:
         raise _invalid(f"input policy has multiple {doc.repeated}, please fix your client code")
-    known = {k.lower(): v for k, v in doc.items()}   # Go matches struct fields case-insensitively
+    known = {k.lower(): v for k, v in doc.items()}  # Go matches struct fields case-insensitively
     for k in doc:
         if k.lower() not in ("expiration", "conditions"):
             raise _invalid(f'json: unknown field "{k}"')
@@ -366,8 +375,9 @@ def check_policy(policy: PostPolicy, fields: Fields, now: datetime, *, v2: bool 
         name = c.key[1:]
         values = must_name.get(name, [])
         if len(values) >= 2:
-            raise _denied(f"{MSG_FAILED}: [{c.op}, {c.key}, {c.value}]. "
-                          f"FormValues have multiple values: [{', '.join(values)}]")
+            raise _denied(
+                f"{MSG_FAILED}: [{c.op}, {c.key}, {c.value}]. FormValues have multiple values: [{', '.join(values)}]"
+            )
         known = STARTS_WITH_ALLOWED.get(c.key)
         if known is not None:
             if (c.op == STARTS_WITH and not known) or not _holds(c.op, _first(fields, name), c.value):
@@ -380,5 +390,7 @@ def check_policy(policy: PostPolicy, fields: Fields, now: datetime, *, v2: bool 
             must_name.pop(k, None)
     if must_name:
         names = ", ".join(canonical_name(k) for k in sorted(must_name))
-        raise _denied("Each form field that you specify in a form must appear in the list of "
-                      f'policy conditions. "{names}" not specified in the policy.')
+        raise _denied(
+            "Each form field that you specify in a form must appear in the list of "
+            f'policy conditions. "{names}" not specified in the policy.'
+        )

@@ -15,20 +15,46 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from ..common.numbers import parse_int
 from .errors import AuthError
 
 # Sub-resources that are part of the V2 canonical resource (MinIO's resourceList).
-SUBRESOURCES = frozenset({
-    "acl", "cors", "delete", "encryption", "legal-hold", "lifecycle", "location", "logging", "notification",
-    "partNumber", "policy", "requestPayment", "response-cache-control", "response-content-disposition",
-    "response-content-encoding", "response-content-language", "response-content-type", "response-expires",
-    "retention", "select", "select-type", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
-    "versions", "website",
-})
+SUBRESOURCES = frozenset(
+    {
+        "acl",
+        "cors",
+        "delete",
+        "encryption",
+        "legal-hold",
+        "lifecycle",
+        "location",
+        "logging",
+        "notification",
+        "partNumber",
+        "policy",
+        "requestPayment",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+        "retention",
+        "select",
+        "select-type",
+        "tagging",
+        "torrent",
+        "uploadId",
+        "uploads",
+        "versionId",
+        "versioning",
+        "versions",
+        "website",
+    }
+)
 
 MAX_SKEW_SECONDS = 15 * 60
 # A presigned V2 URL may not live longer than a V4 one (X-Amz-Expires <= 7 days,
@@ -54,15 +80,18 @@ def _canonical_resource(raw_path: str, query: list[tuple[str, str]]) -> str:
     return raw_path + "?" + "&".join(f"{k}={v}" if v else k for k, v in subs)
 
 
-def string_to_sign(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
-                   date: str) -> str:
-    return "\n".join([
-        method,
-        headers.get("content-md5", ""),
-        headers.get("content-type", ""),
-        date,
-        _canonical_amz_headers(headers) + _canonical_resource(raw_path, query),
-    ])
+def string_to_sign(
+    method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str], date: str
+) -> str:
+    return "\n".join(
+        [
+            method,
+            headers.get("content-md5", ""),
+            headers.get("content-type", ""),
+            date,
+            _canonical_amz_headers(headers) + _canonical_resource(raw_path, query),
+        ]
+    )
 
 
 def _sign(secret: str, sts: str) -> str:
@@ -92,13 +121,20 @@ def _parse_date(value: str) -> datetime:
             t = datetime.strptime(value, "%Y%m%dT%H%M%SZ")
         except ValueError as e:
             raise bad from e
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def verify_header(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
-                  lookup_secret: Callable[[str], str | None], now: datetime, authz: str) -> str:
+def verify_header(
+    method: str,
+    raw_path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup_secret: Callable[[str], str | None],
+    now: datetime,
+    authz: str,
+) -> str:
     """Check ``Authorization: AWS AKID:signature``; returns the access key."""
-    cred = authz[len("AWS "):].strip()
+    cred = authz[len("AWS ") :].strip()
     access_key, sep, signature = cred.rpartition(":")
     if not sep or not access_key or not signature:
         raise AuthError("MissingFields", "Missing fields in request.")
@@ -107,11 +143,16 @@ def verify_header(method: str, raw_path: str, query: list[tuple[str, str]], head
     date_value = headers.get("date", "")
     t = _parse_date(amz_date or date_value)
     if abs((now - t).total_seconds()) > MAX_SKEW_SECONDS:
-        raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
+        raise AuthError(
+            "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large."
+        )
     # With x-amz-date the Date line is empty: x-amz-date is signed among the amz headers.
     sts = string_to_sign(method, raw_path, query, headers, "" if amz_date else date_value)
     if not hmac.compare_digest(_sign(secret, sts), signature):
-        raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+        raise AuthError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
     return access_key
 
 
@@ -134,26 +175,37 @@ def amz_query_headers(headers: Mapping[str, str], query: list[tuple[str, str]]) 
     return merged
 
 
-def verify_presigned(method: str, raw_path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
-                     lookup_secret: Callable[[str], str | None], now: datetime) -> str:
+def verify_presigned(
+    method: str,
+    raw_path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup_secret: Callable[[str], str | None],
+    now: datetime,
+) -> str:
     """Check a V2 presigned URL; returns the access key."""
     q = dict(query)
     access_key, expires, signature = q.get("AWSAccessKeyId", ""), q.get("Expires", ""), q.get("Signature", "")
     if not access_key or not expires or not signature:
         raise AuthError("MissingFields", "Missing fields in request.")
     try:
-        expires_at = parse_int(expires)     # Go's strconv.ParseInt, as MinIO
+        expires_at = parse_int(expires)  # Go's strconv.ParseInt, as MinIO
     except ValueError:
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
     if expires_at - now.timestamp() > MAX_PRESIGN_SECONDS + MAX_SKEW_SECONDS:
-        raise AuthError("AuthorizationQueryParametersError",
-                        "Expires must be less than a week (in seconds) from now; that is, at most "
-                        f"{MAX_PRESIGN_SECONDS} seconds ahead")
+        raise AuthError(
+            "AuthorizationQueryParametersError",
+            "Expires must be less than a week (in seconds) from now; that is, at most "
+            f"{MAX_PRESIGN_SECONDS} seconds ahead",
+        )
     secret = _lookup(lookup_secret, access_key)
     if now.timestamp() > expires_at:
         raise AuthError("AccessDenied", "Request has expired")
     rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]
     sts = string_to_sign(method, raw_path, rest, amz_query_headers(headers, rest), expires)
     if not hmac.compare_digest(_sign(secret, sts), signature):
-        raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+        raise AuthError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
     return access_key

@@ -18,7 +18,7 @@ import hmac
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
@@ -68,7 +68,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 # Presigned URLs live at most 7 days (X-Amz-Expires <= 604800).
 MAX_PRESIGN_EXPIRES = 604800
 
-_ISO8601_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z")   # ASCII digits (\d would take any script's)
+_ISO8601_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z")  # ASCII digits (\d would take any script's)
 _YYYYMMDD_RE = re.compile(r"\d{8}")
 _SHA256_HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -90,8 +90,7 @@ _MSG_CRED_MALFORMED = (
 _MSG_UNSIGNED_HEADERS = "There were headers present in the request which were not signed"
 _MSG_MISSING_CONTENT_SHA256 = "Missing required header for this request: x-amz-content-sha256"
 _MSG_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your key and signing method."
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 )
 _MSG_CONTENT_SHA256 = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
@@ -112,22 +111,29 @@ _MSG_CONTENT_SHA256 = "The provided 'x-amz-content-sha256' header does not match
 # (x-amz-sdk-checksum-algorithm, x-amz-user-agent) may stay unsigned, as may
 # x-amz-content-sha256 and x-amz-date (the signature covers their values anyway).
 MUST_SIGN_PREFIXES = (
-    "x-amz-copy-source",               # the source, -range, -if-*, -server-side-encryption-customer-*
-    "x-amz-meta-",                     # user metadata
-    "x-amz-object-lock-",              # -mode, -retain-until-date, -legal-hold
-    "x-amz-bucket-object-lock-",       # CreateBucket: -enabled, -token
-    "x-amz-server-side-encryption",    # and its -customer-*, -aws-kms-*, -context, -bucket-key-enabled
-    "x-amz-grant-",                    # -read, -write, -read-acp, -write-acp, -full-control
-    "x-amz-tagging",                   # the tags, and -directive
-    "x-amz-checksum-",                 # a checksum to verify and store, -algorithm, -type
+    "x-amz-copy-source",  # the source, -range, -if-*, -server-side-encryption-customer-*
+    "x-amz-meta-",  # user metadata
+    "x-amz-object-lock-",  # -mode, -retain-until-date, -legal-hold
+    "x-amz-bucket-object-lock-",  # CreateBucket: -enabled, -token
+    "x-amz-server-side-encryption",  # and its -customer-*, -aws-kms-*, -context, -bucket-key-enabled
+    "x-amz-grant-",  # -read, -write, -read-acp, -write-acp, -full-control
+    "x-amz-tagging",  # the tags, and -directive
+    "x-amz-checksum-",  # a checksum to verify and store, -algorithm, -type
 )
-MUST_SIGN = frozenset({
-    "x-amz-acl", "x-amz-bypass-governance-retention", "x-amz-metadata-directive", "x-amz-storage-class",
-    "x-amz-website-redirect-location", "x-amz-trailer", "x-amz-object-ownership",
-    # temporary credentials' session token: the signature must cover it (SDKs sign it), else a token
-    # could be swapped under a captured signature
-    "x-amz-security-token",
-})
+MUST_SIGN = frozenset(
+    {
+        "x-amz-acl",
+        "x-amz-bypass-governance-retention",
+        "x-amz-metadata-directive",
+        "x-amz-storage-class",
+        "x-amz-website-redirect-location",
+        "x-amz-trailer",
+        "x-amz-object-ownership",
+        # temporary credentials' session token: the signature must cover it (SDKs sign it), else a token
+        # could be swapped under a captured signature
+        "x-amz-security-token",
+    }
+)
 
 #: the session token of temporary credentials: a header, or a query parameter of a presigned URL
 SECURITY_TOKEN = "x-amz-security-token"
@@ -145,8 +151,9 @@ def must_be_signed(name: str) -> bool:
     return name in MUST_SIGN or name.startswith(MUST_SIGN_PREFIXES)
 
 
-def unsigned_headers(headers: Mapping[str, str], signed: Collection[str],
-                     query: Sequence[tuple[str, str]] = ()) -> list[str]:
+def unsigned_headers(
+    headers: Mapping[str, str], signed: Collection[str], query: Sequence[tuple[str, str]] = ()
+) -> list[str]:
     """The headers present that ``must_be_signed`` but the signature does not cover, sorted.
 
     ``signed``: the SignedHeaders names. ``query`` (presigned URLs only): a
@@ -196,7 +203,7 @@ class AuthResult:
     signing_key: bytes = b""
     content_sha256: str = ""
     presigned: bool = False
-    session_token: str | None = None   # x-amz-security-token as the signature covers it (None: none signed)
+    session_token: str | None = None  # x-amz-security-token as the signature covers it (None: none signed)
 
 
 @dataclass(frozen=True)
@@ -349,13 +356,13 @@ def _parse_iso8601(value: str) -> datetime | None:
     if not _ISO8601_RE.fullmatch(value):
         return None
     try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
 
 def _format_iso8601(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return t.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _region_ok(requested: str, configured: str) -> bool:
@@ -442,7 +449,7 @@ def _parse_authorization(value: str, region: str, service: str = "s3") -> _Heade
             "InvalidRequest",
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         )
-    rest = v[len(ALGORITHM):]
+    rest = v[len(ALGORITHM) :]
     if not rest[:1].isspace():
         raise AuthError("InvalidArgument", "Authorization header is invalid -- one and only one ' ' (space) required.")
     parts = rest.split(",")
@@ -480,21 +487,28 @@ def _request_date(headers: Mapping[str, str]) -> tuple[datetime, str]:
     if amz:
         t = _parse_iso8601(amz.strip())
         if t is None:
-            raise AuthError("MalformedDate", "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.")
+            raise AuthError(
+                "MalformedDate",
+                "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.",
+            )
         return t, amz.strip()
     date = headers.get("date")
     if not date:
-        raise AuthError("AccessDenied.MissingDateHeader",
-                        "AWS authentication requires a valid Date or x-amz-date header")
+        raise AuthError(
+            "AccessDenied.MissingDateHeader", "AWS authentication requires a valid Date or x-amz-date header"
+        )
     date = date.strip()
     t = _parse_iso8601(date)
     if t is None:
         try:
             t = parsedate_to_datetime(date) if date.isascii() and len(date) <= 64 else None
-        except (TypeError, ValueError, IndexError, OverflowError):   # a 20-digit zone overflows
+        except (TypeError, ValueError, IndexError, OverflowError):  # a 20-digit zone overflows
             t = None
         if t is None or t.tzinfo is None:
-            raise AuthError("MalformedDate", "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.")
+            raise AuthError(
+                "MalformedDate",
+                "Invalid date format header, expected to be in ISO8601, RFC1123 or RFC1123Z time format.",
+            )
     return t, _format_iso8601(t)
 
 
@@ -526,9 +540,9 @@ def _check_payload_value(value: str, presigned: bool) -> str:
 
 def _utc(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if now.tzinfo is None:
-        return now.replace(tzinfo=timezone.utc)
+        return now.replace(tzinfo=UTC)
     return now
 
 
@@ -578,8 +592,9 @@ def authenticate(
         if authz.startswith("AWS "):
             access_key = sigv2.verify_header(method, raw_path, query, headers, lookup_secret, t_now, authz)
             return replace(_v2_result(access_key, headers), session_token=header_token)
-        result = _authenticate_header(method, raw_path, query, headers, lookup_secret, t_now, region, authz, service,
-                                      body_sha256)
+        result = _authenticate_header(
+            method, raw_path, query, headers, lookup_secret, t_now, region, authz, service, body_sha256
+        )
         return replace(result, session_token=header_token)
     if kind == PRESIGNED_V4:
         result = _authenticate_presigned(method, raw_path, query, headers, lookup_secret, t_now, region, service)
@@ -590,8 +605,10 @@ def authenticate(
         access_key = sigv2.verify_presigned(method, raw_path, query, headers, lookup_secret, t_now)
         # x-amz-* query parameters are signed as headers there (sigv2.amz_query_headers)
         q_token = next((v for k, v in query if k.lower() == SECURITY_TOKEN), None)
-        return replace(_v2_result(access_key, headers, presigned=True),
-                       session_token=header_token if header_token is not None else q_token)
+        return replace(
+            _v2_result(access_key, headers, presigned=True),
+            session_token=header_token if header_token is not None else q_token,
+        )
     return AuthResult(anonymous=True, content_sha256=_anonymous_payload(headers))
 
 
@@ -714,7 +731,9 @@ def _authenticate_header(
     cred = parsed.credential
     t, amz_date = _request_date(headers)
     if abs(now - t) > MAX_CLOCK_SKEW:
-        raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
+        raise AuthError(
+            "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large."
+        )
     # AWS: "The x-amz-content-sha256 header is required for all AWS Signature
     # Version 4 requests" (sig-v4-header-based-auth), else 400 InvalidRequest.
     # MinIO signs its absence as the empty-body digest and then leaves the body
@@ -724,8 +743,10 @@ def _authenticate_header(
     sent_payload = headers.get("x-amz-content-sha256")
     if body_sha256 is not None:
         if sent_payload is not None and sent_payload != body_sha256:
-            raise AuthError("XAmzContentSHA256Mismatch",
-                            "The provided 'x-amz-content-sha256' header does not match what was computed.")
+            raise AuthError(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            )
         sent_payload = body_sha256
     if sent_payload is None:
         raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
@@ -781,7 +802,8 @@ def _authenticate_presigned(
     t = _parse_iso8601(amz_date)
     if t is None:
         raise AuthError(
-            "AuthorizationQueryParametersError", "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+            "AuthorizationQueryParametersError",
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
         )
     expires = _parse_expires(values[_Q_EXPIRES] or "")
     signed = _parse_signed_headers(values[_Q_SIGNED_HEADERS] or "")
@@ -836,7 +858,7 @@ def _authenticate_presigned(
 def _parse_expires(value: str) -> int:
     """X-Amz-Expires: whole seconds, 0 .. 604800 (MinIO's messages; 0 is simply already expired)."""
     try:
-        seconds = parse_int(value)      # Go's strconv.ParseInt: ASCII digits, an optional sign, 64 bits
+        seconds = parse_int(value)  # Go's strconv.ParseInt: ASCII digits, an optional sign, 64 bits
     except ValueError:
         raise AuthError("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
     if seconds < 0:

@@ -69,8 +69,7 @@ _CHUNK_SIGNATURE = b"chunk-signature="
 _HEX_SIZE_RE = re.compile(rb"[0-9a-fA-F]{1,16}")
 
 _MSG_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your key and signing method."
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 )
 _MSG_TRAILER = (
     "The request contained trailing data that was not well-formed or did not conform to our published schema."
@@ -83,7 +82,8 @@ class PayloadHasher:
     def __init__(self, expected_hex: str) -> None:
         if not is_sha256_hex(expected_hex):
             raise AuthError(
-                "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
         self._expected = expected_hex.lower()
         self._h = hashlib.sha256()
@@ -99,7 +99,8 @@ class PayloadHasher:
         """Call at end of body; raises XAmzContentSHA256Mismatch if the digest differs."""
         if not hmac.compare_digest(self._h.hexdigest(), self._expected):
             raise AuthError(
-                "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
 
 
@@ -158,9 +159,7 @@ class ChunkedDecoder:
         self._date = auth.amz_date
         self._scope = auth.scope
         self._prev_signature = auth.signature
-        self._expected = (
-            {n.strip().lower() for n in trailer_names if n.strip()} if self._with_trailer else set()
-        )
+        self._expected = {n.strip().lower() for n in trailer_names if n.strip()} if self._with_trailer else set()
         self._declared = decoded_length
 
         self._state = _State.HEADER
@@ -290,7 +289,14 @@ class ChunkedDecoder:
 
     def _verify_chunk(self) -> None:
         sts = "\n".join(
-            [_CHUNK_ALGORITHM, self._date, self._scope, self._prev_signature, EMPTY_SHA256, self._chunk_hash.hexdigest()]
+            [
+                _CHUNK_ALGORITHM,
+                self._date,
+                self._scope,
+                self._prev_signature,
+                EMPTY_SHA256,
+                self._chunk_hash.hexdigest(),
+            ]
         )
         expected = self._sign(sts)
         if not hmac.compare_digest(expected, self._chunk_signature):

@@ -30,7 +30,7 @@ class _Entry:
         self.stamp = stamp
         self.fields: dict[str, bytes] = {}
         self.size = 64
-        self.gen: tuple[int, int] | None = None   # the shared generation the fields were filled under
+        self.gen: tuple[int, int] | None = None  # the shared generation the fields were filled under
 
 
 class MemoryCache(Cache):
@@ -68,10 +68,11 @@ class MemoryCache(Cache):
         k = (ns, name)
         e = self._entries.get(k)
         if (e.stamp if e is not None else self._evicted_stamp) > clock or (
-                self.generations is not None and not self.generations.valid(ns, name, gen)):
+            self.generations is not None and not self.generations.valid(ns, name, gen)
+        ):
             self.stats["stale_fills"] += 1
             return
-        if e is None:   # it inherits the newest evicted stamp: an older token can never fill it later
+        if e is None:  # it inherits the newest evicted stamp: an older token can never fill it later
             e = self._entries[k] = _Entry(self._evicted_stamp)
             self._bytes += e.size
         if e.gen != gen:
@@ -100,7 +101,7 @@ class MemoryCache(Cache):
             old = self._entries.pop(k, None)
             if old is not None:
                 self._bytes -= old.size
-            e = self._entries[k] = _Entry(self._clock)   # the tombstone
+            e = self._entries[k] = _Entry(self._clock)  # the tombstone
             self._bytes += e.size
             self.stats["invalidations"] += 1
         self._evict()

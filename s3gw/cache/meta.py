@@ -32,29 +32,88 @@ log = logging.getLogger(__name__)
 _ABSENT = b"-"
 
 #: pass-through methods that change nothing a lookup returns
-PASS_THROUGH = frozenset({
-    "open", "close", "ping", "list_buckets", "_scan_live", "_scan_versions", "_scan_uploads",
-    "enqueue_gc", "take_gc", "done_gc", "enqueue_heal", "create_upload", "get_upload", "put_part",
-    "list_parts", "abort_upload", "begin_write", "touch_writes", "end_write", "stale_writes", "data_referenced",
-    "take_heal", "finish_heal", "clear_heal", "heal_due_now", "settled_version", "defer_gc", "maintenance_stats",
-    # users, policies, settings, usage: not cached (read through every time)
-    "get_user", "list_users", "put_user", "update_user", "delete_user", "get_policy", "list_policies",
-    "put_policy", "delete_policy", "get_setting", "set_setting", "usage",
-    # service accounts, temporary credentials, groups: not cached here (core/iam.py keeps them a second)
-    "add_credential", "list_credentials", "purge_expired", "get_group", "list_groups", "groups_of", "add_members",
-    "remove_members", "update_group",
-    # run-time configuration: read by each gateway's poll, never cached
-    "get_config", "set_config", "config_history", "get_config_history", "clear_config_history",
-    # usage counters (0008_usage.sql)
-    "fold_usage",
-    # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
-    "get_bucket_policy", "put_bucket_policy", "delete_bucket_policy",
-})
+PASS_THROUGH = frozenset(
+    {
+        "open",
+        "close",
+        "ping",
+        "list_buckets",
+        "_scan_live",
+        "_scan_versions",
+        "_scan_uploads",
+        "enqueue_gc",
+        "take_gc",
+        "done_gc",
+        "enqueue_heal",
+        "create_upload",
+        "get_upload",
+        "put_part",
+        "list_parts",
+        "abort_upload",
+        "begin_write",
+        "touch_writes",
+        "end_write",
+        "stale_writes",
+        "data_referenced",
+        "take_heal",
+        "finish_heal",
+        "clear_heal",
+        "heal_due_now",
+        "settled_version",
+        "defer_gc",
+        "maintenance_stats",
+        # users, policies, settings, usage: not cached (read through every time)
+        "get_user",
+        "list_users",
+        "put_user",
+        "update_user",
+        "delete_user",
+        "get_policy",
+        "list_policies",
+        "put_policy",
+        "delete_policy",
+        "get_setting",
+        "set_setting",
+        "usage",
+        # service accounts, temporary credentials, groups: not cached here (core/iam.py keeps them a second)
+        "add_credential",
+        "list_credentials",
+        "purge_expired",
+        "get_group",
+        "list_groups",
+        "groups_of",
+        "add_members",
+        "remove_members",
+        "update_group",
+        # run-time configuration: read by each gateway's poll, never cached
+        "get_config",
+        "set_config",
+        "config_history",
+        "get_config_history",
+        "clear_config_history",
+        # usage counters (0008_usage.sql)
+        "fold_usage",
+        # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
+        "get_bucket_policy",
+        "put_bucket_policy",
+        "delete_bucket_policy",
+    }
+)
 #: methods with their own caching or invalidation below
-HANDLED = frozenset({
-    "get_bucket", "create_bucket", "update_bucket", "delete_bucket", "get_version", "put_version",
-    "delete_object", "update_info", "update_layout", "complete_upload",
-})
+HANDLED = frozenset(
+    {
+        "get_bucket",
+        "create_bucket",
+        "update_bucket",
+        "delete_bucket",
+        "get_version",
+        "put_version",
+        "delete_object",
+        "update_info",
+        "update_layout",
+        "complete_upload",
+    }
+)
 
 
 def object_name(bucket: str, key: str) -> str:
@@ -70,9 +129,19 @@ def encode_version(rec: VersionRecord | None) -> bytes:
     """
     if rec is None:
         return _ABSENT
-    head = {"b": rec.bucket, "k": rec.key, "v": rec.version_id, "m": rec.mtime, "s": rec.size, "e": rec.etag,
-            "d": rec.delete_marker, "l": rec.is_latest, "q": rec.seq, "i": rec.info.to_json(),
-            "y": rec.layout.to_json() if rec.layout is not None else None}
+    head = {
+        "b": rec.bucket,
+        "k": rec.key,
+        "v": rec.version_id,
+        "m": rec.mtime,
+        "s": rec.size,
+        "e": rec.etag,
+        "d": rec.delete_marker,
+        "l": rec.is_latest,
+        "q": rec.seq,
+        "i": rec.info.to_json(),
+        "y": rec.layout.to_json() if rec.layout is not None else None,
+    }
     return json.dumps(head, separators=(",", ":")).encode() + b"\n" + (b"" if rec.inline is None else b"I" + rec.inline)
 
 
@@ -81,10 +150,20 @@ def decode_version(data: bytes) -> VersionRecord | None:
         return None
     head, _, rest = data.partition(b"\n")
     h = json.loads(head)
-    return VersionRecord(bucket=h["b"], key=h["k"], version_id=h["v"], mtime=h["m"], size=h["s"], etag=h["e"],
-                         delete_marker=h["d"], is_latest=h["l"], seq=h["q"], info=ObjectInfo.from_json(h["i"]),
-                         layout=ObjectLayout.from_json(h["y"]) if h["y"] is not None else None,
-                         inline=rest[1:] if rest.startswith(b"I") else None)
+    return VersionRecord(
+        bucket=h["b"],
+        key=h["k"],
+        version_id=h["v"],
+        mtime=h["m"],
+        size=h["s"],
+        etag=h["e"],
+        delete_marker=h["d"],
+        is_latest=h["l"],
+        seq=h["q"],
+        info=ObjectInfo.from_json(h["i"]),
+        layout=ObjectLayout.from_json(h["y"]) if h["y"] is not None else None,
+        inline=rest[1:] if rest.startswith(b"I") else None,
+    )
 
 
 def encode_bucket(rec: BucketRecord | None) -> bytes:
@@ -134,12 +213,14 @@ class CachedMeta(MetaStore):
     async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
         return await self.store.list_objects(bucket, prefix, delimiter, marker, max_keys)
 
-    async def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
-                            max_keys: int) -> ListPage:
+    async def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str, max_keys: int
+    ) -> ListPage:
         return await self.store.list_versions(bucket, prefix, delimiter, key_marker, version_marker, max_keys)
 
-    async def list_uploads(self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str,
-                           max_uploads: int) -> UploadPage:
+    async def list_uploads(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> UploadPage:
         return await self.store.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
     # -- cached lookups -------------------------------------------------------
@@ -193,8 +274,7 @@ class CachedMeta(MetaStore):
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
         return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info))
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
-                            new: ObjectLayout) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
         return await self._object_write(bucket, key, self.store.update_layout(bucket, key, version_id, old, new))
 
     async def complete_upload(
@@ -234,5 +314,13 @@ def _complete_class() -> None:
 
 _complete_class()
 
-__all__ = ["CachedMeta", "HANDLED", "PASS_THROUGH", "decode_bucket", "decode_version", "encode_bucket",
-           "encode_version", "object_name"]
+__all__ = [
+    "CachedMeta",
+    "HANDLED",
+    "PASS_THROUGH",
+    "decode_bucket",
+    "decode_version",
+    "encode_bucket",
+    "encode_version",
+    "object_name",
+]

@@ -105,15 +105,26 @@ class _Shard:
         self.up = True
         self.recovering: asyncio.Task | None = None
         self.scripts: dict[str, Any] = {}
-        self.slots: asyncio.Semaphore | None = None   # one per pooled connection
+        self.slots: asyncio.Semaphore | None = None  # one per pooled connection
 
 
 class RedisCache(Cache):
     name = "redis"
 
-    def __init__(self, endpoints: list[str], *, password: str | None = None, username: str | None = None,
-                 db: int = 0, pool_size: int = 50, timeout: float = 0.1, ttl: float = 60.0,
-                 retry_interval: float = 1.0, prefix: str = "s3gw:", tls: bool = False) -> None:
+    def __init__(
+        self,
+        endpoints: list[str],
+        *,
+        password: str | None = None,
+        username: str | None = None,
+        db: int = 0,
+        pool_size: int = 50,
+        timeout: float = 0.1,
+        ttl: float = 60.0,
+        retry_interval: float = 1.0,
+        prefix: str = "s3gw:",
+        tls: bool = False,
+    ) -> None:
         super().__init__()
         if not endpoints:
             raise ValueError("no Redis endpoints")
@@ -134,14 +145,23 @@ class RedisCache(Cache):
         for ep in self.endpoints:
             host, port = parse_endpoint(ep)
             pool = aioredis.BlockingConnectionPool(
-                host=host, port=port, db=o["db"], password=o["password"], username=o["username"],
-                max_connections=o["pool_size"], timeout=self.timeout, socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout, **({"connection_class": aioredis.SSLConnection} if o["tls"] else {}))
+                host=host,
+                port=port,
+                db=o["db"],
+                password=o["password"],
+                username=o["username"],
+                max_connections=o["pool_size"],
+                timeout=self.timeout,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+                **({"connection_class": aioredis.SSLConnection} if o["tls"] else {}),
+            )
             client = aioredis.Redis(connection_pool=pool)
             shard = _Shard(ep, client)
             shard.slots = asyncio.Semaphore(o["pool_size"])
-            shard.scripts = {n: client.register_script(src) for n, src in
-                             (("get", _GET), ("fill", _FILL), ("inval", _INVALIDATE))}
+            shard.scripts = {
+                n: client.register_script(src) for n, src in (("get", _GET), ("fill", _FILL), ("inval", _INVALIDATE))
+            }
             self._shards.append(shard)
         # a first contact, so a wrong password or address is logged at start (the gateway starts anyway)
         for shard in self._shards:
@@ -161,15 +181,16 @@ class RedisCache(Cache):
     def _shard(self, name: str) -> _Shard:
         if len(self._shards) == 1:
             return self._shards[0]
-        return max(self._shards, key=lambda s: hashlib.blake2b(f"{s.endpoint}\0{name}".encode(), digest_size=8).digest())
+        return max(
+            self._shards, key=lambda s: hashlib.blake2b(f"{s.endpoint}\0{name}".encode(), digest_size=8).digest()
+        )
 
     def _down(self, shard: _Shard, exc: BaseException) -> None:
         self.stats["errors"] += 1
         if shard.up:
             shard.up = False
             self.stats["down"] += 1
-            log.warning("redis %s unavailable (%s: %s): going on without it", shard.endpoint,
-                        type(exc).__name__, exc)
+            log.warning("redis %s unavailable (%s: %s): going on without it", shard.endpoint, type(exc).__name__, exc)
         if shard.recovering is None or shard.recovering.done():
             shard.recovering = asyncio.create_task(self._recover(shard))
 
@@ -216,8 +237,11 @@ class RedisCache(Cache):
     # -- the interface --------------------------------------------------------
     async def get(self, ns: str, name: str, field: str) -> tuple[bytes | None, Token]:
         shard = self._shard(name)
-        res = await self._call(shard, lambda c: shard.scripts["get"](
-            keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field]), optional=True)
+        res = await self._call(
+            shard,
+            lambda c: shard.scripts["get"](keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field]),
+            optional=True,
+        )
         if res is None:
             self.stats["misses"] += 1
             return None, None
@@ -233,9 +257,14 @@ class RedisCache(Cache):
             return
         shard = self._shard(name)
         epoch, gen = token
-        done = await self._call(shard, lambda c: shard.scripts["fill"](
-            keys=[self.prefix + "epoch"], args=[self.prefix, f"{ns}:{name}", field, epoch, gen, value,
-                                                 max(self.ttl_ms, 1)]), optional=True)
+        done = await self._call(
+            shard,
+            lambda c: shard.scripts["fill"](
+                keys=[self.prefix + "epoch"],
+                args=[self.prefix, f"{ns}:{name}", field, epoch, gen, value, max(self.ttl_ms, 1)],
+            ),
+            optional=True,
+        )
         if done == 1:
             self.stats["fills"] += 1
         elif done == 0:
@@ -254,4 +283,4 @@ class RedisCache(Cache):
 
     async def flush(self) -> None:
         for shard in self._shards:
-            await self._call(shard, lambda c: c.incr(self.prefix + "epoch"))   # down: recovery bumps it
+            await self._call(shard, lambda c: c.incr(self.prefix + "epoch"))  # down: recovery bumps it

@@ -70,7 +70,7 @@ class Generations:
         return {"array": self.array, "index": self.index}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["array"], state["index"])   # type: ignore[misc]
+        self.__init__(state["array"], state["index"])  # type: ignore[misc]
 
     def slot(self, ns: str, name: str) -> int:
         # crc32: the same in every process (Python's hash() of a str is not)

@@ -19,7 +19,7 @@ INT64_MAX = 2**63 - 1
 #: longest text looked at: a number is at most 19 digits; leading zeros beyond this are refused
 MAX_TEXT = 64
 
-_DIGITS = re.compile(r"[0-9]+")          # a literal class: ASCII only (\d would take any script's digits)
+_DIGITS = re.compile(r"[0-9]+")  # a literal class: ASCII only (\d would take any script's digits)
 _SIGNED = re.compile(r"[+-]?[0-9]+")
 
 

@@ -121,7 +121,7 @@ class Retention:
     def from_json(cls, d: Any) -> Retention:
         d = _mapping(d, "retention")
         try:
-            return cls(str(d["mode"]), d["until"])   # the number as stored (no float(): same bytes back)
+            return cls(str(d["mode"]), d["until"])  # the number as stored (no float(): same bytes back)
         except KeyError as e:
             raise RecordError(f"retention without {e}") from None
 
@@ -143,17 +143,17 @@ class ObjectInfo:
     True
     """
 
-    content_type: str | None = None                         # ct: as stored (None: a delete marker, a part)
+    content_type: str | None = None  # ct: as stored (None: a delete marker, a part)
     user_meta: dict[str, str] = field(default_factory=dict)  # meta: {"x-amz-meta-a": "1"}
-    headers: dict[str, str] = field(default_factory=dict)    # hdr: cache-control, expires, ... (lower case)
-    checksum: Checksum | None = None                         # ck: the object's (a part's) flexible checksum
-    storage_class: str | None = None                         # sc: absent for STANDARD
-    tags: dict[str, str] = field(default_factory=dict)       # tags
-    retention: Retention | None = None                       # ret
-    legal_hold: str | None = None                            # hold: "ON" / "OFF"
-    checksum_algo: str | None = None                         # ck_algo: an upload's parts' algorithm
-    checksum_type: str | None = None                         # ck_type: FULL_OBJECT / COMPOSITE (uploads)
-    extra: dict[str, Any] = field(default_factory=dict)      # keys this release does not know, kept
+    headers: dict[str, str] = field(default_factory=dict)  # hdr: cache-control, expires, ... (lower case)
+    checksum: Checksum | None = None  # ck: the object's (a part's) flexible checksum
+    storage_class: str | None = None  # sc: absent for STANDARD
+    tags: dict[str, str] = field(default_factory=dict)  # tags
+    retention: Retention | None = None  # ret
+    legal_hold: str | None = None  # hold: "ON" / "OFF"
+    checksum_algo: str | None = None  # ck_algo: an upload's parts' algorithm
+    checksum_type: str | None = None  # ck_type: FULL_OBJECT / COMPOSITE (uploads)
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -202,8 +202,23 @@ class ObjectInfo:
 # --------------------------------------------------------------------------- layouts
 
 
-_SHARD_SET_KEYS = frozenset({"v", "data_id", "size", "k", "m", "ec", "block_size", "frag_size", "last_frag_size",
-                             "stripes", "hash", "placement", "missing"})
+_SHARD_SET_KEYS = frozenset(
+    {
+        "v",
+        "data_id",
+        "size",
+        "k",
+        "m",
+        "ec",
+        "block_size",
+        "frag_size",
+        "last_frag_size",
+        "stripes",
+        "hash",
+        "placement",
+        "missing",
+    }
+)
 
 
 def valid_data_id(data_id: object) -> bool:
@@ -256,11 +271,19 @@ class ShardSet:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "v": LAYOUT_VERSION, "data_id": self.data_id, "size": self.size,
-            "k": self.k, "m": self.m, "ec": self.ec, "block_size": self.block_size,
-            "frag_size": self.frag_size, "last_frag_size": self.last_frag_size,
-            "stripes": self.stripes, "hash": self.hash,
-            "placement": list(self.placement), "missing": list(self.missing),
+            "v": LAYOUT_VERSION,
+            "data_id": self.data_id,
+            "size": self.size,
+            "k": self.k,
+            "m": self.m,
+            "ec": self.ec,
+            "block_size": self.block_size,
+            "frag_size": self.frag_size,
+            "last_frag_size": self.last_frag_size,
+            "stripes": self.stripes,
+            "hash": self.hash,
+            "placement": list(self.placement),
+            "missing": list(self.missing),
             **self.extra,
         }
 
@@ -271,14 +294,30 @@ class ShardSet:
         try:
             if d.get("v", LAYOUT_VERSION) != LAYOUT_VERSION:
                 raise ValueError(f"layout version {d.get('v')}")
-            s = cls(str(d["data_id"]), int(d["size"]), int(d["k"]), int(d["m"]), str(d["ec"]),
-                    int(d["block_size"]), int(d["frag_size"]), int(d["last_frag_size"]), str(d["hash"]),
-                    tuple(str(p) for p in d["placement"]), tuple(sorted(int(i) for i in d.get("missing", ()))),
-                    _extra(d, _SHARD_SET_KEYS))
+            s = cls(
+                str(d["data_id"]),
+                int(d["size"]),
+                int(d["k"]),
+                int(d["m"]),
+                str(d["ec"]),
+                int(d["block_size"]),
+                int(d["frag_size"]),
+                int(d["last_frag_size"]),
+                str(d["hash"]),
+                tuple(str(p) for p in d["placement"]),
+                tuple(sorted(int(i) for i in d.get("missing", ()))),
+                _extra(d, _SHARD_SET_KEYS),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise RecordError(f"invalid layout: {e}") from e
-        if (s.size < 0 or s.k < 1 or s.m < 0 or s.block_size < 1 or len(s.placement) != s.n
-                or not valid_data_id(s.data_id)):
+        if (
+            s.size < 0
+            or s.k < 1
+            or s.m < 0
+            or s.block_size < 1
+            or len(s.placement) != s.n
+            or not valid_data_id(s.data_id)
+        ):
             raise RecordError("invalid layout: inconsistent layout")
         return s
 
@@ -294,12 +333,16 @@ class Part:
     size: int
     etag: str
     shards: ShardSet
-    checksum: Checksum | None = None             # algorithm and value only (no type)
+    checksum: Checksum | None = None  # algorithm and value only (no type)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"number": self.number, "size": self.size, "etag": self.etag,
-                               "layout": self.shards.to_json()}
+        out: dict[str, Any] = {
+            "number": self.number,
+            "size": self.size,
+            "etag": self.etag,
+            "layout": self.shards.to_json(),
+        }
         if self.checksum is not None:
             out["ck"] = self.checksum.to_json()
         out.update(self.extra)
@@ -310,8 +353,14 @@ class Part:
         d = _mapping(d, "part")
         try:
             ck = d.get("ck")
-            return cls(int(d["number"]), int(d["size"]), str(d["etag"]), ShardSet.from_json(d["layout"]),
-                       Checksum.from_json(ck) if ck else None, _extra(d, _PART_KEYS))
+            return cls(
+                int(d["number"]),
+                int(d["size"]),
+                str(d["etag"]),
+                ShardSet.from_json(d["layout"]),
+                Checksum.from_json(ck) if ck else None,
+                _extra(d, _PART_KEYS),
+            )
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, RecordError):
                 raise
@@ -336,7 +385,7 @@ class ObjectLayout:
 
     shards: ShardSet | None = None
     parts: tuple[Part, ...] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)   # beside "parts" (a multipart layout)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # beside "parts" (a multipart layout)
 
     def __post_init__(self) -> None:
         if (self.shards is None) == (self.parts is None):

@@ -4,4 +4,13 @@ from ..meta.base import CommitUnknown, MetaUnavailable
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from . import lock, tagging
 
-__all__ = ["NULL_VERSION", "BucketRecord", "CommitUnknown", "ListPage", "MetaUnavailable", "VersionRecord", "lock", "tagging"]
+__all__ = [
+    "NULL_VERSION",
+    "BucketRecord",
+    "CommitUnknown",
+    "ListPage",
+    "MetaUnavailable",
+    "VersionRecord",
+    "lock",
+    "tagging",
+]

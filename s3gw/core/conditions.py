@@ -15,8 +15,8 @@ CopyObject source (``x-amz-copy-source-if-*``): the same four, each failing with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import datetime as dt
+from dataclasses import dataclass
 
 from ..meta.model import VersionRecord
 from .errors import NoSuchKey, NotModified, PreconditionFailed
@@ -35,13 +35,13 @@ class Conditions:
 
 def parse_http_date(value: str | None) -> float | None:
     """Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), else None (ignored, like MinIO)."""
-    if not value or not value.isascii() or len(value) > 64:   # strptime's %d would take any script's digits
+    if not value or not value.isascii() or len(value) > 64:  # strptime's %d would take any script's digits
         return None
     try:
         d = dt.datetime.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT")
     except ValueError:
         return None
-    return d.replace(tzinfo=dt.timezone.utc).timestamp()
+    return d.replace(tzinfo=dt.UTC).timestamp()
 
 
 def etag_matches(etag: str, header: str) -> bool:

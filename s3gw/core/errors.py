@@ -23,15 +23,22 @@ class CoreError(Exception):
     #: the message when the raiser gives none ("": the table's, for the code)
     default_message = ""
 
-    def __init__(self, message: str = "", *, bucket: str = "", key: str = "", version_id: str | None = None,
-                 record: VersionRecord | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket: str = "",
+        key: str = "",
+        version_id: str | None = None,
+        record: VersionRecord | None = None,
+    ) -> None:
         message = message or self.default_message
         super().__init__(message or self.code)
         self.message = message
         self.bucket = bucket or (record.bucket if record is not None else "")
         self.key = key or (record.key if record is not None else "")
         self.version_id = version_id if version_id is not None or record is None else record.version_id
-        self.record = record            # the version the error is about, when one was found
+        self.record = record  # the version the error is about, when one was found
 
     def about(self, rec: VersionRecord) -> CoreError:
         """This error, said of ``rec`` (its bucket, key, version and record); returns itself to raise."""
@@ -130,4 +137,3 @@ class ObjectLocked(CoreError):
 class GovernanceLocked(ObjectLocked):
     """GOVERNANCE retention forbids the change because it was not bypassed (the API answers
     AccessDenied when the caller asked for the bypass but may not use it, as AWS does)."""
-

@@ -40,8 +40,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -63,21 +64,47 @@ ENABLED, DISABLED = "enabled", "disabled"
 
 # MinIO's canned policies (minio/pkg policy/constants.go), by name.
 CANNED: dict[str, dict[str, Any]] = {
-    "readwrite": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]},
-    "readonly": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}]},
-    "writeonly": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]}]},
-    "diagnostics": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["admin:Profiling", "admin:ServerTrace", "admin:ConsoleLog",
-                                       "admin:ServerInfo", "admin:TopLocksInfo", "admin:OBDInfo",
-                                       "admin:BandwidthMonitor", "admin:Prometheus"],
-         "Resource": ["arn:aws:s3:::*"]}]},
-    "consoleAdmin": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["admin:*"]},
-        {"Effect": "Allow", "Action": ["kms:*"]},
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]},
+    "readwrite": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}],
+    },
+    "readonly": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}
+        ],
+    },
+    "writeonly": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]}],
+    },
+    "diagnostics": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "admin:Profiling",
+                    "admin:ServerTrace",
+                    "admin:ConsoleLog",
+                    "admin:ServerInfo",
+                    "admin:TopLocksInfo",
+                    "admin:OBDInfo",
+                    "admin:BandwidthMonitor",
+                    "admin:Prometheus",
+                ],
+                "Resource": ["arn:aws:s3:::*"],
+            }
+        ],
+    },
+    "consoleAdmin": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["admin:*"]},
+            {"Effect": "Allow", "Action": ["kms:*"]},
+            {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]},
+        ],
+    },
 }
 
 
@@ -115,7 +142,7 @@ InvalidResourceName = _iam_error("InvalidResourceName", "XMinioInvalidResource")
 # --------------------------------------------------------------------------- policies
 
 
-def _malformed(e: P.PolicyError) -> "IamError":
+def _malformed(e: P.PolicyError) -> IamError:
     return MalformedPolicy(str(e))
 
 
@@ -162,15 +189,16 @@ def bucket_of(resource: str) -> str | None:
     """
     if not resource.startswith(ARN_PREFIX):
         return None
-    bucket = resource[len(ARN_PREFIX):].split("/", 1)[0]
+    bucket = resource[len(ARN_PREFIX) :].split("/", 1)[0]
     return None if not bucket or "*" in bucket or "?" in bucket else bucket
 
 
 #: what a stored bucket policy that no longer parses is replaced by: nobody but root gets in (fail closed)
-_DENY_ALL = P.parse({"Version": P.VERSION, "Statement": [
-    {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}, kind="bucket")
-_DENY_ALL_IDENTITY = P.parse({"Version": P.VERSION, "Statement": [
-    {"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+_DENY_ALL = P.parse(
+    {"Version": P.VERSION, "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]},
+    kind="bucket",
+)
+_DENY_ALL_IDENTITY = P.parse({"Version": P.VERSION, "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
 
 
 # --------------------------------------------------------------------------- secrets at rest
@@ -182,8 +210,7 @@ class SecretBox:
     VERSION = b"\x01"
 
     def __init__(self, root_access: str, root_secret: str) -> None:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"s3gw iam secret seal v1",
-                    info=root_access.encode())
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"s3gw iam secret seal v1", info=root_access.encode())
         self._key = hkdf.derive(root_secret.encode())
         self._aead = AESGCM(self._key)
         self.key_id = hmac.new(self._key, b"s3gw key id", hashlib.sha256).hexdigest()[:16]
@@ -204,7 +231,7 @@ class SecretBox:
 # --------------------------------------------------------------------------- session tokens
 
 
-def check_session_token(p: "Principal | None", signed_token: str | None, sent: bool) -> None:
+def check_session_token(p: Principal | None, signed_token: str | None, sent: bool) -> None:
     """The session-token rules of a request once its signature is verified (MinIO's
     checkClaimsFromToken): temporary credentials need their own token, covered by the
     signature (``signed_token``); any other signer, or none, must send no token at all
@@ -221,8 +248,11 @@ def check_session_token(p: "Principal | None", signed_token: str | None, sent: b
             raise E.AccessDenied("No AWSAccessKey was presented")
         return
     if p.kind == STS:
-        if signed_token is None or not p.token_hash or \
-                not hmac.compare_digest(token_digest(signed_token), p.token_hash):
+        if (
+            signed_token is None
+            or not p.token_hash
+            or not hmac.compare_digest(token_digest(signed_token), p.token_hash)
+        ):
             raise E.InvalidTokenId("The security token included in the request is invalid")
     elif sent:
         raise E.InvalidTokenId("The security token included in the request is invalid")
@@ -253,15 +283,15 @@ class Principal:
     enabled: bool = True
     policies: tuple[str, ...] = ()
     kind: str = USER
-    parent: "Principal | None" = None
+    parent: Principal | None = None
     session_policy: P.Policy | None = None
-    expires: float = 0.0                 # seconds since the epoch; 0: never
-    token_hash: str = ""                 # sts: SHA-256 (hex) of its session token
+    expires: float = 0.0  # seconds since the epoch; 0: never
+    token_hash: str = ""  # sts: SHA-256 (hex) of its session token
     group_policies: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()         # a user's groups (enabled or not)
+    groups: tuple[str, ...] = ()  # a user's groups (enabled or not)
 
     @property
-    def acting(self) -> "Principal":
+    def acting(self) -> Principal:
         """Whose policies apply: the parent of a derived credential, else itself."""
         return self.parent if self.parent is not None else self
 
@@ -277,7 +307,7 @@ class Principal:
 class _Cached:
     value: Any
     until: float
-    gen: Any = None   # the shared generation it was read under (worker processes), else None
+    gen: Any = None  # the shared generation it was read under (worker processes), else None
 
 
 @dataclass
@@ -290,8 +320,14 @@ class UserInfo:
     groups: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"access_key": self.access_key, "status": self.status, "policies": self.policies,
-                "created": self.created, "updated": self.updated, "groups": self.groups}
+        return {
+            "access_key": self.access_key,
+            "status": self.status,
+            "policies": self.policies,
+            "created": self.created,
+            "updated": self.updated,
+            "groups": self.groups,
+        }
 
 
 @dataclass
@@ -300,11 +336,11 @@ class CredentialInfo:
 
     access_key: str
     parent: str
-    status: str                      # enabled / disabled
+    status: str  # enabled / disabled
     name: str = ""
     description: str = ""
-    expires: float = 0.0             # 0: never
-    policy: str | None = None        # its own (embedded / session) policy, JSON; None: its parent's
+    expires: float = 0.0  # 0: never
+    policy: str | None = None  # its own (embedded / session) policy, JSON; None: its parent's
     kind: str = SVCACCT
     created: float = 0.0
 
@@ -343,8 +379,9 @@ _KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 def check_svcacct_name(name: str) -> None:
     """madmin's rule (validateSAName): up to 32 ASCII letters, digits, ``_`` and ``-``, from a letter."""
     if name and (len(name) > 32 or not _SVCACCT_NAME.fullmatch(name)):
-        raise InvalidArgument("name must contain only ASCII letters, digits, underscores and hyphens and must "
-                              "start with a letter")
+        raise InvalidArgument(
+            "name must contain only ASCII letters, digits, underscores and hyphens and must start with a letter"
+        )
 
 
 def check_group_name(name: str) -> None:
@@ -373,9 +410,16 @@ def token_digest(token: str) -> str:
 
 
 class Iam:
-    def __init__(self, meta: MetaStore, root_access: str, root_secret: str,
-                 extra_credentials: dict[str, str] | None = None, *, ttl: float = 1.0,
-                 generations: Generations | None = None) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        root_access: str,
+        root_secret: str,
+        extra_credentials: dict[str, str] | None = None,
+        *,
+        ttl: float = 1.0,
+        generations: Generations | None = None,
+    ) -> None:
         self.meta = meta
         self.root = Principal(root_access, root_secret, root=True, kind=ROOT)
         # extra static credentials of the configuration (tests, service keys): root's powers
@@ -406,7 +450,7 @@ class Iam:
         if access_key in self.static:
             return self.static[access_key]
         now = time.monotonic()
-        gen = self._gen("iam:user", "*")   # one generation for all: forget() drops every user
+        gen = self._gen("iam:user", "*")  # one generation for all: forget() drops every user
         hit = self._users.get(access_key)
         if hit is not None and hit.until > now and hit.gen == gen:
             p = hit.value
@@ -422,31 +466,48 @@ class Iam:
         try:
             secret = self.box.open(rec.access_key, rec.secret_enc)
         except SealedWithOtherKey:
-            log.error("credential %s: its secret was sealed with other root credentials; start once with "
-                      "S3GW_ROOT_USER_OLD/S3GW_ROOT_PASSWORD_OLD to re-seal it", rec.access_key)
+            log.error(
+                "credential %s: its secret was sealed with other root credentials; start once with "
+                "S3GW_ROOT_USER_OLD/S3GW_ROOT_PASSWORD_OLD to re-seal it",
+                rec.access_key,
+            )
             return None
         enabled = rec.status == ENABLED
         if rec.kind == USER:
             groups = await self.meta.groups_of(rec.access_key)
             gp: list[str] = []
             for g in groups:
-                if g.status == ENABLED:      # a disabled group gives its members nothing (MinIO)
+                if g.status == ENABLED:  # a disabled group gives its members nothing (MinIO)
                     gp += [n for n in g.policies if n not in gp]
-            return Principal(rec.access_key, secret, enabled=enabled, policies=tuple(rec.policies),
-                             group_policies=tuple(gp), groups=tuple(g.name for g in groups))
+            return Principal(
+                rec.access_key,
+                secret,
+                enabled=enabled,
+                policies=tuple(rec.policies),
+                group_policies=tuple(gp),
+                groups=tuple(g.name for g in groups),
+            )
         parent = await self.principal(rec.parent or "")
         if parent is None or parent.parent is not None:
-            return None                      # its user is gone: so is it
+            return None  # its user is gone: so is it
         session = None
         doc = rec.info.get("policy")
         if doc:
-            try:   # stored by this or an older s3gw: valid by the rules of its day
+            try:  # stored by this or an older s3gw: valid by the rules of its day
                 session = await asyncio.to_thread(P.parse, doc, kind="identity", strict=False)
             except P.PolicyError as e:
                 log.error("the policy of %s no longer parses (%s): it may do nothing", rec.access_key, e)
                 session = _DENY_ALL_IDENTITY
-        return Principal(rec.access_key, secret, enabled=enabled, kind=rec.kind, parent=parent,
-                         session_policy=session, expires=rec.expires, token_hash=str(rec.info.get("token", "")))
+        return Principal(
+            rec.access_key,
+            secret,
+            enabled=enabled,
+            kind=rec.kind,
+            parent=parent,
+            session_policy=session,
+            expires=rec.expires,
+            token_hash=str(rec.info.get("token", "")),
+        )
 
     def forget(self, access_key: str | None = None) -> None:
         """Drop cached credentials: a change to one user reaches its keys, its groups' members... so all go."""
@@ -472,7 +533,7 @@ class Iam:
         text = await self.meta.get_policy(name)
         doc = None
         if text is not None:
-            try:   # stored by this or an older s3gw: valid by the rules of its day
+            try:  # stored by this or an older s3gw: valid by the rules of its day
                 doc = await asyncio.to_thread(P.parse, text, kind="identity", strict=False)
             except P.PolicyError as e:
                 log.error("stored policy %s no longer parses (%s): it allows nothing and denies everything", name, e)
@@ -493,8 +554,9 @@ class Iam:
         are refused when authorised (AccessDenied, as MinIO), their own disabling at sign-in."""
         return p.enabled and not p.expired() and (p.parent is None or p.parent.enabled)
 
-    async def allowed(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
-                      context: P.Context | None = None) -> bool:
+    async def allowed(
+        self, p: Principal, action: str, resource: str = ARN_PREFIX + "*", context: P.Context | None = None
+    ) -> bool:
         """Do ``p``'s identity policies allow this? (Admin calls: no bucket policy is involved.)
         A derived credential needs its parent's policies and its own (session) policy to allow it."""
         if p.root:
@@ -507,8 +569,14 @@ class Iam:
             return False
         return p.session_policy is None or P.decide([p.session_policy], q) == P.ALLOW
 
-    async def authorize(self, p: Principal | None, action: str, resource: str, context: P.Context,
-                        existing_tags: Callable[[], Awaitable[dict[str, str] | None]] | None = None) -> bool:
+    async def authorize(
+        self,
+        p: Principal | None,
+        action: str,
+        resource: str,
+        context: P.Context,
+        existing_tags: Callable[[], Awaitable[dict[str, str] | None]] | None = None,
+    ) -> bool:
         """May this caller (None: anonymous) do ``action`` on ``resource`` now? The one S3 entry point.
 
         Root may do everything. Otherwise the caller's identity policies (its
@@ -542,7 +610,7 @@ class Iam:
             for k, v in (tags or {}).items():
                 values[f"s3:ExistingObjectTag/{k}"] = [v]
             q = P.Request(action, resource, q.principal, P.Context(values, context.unknown))
-        if identity is not None and P.decide(policies, q) != P.ALLOW:   # root's keys: root's powers
+        if identity is not None and P.decide(policies, q) != P.ALLOW:  # root's keys: root's powers
             return False
         return session is None or P.decide([session], q) == P.ALLOW
 
@@ -593,8 +661,9 @@ class Iam:
         self._bucket_policies.pop(bucket, None)
         self._changed("iam:bucket", bucket)
 
-    async def denied(self, p: Principal, action: str, resource: str = ARN_PREFIX + "*",
-                     context: P.Context | None = None) -> bool:
+    async def denied(
+        self, p: Principal, action: str, resource: str = ARN_PREFIX + "*", context: P.Context | None = None
+    ) -> bool:
         """Does an explicit Deny of the caller's policies match? (MinIO's ``DenyOnly``: what a
         user may do to itself, e.g. change its own secret, unless a policy forbids it.) A
         derived credential's own policy must allow it, not merely not deny it (MinIO)."""
@@ -612,8 +681,9 @@ class Iam:
         rec = await self.meta.get_user(access_key)
         return rec if rec is not None and rec.kind == USER else None
 
-    async def add_user(self, access_key: str, secret: str | None, *, status: str = ENABLED,
-                       policies: list[str] | None = None) -> bool:
+    async def add_user(
+        self, access_key: str, secret: str | None, *, status: str = ENABLED, policies: list[str] | None = None
+    ) -> bool:
         """Create a user, or update an existing one's secret/status (MinIO's add-user). True when new."""
         check_access_key(access_key)
         if access_key == self.root.access_key or access_key in self.static:
@@ -622,7 +692,7 @@ class Iam:
             raise InvalidArgument(f"status must be {ENABLED} or {DISABLED}")
         old = await self.meta.get_user(access_key)
         if old is not None and old.kind != USER:
-            raise IamActionNotAllowed("Specified IAM action is not allowed")   # a service account's key
+            raise IamActionNotAllowed("Specified IAM action is not allowed")  # a service account's key
         if secret is None or secret == "":
             if old is None:
                 raise InvalidSecretKey("The secret key is invalid.")
@@ -633,9 +703,15 @@ class Iam:
         if policies is not None:
             await self._check_policies(policies)
         now = time.time()
-        rec = UserRecord(access_key, secret_enc, key_id, status,
-                         policies if policies is not None else (old.policies if old else []),
-                         old.created if old else now, now)
+        rec = UserRecord(
+            access_key,
+            secret_enc,
+            key_id,
+            status,
+            policies if policies is not None else (old.policies if old else []),
+            old.created if old else now,
+            now,
+        )
         new = await self.meta.put_user(rec)
         self.forget(access_key)
         return new
@@ -648,14 +724,17 @@ class Iam:
         return UserInfo(rec.access_key, rec.status, list(rec.policies), rec.created, rec.updated, groups)
 
     async def list_users(self) -> list[UserInfo]:
-        return [UserInfo(r.access_key, r.status, list(r.policies), r.created, r.updated)
-                for r in await self.meta.list_users()]
+        return [
+            UserInfo(r.access_key, r.status, list(r.policies), r.created, r.updated)
+            for r in await self.meta.list_users()
+        ]
 
     async def set_status(self, access_key: str, status: str) -> None:
         if status not in (ENABLED, DISABLED):
             raise InvalidArgument(f"status must be {ENABLED} or {DISABLED}")
-        if await self._user_record(access_key) is None or \
-                not await self.meta.update_user(access_key, status=status, updated=time.time()):
+        if await self._user_record(access_key) is None or not await self.meta.update_user(
+            access_key, status=status, updated=time.time()
+        ):
             raise NoSuchUser("The specified user does not exist.")
         self.forget(access_key)
 
@@ -674,8 +753,9 @@ class Iam:
 
     async def set_policies(self, access_key: str, names: list[str]) -> None:
         await self._check_policies(names)
-        if await self._user_record(access_key) is None or \
-                not await self.meta.update_user(access_key, policies=names, updated=time.time()):
+        if await self._user_record(access_key) is None or not await self.meta.update_user(
+            access_key, policies=names, updated=time.time()
+        ):
             raise NoSuchUser("The specified user does not exist.")
         self.forget(access_key)
 
@@ -695,8 +775,9 @@ class Iam:
         removed = [n for n in names if n in user.policies]
         if not removed:
             raise PolicyChangeAlreadyApplied("The specified policy change is already in effect.")
-        await self.meta.update_user(access_key, policies=[p for p in user.policies if p not in removed],
-                                    updated=time.time())
+        await self.meta.update_user(
+            access_key, policies=[p for p in user.policies if p not in removed], updated=time.time()
+        )
         self.forget(access_key)
         return removed
 
@@ -720,17 +801,26 @@ class Iam:
             raise InvalidArgument("invalid service account expiration")
         return float(expires)
 
-    async def add_service_account(self, parent: str, *, access_key: str = "", secret: str = "",
-                                  policy: Any = None, name: str = "", description: str = "",
-                                  expires: float | None = None) -> tuple[str, str, float]:
+    async def add_service_account(
+        self,
+        parent: str,
+        *,
+        access_key: str = "",
+        secret: str = "",
+        policy: Any = None,
+        name: str = "",
+        description: str = "",
+        expires: float | None = None,
+    ) -> tuple[str, str, float]:
         """A new service account of ``parent`` (a user, or root's key): (access key, secret, expiry).
 
         Keys are generated unless both are given (MinIO's lengths: 3-20 and 8-40).
         ``policy``: an embedded policy narrowing the parent's (None: the parent's).
         """
         if bool(access_key) != bool(secret):
-            raise (NoSecretKey("No secret key was provided.") if access_key
-                   else NoAccessKey("No access key was provided."))
+            raise (
+                NoSecretKey("No secret key was provided.") if access_key else NoAccessKey("No access key was provided.")
+            )
         if access_key:
             check_access_key(access_key)
             if len(access_key) > 20:
@@ -751,12 +841,24 @@ class Iam:
             info["policy"] = text
         now = time.time()
         root_parent = parent == self.root.access_key
-        rec = UserRecord(access_key, self.box.seal(access_key, secret), self.box.key_id, ENABLED, [], now, now,
-                         kind=SVCACCT, parent=parent, expires=expiry, info=info)
+        rec = UserRecord(
+            access_key,
+            self.box.seal(access_key, secret),
+            self.box.key_id,
+            ENABLED,
+            [],
+            now,
+            now,
+            kind=SVCACCT,
+            parent=parent,
+            expires=expiry,
+            info=info,
+        )
         try:
             if not await self.meta.add_credential(rec, stored_parent=not root_parent):
-                raise ServiceAccountNotAllowed("Specified service account action is not allowed: the service "
-                                               "account access key already taken")
+                raise ServiceAccountNotAllowed(
+                    "Specified service account action is not allowed: the service account access key already taken"
+                )
         except UserMissing:
             raise NoSuchUser(f"Specified target user {parent} does not exist") from None
         self.forget()
@@ -765,8 +867,11 @@ class Iam:
     async def _credential(self, access_key: str, kind: str) -> UserRecord:
         rec = await self.meta.get_user(access_key)
         if rec is None or rec.kind != kind:
-            raise (NoSuchServiceAccount("The specified service account is not found") if kind == SVCACCT
-                   else NoSuchTempAccount("The specified access key does not exist."))
+            raise (
+                NoSuchServiceAccount("The specified service account is not found")
+                if kind == SVCACCT
+                else NoSuchTempAccount("The specified access key does not exist.")
+            )
         return rec
 
     async def service_account(self, access_key: str) -> CredentialInfo:
@@ -780,9 +885,17 @@ class Iam:
 
     @staticmethod
     def _info(rec: UserRecord) -> CredentialInfo:
-        return CredentialInfo(rec.access_key, rec.parent or "", rec.status, str(rec.info.get("name", "")),
-                              str(rec.info.get("description", "")), rec.expires, rec.info.get("policy"),
-                              rec.kind, rec.created)
+        return CredentialInfo(
+            rec.access_key,
+            rec.parent or "",
+            rec.status,
+            str(rec.info.get("name", "")),
+            str(rec.info.get("description", "")),
+            rec.expires,
+            rec.info.get("policy"),
+            rec.kind,
+            rec.created,
+        )
 
     async def combined_policy(self, access_key: str) -> dict[str, Any]:
         """The policy a derived credential of ``access_key`` inherits, as one document (MinIO's
@@ -799,12 +912,21 @@ class Iam:
 
     async def list_temporary_accounts(self, parent: str) -> list[CredentialInfo]:
         now = time.time()
-        return [self._info(r) for r in await self.meta.list_credentials(parent, STS)
-                if not (r.expires and r.expires <= now)]
+        return [
+            self._info(r) for r in await self.meta.list_credentials(parent, STS) if not (r.expires and r.expires <= now)
+        ]
 
-    async def update_service_account(self, access_key: str, *, secret: str = "", status: str = "",
-                                     name: str = "", description: str = "", expires: float | None = None,
-                                     policy: Any = None) -> None:
+    async def update_service_account(
+        self,
+        access_key: str,
+        *,
+        secret: str = "",
+        status: str = "",
+        name: str = "",
+        description: str = "",
+        expires: float | None = None,
+        policy: Any = None,
+    ) -> None:
         """MinIO's update-service-account: empty fields are left as they are; ``policy``
         replaces the embedded one, and an empty policy (``{}``, ``null``) removes it."""
         rec = await self._credential(access_key, SVCACCT)
@@ -830,9 +952,10 @@ class Iam:
             fields["expires"] = self._check_expiry(expires)
         if policy is not None:
             doc = json.loads(policy) if isinstance(policy, (str, bytes)) and policy.strip() else policy
-            if doc in (None, {}, "", b"") or (isinstance(doc, dict) and not doc.get("Statement")
-                                              and not doc.get("Version")):
-                info.pop("policy", None)            # no policy: the parent's
+            if doc in (None, {}, "", b"") or (
+                isinstance(doc, dict) and not doc.get("Statement") and not doc.get("Version")
+            ):
+                info.pop("policy", None)  # no policy: the parent's
             else:
                 info["policy"] = await self._session_policy(doc, MAX_SVCACCT_POLICY)
         fields["info"] = info
@@ -857,9 +980,20 @@ class Iam:
         info: dict[str, Any] = {"token": token_digest(token)}
         if text is not None:
             info["policy"] = text
-        rec = UserRecord(access_key, self.box.seal(access_key, secret), self.box.key_id, ENABLED, [], now, now,
-                         kind=STS, parent=p.access_key, expires=now + duration, info=info)
-        await self.meta.purge_expired(STS, now)      # expired ones go when new ones come (index on expires)
+        rec = UserRecord(
+            access_key,
+            self.box.seal(access_key, secret),
+            self.box.key_id,
+            ENABLED,
+            [],
+            now,
+            now,
+            kind=STS,
+            parent=p.access_key,
+            expires=now + duration,
+            info=info,
+        )
+        await self.meta.purge_expired(STS, now)  # expired ones go when new ones come (index on expires)
         try:
             if not await self.meta.add_credential(rec, stored_parent=not p.root):
                 raise IamActionNotAllowed("Specified IAM action is not allowed")
@@ -990,18 +1124,42 @@ class Iam:
             if rec.key_id != old.key_id:
                 continue
             secret = old.open(rec.access_key, rec.secret_enc)
-            await self.meta.update_user(rec.access_key, secret_enc=self.box.seal(rec.access_key, secret),
-                                        key_id=self.box.key_id)
+            await self.meta.update_user(
+                rec.access_key, secret_enc=self.box.seal(rec.access_key, secret), key_id=self.box.key_id
+            )
             moved += 1
         self._users.clear()
         return moved
 
     async def unreadable_users(self) -> list[str]:
         """Users whose secret this gateway's root credentials cannot open."""
-        return [r.access_key for kind in (USER, SVCACCT, STS) for r in await self.meta.list_users(kind)
-                if r.key_id != self.box.key_id]
+        return [
+            r.access_key
+            for kind in (USER, SVCACCT, STS)
+            for r in await self.meta.list_users(kind)
+            if r.key_id != self.box.key_id
+        ]
 
 
-__all__ = ["check_session_token", "CANNED", "ENABLED", "DISABLED", "ROOT", "STS", "SVCACCT", "USER", "CredentialInfo", "Iam", "IamError",
-           "Principal", "SecretBox", "TempCredentials", "UserInfo",
-           "bucket_of", "compile_policy", "evaluate", "parse_policy", "wildcard_match"]
+__all__ = [
+    "check_session_token",
+    "CANNED",
+    "ENABLED",
+    "DISABLED",
+    "ROOT",
+    "STS",
+    "SVCACCT",
+    "USER",
+    "CredentialInfo",
+    "Iam",
+    "IamError",
+    "Principal",
+    "SecretBox",
+    "TempCredentials",
+    "UserInfo",
+    "bucket_of",
+    "compile_policy",
+    "evaluate",
+    "parse_policy",
+    "wildcard_match",
+]

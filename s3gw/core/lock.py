@@ -32,7 +32,7 @@ def parse_date(value: str) -> float:
     except ValueError as e:
         raise InvalidRequest("Date must be provided in ISO 8601 format") from e
     if d.tzinfo is None:
-        d = d.replace(tzinfo=dt.timezone.utc)
+        d = d.replace(tzinfo=dt.UTC)
     return d.timestamp()
 
 
@@ -110,8 +110,9 @@ def check_delete(info: ObjectInfo, bypass_governance: bool, now: float) -> None:
             raise GovernanceLocked()
 
 
-def check_retention_change(current: Retention | None, new: Retention | None, bypass_governance: bool,
-                           now: float) -> None:
+def check_retention_change(
+    current: Retention | None, new: Retention | None, bypass_governance: bool, now: float
+) -> None:
     """PutObjectRetention: COMPLIANCE can only be extended; GOVERNANCE needs the bypass to shorten or change."""
     if not current or current.until <= now:
         return

@@ -24,14 +24,14 @@ from typing import Any, Protocol
 from ..common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
 from ..meta.base import CommitUnknown, MetaStore, UploadMissing
 from ..meta.model import BucketRecord, PartRecord, UploadPage, UploadRecord, VersionRecord
-from . import errors as E
 from . import checksums
+from . import errors as E
 from .conditions import Conditions, check_copy_source
 from .names import check_object_name
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
 
-MIN_PART_SIZE = 5 * 1024 * 1024       # every part but the last (EntityTooSmall)
+MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last (EntityTooSmall)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PART_NUMBER = 10000
 
@@ -40,7 +40,7 @@ MAX_PART_NUMBER = 10000
 class CompletedPart:
     number: int
     etag: str
-    checksum: str | None = None   # the client's value for the upload's algorithm, if it sent one
+    checksum: str | None = None  # the client's value for the upload's algorithm, if it sent one
 
 
 def check_part_number(n: int) -> None:
@@ -76,8 +76,9 @@ class ObjectWrites(Protocol):
     def _apply_lock(self, brec: BucketRecord, opts: PutOptions) -> None: ...
     def _info(self, opts: PutOptions, checksum: Checksum | None) -> ObjectInfo: ...
     def _write_check(self, opts: PutOptions) -> Any: ...
-    async def _store_body(self, payload: Payload, opts: PutOptions, *, inline: bool = True,
-                          max_size: int = ...) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
+    async def _store_body(
+        self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = ...
+    ) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
     async def _discard(self, shards: ShardSet) -> None: ...
     async def _end_writes(self, layouts: list[ShardSet]) -> None: ...
     async def _heal_if_degraded(self, rec: VersionRecord) -> None: ...
@@ -113,8 +114,9 @@ class MultipartMixin:
             raise E.NoSuchUpload(bucket=bucket, key=key)
         return up
 
-    async def upload_part(self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, payload: Payload,
-                          opts: PutOptions) -> PartRecord:
+    async def upload_part(
+        self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, payload: Payload, opts: PutOptions
+    ) -> PartRecord:
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
         algo = up.info.checksum_algo
@@ -125,8 +127,9 @@ class MultipartMixin:
         self._check_put_options(opts)
         size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
         assert shards is not None
-        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards,
-                                                ObjectInfo(checksum=ck)))
+        return await self._save_part(
+            PartRecord(upload_id, number, size, etag, time.time(), shards, ObjectInfo(checksum=ck))
+        )
 
     async def _save_part(self: ObjectWrites, part: PartRecord) -> PartRecord:
         try:
@@ -135,12 +138,20 @@ class MultipartMixin:
             await self._discard(part.layout)
             raise E.NoSuchUpload() from e
         self._gc_wakeup.set()
-        await self._end_writes([part.layout])    # recorded: no longer a write in progress
+        await self._end_writes([part.layout])  # recorded: no longer a write in progress
         return part
 
     async def upload_part_copy(
-        self: ObjectWrites, bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
-        src_version: str | None, source_range: str | None, cond: Conditions,
+        self: ObjectWrites,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        src_bucket: str,
+        src_key: str,
+        src_version: str | None,
+        source_range: str | None,
+        cond: Conditions,
     ) -> tuple[VersionRecord, PartRecord]:
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
@@ -151,7 +162,7 @@ class MultipartMixin:
             if not source_range.startswith("bytes="):
                 raise E.InvalidArgument("Range specified is not valid for source object")
             rng = parse_range(source_range, src.size)
-            first = source_range[len("bytes="):].split("-", 1)
+            first = source_range[len("bytes=") :].split("-", 1)
             if rng is None or not first[0] or not first[1] or int(first[1]) >= src.size:
                 raise E.InvalidArgument("Range specified is not valid for source object")
             offset, length = rng
@@ -159,12 +170,14 @@ class MultipartMixin:
         payload = StreamPayload(self._read(src, offset, length))
         size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
         assert shards is not None
-        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards,
-                                                ObjectInfo(checksum=ck)))
+        part = await self._save_part(
+            PartRecord(upload_id, number, size, etag, time.time(), shards, ObjectInfo(checksum=ck))
+        )
         return src, part
 
-    async def list_parts(self: ObjectWrites, bucket: str, key: str, upload_id: str, after: int,
-                         limit: int) -> tuple[UploadRecord, list[PartRecord], bool]:
+    async def list_parts(
+        self: ObjectWrites, bucket: str, key: str, upload_id: str, after: int, limit: int
+    ) -> tuple[UploadRecord, list[PartRecord], bool]:
         up = await self._upload(bucket, key, upload_id)
         parts = await self.meta.list_parts(upload_id, after, limit + 1)
         return up, parts[:limit], len(parts) > limit
@@ -177,13 +190,27 @@ class MultipartMixin:
             return  # aborting what is already gone succeeds (MinIO answers 204)
         self._gc_wakeup.set()
 
-    async def list_uploads(self: ObjectWrites, bucket: str, prefix: str, delimiter: str, key_marker: str,
-                           upload_id_marker: str, max_uploads: int) -> UploadPage:
+    async def list_uploads(
+        self: ObjectWrites,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        upload_id_marker: str,
+        max_uploads: int,
+    ) -> UploadPage:
         await self.bucket(bucket)
         return await self.meta.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
-    async def complete_upload(self: ObjectWrites, bucket: str, key: str, upload_id: str, chosen: list[CompletedPart],
-                              if_match: str | None = None, if_none_match: str | None = None) -> VersionRecord:
+    async def complete_upload(
+        self: ObjectWrites,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        chosen: list[CompletedPart],
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> VersionRecord:
         up = await self._upload(bucket, key, upload_id)
         if not chosen:
             raise E.InvalidRequest("You must specify at least one part")
@@ -204,14 +231,23 @@ class MultipartMixin:
                 raise E.EntityTooSmall()
         ck = self._final_checksum(up.info.checksum_algo, up.info.checksum_type or "FULL_OBJECT", parts, chosen)
         info = replace(up.info, checksum_algo=None, checksum_type=None, checksum=ck)
-        layout = ObjectLayout.multipart([
-            # a part's own checksum (algorithm and value: it has no object-level type)
-            Part(p.part_number, p.size, p.etag, p.layout, p.info.checksum.untyped() if p.info.checksum else None)
-            for p in parts
-        ])
-        rec = VersionRecord(bucket=bucket, key=key, version_id=str(uuid.uuid4()), mtime=time.time(),
-                            size=sum(p.size for p in parts), etag=multipart_etag([p.etag for p in parts]),
-                            info=info, layout=layout)
+        layout = ObjectLayout.multipart(
+            [
+                # a part's own checksum (algorithm and value: it has no object-level type)
+                Part(p.part_number, p.size, p.etag, p.layout, p.info.checksum.untyped() if p.info.checksum else None)
+                for p in parts
+            ]
+        )
+        rec = VersionRecord(
+            bucket=bucket,
+            key=key,
+            version_id=str(uuid.uuid4()),
+            mtime=time.time(),
+            size=sum(p.size for p in parts),
+            etag=multipart_etag([p.etag for p in parts]),
+            info=info,
+            layout=layout,
+        )
         check = self._write_check(PutOptions(if_match=if_match, if_none_match=if_none_match))
         try:
             try:
@@ -221,12 +257,13 @@ class MultipartMixin:
         except UploadMissing as e:
             raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
-        await self._heal_if_degraded(stored_rec)    # parts written while drives were down
+        await self._heal_if_degraded(stored_rec)  # parts written while drives were down
         return stored_rec
 
     @staticmethod
-    def _final_checksum(algo: str | None, kind: str, parts: list[PartRecord],
-                        chosen: list[CompletedPart]) -> Checksum | None:
+    def _final_checksum(
+        algo: str | None, kind: str, parts: list[PartRecord], chosen: list[CompletedPart]
+    ) -> Checksum | None:
         """The whole object's checksum: composite (checksum of part checksums, "-N") or full-object (combined CRC)."""
         if not algo:
             return None

@@ -48,6 +48,10 @@ def check_object_name(key: str) -> None:
         raise InvalidResourceName()
     # MinIO keeps objects as paths: an empty inner segment ("a//b"), a segment
     # over 255 bytes (a file name limit) or a NUL cannot be stored
-    if "\x00" in key or "" in segments[1:-1] or key.startswith("/") \
-            or any(len(seg.encode()) > MAX_SEGMENT_BYTES for seg in segments):
+    if (
+        "\x00" in key
+        or "" in segments[1:-1]
+        or key.startswith("/")
+        or any(len(seg.encode()) > MAX_SEGMENT_BYTES for seg in segments)
+    ):
         raise InvalidObjectName("Object name contains unsupported characters.")

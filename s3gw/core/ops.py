@@ -62,7 +62,7 @@ class Maintenance:
             try:
                 row = await self.meta.get_setting(MAINTENANCE_SETTING)
                 self._state = _parse_maintenance(row)
-            except Exception as e:   # store away: keep what we knew
+            except Exception as e:  # store away: keep what we knew
                 log.warning("cannot read maintenance mode: %s", e)
                 if self._state is None:
                     self._state = MaintenanceState()
@@ -133,7 +133,7 @@ class Usage:
             try:
                 while await self.meta.fold_usage(10000) == 10000:  # noqa: ASYNC110 - a yield between batches
                     await asyncio.sleep(0)
-            except Exception as e:         # noqa: BLE001 - an outage: the deltas wait
+            except Exception as e:  # noqa: BLE001 - an outage: the deltas wait
                 log.debug("usage fold: %s", e)
 
 
@@ -159,7 +159,7 @@ class StorageState:
     write_ok: bool
     read_ok: bool
     drives: list[DriveState] = field(default_factory=list)
-    nodes: list[dict[str, Any]] = field(default_factory=list)     # {"id", "url", "online"}
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # {"id", "url", "online"}
 
     @property
     def drives_online(self) -> int:
@@ -170,16 +170,23 @@ class StorageState:
         return sum(bool(n["online"]) for n in self.nodes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k": self.k, "m": self.m, "write_quorum": self.write_quorum, "write_ok": self.write_ok,
-                "read_ok": self.read_ok, "nodes": self.nodes,
-                "drives": [d.__dict__ for d in self.drives]}
+        return {
+            "k": self.k,
+            "m": self.m,
+            "write_quorum": self.write_quorum,
+            "write_ok": self.write_ok,
+            "read_ok": self.read_ok,
+            "nodes": self.nodes,
+            "drives": [d.__dict__ for d in self.drives],
+        }
 
 
 def quick_storage_state(storage: Storage) -> StorageState:
     """Quorum and node/drive counts from what the storage already knows (no I/O):
     cheap enough for every health probe."""
-    st = StorageState(storage.k, storage.m, storage.write_quorum, storage.write_quorum_possible(),
-                      storage.read_quorum_possible())
+    st = StorageState(
+        storage.k, storage.m, storage.write_quorum, storage.write_quorum_possible(), storage.read_quorum_possible()
+    )
     st.drives = [DriveState(d.id, d.node_id, storage.drive_online(d.id)) for d in storage.drives]
     st.nodes = _nodes(storage)
     return st
@@ -187,10 +194,19 @@ def quick_storage_state(storage: Storage) -> StorageState:
 
 def _nodes(storage: Storage) -> list[dict[str, Any]]:
     if storage.cluster is not None:
-        return [{"id": n["node_id"] or n["url"], "url": n["url"], "online": bool(n["online"]),
-                 "drives": n.get("drives", []), "error": n.get("error")} for n in storage.cluster.info()]
-    return [{"id": "local", "url": "(embedded)", "online": True, "drives": [d.id for d in storage.drives],
-             "error": None}]
+        return [
+            {
+                "id": n["node_id"] or n["url"],
+                "url": n["url"],
+                "online": bool(n["online"]),
+                "drives": n.get("drives", []),
+                "error": n.get("error"),
+            }
+            for n in storage.cluster.info()
+        ]
+    return [
+        {"id": "local", "url": "(embedded)", "online": True, "drives": [d.id for d in storage.drives], "error": None}
+    ]
 
 
 class StorageProbe:
@@ -230,15 +246,22 @@ class Operations:
     APIs ask of the metadata store and the storage (the API layer asks here,
     never the store or the storage themselves)."""
 
-    def __init__(self, meta: MetaStore, storage: Storage, *, usage_interval: float = 1.0,
-                 maintenance_refresh: float = 1.0, probe_ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        storage: Storage,
+        *,
+        usage_interval: float = 1.0,
+        maintenance_refresh: float = 1.0,
+        probe_ttl: float = 5.0,
+    ) -> None:
         self.meta = meta
         self.storage = storage
         self.maintenance = Maintenance(meta, maintenance_refresh)
         self.usage = Usage(meta, usage_interval)
         self.probe = StorageProbe(storage, probe_ttl)
         self.started = time.time()
-        self.deployment_id = str(uuid.uuid4())     # what madmin's info calls the deployment (per process)
+        self.deployment_id = str(uuid.uuid4())  # what madmin's info calls the deployment (per process)
 
     # -- storage ------------------------------------------------------------------
 
@@ -307,21 +330,31 @@ def manifest_entry(rec: VersionRecord) -> dict[str, Any]:
         placement.append({"part": None, "size": rec.size, **_shard_set(layout.shards)})
     else:
         storage = "delete-marker" if rec.delete_marker else "inline"
-    return {"bucket": rec.bucket, "key": rec.key, "version_id": rec.version_id, "is_latest": rec.is_latest,
-            "delete_marker": rec.delete_marker, "size": rec.size, "etag": rec.etag, "mtime": rec.mtime,
-            "storage": storage, "placement": placement}
+    return {
+        "bucket": rec.bucket,
+        "key": rec.key,
+        "version_id": rec.version_id,
+        "is_latest": rec.is_latest,
+        "delete_marker": rec.delete_marker,
+        "size": rec.size,
+        "etag": rec.etag,
+        "mtime": rec.mtime,
+        "storage": storage,
+        "placement": placement,
+    }
 
 
 def _shard_set(lay: ShardSet) -> dict[str, Any]:
     out: dict[str, Any] = {"data_id": lay.data_id, "k": lay.k, "m": lay.m, "ec": lay.ec, "block_size": lay.block_size}
-    out["shards"] = list(lay.placement)     # shard i lives on drive shards[i]
+    out["shards"] = list(lay.placement)  # shard i lives on drive shards[i]
     if lay.missing:
         out["missing"] = list(lay.missing)
     return out
 
 
-async def walk_versions(meta: MetaStore, bucket: str | None = None, prefix: str = "",
-                        page: int = 1000) -> AsyncIterator[VersionRecord]:
+async def walk_versions(
+    meta: MetaStore, bucket: str | None = None, prefix: str = "", page: int = 1000
+) -> AsyncIterator[VersionRecord]:
     """Every version of every bucket (or one bucket under a prefix), in listing order."""
     buckets = [bucket] if bucket else [b.name for b in await meta.list_buckets()]
     for b in buckets:
@@ -349,5 +382,16 @@ async def backup_metadata(meta: MetaStore, dest: str) -> None:
         raise RuntimeError("the backup produced no file")
 
 
-__all__ = ["DriveState", "Maintenance", "MaintenanceState", "Operations", "StorageProbe", "StorageState", "Usage",
-           "backup_metadata", "manifest_entry", "quick_storage_state", "walk_versions"]
+__all__ = [
+    "DriveState",
+    "Maintenance",
+    "MaintenanceState",
+    "Operations",
+    "StorageProbe",
+    "StorageState",
+    "Usage",
+    "backup_metadata",
+    "manifest_entry",
+    "quick_storage_state",
+    "walk_versions",
+]

@@ -29,18 +29,18 @@ class Payload(Protocol):
 @dataclass
 class PutOptions:
     content_type: str = ""
-    user_meta: dict[str, str] = field(default_factory=dict)      # "x-amz-meta-foo": "bar"
-    headers: dict[str, str] = field(default_factory=dict)        # cache-control, content-disposition, ...
-    content_md5: str | None = None                               # base64, as sent
-    checksum_algo: str | None = None                             # "CRC32", ...
-    checksum_value: str | None = None                            # from the header; else from the trailer
+    user_meta: dict[str, str] = field(default_factory=dict)  # "x-amz-meta-foo": "bar"
+    headers: dict[str, str] = field(default_factory=dict)  # cache-control, content-disposition, ...
+    content_md5: str | None = None  # base64, as sent
+    checksum_algo: str | None = None  # "CRC32", ...
+    checksum_value: str | None = None  # from the header; else from the trailer
     storage_class: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     if_match: str | None = None
     if_none_match: str | None = None
-    retention: Retention | None = None                           # from the lock headers
-    legal_hold: str | None = None                                # "ON" / "OFF"
-    checksum_type: str = "FULL_OBJECT"                           # FULL_OBJECT, or COMPOSITE for multipart
+    retention: Retention | None = None  # from the lock headers
+    legal_hold: str | None = None  # "ON" / "OFF"
+    checksum_type: str = "FULL_OBJECT"  # FULL_OBJECT, or COMPOSITE for multipart
 
 
 class StreamPayload:

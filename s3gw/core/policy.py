@@ -66,11 +66,11 @@ import binascii
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 ARN_S3 = "arn:aws:s3:::"
 VERSION = "2012-10-17"
@@ -80,11 +80,11 @@ ALLOW, DENY = "Allow", "Deny"
 MAX_BUCKET_POLICY = 20 * 1024
 #: an identity policy's largest size (the admin API's body limit is 1 MiB)
 MAX_IDENTITY_POLICY = 1 << 20
-MAX_DEPTH = 8              # {Statement: [{Condition: {Op: {key: [value]}}}]} is 6 deep
+MAX_DEPTH = 8  # {Statement: [{Condition: {Op: {key: [value]}}}]} is 6 deep
 MAX_STATEMENTS = 1000
-MAX_LIST = 1000            # actions, resources, principals, or values of one condition key
-MAX_CONDITIONS = 100       # (operator, key) pairs in one statement
-MAX_STRING = 4096          # one action, resource, principal or condition value
+MAX_LIST = 1000  # actions, resources, principals, or values of one condition key
+MAX_CONDITIONS = 100  # (operator, key) pairs in one statement
+MAX_STRING = 4096  # one action, resource, principal or condition value
 
 
 class PolicyError(ValueError):
@@ -202,7 +202,9 @@ def _closure(pattern: str, states: set[int]) -> set[int]:
 # --------------------------------------------------------------------------- actions and keys
 
 #: the S3 actions a policy may name (MinIO's list, with AWS's ACL, website, logging, ... actions)
-S3_ACTIONS = frozenset(f"s3:{a}" for a in """
+S3_ACTIONS = frozenset(
+    f"s3:{a}"
+    for a in """
 AbortMultipartUpload BypassGovernanceRetention CreateBucket DeleteBucket DeleteBucketCors DeleteBucketPolicy
 DeleteBucketWebsite DeleteObject DeleteObjectTagging DeleteObjectVersion DeleteObjectVersionTagging ForceDeleteBucket
 GetAccelerateConfiguration GetBucketAcl GetBucketCors GetBucketLocation GetBucketLogging GetBucketNotification
@@ -218,63 +220,94 @@ PutBucketTagging PutBucketVersioning PutBucketWebsite PutEncryptionConfiguration
 PutLifecycleConfiguration PutObject PutObjectAcl PutObjectFanOut PutObjectLegalHold PutObjectRetention
 PutObjectTagging PutObjectVersionAcl PutObjectVersionTagging PutReplicationConfiguration ReplicateDelete
 ReplicateObject ReplicateTags ResetBucketReplicationState RestoreObject
-""".split())
+""".split()
+)
 
 #: actions on objects: in a bucket policy their Resource must name objects (``bucket/...``)
-OBJECT_ACTIONS = frozenset(f"s3:{a}" for a in """
+OBJECT_ACTIONS = frozenset(
+    f"s3:{a}"
+    for a in """
 AbortMultipartUpload BypassGovernanceRetention DeleteObject DeleteObjectTagging DeleteObjectVersion
 DeleteObjectVersionTagging GetObject GetObjectAcl GetObjectAttributes GetObjectLegalHold GetObjectRetention
 GetObjectTagging GetObjectTorrent GetObjectVersion GetObjectVersionAcl GetObjectVersionAttributes
 GetObjectVersionForReplication GetObjectVersionTagging ListMultipartUploadParts PutObject PutObjectAcl
 PutObjectFanOut PutObjectLegalHold PutObjectRetention PutObjectTagging PutObjectVersionAcl PutObjectVersionTagging
 ReplicateDelete ReplicateObject ReplicateTags ResetBucketReplicationState RestoreObject
-""".split()) | {"s3:*"}
+""".split()
+) | {"s3:*"}
 
 #: condition keys every action accepts (what s3gw sets for every request; see api/policy_context.py)
-COMMON_KEYS = frozenset({
-    "aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:SourceIp", "aws:UserAgent", "aws:Referer",
-    "aws:principaltype", "aws:userid", "aws:username", "aws:groups", "aws:PrincipalArn",
-    "s3:signatureversion", "s3:authType", "s3:x-amz-content-sha256",
-})
-_SSE = ("s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-customer-algorithm",
-        "s3:x-amz-server-side-encryption-aws-kms-key-id")
+COMMON_KEYS = frozenset(
+    {
+        "aws:CurrentTime",
+        "aws:EpochTime",
+        "aws:SecureTransport",
+        "aws:SourceIp",
+        "aws:UserAgent",
+        "aws:Referer",
+        "aws:principaltype",
+        "aws:userid",
+        "aws:username",
+        "aws:groups",
+        "aws:PrincipalArn",
+        "s3:signatureversion",
+        "s3:authType",
+        "s3:x-amz-content-sha256",
+    }
+)
+_SSE = (
+    "s3:x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-customer-algorithm",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+)
 _LOCK = ("s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:object-lock-legal-hold")
 _REQ_TAGS = ("s3:RequestObjectTag", "s3:RequestObjectTagKeys")
 _LIST = ("s3:prefix", "s3:delimiter", "s3:max-keys")
 _VTAG = ("s3:versionid", "s3:ExistingObjectTag")
 
 #: keys an action accepts beyond the common ones (MinIO's IAMActionConditionKeyMap, plus s3:x-amz-acl)
-ACTION_KEYS: dict[str, frozenset[str]] = {a: frozenset(k) for a, k in {
-    "s3:PutObject": ("s3:x-amz-copy-source", *_SSE, "s3:x-amz-metadata-directive", "s3:x-amz-storage-class",
-                     "s3:x-amz-acl", "s3:versionid", *_LOCK, *_REQ_TAGS),
-    "s3:GetObject": (*_SSE, *_VTAG),
-    "s3:DeleteObject": ("s3:versionid",),
-    "s3:DeleteObjectVersion": ("s3:versionid",),
-    "s3:ListBucket": _LIST,
-    "s3:ListBucketVersions": _LIST,
-    "s3:GetObjectAttributes": ("s3:ExistingObjectTag",),
-    "s3:GetObjectVersionAttributes": _VTAG,
-    "s3:PutObjectRetention": (*_SSE, "s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:versionid"),
-    "s3:GetObjectRetention": (*_SSE, "s3:versionid"),
-    "s3:PutObjectLegalHold": (*_SSE, "s3:object-lock-legal-hold", "s3:versionid"),
-    "s3:BypassGovernanceRetention": ("s3:versionid", *_LOCK, *_REQ_TAGS),
-    "s3:PutBucketTagging": _REQ_TAGS,
-    "s3:PutObjectTagging": (*_VTAG, *_REQ_TAGS),
-    "s3:PutObjectVersionTagging": (*_VTAG, *_REQ_TAGS),
-    "s3:GetObjectTagging": _VTAG,
-    "s3:DeleteObjectTagging": _VTAG,
-    "s3:GetObjectVersion": _VTAG,
-    "s3:GetObjectVersionTagging": _VTAG,
-    "s3:DeleteObjectVersionTagging": _VTAG,
-    "s3:GetObjectAcl": _VTAG,
-    "s3:PutObjectAcl": ("s3:x-amz-acl", *_VTAG),
-    "s3:PutBucketAcl": ("s3:x-amz-acl",),
-    "s3:CreateBucket": ("s3:x-amz-acl",),
-    "s3:ReplicateObject": _VTAG,
-    "s3:ReplicateDelete": _VTAG,
-    "s3:ReplicateTags": _VTAG,
-    "s3:GetObjectVersionForReplication": _VTAG,
-}.items()}
+ACTION_KEYS: dict[str, frozenset[str]] = {
+    a: frozenset(k)
+    for a, k in {
+        "s3:PutObject": (
+            "s3:x-amz-copy-source",
+            *_SSE,
+            "s3:x-amz-metadata-directive",
+            "s3:x-amz-storage-class",
+            "s3:x-amz-acl",
+            "s3:versionid",
+            *_LOCK,
+            *_REQ_TAGS,
+        ),
+        "s3:GetObject": (*_SSE, *_VTAG),
+        "s3:DeleteObject": ("s3:versionid",),
+        "s3:DeleteObjectVersion": ("s3:versionid",),
+        "s3:ListBucket": _LIST,
+        "s3:ListBucketVersions": _LIST,
+        "s3:GetObjectAttributes": ("s3:ExistingObjectTag",),
+        "s3:GetObjectVersionAttributes": _VTAG,
+        "s3:PutObjectRetention": (*_SSE, "s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:versionid"),
+        "s3:GetObjectRetention": (*_SSE, "s3:versionid"),
+        "s3:PutObjectLegalHold": (*_SSE, "s3:object-lock-legal-hold", "s3:versionid"),
+        "s3:BypassGovernanceRetention": ("s3:versionid", *_LOCK, *_REQ_TAGS),
+        "s3:PutBucketTagging": _REQ_TAGS,
+        "s3:PutObjectTagging": (*_VTAG, *_REQ_TAGS),
+        "s3:PutObjectVersionTagging": (*_VTAG, *_REQ_TAGS),
+        "s3:GetObjectTagging": _VTAG,
+        "s3:DeleteObjectTagging": _VTAG,
+        "s3:GetObjectVersion": _VTAG,
+        "s3:GetObjectVersionTagging": _VTAG,
+        "s3:DeleteObjectVersionTagging": _VTAG,
+        "s3:GetObjectAcl": _VTAG,
+        "s3:PutObjectAcl": ("s3:x-amz-acl", *_VTAG),
+        "s3:PutBucketAcl": ("s3:x-amz-acl",),
+        "s3:CreateBucket": ("s3:x-amz-acl",),
+        "s3:ReplicateObject": _VTAG,
+        "s3:ReplicateDelete": _VTAG,
+        "s3:ReplicateTags": _VTAG,
+        "s3:GetObjectVersionForReplication": _VTAG,
+    }.items()
+}
 
 #: keys followed by ``/<tag key>``
 TAG_KEYS = frozenset({"s3:ExistingObjectTag", "s3:RequestObjectTag"})
@@ -370,16 +403,16 @@ class _Template:
     """
 
     text: str
-    parts: tuple[str, ...]       # literal, var, literal, var, ..., literal
+    parts: tuple[str, ...]  # literal, var, literal, var, ..., literal
 
     @staticmethod
-    def of(text: str) -> "_Template":
+    def of(text: str) -> _Template:
         parts: list[str] = []
         pos = 0
         for m in _VAR.finditer(text):
             name = m.group(1)
             if name in _ESCAPES or name in VARIABLE_KEYS:
-                parts += [text[pos:m.start()], name]
+                parts += [text[pos : m.start()], name]
                 pos = m.end()
         parts.append(text[pos:])
         return _Template(text, tuple(parts))
@@ -399,7 +432,7 @@ class _Template:
                 continue
             if part in _ESCAPES:
                 value = _ESCAPES[part]
-                out.append("\0" + value if as_pattern else value)     # \0 marks a literal * or ?
+                out.append("\0" + value if as_pattern else value)  # \0 marks a literal * or ?
                 continue
             value = ctx.first(part)
             if value:
@@ -427,21 +460,51 @@ class _Patterns:
 # --------------------------------------------------------------------------- conditions
 
 _QUALIFIERS = ("ForAnyValue", "ForAllValues")
-_STRING_OPS = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",
-               "StringLike", "StringNotLike", "BinaryEquals"}
-_NUMERIC_OPS = {"NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
-                "NumericGreaterThan", "NumericGreaterThanEquals"}
-_DATE_OPS = {"DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan",
-             "DateGreaterThanEquals"}
+_STRING_OPS = {
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "BinaryEquals",
+}
+_NUMERIC_OPS = {
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+}
+_DATE_OPS = {
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+}
 _ARN_OPS = {"ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"}
 _OTHER_OPS = {"Bool", "IpAddress", "NotIpAddress", "Null"}
 OPERATORS = frozenset(_STRING_OPS | _NUMERIC_OPS | _DATE_OPS | _ARN_OPS | _OTHER_OPS)
-_NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals", "DateNotEquals",
-            "ArnNotEquals", "ArnNotLike", "NotIpAddress"}
+_NEGATED = {
+    "StringNotEquals",
+    "StringNotEqualsIgnoreCase",
+    "StringNotLike",
+    "NumericNotEquals",
+    "DateNotEquals",
+    "ArnNotEquals",
+    "ArnNotLike",
+    "NotIpAddress",
+}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "Equals": lambda a, b: a == b, "NotEquals": lambda a, b: a == b,      # negated afterwards
-    "LessThan": lambda a, b: a < b, "LessThanEquals": lambda a, b: a <= b,
-    "GreaterThan": lambda a, b: a > b, "GreaterThanEquals": lambda a, b: a >= b,
+    "Equals": lambda a, b: a == b,
+    "NotEquals": lambda a, b: a == b,  # negated afterwards
+    "LessThan": lambda a, b: a < b,
+    "LessThanEquals": lambda a, b: a <= b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanEquals": lambda a, b: a >= b,
 }
 
 
@@ -459,7 +522,7 @@ def _parse_time(s: str) -> datetime | None:
 def _request_time(s: str) -> datetime | None:
     """A request value as a time: RFC 3339, or seconds since the epoch (aws:EpochTime)."""
     if s.isascii() and s.isdigit() and len(s) <= 12:
-        return datetime.fromtimestamp(int(s), timezone.utc)
+        return datetime.fromtimestamp(int(s), UTC)
     return _parse_time(s)
 
 
@@ -494,8 +557,11 @@ def parse_operator(name: str) -> tuple[str, str, bool]:
     qualifier, _, op = name.rpartition(":")
     if_exists = op.endswith("IfExists") and op != "IfExists"
     base = op[: -len("IfExists")] if if_exists else op
-    if (qualifier and qualifier not in _QUALIFIERS) or base not in OPERATORS or (
-            base == "Null" and (qualifier or if_exists)):
+    if (
+        (qualifier and qualifier not in _QUALIFIERS)
+        or base not in OPERATORS
+        or (base == "Null" and (qualifier or if_exists))
+    ):
         raise PolicyError(f"invalid condition name '{name}'")
     return qualifier, base, if_exists
 
@@ -504,7 +570,7 @@ class Condition:
     """One ``Operator: {key: values}`` pair, compiled."""
 
     def __init__(self, name: str, key: str, values: list[Any]) -> None:
-        self.name = name                                   # as written, for the normalised document
+        self.name = name  # as written, for the normalised document
         self.qualifier, self.op, self.if_exists = parse_operator(name)
         base = self.op
         self.key = key
@@ -560,7 +626,7 @@ class Condition:
             self._value = self._bool(self._one(), "boolean")
         elif op == "Null":
             self._value = self._bool(self._one(), "Null")
-        else:   # IpAddress, NotIpAddress
+        else:  # IpAddress, NotIpAddress
             if self.key != "aws:SourceIp":
                 raise PolicyError(f"only aws:SourceIp key is allowed for {op} condition")
             nets = []
@@ -581,9 +647,11 @@ class Condition:
                     raise PolicyError(f"invalid value '{s}' for 's3:x-amz-copy-source' for {self.op} condition")
             if self.op in ("StringLike", "StringNotLike"):
                 continue
-            allowed = {"s3:x-amz-server-side-encryption-customer-algorithm": ("AES256",),
-                       "s3:x-amz-server-side-encryption": ("AES256", "aws:kms"),
-                       "s3:x-amz-metadata-directive": ("COPY", "REPLACE")}.get(self.key)
+            allowed = {
+                "s3:x-amz-server-side-encryption-customer-algorithm": ("AES256",),
+                "s3:x-amz-server-side-encryption": ("AES256", "aws:kms"),
+                "s3:x-amz-metadata-directive": ("COPY", "REPLACE"),
+            }.get(self.key)
             if allowed is not None and s not in allowed:
                 raise PolicyError(f"invalid value '{s}' for '{self.key}' for {self.op} condition")
             if self.key == "s3:x-amz-content-sha256" and not s:
@@ -593,7 +661,20 @@ class Condition:
     def _bool(v: Any, what: str) -> bool:
         if isinstance(v, bool):
             return v
-        if isinstance(v, str) and v in ("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"):
+        if isinstance(v, str) and v in (
+            "1",
+            "t",
+            "T",
+            "TRUE",
+            "true",
+            "True",
+            "0",
+            "f",
+            "F",
+            "FALSE",
+            "false",
+            "False",
+        ):
             return v in ("1", "t", "T", "TRUE", "true", "True")
         raise PolicyError(f"value must be a boolean for {what} condition")
 
@@ -614,13 +695,13 @@ class Condition:
             return any(_arn_match(v, r) for v in self.values)
         if op in _NUMERIC_OPS:
             n = _int(r)
-            return n is not None and _COMPARE[op[len("Numeric"):]](n, self._value)
+            return n is not None and _COMPARE[op[len("Numeric") :]](n, self._value)
         if op in _DATE_OPS:
             t = _request_time(r)
-            return t is not None and _COMPARE[op[len("Date"):]](t, self._value)
+            return t is not None and _COMPARE[op[len("Date") :]](t, self._value)
         if op == "Bool":
             return r.lower() == ("true" if self._value else "false")
-        try:   # IpAddress / NotIpAddress
+        try:  # IpAddress / NotIpAddress
             ip = ipaddress.ip_address(r)
         except ValueError:
             return False
@@ -676,7 +757,7 @@ class Principals:
     doc: tuple[str, ...]
 
     @staticmethod
-    def parse(value: Any, field_name: str) -> "Principals":
+    def parse(value: Any, field_name: str) -> Principals:
         if value == "*":
             return Principals(True, frozenset(), False, ("*",))
         if not isinstance(value, dict) or set(value) != {"AWS"}:
@@ -724,8 +805,17 @@ def _strings(value: Any, name: str) -> list[str]:
 
 _STATEMENT_FIELDS = {
     "identity": {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"},
-    "bucket": {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource",
-               "Condition"},
+    "bucket": {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    },
 }
 
 
@@ -772,7 +862,7 @@ class Statement:
             raise PolicyError("Resource and NotResource cannot be specified in the same statement")
         self.not_resource = "NotResource" in st
         raw = _strings(st.get("NotResource" if self.not_resource else "Resource", []), "Resource")
-        self.resources = list(dict.fromkeys(self._resource(r, kind) for r in raw))   # a set, as in MinIO
+        self.resources = list(dict.fromkeys(self._resource(r, kind) for r in raw))  # a set, as in MinIO
         if not self.resources and (kind == "bucket" or "s3" in self.kinds):
             raise PolicyError("Resource must not be empty")
         if kind == "bucket":
@@ -813,7 +903,9 @@ class Statement:
                 for a in actions:
                     extra = keys - allowed_keys(a)
                     if extra:
-                        raise PolicyError(f"unsupported condition keys '[{' '.join(sorted(extra))}]' used for action '{a}'")
+                        raise PolicyError(
+                            f"unsupported condition keys '[{' '.join(sorted(extra))}]' used for action '{a}'"
+                        )
         self.families = frozenset(c.family for c in self.conditions)
 
     @staticmethod
@@ -850,8 +942,8 @@ class Statement:
         if not r.startswith(ARN_S3):
             if kind == "bucket" or r.startswith("arn:"):
                 raise PolicyError(f"invalid resource '{r}'")
-            r = ARN_S3 + r       # identity policies: "bucket/key" is s3gw's shorthand for the ARN
-        pattern = r[len(ARN_S3):]
+            r = ARN_S3 + r  # identity policies: "bucket/key" is s3gw's shorthand for the ARN
+        pattern = r[len(ARN_S3) :]
         if not pattern:
             raise PolicyError(f"invalid resource '{r}'")
         if pattern.startswith("/"):
@@ -859,7 +951,7 @@ class Statement:
         return r
 
     def _check_bucket_resources(self, bucket: str | None, strict: bool) -> None:
-        patterns = [r if r == "*" else r[len(ARN_S3):] for r in self.resources]
+        patterns = [r if r == "*" else r[len(ARN_S3) :] for r in self.resources]
         is_object = [("/" in p or "*" in p) for p in patterns]
         is_bucket = [("/" not in p or p == "*") for p in patterns]
         if strict:
@@ -889,7 +981,7 @@ class Statement:
         if self._actions.match(q.action, q.context) == self.not_action:
             return False
         if service != "s3":
-            return True      # admin and KMS actions are not about a resource (MinIO's consoleAdmin names none)
+            return True  # admin and KMS actions are not about a resource (MinIO's consoleAdmin names none)
         if not self.resources:
             return self.not_resource
         hit = self._resources.match(q.resource, q.context)
@@ -1068,9 +1160,12 @@ def parse(doc: Any, *, kind: str = "identity", bucket: str | None = None, strict
 
 #: conditions that pin a statement to known callers or networks, so it does not make a bucket public
 #: (AWS's "fixed values" rule for IsPublic, over the keys s3gw sets)
-_PINNING = {"aws:SourceIp": {"IpAddress"}, "aws:userid": {"StringEquals", "StringEqualsIgnoreCase"},
-            "aws:username": {"StringEquals", "StringEqualsIgnoreCase"},
-            "aws:PrincipalArn": {"ArnEquals", "StringEquals"}}
+_PINNING = {
+    "aws:SourceIp": {"IpAddress"},
+    "aws:userid": {"StringEquals", "StringEqualsIgnoreCase"},
+    "aws:username": {"StringEquals", "StringEqualsIgnoreCase"},
+    "aws:PrincipalArn": {"ArnEquals", "StringEquals"},
+}
 
 
 def is_public(policy: Policy) -> bool:
@@ -1109,5 +1204,20 @@ def is_public(policy: Policy) -> bool:
     return False
 
 
-__all__ = ["ALLOW", "ARN_S3", "Context", "DENY", "MAX_BUCKET_POLICY", "Policy", "PolicyError", "Request",
-           "allowed_keys", "check_depth", "could_prefix", "decide", "is_public", "parse", "wildcard_match"]
+__all__ = [
+    "ALLOW",
+    "ARN_S3",
+    "Context",
+    "DENY",
+    "MAX_BUCKET_POLICY",
+    "Policy",
+    "PolicyError",
+    "Request",
+    "allowed_keys",
+    "check_depth",
+    "could_prefix",
+    "decide",
+    "is_public",
+    "parse",
+    "wildcard_match",
+]

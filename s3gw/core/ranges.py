@@ -45,7 +45,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header or not header.startswith("bytes="):
         return None
-    spec = header[len("bytes="):]
+    spec = header[len("bytes=") :]
     first, sep, last = spec.partition("-")
     start_, end_ = _position(first) if first else -1, _position(last) if last else -1
     if not sep or start_ is None or end_ is None:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN = 5.0
 RETRY_MAX = 600.0
-UNRECOVERABLE_AFTER = 4     # heal attempts that found < k shards before an object is marked failed
+UNRECOVERABLE_AFTER = 4  # heal attempts that found < k shards before an object is marked failed
 
 
 def retry_delay(attempts: int) -> float:
@@ -45,19 +45,19 @@ def retry_delay(attempts: int) -> float:
     >>> [retry_delay(a) for a in (0, 1, 2, 10)]
     [5.0, 10.0, 20.0, 600.0]
     """
-    return min(RETRY_MAX, RETRY_MIN * 2 ** attempts)
+    return min(RETRY_MAX, RETRY_MIN * 2**attempts)
 
 
 @dataclass
 class HealSummary:
     """Counters of one heal or scan pass (what ``admin heal`` prints)."""
 
-    scanned: int = 0          # versions looked at (inline ones and delete markers included)
+    scanned: int = 0  # versions looked at (inline ones and delete markers included)
     healthy: int = 0
     healed: int = 0
-    queued: int = 0           # scanner: queued for the heal worker
-    would_heal: int = 0       # dry run: found bad
-    offline: int = 0          # shards on drives that are down: retried later
+    queued: int = 0  # scanner: queued for the heal worker
+    would_heal: int = 0  # dry run: found bad
+    offline: int = 0  # shards on drives that are down: retried later
     failed: int = 0
     unrecoverable: int = 0
     shards_healed: int = 0
@@ -95,7 +95,7 @@ class HealItem:
     key: str
     version_id: str
     size: int
-    outcome: str                  # heal_version's: ok, healed, bad, offline, failed, unrecoverable
+    outcome: str  # heal_version's: ok, healed, bad, offline, failed, unrecoverable
     detail: str
     data_blocks: int
     parity_blocks: int
@@ -111,10 +111,10 @@ class HealSequence:
     prefix: str
     deep: bool = False
     dry_run: bool = False
-    client_settings: Any = None          # what the client asked, opaque here (echoed in its status answers)
+    client_settings: Any = None  # what the client asked, opaque here (echoed in its status answers)
     started: float = field(default_factory=time.time)
     items: list[HealItem] = field(default_factory=list)
-    status: str = "running"              # running / finished / stopped
+    status: str = "running"  # running / finished / stopped
     detail: str = ""
     count: int = 0
     task: asyncio.Task[None] | None = None
@@ -131,9 +131,18 @@ class HealSequence:
 
 
 class Repair:
-    def __init__(self, meta: MetaStore, storage: Storage, *, heal_interval: float = 5.0,
-                 scan_interval: float = 3600.0, scan_pace: float = 0.01, deep_every: int = 0,
-                 orphan_grace: float = 3600.0, orphan_interval: float | None = None) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        storage: Storage,
+        *,
+        heal_interval: float = 5.0,
+        scan_interval: float = 3600.0,
+        scan_pace: float = 0.01,
+        deep_every: int = 0,
+        orphan_grace: float = 3600.0,
+        orphan_interval: float | None = None,
+    ) -> None:
         self.meta = meta
         self.storage = storage
         self.heal_interval = heal_interval
@@ -148,15 +157,16 @@ class Repair:
         self.worker_totals = {"healed": 0, "retried": 0, "failed": 0}
         self.orphans_removed = 0
         self.sequences: dict[str, HealSequence] = {}
-        self.sequence_totals = {"healed": 0, "failed": 0}    # objects healed / not healable by heal sequences
-        self.drive_heal: HealSummary | None = None            # the last heal pass for drives formatted while running
+        self.sequence_totals = {"healed": 0, "failed": 0}  # objects healed / not healable by heal sequences
+        self.drive_heal: HealSummary | None = None  # the last heal pass for drives formatted while running
         self._online_epoch = storage.online_epoch
         self._wakeup = asyncio.Event()
 
     # -- one version ------------------------------------------------------------
 
-    async def heal_version(self, rec: VersionRecord, *, deep: bool = True, dry_run: bool = False,
-                           verify_only: bool = False) -> tuple[str, int, str]:
+    async def heal_version(
+        self, rec: VersionRecord, *, deep: bool = True, dry_run: bool = False, verify_only: bool = False
+    ) -> tuple[str, int, str]:
         """(outcome, shards rebuilt, detail) for one version. Outcomes: ``ok``,
         ``healed``, ``bad`` (verify_only / dry_run found bad shards),
         ``offline``, ``failed``, ``unrecoverable``."""
@@ -165,7 +175,7 @@ class Repair:
         outcome, rebuilt, details = "ok", 0, []
         new_layout = rec.layout
         rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
-        moved: dict[str, dict[int, str]] = {}       # data id -> shard index -> the drive it left
+        moved: dict[str, dict[int, str]] = {}  # data id -> shard index -> the drive it left
         st = self.storage
         for index, lay in enumerate(rec.layout.layouts()):
             if verify_only:
@@ -238,9 +248,17 @@ class Repair:
                     break
                 key_marker, version_marker = page.next_marker, page.next_version_marker
 
-    async def run_heal(self, bucket: str | None = None, prefix: str = "", *, deep: bool = False,
-                       dry_run: bool = False, progress: Callable[[HealSummary], Any] | None = None,
-                       pace: float = 0.0, summary: HealSummary | None = None) -> HealSummary:
+    async def run_heal(
+        self,
+        bucket: str | None = None,
+        prefix: str = "",
+        *,
+        deep: bool = False,
+        dry_run: bool = False,
+        progress: Callable[[HealSummary], Any] | None = None,
+        pace: float = 0.0,
+        summary: HealSummary | None = None,
+    ) -> HealSummary:
         """Verify (and unless ``dry_run`` rebuild) every version under
         bucket/prefix, reporting progress; the admin heal (shown as
         ``admin_heal``, unless another ``summary`` is given to fill)."""
@@ -259,8 +277,9 @@ class Repair:
             s.shards_healed += rebuilt
             self._count(s, outcome)
             if outcome != "ok":
-                s.problems.append({"object": s.current, "version_id": rec.version_id,
-                                   "outcome": outcome, "detail": detail})
+                s.problems.append(
+                    {"object": s.current, "version_id": rec.version_id, "outcome": outcome, "detail": detail}
+                )
                 del s.problems[:-1000]
             if outcome in ("ok", "healed") and not dry_run:
                 await self.meta.clear_heal(rec.bucket, rec.key, rec.version_id)
@@ -297,11 +316,13 @@ class Repair:
     def running_sequences(self, bucket: str, prefix: str) -> list[HealSequence]:
         """The sequences still walking exactly this bucket/prefix."""
         self._expire_sequences()
-        return [s for s in self.sequences.values()
-                if (s.bucket, s.prefix) == (bucket, prefix) and s.status == "running"]
+        return [
+            s for s in self.sequences.values() if (s.bucket, s.prefix) == (bucket, prefix) and s.status == "running"
+        ]
 
-    def start_sequence(self, bucket: str, prefix: str, *, deep: bool = False, dry_run: bool = False,
-                       client_settings: Any = None) -> HealSequence:
+    def start_sequence(
+        self, bucket: str, prefix: str, *, deep: bool = False, dry_run: bool = False, client_settings: Any = None
+    ) -> HealSequence:
         """Start walking bucket/prefix (every bucket when empty) in a task; poll it by its token."""
         self._expire_sequences()
         seq = HealSequence(secrets.token_hex(16), bucket, prefix, deep, dry_run, client_settings)
@@ -336,8 +357,20 @@ class Repair:
                     self.sequence_totals["failed"] += 1
                 seq.count += 1
                 k, parity = self.storage.k, max(1, self.storage.m)
-                seq.items.append(HealItem(seq.count, rec.bucket, rec.key, rec.version_id, rec.size, outcome,
-                                          detail or outcome, k, parity, self._drive_states(rec, outcome, rebuilt)))
+                seq.items.append(
+                    HealItem(
+                        seq.count,
+                        rec.bucket,
+                        rec.key,
+                        rec.version_id,
+                        rec.size,
+                        outcome,
+                        detail or outcome,
+                        k,
+                        parity,
+                        self._drive_states(rec, outcome, rebuilt),
+                    )
+                )
                 if seq.count % 100 == 0:
                     await asyncio.sleep(0)
             seq.status = "finished"
@@ -367,13 +400,13 @@ class Repair:
                 before[i] = after[i] = "offline"
         healthy = [i for i in range(n) if before[i] == "ok"]
         if outcome == "healed":
-            for i in healthy[:rebuilt or 1]:
+            for i in healthy[: rebuilt or 1]:
                 before[i] = "missing"
         elif outcome == "bad":
             for i in healthy[:1]:
                 before[i] = after[i] = "missing"
         elif outcome in ("unrecoverable", "failed"):
-            for i in healthy[:parity + 1]:
+            for i in healthy[: parity + 1]:
                 before[i] = after[i] = "missing" if outcome == "unrecoverable" else "corrupt"
         return [DriveHeal(d, b, a) for d, b, a in zip(placement, before, after)]
 
@@ -389,7 +422,7 @@ class Repair:
         while True:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.heal_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wakeup.clear()
             try:
@@ -454,8 +487,7 @@ class Repair:
                         s.healthy += 1
                     else:
                         s.queued += 1
-                        await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id,
-                                                     f"scanner: {detail}"[:500])
+                        await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, f"scanner: {detail}"[:500])
                         self.kick()
                 else:
                     s.healthy += 1
@@ -476,8 +508,12 @@ class Repair:
             deep = bool(self.deep_every) and cycle % self.deep_every == 0
             try:
                 s = await self.scan_once(deep)
-                log.info("scan pass (%s): %d versions, %d queued for heal",
-                         "deep" if deep else "shallow", s.scanned, s.queued)
+                log.info(
+                    "scan pass (%s): %d versions, %d queued for heal",
+                    "deep" if deep else "shallow",
+                    s.scanned,
+                    s.queued,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -489,15 +525,18 @@ class Repair:
         stale = await self.meta.stale_writes(time.time() - self.orphan_grace, batch)
         for intent in stale:
             if await self.meta.data_referenced(intent.data_id):
-                await self.meta.end_write([intent.data_id])   # committed; the intent was left over
+                await self.meta.end_write([intent.data_id])  # committed; the intent was left over
                 continue
             failed = await self.storage.delete_shards(intent.data_id, intent.placement)
             if failed:
                 log.info("orphan %s: shards %s not removable yet", intent.data_id, failed)
                 continue
             await self.meta.end_write([intent.data_id])
-            log.info("removed orphan shard set %s (write started %.0fs ago, never committed)",
-                     intent.data_id, time.time() - intent.started)
+            log.info(
+                "removed orphan shard set %s (write started %.0fs ago, never committed)",
+                intent.data_id,
+                time.time() - intent.started,
+            )
             removed += 1
         self.orphans_removed += removed
         return removed
@@ -536,14 +575,19 @@ class Repair:
                 attempts += 1
                 continue
             if s.offline or s.failed:
-                log.warning("heal pass for drives %s: %d offline, %d failed; again later", drives, s.offline,
-                            s.failed)
+                log.warning("heal pass for drives %s: %d offline, %d failed; again later", drives, s.offline, s.failed)
                 attempts += 1
                 continue
             attempts = 0
             self.storage.healed(drives, started)
-            log.info("drives %s healed: %d versions, %d healed, %d shards rebuilt, %d unrecoverable", drives,
-                     s.scanned, s.healed, s.shards_healed, s.unrecoverable)
+            log.info(
+                "drives %s healed: %d versions, %d healed, %d shards rebuilt, %d unrecoverable",
+                drives,
+                s.scanned,
+                s.healed,
+                s.shards_healed,
+                s.unrecoverable,
+            )
 
     def workers(self) -> list[Callable[[], Any]]:
         """The background loops to run for the life of the gateway."""
@@ -554,16 +598,30 @@ class Repair:
     def quorum(self) -> dict[str, Any]:
         """Whether a new write / a read can reach quorum with the drives online now."""
         st = self.storage
-        return {"write": st.write_quorum_possible(), "read": st.read_quorum_possible(),
-                "write_quorum": st.write_quorum, "read_quorum": st.k}
+        return {
+            "write": st.write_quorum_possible(),
+            "read": st.read_quorum_possible(),
+            "write_quorum": st.write_quorum,
+            "read_quorum": st.k,
+        }
 
     async def info(self) -> dict[str, Any]:
         """What ``s3gw admin info`` shows: nodes, drives, healing state."""
         st = self.storage
         drives = await st.drive_health()
-        nodes = st.cluster.info() if st.cluster is not None else [
-            {"url": "(embedded)", "node_id": "local", "online": True, "error": None,
-             "drives": [d.id for d in st.drives]}]
+        nodes = (
+            st.cluster.info()
+            if st.cluster is not None
+            else [
+                {
+                    "url": "(embedded)",
+                    "node_id": "local",
+                    "online": True,
+                    "error": None,
+                    "drives": [d.id for d in st.drives],
+                }
+            ]
+        )
         try:
             stats = await self.meta.maintenance_stats()
         except Exception as e:
@@ -572,8 +630,7 @@ class Repair:
             "erasure": {"data": st.k, "parity": st.m, "write_quorum": st.write_quorum, "read_quorum": st.k},
             "quorum": {"write": st.write_quorum_possible(), "read": st.read_quorum_possible()},
             "nodes": nodes,
-            "drives": [{**d, "state": st.drive_state(d["id"]), "status": st.drive_status(d["id"])}
-                       for d in drives],
+            "drives": [{**d, "state": st.drive_state(d["id"]), "status": st.drive_status(d["id"])} for d in drives],
             "healing": {
                 **stats,
                 "worker": dict(self.worker_totals),

@@ -42,7 +42,7 @@ class ConfigError(IamError):
 
 
 class NoSuchRestore(IamError):
-    code = "XMinioConfigError"      # MinIO: the history entry is not found
+    code = "XMinioConfigError"  # MinIO: the history entry is not found
     status = 404
 
 
@@ -98,7 +98,7 @@ def format_duration(seconds: float) -> str:
 class Key:
     subsys: str
     name: str
-    kind: str                   # duration | count | origins | text
+    kind: str  # duration | count | origins | text
     help: str
     static: bool = False
     minimum: float = 0.0
@@ -116,7 +116,7 @@ class Key:
             return int(raw)
         if self.kind == "origins":
             origins = tuple(o.strip() for o in raw.split(",") if o.strip())
-            if not origins or any(len(o) > 512 or any(c in o for c in " \t\r\n\"") for o in origins):
+            if not origins or any(len(o) > 512 or any(c in o for c in ' \t\r\n"') for o in origins):
                 raise ValueError(f"{self.subsys} {self.name}: '{raw}' is not a list of origins")
             return origins
         return raw
@@ -131,27 +131,55 @@ class Key:
 
 #: sub-system -> (its description, its keys)
 SCHEMA: dict[str, tuple[str, tuple[Key, ...]]] = {
-    "api": ("manage global HTTP API call specific features", (
-        Key("api", "requests_max", "count", "set the maximum number of concurrent requests per gateway process, "
-            "0 for no limit (s3gw's server.max_requests)"),
-        Key("api", "cors_allow_origin", "origins", "set comma separated list of origins allowed for CORS requests"),
-    )),
-    "heal": ("manage object healing frequency and bitrot verification checks", (
-        Key("heal", "interval", "duration", "seconds between drains of the heal queue (s3gw's heal_interval)",
-            minimum=0.05),
-    )),
-    "scanner": ("manage namespace scanning for usage calculation, lifecycle, healing and more", (
-        Key("scanner", "cycle", "duration", "time between scanner cycles (s3gw's scan_interval)", minimum=1.0),
-        Key("scanner", "pace", "duration", "pause between two versions scanned (s3gw's scan_pace)"),
-        Key("scanner", "deep_every", "count", "every Nth cycle reads and verifies every shard, 0 for never"),
-    )),
-    "site": ("label the server and its location", (
-        Key("site", "region", "text", "name of the location of the server e.g. \"us-west-1\" (static)", static=True),
-    )),
-    "storage_class": ("define object level redundancy", (
-        Key("storage_class", "standard", "text", "erasure coding of new objects, EC:parity (static: fixed by the "
-            "deployment's storage.erasure_coding)", static=True),
-    )),
+    "api": (
+        "manage global HTTP API call specific features",
+        (
+            Key(
+                "api",
+                "requests_max",
+                "count",
+                "set the maximum number of concurrent requests per gateway process, "
+                "0 for no limit (s3gw's server.max_requests)",
+            ),
+            Key("api", "cors_allow_origin", "origins", "set comma separated list of origins allowed for CORS requests"),
+        ),
+    ),
+    "heal": (
+        "manage object healing frequency and bitrot verification checks",
+        (
+            Key(
+                "heal",
+                "interval",
+                "duration",
+                "seconds between drains of the heal queue (s3gw's heal_interval)",
+                minimum=0.05,
+            ),
+        ),
+    ),
+    "scanner": (
+        "manage namespace scanning for usage calculation, lifecycle, healing and more",
+        (
+            Key("scanner", "cycle", "duration", "time between scanner cycles (s3gw's scan_interval)", minimum=1.0),
+            Key("scanner", "pace", "duration", "pause between two versions scanned (s3gw's scan_pace)"),
+            Key("scanner", "deep_every", "count", "every Nth cycle reads and verifies every shard, 0 for never"),
+        ),
+    ),
+    "site": (
+        "label the server and its location",
+        (Key("site", "region", "text", 'name of the location of the server e.g. "us-west-1" (static)', static=True),),
+    ),
+    "storage_class": (
+        "define object level redundancy",
+        (
+            Key(
+                "storage_class",
+                "standard",
+                "text",
+                "erasure coding of new objects, EC:parity (static: fixed by the deployment's storage.erasure_coding)",
+                static=True,
+            ),
+        ),
+    ),
 }
 KEYS: dict[tuple[str, str], Key] = {(k.subsys, k.name): k for _, keys in SCHEMA.values() for k in keys}
 
@@ -176,8 +204,8 @@ def parse_kv(text: str) -> list[tuple[str, dict[str, str]]]:
         pos = 0
         rest = rest.strip()
         for m in _LINE.finditer(rest):
-            if rest[pos:m.start()].strip():
-                raise ConfigError(f"invalid config input: '{rest[pos:m.start()].strip()}'")
+            if rest[pos : m.start()].strip():
+                raise ConfigError(f"invalid config input: '{rest[pos : m.start()].strip()}'")
             v = m.group(2)
             kvs[m.group(1)] = v[1:-1].replace('\\"', '"') if v.startswith('"') else v
             pos = m.end()
@@ -200,7 +228,7 @@ class RuntimeConfig:
 
     def __init__(self, meta: MetaStore, startup: dict[tuple[str, str], Any]) -> None:
         self.meta = meta
-        self.startup = dict(startup)                   # (subsys, key) -> typed start-up value
+        self.startup = dict(startup)  # (subsys, key) -> typed start-up value
         self._stored: dict[tuple[str, str], str] = {}
         self._appliers: dict[tuple[str, str], Callable[[Any], None]] = {}
         self._applied: dict[tuple[str, str], Any] = {}
@@ -225,7 +253,7 @@ class RuntimeConfig:
             if self._applied.get(k, object()) != v:
                 try:
                     fn(v)
-                except Exception:       # noqa: BLE001 - one bad applier must not stop the others
+                except Exception:  # noqa: BLE001 - one bad applier must not stop the others
                     log.exception("config %s %s: applying %r failed", k[0], k[1], v)
                 self._applied[k] = v
 
@@ -238,7 +266,7 @@ class RuntimeConfig:
         while True:
             try:
                 await self.refresh()
-            except Exception as e:     # noqa: BLE001 - an outage: keep what we have
+            except Exception as e:  # noqa: BLE001 - an outage: keep what we have
                 log.debug("config poll: %s", e)
             await asyncio.sleep(interval)
 
@@ -267,15 +295,16 @@ class RuntimeConfig:
             unknown = [k for k in kvs if (subsys, k) not in KEYS]
             if unknown:
                 bad = " ".join(f"{k}={kvs[k]}" for k in unknown)
-                raise ConfigError(f"found invalid keys ({bad}) for '{subsys}' sub-system, use 'mc admin config "
-                                  f"reset myminio {subsys}' to fix invalid keys")
+                raise ConfigError(
+                    f"found invalid keys ({bad}) for '{subsys}' sub-system, use 'mc admin config "
+                    f"reset myminio {subsys}' to fix invalid keys"
+                )
             for name, raw in kvs.items():
                 key = KEYS[(subsys, name)]
                 if key.static and raw == key.render(self.value(subsys, name)):
-                    continue              # an exported configuration given back: static keys unchanged
+                    continue  # an exported configuration given back: static keys unchanged
                 if key.static:
-                    raise ConfigError(f"'{subsys} {name}' is static in s3gw: set it in the configuration and "
-                                      "restart")
+                    raise ConfigError(f"'{subsys} {name}' is static in s3gw: set it in the configuration and restart")
                 try:
                     key.parse(raw)
                 except ValueError as e:
@@ -321,18 +350,41 @@ class RuntimeConfig:
     def help(self, subsys: str = "", key: str = "") -> dict[str, Any]:
         """madmin's Help document: the sub-systems, or one sub-system's keys (or one key)."""
         if not subsys:
-            return {"subSys": "", "description": "", "multipleTargets": False,
-                    "keysHelp": [{"key": n, "description": d, "optional": False, "type": "string",
-                                  "multipleTargets": False} for n, (d, _) in SCHEMA.items()]}
+            return {
+                "subSys": "",
+                "description": "",
+                "multipleTargets": False,
+                "keysHelp": [
+                    {"key": n, "description": d, "optional": False, "type": "string", "multipleTargets": False}
+                    for n, (d, _) in SCHEMA.items()
+                ],
+            }
         _check_subsys(subsys)
         desc, keys = SCHEMA[subsys]
         if key and (subsys, key) not in KEYS:
             raise ConfigError(f"unknown key {key} for sub-system {subsys}")
-        return {"subSys": subsys, "description": desc, "multipleTargets": False,
-                "keysHelp": [{"key": k.name, "description": k.help, "optional": True,
-                              "type": "duration" if k.kind == "duration" else "number" if k.kind == "count"
-                              else "csv" if k.kind == "origins" else "string", "multipleTargets": False}
-                             for k in keys if not key or k.name == key]}
+        return {
+            "subSys": subsys,
+            "description": desc,
+            "multipleTargets": False,
+            "keysHelp": [
+                {
+                    "key": k.name,
+                    "description": k.help,
+                    "optional": True,
+                    "type": "duration"
+                    if k.kind == "duration"
+                    else "number"
+                    if k.kind == "count"
+                    else "csv"
+                    if k.kind == "origins"
+                    else "string",
+                    "multipleTargets": False,
+                }
+                for k in keys
+                if not key or k.name == key
+            ],
+        }
 
 
 __all__ = ["ConfigError", "KEYS", "RuntimeConfig", "SCHEMA", "format_duration", "parse_duration", "parse_kv"]

@@ -41,13 +41,13 @@ from .ranges import parse_range
 log = logging.getLogger(__name__)
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
-INLINE_LIMIT = 128 * 1024       # MinIO inlines objects below 128 KiB in xl.meta
+INLINE_LIMIT = 128 * 1024  # MinIO inlines objects below 128 KiB in xl.meta
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what MinIO serves for an object stored without one
-MAX_USER_METADATA = 8 * 1024    # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
-GC_RETRY = 60.0                 # seconds before retrying GC of shards on a drive that was down
-GC_GRACE = 3600.0               # default age of a GC queue entry before its shards go (repair.gc_grace)
-GC_READ_RECHECK = 5.0           # seconds before GC looks again at a shard set being read here
-UNSETTLED_KEEP = 3600.0         # how long a write of unknown outcome is remembered (a client's retry)
+MAX_USER_METADATA = 8 * 1024  # x-amz-meta-* names and values together (MinIO refuses a 9 KiB set)
+GC_RETRY = 60.0  # seconds before retrying GC of shards on a drive that was down
+GC_GRACE = 3600.0  # default age of a GC queue entry before its shards go (repair.gc_grace)
+GC_READ_RECHECK = 5.0  # seconds before GC looks again at a shard set being read here
+UNSETTLED_KEEP = 3600.0  # how long a write of unknown outcome is remembered (a client's retry)
 UNSETTLED_MAX = 10000
 
 
@@ -57,7 +57,9 @@ class Unsettled:
 
     rec: VersionRecord
     since: float
-    committed: bool | None = None     # None: not known yet
+    committed: bool | None = None  # None: not known yet
+
+
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 
 
@@ -70,7 +72,7 @@ class ObjectRead:
     length: int
     partial: bool
     body: AsyncIterator[bytes] | None = None
-    part_checksum: Checksum | None = None         # GET ?partNumber=N of a multipart object
+    part_checksum: Checksum | None = None  # GET ?partNumber=N of a multipart object
 
 
 def new_version_id() -> str:
@@ -81,7 +83,7 @@ def check_version_id(version_id: str | None) -> None:
     """MinIO accepts "null" or a UUID; anything else is InvalidArgument."""
     if version_id is None or version_id == NULL_VERSION:
         return
-    if not version_id.isascii() or len(version_id) > 45:   # uuid.UUID's int(..., 16) takes any script's digits
+    if not version_id.isascii() or len(version_id) > 45:  # uuid.UUID's int(..., 16) takes any script's digits
         raise E.InvalidArgument("Invalid version id specified")
     try:
         uuid.UUID(version_id)
@@ -110,7 +112,7 @@ class Core(MultipartMixin):
         # Writes whose commit had an unknown outcome, by (bucket, key): settled in
         # the background, and consulted when the client retries (``_earlier_attempt``).
         self._unsettled: dict[tuple[str, str], Unsettled] = {}
-        self.settle_time = 10.0         # how long a request waits for the store to say (database.timeout)
+        self.settle_time = 10.0  # how long a request waits for the store to say (database.timeout)
         self._settling: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ buckets
@@ -127,8 +129,9 @@ class Core(MultipartMixin):
 
     async def create_bucket(self, name: str, *, object_lock: bool = False) -> None:
         check_bucket_name(name)
-        rec = BucketRecord(name=name, created=time.time(), versioning="Enabled" if object_lock else "",
-                           object_lock=object_lock)
+        rec = BucketRecord(
+            name=name, created=time.time(), versioning="Enabled" if object_lock else "", object_lock=object_lock
+        )
         try:
             await self.meta.create_bucket(rec)
         except BucketExists as e:
@@ -158,8 +161,17 @@ class Core(MultipartMixin):
             check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
         size, etag, checksum, shards, inline = await self._store_body(payload, opts)
         info = self._info(opts, checksum)
-        rec = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), size=size,
-                            etag=etag, info=info, layout=_single(shards), inline=inline)
+        rec = VersionRecord(
+            bucket=bucket,
+            key=key,
+            version_id=new_version_id(),
+            mtime=time.time(),
+            size=size,
+            etag=etag,
+            info=info,
+            layout=_single(shards),
+            inline=inline,
+        )
         earlier = await self._earlier_attempt(rec)
         if earlier is not None:
             return earlier
@@ -210,16 +222,28 @@ class Core(MultipartMixin):
         (``OutcomeUnknown``), the shards are kept, and a background task
         settles it later and logs what happened.
         """
-        log.warning("%s/%s (version %s): the metadata store failed during COMMIT; finding out whether it "
-                    "took effect", rec.bucket, rec.key, rec.version_id)
+        log.warning(
+            "%s/%s (version %s): the metadata store failed during COMMIT; finding out whether it took effect",
+            rec.bucket,
+            rec.key,
+            rec.version_id,
+        )
         found = await self._settled(rec, self.settle_time)
         if found is True:
-            log.warning("%s/%s (version %s): the COMMIT had taken effect: the write succeeded", rec.bucket,
-                        rec.key, rec.version_id)
+            log.warning(
+                "%s/%s (version %s): the COMMIT had taken effect: the write succeeded",
+                rec.bucket,
+                rec.key,
+                rec.version_id,
+            )
             return rec
         if found is False:
-            log.warning("%s/%s (version %s): the COMMIT had not taken effect: committing again", rec.bucket,
-                        rec.key, rec.version_id)
+            log.warning(
+                "%s/%s (version %s): the COMMIT had not taken effect: committing again",
+                rec.bucket,
+                rec.key,
+                rec.version_id,
+            )
             try:
                 return await again()
             except CommitUnknown:
@@ -258,14 +282,23 @@ class Core(MultipartMixin):
         while u.committed is None and time.time() - u.since < UNSETTLED_KEEP:
             u.committed = await self._settled(rec, 30.0)
         if u.committed is True:
-            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was committed",
-                        rec.bucket, rec.key, rec.version_id)
+            log.warning(
+                "%s/%s (version %s), whose write answered 503 (outcome unknown), was committed",
+                rec.bucket,
+                rec.key,
+                rec.version_id,
+            )
             self._gc_wakeup.set()
             await self._heal_if_degraded(rec)
             await self._end_writes(rec.layouts())
         elif u.committed is False:
-            log.warning("%s/%s (version %s), whose write answered 503 (outcome unknown), was not committed: "
-                        "its shards are removed", rec.bucket, rec.key, rec.version_id)
+            log.warning(
+                "%s/%s (version %s), whose write answered 503 (outcome unknown), was not committed: "
+                "its shards are removed",
+                rec.bucket,
+                rec.key,
+                rec.version_id,
+            )
             for shards in rec.layouts():
                 await self._discard(shards)
 
@@ -282,8 +315,12 @@ class Core(MultipartMixin):
         latest = await self.meta.get_version(rec.bucket, rec.key) if u.committed else None
         if latest is None or (latest.version_id, latest.mtime) != (u.rec.version_id, u.rec.mtime):
             return None
-        log.warning("%s/%s: a retry of the write of version %s, which had committed: answering with it", rec.bucket,
-                    rec.key, latest.version_id)
+        log.warning(
+            "%s/%s: a retry of the write of version %s, which had committed: answering with it",
+            rec.bucket,
+            rec.key,
+            latest.version_id,
+        )
         for shards in rec.layouts():
             await self._discard(shards)
         return latest
@@ -297,7 +334,7 @@ class Core(MultipartMixin):
             return
         try:
             await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "write missed shards")
-        except Exception:   # the scanner finds it later
+        except Exception:  # the scanner finds it later
             log.warning("could not queue %s/%s for heal", rec.bucket, rec.key, exc_info=True)
 
     async def _discard(self, shards: ShardSet) -> None:
@@ -356,7 +393,12 @@ class Core(MultipartMixin):
         )
 
     async def _store_body(
-        self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = MAX_OBJECT_SIZE,
+        self,
+        payload: Payload,
+        opts: PutOptions,
+        *,
+        inline: bool = True,
+        max_size: int = MAX_OBJECT_SIZE,
     ) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]:
         """Stream a body into storage; returns (size, etag, checksum, shard set, inline bytes).
 
@@ -495,8 +537,15 @@ class Core(MultipartMixin):
         return dict(rec.info.tags)
 
     async def get_object(
-        self, bucket: str, key: str, *, version_id: str | None = None, range_header: str | None = None,
-        cond: Conditions = Conditions(), part_number: int | None = None, with_body: bool = True,
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        range_header: str | None = None,
+        cond: Conditions = Conditions(),  # noqa: B008 - a frozen dataclass
+        part_number: int | None = None,
+        with_body: bool = True,
     ) -> ObjectRead:
         rec = await self.get_record(bucket, key, version_id)
         if cond:
@@ -540,19 +589,18 @@ class Core(MultipartMixin):
         if length <= 0:
             return
         if rec.inline is not None:
-            yield rec.inline[offset: offset + length]
+            yield rec.inline[offset : offset + length]
             return
         if rec.layout is None:
             raise RecordError(f"{rec.bucket}/{rec.key} ({rec.version_id}) has neither data nor a layout")
         ids = [s.data_id for s in rec.layout.layouts()]
-        self._reading.update(ids)      # GC leaves them alone until this read ends (run_gc)
+        self._reading.update(ids)  # GC leaves them alone until this read ends (run_gc)
         pos = 0
         try:
             for seg_size, shards in rec.layout.segments():
                 lo, hi = max(offset, pos), min(offset + length, pos + seg_size)
                 if lo < hi:
-                    async for chunk in self.storage.read(shards, lo - pos, hi - lo,
-                                                         on_degraded=self._degraded(rec)):
+                    async for chunk in self.storage.read(shards, lo - pos, hi - lo, on_degraded=self._degraded(rec)):
                         yield chunk
                 pos += seg_size
                 if pos >= offset + length:
@@ -574,9 +622,15 @@ class Core(MultipartMixin):
         except Exception:
             return
         if current is None or current.layout != rec.layout:
-            log.warning("read of %s/%s (version %s) cut short: the version was replaced or deleted during the "
-                        "read and its shards collected (repair.gc_grace is %.0f s); the client gets a short body, "
-                        "never other bytes", rec.bucket, rec.key, rec.version_id, self.gc_grace)
+            log.warning(
+                "read of %s/%s (version %s) cut short: the version was replaced or deleted during the "
+                "read and its shards collected (repair.gc_grace is %.0f s); the client gets a short body, "
+                "never other bytes",
+                rec.bucket,
+                rec.key,
+                rec.version_id,
+                self.gc_grace,
+            )
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
@@ -590,8 +644,9 @@ class Core(MultipartMixin):
         await self.bucket(bucket)
         if version_id is None and await self.meta.get_version(bucket, key) is None:
             return None, None  # MinIO places no delete marker for a key that never existed
-        marker = VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(),
-                               delete_marker=True)
+        marker = VersionRecord(
+            bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True
+        )
 
         def check(victim: VersionRecord) -> None:
             if not victim.delete_marker:
@@ -610,8 +665,17 @@ class Core(MultipartMixin):
 
     # ------------------------------------------------------------------ copy
     async def copy_object(
-        self, src_bucket: str, src_key: str, src_version: str | None, dst_bucket: str, dst_key: str,
-        *, cond: Conditions, replace_meta: bool, replace_tags: bool, opts: PutOptions,
+        self,
+        src_bucket: str,
+        src_key: str,
+        src_version: str | None,
+        dst_bucket: str,
+        dst_key: str,
+        *,
+        cond: Conditions,
+        replace_meta: bool,
+        replace_tags: bool,
+        opts: PutOptions,
     ) -> tuple[VersionRecord, VersionRecord]:
         """CopyObject: the data is re-written through the normal write path.
 
@@ -622,8 +686,14 @@ class Core(MultipartMixin):
         src = await self.get_record(src_bucket, src_key, src_version)
         dst = await self.bucket(dst_bucket)
         check_copy_source(cond, src.etag, src.mtime)
-        if src_bucket == dst_bucket and src_key == dst_key and src_version in (None, src.version_id) \
-                and not replace_meta and not opts.storage_class and not replace_tags:
+        if (
+            src_bucket == dst_bucket
+            and src_key == dst_key
+            and src_version in (None, src.version_id)
+            and not replace_meta
+            and not opts.storage_class
+            and not replace_tags
+        ):
             raise E.InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing "
                 "the object's metadata, storage class, website redirect location or encryption attributes."
@@ -641,9 +711,17 @@ class Core(MultipartMixin):
             opts.checksum_algo = src_ck.algo
         payload = StreamPayload(self._read(src, 0, src.size))
         size, etag, checksum, shards, inline = await self._store_body(payload, opts)
-        rec = VersionRecord(bucket=dst_bucket, key=dst_key, version_id=new_version_id(), mtime=time.time(),
-                            size=size, etag=etag, info=self._info(opts, checksum), layout=_single(shards),
-                            inline=inline)
+        rec = VersionRecord(
+            bucket=dst_bucket,
+            key=dst_key,
+            version_id=new_version_id(),
+            mtime=time.time(),
+            size=size,
+            etag=etag,
+            info=self._info(opts, checksum),
+            layout=_single(shards),
+            inline=inline,
+        )
         earlier = await self._earlier_attempt(rec)
         if earlier is not None:
             return src, earlier
@@ -666,7 +744,9 @@ class Core(MultipartMixin):
         if status not in ("Enabled", "Suspended"):
             raise E.MalformedXML()
         if brec.object_lock and status == "Suspended":
-            raise E.InvalidBucketState("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+            raise E.InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+            )
         await self.meta.update_bucket(bucket, versioning=status)
 
     async def set_lock_config(self, bucket: str, enabled: bool, rule: dict[str, Any] | None) -> None:
@@ -733,8 +813,9 @@ class Core(MultipartMixin):
 
         return await self._update_info(bucket, key, version_id, change)
 
-    async def set_retention(self, bucket: str, key: str, version_id: str | None, new: Retention | None,
-                            bypass_governance: bool) -> VersionRecord:
+    async def set_retention(
+        self, bucket: str, key: str, version_id: str | None, new: Retention | None, bypass_governance: bool
+    ) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
             raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
@@ -761,7 +842,7 @@ class Core(MultipartMixin):
         while True:
             try:
                 await asyncio.wait_for(self._gc_wakeup.wait(), interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._gc_wakeup.clear()
             try:

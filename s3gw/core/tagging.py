@@ -41,5 +41,7 @@ def parse_header(value: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=bool(value))
     except ValueError as e:
-        raise InvalidTag("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.") from e
+        raise InvalidTag(
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates."
+        ) from e
     return validate(pairs)

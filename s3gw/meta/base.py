@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..common.records import ObjectInfo, ObjectLayout, ShardSet
-from .model import (NULL_VERSION, BucketRecord, GroupRecord, ListPage, PartRecord, UploadPage, UploadRecord, UserRecord,
-                    VersionRecord)
+from .model import (
+    NULL_VERSION,
+    BucketRecord,
+    GroupRecord,
+    ListPage,
+    PartRecord,
+    UploadPage,
+    UploadRecord,
+    UserRecord,
+    VersionRecord,
+)
 
 # check(current_latest, replaced) runs inside the write transaction and raises to abort it.
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
@@ -207,7 +216,9 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
+    async def _scan_live(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int
+    ) -> list[VersionRecord]:
         """Latest, non-delete-marker versions with lo <(=) key < hi, in key order."""
 
     @abc.abstractmethod
@@ -299,11 +310,13 @@ class MetaStore(abc.ABC):
 
         grouped = bool(delimiter) and self.groups_prefixes
 
-        async def scan(lo: bytes, inclusive: bool, hi: bytes | None, limit: int, _: Any,
-                       group: bool = False) -> list[VersionRecord]:
+        async def scan(
+            lo: bytes, inclusive: bool, hi: bytes | None, limit: int, _: Any, group: bool = False
+        ) -> list[VersionRecord]:
             if group:
-                return await self._scan_live_grouped(bucket, lo, inclusive, hi, limit, len(prefix.encode()),
-                                                     delimiter.encode())
+                return await self._scan_live_grouped(
+                    bucket, lo, inclusive, hi, limit, len(prefix.encode()), delimiter.encode()
+                )
             return await self._scan_live(bucket, lo, inclusive, hi, limit)
 
         entries, prefixes, truncated = await self._walk(prefix, delimiter, marker, None, max_keys, scan, grouped)
@@ -340,15 +353,24 @@ class MetaStore(abc.ABC):
     #: a backend whose ``_scan_live_grouped`` skips whole common prefixes inside one query
     groups_prefixes = False
 
-    async def _scan_live_grouped(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int,
-                                 prefix_len: int, delimiter: bytes) -> list[VersionRecord]:
+    async def _scan_live_grouped(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, prefix_len: int, delimiter: bytes
+    ) -> list[VersionRecord]:
         """Like ``_scan_live``, but of the keys that share a common prefix (``delimiter`` found after
         the first ``prefix_len`` bytes) only the first is returned: the database does the roll-up
         seeks itself, one query for a page of prefixes. Optional (``groups_prefixes``)."""
         raise NotImplementedError
 
-    async def _walk(self, prefix: str, delimiter: str, marker: str, resume: Any, max_n: int,
-                    scan: Callable[..., Any], grouped: bool = False) -> tuple[list[Any], list[str], bool]:
+    async def _walk(
+        self,
+        prefix: str,
+        delimiter: str,
+        marker: str,
+        resume: Any,
+        max_n: int,
+        scan: Callable[..., Any],
+        grouped: bool = False,
+    ) -> tuple[list[Any], list[str], bool]:
         """The listing walk shared by objects, versions and uploads.
 
         ``scan(lo, inclusive, hi, limit, resume)`` returns the next rows (each
@@ -374,8 +396,8 @@ class MetaStore(abc.ABC):
         else:
             resume = None
             lo, inclusive = self._start(pb, db, mb)
-        probe: int | None = None   # rows the next scan asks for (None: what the page still needs)
-        group = False              # grouped scans from the first roll-up on
+        probe: int | None = None  # rows the next scan asks for (None: what the page still needs)
+        group = False  # grouped scans from the first roll-up on
         while lo is not None and not truncated:
             need = max_n - len(items) - len(prefixes)
             ask = need + 1 if probe is None else min(probe, need + 1)
@@ -391,7 +413,7 @@ class MetaStore(abc.ABC):
                 if cp is not None:
                     prefixes.append(cp.decode())
                     lo, inclusive = successor(cp), True
-                    if group:   # the next row is already past this prefix
+                    if group:  # the next row is already past this prefix
                         continue
                     restarted, group = True, grouped
                     break
@@ -478,8 +500,7 @@ class MetaStore(abc.ABC):
         """Leave these GC items for a later pass (``take_gc`` skips them until then)."""
 
     @abc.abstractmethod
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
-                            new: ObjectLayout) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
         """Replace a version's layout if it is still ``old`` (compare and swap)."""
 
     @abc.abstractmethod
@@ -552,8 +573,9 @@ class MetaStore(abc.ABC):
         members, remove the group itself, which must have none left (``GroupNotEmpty``)."""
 
     @abc.abstractmethod
-    async def update_group(self, name: str, now: float, *, status: str | None = None,
-                           policies: list[str] | None = None) -> bool:
+    async def update_group(
+        self, name: str, now: float, *, status: str | None = None, policies: list[str] | None = None
+    ) -> bool:
         """Set a group's status or policies; False when there is no such group."""
 
     # -- run-time configuration (0007_config.sql) ------------------------------------

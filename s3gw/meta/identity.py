@@ -63,10 +63,20 @@ class IdentitySql(MetaStore):
         async def tx_(tx: Tx) -> bool:
             if await tx.execute(_INSERT_USER + " ON CONFLICT (access_key) DO NOTHING", *user_params(rec)):
                 return True
-            await tx.execute("UPDATE iam_users SET secret_enc = ?, key_id = ?, status = ?, policies = ?, updated = ?,"
-                             " kind = ?, parent = ?, expires = ?, info = ? WHERE access_key = ?",
-                             rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.updated, rec.kind,
-                             rec.parent, rec.expires, compact_json(rec.info), rec.access_key)
+            await tx.execute(
+                "UPDATE iam_users SET secret_enc = ?, key_id = ?, status = ?, policies = ?, updated = ?,"
+                " kind = ?, parent = ?, expires = ?, info = ? WHERE access_key = ?",
+                rec.secret_enc,
+                rec.key_id,
+                rec.status,
+                ",".join(rec.policies),
+                rec.updated,
+                rec.kind,
+                rec.parent,
+                rec.expires,
+                compact_json(rec.info),
+                rec.access_key,
+            )
             return False
 
         return await self._transaction(tx_)
@@ -120,8 +130,9 @@ class IdentitySql(MetaStore):
             row = await tx.fetchone(f"SELECT {GROUP_COLS} FROM iam_groups WHERE name = ?", name)
             if row is None:
                 return None
-            members = [r[0] for r in await tx.fetchall(
-                "SELECT access_key FROM iam_group_members WHERE group_name = ?", name)]
+            members = [
+                r[0] for r in await tx.fetchall("SELECT access_key FROM iam_group_members WHERE group_name = ?", name)
+            ]
             return group_from_row(row, sorted(members, key=_utf8_order))
 
         return await self._reading(q)
@@ -136,7 +147,9 @@ class IdentitySql(MetaStore):
         async def q(tx: Tx) -> list[GroupRecord]:
             rows = await tx.fetchall(
                 f"SELECT {', '.join('g.' + c.strip() for c in GROUP_COLS.split(','))} FROM iam_groups g"
-                " JOIN iam_group_members m ON m.group_name = g.name WHERE m.access_key = ?", access_key)
+                " JOIN iam_group_members m ON m.group_name = g.name WHERE m.access_key = ?",
+                access_key,
+            )
             return sorted((group_from_row(r, []) for r in rows), key=lambda g: _utf8_order(g.name))
 
         return await self._reading(q)
@@ -147,12 +160,21 @@ class IdentitySql(MetaStore):
                 row = await tx.fetchone("SELECT kind FROM iam_users WHERE access_key = ?" + tx.share_lock, m)
                 if row is None or row[0] != "user":
                     raise UserMissing(m)
-            if not await tx.execute("INSERT INTO iam_groups (name, status, policies, created, updated)"
-                                    " VALUES (?, 'enabled', '', ?, ?) ON CONFLICT (name) DO NOTHING", group, now, now):
+            if not await tx.execute(
+                "INSERT INTO iam_groups (name, status, policies, created, updated)"
+                " VALUES (?, 'enabled', '', ?, ?) ON CONFLICT (name) DO NOTHING",
+                group,
+                now,
+                now,
+            ):
                 await tx.execute("UPDATE iam_groups SET updated = ? WHERE name = ?", now, group)
             for m in dict.fromkeys(members):
-                await tx.execute("INSERT INTO iam_group_members (group_name, access_key) VALUES (?, ?)"
-                                 " ON CONFLICT (group_name, access_key) DO NOTHING", group, m)
+                await tx.execute(
+                    "INSERT INTO iam_group_members (group_name, access_key) VALUES (?, ?)"
+                    " ON CONFLICT (group_name, access_key) DO NOTHING",
+                    group,
+                    m,
+                )
 
         await self._transaction(tx_)
 
@@ -174,15 +196,16 @@ class IdentitySql(MetaStore):
 
         await self._transaction(tx_)
 
-    async def update_group(self, name: str, now: float, *, status: str | None = None,
-                           policies: list[str] | None = None) -> bool:
+    async def update_group(
+        self, name: str, now: float, *, status: str | None = None, policies: list[str] | None = None
+    ) -> bool:
         sets, vals = ["updated = ?"], [now]
         if status is not None:
             sets.append("status = ?")
-            vals.append(status)    # type: ignore[arg-type]
+            vals.append(status)  # type: ignore[arg-type]
         if policies is not None:
             sets.append("policies = ?")
-            vals.append(",".join(policies))    # type: ignore[arg-type]
+            vals.append(",".join(policies))  # type: ignore[arg-type]
 
         async def tx_(tx: Tx) -> bool:
             return await tx.execute(f"UPDATE iam_groups SET {', '.join(sets)} WHERE name = ?", *vals, name) > 0

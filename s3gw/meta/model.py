@@ -18,9 +18,9 @@ NULL_VERSION = "null"
 class BucketRecord:
     name: str
     created: float
-    versioning: str = ""          # "", "Enabled" or "Suspended"
+    versioning: str = ""  # "", "Enabled" or "Suspended"
     object_lock: bool = False
-    config: dict[str, Any] = field(default_factory=dict)   # lock config, tags, ...
+    config: dict[str, Any] = field(default_factory=dict)  # lock config, tags, ...
 
 
 @dataclass
@@ -37,8 +37,8 @@ class VersionRecord:
     # content-type, user metadata, stored response headers, checksum, tags,
     # retention, legal hold (JSON in the row: s3gw/common/records.py)
     info: ObjectInfo = field(default_factory=ObjectInfo)
-    layout: ObjectLayout | None = None     # where the data is (None: inline or delete marker)
-    inline: bytes | None = None            # small objects live in the row itself
+    layout: ObjectLayout | None = None  # where the data is (None: inline or delete marker)
+    inline: bytes | None = None  # small objects live in the row itself
 
     def layouts(self) -> list[ShardSet]:
         """Every shard set this version references (none when inline or a delete marker)."""
@@ -52,8 +52,8 @@ class ListPage:
     entries: list[VersionRecord]
     prefixes: list[str]
     truncated: bool
-    next_marker: str = ""            # last key or prefix returned (V1 NextMarker / V2 token)
-    next_version_marker: str = ""    # ListObjectVersions only
+    next_marker: str = ""  # last key or prefix returned (V1 NextMarker / V2 token)
+    next_version_marker: str = ""  # ListObjectVersions only
 
 
 @dataclass
@@ -64,7 +64,7 @@ class UploadRecord:
     bucket: str
     key: str
     initiated: float
-    info: ObjectInfo = field(default_factory=ObjectInfo)   # what CreateMultipartUpload was told to store
+    info: ObjectInfo = field(default_factory=ObjectInfo)  # what CreateMultipartUpload was told to store
 
 
 @dataclass
@@ -75,7 +75,7 @@ class PartRecord:
     etag: str
     mtime: float
     layout: ShardSet
-    info: ObjectInfo = field(default_factory=ObjectInfo)   # the part's checksum
+    info: ObjectInfo = field(default_factory=ObjectInfo)  # the part's checksum
 
 
 @dataclass
@@ -94,15 +94,15 @@ class UserRecord:
 
     access_key: str
     secret_enc: bytes
-    key_id: str                      # which root-derived key sealed the secret
-    status: str = "enabled"          # "enabled" / "disabled"
+    key_id: str  # which root-derived key sealed the secret
+    status: str = "enabled"  # "enabled" / "disabled"
     policies: list[str] = field(default_factory=list)
     created: float = 0.0
     updated: float = 0.0
-    kind: str = "user"               # "user", "svcacct" (service account / access key), "sts" (temporary)
-    parent: str | None = None        # svcacct / sts: the user (or root's key) it acts for
-    expires: float = 0.0             # seconds since the epoch; 0: never
-    info: dict[str, Any] = field(default_factory=dict)   # name, description, policy, token (sha256)
+    kind: str = "user"  # "user", "svcacct" (service account / access key), "sts" (temporary)
+    parent: str | None = None  # svcacct / sts: the user (or root's key) it acts for
+    expires: float = 0.0  # seconds since the epoch; 0: never
+    info: dict[str, Any] = field(default_factory=dict)  # name, description, policy, token (sha256)
 
 
 @dataclass

@@ -54,6 +54,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from ..common import failpoints
+from ..common.records import ShardSet
 from . import migrate
 from .base import (
     BucketExists,
@@ -67,10 +69,15 @@ from .base import (
     WriteIntent,
 )
 from .model import BucketRecord, UploadRecord, VersionRecord
-from ..common import failpoints
-from ..common.records import ShardSet
-from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
-    version_from_row
+from .rows import (
+    UPLOAD_COLS,
+    VERSION_COLS,
+    Row,
+    bucket_from_row,
+    shard_set_from_json,
+    upload_from_row,
+    version_from_row,
+)
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import numbered
@@ -84,11 +91,11 @@ MIGRATION_LOCK = 0x5333_4757_4D49_4752  # "S3GWMIGR"
 
 #: errors that mean "the database is not there right now", not "your request is wrong"
 UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,                                          # refused, reset, unreachable; TimeoutError too
-    asyncpg.PostgresConnectionError,                  # connection does not exist / failure
-    asyncpg.exceptions.OperatorInterventionError,     # admin/crash shutdown, cannot connect now, canceled
-    asyncpg.exceptions.InsufficientResourcesError,    # too many connections, disk full
-    asyncpg.exceptions.ReadOnlySQLTransactionError,   # we were pointed at a standby
+    OSError,  # refused, reset, unreachable; TimeoutError too
+    asyncpg.PostgresConnectionError,  # connection does not exist / failure
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now, canceled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # we were pointed at a standby
     # asyncpg's protocol state machine, confused by a server that vanished mid-message
     asyncpg.exceptions.InternalClientError,
 )
@@ -104,13 +111,16 @@ _VCOLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLS.split(","))
 def unavailable(e: BaseException) -> bool:
     """Is ``e`` the database being away (retry later) rather than a bug or a semantic error?"""
     if isinstance(e, asyncpg.exceptions.ProtocolViolationError):
-        return False   # a malformed statement or argument: a bug to see (500, logged), not an outage
+        return False  # a malformed statement or argument: a bug to see (500, logged), not an outage
     if isinstance(e, UNAVAILABLE):
         return True
     # asyncpg says "connection is closed" / "pool is closing" as InterfaceError; argument
     # mistakes are InterfaceError too (DataError), and those are bugs, not outages
-    return (isinstance(e, asyncpg.InterfaceError) and not isinstance(e, asyncpg.exceptions.DataError)
-            and ("closed" in str(e) or "closing" in str(e)))
+    return (
+        isinstance(e, asyncpg.InterfaceError)
+        and not isinstance(e, asyncpg.exceptions.DataError)
+        and ("closed" in str(e) or "closing" in str(e))
+    )
 
 
 def _abandon(e: BaseException) -> bool:
@@ -159,21 +169,21 @@ def _key_range(bucket: str, lo: bytes, inclusive: bool, hi: bytes | None) -> tup
 class PgTx:
     """``tx.Tx`` on an asyncpg connection inside a transaction ``PostgresMeta`` opened."""
 
-    share_lock = " FOR KEY SHARE"   # other writers share the row; DELETE / FOR UPDATE wait for them
+    share_lock = " FOR KEY SHARE"  # other writers share the row; DELETE / FOR UPDATE wait for them
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.c = conn
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        return await self.c.fetchrow(numbered(sql), *args)   # type: ignore[no-any-return]
+        return await self.c.fetchrow(numbered(sql), *args)  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        return await self.c.fetch(numbered(sql), *args)   # type: ignore[no-any-return]
+        return await self.c.fetch(numbered(sql), *args)  # type: ignore[no-any-return]
 
     async def execute(self, sql: str, *args: Any) -> int:
         if sql.startswith("INSERT INTO versions"):
             _VERSION_TX.set(True)
-        status = await self.c.execute(numbered(sql), *args)   # "UPDATE 2", "INSERT 0 1", ...
+        status = await self.c.execute(numbered(sql), *args)  # "UPDATE 2", "INSERT 0 1", ...
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
@@ -222,8 +232,8 @@ class PostgresMeta(SqlMetaStore):
         self.fail_fast = min(fail_fast, timeout)
         self._failing_until = 0.0
         self._pool: asyncpg.Pool | None = None
-        self.applied: list[int] = []   # migrations this open() applied
-        self.stats = PoolStats("postgres", max_connections)   # /debug/db-stats
+        self.applied: list[int] = []  # migrations this open() applied
+        self.stats = PoolStats("postgres", max_connections)  # /debug/db-stats
 
     def describe(self) -> str:
         c = self._connect
@@ -266,8 +276,7 @@ class PostgresMeta(SqlMetaStore):
         finally:
             self.stats.end(call, ok)
 
-    async def _run_timed(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, tx: bool,
-                         call: Any = None) -> T:
+    async def _run_timed(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, tx: bool, call: Any = None) -> T:
         """The one place a connection is used: deadline, retries, and what a failure means.
 
         Everything (waiting for a pooled connection, connecting, the statements,
@@ -299,7 +308,7 @@ class PostgresMeta(SqlMetaStore):
                         try:
                             out = await fn(conn)
                         except BaseException as e:
-                            if not _abandon(e):   # a semantic error (BucketMissing, a failed check): undo
+                            if not _abandon(e):  # a semantic error (BucketMissing, a failed check): undo
                                 await tr.rollback()
                             raise
                         committing = True
@@ -312,7 +321,7 @@ class PostgresMeta(SqlMetaStore):
                     if _abandon(e):
                         try:
                             conn.terminate()
-                        except asyncpg.InterfaceError:   # already detached: the connection died on its own
+                        except asyncpg.InterfaceError:  # already detached: the connection died on its own
                             pass
                     raise
                 finally:
@@ -329,8 +338,9 @@ class PostgresMeta(SqlMetaStore):
                 if committing:
                     # after: it may have. Never retried here; the caller finds out (settled_version)
                     self._failing_until = loop.time() + self.fail_fast
-                    raise CommitUnknown(f"postgres: outcome unknown, failed during COMMIT: "
-                                        f"{type(e).__name__}: {e}") from e
+                    raise CommitUnknown(
+                        f"postgres: outcome unknown, failed during COMMIT: {type(e).__name__}: {e}"
+                    ) from e
                 if reconnects >= 1 or isinstance(e, TimeoutError):
                     self._failing_until = loop.time() + self.fail_fast
                     raise MetaUnavailable(f"postgres: {type(e).__name__}: {e}") from e
@@ -434,19 +444,28 @@ class PostgresMeta(SqlMetaStore):
             done = await c.fetchval(
                 "INSERT INTO buckets (name, created, versioning, object_lock, config) VALUES ($1,$2,$3,$4,$5) "
                 "ON CONFLICT (name) DO NOTHING RETURNING 1",
-                rec.name, rec.created, rec.versioning, int(rec.object_lock), json.dumps(rec.config))
+                rec.name,
+                rec.created,
+                rec.versioning,
+                int(rec.object_lock),
+                json.dumps(rec.config),
+            )
             if done is None:
                 raise BucketExists(rec.name)
 
         await self._tx(tx)
 
     async def get_bucket(self, name: str) -> BucketRecord | None:
-        return bucket_from_row(await self._fetchrow(
-            "SELECT name, created, versioning, object_lock, config FROM buckets WHERE name = $1", name))
+        return bucket_from_row(
+            await self._fetchrow(
+                "SELECT name, created, versioning, object_lock, config FROM buckets WHERE name = $1", name
+            )
+        )
 
     async def list_buckets(self) -> list[BucketRecord]:
         rows = await self._fetch(
-            'SELECT name, created, versioning, object_lock, config FROM buckets ORDER BY name COLLATE "C"')
+            'SELECT name, created, versioning, object_lock, config FROM buckets ORDER BY name COLLATE "C"'
+        )
         return [b for b in map(bucket_from_row, rows) if b is not None]
 
     async def update_bucket(self, name: str, **fields: Any) -> None:
@@ -470,23 +489,28 @@ class PostgresMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             await c.execute("DELETE FROM buckets WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_policies WHERE bucket = $1", name)
-            await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)    # all zero: an empty bucket
+            await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)  # all zero: an empty bucket
             await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
 
         await self._tx(tx)
 
     # -- versions -------------------------------------------------------------
-    async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
+    async def _scan_live(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int
+    ) -> list[VersionRecord]:
         where, args = _key_range(bucket, lo, inclusive, hi)
-        q = f"SELECT {VERSION_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} " \
+        q = (
+            f"SELECT {VERSION_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} "
             f"ORDER BY key LIMIT ${len(args) + 1}"
+        )
         args.append(limit)
         return [version_from_row(r) for r in await self._fetch(q, *args)]
 
     groups_prefixes = True
 
-    async def _scan_live_grouped(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int,
-                                 prefix_len: int, delimiter: bytes) -> list[VersionRecord]:
+    async def _scan_live_grouped(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int, prefix_len: int, delimiter: bytes
+    ) -> list[VersionRecord]:
         """One statement for a page with a delimiter: a recursive loose index scan.
 
         Each step seeks (index ``versions_live``) to the first live key at or
@@ -499,7 +523,7 @@ class PostgresMeta(SqlMetaStore):
         op = ">=" if inclusive else ">"
         upper = " AND key < $6" if hi is not None else ""
         upper_v = " AND v.key < $6" if hi is not None else ""
-        cp_end = "$4 + d.p + length($3::bytea) - 2"   # bytes of the common prefix but its last
+        cp_end = "$4 + d.p + length($3::bytea) - 2"  # bytes of the common prefix but its last
         q = f"""
             WITH RECURSIVE walk(k, n) AS (
                 (SELECT key, 1 FROM versions
@@ -545,22 +569,30 @@ class PostgresMeta(SqlMetaStore):
     ) -> list[UploadRecord]:
         cols = UPLOAD_COLS
         if after_id is not None:
-            q = (f"SELECT {cols} FROM uploads WHERE bucket = $1 AND key = $2 AND (initiated, upload_id COLLATE \"C\") > "
-                 "(SELECT initiated, upload_id FROM uploads WHERE upload_id = $3) "
-                 "ORDER BY initiated, upload_id COLLATE \"C\" LIMIT $4")
+            q = (
+                f'SELECT {cols} FROM uploads WHERE bucket = $1 AND key = $2 AND (initiated, upload_id COLLATE "C") > '
+                "(SELECT initiated, upload_id FROM uploads WHERE upload_id = $3) "
+                'ORDER BY initiated, upload_id COLLATE "C" LIMIT $4'
+            )
             args: list[Any] = [bucket, lo, after_id, limit]
         else:
             where, args = _key_range(bucket, lo, inclusive, hi)
-            q = f"SELECT {cols} FROM uploads WHERE {where} " \
-                f"ORDER BY key, initiated, upload_id COLLATE \"C\" LIMIT ${len(args) + 1}"
+            q = (
+                f"SELECT {cols} FROM uploads WHERE {where} "
+                f'ORDER BY key, initiated, upload_id COLLATE "C" LIMIT ${len(args) + 1}'
+            )
             args.append(limit)
         return [upload_from_row(r) for r in await self._fetch(q, *args)]
 
     # -- queues ---------------------------------------------------------------
     async def take_gc(self, limit: int, queued_before: float | None = None) -> list[tuple[int, ShardSet]]:
         now = time.time()
-        rows = await self._fetch("SELECT id, layout FROM gc_queue WHERE not_before <= $1 AND queued_at <= $2"
-                                 " ORDER BY id LIMIT $3", now, now if queued_before is None else queued_before, limit)
+        rows = await self._fetch(
+            "SELECT id, layout FROM gc_queue WHERE not_before <= $1 AND queued_at <= $2 ORDER BY id LIMIT $3",
+            now,
+            now if queued_before is None else queued_before,
+            limit,
+        )
         return [(r[0], shard_set_from_json(r[1])) for r in rows]
 
     async def done_gc(self, ids: list[int]) -> None:
@@ -572,9 +604,15 @@ class PostgresMeta(SqlMetaStore):
     async def enqueue_heal(self, bucket: str, key: str, version_id: str, reason: str) -> None:
         async def tx(c: asyncpg.Connection) -> None:
             # one row per version (0003_cluster): a known item is left as it is
-            await c.execute("INSERT INTO heal_queue (bucket, key, version_id, reason, queued_at) VALUES ($1,$2,$3,$4,$5)"
-                            " ON CONFLICT (bucket, key, version_id) DO NOTHING",
-                            bucket, key.encode(), version_id, reason, time.time())
+            await c.execute(
+                "INSERT INTO heal_queue (bucket, key, version_id, reason, queued_at) VALUES ($1,$2,$3,$4,$5)"
+                " ON CONFLICT (bucket, key, version_id) DO NOTHING",
+                bucket,
+                key.encode(),
+                version_id,
+                reason,
+                time.time(),
+            )
 
         await self._tx(tx)
 
@@ -582,15 +620,21 @@ class PostgresMeta(SqlMetaStore):
     # (write intents, the heal work list, deferred GC, layout updates; 0003_cluster.sql)
     async def begin_write(self, data_id: str, placement: list[str]) -> None:
         async def tx(c: asyncpg.Connection) -> None:
-            await c.execute("INSERT INTO write_intents (data_id, placement, started) VALUES ($1,$2,$3)"
-                            " ON CONFLICT (data_id) DO NOTHING", data_id, json.dumps(placement), time.time())
+            await c.execute(
+                "INSERT INTO write_intents (data_id, placement, started) VALUES ($1,$2,$3)"
+                " ON CONFLICT (data_id) DO NOTHING",
+                data_id,
+                json.dumps(placement),
+                time.time(),
+            )
 
         await self._tx(tx)
 
     async def touch_writes(self, data_ids: list[str]) -> None:
         async def tx(c: asyncpg.Connection) -> None:
-            await c.execute("UPDATE write_intents SET started = $1 WHERE data_id = ANY($2::text[])",
-                            time.time(), data_ids)
+            await c.execute(
+                "UPDATE write_intents SET started = $1 WHERE data_id = ANY($2::text[])", time.time(), data_ids
+            )
 
         if data_ids:
             await self._tx(tx)
@@ -603,15 +647,20 @@ class PostgresMeta(SqlMetaStore):
             await self._tx(tx)
 
     async def stale_writes(self, started_before: float, limit: int) -> list[WriteIntent]:
-        rows = await self._fetch("SELECT data_id, placement, started FROM write_intents WHERE started < $1"
-                                 " ORDER BY started LIMIT $2", started_before, limit)
+        rows = await self._fetch(
+            "SELECT data_id, placement, started FROM write_intents WHERE started < $1 ORDER BY started LIMIT $2",
+            started_before,
+            limit,
+        )
         return [WriteIntent(r[0], json.loads(r[1]), r[2]) for r in rows]
 
     async def data_referenced(self, data_id: str) -> bool:
         async def q(c: asyncpg.Connection) -> bool:
             # every table with a ``layout`` column but the GC queue (see SqliteMeta.data_referenced)
-            tables = await c.fetch("SELECT table_name FROM information_schema.columns WHERE column_name = 'layout'"
-                                   " AND table_schema = current_schema()")
+            tables = await c.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'layout'"
+                " AND table_schema = current_schema()"
+            )
             for (t,) in tables:
                 if t in ("gc_queue", "write_intents"):
                     continue
@@ -622,9 +671,12 @@ class PostgresMeta(SqlMetaStore):
         return await self._read(q)
 
     async def take_heal(self, limit: int) -> list[HealItem]:
-        rows = await self._fetch("SELECT id, bucket, key, version_id, reason, attempts FROM heal_queue"
-                                 " WHERE state = 'queued' AND not_before <= $1 ORDER BY not_before, id LIMIT $2",
-                                 time.time(), limit)
+        rows = await self._fetch(
+            "SELECT id, bucket, key, version_id, reason, attempts FROM heal_queue"
+            " WHERE state = 'queued' AND not_before <= $1 ORDER BY not_before, id LIMIT $2",
+            time.time(),
+            limit,
+        )
         return [HealItem(r[0], r[1], bytes(r[2]).decode(), r[3], r[4], r[5]) for r in rows]
 
     async def finish_heal(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
@@ -634,11 +686,18 @@ class PostgresMeta(SqlMetaStore):
             if outcome == "done":
                 await c.execute("DELETE FROM heal_queue WHERE id = $1", item_id)
             elif outcome == "retry":
-                await c.execute("UPDATE heal_queue SET attempts = attempts + 1, not_before = $1, last_error = $2"
-                                " WHERE id = $3", retry_at, error, item_id)
+                await c.execute(
+                    "UPDATE heal_queue SET attempts = attempts + 1, not_before = $1, last_error = $2 WHERE id = $3",
+                    retry_at,
+                    error,
+                    item_id,
+                )
             else:
-                await c.execute("UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = $1"
-                                " WHERE id = $2", error, item_id)
+                await c.execute(
+                    "UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = $1 WHERE id = $2",
+                    error,
+                    item_id,
+                )
 
         await self._tx(tx)
 
@@ -650,8 +709,12 @@ class PostgresMeta(SqlMetaStore):
 
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
         async def tx(c: asyncpg.Connection) -> None:
-            await c.execute("DELETE FROM heal_queue WHERE bucket = $1 AND key = $2 AND version_id = $3",
-                            bucket, key.encode(), version_id)
+            await c.execute(
+                "DELETE FROM heal_queue WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                bucket,
+                key.encode(),
+                version_id,
+            )
 
         await self._tx(tx)
 
@@ -665,7 +728,8 @@ class PostgresMeta(SqlMetaStore):
         row = await self._fetchrow(
             "SELECT (SELECT COUNT(*) FROM heal_queue WHERE state = 'queued'),"
             " (SELECT COUNT(*) FROM heal_queue WHERE state = 'failed'),"
-            " (SELECT COUNT(*) FROM gc_queue), (SELECT COUNT(*) FROM write_intents)")
+            " (SELECT COUNT(*) FROM gc_queue), (SELECT COUNT(*) FROM write_intents)"
+        )
         assert row is not None
         return {"heal_queued": row[0], "heal_failed": row[1], "gc_queued": row[2], "write_intents": row[3]}
 
@@ -681,9 +745,15 @@ class PostgresMeta(SqlMetaStore):
     async def put_policy(self, name: str, document: str) -> None:
         async def tx(c: asyncpg.Connection) -> None:
             now = time.time()
-            await c.execute("INSERT INTO iam_policies (name, document, created, updated) VALUES ($1,$2,$3,$4)"
-                            " ON CONFLICT (name) DO UPDATE SET document = EXCLUDED.document,"
-                            " updated = EXCLUDED.updated", name, document, now, now)
+            await c.execute(
+                "INSERT INTO iam_policies (name, document, created, updated) VALUES ($1,$2,$3,$4)"
+                " ON CONFLICT (name) DO UPDATE SET document = EXCLUDED.document,"
+                " updated = EXCLUDED.updated",
+                name,
+                document,
+                now,
+                now,
+            )
 
         await self._tx(tx)
 
@@ -701,9 +771,14 @@ class PostgresMeta(SqlMetaStore):
             # FOR KEY SHARE: a DeleteBucket (FOR UPDATE) waits for this write, or this one finds it gone
             if await c.fetchval("SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE", bucket) is None:
                 raise BucketMissing(bucket)
-            await c.execute("INSERT INTO bucket_policies (bucket, document, updated) VALUES ($1,$2,$3)"
-                            " ON CONFLICT (bucket) DO UPDATE SET document = EXCLUDED.document,"
-                            " updated = EXCLUDED.updated", bucket, document, time.time())
+            await c.execute(
+                "INSERT INTO bucket_policies (bucket, document, updated) VALUES ($1,$2,$3)"
+                " ON CONFLICT (bucket) DO UPDATE SET document = EXCLUDED.document,"
+                " updated = EXCLUDED.updated",
+                bucket,
+                document,
+                time.time(),
+            )
 
         await self._tx(tx)
 
@@ -722,9 +797,13 @@ class PostgresMeta(SqlMetaStore):
             if value is None:
                 await c.execute("DELETE FROM settings WHERE name = $1", name)
             else:
-                await c.execute("INSERT INTO settings (name, value, updated) VALUES ($1,$2,$3) ON CONFLICT (name)"
-                                " DO UPDATE SET value = EXCLUDED.value, updated = EXCLUDED.updated",
-                                name, value, time.time())
+                await c.execute(
+                    "INSERT INTO settings (name, value, updated) VALUES ($1,$2,$3) ON CONFLICT (name)"
+                    " DO UPDATE SET value = EXCLUDED.value, updated = EXCLUDED.updated",
+                    name,
+                    value,
+                    time.time(),
+                )
 
         await self._tx(tx)
 
@@ -732,8 +811,13 @@ class PostgresMeta(SqlMetaStore):
         extra: dict[str, Any] = {"target": self.describe()}
         if self._pool is not None:
             size, idle = self._pool.get_size(), self._pool.get_idle_size()
-            extra.update(connections_open=size, connections_idle=idle, connections_busy=size - idle,
-                         min_size=self._pool.get_min_size(), max_size=self._pool.get_max_size())
+            extra.update(
+                connections_open=size,
+                connections_idle=idle,
+                connections_busy=size - idle,
+                min_size=self._pool.get_min_size(),
+                max_size=self._pool.get_max_size(),
+            )
         return self.stats.snapshot(**extra)
 
     def pg_command_args(self) -> tuple[list[str], dict[str, str]]:
@@ -743,15 +827,27 @@ class PostgresMeta(SqlMetaStore):
             return dsn_command_args(str(c["dsn"]))
         if c.get("password"):
             env["PGPASSWORD"] = str(c["password"])
-        return [f"--host={c['host']}", f"--port={c['port']}", f"--username={c['user']}",
-                f"--dbname={c['database']}"], env
+        return [
+            f"--host={c['host']}",
+            f"--port={c['port']}",
+            f"--username={c['user']}",
+            f"--dbname={c['database']}",
+        ], env
 
     async def backup(self, dest: str) -> None:
         """``pg_dump --format=custom`` of the whole database into ``dest`` (a consistent snapshot)."""
         args, env = self.pg_command_args()
         proc = await asyncio.create_subprocess_exec(
-            "pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dest}", *args,
-            env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            f"--file={dest}",
+            *args,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"pg_dump failed ({proc.returncode}): {err.decode(errors='replace').strip()}")

@@ -93,13 +93,27 @@ def upload_params(rec: UploadRecord) -> tuple[Any, ...]:
 
 def part_from_row(row: Row) -> PartRecord:
     """A ``parts`` row selected as ``PART_COLS``."""
-    return PartRecord(row[0], row[1], row[2], row[3], row[4], ShardSet.from_json(json.loads(row[6])),
-                      ObjectInfo.from_json(json.loads(row[5])))
+    return PartRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        ShardSet.from_json(json.loads(row[6])),
+        ObjectInfo.from_json(json.loads(row[5])),
+    )
 
 
 def part_params(part: PartRecord) -> tuple[Any, ...]:
-    return (part.upload_id, part.part_number, part.size, part.etag, part.mtime, json.dumps(part.info.to_json()),
-            json.dumps(part.layout.to_json()))
+    return (
+        part.upload_id,
+        part.part_number,
+        part.size,
+        part.etag,
+        part.mtime,
+        json.dumps(part.info.to_json()),
+        json.dumps(part.layout.to_json()),
+    )
 
 
 def shard_set_json(s: ShardSet) -> str:
@@ -113,17 +127,38 @@ def shard_set_from_json(text: str) -> ShardSet:
 
 def user_from_row(row: Row) -> UserRecord:
     """An ``iam_users`` row selected as ``USER_COLS`` (policies are stored comma-separated)."""
-    return UserRecord(row[0], bytes(row[1]), row[2], row[3], [p for p in row[4].split(",") if p], row[5], row[6],
-                      row[7], row[8], row[9], json.loads(row[10]))
+    return UserRecord(
+        row[0],
+        bytes(row[1]),
+        row[2],
+        row[3],
+        [p for p in row[4].split(",") if p],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        json.loads(row[10]),
+    )
 
 
 def user_params(rec: UserRecord) -> tuple[Any, ...]:
     """A credential as the parameters of an INSERT of ``USER_COLS``."""
-    return (rec.access_key, rec.secret_enc, rec.key_id, rec.status, ",".join(rec.policies), rec.created,
-            rec.updated, rec.kind, rec.parent, rec.expires, compact_json(rec.info))
+    return (
+        rec.access_key,
+        rec.secret_enc,
+        rec.key_id,
+        rec.status,
+        ",".join(rec.policies),
+        rec.created,
+        rec.updated,
+        rec.kind,
+        rec.parent,
+        rec.expires,
+        compact_json(rec.info),
+    )
 
 
 def group_from_row(row: Row, members: list[str]) -> GroupRecord:
     """An ``iam_groups`` row selected as ``GROUP_COLS``, with its members."""
     return GroupRecord(row[0], row[1], [p for p in row[2].split(",") if p], members, row[3], row[4])
-

@@ -38,25 +38,40 @@ class ConfigSql(MetaStore):
             for (subsys, name), value in values.items():
                 if value is None:
                     await tx.execute("DELETE FROM config_kv WHERE subsys = ? AND name = ?", subsys, name)
-                elif not await tx.execute("UPDATE config_kv SET value = ?, updated = ? WHERE subsys = ? AND name = ?",
-                                          value, now, subsys, name):
-                    await tx.execute("INSERT INTO config_kv (subsys, name, value, updated) VALUES (?, ?, ?, ?)",
-                                     subsys, name, value, now)
+                elif not await tx.execute(
+                    "UPDATE config_kv SET value = ?, updated = ? WHERE subsys = ? AND name = ?",
+                    value,
+                    now,
+                    subsys,
+                    name,
+                ):
+                    await tx.execute(
+                        "INSERT INTO config_kv (subsys, name, value, updated) VALUES (?, ?, ?, ?)",
+                        subsys,
+                        name,
+                        value,
+                        now,
+                    )
             rid = ""
             if history is not None:
                 rid = str(uuid.uuid4())
-                await tx.execute("INSERT INTO config_history (restore_id, created, data) VALUES (?, ?, ?)",
-                                 rid, now, history)
-                await tx.execute("DELETE FROM config_history WHERE id NOT IN (SELECT id FROM config_history"
-                                 " ORDER BY id DESC LIMIT ?)", HISTORY_KEPT)
+                await tx.execute(
+                    "INSERT INTO config_history (restore_id, created, data) VALUES (?, ?, ?)", rid, now, history
+                )
+                await tx.execute(
+                    "DELETE FROM config_history WHERE id NOT IN (SELECT id FROM config_history"
+                    " ORDER BY id DESC LIMIT ?)",
+                    HISTORY_KEPT,
+                )
             return rid
 
         return await self._transaction(tx_)
 
     async def config_history(self, limit: int) -> list[tuple[str, float, str]]:
         async def q(tx: Tx) -> list[tuple[str, float, str]]:
-            rows = await tx.fetchall("SELECT restore_id, created, data FROM config_history ORDER BY id DESC LIMIT ?",
-                                     limit)
+            rows = await tx.fetchall(
+                "SELECT restore_id, created, data FROM config_history ORDER BY id DESC LIMIT ?", limit
+            )
             return [(r[0], r[1], r[2]) for r in rows]
 
         return await self._reading(q)

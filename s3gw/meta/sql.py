@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..common.records import ObjectLayout, ShardSet
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 from .base import (
     BucketMissing,
     DeleteCheck,
@@ -34,7 +34,6 @@ from .base import (
     WriteCheck,
 )
 from .identity import IdentitySql
-from .runtime import ConfigSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,
@@ -50,6 +49,7 @@ from .rows import (
     version_from_row,
     version_params,
 )
+from .runtime import ConfigSql
 from .tx import Tx, placeholders
 
 T = TypeVar("T")
@@ -114,12 +114,16 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
                 if victim.is_latest:
                     promoted = await _latest(tx, bucket, kb)
                     if promoted is not None:
-                        await tx.execute("UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = ?",
-                                         bucket, kb, promoted.seq)
+                        await tx.execute(
+                            "UPDATE versions SET is_latest = 1 WHERE bucket = ? AND key = ? AND seq = ?",
+                            bucket,
+                            kb,
+                            promoted.seq,
+                        )
                         if not promoted.delete_marker:
                             await _usage(tx, bucket, objects=1, size=promoted.size)
                 return victim, None
-            if state == "Enabled":      # a new delete marker; nothing is removed
+            if state == "Enabled":  # a new delete marker; nothing is removed
                 await _insert_latest(tx, marker)
                 return None, marker
             # Suspended or never versioned: the null version goes (the others stay)
@@ -128,7 +132,7 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
                 if check is not None:
                     check(victim)
                 await _drop(tx, victim)
-            if state == "Suspended":    # ... and a null delete marker takes its place
+            if state == "Suspended":  # ... and a null delete marker takes its place
                 marker.version_id = NULL_VERSION
                 await _insert_latest(tx, marker)
                 return victim, marker
@@ -141,29 +145,44 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
-            new = info
+            new: ObjectInfo
             if callable(info):
                 current = await _one(tx, bucket, kb, version_id)
                 if current is None:
                     return False
                 new = info(current)
-            return await tx.execute("UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                                    compact_json(new.to_json()), bucket, kb, version_id) > 0
+            else:
+                new = info
+            return (
+                await tx.execute(
+                    "UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                    compact_json(new.to_json()),
+                    bucket,
+                    kb,
+                    version_id,
+                )
+                > 0
+            )
 
         return await self._transaction(run)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout,
-                            new: ObjectLayout) -> bool:
+    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
-            row = await tx.fetchone("SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                                    bucket, kb, version_id)
+            row = await tx.fetchone(
+                "SELECT layout FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", bucket, kb, version_id
+            )
             if row is None or row[0] is None or ObjectLayout.from_json(json.loads(row[0])) != old:
                 return False
-            await tx.execute("UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                             compact_json(new.to_json()), bucket, kb, version_id)
+            await tx.execute(
+                "UPDATE versions SET layout = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                compact_json(new.to_json()),
+                bucket,
+                kb,
+                version_id,
+            )
             return True
 
         return await self._transaction(run)
@@ -173,11 +192,16 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
         async def q(tx: Tx) -> dict[str, dict[str, int]]:
             rows = await tx.fetchall(
                 "SELECT b.name, COALESCE(u.objects, 0), COALESCE(u.bytes, 0), COALESCE(u.versions, 0),"
-                " COALESCE(u.delete_markers, 0) FROM buckets b LEFT JOIN bucket_usage u ON u.bucket = b.name")
-            out = {r[0]: {"objects": int(r[1]), "bytes": int(r[2]), "versions": int(r[3]),
-                          "delete_markers": int(r[4])} for r in rows}
-            for r in await tx.fetchall("SELECT bucket, SUM(objects), SUM(bytes), SUM(versions), SUM(delete_markers)"
-                                       " FROM usage_deltas GROUP BY bucket"):
+                " COALESCE(u.delete_markers, 0) FROM buckets b LEFT JOIN bucket_usage u ON u.bucket = b.name"
+            )
+            out = {
+                r[0]: {"objects": int(r[1]), "bytes": int(r[2]), "versions": int(r[3]), "delete_markers": int(r[4])}
+                for r in rows
+            }
+            for r in await tx.fetchall(
+                "SELECT bucket, SUM(objects), SUM(bytes), SUM(versions), SUM(delete_markers)"
+                " FROM usage_deltas GROUP BY bucket"
+            ):
                 u = out.get(r[0])
                 if u is not None:
                     u["objects"] += int(r[1])
@@ -195,21 +219,28 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
             if top is None:
                 return 0
             # the rows this transaction deleted, and only those (two folds at once never count a row twice)
-            rows = await tx.delete_returning("usage_deltas", "id <= ?", "bucket, objects, bytes, versions, delete_markers",
-                                             top)
+            rows = await tx.delete_returning(
+                "usage_deltas", "id <= ?", "bucket, objects, bytes, versions, delete_markers", top
+            )
             sums: dict[str, list[int]] = {}
             for r in rows:
                 acc = sums.setdefault(r[0], [0, 0, 0, 0])
                 for i in range(4):
                     acc[i] += int(r[i + 1])
             for bucket, (o, b, v, d) in sums.items():
-                await tx.execute("INSERT INTO bucket_usage (bucket, objects, bytes, versions, delete_markers)"
-                                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (bucket) DO UPDATE SET"
-                                 " objects = bucket_usage.objects + excluded.objects,"
-                                 " bytes = bucket_usage.bytes + excluded.bytes,"
-                                 " versions = bucket_usage.versions + excluded.versions,"
-                                 " delete_markers = bucket_usage.delete_markers + excluded.delete_markers",
-                                 bucket, o, b, v, d)
+                await tx.execute(
+                    "INSERT INTO bucket_usage (bucket, objects, bytes, versions, delete_markers)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (bucket) DO UPDATE SET"
+                    " objects = bucket_usage.objects + excluded.objects,"
+                    " bytes = bucket_usage.bytes + excluded.bytes,"
+                    " versions = bucket_usage.versions + excluded.versions,"
+                    " delete_markers = bucket_usage.delete_markers + excluded.delete_markers",
+                    bucket,
+                    o,
+                    b,
+                    v,
+                    d,
+                )
             return len(rows)
 
         return await self._transaction(run)
@@ -228,8 +259,12 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
 
     async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord | None:
         async def run(tx: Tx) -> UploadRecord | None:
-            row = await tx.fetchone(f"SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                                    upload_id, bucket, key.encode())
+            row = await tx.fetchone(
+                f"SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+                upload_id,
+                bucket,
+                key.encode(),
+            )
             return upload_from_row(row) if row else None
 
         return await self._reading(run)
@@ -239,8 +274,9 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
             # share-lock the upload row: a concurrent complete/abort (DELETE) waits for us, or we find it gone
             if await tx.fetchone(f"SELECT 1 FROM uploads WHERE upload_id = ?{tx.share_lock}", part.upload_id) is None:
                 raise UploadMissing(part.upload_id)
-            old = await tx.delete_returning("parts", "upload_id = ? AND part_number = ?", "layout",
-                                            part.upload_id, part.part_number)
+            old = await tx.delete_returning(
+                "parts", "upload_id = ? AND part_number = ?", "layout", part.upload_id, part.part_number
+            )
             await _gc(tx, [shard_set_from_json(r[0]) for r in old])
             await tx.execute(f"INSERT INTO parts ({PART_COLS}) VALUES ({placeholders(7)})", *part_params(part))
 
@@ -248,8 +284,12 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
 
     async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
         async def run(tx: Tx) -> list[PartRecord]:
-            rows = await tx.fetchall(f"SELECT {PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ?"
-                                     " ORDER BY part_number LIMIT ?", upload_id, after, limit)
+            rows = await tx.fetchall(
+                f"SELECT {PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+                upload_id,
+                after,
+                limit,
+            )
             return [part_from_row(r) for r in rows]
 
         return await self._reading(run)
@@ -281,13 +321,15 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
 # -- the steps the transactions above share -------------------------------------
 async def _latest(tx: Tx, bucket: str, kb: bytes) -> VersionRecord | None:
     row = await tx.fetchone(
-        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1", bucket, kb)
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1", bucket, kb
+    )
     return version_from_row(row) if row else None
 
 
 async def _one(tx: Tx, bucket: str, kb: bytes, version_id: str) -> VersionRecord | None:
     row = await tx.fetchone(
-        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", bucket, kb, version_id)
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", bucket, kb, version_id
+    )
     return version_from_row(row) if row else None
 
 
@@ -321,23 +363,34 @@ async def _insert_latest(tx: Tx, rec: VersionRecord) -> None:
     row = await tx.fetchone("SELECT MAX(seq) FROM versions WHERE bucket = ? AND key = ?", rec.bucket, kb)
     rec.seq = ((row[0] if row else None) or 0) + 1
     rec.is_latest = True
-    prev = await tx.fetchone("SELECT size, delete_marker FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1",
-                             rec.bucket, kb)
+    prev = await tx.fetchone(
+        "SELECT size, delete_marker FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1", rec.bucket, kb
+    )
     await tx.execute("UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1", rec.bucket, kb)
     await tx.execute(f"INSERT INTO versions ({VERSION_COLS}) VALUES ({placeholders(12)})", *version_params(rec))
     objects, size = (0, 0) if rec.delete_marker else (1, rec.size)
-    if prev is not None and not prev[1]:            # the former latest version no longer counts as an object
+    if prev is not None and not prev[1]:  # the former latest version no longer counts as an object
         objects, size = objects - 1, size - prev[0]
     await _usage(tx, rec.bucket, objects=objects, size=size, versions=1, markers=int(rec.delete_marker))
 
 
 async def _drop(tx: Tx, rec: VersionRecord) -> None:
     """Remove one version row; its shards go to the GC queue in the same transaction."""
-    if await tx.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                        rec.bucket, rec.key.encode(), rec.version_id):
+    if await tx.execute(
+        "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+        rec.bucket,
+        rec.key.encode(),
+        rec.version_id,
+    ):
         counted = rec.is_latest and not rec.delete_marker
-        await _usage(tx, rec.bucket, objects=-int(counted), size=-rec.size if counted else 0, versions=-1,
-                     markers=-int(rec.delete_marker))
+        await _usage(
+            tx,
+            rec.bucket,
+            objects=-int(counted),
+            size=-rec.size if counted else 0,
+            versions=-1,
+            markers=-int(rec.delete_marker),
+        )
     await _gc(tx, rec.layouts())
 
 
@@ -345,21 +398,29 @@ async def _usage(tx: Tx, bucket: str, *, objects: int = 0, size: int = 0, versio
     """Record a change of a bucket's usage in the same transaction (0008_usage.sql: a delta row,
     insert only, so concurrent writers to one bucket do not queue on a counter)."""
     if objects or size or versions or markers:
-        await tx.execute("INSERT INTO usage_deltas (bucket, objects, bytes, versions, delete_markers)"
-                         " VALUES (?, ?, ?, ?, ?)", bucket, objects, size, versions, markers)
+        await tx.execute(
+            "INSERT INTO usage_deltas (bucket, objects, bytes, versions, delete_markers) VALUES (?, ?, ?, ?, ?)",
+            bucket,
+            objects,
+            size,
+            versions,
+            markers,
+        )
 
 
 async def _gc(tx: Tx, layouts: list[ShardSet]) -> None:
     if layouts:
         now = time.time()
-        await tx.executemany("INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)",
-                             [(shard_set_json(x), now) for x in layouts])
+        await tx.executemany(
+            "INSERT INTO gc_queue (layout, queued_at) VALUES (?, ?)", [(shard_set_json(x), now) for x in layouts]
+        )
 
 
 async def _take_upload(tx: Tx, upload_id: str, bucket: str, kb: bytes) -> list[PartRecord]:
     """Delete an upload row and its parts; return the parts. UploadMissing if absent."""
-    if await tx.execute("DELETE FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                        upload_id, bucket, kb) == 0:
+    if (
+        await tx.execute("DELETE FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?", upload_id, bucket, kb)
+        == 0
+    ):
         raise UploadMissing(upload_id)
     return [part_from_row(r) for r in await tx.delete_returning("parts", "upload_id = ?", PART_COLS, upload_id)]
-

@@ -18,10 +18,11 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
+from ..common.records import ShardSet
 from . import migrate
 from .base import (
     BucketExists,
@@ -34,9 +35,15 @@ from .base import (
     WriteIntent,
 )
 from .model import BucketRecord, UploadRecord, VersionRecord
-from ..common.records import ShardSet
-from .rows import UPLOAD_COLS, VERSION_COLS, Row, bucket_from_row, shard_set_from_json, upload_from_row, \
-    version_from_row
+from .rows import (
+    UPLOAD_COLS,
+    VERSION_COLS,
+    Row,
+    bucket_from_row,
+    shard_set_from_json,
+    upload_from_row,
+    version_from_row,
+)
 from .sql import SqlMetaStore, TxFn
 from .stats import PoolStats
 from .tx import run_sync
@@ -58,13 +65,13 @@ class SqliteTx:
     """``tx.Tx`` on the store's connection, on its worker thread: every method runs its statement
     at once and never suspends, so a transaction written as a coroutine runs in one step."""
 
-    share_lock = ""   # a write transaction (BEGIN IMMEDIATE) holds the whole database
+    share_lock = ""  # a write transaction (BEGIN IMMEDIATE) holds the whole database
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        return self.db.execute(sql, args).fetchone()   # type: ignore[no-any-return]
+        return self.db.execute(sql, args).fetchone()  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
         return self.db.execute(sql, args).fetchall()
@@ -82,7 +89,7 @@ class SqliteTx:
         return rows
 
     async def lock_key(self, bucket: str, kb: bytes) -> None:
-        pass   # one writer at a time: the transaction already excludes every other
+        pass  # one writer at a time: the transaction already excludes every other
 
 
 def private_files(path: str) -> None:
@@ -102,17 +109,17 @@ class SqliteMeta(SqlMetaStore):
     def __init__(self, path: str, *, auto_migrate: bool = True) -> None:
         self.path = path
         self.auto_migrate = auto_migrate
-        self.applied: list[int] = []   # migrations this open() applied
+        self.applied: list[int] = []  # migrations this open() applied
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
-        self.stats = PoolStats("sqlite", 1)   # /debug/db-stats: one worker thread is the "pool"
+        self.stats = PoolStats("sqlite", 1)  # /debug/db-stats: one worker thread is the "pool"
 
     # -- plumbing -------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         call = self.stats.begin()
 
-        def timed() -> T:   # on the worker thread: the wait ends when the call gets its turn
+        def timed() -> T:  # on the worker thread: the wait ends when the call gets its turn
             self.stats.acquired(call)
             return fn(*args)
 
@@ -272,13 +279,15 @@ class SqliteMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
-            db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))   # all zero: an empty bucket
+            db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))  # all zero: an empty bucket
             db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 
     # -- versions -------------------------------------------------------------
-    async def _scan_live(self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int) -> list[VersionRecord]:
+    async def _scan_live(
+        self, bucket: str, lo: bytes, inclusive: bool, hi: bytes | None, limit: int
+    ) -> list[VersionRecord]:
         where, args = _key_range(bucket, lo, inclusive, hi)
         q = f"SELECT {VERSION_COLS} FROM versions WHERE is_latest = 1 AND delete_marker = 0 AND {where} ORDER BY key LIMIT ?"
         args.append(limit)
@@ -304,8 +313,10 @@ class SqliteMeta(SqlMetaStore):
     ) -> list[UploadRecord]:
         cols = UPLOAD_COLS
         if after_id is not None:
-            q = (f"SELECT {cols} FROM uploads WHERE bucket = ? AND key = ? AND (initiated, upload_id) > "
-                 "(SELECT initiated, upload_id FROM uploads WHERE upload_id = ?) ORDER BY initiated, upload_id LIMIT ?")
+            q = (
+                f"SELECT {cols} FROM uploads WHERE bucket = ? AND key = ? AND (initiated, upload_id) > "
+                "(SELECT initiated, upload_id FROM uploads WHERE upload_id = ?) ORDER BY initiated, upload_id LIMIT ?"
+            )
             args: list[Any] = [bucket, lo, after_id, limit]
         else:
             where, args = _key_range(bucket, lo, inclusive, hi)
@@ -385,16 +396,20 @@ class SqliteMeta(SqlMetaStore):
                 if t in ("gc_queue", "write_intents"):
                     continue
                 cols = [c[1] for c in db.execute(f'PRAGMA table_info("{t}")')]
-                if "layout" in cols and db.execute(
-                        f'SELECT 1 FROM "{t}" WHERE instr(layout, ?) > 0 LIMIT 1', (data_id,)).fetchone():
+                if (
+                    "layout" in cols
+                    and db.execute(f'SELECT 1 FROM "{t}" WHERE instr(layout, ?) > 0 LIMIT 1', (data_id,)).fetchone()
+                ):
                     return True
             return False
 
         return await self._run(q)
 
     async def take_heal(self, limit: int) -> list[HealItem]:
-        q = ("SELECT id, bucket, key, version_id, reason, attempts FROM heal_queue"
-             " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT ?")
+        q = (
+            "SELECT id, bucket, key, version_id, reason, attempts FROM heal_queue"
+            " WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT ?"
+        )
         rows = await self._run(lambda: self._conn().execute(q, (time.time(), limit)).fetchall())
         return [HealItem(r[0], r[1], bytes(r[2]).decode(), r[3], r[4], r[5]) for r in rows]
 
@@ -403,11 +418,15 @@ class SqliteMeta(SqlMetaStore):
             if outcome == "done":
                 db.execute("DELETE FROM heal_queue WHERE id = ?", (item_id,))
             elif outcome == "retry":
-                db.execute("UPDATE heal_queue SET attempts = attempts + 1, not_before = ?, last_error = ?"
-                           " WHERE id = ?", (retry_at, error, item_id))
+                db.execute(
+                    "UPDATE heal_queue SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE id = ?",
+                    (retry_at, error, item_id),
+                )
             else:
-                db.execute("UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = ?"
-                           " WHERE id = ?", (error, item_id))
+                db.execute(
+                    "UPDATE heal_queue SET attempts = attempts + 1, state = 'failed', last_error = ? WHERE id = ?",
+                    (error, item_id),
+                )
 
         assert outcome in ("done", "retry", "failed"), outcome
         await self._run(self._write, tx)
@@ -420,8 +439,10 @@ class SqliteMeta(SqlMetaStore):
 
     async def clear_heal(self, bucket: str, key: str, version_id: str) -> None:
         def tx(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM heal_queue WHERE bucket = ? AND key = ? AND version_id = ?",
-                       (bucket, key.encode(), version_id))
+            db.execute(
+                "DELETE FROM heal_queue WHERE bucket = ? AND key = ? AND version_id = ?",
+                (bucket, key.encode(), version_id),
+            )
 
         await self._run(self._write, tx)
 
@@ -434,7 +455,10 @@ class SqliteMeta(SqlMetaStore):
     async def maintenance_stats(self) -> dict[str, int]:
         def q() -> dict[str, int]:
             db = self._conn()
-            one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+
+            def one(sql: str) -> int:
+                return int(db.execute(sql).fetchone()[0])
+
             return {
                 "heal_queued": one("SELECT COUNT(*) FROM heal_queue WHERE state = 'queued'"),
                 "heal_failed": one("SELECT COUNT(*) FROM heal_queue WHERE state = 'failed'"),
@@ -458,9 +482,11 @@ class SqliteMeta(SqlMetaStore):
     async def put_policy(self, name: str, document: str) -> None:
         def tx(db: sqlite3.Connection) -> None:
             now = time.time()
-            db.execute("INSERT INTO iam_policies (name, document, created, updated) VALUES (?,?,?,?)"
-                       " ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated = excluded.updated",
-                       (name, document, now, now))
+            db.execute(
+                "INSERT INTO iam_policies (name, document, created, updated) VALUES (?,?,?,?)"
+                " ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated = excluded.updated",
+                (name, document, now, now),
+            )
 
         await self._run(self._write, tx)
 
@@ -479,9 +505,11 @@ class SqliteMeta(SqlMetaStore):
         def tx(db: sqlite3.Connection) -> None:
             if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
                 raise BucketMissing(bucket)
-            db.execute("INSERT INTO bucket_policies (bucket, document, updated) VALUES (?,?,?) ON CONFLICT (bucket)"
-                       " DO UPDATE SET document = excluded.document, updated = excluded.updated",
-                       (bucket, document, time.time()))
+            db.execute(
+                "INSERT INTO bucket_policies (bucket, document, updated) VALUES (?,?,?) ON CONFLICT (bucket)"
+                " DO UPDATE SET document = excluded.document, updated = excluded.updated",
+                (bucket, document, time.time()),
+            )
 
         await self._run(self._write, tx)
 
@@ -501,9 +529,11 @@ class SqliteMeta(SqlMetaStore):
             if value is None:
                 db.execute("DELETE FROM settings WHERE name = ?", (name,))
             else:
-                db.execute("INSERT INTO settings (name, value, updated) VALUES (?,?,?) ON CONFLICT (name)"
-                           " DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                           (name, value, time.time()))
+                db.execute(
+                    "INSERT INTO settings (name, value, updated) VALUES (?,?,?) ON CONFLICT (name)"
+                    " DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                    (name, value, time.time()),
+                )
 
         await self._run(self._write, tx)
 

@@ -45,17 +45,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class PoolStats:
     def __init__(self, backend: str, size: int) -> None:
         self.backend = backend
-        self.size = size                 # connections (PostgreSQL max) / worker threads (SQLite)
+        self.size = size  # connections (PostgreSQL max) / worker threads (SQLite)
         self._lock = threading.Lock()
-        self.in_use = 0                  # calls holding a connection now
-        self.waiting = 0                 # calls waiting for one now
+        self.in_use = 0  # calls holding a connection now
+        self.waiting = 0  # calls waiting for one now
         self.calls = 0
         self.errors = 0
-        self.waits = 0                   # calls that had to wait (> 1 ms) for a connection
+        self.waits = 0  # calls that had to wait (> 1 ms) for a connection
         self.wait_seconds = 0.0
         self.latency_seconds = 0.0
         self.histogram = [0] * (len(BUCKETS) + 1)
-        self._recent: deque[tuple[float, float]] = deque(maxlen=2048)   # (latency, wait) of recent calls
+        self._recent: deque[tuple[float, float]] = deque(maxlen=2048)  # (latency, wait) of recent calls
 
     def begin(self) -> Call:
         with self._lock:
@@ -63,7 +63,7 @@ class PoolStats:
         return Call()
 
     def acquired(self, call: Call) -> None:
-        if call.acquired is not None:     # a retried call acquires again: count it once
+        if call.acquired is not None:  # a retried call acquires again: count it once
             return
         call.acquired = time.monotonic()
         waited = call.acquired - call.started
@@ -94,9 +94,14 @@ class PoolStats:
         with self._lock:
             recent = list(self._recent)
             out: dict[str, Any] = {
-                "backend": self.backend, "pool_size": self.size, "in_use": self.in_use,
-                "waiting": self.waiting, "calls": self.calls, "errors": self.errors,
-                "waits": self.waits, "wait_seconds_total": round(self.wait_seconds, 6),
+                "backend": self.backend,
+                "pool_size": self.size,
+                "in_use": self.in_use,
+                "waiting": self.waiting,
+                "calls": self.calls,
+                "errors": self.errors,
+                "waits": self.waits,
+                "wait_seconds_total": round(self.wait_seconds, 6),
             }
         lat = sorted(r[0] for r in recent)
         waits = sorted(r[1] for r in recent)
@@ -104,11 +109,18 @@ class PoolStats:
         def ms(v: float) -> float:
             return round(v * 1000, 3)
 
-        out["latency_ms"] = {"p50": ms(percentile(lat, 0.5)), "p95": ms(percentile(lat, 0.95)),
-                             "p99": ms(percentile(lat, 0.99)), "max": ms(lat[-1] if lat else 0.0),
-                             "window": len(lat)}
-        out["wait_ms"] = {"p50": ms(percentile(waits, 0.5)), "p99": ms(percentile(waits, 0.99)),
-                          "max": ms(waits[-1] if waits else 0.0)}
+        out["latency_ms"] = {
+            "p50": ms(percentile(lat, 0.5)),
+            "p95": ms(percentile(lat, 0.95)),
+            "p99": ms(percentile(lat, 0.99)),
+            "max": ms(lat[-1] if lat else 0.0),
+            "window": len(lat),
+        }
+        out["wait_ms"] = {
+            "p50": ms(percentile(waits, 0.5)),
+            "p99": ms(percentile(waits, 0.99)),
+            "max": ms(waits[-1] if waits else 0.0),
+        }
         out.update(extra)
         return out
 

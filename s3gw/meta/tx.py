@@ -104,6 +104,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value   # type: ignore[no-any-return]
+        return done.value  # type: ignore[no-any-return]
     coro.close()
     raise RuntimeError("a transaction run synchronously waited on something (SqliteTx methods never suspend)")

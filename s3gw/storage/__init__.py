@@ -20,7 +20,16 @@ from .placement import DriveRef, placement
 from .storage import HealResult, ObjectWriter, Storage, shard_name
 
 __all__ = [
-    "Storage", "ObjectWriter", "HealResult", "shard_name",
-    "StorageError", "InsufficientWriteQuorum", "InsufficientReadQuorum", "StorageFull",
-    "Drive", "LocalDrive", "DriveRef", "placement",
+    "Storage",
+    "ObjectWriter",
+    "HealResult",
+    "shard_name",
+    "StorageError",
+    "InsufficientWriteQuorum",
+    "InsufficientReadQuorum",
+    "StorageFull",
+    "Drive",
+    "LocalDrive",
+    "DriveRef",
+    "placement",
 ]

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from nodes.shardstore import Capacity, ShardStat, ShardStore
@@ -44,14 +44,15 @@ class Drive(ABC):
     node_id: str
 
     @abstractmethod
-    async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
-                          block_size: int, hash_algo: str) -> ShardStat:
+    async def write_shard(
+        self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
+    ) -> ShardStat:
         """Write shard ``name`` from a stream of frame batches; durable on return."""
 
     @abstractmethod
-    async def read_blocks(self, name: str, first: int, count: int, *,
-                          block_size: int | None = None,
-                          hash_algo: str | None = None) -> list[Buffer | None]:
+    async def read_blocks(
+        self, name: str, first: int, count: int, *, block_size: int | None = None, hash_algo: str | None = None
+    ) -> list[Buffer | None]:
         """Verified blocks ``[first, first+count)``; None for each bad block."""
 
     @abstractmethod
@@ -85,8 +86,7 @@ class LocalDrive(Drive):
     pool of the drive's own, so a hung disk ties up only its own threads (and
     the reader's timeout moves on to parity)."""
 
-    def __init__(self, store: ShardStore, drive_id: str, node_id: str = "local",
-                 threads: int = 4) -> None:
+    def __init__(self, store: ShardStore, drive_id: str, node_id: str = "local", threads: int = 4) -> None:
         self.store = store
         self.id = drive_id
         self.node_id = node_id
@@ -98,8 +98,9 @@ class LocalDrive(Drive):
             return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
         return await loop.run_in_executor(self._pool, fn, *args)
 
-    async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
-                          block_size: int, hash_algo: str) -> ShardStat:
+    async def write_shard(
+        self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
+    ) -> ShardStat:
         writer = await self._run(self.store.create, name, block_size, hash_algo)
         try:
             async for batch in frames:
@@ -114,14 +115,13 @@ class LocalDrive(Drive):
                 writer.abort()
             raise
         except BaseException:
-            await self._run(writer.abort)   # no-op after commit
+            await self._run(writer.abort)  # no-op after commit
             raise
 
-    async def read_blocks(self, name: str, first: int, count: int, *,
-                          block_size: int | None = None,
-                          hash_algo: str | None = None) -> list[Buffer | None]:
-        blocks = await self._run(self.store.read_blocks, name, first, count,
-                                 block_size=block_size, hash_algo=hash_algo)
+    async def read_blocks(
+        self, name: str, first: int, count: int, *, block_size: int | None = None, hash_algo: str | None = None
+    ) -> list[Buffer | None]:
+        blocks = await self._run(self.store.read_blocks, name, first, count, block_size=block_size, hash_algo=hash_algo)
         return cast("list[Buffer | None]", blocks)  # list is invariant: memoryviews are Buffers
 
     async def stat_shard(self, name: str) -> ShardStat:
@@ -142,8 +142,7 @@ class LocalDrive(Drive):
         return await self._run(self.store.capacity)
 
     async def health(self) -> dict[str, Any]:
-        return {"id": self.id, "node_id": self.node_id,
-                **await self._run(self.store.health)}
+        return {"id": self.id, "node_id": self.node_id, **await self._run(self.store.health)}
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False)

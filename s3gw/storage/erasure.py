@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import struct
 from abc import ABC, abstractmethod
-from functools import lru_cache
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 Buffer = bytes | bytearray | memoryview
 
@@ -170,8 +170,7 @@ class Codec(ABC):
         """The stripe from at least ``k`` good fragments (index -> bytes)."""
 
     @abstractmethod
-    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int],
-                    stripe_len: int) -> list[bytes]:
+    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int], stripe_len: int) -> list[bytes]:
         """Fragments ``targets`` rebuilt from at least ``k`` good ones."""
 
     def check_fragment(self, index: int, frag: Buffer, stripe_len: int) -> bool:
@@ -194,8 +193,7 @@ _LEC_META = struct.Struct("<IIIQ")
 
 #: backends whose data fragments are the stripe cut in k pieces (systematic),
 #: so reading the k data fragments needs no decoding at all
-_SYSTEMATIC = {"isa_l_rs_vand", "isa_l_rs_cauchy", "liberasurecode_rs_vand",
-               "jerasure_rs_vand", "jerasure_rs_cauchy"}
+_SYSTEMATIC = {"isa_l_rs_vand", "isa_l_rs_cauchy", "liberasurecode_rs_vand", "jerasure_rs_vand", "jerasure_rs_cauchy"}
 
 
 def default_ec_type() -> str:
@@ -225,7 +223,7 @@ class PyECLibCodec(Codec):
         self.driver = ECDriver(k=k, m=m, ec_type=ec_type)
         self._systematic = ec_type in _SYSTEMATIC
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=64)  # noqa: B019 - a codec lives as long as the process
     def fragment_size(self, stripe_len: int) -> int:
         return int(self.driver.get_segment_info(stripe_len, stripe_len)["fragment_size"])
 
@@ -243,8 +241,7 @@ class PyECLibCodec(Codec):
 
     def check_fragment(self, index: int, frag: Buffer, stripe_len: int) -> bool:
         h = self._header(frag)
-        return (h is not None and h[0] == index and h[2] == stripe_len
-                and len(frag) == self.fragment_size(stripe_len))
+        return h is not None and h[0] == index and h[2] == stripe_len and len(frag) == self.fragment_size(stripe_len)
 
     def data_views(self, frags: Mapping[int, Buffer], stripe_len: int) -> list[memoryview] | None:
         """The stripe is the k data payloads back to back (each after its 80-byte header,
@@ -269,7 +266,7 @@ class PyECLibCodec(Codec):
                 return None
             take = min(h[1], stripe_len - got)
             if take > 0:
-                parts.append(memoryview(f)[_LEC_HEADER:_LEC_HEADER + take])
+                parts.append(memoryview(f)[_LEC_HEADER : _LEC_HEADER + take])
             got += take
         return parts if got == stripe_len else None
 
@@ -283,8 +280,7 @@ class PyECLibCodec(Codec):
             raise ValueError(f"decoded {len(out)} bytes, expected {stripe_len}")
         return out
 
-    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int],
-                    stripe_len: int) -> list[bytes]:
+    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int], stripe_len: int) -> list[bytes]:
         use = [bytes(frags[i]) for i in sorted(frags)[: self.k]]
         out = self.driver.reconstruct(use, list(targets))
         if len(out) != len(targets):
@@ -314,7 +310,7 @@ class StripeCodec(Codec):
         c = split_size(len(mv), self.k)
         out = []
         for i in range(self.k):
-            piece = bytes(mv[i * c:(i + 1) * c])
+            piece = bytes(mv[i * c : (i + 1) * c])
             out.append(piece if len(piece) == c else piece + bytes(c - len(piece)))
         return out
 
@@ -322,8 +318,9 @@ class StripeCodec(Codec):
         c = split_size(stripe_len, self.k)
         if any(i not in frags for i in range(self.k)):
             return None
-        return [memoryview(frags[i])[: max(0, min(c, stripe_len - i * c))] for i in range(self.k)
-                if stripe_len - i * c > 0]
+        return [
+            memoryview(frags[i])[: max(0, min(c, stripe_len - i * c))] for i in range(self.k) if stripe_len - i * c > 0
+        ]
 
     def decode(self, frags: Mapping[int, Buffer], stripe_len: int) -> bytes:
         views = self.data_views(frags, stripe_len)
@@ -331,8 +328,7 @@ class StripeCodec(Codec):
             raise ValueError("striping without parity needs every fragment")
         return b"".join(views)
 
-    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int],
-                    stripe_len: int) -> list[bytes]:
+    def reconstruct(self, frags: Mapping[int, Buffer], targets: Sequence[int], stripe_len: int) -> list[bytes]:
         raise ValueError("nothing to reconstruct from without parity")
 
 
@@ -355,24 +351,30 @@ def codec_for(ec_type: str, k: int, m: int) -> Codec:
 # batch work, run in the compute thread pool (one call per batch of stripes)
 
 
-def encode_stripes(codec: Codec, hash_fn: Callable[[Buffer], Buffer], data: memoryview, block_size: int) -> list[list[Buffer]]:
+def encode_stripes(
+    codec: Codec, hash_fn: Callable[[Buffer], Buffer], data: memoryview, block_size: int
+) -> list[list[Buffer]]:
     """Encode consecutive stripes; per shard, the writev-ready frame buffers
     ``[hash(f0), f0, hash(f1), f1, ...]``."""
     out: list[list[Buffer]] = [[] for _ in range(codec.n)]
     for off in range(0, len(data), block_size):
-        for i, frag in enumerate(codec.encode(data[off:off + block_size])):
+        for i, frag in enumerate(codec.encode(data[off : off + block_size])):
             out[i].append(hash_fn(frag))
             out[i].append(frag)
     return out
 
 
-def decode_stripes(codec: Codec, frags: Sequence[Mapping[int, Buffer]],
-                   lengths: Sequence[int]) -> list[bytes]:
+def decode_stripes(codec: Codec, frags: Sequence[Mapping[int, Buffer]], lengths: Sequence[int]) -> list[bytes]:
     return [codec.decode(f, n) for f, n in zip(frags, lengths)]
 
 
-def reconstruct_stripes(codec: Codec, hash_fn: Callable[[Buffer], Buffer], frags: Sequence[Mapping[int, Buffer]],
-                        lengths: Sequence[int], targets: Sequence[int]) -> dict[int, list[Buffer]]:
+def reconstruct_stripes(
+    codec: Codec,
+    hash_fn: Callable[[Buffer], Buffer],
+    frags: Sequence[Mapping[int, Buffer]],
+    lengths: Sequence[int],
+    targets: Sequence[int],
+) -> dict[int, list[Buffer]]:
     """Rebuild fragments ``targets`` of each stripe, framed like ``encode_stripes``."""
     out: dict[int, list[Buffer]] = {t: [] for t in targets}
     for f, n in zip(frags, lengths):

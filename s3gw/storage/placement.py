@@ -20,7 +20,8 @@ writes: changing the drive list never moves existing data implicitly.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, NamedTuple, Protocol
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
 
 class DriveRef(NamedTuple):

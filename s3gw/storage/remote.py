@@ -23,15 +23,25 @@ import json
 import logging
 import ssl
 import time
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
 from nodes.errors import ERRORS_BY_CODE, DriveError, NodeError
-from nodes.protocol import (API, AUTH_HEADER, BODY_MACS, BODY_NONE, PROOF_HEADER, BodyMac, check_proof, end_record,
-                            sign_request)
+from nodes.protocol import (
+    API,
+    AUTH_HEADER,
+    BODY_MACS,
+    BODY_NONE,
+    PROOF_HEADER,
+    BodyMac,
+    check_proof,
+    end_record,
+    sign_request,
+)
 from nodes.shardstore import Capacity, ShardHeader, ShardStat, verify_frames
 
 from .drive import Drive
@@ -79,12 +89,20 @@ def _error_from(status: int, body: bytes) -> NodeError:
 class NodeClient:
     """One storage node: its URL, what the last probe said, and signed requests."""
 
-    def __init__(self, url: str, secret: bytes, *, connect_timeout: float = 3.0,
-                 probe_timeout: float = 3.0, read_timeout: float = 30.0,
-                 write_timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: bytes,
+        *,
+        connect_timeout: float = 3.0,
+        probe_timeout: float = 3.0,
+        read_timeout: float = 30.0,
+        write_timeout: float = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.secret = secret
-        self.ssl_context = ssl_context          # https:// URLs: verified against it (None: system CAs)
+        self.ssl_context = ssl_context  # https:// URLs: verified against it (None: system CAs)
         self.connect_timeout = connect_timeout
         self.probe_timeout = probe_timeout
         self.read_timeout = read_timeout
@@ -94,17 +112,20 @@ class NodeClient:
         self.last_error: str | None = "not probed yet"
         self.last_probe = 0.0
         self.last_seen = 0.0
-        self.missed = 0                         # health probes timed out in a row
-        self.came_up = 0                        # times a probe found it up after it was down
-        self.drives: dict[str, dict] = {}       # drive name -> last health report
+        self.missed = 0  # health probes timed out in a row
+        self.came_up = 0  # times a probe found it up after it was down
+        self.drives: dict[str, dict[str, Any]] = {}  # drive name -> last health report
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, force_close=False,
-                                               ssl=self.ssl_context if self.ssl_context is not None else True),
-                auto_decompress=False, skip_auto_headers=("Accept-Encoding", "User-Agent"))
+                connector=aiohttp.TCPConnector(
+                    limit=64, force_close=False, ssl=self.ssl_context if self.ssl_context is not None else True
+                ),
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            )
         return self._session
 
     def mark_down(self, why: str) -> None:
@@ -122,19 +143,25 @@ class NodeClient:
         """
         if not query:
             return path
-        qs = "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
-                      for k, v in sorted(query.items()))
+        qs = "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in sorted(query.items()))
         return f"{path}?{qs}"
 
-    def _prepare(self, method: str, path: str, query: dict[str, Any] | None,
-                 body: str = BODY_NONE) -> tuple[URL, dict, str]:
+    def _prepare(
+        self, method: str, path: str, query: dict[str, Any] | None, body: str = BODY_NONE
+    ) -> tuple[URL, dict[str, Any], str]:
         raw = self.raw_path(path, query)
         header, sig = sign_request(self.secret, method, raw, body=body)
         return URL(self.url + raw, encoded=True), {AUTH_HEADER: header}, sig
 
-    async def request(self, method: str, path: str, query: dict[str, Any] | None = None, *,
-                      upload: Upload | None = None, timeout: aiohttp.ClientTimeout | None = None
-                      ) -> tuple[int, Any, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        *,
+        upload: Upload | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> tuple[int, Any, bytes]:
         """(status, headers, body) of a verified answer; NodeError for an error
         answer, NodeUnreachable / NodeRefused as their names say. ``upload``
         makes the body of a shard PUT from the request's signature (its end
@@ -142,34 +169,35 @@ class NodeClient:
         algo = BODY_MACS[0] if upload is not None else BODY_NONE
         url, headers, sig = self._prepare(method, path, query, algo)
         data = upload(sig, algo) if upload is not None else None
-        timeout = timeout or aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout,
-                                                   sock_read=self.read_timeout)
+        timeout = timeout or aiohttp.ClientTimeout(
+            total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+        )
         try:
-            async with self.session().request(method, url, headers=headers, data=data,
-                                              timeout=timeout) as resp:
+            async with self.session().request(method, url, headers=headers, data=data, timeout=timeout) as resp:
                 body = await resp.read()
                 status, rheaders = resp.status, resp.headers
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError,
-                ConnectionResetError) as e:
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, ConnectionResetError) as e:
             self.mark_down(f"unreachable: {e}")
             raise NodeUnreachable(f"node {self.url} unreachable: {e}") from e
         except aiohttp.ClientError as e:
             raise DriveError(f"node {self.url}: {type(e).__name__}: {e}") from e
         if not check_proof(self.secret, sig, rheaders.get(PROOF_HEADER)):
-            err = _error_from(status, body) if status in (401, 403) else NodeRefused(
-                f"node {self.url} did not prove it holds the cluster secret")
+            err = (
+                _error_from(status, body)
+                if status in (401, 403)
+                else NodeRefused(f"node {self.url} did not prove it holds the cluster secret")
+            )
             self.mark_down(str(err))
             raise err
         if status >= 300:
             raise _error_from(status, body)
         return status, rheaders, body
 
-    async def json(self, method: str, path: str, query: dict[str, Any] | None = None,
-                   **kw: Any) -> Any:
+    async def json(self, method: str, path: str, query: dict[str, Any] | None = None, **kw: Any) -> Any:
         _, _, body = await self.request(method, path, query, **kw)
         return json.loads(body)
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, Any]:
         """GET /v1/health; updates the node's state. Never raises.
 
         A node that refuses the connection, refuses our secret or answers
@@ -184,8 +212,9 @@ class NodeClient:
         try:
             doc = await asyncio.wait_for(
                 self.json("GET", f"{API}/health", timeout=aiohttp.ClientTimeout(total=self.probe_timeout)),
-                self.probe_timeout + 1)
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as e:
+                self.probe_timeout + 1,
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as e:
             self.missed += 1
             why = f"health probe timed out ({self.missed} in a row){': ' + str(e) if str(e) else ''}"
             if self.missed >= PROBE_MISSES or not self.online:
@@ -205,7 +234,7 @@ class NodeClient:
         self.missed = 0
         self.last_error = None
         self.last_seen = time.time()
-        return doc
+        return dict(doc)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -230,8 +259,9 @@ class RemoteDrive(Drive):
         d = self.node.drives.get(self.name)
         return self.node.online and bool(d and d.get("ok"))
 
-    async def write_shard(self, name: str, frames: AsyncIterable[Sequence[Buffer]], *,
-                          block_size: int, hash_algo: str) -> ShardStat:
+    async def write_shard(
+        self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
+    ) -> ShardStat:
         secret = self.node.secret
 
         async def body(sig: str, algo: str) -> AsyncIterator[bytes]:
@@ -246,15 +276,17 @@ class RemoteDrive(Drive):
                 yield chunk
             yield end_record(total, mac.digest(total))
 
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.node.connect_timeout,
-                                        sock_read=self.node.write_timeout)
-        doc = await self.node.json("PUT", self._path(name), {"block_size": block_size, "hash": hash_algo},
-                                   upload=body, timeout=timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.node.connect_timeout, sock_read=self.node.write_timeout
+        )
+        doc = await self.node.json(
+            "PUT", self._path(name), {"block_size": block_size, "hash": hash_algo}, upload=body, timeout=timeout
+        )
         return ShardStat(**doc)
 
-    async def read_blocks(self, name: str, first: int, count: int, *,
-                          block_size: int | None = None,
-                          hash_algo: str | None = None) -> list[Buffer | None]:
+    async def read_blocks(
+        self, name: str, first: int, count: int, *, block_size: int | None = None, hash_algo: str | None = None
+    ) -> list[Buffer | None]:
         q: dict[str, Any] = {"first": first, "count": count}
         if block_size is not None:
             q["block_size"] = block_size
@@ -262,23 +294,23 @@ class RemoteDrive(Drive):
             q["hash"] = hash_algo
         _, h, data = await self.node.request("GET", self._path(name), q)
         try:
-            header = ShardHeader(name, int(h["x-s3gw-block-size"]), h["x-s3gw-hash"],
-                                 int(h["x-s3gw-hash-len"]))
+            header = ShardHeader(name, int(h["x-s3gw-block-size"]), h["x-s3gw-hash"], int(h["x-s3gw-hash-len"]))
             lengths = [int(x) for x in h["x-s3gw-lengths"].split(",") if x] if count else []
         except (KeyError, ValueError) as e:
             raise DriveError(f"malformed frames answer from {self.node.url}: {e}") from e
         if len(lengths) != count:
             raise DriveError(f"node {self.node.url} answered {len(lengths)} blocks, asked {count}")
         # Verification hashes every byte: off the event loop (blake3 releases the GIL).
-        return await asyncio.get_running_loop().run_in_executor(
-            None, verify_frames, header, data, lengths)
+        blocks = await asyncio.to_thread(verify_frames, header, data, lengths)
+        return list(blocks)
 
     async def stat_shard(self, name: str) -> ShardStat:
         return ShardStat(**await self.node.json("GET", self._path(name, "/stat")))
 
     async def scrub_shard(self, name: str) -> list[int]:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.node.connect_timeout,
-                                        sock_read=max(self.node.read_timeout, 300.0))
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.node.connect_timeout, sock_read=max(self.node.read_timeout, 300.0)
+        )
         doc = await self.node.json("POST", self._path(name, "/scrub"), timeout=timeout)
         return [int(i) for i in doc["bad"]]
 
@@ -294,25 +326,37 @@ class RemoteDrive(Drive):
     async def capacity(self) -> Capacity:
         return Capacity(**await self.node.json("GET", f"{self._path()}/capacity"))
 
-    async def health(self) -> dict:
+    async def health(self) -> dict[str, Any]:
         d = self.node.drives.get(self.name, {})
-        return {"id": self.id, "node_id": self.node_id, "url": self.node.url,
-                **{k: v for k, v in d.items() if k not in ("name", "drive_id")},
-                "ok": self.online, "error": self.node.last_error or d.get("error")}
+        return {
+            "id": self.id,
+            "node_id": self.node_id,
+            "url": self.node.url,
+            **{k: v for k, v in d.items() if k not in ("name", "drive_id")},
+            "ok": self.online,
+            "error": self.node.last_error or d.get("error"),
+        }
 
 
 class Cluster:
     """The storage nodes, their health, and the drives they report."""
 
-    def __init__(self, urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
-                 ca_file: str | None = None, **client_options: Any) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        secret: bytes,
+        *,
+        probe_interval: float = 2.0,
+        ca_file: str | None = None,
+        **client_options: Any,
+    ) -> None:
         if not urls:
             raise ValueError("a cluster needs at least one node URL")
         ctx = tls_context(ca_file)
         self.nodes = [NodeClient(u, secret, ssl_context=ctx, **client_options) for u in urls]
         self.probe_interval = probe_interval
         self.drives: dict[str, RemoteDrive] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._on_drive: Any = None
 
     async def probe_all(self) -> None:
@@ -360,7 +404,7 @@ class Cluster:
             return "offline"
         node_id = drive_id.rpartition("/")[0]
         if any(n.node_id is None for n in self.nodes):
-            return "offline"   # an unreached node may be that one
+            return "offline"  # an unreached node may be that one
         if any(n.node_id == node_id for n in self.nodes):
             return "offline" if not any(n.node_id == node_id and n.online for n in self.nodes) else "gone"
         return "gone"
@@ -370,9 +414,18 @@ class Cluster:
         """Grows whenever a node comes (back) up."""
         return sum(n.came_up for n in self.nodes)
 
-    def info(self) -> list[dict]:
-        return [{"url": n.url, "node_id": n.node_id, "online": n.online, "error": n.last_error,
-                 "last_seen": n.last_seen, "drives": sorted(n.drives)} for n in self.nodes]
+    def info(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "url": n.url,
+                "node_id": n.node_id,
+                "online": n.online,
+                "error": n.last_error,
+                "last_seen": n.last_seen,
+                "drives": sorted(n.drives),
+            }
+            for n in self.nodes
+        ]
 
     async def close(self) -> None:
         if self._task is not None:

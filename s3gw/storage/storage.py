@@ -24,10 +24,11 @@ import inspect
 import logging
 import os
 import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from nodes import bitrot
 from nodes.errors import DiskFull, DriveError
@@ -87,7 +88,7 @@ def _cut(pieces: Sequence[Buffer], lo: int, hi: int) -> Iterable[Buffer]:
     for p in pieces:
         n = len(p)
         if pos + n > lo and pos < hi:
-            yield p if lo <= pos and pos + n <= hi else memoryview(p)[max(0, lo - pos):min(n, hi - pos)]
+            yield p if lo <= pos and pos + n <= hi else memoryview(p)[max(0, lo - pos) : min(n, hi - pos)]
         pos += n
         if pos >= hi:
             return
@@ -123,11 +124,18 @@ class _Fanout:
     queue. A drive whose stream fails is marked failed (``errors``) and its
     queue drained, so nothing ever waits on it again."""
 
-    def __init__(self, targets: Mapping[int, tuple[Drive | BaseException | None, str]], *,
-                 block_size: int, hash_algo: str, depth: int, stall_timeout: float) -> None:
+    def __init__(
+        self,
+        targets: Mapping[int, tuple[Drive | BaseException | None, str]],
+        *,
+        block_size: int,
+        hash_algo: str,
+        depth: int,
+        stall_timeout: float,
+    ) -> None:
         self.stall_timeout = stall_timeout
-        self.queues: dict[int, asyncio.Queue] = {}
-        self.tasks: dict[int, asyncio.Task] = {}
+        self.queues: dict[int, asyncio.Queue[Any]] = {}
+        self.tasks: dict[int, asyncio.Task[Any]] = {}
         self.errors: dict[int, BaseException] = {}
         for i, (drive, name) in targets.items():
             if drive is None or isinstance(drive, BaseException):
@@ -135,17 +143,17 @@ class _Fanout:
                 # never waited on
                 self.errors[i] = drive if drive is not None else DriveError("drive not configured")
                 continue
-            q: asyncio.Queue = asyncio.Queue(depth)
+            q: asyncio.Queue[Any] = asyncio.Queue(depth)
             self.queues[i] = q
             task = asyncio.create_task(
-                drive.write_shard(name, self._stream(q), block_size=block_size,
-                                  hash_algo=hash_algo),
-                name=f"write {name} to {drive.id}")
+                drive.write_shard(name, self._stream(q), block_size=block_size, hash_algo=hash_algo),
+                name=f"write {name} to {drive.id}",
+            )
             task.add_done_callback(partial(self._done, i))
             self.tasks[i] = task
 
     @staticmethod
-    async def _stream(q: asyncio.Queue) -> AsyncIterator[Any]:
+    async def _stream(q: asyncio.Queue[Any]) -> AsyncIterator[Any]:
         while True:
             item = await q.get()
             if item is _END:
@@ -158,11 +166,11 @@ class _Fanout:
     def live(self) -> list[int]:
         return [i for i in self.tasks if i not in self.errors]
 
-    def _done(self, i: int, task: asyncio.Task) -> None:
+    def _done(self, i: int, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
             self.errors.setdefault(i, asyncio.CancelledError("write cancelled"))
-        elif task.exception() is not None:
-            self.errors.setdefault(i, task.exception())
+        elif (e := task.exception()) is not None:
+            self.errors.setdefault(i, e)
         else:
             return
         q = self.queues[i]
@@ -204,11 +212,13 @@ class _Fanout:
         quorum_at: float | None = None
         while pending:
             if quorum_at is None and quorum <= sum(
-                    1 for i, t in self.tasks.items() if t.done() and i not in self.errors):
+                1 for i, t in self.tasks.items() if t.done() and i not in self.errors
+            ):
                 quorum_at = loop.time()
             limit = deadline if quorum_at is None else min(deadline, quorum_at + self.stall_timeout)
-            _, pending = await asyncio.wait(pending, timeout=max(0.0, limit - loop.time()),
-                                            return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(
+                pending, timeout=max(0.0, limit - loop.time()), return_when=asyncio.FIRST_COMPLETED
+            )
             if pending and loop.time() >= limit:
                 for i, t in self.tasks.items():
                     if t in pending:
@@ -233,8 +243,7 @@ class _Fanout:
             for t in late:
                 t.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-        return [i for i, t in self.tasks.items()
-                if not t.cancelled() and t.exception() is None]
+        return [i for i, t in self.tasks.items() if not t.cancelled() and t.exception() is None]
 
 
 # --------------------------------------------------------------------------
@@ -246,7 +255,7 @@ class ObjectWriter:
     times, then ``commit`` (or ``abort``); or ``async with`` it, which aborts
     unless committed. One ``write`` at a time."""
 
-    def __init__(self, storage: "Storage", data_id: str, placement: Sequence[str]) -> None:
+    def __init__(self, storage: Storage, data_id: str, placement: Sequence[str]) -> None:
         self._st = storage
         self.data_id = data_id
         self.placement = tuple(placement)
@@ -262,10 +271,12 @@ class ObjectWriter:
         self._state = "open"
         self._busy = False
         self._fan = _Fanout(
-            {i: (storage._write_target(did), shard_name(data_id, i))
-             for i, did in enumerate(self.placement)},
-            block_size=self._frag_size, hash_algo=self._hash.name,
-            depth=storage.write_depth, stall_timeout=storage.stall_timeout)
+            {i: (storage._write_target(did), shard_name(data_id, i)) for i, did in enumerate(self.placement)},
+            block_size=self._frag_size,
+            hash_algo=self._hash.name,
+            depth=storage.write_depth,
+            stall_timeout=storage.stall_timeout,
+        )
 
     @property
     def size(self) -> int:
@@ -290,8 +301,8 @@ class ObjectWriter:
             # Whole batches straight from the caller's buffer: it cannot change
             # while we are awaited, and encoding copies what it keeps.
             while len(mv) >= self._batch:
-                await self._flush(mv[:self._batch])
-                mv = mv[self._batch:]
+                await self._flush(mv[: self._batch])
+                mv = mv[self._batch :]
             if len(mv):
                 self._buf += mv
         except BaseException:
@@ -303,8 +314,9 @@ class ObjectWriter:
     async def _flush(self, chunk: memoryview) -> None:
         self._check_quorum()
         loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(self._st._compute, encode_stripes, self._codec,
-                                            self._hash.fn, chunk, self._block)
+        frames = await loop.run_in_executor(
+            self._st._compute, encode_stripes, self._codec, self._hash.fn, chunk, self._block
+        )
         await self._fan.put(dict(enumerate(frames)))
         self._check_quorum()
 
@@ -317,8 +329,7 @@ class ObjectWriter:
         full = sum(isinstance(e, DiskFull) for e in self._fan.errors.values())
         n = self.k + self.m
         cls = StorageFull if full > n - self._quorum else InsufficientWriteQuorum
-        return cls(f"{n - len(errors)} of {n} shards written for {self.data_id}, "
-                   f"need {self._quorum}: {errors}", errors)
+        return cls(f"{n - len(errors)} of {n} shards written for {self.data_id}, need {self._quorum}: {errors}", errors)
 
     async def _fail(self) -> None:
         if self._state == "open":
@@ -347,15 +358,29 @@ class ObjectWriter:
             raise err
         self._state = "committed"
         stripes = stripe_count(self._size, self._block)
-        last = self._codec.fragment_size(stripe_length(stripes - 1, self._size, self._block)) \
-            if stripes else 0
+        last = self._codec.fragment_size(stripe_length(stripes - 1, self._size, self._block)) if stripes else 0
         missing = sorted(self._fan.errors)
-        layout = ShardSet(self.data_id, self._size, self.k, self.m, self._codec.name, self._block,
-                          self._frag_size, last, self._hash.name, self.placement, tuple(missing))
+        layout = ShardSet(
+            self.data_id,
+            self._size,
+            self.k,
+            self.m,
+            self._codec.name,
+            self._block,
+            self._frag_size,
+            last,
+            self._hash.name,
+            self.placement,
+            tuple(missing),
+        )
         failpoint("shards-durable")
         if missing:
-            log.warning("object %s written without shards %s: %s", self.data_id, missing,
-                        {i: _why(self._fan.errors[i]) for i in missing})
+            log.warning(
+                "object %s written without shards %s: %s",
+                self.data_id,
+                missing,
+                {i: _why(self._fan.errors[i]) for i in missing},
+            )
         return layout
 
     async def abort(self) -> None:
@@ -377,10 +402,10 @@ class ObjectWriter:
         await self.abort()
         return not await self._st._delete_shards(self.data_id, self.placement, range(len(self.placement)))
 
-    async def __aenter__(self) -> "ObjectWriter":
+    async def __aenter__(self) -> ObjectWriter:
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if self._state == "open":
             await self.abort()
 
@@ -393,12 +418,12 @@ class ObjectWriter:
 class HealResult:
     """What ``Storage.heal_object`` found and did (shard indices)."""
 
-    bad: list[int] = field(default_factory=list)       # missing / corrupt / on a bad drive
-    healed: list[int] = field(default_factory=list)    # rebuilt
-    failed: list[int] = field(default_factory=list)    # rebuild attempted and failed
-    offline: list[int] = field(default_factory=list)   # on drives that are down: later
-    unrecoverable: bool = False                         # fewer than k good shards
-    layout: ShardSet | None = None                      # new shard set when shards moved
+    bad: list[int] = field(default_factory=list)  # missing / corrupt / on a bad drive
+    healed: list[int] = field(default_factory=list)  # rebuilt
+    failed: list[int] = field(default_factory=list)  # rebuild attempted and failed
+    offline: list[int] = field(default_factory=list)  # on drives that are down: later
+    unrecoverable: bool = False  # fewer than k good shards
+    layout: ShardSet | None = None  # new shard set when shards moved
     moved: dict[int, str] = field(default_factory=dict)  # index -> the drive its shard left
 
     @property
@@ -410,7 +435,7 @@ class _ReadCtx:
     """State of one read (or heal): the layout, its drives, the shards seen
     failing so far (index -> reason) and the ones never to read."""
 
-    def __init__(self, storage: "Storage", lay: ShardSet, exclude: Iterable[int] = ()) -> None:
+    def __init__(self, storage: Storage, lay: ShardSet, exclude: Iterable[int] = ()) -> None:
         self.lay = lay
         self.codec = storage._codec(lay)
         self.drives = [storage.drive(d) for d in lay.placement]
@@ -426,13 +451,25 @@ class _ReadCtx:
 class Storage:
     """Erasure-coded object storage over a set of drives (see module doc)."""
 
-    def __init__(self, drives: Sequence[Drive], *, data_shards: int = 6, parity_shards: int = 3,
-                 block_size: int = 1 << 20, ec_type: str | None = None,
-                 hash_algo: str | None = None, write_batch_bytes: int = 4 << 20,
-                 read_batch_bytes: int = 4 << 20, write_depth: int = 1,
-                 read_timeout: float = 30.0, stall_timeout: float = 60.0,
-                 compute_threads: int = 2, cluster: "Cluster | None" = None,
-                 probe_interval: float = 2.0, tmp_grace: float = 3600.0) -> None:
+    def __init__(
+        self,
+        drives: Sequence[Drive],
+        *,
+        data_shards: int = 6,
+        parity_shards: int = 3,
+        block_size: int = 1 << 20,
+        ec_type: str | None = None,
+        hash_algo: str | None = None,
+        write_batch_bytes: int = 4 << 20,
+        read_batch_bytes: int = 4 << 20,
+        write_depth: int = 1,
+        read_timeout: float = 30.0,
+        stall_timeout: float = 60.0,
+        compute_threads: int = 2,
+        cluster: Cluster | None = None,
+        probe_interval: float = 2.0,
+        tmp_grace: float = 3600.0,
+    ) -> None:
         k, m = data_shards, parity_shards
         if k < 1 or m < 0 or block_size < 1:
             raise ValueError(f"bad erasure geometry k={k} m={m} block_size={block_size}")
@@ -459,7 +496,7 @@ class Storage:
         self._drives: dict[str, Drive] = {d.id: d for d in drives}
         self.cluster = cluster
         self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="s3gw-ec")
-        self._bg: set[asyncio.Task] = set()
+        self._bg: set[asyncio.Task[Any]] = set()
         # The embedded form's drive monitor (``start``): each local drive's status
         # as its last probe saw it, how many probes in a row found it unformatted,
         # and the drives formatted while running, whose shards heal still has to
@@ -471,12 +508,21 @@ class Storage:
         self.healing: dict[str, float] = {}
         self.formatted = 0
         self._came_online = 0
-        self._monitor: asyncio.Task | None = None
+        self._monitor: asyncio.Task[Any] | None = None
 
     @classmethod
-    def local(cls, data_dir: str, drives: int = 9, data_shards: int = 6, parity_shards: int = 3,
-              block_size: int = 1 << 20, *, fsync: bool = True, tmp_grace: float = 3600.0,
-              **options: Any) -> "Storage":
+    def local(
+        cls,
+        data_dir: str,
+        drives: int = 9,
+        data_shards: int = 6,
+        parity_shards: int = 3,
+        block_size: int = 1 << 20,
+        *,
+        fsync: bool = True,
+        tmp_grace: float = 3600.0,
+        **options: Any,
+    ) -> Storage:
         """The embedded form: ``drives`` directories ``data_dir/drive1..N``
         (created and formatted when missing), one node ``"local"``. ``start()``
         then watches them (``probe_local``): a drive wiped or replaced while
@@ -487,22 +533,42 @@ class Storage:
         for i in range(1, drives + 1):
             did = f"drive{i}"
             store = ShardStore(os.path.join(root, did), drive_id=did, create=True, fsync=fsync)
-            store.cleanup_tmp(tmp_grace)      # temp files of writes a crash cut off
+            store.cleanup_tmp(tmp_grace)  # temp files of writes a crash cut off
             local.append(LocalDrive(store, did))
-        return cls(local, data_shards=data_shards, parity_shards=parity_shards,
-                   block_size=block_size, tmp_grace=tmp_grace, **options)
+        return cls(
+            local,
+            data_shards=data_shards,
+            parity_shards=parity_shards,
+            block_size=block_size,
+            tmp_grace=tmp_grace,
+            **options,
+        )
 
     @classmethod
-    def cluster_form(cls, node_urls: Sequence[str], secret: bytes, *, probe_interval: float = 2.0,
-                     connect_timeout: float = 3.0, ca_file: str | None = None, **options: Any) -> "Storage":
+    def cluster_form(
+        cls,
+        node_urls: Sequence[str],
+        secret: bytes,
+        *,
+        probe_interval: float = 2.0,
+        connect_timeout: float = 3.0,
+        ca_file: str | None = None,
+        **options: Any,
+    ) -> Storage:
         """The cluster form: the drives of remote storage nodes, learned and
         health-tracked by a ``Cluster`` once ``start()`` is awaited
         (``ca_file``: the CA bundle https:// node URLs are verified with)."""
         options.setdefault("read_timeout", 10.0)
         options.setdefault("stall_timeout", 15.0)
-        cluster = Cluster(node_urls, secret, probe_interval=probe_interval, ca_file=ca_file,
-                          connect_timeout=connect_timeout, read_timeout=options["read_timeout"],
-                          write_timeout=options["stall_timeout"])
+        cluster = Cluster(
+            node_urls,
+            secret,
+            probe_interval=probe_interval,
+            ca_file=ca_file,
+            connect_timeout=connect_timeout,
+            read_timeout=options["read_timeout"],
+            write_timeout=options["stall_timeout"],
+        )
         return cls([], cluster=cluster, **options)
 
     async def start(self) -> None:
@@ -572,7 +638,7 @@ class Storage:
         async def one(d: LocalDrive) -> tuple[str, str | None]:
             try:
                 return await asyncio.wait_for(d._run(d.store.status), self.read_timeout)
-            except Exception as e:     # a hung or failing disk
+            except Exception as e:  # a hung or failing disk
                 return "faulty", f"probe failed: {_why(e)}"
 
         results = await asyncio.gather(*(one(d) for d in drives))
@@ -582,7 +648,8 @@ class Storage:
             self._unformatted[d.id] = self._unformatted.get(d.id, 0) + 1 if state == "unformatted" else 0
             if state != before:
                 (log.info if state == "online" else log.warning)(
-                    "drive %s is %s%s", d.id, state, f": {error}" if error else "")
+                    "drive %s is %s%s", d.id, state, f": {error}" if error else ""
+                )
                 self._came_online += state == "online"
         online = sum(1 for d in drives if self._status[d.id][0] == "online")
         for d in drives:
@@ -669,7 +736,6 @@ class Storage:
     def read_quorum_possible(self) -> bool:
         return len(self.online_drives()) >= self.k
 
-
     @property
     def drives(self) -> list[Drive]:
         return list(self._drives.values())
@@ -677,12 +743,13 @@ class Storage:
     def drive(self, drive_id: str) -> Drive | None:
         return self._drives.get(drive_id)
 
-    async def drive_health(self) -> list[dict]:
-        async def one(d: Drive) -> dict:
+    async def drive_health(self) -> list[dict[str, Any]]:
+        async def one(d: Drive) -> dict[str, Any]:
             try:
                 return await asyncio.wait_for(d.health(), self.read_timeout)
             except Exception as e:
                 return {"id": d.id, "node_id": d.node_id, "ok": False, "error": _why(e)}
+
         return list(await asyncio.gather(*(one(d) for d in self._drives.values())))
 
     def _codec(self, lay: ShardSet) -> Codec:
@@ -695,7 +762,7 @@ class Storage:
         drive that is down is used only when there are not enough online ones,
         and then its shard is written as missing (and queued for heal)."""
         n = self.k + self.m
-        if len(self._drives) < n:   # a cluster whose nodes have not all been reached yet
+        if len(self._drives) < n:  # a cluster whose nodes have not all been reached yet
             raise InsufficientWriteQuorum(f"{len(self._drives)} drives known, {n} needed for a placement")
         online = [d for d in self._drives.values() if self.drive_online(d.id)]
         if len(online) >= n:
@@ -712,8 +779,9 @@ class Storage:
 
     # -- read ---------------------------------------------------------------
 
-    async def read(self, lay: ShardSet, offset: int = 0, length: int | None = None, *,
-                   on_degraded: DegradedHook | None = None) -> AsyncIterator[Buffer]:
+    async def read(
+        self, lay: ShardSet, offset: int = 0, length: int | None = None, *, on_degraded: DegradedHook | None = None
+    ) -> AsyncIterator[Buffer]:
         """Object bytes ``[offset, offset+length)`` (to the end when ``length``
         is None), from the first byte on, in pieces of at most one stripe: views
         of the verified fragments when the data shards are healthy (no copy),
@@ -729,14 +797,14 @@ class Storage:
         per = max(1, self.read_batch_bytes // lay.block_size)
         batches = [(s, min(s + per, end)) for s in range(first, end, per)]
         ctx = _ReadCtx(self, lay)
-        nxt: asyncio.Task | None = None
+        nxt: asyncio.Task[Any] | None = None
         try:
             # read-ahead: the next batch is read (and verified) while this one is sent
             nxt = asyncio.ensure_future(self._read_stripes(ctx, *batches[0]))
             for j, (s0, s1) in enumerate(batches):
+                assert nxt is not None  # set for every batch but after the last
                 stripes = await nxt
-                nxt = (asyncio.ensure_future(self._read_stripes(ctx, *batches[j + 1]))
-                       if j + 1 < len(batches) else None)
+                nxt = asyncio.ensure_future(self._read_stripes(ctx, *batches[j + 1])) if j + 1 < len(batches) else None
                 for s, pieces in zip(range(s0, s1), stripes):
                     lo, hi = stripe_slice(s, offset, length, lay.block_size)
                     for piece in _cut(pieces, lo, hi):
@@ -759,20 +827,23 @@ class Storage:
         todo = [j for j, v in enumerate(out) if v is None]
         if todo:
             loop = asyncio.get_running_loop()
-            decoded = await loop.run_in_executor(self._compute, decode_stripes, ctx.codec,
-                                                 [frags[j] for j in todo], [lengths[j] for j in todo])
+            decoded = await loop.run_in_executor(
+                self._compute, decode_stripes, ctx.codec, [frags[j] for j in todo], [lengths[j] for j in todo]
+            )
             for j, data in zip(todo, decoded):
                 out[j] = [data]
         return out  # type: ignore[return-value]
 
-    async def _read_shard(self, ctx: _ReadCtx, i: int, first: int, count: int) -> list:
+    async def _read_shard(self, ctx: _ReadCtx, i: int, first: int, count: int) -> list[Any]:
         drive = ctx.drives[i]
         if drive is None:
             raise DriveError(f"drive {ctx.lay.placement[i]!r} not configured")
         return await asyncio.wait_for(
-            drive.read_blocks(shard_name(ctx.lay.data_id, i), first, count, block_size=ctx.lay.frag_size,
-                              hash_algo=ctx.lay.hash),
-            self.read_timeout)
+            drive.read_blocks(
+                shard_name(ctx.lay.data_id, i), first, count, block_size=ctx.lay.frag_size, hash_algo=ctx.lay.hash
+            ),
+            self.read_timeout,
+        )
 
     async def _gather_fragments(self, ctx: _ReadCtx, s0: int, s1: int) -> list[dict[int, Any]]:
         """At least k verified fragments for each stripe in ``[s0, s1)``:
@@ -787,7 +858,8 @@ class Storage:
         while True:
             tried.update(wave)
             results = await asyncio.gather(
-                *(self._read_shard(ctx, i, lo, hi - lo) for i in wave), return_exceptions=True)
+                *(self._read_shard(ctx, i, lo, hi - lo) for i in wave), return_exceptions=True
+            )
             for i, blocks in zip(wave, results):
                 if isinstance(blocks, BaseException):
                     if isinstance(blocks, asyncio.CancelledError):
@@ -807,11 +879,11 @@ class Storage:
             if len(left) < need:
                 raise InsufficientReadQuorum(
                     f"{lay.data_id}: stripe {short[0]} has {len(have[short[0] - s0])} good "
-                    f"fragments, needs {k}; bad shards: {ctx.bad}")
+                    f"fragments, needs {k}; bad shards: {ctx.bad}"
+                )
             wave, lo, hi = left[:need], short[0], short[-1] + 1
 
-    def _report_degraded(self, layout: ShardSet, bad: Mapping[int, str],
-                         hook: DegradedHook | None = None) -> None:
+    def _report_degraded(self, layout: ShardSet, bad: Mapping[int, str], hook: DegradedHook | None = None) -> None:
         # (a node known to be down makes every read degraded: not worth a warning each)
         level = logging.INFO if all(r == "drive offline" for r in bad.values()) else logging.WARNING
         log.log(level, "degraded read of %s: %s", layout.data_id, dict(bad))
@@ -839,8 +911,7 @@ class Storage:
         """Remove shards ``0..len(placement)-1`` of ``data_id`` (an orphaned write)."""
         return await self._delete_shards(data_id, placement, range(len(placement)))
 
-    async def _delete_shards(self, data_id: str, placement: Sequence[str],
-                             indices: Iterable[int]) -> list[int]:
+    async def _delete_shards(self, data_id: str, placement: Sequence[str], indices: Iterable[int]) -> list[int]:
         async def one(i: int) -> bool:
             if self.drive_state(placement[i]) == "gone":
                 return True
@@ -848,12 +919,12 @@ class Storage:
             if drive is None or not self.drive_online(placement[i]):
                 return False
             try:
-                await asyncio.wait_for(drive.delete_shard(shard_name(data_id, i)),
-                                       self.read_timeout)
+                await asyncio.wait_for(drive.delete_shard(shard_name(data_id, i)), self.read_timeout)
                 return True
             except Exception as e:  # reported to the caller, who retries
                 log.warning("delete of %s.%d on %s failed: %s", data_id, i, drive.id, _why(e))
                 return False
+
         idx = list(indices)
         ok = await asyncio.gather(*(one(i) for i in idx))
         return [i for i, good in zip(idx, ok) if not good]
@@ -871,9 +942,12 @@ class Storage:
                 return True
             try:
                 st = await asyncio.wait_for(drive.stat_shard(shard_name(lay.data_id, i)), self.read_timeout)
-                if (st.block_size != lay.frag_size or st.hash_algo != lay.hash
-                        or st.blocks != stripes
-                        or (stripes and st.last_block_size != lay.last_frag_size)):
+                if (
+                    st.block_size != lay.frag_size
+                    or st.hash_algo != lay.hash
+                    or st.blocks != stripes
+                    or (stripes and st.last_block_size != lay.last_frag_size)
+                ):
                     return True
                 if deep and stripes:
                     return bool(await drive.scrub_shard(shard_name(lay.data_id, i)))
@@ -902,9 +976,13 @@ class Storage:
         if lay.m == 0:
             raise InsufficientReadQuorum(f"{lay.data_id}: no parity to rebuild {targets} from")
         ctx = _ReadCtx(self, lay, exclude=targets)
-        fan = _Fanout({i: (self.drive(lay.placement[i]), shard_name(lay.data_id, i)) for i in targets},
-                      block_size=lay.frag_size, hash_algo=lay.hash, depth=self.write_depth,
-                      stall_timeout=self.stall_timeout)
+        fan = _Fanout(
+            {i: (self.drive(lay.placement[i]), shard_name(lay.data_id, i)) for i in targets},
+            block_size=lay.frag_size,
+            hash_algo=lay.hash,
+            depth=self.write_depth,
+            stall_timeout=self.stall_timeout,
+        )
         hash_fn = bitrot.algorithm(lay.hash).fn
         loop = asyncio.get_running_loop()
         per = max(1, self.read_batch_bytes // lay.block_size)
@@ -916,8 +994,8 @@ class Storage:
                 frags = await self._gather_fragments(ctx, s0, s1)
                 lengths = [stripe_len(lay, s) for s in range(s0, s1)]
                 frames = await loop.run_in_executor(
-                    self._compute, reconstruct_stripes, ctx.codec, hash_fn, frags, lengths,
-                    fan.live)
+                    self._compute, reconstruct_stripes, ctx.codec, hash_fn, frags, lengths, fan.live
+                )
                 await fan.put(frames)
             done = await fan.finish(len(fan.live))
         except BaseException:
@@ -933,7 +1011,7 @@ class Storage:
         by rendezvous hashing on "<data id>.<index>". ``placement_`` is updated;
         shards with nowhere to go are left out."""
         chosen = set(placement_)
-        used_nodes = {self.drive(d).node_id for d in placement_ if self.drive(d) is not None}
+        used_nodes = {drv.node_id for d in placement_ if (drv := self.drive(d)) is not None}
         picks: dict[int, str] = {}
         for i in indices:
             free = [self._drives[d] for d in self.online_drives() if d not in chosen]
@@ -947,8 +1025,7 @@ class Storage:
             used_nodes.add(self._drives[pick].node_id)
         return picks
 
-    async def heal_object(self, lay: ShardSet, *, deep: bool = False,
-                          dry_run: bool = False) -> "HealResult":
+    async def heal_object(self, lay: ShardSet, *, deep: bool = False, dry_run: bool = False) -> HealResult:
         """Verify one shard set and rebuild what is bad.
 
         Shards on drives that are *gone* (no longer part of the set) are rebuilt
@@ -975,7 +1052,7 @@ class Storage:
             picks = self._replacements(lay, placement_, gone)
             for i in gone:
                 if i not in picks:
-                    res.offline.append(i)     # nowhere to put it yet
+                    res.offline.append(i)  # nowhere to put it yet
                     fixable.remove(i)
                 else:
                     res.moved[i] = lay.placement[i]
@@ -994,8 +1071,9 @@ class Storage:
                     for i in more:
                         res.moved[i] = new_layout.placement[i]
                         healed.append(i)
-                    placement_ = [moved_layout.placement[i] if i in more else new_layout.placement[i]
-                                  for i in range(lay.n)]
+                    placement_ = [
+                        moved_layout.placement[i] if i in more else new_layout.placement[i] for i in range(lay.n)
+                    ]
                     new_layout = replace(lay, placement=tuple(placement_))
         except InsufficientReadQuorum:
             # with shards offline it may still come back; otherwise it is lost
@@ -1006,8 +1084,10 @@ class Storage:
         res.failed = sorted(set(fixable) - set(res.healed))
         res.moved = {i: d for i, d in res.moved.items() if i in res.healed or i in gone}
         if res.moved:
-            res.layout = replace(lay, placement=tuple(
-                new_layout.placement[i] if i in res.moved else lay.placement[i] for i in range(lay.n)))
+            res.layout = replace(
+                lay,
+                placement=tuple(new_layout.placement[i] if i in res.moved else lay.placement[i] for i in range(lay.n)),
+            )
         return res
 
     # -- lifecycle ----------------------------------------------------------

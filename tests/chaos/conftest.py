@@ -153,7 +153,11 @@ class ChaosCluster:
     def admin(self, *args: str, gateway: int = 0) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", self.urls[gateway]],
-            check=False, env=self.env, capture_output=True, text=True, timeout=1800,
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
 
     def admin_json(self, *args: str, gateway: int = 0) -> dict[str, Any]:
@@ -161,8 +165,9 @@ class ChaosCluster:
         try:
             return json.loads(out.stdout)
         except ValueError:
-            raise AssertionError(f"s3gw admin {' '.join(args)} --json: exit {out.returncode}: "
-                                 f"{out.stdout[-500:]} {out.stderr[-1000:]}") from None
+            raise AssertionError(
+                f"s3gw admin {' '.join(args)} --json: exit {out.returncode}: {out.stdout[-500:]} {out.stderr[-1000:]}"
+            ) from None
 
     def info(self, gateway: int = 0) -> dict[str, Any]:
         return self.admin_json("info", gateway=gateway)
@@ -173,14 +178,23 @@ class ChaosCluster:
     def wait_online(self, count: int) -> None:
         """Until every gateway sees exactly ``count`` nodes online."""
         for g in range(len(self.gateways)):
-            wait_until(lambda g=g: self.online(g), f"gateway {g} to see {count} nodes online",
-                       until=lambda n: n == count, ignore=(AssertionError,), interval=0.5)
+            wait_until(
+                lambda g=g: self.online(g),
+                f"gateway {g} to see {count} nodes online",
+                until=lambda n: n == count,
+                ignore=(AssertionError,),
+                interval=0.5,
+            )
 
     def wait_serving(self) -> None:
         """Until every gateway answers the admin API with its metadata store reachable."""
         for g in range(len(self.gateways)):
-            wait_until(lambda g=g: "error" not in self.info(g)["healing"], f"gateway {g} to reach PostgreSQL",
-                       ignore=(AssertionError,), interval=0.5)
+            wait_until(
+                lambda g=g: "error" not in self.info(g)["healing"],
+                f"gateway {g} to reach PostgreSQL",
+                ignore=(AssertionError,),
+                interval=0.5,
+            )
 
     def shard_files(self) -> dict[str, list[str]]:
         """data id -> the paths of its shard files, on every node."""
@@ -192,8 +206,10 @@ class ChaosCluster:
 
     def layouts(self, where: str = "") -> list[tuple[str, str, str, dict[str, Any]]]:
         """(bucket, key, version id, layout) of every stored version with shards (``where``: more SQL)."""
-        rows = self.psql("SELECT json_build_array(bucket, convert_from(key, 'UTF8'), version_id, layout)"
-                         f" FROM versions WHERE layout IS NOT NULL {where}")
+        rows = self.psql(
+            "SELECT json_build_array(bucket, convert_from(key, 'UTF8'), version_id, layout)"
+            f" FROM versions WHERE layout IS NOT NULL {where}"
+        )
         return [(b, k, v, json.loads(lay)) for b, k, v, lay in map(json.loads, rows)]
 
     def referenced_data_ids(self) -> set[str]:
@@ -230,6 +246,9 @@ def data_ids(layout: dict[str, Any]) -> list[str]:
 def missing_shards(layout: dict[str, Any]) -> list[tuple[int | None, list[int]]]:
     """(part number or None, shard indices the write recorded as missing) of a layout."""
     if "parts" in layout:
-        return [(p.get("number"), p["layout"].get("missing", [])) for p in layout["parts"]
-                if p.get("layout") and p["layout"].get("missing")]
+        return [
+            (p.get("number"), p["layout"].get("missing", []))
+            for p in layout["parts"]
+            if p.get("layout") and p["layout"].get("missing")
+        ]
     return [(None, layout["missing"])] if layout.get("missing") else []

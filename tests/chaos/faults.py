@@ -209,8 +209,9 @@ def probe_uploads_given_up(ch: Chaos, i: int, count: int = 3) -> list[socket.soc
         path = f"/v1/drives/d1/shards/chaos-probe-{secrets.token_hex(8)}.{j}?block_size=65536&hash=sha256"
         auth = sign_request(SECRET.encode(), "PUT", path, body=BODY_MACS[0])[0]
         sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
-        head = (f"PUT {path} HTTP/1.1\r\nHost: {node.node_id}\r\n{AUTH_HEADER}: {auth}\r\n"
-                f"Content-Length: {1 << 20}\r\n\r\n")
+        head = (
+            f"PUT {path} HTTP/1.1\r\nHost: {node.node_id}\r\n{AUTH_HEADER}: {auth}\r\nContent-Length: {1 << 20}\r\n\r\n"
+        )
         sock.sendall(head.encode() + bytes(4096))
         socks.append(sock)
     ch.probes["uploads_given_up"] = ch.probes.get("uploads_given_up", 0) + count
@@ -233,8 +234,11 @@ def probe_read_during_overwrite(ch: Chaos, size: int = 40 * MiB) -> dict[str, An
     ch.probes["read_during_overwrite"].append(result)
     if not first.ok:
         return result
-    old = {d for *_, lay in c.layouts(f"AND bucket = '{PLAIN}' AND key = convert_to('{key}', 'UTF8')")
-           for d in data_ids(lay)}
+    old = {
+        d
+        for *_, lay in c.layouts(f"AND bucket = '{PLAIN}' AND key = convert_to('{key}', 'UTF8')")
+        for d in data_ids(lay)
+    }
     stream = Stream(a, ch.ledger, 0, PLAIN, key, probe="read_during_overwrite")
     stream.read(MiB)
     data, sha = body(ch.rng, 3 * MiB)
@@ -266,8 +270,11 @@ def probe_part_intents(ch: Chaos, attempts: int = 3) -> dict[str, Any]:
         op = multipart(ch.s3(0), ch.ledger, 0, PLAIN, key, data, sha, probe="part_intents")
         if not op.ok:
             continue
-        ids = {d for *_, lay in c.layouts(f"AND bucket = '{PLAIN}' AND key = convert_to('{key}', 'UTF8')")
-               for d in data_ids(lay)}
+        ids = {
+            d
+            for *_, lay in c.layouts(f"AND bucket = '{PLAIN}' AND key = convert_to('{key}', 'UTF8')")
+            for d in data_ids(lay)
+        }
         open_ = ids & c.write_intents()
         young = time.monotonic() - t0 < ORPHAN_GRACE * 0.75
         result = {"key": key, "parts": len(ids), "open_intents": len(open_)}

@@ -227,18 +227,37 @@ class Ledger:
             else:
                 outcome = "cut_short"
             if outcome != "cut_by_gateway_kill":
-                self._find(Finding(outcome, r.bucket, r.key, r.version_id, f"{r.length} bytes (200, Content-Length)",
-                                   f"{r.got} bytes, then {r.cut_error}", when + (f" probe {r.probe}" if r.probe else "")))
+                self._find(
+                    Finding(
+                        outcome,
+                        r.bucket,
+                        r.key,
+                        r.version_id,
+                        f"{r.length} bytes (200, Content-Length)",
+                        f"{r.got} bytes, then {r.cut_error}",
+                        when + (f" probe {r.probe}" if r.probe else ""),
+                    )
+                )
         elif r.status == 200:
             outcome = "ok" if r.sha in states else "corrupt"
             if outcome == "corrupt":
-                self._find(Finding("corrupt", r.bucket, r.key, r.version_id, describe_states(states),
-                                   f"200 with {r.got} bytes, sha256 {r.sha[:16]}…", when))
+                self._find(
+                    Finding(
+                        "corrupt",
+                        r.bucket,
+                        r.key,
+                        r.version_id,
+                        describe_states(states),
+                        f"200 with {r.got} bytes, sha256 {r.sha[:16]}…",
+                        when,
+                    )
+                )
         elif r.status == 404 and r.code in ("NoSuchKey", "NoSuchVersion"):
             outcome = "ok" if ABSENT in states else "missing"
             if outcome == "missing":
-                self._find(Finding("missing", r.bucket, r.key, r.version_id, describe_states(states),
-                                   f"404 {r.code}", when))
+                self._find(
+                    Finding("missing", r.bucket, r.key, r.version_id, describe_states(states), f"404 {r.code}", when)
+                )
         else:
             outcome = "error"
             with self._lock:

@@ -13,8 +13,17 @@ from tests.chaos.verify import Report, Verifier
 from tests.chaos.workload import Shape, Workload
 
 
-def run(root: str, shape: Shape, schedule: Callable[[Chaos], None], *, seed: int, warmup: float = 8.0,
-        hold: tuple[float, float] = (4.0, 6.0), bitrot_files: int = 6, gateways: int = 2) -> Report:
+def run(
+    root: str,
+    shape: Shape,
+    schedule: Callable[[Chaos], None],
+    *,
+    seed: int,
+    warmup: float = 8.0,
+    hold: tuple[float, float] = (4.0, 6.0),
+    bitrot_files: int = 6,
+    gateways: int = 2,
+) -> Report:
     cluster = ChaosCluster(root, gateways)
     try:
         cluster.start()

@@ -46,15 +46,19 @@ def check_run(report: Report) -> None:
     # every version back to full redundancy without an operator, but the multipart objects
     # written degraded (issue 14 item 2, tested apart)
     other = report.left("other")
-    assert not other, "left degraded after the heal queue emptied:\n" + "\n".join(map(str, other[:20])) + explain(report)
+    assert not other, (
+        "left degraded after the heal queue emptied:\n" + "\n".join(map(str, other[:20])) + explain(report)
+    )
     # the deep check finds nothing but bitrot injected into shards no read fetches; a deep heal
     # repairs that and everything else, and then every block of every version checks out
     assert not report.of("deep_unexplained", "data_bitrot_unhealed"), explain(
-        report, ("deep_unexplained", "data_bitrot_unhealed"))
+        report, ("deep_unexplained", "data_bitrot_unhealed")
+    )
     assert report.scrub.get("failed") == 0 and report.scrub.get("unrecoverable") == 0, explain(report)
     after = report.after_scrub
     assert after.get("would_heal") == 0 and after.get("healthy") == after.get("scanned"), (
-        f"after the deep heal: {after}\n" + explain(report))
+        f"after the deep heal: {after}\n" + explain(report)
+    )
     assert report.heal_failed == 0, explain(report)
     # no orphan shard once the reaper's grace has passed (temp files and open write intents left
     # over are issue 14 items 4 and 5: counted under "orphans", tested by the xfail tests below)
@@ -68,8 +72,15 @@ SHORT = Shape(clients=3, keys=16, max_put=2 * MiB, max_mpu=7 * MiB, mpu_share=0.
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
-    report = run(str(tmp_path_factory.mktemp("chaos")), SHORT, faults.short_schedule, seed=14, warmup=6.0,
-                 hold=(3.0, 5.0), bitrot_files=6)
+    report = run(
+        str(tmp_path_factory.mktemp("chaos")),
+        SHORT,
+        faults.short_schedule,
+        seed=14,
+        warmup=6.0,
+        hold=(3.0, 5.0),
+        bitrot_files=6,
+    )
     print("\n" + report.figures())
     yield report
 
@@ -81,23 +92,30 @@ def test_short_schedule(short_run: Report) -> None:
     check_run(short_run)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14 item 1: a GET in progress is cut short by an overwrite "
-                                        "(the replaced version's shards are garbage-collected at once)")
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 14 item 1: a GET in progress is cut short by an overwrite "
+    "(the replaced version's shards are garbage-collected at once)",
+)
 def test_short_schedule_reads_never_cut_short_by_an_overwrite(short_run: Report) -> None:
     probe = short_run.probes["read_during_overwrite"]
     assert probe and all(p["written"] for p in probe), probe
     assert not short_run.of("cut_short_overwrite"), explain(short_run, ("cut_short_overwrite",))
 
 
-@pytest.mark.xfail(strict=False, reason="a GET cut short with no overwrite or delete of its key seen racing it "
-                                        "(seen once in a short run, a multipart object cut at a part boundary; "
-                                        "under investigation with issue 14 item 1)")
+@pytest.mark.xfail(
+    strict=False,
+    reason="a GET cut short with no overwrite or delete of its key seen racing it "
+    "(seen once in a short run, a multipart object cut at a part boundary; "
+    "under investigation with issue 14 item 1)",
+)
 def test_short_schedule_reads_never_cut_short_otherwise(short_run: Report) -> None:
     assert not short_run.of("cut_short"), explain(short_run, ("cut_short",))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14 item 2: multipart objects written while a node is down "
-                                       "are never queued for heal")
+@pytest.mark.xfail(
+    strict=False, reason="issue 14 item 2: multipart objects written while a node is down are never queued for heal"
+)
 def test_short_schedule_degraded_multipart_writes_are_healed(short_run: Report) -> None:
     assert short_run.probes.get("degraded_writes"), "the probe never ran"
     left = short_run.left("degraded_multipart")
@@ -105,15 +123,21 @@ def test_short_schedule_degraded_multipart_writes_are_healed(short_run: Report) 
     assert short_run.redundancy_seconds is not None, explain(short_run)
 
 
-@pytest.mark.xfail(strict=False, reason="not in issue 14's list: a heal racing the GC of a replaced version "
-                                        "writes a shard nothing references (a race: strict=False)")
+@pytest.mark.xfail(
+    strict=False,
+    reason="not in issue 14's list: a heal racing the GC of a replaced version "
+    "writes a shard nothing references (a race: strict=False)",
+)
 def test_short_schedule_no_orphan_shard_from_a_heal_racing_the_gc(short_run: Report) -> None:
     assert not short_run.orphans_heal_race, explain(short_run, ("orphan_shard_heal_race",))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14, found by the chaos suite (not in its list yet): an upload "
-                                       "dropped while its node is frozen leaves a header-only temp file once the "
-                                       "node resumes (nodes/server.py put_shard is cancelled while creating it)")
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 14, found by the chaos suite (not in its list yet): an upload "
+    "dropped while its node is frozen leaves a header-only temp file once the "
+    "node resumes (nodes/server.py put_shard is cancelled while creating it)",
+)
 def test_short_schedule_no_temp_file_left_by_a_frozen_node(short_run: Report) -> None:
     assert short_run.probes.get("uploads_given_up"), "the probe never ran"
     assert not short_run.temp_after_freeze, explain(short_run, ("temp_file_after_freeze",))
@@ -126,8 +150,11 @@ def test_short_schedule_part_write_intents_are_cleared(short_run: Report) -> Non
     assert not short_run.of("leftover_queue"), explain(short_run, ("leftover_queue",))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14 item 4 (temp files): a temp file left on a node that was "
-                                        "neither SIGKILLed while writing it nor frozen")
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 14 item 4 (temp files): a temp file left on a node that was "
+    "neither SIGKILLed while writing it nor frozen",
+)
 def test_short_schedule_no_other_temp_file_left(short_run: Report) -> None:
     assert not short_run.of("temp_file"), explain(short_run, ("temp_file",))
 
@@ -141,12 +168,24 @@ def test_long_schedule() -> None:
     is not."""
     seconds = float(os.environ["CHAOS_SECONDS"])
     root = os.environ.get("CHAOS_DIR") or tempfile.mkdtemp(prefix="s3gw-chaos-")
-    shape = Shape(clients=int(os.environ.get("CHAOS_CLIENTS", "6")), keys=int(os.environ.get("CHAOS_KEYS", "64")),
-                  max_put=20 * MiB, max_mpu=20 * MiB, mpu_share=0.25)
+    shape = Shape(
+        clients=int(os.environ.get("CHAOS_CLIENTS", "6")),
+        keys=int(os.environ.get("CHAOS_KEYS", "64")),
+        max_put=20 * MiB,
+        max_mpu=20 * MiB,
+        mpu_share=0.25,
+    )
     seed = int(os.environ.get("CHAOS_SEED", "0") or 0) or int.from_bytes(os.urandom(4), "big")
     try:
-        report = run(root, shape, lambda ch: faults.long_schedule(ch, seconds), seed=seed, warmup=20.0,
-                     hold=(5.0, 20.0), bitrot_files=10)
+        report = run(
+            root,
+            shape,
+            lambda ch: faults.long_schedule(ch, seconds),
+            seed=seed,
+            warmup=20.0,
+            hold=(5.0, 20.0),
+            bitrot_files=10,
+        )
     finally:
         for shards in glob.glob(os.path.join(root, "cluster", "node*", "shards")):
             shutil.rmtree(shards, ignore_errors=True)

@@ -90,37 +90,54 @@ class Report:
         lost = sum(self.categories.get(c, 0) for c in ("lost", "missing", "resurrected", "unreadable"))
         corrupt = self.categories.get("corrupt", 0) + self.categories.get("unexpected_version", 0)
         cut = {c: self.categories.get(c, 0) for c in ("cut_short_overwrite", "cut_short")}
-        red = (f"{self.redundancy_seconds:.1f} s after the faults ended" if self.redundancy_seconds is not None
-               else f"NOT reached: {len(self.redundancy_left)} version(s) left degraded "
-                    f"({len(self.left('degraded_multipart'))} of them multipart written degraded, never queued), "
-                    f"the heal queue empty {self.settled_seconds or 0:.1f} s after the faults ended")
+        red = (
+            f"{self.redundancy_seconds:.1f} s after the faults ended"
+            if self.redundancy_seconds is not None
+            else f"NOT reached: {len(self.redundancy_left)} version(s) left degraded "
+            f"({len(self.left('degraded_multipart'))} of them multipart written degraded, never queued), "
+            f"the heal queue empty {self.settled_seconds or 0:.1f} s after the faults ended"
+        )
         lines = [
-            (f"chaos run: {self.seconds:.0f} s of workload, {self.clients} clients, {self.gateways} gateways, "
-            f"9 nodes, PostgreSQL"),
+            (
+                f"chaos run: {self.seconds:.0f} s of workload, {self.clients} clients, {self.gateways} gateways, "
+                f"9 nodes, PostgreSQL"
+            ),
             "  faults        " + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
-            (f"  acked         {sum(self.acked[k] for k in ('put', 'mpu'))} writes ({self.acked['put']} PUT, "
-            f"{self.acked['mpu']} multipart; {self.acked_bytes / (1 << 20):.0f} MiB), "
-            f"{self.acked['delete']} deletes, {self.acked['delete_version']} version deletes"),
-            (f"  unknown       {sum(self.unknown.values())} writes/deletes answered with an error "
-            f"({self.took_effect} found in effect afterwards)"),
-            (f"  reads         {sum(self.reads.values())} during the run "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(self.reads.items()))}), {self.final_reads} after"),
+            (
+                f"  acked         {sum(self.acked[k] for k in ('put', 'mpu'))} writes ({self.acked['put']} PUT, "
+                f"{self.acked['mpu']} multipart; {self.acked_bytes / (1 << 20):.0f} MiB), "
+                f"{self.acked['delete']} deletes, {self.acked['delete_version']} version deletes"
+            ),
+            (
+                f"  unknown       {sum(self.unknown.values())} writes/deletes answered with an error "
+                f"({self.took_effect} found in effect afterwards)"
+            ),
+            (
+                f"  reads         {sum(self.reads.values())} during the run "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(self.reads.items()))}), {self.final_reads} after"
+            ),
             f"  lost          {lost}",
             f"  corrupt       {corrupt}",
-            (f"  cut short     {cut['cut_short_overwrite']} by an overwrite or delete (issue 14 item 1), "
-            f"{cut['cut_short']} otherwise; {self.reads.get('cut_by_gateway_kill', 0)} by their gateway's SIGKILL"),
-            "  errors        " + (", ".join(f"{k} {v}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1]))
-                                  or "none"),
+            (
+                f"  cut short     {cut['cut_short_overwrite']} by an overwrite or delete (issue 14 item 1), "
+                f"{cut['cut_short']} otherwise; {self.reads.get('cut_by_gateway_kill', 0)} by their gateway's SIGKILL"
+            ),
+            "  errors        "
+            + (", ".join(f"{k} {v}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])) or "none"),
             f"  redundancy    {red} (bound {REDUNDANCY_DEADLINE * SCALE:.0f} s)",
-            (f"  bitrot        {sum(self.bitrot.values())} shards corrupted: {self.bitrot.get('healed', 0)} healed "
-            f"after a read met them, {self.bitrot.get('collected', 0)} removed with their version, "
-            f"{self.latent_bitrot} latent (parity) left for the deep scan; deep heal: "
-            f"healed {self.scrub.get('healed', '?')}, failed {self.scrub.get('failed', '?')}, "
-            f"unrecoverable {self.scrub.get('unrecoverable', '?')}"),
-            (f"  orphans       {len(self.orphans)} shard files (+{len(self.orphans_heal_race)} written by a heal "
-            f"after the GC of their version), {len(self.temp_files)} temp files (+{len(self.temp_after_freeze)} "
-            f"header-only ones created as a frozen node resumed, +{self.crash_leftovers} left by node crashes "
-            f"for the node's sweeper)"),
+            (
+                f"  bitrot        {sum(self.bitrot.values())} shards corrupted: {self.bitrot.get('healed', 0)} healed "
+                f"after a read met them, {self.bitrot.get('collected', 0)} removed with their version, "
+                f"{self.latent_bitrot} latent (parity) left for the deep scan; deep heal: "
+                f"healed {self.scrub.get('healed', '?')}, failed {self.scrub.get('failed', '?')}, "
+                f"unrecoverable {self.scrub.get('unrecoverable', '?')}"
+            ),
+            (
+                f"  orphans       {len(self.orphans)} shard files (+{len(self.orphans_heal_race)} written by a heal "
+                f"after the GC of their version), {len(self.temp_files)} temp files (+{len(self.temp_after_freeze)} "
+                f"header-only ones created as a frozen node resumed, +{self.crash_leftovers} left by node crashes "
+                f"for the node's sweeper)"
+            ),
             f"  probes        {json.dumps(self.probes, sort_keys=True)}",
             "  verification  " + ", ".join(f"{k} {v:.0f} s" for k, v in self.phases.items()),
         ]
@@ -131,8 +148,7 @@ class Report:
 
     def to_json(self) -> str:
         doc = {f.name: getattr(self, f.name) for f in fields(self)}
-        return json.dumps({k: dict(v) if isinstance(v, Counter) else v for k, v in doc.items()}, indent=2,
-                          default=str)
+        return json.dumps({k: dict(v) if isinstance(v, Counter) else v for k, v in doc.items()}, indent=2, default=str)
 
 
 class Verifier:
@@ -166,8 +182,17 @@ class Verifier:
                 break
             time.sleep(1 + attempt)
         else:
-            self.find(Finding("unreadable", bucket, key, version_id, describe_states([settled]),
-                              f"{r.status} {r.code} {r.cut_error}".strip(), what))
+            self.find(
+                Finding(
+                    "unreadable",
+                    bucket,
+                    key,
+                    version_id,
+                    describe_states([settled]),
+                    f"{r.status} {r.code} {r.cut_error}".strip(),
+                    what,
+                )
+            )
             return
         self.report.final_reads += 1
         if got == settled:
@@ -180,16 +205,28 @@ class Verifier:
             category = "resurrected" if got in ever else "corrupt"  # a delete acknowledged, bytes back
         else:
             category = "lost" if got == ABSENT or got in ever else "corrupt"
-        self.find(Finding(category, bucket, key, version_id, describe_states([settled]) + " (acknowledged)",
-                          describe_states([got]), what))
+        self.find(
+            Finding(
+                category,
+                bucket,
+                key,
+                version_id,
+                describe_states([settled]) + " (acknowledged)",
+                describe_states([got]),
+                what,
+            )
+        )
 
     def read_back(self) -> None:
         jobs: list[tuple[str, str, str]] = []
         for bucket, key in self.ledger.key_list():
             jobs.append((bucket, key, ""))
             if bucket == VERSIONED:
-                jobs += [(bucket, key, op.version_id) for op in self.ledger.key_ops(bucket, key)
-                         if op.writes and op.ok and op.version_id]
+                jobs += [
+                    (bucket, key, op.version_id)
+                    for op in self.ledger.key_ops(bucket, key)
+                    if op.writes and op.ok and op.version_id
+                ]
         with ThreadPoolExecutor(4) as ex:
             list(ex.map(lambda j: self.read_final(*j), jobs))
         self.check_listings()
@@ -209,13 +246,29 @@ class Verifier:
                 s.read()
                 got = s.hash.hexdigest()
                 if s.r.status != 200 or s.r.cut_error:
-                    self.find(Finding("unreadable", VERSIONED, key, vid, "a listed version reads",
-                                      f"{s.r.status} {s.r.code} {s.r.cut_error}".strip()))
+                    self.find(
+                        Finding(
+                            "unreadable",
+                            VERSIONED,
+                            key,
+                            vid,
+                            "a listed version reads",
+                            f"{s.r.status} {s.r.code} {s.r.cut_error}".strip(),
+                        )
+                    )
                 elif got in failed:
                     self.report.took_effect += 1  # a write answered with an error had committed
                 else:
-                    self.find(Finding("unexpected_version", VERSIONED, key, vid,
-                                      "only versions the clients wrote", f"sha256 {got[:16]}…"))
+                    self.find(
+                        Finding(
+                            "unexpected_version",
+                            VERSIONED,
+                            key,
+                            vid,
+                            "only versions the clients wrote",
+                            f"sha256 {got[:16]}…",
+                        )
+                    )
         for bucket in BUCKETS:
             listed: set[str] = set()
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -224,15 +277,24 @@ class Verifier:
                 settled, states = self.ledger.latest_states(bucket, key, time.monotonic(), time.monotonic())
                 present = {s != ABSENT for s in states}
                 if (key in listed) not in present:
-                    self.find(Finding("listing", bucket, key, "", "listed" if settled != ABSENT else "not listed",
-                                      "listed" if key in listed else "not listed"))
+                    self.find(
+                        Finding(
+                            "listing",
+                            bucket,
+                            key,
+                            "",
+                            "listed" if settled != ABSENT else "not listed",
+                            "listed" if key in listed else "not listed",
+                        )
+                    )
 
     # -- 2. redundancy ------------------------------------------------------------------
     def classify(self, problem: dict[str, Any]) -> dict[str, Any]:
         bucket, key = problem["object"].split("/", 1)
         vid = problem["version_id"]
-        rows = self.c.layouts(f"AND bucket = '{bucket}' AND key = convert_to('{sql(key)}', 'UTF8')"
-                              f" AND version_id = '{sql(vid)}'")
+        rows = self.c.layouts(
+            f"AND bucket = '{bucket}' AND key = convert_to('{sql(key)}', 'UTF8') AND version_id = '{sql(vid)}'"
+        )
         layout = rows[0][3] if rows else {}
         missing = missing_shards(layout)
         kind = "degraded_multipart" if "parts" in layout and any(part is not None for part, _ in missing) else "other"
@@ -244,8 +306,9 @@ class Verifier:
         while True:
             rep = self.c.admin_json("heal", "--dry-run")
             problems = rep.get("problems", [])
-            if not problems and not (rep.get("would_heal") or rep.get("offline") or rep.get("failed")
-                                     or rep.get("unrecoverable")):
+            if not problems and not (
+                rep.get("would_heal") or rep.get("offline") or rep.get("failed") or rep.get("unrecoverable")
+            ):
                 self.report.redundancy_seconds = time.monotonic() - faults_ended
                 self.report.settled_seconds = self.report.redundancy_seconds
                 self.report.redundancy_left = []
@@ -295,18 +358,32 @@ class Verifier:
                 self.report.latent_bitrot += len(bad)
                 read_side = [path for path, index in bad if index < K]
                 if read_side:
-                    self.find(Finding("data_bitrot_unhealed", *p["object"].split("/", 1), p["version_id"],
-                                      "a corrupt data shard found by the read-back and healed",
-                                      f"still corrupt: {read_side}"))
+                    self.find(
+                        Finding(
+                            "data_bitrot_unhealed",
+                            *p["object"].split("/", 1),
+                            p["version_id"],
+                            "a corrupt data shard found by the read-back and healed",
+                            f"still corrupt: {read_side}",
+                        )
+                    )
             elif (p["object"], p["version_id"]) not in degraded:
                 self.report.deep_unexplained.append(c)
-                self.find(Finding("deep_unexplained", *p["object"].split("/", 1), p["version_id"],
-                                  "every block good (no injected bitrot left in it)", f"{p['outcome']}: {p['detail']}"))
+                self.find(
+                    Finding(
+                        "deep_unexplained",
+                        *p["object"].split("/", 1),
+                        p["version_id"],
+                        "every block good (no injected bitrot left in it)",
+                        f"{p['outcome']}: {p['detail']}",
+                    )
+                )
         out = self.c.admin("heal", "--deep", "--json")
         self.report.scrub = _summary(out.stdout)
         after = self.c.admin_json("heal", "--deep", "--dry-run")
-        self.report.after_scrub = {k: after.get(k) for k in ("scanned", "healthy", "would_heal", "offline",
-                                                              "failed", "unrecoverable")}
+        self.report.after_scrub = {
+            k: after.get(k) for k in ("scanned", "healthy", "would_heal", "offline", "failed", "unrecoverable")
+        }
         self.report.after_scrub["problems"] = after.get("problems", [])[:20]
 
     # -- 4. orphans ----------------------------------------------------------------------
@@ -316,9 +393,13 @@ class Verifier:
             return {k: h.get(k) for k in ("gc_queued", "write_intents", "heal_queued", "heal_failed")}
 
         try:
-            h = wait_until(settled, "the GC queue and the write intents to empty (reaper grace "
-                           f"{ORPHAN_GRACE:.0f} s)", timeout=ORPHAN_GRACE + 90,
-                           until=lambda h: h["gc_queued"] == 0 and h["write_intents"] == 0, interval=1.0)
+            h = wait_until(
+                settled,
+                f"the GC queue and the write intents to empty (reaper grace {ORPHAN_GRACE:.0f} s)",
+                timeout=ORPHAN_GRACE + 90,
+                until=lambda h: h["gc_queued"] == 0 and h["write_intents"] == 0,
+                interval=1.0,
+            )
         except AssertionError as e:
             self.find(Finding("leftover_queue", "", "", "", "empty GC queue and no write intent", str(e)))
             h = settled()
@@ -333,9 +414,16 @@ class Verifier:
             raced = d in healed
             (self.report.orphans_heal_race if raced else self.report.orphans).extend(paths)
             for p in paths:
-                self.find(Finding("orphan_shard_heal_race" if raced else "orphan_shard", "", "", "",
-                                  "only shards a stored layout references",
-                                  p + (" (a heal rebuilt this shard set; its version was gone)" if raced else "")))
+                self.find(
+                    Finding(
+                        "orphan_shard_heal_race" if raced else "orphan_shard",
+                        "",
+                        "",
+                        "",
+                        "only shards a stored layout references",
+                        p + (" (a heal rebuilt this shard set; its version was gone)" if raced else ""),
+                    )
+                )
 
         def temp() -> tuple[list[str], list[str], int]:
             """(temp files unexplained, header-only ones created as a frozen node resumed, crash leftovers)"""
@@ -352,7 +440,8 @@ class Verifier:
                     if last_kill and written <= last_kill + 1.0:
                         crash += 1  # last written before the node's last SIGKILL: its sweeper's
                     elif st.st_size <= SHARD_HEADER and any(
-                            t - 1.0 <= written <= t + 30.0 for t in self.c.node_thaws.get(i, [])):
+                        t - 1.0 <= written <= t + 30.0 for t in self.c.node_thaws.get(i, [])
+                    ):
                         # nothing but the header, created as the node came back from SIGSTOP: an upload
                         # the gateway had given up on (its connection gone) whose handler was cancelled
                         # while its temp file was being created
@@ -362,16 +451,25 @@ class Verifier:
             return unexpected, thawed, crash
 
         try:
-            unexpected, thawed, crash = wait_until(temp, "no temp files on the nodes but crash leftovers",
-                                                   until=lambda t: not t[0], interval=1.0)
+            unexpected, thawed, crash = wait_until(
+                temp, "no temp files on the nodes but crash leftovers", until=lambda t: not t[0], interval=1.0
+            )
         except AssertionError:
             unexpected, thawed, crash = temp()
             self.report.temp_diagnosis = self.diagnose_temp(unexpected)
         thaw = "header only, created as the node resumed from SIGSTOP"
         for category, paths in (("temp_file", unexpected), ("temp_file_after_freeze", thawed)):
             for p in paths:
-                self.find(Finding(category, "", "", "", "no temp file but a crashed node's",
-                                  f"{p} ({self.report.temp_diagnosis.get(p, thaw)})"))
+                self.find(
+                    Finding(
+                        category,
+                        "",
+                        "",
+                        "",
+                        "no temp file but a crashed node's",
+                        f"{p} ({self.report.temp_diagnosis.get(p, thaw)})",
+                    )
+                )
         self.report.temp_files, self.report.temp_after_freeze, self.report.crash_leftovers = unexpected, thawed, crash
 
     def diagnose_temp(self, paths: list[str]) -> dict[str, str]:
@@ -397,7 +495,9 @@ class Verifier:
             time.sleep(0.5)
             gone = [p for p in paths if not os.path.exists(p)]
         for p in out:
-            out[p] += "; removed once the gateways restarted" if p in gone else "; still there after the gateways restarted"
+            out[p] += (
+                "; removed once the gateways restarted" if p in gone else "; still there after the gateways restarted"
+            )
         return out
 
     # -- all ----------------------------------------------------------------------------
@@ -447,4 +547,3 @@ def _summary(stdout: str) -> dict[str, Any]:
     except ValueError:
         return {"error": stdout[-500:]}
     return {k: doc.get(k) for k in ("scanned", "healthy", "healed", "shards_healed", "failed", "unrecoverable")}
-

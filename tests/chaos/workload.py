@@ -87,8 +87,9 @@ def put(s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, data: byte
     return op
 
 
-def multipart(s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, data: bytes, sha: str,
-              probe: str = "") -> Op:
+def multipart(
+    s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, data: bytes, sha: str, probe: str = ""
+) -> Op:
     """Create, upload 5 MiB parts (the last one shorter), complete; abort (best effort) on an error
     before the complete. Only a failed complete leaves an unknown outcome."""
     op = ledger.begin(bucket, key, "mpu", gateway, sha=sha, size=len(data), probe=probe)
@@ -100,8 +101,7 @@ def multipart(s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, data
             r = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=data[off : off + PART])
             parts.append({"PartNumber": n, "ETag": r["ETag"]})
         completing = True
-        r = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                         MultipartUpload={"Parts": parts})
+        r = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
     except (ClientError, BotoCoreError) as e:
         ledger.finish(op, False, error_code(e)[1], maybe=completing)
         if upload_id and not completing:
@@ -129,8 +129,9 @@ def delete(s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, version
 class Stream:
     """A GET whose body is read in pieces, so a probe can pause it halfway."""
 
-    def __init__(self, s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, version_id: str = "",
-                 probe: str = "") -> None:
+    def __init__(
+        self, s3: Any, ledger: Ledger, gateway: int, bucket: str, key: str, version_id: str = "", probe: str = ""
+    ) -> None:
         self.ledger = ledger
         self.r = ReadResult(bucket, key, gateway, time.monotonic(), 0.0, version_id=version_id, probe=probe)
         self.hash = hashlib.sha256()

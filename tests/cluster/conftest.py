@@ -78,9 +78,23 @@ class ClusterProcs:
         node = self.nodes[i]
         log = open(os.path.join(self.root, f"node{i}.log"), "ab")
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "s3gw.cli", "node", "--data", node.data, "--address", f"127.0.0.1:{node.port}",
-             "--secret-file", secret_file or self.secret_file, *self.node_args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "node",
+                "--data",
+                node.data,
+                "--address",
+                f"127.0.0.1:{node.port}",
+                "--secret-file",
+                secret_file or self.secret_file,
+                *self.node_args,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         if wait:
             wait_port(node.port, node.proc)
         return node
@@ -107,16 +121,34 @@ class ClusterProcs:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gw_port}"
 
-    def start_gateway(self, *extra: str, env: dict[str, str] | None = None, port: int | None = None,
-                      nodes: list[str] | None = None) -> subprocess.Popen:
+    def start_gateway(
+        self, *extra: str, env: dict[str, str] | None = None, port: int | None = None, nodes: list[str] | None = None
+    ) -> subprocess.Popen:
         self.gw_port = port or self.gw_port or free_port()
         urls = nodes or [n.url for n in self.nodes]
         log = open(os.path.join(self.root, "gateway.log"), "ab")
         self.gateway = subprocess.Popen(
-            [sys.executable, "-m", "s3gw.cli", "serve", "--data", self.gw_data,
-             "--address", f"127.0.0.1:{self.gw_port}", "--nodes", ",".join(urls),
-             "--secret-file", self.secret_file, "--probe-interval", "0.5", *extra],
-            env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "serve",
+                "--data",
+                self.gw_data,
+                "--address",
+                f"127.0.0.1:{self.gw_port}",
+                "--nodes",
+                ",".join(urls),
+                "--secret-file",
+                self.secret_file,
+                "--probe-interval",
+                "0.5",
+                *extra,
+            ],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_port(self.gw_port, self.gateway)
         return self.gateway
 
@@ -134,8 +166,14 @@ class ClusterProcs:
                 self.kill_gateway()
 
     def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", self.url],
-                              env=self.env, capture_output=True, text=True, check=check, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", self.url],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=600,
+        )
 
     def info(self) -> dict:
         return json.loads(self.admin("info", "--json").stdout)
@@ -149,8 +187,12 @@ class ClusterProcs:
 
     def wait_online(self, count: int, timeout: float = DEFAULT) -> None:
         """Until the gateway sees exactly ``count`` nodes online."""
-        wait_until(lambda: sum(n["online"] for n in self.info()["nodes"]), f"the gateway to see {count} nodes online",
-                   timeout, until=lambda online: online == count)
+        wait_until(
+            lambda: sum(n["online"] for n in self.info()["nodes"]),
+            f"the gateway to see {count} nodes online",
+            timeout,
+            until=lambda online: online == count,
+        )
 
     def stop(self) -> None:
         self.stop_gateway()

@@ -47,12 +47,13 @@ def body(i: int, size: int) -> bytes:
     return random.Random(i).randbytes(size)
 
 
-OBJECTS: dict[str, tuple[int, str]] = {}   # key -> (size, sha256)
+OBJECTS: dict[str, tuple[int, str]] = {}  # key -> (size, sha256)
 
 
 def put_all(s3, items: dict[str, bytes]) -> None:
     def one(kv):
         s3.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1])
+
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(one, items.items()))
 
@@ -89,6 +90,7 @@ def deep_check(c: ClusterProcs) -> dict:
     """A deep dry-run heal: every shard's every block verified, nothing changed."""
     out = c.admin("heal", BUCKET, "--deep", "--dry-run", "--json", check=False)
     import json
+
     return json.loads(out.stdout)
 
 
@@ -137,12 +139,12 @@ def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> 
     cluster.kill_node(5)
     cluster.kill_node(6)
     new = {f"two-down/{i}": body(1000 + i, size) for i, size in enumerate([0, 100, 300_000, 3 * MiB + 5, 9 * MiB])}
-    put_all(s3, new)                      # right away: shards to dead nodes fail, quorum 7 of 9 holds
+    put_all(s3, new)  # right away: shards to dead nodes fail, quorum 7 of 9 holds
     for k, v in new.items():
         OBJECTS[k] = (len(v), hashlib.sha256(v).hexdigest())
     cluster.wait_online(7)
     more = {f"two-down/late-{i}": body(2000 + i, size) for i, size in enumerate([5 * MiB, 200_000])}
-    put_all(s3, more)                     # known down: skipped for placement, written as missing
+    put_all(s3, more)  # known down: skipped for placement, written as missing
     for k, v in more.items():
         OBJECTS[k] = (len(v), hashlib.sha256(v).hexdigest())
     check_all(cluster)
@@ -162,7 +164,7 @@ def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> 
         with pytest.raises(ClientError) as e:
             s3.head_object(Bucket=BUCKET, Key=key)
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    check_all(cluster)                    # nothing visible, and the overwrite left the old object
+    check_all(cluster)  # nothing visible, and the overwrite left the old object
     restart(cluster, [5, 6, 7])
     # the writes that missed shards were queued; the heal worker rebuilds them now the nodes are back
     wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
@@ -186,8 +188,8 @@ def test_corruption_on_three_nodes_reads_stay_correct_and_deep_heal_repairs(clus
     corrupted = {p: corrupt(p) for n in victims for p in n.shard_files()}
     assert len(corrupted) == 3 * sharded()
     before = deep_check(cluster)
-    assert before["would_heal"] == sharded()       # the deep scan sees every corrupt shard
-    check_all(cluster)                             # reads verify every block and serve around them
+    assert before["would_heal"] == sharded()  # the deep scan sees every corrupt shard
+    check_all(cluster)  # reads verify every block and serve around them
     out = cluster.admin("heal", BUCKET, "--deep")
     assert "unrecoverable 0" in out.stdout and "failed 0" in out.stdout, out.stdout
     after = deep_check(cluster)
@@ -208,7 +210,7 @@ def test_wiped_node_is_rebuilt_and_objects_survive_three_more_losses(cluster: Cl
     assert len(wiped.shard_files()) == sharded()
     for i in (0, 1, 8):
         cluster.kill_node(i)
-    check_all(cluster)                    # the rebuilt shards on node 4 are needed for this
+    check_all(cluster)  # the rebuilt shards on node 4 are needed for this
     restart(cluster, [0, 1, 8])
     info = cluster.info()
     assert all(d["state"] == "online" for d in info["drives"]) and len(info["drives"]) == 9

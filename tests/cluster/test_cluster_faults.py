@@ -18,11 +18,11 @@ from botocore.exceptions import ClientError
 from nodes import bitrot
 from nodes.protocol import AUTH_HEADER, BODY_MACS, BodyMac, end_record, sign_request
 from tests.cluster.conftest import SECRET, ClusterProcs
-from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.cluster.test_cluster import _Endpoint
-from tests.waiting import wait_until
+from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.functional.conftest import s3_client
 from tests.functional.test_durability import SlowPut, writing_shards
+from tests.waiting import wait_until
 
 BUCKET = "faults"
 
@@ -38,12 +38,14 @@ def all_shards(c: ClusterProcs) -> set[str]:
     return {os.path.basename(p) for n in c.nodes for p in n.shard_files()}
 
 
-def node_call(url: str, method: str, path: str, secret: bytes | None, body: bytes | None = None,
-              header: str | None = None) -> tuple[int, dict]:
+def node_call(
+    url: str, method: str, path: str, secret: bytes | None, body: bytes | None = None, header: str | None = None
+) -> tuple[int, dict]:
     req = urllib.request.Request(url + path, method=method, data=body)
     if secret is not None:
-        req.add_header(AUTH_HEADER, sign_request(secret, method, path,
-                                                 body=BODY_MACS[0] if method == "PUT" else "none")[0])
+        req.add_header(
+            AUTH_HEADER, sign_request(secret, method, path, body=BODY_MACS[0] if method == "PUT" else "none")[0]
+        )
     elif header is not None:
         req.add_header(AUTH_HEADER, header)
     try:
@@ -93,14 +95,17 @@ def test_orphan_shards_of_an_uncommitted_put_are_removed(cluster: ClusterProcs, 
     cluster.stop_gateway()
     cluster.start_gateway("--heal-interval", "0.5", "--orphan-grace", "3")
     wait_until(lambda: all_shards(cluster) == before, "the orphan shards to be removed")
-    info = wait_until(lambda: cluster.info()["healing"], "the write intent to be reaped",
-                      until=lambda h: h["write_intents"] == 0 and h["orphans_removed"] == 1)
+    info = wait_until(
+        lambda: cluster.info()["healing"],
+        "the write intent to be reaped",
+        until=lambda h: h["write_intents"] == 0 and h["orphans_removed"] == 1,
+    )
     assert info["orphans_removed"] == 1
 
 
 def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs, s3) -> None:
     node = cluster.nodes[0]
-    if not node.shard_files():                     # (when run on its own) something for the node to hold
+    if not node.shard_files():  # (when run on its own) something for the node to hold
         s3.put_object(Bucket=BUCKET, Key="for-node-0", Body=os.urandom(3 << 20))
     shards = node.shard_files()
     name = os.path.basename(shards[0])
@@ -114,7 +119,7 @@ def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs, s3) -> 
     path = f"/v1/drives/d1/shards/{name}"
     assert node_call(node.url, "DELETE", path, None)[0] == 401
     assert node_call(node.url, "DELETE", path, b"x" * 24)[0] == 403
-    put = f"/v1/drives/d1/shards/intruder.0?block_size=16&hash=sha256"
+    put = "/v1/drives/d1/shards/intruder.0?block_size=16&hash=sha256"
     assert node_call(node.url, "PUT", put, b"x" * 24, body=end_record(0, bytes(32)))[0] == 403
     # a captured request cannot be sent again (the node remembers its nonce)...
     captured = sign_request(good, "GET", f"/v1/drives/d1/shards/{name}/stat")[0]
@@ -129,10 +134,14 @@ def test_node_refuses_requests_without_the_secret(cluster: ClusterProcs, s3) -> 
     sealed = end_record(len(frames), mac.digest(len(frames)))
     forged = fn(b"b" * 16) + b"b" * 16 + sealed
     assert node_call(node.url, "PUT", put, None, body=forged, header=header)[0] == 403
-    assert node.shard_files() == shards            # nothing was touched
+    assert node.shard_files() == shards  # nothing was touched
     # paths never leave the drives
-    for bad in ("/v1/drives/d1/shards/..%2Fdrive.json", "/v1/drives/d1/shards/.hidden",
-                "/v1/drives/..%2F..%2Fetc/shards/passwd", "/v1/drives/d1/shards/a%2F..%2F..%2Fx"):
+    for bad in (
+        "/v1/drives/d1/shards/..%2Fdrive.json",
+        "/v1/drives/d1/shards/.hidden",
+        "/v1/drives/..%2F..%2Fetc/shards/passwd",
+        "/v1/drives/d1/shards/a%2F..%2F..%2Fx",
+    ):
         status, _ = node_call(node.url, "GET", bad, good)
         assert status in (400, 404), bad
     status, doc = node_call(node.url, "GET", "/v1/drives/d1/list?fan=..", good)
@@ -146,12 +155,12 @@ def test_node_without_the_secret_is_refused_by_the_gateway(cluster: ClusterProcs
     cluster.kill_node(3)
     impostor = cluster.nodes[3]
     held = impostor.shard_files()
-    cluster.start_node(3, secret_file=wrong)       # same address and data, wrong secret
+    cluster.start_node(3, secret_file=wrong)  # same address and data, wrong secret
     cluster.wait_online(8)
     node = next(n for n in cluster.info()["nodes"] if n["url"] == impostor.url)
     assert not node["online"] and "refused" in node["error"]
     s3.put_object(Bucket=BUCKET, Key="while-refused", Body=os.urandom(2 << 20))
-    assert impostor.shard_files() == held          # it got nothing
+    assert impostor.shard_files() == held  # it got nothing
     cluster.kill_node(3)
     cluster.start_node(3)
     cluster.wait_online(9)
@@ -162,18 +171,23 @@ def test_node_without_the_secret_is_refused_by_the_gateway(cluster: ClusterProcs
 def test_full_drive_is_a_failed_shard(cluster: ClusterProcs, s3) -> None:
     full = cluster.nodes[6]
     cluster.kill_node(6)
-    cluster.node_args = ("--reserve-mb", str(1 << 40))   # more than the disk: every new shard refused
+    cluster.node_args = ("--reserve-mb", str(1 << 40))  # more than the disk: every new shard refused
     try:
         cluster.start_node(6)
     finally:
         cluster.node_args = ()
     cluster.wait_online(9)
-    status, doc = node_call(full.url, "PUT", "/v1/drives/d1/shards/x.0?block_size=16&hash=sha256",
-                            SECRET.encode(), body=end_record(0, bytes(32)))
+    status, doc = node_call(
+        full.url,
+        "PUT",
+        "/v1/drives/d1/shards/x.0?block_size=16&hash=sha256",
+        SECRET.encode(),
+        body=end_record(0, bytes(32)),
+    )
     assert status == 507 and doc["code"] == "DiskFull"
     held = full.shard_files()
     data = os.urandom(3 << 20)
-    s3.put_object(Bucket=BUCKET, Key="disk-full", Body=data)     # 8 of 9 shards: quorum holds
+    s3.put_object(Bucket=BUCKET, Key="disk-full", Body=data)  # 8 of 9 shards: quorum holds
     assert s3.get_object(Bucket=BUCKET, Key="disk-full")["Body"].read() == data
     assert full.shard_files() == held
     cluster.kill_node(6)
@@ -198,7 +212,7 @@ def test_a_hung_node_is_timed_out_not_waited_on(cluster: ClusterProcs, s3) -> No
         # each call waits at most the 2 s timeouts for the hung node, never the 30 s defaults
         # (the bound is far above what the work needs, far below what waiting would cost)
         assert time.monotonic() - t < 45
-        cluster.wait_online(8)                   # the prober's timeout marks it down
+        cluster.wait_online(8)  # the prober's timeout marks it down
     finally:
         os.kill(hung.proc.pid, signal.SIGCONT)
     cluster.wait_online(9)

@@ -8,7 +8,6 @@ The tests run in file order on one cluster; each leaves every node up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -56,27 +55,43 @@ def counts(c: ClusterProcs) -> list[int]:
 
 def upload(s3, key: str, parts: list[bytes]) -> None:
     up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-    etags = [s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
-             for i, p in enumerate(parts, 1)]
-    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=up, MultipartUpload={
-        "Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]})
+    etags = [
+        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
+        for i, p in enumerate(parts, 1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
+    )
 
 
 # ----------------------------------------------------------------- 1: reads never cut short
+
 
 @pytest.mark.parametrize("grace", ["3600", "0"], ids=["gc-grace", "in-process"])
 def test_get_is_never_cut_short_by_overwrites_and_deletes(cluster: ClusterProcs, s3, grace: str) -> None:
     restart_gateway(cluster, "--gc-grace", grace)
     original = os.urandom(20 * MiB)
-    churn = Churn(lambda body: s3.put_object(Bucket=BUCKET, Key="big", Body=body),
-                  lambda: s3.delete_object(Bucket=BUCKET, Key="big"))
-    problems = read_under_churn(cluster.url, BUCKET, "big", original, churn,
-                                put_original=lambda: s3.put_object(Bucket=BUCKET, Key="big", Body=original))
+    churn = Churn(
+        lambda body: s3.put_object(Bucket=BUCKET, Key="big", Body=body),
+        lambda: s3.delete_object(Bucket=BUCKET, Key="big"),
+    )
+    problems = read_under_churn(
+        cluster.url,
+        BUCKET,
+        "big",
+        original,
+        churn,
+        put_original=lambda: s3.put_object(Bucket=BUCKET, Key="big", Body=original),
+    )
     restart_gateway(cluster)
     assert problems == []
 
 
 # ----------------------------------------------------------------- 2: degraded multipart healed
+
 
 def test_multipart_written_with_a_node_down_is_healed_when_it_returns(cluster: ClusterProcs, s3) -> None:
     s3.delete_object(Bucket=BUCKET, Key="big")
@@ -91,8 +106,7 @@ def test_multipart_written_with_a_node_down_is_healed_when_it_returns(cluster: C
     assert counts(cluster)[3] == 0
     cluster.start_node(3)
     cluster.wait_online(9)
-    wait_until(lambda: counts(cluster), "every part to be healed onto all nine nodes",
-               until=lambda c: c == [6] * 9)
+    wait_until(lambda: counts(cluster), "every part to be healed onto all nine nodes", until=lambda c: c == [6] * 9)
     wait_until(lambda: settled(cluster), "the heal queue to drain")
     report = deep_check(cluster)
     assert report["would_heal"] == 0 and report["healthy"] == 2, report["problems"]
@@ -101,6 +115,7 @@ def test_multipart_written_with_a_node_down_is_healed_when_it_returns(cluster: C
 
 
 # ----------------------------------------------------------------- 5: intents after a quorum failure
+
 
 def full(c: ClusterProcs, idx: list[int], reserve: bool) -> None:
     """Restart these nodes with (or without) a free-space reserve larger than the disk: every
@@ -117,16 +132,17 @@ def full(c: ClusterProcs, idx: list[int], reserve: bool) -> None:
 
 
 def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) -> None:
-    restart_gateway(cluster, "--orphan-grace", "3600")   # only the writes themselves may clear them
+    restart_gateway(cluster, "--orphan-grace", "3600")  # only the writes themselves may clear them
     try:
         upload(s3, "intents/mp", [os.urandom(5 * MiB), b"end"])
         s3.put_object(Bucket=BUCKET, Key="intents/plain", Body=os.urandom(2 * MiB))
         full(cluster, [1, 2, 3], reserve=True)
-        with pytest.raises(ClientError) as e:                 # 6 of 9 shards: below the quorum of 7
+        with pytest.raises(ClientError) as e:  # 6 of 9 shards: below the quorum of 7
             s3.put_object(Bucket=BUCKET, Key="intents/refused", Body=os.urandom(2 * MiB))
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-        wait_until(lambda: cluster.info()["healing"]["write_intents"], "the write intents to settle",
-                   until=lambda n: n == 0)
+        wait_until(
+            lambda: cluster.info()["healing"]["write_intents"], "the write intents to settle", until=lambda n: n == 0
+        )
         with pytest.raises(ClientError):
             s3.head_object(Bucket=BUCKET, Key="intents/refused")
     finally:
@@ -135,6 +151,7 @@ def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) 
 
 
 # ----------------------------------------------------------------- also (b): a node that stays full
+
 
 def test_a_full_node_has_its_shards_rebuilt_on_another(cluster: ClusterProcs, s3) -> None:
     """Ten nodes, one of them full: the objects placed on it miss that shard, and heal
@@ -152,7 +169,7 @@ def test_a_full_node_has_its_shards_rebuilt_on_another(cluster: ClusterProcs, s3
     wait_until(lambda: settled(cluster), "the heal queue to drain")
     report = deep_check(cluster, "full")
     assert report["would_heal"] == 0 and report["healthy"] == len(data), report["problems"]
-    assert len(cluster.nodes[6].shard_files()) == held          # nothing landed on the full node
+    assert len(cluster.nodes[6].shard_files()) == held  # nothing landed on the full node
     assert sum(len(n.shard_files()) for n in cluster.nodes) >= 9 * len(data)
     for k, v in data.items():
         assert s3.get_object(Bucket="full", Key=k)["Body"].read() == v

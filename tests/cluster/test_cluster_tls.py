@@ -49,17 +49,20 @@ def test_objects_go_over_tls(tls_cluster: tuple[ClusterProcs, str]) -> None:
     data = os.urandom(3 << 20)
     s3.put_object(Bucket="tls", Key="k", Body=data)
     assert s3.get_object(Bucket="tls", Key="k")["Body"].read() == data
-    assert len(c.nodes[0].shard_files()) == 1              # (the first drive's share of the 9 shards)
+    assert len(c.nodes[0].shard_files()) == 1  # (the first drive's share of the 9 shards)
     c.stop_gateway()
 
 
 def test_a_node_the_gateway_cannot_verify_is_refused(tls_cluster: tuple[ClusterProcs, str]) -> None:
     c, _ = tls_cluster
     https = [c.nodes[0].url.replace("http://", "https://")]
-    c.start_gateway(nodes=https)                           # no --node-ca-file: the system's CAs do not know it
+    c.start_gateway(nodes=https)  # no --node-ca-file: the system's CAs do not know it
     try:
-        node = wait_until(lambda: c.info()["nodes"][0], "the gateway to report on the node",
-                          until=lambda n: n["error"] and n["error"] != "not probed yet")
+        node = wait_until(
+            lambda: c.info()["nodes"][0],
+            "the gateway to report on the node",
+            until=lambda n: n["error"] and n["error"] != "not probed yet",
+        )
         assert not node["online"] and "certificate" in node["error"].lower(), node
         with pytest.raises(ClientError):
             s3_client(_Endpoint(c.url)).put_object(Bucket="tls", Key="refused", Body=b"x" * 100_000)
@@ -68,8 +71,11 @@ def test_a_node_the_gateway_cannot_verify_is_refused(tls_cluster: tuple[ClusterP
     # and plain HTTP does not reach an HTTPS node
     c.start_gateway(nodes=[c.nodes[0].url])
     try:
-        node = wait_until(lambda: c.info()["nodes"][0], "the gateway to report on the node",
-                          until=lambda n: n["error"] and n["error"] != "not probed yet")
+        node = wait_until(
+            lambda: c.info()["nodes"][0],
+            "the gateway to report on the node",
+            until=lambda n: n["error"] and n["error"] != "not probed yet",
+        )
         assert not node["online"]
     finally:
         c.stop_gateway()

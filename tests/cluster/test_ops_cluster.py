@@ -53,15 +53,20 @@ def samples(body: bytes) -> dict[str, float]:
 
 
 def mc(c: ClusterProcs, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cp = subprocess.run([os.path.join(ROOT, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True,
-                        timeout=1800)
+    cp = subprocess.run(
+        [os.path.join(ROOT, "scripts", "go-tools.sh"), "mc"], capture_output=True, text=True, timeout=1800
+    )
     binary = next((x.split()[1] for x in cp.stdout.splitlines() if x.startswith("mc ")), "")
     if not binary:
-        pytest.fail(f"mc is needed and scripts/go-tools.sh mc could not provide it: {cp.stderr[-300:]}",
-                    pytrace=False)
+        pytest.fail(f"mc is needed and scripts/go-tools.sh mc could not provide it: {cp.stderr[-300:]}", pytrace=False)
     env = {**os.environ, "MC_HOST_s3gw": c.url.replace("://", f"://{ACCESS_KEY}:{SECRET_KEY}@")}
-    r = subprocess.run([binary, "--no-color", "--config-dir", os.path.join(c.root, "mc"), *args], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [binary, "--no-color", "--config-dir", os.path.join(c.root, "mc"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if check:
         assert r.returncode == 0, f"mc {' '.join(args)}: {r.stdout}\n{r.stderr}"
     return r
@@ -69,8 +74,8 @@ def mc(c: ClusterProcs, *args: str, check: bool = True) -> subprocess.CompletedP
 
 def test_node_metrics_and_liveness(ops_cluster: ClusterProcs) -> None:
     node = ops_cluster.nodes[0]
-    assert get(node.url + "/minio/health/live", token=None)[0] == 200          # no cluster secret needed
-    assert get(node.url + "/v1/health", token=None)[0] == 401                  # the protocol still needs it
+    assert get(node.url + "/minio/health/live", token=None)[0] == 200  # no cluster secret needed
+    assert get(node.url + "/v1/health", token=None)[0] == 401  # the protocol still needs it
     assert get(node.url + "/metrics", token=None)[0] == 403
     assert get(node.url + "/metrics", token="wrong")[0] == 403
     status, headers, body = get(node.url + "/metrics")
@@ -94,8 +99,11 @@ def test_mc_sees_the_nodes(ops_cluster: ClusterProcs) -> None:
     assert "errors=0" in mc(ops_cluster, "ping", "--count", "1", "s3gw").stdout
     # the gateway and every node answer /minio/health/live; mc gives each a short timeout, which a
     # node busy on a loaded machine can miss once: what matters is that all ten answer
-    wait_until(lambda: mc(ops_cluster, "ping", "--distributed", "--count", "1", "s3gw").stdout,
-               "all ten endpoints to answer mc ping", until=lambda out: out.count("errors=0") == 10)
+    wait_until(
+        lambda: mc(ops_cluster, "ping", "--distributed", "--count", "1", "s3gw").stdout,
+        "all ten endpoints to answer mc ping",
+        until=lambda out: out.count("errors=0") == 10,
+    )
     assert "9 drives online" in mc(ops_cluster, "admin", "info", "s3gw").stdout
 
 
@@ -109,7 +117,7 @@ def test_health_and_metrics_follow_nodes(ops_cluster: ClusterProcs) -> None:
     server = f"127.0.0.1:{c.gw_port}"
     assert cluster[f'minio_cluster_nodes_online_total{{server="{server}"}}'] == 9
     try:
-        for i in (0, 1, 2):                       # 6 of 9 left: reads (k=6) yes, writes (k+1=7) no
+        for i in (0, 1, 2):  # 6 of 9 left: reads (k=6) yes, writes (k+1=7) no
             c.kill_node(i)
         c.wait_online(6)
         assert get(gw + "/minio/health/cluster", None)[0] == 503
@@ -117,8 +125,11 @@ def test_health_and_metrics_follow_nodes(ops_cluster: ClusterProcs) -> None:
         assert get(gw + "/minio/health/cluster/read", None)[0] == 200
         status, _, body = get(gw + "/health/ready", None)
         assert status == 200 and json.loads(body)["write_quorum"] is False
-        m = wait_until(lambda: samples(get(gw + "/metrics")[2]), "the metrics to see 3 nodes down",
-                       until=lambda s: s.get("s3gw_nodes_offline") == 3)
+        m = wait_until(
+            lambda: samples(get(gw + "/metrics")[2]),
+            "the metrics to see 3 nodes down",
+            until=lambda s: s.get("s3gw_nodes_offline") == 3,
+        )
         assert m["s3gw_write_quorum_ok"] == 0 and m["s3gw_read_quorum_ok"] == 1
         down = c.nodes[0].node_id
         assert m[f's3gw_node_up{{node="{down}"}}'] == 0
@@ -128,7 +139,7 @@ def test_health_and_metrics_follow_nodes(ops_cluster: ClusterProcs) -> None:
         assert cl[f'minio_cluster_drive_offline_total{{server="{server}"}}'] == 3
         assert cl[f'minio_cluster_health_status{{server="{server}"}}'] == 0
         assert "3 drives offline" in mc(c, "admin", "info", "s3gw").stdout
-        c.kill_node(3)                            # 5 of 9: no read quorum -> not ready
+        c.kill_node(3)  # 5 of 9: no read quorum -> not ready
         c.wait_online(5)
         status, _, body = get(gw + "/health/ready", None)
         assert status == 503 and json.loads(body)["read_quorum"] is False

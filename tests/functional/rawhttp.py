@@ -37,8 +37,16 @@ def send(server: Server, method: str, path: str, headers: dict[str, str], body: 
         conn.close()
 
 
-def sign(server: Server, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-         secret: str | None = None, access: str | None = None, payload_hash: str | None = None) -> dict[str, str]:
+def sign(
+    server: Server,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    secret: str | None = None,
+    access: str | None = None,
+    payload_hash: str | None = None,
+) -> dict[str, str]:
     """SigV4 headers for a request, as botocore computes them."""
     url = server.url + path
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
@@ -53,8 +61,9 @@ def sign(server: Server, method: str, path: str, body: bytes = b"", headers: dic
     return out
 
 
-def signed_request(server: Server, method: str, path: str, body: bytes = b"",
-                   headers: dict[str, str] | None = None, **kw: str) -> Response:
+def signed_request(
+    server: Server, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, **kw: str
+) -> Response:
     hdrs = sign(server, method, path, body, headers, **kw)
     if method in ("PUT", "POST") and "Content-Length" not in hdrs:
         hdrs["Content-Length"] = str(len(body))

@@ -32,28 +32,47 @@ def head_status(s3, bucket: str, key: str) -> int:
         return e.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def put_raw(server, path: str, body: bytes, payload_hash: str, extra: dict[str, str] | None = None,
-            secret: str | None = None, access: str | None = None, date: str | None = None,
-            wire_body: bytes | None = None) -> tuple[Response, dict]:
+def put_raw(
+    server,
+    path: str,
+    body: bytes,
+    payload_hash: str,
+    extra: dict[str, str] | None = None,
+    secret: str | None = None,
+    access: str | None = None,
+    date: str | None = None,
+    wire_body: bytes | None = None,
+) -> tuple[Response, dict]:
     date = date or amz_now()
     headers = {"host": f"127.0.0.1:{server.port}", **(extra or {})}
-    signed, seed, key, scope = sign("PUT", path, [], headers, payload_hash, access or server.access_key,
-                                    secret or server.secret_key, date)
+    signed, seed, key, scope = sign(
+        "PUT", path, [], headers, payload_hash, access or server.access_key, secret or server.secret_key, date
+    )
     wire = wire_body if wire_body is not None else body
     signed["content-length"] = str(len(wire))
     return send(server, "PUT", path, signed, wire), {"seed": seed, "key": key, "scope": scope, "date": date}
 
 
 def test_wrong_secret_and_unknown_key(server, s3, bucket: str) -> None:
-    bad = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=server.access_key,
-                       aws_secret_access_key="wrong-secret", region_name="us-east-1",
-                       config=Config(retries={"max_attempts": 1}))
+    bad = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key="wrong-secret",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
     with pytest.raises(ClientError) as e:
         bad.put_object(Bucket=bucket, Key="nope", Body=b"x")
     assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
-    unknown = boto3.client("s3", endpoint_url=server.url, aws_access_key_id="NOSUCHKEY",
-                           aws_secret_access_key="whatever", region_name="us-east-1",
-                           config=Config(retries={"max_attempts": 1}))
+    unknown = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id="NOSUCHKEY",
+        aws_secret_access_key="whatever",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
     with pytest.raises(ClientError) as e:
         unknown.put_object(Bucket=bucket, Key="nope", Body=b"x")
     assert e.value.response["Error"]["Code"] == "InvalidAccessKeyId"
@@ -67,11 +86,13 @@ def test_anonymous_is_denied(server, bucket: str) -> None:
 
 def test_skewed_clock(server, s3, bucket: str) -> None:
     body = b"late"
-    r, _ = put_raw(server, f"/{bucket}/skew", body, hashlib.sha256(body).hexdigest(),
-                   date=amz_now(dt.timedelta(minutes=-20)))
+    r, _ = put_raw(
+        server, f"/{bucket}/skew", body, hashlib.sha256(body).hexdigest(), date=amz_now(dt.timedelta(minutes=-20))
+    )
     assert r.status == 403 and b"RequestTimeTooSkewed" in r.body
-    r, _ = put_raw(server, f"/{bucket}/skew", body, hashlib.sha256(body).hexdigest(),
-                   date=amz_now(dt.timedelta(minutes=10)))
+    r, _ = put_raw(
+        server, f"/{bucket}/skew", body, hashlib.sha256(body).hexdigest(), date=amz_now(dt.timedelta(minutes=10))
+    )
     assert r.status == 200
 
 
@@ -87,18 +108,28 @@ def test_unsigned_payload(server, s3, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="unsigned")["Body"].read() == b"free body"
 
 
-def _streaming_put(server, bucket: str, key: str, data: bytes, mode: str, trailer: tuple[str, str] | None = None,
-                   tamper_chunk: int | None = None, truncate: int = 0) -> Response:
+def _streaming_put(
+    server,
+    bucket: str,
+    key: str,
+    data: bytes,
+    mode: str,
+    trailer: tuple[str, str] | None = None,
+    tamper_chunk: int | None = None,
+    truncate: int = 0,
+) -> Response:
     signed_chunks = mode.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
     extra = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
     if trailer:
         extra["x-amz-trailer"] = trailer[0]
     date = amz_now()
     headers = {"host": f"127.0.0.1:{server.port}", **extra}
-    hdrs, seed, key_, scope = sign("PUT", f"/{bucket}/{key}", [], headers, mode, server.access_key,
-                                   server.secret_key, date)
-    wire = chunked_body(data, 64 * 1024, seed, key_, date, scope, trailer=trailer, signed=signed_chunks,
-                        tamper_chunk=tamper_chunk)
+    hdrs, seed, key_, scope = sign(
+        "PUT", f"/{bucket}/{key}", [], headers, mode, server.access_key, server.secret_key, date
+    )
+    wire = chunked_body(
+        data, 64 * 1024, seed, key_, date, scope, trailer=trailer, signed=signed_chunks, tamper_chunk=tamper_chunk
+    )
     if truncate:
         wire = wire[:-truncate]
     hdrs["content-length"] = str(len(wire))
@@ -153,8 +184,13 @@ def test_presigned_urls(server, s3, bucket: str, version: str | None) -> None:
         assert r.read() == b"presigned data"
     put_url = signer.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "uploaded"}, ExpiresIn=60)
     # (urllib would add a form Content-Type, which a V2 signature covers: send none, like curl -T)
-    r = send(server, "PUT", put_url[len(server.url):], {"Host": f"127.0.0.1:{server.port}",
-                                                       "Content-Length": "17"}, b"via presigned put")
+    r = send(
+        server,
+        "PUT",
+        put_url[len(server.url) :],
+        {"Host": f"127.0.0.1:{server.port}", "Content-Length": "17"},
+        b"via presigned put",
+    )
     assert r.status == 200, r.body
     assert s3.get_object(Bucket=bucket, Key="uploaded")["Body"].read() == b"via presigned put"
     # tampering with the URL breaks it
@@ -181,29 +217,41 @@ def test_presigned_put_refuses_unsigned_headers(server, s3, bucket: str, version
     lock_bucket = f"lockp-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=lock_bucket, ObjectLockEnabledForBucket=True)
     s3.put_object(Bucket=bucket, Key="secret.txt", Body=b"not for the URL holder")
-    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for target, extra in ((bucket, {"x-amz-copy-source": f"/{bucket}/secret.txt"}),
-                          (bucket, {"x-amz-tagging": "owner=mallory"}),
-                          (lock_bucket, {"x-amz-object-lock-mode": "COMPLIANCE",
-                                         "x-amz-object-lock-retain-until-date": until}),
-                          (lock_bucket, {"x-amz-object-lock-legal-hold": "ON"})):
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for target, extra in (
+        (bucket, {"x-amz-copy-source": f"/{bucket}/secret.txt"}),
+        (bucket, {"x-amz-tagging": "owner=mallory"}),
+        (lock_bucket, {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": until}),
+        (lock_bucket, {"x-amz-object-lock-legal-hold": "ON"}),
+    ):
         key = f"dropbox-{uuid.uuid4().hex[:8]}"
         url = signer.generate_presigned_url("put_object", Params={"Bucket": target, "Key": key}, ExpiresIn=60)
         body = b"" if "x-amz-copy-source" in extra else b"upload"
-        r = send(server, "PUT", url[len(server.url):], {"Host": f"127.0.0.1:{server.port}",
-                                                       "Content-Length": str(len(body)), **extra}, body)
+        r = send(
+            server,
+            "PUT",
+            url[len(server.url) :],
+            {"Host": f"127.0.0.1:{server.port}", "Content-Length": str(len(body)), **extra},
+            body,
+        )
         if version:
             assert r.status == 400 and b"<Code>AccessDenied</Code>" in r.body, r.body
             assert b"There were headers present in the request which were not signed" in r.body
-        else:   # V2 signs every x-amz-* header (CanonicalizedAmzHeaders): an added one breaks the signature
+        else:  # V2 signs every x-amz-* header (CanonicalizedAmzHeaders): an added one breaks the signature
             assert r.status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.body, r.body
         assert head_status(s3, target, key) == 404, extra
     # headers the URL was made with are signed, and honoured
     key = f"tagged-{uuid.uuid4().hex[:8]}"
-    url = signer.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key, "Tagging": "a=b"},
-                                        ExpiresIn=60)
-    r = send(server, "PUT", url[len(server.url):], {"Host": f"127.0.0.1:{server.port}", "Content-Length": "2",
-                                                   "x-amz-tagging": "a=b"}, b"ok")
+    url = signer.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": key, "Tagging": "a=b"}, ExpiresIn=60
+    )
+    r = send(
+        server,
+        "PUT",
+        url[len(server.url) :],
+        {"Host": f"127.0.0.1:{server.port}", "Content-Length": "2", "x-amz-tagging": "a=b"},
+        b"ok",
+    )
     assert r.status == 200, r.body
     assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [{"Key": "a", "Value": "b"}]
 
@@ -229,8 +277,16 @@ def test_signed_request_refuses_unsigned_headers(server, s3, bucket: str) -> Non
     body = b"x"
     headers = {"host": f"127.0.0.1:{server.port}"}
     date = amz_now()
-    signed, *_ = sign("PUT", f"/{bucket}/added", [], headers, hashlib.sha256(body).hexdigest(),
-                      server.access_key, server.secret_key, date)
+    signed, *_ = sign(
+        "PUT",
+        f"/{bucket}/added",
+        [],
+        headers,
+        hashlib.sha256(body).hexdigest(),
+        server.access_key,
+        server.secret_key,
+        date,
+    )
     signed.update({"content-length": "1", "x-amz-tagging": "added=after-signing"})
     r = send(server, "PUT", f"/{bucket}/added", signed, body)
     assert r.status == 400 and b"which were not signed" in r.body, r.body

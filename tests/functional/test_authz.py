@@ -40,8 +40,9 @@ def user(server: Server, policies: list[str], prefix: str = "user") -> tuple[str
     return name, secret
 
 
-def unsigned(server: Server, method: str, path: str, headers: dict[str, str] | None = None,
-             body: bytes = b"") -> Response:
+def unsigned(
+    server: Server, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> Response:
     h = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
     if method in ("PUT", "POST"):
         h.setdefault("Content-Length", str(len(body)))
@@ -75,25 +76,28 @@ def test_unsigned_admin_reads_learn_nothing(server: Server) -> None:
         assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body, r.body
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/minio/admin/v3/info"),
-    ("GET", "/minio/admin/v3/list-users"),
-    ("PUT", "/minio/admin/v3/add-user?accessKey=someone"),
-    ("PUT", "/minio/admin/v3/set-user-status?accessKey=someone&status=enabled"),
-    ("POST", "/minio/admin/v3/idp/builtin/policy/attach"),
-    ("POST", "/minio/admin/v3/heal/"),
-    ("GET", "/minio/admin/s3gw/v1/info"),
-    ("POST", "/minio/admin/s3gw/v1/heal"),
-    ("PUT", "/minio/admin/s3gw/v1/maintenance?state=on"),
-    ("GET", "/minio/admin/s3gw/v1/backup"),
-    # unknown paths and methods: refused alike, not 501 naming the server
-    ("GET", "/minio/admin/v3/no-such-api"),
-    ("POST", "/minio/admin/v3/service?action=restart"),
-    ("DELETE", "/minio/admin/v3/info"),
-    ("PATCH", "/minio/admin/s3gw/v1/nope"),
-    ("GET", "/minio/admin/v2/info"),
-    ("OPTIONS", "/minio/admin/v3/list-users"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/minio/admin/v3/info"),
+        ("GET", "/minio/admin/v3/list-users"),
+        ("PUT", "/minio/admin/v3/add-user?accessKey=someone"),
+        ("PUT", "/minio/admin/v3/set-user-status?accessKey=someone&status=enabled"),
+        ("POST", "/minio/admin/v3/idp/builtin/policy/attach"),
+        ("POST", "/minio/admin/v3/heal/"),
+        ("GET", "/minio/admin/s3gw/v1/info"),
+        ("POST", "/minio/admin/s3gw/v1/heal"),
+        ("PUT", "/minio/admin/s3gw/v1/maintenance?state=on"),
+        ("GET", "/minio/admin/s3gw/v1/backup"),
+        # unknown paths and methods: refused alike, not 501 naming the server
+        ("GET", "/minio/admin/v3/no-such-api"),
+        ("POST", "/minio/admin/v3/service?action=restart"),
+        ("DELETE", "/minio/admin/v3/info"),
+        ("PATCH", "/minio/admin/s3gw/v1/nope"),
+        ("GET", "/minio/admin/v2/info"),
+        ("OPTIONS", "/minio/admin/v3/list-users"),
+    ],
+)
 def test_unsigned_admin_calls_are_denied(server: Server, method: str, path: str) -> None:
     r = unsigned(server, method, path)
     assert r.status == 403, (r.status, r.body)
@@ -155,11 +159,15 @@ def test_readonly_user_cannot_make_itself_admin(server: Server) -> None:
     name, secret = user(server, ["readonly"], "ro")
     me = OpsClient(server.url, name, secret)
     with pytest.raises(AdminFailed) as e:
-        me.add_user(name, secret, ["consoleAdmin"])        # {"secretKey", "policy": "consoleAdmin", "status"}
+        me.add_user(name, secret, ["consoleAdmin"])  # {"secretKey", "policy": "consoleAdmin", "status"}
     assert (e.value.status, e.value.code) == (403, "AccessDenied")
-    with pytest.raises(AdminFailed) as e:                   # nor disable (or re-enable) itself
-        me.call("PUT", "/minio/admin/v3/add-user", {"accessKey": name},
-                encrypt_data(secret, json.dumps({"secretKey": secret, "status": "disabled"}).encode()))
+    with pytest.raises(AdminFailed) as e:  # nor disable (or re-enable) itself
+        me.call(
+            "PUT",
+            "/minio/admin/v3/add-user",
+            {"accessKey": name},
+            encrypt_data(secret, json.dumps({"secretKey": secret, "status": "disabled"}).encode()),
+        )
     assert (e.value.status, e.value.code) == (403, "AccessDenied")
     info = root_api(server).user_info(name)
     assert info["policyName"] == "readonly" and info["status"] == "enabled"
@@ -190,8 +198,15 @@ def test_self_service_changes_only_its_own_secret(server: Server, mc_bin: str, t
 def test_create_user_alone_cannot_grant_policies(server: Server) -> None:
     """admin:CreateUser without admin:AttachUserOrGroupPolicy creates users but attaches nothing."""
     policy = unique("usermgr")
-    root_api(server).create_policy(policy, json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["admin:CreateUser", "admin:GetUser"]}]}).encode())
+    root_api(server).create_policy(
+        policy,
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["admin:CreateUser", "admin:GetUser"]}],
+            }
+        ).encode(),
+    )
     mgr_name, mgr_secret = user(server, [policy], "mgr")
     mgr = OpsClient(server.url, mgr_name, mgr_secret)
     minted = unique("minted")
@@ -207,22 +222,36 @@ def test_create_user_alone_cannot_grant_policies(server: Server) -> None:
 
 def test_explicit_deny_forbids_self_service(server: Server) -> None:
     policy = unique("no-self")
-    root_api(server).create_policy(policy, json.dumps({"Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::*"]},
-        {"Effect": "Deny", "Action": ["admin:CreateUser"]}]}).encode())
+    root_api(server).create_policy(
+        policy,
+        json.dumps(
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::*"]},
+                    {"Effect": "Deny", "Action": ["admin:CreateUser"]},
+                ]
+            }
+        ).encode(),
+    )
     name, secret = user(server, [policy], "denied")
     with pytest.raises(AdminFailed) as e:
         OpsClient(server.url, name, secret).add_user(name, "another-secret-1")
     assert e.value.code == "AccessDenied"
-    assert OpsClient(server.url, name, secret).user_info(name)["status"] == "enabled"   # GetUser: not denied
+    assert OpsClient(server.url, name, secret).user_info(name)["status"] == "enabled"  # GetUser: not denied
 
 
 # --------------------------------------------------------------------------- S3: headers that need their API's action
 
 
 def client_of(server: Server, name: str, secret: str):
-    return boto3.client("s3", endpoint_url=server.url, aws_access_key_id=name, aws_secret_access_key=secret,
-                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id=name,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 def policy_user(server: Server, statements: list[dict], prefix: str = "pol") -> tuple[str, str]:
@@ -242,7 +271,7 @@ def lock_bucket(s3) -> str:
 
 
 def in_a_day() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
 
 def test_writeonly_cannot_lock_or_tag(server: Server, s3) -> None:
@@ -250,9 +279,11 @@ def test_writeonly_cannot_lock_or_tag(server: Server, s3) -> None:
     after), a legal hold or tags: each needs its own API's action too."""
     b = lock_bucket(s3)
     wo = client_of(server, *user(server, ["writeonly"], "wo"))
-    for extra in ({"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
-                  {"ObjectLockLegalHoldStatus": "ON"},
-                  {"Tagging": "team=red"}):
+    for extra in (
+        {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
+        {"ObjectLockLegalHoldStatus": "ON"},
+        {"Tagging": "team=red"},
+    ):
         key = unique("k")
         with pytest.raises(ClientError) as e:
             wo.put_object(Bucket=b, Key=key, Body=b"x", **extra)
@@ -263,13 +294,31 @@ def test_writeonly_cannot_lock_or_tag(server: Server, s3) -> None:
         with pytest.raises(ClientError) as e:
             wo.create_multipart_upload(Bucket=b, Key=key, **extra)
         assert code(e) == "AccessDenied", extra
-    wo.put_object(Bucket=b, Key="plain", Body=b"x")                 # the PUT itself is still allowed
+    wo.put_object(Bucket=b, Key="plain", Body=b"x")  # the PUT itself is still allowed
     assert "ObjectLockMode" not in s3.head_object(Bucket=b, Key="plain")
     # with the actions, the same headers work
-    rw = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"], "Action": [
-        "s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:PutObjectTagging"]}]))
-    rw.put_object(Bucket=b, Key="locked", Body=b"x", ObjectLockMode="GOVERNANCE",
-                  ObjectLockRetainUntilDate=in_a_day(), ObjectLockLegalHoldStatus="ON", Tagging="team=red")
+    rw = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {
+                    "Effect": "Allow",
+                    "Resource": [f"arn:aws:s3:::{b}/*"],
+                    "Action": ["s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:PutObjectTagging"],
+                }
+            ],
+        ),
+    )
+    rw.put_object(
+        Bucket=b,
+        Key="locked",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=in_a_day(),
+        ObjectLockLegalHoldStatus="ON",
+        Tagging="team=red",
+    )
     head = s3.head_object(Bucket=b, Key="locked")
     assert head["ObjectLockMode"] == "GOVERNANCE" and head["ObjectLockLegalHoldStatus"] == "ON"
 
@@ -281,9 +330,11 @@ def test_copy_needs_the_header_actions_and_the_source(server: Server, s3) -> Non
     rd = [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [f"arn:aws:s3:::{b}/*"]}]
     cp = client_of(server, *policy_user(server, rd, "copier"))
     cp.copy_object(Bucket=b, Key="dst", CopySource={"Bucket": b, "Key": "src"})
-    for extra in ({"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
-                  {"ObjectLockLegalHoldStatus": "ON"},
-                  {"Tagging": "a=b", "TaggingDirective": "REPLACE"}):
+    for extra in (
+        {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": in_a_day()},
+        {"ObjectLockLegalHoldStatus": "ON"},
+        {"Tagging": "a=b", "TaggingDirective": "REPLACE"},
+    ):
         with pytest.raises(ClientError) as e:
             cp.copy_object(Bucket=b, Key="dst2", CopySource={"Bucket": b, "Key": "src"}, **extra)
         assert code(e) == "AccessDenied", extra
@@ -293,8 +344,9 @@ def test_copy_needs_the_header_actions_and_the_source(server: Server, s3) -> Non
     assert code(e) == "AccessDenied"
     up = cp.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
     with pytest.raises(ClientError) as e:
-        cp.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1,
-                            CopySource={"Bucket": b, "Key": "src", "VersionId": v1})
+        cp.upload_part_copy(
+            Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src", "VersionId": v1}
+        )
     assert code(e) == "AccessDenied"
     cp.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src"})
     rdv = [{**rd[0], "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]}]
@@ -313,32 +365,59 @@ def test_bypass_governance_needs_its_action(server: Server, s3) -> None:
     honoured: the GOVERNANCE lock holds and the answer is AccessDenied (AWS)."""
     b = lock_bucket(s3)
     until = in_a_day()
-    v = s3.put_object(Bucket=b, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE",
-                      ObjectLockRetainUntilDate=until)["VersionId"]
+    v = s3.put_object(Bucket=b, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)[
+        "VersionId"
+    ]
     free = s3.put_object(Bucket=b, Key="free", Body=b"f")["VersionId"]
-    deleter = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
-                                                       "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion",
-                                                                  "s3:PutObjectRetention"]}]))
+    deleter = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {
+                    "Effect": "Allow",
+                    "Resource": [f"arn:aws:s3:::{b}/*"],
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention"],
+                }
+            ],
+        ),
+    )
     with pytest.raises(ClientError) as e:
         deleter.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
     assert code(e) == "AccessDenied"
-    with pytest.raises(ClientError) as e:                       # without the header: MinIO's ObjectLocked
+    with pytest.raises(ClientError) as e:  # without the header: MinIO's ObjectLocked
         deleter.delete_object(Bucket=b, Key="gov", VersionId=v)
     assert code(e) == "InvalidRequest"
-    res = deleter.delete_objects(Bucket=b, BypassGovernanceRetention=True,
-                                 Delete={"Objects": [{"Key": "gov", "VersionId": v}]})
+    res = deleter.delete_objects(
+        Bucket=b, BypassGovernanceRetention=True, Delete={"Objects": [{"Key": "gov", "VersionId": v}]}
+    )
     assert [(x["Key"], x["Code"]) for x in res.get("Errors", [])] == [("gov", "AccessDenied")]
-    with pytest.raises(ClientError) as e:                       # nor shorten the retention with it
-        deleter.put_object_retention(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True,
-                                     Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)})
+    with pytest.raises(ClientError) as e:  # nor shorten the retention with it
+        deleter.put_object_retention(
+            Bucket=b,
+            Key="gov",
+            VersionId=v,
+            BypassGovernanceRetention=True,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)},
+        )
     assert code(e) == "AccessDenied"
     assert s3.head_object(Bucket=b, Key="gov", VersionId=v)["ObjectLockMode"] == "GOVERNANCE"
     # the header on an object that is not locked changes nothing
     deleter.delete_object(Bucket=b, Key="free", VersionId=free, BypassGovernanceRetention=True)
     # with the action, the bypass works
-    bypasser = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{b}/*"],
-                                                        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion",
-                                                                   "s3:BypassGovernanceRetention"]}]))
+    bypasser = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {
+                    "Effect": "Allow",
+                    "Resource": [f"arn:aws:s3:::{b}/*"],
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+                }
+            ],
+        ),
+    )
     bypasser.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=b, Key="gov", VersionId=v)
@@ -354,32 +433,70 @@ def test_a_named_version_needs_the_version_action(server: Server, s3, bucket: st
     s3.put_object(Bucket=bucket, Key="k", Body=b"new")
     ro = client_of(server, *user(server, ["readonly"], "ro"))
     assert ro.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
-    for call in (lambda c: c.get_object(Bucket=bucket, Key="k", VersionId=old),
-                 lambda c: c.head_object(Bucket=bucket, Key="k", VersionId=old)):
+    for call in (
+        lambda c: c.get_object(Bucket=bucket, Key="k", VersionId=old),
+        lambda c: c.head_object(Bucket=bucket, Key="k", VersionId=old),
+    ):
         with pytest.raises(ClientError) as e:
             call(ro)
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    reader = client_of(server, *policy_user(server, [{"Effect": "Allow", "Resource": [f"arn:aws:s3:::{bucket}/*"],
-                                                      "Action": ["s3:GetObject", "s3:GetObjectVersion"]}]))
+    reader = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {
+                    "Effect": "Allow",
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                }
+            ],
+        ),
+    )
     assert reader.get_object(Bucket=bucket, Key="k", VersionId=old)["Body"].read() == b"old"
     # a Deny of s3:GetObject holds whatever version is asked for
-    denied = client_of(server, *policy_user(server, [
-        {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObjectVersion"]},
-        {"Effect": "Deny", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObject"]}]))
+    denied = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObjectVersion"]},
+                {"Effect": "Deny", "Resource": [f"arn:aws:s3:::{bucket}/*"], "Action": ["s3:GetObject"]},
+            ],
+        ),
+    )
     with pytest.raises(ClientError) as e:
         denied.get_object(Bucket=bucket, Key="k", VersionId=old)
     assert code(e) == "AccessDenied"
     # anonymous callers of a public bucket delete (a delete marker) but never a version
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Resource": [f"arn:aws:s3:::{bucket}/*"],
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}]}))
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": ["*"]},
+                        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    }
+                ],
+            }
+        ),
+    )
     r = unsigned(server, "DELETE", f"/{bucket}/k?versionId={old}")
     assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body
     body = f"<Delete><Object><Key>k</Key><VersionId>{old}</VersionId></Object></Delete>".encode()
-    r = unsigned(server, "POST", f"/{bucket}?delete", {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()},
-                 body)
+    r = unsigned(
+        server,
+        "POST",
+        f"/{bucket}?delete",
+        {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()},
+        body,
+    )
     assert r.status == 200 and b"<Code>AccessDenied</Code>" in r.body, r.body
-    assert unsigned(server, "DELETE", f"/{bucket}/k").status == 204          # a delete marker
+    assert unsigned(server, "DELETE", f"/{bucket}/k").status == 204  # a delete marker
     assert s3.get_object(Bucket=bucket, Key="k", VersionId=old)["Body"].read() == b"old"
     s3.delete_bucket_policy(Bucket=bucket)
 
@@ -387,17 +504,29 @@ def test_a_named_version_needs_the_version_action(server: Server, s3, bucket: st
 def test_delete_objects_is_authorised_per_key(server: Server, s3, bucket: str) -> None:
     for key in ("tmp/a", "tmp/b", "keep/c"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-    cleaner = client_of(server, *policy_user(server, [
-        {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/*"]},
-        {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/b"]}]))
+    cleaner = client_of(
+        server,
+        *policy_user(
+            server,
+            [
+                {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/*"]},
+                {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tmp/b"]},
+            ],
+        ),
+    )
     res = cleaner.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in ("tmp/a", "tmp/b", "keep/c")]})
     assert [d["Key"] for d in res.get("Deleted", [])] == ["tmp/a"]
-    assert sorted((x["Key"], x["Code"]) for x in res["Errors"]) == [("keep/c", "AccessDenied"), ("tmp/b", "AccessDenied")]
+    assert sorted((x["Key"], x["Code"]) for x in res["Errors"]) == [
+        ("keep/c", "AccessDenied"),
+        ("tmp/b", "AccessDenied"),
+    ]
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["keep/c", "tmp/b"]
     # a user with no delete right at all gets an error per key, not a refused request
     ro = client_of(server, *user(server, ["readonly"], "ro"))
     res = ro.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "keep/c"}], "Quiet": True})
-    assert [(x["Key"], x["Code"], x["Message"]) for x in res["Errors"]] == [("keep/c", "AccessDenied", "Access Denied.")]
+    assert [(x["Key"], x["Code"], x["Message"]) for x in res["Errors"]] == [
+        ("keep/c", "AccessDenied", "Access Denied.")
+    ]
 
 
 def test_policy_attach_needs_a_list_of_policies(server: Server) -> None:
@@ -406,7 +535,11 @@ def test_policy_attach_needs_a_list_of_policies(server: Server) -> None:
     name, _ = user(server, [], "assoc")
     root = root_api(server)
     with pytest.raises(AdminFailed) as e:
-        root.call("POST", "/minio/admin/v3/idp/builtin/policy/attach", {},
-                  encrypt_data(server.secret_key, json.dumps({"policies": "readonly", "user": name}).encode()))
+        root.call(
+            "POST",
+            "/minio/admin/v3/idp/builtin/policy/attach",
+            {},
+            encrypt_data(server.secret_key, json.dumps({"policies": "readonly", "user": name}).encode()),
+        )
     assert (e.value.status, e.value.code) == (400, "XMinioAdminConfigBadJSON")
     assert root.user_info(name).get("policyName", "") == ""

@@ -33,10 +33,15 @@ class Matrix:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.world = M.World.named("mx")
-        self.root = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=server.access_key,
-                                 aws_secret_access_key=server.secret_key, region_name="us-east-1",
-                                 config=Config(retries={"max_attempts": 1}))
-        self.keys: dict[str, tuple[str, str, str | None]] = {}    # caller -> access, secret, session token
+        self.root = boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            aws_access_key_id=server.access_key,
+            aws_secret_access_key=server.secret_key,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        self.keys: dict[str, tuple[str, str, str | None]] = {}  # caller -> access, secret, session token
 
     def setup(self) -> None:
         w, s3 = self.world, self.root
@@ -69,8 +74,9 @@ class Matrix:
         else:
             access, secret, token = self.keys[c.name]
             extra = {"x-amz-security-token": token} if token else {}
-            headers = sign(self.server, req.method, path, req.body, {**req.headers, **extra}, access=access,
-                           secret=secret)
+            headers = sign(
+                self.server, req.method, path, req.body, {**req.headers, **extra}, access=access, secret=secret
+            )
             if req.method in ("PUT", "POST"):
                 headers["Content-Length"] = str(len(req.body))
         r = send(self.server, req.method, path, headers, req.body)
@@ -82,17 +88,31 @@ class Matrix:
             fields = {"key": req.form_key}
         else:
             access, secret, token = self.keys[c.name]
-            client = boto3.client("s3", endpoint_url=self.server.url, aws_access_key_id=access,
-                                  aws_secret_access_key=secret, aws_session_token=token, region_name="us-east-1")
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.server.url,
+                aws_access_key_id=access,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+                region_name="us-east-1",
+            )
             fields = client.generate_presigned_post(bucket, req.form_key)["fields"]
         body = bytearray()
         for name, value in fields.items():
             body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         body += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n').encode()
         body += b"form\r\n" + f"--{BOUNDARY}--\r\n".encode()
-        r = send(self.server, "POST", "/" + quote(bucket), {
-            "Host": f"127.0.0.1:{self.server.port}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-            "Content-Length": str(len(body))}, bytes(body))
+        r = send(
+            self.server,
+            "POST",
+            "/" + quote(bucket),
+            {
+                "Host": f"127.0.0.1:{self.server.port}",
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                "Content-Length": str(len(body)),
+            },
+            bytes(body),
+        )
         return r.status, r.body
 
 
@@ -109,10 +129,19 @@ def make_caller(server: Server, admin: OpsClient, c: M.Caller, w: M.World) -> tu
         cred = admin.add_svcacct({"targetUser": name, "policy": c.own_documents(w)[0]})
         return cred["accessKey"], cred["secretKey"], None
     if c.kind == "sts":
-        sts = boto3.client("sts", endpoint_url=server.url, aws_access_key_id=name, aws_secret_access_key=secret,
-                           region_name="us-east-1")
-        cred = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/matrix", RoleSessionName="matrix",
-                               DurationSeconds=43200, Policy=M.json_policy(c.own_documents(w)[0]))["Credentials"]
+        sts = boto3.client(
+            "sts",
+            endpoint_url=server.url,
+            aws_access_key_id=name,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+        cred = sts.assume_role(
+            RoleArn="arn:aws:iam::123456789012:role/matrix",
+            RoleSessionName="matrix",
+            DurationSeconds=43200,
+            Policy=M.json_policy(c.own_documents(w)[0]),
+        )["Credentials"]
         return cred["AccessKeyId"], cred["SecretAccessKey"], cred["SessionToken"]
     return name, secret, None
 
@@ -141,6 +170,7 @@ def test_cell(matrix: Matrix, caller: M.Caller, row: M.Row, target: M.Target) ->
         if row.restore:
             matrix.restore()
     got = M.outcome(req, status, body)
-    assert got == want, (f"{caller.name} {req.method} {req.path}?{urlencode(req.query)}: expected {want}, got "
-                         f"{status} {body[:300]!r}\nneeds: {M.explain(caller, row, matrix.world, target)}")
-
+    assert got == want, (
+        f"{caller.name} {req.method} {req.path}?{urlencode(req.query)}: expected {want}, got "
+        f"{status} {body[:300]!r}\nneeds: {M.explain(caller, row, matrix.world, target)}"
+    )

@@ -36,8 +36,14 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def client(gw: Server, access: str | None = ACCESS_KEY, secret: str | None = SECRET_KEY):
     extra = {"signature_version": UNSIGNED} if access is None else {}
-    return boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
-                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}, **extra))
+    return boto3.client(
+        "s3",
+        endpoint_url=gw.url,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, **extra),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +61,9 @@ def bucket(root) -> str:
     return name
 
 
-def anon(gw: Server, path: str, method: str = "GET", body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def anon(
+    gw: Server, path: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """An unsigned request, as a browser or curl sends it."""
     req = urllib.request.Request(gw.url + path, method=method, data=body, headers=headers or {})
     try:
@@ -90,46 +97,86 @@ def test_put_get_status_delete(root, bucket: str) -> None:
     r = root.put_bucket_policy(Bucket=bucket, Policy=json.dumps(doc))
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
     got = json.loads(root.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert got == {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"], "Resource": [f"{ARN}{bucket}/pub/*"]}]}
+    assert got == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{ARN}{bucket}/pub/*"],
+            }
+        ],
+    }
     assert root.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
     r = root.delete_bucket_policy(Bucket=bucket)
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
     with pytest.raises(ClientError) as e:
         root.get_bucket_policy(Bucket=bucket)
     assert code_of(e.value) == "NoSuchBucketPolicy"
-    root.delete_bucket_policy(Bucket=bucket)       # none: still 204, as S3 and MinIO
+    root.delete_bucket_policy(Bucket=bucket)  # none: still 204, as S3 and MinIO
 
 
-@pytest.mark.parametrize("policy,message", [
-    (b"{not json", "not valid JSON"),
-    (json.dumps({"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "elsewhere/*")]}).encode(),
-     "Policy has invalid resource"),
-    (json.dumps({"Statement": [everyone("s3:GetObject", ARN + "*")]}).encode(),
-     "The policy must contain a valid version string"),
-    (json.dumps({"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "*", Condition={
-        "IpAddress": {"aws:SourceIp": "nowhere"}})]}).encode(), "must be CIDR string"),
-    (json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-                                                         "Resource": ARN + "*"}]}).encode(), "Principal"),
-])
+@pytest.mark.parametrize(
+    "policy,message",
+    [
+        (b"{not json", "not valid JSON"),
+        (
+            json.dumps(
+                {"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "elsewhere/*")]}
+            ).encode(),
+            "Policy has invalid resource",
+        ),
+        (
+            json.dumps({"Statement": [everyone("s3:GetObject", ARN + "*")]}).encode(),
+            "The policy must contain a valid version string",
+        ),
+        (
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        everyone("s3:GetObject", ARN + "*", Condition={"IpAddress": {"aws:SourceIp": "nowhere"}})
+                    ],
+                }
+            ).encode(),
+            "must be CIDR string",
+        ),
+        (
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": ARN + "*"}],
+                }
+            ).encode(),
+            "Principal",
+        ),
+    ],
+)
 def test_malformed_policies(root, bucket: str, policy: bytes, message: str) -> None:
     with pytest.raises(ClientError) as e:
         root.put_bucket_policy(Bucket=bucket, Policy=policy.decode())
     assert code_of(e.value) == "MalformedPolicy" and message in e.value.response["Error"]["Message"]
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError):
-        root.get_bucket_policy(Bucket=bucket)                   # nothing was stored
+        root.get_bucket_policy(Bucket=bucket)  # nothing was stored
 
 
 def test_size_and_missing_bucket(root, bucket: str) -> None:
-    big = {"Version": "2012-10-17", "Statement": [
-        everyone("s3:GetObject", f"{ARN}{bucket}/{'x' * 200}{i}") for i in range(100)]}
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [everyone("s3:GetObject", f"{ARN}{bucket}/{'x' * 200}{i}") for i in range(100)],
+    }
     with pytest.raises(ClientError) as e:
         root.put_bucket_policy(Bucket=bucket, Policy=json.dumps(big))
     assert code_of(e.value) == "PolicyTooLarge"
     with pytest.raises(ClientError) as e:
-        root.put_bucket_policy(Bucket="no-such-bucket-here", Policy=json.dumps(
-            {"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "no-such-bucket-here/*")]}))
+        root.put_bucket_policy(
+            Bucket="no-such-bucket-here",
+            Policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "no-such-bucket-here/*")]}
+            ),
+        )
     assert code_of(e.value) == "NoSuchBucket"
 
 
@@ -149,26 +196,34 @@ def test_policy_goes_with_its_bucket(root) -> None:
 
 
 def test_anonymous_download(gw: Server, root, bucket: str) -> None:
-    assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 403                   # no policy: refused
-    put_policy(root, bucket, everyone(["s3:GetBucketLocation", "s3:ListBucket"], ARN + bucket),
-               everyone("s3:GetObject", f"{ARN}{bucket}/*"))
+    assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 403  # no policy: refused
+    put_policy(
+        root,
+        bucket,
+        everyone(["s3:GetBucketLocation", "s3:ListBucket"], ARN + bucket),
+        everyone("s3:GetObject", f"{ARN}{bucket}/*"),
+    )
     assert anon(gw, f"/{bucket}/pub/a.txt") == (200, b"public a")
     assert anon(gw, f"/{bucket}/pub/a.txt", "HEAD")[0] == 200
     status, body = anon(gw, f"/{bucket}?list-type=2")
     assert status == 200 and b"<Key>top.txt</Key>" in body
-    assert anon(gw, f"/{bucket}/pub/new.txt", "PUT", b"no")[0] == 403      # download is not upload
+    assert anon(gw, f"/{bucket}/pub/new.txt", "PUT", b"no")[0] == 403  # download is not upload
     assert anon(gw, f"/{bucket}/top.txt", "DELETE")[0] == 403
-    assert anon(gw, "/")[0] == 403                                        # ListBuckets never anonymous
+    assert anon(gw, "/")[0] == 403  # ListBuckets never anonymous
     unsigned = client(gw, None, None)
     assert unsigned.get_object(Bucket=bucket, Key="top.txt")["Body"].read() == b"top"
     # a Deny statement wins over the Allow
-    put_policy(root, bucket, everyone("s3:GetObject", f"{ARN}{bucket}/*"),
-               everyone("s3:GetObject", f"{ARN}{bucket}/secret/*", effect="Deny"))
+    put_policy(
+        root,
+        bucket,
+        everyone("s3:GetObject", f"{ARN}{bucket}/*"),
+        everyone("s3:GetObject", f"{ARN}{bucket}/secret/*", effect="Deny"),
+    )
     assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 200
     assert anon(gw, f"/{bucket}/secret/b.txt")[0] == 403
-    assert root.get_object(Bucket=bucket, Key="secret/b.txt")["Body"].read() == b"secret b"   # root: always
+    assert root.get_object(Bucket=bucket, Key="secret/b.txt")["Body"].read() == b"secret b"  # root: always
     root.delete_bucket_policy(Bucket=bucket)
-    assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 403                    # seen at once
+    assert anon(gw, f"/{bucket}/pub/a.txt")[0] == 403  # seen at once
 
 
 def test_anonymous_upload(gw: Server, root, bucket: str) -> None:
@@ -176,7 +231,7 @@ def test_anonymous_upload(gw: Server, root, bucket: str) -> None:
     assert anon(gw, f"/{bucket}/inbox/drop.txt", "PUT", b"dropped")[0] == 200
     assert root.get_object(Bucket=bucket, Key="inbox/drop.txt")["Body"].read() == b"dropped"
     assert anon(gw, f"/{bucket}/elsewhere.txt", "PUT", b"x")[0] == 403
-    assert anon(gw, f"/{bucket}/inbox/drop.txt")[0] == 403                # upload is not download
+    assert anon(gw, f"/{bucket}/inbox/drop.txt")[0] == 403  # upload is not download
     # a digest an anonymous uploader sends is verified like a signer's
     status, body = anon(gw, f"/{bucket}/inbox/bad.txt", "PUT", b"body", {"x-amz-content-sha256": "0" * 64})
     assert status == 400 and b"XAmzContentSHA256Mismatch" in body
@@ -185,20 +240,22 @@ def test_anonymous_upload(gw: Server, root, bucket: str) -> None:
 
 
 def test_prefix_scoped_listing(gw: Server, root, bucket: str) -> None:
-    put_policy(root, bucket,
-               everyone("s3:ListBucket", ARN + bucket, Condition={"StringLike": {"s3:prefix": "pub/*"}}),
-               everyone("s3:GetObject", f"{ARN}{bucket}/pub/*"))
+    put_policy(
+        root,
+        bucket,
+        everyone("s3:ListBucket", ARN + bucket, Condition={"StringLike": {"s3:prefix": "pub/*"}}),
+        everyone("s3:GetObject", f"{ARN}{bucket}/pub/*"),
+    )
     status, body = anon(gw, f"/{bucket}?list-type=2&prefix=pub/")
     assert status == 200 and b"<Key>pub/a.txt</Key>" in body and b"secret" not in body
-    assert anon(gw, f"/{bucket}?list-type=2")[0] == 403                  # no prefix: not allowed
+    assert anon(gw, f"/{bucket}?list-type=2")[0] == 403  # no prefix: not allowed
     assert anon(gw, f"/{bucket}?list-type=2&prefix=secret/")[0] == 403
-    assert anon(gw, f"/{bucket}?prefix=pub/x")[0] == 200                  # ListObjects (v1) too
+    assert anon(gw, f"/{bucket}?prefix=pub/x")[0] == 200  # ListObjects (v1) too
     assert anon(gw, f"/{bucket}/secret/b.txt")[0] == 403
 
 
 def test_conditions_from_the_request(gw: Server, root, bucket: str) -> None:
-    loopback = everyone("s3:GetObject", f"{ARN}{bucket}/*",
-                        Condition={"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    loopback = everyone("s3:GetObject", f"{ARN}{bucket}/*", Condition={"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
     put_policy(root, bucket, loopback)
     assert anon(gw, f"/{bucket}/top.txt")[0] == 200
     put_policy(root, bucket, {**loopback, "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}})
@@ -206,24 +263,40 @@ def test_conditions_from_the_request(gw: Server, root, bucket: str) -> None:
     # X-Forwarded-For is not believed unless the peer is a configured trusted proxy
     assert anon(gw, f"/{bucket}/top.txt", headers={"X-Forwarded-For": "203.0.113.9"})[0] == 403
     # plain HTTP: a Deny unless aws:SecureTransport refuses it
-    put_policy(root, bucket, everyone("s3:GetObject", f"{ARN}{bucket}/*"),
-               everyone("s3:*", f"{ARN}{bucket}/*", effect="Deny",
-                        Condition={"Bool": {"aws:SecureTransport": "false"}}))
+    put_policy(
+        root,
+        bucket,
+        everyone("s3:GetObject", f"{ARN}{bucket}/*"),
+        everyone("s3:*", f"{ARN}{bucket}/*", effect="Deny", Condition={"Bool": {"aws:SecureTransport": "false"}}),
+    )
     assert anon(gw, f"/{bucket}/top.txt")[0] == 403
     # user agent and referer
-    put_policy(root, bucket, everyone("s3:GetObject", f"{ARN}{bucket}/*",
-                                      Condition={"StringLike": {"aws:Referer": "https://example.com/*"}}))
+    put_policy(
+        root,
+        bucket,
+        everyone(
+            "s3:GetObject", f"{ARN}{bucket}/*", Condition={"StringLike": {"aws:Referer": "https://example.com/*"}}
+        ),
+    )
     assert anon(gw, f"/{bucket}/top.txt")[0] == 403
     assert anon(gw, f"/{bucket}/top.txt", headers={"Referer": "https://example.com/page"})[0] == 200
     # s3:ExistingObjectTag: the tags the object has
     root.put_object(Bucket=bucket, Key="tagged.txt", Body=b"t", Tagging="share=yes")
-    put_policy(root, bucket, everyone("s3:GetObject", f"{ARN}{bucket}/*",
-                                      Condition={"StringEquals": {"s3:ExistingObjectTag/share": "yes"}}))
+    put_policy(
+        root,
+        bucket,
+        everyone("s3:GetObject", f"{ARN}{bucket}/*", Condition={"StringEquals": {"s3:ExistingObjectTag/share": "yes"}}),
+    )
     assert anon(gw, f"/{bucket}/tagged.txt")[0] == 200
     assert anon(gw, f"/{bucket}/top.txt")[0] == 403
     # s3:x-amz-* headers of an upload
-    put_policy(root, bucket, everyone("s3:PutObject", f"{ARN}{bucket}/*",
-                                      Condition={"StringEquals": {"s3:x-amz-storage-class": "STANDARD"}}))
+    put_policy(
+        root,
+        bucket,
+        everyone(
+            "s3:PutObject", f"{ARN}{bucket}/*", Condition={"StringEquals": {"s3:x-amz-storage-class": "STANDARD"}}
+        ),
+    )
     assert anon(gw, f"/{bucket}/sc.txt", "PUT", b"x", {"x-amz-storage-class": "STANDARD"})[0] == 200
     assert anon(gw, f"/{bucket}/sc.txt", "PUT", b"x")[0] == 403
 
@@ -235,8 +308,11 @@ def test_trusted_proxy(tmp_path, root) -> None:
         name = f"pol-{uuid.uuid4().hex[:10]}"
         s3.create_bucket(Bucket=name)
         s3.put_object(Bucket=name, Key="k", Body=b"k")
-        put_policy(s3, name, everyone("s3:GetObject", f"{ARN}{name}/*",
-                                      Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}))
+        put_policy(
+            s3,
+            name,
+            everyone("s3:GetObject", f"{ARN}{name}/*", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
+        )
         assert anon(srv, f"/{name}/k")[0] == 403
         assert anon(srv, f"/{name}/k", headers={"X-Forwarded-For": "203.0.113.9"})[0] == 200
         # a client's own X-Forwarded-For entry in front of the proxy's does not count
@@ -256,14 +332,25 @@ def test_users_and_bucket_policies_combine(gw: Server, root, bucket: str) -> Non
     with pytest.raises(ClientError) as e:
         alice.put_object(Bucket=bucket, Key="alice.txt", Body=b"a")
     assert code_of(e.value) == "AccessDenied"
-    put_policy(root, bucket,
-               {"Effect": "Allow", "Principal": {"AWS": ["pol-alice"]}, "Action": "s3:PutObject",
-                "Resource": f"{ARN}{bucket}/*"},
-               {"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject",
-                "Resource": f"{ARN}{bucket}/secret/*"})
-    alice.put_object(Bucket=bucket, Key="alice.txt", Body=b"a")               # the bucket policy grants it
+    put_policy(
+        root,
+        bucket,
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ["pol-alice"]},
+            "Action": "s3:PutObject",
+            "Resource": f"{ARN}{bucket}/*",
+        },
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": ["*"]},
+            "Action": "s3:GetObject",
+            "Resource": f"{ARN}{bucket}/secret/*",
+        },
+    )
+    alice.put_object(Bucket=bucket, Key="alice.txt", Body=b"a")  # the bucket policy grants it
     with pytest.raises(ClientError) as e:
-        bob.get_object(Bucket=bucket, Key="secret/b.txt")                     # the bucket's Deny beats readwrite
+        bob.get_object(Bucket=bucket, Key="secret/b.txt")  # the bucket's Deny beats readwrite
     assert code_of(e.value) == "AccessDenied"
     assert bob.get_object(Bucket=bucket, Key="pub/a.txt")["Body"].read() == b"public a"
     # a user may not change the policy without s3:PutBucketPolicy
@@ -275,23 +362,35 @@ def test_users_and_bucket_policies_combine(gw: Server, root, bucket: str) -> Non
 def test_identity_policy_conditions(gw: Server, root, bucket: str) -> None:
     """User policies with a Condition are accepted and enforced (they were refused before)."""
     ops = OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{ARN}{bucket}/*",
-         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"{ARN}{bucket}",
-         "Condition": {"StringEquals": {"s3:prefix": "pub/"}}}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{ARN}{bucket}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"{ARN}{bucket}",
+                "Condition": {"StringEquals": {"s3:prefix": "pub/"}},
+            },
+        ],
+    }
     ops.create_policy("pol-office", json.dumps(doc).encode())
     ops.add_user("pol-carol", "pol-carol-secret", ["pol-office"])
     carol = client(gw, "pol-carol", "pol-carol-secret")
     with pytest.raises(ClientError) as e:
-        carol.get_object(Bucket=bucket, Key="top.txt")                       # from 127.0.0.1: not the office
+        carol.get_object(Bucket=bucket, Key="top.txt")  # from 127.0.0.1: not the office
     assert code_of(e.value) == "AccessDenied"
     assert [o["Key"] for o in carol.list_objects_v2(Bucket=bucket, Prefix="pub/")["Contents"]] == ["pub/a.txt"]
     with pytest.raises(ClientError):
         carol.list_objects_v2(Bucket=bucket)
     doc["Statement"][0]["Condition"] = {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}
     ops.create_policy("pol-office", json.dumps(doc).encode())
-    wait_until(lambda: _can_get(carol, bucket), "carol reads from 127.0.0.1")   # stored policies: cached a second
+    wait_until(lambda: _can_get(carol, bucket), "carol reads from 127.0.0.1")  # stored policies: cached a second
 
 
 def _can_get(s3, bucket: str) -> bool:
@@ -312,8 +411,12 @@ class Mc:
         self("alias", "set", "anon", gw.url, "", "")
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cp = subprocess.run([self.binary, "--config-dir", self.config_dir, "--no-color", *args],
-                            capture_output=True, text=True, timeout=60)
+        cp = subprocess.run(
+            [self.binary, "--config-dir", self.config_dir, "--no-color", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if check:
             assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
         return cp
@@ -338,7 +441,8 @@ def test_mc_anonymous(mc_bin: str, gw: Server, root, bucket: str, tmp_path) -> N
     assert root.get_object(Bucket=bucket, Key="inbox/up.txt")["Body"].read() == b"anonymous upload"
     doc = json.loads(mc("anonymous", "get-json", f"gw/{bucket}").stdout)
     assert doc["Version"] == "2012-10-17" and any(
-        "s3:PutObject" in st["Action"] and st["Resource"] == [f"{ARN}{bucket}/inbox*"] for st in doc["Statement"])
+        "s3:PutObject" in st["Action"] and st["Resource"] == [f"{ARN}{bucket}/inbox*"] for st in doc["Statement"]
+    )
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"Version": "2012-10-17", "Statement": [everyone("s3:GetObject", ARN + "other/*")]}))
     cp = mc("anonymous", "set-json", str(bad), f"gw/{bucket}", check=False)
@@ -357,9 +461,21 @@ def test_admin_calls_see_the_condition_context(gw: Server) -> None:
     """Identity-policy conditions hold for admin actions too (aws:SourceIp of the admin call)."""
     ops = OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
     for name, net in (("pol-admin-here", "127.0.0.0/8"), ("pol-admin-away", "10.0.0.0/8")):
-        ops.create_policy(name, json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["admin:ListUsers"],
-             "Condition": {"IpAddress": {"aws:SourceIp": net}}}]}).encode())
+        ops.create_policy(
+            name,
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["admin:ListUsers"],
+                            "Condition": {"IpAddress": {"aws:SourceIp": net}},
+                        }
+                    ],
+                }
+            ).encode(),
+        )
         ops.add_user(name, f"{name}-secret", [name])
     assert "pol-admin-away" in OpsClient(gw.url, "pol-admin-here", "pol-admin-here-secret").list_users()
     with pytest.raises(AdminFailed) as e:
@@ -371,14 +487,24 @@ def test_request_tags(gw: Server, root, bucket: str) -> None:
     """s3:RequestObjectTag from x-amz-tagging; from a PutObjectTagging body it cannot be known
     before the body is read, so a Deny that tests it applies (fail closed)."""
     secret = {"StringEquals": {"s3:RequestObjectTag/class": "secret"}}
-    put_policy(root, bucket, everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
-               everyone("s3:PutObject", f"{ARN}{bucket}/*", effect="Deny", Condition=secret))
+    put_policy(
+        root,
+        bucket,
+        everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
+        everyone("s3:PutObject", f"{ARN}{bucket}/*", effect="Deny", Condition=secret),
+    )
     assert anon(gw, f"/{bucket}/t1", "PUT", b"x", {"x-amz-tagging": "class=public"})[0] == 200
     assert anon(gw, f"/{bucket}/t2", "PUT", b"x", {"x-amz-tagging": "class=secret"})[0] == 403
-    tagging = (b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>class</Key>'
-               b'<Value>public</Value></Tag></TagSet></Tagging>')
+    tagging = (
+        b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>class</Key>'
+        b"<Value>public</Value></Tag></TagSet></Tagging>"
+    )
     assert anon(gw, f"/{bucket}/t1?tagging", "PUT", tagging)[0] == 200
-    put_policy(root, bucket, everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
-               everyone("s3:PutObjectTagging", f"{ARN}{bucket}/*", effect="Deny", Condition=secret))
+    put_policy(
+        root,
+        bucket,
+        everyone(["s3:PutObject", "s3:PutObjectTagging"], f"{ARN}{bucket}/*"),
+        everyone("s3:PutObjectTagging", f"{ARN}{bucket}/*", effect="Deny", Condition=secret),
+    )
     assert anon(gw, f"/{bucket}/t1?tagging", "PUT", tagging)[0] == 403
     assert root.get_object_tagging(Bucket=bucket, Key="t1")["TagSet"] == [{"Key": "class", "Value": "public"}]

@@ -44,8 +44,9 @@ def test_existing_bucket_is_already_owned(s3, bucket: str) -> None:
     assert code(e) == "BucketAlreadyOwnedByYou" and status(e) == 409
 
 
-@pytest.mark.parametrize("name", ["ab", "a" * 64, "UPPER", "-start", "end-", "has_underscore", "a..b",
-                                  "192.168.1.1", "a.-b", "a-.b"])
+@pytest.mark.parametrize(
+    "name", ["ab", "a" * 64, "UPPER", "-start", "end-", "has_underscore", "a..b", "192.168.1.1", "a.-b", "a-.b"]
+)
 def test_invalid_bucket_names(server, name: str) -> None:
     # botocore validates some names itself; send them raw with a signed request
     from tests.functional.rawhttp import signed_request
@@ -67,9 +68,11 @@ def test_delete_non_empty_and_missing(s3, bucket: str) -> None:
 
 def test_operations_on_missing_bucket(s3) -> None:
     missing = f"missing-{uuid.uuid4().hex[:8]}"
-    for call in (lambda: s3.put_object(Bucket=missing, Key="k", Body=b"x"),
-                 lambda: s3.list_objects_v2(Bucket=missing),
-                 lambda: s3.get_object(Bucket=missing, Key="k")):
+    for call in (
+        lambda: s3.put_object(Bucket=missing, Key="k", Body=b"x"),
+        lambda: s3.list_objects_v2(Bucket=missing),
+        lambda: s3.get_object(Bucket=missing, Key="k"),
+    ):
         with pytest.raises(ClientError) as e:
             call()
         assert code(e) == "NoSuchBucket"

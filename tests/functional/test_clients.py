@@ -18,14 +18,25 @@ from minio.error import S3Error
 
 @pytest.fixture
 def mc_py(server) -> Minio:
-    return Minio(f"127.0.0.1:{server.port}", access_key=server.access_key, secret_key=server.secret_key,
-                 secure=False, region="us-east-1")
+    return Minio(
+        f"127.0.0.1:{server.port}",
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        secure=False,
+        region="us-east-1",
+    )
 
 
 def test_minio_py_everyday_work(mc_py: Minio, bucket: str) -> None:
     data = os.urandom(300_000)
-    mc_py.put_object(bucket, "m/one", io.BytesIO(data), len(data), content_type="application/x-test",
-                     metadata={"x-amz-meta-owner": "me"})
+    mc_py.put_object(
+        bucket,
+        "m/one",
+        io.BytesIO(data),
+        len(data),
+        content_type="application/x-test",
+        metadata={"x-amz-meta-owner": "me"},
+    )
     st = mc_py.stat_object(bucket, "m/one")
     assert st.size == len(data) and st.content_type == "application/x-test"
     assert st.metadata["x-amz-meta-owner"] == "me"
@@ -56,12 +67,19 @@ def test_minio_py_buckets(mc_py: Minio) -> None:
 
 
 def aws(server, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
     exe = shutil.which("aws") or ""
     cmd = [exe] if exe else [sys.executable, "-m", "awscli"]
-    return subprocess.run([*cmd, "--endpoint-url", server.url, *args], env=env, capture_output=True, timeout=120,
-                          input=input)
+    return subprocess.run(
+        [*cmd, "--endpoint-url", server.url, *args], env=env, capture_output=True, timeout=120, input=input
+    )
 
 
 def test_aws_cli_high_level(server, bucket: str, tmp_path) -> None:
@@ -87,8 +105,19 @@ def test_aws_cli_high_level(server, bucket: str, tmp_path) -> None:
 
 
 def test_aws_cli_s3api(server, bucket: str) -> None:
-    r = aws(server, "s3api", "put-object", "--bucket", bucket, "--key", "api/key", "--content-type", "text/x-api",
-            "--metadata", "k=v")
+    r = aws(
+        server,
+        "s3api",
+        "put-object",
+        "--bucket",
+        bucket,
+        "--key",
+        "api/key",
+        "--content-type",
+        "text/x-api",
+        "--metadata",
+        "k=v",
+    )
     assert r.returncode == 0, r.stderr
     r = aws(server, "s3api", "head-object", "--bucket", bucket, "--key", "api/key")
     assert r.returncode == 0, r.stderr

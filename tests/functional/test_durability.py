@@ -8,7 +8,6 @@ import pathlib
 import random
 import signal
 import socket
-import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -23,7 +22,7 @@ def shard_files(data_dir: str) -> dict[int, list[pathlib.Path]]:
     """Committed shard files per drive number (drive1..drive9)."""
     out: dict[int, list[pathlib.Path]] = {}
     for drive in sorted(pathlib.Path(data_dir).glob("drive*")):
-        n = int(drive.name[len("drive"):])
+        n = int(drive.name[len("drive") :])
         out[n] = [p for p in (drive / "shards").rglob("*") if p.is_file()]
     return out
 
@@ -92,8 +91,10 @@ def test_crash_mid_put_leaves_old_object(tmp_path) -> None:
 
         put = SlowPut(srv.port, "crash", "obj", srv.access_key, srv.secret_key)
         # killed while the shards of the new version are being written on every drive
-        wait_until(lambda: writing_shards([os.path.join(str(tmp_path), f"drive{i}") for i in range(1, 10)]),
-                   "the PUT's shards to be in progress on all nine drives")
+        wait_until(
+            lambda: writing_shards([os.path.join(str(tmp_path), f"drive{i}") for i in range(1, 10)]),
+            "the PUT's shards to be in progress on all nine drives",
+        )
         os.kill(srv.proc.pid, signal.SIGKILL)
         put.close()
         srv.proc.wait()
@@ -118,11 +119,13 @@ class SlowPut:
     SDK may buffer or refuse a body it cannot rewind.)
     """
 
-    def __init__(self, port: int, bucket: str, key: str, access: str, secret: str,
-                 send: int = 12 << 20, total: int = 16 << 20) -> None:
+    def __init__(
+        self, port: int, bucket: str, key: str, access: str, secret: str, send: int = 12 << 20, total: int = 16 << 20
+    ) -> None:
         path = f"/{bucket}/{key}"
-        headers, *_ = sign("PUT", path, [], {"host": f"127.0.0.1:{port}"}, "UNSIGNED-PAYLOAD", access, secret,
-                           amz_now())
+        headers, *_ = sign(
+            "PUT", path, [], {"host": f"127.0.0.1:{port}"}, "UNSIGNED-PAYLOAD", access, secret, amz_now()
+        )
         headers["content-length"] = str(total)
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
         head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
@@ -136,9 +139,11 @@ class SlowPut:
 
 def writing_shards(data_dirs: list[str]) -> bool:
     """Whether a shard is being written (a temporary file, not a drive probe) in every drive folder given."""
+
     def busy(d: str) -> bool:
         tmp = os.path.join(d, "tmp")
         return os.path.isdir(tmp) and any(not f.startswith(".probe") for f in os.listdir(tmp))
+
     return all(busy(d) for d in data_dirs)
 
 

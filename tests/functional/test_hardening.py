@@ -33,7 +33,7 @@ def test_sigv2_presigned_urls_live_at_most_a_week(server, s3, bucket: str) -> No
     s3.put_object(Bucket=bucket, Key="k", Body=b"shared")
     r = send(server, "GET", v2_presigned(server, f"/{bucket}/k", int(time.time()) + 6 * DAY), host(server))
     assert (r.status, r.body) == (200, b"shared")
-    for expires in (int(time.time()) + 8 * DAY, 32503680000):     # next week and the year 3000
+    for expires in (int(time.time()) + 8 * DAY, 32503680000):  # next week and the year 3000
         r = send(server, "GET", v2_presigned(server, f"/{bucket}/k", expires), host(server))
         assert r.status == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in r.body, r.body
 
@@ -50,24 +50,27 @@ def jwt(secret: str, claims: dict) -> str:
 def test_metrics_tokens_must_expire(server) -> None:
     def scrape(claims: dict) -> int:
         token = jwt(server.secret_key, {"sub": server.access_key, "iss": "prometheus", **claims})
-        return send(server, "GET", "/minio/v2/metrics/cluster", {**host(server), "Authorization": f"Bearer {token}"}
-                    ).status
+        return send(
+            server, "GET", "/minio/v2/metrics/cluster", {**host(server), "Authorization": f"Bearer {token}"}
+        ).status
 
     now = int(time.time())
-    assert scrape({}) == 403                                   # no exp: it would never expire
+    assert scrape({}) == 403  # no exp: it would never expire
     assert scrape({"exp": now + 3600}) == 200
-    assert scrape({"exp": now + 100 * 365 * DAY}) == 200       # what `mc admin prometheus generate` makes
-    assert scrape({"exp": now + 200 * 365 * DAY}) == 403       # past the lifetime bound
+    assert scrape({"exp": now + 100 * 365 * DAY}) == 200  # what `mc admin prometheus generate` makes
+    assert scrape({"exp": now + 200 * 365 * DAY}) == 403  # past the lifetime bound
     assert scrape({"exp": now - 60}) == 403
 
 
 def test_metrics_token_lifetime_is_configurable(tmp_path) -> None:
     srv = start_server(str(tmp_path), "--metrics-token-max-lifetime", "1d")
     try:
+
         def scrape(exp: int) -> int:
             token = jwt(srv.secret_key, {"sub": srv.access_key, "exp": exp})
-            return send(srv, "GET", "/minio/v2/metrics/cluster", {**host(srv), "Authorization": f"Bearer {token}"}
-                        ).status
+            return send(
+                srv, "GET", "/minio/v2/metrics/cluster", {**host(srv), "Authorization": f"Bearer {token}"}
+            ).status
 
         assert scrape(int(time.time()) + 3600) == 200
         assert scrape(int(time.time()) + 2 * DAY) == 403

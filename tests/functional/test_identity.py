@@ -46,10 +46,16 @@ class Mc:
     def alias(self, name: str, access: str, secret: str) -> None:
         self("alias", "set", name, self.gw.url, access, secret)
 
-    def __call__(self, *args: str, check: bool = True, stdin: str | None = None,
-                 timeout: float = 60) -> subprocess.CompletedProcess:
-        cp = subprocess.run([self.binary, "--config-dir", self.config_dir, "--no-color", *args],
-                            capture_output=True, text=True, timeout=timeout, input=stdin)
+    def __call__(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        cp = subprocess.run(
+            [self.binary, "--config-dir", self.config_dir, "--no-color", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+        )
         if check:
             assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
         return cp
@@ -64,15 +70,35 @@ def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
 
 
 def s3(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY, token: str | None = None):
-    return boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
-                        aws_session_token=token, region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "s3",
+        endpoint_url=gw.url,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
-def admin(gw: Server, *args: str, check: bool = True, stdin: str | None = None,
-          access: str = ACCESS_KEY, secret: str = SECRET_KEY) -> subprocess.CompletedProcess:
+def admin(
+    gw: Server,
+    *args: str,
+    check: bool = True,
+    stdin: str | None = None,
+    access: str = ACCESS_KEY,
+    secret: str = SECRET_KEY,
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "S3GW_ROOT_USER": access, "S3GW_ROOT_PASSWORD": secret}
-    cp = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url], env=env,
-                        capture_output=True, text=True, timeout=120, input=stdin, cwd=ROOT)
+    cp = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+        cwd=ROOT,
+    )
     if check:
         assert cp.returncode == 0, f"s3gw admin {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
     return cp
@@ -122,20 +148,38 @@ def read_pub(b: str) -> dict:
 def test_service_accounts_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
     """mc admin user svcacct add/ls/info/edit/disable/enable/rm, and what the keys can do."""
     user, _ = new_user(gw, "readwrite")
-    made = mc.json("admin", "user", "svcacct", "add", "s3gw", user, "--name", "ci-key",
-                   "--description", "for the CI")
+    made = mc.json("admin", "user", "svcacct", "add", "s3gw", user, "--name", "ci-key", "--description", "for the CI")
     key, secret = made["accessKey"], made["secretKey"]
     assert len(key) == 20 and len(secret) == 40
     pol = tmp_path / "ro.json"
     pol.write_text(policy_doc(read_pub(bucket)))
     expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 48 * 3600))
-    mc("admin", "user", "svcacct", "add", "s3gw", user, "--access-key", "SVCFIXED01",
-       "--secret-key", "svc-secret-0123", "--policy", str(pol), "--expiry", expiry)
+    mc(
+        "admin",
+        "user",
+        "svcacct",
+        "add",
+        "s3gw",
+        user,
+        "--access-key",
+        "SVCFIXED01",
+        "--secret-key",
+        "svc-secret-0123",
+        "--policy",
+        str(pol),
+        "--expiry",
+        expiry,
+    )
     listed = mc("admin", "user", "svcacct", "ls", "s3gw", user).stdout
     assert key in listed and "SVCFIXED01" in listed
     info = mc.json("admin", "user", "svcacct", "info", "s3gw", key)
-    assert (info["parentUser"], info["accountStatus"], info["name"], info["description"], info["impliedPolicy"]) == \
-        (user, "on", "ci-key", "for the CI", True)
+    assert (info["parentUser"], info["accountStatus"], info["name"], info["description"], info["impliedPolicy"]) == (
+        user,
+        "on",
+        "ci-key",
+        "for the CI",
+        True,
+    )
     info = mc.json("admin", "user", "svcacct", "info", "s3gw", "SVCFIXED01")
     assert not info.get("impliedPolicy") and info["policy"]["Statement"][0]["Action"] == ["s3:GetObject"]
     assert time.time() + 47 * 3600 < _epoch(info["expiration"]) < time.time() + 49 * 3600
@@ -160,12 +204,15 @@ def test_service_accounts_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> 
     mc("admin", "user", "svcacct", "enable", "s3gw", key)
     wait_until(lambda: not _refused(lambda: k.list_objects_v2(Bucket=bucket)), "an enabled key served")
     mc("admin", "user", "svcacct", "edit", "s3gw", key, "--secret-key", "a-new-secret-0123")
-    wait_until(lambda: _refused(lambda: k.list_objects_v2(Bucket=bucket), "SignatureDoesNotMatch"),
-               "the old secret refused")
+    wait_until(
+        lambda: _refused(lambda: k.list_objects_v2(Bucket=bucket), "SignatureDoesNotMatch"), "the old secret refused"
+    )
     s3(gw, key, "a-new-secret-0123").list_objects_v2(Bucket=bucket)
     mc("admin", "user", "svcacct", "rm", "s3gw", key)
-    wait_until(lambda: _refused(lambda: s3(gw, key, "a-new-secret-0123").list_objects_v2(Bucket=bucket),
-                                "InvalidAccessKeyId"), "a removed key refused")
+    wait_until(
+        lambda: _refused(lambda: s3(gw, key, "a-new-secret-0123").list_objects_v2(Bucket=bucket), "InvalidAccessKeyId"),
+        "a removed key refused",
+    )
     cp = mc("admin", "user", "svcacct", "info", "s3gw", key, check=False)
     assert cp.returncode != 0 and "The specified service account is not found" in cp.stderr
     # mc admin accesskey: the same keys, the list API mc uses for it
@@ -192,15 +239,27 @@ def test_effective_policy_is_the_intersection(gw: Server, bucket: str) -> None:
     """A key's own policy narrows its user's; it never widens it, and a Deny in either wins."""
     reader, _ = new_user(gw, "readonly")
     c = api(gw)
-    wide = c.add_svcacct({"targetUser": reader, "policy": json.loads(policy_doc(
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}))})
+    wide = c.add_svcacct(
+        {
+            "targetUser": reader,
+            "policy": json.loads(policy_doc({"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]})),
+        }
+    )
     k = s3(gw, wide["accessKey"], wide["secretKey"])
-    k.get_object(Bucket=bucket, Key="private/b.txt")                       # both allow
-    denied(lambda: k.put_object(Bucket=bucket, Key="pub/w.txt", Body=b"w"))   # the user may not
+    k.get_object(Bucket=bucket, Key="private/b.txt")  # both allow
+    denied(lambda: k.put_object(Bucket=bucket, Key="pub/w.txt", Body=b"w"))  # the user may not
     writer, _ = new_user(gw, "readwrite")
-    deny = c.add_svcacct({"targetUser": writer, "policy": json.loads(policy_doc(
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]},
-        {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/private/*"]}))})
+    deny = c.add_svcacct(
+        {
+            "targetUser": writer,
+            "policy": json.loads(
+                policy_doc(
+                    {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]},
+                    {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/private/*"]},
+                )
+            ),
+        }
+    )
     d = s3(gw, deny["accessKey"], deny["secretKey"])
     d.get_object(Bucket=bucket, Key="pub/a.txt")
     denied(lambda: d.get_object(Bucket=bucket, Key="private/b.txt"))
@@ -222,7 +281,7 @@ def test_a_users_disable_and_removal_reach_its_keys(gw: Server, mc: Mc, bucket: 
     k = s3(gw, cred["accessKey"], cred["secretKey"])
     k.head_bucket(Bucket=bucket)
     mc("admin", "user", "disable", "s3gw", user)
-    denied(lambda: k.list_objects_v2(Bucket=bucket))         # the key is valid, its user may do nothing (MinIO)
+    denied(lambda: k.list_objects_v2(Bucket=bucket))  # the key is valid, its user may do nothing (MinIO)
     mc("admin", "user", "enable", "s3gw", user)
     k.list_objects_v2(Bucket=bucket)
     mc("admin", "user", "remove", "s3gw", user)
@@ -241,12 +300,15 @@ def test_users_manage_their_own_keys(gw: Server, mc: Mc, bucket: str) -> None:
     own = mc.json("admin", "user", "svcacct", "add", "alice", alice)["accessKey"]
     assert own in mc("admin", "user", "svcacct", "ls", "alice", alice).stdout
     assert mc.json("admin", "user", "svcacct", "info", "alice", own)["parentUser"] == alice
-    for args in (("admin", "user", "svcacct", "add", "alice", bob), ("admin", "user", "svcacct", "ls", "alice", bob),
-                 ("admin", "user", "svcacct", "info", "alice", bobs),
-                 ("admin", "user", "svcacct", "disable", "alice", own)):   # edits need the admin action
+    for args in (
+        ("admin", "user", "svcacct", "add", "alice", bob),
+        ("admin", "user", "svcacct", "ls", "alice", bob),
+        ("admin", "user", "svcacct", "info", "alice", bobs),
+        ("admin", "user", "svcacct", "disable", "alice", own),
+    ):  # edits need the admin action
         cp = mc(*args, check=False)
         assert cp.returncode != 0 and "Access Denied" in cp.stderr, args
-    cp = mc("admin", "user", "svcacct", "rm", "alice", bobs, check=False)   # another's: as if unknown
+    cp = mc("admin", "user", "svcacct", "rm", "alice", bobs, check=False)  # another's: as if unknown
     assert cp.returncode != 0 and "The specified service account is not found" in cp.stderr
     mc("admin", "user", "svcacct", "rm", "alice", own)
     # a key may make keys for its user, never for itself
@@ -258,14 +320,18 @@ def test_users_manage_their_own_keys(gw: Server, mc: Mc, bucket: str) -> None:
 def test_service_account_requests_are_validated(gw: Server) -> None:
     c = api(gw)
     user, _ = new_user(gw)
-    for doc, code in (({"targetUser": "nobody-here"}, "XMinioAdminNoSuchUser"),
-                      ({"targetUser": user, "accessKey": "ONLYKEY123"}, "XMinioAdminNoSecretKey"),
-                      ({"targetUser": user, "accessKey": "K" * 21, "secretKey": "s" * 12}, "XMinioAdminInvalidAccessKey"),
-                      ({"targetUser": user, "name": "1bad"}, "XMinioAdminInvalidArgument"),
-                      ({"targetUser": user, "expiration": "2001-01-01T00:00:00Z"}, "XMinioAdminInvalidArgument"),
-                      ({"targetUser": user, "policy": {"Statement": [{"Effect": "Allow", "Action": "s3:Nope",
-                                                                      "Resource": "*"}]}}, "XMinioMalformedIAMPolicy"),
-                      ({"targetUser": user, "accessKey": user, "secretKey": "s" * 12}, "XMinioIAMActionNotAllowed")):
+    for doc, code in (
+        ({"targetUser": "nobody-here"}, "XMinioAdminNoSuchUser"),
+        ({"targetUser": user, "accessKey": "ONLYKEY123"}, "XMinioAdminNoSecretKey"),
+        ({"targetUser": user, "accessKey": "K" * 21, "secretKey": "s" * 12}, "XMinioAdminInvalidAccessKey"),
+        ({"targetUser": user, "name": "1bad"}, "XMinioAdminInvalidArgument"),
+        ({"targetUser": user, "expiration": "2001-01-01T00:00:00Z"}, "XMinioAdminInvalidArgument"),
+        (
+            {"targetUser": user, "policy": {"Statement": [{"Effect": "Allow", "Action": "s3:Nope", "Resource": "*"}]}},
+            "XMinioMalformedIAMPolicy",
+        ),
+        ({"targetUser": user, "accessKey": user, "secretKey": "s" * 12}, "XMinioIAMActionNotAllowed"),
+    ):
         with pytest.raises(Exception, match=code):
             c.add_svcacct(doc)
     c.add_svcacct({"targetUser": user, "accessKey": "TAKENKEY01", "secretKey": "s" * 12})
@@ -288,8 +354,9 @@ def test_an_expired_key_is_refused(gw: Server, bucket: str) -> None:
     """Expiry is at least 15 minutes ahead when set (MinIO), so the test moves it into the past in
     the store, as time would."""
     user, _ = new_user(gw, "readwrite")
-    cred = api(gw).add_svcacct({"targetUser": user, "expiration": time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))})
+    cred = api(gw).add_svcacct(
+        {"targetUser": user, "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))}
+    )
     k = s3(gw, cred["accessKey"], cred["secretKey"])
     k.head_bucket(Bucket=bucket)
     db = sqlite3.connect(os.path.join(gw.data, "meta", "s3gw.db"))
@@ -306,8 +373,9 @@ def test_s3gw_admin_svcacct(gw: Server, bucket: str, tmp_path) -> None:
     user, _ = new_user(gw, "readwrite")
     pol = tmp_path / "p.json"
     pol.write_text(policy_doc(read_pub(bucket)))
-    made = json.loads(admin(gw, "svcacct", "add", user, "--policy", str(pol), "--name", "etl",
-                            "--expiry", "2d", "--json").stdout)
+    made = json.loads(
+        admin(gw, "svcacct", "add", user, "--policy", str(pol), "--name", "etl", "--expiry", "2d", "--json").stdout
+    )
     key = made["access_key"]
     assert made["ok"] and len(made["secret_key"]) == 40 and made["expiration"]
     rows = json.loads(admin(gw, "svcacct", "ls", user, "--json").stdout)["accounts"]
@@ -338,16 +406,21 @@ def test_groups_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
     other, _ = new_user(gw)
     group = f"g-{uuid.uuid4().hex[:6]}"
     k = s3(gw, member, secret)
-    denied(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"))             # no policy of its own
+    denied(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"))  # no policy of its own
     mc("admin", "group", "add", "s3gw", group, member, other)
     info = mc.json("admin", "group", "info", "s3gw", group)
-    assert (info["groupName"], info["groupStatus"], sorted(info["members"])) == (group, "enabled",
-                                                                                sorted([member, other]))
+    assert (info["groupName"], info["groupStatus"], sorted(info["members"])) == (
+        group,
+        "enabled",
+        sorted([member, other]),
+    )
     assert group in mc("admin", "group", "ls", "s3gw").stdout
     mc("admin", "policy", "attach", "s3gw", "readonly", "--group", group)
     assert mc.json("admin", "group", "info", "s3gw", group)["groupPolicy"] == "readonly"
-    wait_until(lambda: not _refused(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"), "AccessDenied"),
-               "the group's policy applies to its member")
+    wait_until(
+        lambda: not _refused(lambda: k.get_object(Bucket=bucket, Key="pub/a.txt"), "AccessDenied"),
+        "the group's policy applies to its member",
+    )
     denied(lambda: k.put_object(Bucket=bucket, Key="pub/m.txt", Body=b"m"))
     # the member's own policies add to the group's ...
     api(gw).attach(member, ["writeonly"])
@@ -356,8 +429,9 @@ def test_groups_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
     # ... and a Deny in a group's policy wins over an Allow in the user's
     name = f"deny-{uuid.uuid4().hex[:6]}"
     f = tmp_path / "deny.json"
-    f.write_text(policy_doc({"Effect": "Deny", "Action": ["s3:GetObject"],
-                             "Resource": [f"arn:aws:s3:::{bucket}/private/*"]}))
+    f.write_text(
+        policy_doc({"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/private/*"]})
+    )
     mc("admin", "policy", "create", "s3gw", name, str(f))
     api(gw).attach(member, ["readwrite"])
     k.get_object(Bucket=bucket, Key="private/b.txt")
@@ -366,7 +440,7 @@ def test_groups_with_mc(gw: Server, mc: Mc, bucket: str, tmp_path) -> None:
     # a disabled group gives its members nothing (neither its grants nor its denials), re-enabled it does
     mc("admin", "group", "disable", "s3gw", group)
     info = mc.json("admin", "group", "info", "s3gw", group)
-    assert info["groupStatus"] == "disabled" and not info.get("groupPolicy")     # MinIO shows no policy then
+    assert info["groupStatus"] == "disabled" and not info.get("groupPolicy")  # MinIO shows no policy then
     k.get_object(Bucket=bucket, Key="private/b.txt")
     mc("admin", "group", "enable", "s3gw", group)
     denied(lambda: k.get_object(Bucket=bucket, Key="private/b.txt"))
@@ -397,7 +471,7 @@ def test_group_rules(gw: Server, mc: Mc) -> None:
     with pytest.raises(Exception, match="XMinioAdminNoSuchUser"):
         c.update_group(group, [user, "nobody-at-all"])
     with pytest.raises(Exception, match="XMinioAdminNoSuchGroup"):
-        c.group_info(group)                                   # nothing of a refused change
+        c.group_info(group)  # nothing of a refused change
     with pytest.raises(Exception, match="XMinioIAMActionNotAllowed"):
         c.update_group(group, [ACCESS_KEY])
     key = c.add_svcacct({"targetUser": user})["accessKey"]
@@ -407,8 +481,12 @@ def test_group_rules(gw: Server, mc: Mc) -> None:
         c.update_group("a,b", [user])
     c.update_group(group, [user])
     mc.alias("grp-user", user, secret)
-    for args in (("admin", "group", "add", "grp-user", group, user), ("admin", "group", "info", "grp-user", group),
-                 ("admin", "group", "ls", "grp-user"), ("admin", "group", "disable", "grp-user", group)):
+    for args in (
+        ("admin", "group", "add", "grp-user", group, user),
+        ("admin", "group", "info", "grp-user", group),
+        ("admin", "group", "ls", "grp-user"),
+        ("admin", "group", "disable", "grp-user", group),
+    ):
         cp = mc(*args, check=False)
         assert cp.returncode != 0 and "Access Denied" in cp.stderr, args
     c.remove_user(user)
@@ -443,12 +521,18 @@ ROLE = {"RoleArn": "arn:aws:iam::123456789012:role/any", "RoleSessionName": "tes
 
 
 def sts(gw: Server, access: str, secret: str, token: str | None = None):
-    return boto3.client("sts", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
-                        aws_session_token=token, region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "sts",
+        endpoint_url=gw.url,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
-def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service: str = "sts"
-             ) -> tuple[int, str]:
+def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service: str = "sts") -> tuple[int, str]:
     """A raw AssumeRole (what boto3 refuses to send: out-of-range values), signed for ``service``."""
     import urllib.error
     import urllib.request
@@ -457,9 +541,11 @@ def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
+
     body = urlencode(form)
-    req = AWSRequest("POST", gw.url + "/", data=body,
-                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    req = AWSRequest(
+        "POST", gw.url + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    )
     SigV4Auth(Credentials(access, secret), service, "us-east-1").add_auth(req)
     r = urllib.request.Request(gw.url + "/", data=body.encode(), method="POST", headers=dict(req.headers.items()))
     try:
@@ -473,6 +559,7 @@ def test_assume_role_with_boto3(gw: Server, mc: Mc, bucket: str) -> None:
     """sts.assume_role, then S3 with the credentials, unmodified: headers, presigned URLs (V4 and
     V2), a session policy narrowing the user's, the default and a chosen duration."""
     import urllib.request
+
     user, secret = new_user(gw, "readwrite")
     before = time.time()
     c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
@@ -482,9 +569,15 @@ def test_assume_role_with_boto3(gw: Server, mc: Mc, bucket: str) -> None:
     t.put_object(Bucket=bucket, Key="pub/sts.txt", Body=b"sts")
     assert t.get_object(Bucket=bucket, Key="pub/sts.txt")["Body"].read() == b"sts"
     for version in ("s3v4", "s3"):
-        signer = boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=c["AccessKeyId"],
-                              aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
-                              region_name="us-east-1", config=Config(signature_version=version))
+        signer = boto3.client(
+            "s3",
+            endpoint_url=gw.url,
+            aws_access_key_id=c["AccessKeyId"],
+            aws_secret_access_key=c["SecretAccessKey"],
+            aws_session_token=c["SessionToken"],
+            region_name="us-east-1",
+            config=Config(signature_version=version),
+        )
         url = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pub/sts.txt"})
         assert "ecurity-" in url and urllib.request.urlopen(url, timeout=30).read() == b"sts", version
     # a session policy: only reads under pub/
@@ -514,13 +607,14 @@ def test_assume_role_with_boto3(gw: Server, mc: Mc, bucket: str) -> None:
 
 def test_the_session_token_is_required_and_verified(gw: Server, bucket: str) -> None:
     from tests.functional.rawhttp import send, sign
+
     user, secret = new_user(gw, "readwrite")
     c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
     key, sk, token = c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
-    denied(lambda: s3(gw, key, sk).list_objects_v2(Bucket=bucket), "InvalidTokenId")            # none
+    denied(lambda: s3(gw, key, sk).list_objects_v2(Bucket=bucket), "InvalidTokenId")  # none
     denied(lambda: s3(gw, key, sk, token[:-1] + "A").list_objects_v2(Bucket=bucket), "InvalidTokenId")
     other = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]["SessionToken"]
-    denied(lambda: s3(gw, key, sk, other).list_objects_v2(Bucket=bucket), "InvalidTokenId")    # another's
+    denied(lambda: s3(gw, key, sk, other).list_objects_v2(Bucket=bucket), "InvalidTokenId")  # another's
     # a token the signature does not cover is refused, whatever its value
     path = f"/{bucket}?list-type=2"
     headers = sign(gw, "GET", path, b"", {}, access=key, secret=sk)
@@ -570,20 +664,30 @@ def test_assume_role_is_refused(gw: Server, bucket: str) -> None:
     denied(lambda: sts(gw, "nobody-at-all", "not-the-secret").assume_role(**ROLE))
     base = {"Action": "AssumeRole", "Version": "2011-06-15"}
     for form, code, message in (
-            ({**base, "DurationSeconds": "899"}, "InvalidParameterValue", "invalid token expiry"),
-            ({**base, "DurationSeconds": "43201"}, "InvalidParameterValue", "invalid token expiry"),
-            ({**base, "DurationSeconds": "1e3"}, "InvalidParameterValue", "invalid token expiry"),
-            ({**base, "Version": "2010-01-01"}, "MissingParameter", "Invalid STS API version 2010-01-01"),
-            ({**base, "Action": "GetCallerIdentity"}, "InvalidParameterValue", "Unsupported action GetCallerIdentity"),
-            ({**base, "Policy": "{not json"}, "InvalidParameterValue", "not valid JSON"),
-            ({**base, "Policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'},
-             "InvalidParameterValue", "Version cannot be empty"),
-            ({**base, "Policy": policy_doc(*[read_pub(bucket + str(i)) for i in range(30)])},
-             "InvalidParameterValue", "should not exceed 2048")):
+        ({**base, "DurationSeconds": "899"}, "InvalidParameterValue", "invalid token expiry"),
+        ({**base, "DurationSeconds": "43201"}, "InvalidParameterValue", "invalid token expiry"),
+        ({**base, "DurationSeconds": "1e3"}, "InvalidParameterValue", "invalid token expiry"),
+        ({**base, "Version": "2010-01-01"}, "MissingParameter", "Invalid STS API version 2010-01-01"),
+        ({**base, "Action": "GetCallerIdentity"}, "InvalidParameterValue", "Unsupported action GetCallerIdentity"),
+        ({**base, "Policy": "{not json"}, "InvalidParameterValue", "not valid JSON"),
+        (
+            {**base, "Policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'},
+            "InvalidParameterValue",
+            "Version cannot be empty",
+        ),
+        (
+            {**base, "Policy": policy_doc(*[read_pub(bucket + str(i)) for i in range(30)])},
+            "InvalidParameterValue",
+            "should not exceed 2048",
+        ),
+    ):
         status, body = sts_form(gw, user, secret, form)
-        assert (status, f"<Code>{code}</Code>") == (400, f"<Code>{code}</Code>") and code in body and \
-            message in body, (form, status, body)
-    status, body = sts_form(gw, user, secret, base, service="s3")       # signed for another service
+        assert (status, f"<Code>{code}</Code>") == (400, f"<Code>{code}</Code>") and code in body and message in body, (
+            form,
+            status,
+            body,
+        )
+    status, body = sts_form(gw, user, secret, base, service="s3")  # signed for another service
     assert status == 403 and "<Code>AccessDenied</Code>" in body and "incorrect service" in body
 
 
@@ -592,8 +696,9 @@ def test_temporary_secrets_are_sealed_at_rest(gw: Server) -> None:
     c = sts(gw, user, secret).assume_role(**ROLE)["Credentials"]
     db = sqlite3.connect(os.path.join(gw.data, "meta", "s3gw.db"))
     try:
-        row = db.execute("SELECT secret_enc, info, kind, parent FROM iam_users WHERE access_key = ?",
-                         (c["AccessKeyId"],)).fetchone()
+        row = db.execute(
+            "SELECT secret_enc, info, kind, parent FROM iam_users WHERE access_key = ?", (c["AccessKeyId"],)
+        ).fetchone()
     finally:
         db.close()
     assert row[2:] == ("sts", user)
@@ -606,19 +711,32 @@ def test_only_root_manages_roots_keys(gw: Server) -> None:
     and admin:UpdateServiceAccount do so)."""
     c = api(gw)
     name = f"keyadmin-{uuid.uuid4().hex[:6]}"
-    c.create_policy(name, policy_doc({"Effect": "Allow", "Action": ["admin:CreateServiceAccount",
-                                      "admin:UpdateServiceAccount", "admin:RemoveServiceAccount",
-                                      "admin:ListServiceAccounts"]}).encode())
+    c.create_policy(
+        name,
+        policy_doc(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "admin:CreateServiceAccount",
+                    "admin:UpdateServiceAccount",
+                    "admin:RemoveServiceAccount",
+                    "admin:ListServiceAccounts",
+                ],
+            }
+        ).encode(),
+    )
     user, secret = new_user(gw, name)
     other, _ = new_user(gw)
     root_key = c.add_svcacct({"policy": json.loads(policy_doc(read_pub("any")))})["accessKey"]
     a = OpsClient(gw.url, user, secret)
-    for call in (lambda: a.add_svcacct({"targetUser": ACCESS_KEY}),
-                 lambda: a.edit_svcacct(root_key, {"newSecretKey": "taken-over-123", "newPolicy": {}}),
-                 lambda: a.remove_svcacct(root_key)):
+    for call in (
+        lambda: a.add_svcacct({"targetUser": ACCESS_KEY}),
+        lambda: a.edit_svcacct(root_key, {"newSecretKey": "taken-over-123", "newPolicy": {}}),
+        lambda: a.remove_svcacct(root_key),
+    ):
         with pytest.raises(Exception, match="AccessDenied"):
             call()
-    assert c.svcacct_info(root_key)["impliedPolicy"] is False        # untouched
-    made = a.add_svcacct({"targetUser": other})                        # another user's: the actions suffice
+    assert c.svcacct_info(root_key)["impliedPolicy"] is False  # untouched
+    made = a.add_svcacct({"targetUser": other})  # another user's: the actions suffice
     a.edit_svcacct(made["accessKey"], {"newDescription": "by an admin"})
     a.remove_svcacct(made["accessKey"])

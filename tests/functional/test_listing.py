@@ -8,8 +8,27 @@ import pytest
 from botocore.exceptions import ClientError
 
 ODD_KEYS = [
-    "a", "a b", "a+b", "a%b", "a%20b", "dir/", "dir/x", "dir/y/z", "dir/y/", "é", "日本語/ファイル", "z~", "emoji-😀",
-    "q?x=1", "semi;colon", "amp&er", "<tag>", "trailing/", "UPPER", "0", "a/b/c/d/e",
+    "a",
+    "a b",
+    "a+b",
+    "a%b",
+    "a%20b",
+    "dir/",
+    "dir/x",
+    "dir/y/z",
+    "dir/y/",
+    "é",
+    "日本語/ファイル",
+    "z~",
+    "emoji-😀",
+    "q?x=1",
+    "semi;colon",
+    "amp&er",
+    "<tag>",
+    "trailing/",
+    "UPPER",
+    "0",
+    "a/b/c/d/e",
 ]
 
 

@@ -16,19 +16,36 @@ from tests.waiting import wait_until
 
 
 def test_bad_xml_bodies(server, bucket: str) -> None:
-    for body in (b"<Delete><Object>", b"not xml at all", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><Delete/>",
-                 b"<Delete></Delete>", b"<Other/>"):
-        r = signed_request(server, "POST", f"/{bucket}?delete", body,
-                           {"Content-MD5": __import__("base64").b64encode(hashlib.md5(body).digest()).decode()})
+    for body in (
+        b"<Delete><Object>",
+        b"not xml at all",
+        b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><Delete/>",
+        b"<Delete></Delete>",
+        b"<Other/>",
+    ):
+        r = signed_request(
+            server,
+            "POST",
+            f"/{bucket}?delete",
+            body,
+            {"Content-MD5": __import__("base64").b64encode(hashlib.md5(body).digest()).decode()},
+        )
         assert r.status == 400, (body, r.status, r.body)
         assert b"<Code>MalformedXML</Code>" in r.body
     r = signed_request(server, "PUT", "/malformed-create-bucket", b"<CreateBucketConfiguration>")
     assert r.status == 400 and b"MalformedXML" in r.body
 
 
-@pytest.mark.parametrize("key,code", [("a/../b", b"XMinioInvalidResourceName"), ("./x", b"XMinioInvalidResourceName"),
-                                      ("a//b", b"XMinioInvalidObjectName"), ("s" * 256, b"XMinioInvalidObjectName"),
-                                      ("k/" * 513, b"KeyTooLongError")])
+@pytest.mark.parametrize(
+    "key,code",
+    [
+        ("a/../b", b"XMinioInvalidResourceName"),
+        ("./x", b"XMinioInvalidResourceName"),
+        ("a//b", b"XMinioInvalidObjectName"),
+        ("s" * 256, b"XMinioInvalidObjectName"),
+        ("k/" * 513, b"KeyTooLongError"),
+    ],
+)
 def test_invalid_keys(server, bucket: str, key: str, code: bytes) -> None:
     from urllib.parse import quote
 
@@ -42,10 +59,24 @@ def test_invalid_utf8_path(server, bucket: str) -> None:
 
 
 def test_garbage_authorization(server, bucket: str) -> None:
-    for auth in ("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=x", "Bearer abc", "AWS abc:def",
-                 "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=zz"):
-        r = send(server, "GET", f"/{bucket}", {"Host": f"127.0.0.1:{server.port}", "Authorization": auth,
-                                               "x-amz-date": amz_now(), "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    for auth in (
+        "AWS4-HMAC-SHA256",
+        "AWS4-HMAC-SHA256 Credential=x",
+        "Bearer abc",
+        "AWS abc:def",
+        "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=zz",
+    ):
+        r = send(
+            server,
+            "GET",
+            f"/{bucket}",
+            {
+                "Host": f"127.0.0.1:{server.port}",
+                "Authorization": auth,
+                "x-amz-date": amz_now(),
+                "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+            },
+        )
         assert 400 <= r.status < 500, (auth, r.status, r.body)
 
 
@@ -57,8 +88,16 @@ def test_huge_header_is_refused_not_crashed(server, bucket: str) -> None:
 def test_truncated_plain_body_leaves_nothing(server, s3, bucket: str) -> None:
     body = b"x" * 100_000
     date = amz_now()
-    headers, *_ = sign("PUT", f"/{bucket}/cut", [], {"host": f"127.0.0.1:{server.port}"}, "UNSIGNED-PAYLOAD",
-                       server.access_key, server.secret_key, date)
+    headers, *_ = sign(
+        "PUT",
+        f"/{bucket}/cut",
+        [],
+        {"host": f"127.0.0.1:{server.port}"},
+        "UNSIGNED-PAYLOAD",
+        server.access_key,
+        server.secret_key,
+        date,
+    )
     headers["content-length"] = str(len(body))
     s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     req = f"PUT /{bucket}/cut HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
@@ -66,8 +105,14 @@ def test_truncated_plain_body_leaves_nothing(server, s3, bucket: str) -> None:
     s.close()  # the client goes away mid-body
     # the server has finished with the request once its access-log line is written
     log = os.path.join(server.data, f"server-{server.port}.log")
-    wait_until(lambda: [x for x in open(log, errors="replace") if x.startswith("{") and '"PutObject"' in x
-                        and f'"{bucket}"' in x and '"cut"' in x], "the server to log the cut-off PUT")
+    wait_until(
+        lambda: [
+            x
+            for x in open(log, errors="replace")
+            if x.startswith("{") and '"PutObject"' in x and f'"{bucket}"' in x and '"cut"' in x
+        ],
+        "the server to log the cut-off PUT",
+    )
     r = signed_request(server, "HEAD", f"/{bucket}/cut")
     assert r.status == 404
 
@@ -77,8 +122,11 @@ def test_checksum_header_errors(server, bucket: str) -> None:
     r = signed_request(server, "PUT", f"/{bucket}/ck", b"x", {"x-amz-sdk-checksum-algorithm": "MD6"})
     assert r.status == 200
     # a malformed value, or two checksum headers, are InvalidArgument and store nothing
-    for headers in ({"x-amz-checksum-crc32": "not base64!"}, {"x-amz-checksum-crc32": "AAAAAAAA"},
-                    {"x-amz-checksum-crc32": "AAAAAA==", "x-amz-checksum-sha1": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}):
+    for headers in (
+        {"x-amz-checksum-crc32": "not base64!"},
+        {"x-amz-checksum-crc32": "AAAAAAAA"},
+        {"x-amz-checksum-crc32": "AAAAAA==", "x-amz-checksum-sha1": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+    ):
         r = signed_request(server, "PUT", f"/{bucket}/ck2", b"x", headers)
         assert r.status == 400 and b"<Code>InvalidArgument</Code>" in r.body, (headers, r.body)
     assert signed_request(server, "HEAD", f"/{bucket}/ck2").status == 404
@@ -86,21 +134,28 @@ def test_checksum_header_errors(server, bucket: str) -> None:
 
 # one request for each operation s3gw routes but does not build (api/handlers.py NOT_IMPLEMENTED)
 NOT_BUILT = {
-    Op.PutBucketLifecycleConfiguration: ("PUT", "?lifecycle"), Op.DeleteBucketLifecycle: ("DELETE", "?lifecycle"),
-    Op.PutBucketEncryption: ("PUT", "?encryption"), Op.DeleteBucketEncryption: ("DELETE", "?encryption"),
+    Op.PutBucketLifecycleConfiguration: ("PUT", "?lifecycle"),
+    Op.DeleteBucketLifecycle: ("DELETE", "?lifecycle"),
+    Op.PutBucketEncryption: ("PUT", "?encryption"),
+    Op.DeleteBucketEncryption: ("DELETE", "?encryption"),
     Op.GetBucketNotificationConfiguration: ("GET", "?notification"),
     Op.PutBucketNotificationConfiguration: ("PUT", "?notification"),
-    Op.PutBucketReplication: ("PUT", "?replication"), Op.DeleteBucketReplication: ("DELETE", "?replication"),
-    Op.PutBucketWebsite: ("PUT", "?website"), Op.DeleteBucketWebsite: ("DELETE", "?website"),
-    Op.GetBucketLogging: ("GET", "?logging"), Op.PutBucketLogging: ("PUT", "?logging"),
+    Op.PutBucketReplication: ("PUT", "?replication"),
+    Op.DeleteBucketReplication: ("DELETE", "?replication"),
+    Op.PutBucketWebsite: ("PUT", "?website"),
+    Op.DeleteBucketWebsite: ("DELETE", "?website"),
+    Op.GetBucketLogging: ("GET", "?logging"),
+    Op.PutBucketLogging: ("PUT", "?logging"),
     Op.GetBucketAccelerateConfiguration: ("GET", "?accelerate"),
     Op.PutBucketAccelerateConfiguration: ("PUT", "?accelerate"),
-    Op.GetBucketRequestPayment: ("GET", "?requestPayment"), Op.PutBucketRequestPayment: ("PUT", "?requestPayment"),
+    Op.GetBucketRequestPayment: ("GET", "?requestPayment"),
+    Op.PutBucketRequestPayment: ("PUT", "?requestPayment"),
     Op.GetBucketOwnershipControls: ("GET", "?ownershipControls"),
     Op.PutBucketOwnershipControls: ("PUT", "?ownershipControls"),
     Op.DeleteBucketOwnershipControls: ("DELETE", "?ownershipControls"),
     Op.GetObjectTorrent: ("GET", "/k?torrent"),
-    Op.RestoreObject: ("POST", "/k?restore"), Op.SelectObjectContent: ("POST", "/k?select&select-type=2"),
+    Op.RestoreObject: ("POST", "/k?restore"),
+    Op.SelectObjectContent: ("POST", "/k?select&select-type=2"),
 }
 
 
@@ -118,8 +173,16 @@ def test_not_implemented_is_s3_xml(server, bucket: str, op: Op) -> None:
 
 def test_missing_content_length(server, bucket: str) -> None:
     date = amz_now()
-    headers, *_ = sign("PUT", f"/{bucket}/nolen", [], {"host": f"127.0.0.1:{server.port}"}, "UNSIGNED-PAYLOAD",
-                       server.access_key, server.secret_key, date)
+    headers, *_ = sign(
+        "PUT",
+        f"/{bucket}/nolen",
+        [],
+        {"host": f"127.0.0.1:{server.port}"},
+        "UNSIGNED-PAYLOAD",
+        server.access_key,
+        server.secret_key,
+        date,
+    )
     r = send(server, "PUT", f"/{bucket}/nolen", headers)
     assert r.status == 411 and b"MissingContentLength" in r.body
 

@@ -13,7 +13,6 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from minio import Minio
 
-from tests.functional.conftest import s3_client
 from tests.functional.test_clients import aws
 
 MiB = 1 << 20
@@ -46,7 +45,7 @@ def test_basic_multipart(s3, bucket: str) -> None:
     assert got["ContentType"] == "text/x-mp" and got["Metadata"] == {"m": "1"}
     assert got["ETag"] == r["ETag"]
     rng = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={5 * MiB - 10}-{5 * MiB + 10}")["Body"].read()
-    assert rng == b"".join(parts)[5 * MiB - 10: 5 * MiB + 11]
+    assert rng == b"".join(parts)[5 * MiB - 10 : 5 * MiB + 11]
 
 
 def test_part_number_reads(s3, bucket: str) -> None:
@@ -68,28 +67,42 @@ def test_rules(s3, bucket: str) -> None:
     small = s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=1, Body=b"x" * 100)["ETag"]
     last = s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=2, Body=b"y")["ETag"]
     with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [
-            {"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": last}]})
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="rules",
+            UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": last}]},
+        )
     assert err(e) == (400, "EntityTooSmall")
     with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [
-            {"PartNumber": 2, "ETag": last}, {"PartNumber": 1, "ETag": small}]})
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="rules",
+            UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": last}, {"PartNumber": 1, "ETag": small}]},
+        )
     assert err(e) == (400, "InvalidPartOrder")
     with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [
-            {"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]})
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="rules",
+            UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]},
+        )
     assert err(e) == (400, "InvalidPart")
     with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [
-            {"PartNumber": 7, "ETag": small}]})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 7, "ETag": small}]}
+        )
     assert err(e) == (400, "InvalidPart")
     for bad, code in ((0, "InvalidPart"), (10001, "InvalidArgument")):  # MinIO's codes
         with pytest.raises(ClientError) as e:
             s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=bad, Body=b"z")
         assert err(e)[1] == code
     # a single small part is fine: the last part may be any size
-    r = s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [
-        {"PartNumber": 2, "ETag": last}]})
+    r = s3.complete_multipart_upload(
+        Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": last}]}
+    )
     assert s3.get_object(Bucket=bucket, Key="rules")["Body"].read() == b"y"
     assert r["ETag"] == f'"{mp_etag([b"y"])}"'
     # the upload is gone now
@@ -107,8 +120,12 @@ def test_replace_part_and_subset(s3, bucket: str) -> None:
     e3 = s3.upload_part(Bucket=bucket, Key="sub", UploadId=uid, PartNumber=3, Body=b"tail")["ETag"]
     listed = s3.list_parts(Bucket=bucket, Key="sub", UploadId=uid)["Parts"]
     assert [p["PartNumber"] for p in listed] == [1, 2, 3] and listed[0]["ETag"] == e1
-    s3.complete_multipart_upload(Bucket=bucket, Key="sub", UploadId=uid, MultipartUpload={"Parts": [
-        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": e3}]})
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="sub",
+        UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": e3}]},
+    )
     assert s3.get_object(Bucket=bucket, Key="sub")["Body"].read() == a + b"tail"
 
 
@@ -159,25 +176,60 @@ def test_upload_part_copy(s3, bucket: str) -> None:
     src = os.urandom(7 * MiB)
     s3.put_object(Bucket=bucket, Key="src", Body=src)
     uid = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
-    p1 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=1,
-                             CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange=f"bytes=0-{5 * MiB - 1}")
-    p2 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=2,
-                             CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange=f"bytes={5 * MiB}-{7 * MiB - 1}")
+    p1 = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="dst",
+        UploadId=uid,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "src"},
+        CopySourceRange=f"bytes=0-{5 * MiB - 1}",
+    )
+    p2 = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="dst",
+        UploadId=uid,
+        PartNumber=2,
+        CopySource={"Bucket": bucket, "Key": "src"},
+        CopySourceRange=f"bytes={5 * MiB}-{7 * MiB - 1}",
+    )
     with pytest.raises(ClientError) as e:
-        s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=3,
-                            CopySource={"Bucket": bucket, "Key": "src"}, CopySourceIfMatch='"nope"')
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="dst",
+            UploadId=uid,
+            PartNumber=3,
+            CopySource={"Bucket": bucket, "Key": "src"},
+            CopySourceIfMatch='"nope"',
+        )
     assert err(e) == (412, "PreconditionFailed")
     with pytest.raises(ClientError) as e:
-        s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=3,
-                            CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange=f"bytes=0-{7 * MiB}")
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="dst",
+            UploadId=uid,
+            PartNumber=3,
+            CopySource={"Bucket": bucket, "Key": "src"},
+            CopySourceRange=f"bytes=0-{7 * MiB}",
+        )
     assert err(e)[0] == 400
-    s3.complete_multipart_upload(Bucket=bucket, Key="dst", UploadId=uid, MultipartUpload={"Parts": [
-        {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="dst",
+        UploadId=uid,
+        MultipartUpload={
+            "Parts": [
+                {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]},
+                {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]},
+            ]
+        },
+    )
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == src
 
 
-@pytest.mark.parametrize("algo,kind", [("CRC32", "FULL_OBJECT"), ("CRC64NVME", "FULL_OBJECT"), ("SHA256", "COMPOSITE"),
-                                       ("CRC32C", "COMPOSITE")])
+@pytest.mark.parametrize(
+    "algo,kind",
+    [("CRC32", "FULL_OBJECT"), ("CRC64NVME", "FULL_OBJECT"), ("SHA256", "COMPOSITE"), ("CRC32C", "COMPOSITE")],
+)
 def test_multipart_checksums(s3, bucket: str, algo: str, kind: str) -> None:
     parts = [os.urandom(5 * MiB), os.urandom(777)]
     uid = s3.create_multipart_upload(Bucket=bucket, Key="ck", ChecksumAlgorithm=algo, ChecksumType=kind)["UploadId"]
@@ -198,8 +250,10 @@ def test_multipart_checksums(s3, bucket: str, algo: str, kind: str) -> None:
 def test_concurrent_completes_one_winner(s3, bucket: str) -> None:
     parts = [os.urandom(5 * MiB), b"end"]
     uid = s3.create_multipart_upload(Bucket=bucket, Key="race")["UploadId"]
-    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="race", UploadId=uid, PartNumber=n,
-                                                     Body=d)["ETag"]} for n, d in enumerate(parts, 1)]
+    done = [
+        {"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="race", UploadId=uid, PartNumber=n, Body=d)["ETag"]}
+        for n, d in enumerate(parts, 1)
+    ]
     results: list[str] = []
 
     def complete() -> None:

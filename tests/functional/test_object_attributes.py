@@ -32,19 +32,28 @@ def test_parts_with_their_checksums_paged(s3, bucket: str) -> None:
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="CRC32")
     parts = []
     for i, n in enumerate((5 * MiB, 5 * MiB, 10), 1):
-        p = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=i, Body=bytes([i]) * n,
-                           ChecksumAlgorithm="CRC32")
+        p = s3.upload_part(
+            Bucket=bucket,
+            Key="mp",
+            UploadId=up["UploadId"],
+            PartNumber=i,
+            Body=bytes([i]) * n,
+            ChecksumAlgorithm="CRC32",
+        )
         parts.append({"PartNumber": i, "ETag": p["ETag"], "ChecksumCRC32": p["ChecksumCRC32"]})
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
     first = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=ALL, MaxParts=2)
     op = first["ObjectParts"]
     assert (op["TotalPartsCount"], op["MaxParts"], op["IsTruncated"], op["NextPartNumberMarker"]) == (3, 2, True, 2)
-    assert [(p["PartNumber"], p["Size"], p["ChecksumCRC32"]) for p in op["Parts"]] == \
-        [(1, 5 * MiB, parts[0]["ChecksumCRC32"]), (2, 5 * MiB, parts[1]["ChecksumCRC32"])]
+    assert [(p["PartNumber"], p["Size"], p["ChecksumCRC32"]) for p in op["Parts"]] == [
+        (1, 5 * MiB, parts[0]["ChecksumCRC32"]),
+        (2, 5 * MiB, parts[1]["ChecksumCRC32"]),
+    ]
     assert first["Checksum"]["ChecksumType"] == "COMPOSITE" and "-" not in first["Checksum"]["ChecksumCRC32"]
     assert first["ETag"].endswith("-3") and first["ObjectSize"] == 10 * MiB + 10
-    rest = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=2,
-                                    PartNumberMarker=2)["ObjectParts"]
+    rest = s3.get_object_attributes(
+        Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=2, PartNumberMarker=2
+    )["ObjectParts"]
     assert not rest["IsTruncated"] and [p["PartNumber"] for p in rest["Parts"]] == [3]
 
 
@@ -61,8 +70,14 @@ def test_versions_and_delete_markers(s3, bucket: str) -> None:
         assert e.value.response["Error"]["Code"] == code
 
 
-@pytest.mark.parametrize("headers", [{}, {"x-amz-object-attributes": "ETag,Colour"},
-                                     {"x-amz-object-attributes": "ObjectParts", "x-amz-max-parts": "many"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-amz-object-attributes": "ETag,Colour"},
+        {"x-amz-object-attributes": "ObjectParts", "x-amz-max-parts": "many"},
+    ],
+)
 def test_refused(server: Server, s3, bucket: str, headers: dict[str, str]) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     r = signed_request(server, "GET", f"/{bucket}/k?attributes", b"", headers)
@@ -71,10 +86,31 @@ def test_refused(server: Server, s3, bucket: str, headers: dict[str, str]) -> No
 
 def test_the_aws_cli(server: Server, s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="cli", Body=b"from the cli")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
-           "AWS_DEFAULT_REGION": "us-east-1"}
-    cp = subprocess.run(["aws", "--endpoint-url", server.url, "s3api", "get-object-attributes", "--bucket", bucket,
-                         "--key", "cli", "--object-attributes", "ETag", "ObjectSize"], env=env, capture_output=True,
-                        text=True, timeout=120)
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    cp = subprocess.run(
+        [
+            "aws",
+            "--endpoint-url",
+            server.url,
+            "s3api",
+            "get-object-attributes",
+            "--bucket",
+            bucket,
+            "--key",
+            "cli",
+            "--object-attributes",
+            "ETag",
+            "ObjectSize",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cp.returncode == 0, cp.stderr
     assert json.loads(cp.stdout)["ObjectSize"] == 12

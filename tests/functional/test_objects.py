@@ -33,11 +33,18 @@ def test_put_get_roundtrip(s3, bucket: str, size: int) -> None:
 
 
 def test_metadata_and_content_headers(s3, bucket: str) -> None:
-    expires = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    expires = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     s3.put_object(
-        Bucket=bucket, Key="meta", Body=b"hello", ContentType="text/plain; charset=utf-8",
-        CacheControl="max-age=60", ContentDisposition='attachment; filename="a.txt"', ContentEncoding="identity",
-        ContentLanguage="en", Expires=expires, Metadata={"color": "blue", "Mixed-Case": "Value"},
+        Bucket=bucket,
+        Key="meta",
+        Body=b"hello",
+        ContentType="text/plain; charset=utf-8",
+        CacheControl="max-age=60",
+        ContentDisposition='attachment; filename="a.txt"',
+        ContentEncoding="identity",
+        ContentLanguage="en",
+        Expires=expires,
+        Metadata={"color": "blue", "Mixed-Case": "Value"},
     )
     head = s3.head_object(Bucket=bucket, Key="meta")
     assert head["ContentType"] == "text/plain; charset=utf-8"
@@ -107,8 +114,15 @@ RANGE_DATA = bytes(range(256)) * 40  # 10240 bytes
 
 @pytest.mark.parametrize(
     "header,start,end",
-    [("bytes=0-0", 0, 0), ("bytes=10-19", 10, 19), ("bytes=10240-", None, None), ("bytes=100-", 100, 10239),
-     ("bytes=-100", 10140, 10239), ("bytes=-99999", 0, 10239), ("bytes=5000-999999", 5000, 10239)],
+    [
+        ("bytes=0-0", 0, 0),
+        ("bytes=10-19", 10, 19),
+        ("bytes=10240-", None, None),
+        ("bytes=100-", 100, 10239),
+        ("bytes=-100", 10140, 10239),
+        ("bytes=-99999", 0, 10239),
+        ("bytes=5000-999999", 5000, 10239),
+    ],
 )
 def test_ranges(s3, bucket: str, header: str, start: int | None, end: int | None) -> None:
     s3.put_object(Bucket=bucket, Key="r", Body=RANGE_DATA)
@@ -118,7 +132,7 @@ def test_ranges(s3, bucket: str, header: str, start: int | None, end: int | None
         assert err(e) == (416, "InvalidRange")
         return
     got = s3.get_object(Bucket=bucket, Key="r", Range=header)
-    assert got["Body"].read() == RANGE_DATA[start: end + 1]
+    assert got["Body"].read() == RANGE_DATA[start : end + 1]
     assert got["ContentRange"] == f"bytes {start}-{end}/{len(RANGE_DATA)}"
     assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
 
@@ -141,7 +155,7 @@ def test_large_range_across_stripes(s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="big", Body=data)
     for a, b in [(0, 1), ((1 << 20) * 6 - 3, (1 << 20) * 6 + 3), (1234567, 8765432), (len(data) - 10, len(data) - 1)]:
         got = s3.get_object(Bucket=bucket, Key="big", Range=f"bytes={a}-{b}")["Body"].read()
-        assert got == data[a: b + 1]
+        assert got == data[a : b + 1]
 
 
 def test_read_conditions(s3, bucket: str) -> None:
@@ -208,9 +222,14 @@ def test_error_answers_about_a_version_carry_its_headers(s3, bucket: str) -> Non
 def test_response_overrides(s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"x", ContentType="text/plain")
     got = s3.get_object(
-        Bucket=bucket, Key="o", ResponseContentType="application/json", ResponseCacheControl="no-cache",
-        ResponseContentDisposition="inline", ResponseContentEncoding="gzip", ResponseContentLanguage="fr",
-        ResponseExpires=dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc),
+        Bucket=bucket,
+        Key="o",
+        ResponseContentType="application/json",
+        ResponseCacheControl="no-cache",
+        ResponseContentDisposition="inline",
+        ResponseContentEncoding="gzip",
+        ResponseContentLanguage="fr",
+        ResponseExpires=dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
     )
     assert got["ContentType"] == "application/json"
     assert got["CacheControl"] == "no-cache"
@@ -243,8 +262,14 @@ def test_copy_object(s3, bucket: str) -> None:
     got = s3.get_object(Bucket=bucket, Key="dst")
     assert got["Body"].read() == b"copy me"
     assert got["ContentType"] == "text/x-src" and got["Metadata"] == {"a": "1"}
-    s3.copy_object(Bucket=bucket, Key="dst2", CopySource={"Bucket": bucket, "Key": "src"},
-                   MetadataDirective="REPLACE", ContentType="text/x-new", Metadata={"b": "2"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst2",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        ContentType="text/x-new",
+        Metadata={"b": "2"},
+    )
     head = s3.head_object(Bucket=bucket, Key="dst2")
     assert head["ContentType"] == "text/x-new" and head["Metadata"] == {"b": "2"}
 
@@ -262,8 +287,13 @@ def test_copy_onto_itself(s3, bucket: str) -> None:
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"})
     assert err(e) == (400, "InvalidRequest")
-    s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"},
-                   MetadataDirective="REPLACE", Metadata={"v": "2"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="self",
+        CopySource={"Bucket": bucket, "Key": "self"},
+        MetadataDirective="REPLACE",
+        Metadata={"v": "2"},
+    )
     got = s3.get_object(Bucket=bucket, Key="self")
     assert got["Body"].read() == b"same" and got["Metadata"] == {"v": "2"}
 
@@ -273,9 +303,12 @@ def test_copy_conditions(s3, bucket: str) -> None:
     etag = s3.head_object(Bucket=bucket, Key="src")["ETag"]
     src = {"Bucket": bucket, "Key": "src"}
     s3.copy_object(Bucket=bucket, Key="ok", CopySource=src, CopySourceIfMatch=etag)
-    for kw in ({"CopySourceIfMatch": '"beef"'}, {"CopySourceIfNoneMatch": etag},
-               {"CopySourceIfModifiedSince": dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)},
-               {"CopySourceIfUnmodifiedSince": dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)}):
+    for kw in (
+        {"CopySourceIfMatch": '"beef"'},
+        {"CopySourceIfNoneMatch": etag},
+        {"CopySourceIfModifiedSince": dt.datetime.now(dt.UTC) + dt.timedelta(days=1)},
+        {"CopySourceIfUnmodifiedSince": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)},
+    ):
         with pytest.raises(ClientError) as e:
             s3.copy_object(Bucket=bucket, Key="no", CopySource=src, **kw)
         assert err(e) == (412, "PreconditionFailed")
@@ -301,8 +334,9 @@ def test_flexible_checksums(server, bucket: str, algo: str) -> None:
 
 def test_wrong_checksum_is_refused(server, bucket: str) -> None:
     body = b"checked body"
-    r = signed_request(server, "PUT", f"/{bucket}/wrong-ck", body,
-                       {"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\0").decode()})
+    r = signed_request(
+        server, "PUT", f"/{bucket}/wrong-ck", body, {"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\0").decode()}
+    )
     assert r.status == 400 and b"XAmzContentChecksumMismatch" in r.body
     r = signed_request(server, "HEAD", f"/{bucket}/wrong-ck")
     assert r.status == 404

@@ -43,22 +43,44 @@ TOKEN = "metrics-token-for-tests-0123456789"
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = str(tmp_path_factory.mktemp("ops-gw"))
     # the JSON logs are off by default: test_access_and_audit_logs reads them
-    srv = start_server(data, "--heal-interval", "0.2", "--usage-interval", "0", "--access-log", "stderr",
-                       "--audit-log", "stderr",
-                       env={"S3GW_METRICS_TOKEN": TOKEN, "S3GW_METRICS_AUTH": "bearer"})
+    srv = start_server(
+        data,
+        "--heal-interval",
+        "0.2",
+        "--usage-interval",
+        "0",
+        "--access-log",
+        "stderr",
+        "--audit-log",
+        "stderr",
+        env={"S3GW_METRICS_TOKEN": TOKEN, "S3GW_METRICS_AUTH": "bearer"},
+    )
     yield srv
     srv.stop()
 
 
 def client(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY):
-    return boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=access, aws_secret_access_key=secret,
-                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "s3",
+        endpoint_url=gw.url,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 def admin(gw: Server, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-    cp = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url], env=env,
-                        capture_output=True, text=True, timeout=120, input=stdin, cwd=ROOT)
+    cp = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+        cwd=ROOT,
+    )
     if check:
         assert cp.returncode == 0, f"s3gw admin {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
     return cp
@@ -75,8 +97,12 @@ class Mc:
         self("alias", "set", "s3gw", gw.url, ACCESS_KEY, SECRET_KEY)
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        cp = subprocess.run([self.binary, "--config-dir", self.config_dir, "--no-color", *args],
-                            capture_output=True, text=True, timeout=timeout)
+        cp = subprocess.run(
+            [self.binary, "--config-dir", self.config_dir, "--no-color", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check:
             assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
         return cp
@@ -87,8 +113,9 @@ def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
     return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
 
 
-def http(gw: Server, path: str, method: str = "GET", headers: dict[str, str] | None = None
-         ) -> tuple[int, dict[str, str], bytes]:
+def http(
+    gw: Server, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(gw.url + path, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -168,8 +195,11 @@ def test_metrics_need_a_token(gw: Server, mc: Mc) -> None:
         assert http(gw, path, headers={"Authorization": f"Bearer {jwt}"})[0] == 200, path
     # a JWT signed with another key is refused
     head, claims, _ = jwt.split(".")
-    forged = base64.urlsafe_b64encode(hmac.new(b"not-the-secret", f"{head}.{claims}".encode(),
-                                               hashlib.sha512).digest()).rstrip(b"=").decode()
+    forged = (
+        base64.urlsafe_b64encode(hmac.new(b"not-the-secret", f"{head}.{claims}".encode(), hashlib.sha512).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     assert http(gw, "/metrics", headers={"Authorization": f"Bearer {head}.{claims}.{forged}"})[0] == 403
 
 
@@ -201,10 +231,19 @@ def test_metric_families_move(gw: Server) -> None:
     assert after["s3gw_maintenance_mode"] == 0 and after["s3gw_write_quorum_ok"] == 1
     assert sum(v for k, v in after.items() if k.startswith("storage_total_bytes{")) > 0
     assert sum(v for k, v in after.items() if k.startswith("storage_used_bytes{")) > 0
-    assert {"s3gw_drive_up", "s3gw_node_up", "s3gw_heal_queue_depth", "s3gw_gc_queue_depth",
-            "s3gw_healed_objects_total", "s3gw_meta_calls_total", "s3gw_meta_call_seconds_bucket",
-            "s3gw_meta_pool_size", "s3gw_s3_requests_inflight", "storage_free_bytes",
-            "http_request_duration_seconds_bucket"} <= families(after)
+    assert {
+        "s3gw_drive_up",
+        "s3gw_node_up",
+        "s3gw_heal_queue_depth",
+        "s3gw_gc_queue_depth",
+        "s3gw_healed_objects_total",
+        "s3gw_meta_calls_total",
+        "s3gw_meta_call_seconds_bucket",
+        "s3gw_meta_pool_size",
+        "s3gw_s3_requests_inflight",
+        "storage_free_bytes",
+        "http_request_duration_seconds_bucket",
+    } <= families(after)
 
     # every series the Grafana dashboard (ops/grafana) queries exists
     dashboard = json.load(open(os.path.join(ROOT, "ops", "grafana", "s3gw-dashboard.json")))
@@ -213,12 +252,21 @@ def test_metric_families_move(gw: Server) -> None:
     assert used and used <= families(after), used - families(after)
 
     cluster = scrape(gw, "/minio/v2/metrics/cluster")
-    assert {"minio_cluster_capacity_raw_total_bytes", "minio_cluster_capacity_raw_free_bytes",
-            "minio_cluster_capacity_usable_total_bytes", "minio_cluster_capacity_usable_free_bytes",
-            "minio_cluster_drive_online_total", "minio_cluster_drive_offline_total",
-            "minio_cluster_nodes_online_total", "minio_cluster_nodes_offline_total", "minio_s3_requests_total",
-            "minio_s3_requests_errors_total", "minio_s3_traffic_received_bytes",
-            "minio_s3_traffic_sent_bytes", "minio_heal_objects_heal_total"} <= families(cluster)
+    assert {
+        "minio_cluster_capacity_raw_total_bytes",
+        "minio_cluster_capacity_raw_free_bytes",
+        "minio_cluster_capacity_usable_total_bytes",
+        "minio_cluster_capacity_usable_free_bytes",
+        "minio_cluster_drive_online_total",
+        "minio_cluster_drive_offline_total",
+        "minio_cluster_nodes_online_total",
+        "minio_cluster_nodes_offline_total",
+        "minio_s3_requests_total",
+        "minio_s3_requests_errors_total",
+        "minio_s3_traffic_received_bytes",
+        "minio_s3_traffic_sent_bytes",
+        "minio_heal_objects_heal_total",
+    } <= families(cluster)
     server = f"127.0.0.1:{gw.port}"
     assert cluster[f'minio_cluster_drive_online_total{{server="{server}"}}'] == 9
     assert cluster[f'minio_s3_requests_total{{api="putobject",server="{server}"}}'] >= 1
@@ -236,7 +284,7 @@ def test_heal_metrics_move(gw: Server) -> None:
     object, the heal worker rebuilds it, and the healed counter moves."""
     s3 = client(gw)
     bucket = new_bucket(s3)
-    body = os.urandom(300_000)      # past the inline limit: erasure-coded shards
+    body = os.urandom(300_000)  # past the inline limit: erasure-coded shards
     s3.put_object(Bucket=bucket, Key="heal.bin", Body=body)
     before = scrape(gw)['s3gw_healed_objects_total{source="worker"}']
     shards = sorted(p for d in range(1, 10) for p in _files(os.path.join(gw.data, f"drive{d}", "shards")))
@@ -247,8 +295,11 @@ def test_heal_metrics_move(gw: Server) -> None:
     victim = next(p for p in shards if os.path.basename(p) == f"{newest}.0")
     os.unlink(victim)
     assert s3.get_object(Bucket=bucket, Key="heal.bin")["Body"].read() == body
-    wait_until(lambda: scrape(gw)['s3gw_healed_objects_total{source="worker"}'], "the heal worker to heal the object",
-               until=lambda healed: healed > before)
+    wait_until(
+        lambda: scrape(gw)['s3gw_healed_objects_total{source="worker"}'],
+        "the heal worker to heal the object",
+        until=lambda healed: healed > before,
+    )
     assert os.path.exists(victim)
     assert scrape(gw)["s3gw_heal_queue_depth"] == 0
 
@@ -277,14 +328,17 @@ def test_users_with_s3gw_admin(gw: Server) -> None:
     root.put_object(Bucket=bucket, Key="doc.txt", Body=b"hello")
     admin(gw, "user", "add", "alice-ops", "alice-secret-123", "--policy", "readonly")
     users = json.loads(admin(gw, "user", "list", "--json").stdout)["users"]
-    assert {"access_key": "alice-ops", "status": "enabled", "policies": ["readonly"]}.items() <= \
-        next(u for u in users if u["access_key"] == "alice-ops").items()
+    assert {"access_key": "alice-ops", "status": "enabled", "policies": ["readonly"]}.items() <= next(
+        u for u in users if u["access_key"] == "alice-ops"
+    ).items()
     alice = client(gw, "alice-ops", "alice-secret-123")
     assert alice.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"hello"
-    for call in (lambda: alice.put_object(Bucket=bucket, Key="x", Body=b"x"),
-                 lambda: alice.list_objects_v2(Bucket=bucket),          # MinIO's readonly cannot list
-                 lambda: alice.delete_object(Bucket=bucket, Key="doc.txt"),
-                 lambda: alice.create_bucket(Bucket=f"ops-alice-{uuid.uuid4().hex[:6]}")):
+    for call in (
+        lambda: alice.put_object(Bucket=bucket, Key="x", Body=b"x"),
+        lambda: alice.list_objects_v2(Bucket=bucket),  # MinIO's readonly cannot list
+        lambda: alice.delete_object(Bucket=bucket, Key="doc.txt"),
+        lambda: alice.create_bucket(Bucket=f"ops-alice-{uuid.uuid4().hex[:6]}"),
+    ):
         with pytest.raises(ClientError) as e:
             call()
         assert code_of(e.value) == "AccessDenied"
@@ -318,23 +372,36 @@ def test_writeonly_and_stored_policy(gw: Server, tmp_path) -> None:
     bucket = new_bucket(root)
     root.put_object(Bucket=bucket, Key="public/a.txt", Body=b"a")
     root.put_object(Bucket=bucket, Key="private/b.txt", Body=b"b")
-    admin(gw, "user", "add", "wo-ops", "--policy", "writeonly", stdin="wo-secret-1234\n")   # secret on stdin
+    admin(gw, "user", "add", "wo-ops", "--policy", "writeonly", stdin="wo-secret-1234\n")  # secret on stdin
     wo = client(gw, "wo-ops", "wo-secret-1234")
     wo.put_object(Bucket=bucket, Key="dropbox/1.txt", Body=b"1")
     # multipart is s3:PutObject too
     up = wo.create_multipart_upload(Bucket=bucket, Key="dropbox/big")
-    etag = wo.upload_part(Bucket=bucket, Key="dropbox/big", UploadId=up["UploadId"], PartNumber=1,
-                          Body=b"p" * 10)["ETag"]
-    wo.complete_multipart_upload(Bucket=bucket, Key="dropbox/big", UploadId=up["UploadId"],
-                                 MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    etag = wo.upload_part(Bucket=bucket, Key="dropbox/big", UploadId=up["UploadId"], PartNumber=1, Body=b"p" * 10)[
+        "ETag"
+    ]
+    wo.complete_multipart_upload(
+        Bucket=bucket,
+        Key="dropbox/big",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]},
+    )
     with pytest.raises(ClientError) as e:
         wo.get_object(Bucket=bucket, Key="dropbox/1.txt")
     assert code_of(e.value) == "AccessDenied"
 
     policy = tmp_path / "public-ro.json"
-    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/public/*"]},
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]}]}))
+    policy.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/public/*"]},
+                    {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
+                ],
+            }
+        )
+    )
     admin(gw, "policy", "create", "public-ro", str(policy))
     assert "public-ro" in json.loads(admin(gw, "policy", "list", "--json").stdout)["policies"]
     api(gw).add_user("pub-ops", "pub-secret-1234", ["public-ro"])
@@ -353,8 +420,20 @@ def test_writeonly_and_stored_policy(gw: Server, tmp_path) -> None:
     # a policy with a Condition s3gw cannot evaluate is refused, with MinIO's words (tests/functional/
     # test_bucket_policy.py has the conditions that are enforced)
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                                              "Condition": {"IpAddress": {"aws:SourceIpp": "10.0.0.0/8"}}}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": "*",
+                        "Condition": {"IpAddress": {"aws:SourceIpp": "10.0.0.0/8"}},
+                    }
+                ]
+            }
+        )
+    )
     cp = admin(gw, "policy", "create", "cond", str(bad), check=False)
     assert cp.returncode == 1 and "invalid condition key 'aws:SourceIpp'" in cp.stderr
 
@@ -375,7 +454,7 @@ def test_users_with_mc(gw: Server, mc: Mc, tmp_path) -> None:
     mc("cp", str(src), f"carol/{bucket}/up.txt")
     assert root.get_object(Bucket=bucket, Key="up.txt")["Body"].read() == b"from carol"
     cp = mc("cat", f"carol/{bucket}/seed.txt", check=False)
-    assert cp.returncode != 0 and "Insufficient permissions" in cp.stderr      # mc's words for AccessDenied
+    assert cp.returncode != 0 and "Insufficient permissions" in cp.stderr  # mc's words for AccessDenied
     carol = client(gw, "carol-ops", "carol-secret-123")
     with pytest.raises(ClientError) as e:
         carol.get_object(Bucket=bucket, Key="seed.txt")
@@ -443,8 +522,10 @@ def test_maintenance_mode(gw: Server, mc: Mc) -> None:
         assert err["ResponseMetadata"]["HTTPStatusCode"] == 503 and err["Error"]["Code"] == "ServiceUnavailable"
         assert "maintenance mode" in err["Error"]["Message"]
         assert err["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "30"
-        for call in (lambda: s3.delete_object(Bucket=bucket, Key="before.txt"),
-                     lambda: s3.create_bucket(Bucket=f"ops-m-{uuid.uuid4().hex[:6]}")):
+        for call in (
+            lambda: s3.delete_object(Bucket=bucket, Key="before.txt"),
+            lambda: s3.create_bucket(Bucket=f"ops-m-{uuid.uuid4().hex[:6]}"),
+        ):
             with pytest.raises(ClientError) as e:
                 call()
             assert code_of(e.value) == "ServiceUnavailable"
@@ -458,8 +539,9 @@ def test_maintenance_mode(gw: Server, mc: Mc) -> None:
         assert http(gw, "/minio/health/cluster/read")[0] == 200
         assert scrape(gw)["s3gw_maintenance_mode"] == 1
         # mc ready polls until healthy: read its first report, then stop it
-        proc = subprocess.Popen([mc.binary, "--config-dir", mc.config_dir, "ready", "--json", "s3gw"],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [mc.binary, "--config-dir", mc.config_dir, "ready", "--json", "s3gw"], stdout=subprocess.PIPE, text=True
+        )
         try:
             first = json.loads(proc.stdout.readline())
         finally:
@@ -486,20 +568,29 @@ def test_export_manifest(gw: Server, tmp_path) -> None:
     up = s3.create_multipart_upload(Bucket=bucket, Key="multi.bin")
     parts = []
     for n in (1, 2):
-        r = s3.upload_part(Bucket=bucket, Key="multi.bin", UploadId=up["UploadId"], PartNumber=n,
-                           Body=os.urandom(5 * 1024 * 1024 if n == 1 else 1000))
+        r = s3.upload_part(
+            Bucket=bucket,
+            Key="multi.bin",
+            UploadId=up["UploadId"],
+            PartNumber=n,
+            Body=os.urandom(5 * 1024 * 1024 if n == 1 else 1000),
+        )
         parts.append({"ETag": r["ETag"], "PartNumber": n})
-    s3.complete_multipart_upload(Bucket=bucket, Key="multi.bin", UploadId=up["UploadId"],
-                                 MultipartUpload={"Parts": parts})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="multi.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )
     dm = s3.delete_object(Bucket=bucket, Key="small.txt")
     out = tmp_path / "manifest.jsonl"
     doc = json.loads(admin(gw, "export-manifest", "--bucket", bucket, "--output", str(out), "--json").stdout)
     assert doc["versions"] == 4 and doc["objects"] == 2 and doc["lines"] == 4
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     by = {(x["key"], x["version_id"]): x for x in lines}
-    assert set(by) == {("small.txt", small["VersionId"]), ("small.txt", dm["VersionId"]),
-                       ("dir/big.bin", big["VersionId"]), ("multi.bin", s3.head_object(
-                           Bucket=bucket, Key="multi.bin")["VersionId"])}
+    assert set(by) == {
+        ("small.txt", small["VersionId"]),
+        ("small.txt", dm["VersionId"]),
+        ("dir/big.bin", big["VersionId"]),
+        ("multi.bin", s3.head_object(Bucket=bucket, Key="multi.bin")["VersionId"]),
+    }
     s = by[("small.txt", small["VersionId"])]
     assert s["storage"] == "inline" and s["size"] == 4 and s["etag"] == hashlib.md5(b"tiny").hexdigest()
     assert s["is_latest"] is False and s["placement"] == []
@@ -527,7 +618,7 @@ def test_backup_and_restore(gw: Server, tmp_path) -> None:
     backup = tmp_path / "meta.backup"
     doc = json.loads(admin(gw, "backup", "--output", str(backup), "--json").stdout)
     assert doc["format"] == "sqlite" and doc["bytes"] == backup.stat().st_size > 0
-    s3.put_object(Bucket=bucket, Key="after-backup.txt", Body=b"lost")     # not in the backup
+    s3.put_object(Bucket=bucket, Key="after-backup.txt", Body=b"lost")  # not in the backup
 
     # a new data directory: the drives as they are (the shards survive), the metadata from the backup
     new = tmp_path / "restored"
@@ -563,6 +654,7 @@ def test_access_and_audit_logs(gw: Server) -> None:
     s3.get_object(Bucket=bucket, Key="logged.txt")["Body"].read()
     api(gw).add_user("audited-ops", "audited-secret-1")
     log = os.path.join(gw.data, f"server-{gw.port}.log")
+
     def logged():
         lines = [json.loads(x) for x in open(log, encoding="utf-8", errors="replace") if x.startswith("{")]
         access = [x for x in lines if "method" in x and x.get("request_id") == rid]
@@ -570,8 +662,9 @@ def test_access_and_audit_logs(gw: Server) -> None:
         created = [x for x in lines if x.get("action") == "admin:CreateUser" and x.get("target") == "audited-ops"]
         return lines, access, audit, created
 
-    lines, access, audit, created = wait_until(logged, "the access and audit lines of the PUT and the CreateUser",
-                                               until=lambda got: all(got[1:]))
+    lines, access, audit, created = wait_until(
+        logged, "the access and audit lines of the PUT and the CreateUser", until=lambda got: all(got[1:])
+    )
     (a,) = access
     assert a["operation"] == "PutObject" and a["bucket"] == bucket and a["key"] == "logged.txt"
     assert a["status"] == 200 and a["bytes_in"] == 5 and a["access_key"] == ACCESS_KEY and a["duration_ms"] >= 0
@@ -579,6 +672,6 @@ def test_access_and_audit_logs(gw: Server) -> None:
     assert au["action"] == "PutObject" and au["status"] == 200 and au["key"] == "logged.txt"
     gets = [x for x in lines if x.get("operation") == "GetObject" and x.get("key") == "logged.txt"]
     assert gets and gets[-1]["bytes_out"] == 5
-    assert not any(x.get("action") == "GetObject" for x in lines)          # reads are not audited
+    assert not any(x.get("action") == "GetObject" for x in lines)  # reads are not audited
     assert created and created[-1]["status"] == 200 and created[-1]["access_key"] == ACCESS_KEY
-    assert not any("audited-secret-1" in json.dumps(x) for x in lines)     # secrets never logged
+    assert not any("audited-secret-1" in json.dumps(x) for x in lines)  # secrets never logged

@@ -25,9 +25,14 @@ from tests.waiting import wait_until
 
 
 def admin_info(srv: Server) -> dict:
-    cp = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", "info", "--json", "--endpoint", srv.url],
-                        env={**os.environ, "S3GW_ROOT_USER": srv.access_key, "S3GW_ROOT_PASSWORD": srv.secret_key},
-                        capture_output=True, text=True, timeout=120, check=True)
+    cp = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", "info", "--json", "--endpoint", srv.url],
+        env={**os.environ, "S3GW_ROOT_USER": srv.access_key, "S3GW_ROOT_PASSWORD": srv.secret_key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(cp.stdout)
 
 
@@ -55,6 +60,7 @@ def own(tmp_path, request):
 
 # -------------------------------------------------------------------- 1: reads never cut short
 
+
 @pytest.mark.parametrize("own", [(), ("--gc-grace", "0")], indirect=True, ids=["gc-grace", "in-process"])
 def test_get_is_never_cut_short_by_overwrites_and_deletes(own: Server) -> None:
     """A 20 MiB GET read slowly while another client overwrites and deletes the key over and
@@ -63,17 +69,27 @@ def test_get_is_never_cut_short_by_overwrites_and_deletes(own: Server) -> None:
     s3 = s3_client(own)
     s3.create_bucket(Bucket="reads")
     original = os.urandom(20 * MiB)
-    churn = Churn(lambda body: s3.put_object(Bucket="reads", Key="big", Body=body),
-                  lambda: s3.delete_object(Bucket="reads", Key="big"))
-    problems = read_under_churn(own.url, "reads", "big", original, churn,
-                                put_original=lambda: s3.put_object(Bucket="reads", Key="big", Body=original))
+    churn = Churn(
+        lambda body: s3.put_object(Bucket="reads", Key="big", Body=body),
+        lambda: s3.delete_object(Bucket="reads", Key="big"),
+    )
+    problems = read_under_churn(
+        own.url,
+        "reads",
+        "big",
+        original,
+        churn,
+        put_original=lambda: s3.put_object(Bucket="reads", Key="big", Body=original),
+    )
     assert problems == []
 
 
 # -------------------------------------------------------------------- 3: drives watched
 
-@pytest.mark.parametrize("own", [("--node-probe-interval", "0.5", "--heal-interval", "0.5",
-                                  "--scan-pace", "0.2")], indirect=True)
+
+@pytest.mark.parametrize(
+    "own", [("--node-probe-interval", "0.5", "--heal-interval", "0.5", "--scan-pace", "0.2")], indirect=True
+)
 def test_a_wiped_drive_is_seen_formatted_and_healed_without_a_restart(own: Server) -> None:
     s3 = s3_client(own)
     s3.create_bucket(Bucket="wipe")
@@ -84,14 +100,21 @@ def test_a_wiped_drive_is_seen_formatted_and_healed_without_a_restart(own: Serve
     shutil.rmtree(os.path.join(own.data, "drive3"))
     # seen: reported unformatted, then healing (formatted again, shards being rebuilt at the
     # scanner's pace of 0.2 s per object); the store stays writable and readable meanwhile
-    seen = wait_until(lambda: {d["id"]: d["status"] for d in admin_info(own)["drives"]}["drive3"],
-                      "drive3 to be reported unformatted or healing",
-                      until=lambda st: st in ("unformatted", "healing"))
+    seen = wait_until(
+        lambda: {d["id"]: d["status"] for d in admin_info(own)["drives"]}["drive3"],
+        "drive3 to be reported unformatted or healing",
+        until=lambda st: st in ("unformatted", "healing"),
+    )
     assert health(own, "/minio/health/cluster") == 200 and health(own, "/health/ready") == 200
     s3.put_object(Bucket="wipe", Key="during", Body=os.urandom(300_000))
-    info = wait_until(lambda: admin_info(own), "drive3 to be healed", timeout=240,
-                      until=lambda i: {d["id"]: d["status"] for d in i["drives"]}["drive3"] == "online"
-                      and not i["healing"]["drives_healing"])
+    info = wait_until(
+        lambda: admin_info(own),
+        "drive3 to be healed",
+        timeout=240,
+        until=lambda i: (
+            {d["id"]: d["status"] for d in i["drives"]}["drive3"] == "online" and not i["healing"]["drives_healing"]
+        ),
+    )
     assert info["healing"]["drives_formatted"] == 1, (seen, info["healing"])
     assert os.path.exists(os.path.join(own.data, "drive3", "drive.json"))
     assert len(drive_files(own, "drive3")) >= len(blobs)
@@ -107,8 +130,9 @@ def test_four_wiped_drives_lose_quorum_and_writes_are_refused(own: Server) -> No
     assert health(own, "/minio/health/cluster") == 200
     for i in (2, 4, 6, 8):
         shutil.rmtree(os.path.join(own.data, f"drive{i}"))
-    wait_until(lambda: health(own, "/minio/health/cluster"), "the write quorum to be reported lost",
-               until=lambda st: st == 503)
+    wait_until(
+        lambda: health(own, "/minio/health/cluster"), "the write quorum to be reported lost", until=lambda st: st == 503
+    )
     assert health(own, "/minio/health/cluster/read") == 503
     assert health(own, "/health/ready") == 503
     for key, size in (("new-big", 2 * MiB), ("new-small", 10)):
@@ -126,6 +150,7 @@ def test_four_wiped_drives_lose_quorum_and_writes_are_refused(own: Server) -> No
 
 
 # -------------------------------------------------------------------- 4: temp files swept
+
 
 def test_temp_files_of_a_crash_are_swept_while_running(tmp_path) -> None:
     srv = start_server(str(tmp_path))
@@ -145,14 +170,18 @@ def test_temp_files_of_a_crash_are_swept_while_running(tmp_path) -> None:
     # fresh temp files survive the start (younger than the grace); the sweeper takes them later
     srv2 = start_server(str(tmp_path), "--tmp-grace", "3", port=srv.port)
     try:
-        wait_until(lambda: [f for d in range(1, 10) for f in drive_files(srv2, f"drive{d}", "tmp")],
-                   "the temp files to be swept", until=lambda files: files == [])
+        wait_until(
+            lambda: [f for d in range(1, 10) for f in drive_files(srv2, f"drive{d}", "tmp")],
+            "the temp files to be swept",
+            until=lambda files: files == [],
+        )
         assert s3_client(srv2).list_objects_v2(Bucket="crash").get("KeyCount") == 0
     finally:
         srv2.stop()
 
 
 # -------------------------------------------------------------------- 5: write intents settle
+
 
 def test_write_intents_settle_in_a_fault_free_run(own: Server) -> None:
     """Multipart parts (completed, aborted, replaced), a PUT whose Content-MD5 does not match,
@@ -163,25 +192,32 @@ def test_write_intents_settle_in_a_fault_free_run(own: Server) -> None:
     part = os.urandom(5 * MiB)
     up = s3.create_multipart_upload(Bucket="intents", Key="mp")["UploadId"]
     e1 = s3.upload_part(Bucket="intents", Key="mp", UploadId=up, PartNumber=1, Body=part)["ETag"]
-    s3.upload_part(Bucket="intents", Key="mp", UploadId=up, PartNumber=1, Body=part)    # replaced
+    s3.upload_part(Bucket="intents", Key="mp", UploadId=up, PartNumber=1, Body=part)  # replaced
     e1 = s3.upload_part(Bucket="intents", Key="mp", UploadId=up, PartNumber=1, Body=part)["ETag"]
     e2 = s3.upload_part(Bucket="intents", Key="mp", UploadId=up, PartNumber=2, Body=b"tail" * 1000)["ETag"]
-    s3.complete_multipart_upload(Bucket="intents", Key="mp", UploadId=up, MultipartUpload={
-        "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    s3.complete_multipart_upload(
+        Bucket="intents",
+        Key="mp",
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+    )
     up2 = s3.create_multipart_upload(Bucket="intents", Key="gone")["UploadId"]
     s3.upload_part(Bucket="intents", Key="gone", UploadId=up2, PartNumber=1, Body=part)
     s3.abort_multipart_upload(Bucket="intents", Key="gone", UploadId=up2)
     up3 = s3.create_multipart_upload(Bucket="intents", Key="copy")["UploadId"]
-    e3 = s3.upload_part_copy(Bucket="intents", Key="copy", UploadId=up3, PartNumber=1,
-                             CopySource={"Bucket": "intents", "Key": "mp"})["CopyPartResult"]["ETag"]
-    s3.complete_multipart_upload(Bucket="intents", Key="copy", UploadId=up3,
-                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e3}]})
+    e3 = s3.upload_part_copy(
+        Bucket="intents", Key="copy", UploadId=up3, PartNumber=1, CopySource={"Bucket": "intents", "Key": "mp"}
+    )["CopyPartResult"]["ETag"]
+    s3.complete_multipart_upload(
+        Bucket="intents", Key="copy", UploadId=up3, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e3}]}
+    )
     s3.copy_object(Bucket="intents", Key="copied", CopySource={"Bucket": "intents", "Key": "mp"})
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="intents", Key="bad-md5", Body=os.urandom(MiB), ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg==")
     assert e.value.response["Error"]["Code"] == "BadDigest"
     put = SlowPut(own.port, "intents", "cut-off", own.access_key, own.secret_key)
-    put.close()                                           # the client goes away mid-body
+    put.close()  # the client goes away mid-body
     s3.put_object(Bucket="intents", Key="plain", Body=os.urandom(MiB))
-    wait_until(lambda: admin_info(own)["healing"]["write_intents"], "the write intents to settle",
-               until=lambda n: n == 0)
+    wait_until(
+        lambda: admin_info(own)["healing"]["write_intents"], "the write intents to settle", until=lambda n: n == 0
+    )

@@ -10,7 +10,6 @@ machine is, only that the server acts.
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,8 +23,15 @@ from tests.waiting import wait_until
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Every timeout one second."""
-    srv = start_server(str(tmp_path_factory.mktemp("slow-quick")), "--read-header-timeout", "1",
-                       "--idle-timeout", "1", "--body-read-timeout", "1")
+    srv = start_server(
+        str(tmp_path_factory.mktemp("slow-quick")),
+        "--read-header-timeout",
+        "1",
+        "--idle-timeout",
+        "1",
+        "--body-read-timeout",
+        "1",
+    )
     yield srv
     srv.stop()
 
@@ -33,9 +39,19 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Long timeouts, two requests and four connections per process."""
-    srv = start_server(str(tmp_path_factory.mktemp("slow-capped")), "--read-header-timeout", "120",
-                       "--idle-timeout", "120", "--body-read-timeout", "120", "--max-requests", "2",
-                       "--max-connections", "4")
+    srv = start_server(
+        str(tmp_path_factory.mktemp("slow-capped")),
+        "--read-header-timeout",
+        "120",
+        "--idle-timeout",
+        "120",
+        "--body-read-timeout",
+        "120",
+        "--max-requests",
+        "2",
+        "--max-connections",
+        "4",
+    )
     yield srv
     srv.stop()
 
@@ -68,8 +84,16 @@ def health(s: socket.socket) -> bytes:
 
 
 def signed_put_head(server: Server, path: str, length: int) -> bytes:
-    headers, *_ = sign("PUT", path, [], {"host": f"127.0.0.1:{server.port}"}, "UNSIGNED-PAYLOAD",
-                       server.access_key, server.secret_key, amz_now())
+    headers, *_ = sign(
+        "PUT",
+        path,
+        [],
+        {"host": f"127.0.0.1:{server.port}"},
+        "UNSIGNED-PAYLOAD",
+        server.access_key,
+        server.secret_key,
+        amz_now(),
+    )
     headers["content-length"] = str(length)
     return (f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
 
@@ -79,7 +103,7 @@ def signed_put_head(server: Server, path: str, length: int) -> bytes:
 
 def test_half_a_request_head_is_cut_off(quick: Server) -> None:
     s = connect(quick)
-    s.sendall(b"GET /minio/health/live HTTP/1.1\r\nHost: x\r\n")      # and never the blank line
+    s.sendall(b"GET /minio/health/live HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
     wait_until(lambda: closed_by_peer(s), "the server to close a connection with half a request head")
 
 
@@ -113,7 +137,7 @@ def test_a_stalled_body_gets_request_timeout(quick: Server) -> None:
     bucket = "slow-body"
     assert signed_request(quick, "PUT", f"/{bucket}").status in (200, 409)
     s = connect(quick)
-    s.sendall(signed_put_head(quick, f"/{bucket}/stalled", 1000) + b"x" * 10)   # 10 of 1000 bytes, then nothing
+    s.sendall(signed_put_head(quick, f"/{bucket}/stalled", 1000) + b"x" * 10)  # 10 of 1000 bytes, then nothing
     got = bytearray()
 
     def answered() -> bool:
@@ -159,8 +183,10 @@ def test_requests_past_the_cap_get_slow_down(capped: Server) -> None:
     s.close()
     for s in stalled:
         s.close()
-    wait_until(lambda: signed_request(capped, "GET", "/capped").status == 200,
-               "requests to be served again once the uploads went away")
+    wait_until(
+        lambda: signed_request(capped, "GET", "/capped").status == 200,
+        "requests to be served again once the uploads went away",
+    )
 
 
 def test_connections_past_the_cap_get_slow_down(capped: Server) -> None:
@@ -186,7 +212,8 @@ def test_connections_past_the_cap_get_slow_down(capped: Server) -> None:
     assert reply.startswith(b"HTTP/1.1 503") and b"<Code>SlowDown</Code>" in reply, reply[:300]
     assert wait_until(lambda: closed_by_peer(extra), "the refused connection to be closed")
     held.pop().close()
-    wait_until(lambda: health(connect(capped)).startswith(b"HTTP/1.1 200"),
-               "a connection to be accepted once one went away")
+    wait_until(
+        lambda: health(connect(capped)).startswith(b"HTTP/1.1 200"), "a connection to be accepted once one went away"
+    )
     for s in held:
         s.close()

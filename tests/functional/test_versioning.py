@@ -115,9 +115,10 @@ def test_object_lock(s3) -> None:
     with pytest.raises(ClientError) as e:
         s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
     assert err(e) == (409, "InvalidBucketState")
-    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
-    v = s3.put_object(Bucket=b, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE",
-                      ObjectLockRetainUntilDate=until)["VersionId"]
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    v = s3.put_object(Bucket=b, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)[
+        "VersionId"
+    ]
     head = s3.head_object(Bucket=b, Key="gov")
     assert head["ObjectLockMode"] == "GOVERNANCE"
     assert abs((head["ObjectLockRetainUntilDate"] - until).total_seconds()) < 1
@@ -128,19 +129,29 @@ def test_object_lock(s3) -> None:
     assert s3.delete_object(Bucket=b, Key="gov")["DeleteMarker"] is True
     # shortening GOVERNANCE needs the bypass; then the version can go
     with pytest.raises(ClientError):
-        s3.put_object_retention(Bucket=b, Key="gov", VersionId=v, Retention={
-            "Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)})
+        s3.put_object_retention(
+            Bucket=b,
+            Key="gov",
+            VersionId=v,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)},
+        )
     s3.delete_object(Bucket=b, Key="gov", VersionId=v, BypassGovernanceRetention=True)
     # COMPLIANCE: no bypass, only extension
-    c = s3.put_object(Bucket=b, Key="comp", Body=b"c", ObjectLockMode="COMPLIANCE",
-                      ObjectLockRetainUntilDate=until)["VersionId"]
+    c = s3.put_object(Bucket=b, Key="comp", Body=b"c", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)[
+        "VersionId"
+    ]
     with pytest.raises(ClientError):
         s3.delete_object(Bucket=b, Key="comp", VersionId=c, BypassGovernanceRetention=True)
     with pytest.raises(ClientError):
-        s3.put_object_retention(Bucket=b, Key="comp", VersionId=c, Retention={
-            "Mode": "GOVERNANCE", "RetainUntilDate": until})
-    s3.put_object_retention(Bucket=b, Key="comp", VersionId=c, Retention={
-        "Mode": "COMPLIANCE", "RetainUntilDate": until + dt.timedelta(days=1)})
+        s3.put_object_retention(
+            Bucket=b, Key="comp", VersionId=c, Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}
+        )
+    s3.put_object_retention(
+        Bucket=b,
+        Key="comp",
+        VersionId=c,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until + dt.timedelta(days=1)},
+    )
     ret = s3.get_object_retention(Bucket=b, Key="comp", VersionId=c)["Retention"]
     assert ret["Mode"] == "COMPLIANCE"
     # legal hold blocks deletion whatever the retention
@@ -157,14 +168,19 @@ def test_object_lock(s3) -> None:
 
 def test_default_retention(s3) -> None:
     b = lock_bucket(s3)
-    s3.put_object_lock_configuration(Bucket=b, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}}})
+    s3.put_object_lock_configuration(
+        Bucket=b,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}},
+        },
+    )
     conf = s3.get_object_lock_configuration(Bucket=b)["ObjectLockConfiguration"]
     assert conf["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 2}
     v = s3.put_object(Bucket=b, Key="d", Body=b"x")["VersionId"]
     ret = s3.get_object_retention(Bucket=b, Key="d", VersionId=v)["Retention"]
     assert ret["Mode"] == "GOVERNANCE"
-    assert dt.timedelta(days=1.9) < ret["RetainUntilDate"] - dt.datetime.now(dt.timezone.utc) < dt.timedelta(days=2.1)
+    assert dt.timedelta(days=1.9) < ret["RetainUntilDate"] - dt.datetime.now(dt.UTC) < dt.timedelta(days=2.1)
 
 
 def test_lock_refusals_on_plain_bucket(s3, bucket: str) -> None:
@@ -188,15 +204,20 @@ def test_object_tagging(s3, bucket: str) -> None:
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "c", "Value": "3"}]
     s3.copy_object(Bucket=bucket, Key="t2", CopySource={"Bucket": bucket, "Key": "t"})
     assert s3.get_object_tagging(Bucket=bucket, Key="t2")["TagSet"] == [{"Key": "c", "Value": "3"}]
-    s3.copy_object(Bucket=bucket, Key="t3", CopySource={"Bucket": bucket, "Key": "t"}, TaggingDirective="REPLACE",
-                   Tagging="z=26")
+    s3.copy_object(
+        Bucket=bucket, Key="t3", CopySource={"Bucket": bucket, "Key": "t"}, TaggingDirective="REPLACE", Tagging="z=26"
+    )
     assert s3.get_object_tagging(Bucket=bucket, Key="t3")["TagSet"] == [{"Key": "z", "Value": "26"}]
     s3.delete_object_tagging(Bucket=bucket, Key="t")
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
     too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(11)]
-    for tagset, code in ((too_many, "BadRequest"), ([{"Key": "k" * 129, "Value": "v"}], "InvalidTag"),
-                         ([{"Key": "k", "Value": "v" * 257}], "InvalidTag"), ([{"Key": "é", "Value": "v"}], "InvalidTag"),
-                         ([{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}], "InvalidTag")):
+    for tagset, code in (
+        (too_many, "BadRequest"),
+        ([{"Key": "k" * 129, "Value": "v"}], "InvalidTag"),
+        ([{"Key": "k", "Value": "v" * 257}], "InvalidTag"),
+        ([{"Key": "é", "Value": "v"}], "InvalidTag"),
+        ([{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}], "InvalidTag"),
+    ):
         with pytest.raises(ClientError) as e:
             s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": tagset})
         assert err(e) == (400, code)

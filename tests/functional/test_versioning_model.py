@@ -110,7 +110,9 @@ class VersioningModel(RuleBasedStateMachine):
         for key in KEYS:
             mine = [(vid, dm, latest) for k, vid, dm, latest in want if k == key]
             theirs_versions = [(v["VersionId"], False, v["IsLatest"]) for v in r.get("Versions", []) if v["Key"] == key]
-            theirs_markers = [(m["VersionId"], True, m["IsLatest"]) for m in r.get("DeleteMarkers", []) if m["Key"] == key]
+            theirs_markers = [
+                (m["VersionId"], True, m["IsLatest"]) for m in r.get("DeleteMarkers", []) if m["Key"] == key
+            ]
             assert sorted(theirs_versions + theirs_markers) == sorted(mine)
             assert [t for t in mine if not t[1]] == theirs_versions  # Versions keep newest-first order
         assert len(got) == len(want)
@@ -120,6 +122,7 @@ class VersioningModel(RuleBasedStateMachine):
 def test_versioning_matches_model(s3) -> None:
     VersioningModel.s3 = s3
     runner = VersioningModel.TestCase
-    runner.settings = settings(max_examples=12, stateful_step_count=25, deadline=None,
-                               suppress_health_check=list(HealthCheck))
+    runner.settings = settings(
+        max_examples=12, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     runner().runTest()

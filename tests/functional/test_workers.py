@@ -20,7 +20,7 @@ from botocore.config import Config
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
 from tests.functional.rawhttp import send, signed_request
 
-READERS = 8   # fresh connections per check: both workers answer some (with near certainty)
+READERS = 8  # fresh connections per check: both workers answer some (with near certainty)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,14 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def one_connection(srv: Server):
-    return boto3.client("s3", endpoint_url=srv.url, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                        region_name="us-east-1",
-                        config=Config(retries={"max_attempts": 1}, max_pool_connections=1))
+    return boto3.client(
+        "s3",
+        endpoint_url=srv.url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=1),
+    )
 
 
 def read_everywhere(srv: Server, path: str) -> list[tuple[int, bytes, str]]:
@@ -53,7 +58,7 @@ def test_overwrites_through_one_connection_are_read_through_every_worker(two: Se
     path = f"/{bucket}/hot"
     for i in range(15):
         body = f"{i:06d}".encode() * (size // 6)
-        read_everywhere(two, path)            # every worker caches what it sees (or "no such key")
+        read_everywhere(two, path)  # every worker caches what it sees (or "no such key")
         s3.put_object(Bucket=bucket, Key="hot", Body=body)
         etag = hashlib.md5(body).hexdigest()
         assert read_everywhere(two, path) == [(200, body, etag)] * READERS, f"overwrite {i}"
@@ -83,10 +88,16 @@ def test_a_bucket_policy_change_is_seen_by_every_worker_at_once(two: Server) -> 
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="public", Body=b"hello")
     path = f"/{bucket}/public"
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+            ],
+        }
+    )
     for _ in range(3):
-        assert {anonymous_get(two, path) for _ in range(READERS)} == {403}   # every worker caches "no policy"
+        assert {anonymous_get(two, path) for _ in range(READERS)} == {403}  # every worker caches "no policy"
         s3.put_bucket_policy(Bucket=bucket, Policy=policy)
         assert {anonymous_get(two, path) for _ in range(READERS)} == {200}
         s3.delete_bucket_policy(Bucket=bucket)

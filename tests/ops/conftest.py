@@ -53,9 +53,17 @@ class Ops:
 
     def __init__(self, endpoint: str, state: str, mc: str, access: str = ACCESS_KEY, secret: str = SECRET_KEY):
         self.endpoint = endpoint
-        self.env = {**os.environ, "S3GW_ENDPOINT": endpoint, "S3GW_ROOT_USER": access, "S3GW_ROOT_PASSWORD": secret,
-                    "S3GW_BIN": f"{sys.executable} -m s3gw.cli", "MC_BIN": mc, "S3GW_OPS_STATE": state,
-                    "MC_CONFIG_DIR": os.path.join(state, "mc"), "PYTHONPATH": ROOT}
+        self.env = {
+            **os.environ,
+            "S3GW_ENDPOINT": endpoint,
+            "S3GW_ROOT_USER": access,
+            "S3GW_ROOT_PASSWORD": secret,
+            "S3GW_BIN": f"{sys.executable} -m s3gw.cli",
+            "MC_BIN": mc,
+            "S3GW_OPS_STATE": state,
+            "MC_CONFIG_DIR": os.path.join(state, "mc"),
+            "PYTHONPATH": ROOT,
+        }
         for k in ("S3GW_MC_ALIAS", "S3GW_GATEWAYS", "S3GW_K8S_NAMESPACE", "S3GW_BACKUP_DIR", "S3GW_METRICS_TOKEN"):
             self.env.pop(k, None)
         # The scripts' speed thresholds (canary seconds, latency, throughput against the baseline)
@@ -65,23 +73,35 @@ class Ops:
         self.env.update(S3GW_OPS_SLOW="600", S3GW_OPS_SLOW_MS="600000", S3GW_OPS_PERF_DEGRADED="0")
 
     def run(self, script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Result:
-        cp = subprocess.run([sys.executable, os.path.join(OPS, script), *args], env={**self.env, **(env or {})},
-                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        cp = subprocess.run(
+            [sys.executable, os.path.join(OPS, script), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
         return Result(cp.returncode, cp.stdout, cp.stderr)
 
     def expect(self, code: int, script: str, *args: str, verdict: bool = True, **kw) -> Result:
         r = self.run(script, *args, **kw)
         assert r.code == code, f"{script} {' '.join(args)}: expected exit {code}\n{r}"
         if verdict:
-            assert r.verdict.startswith(f"VERDICT: {('OK', 'WARNING', 'CRITICAL', 'UNKNOWN')[code]}"), \
+            assert r.verdict.startswith(f"VERDICT: {('OK', 'WARNING', 'CRITICAL', 'UNKNOWN')[code]}"), (
                 f"{script}: no matching VERDICT line\n{r}"
+            )
         return r
 
 
 def missing_admin_command(*words: str) -> str | None:
     """The name of an `s3gw admin` subcommand this s3gw lacks, or None."""
-    cp = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *words, "--help"], capture_output=True,
-                        text=True, cwd=ROOT, timeout=60)
+    cp = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", *words, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     return None if cp.returncode == 0 else f"s3gw admin {' '.join(words)}"
 
 
@@ -95,11 +115,12 @@ def needs(*commands: tuple[str, ...]) -> None:
 def has_endpoint(url: str, path: str) -> bool:
     import urllib.error
     import urllib.request
+
     try:
         with urllib.request.urlopen(url + path, timeout=5) as r:
             return r.status < 400
     except urllib.error.HTTPError as e:
-        return e.code in (503, 412)       # exists, says "not healthy"
+        return e.code in (503, 412)  # exists, says "not healthy"
     except OSError:
         return False
 
@@ -113,7 +134,7 @@ def needs_endpoints(url: str, *paths: str) -> None:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = str(tmp_path_factory.mktemp("ops-embedded"))
-    srv = start_server(data, env={"S3GW_USAGE_INTERVAL": "0"})   # bucket usage metrics without a minute's lag
+    srv = start_server(data, env={"S3GW_USAGE_INTERVAL": "0"})  # bucket usage metrics without a minute's lag
     yield srv
     srv.stop()
 

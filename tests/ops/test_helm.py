@@ -21,8 +21,9 @@ CHECK = os.path.join(ROOT, "scripts", "helm-check.sh")
 
 
 def helm_check(out: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CHECK, "--out", out], capture_output=True, text=True, cwd=ROOT, timeout=1800,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [CHECK, "--out", out], capture_output=True, text=True, cwd=ROOT, timeout=1800, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     out = str(tmp_path_factory.mktemp("helm-out"))
     cp = helm_check(out)
     if cp.returncode != 0:
-        pytest.fail(f"scripts/helm-check.sh failed (exit {cp.returncode}):\n{cp.stdout[-4000:]}\n{cp.stderr[-4000:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"scripts/helm-check.sh failed (exit {cp.returncode}):\n{cp.stdout[-4000:]}\n{cp.stderr[-4000:]}",
+            pytrace=False,
+        )
     assert "helm-check: OK" in cp.stdout
     docs = {}
     for path in glob.glob(os.path.join(out, "*-k8s-1.28.0.yaml")):
@@ -42,8 +45,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
 
 
 def one(docs: list[dict], kind: str, component: str | None = None) -> dict:
-    found = [d for d in docs if d["kind"] == kind and (component is None or
-             d["metadata"]["labels"].get("app.kubernetes.io/component") == component)]
+    found = [
+        d
+        for d in docs
+        if d["kind"] == kind
+        and (component is None or d["metadata"]["labels"].get("app.kubernetes.io/component") == component)
+    ]
     assert len(found) == 1, f"expected one {kind} {component or ''}, found {len(found)}"
     return found[0]
 
@@ -55,7 +62,10 @@ def test_gateway_deployment_probes_and_rolling_update(rendered) -> None:
     assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert c["args"][:3] == ["serve", "--config", "/etc/s3gw/config.yaml"]
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 2, "maxUnavailable": 1}
-    assert c["resources"] == {"requests": {"cpu": "2000m", "memory": "4Gi"}, "limits": {"cpu": "4000m", "memory": "8Gi"}}
+    assert c["resources"] == {
+        "requests": {"cpu": "2000m", "memory": "4Gi"},
+        "limits": {"cpu": "4000m", "memory": "8Gi"},
+    }
     assert "replicas" not in dep["spec"], "with the HPA on, the Deployment must not pin replicas"
 
 
@@ -76,8 +86,11 @@ def test_disruption_budgets_for_gateways_and_nodes(rendered) -> None:
 def test_storage_nodes_statefulset_one_claim_per_drive(rendered) -> None:
     for variant, drives, replicas in (("default", 2, 9), ("minimal-values", 1, 9), ("production-values", 2, 18)):
         sts = one(rendered[variant], "StatefulSet", "storage-node")
-        svc = next(d for d in rendered[variant] if d["kind"] == "Service"
-                   and d["metadata"]["name"] == sts["spec"]["serviceName"])
+        svc = next(
+            d
+            for d in rendered[variant]
+            if d["kind"] == "Service" and d["metadata"]["name"] == sts["spec"]["serviceName"]
+        )
         assert svc["spec"]["clusterIP"] == "None", "the nodes' Service must be headless"
         assert sts["spec"]["replicas"] == replicas
         claims = [v["metadata"]["name"] for v in sts["spec"]["volumeClaimTemplates"]]
@@ -107,8 +120,9 @@ def test_secrets_are_referenced_never_inlined(rendered) -> None:
             spec = d.get("spec", {}).get("template", {}).get("spec", {})
             for c in spec.get("containers", []):
                 for e in c.get("env", []):
-                    if any(w in e["name"].upper() for w in ("PASSWORD", "SECRET", "TOKEN", "KEY")) \
-                            and not e["name"].endswith("_FILE"):
+                    if any(w in e["name"].upper() for w in ("PASSWORD", "SECRET", "TOKEN", "KEY")) and not e[
+                        "name"
+                    ].endswith("_FILE"):
                         assert "value" not in e, f"{variant}: {e['name']} has an inline value"
         dep = one(docs, "Deployment", "gateway")
         sources = dep["spec"]["template"]["spec"]["volumes"]

@@ -46,8 +46,13 @@ class Supervised:
 
     def spawn(self, port: int, *cmd: str) -> None:
         env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-        self.loops.append(subprocess.Popen(["bash", os.path.join(self.root, "loop.sh"), self.root, str(port), *cmd],
-                                           env=env, start_new_session=True))
+        self.loops.append(
+            subprocess.Popen(
+                ["bash", os.path.join(self.root, "loop.sh"), self.root, str(port), *cmd],
+                env=env,
+                start_new_session=True,
+            )
+        )
 
     def start(self) -> None:
         with open(os.path.join(self.root, "loop.sh"), "w") as f:
@@ -57,23 +62,55 @@ class Supervised:
             f.write(SECRET)
         self.node_ports = [free_port() for _ in range(9)]
         for p in self.node_ports:
-            self.spawn(p, sys.executable, "-m", "s3gw.cli", "node", "--data", os.path.join(self.root, f"node{p}"),
-                       "--address", f"127.0.0.1:{p}", "--secret-file", secret, "--no-fsync")
+            self.spawn(
+                p,
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "node",
+                "--data",
+                os.path.join(self.root, f"node{p}"),
+                "--address",
+                f"127.0.0.1:{p}",
+                "--secret-file",
+                secret,
+                "--no-fsync",
+            )
         pw = os.path.join(self.root, "db-password")
         with open(pw, "w") as f:
             f.write(self.pg.password)
         database = self.pg.new_database("ops")
         self.gw_ports = [free_port() for _ in range(2)]
         for p in self.gw_ports:
-            cfg = {"server": {"host": "127.0.0.1", "port": p},
-                   "database": {"host": self.pg.host, "port": self.pg.port, "name": database, "user": self.pg.user,
-                                "password_file": pw, "max_connections": 8, "max_idle": 1},
-                   "storage": {"nodes": [f"http://127.0.0.1:{n}" for n in self.node_ports], "secret_file": secret}}
+            cfg = {
+                "server": {"host": "127.0.0.1", "port": p},
+                "database": {
+                    "host": self.pg.host,
+                    "port": self.pg.port,
+                    "name": database,
+                    "user": self.pg.user,
+                    "password_file": pw,
+                    "max_connections": 8,
+                    "max_idle": 1,
+                },
+                "storage": {"nodes": [f"http://127.0.0.1:{n}" for n in self.node_ports], "secret_file": secret},
+            }
             path = os.path.join(self.root, f"config-{p}.yaml")
             with open(path, "w") as f:
                 yaml.safe_dump(cfg, f)
-            self.spawn(p, sys.executable, "-m", "s3gw.cli", "serve", "--config", path, "--probe-interval", "0.5",
-                       "--heal-interval", "0.5")
+            self.spawn(
+                p,
+                sys.executable,
+                "-m",
+                "s3gw.cli",
+                "serve",
+                "--config",
+                path,
+                "--probe-interval",
+                "0.5",
+                "--heal-interval",
+                "0.5",
+            )
         for p in self.node_ports + self.gw_ports:
             wait_port(p)
 
@@ -105,9 +142,11 @@ def supervised(tmp_path_factory: pytest.TempPathFactory, postgres: PgServer) -> 
 def wait_whole(ops: Ops, whole: bool = True) -> None:
     """Until ``scale.py verify`` finds the cluster whole (all nine nodes online, nothing healing),
     or, with ``whole=False``, until it finds it not whole."""
-    wait_until(lambda: ops.run("scale.py", "verify", "--expect-nodes", "9", "--wait", "1"),
-               "the cluster to be " + ("whole" if whole else "seen degraded"),
-               until=lambda r: (r.code == 0) == whole)
+    wait_until(
+        lambda: ops.run("scale.py", "verify", "--expect-nodes", "9", "--wait", "1"),
+        "the cluster to be " + ("whole" if whole else "seen degraded"),
+        until=lambda r: (r.code == 0) == whole,
+    )
 
 
 def test_rolling_restart_keeps_the_store_available(supervised: Supervised, tmp_path, mc_bin: str) -> None:
@@ -121,14 +160,30 @@ def test_rolling_restart_keeps_the_store_available(supervised: Supervised, tmp_p
     # this one was down are done (the heal worker retries after 5 s, so a node takes ~6 s here: three
     # nodes - the loop is the same for nine - keep the test short)
     restarted = [0, 4, 8]
-    r = ops.expect(0, "update.py", "rolling-restart", "--gateways", gw1, "--restart-node-cmd", kill,
-                   "--restart-gateway-cmd", kill, "--canary-interval", "0.2", "--drain", "0.5",
-                   "--node-indexes", ",".join(map(str, restarted)), timeout=600)
+    r = ops.expect(
+        0,
+        "update.py",
+        "rolling-restart",
+        "--gateways",
+        gw1,
+        "--restart-node-cmd",
+        kill,
+        "--restart-gateway-cmd",
+        kill,
+        "--canary-interval",
+        "0.2",
+        "--drain",
+        "0.5",
+        "--node-indexes",
+        ",".join(map(str, restarted)),
+        timeout=600,
+    )
     assert r.out.count("] node ") == 3 and r.out.count("] gateway ") == 2, r
     assert "none failed" in r.out
     changed = {p for p in pids_before if pid(p) != pids_before[p]}
-    assert changed == {supervised.node_ports[i] for i in restarted} | set(supervised.gw_ports), \
+    assert changed == {supervised.node_ports[i] for i in restarted} | set(supervised.gw_ports), (
         "exactly the chosen nodes and every gateway were restarted"
+    )
     ops.expect(0, "health-check.py", "--gateways", gw1, "--warn-pct", "99.5", "--crit-pct", "99.9")
 
 
@@ -142,9 +197,18 @@ def test_rolling_restart_refuses_a_degraded_cluster(supervised: Supervised, tmp_
     os.killpg(loop.pid, signal.SIGSTOP)
     os.kill(int(open(os.path.join(supervised.root, f"{port}.pid")).read()), signal.SIGKILL)
     try:
-        wait_whole(ops, whole=False)      # the gateway has seen the node go
-        r = ops.expect(2, "update.py", "rolling-restart", "--gateways", gw1, "--restart-node-cmd", "false",
-                       "--restart-gateway-cmd", "false")
+        wait_whole(ops, whole=False)  # the gateway has seen the node go
+        r = ops.expect(
+            2,
+            "update.py",
+            "rolling-restart",
+            "--gateways",
+            gw1,
+            "--restart-node-cmd",
+            "false",
+            "--restart-gateway-cmd",
+            "false",
+        )
         assert "not whole" in r.out and "nodes offline" in r.out
     finally:
         os.killpg(loop.pid, signal.SIGCONT)

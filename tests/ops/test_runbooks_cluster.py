@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.cluster.conftest import ClusterProcs
-from tests.ops.conftest import LENIENT, Ops, needs
+from tests.ops.conftest import LENIENT, Ops
 
 BUCKET = "ops-cluster"
 
@@ -30,6 +29,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcs]:
         c.start_node(i, wait=False)
     for node in c.nodes[:9]:
         from tests.conftest import wait_port
+
         wait_port(node.port, node.proc)
     c.start_gateway("--heal-interval", "0.5", nodes=[n.url for n in c.nodes[:9]])
     c.wait_online(9)
@@ -125,10 +125,11 @@ def test_storage_full(cluster: ClusterProcs, ops: Ops) -> None:
 
 def test_data_loss_is_found(cluster: ClusterProcs, ops: Ops) -> None:
     """Four of nine nodes wiped: every object has lost four shards, one more than the parity."""
-    s3 = ops.run("perf-check.py", "--bucket", BUCKET, "--objects", "1", "--size", "4KiB")   # creates the bucket
+    s3 = ops.run("perf-check.py", "--bucket", BUCKET, "--objects", "1", "--size", "4KiB")  # creates the bucket
     assert s3.code in (0, 1), s3
     from tests.cluster.test_cluster import _Endpoint
     from tests.functional.conftest import s3_client
+
     client = s3_client(_Endpoint(cluster.url))
     for i in range(4):
         client.put_object(Bucket=BUCKET, Key=f"precious-{i}", Body=os.urandom(300 << 10))

@@ -14,15 +14,29 @@ import pytest
 from tests.conftest import free_port
 from tests.ops.conftest import LENIENT, OPS, Ops, needs, needs_endpoints
 
-SCRIPTS = ["health-check.py", "capacity-monitor.py", "scale.py", "maintenance.py", "update.py",
-           "incident-response.py", "perf-check.py", "backup.py", "runbooks/daily.py", "runbooks/weekly.py",
-           "runbooks/emergency.py"]
+SCRIPTS = [
+    "health-check.py",
+    "capacity-monitor.py",
+    "scale.py",
+    "maintenance.py",
+    "update.py",
+    "incident-response.py",
+    "perf-check.py",
+    "backup.py",
+    "runbooks/daily.py",
+    "runbooks/weekly.py",
+    "runbooks/emergency.py",
+]
 
 
 def test_every_script_is_listed_and_has_help(ops_embedded: Ops) -> None:
-    library = os.path.join(OPS, "s3gwops")     # the scripts' shared package, not a script
-    on_disk = sorted(os.path.relpath(os.path.join(d, f), OPS) for d, _, fs in os.walk(OPS) for f in fs
-                     if f.endswith(".py") and not d.startswith(library) and "__pycache__" not in d)
+    library = os.path.join(OPS, "s3gwops")  # the scripts' shared package, not a script
+    on_disk = sorted(
+        os.path.relpath(os.path.join(d, f), OPS)
+        for d, _, fs in os.walk(OPS)
+        for f in fs
+        if f.endswith(".py") and not d.startswith(library) and "__pycache__" not in d
+    )
     assert on_disk == sorted(SCRIPTS)
     readme = open(os.path.join(OPS, "README.md")).read()
     for script in SCRIPTS:
@@ -48,8 +62,11 @@ def test_health_check_json(ops_embedded: Ops) -> None:
 
 def test_nothing_listening_is_critical(ops_embedded: Ops) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    for script, args in (("health-check.py", []), ("incident-response.py", ["pod-crash"]),
-                         ("runbooks/emergency.py", [])):
+    for script, args in (
+        ("health-check.py", []),
+        ("incident-response.py", ["pod-crash"]),
+        ("runbooks/emergency.py", []),
+    ):
         r = ops_embedded.expect(2, script, "--endpoint", dead, *args)
         assert "does not answer" in r.out or "no gateway answers" in r.out
 
@@ -67,17 +84,24 @@ def test_wrong_credentials_fail_the_canary(ops_embedded: Ops) -> None:
 
 def test_mc_alias_as_the_target(ops_embedded: Ops, mc_bin: str) -> None:
     env = ops_embedded.env
-    subprocess.run([mc_bin, "alias", "set", "prod", ops_embedded.endpoint, env["S3GW_ROOT_USER"],
-                    env["S3GW_ROOT_PASSWORD"]], env=env, check=True, capture_output=True)
-    r = ops_embedded.run("capacity-monitor.py", *LENIENT, "--no-record",
-                         env={"S3GW_MC_ALIAS": "prod", "S3GW_ENDPOINT": "", "S3GW_ROOT_USER": "",
-                              "S3GW_ROOT_PASSWORD": ""})
+    subprocess.run(
+        [mc_bin, "alias", "set", "prod", ops_embedded.endpoint, env["S3GW_ROOT_USER"], env["S3GW_ROOT_PASSWORD"]],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    r = ops_embedded.run(
+        "capacity-monitor.py",
+        *LENIENT,
+        "--no-record",
+        env={"S3GW_MC_ALIAS": "prod", "S3GW_ENDPOINT": "", "S3GW_ROOT_USER": "", "S3GW_ROOT_PASSWORD": ""},
+    )
     assert r.code == 0, r
     assert ops_embedded.endpoint in r.out
 
 
 def test_capacity_monitor_thresholds_and_buckets(ops_embedded: Ops) -> None:
-    ops_embedded.expect(0, "perf-check.py", "--objects", "4", "--bucket", "capacity-data")   # leaves the bucket
+    ops_embedded.expect(0, "perf-check.py", "--objects", "4", "--bucket", "capacity-data")  # leaves the bucket
     r = ops_embedded.expect(0, "capacity-monitor.py", *LENIENT)
     assert "capacity-data" in r.out and "bucket(s)" in r.out
     r = ops_embedded.expect(1, "capacity-monitor.py", "--warn-pct", "0.01", "--crit-pct", "99.9", "--no-buckets")
@@ -91,10 +115,23 @@ def test_capacity_forecast_from_history(ops_embedded: Ops, tmp_path) -> None:
     now = json.loads(first.out)["fullest_pct"]
     # three days ago the fullest drive was 15 points emptier: 5 %/day (steep, so that other
     # processes writing to this machine's disk meanwhile hardly move the figures)
-    hist.write_text(json.dumps({"ts": time.time() - 3 * 86400, "drive": "x", "pct": now - 15,
-                                "free": 1, "total": 2, "logical": None}) + "\n")
-    r = ops_embedded.run("capacity-monitor.py", "--warn-pct", "99.5", "--crit-pct", str(now + 25),
-                         "--history", str(hist), "--no-buckets", "--json")
+    hist.write_text(
+        json.dumps(
+            {"ts": time.time() - 3 * 86400, "drive": "x", "pct": now - 15, "free": 1, "total": 2, "logical": None}
+        )
+        + "\n"
+    )
+    r = ops_embedded.run(
+        "capacity-monitor.py",
+        "--warn-pct",
+        "99.5",
+        "--crit-pct",
+        str(now + 25),
+        "--history",
+        str(hist),
+        "--no-buckets",
+        "--json",
+    )
     doc = json.loads(r.out)
     assert doc["pct_per_day"] == pytest.approx(5, abs=0.5)
     assert doc["days_to_critical"] == pytest.approx(5, abs=1)
@@ -124,21 +161,48 @@ def test_incident_response_help(ops_embedded: Ops) -> None:
 def test_security_findings(ops_embedded: Ops) -> None:
     needs(("user", "list"))
     env = ops_embedded.env
-    subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", "user", "add", "ops-alice", "alice-secret-0123456789",
-                    "--policy", "readwrite", "--endpoint", ops_embedded.endpoint], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s3gw.cli",
+            "admin",
+            "user",
+            "add",
+            "ops-alice",
+            "alice-secret-0123456789",
+            "--policy",
+            "readwrite",
+            "--endpoint",
+            ops_embedded.endpoint,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     r = ops_embedded.expect(0, "incident-response.py", "security")
     assert "with readwrite/consoleAdmin: ops-alice" in r.out
     # a burst of refused requests since the previous run is a WARNING
     for _ in range(6):
-        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H",
-                        "Authorization: AWS4-HMAC-SHA256 Credential=nobody/20260101/us-east-1/s3/aws4_request, "
-                        "SignedHeaders=host, Signature=00", ops_embedded.endpoint + "/"], check=False)
+        subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-H",
+                "Authorization: AWS4-HMAC-SHA256 Credential=nobody/20260101/us-east-1/s3/aws4_request, "
+                "SignedHeaders=host, Signature=00",
+                ops_embedded.endpoint + "/",
+            ],
+            check=False,
+        )
     r = ops_embedded.run("incident-response.py", "security", "--max-auth-failures", "5")
     assert r.code == 1 and "authentication failure(s) since the last check" in r.out, r
     # the well-known default credentials are an incident even on loopback
-    r = ops_embedded.run("incident-response.py", "security", env={"S3GW_ROOT_USER": "minioadmin",
-                                                                  "S3GW_ROOT_PASSWORD": "minioadmin"})
+    r = ops_embedded.run(
+        "incident-response.py", "security", env={"S3GW_ROOT_USER": "minioadmin", "S3GW_ROOT_PASSWORD": "minioadmin"}
+    )
     assert r.code == 2 and "default credentials" in r.out
 
 
@@ -150,7 +214,7 @@ def test_maintenance_on_refuses_writes_then_off(ops_embedded: Ops) -> None:
         assert "writes refused" in r.out and "reads served" in r.out
         r = ops_embedded.expect(1, "maintenance.py", "check")
         assert "ops test" in r.out
-        ops_embedded.expect(1, "health-check.py", *LENIENT)     # maintenance is a WARNING, not an outage
+        ops_embedded.expect(1, "health-check.py", *LENIENT)  # maintenance is a WARNING, not an outage
     finally:
         ops_embedded.run("maintenance.py", "off")
     ops_embedded.expect(0, "maintenance.py", "check")
@@ -159,7 +223,7 @@ def test_maintenance_on_refuses_writes_then_off(ops_embedded: Ops) -> None:
 def test_backup_run_and_verify_with_restore_test(ops_embedded: Ops, tmp_path) -> None:
     needs(("backup",), ("export-manifest",), ("restore",))
     d = str(tmp_path / "backups")
-    ops_embedded.expect(2, "backup.py", "verify", "--dir", d)          # nothing there yet
+    ops_embedded.expect(2, "backup.py", "verify", "--dir", d)  # nothing there yet
     ops_embedded.expect(0, "backup.py", "run", "--dir", d)
     r = ops_embedded.expect(0, "backup.py", "verify", "--dir", d, "--restore-test")
     assert "restored into a scratch directory" in r.out
@@ -185,13 +249,12 @@ def test_rolling_restart_refuses_a_single_gateway(ops_embedded: Ops) -> None:
 def test_daily_weekly_emergency_runbooks(ops_embedded: Ops) -> None:
     needs(("user", "list"))
     needs_endpoints(ops_embedded.endpoint, "/health/live", "/health/ready")
-    r = ops_embedded.expect(0, "runbooks/daily.py", "--warn-pct", "99.5", "--crit-pct", "99.9",
-                            "--perf-objects", "4")
+    r = ops_embedded.expect(0, "runbooks/daily.py", "--warn-pct", "99.5", "--crit-pct", "99.9", "--perf-objects", "4")
     for step in ("health-check.py", "capacity-monitor.py", "perf-check.py", "incident-response.py"):
         assert step in r.out
     ops_embedded.expect(0, "runbooks/emergency.py")
     r = ops_embedded.run("runbooks/weekly.py", "--warn-pct", "99.5", "--crit-pct", "99.9")
-    assert "no --backup-dir" in r.out and r.code == 1, r        # the restore test was not run: a WARNING
+    assert "no --backup-dir" in r.out and r.code == 1, r  # the restore test was not run: a WARNING
 
 
 def test_helm_paths_drive_helm_and_kubectl(ops_embedded: Ops, tmp_path) -> None:
@@ -205,17 +268,31 @@ def test_helm_paths_drive_helm_and_kubectl(ops_embedded: Ops, tmp_path) -> None:
         stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\necho "{tool} ok"\n')
         stub.chmod(0o755)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
-    r = ops_embedded.expect(0, "update.py", "helm-upgrade", "--namespace", "objectstore", "--release", "prod",
-                            "--set", "image.tag=0.2.0", "--canary-interval", "0.1", env=env)
+    r = ops_embedded.expect(
+        0,
+        "update.py",
+        "helm-upgrade",
+        "--namespace",
+        "objectstore",
+        "--release",
+        "prod",
+        "--set",
+        "image.tag=0.2.0",
+        "--canary-interval",
+        "0.1",
+        env=env,
+    )
     assert "none failed" in r.out
-    r = ops_embedded.expect(0, "update.py", "helm-rollback", "--namespace", "objectstore", "--release", "prod",
-                            "--revision", "3", env=env)
-    ops_embedded.expect(0, "scale.py", "helm", "--namespace", "objectstore", "--release", "prod", "--nodes", "1",
-                        env=env)
+    r = ops_embedded.expect(
+        0, "update.py", "helm-rollback", "--namespace", "objectstore", "--release", "prod", "--revision", "3", env=env
+    )
+    ops_embedded.expect(
+        0, "scale.py", "helm", "--namespace", "objectstore", "--release", "prod", "--nodes", "1", env=env
+    )
     calls = log.read_text().splitlines()
     assert any(c.startswith("helm upgrade prod ") and "--reuse-values --set image.tag=0.2.0" in c for c in calls)
     assert "helm rollback prod 3 -n objectstore" in calls
     assert any(c.startswith("helm upgrade prod ") and "--set nodes.replicas=1" in c for c in calls)
     assert "kubectl rollout status statefulset/prod-s3gw-node -n objectstore --timeout=60m" in calls
     assert "kubectl rollout status deployment/prod-s3gw-gateway -n objectstore --timeout=60m" in calls
-    ops_embedded.expect(3, "update.py", "helm-upgrade", "--set", "image.tag=0.2.0")      # no --namespace
+    ops_embedded.expect(3, "update.py", "helm-upgrade", "--set", "image.tag=0.2.0")  # no --namespace

@@ -36,9 +36,14 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def s3(self, **config: Any):
-        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=ACCESS_KEY,
-                            aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
-                            config=Config(retries={"total_max_attempts": 1}, max_pool_connections=32, **config))
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            config=Config(retries={"total_max_attempts": 1}, max_pool_connections=32, **config),
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -75,16 +80,32 @@ class Deployment:
             f.write(self.pg.password + "\n")
         doc: dict[str, Any] = {
             "server": {"host": "127.0.0.1", "port": port, "data": self.data},
-            "database": {"host": self.pg.host, "port": self.pg.port, "name": self.database, "user": self.pg.user,
-                         "password_file": pwfile, "timeout": "3s", "connect_timeout": "1s",
-                         "max_connections": 8, "max_idle": 1, "startup_wait": "10s"},
+            "database": {
+                "host": self.pg.host,
+                "port": self.pg.port,
+                "name": self.database,
+                "user": self.pg.user,
+                "password_file": pwfile,
+                "timeout": "3s",
+                "connect_timeout": "1s",
+                "max_connections": 8,
+                "max_idle": 1,
+                "startup_wait": "10s",
+            },
         }
         if self.redis is not None:
             rpw = os.path.join(self.root, "redis-password")
             with open(rpw, "w") as f:
                 f.write(self.redis.password)
-            doc["cache"] = {"redis": {"endpoints": [self.redis.endpoint], "password_file": rpw,
-                                      "prefix": f"{self.database}:", "timeout": "250ms", "pool_size": 16}}
+            doc["cache"] = {
+                "redis": {
+                    "endpoints": [self.redis.endpoint],
+                    "password_file": rpw,
+                    "prefix": f"{self.database}:",
+                    "timeout": "250ms",
+                    "pool_size": 16,
+                }
+            }
         for path, value in {**self.extra, **overrides}.items():
             node = doc
             *parents, last = path.split(".")
@@ -96,14 +117,19 @@ class Deployment:
             yaml.safe_dump(doc, f)
         return path
 
-    def start(self, *extra_args: str, port: int | None = None, env: dict[str, str] | None = None,
-              **overrides: Any) -> Gateway:
+    def start(
+        self, *extra_args: str, port: int | None = None, env: dict[str, str] | None = None, **overrides: Any
+    ) -> Gateway:
         port = port or free_port()
         cfg = self.config(port, **overrides)
         log = os.path.join(self.root, f"gateway-{port}.log")
         full_env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY, **(env or {})}
-        proc = subprocess.Popen([sys.executable, "-m", "s3gw.cli", "serve", "--config", cfg, *extra_args],
-                                env=full_env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "s3gw.cli", "serve", "--config", cfg, *extra_args],
+            env=full_env,
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_port(port, proc, timeout=60)
         except Exception:

@@ -89,8 +89,9 @@ def test_conditional_create_has_exactly_one_winner(deployment) -> None:
     bucket = bucket_name()
     clients[0].create_bucket(Bucket=bucket)
     for key in ("k1", "k2", "k3", "k4", "k5"):
-        results = race(9, lambda i: clients[i % 3].put_object(Bucket=bucket, Key=key, Body=f"w{i}".encode(),
-                                                               IfNoneMatch="*"))
+        results = race(
+            9, lambda i: clients[i % 3].put_object(Bucket=bucket, Key=key, Body=f"w{i}".encode(), IfNoneMatch="*")
+        )
         winners = [i for i, r in enumerate(results) if not isinstance(r, Exception)]
         losers = [code(r) for r in results if isinstance(r, Exception)]
         assert len(winners) == 1, results
@@ -110,10 +111,10 @@ def test_versioning_holds_under_concurrent_deletes(deployment) -> None:
         s = (sa, sb)[i % 2]
         order = ids[:]
         random.Random(i).shuffle(order)
-        for vid in order:                 # every version deleted by both gateways at once
+        for vid in order:  # every version deleted by both gateways at once
             s.delete_object(Bucket=bucket, Key="k", VersionId=vid)
             if vid == order[len(order) // 2]:
-                s.delete_object(Bucket=bucket, Key="k")   # and delete markers in between
+                s.delete_object(Bucket=bucket, Key="k")  # and delete markers in between
         return True
 
     assert all(r is True for r in race(4, work))
@@ -134,8 +135,10 @@ def test_object_lock_holds_under_concurrent_deletes(deployment) -> None:
     sa, sb = a.s3(), b.s3()
     bucket = bucket_name()
     sa.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-    held = [sa.put_object(Bucket=bucket, Key=f"h{i}", Body=b"x", ObjectLockLegalHoldStatus="ON")["VersionId"]
-            for i in range(4)]
+    held = [
+        sa.put_object(Bucket=bucket, Key=f"h{i}", Body=b"x", ObjectLockLegalHoldStatus="ON")["VersionId"]
+        for i in range(4)
+    ]
     free = [sa.put_object(Bucket=bucket, Key=f"f{i}", Body=b"x")["VersionId"] for i in range(4)]
 
     # 1. deletes from both gateways at once: held versions stay, the others go
@@ -143,7 +146,7 @@ def test_object_lock_holds_under_concurrent_deletes(deployment) -> None:
 
     def delete_all(i: int) -> list[str]:
         out = []
-        for k, v in targets:     # every thread deletes every version: two gateways, two threads each
+        for k, v in targets:  # every thread deletes every version: two gateways, two threads each
             try:
                 (sa, sb)[i % 2].delete_object(Bucket=bucket, Key=k, VersionId=v)
                 out.append("ok")
@@ -195,7 +198,7 @@ def test_strict_read_after_write_across_gateways_with_the_cache(deployment) -> N
     sa.create_bucket(Bucket=bucket)
     for i in range(40):
         w, r = (sa, sb) if i % 2 == 0 else (sb, sa)
-        r.head_object(Bucket=bucket, Key="k") if i else None      # warm the reader's cache entry
+        r.head_object(Bucket=bucket, Key="k") if i else None  # warm the reader's cache entry
         body = f"v{i}".encode() * (i + 1)
         etag = w.put_object(Bucket=bucket, Key="k", Body=body)["ETag"]
         assert r.head_object(Bucket=bucket, Key="k")["ETag"] == etag
@@ -227,8 +230,9 @@ def test_workers_share_one_port(deployment) -> None:
     for k, v in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == v
     import subprocess
+
     children = subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) >= 2, children   # (spawn also starts a resource tracker)
+    assert len(children) >= 2, children  # (spawn also starts a resource tracker)
 
 
 def test_tls_port_serves_https_beside_http(pg_only, tmp_path) -> None:
@@ -238,21 +242,48 @@ def test_tls_port_serves_https_beside_http(pg_only, tmp_path) -> None:
     from tests.conftest import free_port
 
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    sp.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-           check=True, capture_output=True)
+    sp.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     tls_port = free_port()
-    gw = pg_only.start(**{"server.tls_port": tls_port, "security.tls.cert_file": str(cert),
-                          "security.tls.key_file": str(key)})
+    gw = pg_only.start(
+        **{"server.tls_port": tls_port, "security.tls.cert_file": str(cert), "security.tls.key_file": str(key)}
+    )
     bucket = bucket_name()
     gw.s3().create_bucket(Bucket=bucket)
     import boto3
     from botocore.config import Config
 
     from tests.conftest import ACCESS_KEY, SECRET_KEY
-    s = boto3.client("s3", endpoint_url=f"https://127.0.0.1:{tls_port}", aws_access_key_id=ACCESS_KEY,
-                     aws_secret_access_key=SECRET_KEY, region_name="us-east-1", verify=str(cert),
-                     config=Config(retries={"total_max_attempts": 1}))
+
+    s = boto3.client(
+        "s3",
+        endpoint_url=f"https://127.0.0.1:{tls_port}",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        verify=str(cert),
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s.put_object(Bucket=bucket, Key="k", Body=b"over tls")

@@ -43,8 +43,11 @@ def status_of(fn) -> tuple[int, float, str]:
         fn()
         return 200, time.monotonic() - t0, ""
     except ClientError as e:
-        return (e.response["ResponseMetadata"]["HTTPStatusCode"], time.monotonic() - t0,
-                e.response.get("Error", {}).get("Code", ""))
+        return (
+            e.response["ResponseMetadata"]["HTTPStatusCode"],
+            time.monotonic() - t0,
+            e.response.get("Error", {}).get("Code", ""),
+        )
 
 
 def wait_ok(fn, what: str):
@@ -80,29 +83,33 @@ def test_postgres_down_restarting_and_hung(own_pg) -> None:
     def more_answers(n: int, code: int = 200) -> None:
         """Until the writers have had ``n`` more answers with status ``code``."""
         base = answers.count(code)
-        wait_until(lambda: answers.count(code) >= base + n or any(f.done() for f in futures),
-                   f"{n} more writes answered {code}")
+        wait_until(
+            lambda: answers.count(code) >= base + n or any(f.done() for f in futures),
+            f"{n} more writes answered {code}",
+        )
         for f in futures:
             if f.done():
-                f.result()                       # a writer failed: show why
+                f.result()  # a writer failed: show why
 
     with ThreadPoolExecutor(4) as ex:
         futures = [ex.submit(writer, n) for n in range(4)]
-        more_answers(8)                          # writes acknowledged before the outage
-        dep.pg.stop("fast")                      # down
-        more_answers(4, 503)                     # the writers see it
+        more_answers(8)  # writes acknowledged before the outage
+        dep.pg.stop("fast")  # down
+        more_answers(4, 503)  # the writers see it
         for s in (sa, sb):
-            for call in (lambda: s.get_object(Bucket=bucket, Key="w0/00000"),
-                         lambda: s.head_object(Bucket=bucket, Key="w0/00000"),
-                         lambda: s.list_objects_v2(Bucket=bucket)):
+            for call in (
+                lambda: s.get_object(Bucket=bucket, Key="w0/00000"),
+                lambda: s.head_object(Bucket=bucket, Key="w0/00000"),
+                lambda: s.list_objects_v2(Bucket=bucket),
+            ):
                 st, took, code = status_of(call)
                 assert st == 503 and took < WITHIN, (st, took, code)
-                assert code in ("ServiceUnavailable", "503"), code   # HEAD: no body, so no code
-        dep.pg.start()                           # back
+                assert code in ("ServiceUnavailable", "503"), code  # HEAD: no body, so no code
+        dep.pg.start()  # back
         wait_ok(lambda: sa.head_bucket(Bucket=bucket), "gateway A to recover")
         wait_ok(lambda: sb.head_bucket(Bucket=bucket), "gateway B to recover")
         more_answers(8)
-        dep.pg.stop("immediate")                 # crashed
+        dep.pg.stop("immediate")  # crashed
         more_answers(4, 503)
         dep.pg.start()
         wait_ok(lambda: sb.head_bucket(Bucket=bucket), "gateway B to recover after the crash")
@@ -111,14 +118,15 @@ def test_postgres_down_restarting_and_hung(own_pg) -> None:
         for f in futures:
             f.result()
     assert 503 in answers and 200 in answers
-    assert set(answers) <= {200, 503}, sorted(set(answers))   # never a 500
+    assert set(answers) <= {200, 503}, sorted(set(answers))  # never a 500
 
     # hung: connections stay open, nothing answers; requests still end in time
     dep.pg.freeze()
     try:
         with ThreadPoolExecutor(4) as ex:
-            results = list(ex.map(lambda i: status_of(lambda: (sa, sb)[i % 2].get_object(
-                Bucket=bucket, Key=acked[0])), range(4)))
+            results = list(
+                ex.map(lambda i: status_of(lambda: (sa, sb)[i % 2].get_object(Bucket=bucket, Key=acked[0])), range(4))
+            )
         for st, took, code in results:
             assert st == 503 and took < WITHIN, (st, took, code)
     finally:
@@ -140,12 +148,12 @@ def test_redis_down_and_hung_gateways_go_on(own_redis) -> None:
     bucket = f"red-{uuid.uuid4().hex[:8]}"
     sa.create_bucket(Bucket=bucket)
     sa.put_object(Bucket=bucket, Key="k", Body=b"v0")
-    assert sb.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v0"   # cached now
+    assert sb.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v0"  # cached now
 
     def backs() -> list[int]:
         return [gw.logs().count("is back") for gw in (a, b)]
 
-    dep.redis.freeze()                                   # slow / hung
+    dep.redis.freeze()  # slow / hung
     try:
         for i in range(1, 6):
             w, r = (sa, sb) if i % 2 else (sb, sa)
@@ -168,7 +176,7 @@ def test_redis_down_and_hung_gateways_go_on(own_redis) -> None:
     sa.put_object(Bucket=bucket, Key="k", Body=b"v6")
     assert sb.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v6"
 
-    dep.redis.stop()                                     # down
+    dep.redis.stop()  # down
     for i in range(7, 10):
         sb.put_object(Bucket=bucket, Key="k", Body=f"v{i}".encode())
         assert sa.get_object(Bucket=bucket, Key="k")["Body"].read() == f"v{i}".encode()

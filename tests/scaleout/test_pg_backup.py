@@ -22,8 +22,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def admin(url: str, *args: str) -> dict:
     env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-    cp = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", url, "--json"], env=env,
-                        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    cp = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", url, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert cp.returncode == 0, f"{args}: {cp.stdout}\n{cp.stderr}"
     return json.loads(cp.stdout)
 
@@ -50,7 +56,13 @@ def test_pg_dump_backup_restores_a_working_store(pg_only: Deployment, tmp_path) 
     assert sorted(o["Key"] for o in s3b.list_objects_v2(Bucket="pgbackup")["Contents"]) == sorted(bodies)
     for k, v in bodies.items():
         assert s3b.get_object(Bucket="pgbackup", Key=k)["Body"].read() == v
-    user = boto3.client("s3", endpoint_url=b.url, aws_access_key_id="pg-user", aws_secret_access_key="pg-user-secret-1",
-                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    user = boto3.client(
+        "s3",
+        endpoint_url=b.url,
+        aws_access_key_id="pg-user",
+        aws_secret_access_key="pg-user-secret-1",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
     assert user.get_object(Bucket="pgbackup", Key="small.txt")["Body"].read() == b"small"
     s3b.put_object(Bucket="pgbackup", Key="new.txt", Body=b"writable")

@@ -15,8 +15,16 @@ def test_get_on_one_gateway_survives_overwrites_through_another(pg_only) -> None
     sa, sb = a.s3(), b.s3()
     sa.create_bucket(Bucket="reads")
     original = os.urandom(20 * MiB)
-    churn = Churn(lambda body: sb.put_object(Bucket="reads", Key="big", Body=body),
-                  lambda: sb.delete_object(Bucket="reads", Key="big"))
-    problems = read_under_churn(a.url, "reads", "big", original, churn,
-                                put_original=lambda: sb.put_object(Bucket="reads", Key="big", Body=original))
+    churn = Churn(
+        lambda body: sb.put_object(Bucket="reads", Key="big", Body=body),
+        lambda: sb.delete_object(Bucket="reads", Key="big"),
+    )
+    problems = read_under_churn(
+        a.url,
+        "reads",
+        "big",
+        original,
+        churn,
+        put_original=lambda: sb.put_object(Bucket="reads", Key="big", Body=original),
+    )
     assert problems == []

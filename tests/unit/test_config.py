@@ -25,8 +25,9 @@ def serve_parser() -> argparse.ArgumentParser:
     return sub.choices["serve"]
 
 
-def serve(tmp_path: pathlib.Path, *argv: str, env: dict[str, str] | None = None,
-          monkeypatch: pytest.MonkeyPatch | None = None) -> config.ServerConfig:
+def serve(
+    tmp_path: pathlib.Path, *argv: str, env: dict[str, str] | None = None, monkeypatch: pytest.MonkeyPatch | None = None
+) -> config.ServerConfig:
     assert monkeypatch is not None
     for name in list(os.environ):
         if name.startswith(("S3GW_", "MINIO_")) or name in ("CONFIG_FILE",):
@@ -40,9 +41,10 @@ def test_the_docs_table_is_the_schema() -> None:
     """docs/metadata.md holds exactly what `python -m s3gw.config` prints: every key, default, flag, variable."""
     doc = (ROOT / "docs" / "metadata.md").read_text()
     start = doc.index("<!-- config keys:")
-    body = doc[doc.index("\n", start) + 1:doc.index("<!-- end of config keys -->")]
-    assert body.strip() == config.doc_table().strip(), \
+    body = doc[doc.index("\n", start) + 1 : doc.index("<!-- end of config keys -->")]
+    assert body.strip() == config.doc_table().strip(), (
         "docs/metadata.md's key table is stale: regenerate it with `python -m s3gw.config`"
+    )
     for key in config.SCHEMA:
         assert f"| `{key.path}` |" in body, key.path
 
@@ -78,55 +80,107 @@ def test_defaults_are_stated_once() -> None:
             assert getattr(plain, attr) == config.default(path), path
     db, cache = config.DatabaseSettings(), config.CacheSettings()
     assert (db.port, db.max_connections, db.min_connections, db.max_idle_lifetime, db.timeout) == (
-        config.default("database.port"), config.default("database.max_connections"),
-        config.default("database.max_idle"), config.default("database.max_lifetime"),
-        config.default("database.timeout"))
+        config.default("database.port"),
+        config.default("database.max_connections"),
+        config.default("database.max_idle"),
+        config.default("database.max_lifetime"),
+        config.default("database.timeout"),
+    )
     assert (cache.redis_timeout, cache.redis_ttl, cache.memory, cache.memory_max_bytes) == (
-        config.default("cache.redis.timeout"), config.default("cache.redis.ttl"),
-        config.default("cache.memory.enabled"), config.default("cache.memory.max_size"))
+        config.default("cache.redis.timeout"),
+        config.default("cache.redis.ttl"),
+        config.default("cache.memory.enabled"),
+        config.default("cache.memory.max_size"),
+    )
 
 
 def test_node_timeouts_say_what_they_time(tmp_path, monkeypatch) -> None:
     """The node read timeout is not the client's body read timeout: own names, old flags still accepted."""
-    sc = serve(tmp_path, "--read-timeout", "2", "--stall-timeout", "3", "--probe-interval", "0.5",
-               monkeypatch=monkeypatch)
+    sc = serve(
+        tmp_path, "--read-timeout", "2", "--stall-timeout", "3", "--probe-interval", "0.5", monkeypatch=monkeypatch
+    )
     assert (sc.node_read_timeout, sc.node_stall_timeout, sc.node_probe_interval) == (2.0, 3.0, 0.5)
     assert sc.http_read_timeout == config.default("server.read_timeout")
     sc = serve(tmp_path, "--node-read-timeout", "1500ms", "--body-read-timeout", "7s", monkeypatch=monkeypatch)
     assert (sc.node_read_timeout, sc.http_read_timeout) == (1.5, 7.0)
-    assert not {f.name for f in dataclasses.fields(config.ServerConfig)} & {"read_timeout", "stall_timeout",
-                                                                              "probe_interval"}
+    assert not {f.name for f in dataclasses.fields(config.ServerConfig)} & {
+        "read_timeout",
+        "stall_timeout",
+        "probe_interval",
+    }
 
 
 def test_cli_only_knobs_come_from_the_file_and_the_environment_too(tmp_path, monkeypatch) -> None:
     f = tmp_path / "c.yaml"
-    f.write_text("repair:\n  heal_interval: 500ms\n  orphan_grace: 1h\n  deep_scan_every: 4\n"
-                 "storage:\n  node_read_timeout: 4s\n")
+    f.write_text(
+        "repair:\n  heal_interval: 500ms\n  orphan_grace: 1h\n  deep_scan_every: 4\nstorage:\n  node_read_timeout: 4s\n"
+    )
     sc = serve(tmp_path, "--config", str(f), env={"S3GW_REPAIR_SCAN_PACE": "0.5"}, monkeypatch=monkeypatch)
     assert (sc.heal_interval, sc.orphan_grace, sc.deep_scan_every, sc.node_read_timeout, sc.scan_pace) == (
-        0.5, 3600.0, 4, 4.0, 0.5)
-    sc = serve(tmp_path, "--config", str(f), "--heal-interval", "2", env={"S3GW_REPAIR_HEAL_INTERVAL": "9"},
-               monkeypatch=monkeypatch)
-    assert sc.heal_interval == 2.0           # the flag wins over the environment and the file
-    with pytest.raises(SystemExit):          # a bad value is refused by the flag's own key
+        0.5,
+        3600.0,
+        4,
+        4.0,
+        0.5,
+    )
+    sc = serve(
+        tmp_path,
+        "--config",
+        str(f),
+        "--heal-interval",
+        "2",
+        env={"S3GW_REPAIR_HEAL_INTERVAL": "9"},
+        monkeypatch=monkeypatch,
+    )
+    assert sc.heal_interval == 2.0  # the flag wins over the environment and the file
+    with pytest.raises(SystemExit):  # a bad value is refused by the flag's own key
         build_parser().parse_args(["serve", "--heal-interval", "soon"])
 
 
 def test_environment_only_knobs_are_keys_with_their_old_names(tmp_path, monkeypatch) -> None:
     token = tmp_path / "token"
     token.write_text("tok-from-file\n")
-    sc = serve(tmp_path, env={"S3GW_METRICS_AUTH": "public", "S3GW_ACCESS_LOG": "off", "S3GW_AUDIT_LOG": "stdout",
-                              "S3GW_USAGE_INTERVAL": "0", "S3GW_METRICS_TOKEN_MAX_LIFETIME": "1h",
-                              "S3GW_METRICS_TOKEN_FILE": str(token)}, monkeypatch=monkeypatch)
-    assert (sc.metrics_auth, sc.access_log, sc.audit_log, sc.usage_interval, sc.metrics_token_max_lifetime,
-            sc.metrics_token) == ("public", "off", "stdout", 0.0, 3600.0, "tok-from-file")
-    sc = serve(tmp_path, "--metrics-auth", "bearer", "--access-log", "stderr", "--usage-interval", "5",
-               env={"S3GW_METRICS_AUTH": "public", "S3GW_ACCESS_LOG": "off", "S3GW_USAGE_INTERVAL": "0",
-                    "S3GW_METRICS_TOKEN": "tok-env", "S3GW_METRICS_TOKEN_FILE": str(token)},
-               monkeypatch=monkeypatch)
-    assert (sc.metrics_auth, sc.access_log, sc.usage_interval, sc.metrics_token) == ("bearer", "stderr", 5.0,
-                                                                                     "tok-env")
-    assert serve(tmp_path, env={"MINIO_PROMETHEUS_AUTH_TYPE": "public"}, monkeypatch=monkeypatch).metrics_auth == "public"
+    sc = serve(
+        tmp_path,
+        env={
+            "S3GW_METRICS_AUTH": "public",
+            "S3GW_ACCESS_LOG": "off",
+            "S3GW_AUDIT_LOG": "stdout",
+            "S3GW_USAGE_INTERVAL": "0",
+            "S3GW_METRICS_TOKEN_MAX_LIFETIME": "1h",
+            "S3GW_METRICS_TOKEN_FILE": str(token),
+        },
+        monkeypatch=monkeypatch,
+    )
+    assert (
+        sc.metrics_auth,
+        sc.access_log,
+        sc.audit_log,
+        sc.usage_interval,
+        sc.metrics_token_max_lifetime,
+        sc.metrics_token,
+    ) == ("public", "off", "stdout", 0.0, 3600.0, "tok-from-file")
+    sc = serve(
+        tmp_path,
+        "--metrics-auth",
+        "bearer",
+        "--access-log",
+        "stderr",
+        "--usage-interval",
+        "5",
+        env={
+            "S3GW_METRICS_AUTH": "public",
+            "S3GW_ACCESS_LOG": "off",
+            "S3GW_USAGE_INTERVAL": "0",
+            "S3GW_METRICS_TOKEN": "tok-env",
+            "S3GW_METRICS_TOKEN_FILE": str(token),
+        },
+        monkeypatch=monkeypatch,
+    )
+    assert (sc.metrics_auth, sc.access_log, sc.usage_interval, sc.metrics_token) == ("bearer", "stderr", 5.0, "tok-env")
+    assert (
+        serve(tmp_path, env={"MINIO_PROMETHEUS_AUTH_TYPE": "public"}, monkeypatch=monkeypatch).metrics_auth == "public"
+    )
     assert serve(tmp_path, env={"MINIO_PROMETHEUS_AUTH_TYPE": "jwt"}, monkeypatch=monkeypatch).metrics_auth == "bearer"
     f = tmp_path / "c.yaml"
     f.write_text("metrics:\n  auth: public\n  usage_interval: 2m\nlog:\n  access: off\n  level: warning\n")
@@ -148,11 +202,23 @@ def test_old_root_credentials_for_a_rotation(tmp_path, monkeypatch) -> None:
 def test_a_secret_file_given_as_a_flag_wins(tmp_path, monkeypatch) -> None:
     f = tmp_path / "secret"
     f.write_text("from-the-flag-0123456789")
-    sc = serve(tmp_path, "--nodes", "http://127.0.0.1:1,http://127.0.0.1:2", "--secret-file", str(f),
-               env={"S3GW_CLUSTER_SECRET": "from-the-environment-0123"}, monkeypatch=monkeypatch)
+    sc = serve(
+        tmp_path,
+        "--nodes",
+        "http://127.0.0.1:1,http://127.0.0.1:2",
+        "--secret-file",
+        str(f),
+        env={"S3GW_CLUSTER_SECRET": "from-the-environment-0123"},
+        monkeypatch=monkeypatch,
+    )
     assert sc.nodes == ("http://127.0.0.1:1", "http://127.0.0.1:2") and sc.node_secret == b"from-the-flag-0123456789"
-    sc = serve(tmp_path, "--nodes", "http://127.0.0.1:1", env={"S3GW_CLUSTER_SECRET": "from-the-environment-0123"},
-               monkeypatch=monkeypatch)
+    sc = serve(
+        tmp_path,
+        "--nodes",
+        "http://127.0.0.1:1",
+        env={"S3GW_CLUSTER_SECRET": "from-the-environment-0123"},
+        monkeypatch=monkeypatch,
+    )
     assert sc.node_secret == b"from-the-environment-0123"
     with pytest.raises(config.ConfigError, match="storage.nodes needs the cluster secret"):
         serve(tmp_path, "--nodes", "http://127.0.0.1:1", monkeypatch=monkeypatch)
@@ -160,6 +226,7 @@ def test_a_secret_file_given_as_a_flag_wins(tmp_path, monkeypatch) -> None:
 
 def test_the_composition_root_imports_the_config_not_the_reverse() -> None:
     """config.py knows nothing of the server; credentials.py is standard library only (ops/ loads it)."""
+
     def imported(path: pathlib.Path) -> set[str]:
         out = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -177,6 +244,12 @@ def test_the_composition_root_imports_the_config_not_the_reverse() -> None:
 
 def test_one_root_credentials_function() -> None:
     """Defined once (s3gw/credentials.py); the server, the CLI and the ops scripts all call it."""
-    defs = [p for d in ("s3gw", "nodes", "ops") for p in (ROOT / d).rglob("*.py")
-            if any(isinstance(n, ast.FunctionDef) and n.name == "root_credentials" for n in ast.walk(ast.parse(p.read_text())))]
+    defs = [
+        p
+        for d in ("s3gw", "nodes", "ops")
+        for p in (ROOT / d).rglob("*.py")
+        if any(
+            isinstance(n, ast.FunctionDef) and n.name == "root_credentials" for n in ast.walk(ast.parse(p.read_text()))
+        )
+    ]
     assert [p.relative_to(ROOT).as_posix() for p in defs] == ["s3gw/credentials.py"]

@@ -52,7 +52,7 @@ def test_every_s3gw_command_parses_and_is_the_readmes() -> None:
     readme = readme_commands()
     parser = build_parser()
     for name, svc in S3GW.items():
-        args = parser.parse_args(svc["command"])      # SystemExit here: a flag the CLI does not have
+        args = parser.parse_args(svc["command"])  # SystemExit here: a flag the CLI does not have
         line = " ".join(["s3gw", *svc["command"]])
         assert re.sub(r"node\d", "node1", line) in readme, f"{name}: `{line}` is not in the README's Production section"
         if args.command == "node":
@@ -109,36 +109,50 @@ def test_the_deployment_guides_config_yaml_works_as_written(tmp_path, capsys) ->
     local.write_text(GUIDE_CONFIG.read_text().replace("/etc/tls/", f"{tmp_path}/"))
     assert main(["config", "check", str(local)]) == 0
     err = capsys.readouterr().err
-    for key in ("storage.replication.factor", "storage.replication.cross_region",
-                "security.encryption.kms_endpoint", "security.encryption.key_rotation_period"):
+    for key in (
+        "storage.replication.factor",
+        "storage.replication.cross_region",
+        "security.encryption.kms_endpoint",
+        "security.encryption.key_rotation_period",
+    ):
         assert f"warning: {key}: accepted, has no effect" in err
     conf = config.load(str(local), {"DB_PASSWORD": "from-the-k8s-secret"})
     sc = config.server_config(conf, {"DB_PASSWORD": "from-the-k8s-secret"}, require_data=False)
     assert (sc.port, sc.http_read_timeout, sc.http_write_timeout) == (8080, 30.0, 30.0)
     db = sc.database
-    assert (db.driver, db.host, db.port, db.name, db.max_connections, db.min_connections, db.max_idle_lifetime,
-            db.password) == ("postgres", "metadata-db.objectstore.local", 5432, "objectstore", 100, 10, 3600.0,
-                             "from-the-k8s-secret")
+    assert (
+        db.driver,
+        db.host,
+        db.port,
+        db.name,
+        db.max_connections,
+        db.min_connections,
+        db.max_idle_lifetime,
+        db.password,
+    ) == ("postgres", "metadata-db.objectstore.local", 5432, "objectstore", 100, 10, 3600.0, "from-the-k8s-secret")
     assert (sc.data_shards, sc.parity_shards, sc.block_size) == (6, 3, 64 << 20)
     assert sc.cache.redis_endpoints == tuple(f"cache-00{i}.objectstore.local:6379" for i in (1, 2, 3))
     assert sc.cache.redis_pool_size == 50
     assert sc.tls_cert.endswith("tls.crt") and sc.tls_key.endswith("tls.key")
 
 
-@pytest.mark.parametrize("doc, message", [
-    ("server:\n  prot: 80\n", "unknown key server.prot"),
-    ("server:\n  port: eighty\n", "server.port: expected an integer"),
-    ("server:\n  port: 70000\n", "server.port: 70000 is out of range"),
-    ("server:\n  read_timeout: soon\n", "server.read_timeout: expected a duration"),
-    ("database:\n  host: db\n  password: hunter2\n", "database.password: secrets are not read"),
-    ("cache:\n  redis:\n    password: hunter2\n", "cache.redis.password: secrets are not read"),
-    ("database:\n  password_file: /nonexistent/pw\n", "database.password_file: no such file"),
-    ("storage:\n  erasure_coding:\n    chunk_size: 12\n", "storage.erasure_coding.chunk_size"),
-    ("storage:\n  erasure_coding:\n    data_shards: 8\n", "storage.drives: 8+3 erasure coding needs 11 drives"),
-    ("security:\n  tls:\n    cert_file: /x\n", "security.tls: cert_file and key_file go together"),
-    ("- a\n- b\n", "must be a mapping"),
-    ("server: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ("server:\n  prot: 80\n", "unknown key server.prot"),
+        ("server:\n  port: eighty\n", "server.port: expected an integer"),
+        ("server:\n  port: 70000\n", "server.port: 70000 is out of range"),
+        ("server:\n  read_timeout: soon\n", "server.read_timeout: expected a duration"),
+        ("database:\n  host: db\n  password: hunter2\n", "database.password: secrets are not read"),
+        ("cache:\n  redis:\n    password: hunter2\n", "cache.redis.password: secrets are not read"),
+        ("database:\n  password_file: /nonexistent/pw\n", "database.password_file: no such file"),
+        ("storage:\n  erasure_coding:\n    chunk_size: 12\n", "storage.erasure_coding.chunk_size"),
+        ("storage:\n  erasure_coding:\n    data_shards: 8\n", "storage.drives: 8+3 erasure coding needs 11 drives"),
+        ("security:\n  tls:\n    cert_file: /x\n", "security.tls: cert_file and key_file go together"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("server: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_files_stop_with_the_key_named(tmp_path, capsys, doc, message) -> None:
     f = tmp_path / "c.yaml"
     f.write_text(doc)
@@ -149,8 +163,15 @@ def test_bad_files_stop_with_the_key_named(tmp_path, capsys, doc, message) -> No
 def test_environment_overrides_and_their_errors(tmp_path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("server:\n  port: 8080\ncache:\n  redis:\n    endpoints: [a:1]\n")
-    conf = config.load(str(f), {"S3GW_SERVER_PORT": "9000", "S3GW_CACHE_REDIS_ENDPOINTS": "r1:6379,r2:6379",
-                                "S3GW_STORAGE_ERASURE_CODING_PARITY_SHARDS": "2", "S3GW_ROOT_USER": "not-a-key"})
+    conf = config.load(
+        str(f),
+        {
+            "S3GW_SERVER_PORT": "9000",
+            "S3GW_CACHE_REDIS_ENDPOINTS": "r1:6379,r2:6379",
+            "S3GW_STORAGE_ERASURE_CODING_PARITY_SHARDS": "2",
+            "S3GW_ROOT_USER": "not-a-key",
+        },
+    )
     assert conf["server.port"] == 9000 and conf["cache.redis.endpoints"] == ["r1:6379", "r2:6379"]
     assert conf["storage.erasure_coding.parity_shards"] == 2
     assert conf.source["server.port"] == "environment S3GW_SERVER_PORT"
@@ -187,9 +208,14 @@ def test_without_a_config_file_serve_is_the_embedded_default(tmp_path) -> None:
 
 
 #: config key -> ServerConfig field, for the slow-client limits (security issue, hole 7)
-CLIENT_LIMITS = {"server.read_timeout": "http_read_timeout", "server.write_timeout": "http_write_timeout",
-                 "server.read_header_timeout": "read_header_timeout", "server.idle_timeout": "idle_timeout",
-                 "server.max_connections": "max_connections", "server.max_requests": "max_requests"}
+CLIENT_LIMITS = {
+    "server.read_timeout": "http_read_timeout",
+    "server.write_timeout": "http_write_timeout",
+    "server.read_header_timeout": "read_header_timeout",
+    "server.idle_timeout": "idle_timeout",
+    "server.max_connections": "max_connections",
+    "server.max_requests": "max_requests",
+}
 
 
 def test_client_limits_are_on_by_default_and_the_same_everywhere(tmp_path) -> None:
@@ -202,11 +228,35 @@ def test_client_limits_are_on_by_default_and_the_same_everywhere(tmp_path) -> No
     for key, field in CLIENT_LIMITS.items():
         assert config.KEYS[key].default == getattr(plain, field) == getattr(served, field), key
         assert getattr(plain, field) > 0, f"{key} is off by default"
-    flags = serve_config(build_parser().parse_args([
-        "serve", "--data", str(tmp_path), "--read-header-timeout", "2s", "--idle-timeout", "500ms",
-        "--body-read-timeout", "3", "--body-write-timeout", "4s", "--max-connections", "7", "--max-requests", "5"]))
-    assert (flags.read_header_timeout, flags.idle_timeout, flags.http_read_timeout, flags.http_write_timeout,
-            flags.max_connections, flags.max_requests) == (2.0, 0.5, 3.0, 4.0, 7, 5)
+    flags = serve_config(
+        build_parser().parse_args(
+            [
+                "serve",
+                "--data",
+                str(tmp_path),
+                "--read-header-timeout",
+                "2s",
+                "--idle-timeout",
+                "500ms",
+                "--body-read-timeout",
+                "3",
+                "--body-write-timeout",
+                "4s",
+                "--max-connections",
+                "7",
+                "--max-requests",
+                "5",
+            ]
+        )
+    )
+    assert (
+        flags.read_header_timeout,
+        flags.idle_timeout,
+        flags.http_read_timeout,
+        flags.http_write_timeout,
+        flags.max_connections,
+        flags.max_requests,
+    ) == (2.0, 0.5, 3.0, 4.0, 7, 5)
 
 
 def test_every_config_key_is_documented() -> None:

@@ -51,7 +51,7 @@ ALLOWED = {
     "cache": {"cache", "meta", "common"},
     "storage": {"storage", "nodes", "common"},
     "nodes": {"nodes"},
-    "common": {"common"},     # pure helpers (wire numbers) every s3gw layer may use
+    "common": {"common"},  # pure helpers (wire numbers) every s3gw layer may use
 }
 FORBIDDEN_THIRD_PARTY = {
     "common": {"aiohttp", "sqlite3", "asyncpg", "redis"},
@@ -67,13 +67,13 @@ BELOW_CORE = ("meta", "cache", "storage")
 #: only optional or heavy native dependencies a deployment may not load.
 LAZY_IMPORTS = {
     ("s3gw/server.py", "s3gw.meta.postgres"): "asyncpg is optional (pip install 's3gw[postgres]'): "
-                                              "loaded only when database.driver is postgres",
+    "loaded only when database.driver is postgres",
     ("s3gw/server.py", "s3gw.cache.rediscache"): "redis-py is optional (pip install 's3gw[redis]'): "
-                                                 "loaded only when cache.redis.endpoints are set",
+    "loaded only when cache.redis.endpoints are set",
     ("s3gw/cache/__init__.py", "s3gw.cache.rediscache"): "redis-py is optional: PEP 562 lazy attribute RedisCache",
     ("s3gw/admin_cli.py", "s3gw.meta.postgres"): "asyncpg is optional: only `s3gw admin restore --database-url`",
     ("s3gw/storage/erasure.py", "pyeclib.ec_iface"): "pyeclib loads liberasurecode/ISA-L (native): only codecs "
-                                                     "with parity need it, not m=0 striping or the doctests",
+    "with parity need it, not m=0 striping or the doctests",
 }
 
 
@@ -84,9 +84,9 @@ LAZY_IMPORTS = {
 class Import:
     path: pathlib.Path
     lineno: int
-    module: str                 # absolute, relative imports resolved
-    names: tuple[str, ...]      # from-import names ("" for `import x`)
-    nested: bool                # inside a function or class body
+    module: str  # absolute, relative imports resolved
+    names: tuple[str, ...]  # from-import names ("" for `import x`)
+    nested: bool  # inside a function or class body
 
 
 def sources(root: pathlib.Path, packages: tuple[str, ...] = PACKAGES) -> list[pathlib.Path]:
@@ -180,7 +180,7 @@ def import_graph(root: pathlib.Path = ROOT, packages: tuple[str, ...] = PACKAGES
         for imp in imports(path, root):
             for name in imp.names:
                 target = f"{imp.module}.{name}" if name and f"{imp.module}.{name}" in known else imp.module
-                while target and target not in known:      # `import a.b.c` of a package attribute
+                while target and target not in known:  # `import a.b.c` of a package attribute
                     target = target.rpartition(".")[0]
                 if target and target != me:
                     graph[me].add(target)
@@ -240,8 +240,9 @@ def first_party(module: str, packages: tuple[str, ...] = PACKAGES) -> bool:
     return module.split(".")[0] in packages
 
 
-def function_level_imports(root: pathlib.Path = ROOT, packages: tuple[str, ...] = PACKAGES,
-                           allowed: dict[tuple[str, str], str] | None = None) -> list[str]:
+def function_level_imports(
+    root: pathlib.Path = ROOT, packages: tuple[str, ...] = PACKAGES, allowed: dict[tuple[str, str], str] | None = None
+) -> list[str]:
     allowed = LAZY_IMPORTS if allowed is None else allowed
     found = []
     for path in sources(root, packages):
@@ -252,8 +253,10 @@ def function_level_imports(root: pathlib.Path = ROOT, packages: tuple[str, ...] 
             top = imp.module.split(".")[0]
             if top in sys.stdlib_module_names and not first_party(imp.module, packages):
                 continue
-            found.append(f"{rel}:{imp.lineno}: `{imp.module}` imported inside a function or class "
-                         "(a dodged cycle or layer rule?): import it at module level, or list it in LAZY_IMPORTS")
+            found.append(
+                f"{rel}:{imp.lineno}: `{imp.module}` imported inside a function or class "
+                "(a dodged cycle or layer rule?): import it at module level, or list it in LAZY_IMPORTS"
+            )
         for node in sorted(ast.walk(parse(path)), key=lambda n: getattr(n, "lineno", 0)):
             if isinstance(node, ast.Call) and _called_name(node) in ("import_module", "__import__"):
                 found.append(f"{rel}:{node.lineno}: dynamic import: import the module by name at module level")
@@ -271,13 +274,14 @@ def _called_name(call: ast.Call) -> str | None:
 def _annotation_names(ann: ast.expr | None) -> set[str]:
     if ann is None:
         return set()
-    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):     # "MetaStore" (a forward reference)
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):  # "MetaStore" (a forward reference)
         try:
             ann = ast.parse(ann.value, mode="eval").body
         except SyntaxError:
             return set()
-    return {n.id for n in ast.walk(ann) if isinstance(n, ast.Name)} | \
-           {n.attr for n in ast.walk(ann) if isinstance(n, ast.Attribute)}
+    return {n.id for n in ast.walk(ann) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(ann) if isinstance(n, ast.Attribute)
+    }
 
 
 def handle_names(root: pathlib.Path = ROOT) -> dict[str, str]:
@@ -287,8 +291,12 @@ def handle_names(root: pathlib.Path = ROOT) -> dict[str, str]:
     # the lower-layer types the core hands to the API itself (its __init__ re-exports records such
     # as VersionRecord): data, not handles
     init = root / "s3gw" / "core" / "__init__.py"
-    vocabulary = {n for imp in (imports(init, root) if init.exists() else [])
-                  if any(imp.module == b or imp.module.startswith(b + ".") for b in below) for n in imp.names}
+    vocabulary = {
+        n
+        for imp in (imports(init, root) if init.exists() else [])
+        if any(imp.module == b or imp.module.startswith(b + ".") for b in below)
+        for n in imp.names
+    }
     found: dict[str, str] = {}
     for path in sources(root, ("s3gw",)):
         if layer_of(path, root) != "core":
@@ -300,9 +308,12 @@ def handle_names(root: pathlib.Path = ROOT) -> dict[str, str]:
         tree = parse(path)
         for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
             where = f"{path.relative_to(root).as_posix()}:{cls.name}"
-            for item in cls.body:       # dataclass-style fields: `meta: MetaStore`
-                if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
-                        and _annotation_names(item.annotation) & lower_types):
+            for item in cls.body:  # dataclass-style fields: `meta: MetaStore`
+                if (
+                    isinstance(item, ast.AnnAssign)
+                    and isinstance(item.target, ast.Name)
+                    and _annotation_names(item.annotation) & lower_types
+                ):
                     found.setdefault(item.target.id, where)
             for fn in (n for n in ast.walk(cls) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
                 args = fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs
@@ -315,11 +326,11 @@ def handle_names(root: pathlib.Path = ROOT) -> dict[str, str]:
                     elif isinstance(node, ast.AnnAssign):
                         targets, value = [node.target], node.value
                         if _annotation_names(node.annotation) & lower_types and _is_self_attr(node.target):
-                            found.setdefault(node.target.attr, where)    # type: ignore[union-attr]
+                            found.setdefault(node.target.attr, where)  # type: ignore[union-attr]
                     if isinstance(value, ast.Name) and value.id in lower_params:
                         for t in targets:
                             if _is_self_attr(t):
-                                found.setdefault(t.attr, where)          # type: ignore[union-attr]
+                                found.setdefault(t.attr, where)  # type: ignore[union-attr]
     return found
 
 
@@ -338,13 +349,19 @@ def reach_throughs(root: pathlib.Path = ROOT, handles: dict[str, str] | None = N
             name = None
             if isinstance(node, ast.Attribute) and node.attr in handles:
                 name = node.attr
-            elif (isinstance(node, ast.Call) and _called_name(node) in ("getattr", "setattr", "hasattr", "delattr")
-                  and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
-                  and node.args[1].value in handles):
+            elif (
+                isinstance(node, ast.Call)
+                and _called_name(node) in ("getattr", "setattr", "hasattr", "delattr")
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in handles
+            ):
                 name = node.args[1].value
             if name is not None:
-                found.append(f"{rel}:{node.lineno}: `.{name}` reaches through the core into a lower layer "
-                             f"({handles[name]} keeps it): give the core a method")
+                found.append(
+                    f"{rel}:{node.lineno}: `.{name}` reaches through the core into a lower layer "
+                    f"({handles[name]} keeps it): give the core a method"
+                )
     return found
 
 
@@ -412,9 +429,10 @@ def plant(root: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
             "from ..meta.base import MetaStore\nfrom ..storage import Storage\n\n"
             "class Core:\n    def __init__(self, meta: MetaStore, storage: 'Storage') -> None:\n"
             "        self.meta = meta\n        self.store = storage\n\n"
-            "    async def ping(self) -> None:\n        await self.meta.ping()\n"),
+            "    async def ping(self) -> None:\n        await self.meta.ping()\n"
+        ),
         "s3gw/api/handlers.py": "from ..core.service import Core\n\n"
-                                "async def health(core: Core) -> None:\n    await core.ping()\n",
+        "async def health(core: Core) -> None:\n    await core.ping()\n",
     }
     for rel, text in {**base, **files}.items():
         p = root / rel
@@ -429,7 +447,7 @@ def test_the_clean_fake_tree_passes(tmp_path: pathlib.Path) -> None:
     assert import_cycles(import_graph(root)) == []
     assert function_level_imports(root) == []
     assert reach_throughs(root) == []
-    assert set(handle_names(root)) == {"meta", "store"}     # named after the attribute, not the type
+    assert set(handle_names(root)) == {"meta", "store"}  # named after the attribute, not the type
 
 
 def test_a_wrong_arrow_is_found(tmp_path: pathlib.Path) -> None:
@@ -444,53 +462,82 @@ def test_a_cycle_is_found(tmp_path: pathlib.Path) -> None:
 
 
 def test_a_cycle_through_a_function_or_type_checking_import_is_found(tmp_path: pathlib.Path) -> None:
-    root = plant(tmp_path, {
-        "s3gw/core/multipart.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                  "    from .service2 import Core\n",
-        "s3gw/core/service2.py": "from .multipart import Mixin\n",
-        "s3gw/core/x.py": "def f():\n    from .y import g\n",
-        "s3gw/core/y.py": "from .x import f\n",
-    })
-    assert import_cycles(import_graph(root)) == [["s3gw.core.multipart", "s3gw.core.service2"],
-                                                ["s3gw.core.x", "s3gw.core.y"]]
+    root = plant(
+        tmp_path,
+        {
+            "s3gw/core/multipart.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from .service2 import Core\n",
+            "s3gw/core/service2.py": "from .multipart import Mixin\n",
+            "s3gw/core/x.py": "def f():\n    from .y import g\n",
+            "s3gw/core/y.py": "from .x import f\n",
+        },
+    )
+    assert import_cycles(import_graph(root)) == [
+        ["s3gw.core.multipart", "s3gw.core.service2"],
+        ["s3gw.core.x", "s3gw.core.y"],
+    ]
 
 
 def test_a_longer_cycle_is_found(tmp_path: pathlib.Path) -> None:
-    root = plant(tmp_path, {"s3gw/api/a.py": "import s3gw.api.b\n", "s3gw/api/b.py": "from s3gw.api import c\n",
-                            "s3gw/api/c.py": "from .a import x\n", "s3gw/api/d.py": "from .a import x\n"})
+    root = plant(
+        tmp_path,
+        {
+            "s3gw/api/a.py": "import s3gw.api.b\n",
+            "s3gw/api/b.py": "from s3gw.api import c\n",
+            "s3gw/api/c.py": "from .a import x\n",
+            "s3gw/api/d.py": "from .a import x\n",
+        },
+    )
     assert import_cycles(import_graph(root)) == [["s3gw.api.a", "s3gw.api.b", "s3gw.api.c"]]
 
 
 def test_a_function_level_import_is_found(tmp_path: pathlib.Path) -> None:
-    root = plant(tmp_path, {"s3gw/api/lazy.py": (
-        "import os\n"
-        "try:\n    import blake3\nexcept ImportError:\n    blake3 = None\n"      # module level: the optional idiom
-        "def f():\n    import json\n    from ..core import service\n"          # stdlib exempt; first-party not
-        "class C:\n    import aiohttp\n"                                         # a class body counts
-        "async def g():\n    import importlib\n    importlib.import_module('s3gw.core.service')\n")})
+    root = plant(
+        tmp_path,
+        {
+            "s3gw/api/lazy.py": (
+                "import os\n"
+                "try:\n    import blake3\nexcept ImportError:\n    blake3 = None\n"  # module level: the optional idiom
+                "def f():\n    import json\n    from ..core import service\n"  # stdlib exempt; first-party not
+                "class C:\n    import aiohttp\n"  # a class body counts
+                "async def g():\n    import importlib\n    importlib.import_module('s3gw.core.service')\n"
+            )
+        },
+    )
     found = function_level_imports(root)
     assert len(found) == 3, found
     assert found[0].startswith("s3gw/api/lazy.py:8: `s3gw.core`")
     assert found[1].startswith("s3gw/api/lazy.py:10: `aiohttp`")
     assert found[2].startswith("s3gw/api/lazy.py:13: dynamic import")
-    assert function_level_imports(root, allowed={("s3gw/api/lazy.py", "s3gw.core"): "why",
-                                                 ("s3gw/api/lazy.py", "aiohttp"): "why"}) == found[2:]
+    assert (
+        function_level_imports(
+            root, allowed={("s3gw/api/lazy.py", "s3gw.core"): "why", ("s3gw/api/lazy.py", "aiohttp"): "why"}
+        )
+        == found[2:]
+    )
 
 
 def test_a_reach_through_is_found(tmp_path: pathlib.Path) -> None:
-    root = plant(tmp_path, {"s3gw/api/health.py": (
-        "async def ready(app, CORE):\n"
-        "    core = app[CORE]\n"
-        "    await core.meta.ping()\n"                        # the chain through the store
-        "    if app[CORE].store.cluster is None:\n"           # named as the core names it
-        "        pass\n"
-        "    return getattr(core, 'meta')\n")})               # spelt as a string
+    root = plant(
+        tmp_path,
+        {
+            "s3gw/api/health.py": (
+                "async def ready(app, CORE):\n"
+                "    core = app[CORE]\n"
+                "    await core.meta.ping()\n"  # the chain through the store
+                "    if app[CORE].store.cluster is None:\n"  # named as the core names it
+                "        pass\n"
+                "    return getattr(core, 'meta')\n"
+            )
+        },
+    )  # spelt as a string
     found = reach_throughs(root)
     assert [f.split(":")[1] for f in found] == ["3", "4", "6"], found
     assert "s3gw/core/service.py:Core keeps it" in found[0]
 
 
 def test_a_lower_layer_field_of_a_core_dataclass_is_a_handle(tmp_path: pathlib.Path) -> None:
-    root = plant(tmp_path, {"s3gw/core/ops.py": "from ..meta.base import MetaStore\n\n"
-                                                "class Operations:\n    db: MetaStore\n"})
+    root = plant(
+        tmp_path, {"s3gw/core/ops.py": "from ..meta.base import MetaStore\n\nclass Operations:\n    db: MetaStore\n"}
+    )
     assert set(handle_names(root)) == {"meta", "store", "db"}

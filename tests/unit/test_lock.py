@@ -35,9 +35,10 @@ def test_the_lock_pins_what_pyproject_asks_for(extra: str) -> None:
     for req in wanted:
         name = canonicalize_name(req.name)
         assert name in locked, f"{req.name} is not in requirements/{extra}.lock: run `make lock`"
-        assert req.specifier.contains(locked[name], prereleases=True), \
+        assert req.specifier.contains(locked[name], prereleases=True), (
             f"requirements/{extra}.lock pins {req.name}=={locked[name]}, pyproject wants {req.specifier}: run `make lock`"
-        for e in req.extras:     # redis[hiredis]: the extra's own package is locked too
+        )
+        for e in req.extras:  # redis[hiredis]: the extra's own package is locked too
             assert canonicalize_name(e) in locked, f"{req.name}[{e}] is not in requirements/{extra}.lock"
     assert canonicalize_name("s3gw") not in locked, "the project itself is installed from the tree, not the lock"
 

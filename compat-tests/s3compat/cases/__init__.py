@@ -1,7 +1,25 @@
 """Every case, registered on import (order = run order)."""
 
 from . import (  # noqa: F401
-    buckets, objects, listing, copy, ranges, conditionals, auth, checksums, xmlwire,
-    multipart, versioning, objectlock, tagging, minio_py, awscli, mc, browser, policies,
-    authz_matrix, identity, attributes,
+    attributes,
+    auth,
+    authz_matrix,
+    awscli,
+    browser,
+    buckets,
+    checksums,
+    conditionals,
+    copy,
+    identity,
+    listing,
+    mc,
+    minio_py,
+    multipart,
+    objectlock,
+    objects,
+    policies,
+    ranges,
+    tagging,
+    versioning,
+    xmlwire,
 )

@@ -10,7 +10,7 @@ import hashlib
 from ..clients import boto3_with_keys
 from ..core import add, call, case, raw_obs
 
-NOW = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+NOW = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
 
 
 def _obj(c):
@@ -22,6 +22,7 @@ def _raw(method="GET", **kw):
     def fn(c):
         path = _obj(c)
         return {"r": raw_obs(c.raw.request(method, path, **kw), headers=("etag",))}
+
     return fn
 
 
@@ -54,6 +55,7 @@ def _signed(kw, method):
         path = _obj(c)
         body = b"new body" if method == "PUT" else b""
         return {"r": raw_obs(c.raw.request(method, path, body=body, **_when(kw)), headers=("etag",))}
+
     return fn
 
 
@@ -61,45 +63,98 @@ for label, (kw, want) in SIGNED.items():
     for method in ("GET", "PUT"):
         if label == "payload-hash-mismatch" and method == "GET":
             continue
-        exp = {"r.status": want} if isinstance(want, int) else ({"r.code": want} if want else {"r.status": lambda s: s >= 400})
+        exp = (
+            {"r.status": want}
+            if isinstance(want, int)
+            else ({"r.code": want} if want else {"r.status": lambda s: s >= 400})
+        )
         if label == "payload-hash-mismatch":
             exp = {"r.code": "XAmzContentSHA256Mismatch"}
-        add(f"auth.sigv4[{label}].{method.lower()}", f"{'GetObject' if method == 'GET' else 'PutObject'}", "http",
-            _signed(kw, method), exp)
+        add(
+            f"auth.sigv4[{label}].{method.lower()}",
+            f"{'GetObject' if method == 'GET' else 'PutObject'}",
+            "http",
+            _signed(kw, method),
+            exp,
+        )
 
 
 def _raw_headers(headers, sign=False):
     def fn(c):
         path = _obj(c)
         return {"r": raw_obs(c.raw.request("GET", path, headers=headers, sign=sign), headers=())}
+
     return fn
 
 
 add("auth.anonymous.get-object", "GetObject", "http", _raw_headers({}), {"r.code": "AccessDenied", "r.status": 403})
-add("auth.anonymous.list-buckets", "ListBuckets", "http",
-    lambda c: {"r": raw_obs(c.raw.request("GET", "/", sign=False), headers=())}, {"r.code": "AccessDenied"}, bucket=None)
-add("auth.anonymous.list-objects", "ListObjectsV2", "http",
+add(
+    "auth.anonymous.list-buckets",
+    "ListBuckets",
+    "http",
+    lambda c: {"r": raw_obs(c.raw.request("GET", "/", sign=False), headers=())},
+    {"r.code": "AccessDenied"},
+    bucket=None,
+)
+add(
+    "auth.anonymous.list-objects",
+    "ListObjectsV2",
+    "http",
     lambda c: {"r": raw_obs(c.raw.request("GET", f"/{c.bucket}", query=[("list-type", "2")], sign=False), headers=())},
-    {"r.code": "AccessDenied"})
-add("auth.malformed-header", "GetObject", "http", _raw_headers({"authorization": "AWS4-HMAC-SHA256 garbage"}),
-    {"r.status": lambda s: s in (400, 403)})
-add("auth.sigv2-header", "GetObject", "http", _raw_headers({"authorization": "AWS compat-root:c2lnbmF0dXJl", "date": "Sat, 01 Jan 2000 00:00:00 GMT"}),
-    {"r.status": 403})
-add("auth.unknown-algorithm", "GetObject", "http",
-    _raw_headers({"authorization": "AWS4-HMAC-SHA512 Credential=x/20000101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"}),
-    {"r.status": lambda s: s in (400, 403)})
-add("auth.missing-signed-headers", "GetObject", "http",
-    _raw_headers({"x-amz-date": "20000101T000000Z", "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
-                  "authorization": "AWS4-HMAC-SHA256 Credential=compat-root/20000101/us-east-1/s3/aws4_request, Signature=00"}),
-    {"r.status": lambda s: s in (400, 403)})
+    {"r.code": "AccessDenied"},
+)
+add(
+    "auth.malformed-header",
+    "GetObject",
+    "http",
+    _raw_headers({"authorization": "AWS4-HMAC-SHA256 garbage"}),
+    {"r.status": lambda s: s in (400, 403)},
+)
+add(
+    "auth.sigv2-header",
+    "GetObject",
+    "http",
+    _raw_headers({"authorization": "AWS compat-root:c2lnbmF0dXJl", "date": "Sat, 01 Jan 2000 00:00:00 GMT"}),
+    {"r.status": 403},
+)
+add(
+    "auth.unknown-algorithm",
+    "GetObject",
+    "http",
+    _raw_headers(
+        {
+            "authorization": "AWS4-HMAC-SHA512 Credential=x/20000101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"
+        }
+    ),
+    {"r.status": lambda s: s in (400, 403)},
+)
+add(
+    "auth.missing-signed-headers",
+    "GetObject",
+    "http",
+    _raw_headers(
+        {
+            "x-amz-date": "20000101T000000Z",
+            "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+            "authorization": "AWS4-HMAC-SHA256 Credential=compat-root/20000101/us-east-1/s3/aws4_request, Signature=00",
+        }
+    ),
+    {"r.status": lambda s: s in (400, 403)},
+)
 
 
 @case("auth.date-header-instead-of-x-amz-date", "GetObject", "http", {"r.status": lambda s: s in (200, 400)})
 def _(c):
     path = _obj(c)
     now = NOW()
-    return {"r": raw_obs(c.raw.request("GET", path, headers={"date": now.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                                                                "x-amz-date": ""}, when=now), headers=())}
+    return {
+        "r": raw_obs(
+            c.raw.request(
+                "GET", path, headers={"date": now.strftime("%a, %d %b %Y %H:%M:%S GMT"), "x-amz-date": ""}, when=now
+            ),
+            headers=(),
+        )
+    }
 
 
 # ---- presigned URLs
@@ -126,19 +181,29 @@ def _presigned(kw, method):
         if method == "PUT":
             o["after"] = c.admin.get_object(Bucket=c.bucket, Key="k")["Body"].read()
         return o
+
     return fn
 
 
 for label, (kw, want) in PRESIGN.items():
     for method in ("GET", "PUT"):
-        exp = {"r.status": want} if isinstance(want, int) else ({"r.code": want} if want else {"r.status": lambda s: s >= 400})
-        add(f"auth.presigned[{label}].{method.lower()}", "GetObject" if method == "GET" else "PutObject", "http",
-            _presigned(kw, method), exp)
+        exp = (
+            {"r.status": want}
+            if isinstance(want, int)
+            else ({"r.code": want} if want else {"r.status": lambda s: s >= 400})
+        )
+        add(
+            f"auth.presigned[{label}].{method.lower()}",
+            "GetObject" if method == "GET" else "PutObject",
+            "http",
+            _presigned(kw, method),
+            exp,
+        )
 
 
 @case("auth.presigned.boto3-generated", "GetObject", "boto3", {"r.status": 200, "r.body": "auth body"})
 def _(c):
-    path = _obj(c)
+    _obj(c)
     url = c.s3().generate_presigned_url("get_object", Params={"Bucket": c.bucket, "Key": "k"}, ExpiresIn=300)
     return {"r": raw_obs(c.raw.send_url("GET", url.split(c.t.hostport, 1)[1]), headers=(), body=True)}
 
@@ -159,6 +224,7 @@ def _(c):
 
 # ---- SDK clients with bad keys
 
+
 def _bad_boto(variant, op):
     def fn(c):
         _obj(c)
@@ -170,12 +236,17 @@ def _bad_boto(variant, op):
         if op == "put":
             return {"r": call(lambda: s3.put_object(Bucket=c.bucket, Key="k", Body=b"x"), headers=())}
         return {"r": call(lambda: s3.list_objects_v2(Bucket=c.bucket), headers=())}
+
     return fn
 
 
 for variant in ("boto3", "boto3-wr"):
-    for op, opname, want in (("get", "GetObject", "SignatureDoesNotMatch"), ("head", "HeadObject", "403"),
-                             ("put", "PutObject", "SignatureDoesNotMatch"), ("list", "ListObjectsV2", "SignatureDoesNotMatch")):
+    for op, opname, want in (
+        ("get", "GetObject", "SignatureDoesNotMatch"),
+        ("head", "HeadObject", "403"),
+        ("put", "PutObject", "SignatureDoesNotMatch"),
+        ("list", "ListObjectsV2", "SignatureDoesNotMatch"),
+    ):
         add(f"auth.wrong-secret.{op}.{variant}", opname, variant, _bad_boto(variant, op), {"r.code": want})
 
 
@@ -190,6 +261,7 @@ def _(c):
     from minio import Minio
 
     from ..core import minio_err
+
     _obj(c)
     m = Minio(c.t.hostport, access_key=c.t.access_key, secret_key="wrong", secure=False, region=c.t.region)
     return {"r": minio_err(lambda: m.get_object(c.bucket, "k").read())}
@@ -198,8 +270,9 @@ def _(c):
 @case("auth.skewed-clock.boto3", "ListObjectsV2", "boto3", {"r.code": "RequestTimeTooSkewed"})
 def _(c):
     """boto3 signs with the local clock; shift it 20 minutes ahead for one request."""
-    import botocore.auth as ba
     from unittest import mock
+
+    import botocore.auth as ba
 
     real = dt.datetime
 

@@ -35,10 +35,15 @@ BOUNDARY = "compatMatrixBoundary5e2a"
 
 
 def _s3gw_admin(t, *args: str) -> None:
-    env = {**os.environ, "S3GW_ROOT_USER": t.access_key, "S3GW_ROOT_PASSWORD": t.secret_key,
-           "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", t.url], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "S3GW_ROOT_USER": t.access_key, "S3GW_ROOT_PASSWORD": t.secret_key, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", t.url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if r.returncode != 0:
         raise SetupFailed(f"s3gw admin {' '.join(args[:3])}: {r.stderr.strip()[-300:]}")
 
@@ -88,26 +93,46 @@ def _make_users(c, w: M.World, token: str) -> dict[str, tuple[str, str, str | No
             own = c.file(f"authz-own-{i}.json", M.json_policy(caller.own_documents(w)[0]).encode())
             key, ksecret = f"MXSA{token}{i}"[:20], f"mx-svc-secret-{token}-{i}"
             if t.kind == "s3gw":
-                _s3gw_admin(t, "svcacct", "add", name, "--access-key", key, "--secret-key", ksecret, "--policy", str(own))
+                _s3gw_admin(
+                    t, "svcacct", "add", name, "--access-key", key, "--secret-key", ksecret, "--policy", str(own)
+                )
             else:
-                _mc_admin(c, "user", "svcacct", "add", "t", name, "--access-key", key, "--secret-key", ksecret,
-                          "--policy", str(own))
+                _mc_admin(
+                    c,
+                    "user",
+                    "svcacct",
+                    "add",
+                    "t",
+                    name,
+                    "--access-key",
+                    key,
+                    "--secret-key",
+                    ksecret,
+                    "--policy",
+                    str(own),
+                )
             keys[caller.name] = (key, ksecret, None)
         elif caller.kind == "sts":
             try:
                 cred = clients.sts_with_keys(t, name, secret).assume_role(
-                    RoleArn="arn:aws:iam::123456789012:role/matrix", RoleSessionName="matrix", DurationSeconds=43200,
-                    Policy=M.json_policy(caller.own_documents(w)[0]))["Credentials"]
-            except Exception as e:    # noqa: BLE001 - any failure is the setup's
+                    RoleArn="arn:aws:iam::123456789012:role/matrix",
+                    RoleSessionName="matrix",
+                    DurationSeconds=43200,
+                    Policy=M.json_policy(caller.own_documents(w)[0]),
+                )["Credentials"]
+            except Exception as e:  # noqa: BLE001 - any failure is the setup's
                 raise SetupFailed(f"AssumeRole: {e}") from e
             keys[caller.name] = (cred["AccessKeyId"], cred["SecretAccessKey"], cred["SessionToken"])
-    if t.kind == "external":          # a server the suite does not throw away: leave no users behind
+    if t.kind == "external":  # a server the suite does not throw away: leave no users behind
         names = [f"mx{token}{i}" for i, caller in enumerate(M.CALLERS) if not caller.anonymous]
-        t.cache.setdefault("finalizers", []).append(lambda: [
-            *(c.mc("admin", "group", "remove", "t", g, *names) for g in groups),
-            *(c.mc("admin", "group", "remove", "t", g) for g in groups),
-            *(c.mc("admin", "user", "remove", "t", n) for n in names),
-            *(c.mc("admin", "policy", "remove", "t", p) for p in w.policies.values())])
+        t.cache.setdefault("finalizers", []).append(
+            lambda: [
+                *(c.mc("admin", "group", "remove", "t", g, *names) for g in groups),
+                *(c.mc("admin", "group", "remove", "t", g) for g in groups),
+                *(c.mc("admin", "user", "remove", "t", n) for n in names),
+                *(c.mc("admin", "policy", "remove", "t", p) for p in w.policies.values()),
+            ]
+        )
     return keys
 
 
@@ -129,8 +154,11 @@ def _world(c) -> tuple[M.World, dict[str, tuple[str, str]]]:
                 admin = c.admin
                 cache.setdefault("finalizers", []).append(lambda name=name: empty_and_delete(admin, name))
                 if kind == "versioned":
-                    c.setup(lambda: c.admin.put_bucket_versioning(Bucket=name,
-                                                                  VersioningConfiguration={"Status": "Enabled"}))
+                    c.setup(
+                        lambda: c.admin.put_bucket_versioning(
+                            Bucket=name, VersioningConfiguration={"Status": "Enabled"}
+                        )
+                    )
                 for key in M.OBJECTS:
                     w.versions[(logical, key)] = c.put(key, b"x", bucket=name)["VersionId"]
             _restore(c, w)
@@ -157,8 +185,13 @@ def _form(c, caller: M.Caller, keys: dict, req: M.Req) -> clients.RawResponse:
         body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
     body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'.encode()
     body += b"form\r\n" + f"--{BOUNDARY}--\r\n".encode()
-    return c.raw.request("POST", f"/{bucket}", headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
-                         body=bytes(body), sign=False)
+    return c.raw.request(
+        "POST",
+        f"/{bucket}",
+        headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+        body=bytes(body),
+        sign=False,
+    )
 
 
 def _send(c, caller: M.Caller, keys: dict, req: M.Req) -> clients.RawResponse:
@@ -184,6 +217,7 @@ def _case(caller: M.Caller, row: M.Row):
                     _restore(c, w)
             out[target.name] = M.outcome(req, r.status, r.body)
         return out
+
     fn.__doc__ = f"{caller.name} sends {row.id} to each of its targets"
     return fn
 
@@ -198,39 +232,48 @@ def _case(caller: M.Caller, row: M.Row):
 
 RULES: dict[str, str] = {
     "bucket-policy-users": "deliberate: a bucket policy binds users too (AWS: its Allow grants them, its Deny refuses "
-                           "them); MinIO consults it for anonymous callers only",
+    "them); MinIO consults it for anonymous callers only",
     "version-actions": "deliberate: a request naming a version (versionId, or a copy source's) also needs AWS's "
-                       "version action (s3:GetObjectVersion, s3:DeleteObjectVersion, s3:*VersionTagging, "
-                       "s3:*VersionAcl, s3:GetObjectVersionAttributes), as well as the plain one; MinIO checks only "
-                       "the plain action (only the version ones for GetObjectAttributes, only a Deny of "
-                       "s3:DeleteObjectVersion for signed deletes)",
+    "version action (s3:GetObjectVersion, s3:DeleteObjectVersion, s3:*VersionTagging, "
+    "s3:*VersionAcl, s3:GetObjectVersionAttributes), as well as the plain one; MinIO checks only "
+    "the plain action (only the version ones for GetObjectAttributes, only a Deny of "
+    "s3:DeleteObjectVersion for signed deletes)",
     "tagging-header": "deliberate: x-amz-tagging on a write also needs s3:PutObjectTagging (AWS); MinIO does not check it",
     "authorise-first": "deliberate: s3gw authorises every request before answering NotImplemented; MinIO answers "
-                       "PUT ?website/?logging/?accelerate/?requestPayment, ?ownershipControls and ?torrent with "
-                       "501, and DELETE ?website with 204, without looking at the caller",
+    "PUT ?website/?logging/?accelerate/?requestPayment, ?ownershipControls and ?torrent with "
+    "501, and DELETE ?website with 204, without looking at the caller",
     "dummy-actions": "deliberate: ACL calls and the GETs of website/logging/accelerate/requestPayment need AWS's "
-                     "actions (s3:GetBucketAcl, s3:PutObjectAcl, s3:GetBucketWebsite, ...); MinIO checks "
-                     "s3:GetBucketPolicy / s3:PutBucketPolicy on the bucket for them",
+    "actions (s3:GetBucketAcl, s3:PutObjectAcl, s3:GetBucketWebsite, ...); MinIO checks "
+    "s3:GetBucketPolicy / s3:PutBucketPolicy on the bucket for them",
     "ownership-delete": "MinIO routes DELETE ?ownershipControls to DeleteBucket (s3:DeleteBucket); s3gw answers "
-                        "DeleteBucketOwnershipControls (s3:PutBucketOwnershipControls, then NotImplemented)",
+    "DeleteBucketOwnershipControls (s3:PutBucketOwnershipControls, then NotImplemented)",
     "list-buckets": "deliberate: ListBuckets needs s3:ListAllMyBuckets (AWS); MinIO answers a user without it with "
-                    "the buckets it may list or locate (AccessDenied when there are none)",
+    "the buckets it may list or locate (AccessDenied when there are none)",
     "retention-unlocked": "MinIO answers PutObjectRetention on a bucket without object lock with "
-                          "InvalidBucketObjectLockConfiguration before it authorises; s3gw authorises first",
+    "InvalidBucketObjectLockConfiguration before it authorises; s3gw authorises first",
     "list-versions": "deliberate: ListObjectVersions needs s3:ListBucketVersions (AWS); MinIO falls back to "
-                     "s3:ListBucket",
+    "s3:ListBucket",
     "post-anonymous": "deliberate: an unsigned form upload is anonymous (AccessDenied unless a bucket policy lets "
-                      "everyone put); MinIO answers AuthorizationQueryParametersError",
+    "everyone put); MinIO answers AuthorizationQueryParametersError",
 }
 
 #: operations MinIO answers without authorising (rule authorise-first)
-MINIO_UNCHECKED = {"PutBucketWebsite", "DeleteBucketWebsite", "PutBucketLogging", "PutBucketAccelerateConfiguration",
-                   "PutBucketRequestPayment", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
-                   "GetObjectTorrent"}
+MINIO_UNCHECKED = {
+    "PutBucketWebsite",
+    "DeleteBucketWebsite",
+    "PutBucketLogging",
+    "PutBucketAccelerateConfiguration",
+    "PutBucketRequestPayment",
+    "GetBucketOwnershipControls",
+    "PutBucketOwnershipControls",
+    "GetObjectTorrent",
+}
 #: operation -> the action MinIO checks on the bucket instead of AWS's (rules dummy-actions, ownership-delete)
 MINIO_BUCKET_ACTIONS = {
-    "GetBucketAcl": ("s3:GetBucketPolicy", "dummy-actions"), "GetObjectAcl": ("s3:GetBucketPolicy", "dummy-actions"),
-    "PutBucketAcl": ("s3:PutBucketPolicy", "dummy-actions"), "PutObjectAcl": ("s3:PutBucketPolicy", "dummy-actions"),
+    "GetBucketAcl": ("s3:GetBucketPolicy", "dummy-actions"),
+    "GetObjectAcl": ("s3:GetBucketPolicy", "dummy-actions"),
+    "PutBucketAcl": ("s3:PutBucketPolicy", "dummy-actions"),
+    "PutObjectAcl": ("s3:PutBucketPolicy", "dummy-actions"),
     "GetBucketWebsite": ("s3:GetBucketPolicy", "dummy-actions"),
     "GetBucketLogging": ("s3:GetBucketPolicy", "dummy-actions"),
     "GetBucketAccelerateConfiguration": ("s3:GetBucketPolicy", "dummy-actions"),
@@ -252,8 +295,11 @@ def minio_decision(c: M.Caller, r: M.Row, w: M.World, t: M.Target, rules: set[st
     if "post-anonymous" in rules and op == "PostObject" and c.anonymous:
         return True
     if "list-buckets" in rules and op == "ListBuckets" and not c.anonymous:
-        return any(_minio_allowed(c, w, M.Need(a, w.arn(b)), {"s3:prefix": ""}, rules)
-                   for b in M.BUCKETS for a in ("s3:ListBucket", "s3:GetBucketLocation"))
+        return any(
+            _minio_allowed(c, w, M.Need(a, w.arn(b)), {"s3:prefix": ""}, rules)
+            for b in M.BUCKETS
+            for a in ("s3:ListBucket", "s3:GetBucketLocation")
+        )
     if "retention-unlocked" in rules and op == "PutObjectRetention" and M.BUCKETS[t.bucket] != "locked":
         return True
     needs = r.needs(w, t)
@@ -262,12 +308,12 @@ def minio_decision(c: M.Caller, r: M.Row, w: M.World, t: M.Target, rules: set[st
     deny_only: list[M.Need] = []
     if "version-actions" in rules and r.version:
         version_actions = set(M.VERSION_ACTIONS[op])
-        if op == "GetObjectAttributes":         # MinIO: the version actions instead of the plain ones
+        if op == "GetObjectAttributes":  # MinIO: the version actions instead of the plain ones
             needs = [n for n in needs if n.action not in ("s3:GetObjectAttributes", "s3:GetObject")]
         else:
             deny_only = [n for n in needs if n.action == "s3:DeleteObjectVersion" and not c.anonymous]
             needs = [n for n in needs if n.action not in version_actions]
-    if "version-actions" in rules:                       # the copy source's version
+    if "version-actions" in rules:  # the copy source's version
         needs = [n for n in needs if not (n.action == "s3:GetObjectVersion" and op in ("CopyObject", "UploadPartCopy"))]
     if "tagging-header" in rules and "+tagging" in r.id:
         needs = [n for n in needs if n.action != "s3:PutObjectTagging"]
@@ -277,8 +323,11 @@ def minio_decision(c: M.Caller, r: M.Row, w: M.World, t: M.Target, rules: set[st
     for n in needs:
         if _minio_allowed(c, w, n, ctx, rules):
             continue
-        if "list-versions" in rules and n.action == "s3:ListBucketVersions" and \
-                _minio_allowed(c, w, M.Need("s3:ListBucket", n.resource), ctx, rules):
+        if (
+            "list-versions" in rules
+            and n.action == "s3:ListBucketVersions"
+            and _minio_allowed(c, w, M.Need("s3:ListBucket", n.resource), ctx, rules)
+        ):
             continue
         return False
     return True
@@ -292,8 +341,10 @@ def _denied(c: M.Caller, w: M.World, need: M.Need, ctx: dict) -> bool:
     if any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for d in docs for st in d["Statement"]):
         return True
     own = [st for d in c.own_documents(w) for st in d["Statement"]]
-    return bool(own) and (any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for st in own)
-                          or not any(st["Effect"] == "Allow" and M._applies(st, need, ctx, False) for st in own))
+    return bool(own) and (
+        any(st["Effect"] == "Deny" and M._applies(st, need, ctx, False) for st in own)
+        or not any(st["Effect"] == "Allow" and M._applies(st, need, ctx, False) for st in own)
+    )
 
 
 def _observe(c: M.Caller, r: M.Row, w: M.World, rules: set[str]) -> dict[str, str]:
@@ -319,5 +370,11 @@ def divergences() -> dict[str, str]:
 
 for _caller in M.CALLERS:
     for _row in M.ROWS:
-        add(f"authz.{_caller.name}.{_row.id}", _row.op, "http", _case(_caller, _row),
-            {t.name: lambda v: v in ("allow", "deny") for t in _row.targets}, bucket=None)
+        add(
+            f"authz.{_caller.name}.{_row.id}",
+            _row.op,
+            "http",
+            _case(_caller, _row),
+            {t.name: lambda v: v in ("allow", "deny") for t in _row.targets},
+            bucket=None,
+        )

@@ -24,8 +24,11 @@ def out(r, json_=False):
     else:
         # progress lines ("Completed 1.0 MiB/9.0 MiB (29.8 MiB/s) ...") depend on timing
         text = r.out.replace("\r", "\n")
-        o["out"] = sorted(CASE_DIR.sub("<tmp>/", DATE.sub("<date>", ln)).strip() for ln in text.splitlines()
-                          if ln.strip() and not PROGRESS.match(ln.strip()))
+        o["out"] = sorted(
+            CASE_DIR.sub("<tmp>/", DATE.sub("<date>", ln)).strip()
+            for ln in text.splitlines()
+            if ln.strip() and not PROGRESS.match(ln.strip())
+        )
     return o
 
 
@@ -33,8 +36,11 @@ def out(r, json_=False):
 def _(c):
     name = c.name()
     c.track(name)
-    return {"mb": out(c.aws("s3", "mb", f"s3://{name}")), "rb": out(c.aws("s3", "rb", f"s3://{name}")),
-            "again": out(c.aws("s3", "rb", f"s3://{name}"))}
+    return {
+        "mb": out(c.aws("s3", "mb", f"s3://{name}")),
+        "rb": out(c.aws("s3", "rb", f"s3://{name}")),
+        "again": out(c.aws("s3", "rb", f"s3://{name}")),
+    }
 
 
 @case("aws.s3.mb-existing", "aws s3 mb/rb", "aws-cli", {"mb.rc": 1})
@@ -46,31 +52,44 @@ def _(c):
 @case("aws.s3.rb-not-empty", "aws s3 mb/rb", "aws-cli", {"rb.rc": 1, "force.rc": 0})
 def _(c):
     c.put("a/b", b"x")
-    return {"rb": out(c.aws("s3", "rb", f"s3://{c.bucket}")), "force": out(c.aws("s3", "rb", "--force", f"s3://{c.bucket}"))}
+    return {
+        "rb": out(c.aws("s3", "rb", f"s3://{c.bucket}")),
+        "force": out(c.aws("s3", "rb", "--force", f"s3://{c.bucket}")),
+    }
 
 
 @case("aws.s3.cp-up-down", "aws s3 cp", "aws-cli", {"up.rc": 0, "down.rc": 0, "back": "aws small"})
 def _(c):
     src = c.file("small.txt", b"aws small")
-    o = {"up": out(c.aws("s3", "cp", str(src), f"s3://{c.bucket}/dir/small.txt")),
-         "down": out(c.aws("s3", "cp", f"s3://{c.bucket}/dir/small.txt", str(c.tmp / "back.txt")))}
+    o = {
+        "up": out(c.aws("s3", "cp", str(src), f"s3://{c.bucket}/dir/small.txt")),
+        "down": out(c.aws("s3", "cp", f"s3://{c.bucket}/dir/small.txt", str(c.tmp / "back.txt"))),
+    }
     o["back"] = (c.tmp / "back.txt").read_bytes() if (c.tmp / "back.txt").exists() else None
     return o
 
 
-@case("aws.s3.cp-multipart", "aws s3 cp", "aws-cli", {"up.rc": 0, "head.json.ContentLength": 9 * MiB,
-                                                      "head.json.ETag": lambda e: e.endswith('-2"')})
+@case(
+    "aws.s3.cp-multipart",
+    "aws s3 cp",
+    "aws-cli",
+    {"up.rc": 0, "head.json.ContentLength": 9 * MiB, "head.json.ETag": lambda e: e.endswith('-2"')},
+)
 def _(c):
     src = c.file("big.bin", b"A" * (9 * MiB))
-    return {"up": out(c.aws("s3", "cp", str(src), f"s3://{c.bucket}/big.bin")),
-            "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "big.bin"), True)}
+    return {
+        "up": out(c.aws("s3", "cp", str(src), f"s3://{c.bucket}/big.bin")),
+        "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "big.bin"), True),
+    }
 
 
 @case("aws.s3.cp-s3-to-s3", "aws s3 cp", "aws-cli", {"cp.rc": 0, "head.rc": 0})
 def _(c):
     c.put("src", b"copy me")
-    return {"cp": out(c.aws("s3", "cp", f"s3://{c.bucket}/src", f"s3://{c.bucket}/dst")),
-            "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "dst"), True)}
+    return {
+        "cp": out(c.aws("s3", "cp", f"s3://{c.bucket}/src", f"s3://{c.bucket}/dst")),
+        "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "dst"), True),
+    }
 
 
 @case("aws.s3.cp-missing", "aws s3 cp", "aws-cli", {"down.rc": 1})
@@ -82,8 +101,11 @@ def _(c):
 def _(c):
     for k in ("a/1", "a/b/2", "c", "\u00e9 x"):
         c.put(k, b"xx")
-    return {"flat": out(c.aws("s3", "ls", f"s3://{c.bucket}/")), "rec": out(c.aws("s3", "ls", "--recursive", f"s3://{c.bucket}/")),
-            "prefix": out(c.aws("s3", "ls", f"s3://{c.bucket}/a/"))}
+    return {
+        "flat": out(c.aws("s3", "ls", f"s3://{c.bucket}/")),
+        "rec": out(c.aws("s3", "ls", "--recursive", f"s3://{c.bucket}/")),
+        "prefix": out(c.aws("s3", "ls", f"s3://{c.bucket}/a/")),
+    }
 
 
 @case("aws.s3.ls-buckets", "aws s3 ls", "aws-cli", {"rc": 0, "found": True})
@@ -101,7 +123,10 @@ def _(c):
 def _(c):
     for k in ("a/1", "a/2", "b"):
         c.put(k, b"x")
-    o = {"one": out(c.aws("s3", "rm", f"s3://{c.bucket}/b")), "rec": out(c.aws("s3", "rm", "--recursive", f"s3://{c.bucket}/a/"))}
+    o = {
+        "one": out(c.aws("s3", "rm", f"s3://{c.bucket}/b")),
+        "rec": out(c.aws("s3", "rm", "--recursive", f"s3://{c.bucket}/a/")),
+    }
     o["left"] = c.admin.list_objects_v2(Bucket=c.bucket)["KeyCount"]
     return o
 
@@ -110,17 +135,21 @@ def _(c):
 def _(c):
     for n in ("x.txt", "sub/y.txt", "sub/deeper/z.txt"):
         c.file(f"src/{n}", n.encode())
-    o = {"up": out(c.aws("s3", "sync", str(c.tmp / "src"), f"s3://{c.bucket}/s")),
-         "again": out(c.aws("s3", "sync", str(c.tmp / "src"), f"s3://{c.bucket}/s")),
-         "down": out(c.aws("s3", "sync", f"s3://{c.bucket}/s", str(c.tmp / "dst")))}
+    o = {
+        "up": out(c.aws("s3", "sync", str(c.tmp / "src"), f"s3://{c.bucket}/s")),
+        "again": out(c.aws("s3", "sync", str(c.tmp / "src"), f"s3://{c.bucket}/s")),
+        "down": out(c.aws("s3", "sync", f"s3://{c.bucket}/s", str(c.tmp / "dst"))),
+    }
     return o
 
 
 @case("aws.s3.mv", "aws s3 mv", "aws-cli", {"mv.rc": 0, "src.rc": 255})
 def _(c):
     c.put("from", b"x")
-    return {"mv": out(c.aws("s3", "mv", f"s3://{c.bucket}/from", f"s3://{c.bucket}/to")),
-            "src": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "from"), True)}
+    return {
+        "mv": out(c.aws("s3", "mv", f"s3://{c.bucket}/from", f"s3://{c.bucket}/to")),
+        "src": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "from"), True),
+    }
 
 
 @case("aws.s3.presign", "aws s3 presign", "aws-cli", {"r.status": 200, "r.body": "presign me"})
@@ -131,13 +160,35 @@ def _(c):
     return {"r": {"status": r.status, "body": r.body}}
 
 
-@case("aws.s3api.put-head-get", "aws s3api put/head/get-object", "aws-cli", {"put.rc": 0, "head.json.ContentLength": 5, "get.rc": 0})
+@case(
+    "aws.s3api.put-head-get",
+    "aws s3api put/head/get-object",
+    "aws-cli",
+    {"put.rc": 0, "head.json.ContentLength": 5, "get.rc": 0},
+)
 def _(c):
     src = c.file("b.txt", b"hello")
-    return {"put": out(c.aws("s3api", "put-object", "--bucket", c.bucket, "--key", "k", "--body", str(src),
-                             "--metadata", "a=1", "--content-type", "text/plain"), True),
-            "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "k"), True),
-            "get": out(c.aws("s3api", "get-object", "--bucket", c.bucket, "--key", "k", str(c.tmp / "o")), True)}
+    return {
+        "put": out(
+            c.aws(
+                "s3api",
+                "put-object",
+                "--bucket",
+                c.bucket,
+                "--key",
+                "k",
+                "--body",
+                str(src),
+                "--metadata",
+                "a=1",
+                "--content-type",
+                "text/plain",
+            ),
+            True,
+        ),
+        "head": out(c.aws("s3api", "head-object", "--bucket", c.bucket, "--key", "k"), True),
+        "get": out(c.aws("s3api", "get-object", "--bucket", c.bucket, "--key", "k", str(c.tmp / "o")), True),
+    }
 
 
 @case("aws.s3api.head-missing", "aws s3api put/head/get-object", "aws-cli", {"r.rc": 255, "r.code": "404"})
@@ -164,14 +215,19 @@ def _(c):
 def _(c):
     for i in range(5):
         c.put(f"k{i}", b"x")
-    r = out(c.aws("s3api", "list-objects-v2", "--bucket", c.bucket, "--page-size", "2", "--query", "Contents[].Key"), True)
+    r = out(
+        c.aws("s3api", "list-objects-v2", "--bucket", c.bucket, "--page-size", "2", "--query", "Contents[].Key"), True
+    )
     return {"r": r}
 
 
 @case("aws.s3api.delete-objects", "aws s3api delete-objects", "aws-cli", {"r.rc": 0})
 def _(c):
     c.put("a", b"x")
-    r = out(c.aws("s3api", "delete-objects", "--bucket", c.bucket, "--delete", '{"Objects":[{"Key":"a"},{"Key":"b"}]}'), True)
+    r = out(
+        c.aws("s3api", "delete-objects", "--bucket", c.bucket, "--delete", '{"Objects":[{"Key":"a"},{"Key":"b"}]}'),
+        True,
+    )
     if r.get("json"):
         r["json"]["Deleted"] = sorted(r["json"].get("Deleted", []), key=lambda d: d["Key"])
     return {"r": r}
@@ -199,13 +255,37 @@ def _(c):
 @case("aws.s3api.multipart", "aws s3api create/upload-part/complete", "aws-cli", {"complete.rc": 0})
 def _(c):
     import json
+
     p = c.file("part", b"p" * 1024)
     cr = c.aws("s3api", "create-multipart-upload", "--bucket", c.bucket, "--key", "mp")
     uid = (cr.json or {}).get("UploadId")
     if not uid:
         return {"create": out(cr, True)}
-    up = c.aws("s3api", "upload-part", "--bucket", c.bucket, "--key", "mp", "--upload-id", uid, "--part-number", "1", "--body", str(p))
+    up = c.aws(
+        "s3api",
+        "upload-part",
+        "--bucket",
+        c.bucket,
+        "--key",
+        "mp",
+        "--upload-id",
+        uid,
+        "--part-number",
+        "1",
+        "--body",
+        str(p),
+    )
     parts = {"Parts": [{"PartNumber": 1, "ETag": (up.json or {}).get("ETag")}]}
-    done = c.aws("s3api", "complete-multipart-upload", "--bucket", c.bucket, "--key", "mp", "--upload-id", uid,
-                 "--multipart-upload", json.dumps(parts))
+    done = c.aws(
+        "s3api",
+        "complete-multipart-upload",
+        "--bucket",
+        c.bucket,
+        "--key",
+        "mp",
+        "--upload-id",
+        uid,
+        "--multipart-upload",
+        json.dumps(parts),
+    )
     return {"upload": out(up, True), "complete": out(done, True)}

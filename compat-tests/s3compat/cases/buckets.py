@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..core import add, call, case, err, ok, raw_obs
-from botocore.exceptions import ClientError
+from ..core import add, call, case, raw_obs
 
 
 def _tok(c) -> str:
@@ -52,6 +51,7 @@ def _create_and_head(name_fn):
         created = call(lambda: c.admin.create_bucket(Bucket=name), "Location", headers=("location",))
         head = call(lambda: c.admin.head_bucket(Bucket=name), headers=("x-amz-bucket-region",))
         return {"create": created, "head": head}
+
     return fn
 
 
@@ -62,24 +62,54 @@ def _raw_create(name_fn):
         r = c.raw.request("PUT", f"/{name}")
         h = c.raw.request("HEAD", f"/{name}")
         return {"create": raw_obs(r, headers=("location",)), "head": {"status": h.status}}
+
     return fn
 
 
 for label, f in VALID.items():
-    add(f"buckets.create.valid[{label}]", "CreateBucket", "boto3-wr", _create_and_head(f),
-        {"create.status": 200, "head.status": 200}, bucket=None)
+    add(
+        f"buckets.create.valid[{label}]",
+        "CreateBucket",
+        "boto3-wr",
+        _create_and_head(f),
+        {"create.status": 200, "head.status": 200},
+        bucket=None,
+    )
 for label, f in MINIO_ACCEPTS.items():
-    add(f"buckets.create.aws-invalid[{label}]", "CreateBucket", "http", _raw_create(f),
-        {"create.status": 200}, bucket=None)
+    add(
+        f"buckets.create.aws-invalid[{label}]",
+        "CreateBucket",
+        "http",
+        _raw_create(f),
+        {"create.status": 200},
+        bucket=None,
+    )
 for label, f in INVALID.items():
-    add(f"buckets.create.invalid[{label}]", "CreateBucket", "http", _raw_create(f),
-        {"create.status": lambda s: s >= 400}, bucket=None)
+    add(
+        f"buckets.create.invalid[{label}]",
+        "CreateBucket",
+        "http",
+        _raw_create(f),
+        {"create.status": lambda s: s >= 400},
+        bucket=None,
+    )
 for label in ("uppercase", "underscore", "2-chars", "64-chars", "double-dot", "ip-address"):
-    add(f"buckets.create.invalid-boto3[{label}]", "CreateBucket", "boto3-wr", _create_and_head(INVALID[label]),
-        {"create.code": "InvalidBucketName"}, bucket=None)
+    add(
+        f"buckets.create.invalid-boto3[{label}]",
+        "CreateBucket",
+        "boto3-wr",
+        _create_and_head(INVALID[label]),
+        {"create.code": "InvalidBucketName"},
+        bucket=None,
+    )
 
 
-@case("buckets.create.already-owned", "CreateBucket", "boto3-wr", {"again.code": "BucketAlreadyOwnedByYou", "again.status": 409})
+@case(
+    "buckets.create.already-owned",
+    "CreateBucket",
+    "boto3-wr",
+    {"again.code": "BucketAlreadyOwnedByYou", "again.status": 409},
+)
 def _(c):
     return {"again": call(lambda: c.admin.create_bucket(Bucket=c.bucket))}
 
@@ -89,15 +119,21 @@ def _(c):
     name = c.name()
     c.track(name)
     r = call(lambda: c.admin.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-east-1"}))
-    return {"create": r, "location": call(lambda: c.admin.get_bucket_location(Bucket=name), "LocationConstraint",
-                                          no_headers=True)}
+    return {
+        "create": r,
+        "location": call(lambda: c.admin.get_bucket_location(Bucket=name), "LocationConstraint", no_headers=True),
+    }
 
 
 @case("buckets.create.location-other-region", "CreateBucket", "boto3-wr", {"create.status": 200}, bucket=None)
 def _(c):
     name = c.name()
     c.track(name)
-    return {"create": call(lambda: c.admin.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}))}
+    return {
+        "create": call(
+            lambda: c.admin.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        )
+    }
 
 
 @case("buckets.create.malformed-config", "CreateBucket", "http", {"create.code": "MalformedXML"}, bucket=None)
@@ -127,8 +163,14 @@ def _(c):
 def _(c):
     r = c.admin.list_buckets()
     mine = [b for b in r["Buckets"] if b["Name"] == c.bucket]
-    return {"list": {"status": r["ResponseMetadata"]["HTTPStatusCode"], "found": len(mine) == 1,
-                     "fields": sorted(mine[0]) if mine else None, "owner": sorted(r.get("Owner", {}))}}
+    return {
+        "list": {
+            "status": r["ResponseMetadata"]["HTTPStatusCode"],
+            "found": len(mine) == 1,
+            "fields": sorted(mine[0]) if mine else None,
+            "owner": sorted(r.get("Owner", {})),
+        }
+    }
 
 
 @case("buckets.list.prefix", "ListBuckets", "boto3-wr", {"list.status": 200})
@@ -149,8 +191,10 @@ def _(c):
 
 @case("buckets.delete.empty", "DeleteBucket", "boto3-wr", {"delete.status": 204, "head.status": 404})
 def _(c):
-    return {"delete": call(lambda: c.admin.delete_bucket(Bucket=c.bucket)),
-            "head": call(lambda: c.admin.head_bucket(Bucket=c.bucket))}
+    return {
+        "delete": call(lambda: c.admin.delete_bucket(Bucket=c.bucket)),
+        "head": call(lambda: c.admin.head_bucket(Bucket=c.bucket)),
+    }
 
 
 @case("buckets.delete.not-empty", "DeleteBucket", "boto3-wr", {"delete.code": "BucketNotEmpty", "delete.status": 409})
@@ -159,7 +203,13 @@ def _(c):
     return {"delete": call(lambda: c.admin.delete_bucket(Bucket=c.bucket))}
 
 
-@case("buckets.delete.missing", "DeleteBucket", "boto3-wr", {"delete.code": "NoSuchBucket", "delete.status": 404}, bucket=None)
+@case(
+    "buckets.delete.missing",
+    "DeleteBucket",
+    "boto3-wr",
+    {"delete.code": "NoSuchBucket", "delete.status": 404},
+    bucket=None,
+)
 def _(c):
     return {"delete": call(lambda: c.admin.delete_bucket(Bucket=c.name()))}
 
@@ -195,14 +245,22 @@ def _(c):
     return {"policy": call(lambda: c.admin.get_bucket_policy(Bucket=c.bucket))}
 
 
-@case("buckets.encryption.missing", "GetBucketEncryption", "boto3-wr",
-      {"enc.code": "ServerSideEncryptionConfigurationNotFoundError"})
+@case(
+    "buckets.encryption.missing",
+    "GetBucketEncryption",
+    "boto3-wr",
+    {"enc.code": "ServerSideEncryptionConfigurationNotFoundError"},
+)
 def _(c):
     return {"enc": call(lambda: c.admin.get_bucket_encryption(Bucket=c.bucket))}
 
 
-@case("buckets.lifecycle.missing", "GetBucketLifecycleConfiguration", "boto3-wr",
-      {"lc.code": "NoSuchLifecycleConfiguration"})
+@case(
+    "buckets.lifecycle.missing",
+    "GetBucketLifecycleConfiguration",
+    "boto3-wr",
+    {"lc.code": "NoSuchLifecycleConfiguration"},
+)
 def _(c):
     return {"lc": call(lambda: c.admin.get_bucket_lifecycle_configuration(Bucket=c.bucket))}
 

@@ -18,19 +18,29 @@ CH = ("etag", "content-length") + CHECKSUM_HEADERS
 def _algo_put(algo, variant):
     def fn(c):
         s3 = c.s3(variant)
-        o = {"put": call(lambda: s3.put_object(Bucket=c.bucket, Key="k", Body=BODY, ChecksumAlgorithm=algo), headers=CH)}
+        o = {
+            "put": call(lambda: s3.put_object(Bucket=c.bucket, Key="k", Body=BODY, ChecksumAlgorithm=algo), headers=CH)
+        }
         o["head-mode"] = call(lambda: s3.head_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH)
         o["head-plain"] = call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k"), headers=CH)
         o["get-mode"] = call(lambda: s3.get_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH)
-        o["get-range-mode"] = call(lambda: s3.get_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED", Range="bytes=0-9"), headers=CH)
+        o["get-range-mode"] = call(
+            lambda: s3.get_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED", Range="bytes=0-9"), headers=CH
+        )
         return o
+
     return fn
 
 
 for algo in ALGOS:
     for variant in ("boto3", "boto3-wr"):
-        add(f"checksums.put[{algo}].{variant}", "PutObject", variant, _algo_put(algo, variant),
-            {"put.status": 200, f"head-mode.h.x-amz-checksum-{algo.lower()}": lambda v: bool(v)})
+        add(
+            f"checksums.put[{algo}].{variant}",
+            "PutObject",
+            variant,
+            _algo_put(algo, variant),
+            {"put.status": 200, f"head-mode.h.x-amz-checksum-{algo.lower()}": lambda v: bool(v)},
+        )
 
 
 def _b64(d: bytes) -> str:
@@ -52,24 +62,52 @@ WRONG = {
 
 def _explicit(algo, value):
     def fn(c):
-        return {"put": call(lambda: c.admin.put_object(Bucket=c.bucket, Key="k", Body=BODY, **{f"Checksum{algo}": value}), headers=CH),
-                "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH)}
+        return {
+            "put": call(
+                lambda: c.admin.put_object(Bucket=c.bucket, Key="k", Body=BODY, **{f"Checksum{algo}": value}),
+                headers=CH,
+            ),
+            "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH),
+        }
+
     return fn
 
 
 for algo, v in GOOD.items():
     add(f"checksums.explicit-right[{algo}]", "PutObject", "boto3-wr", _explicit(algo, v), {"put.status": 200})
 for algo, v in WRONG.items():
-    add(f"checksums.explicit-wrong[{algo}]", "PutObject", "boto3-wr", _explicit(algo, v), {"put.status": 400, "head.status": 404})
-add("checksums.explicit-bad-base64[SHA256]", "PutObject", "boto3-wr", _explicit("SHA256", "%%%not-base64"), {"put.status": 400})
-add("checksums.explicit-short[SHA256]", "PutObject", "boto3-wr", _explicit("SHA256", _b64(b"short")), {"put.status": 400})
+    add(
+        f"checksums.explicit-wrong[{algo}]",
+        "PutObject",
+        "boto3-wr",
+        _explicit(algo, v),
+        {"put.status": 400, "head.status": 404},
+    )
+add(
+    "checksums.explicit-bad-base64[SHA256]",
+    "PutObject",
+    "boto3-wr",
+    _explicit("SHA256", "%%%not-base64"),
+    {"put.status": 400},
+)
+add(
+    "checksums.explicit-short[SHA256]",
+    "PutObject",
+    "boto3-wr",
+    _explicit("SHA256", _b64(b"short")),
+    {"put.status": 400},
+)
 
 
 def _raw_put(headers):
     def fn(c):
         r = c.raw.request("PUT", f"/{c.bucket}/k", body=BODY, headers=headers)
         h = c.raw.request("HEAD", f"/{c.bucket}/k", headers={"x-amz-checksum-mode": "ENABLED"})
-        return {"put": raw_obs(r, headers=CH), "head": {"status": h.status, "h": {k: v for k, v in h.headers.items() if k in CHECKSUM_HEADERS}}}
+        return {
+            "put": raw_obs(r, headers=CH),
+            "head": {"status": h.status, "h": {k: v for k, v in h.headers.items() if k in CHECKSUM_HEADERS}},
+        }
+
     return fn
 
 
@@ -91,7 +129,9 @@ for label, h in RAW.items():
 def _(c):
     """An object written without any checksum, read with checksum mode."""
     c.raw.request("PUT", f"/{c.bucket}/k", body=b"no checksum")
-    return {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH, read=True)}
+    return {
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", ChecksumMode="ENABLED"), headers=CH, read=True)
+    }
 
 
 @case("checksums.response-validation", "GetObject", "boto3", {"get.body": "validated"})
@@ -106,22 +146,39 @@ def _(c):
 def _(c):
     s3 = c.s3()
     s3.put_object(Bucket=c.bucket, Key="k", Body=BODY, ChecksumAlgorithm="SHA256")
-    return {"copy": call(lambda: s3.copy_object(Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"}),
-                         "CopyObjectResult", headers=CH),
-            "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="d", ChecksumMode="ENABLED"), headers=CH)}
+    return {
+        "copy": call(
+            lambda: s3.copy_object(Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"}),
+            "CopyObjectResult",
+            headers=CH,
+        ),
+        "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="d", ChecksumMode="ENABLED"), headers=CH),
+    }
 
 
 @case("checksums.copy-new-algorithm", "CopyObject", "boto3", {"copy.status": 200})
 def _(c):
     s3 = c.s3()
     s3.put_object(Bucket=c.bucket, Key="k", Body=BODY, ChecksumAlgorithm="CRC32")
-    return {"copy": call(lambda: s3.copy_object(Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"},
-                                                ChecksumAlgorithm="SHA1"), "CopyObjectResult", headers=CH),
-            "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="d", ChecksumMode="ENABLED"), headers=CH)}
+    return {
+        "copy": call(
+            lambda: s3.copy_object(
+                Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"}, ChecksumAlgorithm="SHA1"
+            ),
+            "CopyObjectResult",
+            headers=CH,
+        ),
+        "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="d", ChecksumMode="ENABLED"), headers=CH),
+    }
 
 
 @case("checksums.delete-objects-md5-free", "DeleteObjects", "boto3", {"r.status": 200})
 def _(c):
     """boto3's default sends DeleteObjects with a CRC32 checksum and no Content-MD5."""
     c.put("a", b"x")
-    return {"r": call(lambda: c.s3().delete_objects(Bucket=c.bucket, Delete={"Objects": [{"Key": "a"}], "Quiet": True}), no_headers=True)}
+    return {
+        "r": call(
+            lambda: c.s3().delete_objects(Bucket=c.bucket, Delete={"Objects": [{"Key": "a"}], "Quiet": True}),
+            no_headers=True,
+        )
+    }

@@ -7,8 +7,8 @@ import datetime as dt
 
 from ..core import add, call
 
-PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 WRONG = '"00000000000000000000000000000000"'
 CH = ("etag", "content-length", "last-modified")
 
@@ -37,7 +37,10 @@ CONDS = {
     "match-wrong+none-match-wrong": (lambda e, lm: {"IfMatch": WRONG, "IfNoneMatch": WRONG}, 412),
     "match-wrong+modified-past": (lambda e, lm: {"IfMatch": WRONG, "IfModifiedSince": PAST}, 412),
     "unmodified-past+none-match-right": (lambda e, lm: {"IfUnmodifiedSince": PAST, "IfNoneMatch": e}, 304),
-    "all-four-true": (lambda e, lm: {"IfMatch": e, "IfNoneMatch": WRONG, "IfModifiedSince": PAST, "IfUnmodifiedSince": FUTURE}, 200),
+    "all-four-true": (
+        lambda e, lm: {"IfMatch": e, "IfNoneMatch": WRONG, "IfModifiedSince": PAST, "IfUnmodifiedSince": FUTURE},
+        200,
+    ),
 }
 
 
@@ -49,6 +52,7 @@ def _cond(kw, method):
         if method == "GET":
             return {"r": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="c", **args), headers=CH, read=True)}
         return {"r": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="c", **args), headers=CH)}
+
     return fn
 
 
@@ -61,14 +65,31 @@ def _raw_date(value, header):
     def fn(c):
         c.put("c", b"x")
         from ..core import raw_obs
+
         return {"r": raw_obs(c.raw.request("GET", f"/{c.bucket}/c", headers={header: value}), headers=("etag",))}
+
     return fn
 
 
-DATES = {"rfc1123": "Sat, 01 Jan 2000 00:00:00 GMT", "rfc850": "Saturday, 01-Jan-00 00:00:00 GMT",
-         "asctime": "Sat Jan  1 00:00:00 2000", "iso8601": "2000-01-01T00:00:00Z", "garbage": "yesterday"}
+DATES = {
+    "rfc1123": "Sat, 01 Jan 2000 00:00:00 GMT",
+    "rfc850": "Saturday, 01-Jan-00 00:00:00 GMT",
+    "asctime": "Sat Jan  1 00:00:00 2000",
+    "iso8601": "2000-01-01T00:00:00Z",
+    "garbage": "yesterday",
+}
 for label, value in DATES.items():
-    add(f"conditionals.date-format[{label}]", "GetObject", "http", _raw_date(value, "if-modified-since"),
-        {"r.status": lambda s: s in (200, 304)})
-    add(f"conditionals.date-format-unmodified[{label}]", "GetObject", "http", _raw_date(value, "if-unmodified-since"),
-        {"r.status": lambda s: s in (200, 412)})
+    add(
+        f"conditionals.date-format[{label}]",
+        "GetObject",
+        "http",
+        _raw_date(value, "if-modified-since"),
+        {"r.status": lambda s: s in (200, 304)},
+    )
+    add(
+        f"conditionals.date-format-unmodified[{label}]",
+        "GetObject",
+        "http",
+        _raw_date(value, "if-unmodified-since"),
+        {"r.status": lambda s: s in (200, 412)},
+    )

@@ -6,8 +6,8 @@ import datetime as dt
 
 from ..core import add, call, case
 
-PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 HEAD_H = ("etag", "content-length", "content-type", "cache-control", "content-disposition", "x-amz-version-id")
 
 
@@ -16,9 +16,16 @@ def _src(c, key="src", body=b"copy me", **kw):
 
 
 def _copy(c, src_key="src", dest="dst", dest_bucket=None, src_bucket=None, **kw):
-    return call(lambda: c.admin.copy_object(Bucket=dest_bucket or c.bucket, Key=dest,
-                                            CopySource={"Bucket": src_bucket or c.bucket, "Key": src_key}, **kw),
-                "CopyObjectResult", headers=("x-amz-version-id", "x-amz-copy-source-version-id", "content-type"))
+    return call(
+        lambda: c.admin.copy_object(
+            Bucket=dest_bucket or c.bucket,
+            Key=dest,
+            CopySource={"Bucket": src_bucket or c.bucket, "Key": src_key},
+            **kw,
+        ),
+        "CopyObjectResult",
+        headers=("x-amz-version-id", "x-amz-copy-source-version-id", "content-type"),
+    )
 
 
 def _head(c, key="dst", bucket=None):
@@ -41,8 +48,10 @@ def _(c):
 @case("copy.replace-metadata", "CopyObject", "boto3-wr", {"copy.status": 200, "head.Metadata": {"new": "yes"}})
 def _(c):
     _src(c)
-    return {"copy": _copy(c, MetadataDirective="REPLACE", Metadata={"new": "yes"}, ContentType="application/json"),
-            "head": _head(c)}
+    return {
+        "copy": _copy(c, MetadataDirective="REPLACE", Metadata={"new": "yes"}, ContentType="application/json"),
+        "head": _head(c),
+    }
 
 
 @case("copy.replace-without-headers", "CopyObject", "boto3-wr", {"copy.status": 200})
@@ -66,10 +75,18 @@ def _(c):
 @case("copy.onto-itself-replace", "CopyObject", "boto3-wr", {"copy.status": 200, "head.Metadata": {"changed": "1"}})
 def _(c):
     _src(c)
-    return {"copy": _copy(c, dest="src", MetadataDirective="REPLACE", Metadata={"changed": "1"}), "head": _head(c, "src")}
+    return {
+        "copy": _copy(c, dest="src", MetadataDirective="REPLACE", Metadata={"changed": "1"}),
+        "head": _head(c, "src"),
+    }
 
 
-@case("copy.onto-itself-replace-content-type", "CopyObject", "boto3-wr", {"copy.status": 200, "head.h.content-type": "image/png"})
+@case(
+    "copy.onto-itself-replace-content-type",
+    "CopyObject",
+    "boto3-wr",
+    {"copy.status": 200, "head.h.content-type": "image/png"},
+)
 def _(c):
     _src(c)
     return {"copy": _copy(c, dest="src", MetadataDirective="REPLACE", ContentType="image/png"), "head": _head(c, "src")}
@@ -119,36 +136,60 @@ def _(c):
 @case("copy.source-version-null", "CopyObject", "boto3-wr", {"copy.status": 200})
 def _(c):
     _src(c)
-    return {"copy": call(lambda: c.admin.copy_object(Bucket=c.bucket, Key="dst",
-                                                     CopySource={"Bucket": c.bucket, "Key": "src", "VersionId": "null"}),
-                         "CopyObjectResult", headers=("x-amz-version-id", "x-amz-copy-source-version-id"))}
+    return {
+        "copy": call(
+            lambda: c.admin.copy_object(
+                Bucket=c.bucket, Key="dst", CopySource={"Bucket": c.bucket, "Key": "src", "VersionId": "null"}
+            ),
+            "CopyObjectResult",
+            headers=("x-amz-version-id", "x-amz-copy-source-version-id"),
+        )
+    }
 
 
 @case("copy.source-raw-no-slash", "CopyObject", "http", {"copy.status": 400})
 def _(c):
     from ..core import raw_obs
-    return {"copy": raw_obs(c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": c.bucket}), headers=())}
+
+    return {
+        "copy": raw_obs(c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": c.bucket}), headers=())
+    }
 
 
 @case("copy.source-raw-leading-slash", "CopyObject", "http", {"copy.status": 200})
 def _(c):
     from ..core import raw_obs
+
     _src(c)
-    return {"copy": raw_obs(c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": f"/{c.bucket}/src"}), headers=())}
+    return {
+        "copy": raw_obs(
+            c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": f"/{c.bucket}/src"}), headers=()
+        )
+    }
 
 
 @case("copy.source-raw-url-encoded", "CopyObject", "http", {"copy.status": 200})
 def _(c):
     from ..core import raw_obs
+
     _src(c, key="a b+c")
-    return {"copy": raw_obs(c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": f"{c.bucket}/a%20b%2Bc"}), headers=())}
+    return {
+        "copy": raw_obs(
+            c.raw.request("PUT", f"/{c.bucket}/dst", headers={"x-amz-copy-source": f"{c.bucket}/a%20b%2Bc"}), headers=()
+        )
+    }
 
 
 @case("copy.boto3-default", "CopyObject", "boto3", {"copy.status": 200})
 def _(c):
     _src(c)
-    return {"copy": call(lambda: c.s3().copy_object(Bucket=c.bucket, Key="dst", CopySource={"Bucket": c.bucket, "Key": "src"}),
-                         "CopyObjectResult", headers=("x-amz-version-id",))}
+    return {
+        "copy": call(
+            lambda: c.s3().copy_object(Bucket=c.bucket, Key="dst", CopySource={"Bucket": c.bucket, "Key": "src"}),
+            "CopyObjectResult",
+            headers=("x-amz-version-id",),
+        )
+    }
 
 
 @case("copy.managed-copy", "CopyObject", "boto3", {"head.status": 200})
@@ -171,9 +212,17 @@ CONDS = {
     # AWS lets a true if-match win over a false if-unmodified-since (and if-none-match
     # over if-modified-since); MinIO, the reference, fails either condition.
     "match-right-unmodified-past": (lambda e: {"CopySourceIfMatch": e, "CopySourceIfUnmodifiedSince": PAST}, 412),
-    "none-match-wrong-modified-future": (lambda e: {"CopySourceIfNoneMatch": '"x"', "CopySourceIfModifiedSince": FUTURE}, 412),
+    "none-match-wrong-modified-future": (
+        lambda e: {"CopySourceIfNoneMatch": '"x"', "CopySourceIfModifiedSince": FUTURE},
+        412,
+    ),
     "none-match-right-modified-past": (lambda e: {"CopySourceIfNoneMatch": e, "CopySourceIfModifiedSince": PAST}, 412),
 }
 for label, (kw, status) in CONDS.items():
-    add(f"copy.condition[{label}]", "CopyObject", "boto3-wr",
-        (lambda kw: lambda c: {"copy": _copy(c, **kw(_src(c)["ETag"]))})(kw), {"copy.status": status})
+    add(
+        f"copy.condition[{label}]",
+        "CopyObject",
+        "boto3-wr",
+        (lambda kw: lambda c: {"copy": _copy(c, **kw(_src(c)["ETag"]))})(kw),
+        {"copy.status": status},
+    )

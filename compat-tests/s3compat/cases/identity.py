@@ -61,7 +61,7 @@ def _mc(c, r, *names: str) -> dict:
         ln.pop("secretKey", None)
         ln.pop("expiration", None)
         if not str(ln.get("accessKey", "<name")).startswith("<name"):
-            ln.pop("accessKey")           # a generated key
+            ln.pop("accessKey")  # a generated key
         if isinstance(ln.get("policy"), dict):
             ln["policy"] = _policy_shape(ln["policy"])
     return out
@@ -69,8 +69,10 @@ def _mc(c, r, *names: str) -> dict:
 
 def _policy_shape(doc: dict) -> list:
     """A policy as (effect, actions, resources) per statement: servers normalise the text differently."""
-    return sorted([st.get("Effect"), sorted(_list(st.get("Action"))), sorted(_list(st.get("Resource")))]
-                  for st in doc.get("Statement") or [])
+    return sorted(
+        [st.get("Effect"), sorted(_list(st.get("Action"))), sorted(_list(st.get("Resource")))]
+        for st in doc.get("Statement") or []
+    )
 
 
 def _list(v: Any) -> list:
@@ -79,6 +81,7 @@ def _list(v: Any) -> list:
 
 def _decisions(s3, bucket: str) -> dict:
     """What some credentials may do here: allowed, or the error code."""
+
     def one(fn) -> str:
         try:
             fn()
@@ -97,16 +100,42 @@ def _decisions(s3, bucket: str) -> dict:
 # --------------------------------------------------------------------------- service accounts
 
 
-@case("identity.svcacct-lifecycle", "ServiceAccounts", "mc",
-      {"add.rc": 0, "info.rc": 0, "ls.rc": 0, "disable.rc": 0, "edit.rc": 0, "rm.rc": 0, "gone.rc": 1})
+@case(
+    "identity.svcacct-lifecycle",
+    "ServiceAccounts",
+    "mc",
+    {"add.rc": 0, "info.rc": 0, "ls.rc": 0, "disable.rc": 0, "edit.rc": 0, "rm.rc": 0, "gone.rc": 1},
+)
 def _(c):
     """mc admin user svcacct add (own keys, policy, name, description), info, ls, disable, edit, rm."""
     user, _ = _user(c, "sa", "readwrite")
     key, secret = f"SA{c.token}"[:20], f"sa-secret-{c.token}"
     pol = c.file("sa-policy.json", _doc(_read_pub(c.bucket)).encode())
     names = (user, key)
-    out = {"add": _mc(c, c.mc("admin", "user", "svcacct", "add", "t", user, "--access-key", key, "--secret-key",
-                              secret, "--policy", str(pol), "--name", "ci", "--description", "the CI"), *names)}
+    out = {
+        "add": _mc(
+            c,
+            c.mc(
+                "admin",
+                "user",
+                "svcacct",
+                "add",
+                "t",
+                user,
+                "--access-key",
+                key,
+                "--secret-key",
+                secret,
+                "--policy",
+                str(pol),
+                "--name",
+                "ci",
+                "--description",
+                "the CI",
+            ),
+            *names,
+        )
+    }
     out["info"] = _mc(c, c.mc("admin", "user", "svcacct", "info", "t", key), *names)
     out["ls"] = _mc(c, c.mc("admin", "user", "svcacct", "ls", "t", user), *names)
     out["disable"] = _mc(c, c.mc("admin", "user", "svcacct", "disable", "t", key), *names)
@@ -118,29 +147,50 @@ def _(c):
     return out
 
 
-@case("identity.svcacct-effective", "ServiceAccounts", "boto3-wr",
-      {"own.get-pub": "allow", "own.get-private": "AccessDenied", "own.put": "AccessDenied",
-       "implied.put": "allow", "narrow-user.put": "AccessDenied"})
+@case(
+    "identity.svcacct-effective",
+    "ServiceAccounts",
+    "boto3-wr",
+    {
+        "own.get-pub": "allow",
+        "own.get-private": "AccessDenied",
+        "own.put": "AccessDenied",
+        "implied.put": "allow",
+        "narrow-user.put": "AccessDenied",
+    },
+)
 def _(c):
     """A service account's requests: its user's policies narrowed by its own (the intersection)."""
     _fill(c)
     user, _ = _user(c, "se", "readwrite")
     reader, _ = _user(c, "sr", "readonly")
     pol = c.file("se-policy.json", _doc(_read_pub(c.bucket)).encode())
-    wide = c.file("se-wide.json", _doc({"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]})
-                  .encode())
+    wide = c.file(
+        "se-wide.json", _doc({"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}).encode()
+    )
     keys = {}
-    for label, parent, extra in (("own", user, ("--policy", str(pol))), ("implied", user, ()),
-                                 ("narrow-user", reader, ("--policy", str(wide)))):
+    for label, parent, extra in (
+        ("own", user, ("--policy", str(pol))),
+        ("implied", user, ()),
+        ("narrow-user", reader, ("--policy", str(wide))),
+    ):
         k, s = f"SE{c.token}{label[:2]}"[:20].upper(), f"se-secret-{c.token}-{label}"
         _admin(c, "user", "svcacct", "add", "t", parent, "--access-key", k, "--secret-key", s, *extra)
         keys[label] = (k, s)
     return {label: _decisions(clients.boto3_with_keys(c.t, *ks), c.bucket) for label, ks in keys.items()}
 
 
-@case("identity.svcacct-user-disabled", "ServiceAccounts", "boto3-wr",
-      {"before.list": "allow", "disabled.list": "AccessDenied", "enabled.list": "allow",
-       "removed.list": "InvalidAccessKeyId"})
+@case(
+    "identity.svcacct-user-disabled",
+    "ServiceAccounts",
+    "boto3-wr",
+    {
+        "before.list": "allow",
+        "disabled.list": "AccessDenied",
+        "enabled.list": "allow",
+        "removed.list": "InvalidAccessKeyId",
+    },
+)
 def _(c):
     _fill(c)
     user, _ = _user(c, "sd", "readwrite")
@@ -157,27 +207,36 @@ def _(c):
     return out
 
 
-@case("identity.svcacct-errors", "ServiceAccounts", "mc", {"no-user.rc": 1, "taken.rc": 1, "long-key.rc": 1},
-      bucket=None)
+@case(
+    "identity.svcacct-errors", "ServiceAccounts", "mc", {"no-user.rc": 1, "taken.rc": 1, "long-key.rc": 1}, bucket=None
+)
 def _(c):
     user, _ = _user(c, "sx")
     k = f"SX{c.token}"[:20]
     _admin(c, "user", "svcacct", "add", "t", user, "--access-key", k, "--secret-key", "sx-secret-0123")
     return {
         "no-user": obs(c.mc("admin", "user", "svcacct", "add", "t", f"nobody{c.token}")),
-        "taken": obs(c.mc("admin", "user", "svcacct", "add", "t", user, "--access-key", k, "--secret-key",
-                          "sx-secret-0123")),
-        "long-key": obs(c.mc("admin", "user", "svcacct", "add", "t", user, "--access-key", "K" * 21, "--secret-key",
-                             "sx-secret-0123")),
+        "taken": obs(
+            c.mc("admin", "user", "svcacct", "add", "t", user, "--access-key", k, "--secret-key", "sx-secret-0123")
+        ),
+        "long-key": obs(
+            c.mc(
+                "admin", "user", "svcacct", "add", "t", user, "--access-key", "K" * 21, "--secret-key", "sx-secret-0123"
+            )
+        ),
     }
 
 
 # --------------------------------------------------------------------------- groups
 
 
-@case("identity.group-lifecycle", "Groups", "mc",
-      {"add.rc": 0, "info.rc": 0, "attach.rc": 0, "disable.rc": 0, "not-empty.rc": 1, "remove.rc": 0,
-       "gone.rc": 1}, bucket=None)
+@case(
+    "identity.group-lifecycle",
+    "Groups",
+    "mc",
+    {"add.rc": 0, "info.rc": 0, "attach.rc": 0, "disable.rc": 0, "not-empty.rc": 1, "remove.rc": 0, "gone.rc": 1},
+    bucket=None,
+)
 def _(c):
     """mc admin group add, info, policy attach --group, disable, remove (not empty, members, group)."""
     a, _ = _user(c, "ga")
@@ -188,8 +247,11 @@ def _(c):
     out["info"] = _mc(c, c.mc("admin", "group", "info", "t", g), *names)
     out["attach"] = _mc(c, c.mc("admin", "policy", "attach", "t", "readonly", "--group", g), *names)
     out["attached"] = _mc(c, c.mc("admin", "group", "info", "t", g), *names)
-    out["member"] = {k: v for k, v in _mc(c, c.mc("admin", "user", "info", "t", a), *names)["lines"][0].items()
-                     if k in ("memberOf", "policyName", "userStatus")}
+    out["member"] = {
+        k: v
+        for k, v in _mc(c, c.mc("admin", "user", "info", "t", a), *names)["lines"][0].items()
+        if k in ("memberOf", "policyName", "userStatus")
+    }
     out["disable"] = _mc(c, c.mc("admin", "group", "disable", "t", g), *names)
     out["disabled"] = _mc(c, c.mc("admin", "group", "info", "t", g), *names)
     out["not-empty"] = _mc(c, c.mc("admin", "group", "remove", "t", g), *names)
@@ -199,9 +261,18 @@ def _(c):
     return out
 
 
-@case("identity.group-effective", "Groups", "boto3-wr",
-      {"member.get-pub": "allow", "member.put": "AccessDenied", "with-own.put": "allow",
-       "denied.get-private": "AccessDenied", "disabled.get-pub": "AccessDenied"})
+@case(
+    "identity.group-effective",
+    "Groups",
+    "boto3-wr",
+    {
+        "member.get-pub": "allow",
+        "member.put": "AccessDenied",
+        "with-own.put": "allow",
+        "denied.get-private": "AccessDenied",
+        "disabled.get-pub": "AccessDenied",
+    },
+)
 def _(c):
     """A member's effective policy: its own ∪ its enabled groups' (a Deny anywhere wins)."""
     _fill(c)
@@ -215,8 +286,12 @@ def _(c):
     _admin(c, "policy", "attach", "t", "readwrite", "--user", user)
     out["with-own"] = _decisions(s3, c.bucket)
     name = f"gdeny{c.token}"
-    f = c.file("gdeny.json", _doc({"Effect": "Deny", "Action": ["s3:GetObject"],
-                                   "Resource": [f"arn:aws:s3:::{c.bucket}/private/*"]}).encode())
+    f = c.file(
+        "gdeny.json",
+        _doc(
+            {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{c.bucket}/private/*"]}
+        ).encode(),
+    )
     _admin(c, "policy", "create", "t", name, str(f))
     c.t.cache.setdefault("finalizers", []).append(lambda: c.mc("admin", "policy", "remove", "t", name))
     _admin(c, "policy", "attach", "t", name, "--group", g)
@@ -255,33 +330,62 @@ def _assume(c, access: str, secret: str, **kw) -> dict:
     return {"cred": cred}
 
 
-@case("identity.sts-assume-role", "AssumeRole", "boto3-wr",
-      {"default.key-length": 20, "default.lifetime": 3600, "short.lifetime": 900,
-       "default.s3.put": "allow", "session.s3.get-pub": "allow", "session.s3.put": "AccessDenied"})
+@case(
+    "identity.sts-assume-role",
+    "AssumeRole",
+    "boto3-wr",
+    {
+        "default.key-length": 20,
+        "default.lifetime": 3600,
+        "short.lifetime": 900,
+        "default.s3.put": "allow",
+        "session.s3.get-pub": "allow",
+        "session.s3.put": "AccessDenied",
+    },
+)
 def _(c):
     """sts.assume_role, then S3 with the credentials; the session policy narrows the user's."""
     _fill(c)
     user, secret = _user(c, "st", "readwrite")
     out: dict[str, Any] = {}
-    for label, kw in (("default", {}), ("short", {"DurationSeconds": 900}),
-                      ("session", {"Policy": _doc(_read_pub(c.bucket))})):
+    for label, kw in (
+        ("default", {}),
+        ("short", {"DurationSeconds": 900}),
+        ("session", {"Policy": _doc(_read_pub(c.bucket))}),
+    ):
         started = time.time()
         r = _assume(c, user, secret, **kw)
         if "cred" not in r:
             out[label] = r
             continue
         cred = r["cred"]
-        out[label] = {"key-length": len(cred["AccessKeyId"]), "token": bool(cred["SessionToken"]),
-                      "lifetime": int(round((cred["Expiration"].timestamp() - started) / 60.0)) * 60,
-                      "s3": _decisions(clients.boto3_with_keys(c.t, cred["AccessKeyId"], cred["SecretAccessKey"],
-                                                               session_token=cred["SessionToken"]), c.bucket)}
+        out[label] = {
+            "key-length": len(cred["AccessKeyId"]),
+            "token": bool(cred["SessionToken"]),
+            "lifetime": int(round((cred["Expiration"].timestamp() - started) / 60.0)) * 60,
+            "s3": _decisions(
+                clients.boto3_with_keys(
+                    c.t, cred["AccessKeyId"], cred["SecretAccessKey"], session_token=cred["SessionToken"]
+                ),
+                c.bucket,
+            ),
+        }
     return out
 
 
-@case("identity.sts-token", "AssumeRole", "boto3-wr",
-      {"none.list": "InvalidTokenId", "wrong.list": "InvalidTokenId", "user-with-token.list": "InvalidTokenId",
-       "from-temporary.code": "AccessDenied", "from-svcacct.code": "AccessDenied",
-       "disabled.list": "AccessDenied"})
+@case(
+    "identity.sts-token",
+    "AssumeRole",
+    "boto3-wr",
+    {
+        "none.list": "InvalidTokenId",
+        "wrong.list": "InvalidTokenId",
+        "user-with-token.list": "InvalidTokenId",
+        "from-temporary.code": "AccessDenied",
+        "from-svcacct.code": "AccessDenied",
+        "disabled.list": "AccessDenied",
+    },
+)
 def _(c):
     """The session token is required, must be the credentials' own, and is refused elsewhere;
     temporary credentials and service accounts assume no roles; a user's disable ends them."""
@@ -308,8 +412,15 @@ def _assume_with(c, ak: str, sk: str, token: str) -> dict:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("sts", endpoint_url=c.t.url, aws_access_key_id=ak, aws_secret_access_key=sk,
-                          aws_session_token=token, region_name=c.t.region, config=Config(retries={"max_attempts": 1}))
+    client = boto3.client(
+        "sts",
+        endpoint_url=c.t.url,
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        aws_session_token=token,
+        region_name=c.t.region,
+        config=Config(retries={"max_attempts": 1}),
+    )
     try:
         client.assume_role(**ROLE)
         return {"code": None}
@@ -317,23 +428,37 @@ def _assume_with(c, ak: str, sk: str, token: str) -> dict:
         return {"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
-@case("identity.sts-errors", "AssumeRole", "http",
-      {"version.status": 400, "action.status": 400, "short.status": 400, "bad-policy.status": 400,
-       "no-version-policy.status": 400, "bad-secret.status": 403})
+@case(
+    "identity.sts-errors",
+    "AssumeRole",
+    "http",
+    {
+        "version.status": 400,
+        "action.status": 400,
+        "short.status": 400,
+        "bad-policy.status": 400,
+        "no-version-policy.status": 400,
+        "bad-secret.status": 403,
+    },
+)
 def _(c):
     """AssumeRole's refusals: STS error documents (code and status)."""
     user, secret = _user(c, "se2", "readwrite")
     base = {"Action": "AssumeRole", "Version": "2011-06-15"}
     out = {}
     for label, form, sk in (
-            ("version", {**base, "Version": "2010-01-01"}, secret),
-            ("action", {**base, "Action": "GetCallerIdentity"}, secret),
-            ("short", {**base, "DurationSeconds": "899"}, secret),
-            ("long", {**base, "DurationSeconds": "43201"}, secret),
-            ("bad-policy", {**base, "Policy": "{not json"}, secret),
-            ("no-version-policy", {**base, "Policy": json.dumps(
-                {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})}, secret),
-            ("bad-secret", base, "not-the-secret")):
+        ("version", {**base, "Version": "2010-01-01"}, secret),
+        ("action", {**base, "Action": "GetCallerIdentity"}, secret),
+        ("short", {**base, "DurationSeconds": "899"}, secret),
+        ("long", {**base, "DurationSeconds": "43201"}, secret),
+        ("bad-policy", {**base, "Policy": "{not json"}, secret),
+        (
+            "no-version-policy",
+            {**base, "Policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})},
+            secret,
+        ),
+        ("bad-secret", base, "not-the-secret"),
+    ):
         out[label] = _sts_form(c, user, sk, form)
     return out
 
@@ -348,11 +473,11 @@ def _sts_form(c, access: str, secret: str, form: dict[str, str]) -> dict:
     from botocore.credentials import Credentials
 
     body = urlencode(form)
-    req = AWSRequest("POST", c.t.url + "/", data=body,
-                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    req = AWSRequest(
+        "POST", c.t.url + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    )
     SigV4Auth(Credentials(access, secret), "sts", c.t.region).add_auth(req)
     headers = {k.lower(): v for k, v in req.headers.items()}
     r = c.raw.send("POST", "/", "", headers, body.encode())
     m = re.search(rb"<Code>([^<]*)</Code>", r.body)
     return {"status": r.status, "code": m.group(1).decode() if m else None}
-

@@ -5,9 +5,36 @@ from __future__ import annotations
 
 from ..core import add, call, call_list, case
 
-KEYS = ["a/b", "a/d/e", "a/c", "a+b", "a b", "a%b", "a.b", "a-b", "a_b", "b/", "b/x", "b/y/z", "c",
-        "dir/", "dir/file", "\u00e9", "z", "\u00e4/\u00f6", "\u65e5\u672c/\u8a9e", "~tilde", "A", "00", "0/1",
-        "x//y", "sp ace/f", "\U0001f642/emoji", "amp&/x", "lt</gt>"]
+KEYS = [
+    "a/b",
+    "a/d/e",
+    "a/c",
+    "a+b",
+    "a b",
+    "a%b",
+    "a.b",
+    "a-b",
+    "a_b",
+    "b/",
+    "b/x",
+    "b/y/z",
+    "c",
+    "dir/",
+    "dir/file",
+    "\u00e9",
+    "z",
+    "\u00e4/\u00f6",
+    "\u65e5\u672c/\u8a9e",
+    "~tilde",
+    "A",
+    "00",
+    "0/1",
+    "x//y",
+    "sp ace/f",
+    "\U0001f642/emoji",
+    "amp&/x",
+    "lt</gt>",
+]
 # MinIO refuses empty path segments ("x//y"), and an object "a" hides the keys under
 # "a/" from listings (objects.object-and-prefix records that), so neither is here.
 KEYS = [k for k in KEYS if k != "x//y"]
@@ -66,6 +93,7 @@ def _v2(kw):
     def fn(c):
         b = _bucket(c)
         return {"list": call_list(lambda: c.admin.list_objects_v2(Bucket=b, **kw), owner=kw.get("FetchOwner", False))}
+
     return fn
 
 
@@ -94,6 +122,7 @@ def _v1(kw):
     def fn(c):
         b = _bucket(c)
         return {"list": call_list(lambda: c.admin.list_objects(Bucket=b, **kw), owner=True)}
+
     return fn
 
 
@@ -108,12 +137,17 @@ def _walk_v2(kw):
         for _ in range(60):
             args = dict(kw, **({"ContinuationToken": token} if token else {}))
             r = call_list(lambda: c.admin.list_objects_v2(Bucket=b, **args))
-            pages.append({k: r.get(k) for k in ("status", "code", "KeyCount", "IsTruncated", "CommonPrefixes")}
-                         | {"keys": [x["Key"] for x in r.get("Contents", [])]})
-            token = r.get("NextContinuationToken") and c.admin.list_objects_v2(Bucket=b, **args).get("NextContinuationToken")
+            pages.append(
+                {k: r.get(k) for k in ("status", "code", "KeyCount", "IsTruncated", "CommonPrefixes")}
+                | {"keys": [x["Key"] for x in r.get("Contents", [])]}
+            )
+            token = r.get("NextContinuationToken") and c.admin.list_objects_v2(Bucket=b, **args).get(
+                "NextContinuationToken"
+            )
             if not r.get("IsTruncated"):
                 break
         return {"pages": pages, "all": [k for p in pages for k in p["keys"]]}
+
     return fn
 
 
@@ -125,11 +159,15 @@ def _walk_v1(kw):
             args = dict(kw, **({"Marker": marker} if marker else {}))
             r = call_list(lambda: c.admin.list_objects(Bucket=b, **args))
             keys = [x["Key"] for x in r.get("Contents", [])]
-            pages.append({k: r.get(k) for k in ("status", "code", "IsTruncated", "NextMarker", "CommonPrefixes")} | {"keys": keys})
+            pages.append(
+                {k: r.get(k) for k in ("status", "code", "IsTruncated", "NextMarker", "CommonPrefixes")}
+                | {"keys": keys}
+            )
             if not r.get("IsTruncated"):
                 break
             marker = r.get("NextMarker") or (keys[-1] if keys else None)
         return {"pages": pages}
+
     return fn
 
 
@@ -137,12 +175,24 @@ def _sorted_keys():
     return sorted(KEYS, key=lambda k: k.encode())
 
 
-WALKS = {"max1": {"MaxKeys": 1}, "max4": {"MaxKeys": 4}, "max4-delim": {"MaxKeys": 4, "Delimiter": "/"},
-         "max2-prefix-delim": {"MaxKeys": 2, "Prefix": "a", "Delimiter": "/"}, "max3-url": {"MaxKeys": 3, "EncodingType": "url"}}
+WALKS = {
+    "max1": {"MaxKeys": 1},
+    "max4": {"MaxKeys": 4},
+    "max4-delim": {"MaxKeys": 4, "Delimiter": "/"},
+    "max2-prefix-delim": {"MaxKeys": 2, "Prefix": "a", "Delimiter": "/"},
+    "max3-url": {"MaxKeys": 3, "EncodingType": "url"},
+}
 for label, kw in WALKS.items():
     exp = {"all": _sorted_keys()} if label in ("max1", "max4") else {"pages": lambda p: len(p) >= 1}
     add(f"listing.v2-pages[{label}]", "ListObjectsV2", "boto3-wr", _walk_v2(kw), exp, bucket=None)
-    add(f"listing.v1-pages[{label}]", "ListObjects", "boto3-wr", _walk_v1(kw), {"pages": lambda p: len(p) >= 1}, bucket=None)
+    add(
+        f"listing.v1-pages[{label}]",
+        "ListObjects",
+        "boto3-wr",
+        _walk_v1(kw),
+        {"pages": lambda p: len(p) >= 1},
+        bucket=None,
+    )
 
 
 @case("listing.v2.binary-order", "ListObjectsV2", "boto3-wr", {"order": _sorted_keys()}, bucket=None)
@@ -170,12 +220,22 @@ def _(c):
     return {"list": call_list(lambda: c.admin.list_objects(Bucket=c.bucket))}
 
 
-VERSIONS = {"all": {}, "prefix": {"Prefix": "a/"}, "delim": {"Delimiter": "/"}, "max2": {"MaxKeys": 2},
-            "key-marker": {"KeyMarker": "b/"}}
+VERSIONS = {
+    "all": {},
+    "prefix": {"Prefix": "a/"},
+    "delim": {"Delimiter": "/"},
+    "max2": {"MaxKeys": 2},
+    "key-marker": {"KeyMarker": "b/"},
+}
 for label, kw in VERSIONS.items():
-    add(f"listing.versions-unversioned[{label}]", "ListObjectVersions", "boto3-wr",
+    add(
+        f"listing.versions-unversioned[{label}]",
+        "ListObjectVersions",
+        "boto3-wr",
         (lambda kw: lambda c: {"list": call_list(lambda: c.admin.list_object_versions(Bucket=_bucket(c), **kw))})(kw),
-        {"list.status": 200}, bucket=None)
+        {"list.status": 200},
+        bucket=None,
+    )
 
 
 @case("listing.v2.after-delete", "ListObjectsV2", "boto3-wr", {"keys": ["k1", "k3"]})

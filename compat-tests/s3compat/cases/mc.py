@@ -44,8 +44,10 @@ def _(c):
 def _(c):
     name = c.name()
     c.track(name)
-    return {"mb": obs(c.mc("mb", "--with-lock", f"t/{name}")),
-            "lock": c.admin.get_object_lock_configuration(Bucket=name).get("ObjectLockConfiguration") if True else None}
+    return {
+        "mb": obs(c.mc("mb", "--with-lock", f"t/{name}")),
+        "lock": c.admin.get_object_lock_configuration(Bucket=name).get("ObjectLockConfiguration") if True else None,
+    }
 
 
 @case("mc.rb", "mc rb", "mc", {"rb.rc": 0, "missing.rc": 1})
@@ -99,7 +101,10 @@ def _(c):
 @case("mc.cp-small", "mc cp", "mc", {"up.rc": 0, "down.rc": 0, "back": "small mc"})
 def _(c):
     src = c.file("s.txt", b"small mc")
-    o = {"up": obs(c.mc("cp", str(src), c.alias("s.txt"))), "down": obs(c.mc("cp", c.alias("s.txt"), str(c.tmp / "back")))}
+    o = {
+        "up": obs(c.mc("cp", str(src), c.alias("s.txt"))),
+        "down": obs(c.mc("cp", c.alias("s.txt"), str(c.tmp / "back"))),
+    }
     o["back"] = (c.tmp / "back").read_bytes() if (c.tmp / "back").exists() else None
     o["head"] = c.admin.head_object(Bucket=c.bucket, Key="s.txt")["ETag"]
     return o
@@ -188,27 +193,33 @@ def _(c):
 
 @case("mc.version", "mc version", "mc", {"enable.rc": 0, "info1.rc": 0, "suspend.rc": 0})
 def _(c):
-    return {"info0": obs(c.mc("version", "info", c.alias())),
-            "enable": obs(c.mc("version", "enable", c.alias())),
-            "info1": obs(c.mc("version", "info", c.alias())),
-            "suspend": obs(c.mc("version", "suspend", c.alias())),
-            "info2": obs(c.mc("version", "info", c.alias()))}
+    return {
+        "info0": obs(c.mc("version", "info", c.alias())),
+        "enable": obs(c.mc("version", "enable", c.alias())),
+        "info1": obs(c.mc("version", "info", c.alias())),
+        "suspend": obs(c.mc("version", "suspend", c.alias())),
+        "info2": obs(c.mc("version", "info", c.alias())),
+    }
 
 
 @case("mc.retention-default", "mc retention", "mc", {"set.rc": 0, "info.rc": 0}, bucket="locked")
 def _(c):
-    return {"set": obs(c.mc("retention", "set", "--default", "GOVERNANCE", "1d", c.alias())),
-            "info": obs(c.mc("retention", "info", "--default", c.alias())),
-            "clear": obs(c.mc("retention", "clear", "--default", c.alias()))}
+    return {
+        "set": obs(c.mc("retention", "set", "--default", "GOVERNANCE", "1d", c.alias())),
+        "info": obs(c.mc("retention", "info", "--default", c.alias())),
+        "clear": obs(c.mc("retention", "clear", "--default", c.alias())),
+    }
 
 
 @case("mc.retention-object", "mc retention", "mc", {"set.rc": 0, "info.rc": 0}, bucket="locked")
 def _(c):
     c.put("k", b"x")
-    return {"set": obs(c.mc("retention", "set", "GOVERNANCE", "1d", c.alias("k"))),
-            "info": obs(c.mc("retention", "info", c.alias("k"))),
-            "rm": obs(c.mc("rm", "--versions", "--force", "--recursive", c.alias())),
-            "clear": obs(c.mc("retention", "clear", "--recursive", c.alias()))}
+    return {
+        "set": obs(c.mc("retention", "set", "GOVERNANCE", "1d", c.alias("k"))),
+        "info": obs(c.mc("retention", "info", c.alias("k"))),
+        "rm": obs(c.mc("rm", "--versions", "--force", "--recursive", c.alias())),
+        "clear": obs(c.mc("retention", "clear", "--recursive", c.alias())),
+    }
 
 
 @case("mc.retention-plain-bucket", "mc retention", "mc", {"set.rc": 1})
@@ -220,25 +231,32 @@ def _(c):
 @case("mc.legalhold", "mc legalhold", "mc", {"set.rc": 0, "info.rc": 0, "clear.rc": 0}, bucket="locked")
 def _(c):
     c.put("k", b"x")
-    return {"set": obs(c.mc("legalhold", "set", c.alias("k"))),
-            "info": obs(c.mc("legalhold", "info", c.alias("k"))),
-            "clear": obs(c.mc("legalhold", "clear", c.alias("k"))),
-            "info2": obs(c.mc("legalhold", "info", c.alias("k")))}
+    return {
+        "set": obs(c.mc("legalhold", "set", c.alias("k"))),
+        "info": obs(c.mc("legalhold", "info", c.alias("k"))),
+        "clear": obs(c.mc("legalhold", "clear", c.alias("k"))),
+        "info2": obs(c.mc("legalhold", "info", c.alias("k"))),
+    }
 
 
 @case("mc.tag-object", "mc tag", "mc", {"set.rc": 0, "list.rc": 0, "remove.rc": 0})
 def _(c):
     c.put("k", b"x")
-    return {"set": obs(c.mc("tag", "set", c.alias("k"), "a=1&b=2")),
-            "list": obs(c.mc("tag", "list", c.alias("k"))),
-            "remove": obs(c.mc("tag", "remove", c.alias("k"))),
-            "list2": obs(c.mc("tag", "list", c.alias("k")))}
+    return {
+        "set": obs(c.mc("tag", "set", c.alias("k"), "a=1&b=2")),
+        "list": obs(c.mc("tag", "list", c.alias("k"))),
+        "remove": obs(c.mc("tag", "remove", c.alias("k"))),
+        "list2": obs(c.mc("tag", "list", c.alias("k"))),
+    }
 
 
 @case("mc.tag-bucket", "mc tag", "mc", {"set.rc": 0, "list.rc": 0})
 def _(c):
-    return {"set": obs(c.mc("tag", "set", c.alias(), "team=s3")), "list": obs(c.mc("tag", "list", c.alias())),
-            "remove": obs(c.mc("tag", "remove", c.alias()))}
+    return {
+        "set": obs(c.mc("tag", "set", c.alias(), "team=s3")),
+        "list": obs(c.mc("tag", "list", c.alias())),
+        "remove": obs(c.mc("tag", "remove", c.alias())),
+    }
 
 
 @case("mc.stat-object", "mc stat", "mc", {"r.rc": 0})
@@ -261,9 +279,11 @@ def _(c):
 def _(c):
     c.file("src/m/x", b"x")
     c.file("src/m/y/z", b"z")
-    o = {"up": obs(c.mc("mirror", str(c.tmp / "src"), c.alias())),
-         "again": obs(c.mc("mirror", str(c.tmp / "src"), c.alias())),
-         "down": obs(c.mc("mirror", c.alias(), str(c.tmp / "dst")))}
+    o = {
+        "up": obs(c.mc("mirror", str(c.tmp / "src"), c.alias())),
+        "again": obs(c.mc("mirror", str(c.tmp / "src"), c.alias())),
+        "down": obs(c.mc("mirror", c.alias(), str(c.tmp / "dst"))),
+    }
     dst = c.tmp / "dst"
     o["files"] = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file()) if dst.exists() else []
     return o

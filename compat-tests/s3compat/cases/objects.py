@@ -8,12 +8,21 @@ import datetime as dt
 import hashlib
 import os
 
-from botocore.exceptions import ClientError
-
 from ..core import add, call, case, raw_obs
 
-GET_H = ("etag", "content-length", "content-type", "last-modified", "x-amz-version-id", "cache-control",
-         "content-disposition", "content-encoding", "content-language", "expires", "x-amz-storage-class")
+GET_H = (
+    "etag",
+    "content-length",
+    "content-type",
+    "last-modified",
+    "x-amz-version-id",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-storage-class",
+)
 
 KEYS = {
     "plain": "plain.txt",
@@ -71,6 +80,7 @@ def _key_roundtrip(key: str):
         o["delete"] = call(lambda: s3.delete_object(Bucket=c.bucket, Key=key), headers=())
         o["after"] = call(lambda: s3.head_object(Bucket=c.bucket, Key=key), headers=())
         return o
+
     return fn
 
 
@@ -78,15 +88,30 @@ def _key_raw(key: str):
     def fn(c):
         r = c.raw.request("PUT", f"/{c.bucket}/{key}", body=b"raw")
         g = c.raw.request("GET", f"/{c.bucket}/{key}")
-        return {"put": raw_obs(r, headers=("etag",)), "get": {"status": g.status, "body": g.body if g.status == 200 else g.code}}
+        return {
+            "put": raw_obs(r, headers=("etag",)),
+            "get": {"status": g.status, "body": g.body if g.status == 200 else g.code},
+        }
+
     return fn
 
 
 for label, key in KEYS.items():
-    add(f"objects.key[{label}]", "PutObject", "boto3-wr", _key_roundtrip(key),
-        {"put.code": KEY_ERRORS[label]} if label in KEY_ERRORS else {"put.status": 200, "get.body": "key body"})
+    add(
+        f"objects.key[{label}]",
+        "PutObject",
+        "boto3-wr",
+        _key_roundtrip(key),
+        {"put.code": KEY_ERRORS[label]} if label in KEY_ERRORS else {"put.status": 200, "get.body": "key body"},
+    )
 for label in ("space", "plus", "percent", "unicode", "question", "hash", "dotdot-segment", "double-slash", "tab"):
-    add(f"objects.key-raw[{label}]", "PutObject", "http", _key_raw(KEYS[label]), {"put.status": lambda s: s in (200, 400)})
+    add(
+        f"objects.key-raw[{label}]",
+        "PutObject",
+        "http",
+        _key_raw(KEYS[label]),
+        {"put.status": lambda s: s in (200, 400)},
+    )
 
 
 SIZES = {"0B": 0, "1B": 1, "5B": 5, "64KiB": 64 * 1024, "1MiB+7": 1024 * 1024 + 7, "6MiB": 6 * 1024 * 1024}
@@ -99,19 +124,33 @@ def _size(n: int, variant: str):
         o = {"put": call(lambda: s3.put_object(Bucket=c.bucket, Key="obj", Body=data))}
         r = s3.get_object(Bucket=c.bucket, Key="obj")
         body = r["Body"].read()
-        o["get"] = {"status": r["ResponseMetadata"]["HTTPStatusCode"], "len": len(body),
-                    "md5": hashlib.md5(body).hexdigest() == hashlib.md5(data).hexdigest(),
-                    "etag": r["ETag"], "ContentLength": r["ContentLength"]}
+        o["get"] = {
+            "status": r["ResponseMetadata"]["HTTPStatusCode"],
+            "len": len(body),
+            "md5": hashlib.md5(body).hexdigest() == hashlib.md5(data).hexdigest(),
+            "etag": r["ETag"],
+            "ContentLength": r["ContentLength"],
+        }
         o["head"] = call(lambda: s3.head_object(Bucket=c.bucket, Key="obj"))
         return o
+
     return fn
 
 
 for label, n in SIZES.items():
     for variant in ("boto3", "boto3-wr"):
-        add(f"objects.size[{label}].{variant}", "PutObject", variant, _size(n, variant),
-            {"put.status": 200, "get.md5": True, "get.len": n,
-             "get.etag": '"' + hashlib.md5(bytes((i * 31 + 7) % 251 for i in range(n))).hexdigest() + '"'})
+        add(
+            f"objects.size[{label}].{variant}",
+            "PutObject",
+            variant,
+            _size(n, variant),
+            {
+                "put.status": 200,
+                "get.md5": True,
+                "get.len": n,
+                "get.etag": '"' + hashlib.md5(bytes((i * 31 + 7) % 251 for i in range(n))).hexdigest() + '"',
+            },
+        )
 
 
 STORED = {
@@ -120,7 +159,7 @@ STORED = {
     "content-disposition": {"ContentDisposition": 'attachment; filename="x.txt"'},
     "content-encoding": {"ContentEncoding": "gzip"},
     "content-language": {"ContentLanguage": "de-DE"},
-    "expires": {"Expires": dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)},
+    "expires": {"Expires": dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)},
     "user-metadata": {"Metadata": {"color": "blue", "Mixed-Case": "Value", "empty": ""}},
     "user-metadata-utf8-value": {"Metadata": {"name": "=?UTF-8?B?w6k=?="}},
     "storage-class-standard": {"StorageClass": "STANDARD"},
@@ -138,9 +177,14 @@ def _stored(kw: dict):
     def fn(c):
         s3 = c.admin
         o = {"put": call(lambda: s3.put_object(Bucket=c.bucket, Key="obj", Body=b"stored", **kw), headers=("etag",))}
-        o["head"] = call(lambda: s3.head_object(Bucket=c.bucket, Key="obj"), "Metadata", headers=GET_H + ("x-amz-website-redirect-location",))
+        o["head"] = call(
+            lambda: s3.head_object(Bucket=c.bucket, Key="obj"),
+            "Metadata",
+            headers=GET_H + ("x-amz-website-redirect-location",),
+        )
         o["get"] = call(lambda: s3.get_object(Bucket=c.bucket, Key="obj"), headers=GET_H)
         return o
+
     return fn
 
 
@@ -157,38 +201,160 @@ for label, kw in STORED.items():
 def _(c):
     c.put("k", b"first")
     c.put("k", b"second")
-    return {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=("etag", "content-length"), read=True)}
+    return {
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=("etag", "content-length"), read=True)
+    }
 
 
 ERRORS = {
-    "get-missing-key": ("GetObject", lambda c: c.admin.get_object(Bucket=c.bucket, Key="nope"), {"r.code": "NoSuchKey", "r.status": 404}),
-    "get-missing-bucket": ("GetObject", lambda c: c.admin.get_object(Bucket=c.name("-x"), Key="nope"), {"r.code": "NoSuchBucket"}),
+    "get-missing-key": (
+        "GetObject",
+        lambda c: c.admin.get_object(Bucket=c.bucket, Key="nope"),
+        {"r.code": "NoSuchKey", "r.status": 404},
+    ),
+    "get-missing-bucket": (
+        "GetObject",
+        lambda c: c.admin.get_object(Bucket=c.name("-x"), Key="nope"),
+        {"r.code": "NoSuchBucket"},
+    ),
     "head-missing-key": ("HeadObject", lambda c: c.admin.head_object(Bucket=c.bucket, Key="nope"), {"r.code": "404"}),
-    "head-missing-bucket": ("HeadObject", lambda c: c.admin.head_object(Bucket=c.name("-x"), Key="nope"), {"r.status": 404}),
-    "delete-missing-key": ("DeleteObject", lambda c: c.admin.delete_object(Bucket=c.bucket, Key="nope"), {"r.status": 204}),
-    "delete-missing-bucket": ("DeleteObject", lambda c: c.admin.delete_object(Bucket=c.name("-x"), Key="nope"), {"r.code": "NoSuchBucket"}),
-    "put-missing-bucket": ("PutObject", lambda c: c.admin.put_object(Bucket=c.name("-x"), Key="k", Body=b"x"), {"r.code": "NoSuchBucket"}),
-    "get-version-null-unversioned": ("GetObject", lambda c: (c.put("k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="null"))[1], {"r.status": 200}),
-    "get-version-bogus": ("GetObject", lambda c: (c.put("k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="bogus-version"))[1], {"r.status": lambda s: s >= 400}),
-    "get-version-uuid-missing": ("GetObject", lambda c: (c.put("k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"))[1], {"r.status": 404}),
-    "head-version-uuid-missing": ("HeadObject", lambda c: (c.put("k", b"x"), c.admin.head_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"))[1], {"r.status": 404}),
-    "delete-version-uuid-missing": ("DeleteObject", lambda c: (c.put("k", b"x"), c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"))[1], {"r.status": 204}),
-    "get-prefix-of-key": ("GetObject", lambda c: (c.put("dir/k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="dir"))[1], {"r.code": "NoSuchKey"}),
-    "get-dir-with-slash": ("GetObject", lambda c: (c.put("dir/k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="dir/"))[1], {"r.code": "NoSuchKey"}),
-    "put-under-existing-object": ("PutObject", lambda c: (c.put("file", b"x"), c.admin.put_object(Bucket=c.bucket, Key="file/child", Body=b"y"))[1], {"r.status": lambda s: s in (200, 400, 409)}),
-    "put-md5-wrong": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(hashlib.md5(b"abd").digest()).decode()), {"r.code": "BadDigest"}),
-    "put-md5-invalid": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5="not-base64!"), {"r.code": "InvalidDigest"}),
-    "put-md5-short": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(b"short").decode()), {"r.code": "InvalidDigest"}),
-    "put-md5-right": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(hashlib.md5(b"abc").digest()).decode()), {"r.status": 200}),
-    "put-if-none-match-new": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"x", IfNoneMatch="*"), {"r.status": 200}),
-    "put-if-none-match-existing": ("PutObject", lambda c: (c.put("k", b"x"), c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfNoneMatch="*"))[1], {"r.code": "PreconditionFailed", "r.status": 412}),
-    "put-if-match-right": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch=c.put("k", b"x")["ETag"]), {"r.status": 200}),
-    "put-if-match-wrong": ("PutObject", lambda c: (c.put("k", b"x"), c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch='"00000000000000000000000000000000"'))[1], {"r.code": "PreconditionFailed"}),
-    "put-if-match-missing-key": ("PutObject", lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch='"00000000000000000000000000000000"'), {"r.status": lambda s: s in (404, 412)}),
-    "put-if-match-star-existing": ("PutObject", lambda c: (c.put("k", b"x"), c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch="*"))[1], {"r.status": 200}),
+    "head-missing-bucket": (
+        "HeadObject",
+        lambda c: c.admin.head_object(Bucket=c.name("-x"), Key="nope"),
+        {"r.status": 404},
+    ),
+    "delete-missing-key": (
+        "DeleteObject",
+        lambda c: c.admin.delete_object(Bucket=c.bucket, Key="nope"),
+        {"r.status": 204},
+    ),
+    "delete-missing-bucket": (
+        "DeleteObject",
+        lambda c: c.admin.delete_object(Bucket=c.name("-x"), Key="nope"),
+        {"r.code": "NoSuchBucket"},
+    ),
+    "put-missing-bucket": (
+        "PutObject",
+        lambda c: c.admin.put_object(Bucket=c.name("-x"), Key="k", Body=b"x"),
+        {"r.code": "NoSuchBucket"},
+    ),
+    "get-version-null-unversioned": (
+        "GetObject",
+        lambda c: (c.put("k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="null"))[1],
+        {"r.status": 200},
+    ),
+    "get-version-bogus": (
+        "GetObject",
+        lambda c: (c.put("k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="bogus-version"))[1],
+        {"r.status": lambda s: s >= 400},
+    ),
+    "get-version-uuid-missing": (
+        "GetObject",
+        lambda c: (
+            c.put("k", b"x"),
+            c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"),
+        )[1],
+        {"r.status": 404},
+    ),
+    "head-version-uuid-missing": (
+        "HeadObject",
+        lambda c: (
+            c.put("k", b"x"),
+            c.admin.head_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"),
+        )[1],
+        {"r.status": 404},
+    ),
+    "delete-version-uuid-missing": (
+        "DeleteObject",
+        lambda c: (
+            c.put("k", b"x"),
+            c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"),
+        )[1],
+        {"r.status": 204},
+    ),
+    "get-prefix-of-key": (
+        "GetObject",
+        lambda c: (c.put("dir/k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="dir"))[1],
+        {"r.code": "NoSuchKey"},
+    ),
+    "get-dir-with-slash": (
+        "GetObject",
+        lambda c: (c.put("dir/k", b"x"), c.admin.get_object(Bucket=c.bucket, Key="dir/"))[1],
+        {"r.code": "NoSuchKey"},
+    ),
+    "put-under-existing-object": (
+        "PutObject",
+        lambda c: (c.put("file", b"x"), c.admin.put_object(Bucket=c.bucket, Key="file/child", Body=b"y"))[1],
+        {"r.status": lambda s: s in (200, 400, 409)},
+    ),
+    "put-md5-wrong": (
+        "PutObject",
+        lambda c: c.admin.put_object(
+            Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(hashlib.md5(b"abd").digest()).decode()
+        ),
+        {"r.code": "BadDigest"},
+    ),
+    "put-md5-invalid": (
+        "PutObject",
+        lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5="not-base64!"),
+        {"r.code": "InvalidDigest"},
+    ),
+    "put-md5-short": (
+        "PutObject",
+        lambda c: c.admin.put_object(
+            Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(b"short").decode()
+        ),
+        {"r.code": "InvalidDigest"},
+    ),
+    "put-md5-right": (
+        "PutObject",
+        lambda c: c.admin.put_object(
+            Bucket=c.bucket, Key="k", Body=b"abc", ContentMD5=base64.b64encode(hashlib.md5(b"abc").digest()).decode()
+        ),
+        {"r.status": 200},
+    ),
+    "put-if-none-match-new": (
+        "PutObject",
+        lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"x", IfNoneMatch="*"),
+        {"r.status": 200},
+    ),
+    "put-if-none-match-existing": (
+        "PutObject",
+        lambda c: (c.put("k", b"x"), c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfNoneMatch="*"))[1],
+        {"r.code": "PreconditionFailed", "r.status": 412},
+    ),
+    "put-if-match-right": (
+        "PutObject",
+        lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch=c.put("k", b"x")["ETag"]),
+        {"r.status": 200},
+    ),
+    "put-if-match-wrong": (
+        "PutObject",
+        lambda c: (
+            c.put("k", b"x"),
+            c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch='"00000000000000000000000000000000"'),
+        )[1],
+        {"r.code": "PreconditionFailed"},
+    ),
+    "put-if-match-missing-key": (
+        "PutObject",
+        lambda c: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch='"00000000000000000000000000000000"'),
+        {"r.status": lambda s: s in (404, 412)},
+    ),
+    "put-if-match-star-existing": (
+        "PutObject",
+        lambda c: (c.put("k", b"x"), c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"y", IfMatch="*"))[1],
+        {"r.status": 200},
+    ),
 }
 for label, (op, f, exp) in ERRORS.items():
-    add(f"objects.{label}", op, "boto3-wr", (lambda f: lambda c: {"r": call(lambda: f(c), headers=("etag", "x-amz-delete-marker", "content-length"))})(f), exp)
+    add(
+        f"objects.{label}",
+        op,
+        "boto3-wr",
+        (lambda f: lambda c: {"r": call(lambda: f(c), headers=("etag", "x-amz-delete-marker", "content-length"))})(f),
+        exp,
+    )
 
 
 OVERRIDES = {
@@ -197,17 +363,32 @@ OVERRIDES = {
     "cache-control": {"ResponseCacheControl": "no-store"},
     "content-language": {"ResponseContentLanguage": "fr"},
     "content-encoding": {"ResponseContentEncoding": "identity"},
-    "expires": {"ResponseExpires": dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc)},
+    "expires": {"ResponseExpires": dt.datetime(2031, 1, 1, tzinfo=dt.UTC)},
     "all": {"ResponseContentType": "a/b", "ResponseCacheControl": "no-cache", "ResponseContentLanguage": "en"},
 }
 for label, kw in OVERRIDES.items():
-    add(f"objects.get.response-override[{label}]", "GetObject", "boto3-wr",
-        (lambda kw: lambda c: (c.put("k", b"override", ContentType="text/plain"),
-                               {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", **kw), headers=GET_H, read=True)})[1])(kw),
-        {"get.status": 200})
+    add(
+        f"objects.get.response-override[{label}]",
+        "GetObject",
+        "boto3-wr",
+        (
+            lambda kw: (
+                lambda c: (
+                    c.put("k", b"override", ContentType="text/plain"),
+                    {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", **kw), headers=GET_H, read=True)},
+                )[1]
+            )
+        )(kw),
+        {"get.status": 200},
+    )
 
 
-@case("objects.get.response-override-presigned", "GetObject", "http", {"get.status": 200, "get.h.content-type": "x/presigned"})
+@case(
+    "objects.get.response-override-presigned",
+    "GetObject",
+    "http",
+    {"get.status": 200, "get.h.content-type": "x/presigned"},
+)
 def _(c):
     c.put("k", b"override")
     url = c.raw.presign("GET", f"/{c.bucket}/k", query=[("response-content-type", "x/presigned")])
@@ -218,7 +399,13 @@ def _(c):
 def _(c):
     c.put("k", b"hello head")
     r = c.raw.request("HEAD", f"/{c.bucket}/k")
-    return {"head": {"status": r.status, "body": r.body, "h": {k: r.headers.get(k) for k in ("content-length", "etag", "accept-ranges")}}}
+    return {
+        "head": {
+            "status": r.status,
+            "body": r.body,
+            "h": {k: r.headers.get(k) for k in ("content-length", "etag", "accept-ranges")},
+        }
+    }
 
 
 @case("objects.head.missing-no-body", "HeadObject", "http", {"head.status": 404, "head.body": ""})
@@ -230,21 +417,33 @@ def _(c):
 @case("objects.get.error-body", "GetObject", "http", {"get.code": "NoSuchKey"})
 def _(c):
     import re
+
     r = c.raw.request("GET", f"/{c.bucket}/no/such key")
     fields = dict(re.findall(rb"<(Code|Key|BucketName|Resource)>([^<]*)</", r.body))
-    return {"get": {"status": r.status, "code": r.code, "ctype": r.headers.get("content-type"),
-                    "fields": {k.decode(): v.decode() for k, v in fields.items()}}}
+    return {
+        "get": {
+            "status": r.status,
+            "code": r.code,
+            "ctype": r.headers.get("content-type"),
+            "fields": {k.decode(): v.decode() for k, v in fields.items()},
+        }
+    }
 
 
 # ---- DeleteObjects
+
 
 def _keys(n):
     return [f"d/{i:04d}" for i in range(n)]
 
 
 def _del(c, quiet: bool, objects: list[dict]):
-    return call(lambda: c.admin.delete_objects(Bucket=c.bucket, Delete={"Objects": objects, "Quiet": quiet}),
-                "Deleted", "Errors", no_headers=True)
+    return call(
+        lambda: c.admin.delete_objects(Bucket=c.bucket, Delete={"Objects": objects, "Quiet": quiet}),
+        "Deleted",
+        "Errors",
+        no_headers=True,
+    )
 
 
 @case("objects.delete-objects.verbose", "DeleteObjects", "boto3-wr", {"r.status": 200})
@@ -260,14 +459,21 @@ def _(c):
 def _(c):
     for k in _keys(3):
         c.put(k, b"x")
-    return {"r": _del(c, True, [{"Key": k} for k in _keys(3)]), "left": c.admin.list_objects_v2(Bucket=c.bucket).get("KeyCount")}
+    return {
+        "r": _del(c, True, [{"Key": k} for k in _keys(3)]),
+        "left": c.admin.list_objects_v2(Bucket=c.bucket).get("KeyCount"),
+    }
 
 
 @case("objects.delete-objects.boto3-default", "DeleteObjects", "boto3", {"r.status": 200, "left": 0})
 def _(c):
     for k in _keys(2):
         c.put(k, b"x")
-    r = call(lambda: c.s3().delete_objects(Bucket=c.bucket, Delete={"Objects": [{"Key": k} for k in _keys(2)]}), "Deleted", no_headers=True)
+    r = call(
+        lambda: c.s3().delete_objects(Bucket=c.bucket, Delete={"Objects": [{"Key": k} for k in _keys(2)]}),
+        "Deleted",
+        no_headers=True,
+    )
     r["Deleted"] = sorted(r.get("Deleted", []), key=lambda d: d["Key"])
     return {"r": r, "left": c.admin.list_objects_v2(Bucket=c.bucket).get("KeyCount")}
 
@@ -312,30 +518,42 @@ def _(c):
 def _(c):
     body = b"<Delete><Object><Key>a</Key></Obj"
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
-    return {"r": raw_obs(c.raw.request("POST", f"/{c.bucket}", query=[("delete", "")], body=body,
-                                       headers={"content-md5": md5}), headers=())}
+    return {
+        "r": raw_obs(
+            c.raw.request("POST", f"/{c.bucket}", query=[("delete", "")], body=body, headers={"content-md5": md5}),
+            headers=(),
+        )
+    }
 
 
 # ---- a few writes through the default boto3 (flexible checksums, aws-chunked trailer)
 
+
 @case("objects.put.boto3-default-metadata", "PutObject", "boto3", {"put.status": 200, "head.Metadata": {"k": "v"}})
 def _(c):
     s3 = c.s3()
-    return {"put": call(lambda: s3.put_object(Bucket=c.bucket, Key="m", Body=b"meta", Metadata={"k": "v"}, ContentType="text/csv")),
-            "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="m"), "Metadata", headers=GET_H)}
+    return {
+        "put": call(
+            lambda: s3.put_object(Bucket=c.bucket, Key="m", Body=b"meta", Metadata={"k": "v"}, ContentType="text/csv")
+        ),
+        "head": call(lambda: s3.head_object(Bucket=c.bucket, Key="m"), "Metadata", headers=GET_H),
+    }
 
 
 @case("objects.put.boto3-default-unicode-key", "PutObject", "boto3", {"put.status": 200, "get.body": "u"})
 def _(c):
     s3 = c.s3()
     k = "\u65e5\u672c/\u8a9e \u00e9+%.txt"
-    return {"put": call(lambda: s3.put_object(Bucket=c.bucket, Key=k, Body=b"u")),
-            "get": call(lambda: s3.get_object(Bucket=c.bucket, Key=k), headers=("etag",), read=True)}
+    return {
+        "put": call(lambda: s3.put_object(Bucket=c.bucket, Key=k, Body=b"u")),
+        "get": call(lambda: s3.get_object(Bucket=c.bucket, Key=k), headers=("etag",), read=True),
+    }
 
 
 @case("objects.put.boto3-upload-fileobj-small", "PutObject", "boto3", {"head.status": 200})
 def _(c):
     import io
+
     s3 = c.s3()
     s3.upload_fileobj(io.BytesIO(b"z" * 1000), c.bucket, "f")
     return {"head": call(lambda: s3.head_object(Bucket=c.bucket, Key="f"))}

@@ -39,31 +39,55 @@ def _get(rng: str, method: str):
         else:
             o = call(lambda: c.admin.head_object(Bucket=c.bucket, Key="r", Range=rng), headers=RH)
         return {"r": o}
+
     return fn
 
 
 for label, (rng, status) in RANGES.items():
     add(f"ranges.get[{label}]", "GetObject", "boto3-wr", _get(rng, "GET"), {"r.status": status})
 for label in ("first-10", "suffix-10", "open-end", "start-past-size", "garbage"):
-    add(f"ranges.head[{label}]", "HeadObject", "boto3-wr", _get(RANGES[label][0], "HEAD"), {"r.status": lambda s: s in (200, 206, 416)})
+    add(
+        f"ranges.head[{label}]",
+        "HeadObject",
+        "boto3-wr",
+        _get(RANGES[label][0], "HEAD"),
+        {"r.status": lambda s: s in (200, 206, 416)},
+    )
 
 
 def _empty(rng):
     def fn(c):
         c.put("e", b"")
         return {"r": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="e", Range=rng), headers=RH, read=True)}
+
     return fn
 
 
 for label, rng in {"zero-zero": "bytes=0-0", "open": "bytes=0-", "suffix": "bytes=-1"}.items():
-    add(f"ranges.empty-object[{label}]", "GetObject", "boto3-wr", _empty(rng), {"r.status": lambda s: s in (200, 206, 416)})
+    add(
+        f"ranges.empty-object[{label}]",
+        "GetObject",
+        "boto3-wr",
+        _empty(rng),
+        {"r.status": lambda s: s in (200, 206, 416)},
+    )
 
 
 def _part(n):
     def fn(c):
         c.put("p", BODY)
-        return {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="p", PartNumber=n), headers=RH + ("x-amz-mp-parts-count",), read=True),
-                "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="p", PartNumber=n), headers=RH + ("x-amz-mp-parts-count",))}
+        return {
+            "get": call(
+                lambda: c.admin.get_object(Bucket=c.bucket, Key="p", PartNumber=n),
+                headers=RH + ("x-amz-mp-parts-count",),
+                read=True,
+            ),
+            "head": call(
+                lambda: c.admin.head_object(Bucket=c.bucket, Key="p", PartNumber=n),
+                headers=RH + ("x-amz-mp-parts-count",),
+            ),
+        }
+
     return fn
 
 
@@ -74,7 +98,12 @@ add("ranges.part-number[10001]", "GetObject", "boto3-wr", _part(10001), {"get.st
 
 def _part_and_range(c):
     c.put("p", BODY)
-    return {"r": raw_obs(c.raw.request("GET", f"/{c.bucket}/p", query=[("partNumber", "1")], headers={"range": "bytes=0-1"}), headers=RH)}
+    return {
+        "r": raw_obs(
+            c.raw.request("GET", f"/{c.bucket}/p", query=[("partNumber", "1")], headers={"range": "bytes=0-1"}),
+            headers=RH,
+        )
+    }
 
 
 add("ranges.part-number-and-range", "GetObject", "http", _part_and_range, {"r.status": 400})
@@ -92,10 +121,17 @@ def _minio_range(offset, length):
             finally:
                 r.close()
                 r.release_conn()
+
         return {"r": minio_err(get)}
+
     return fn
 
 
-for label, (off, ln) in {"offset-10": (10, 0), "offset-10-len-5": (10, 5), "offset-0-len-1": (0, 1),
-                         "offset-past-end": (150, 0), "len-past-end": (95, 20)}.items():
+for label, (off, ln) in {
+    "offset-10": (10, 0),
+    "offset-10-len-5": (10, 5),
+    "offset-0-len-1": (0, 1),
+    "offset-past-end": (150, 0),
+    "len-past-end": (95, 20),
+}.items():
     add(f"ranges.minio-py[{label}]", "GetObject", "minio-py", _minio_range(off, ln), {"r": lambda r: r is not None})

@@ -14,22 +14,33 @@ def _tags(r):
     return r
 
 
-@case("tagging.object.put-get-delete", "PutObjectTagging", "boto3-wr",
-      {"put.status": 200, "get.TagSet": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": ""}], "after.TagSet": []})
+@case(
+    "tagging.object.put-get-delete",
+    "PutObjectTagging",
+    "boto3-wr",
+    {"put.status": 200, "get.TagSet": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": ""}], "after.TagSet": []},
+)
 def _(c):
     c.put("k", b"x")
-    return {"put": call(lambda: c.admin.put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS({"a": "1", "b": ""})}), headers=("x-amz-version-id",)),
-            "get": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True)),
-            "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k"), headers=("x-amz-tagging-count",)),
-            "delete": call(lambda: c.admin.delete_object_tagging(Bucket=c.bucket, Key="k"), headers=()),
-            "after": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True))}
+    return {
+        "put": call(
+            lambda: c.admin.put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS({"a": "1", "b": ""})}),
+            headers=("x-amz-version-id",),
+        ),
+        "get": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True)),
+        "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k"), headers=("x-amz-tagging-count",)),
+        "delete": call(lambda: c.admin.delete_object_tagging(Bucket=c.bucket, Key="k"), headers=()),
+        "after": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True)),
+    }
 
 
 @case("tagging.object.header-on-put", "PutObject", "boto3-wr", {"get.h.x-amz-tagging-count": "2"})
 def _(c):
     c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"x", Tagging="a=1&b=two%20words")
-    return {"get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=("x-amz-tagging-count",)),
-            "tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True))}
+    return {
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=("x-amz-tagging-count",)),
+        "tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="k"), "TagSet", no_headers=True)),
+    }
 
 
 @case("tagging.object.header-bad", "PutObject", "boto3-wr", {"put.status": 400})
@@ -49,15 +60,38 @@ LIMITS = {
 }
 OK_LIMITS = {"10-tags", "key-128", "value-256", "aws-prefix"}  # MinIO refuses non-ASCII tags
 for label, tags in LIMITS.items():
-    add(f"tagging.object.limits[{label}]", "PutObjectTagging", "boto3-wr",
-        (lambda tags: lambda c: (c.put("k", b"x"), {"put": call(lambda: c.admin.put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS(tags)}), headers=())})[1])(tags),
-        {"put.status": 200 if label in OK_LIMITS else 400})
+    add(
+        f"tagging.object.limits[{label}]",
+        "PutObjectTagging",
+        "boto3-wr",
+        (
+            lambda tags: (
+                lambda c: (
+                    c.put("k", b"x"),
+                    {
+                        "put": call(
+                            lambda: c.admin.put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS(tags)}),
+                            headers=(),
+                        )
+                    },
+                )[1]
+            )
+        )(tags),
+        {"put.status": 200 if label in OK_LIMITS else 400},
+    )
 
 
 @case("tagging.object.duplicate-keys", "PutObjectTagging", "boto3-wr", {"put.status": 400})
 def _(c):
     c.put("k", b"x")
-    return {"put": call(lambda: c.admin.put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}), headers=())}
+    return {
+        "put": call(
+            lambda: c.admin.put_object_tagging(
+                Bucket=c.bucket, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}
+            ),
+            headers=(),
+        )
+    }
 
 
 @case("tagging.object.missing-key", "GetObjectTagging", "boto3-wr", {"get.code": "NoSuchKey"})
@@ -68,31 +102,56 @@ def _(c):
 @case("tagging.object.copy-replace", "CopyObject", "boto3-wr", {"tags.TagSet": [{"Key": "new", "Value": "1"}]})
 def _(c):
     c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"x", Tagging="old=1")
-    cp = call(lambda: c.admin.copy_object(Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"},
-                                          TaggingDirective="REPLACE", Tagging="new=1"), headers=())
-    return {"copy": cp, "tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="d"), "TagSet", no_headers=True))}
+    cp = call(
+        lambda: c.admin.copy_object(
+            Bucket=c.bucket,
+            Key="d",
+            CopySource={"Bucket": c.bucket, "Key": "k"},
+            TaggingDirective="REPLACE",
+            Tagging="new=1",
+        ),
+        headers=(),
+    )
+    return {
+        "copy": cp,
+        "tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="d"), "TagSet", no_headers=True)),
+    }
 
 
 @case("tagging.object.copy-keeps", "CopyObject", "boto3-wr", {"tags.TagSet": [{"Key": "old", "Value": "1"}]})
 def _(c):
     c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"x", Tagging="old=1")
     c.admin.copy_object(Bucket=c.bucket, Key="d", CopySource={"Bucket": c.bucket, "Key": "k"})
-    return {"tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="d"), "TagSet", no_headers=True))}
+    return {
+        "tags": _tags(call(lambda: c.admin.get_object_tagging(Bucket=c.bucket, Key="d"), "TagSet", no_headers=True))
+    }
 
 
 @case("tagging.object.boto3-default", "PutObjectTagging", "boto3", {"put.status": 200})
 def _(c):
     c.put("k", b"x")
-    return {"put": call(lambda: c.s3().put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS({"z": "9"})}), headers=())}
+    return {
+        "put": call(
+            lambda: c.s3().put_object_tagging(Bucket=c.bucket, Key="k", Tagging={"TagSet": TS({"z": "9"})}), headers=()
+        )
+    }
 
 
-@case("tagging.bucket.put-get-delete", "PutBucketTagging", "boto3-wr",
-      {"put.status": 200, "get.TagSet": [{"Key": "team", "Value": "s3"}], "after.code": "NoSuchTagSet"})
+@case(
+    "tagging.bucket.put-get-delete",
+    "PutBucketTagging",
+    "boto3-wr",
+    {"put.status": 200, "get.TagSet": [{"Key": "team", "Value": "s3"}], "after.code": "NoSuchTagSet"},
+)
 def _(c):
-    return {"put": call(lambda: c.admin.put_bucket_tagging(Bucket=c.bucket, Tagging={"TagSet": TS({"team": "s3"})}), headers=()),
-            "get": _tags(call(lambda: c.admin.get_bucket_tagging(Bucket=c.bucket), "TagSet", no_headers=True)),
-            "delete": call(lambda: c.admin.delete_bucket_tagging(Bucket=c.bucket), headers=()),
-            "after": call(lambda: c.admin.get_bucket_tagging(Bucket=c.bucket))}
+    return {
+        "put": call(
+            lambda: c.admin.put_bucket_tagging(Bucket=c.bucket, Tagging={"TagSet": TS({"team": "s3"})}), headers=()
+        ),
+        "get": _tags(call(lambda: c.admin.get_bucket_tagging(Bucket=c.bucket), "TagSet", no_headers=True)),
+        "delete": call(lambda: c.admin.delete_bucket_tagging(Bucket=c.bucket), headers=()),
+        "after": call(lambda: c.admin.get_bucket_tagging(Bucket=c.bucket)),
+    }
 
 
 @case("tagging.bucket.none", "GetBucketTagging", "boto3-wr", {"get.code": "NoSuchTagSet", "get.status": 404})
@@ -102,7 +161,13 @@ def _(c):
 
 @case("tagging.bucket.too-many", "PutBucketTagging", "boto3-wr", {"put.status": 400})
 def _(c):
-    return {"put": call(lambda: c.admin.put_bucket_tagging(Bucket=c.bucket, Tagging={"TagSet": TS({f"k{i}": "v" for i in range(51)})}))}
+    return {
+        "put": call(
+            lambda: c.admin.put_bucket_tagging(
+                Bucket=c.bucket, Tagging={"TagSet": TS({f"k{i}": "v" for i in range(51)})}
+            )
+        )
+    }
 
 
 @case("tagging.minio-py", "SetObjectTags", "minio-py", {"r.ok": {"x": "1"}})
@@ -110,7 +175,12 @@ def _(c):
     from minio.commonconfig import Tags
 
     from ..core import minio_err
+
     c.put("k", b"x")
     t = Tags.new_object_tags()
     t["x"] = "1"
-    return {"r": minio_err(lambda: (c.minio.set_object_tags(c.bucket, "k", t), dict(c.minio.get_object_tags(c.bucket, "k") or {}))[1])}
+    return {
+        "r": minio_err(
+            lambda: (c.minio.set_object_tags(c.bucket, "k", t), dict(c.minio.get_object_tags(c.bucket, "k") or {}))[1]
+        )
+    }

@@ -3,17 +3,21 @@ reads by version id, suspended buckets and the null version, ListObjectVersions.
 
 from __future__ import annotations
 
-from ..core import add, call, call_list, case
+from ..core import call, call_list, case
 
 VH = ("etag", "x-amz-version-id", "x-amz-delete-marker", "content-length")
 
 
 def _vs(c, status, bucket=None):
-    return call(lambda: c.admin.put_bucket_versioning(Bucket=bucket or c.bucket, VersioningConfiguration={"Status": status}))
+    return call(
+        lambda: c.admin.put_bucket_versioning(Bucket=bucket or c.bucket, VersioningConfiguration={"Status": status})
+    )
 
 
 def _get_vs(c, bucket=None):
-    return call(lambda: c.admin.get_bucket_versioning(Bucket=bucket or c.bucket), "Status", "MFADelete", no_headers=True)
+    return call(
+        lambda: c.admin.get_bucket_versioning(Bucket=bucket or c.bucket), "Status", "MFADelete", no_headers=True
+    )
 
 
 @case("versioning.get-unset", "GetBucketVersioning", "boto3-wr", {"r.status": 200})
@@ -45,7 +49,12 @@ def _(c):
 @case("versioning.malformed", "PutBucketVersioning", "http", {"put.status": 400})
 def _(c):
     from ..core import raw_obs
-    return {"put": raw_obs(c.raw.request("PUT", f"/{c.bucket}", query=[("versioning", "")], body=b"<Versioning"), headers=())}
+
+    return {
+        "put": raw_obs(
+            c.raw.request("PUT", f"/{c.bucket}", query=[("versioning", "")], body=b"<Versioning"), headers=()
+        )
+    }
 
 
 @case("versioning.missing-bucket", "GetBucketVersioning", "boto3-wr", {"r.code": "NoSuchBucket"}, bucket=None)
@@ -59,60 +68,100 @@ def _two_versions(c, key="k"):
     return v1.get("VersionId"), v2.get("VersionId")
 
 
-@case("versioning.put-two-versions", "PutObject", "boto3-wr", {"distinct": True, "list.status": 200}, bucket="versioned")
+@case(
+    "versioning.put-two-versions", "PutObject", "boto3-wr", {"distinct": True, "list.status": 200}, bucket="versioned"
+)
 def _(c):
     v1, v2 = _two_versions(c)
-    return {"distinct": bool(v1 and v2 and v1 != v2), "ids": {"VersionId": [v1, v2]},
-            "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket))}
+    return {
+        "distinct": bool(v1 and v2 and v1 != v2),
+        "ids": {"VersionId": [v1, v2]},
+        "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
+    }
 
 
-@case("versioning.get-old-version", "GetObject", "boto3-wr", {"old.body": "one", "new.body": "two!"}, bucket="versioned")
+@case(
+    "versioning.get-old-version", "GetObject", "boto3-wr", {"old.body": "one", "new.body": "two!"}, bucket="versioned"
+)
 def _(c):
     v1, v2 = _two_versions(c)
-    return {"old": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId=v1), headers=VH, read=True),
-            "new": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True),
-            "head-old": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k", VersionId=v1), headers=VH)}
+    return {
+        "old": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId=v1), headers=VH, read=True),
+        "new": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True),
+        "head-old": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k", VersionId=v1), headers=VH),
+    }
 
 
-@case("versioning.delete-makes-marker", "DeleteObject", "boto3-wr",
-      {"delete.h.x-amz-delete-marker": "true", "get.code": "NoSuchKey", "get.h.x-amz-delete-marker": "true"}, bucket="versioned")
+@case(
+    "versioning.delete-makes-marker",
+    "DeleteObject",
+    "boto3-wr",
+    {"delete.h.x-amz-delete-marker": "true", "get.code": "NoSuchKey", "get.h.x-amz-delete-marker": "true"},
+    bucket="versioned",
+)
 def _(c):
     _two_versions(c)
     d = call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k"), "DeleteMarker", "VersionId", headers=VH)
-    return {"delete": d,
-            "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH),
-            "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k"), headers=VH),
-            "get-marker": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId=d.get("VersionId", "x")), headers=VH),
-            "head-marker": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k", VersionId=d.get("VersionId", "x")), headers=VH),
-            "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
-            "list-v2": call_list(lambda: c.admin.list_objects_v2(Bucket=c.bucket))}
+    return {
+        "delete": d,
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH),
+        "head": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="k"), headers=VH),
+        "get-marker": call(
+            lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId=d.get("VersionId", "x")), headers=VH
+        ),
+        "head-marker": call(
+            lambda: c.admin.head_object(Bucket=c.bucket, Key="k", VersionId=d.get("VersionId", "x")), headers=VH
+        ),
+        "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
+        "list-v2": call_list(lambda: c.admin.list_objects_v2(Bucket=c.bucket)),
+    }
 
 
-@case("versioning.delete-version", "DeleteObject", "boto3-wr", {"delete.status": 204, "get.body": "one"}, bucket="versioned")
+@case(
+    "versioning.delete-version",
+    "DeleteObject",
+    "boto3-wr",
+    {"delete.status": 204, "get.body": "one"},
+    bucket="versioned",
+)
 def _(c):
     v1, v2 = _two_versions(c)
-    return {"delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId=v2), "VersionId", headers=VH),
-            "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True)}
+    return {
+        "delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId=v2), "VersionId", headers=VH),
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True),
+    }
 
 
 @case("versioning.delete-marker-removed-restores", "DeleteObject", "boto3-wr", {"get.body": "two!"}, bucket="versioned")
 def _(c):
     _two_versions(c)
     mid = c.admin.delete_object(Bucket=c.bucket, Key="k").get("VersionId")
-    return {"delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId=mid), "DeleteMarker", headers=VH),
-            "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True)}
+    return {
+        "delete": call(
+            lambda: c.admin.delete_object(Bucket=c.bucket, Key="k", VersionId=mid), "DeleteMarker", headers=VH
+        ),
+        "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k"), headers=VH, read=True),
+    }
 
 
-@case("versioning.delete-missing-key-makes-marker", "DeleteObject", "boto3-wr", {"delete.status": 204}, bucket="versioned")
+@case(
+    "versioning.delete-missing-key-makes-marker", "DeleteObject", "boto3-wr", {"delete.status": 204}, bucket="versioned"
+)
 def _(c):
-    return {"delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="ghost"), "DeleteMarker", headers=VH),
-            "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket))}
+    return {
+        "delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="ghost"), "DeleteMarker", headers=VH),
+        "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
+    }
 
 
 @case("versioning.get-missing-version", "GetObject", "boto3-wr", {"r.status": 404}, bucket="versioned")
 def _(c):
     _two_versions(c)
-    return {"r": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42"))}
+    return {
+        "r": call(
+            lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="9b2cf535-f27d-4a65-a4f4-ea3c4c1e6e42")
+        )
+    }
 
 
 @case("versioning.get-bad-version-id", "GetObject", "boto3-wr", {"r.status": 400}, bucket="versioned")
@@ -127,9 +176,12 @@ def _(c):
     _vs(c, "Suspended")
     p = call(lambda: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"null1"), headers=VH)
     call(lambda: c.admin.put_object(Bucket=c.bucket, Key="k", Body=b"null2"), headers=VH)
-    return {"put": p, "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
-            "get-null": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="null"), headers=VH, read=True),
-            "delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k"), headers=VH)}
+    return {
+        "put": p,
+        "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket)),
+        "get-null": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="k", VersionId="null"), headers=VH, read=True),
+        "delete": call(lambda: c.admin.delete_object(Bucket=c.bucket, Key="k"), headers=VH),
+    }
 
 
 @case("versioning.list.paged", "ListObjectVersions", "boto3-wr", {"p1.IsTruncated": True}, bucket="versioned")
@@ -138,8 +190,14 @@ def _(c):
         _two_versions(c, k)
     p1 = c.admin.list_object_versions(Bucket=c.bucket, MaxKeys=3)
     o = {"p1": call_list(lambda: p1)}
-    o["p2"] = call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket, MaxKeys=3, KeyMarker=p1.get("NextKeyMarker", ""),
-                                                            VersionIdMarker=p1.get("NextVersionIdMarker", "")))
+    o["p2"] = call_list(
+        lambda: c.admin.list_object_versions(
+            Bucket=c.bucket,
+            MaxKeys=3,
+            KeyMarker=p1.get("NextKeyMarker", ""),
+            VersionIdMarker=p1.get("NextVersionIdMarker", ""),
+        )
+    )
     return o
 
 
@@ -148,23 +206,35 @@ def _(c):
     for k in ("d/1", "d/2", "e"):
         c.put(k, b"x")
     c.admin.delete_object(Bucket=c.bucket, Key="e")
-    return {"r": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket, Delimiter="/")),
-            "p": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket, Prefix="d/"))}
+    return {
+        "r": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket, Delimiter="/")),
+        "p": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket, Prefix="d/")),
+    }
 
 
 @case("versioning.copy-from-version", "CopyObject", "boto3-wr", {"get.body": "one"}, bucket="versioned")
 def _(c):
     v1, _ = _two_versions(c)
-    cp = call(lambda: c.admin.copy_object(Bucket=c.bucket, Key="copy", CopySource={"Bucket": c.bucket, "Key": "k", "VersionId": v1}),
-              headers=("x-amz-version-id", "x-amz-copy-source-version-id"))
+    cp = call(
+        lambda: c.admin.copy_object(
+            Bucket=c.bucket, Key="copy", CopySource={"Bucket": c.bucket, "Key": "k", "VersionId": v1}
+        ),
+        headers=("x-amz-version-id", "x-amz-copy-source-version-id"),
+    )
     return {"copy": cp, "get": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="copy"), headers=(), read=True)}
 
 
 @case("versioning.delete-objects-versions", "DeleteObjects", "boto3-wr", {"r.status": 200}, bucket="versioned")
 def _(c):
     v1, v2 = _two_versions(c)
-    r = call(lambda: c.admin.delete_objects(Bucket=c.bucket, Delete={"Objects": [{"Key": "k", "VersionId": v1}, {"Key": "k"}]}),
-             "Deleted", "Errors", no_headers=True)
+    r = call(
+        lambda: c.admin.delete_objects(
+            Bucket=c.bucket, Delete={"Objects": [{"Key": "k", "VersionId": v1}, {"Key": "k"}]}
+        ),
+        "Deleted",
+        "Errors",
+        no_headers=True,
+    )
     return {"r": r, "list": call_list(lambda: c.admin.list_object_versions(Bucket=c.bucket))}
 
 
@@ -181,8 +251,15 @@ def _(c):
     from minio.versioningconfig import VersioningConfig
 
     from ..core import minio_err
-    return {"r": minio_err(lambda: (c.minio.set_bucket_versioning(c.bucket, VersioningConfig(ENABLED)),
-                                    c.minio.get_bucket_versioning(c.bucket).status)[1])}
+
+    return {
+        "r": minio_err(
+            lambda: (
+                c.minio.set_bucket_versioning(c.bucket, VersioningConfig(ENABLED)),
+                c.minio.get_bucket_versioning(c.bucket).status,
+            )[1]
+        )
+    }
 
 
 @case("versioning.aws-cli", "PutBucketVersioning", "aws-cli", {"rc": 0, "get.Status": "Enabled"})

@@ -25,12 +25,17 @@ def tree(body: bytes):
         text = el.text or ""
         tag = el.tag.split("}")[-1]
         if tag in ("LastModified", "CreationDate", "Initiated"):
-            text = "<iso8601.ms>" if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", text) else f"<date {len(text)} chars>"
+            text = (
+                "<iso8601.ms>"
+                if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", text)
+                else f"<date {len(text)} chars>"
+            )
         elif tag in ("ContinuationToken", "NextContinuationToken") and text:
             text = "<token>"
         elif tag in ("ID",) and text:
             text = "<owner-id>"
         return [el.tag, text]
+
     return walk(root)
 
 
@@ -39,7 +44,12 @@ def _raw(method, path_fn, query=(), setup=None, bucket="plain"):
         if setup:
             setup(c)
         r = c.raw.request(method, path_fn(c), query=list(query))
-        return {"status": r.status, "content-type": r.headers.get("content-type"), "xml": tree(r.body) if r.body else None}
+        return {
+            "status": r.status,
+            "content-type": r.headers.get("content-type"),
+            "xml": tree(r.body) if r.body else None,
+        }
+
     return fn
 
 
@@ -51,11 +61,31 @@ def _fill(c):
 CASES = {
     "list-buckets": ("ListBuckets", lambda c: "/", (), None),
     "list-objects-v2": ("ListObjectsV2", lambda c: f"/{c.bucket}", [("list-type", "2")], _fill),
-    "list-objects-v2-delim": ("ListObjectsV2", lambda c: f"/{c.bucket}", [("list-type", "2"), ("delimiter", "/"), ("max-keys", "2")], _fill),
-    "list-objects-v2-url": ("ListObjectsV2", lambda c: f"/{c.bucket}", [("list-type", "2"), ("encoding-type", "url"), ("start-after", "a/1")], _fill),
-    "list-objects-v2-owner": ("ListObjectsV2", lambda c: f"/{c.bucket}", [("list-type", "2"), ("fetch-owner", "true"), ("prefix", "b")], _fill),
+    "list-objects-v2-delim": (
+        "ListObjectsV2",
+        lambda c: f"/{c.bucket}",
+        [("list-type", "2"), ("delimiter", "/"), ("max-keys", "2")],
+        _fill,
+    ),
+    "list-objects-v2-url": (
+        "ListObjectsV2",
+        lambda c: f"/{c.bucket}",
+        [("list-type", "2"), ("encoding-type", "url"), ("start-after", "a/1")],
+        _fill,
+    ),
+    "list-objects-v2-owner": (
+        "ListObjectsV2",
+        lambda c: f"/{c.bucket}",
+        [("list-type", "2"), ("fetch-owner", "true"), ("prefix", "b")],
+        _fill,
+    ),
     "list-objects-v1": ("ListObjects", lambda c: f"/{c.bucket}", [("delimiter", "/"), ("marker", "a")], _fill),
-    "list-objects-v1-truncated": ("ListObjects", lambda c: f"/{c.bucket}", [("delimiter", "/"), ("max-keys", "1")], _fill),
+    "list-objects-v1-truncated": (
+        "ListObjects",
+        lambda c: f"/{c.bucket}",
+        [("delimiter", "/"), ("max-keys", "1")],
+        _fill,
+    ),
     "list-object-versions": ("ListObjectVersions", lambda c: f"/{c.bucket}", [("versions", "")], _fill),
     "location": ("GetBucketLocation", lambda c: f"/{c.bucket}", [("location", "")], None),
     "versioning-unset": ("GetBucketVersioning", lambda c: f"/{c.bucket}", [("versioning", "")], None),
@@ -89,10 +119,16 @@ add("xml.copy-object-result", "CopyObject", "http", _copy_result, {"status": 200
 def _delete_result(c):
     import base64
     import hashlib
+
     c.put("a", b"x")
     body = b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a</Key></Object><Object><Key>zz</Key></Object></Delete>'
-    r = c.raw.request("POST", f"/{c.bucket}", query=[("delete", "")], body=body,
-                      headers={"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+    r = c.raw.request(
+        "POST",
+        f"/{c.bucket}",
+        query=[("delete", "")],
+        body=body,
+        headers={"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode()},
+    )
     return {"status": r.status, "xml": tree(r.body)}
 
 

@@ -26,7 +26,7 @@ from s3gw.server import ServerConfig, build_app
 from tests.sigv4_client import amz_now, sign
 
 ROOT, SECRET = "admin-test-root", "admin-test-secret-0123456789"
-ACTION = re.compile(r"^(admin|kms):[A-Z][A-Za-z]+$")   # MinIO checks kms: actions on its KMS calls
+ACTION = re.compile(r"^(admin|kms):[A-Z][A-Za-z]+$")  # MinIO checks kms: actions on its KMS calls
 
 
 def test_every_admin_route_goes_through_the_one_path(tmp_path) -> None:
@@ -43,9 +43,9 @@ def test_every_admin_route_goes_through_the_one_path(tmp_path) -> None:
             seen.append("catch-all")
             continue
         r = route.handler.admin_route
-        assert (r.method, re.sub(r":[^}]*}", "}", r.path)) == (route.method, path)   # canonical: no regex
+        assert (r.method, re.sub(r":[^}]*}", "}", r.path)) == (route.method, path)  # canonical: no regex
         seen.append((r.method, r.path))
-        if callable(r.action):      # set-user-status: the action depends on the status asked
+        if callable(r.action):  # set-user-status: the action depends on the status asked
             for status in ("enabled", "disabled", "x"):
                 assert ACTION.match(r.action(make_mocked_request(r.method, f"{r.path}?status={status}")))
         else:
@@ -121,16 +121,19 @@ async def call(srv: TestServer, path: str, signed: bool = True) -> tuple[int, st
 async def test_errors_are_minio_json_documents(server: TestServer) -> None:
     assert (await call(server, "/minio/admin/test/ok"))[0] == 200
     for path, status, code in [
-        ("/minio/admin/test/bug", 500, "InternalError"),                  # anything unexpected: logged
-        ("/minio/admin/test/no-user", 404, "XMinioAdminNoSuchUser"),      # IAM errors keep MinIO's code
+        ("/minio/admin/test/bug", 500, "InternalError"),  # anything unexpected: logged
+        ("/minio/admin/test/no-user", 404, "XMinioAdminNoSuchUser"),  # IAM errors keep MinIO's code
         ("/minio/admin/test/outage", 503, "XMinioServerNotInitialized"),
         ("/minio/admin/v2/nothing-here", 426, "XMinioAdminVersionMismatch"),
     ]:
         got, ctype, body = await call(server, path)
         assert (got, ctype.split(";")[0]) == (status, "application/json"), body
         doc = json.loads(body)
-        assert doc["Code"] == code and doc["Resource"] == path and set(doc) == {
-            "Code", "Message", "Resource", "RequestId", "HostId"}
+        assert (
+            doc["Code"] == code
+            and doc["Resource"] == path
+            and set(doc) == {"Code", "Message", "Resource", "RequestId", "HostId"}
+        )
     got, _, body = await call(server, "/minio/admin/test/ok", signed=False)
     assert got == 403 and json.loads(body)["Code"] == "AccessDenied"
 

@@ -18,12 +18,17 @@ from tests import authz_matrix as M
 
 def _reachable() -> set[str]:
     """Every name ``route`` returns over methods × targets × every query parameter it knows × copy source."""
-    params = {p for table in (router._BUCKET_SUBRESOURCES, router._OBJECT_SUBRESOURCES)
-              for pairs in table.values() for p, _ in pairs}
+    params = {
+        p
+        for table in (router._BUCKET_SUBRESOURCES, router._OBJECT_SUBRESOURCES)
+        for pairs in table.values()
+        for p, _ in pairs
+    }
     queries = [{}, {"list-type": "2"}, {"uploadId": "u", "partNumber": "1"}] + [{p: ""} for p in sorted(params)]
     names = set()
     for method, path, query, copy in itertools.product(
-            ("GET", "PUT", "HEAD", "DELETE", "POST", "PATCH", "OPTIONS"), ("/", "/b", "/b/k"), queries, (False, True)):
+        ("GET", "PUT", "HEAD", "DELETE", "POST", "PATCH", "OPTIONS"), ("/", "/b", "/b/k"), queries, (False, True)
+    ):
         headers = {"x-amz-copy-source": "/a/b"} if copy else {}
         names.add(route(method, path, MultiDict(query), CIMultiDict(headers)).name)
     return names
@@ -72,11 +77,11 @@ def test_required_is_what_the_matrix_expects(row: M.Row, target: M.Target) -> No
     req = row.build(w, target)
     bucket = w.b(target.bucket) if target.bucket else ""
     query = dict(req.query)
-    if req.per_key is not None:               # DeleteObjects: each entry as its own DeleteObject
+    if req.per_key is not None:  # DeleteObjects: each entry as its own DeleteObject
         assert required(Operation(row.op, bucket), req.headers) == []
         version = w.version(target.bucket, req.per_key) if row.version else None
         op = Operation(PER_KEY[row.op], bucket, req.per_key)
-    elif req.form_key is not None:            # a form upload: the form's key
+    elif req.form_key is not None:  # a form upload: the form's key
         op, version = Operation(row.op, bucket, req.form_key), None
     else:
         op = route(req.method, req.path, MultiDict(req.query), CIMultiDict(req.headers))

@@ -14,8 +14,14 @@ def test_origin_patterns() -> None:
     allowed = ["https://app.example", "https://*.cdn.example", "http://localhost:*"]
     for origin in ("https://app.example", "https://a.cdn.example", "https://a.b.cdn.example", "http://localhost:3000"):
         assert origin_allowed(origin, allowed), origin
-    for origin in ("https://APP.example", "https://app.example.evil", "https://cdn.example", "", "null",
-                   "https://app.exampl"):
+    for origin in (
+        "https://APP.example",
+        "https://app.example.evil",
+        "https://cdn.example",
+        "",
+        "null",
+        "https://app.exampl",
+    ):
         assert not origin_allowed(origin, allowed), origin
     assert origin_allowed("anything at all", ["*"]) and not origin_allowed("x", [])
     assert origin_allowed("https://a.b", ["https://a.b"]) and not origin_allowed("https://aXb", ["https://a.b"])
@@ -29,8 +35,10 @@ def test_where_the_list_comes_from(tmp_path, monkeypatch) -> None:
     conf = config.load(str(f), {"MINIO_API_CORS_ALLOW_ORIGIN": "https://m.example,https://n.example"})
     assert conf["api.cors_allow_origin"] == ["https://m.example", "https://n.example"]
     conf = config.load(None, {"MINIO_API_CORS_ALLOW_ORIGIN": "https://m.example", "S3GW_API_CORS_ALLOW_ORIGIN": "*"})
-    assert conf["api.cors_allow_origin"] == ["*"] and conf.source["api.cors_allow_origin"].endswith("S3GW_API_CORS_ALLOW_ORIGIN")
-    assert config.load(None, {"MINIO_API_CORS_ALLOW_ORIGIN": ""})["api.cors_allow_origin"] == ["*"]   # MinIO's default
+    assert conf["api.cors_allow_origin"] == ["*"] and conf.source["api.cors_allow_origin"].endswith(
+        "S3GW_API_CORS_ALLOW_ORIGIN"
+    )
+    assert config.load(None, {"MINIO_API_CORS_ALLOW_ORIGIN": ""})["api.cors_allow_origin"] == ["*"]  # MinIO's default
     with pytest.raises(config.ConfigError, match="api.cors_allow_origin: an empty origin"):
         config.load(None, {"MINIO_API_CORS_ALLOW_ORIGIN": "https://a.example,,https://b.example"})
     for name in ("MINIO_API_CORS_ALLOW_ORIGIN", "S3GW_API_CORS_ALLOW_ORIGIN", "S3GW_CONFIG", "CONFIG_FILE"):

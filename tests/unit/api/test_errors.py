@@ -68,7 +68,7 @@ def raised_names() -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
 
 def test_every_error_name_the_source_raises_is_in_the_table() -> None:
     found, dynamic = raised_names()
-    assert len(found) > 60       # the scan sees the source
+    assert len(found) > 60  # the scan sees the source
     missing = {name: where for name, where in found.items() if name not in ERRORS}
     assert missing == {}, f"not in s3gw/api/errors.py ERRORS: {missing}"
     unlisted = set(dynamic) - PASS_THROUGH
@@ -79,7 +79,7 @@ def test_every_core_error_code_is_in_the_table() -> None:
     def subclasses(cls: type) -> list[type]:
         return [cls] + [s for c in cls.__subclasses__() for s in subclasses(c)]
 
-    core = [c for c in subclasses(CoreError) if not issubclass(c, IamError)]   # IAM: the admin API's own codes
+    core = [c for c in subclasses(CoreError) if not issubclass(c, IamError)]  # IAM: the admin API's own codes
     assert {c.__name__ for c in core} >= {"NoSuchKey", "InvalidRange", "ObjectLocked", "RangeWithPartNumber"}
     assert [c.__name__ for c in core if c.code not in ERRORS] == []
 
@@ -90,8 +90,11 @@ def test_auth_statuses_come_from_the_table() -> None:
     assert not hasattr(AuthError("AccessDenied"), "status")
     assert "status" not in inspect.signature(S3Error).parameters
     tree = ast.parse((ROOT / "s3gw" / "auth" / "errors.py").read_text())
-    statuses = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, int)
-                and 100 <= n.value < 600]
+    statuses = [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, int) and 100 <= n.value < 600
+    ]
     assert statuses == [] and "status" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     for name, (code, status) in {
         "AccessDenied": ("AccessDenied", 403),
@@ -144,19 +147,26 @@ MARKER = VersionRecord(bucket="b", key="k", version_id="m1", mtime=MTIME, delete
 LAST_MODIFIED = "Tue, 14 Nov 2023 22:13:20 GMT"
 
 
-@pytest.mark.parametrize("exc, headers", [
-    (E.NoSuchKey(record=MARKER),
-     {"x-amz-delete-marker": "true", "x-amz-version-id": "m1", "Last-Modified": LAST_MODIFIED}),
-    (E.MethodNotAllowed(record=MARKER),
-     {"x-amz-delete-marker": "true", "x-amz-version-id": "m1", "Last-Modified": LAST_MODIFIED}),
-    (E.NotModified(record=VERSION), {"ETag": '"abc"', "Last-Modified": LAST_MODIFIED}),
-    (E.PreconditionFailed(record=VERSION), {"ETag": '"abc"', "Last-Modified": LAST_MODIFIED}),
-    (E.PreconditionFailed(), {}),                              # a conditional write: about no version read
-    (E.InvalidRange(object_size=5), {"ActualObjectSize": "5"}),
-    (E.RangeWithPartNumber(record=VERSION), {"Accept-Ranges": "bytes"}),
-    (E.NoSuchKey(bucket="b", key="k"), {}),
-    (E.NoSuchVersion(bucket="b", key="k", version_id="v9"), {}),
-])
+@pytest.mark.parametrize(
+    "exc, headers",
+    [
+        (
+            E.NoSuchKey(record=MARKER),
+            {"x-amz-delete-marker": "true", "x-amz-version-id": "m1", "Last-Modified": LAST_MODIFIED},
+        ),
+        (
+            E.MethodNotAllowed(record=MARKER),
+            {"x-amz-delete-marker": "true", "x-amz-version-id": "m1", "Last-Modified": LAST_MODIFIED},
+        ),
+        (E.NotModified(record=VERSION), {"ETag": '"abc"', "Last-Modified": LAST_MODIFIED}),
+        (E.PreconditionFailed(record=VERSION), {"ETag": '"abc"', "Last-Modified": LAST_MODIFIED}),
+        (E.PreconditionFailed(), {}),  # a conditional write: about no version read
+        (E.InvalidRange(object_size=5), {"ActualObjectSize": "5"}),
+        (E.RangeWithPartNumber(record=VERSION), {"Accept-Ranges": "bytes"}),
+        (E.NoSuchKey(bucket="b", key="k"), {}),
+        (E.NoSuchVersion(bucket="b", key="k", version_id="v9"), {}),
+    ],
+)
 def test_headers_are_rendered_from_what_the_error_is_about(exc: CoreError, headers: dict[str, str]) -> None:
     assert error_headers(exc) == headers
     err = to_s3_error(exc)
@@ -171,4 +181,6 @@ def test_core_errors_carry_no_http() -> None:
     e = E.NoSuchKey(record=MARKER)
     assert (e.bucket, e.key, e.version_id, e.record) == ("b", "k", "m1", MARKER)
     assert (E.RangeWithPartNumber().code, E.RangeWithPartNumber().message) == (
-        "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+        "InvalidRequest",
+        "Cannot specify both Range header and partNumber query parameter",
+    )

@@ -23,9 +23,11 @@ def test_decrypts_madmin_output(v: dict) -> None:
     assert mc.decrypt_data(v["password"], bytes.fromhex(v["ciphertext_hex"])) == bytes.fromhex(v["plaintext_hex"])
 
 
-@pytest.mark.parametrize("alg,size", [(mc.PBKDF2_AES_GCM, n) for n in
-                                      (0, 1, mc.BUF_SIZE - 1, mc.BUF_SIZE, mc.BUF_SIZE + 1, 2 * mc.BUF_SIZE)]
-                         + [(mc.ARGON2ID_AES_GCM, mc.BUF_SIZE + 1), (mc.ARGON2ID_CHACHA20_POLY1305, 5)])
+@pytest.mark.parametrize(
+    "alg,size",
+    [(mc.PBKDF2_AES_GCM, n) for n in (0, 1, mc.BUF_SIZE - 1, mc.BUF_SIZE, mc.BUF_SIZE + 1, 2 * mc.BUF_SIZE)]
+    + [(mc.ARGON2ID_AES_GCM, mc.BUF_SIZE + 1), (mc.ARGON2ID_CHACHA20_POLY1305, 5)],
+)
 def test_round_trip(alg: int, size: int) -> None:
     """Every fragment boundary (with the fast PBKDF2 key), and each Argon2id AEAD once."""
     data = bytes(i % 251 for i in range(size))

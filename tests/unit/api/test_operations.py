@@ -18,10 +18,35 @@ from s3gw.api.router import Op, route
 OPS = set(Op)
 
 # every sub-resource and marker parameter the S3 API reference routes on
-PARAMS = ["location", "versioning", "tagging", "object-lock", "uploads", "versions", "policy", "policyStatus",
-          "lifecycle", "acl", "cors", "encryption", "notification", "replication", "website", "logging",
-          "accelerate", "requestPayment", "ownershipControls", "delete", "uploadId", "retention", "legal-hold",
-          "attributes", "torrent", "restore", "select"]
+PARAMS = [
+    "location",
+    "versioning",
+    "tagging",
+    "object-lock",
+    "uploads",
+    "versions",
+    "policy",
+    "policyStatus",
+    "lifecycle",
+    "acl",
+    "cors",
+    "encryption",
+    "notification",
+    "replication",
+    "website",
+    "logging",
+    "accelerate",
+    "requestPayment",
+    "ownershipControls",
+    "delete",
+    "uploadId",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "torrent",
+    "restore",
+    "select",
+]
 
 
 def test_the_router_names_every_operation() -> None:
@@ -46,13 +71,20 @@ def test_every_operation_has_a_handler_or_is_listed_not_implemented() -> None:
     assert {op for op, h in HANDLERS.items() if h is not_implemented} == NOT_IMPLEMENTED
 
 
-@pytest.mark.parametrize("name,table", [
-    ("authz.ACTIONS", set(authz.ACTIONS)), ("authz.NO_ACTION", authz.NO_ACTION),
-    ("authz.HEADER_NEEDS", set(authz.HEADER_NEEDS)), ("authz.COPIES", authz.COPIES),
-    ("authz.PER_KEY", set(authz.PER_KEY) | set(authz.PER_KEY.values())),
-    ("handlers.HANDLERS", set(HANDLERS)), ("handlers.NOT_IMPLEMENTED", NOT_IMPLEMENTED),
-    ("policy_context._LISTINGS", policy_context._LISTINGS), ("policy_context._IN_BODY", set(policy_context._IN_BODY)),
-])
+@pytest.mark.parametrize(
+    "name,table",
+    [
+        ("authz.ACTIONS", set(authz.ACTIONS)),
+        ("authz.NO_ACTION", authz.NO_ACTION),
+        ("authz.HEADER_NEEDS", set(authz.HEADER_NEEDS)),
+        ("authz.COPIES", authz.COPIES),
+        ("authz.PER_KEY", set(authz.PER_KEY) | set(authz.PER_KEY.values())),
+        ("handlers.HANDLERS", set(HANDLERS)),
+        ("handlers.NOT_IMPLEMENTED", NOT_IMPLEMENTED),
+        ("policy_context._LISTINGS", policy_context._LISTINGS),
+        ("policy_context._IN_BODY", set(policy_context._IN_BODY)),
+    ],
+)
 def test_tables_name_only_operations(name: str, table: set[str]) -> None:
     assert sorted(str(op) for op in table if op not in OPS) == [], name
 

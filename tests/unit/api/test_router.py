@@ -9,7 +9,7 @@ from multidict import CIMultiDict, MultiDict
 
 from s3gw.api.router import BadPath, Invalid, Listing, Operation, route, split_path, token_encode
 
-L = Listing()   # a listing's defaults
+L = Listing()  # a listing's defaults
 
 CASES = [
     ("GET", "/", {}, {}, Operation("ListBuckets")),
@@ -27,16 +27,31 @@ CASES = [
     ("POST", "/b", {"delete": ""}, {}, Operation("DeleteObjects", "b")),
     ("PUT", "/b/k", {}, {}, Operation("PutObject", "b", "k")),
     ("PUT", "/b/k", {}, {"x-amz-copy-source": "/a/b"}, Operation("CopyObject", "b", "k")),
-    ("PUT", "/b/k", {"partNumber": "1", "uploadId": "u"}, {},
-     Operation("UploadPart", "b", "k", upload_id="u", part_number=1)),
-    ("PUT", "/b/k", {"partNumber": "1", "uploadId": "u"}, {"x-amz-copy-source": "/a/b"},
-     Operation("UploadPartCopy", "b", "k", upload_id="u", part_number=1)),
+    (
+        "PUT",
+        "/b/k",
+        {"partNumber": "1", "uploadId": "u"},
+        {},
+        Operation("UploadPart", "b", "k", upload_id="u", part_number=1),
+    ),
+    (
+        "PUT",
+        "/b/k",
+        {"partNumber": "1", "uploadId": "u"},
+        {"x-amz-copy-source": "/a/b"},
+        Operation("UploadPartCopy", "b", "k", upload_id="u", part_number=1),
+    ),
     ("PUT", "/b/k", {"tagging": ""}, {}, Operation("PutObjectTagging", "b", "k")),
     ("PUT", "/b/k", {"retention": ""}, {}, Operation("PutObjectRetention", "b", "k")),
     ("PUT", "/b/k", {"legal-hold": ""}, {}, Operation("PutObjectLegalHold", "b", "k")),
     ("GET", "/b/k", {}, {}, Operation("GetObject", "b", "k")),
-    ("GET", "/b/k", {"uploadId": "u"}, {}, Operation("ListParts", "b", "k", upload_id="u",
-                                                      listing=Listing(max_keys=10000))),
+    (
+        "GET",
+        "/b/k",
+        {"uploadId": "u"},
+        {},
+        Operation("ListParts", "b", "k", upload_id="u", listing=Listing(max_keys=10000)),
+    ),
     ("GET", "/b/k", {"versionId": "v"}, {}, Operation("GetObject", "b", "k", version_id="v")),
     ("HEAD", "/b/k", {}, {}, Operation("HeadObject", "b", "k")),
     ("DELETE", "/b/k", {}, {}, Operation("DeleteObject", "b", "k")),
@@ -56,14 +71,22 @@ def test_route(method: str, path: str, query: dict, headers: dict, expected: Ope
 
 
 def test_virtual_hosted_style() -> None:
-    op = route("GET", "/photos/a.jpg", MultiDict(), CIMultiDict(), host="media.s3.example.com:8080",
-               domains=("s3.example.com",))
+    op = route(
+        "GET",
+        "/photos/a.jpg",
+        MultiDict(),
+        CIMultiDict(),
+        host="media.s3.example.com:8080",
+        domains=("s3.example.com",),
+    )
     assert op == Operation("GetObject", "media", "photos/a.jpg")
-    assert route("GET", "/", MultiDict(), CIMultiDict(), host="media.s3.example.com",
-                 domains=("s3.example.com",)) == Operation("ListObjects", "media", listing=L)
+    assert route(
+        "GET", "/", MultiDict(), CIMultiDict(), host="media.s3.example.com", domains=("s3.example.com",)
+    ) == Operation("ListObjects", "media", listing=L)
     # the bare domain is path style
-    assert route("GET", "/media", MultiDict(), CIMultiDict(), host="s3.example.com",
-                 domains=("s3.example.com",)) == Operation("ListObjects", "media", listing=L)
+    assert route(
+        "GET", "/media", MultiDict(), CIMultiDict(), host="s3.example.com", domains=("s3.example.com",)
+    ) == Operation("ListObjects", "media", listing=L)
 
 
 def test_invalid_utf8_path() -> None:
@@ -82,55 +105,128 @@ def request(method: str, target: str, headers: dict | None = None) -> Operation:
 # The example requests of the S3 API reference, and what they ask for.
 EXAMPLES = [
     # ListObjects: "Sample Request Using Request Parameters"
-    ("GET", "/?prefix=N&marker=Ned&max-keys=40",
-     Operation("ListObjects", "example-bucket", listing=Listing(prefix="N", marker="Ned", max_keys=40))),
+    (
+        "GET",
+        "/?prefix=N&marker=Ned&max-keys=40",
+        Operation("ListObjects", "example-bucket", listing=Listing(prefix="N", marker="Ned", max_keys=40)),
+    ),
     # ListObjectsV2: max-keys, prefix and start-after; prefix and delimiter
-    ("GET", "/?list-type=2&max-keys=3&prefix=E&start-after=ExampleGuide.pdf",
-     Operation("ListObjectsV2", "example-bucket", listing=Listing(prefix="E", max_keys=3, marker="ExampleGuide.pdf",
-                                                                  start_after="ExampleGuide.pdf"))),
-    ("GET", "/?list-type=2&delimiter=/&prefix=photos/2006/",
-     Operation("ListObjectsV2", "example-bucket", listing=Listing(prefix="photos/2006/", delimiter="/"))),
-    ("GET", "/?list-type=2&fetch-owner=true&encoding-type=url",
-     Operation("ListObjectsV2", "example-bucket", listing=Listing(url=True, fetch_owner=True))),
+    (
+        "GET",
+        "/?list-type=2&max-keys=3&prefix=E&start-after=ExampleGuide.pdf",
+        Operation(
+            "ListObjectsV2",
+            "example-bucket",
+            listing=Listing(prefix="E", max_keys=3, marker="ExampleGuide.pdf", start_after="ExampleGuide.pdf"),
+        ),
+    ),
+    (
+        "GET",
+        "/?list-type=2&delimiter=/&prefix=photos/2006/",
+        Operation("ListObjectsV2", "example-bucket", listing=Listing(prefix="photos/2006/", delimiter="/")),
+    ),
+    (
+        "GET",
+        "/?list-type=2&fetch-owner=true&encoding-type=url",
+        Operation("ListObjectsV2", "example-bucket", listing=Listing(url=True, fetch_owner=True)),
+    ),
     # ListObjectVersions: from a key marker and a version marker
-    ("GET", "/?versions&key-marker=key3&version-id-marker=t46ZenlYTZBnj",
-     Operation("ListObjectVersions", "example-bucket", listing=Listing(marker="key3", id_marker="t46ZenlYTZBnj"))),
-    ("GET", "/?versions&max-keys=3&prefix=myObject",
-     Operation("ListObjectVersions", "example-bucket", listing=Listing(prefix="myObject", max_keys=3))),
+    (
+        "GET",
+        "/?versions&key-marker=key3&version-id-marker=t46ZenlYTZBnj",
+        Operation("ListObjectVersions", "example-bucket", listing=Listing(marker="key3", id_marker="t46ZenlYTZBnj")),
+    ),
+    (
+        "GET",
+        "/?versions&max-keys=3&prefix=myObject",
+        Operation("ListObjectVersions", "example-bucket", listing=Listing(prefix="myObject", max_keys=3)),
+    ),
     # ListMultipartUploads: max-uploads; delimiter and prefix
-    ("GET", "/?uploads&max-uploads=3",
-     Operation("ListMultipartUploads", "example-bucket", listing=Listing(max_keys=3))),
-    ("GET", "/?uploads&delimiter=/&prefix=photos/2006/",
-     Operation("ListMultipartUploads", "example-bucket",
-               listing=Listing(prefix="photos/2006/", delimiter="/", max_keys=10000))),
+    (
+        "GET",
+        "/?uploads&max-uploads=3",
+        Operation("ListMultipartUploads", "example-bucket", listing=Listing(max_keys=3)),
+    ),
+    (
+        "GET",
+        "/?uploads&delimiter=/&prefix=photos/2006/",
+        Operation(
+            "ListMultipartUploads",
+            "example-bucket",
+            listing=Listing(prefix="photos/2006/", delimiter="/", max_keys=10000),
+        ),
+    ),
     # ListParts: max-parts and part-number-marker
-    ("GET", "/example-object?uploadId=XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA&max-parts=2"
-            "&part-number-marker=1",
-     Operation("ListParts", "example-bucket", "example-object",
-               upload_id="XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA",
-               listing=Listing(max_keys=2, part_marker=1))),
+    (
+        "GET",
+        "/example-object?uploadId=XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA&max-parts=2"
+        "&part-number-marker=1",
+        Operation(
+            "ListParts",
+            "example-bucket",
+            "example-object",
+            upload_id="XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA",
+            listing=Listing(max_keys=2, part_marker=1),
+        ),
+    ),
     # UploadPart, CompleteMultipartUpload
-    ("PUT", "/my-movie.m2ts?partNumber=1&uploadId=VCVsb2FkIElEIGZvciBlbZZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZR",
-     Operation("UploadPart", "example-bucket", "my-movie.m2ts",
-               upload_id="VCVsb2FkIElEIGZvciBlbZZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZR", part_number=1)),
-    ("POST", "/example-object?uploadId=AAAsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA",
-     Operation("CompleteMultipartUpload", "example-bucket", "example-object",
-               upload_id="AAAsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA")),
+    (
+        "PUT",
+        "/my-movie.m2ts?partNumber=1&uploadId=VCVsb2FkIElEIGZvciBlbZZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZR",
+        Operation(
+            "UploadPart",
+            "example-bucket",
+            "my-movie.m2ts",
+            upload_id="VCVsb2FkIElEIGZvciBlbZZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZR",
+            part_number=1,
+        ),
+    ),
+    (
+        "POST",
+        "/example-object?uploadId=AAAsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA",
+        Operation(
+            "CompleteMultipartUpload",
+            "example-bucket",
+            "example-object",
+            upload_id="AAAsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA",
+        ),
+    ),
     # GetObject: a version; the response header overrides; a part
-    ("GET", "/myObject?versionId=3/L4kqtJlcpXroDTDmpUMLUo",
-     Operation("GetObject", "example-bucket", "myObject", version_id="3/L4kqtJlcpXroDTDmpUMLUo")),
-    ("GET", "/Junk3.txt?response-cache-control=No-cache&response-content-disposition=attachment%3B%20filename%3D"
-            "testing.txt&response-content-encoding=x-gzip&response-content-language=mi%2C%20en&response-expires="
-            "Thu%2C%2001%20Dec%201994%2016:00:00%20GMT",
-     Operation("GetObject", "example-bucket", "Junk3.txt", overrides=(
-         ("response-content-language", "mi, en"), ("response-expires", "Thu, 01 Dec 1994 16:00:00 GMT"),
-         ("response-cache-control", "No-cache"), ("response-content-disposition", "attachment; filename=testing.txt"),
-         ("response-content-encoding", "x-gzip")))),
+    (
+        "GET",
+        "/myObject?versionId=3/L4kqtJlcpXroDTDmpUMLUo",
+        Operation("GetObject", "example-bucket", "myObject", version_id="3/L4kqtJlcpXroDTDmpUMLUo"),
+    ),
+    (
+        "GET",
+        "/Junk3.txt?response-cache-control=No-cache&response-content-disposition=attachment%3B%20filename%3D"
+        "testing.txt&response-content-encoding=x-gzip&response-content-language=mi%2C%20en&response-expires="
+        "Thu%2C%2001%20Dec%201994%2016:00:00%20GMT",
+        Operation(
+            "GetObject",
+            "example-bucket",
+            "Junk3.txt",
+            overrides=(
+                ("response-content-language", "mi, en"),
+                ("response-expires", "Thu, 01 Dec 1994 16:00:00 GMT"),
+                ("response-cache-control", "No-cache"),
+                ("response-content-disposition", "attachment; filename=testing.txt"),
+                ("response-content-encoding", "x-gzip"),
+            ),
+        ),
+    ),
     ("HEAD", "/big?partNumber=2", Operation("HeadObject", "example-bucket", "big", part_number=2)),
     # DeleteObject of a version
-    ("DELETE", "/my-second-image.jpg?versionId=UIORUnfndfiufdisojhr398493jfdkjFJjkndnqUifhnw89493jJFJ",
-     Operation("DeleteObject", "example-bucket", "my-second-image.jpg",
-               version_id="UIORUnfndfiufdisojhr398493jfdkjFJjkndnqUifhnw89493jJFJ")),
+    (
+        "DELETE",
+        "/my-second-image.jpg?versionId=UIORUnfndfiufdisojhr398493jfdkjFJjkndnqUifhnw89493jJFJ",
+        Operation(
+            "DeleteObject",
+            "example-bucket",
+            "my-second-image.jpg",
+            version_id="UIORUnfndfiufdisojhr398493jfdkjFJjkndnqUifhnw89493jJFJ",
+        ),
+    ),
 ]
 
 
@@ -147,16 +243,26 @@ INVALID = [
     ("GET", "/?max-keys=abc", bad("Argument max-keys must be an integer between 0 and 2147483647")),
     ("GET", "/?max-keys=%D9%A3", bad("Argument max-keys must be an integer between 0 and 2147483647")),  # arabic 3
     ("GET", "/?list-type=2&max-keys=-1", bad("Argument max-keys must be an integer between 0 and 2147483647")),
-    ("GET", "/?uploads&max-uploads=2147483648", bad("Argument max-uploads must be an integer between 0 and 2147483647")),
+    (
+        "GET",
+        "/?uploads&max-uploads=2147483648",
+        bad("Argument max-uploads must be an integer between 0 and 2147483647"),
+    ),
     ("GET", "/?encoding-type=gzip", bad("Invalid Encoding Method specified in Request")),
     # the first bad parameter is the one answered: encoding-type before max-keys
     ("GET", "/?versions&encoding-type=gzip&max-keys=x", bad("Invalid Encoding Method specified in Request")),
     ("GET", "/?versions&version-id-marker=v", bad("A version-id marker cannot be specified without a key marker.")),
     ("GET", "/?list-type=2&continuation-token=", bad("The continuation token provided is incorrect")),
-    ("GET", "/?list-type=2&continuation-token=_w%3D%3D",   # base64 of the byte 0xff: not UTF-8
-     bad("The continuation token provided is incorrect")),
-    ("GET", "/k?uploadId=u&part-number-marker=10001",
-     bad("Argument part-number-marker must be an integer between 0 and 10000")),
+    (
+        "GET",
+        "/?list-type=2&continuation-token=_w%3D%3D",  # base64 of the byte 0xff: not UTF-8
+        bad("The continuation token provided is incorrect"),
+    ),
+    (
+        "GET",
+        "/k?uploadId=u&part-number-marker=10001",
+        bad("Argument part-number-marker must be an integer between 0 and 10000"),
+    ),
     ("GET", "/k?uploadId=u&max-parts=x", bad("Argument max-parts must be an integer between 0 and 2147483647")),
     ("GET", "/k?partNumber=0", bad("Argument partNumber must be an integer between 1 and 10000")),
     ("HEAD", "/k?partNumber=%C2%B2", bad("Argument partNumber must be an integer between 1 and 10000")),  # superscript
@@ -167,7 +273,7 @@ INVALID = [
 def test_invalid_parameters(method: str, target: str, expected: Invalid) -> None:
     op = request(method, target)
     assert op.invalid == expected
-    assert op.bucket == "example-bucket"       # still named: the error is answered after authorisation
+    assert op.bucket == "example-bucket"  # still named: the error is answered after authorisation
 
 
 def test_part_number_of_an_upload_that_does_not_parse_is_left_to_the_handler() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from s3gw.api import xml as X
 
-HUGE = 4_700_000   # the size of the hostile bodies of the security issue (under the 5 MiB cap)
+HUGE = 4_700_000  # the size of the hostile bodies of the security issue (under the 5 MiB cap)
 
 
 def test_deep_nesting_is_refused_where_it_starts() -> None:
@@ -29,7 +29,7 @@ def test_too_many_elements_are_refused_early() -> None:
 
 def test_attributes_and_namespace_declarations_count_as_elements() -> None:
     attrs = b" ".join(b'a%d="1"' % i for i in range(600))
-    X.parse(b"<Tagging " + attrs + b"/>")                       # 600: fine
+    X.parse(b"<Tagging " + attrs + b"/>")  # 600: fine
     many = b"".join(b"<T " + attrs + b"/>" for _ in range(40))
     with pytest.raises(X.XMLError, match="elements"):
         X.parse(b"<Tagging>" + many + b"</Tagging>")
@@ -48,12 +48,15 @@ def test_a_huge_start_tag_is_refused_before_expat_reads_it() -> None:
 
 
 def test_the_largest_legitimate_document_parses() -> None:
-    part = b"<Part><PartNumber>%d</PartNumber><ETag>\"%032x\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"
-    body = (b'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            + b"".join(part % (i, i) for i in range(1, 10001)) + b"</CompleteMultipartUpload>")
+    part = b'<Part><PartNumber>%d</PartNumber><ETag>"%032x"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>'
+    body = (
+        b'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        + b"".join(part % (i, i) for i in range(1, 10001))
+        + b"</CompleteMultipartUpload>"
+    )
     with pytest.raises(X.XMLError):
-        X.parse(body)                                   # past the default budget...
-    doc = X.parse(body, max_elements=100_001)           # ...within CompleteMultipartUpload's
+        X.parse(body)  # past the default budget...
+    doc = X.parse(body, max_elements=100_001)  # ...within CompleteMultipartUpload's
     assert len(doc["CompleteMultipartUpload"]["Part"]) == 10000
     # S3's real depth (LifecycleConfiguration/Rule/Filter/And/Tag/Key) is far from the bound
     X.parse(b"<L><Rule><Filter><And><Tag><Key>k</Key></Tag></And></Filter></Rule></L>")
@@ -87,7 +90,7 @@ async def test_large_documents_are_parsed_off_the_event_loop() -> None:
         small = b"<Tagging><TagSet/></Tagging>"
         before = ticks
         assert await X.parse_async(small) == {"Tagging": {"TagSet": None}}
-        assert ticks == before          # small documents are parsed inline
+        assert ticks == before  # small documents are parsed inline
         with pytest.raises(X.XMLError):
             await X.parse_async(b"<a>" * 20_000 + b"</a>" * 20_000)
     finally:

@@ -9,7 +9,7 @@ the request time 20130524T000000Z, us-east-1 and the bucket examplebucket.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from multidict import CIMultiDict
@@ -27,12 +27,14 @@ from s3gw.auth import (
 
 from .helpers import AK, Req, status_of
 
-T0 = datetime(2013, 5, 24, tzinfo=timezone.utc)
+T0 = datetime(2013, 5, 24, tzinfo=UTC)
 SCOPE = "20130524/us-east-1/s3/aws4_request"
 CRED = f"{AK}/{SCOPE}"
 
 
-def header_request(method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], signed: str, sig: str) -> Req:
+def header_request(
+    method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], signed: str, sig: str
+) -> Req:
     h = CIMultiDict(headers)
     h["Authorization"] = f"AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders={signed},Signature={sig}"
     return Req(method, path, query, h)
@@ -90,7 +92,11 @@ def test_get_bucket_lifecycle() -> None:
         "GET",
         "/",
         [("lifecycle", "")],
-        {"Host": "examplebucket.s3.amazonaws.com", "x-amz-date": "20130524T000000Z", "x-amz-content-sha256": EMPTY_SHA256},
+        {
+            "Host": "examplebucket.s3.amazonaws.com",
+            "x-amz-date": "20130524T000000Z",
+            "x-amz-content-sha256": EMPTY_SHA256,
+        },
         "host;x-amz-content-sha256;x-amz-date",
         "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
     )
@@ -104,7 +110,11 @@ def test_list_objects() -> None:
             "GET",
             "/",
             query,
-            {"Host": "examplebucket.s3.amazonaws.com", "x-amz-date": "20130524T000000Z", "x-amz-content-sha256": EMPTY_SHA256},
+            {
+                "Host": "examplebucket.s3.amazonaws.com",
+                "x-amz-date": "20130524T000000Z",
+                "x-amz-content-sha256": EMPTY_SHA256,
+            },
             "host;x-amz-content-sha256;x-amz-date",
             "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
         )

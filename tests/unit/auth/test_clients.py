@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -150,10 +150,10 @@ def test_get_head_list(cap: Capture, key: str) -> None:
 def test_empty_body_and_multipart_calls(cap: Capture) -> None:
     receive(cap.call(cap.client.put_object, Bucket="bkt", Key="empty", Body=b""))
     receive(cap.call(cap.client.create_multipart_upload, Bucket="bkt", Key="k y"))
-    receive(cap.call(cap.client.upload_part, Bucket="bkt", Key="k y", UploadId="a/b+c=", PartNumber=3, Body=b"x" * 70000))
-    req = cap.call(
-        cap.client.delete_objects, Bucket="bkt", Delete={"Objects": [{"Key": "a b"}, {"Key": "c+d"}]}
+    receive(
+        cap.call(cap.client.upload_part, Bucket="bkt", Key="k y", UploadId="a/b+c=", PartNumber=3, Body=b"x" * 70000)
     )
+    req = cap.call(cap.client.delete_objects, Bucket="bkt", Delete={"Objects": [{"Key": "a b"}, {"Key": "c+d"}]})
     assert ("delete", "") in req.query
     receive(req)
 
@@ -204,9 +204,11 @@ def _tamper_cases(req: Req) -> dict[str, Req]:
         "query-added": copy(query=req.query + [("versionId", "1")]),
         "host": with_header("Host", "evil.example.com"),
         "signed-header": with_header("x-amz-content-sha256", "0" * 64),
-        "date": with_header("X-Amz-Date", (datetime.now(timezone.utc) - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")),
+        "date": with_header("X-Amz-Date", (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")),
         "signature": with_header("Authorization", auth[: -len(sig)] + flipped),
-        "signed-headers-list": with_header("Authorization", auth.replace("SignedHeaders=host;", "SignedHeaders=host;user-agent;")),
+        "signed-headers-list": with_header(
+            "Authorization", auth.replace("SignedHeaders=host;", "SignedHeaders=host;user-agent;")
+        ),
     }
 
 
@@ -286,7 +288,7 @@ def test_wrong_secret() -> None:
 def test_clock_skew() -> None:
     cap = Capture("http://127.0.0.1:9000")
     req = cap.call(cap.client.get_object, Bucket="bkt", Key="k")
-    t = datetime.strptime(req.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    t = datetime.strptime(req.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     req.verify(now=t + timedelta(minutes=14))
     req.verify(now=t - timedelta(minutes=14))
     for delta in (timedelta(minutes=16), -timedelta(minutes=16), timedelta(days=3)):
@@ -299,7 +301,7 @@ def test_presigned_expiry_and_not_yet_valid() -> None:
     cap = Capture("http://127.0.0.1:9000")
     url = cap.client.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "k"}, ExpiresIn=60)
     req = request_from("GET", url, [])
-    t = datetime.strptime(dict(req.query)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    t = datetime.strptime(dict(req.query)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     req.verify(now=t + timedelta(seconds=60))
     with pytest.raises(AuthError) as e:
         req.verify(now=t + timedelta(seconds=61))
@@ -338,12 +340,14 @@ def _crt_sign(
         credentials_provider=crt_auth.AwsCredentialsProvider.new_static(AK, SK),
         region="us-east-1",
         service="s3",
-        date=datetime.now(timezone.utc),
+        date=datetime.now(UTC),
         use_double_uri_encode=False,  # S3 rules
         should_normalize_uri_path=False,
         signed_body_value=body_value if body_value is not None else UNSIGNED_PAYLOAD,
         signed_body_header_type=(
-            crt_auth.AwsSignedBodyHeaderType.NONE if query_auth else crt_auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256
+            crt_auth.AwsSignedBodyHeaderType.NONE
+            if query_auth
+            else crt_auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256
         ),
         expiration_in_seconds=300 if query_auth else None,
     )
@@ -351,7 +355,9 @@ def _crt_sign(
     return request_from(method, "http://s3.example.com" + req.path, list(req.headers))
 
 
-@pytest.mark.parametrize("path", ["/bkt/a%20b", "/bkt/caf%C3%A9%2Bx%3D", "/bkt/k?prefix=a%2Fb%20c&list-type=2", "/bkt?acl"])
+@pytest.mark.parametrize(
+    "path", ["/bkt/a%20b", "/bkt/caf%C3%A9%2Bx%3D", "/bkt/k?prefix=a%2Fb%20c&list-type=2", "/bkt?acl"]
+)
 def test_awscrt_signed(path: str) -> None:
     headers = [("Host", "s3.example.com"), ("x-amz-meta-a", "1")]
     res = _crt_sign("GET", path, headers).verify()

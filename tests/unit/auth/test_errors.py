@@ -6,7 +6,7 @@ Requests here are signed from canonical requests written out literally
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from multidict import CIMultiDict
@@ -23,7 +23,7 @@ from s3gw.auth import (
 
 from .helpers import AK, SK, Req, literal_signature, lookup, status_of
 
-T0 = datetime(2013, 5, 24, tzinfo=timezone.utc)
+T0 = datetime(2013, 5, 24, tzinfo=UTC)
 DATE = "20130524T000000Z"
 SCOPE = "20130524/us-east-1/s3/aws4_request"
 HOST = "examplebucket.s3.amazonaws.com"
@@ -61,8 +61,12 @@ def error_of(req: Req, now: datetime = T0, region: str = "us-east-1") -> AuthErr
 
 def with_auth(value: str) -> Req:
     """A request with this Authorization; x-amz-content-sha256 (the empty digest) is sent, not signed."""
-    return Req("GET", "/test.txt", [], CIMultiDict({"Host": HOST, "x-amz-date": DATE, "Authorization": value,
-                                                    "x-amz-content-sha256": EMPTY_SHA256}))
+    return Req(
+        "GET",
+        "/test.txt",
+        [],
+        CIMultiDict({"Host": HOST, "x-amz-date": DATE, "Authorization": value, "x-amz-content-sha256": EMPTY_SHA256}),
+    )
 
 
 # ------------------------------------------------------------------ anonymous
@@ -99,7 +103,7 @@ def test_literal_signer_agrees() -> None:
 def test_components_in_any_order_and_spacing() -> None:
     req = signed_get()
     auth = req.headers["Authorization"]
-    parts = auth[len("AWS4-HMAC-SHA256 "):].split(", ")
+    parts = auth[len("AWS4-HMAC-SHA256 ") :].split(", ")
     for value in (
         "AWS4-HMAC-SHA256 " + ",".join(parts),
         "AWS4-HMAC-SHA256   " + " ,  ".join(reversed(parts)),
@@ -115,7 +119,10 @@ def test_components_in_any_order_and_spacing() -> None:
         ("", "InvalidArgument"),
         ("   ", "InvalidArgument"),
         ("AWS4-HMAC-SHA256", "InvalidArgument"),
-        ("AWS4-HMAC-SHA256Credential=a/20130524/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=x", "InvalidArgument"),
+        (
+            "AWS4-HMAC-SHA256Credential=a/20130524/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=x",
+            "InvalidArgument",
+        ),
         ("AWS4-ECDSA-P256-SHA256 Credential=a/20130524/us-east-1/s3/aws4_request", "InvalidRequest"),
         ("Bearer abc", "InvalidRequest"),
         (f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=host", "MissingFields"),
@@ -195,7 +202,10 @@ def test_repeated_headers_join_with_commas() -> None:
             ("x-amz-meta-a", " 1 "),
             ("X-Amz-Meta-A", "two    words"),
             ("x-amz-content-sha256", EMPTY_SHA256),
-            ("Authorization", f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=host;x-amz-date;x-amz-meta-a, Signature={sig}"),
+            (
+                "Authorization",
+                f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=host;x-amz-date;x-amz-meta-a, Signature={sig}",
+            ),
         ]
     )
     Req("GET", "/test.txt", [], h).verify(now=T0)
@@ -215,15 +225,21 @@ def test_missing_and_malformed_date() -> None:
         assert error_of(req).code == "MalformedDate", bad
 
 
-@pytest.mark.parametrize("date", ["20130524T000000Z", "Fri, 24 May 2013 00:00:00 GMT", "Fri, 24 May 2013 02:00:00 +0200"])
+@pytest.mark.parametrize(
+    "date", ["20130524T000000Z", "Fri, 24 May 2013 00:00:00 GMT", "Fri, 24 May 2013 02:00:00 +0200"]
+)
 def test_date_header_instead_of_x_amz_date(date: str) -> None:
     # AWS and MinIO accept Date when X-Amz-Date is absent; the string to sign
     # carries the ISO 8601 form of that instant.
     canonical = f"GET\n/test.txt\n\ndate:{date}\nhost:{HOST}\n\ndate;host\n{EMPTY_SHA256}"
     sig = literal_signature(SK, canonical)
     h = CIMultiDict(
-        {"Host": HOST, "Date": date, "Authorization": f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=date;host, Signature={sig}",
-         "x-amz-content-sha256": EMPTY_SHA256}
+        {
+            "Host": HOST,
+            "Date": date,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={AK}/{SCOPE}, SignedHeaders=date;host, Signature={sig}",
+            "x-amz-content-sha256": EMPTY_SHA256,
+        }
     )
     res = Req("GET", "/test.txt", [], h).verify(now=T0)
     assert res.amz_date == DATE and res.content_sha256 == EMPTY_SHA256
@@ -240,11 +256,20 @@ def test_missing_content_sha256() -> None:
     # AWS requires it on every header-signed request; MinIO would store the body unverified
     err = error_of(signed_get(payload=None))
     assert (err.code, status_of(err), err.message) == (
-        "InvalidRequest", 400, "Missing required header for this request: x-amz-content-sha256")
+        "InvalidRequest",
+        400,
+        "Missing required header for this request: x-amz-content-sha256",
+    )
 
 
 @pytest.mark.parametrize(
-    "value", [UNSIGNED_PAYLOAD, STREAMING_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"]
+    "value",
+    [
+        UNSIGNED_PAYLOAD,
+        STREAMING_PAYLOAD,
+        STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    ],
 )
 def test_keyword_payloads(value: str) -> None:
     assert signed_get(payload=value).verify(now=T0).content_sha256 == value
@@ -255,7 +280,16 @@ def test_uppercase_digest_is_lowered() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "abc", "z" * 64, EMPTY_SHA256[:-1], EMPTY_SHA256 + "0", "unsigned-payload", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"]
+    "value",
+    [
+        "",
+        "abc",
+        "z" * 64,
+        EMPTY_SHA256[:-1],
+        EMPTY_SHA256 + "0",
+        "unsigned-payload",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+    ],
 )
 def test_invalid_payload_values(value: str) -> None:
     # Checked after the signature (MinIO isReqAuthenticated), with MinIO's code.
@@ -301,7 +335,8 @@ def test_presigned_literal() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"]
+    "name",
+    ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"],
 )
 def test_presigned_missing_parameter(name: str) -> None:
     err = error_of(presigned(drop=name))
@@ -348,22 +383,38 @@ def test_presigned_signed_headers() -> None:
     presigned(headers={"Range": "bytes=0-1"}).verify(now=T0)
 
 
-@pytest.mark.parametrize("name,value", [
-    ("x-amz-copy-source", "/other/secret.txt"), ("x-amz-copy-source-range", "bytes=0-9"),
-    ("x-amz-tagging", "a=b"), ("x-amz-tagging-directive", "REPLACE"), ("x-amz-object-lock-mode", "COMPLIANCE"),
-    ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z"), ("x-amz-object-lock-legal-hold", "ON"),
-    ("x-amz-bypass-governance-retention", "true"), ("x-amz-server-side-encryption", "AES256"),
-    ("x-amz-acl", "public-read"), ("x-amz-grant-read", "uri=x"), ("x-amz-metadata-directive", "REPLACE"),
-    ("x-amz-meta-a", "1"), ("x-amz-storage-class", "STANDARD"), ("x-amz-website-redirect-location", "/x"),
-    ("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-bucket-object-lock-enabled", "true"),
-])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("x-amz-copy-source", "/other/secret.txt"),
+        ("x-amz-copy-source-range", "bytes=0-9"),
+        ("x-amz-tagging", "a=b"),
+        ("x-amz-tagging-directive", "REPLACE"),
+        ("x-amz-object-lock-mode", "COMPLIANCE"),
+        ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z"),
+        ("x-amz-object-lock-legal-hold", "ON"),
+        ("x-amz-bypass-governance-retention", "true"),
+        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-acl", "public-read"),
+        ("x-amz-grant-read", "uri=x"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("x-amz-meta-a", "1"),
+        ("x-amz-storage-class", "STANDARD"),
+        ("x-amz-website-redirect-location", "/x"),
+        ("x-amz-checksum-crc32", "AAAAAA=="),
+        ("x-amz-bucket-object-lock-enabled", "true"),
+    ],
+)
 def test_headers_that_change_the_request_must_be_signed(name: str, value: str) -> None:
     """AWS: an x-amz-* header the signature does not cover is refused (MinIO: only x-amz-meta-* on
     presigned URLs), with MinIO's ErrUnsignedHeaders answer."""
     for req in (signed_get(extra={name: value}), presigned(headers={name: value})):
         err = error_of(req)
         assert (err.code, status_of(err), err.message) == (
-            "AccessDenied", 400, "There were headers present in the request which were not signed")
+            "AccessDenied",
+            400,
+            "There were headers present in the request which were not signed",
+        )
     # signed, they are fine; on a presigned URL, repeating a (signed) query parameter is too
     presigned(signed=f"host;{name}", headers={name: value}).verify(now=T0)
     presigned(params={name: value}, headers={name: value}).verify(now=T0)
@@ -371,8 +422,13 @@ def test_headers_that_change_the_request_must_be_signed(name: str, value: str) -
 
 
 def test_other_headers_may_stay_unsigned() -> None:
-    extra = {"x-amz-expected-bucket-owner": "1", "x-amz-sdk-checksum-algorithm": "CRC32", "Range": "bytes=0-1",
-             "x-amz-user-agent": "sdk", "Content-Type": "text/plain"}
+    extra = {
+        "x-amz-expected-bucket-owner": "1",
+        "x-amz-sdk-checksum-algorithm": "CRC32",
+        "Range": "bytes=0-1",
+        "x-amz-user-agent": "sdk",
+        "Content-Type": "text/plain",
+    }
     signed_get(extra=extra).verify(now=T0)
     presigned(headers=extra).verify(now=T0)
 

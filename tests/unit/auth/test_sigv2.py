@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -25,9 +25,14 @@ def lookup(key: str) -> str | None:
 
 def test_aws_documented_v2_example() -> None:
     # "Signing and Authenticating REST Requests", Example Object GET (bucket johnsmith, path style)
-    headers = CIMultiDict({"Host": "s3.amazonaws.com", "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
-                           "Authorization": f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMU="})
-    now = datetime(2007, 3, 27, 19, 40, tzinfo=timezone.utc)
+    headers = CIMultiDict(
+        {
+            "Host": "s3.amazonaws.com",
+            "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
+            "Authorization": f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMU=",
+        }
+    )
+    now = datetime(2007, 3, 27, 19, 40, tzinfo=UTC)
     res = authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup, now=now)
     assert res.access_key == AK and not res.anonymous
     headers["Authorization"] = f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMV="
@@ -35,8 +40,7 @@ def test_aws_documented_v2_example() -> None:
         authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup, now=now)
     assert e.value.code == "SignatureDoesNotMatch"
     with pytest.raises(AuthError) as e:
-        authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup,
-                     now=datetime(2007, 3, 28, tzinfo=timezone.utc))
+        authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup, now=datetime(2007, 3, 28, tzinfo=UTC))
     assert e.value.code == "RequestTimeTooSkewed"
 
 
@@ -60,7 +64,7 @@ def test_botocore_v2_presigned_urls_verify(path: str) -> None:
 
 def test_v2_presigned_expiry() -> None:
     raw, query = presign_v2("/bucket/key", expires=10)
-    later = datetime.fromtimestamp(int(dict(query)["Expires"]) + 1, timezone.utc)
+    later = datetime.fromtimestamp(int(dict(query)["Expires"]) + 1, UTC)
     with pytest.raises(AuthError) as e:
         authenticate("GET", raw, query, CIMultiDict({"Host": "127.0.0.1:9000"}), lookup, now=later)
     assert e.value.code == "AccessDenied" and "expired" in e.value.message
@@ -70,16 +74,26 @@ def test_v2_signs_every_amz_header() -> None:
     """V2 needs no unsigned-header check: CanonicalizedAmzHeaders puts every x-amz-* header in the
     string to sign, so one added to a presigned URL or a signed request breaks the signature."""
     raw, query = presign_v2("/bucket/key")
-    for name, value in (("x-amz-copy-source", "/other/secret"), ("x-amz-tagging", "a=b"),
-                        ("x-amz-object-lock-mode", "COMPLIANCE")):
+    for name, value in (
+        ("x-amz-copy-source", "/other/secret"),
+        ("x-amz-tagging", "a=b"),
+        ("x-amz-object-lock-mode", "COMPLIANCE"),
+    ):
         with pytest.raises(AuthError) as e:
             authenticate("GET", raw, query, CIMultiDict({"Host": "127.0.0.1:9000", name: value}), lookup)
         assert e.value.code == "SignatureDoesNotMatch"
-    headers = CIMultiDict({"Host": "s3.amazonaws.com", "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
-                           "Authorization": f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMU=", "x-amz-tagging": "a=b"})
+    headers = CIMultiDict(
+        {
+            "Host": "s3.amazonaws.com",
+            "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
+            "Authorization": f"AWS {AK}:bWq2s1WEIj+Ydj0vQ697zp+IXMU=",
+            "x-amz-tagging": "a=b",
+        }
+    )
     with pytest.raises(AuthError) as e:
-        authenticate("GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup,
-                     now=datetime(2007, 3, 27, 19, 40, tzinfo=timezone.utc))
+        authenticate(
+            "GET", "/johnsmith/photos/puppy.jpg", [], headers, lookup, now=datetime(2007, 3, 27, 19, 40, tzinfo=UTC)
+        )
     assert e.value.code == "SignatureDoesNotMatch"
 
 

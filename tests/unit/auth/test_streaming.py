@@ -276,7 +276,9 @@ def test_trailer_errors(mode: str) -> None:
         bad = encode_unsigned(data, 4, {CRC_NAME: crc}).replace(f"{CRC_NAME}:".encode(), CRC_NAME.encode())
         with pytest.raises(AuthError, match="MalformedTrailerError"):
             decode(decoder(mode, [CRC_NAME]), bad)
-        dup = encode_unsigned(data, 4).replace(b"0\r\n\r\n", f"0\r\n{CRC_NAME}:{crc}\r\n{CRC_NAME}:{crc}\r\n\r\n".encode())
+        dup = encode_unsigned(data, 4).replace(
+            b"0\r\n\r\n", f"0\r\n{CRC_NAME}:{crc}\r\n{CRC_NAME}:{crc}\r\n\r\n".encode()
+        )
         with pytest.raises(AuthError, match="MalformedTrailerError"):
             decode(decoder(mode, [CRC_NAME]), dup)
 

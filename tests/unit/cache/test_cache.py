@@ -30,8 +30,10 @@ HANG = 10.0
 
 async def recovered(c: RedisCache, before: int) -> None:
     """Until the cache has found its server again (its own retry loop, every ``retry_interval``)."""
+
     async def more() -> bool:
         return c.stats["recoveries"] > before
+
     await async_wait_until(more, "the cache to find Redis again")
 
 
@@ -78,13 +80,13 @@ async def test_invalidation_drops_every_field_of_a_name(cache) -> None:
 
 async def test_memory_cache_stays_bounded_without_aba() -> None:
     c = MemoryCache(max_bytes=4096)
-    _, stale = await c.get("o", "k", "L")           # a reader looks up k ...
-    await c.invalidate("o", ["k"])                   # ... k is written ...
-    for i in range(200):                             # ... and k's tombstone is evicted
+    _, stale = await c.get("o", "k", "L")  # a reader looks up k ...
+    await c.invalidate("o", ["k"])  # ... k is written ...
+    for i in range(200):  # ... and k's tombstone is evicted
         _, t = await c.get("o", f"x{i}", "L")
         await c.fill("o", f"x{i}", "L", t, b"v" * 100)
     assert c._bytes <= 4096 and ("o", "k") not in c._entries
-    await c.fill("o", "k", "L", stale, b"old")       # the old reader's fill must still be refused
+    await c.fill("o", "k", "L", stale, b"old")  # the old reader's fill must still be refused
     assert (await c.get("o", "k", "L"))[0] is None
 
 
@@ -95,15 +97,15 @@ async def test_worker_caches_sharing_generations_see_each_others_invalidations()
     for c in (a, b):
         _, t = await c.get("o", "b\0k", "L")
         await c.fill("o", "b\0k", "L", t, b"v1")
-    _, stale = await a.get("o", "b\0k", "L")        # a's reader looks up (a hit) ...
-    await b.invalidate("o", ["b\0k"])                # ... b commits v2 and invalidates
-    assert (await a.get("o", "b\0k", "L"))[0] is None   # a's entry is no longer answered
-    await a.fill("o", "b\0k", "L", stale, b"v1")     # nor put back by a token from before
+    _, stale = await a.get("o", "b\0k", "L")  # a's reader looks up (a hit) ...
+    await b.invalidate("o", ["b\0k"])  # ... b commits v2 and invalidates
+    assert (await a.get("o", "b\0k", "L"))[0] is None  # a's entry is no longer answered
+    await a.fill("o", "b\0k", "L", stale, b"v1")  # nor put back by a token from before
     assert (await a.get("o", "b\0k", "L"))[0] is None
     _, t = await a.get("o", "b\0k", "L")
     await a.fill("o", "b\0k", "L", t, b"v2")
     assert (await a.get("o", "b\0k", "L"))[0] == b"v2"
-    await b.flush()                                   # a flush in one worker empties them all
+    await b.flush()  # a flush in one worker empties them all
     assert (await a.get("o", "b\0k", "L"))[0] is None
 
 
@@ -128,13 +130,13 @@ async def test_redis_down_then_back(private_redis, caplog) -> None:
         t0 = time.monotonic()
         for _ in range(20):
             assert (await c.get("o", "k", "L"))[0] is None
-        await c.invalidate("o", ["k"])              # must not raise
+        await c.invalidate("o", ["k"])  # must not raise
         # marked down once, then skipped: nothing waited (the bound tells a hang from a slow machine)
         assert time.monotonic() - t0 < HANG
         downs = [r for r in caplog.records if "unavailable" in r.getMessage()]
         assert len(downs) == 1, [r.getMessage() for r in caplog.records]
         back = c.stats["recoveries"]
-        private_redis.start()                       # empty again (no persistence)
+        private_redis.start()  # empty again (no persistence)
         await recovered(c, back)
         _, t = await c.get("o", "k", "L")
         await c.fill("o", "k", "L", t, b"v2")
@@ -151,16 +153,16 @@ async def test_entries_from_before_an_outage_are_never_served_after_it(private_r
     try:
         _, t = await c.get("o", "k", "L")
         await c.fill("o", "k", "L", t, b"old")
-        private_redis.freeze()                      # slow / hung: the invalidation times out
+        private_redis.freeze()  # slow / hung: the invalidation times out
         t0 = time.monotonic()
         await c.invalidate("o", ["k"])
-        assert time.monotonic() - t0 < HANG             # the cache's timeout, not the hung server
-        assert (await c.get("o", "k", "L"))[0] is None   # down: miss, at once
+        assert time.monotonic() - t0 < HANG  # the cache's timeout, not the hung server
+        assert (await c.get("o", "k", "L"))[0] is None  # down: miss, at once
         back = c.stats["recoveries"]
         private_redis.thaw()
-        assert (await c.get("o", "k", "L"))[0] is None   # not yet used again: miss
+        assert (await c.get("o", "k", "L"))[0] is None  # not yet used again: miss
         await recovered(c, back)
-        assert (await c.get("o", "k", "L"))[0] is None   # dropped before use, so never "old"
+        assert (await c.get("o", "k", "L"))[0] is None  # dropped before use, so never "old"
         _, t = await c.get("o", "k", "L")
         await c.fill("o", "k", "L", t, b"new")
         assert (await c.get("o", "k", "L"))[0] == b"new"
@@ -171,8 +173,13 @@ async def test_entries_from_before_an_outage_are_never_served_after_it(private_r
 
 async def test_names_spread_over_endpoints_and_one_down_spares_the_rest(private_redis) -> None:
     other = start_redis(password=private_redis.password)
-    c = RedisCache([private_redis.endpoint, other.endpoint], password=private_redis.password,
-                   prefix="t2:", timeout=1.0, retry_interval=0.3)
+    c = RedisCache(
+        [private_redis.endpoint, other.endpoint],
+        password=private_redis.password,
+        prefix="t2:",
+        timeout=1.0,
+        retry_interval=0.3,
+    )
     try:
         await c.open()
         names = [f"n{i}" for i in range(60)]
@@ -241,7 +248,7 @@ async def test_read_after_write_across_gateways(two_gateways) -> None:
     assert (await b.get_bucket("b")).versioning == ""
     await a.update_bucket("b", versioning="Enabled")
     assert (await b.get_bucket("b")).versioning == "Enabled"
-    assert await b.get_version("b", "k") is None            # caches "absent"
+    assert await b.get_version("b", "k") is None  # caches "absent"
     await a.put_version(VersionRecord(bucket="b", key="k", version_id="v1", etag="1", inline=b"one"))
     assert (await b.get_version("b", "k")).inline == b"one"
     assert (await b.get_version("b", "k", "v1")).etag == "1"
@@ -264,13 +271,13 @@ async def test_a_slow_reader_cannot_put_back_an_old_version(two_gateways) -> Non
     await a.put_version(VersionRecord(bucket="b", key="k", etag="old"))
     store_b = b.store
     store_b.gate, store_b.reached = asyncio.Event(), asyncio.Event()
-    reader = asyncio.create_task(b.get_version("b", "k"))    # reads "old" from the database, then waits
+    reader = asyncio.create_task(b.get_version("b", "k"))  # reads "old" from the database, then waits
     await store_b.reached.wait()
     await a.put_version(VersionRecord(bucket="b", key="k", etag="new"))
     store_b.gate.set()
-    assert (await reader).etag == "old"                      # it read before the write: fine to answer
+    assert (await reader).etag == "old"  # it read before the write: fine to answer
     store_b.gate = None
-    assert (await b.get_version("b", "k")).etag == "new"     # but it did not cache "old"
+    assert (await b.get_version("b", "k")).etag == "new"  # but it did not cache "old"
     assert (await a.get_version("b", "k")).etag == "new"
 
 
@@ -293,11 +300,21 @@ async def test_failed_writes_still_invalidate(two_gateways) -> None:
 
 def test_records_round_trip_through_the_cache_encoding() -> None:
     from s3gw.cache.meta import decode_bucket, decode_version, encode_bucket
-    rec = VersionRecord(bucket="b", key="é\n/x", version_id="v", mtime=1.5, size=3, etag="e", delete_marker=False,
-                        is_latest=False, seq=7, info=ObjectInfo(user_meta={"a": "\n"}),
-                        layout=ObjectLayout.multipart([Part(1, 3, "e", ShardSet("d", 3, 1, 0, "stripe", 4, 3, 3, "blake3",
-                                                                                ("n1",)))]),
-                        inline=b"\n\x00I")
+
+    rec = VersionRecord(
+        bucket="b",
+        key="é\n/x",
+        version_id="v",
+        mtime=1.5,
+        size=3,
+        etag="e",
+        delete_marker=False,
+        is_latest=False,
+        seq=7,
+        info=ObjectInfo(user_meta={"a": "\n"}),
+        layout=ObjectLayout.multipart([Part(1, 3, "e", ShardSet("d", 3, 1, 0, "stripe", 4, 3, 3, "blake3", ("n1",)))]),
+        inline=b"\n\x00I",
+    )
     assert decode_version(encode_version(rec)) == rec
     marker = VersionRecord(bucket="b", key="k", delete_marker=True)
     assert decode_version(encode_version(marker)) == marker

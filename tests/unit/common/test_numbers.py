@@ -9,8 +9,27 @@ from hypothesis import strategies as st
 from s3gw.common.numbers import INT64_MAX, is_uint, json_number, parse_int, parse_uint
 
 
-@pytest.mark.parametrize("text", ["²", "١٢", "٣", "𝟗", "9" * 5000, "", " 1", "1 ", "+1", "-1", "1_0", "0x1", "1.0",
-                                  "1e3", "١", "9223372036854775808"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "²",
+        "١٢",
+        "٣",
+        "𝟗",
+        "9" * 5000,
+        "",
+        " 1",
+        "1 ",
+        "+1",
+        "-1",
+        "1_0",
+        "0x1",
+        "1.0",
+        "1e3",
+        "١",
+        "9223372036854775808",
+    ],
+)
 def test_what_python_int_would_take_or_choke_on_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_uint(text)
@@ -38,12 +57,18 @@ def test_any_text_parses_or_raises_value_error(text: str) -> None:
         assert is_uint(text) and n == int(text)
 
 
-@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(), st.lists(st.integers())))
+@given(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(), st.lists(st.integers()))
+)
 def test_json_numbers(value: object) -> None:
     try:
         f = json_number(value)
     except ValueError:
-        assert isinstance(value, (bool, str, list, type(None))) or value != value or abs(float(value)) == float("inf") \
-            or abs(value) > 1e308  # type: ignore[arg-type, operator]
+        assert (
+            isinstance(value, (bool, str, list, type(None)))
+            or value != value
+            or abs(float(value)) == float("inf")
+            or abs(value) > 1e308
+        )  # type: ignore[arg-type, operator]
     else:
         assert f == float(value)  # type: ignore[arg-type]

@@ -39,19 +39,25 @@ from s3gw.meta.rows import (
 PLACEMENT = '["drive8","drive2","drive6","drive7","drive5","drive3","drive1","drive4","drive9"]'
 
 #: versions.info, as written by PutObject (compact JSON)
-INFO_FULL = ('{"ct":"text/plain","meta":{"x-amz-meta-a":"1"},"hdr":{"cache-control":"no-cache"},'
-             '"ck":{"algo":"CRC32","value":"NhCmhg==","type":"FULL_OBJECT"},"sc":"REDUCED_REDUNDANCY",'
-             '"tags":{"t":"v"},"ret":{"mode":"GOVERNANCE","until":4071006245.0},"hold":"ON"}')
+INFO_FULL = (
+    '{"ct":"text/plain","meta":{"x-amz-meta-a":"1"},"hdr":{"cache-control":"no-cache"},'
+    '"ck":{"algo":"CRC32","value":"NhCmhg==","type":"FULL_OBJECT"},"sc":"REDUCED_REDUNDANCY",'
+    '"tags":{"t":"v"},"ret":{"mode":"GOVERNANCE","until":4071006245.0},"hold":"ON"}'
+)
 INFO_PLAIN = '{"ct":"binary/octet-stream"}'
-INFO_TAGGED = '{"ct":"binary/octet-stream","tags":{"k":"v"}}'       # PutObjectTagging afterwards
-INFO_MARKER = "{}"                                                  # a delete marker
+INFO_TAGGED = '{"ct":"binary/octet-stream","tags":{"k":"v"}}'  # PutObjectTagging afterwards
+INFO_MARKER = "{}"  # a delete marker
 #: versions.layout of an erasure-coded object
-LAYOUT_EC = ('{"v":1,"data_id":"ce7775e659df4a9d9db4ab983ddd715d","size":200000,"k":6,"m":3,"ec":"isa_l_rs_vand",'
-             '"block_size":1048576,"frag_size":174843,"last_frag_size":33414,"stripes":1,"hash":"blake3",'
-             f'"placement":{PLACEMENT},"missing":[]}}')
+LAYOUT_EC = (
+    '{"v":1,"data_id":"ce7775e659df4a9d9db4ab983ddd715d","size":200000,"k":6,"m":3,"ec":"isa_l_rs_vand",'
+    '"block_size":1048576,"frag_size":174843,"last_frag_size":33414,"stripes":1,"hash":"blake3",'
+    f'"placement":{PLACEMENT},"missing":[]}}'
+)
 #: a completed multipart object: its info (ck last: the old code appended it) and its layout
-INFO_MULTIPART_OLD = ('{"ct":"a/b","meta":{"x-amz-meta-z":"1"},"tags":{"a":"b"},'
-                      '"ck":{"algo":"CRC32","value":"FPcpcg==-2","type":"COMPOSITE"}}')
+INFO_MULTIPART_OLD = (
+    '{"ct":"a/b","meta":{"x-amz-meta-z":"1"},"tags":{"a":"b"},'
+    '"ck":{"algo":"CRC32","value":"FPcpcg==-2","type":"COMPOSITE"}}'
+)
 LAYOUT_MULTIPART = (
     '{"parts":[{"number":1,"size":5242880,"etag":"25dc625054c138018d0e84cc23647720","layout":{"v":1,'
     '"data_id":"d208062be4954a71a7314fe6f7b16f7a","size":5242880,"k":6,"m":3,"ec":"isa_l_rs_vand",'
@@ -60,30 +66,38 @@ LAYOUT_MULTIPART = (
     '{"number":2,"size":1000,"etag":"80e612441605909f790be421c9461323","layout":{"v":1,'
     '"data_id":"fe6db333b0584284b8cde65474434bc8","size":1000,"k":6,"m":3,"ec":"isa_l_rs_vand",'
     '"block_size":1048576,"frag_size":174843,"last_frag_size":247,"stripes":1,"hash":"blake3",'
-    f'"placement":{PLACEMENT},"missing":[2]}},"ck":{{"algo":"CRC32","value":"na5ZzQ=="}}}}]}}')
+    f'"placement":{PLACEMENT},"missing":[2]}},"ck":{{"algo":"CRC32","value":"na5ZzQ=="}}}}]}}'
+)
 #: uploads.info and parts.info / parts.layout / gc_queue.layout (json.dumps' spacing)
-UPLOAD_INFO = '{"ct": "a/b", "meta": {"x-amz-meta-z": "1"}, "tags": {"a": "b"}, "ck_algo": "CRC32", "ck_type": "COMPOSITE"}'
+UPLOAD_INFO = (
+    '{"ct": "a/b", "meta": {"x-amz-meta-z": "1"}, "tags": {"a": "b"}, "ck_algo": "CRC32", "ck_type": "COMPOSITE"}'
+)
 PART_INFO = '{"ck": {"algo": "SHA1", "value": "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "type": "FULL_OBJECT"}}'
 SPACED_SHARD_SET = (
     '{"v": 1, "data_id": "e0a2c03d660c4f4291adaeac9ef0e6d4", "size": 3, "k": 6, "m": 3, "ec": "isa_l_rs_vand", '
     '"block_size": 1048576, "frag_size": 174843, "last_frag_size": 81, "stripes": 1, "hash": "blake3", '
     '"placement": ["drive6", "drive5", "drive1", "drive3", "drive9", "drive7", "drive4", "drive8", "drive2"], '
-    '"missing": []}')
+    '"missing": []}'
+)
 
 
 def version_row(info: str, layout: str | None, inline: bytes | None = None) -> tuple:
     return ("b", b"k", "v1", 3, 1, int(info == INFO_MARKER), 5, "e" * 32, 1.5, info, layout, inline)
 
 
-@pytest.mark.parametrize("info, layout, inline", [
-    (INFO_FULL, None, b"hello"),
-    (INFO_PLAIN, LAYOUT_EC, None),
-    (INFO_TAGGED, None, b"x"),
-    (INFO_MARKER, None, None),
-    (INFO_PLAIN, LAYOUT_MULTIPART, None),
-])
-def test_old_version_rows_load_and_write_back_the_same_bytes(info: str, layout: str | None,
-                                                             inline: bytes | None) -> None:
+@pytest.mark.parametrize(
+    "info, layout, inline",
+    [
+        (INFO_FULL, None, b"hello"),
+        (INFO_PLAIN, LAYOUT_EC, None),
+        (INFO_TAGGED, None, b"x"),
+        (INFO_MARKER, None, None),
+        (INFO_PLAIN, LAYOUT_MULTIPART, None),
+    ],
+)
+def test_old_version_rows_load_and_write_back_the_same_bytes(
+    info: str, layout: str | None, inline: bytes | None
+) -> None:
     rec = version_from_row(version_row(info, layout, inline))
     params = version_params(rec)
     assert params[9] == info
@@ -92,8 +106,12 @@ def test_old_version_rows_load_and_write_back_the_same_bytes(info: str, layout: 
 
 def test_old_multipart_info_loads_and_writes_back_the_same_json() -> None:
     rec = version_from_row(version_row(INFO_MULTIPART_OLD, LAYOUT_MULTIPART))
-    assert rec.info == ObjectInfo(content_type="a/b", user_meta={"x-amz-meta-z": "1"}, tags={"a": "b"},
-                                  checksum=Checksum("CRC32", "FPcpcg==-2", "COMPOSITE"))
+    assert rec.info == ObjectInfo(
+        content_type="a/b",
+        user_meta={"x-amz-meta-z": "1"},
+        tags={"a": "b"},
+        checksum=Checksum("CRC32", "FPcpcg==-2", "COMPOSITE"),
+    )
     written = version_params(rec)[9]
     assert json.loads(written) == json.loads(INFO_MULTIPART_OLD)
     # the keys in the order the record lists them (the order of a plain PUT)
@@ -103,8 +121,11 @@ def test_old_multipart_info_loads_and_writes_back_the_same_json() -> None:
 def test_typed_fields_of_old_rows() -> None:
     rec = version_from_row(version_row(INFO_FULL, None, b"hello"))
     info = rec.info
-    assert (info.content_type, info.user_meta, info.headers) == ("text/plain", {"x-amz-meta-a": "1"},
-                                                                 {"cache-control": "no-cache"})
+    assert (info.content_type, info.user_meta, info.headers) == (
+        "text/plain",
+        {"x-amz-meta-a": "1"},
+        {"cache-control": "no-cache"},
+    )
     assert info.checksum == Checksum("CRC32", "NhCmhg==", "FULL_OBJECT")
     assert (info.storage_class, info.tags, info.legal_hold) == ("REDUCED_REDUNDANCY", {"t": "v"}, "ON")
     assert info.retention == Retention("GOVERNANCE", 4071006245.0)
@@ -113,9 +134,10 @@ def test_typed_fields_of_old_rows() -> None:
     mp = version_from_row(version_row(INFO_PLAIN, LAYOUT_MULTIPART)).layout
     assert mp is not None and mp.shards is None and mp.parts is not None
     assert [(p.number, p.size, p.checksum) for p in mp.parts] == [
-        (1, 5242880, Checksum("CRC32", "aXi+nw==")), (2, 1000, Checksum("CRC32", "na5ZzQ=="))]
-    assert [s.data_id for s in mp.layouts()] == ["d208062be4954a71a7314fe6f7b16f7a",
-                                                 "fe6db333b0584284b8cde65474434bc8"]
+        (1, 5242880, Checksum("CRC32", "aXi+nw==")),
+        (2, 1000, Checksum("CRC32", "na5ZzQ==")),
+    ]
+    assert [s.data_id for s in mp.layouts()] == ["d208062be4954a71a7314fe6f7b16f7a", "fe6db333b0584284b8cde65474434bc8"]
     assert mp.parts[1].shards.missing == (2,) and mp.parts[0].shards.stripes == 5
     assert mp.segments()[1] == (1000, mp.parts[1].shards)
 
@@ -149,27 +171,67 @@ def test_keys_this_release_does_not_know_are_kept() -> None:
 
 
 def test_new_records_write_what_the_old_writers_wrote() -> None:
-    info = ObjectInfo(content_type="text/plain", user_meta={"x-amz-meta-a": "1"}, headers={"cache-control": "no-cache"},
-                      checksum=Checksum("CRC32", "NhCmhg==", "FULL_OBJECT"), storage_class="REDUCED_REDUNDANCY",
-                      tags={"t": "v"}, retention=Retention("GOVERNANCE", 4071006245.0), legal_hold="ON")
+    info = ObjectInfo(
+        content_type="text/plain",
+        user_meta={"x-amz-meta-a": "1"},
+        headers={"cache-control": "no-cache"},
+        checksum=Checksum("CRC32", "NhCmhg==", "FULL_OBJECT"),
+        storage_class="REDUCED_REDUNDANCY",
+        tags={"t": "v"},
+        retention=Retention("GOVERNANCE", 4071006245.0),
+        legal_hold="ON",
+    )
     assert compact_json(info.to_json()) == INFO_FULL
     assert compact_json(ObjectInfo().to_json()) == INFO_MARKER
     shards = ShardSet.from_json(json.loads(LAYOUT_EC))
-    built = ShardSet(shards.data_id, 200000, 6, 3, "isa_l_rs_vand", 1048576, 174843, 33414, "blake3",
-                     shards.placement)
+    built = ShardSet(shards.data_id, 200000, 6, 3, "isa_l_rs_vand", 1048576, 174843, 33414, "blake3", shards.placement)
     assert compact_json(ObjectLayout.single(built).to_json()) == LAYOUT_EC
 
 
-@pytest.mark.parametrize("bad", [
-    {"data_id": "../etc", "size": 1, "k": 1, "m": 0, "ec": "stripe", "block_size": 1, "frag_size": 1,
-     "last_frag_size": 1, "hash": "blake3", "placement": ["d"]},
-    {"data_id": "a", "size": 1, "k": 2, "m": 0, "ec": "stripe", "block_size": 1, "frag_size": 1,
-     "last_frag_size": 1, "hash": "blake3", "placement": ["d"]},          # placement shorter than k+m
-    {"v": 2, "data_id": "a", "size": 1, "k": 1, "m": 0, "ec": "stripe", "block_size": 1, "frag_size": 1,
-     "last_frag_size": 1, "hash": "blake3", "placement": ["d"]},          # a format this release does not read
-    {"size": 3},
-    [],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "data_id": "../etc",
+            "size": 1,
+            "k": 1,
+            "m": 0,
+            "ec": "stripe",
+            "block_size": 1,
+            "frag_size": 1,
+            "last_frag_size": 1,
+            "hash": "blake3",
+            "placement": ["d"],
+        },
+        {
+            "data_id": "a",
+            "size": 1,
+            "k": 2,
+            "m": 0,
+            "ec": "stripe",
+            "block_size": 1,
+            "frag_size": 1,
+            "last_frag_size": 1,
+            "hash": "blake3",
+            "placement": ["d"],
+        },  # placement shorter than k+m
+        {
+            "v": 2,
+            "data_id": "a",
+            "size": 1,
+            "k": 1,
+            "m": 0,
+            "ec": "stripe",
+            "block_size": 1,
+            "frag_size": 1,
+            "last_frag_size": 1,
+            "hash": "blake3",
+            "placement": ["d"],
+        },  # a format this release does not read
+        {"size": 3},
+        [],
+    ],
+)
 def test_impossible_shard_sets_are_refused(bad: object) -> None:
     with pytest.raises(RecordError):
         ShardSet.from_json(bad)
@@ -182,7 +244,7 @@ def test_a_layout_is_one_shard_set_or_parts() -> None:
     with pytest.raises(RecordError):
         ObjectLayout(shards=s, parts=(Part(1, 1, "e", s),))
     with pytest.raises(RecordError):
-        ObjectLayout.from_json({"parts": [{"number": 1, "size": 1}]})    # a part without its shard set
+        ObjectLayout.from_json({"parts": [{"number": 1, "size": 1}]})  # a part without its shard set
     two = ObjectLayout.multipart([Part(1, 1, "e", s), Part(2, 1, "f", s)])
     other = ShardSet.from_json({**json.loads(LAYOUT_EC), "data_id": "other"})
     moved = two.with_layout(1, other)

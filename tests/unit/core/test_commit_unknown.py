@@ -67,8 +67,7 @@ async def test_an_unknown_outcome_is_503_and_the_retry_stores_it_once(core: Core
     monkeypatch.delenv("S3GW_FAILPOINT")
     core.settle_time = 10.0
     # the client retries once the service answers again (the store fails fast for a moment)
-    await async_wait_until(core.meta.ping, "the store to answer again", ignore=(MetaUnavailable,),
-                           until=lambda _: True)
+    await async_wait_until(core.meta.ping, "the store to answer again", ignore=(MetaUnavailable,), until=lambda _: True)
     again = await core.put_object("bkt", "k", Body(data), PutOptions())
     assert await versions(core, "k") == [again.version_id]
     assert await read(core, "k") == data

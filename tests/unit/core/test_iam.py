@@ -15,22 +15,25 @@ from s3gw.meta.sqlite import SqliteMeta
 ARN = "arn:aws:s3:::"
 
 
-@pytest.mark.parametrize("policy,op,allowed", [
-    ("readonly", Operation("GetObject", "b", "k"), True),
-    ("readonly", Operation("HeadObject", "b", "k"), True),
-    ("readonly", Operation("GetBucketLocation", "b"), True),
-    ("readonly", Operation("ListObjectsV2", "b"), False),      # as MinIO's readonly: no listing
-    ("readonly", Operation("PutObject", "b", "k"), False),
-    ("writeonly", Operation("PutObject", "b", "k"), True),
-    ("writeonly", Operation("UploadPart", "b", "k"), True),
-    ("writeonly", Operation("CompleteMultipartUpload", "b", "k"), True),
-    ("writeonly", Operation("GetObject", "b", "k"), False),
-    ("writeonly", Operation("DeleteObject", "b", "k"), False),
-    ("readwrite", Operation("DeleteBucket", "b"), True),
-    ("readwrite", Operation("ListBuckets"), True),
-    ("consoleAdmin", Operation("PutBucketVersioning", "b"), True),
-    ("diagnostics", Operation("GetObject", "b", "k"), False),
-])
+@pytest.mark.parametrize(
+    "policy,op,allowed",
+    [
+        ("readonly", Operation("GetObject", "b", "k"), True),
+        ("readonly", Operation("HeadObject", "b", "k"), True),
+        ("readonly", Operation("GetBucketLocation", "b"), True),
+        ("readonly", Operation("ListObjectsV2", "b"), False),  # as MinIO's readonly: no listing
+        ("readonly", Operation("PutObject", "b", "k"), False),
+        ("writeonly", Operation("PutObject", "b", "k"), True),
+        ("writeonly", Operation("UploadPart", "b", "k"), True),
+        ("writeonly", Operation("CompleteMultipartUpload", "b", "k"), True),
+        ("writeonly", Operation("GetObject", "b", "k"), False),
+        ("writeonly", Operation("DeleteObject", "b", "k"), False),
+        ("readwrite", Operation("DeleteBucket", "b"), True),
+        ("readwrite", Operation("ListBuckets"), True),
+        ("consoleAdmin", Operation("PutBucketVersioning", "b"), True),
+        ("diagnostics", Operation("GetObject", "b", "k"), False),
+    ],
+)
 def test_canned_policies(policy: str, op: Operation, allowed: bool) -> None:
     need = required(op)[0]
     assert I.evaluate([I.CANNED[policy]], need.action, need.resource) is allowed
@@ -44,12 +47,18 @@ def test_admin_actions() -> None:
 
 
 def test_stored_policy_prefix_and_deny() -> None:
-    doc = I.parse_policy({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "photos/2024/*"},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::photos"},
-        {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::photos/2024/private/*"}]})
+    doc = I.parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "photos/2024/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::photos"},
+                {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::photos/2024/private/*"},
+            ],
+        }
+    )
     assert I.evaluate([doc], "s3:GetObject", ARN + "photos/2024/a.jpg")
-    assert I.evaluate([doc], "s3:putobject", ARN + "photos/2024/a.jpg")          # actions fold case
+    assert I.evaluate([doc], "s3:putobject", ARN + "photos/2024/a.jpg")  # actions fold case
     assert not I.evaluate([doc], "s3:GetObject", ARN + "photos/2023/a.jpg")
     assert not I.evaluate([doc], "s3:GetObject", ARN + "photos/2024/private/x")  # explicit deny wins
     assert not I.evaluate([doc, I.CANNED["readwrite"]], "s3:GetObject", ARN + "photos/2024/private/x")
@@ -57,17 +66,32 @@ def test_stored_policy_prefix_and_deny() -> None:
     assert not I.evaluate([doc], "s3:ListBucket", ARN + "photosX")
 
 
-@pytest.mark.parametrize("bad", [
-    "not json", [], {"Statement": []},
-    {"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]},
-    {"Statement": [{"Effect": "Allow", "Action": "s3:*"}]},                       # s3 action, no resource
-    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"x": {}}}]},
-    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*", "Resource": "*"}]},
-    {"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
-    {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]},  # identity: no Principal
-    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                    "Condition": {"IpAddress": {"aws:SourceIp": "not-an-ip"}}}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        [],
+        {"Statement": []},
+        {"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]},
+        {"Statement": [{"Effect": "Allow", "Action": "s3:*"}]},  # s3 action, no resource
+        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"x": {}}}]},
+        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*", "Resource": "*"}]},
+        {"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
+        {
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]
+        },  # identity: no Principal
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:*",
+                    "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "not-an-ip"}},
+                }
+            ]
+        },
+    ],
+)
 def test_malformed_policies_are_refused(bad: object) -> None:
     with pytest.raises(I.MalformedPolicy):
         I.parse_policy(bad)
@@ -78,7 +102,7 @@ def test_secret_box() -> None:
     sealed = box.seal("alice", "alice-secret")
     assert b"alice-secret" not in sealed
     assert box.open("alice", sealed) == "alice-secret"
-    with pytest.raises(I.SealedWithOtherKey):          # bound to its user
+    with pytest.raises(I.SealedWithOtherKey):  # bound to its user
         box.open("mallory", sealed)
     other = I.SecretBox("root", "root-secret-2")
     assert other.key_id != box.key_id
@@ -141,8 +165,9 @@ async def test_user_validation(meta: SqliteMeta) -> None:
 
 async def test_stored_policies(meta: SqliteMeta) -> None:
     iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
-    await iam.put_policy("photos-ro", '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
-                                      '"Resource": "photos/*"}]}')
+    await iam.put_policy(
+        "photos-ro", '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "photos/*"}]}'
+    )
     await iam.add_user("dave", "dave-secret-1", policies=["photos-ro"])
     p = await iam.principal("dave")
     assert await iam.allowed(p, "s3:GetObject", ARN + "photos/x")
@@ -157,9 +182,15 @@ async def test_stored_policies(meta: SqliteMeta) -> None:
 async def test_explicit_deny_only(meta: SqliteMeta) -> None:
     """``denied``: only an explicit Deny counts (what a user may still do to itself, MinIO's DenyOnly)."""
     iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
-    await iam.put_policy("no-self-service", {"Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
-        {"Effect": "Deny", "Action": ["admin:CreateUser"]}]})
+    await iam.put_policy(
+        "no-self-service",
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+                {"Effect": "Deny", "Action": ["admin:CreateUser"]},
+            ]
+        },
+    )
     await iam.add_user("frank", "frank-secret-1", policies=["readonly"])
     await iam.add_user("gina", "gina-secret-1", policies=["no-self-service"])
     frank, gina = await iam.principal("frank"), await iam.principal("gina")
@@ -172,7 +203,7 @@ async def test_root_rotation_reseals(meta: SqliteMeta) -> None:
     old = I.Iam(meta, "root", "old-root-secret", ttl=0)
     await old.add_user("erin", "erin-secret-1")
     new = I.Iam(meta, "root", "new-root-secret", ttl=0)
-    assert await new.principal("erin") is None             # cannot open: not served with garbage
+    assert await new.principal("erin") is None  # cannot open: not served with garbage
     assert await new.unreadable_users() == ["erin"]
     assert await new.reseal("root", "old-root-secret") == 1
     assert (await new.principal("erin")).secret_key == "erin-secret-1"
@@ -196,17 +227,31 @@ async def test_identity_and_bucket_policies_combined(meta: SqliteMeta) -> None:
 
     assert await may(alice, "s3:GetObject") and not await may(alice, "s3:PutObject")
     assert not await may(None, "s3:GetObject") and not await may(bob, "s3:GetObject")
-    await iam.put_bucket_policy("b", json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": ["alice"]}, "Action": "s3:PutObject", "Resource": ARN + "b/*"},
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/pub/*"},
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/secret/*"}]}))
+    await iam.put_bucket_policy(
+        "b",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": ["alice"]},
+                        "Action": "s3:PutObject",
+                        "Resource": ARN + "b/*",
+                    },
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/pub/*"},
+                    {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/secret/*"},
+                ],
+            }
+        ),
+    )
     # a change through this gateway is seen at once, whatever the ttl
-    assert await may(alice, "s3:PutObject")                       # the bucket policy grants what IAM does not
+    assert await may(alice, "s3:PutObject")  # the bucket policy grants what IAM does not
     assert not await may(bob, "s3:PutObject")
     assert await may(None, "s3:GetObject", "pub/x") and await may(bob, "s3:GetObject", "pub/x")
     assert not await may(None, "s3:GetObject", "other")
-    assert not await may(alice, "s3:GetObject", "secret/x")        # the bucket's Deny beats readonly's Allow
-    assert await may(root, "s3:GetObject", "secret/x")             # root may do everything
+    assert not await may(alice, "s3:GetObject", "secret/x")  # the bucket's Deny beats readonly's Allow
+    assert await may(root, "s3:GetObject", "secret/x")  # root may do everything
     assert not await iam.authorize(None, "s3:ListAllMyBuckets", ARN + "*", ctx)
     # another gateway (no ttl) sees the deletion at once; this one forgets on delete
     other = I.Iam(meta, "root", "root-secret-1", ttl=0)
@@ -221,21 +266,36 @@ async def test_existing_tags_are_read_only_when_a_statement_needs_them(meta: Sql
 
     iam = I.Iam(meta, "root", "root-secret-1", ttl=60)
     await meta.create_bucket(BucketRecord("b", 1.0))
-    await iam.put_bucket_policy("b", json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/tagged/*",
-         "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "public"}}},
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/plain/*"}]}))
+    await iam.put_bucket_policy(
+        "b",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": ARN + "b/tagged/*",
+                        "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "public"}},
+                    },
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": ARN + "b/plain/*"},
+                ],
+            }
+        ),
+    )
     reads = []
 
     def loader(tags):
         async def load():
             reads.append(tags)
             return tags
+
         return load
 
     ctx = P.Context()
     assert await iam.authorize(None, "s3:GetObject", ARN + "b/plain/x", ctx, loader({"class": "public"}))
-    assert reads == []                                             # no statement about tags applies: no read
+    assert reads == []  # no statement about tags applies: no read
     assert await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader({"class": "public"}))
     assert not await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader({"class": "secret"}))
     assert not await iam.authorize(None, "s3:GetObject", ARN + "b/tagged/x", ctx, loader(None))
@@ -246,19 +306,44 @@ async def test_conditions_in_identity_policies(meta: SqliteMeta) -> None:
     from s3gw.core import policy as P
 
     iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
-    await iam.put_policy("office-only", json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:*", "Resource": ARN + "*",
-         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}))
+    await iam.put_policy(
+        "office-only",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": ARN + "*",
+                        "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                    }
+                ],
+            }
+        ),
+    )
     await iam.add_user("carol", "carol-secret", policies=["office-only"])
     carol = await iam.principal("carol")
     inside, outside = P.Context({"aws:SourceIp": ["10.1.1.1"]}), P.Context({"aws:SourceIp": ["192.0.2.1"]})
     assert await iam.authorize(carol, "s3:GetObject", ARN + "b/k", inside)
     assert not await iam.authorize(carol, "s3:GetObject", ARN + "b/k", outside)
     assert (await iam.get_policy("office-only"))["Statement"][0]["Condition"] == {
-        "IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}
+        "IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}
+    }
     with pytest.raises(I.MalformedPolicy, match="invalid condition key"):
-        await iam.put_policy("bad", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                                                    "Condition": {"StringEquals": {"aws:Nope": "x"}}}]})
+        await iam.put_policy(
+            "bad",
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:Nope": "x"}},
+                    }
+                ]
+            },
+        )
 
 
 def test_a_policy_nested_past_the_stack_is_malformed_not_a_crash() -> None:
@@ -269,6 +354,7 @@ def test_a_policy_nested_past_the_stack_is_malformed_not_a_crash() -> None:
 
 async def test_service_accounts_act_for_their_user_narrowed_by_their_own_policy(meta: SqliteMeta) -> None:
     from s3gw.core import policy as P
+
     iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
     await iam.add_user("alice", "alice-secret", policies=["readwrite"])
     ctx = P.Context()
@@ -276,27 +362,31 @@ async def test_service_accounts_act_for_their_user_narrowed_by_their_own_policy(
     assert len(key) == 20 and len(secret) == 40 and exp == 0.0
     sa = await iam.principal(key)
     assert sa is not None and sa.kind == I.SVCACCT and sa.acting.access_key == "alice" and sa.secret_key == secret
-    assert await iam.authorize(sa, "s3:PutObject", ARN + "b/k", ctx)           # the user's powers
-    narrow = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [ARN + "b/pub/*"]},
-        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [ARN + "b/pub/ro/*"]}]}
+    assert await iam.authorize(sa, "s3:PutObject", ARN + "b/k", ctx)  # the user's powers
+    narrow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [ARN + "b/pub/*"]},
+            {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [ARN + "b/pub/ro/*"]},
+        ],
+    }
     k2, _, _ = await iam.add_service_account("alice", policy=json.dumps(narrow))
     n = await iam.principal(k2)
     assert await iam.authorize(n, "s3:GetObject", ARN + "b/pub/x", ctx)
-    assert not await iam.authorize(n, "s3:GetObject", ARN + "b/other", ctx)     # its policy does not allow
+    assert not await iam.authorize(n, "s3:GetObject", ARN + "b/other", ctx)  # its policy does not allow
     assert not await iam.authorize(n, "s3:PutObject", ARN + "b/pub/ro/x", ctx)  # its policy denies
     await iam.set_policies("alice", ["readonly"])
     n = await iam.principal(k2)
-    assert not await iam.authorize(n, "s3:PutObject", ARN + "b/pub/x", ctx)     # the user may not any more
+    assert not await iam.authorize(n, "s3:PutObject", ARN + "b/pub/x", ctx)  # the user may not any more
     assert await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")
     # the user's state reaches its keys
     await iam.set_status("alice", I.DISABLED)
     n = await iam.principal(k2)
-    assert n.enabled and not await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")   # refused when authorised
+    assert n.enabled and not await iam.allowed(n, "s3:GetObject", ARN + "b/pub/x")  # refused when authorised
     await iam.set_status("alice", I.ENABLED)
     await iam.update_service_account(k2, status="off")
     assert not (await iam.principal(k2)).enabled
-    await iam.update_service_account(k2, status="on", policy="{}")             # an empty policy: the user's
+    await iam.update_service_account(k2, status="on", policy="{}")  # an empty policy: the user's
     n = await iam.principal(k2)
     assert n.enabled and n.session_policy is None and await iam.allowed(n, "s3:GetObject", ARN + "b/other")
     # root's keys: root's powers, unless their own policy narrows them
@@ -314,11 +404,14 @@ async def test_service_accounts_act_for_their_user_narrowed_by_their_own_policy(
 
 async def test_temporary_credentials(meta: SqliteMeta) -> None:
     from s3gw.core import policy as P
+
     iam = I.Iam(meta, "root", "root-secret-1", ttl=0)
     await iam.add_user("bob", "bob-secret-1", policies=["readwrite"])
     bob = await iam.principal("bob")
-    session = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [ARN + "b/*"]}]}
+    session = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [ARN + "b/*"]}],
+    }
     t = await iam.assume_role(bob, 900, json.dumps(session))
     p = await iam.principal(t.access_key)
     assert p.kind == I.STS and p.expires == t.expires and p.secret_key == t.secret_key
@@ -329,11 +422,14 @@ async def test_temporary_credentials(meta: SqliteMeta) -> None:
         with pytest.raises(I.E.InvalidTokenId):
             I.check_session_token(p, token, sent)
     with pytest.raises(I.E.InvalidTokenId):
-        I.check_session_token(bob, t.session_token, True)        # a user's request carries no token
-    raw = sqlite3.connect(meta.path).execute(
-        "SELECT secret_enc, info FROM iam_users WHERE access_key = ?", (t.access_key,)).fetchone()
+        I.check_session_token(bob, t.session_token, True)  # a user's request carries no token
+    raw = (
+        sqlite3.connect(meta.path)
+        .execute("SELECT secret_enc, info FROM iam_users WHERE access_key = ?", (t.access_key,))
+        .fetchone()
+    )
     assert t.secret_key.encode() not in bytes(raw[0]) and t.session_token not in raw[1]
     with pytest.raises(I.IamActionNotAllowed):
-        await iam.assume_role(p, 900)                             # temporary credentials make no more
+        await iam.assume_role(p, 900)  # temporary credentials make no more
     await meta.update_user(t.access_key, expires=1.0)
-    assert await iam.principal(t.access_key) is None              # expired: unknown
+    assert await iam.principal(t.access_key) is None  # expired: unknown

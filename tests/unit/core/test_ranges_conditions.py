@@ -33,8 +33,10 @@ def test_parse_range(header: str | None, size: int, expected: tuple[int, int] | 
     assert parse_range(header, size) == expected
 
 
-@pytest.mark.parametrize("header,size", [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=5-2", 10),
-                                         ("bytes=-0", 10), ("bytes=0-", 0), ("bytes=0-0", 0)])
+@pytest.mark.parametrize(
+    "header,size",
+    [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=5-2", 10), ("bytes=-0", 10), ("bytes=0-", 0), ("bytes=0-0", 0)],
+)
 def test_unsatisfiable_ranges(header: str, size: int) -> None:
     with pytest.raises(InvalidRange):
         parse_range(header, size)
@@ -90,8 +92,12 @@ def test_read_conditions(kw: dict[str, str], expected: str) -> None:
 
 def test_copy_source_conditions_all_fail_with_412() -> None:
     check_copy_source(Conditions(if_match=ETAG), ETAG, MTIME)
-    for cond in (Conditions(if_match="x"), Conditions(if_none_match=ETAG), Conditions(if_modified_since=LATER),
-                 Conditions(if_unmodified_since=EARLIER)):
+    for cond in (
+        Conditions(if_match="x"),
+        Conditions(if_none_match=ETAG),
+        Conditions(if_modified_since=LATER),
+        Conditions(if_unmodified_since=EARLIER),
+    ):
         with pytest.raises(PreconditionFailed):
             check_copy_source(cond, ETAG, MTIME)
 

@@ -26,7 +26,7 @@ class Body:
 
     async def __aiter__(self):
         for i in range(0, len(self.data), 50_000):
-            yield self.data[i:i + 50_000]
+            yield self.data[i : i + 50_000]
 
     async def trailers(self) -> dict[str, str]:
         return {}
@@ -38,7 +38,7 @@ async def env(tmp_path):
     await meta.open()
     storage = Storage.local(str(tmp_path), block_size=BLOCK, fsync=False)
     core = Core(meta, storage)
-    core.gc_grace = 0.0            # these tests watch GC act at once (the grace has tests of its own)
+    core.gc_grace = 0.0  # these tests watch GC act at once (the grace has tests of its own)
     repair = Repair(meta, storage, orphan_grace=0.0)
     await core.create_bucket("bkt")
     yield core, repair, tmp_path
@@ -48,6 +48,7 @@ async def env(tmp_path):
 
 def shard_path(root, layout: ShardSet | ObjectLayout, i: int) -> str:
     from nodes.shardstore import fan_dir
+
     shards = layout.shards if isinstance(layout, ObjectLayout) else layout
     name = f"{shards.data_id}.{i}"
     return os.path.join(root, shards.placement[i], "shards", fan_dir(name), name)
@@ -62,13 +63,13 @@ async def test_degraded_read_queues_and_worker_rebuilds(env) -> None:
     core, repair, root = env
     data = os.urandom(5 * BLOCK + 17)
     rec = await core.put_object("bkt", "k", Body(data), PutOptions())
-    assert (await core.meta.maintenance_stats())["write_intents"] == 0   # cleared by the commit
+    assert (await core.meta.maintenance_stats())["write_intents"] == 0  # cleared by the commit
     os.unlink(shard_path(root, rec.layout, 0))
     with open(shard_path(root, rec.layout, 7), "r+b") as f:
         f.seek(400)
         f.write(b"\xff" * 8)
     assert await read(core, "k") == data
-    await asyncio.gather(*core.storage._bg)       # the hook runs as a task
+    await asyncio.gather(*core.storage._bg)  # the hook runs as a task
     assert (await core.meta.maintenance_stats())["heal_queued"] == 1
     assert await repair.drain_heal_queue() == 1
     assert (await core.meta.maintenance_stats())["heal_queued"] == 0
@@ -78,14 +79,14 @@ async def test_degraded_read_queues_and_worker_rebuilds(env) -> None:
 async def test_admin_heal_walk_counts_and_dry_run(env) -> None:
     core, repair, root = env
     recs = [await core.put_object("bkt", f"p/{i}", Body(os.urandom(200_000)), PutOptions()) for i in range(3)]
-    await core.put_object("bkt", "small", Body(b"tiny"), PutOptions())   # inline: nothing to heal
+    await core.put_object("bkt", "small", Body(b"tiny"), PutOptions())  # inline: nothing to heal
     os.unlink(shard_path(root, recs[1].layout, 3))
     dry = await repair.run_heal("bkt", "", dry_run=True)
     assert (dry.scanned, dry.would_heal, dry.healed) == (4, 1, 0)
     s = await repair.run_heal("bkt", "p/")
     assert (s.scanned, s.healed, s.healthy, s.shards_healed, s.failed, s.unrecoverable) == (3, 1, 2, 1, 0, 0)
     for i in (0, 1, 2, 4):
-        os.unlink(shard_path(root, recs[0].layout, i))    # 4 of 9 gone: fewer than k=6 left
+        os.unlink(shard_path(root, recs[0].layout, i))  # 4 of 9 gone: fewer than k=6 left
     s = await repair.run_heal("bkt", "p/0")
     assert s.unrecoverable == 1 and s.problems[0]["outcome"] == "unrecoverable"
 
@@ -93,7 +94,7 @@ async def test_admin_heal_walk_counts_and_dry_run(env) -> None:
 async def test_orphans_of_uncommitted_writes_are_removed(env) -> None:
     core, repair, root = env
     kept = await core.put_object("bkt", "kept", Body(os.urandom(300_000)), PutOptions())
-    w = await core._open_writer()                 # a PUT whose gateway dies before the metadata commit
+    w = await core._open_writer()  # a PUT whose gateway dies before the metadata commit
     await w.write(os.urandom(300_000))
     orphan = await w.commit()
     assert os.path.exists(shard_path(root, orphan, 0))
@@ -158,10 +159,10 @@ async def test_gc_defers_what_it_cannot_delete(env) -> None:
     await core.delete_object("bkt", "g")
     gone = core.storage.remove_drive(rec.layout.shards.placement[0])
     offline = core.storage.drive_state
-    core.storage.drive_state = lambda d: "offline" if d == gone.id else offline(d)   # down, not gone
+    core.storage.drive_state = lambda d: "offline" if d == gone.id else offline(d)  # down, not gone
     assert await core.run_gc() == 0
     assert (await core.meta.maintenance_stats())["gc_queued"] == 1
-    assert await core.meta.take_gc(10) == []      # deferred, not retried at once
+    assert await core.meta.take_gc(10) == []  # deferred, not retried at once
     await gone.close()
 
 
@@ -169,7 +170,7 @@ async def test_heal_queue_retry_and_failed_states(env) -> None:
     core, _, _ = env
     m = core.meta
     await m.enqueue_heal("bkt", "a", "v1", "degraded read")
-    await m.enqueue_heal("bkt", "a", "v1", "again")       # one row per version
+    await m.enqueue_heal("bkt", "a", "v1", "again")  # one row per version
     (item,) = await m.take_heal(10)
     await m.finish_heal(item.id, "retry", "node down", time.time() + 60)
     assert await m.take_heal(10) == []
@@ -185,8 +186,8 @@ async def test_scanner_queues_what_it_finds(env) -> None:
     core, repair, root = env
     repair.scan_pace = 0.001
     recs = [await core.put_object("bkt", f"s/{i}", Body(os.urandom(150_000)), PutOptions()) for i in range(3)]
-    os.unlink(shard_path(root, recs[0].layout, 2))               # missing: a shallow pass sees it
-    with open(shard_path(root, recs[1].layout, 5), "r+b") as f:   # bitrot: only a deep pass sees it
+    os.unlink(shard_path(root, recs[0].layout, 2))  # missing: a shallow pass sees it
+    with open(shard_path(root, recs[1].layout, 5), "r+b") as f:  # bitrot: only a deep pass sees it
         f.seek(300)
         f.write(b"\x00" * 4)
     s = await repair.scan_once(deep=False)
@@ -216,7 +217,7 @@ async def test_heal_sequence_returns_typed_results(env) -> None:
     states before and after, polled by token until the sequence is finished."""
     core, repair, root = env
     rec = await core.put_object("bkt", "seq/big", Body(os.urandom(200_000)), PutOptions())
-    await core.put_object("bkt", "seq/small", Body(b"tiny"), PutOptions())      # inline: no drives of its own
+    await core.put_object("bkt", "seq/small", Body(b"tiny"), PutOptions())  # inline: no drives of its own
     os.unlink(shard_path(root, rec.layout, 2))
     seq = repair.start_sequence("bkt", "seq/", client_settings={"recursive": True})
     assert repair.running_sequences("bkt", "seq/") in ([seq], [])
@@ -229,7 +230,7 @@ async def test_heal_sequence_returns_typed_results(env) -> None:
     big, small = items
     assert (big.data_blocks, big.parity_blocks, len(big.drives)) == (6, 3, 9)
     assert [d.endpoint for d in big.drives] == list(rec.layout.shards.placement)
-    assert [d.before for d in big.drives].count("missing") == 1          # one shard was rebuilt
+    assert [d.before for d in big.drives].count("missing") == 1  # one shard was rebuilt
     assert {d.after for d in big.drives} == {"ok"}
     assert [d.endpoint for d in small.drives] == [f"drive{i}" for i in range(1, 10)]
     assert repair.sequence_totals == {"healed": 1, "failed": 0}

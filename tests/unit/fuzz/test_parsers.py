@@ -37,15 +37,39 @@ from tests.unit.auth.helpers import AK, SK, encode_signed
 EXAMPLES = int(os.environ.get("S3GW_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 AMZ_DATE = NOW.strftime("%Y%m%dT%H%M%SZ")
 
 # text that stresses parsers: digits of other scripts (int() accepts them), long runs, separators
 tricky = st.one_of(
     st.text(max_size=40),
     st.text(alphabet="0123456789", min_size=1, max_size=6000),
-    st.sampled_from(["²", "٣", "१२३", "\u00a0", "-1", "+5", "0x10", "1e9", "nan", "inf", "99999999999999999999",
-                     "", " ", ",", "=", "/", ";", "\r\n", "\x00", "%", "%zz", "AWS4-HMAC-SHA256"]),
+    st.sampled_from(
+        [
+            "²",
+            "٣",
+            "१२३",
+            "\u00a0",
+            "-1",
+            "+5",
+            "0x10",
+            "1e9",
+            "nan",
+            "inf",
+            "99999999999999999999",
+            "",
+            " ",
+            ",",
+            "=",
+            "/",
+            ";",
+            "\r\n",
+            "\x00",
+            "%",
+            "%zz",
+            "AWS4-HMAC-SHA256",
+        ]
+    ),
     st.text(alphabet=string.printable, max_size=200),
 )
 
@@ -67,9 +91,22 @@ def _signed_headers() -> dict[str, str]:
 
 
 @FUZZ
-@given(name=st.sampled_from(["authorization", "x-amz-date", "x-amz-content-sha256", "host", "date",
-                             "x-amz-decoded-content-length", "content-md5", "x-amz-trailer"]),
-       value=tricky, cut=st.integers(min_value=0, max_value=400))
+@given(
+    name=st.sampled_from(
+        [
+            "authorization",
+            "x-amz-date",
+            "x-amz-content-sha256",
+            "host",
+            "date",
+            "x-amz-decoded-content-length",
+            "content-md5",
+            "x-amz-trailer",
+        ]
+    ),
+    value=tricky,
+    cut=st.integers(min_value=0, max_value=400),
+)
 @example(name="x-amz-date", value="²" * 16, cut=400)
 def test_sigv4_header_auth_mutated(name: str, value: str, cut: int) -> None:
     headers = _signed_headers()
@@ -79,17 +116,32 @@ def test_sigv4_header_auth_mutated(name: str, value: str, cut: int) -> None:
 
 
 @FUZZ
-@given(param=st.sampled_from(["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-                              "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Content-Sha256",
-                              "X-Amz-Security-Token"]),
-       value=tricky)
+@given(
+    param=st.sampled_from(
+        [
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+            "X-Amz-Content-Sha256",
+            "X-Amz-Security-Token",
+        ]
+    ),
+    value=tricky,
+)
 @example(param="X-Amz-Expires", value="9" * 5000)
 @example(param="X-Amz-Expires", value="٣٠٠")
 def test_sigv4_presigned_mutated(param: str, value: str) -> None:
-    query = [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-             ("X-Amz-Credential", f"{AK}/{AMZ_DATE[:8]}/us-east-1/s3/aws4_request"),
-             ("X-Amz-Date", AMZ_DATE), ("X-Amz-Expires", "300"), ("X-Amz-SignedHeaders", "host"),
-             ("X-Amz-Signature", "0" * 64)]
+    query = [
+        ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+        ("X-Amz-Credential", f"{AK}/{AMZ_DATE[:8]}/us-east-1/s3/aws4_request"),
+        ("X-Amz-Date", AMZ_DATE),
+        ("X-Amz-Expires", "300"),
+        ("X-Amz-SignedHeaders", "host"),
+        ("X-Amz-Signature", "0" * 64),
+    ]
     query = [(k, value if k == param else v) for k, v in query]
     if param not in {k for k, _ in query}:
         query.append((param, value))
@@ -106,23 +158,37 @@ def test_sigv2_header_and_presigned(expires: str, key: str, sig: str, header: st
 
 
 def _chunk_auth() -> AuthResult:
-    return AuthResult(anonymous=False, access_key=AK, region="us-east-1", amz_date="20130524T000000Z",
-                      scope="20130524/us-east-1/s3/aws4_request",
-                      signature="4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
-                      signing_key=derive_signing_key(SK, "20130524", "us-east-1"), content_sha256=STREAMING_PAYLOAD)
+    return AuthResult(
+        anonymous=False,
+        access_key=AK,
+        region="us-east-1",
+        amz_date="20130524T000000Z",
+        scope="20130524/us-east-1/s3/aws4_request",
+        signature="4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+        signing_key=derive_signing_key(SK, "20130524", "us-east-1"),
+        content_sha256=STREAMING_PAYLOAD,
+    )
 
 
 @FUZZ
-@given(data=st.binary(max_size=3000), pos=st.integers(min_value=0), junk=st.binary(max_size=64),
-       splits=st.lists(st.integers(min_value=1, max_value=700), max_size=8),
-       mode=st.sampled_from([STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER]),
-       declared=st.one_of(st.none(), st.integers(min_value=0, max_value=1 << 40)))
-def test_chunked_decoder_mutations(data: bytes, pos: int, junk: bytes, splits: list[int], mode: str,
-                                   declared: int | None) -> None:
+@given(
+    data=st.binary(max_size=3000),
+    pos=st.integers(min_value=0),
+    junk=st.binary(max_size=64),
+    splits=st.lists(st.integers(min_value=1, max_value=700), max_size=8),
+    mode=st.sampled_from([STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER]),
+    declared=st.one_of(st.none(), st.integers(min_value=0, max_value=1 << 40)),
+)
+def test_chunked_decoder_mutations(
+    data: bytes, pos: int, junk: bytes, splits: list[int], mode: str, declared: int | None
+) -> None:
     """A valid aws-chunked body with bytes spliced in at any place, fed in any split."""
     auth = _chunk_auth()
-    body = encode_signed(auth, data, 1024) if mode != STREAMING_UNSIGNED_PAYLOAD_TRAILER else (
-        b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n")
+    body = (
+        encode_signed(auth, data, 1024)
+        if mode != STREAMING_UNSIGNED_PAYLOAD_TRAILER
+        else (b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n")
+    )
     pos %= len(body) + 1
     body = body[:pos] + junk + body[pos:]
     use = auth if mode != STREAMING_UNSIGNED_PAYLOAD_TRAILER else AuthResult(anonymous=True, content_sha256=mode)
@@ -130,7 +196,7 @@ def test_chunked_decoder_mutations(data: bytes, pos: int, junk: bytes, splits: l
         dec = ChunkedDecoder(use, mode, ["x-amz-checksum-crc32"] if mode != STREAMING_PAYLOAD else [], declared)
         i = 0
         for n in splits + [len(body)]:
-            dec.feed(body[i:i + n])
+            dec.feed(body[i : i + n])
             i += n
         dec.finish()
     except AuthError:
@@ -138,8 +204,10 @@ def test_chunked_decoder_mutations(data: bytes, pos: int, junk: bytes, splits: l
 
 
 @FUZZ
-@given(header=st.one_of(tricky, st.builds(lambda a, b: f"bytes={a}-{b}", tricky, tricky)),
-       size=st.integers(min_value=0, max_value=1 << 50))
+@given(
+    header=st.one_of(tricky, st.builds(lambda a, b: f"bytes={a}-{b}", tricky, tricky)),
+    size=st.integers(min_value=0, max_value=1 << 50),
+)
 @example(header="bytes=0-" + "9" * 5000, size=10)
 @example(header="bytes=²-5", size=10)
 def test_range(header: str, size: int) -> None:
@@ -158,9 +226,16 @@ def test_conditional_headers(value: str, etag: str) -> None:
     C.parse_http_date(value)
     C.etag_matches(etag, value)
     for names in (("If-Match",), ("If-None-Match",), ("If-Modified-Since",), ("If-Unmodified-Since",)):
-        cond = C.Conditions(**{
-            {"If-Match": "if_match", "If-None-Match": "if_none_match", "If-Modified-Since": "if_modified_since",
-             "If-Unmodified-Since": "if_unmodified_since"}[names[0]]: value})
+        cond = C.Conditions(
+            **{
+                {
+                    "If-Match": "if_match",
+                    "If-None-Match": "if_none_match",
+                    "If-Modified-Since": "if_modified_since",
+                    "If-Unmodified-Since": "if_unmodified_since",
+                }[names[0]]: value
+            }
+        )
         try:
             C.check_read(cond, etag, 1_700_000_000.0)
         except CoreError:
@@ -174,15 +249,20 @@ def test_conditional_headers(value: str, etag: str) -> None:
 
 xml_tree = st.recursive(
     st.text(alphabet=string.ascii_letters + "<>&;/=\"' ", max_size=20),
-    lambda inner: st.builds(lambda tag, kids: f"<{tag}>{''.join(kids)}</{tag}>",
-                            st.sampled_from(["Delete", "Object", "Key", "Tagging", "TagSet", "Tag", "Part", "x:y"]),
-                            st.lists(inner, max_size=4)),
-    max_leaves=30)
+    lambda inner: st.builds(
+        lambda tag, kids: f"<{tag}>{''.join(kids)}</{tag}>",
+        st.sampled_from(["Delete", "Object", "Key", "Tagging", "TagSet", "Tag", "Part", "x:y"]),
+        st.lists(inner, max_size=4),
+    ),
+    max_leaves=30,
+)
 
 
 @FUZZ
-@given(doc=st.one_of(xml_tree, st.binary(max_size=300).map(lambda b: b.decode("latin-1"))),
-       prefix=st.sampled_from(["", '<?xml version="1.0"?>', "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>"]))
+@given(
+    doc=st.one_of(xml_tree, st.binary(max_size=300).map(lambda b: b.decode("latin-1"))),
+    prefix=st.sampled_from(["", '<?xml version="1.0"?>', "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>"]),
+)
 def test_xml_documents(doc: str, prefix: str) -> None:
     try:
         X.parse((prefix + doc).encode("utf-8", "surrogatepass"))
@@ -190,8 +270,7 @@ def test_xml_documents(doc: str, prefix: str) -> None:
         pass
 
 
-@settings(max_examples=max(10, EXAMPLES // 10), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(10, EXAMPLES // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=200), password=st.text(max_size=20))
 @example(data=b"\x00" * 41, password="x")
 def test_madmin_decryptor(data: bytes, password: str) -> None:
@@ -204,24 +283,53 @@ def test_madmin_decryptor(data: bytes, password: str) -> None:
 json_value = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), tricky),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(tricky, inner, max_size=4)),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @FUZZ
-@given(doc=st.one_of(
-    json_value,
-    st.fixed_dictionaries({"expiration": st.one_of(tricky, st.just("2030-01-01T00:00:00.000Z")),
-                           "conditions": st.lists(st.one_of(
-                               st.lists(json_value, max_size=4),
-                               st.dictionaries(tricky, json_value, max_size=2)), max_size=6)})),
-       raw=st.one_of(st.none(), st.binary(max_size=200)),
-       fields=st.dictionaries(st.sampled_from(["key", "bucket", "content-type", "x-amz-meta-a", "policy",
-                                               "x-amz-credential", "x-amz-date", "x-amz-signature",
-                                               "x-amz-algorithm", "awsaccesskeyid", "signature",
-                                               "success_action_status", "success_action_redirect", "tagging"]),
-                              st.lists(tricky, min_size=1, max_size=2), max_size=8))
-@example(doc={"expiration": "2030-01-01T00:00:00.000Z", "conditions": [["content-length-range", "9" * 5000, 1]]},
-         raw=None, fields={})
+@given(
+    doc=st.one_of(
+        json_value,
+        st.fixed_dictionaries(
+            {
+                "expiration": st.one_of(tricky, st.just("2030-01-01T00:00:00.000Z")),
+                "conditions": st.lists(
+                    st.one_of(st.lists(json_value, max_size=4), st.dictionaries(tricky, json_value, max_size=2)),
+                    max_size=6,
+                ),
+            }
+        ),
+    ),
+    raw=st.one_of(st.none(), st.binary(max_size=200)),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "key",
+                "bucket",
+                "content-type",
+                "x-amz-meta-a",
+                "policy",
+                "x-amz-credential",
+                "x-amz-date",
+                "x-amz-signature",
+                "x-amz-algorithm",
+                "awsaccesskeyid",
+                "signature",
+                "success_action_status",
+                "success_action_redirect",
+                "tagging",
+            ]
+        ),
+        st.lists(tricky, min_size=1, max_size=2),
+        max_size=8,
+    ),
+)
+@example(
+    doc={"expiration": "2030-01-01T00:00:00.000Z", "conditions": [["content-length-range", "9" * 5000, 1]]},
+    raw=None,
+    fields={},
+)
 def test_post_policy_forms(doc, raw: bytes | None, fields: dict[str, list[str]]) -> None:
     """The policy document (any JSON, or any bytes), its conditions against any form, and the
     form's signature fields: only AuthError."""
@@ -229,6 +337,7 @@ def test_post_policy_forms(doc, raw: bytes | None, fields: dict[str, list[str]])
     import json as _json
 
     from s3gw.auth import postpolicy as pp
+
     try:
         text = _json.dumps(doc)
     except (ValueError, TypeError):

@@ -31,8 +31,7 @@ async def open_store(pg, **kw) -> PostgresMeta:
 
 
 async def eventually(fn):
-    return await async_wait_until(fn, "the store to answer again", ignore=(MetaUnavailable,),
-                                  until=lambda _: True)
+    return await async_wait_until(fn, "the store to answer again", ignore=(MetaUnavailable,), until=lambda _: True)
 
 
 async def timed_unavailable(coro) -> float:
@@ -49,8 +48,12 @@ async def test_stopped_then_restarted(private_postgres) -> None:
         await s.create_bucket(BucketRecord("b", 1.0))
         await s.put_version(VersionRecord(bucket="b", key="before"))
         pg.stop("fast")
-        for call in (s.get_bucket("b"), s.put_version(VersionRecord(bucket="b", key="during")),
-                     s.list_objects("b", "", "", "", 10), s.ping()):
+        for call in (
+            s.get_bucket("b"),
+            s.put_version(VersionRecord(bucket="b", key="during")),
+            s.list_objects("b", "", "", "", 10),
+            s.ping(),
+        ):
             assert await timed_unavailable(call) < WITHIN
         pg.start()
         # the pool replaces its dead connections by itself: no reopen
@@ -68,8 +71,10 @@ async def test_hung_server_costs_at_most_the_timeout(private_postgres) -> None:
         await s.create_bucket(BucketRecord("b", 1.0))
         pg.freeze()
         try:
-            waits = await asyncio.gather(*(timed_unavailable(s.get_version("b", f"k{i}")) for i in range(5)),
-                                         timed_unavailable(s.put_version(VersionRecord(bucket="b", key="x"))))
+            waits = await asyncio.gather(
+                *(timed_unavailable(s.get_version("b", f"k{i}")) for i in range(5)),
+                timed_unavailable(s.put_version(VersionRecord(bucket="b", key="x"))),
+            )
             assert max(waits) < WITHIN, waits
             # and again, with connections stuck from the first round
             assert await timed_unavailable(s.get_bucket("b")) < WITHIN
@@ -100,8 +105,9 @@ async def test_acknowledged_writes_survive_a_crash(private_postgres) -> None:
 
         async def some_acked() -> bool:
             return len(acked) >= 20
+
         await async_wait_until(some_acked, "writes acknowledged before the crash")
-        pg.stop("immediate")          # like a crash: no checkpoint, WAL replay on start
+        pg.stop("immediate")  # like a crash: no checkpoint, WAL replay on start
         await asyncio.gather(*tasks)
         assert acked, "some writes must have been acknowledged before the crash"
         pg.start()
@@ -124,7 +130,7 @@ async def test_open_waits_for_the_server_then_gives_up(private_postgres) -> None
     t0 = time.monotonic()
     with pytest.raises(MetaUnavailable):
         await PostgresMeta(pg.dsn(), connect_timeout=0.5, startup_wait=1.0).open()
-    assert time.monotonic() - t0 < 1.0 + WITHIN          # startup_wait, not forever
+    assert time.monotonic() - t0 < 1.0 + WITHIN  # startup_wait, not forever
     # started while open() waits: it connects
     s = PostgresMeta(pg.dsn(), connect_timeout=0.5, startup_wait=20.0)
     opening = asyncio.create_task(s.open())

@@ -10,6 +10,8 @@ import asyncio
 
 import pytest
 
+from s3gw.common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
+from s3gw.meta import migrate
 from s3gw.meta.base import (
     BucketExists,
     BucketMissing,
@@ -21,8 +23,6 @@ from s3gw.meta.base import (
     common_prefix,
     successor,
 )
-from s3gw.common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
-from s3gw.meta import migrate
 from s3gw.meta.model import NULL_VERSION, BucketRecord, PartRecord, UploadRecord, VersionRecord
 from s3gw.meta.postgres import PostgresMeta
 from s3gw.meta.sqlite import SqliteMeta
@@ -139,13 +139,18 @@ async def test_versions_and_delete_markers(store: MetaStore) -> None:
         await put(store, "b", "k", v)
     latest = await store.get_version("b", "k")
     assert latest.version_id == "v3" and latest.is_latest
-    removed, marker = await store.delete_object("b", "k", None, VersionRecord(bucket="b", key="k", version_id="dm",
-                                                                               mtime=2.0, delete_marker=True))
+    removed, marker = await store.delete_object(
+        "b", "k", None, VersionRecord(bucket="b", key="k", version_id="dm", mtime=2.0, delete_marker=True)
+    )
     assert removed is None and marker.version_id == "dm"
     assert (await store.list_objects("b", "", "", "", 10)).entries == []
     page = await store.list_versions("b", "", "", "", "", 10)
     assert [(e.version_id, e.is_latest, e.delete_marker) for e in page.entries] == [
-        ("dm", True, True), ("v3", False, False), ("v2", False, False), ("v1", False, False)]
+        ("dm", True, True),
+        ("v3", False, False),
+        ("v2", False, False),
+        ("v1", False, False),
+    ]
     # paginate versions one at a time: no skips, no repeats
     seen, km, vm = [], "", ""
     while True:
@@ -200,7 +205,7 @@ async def test_migrations_apply_once_and_refuse_a_newer_schema(backend: Backend)
 async def test_without_auto_migrate_an_old_schema_is_refused(backend: Backend) -> None:
     with pytest.raises(SchemaTooOld):
         await backend.make(auto_migrate=False).open()
-    await backend.open()            # `s3gw meta migrate` does this
+    await backend.open()  # `s3gw meta migrate` does this
     s = await backend.open(auto_migrate=False)
     assert await s.schema_version() == migrate.latest_version()
 
@@ -225,7 +230,12 @@ async def test_bucket_updates(store: MetaStore) -> None:
     await store.update_bucket("b", versioning="Enabled", object_lock=True, config={"lock": {"mode": "GOVERNANCE"}})
     b = await store.get_bucket("b")
     assert (b.name, b.created, b.versioning, b.object_lock, b.config) == (
-        "b", 5.0, "Enabled", True, {"lock": {"mode": "GOVERNANCE"}})
+        "b",
+        5.0,
+        "Enabled",
+        True,
+        {"lock": {"mode": "GOVERNANCE"}},
+    )
     with pytest.raises(BucketMissing):
         await put(store, "nope", "k")
 
@@ -240,12 +250,21 @@ async def test_bucket_names_list_in_byte_order(store: MetaStore) -> None:
 
 async def test_record_fields_round_trip(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
-    info = ObjectInfo(content_type="text/plain", user_meta={"x-amz-meta-é": "ü"},
-                      checksum=Checksum("CRC32", "AAAAAA=="))
+    info = ObjectInfo(
+        content_type="text/plain", user_meta={"x-amz-meta-é": "ü"}, checksum=Checksum("CRC32", "AAAAAA==")
+    )
     rec = await put(store, "b", "dir/ключ", size=5, etag="e" * 32, info=info, inline=b"\x00\xffabc")
     got = await store.get_version("b", "dir/ключ")
     assert (got.key, got.version_id, got.size, got.etag, got.info, got.inline, got.layout, got.seq) == (
-        "dir/ключ", NULL_VERSION, 5, "e" * 32, info, b"\x00\xffabc", None, rec.seq)
+        "dir/ключ",
+        NULL_VERSION,
+        5,
+        "e" * 32,
+        info,
+        b"\x00\xffabc",
+        None,
+        rec.seq,
+    )
     assert got.mtime == 1.0 and got.is_latest and not got.delete_marker
     lay = single("d1", "n1", "n2", size=9)
     await put(store, "b", "big", size=9, layout=lay)
@@ -264,8 +283,9 @@ async def test_suspended_versioning_replaces_the_null_version(store: MetaStore) 
     page = await store.list_versions("b", "", "", "", "", 10)
     assert [(e.version_id, e.is_latest) for e in page.entries] == [(NULL_VERSION, True), ("v1", False)]
     assert [lay for _, lay in await store.take_gc(10)] == [shards("n1")]
-    removed, marker = await store.delete_object("b", "k", None, VersionRecord(bucket="b", key="k", version_id="m",
-                                                                               delete_marker=True))
+    removed, marker = await store.delete_object(
+        "b", "k", None, VersionRecord(bucket="b", key="k", version_id="m", delete_marker=True)
+    )
     assert removed.layout == single("n2") and marker.version_id == NULL_VERSION
     latest = await store.get_version("b", "k")
     assert latest.delete_marker and latest.version_id == NULL_VERSION
@@ -338,8 +358,9 @@ async def test_listing_skips_delete_markers_and_old_versions(store: MetaStore) -
         await put(store, "b", f"k{i}", "v1")
         await put(store, "b", f"k{i}", "v2")
     for i in range(0, 10, 2):
-        await store.delete_object("b", f"k{i}", None, VersionRecord(bucket="b", key=f"k{i}", version_id=f"dm{i}",
-                                                                     delete_marker=True))
+        await store.delete_object(
+            "b", f"k{i}", None, VersionRecord(bucket="b", key=f"k{i}", version_id=f"dm{i}", delete_marker=True)
+        )
     got, marker = [], ""
     while True:
         p = await store.list_objects("b", "", "", marker, 2)
@@ -356,17 +377,25 @@ async def test_the_listing_query_is_an_index_range_scan(store: MetaStore) -> Non
     for i in range(50):
         await put(store, "b", f"k{i:03d}")
     if isinstance(store, SqliteMeta):
-        q = ("EXPLAIN QUERY PLAN SELECT key FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0"
-             " AND key >= ? AND key < ? ORDER BY key LIMIT ?")
+        q = (
+            "EXPLAIN QUERY PLAN SELECT key FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0"
+            " AND key >= ? AND key < ? ORDER BY key LIMIT ?"
+        )
         rows = await store._run(lambda: store._conn().execute(q, ("b", b"k", b"l", 10)).fetchall())
         plan = " ".join(str(r[-1]) for r in rows)
         assert "versions_live" in plan and "TEMP B-TREE" not in plan, plan
     else:
+
         async def explain(c):
             await c.execute("SET enable_seqscan = off")  # small table: ask what the index path looks like
             return await c.fetch(
                 "EXPLAIN SELECT key FROM versions WHERE bucket = $1 AND is_latest = 1 AND delete_marker = 0"
-                " AND key >= $2 AND key < $3 ORDER BY key LIMIT $4", "b", b"k", b"l", 10)
+                " AND key >= $2 AND key < $3 ORDER BY key LIMIT $4",
+                "b",
+                b"k",
+                b"l",
+                10,
+            )
 
         plan = " ".join(r[0] for r in await store._read(explain))
         assert "versions_live" in plan and "Sort" not in plan, plan
@@ -383,22 +412,31 @@ async def test_multipart_state(store: MetaStore) -> None:
     assert (await store.get_upload("b", "k", "u1")).info == ObjectInfo(content_type="a/b")
     assert await store.get_upload("b", "other", "u1") is None
     for n in (3, 1, 2):
-        await store.put_part(PartRecord("u1", n, 10, f"e{n}", 1.0, shards(f"p{n}"),
-                                        ObjectInfo(checksum=Checksum("CRC32", str(n)))))
-    await store.put_part(PartRecord("u1", 2, 11, "e2b", 2.0, shards("p2b")))   # replaced: p2 to GC
+        await store.put_part(
+            PartRecord("u1", n, 10, f"e{n}", 1.0, shards(f"p{n}"), ObjectInfo(checksum=Checksum("CRC32", str(n))))
+        )
+    await store.put_part(PartRecord("u1", 2, 11, "e2b", 2.0, shards("p2b")))  # replaced: p2 to GC
     parts = await store.list_parts("u1")
-    assert [(p.part_number, p.etag, p.layout.data_id) for p in parts] == [(1, "e1", "p1"), (2, "e2b", "p2b"),
-                                                                        (3, "e3", "p3")]
+    assert [(p.part_number, p.etag, p.layout.data_id) for p in parts] == [
+        (1, "e1", "p1"),
+        (2, "e2b", "p2b"),
+        (3, "e3", "p3"),
+    ]
     assert parts[0].info == ObjectInfo(checksum=Checksum("CRC32", "1"))
     assert [p.part_number for p in await store.list_parts("u1", after=1, limit=1)] == [2]
     assert [lay for _, lay in await store.take_gc(10)] == [shards("p2")]
-    rec = VersionRecord(bucket="b", key="k", version_id="v", mtime=3.0, size=20,
-                        layout=ObjectLayout.multipart([Part(1, 10, "e1", shards("p1")),
-                                                       Part(2, 11, "e2b", shards("p2b"))]))
+    rec = VersionRecord(
+        bucket="b",
+        key="k",
+        version_id="v",
+        mtime=3.0,
+        size=20,
+        layout=ObjectLayout.multipart([Part(1, 10, "e1", shards("p1")), Part(2, 11, "e2b", shards("p2b"))]),
+    )
     out = await store.complete_upload("u1", rec, keep=[1, 2])
     assert out.is_latest and (await store.get_version("b", "k")).layout == rec.layout
     assert await store.get_upload("b", "k", "u1") is None and await store.list_parts("u1") == []
-    assert [lay for _, lay in await store.take_gc(10)][-1] == shards("p3")   # the part left out
+    assert [lay for _, lay in await store.take_gc(10)][-1] == shards("p3")  # the part left out
     with pytest.raises(UploadMissing):
         await store.complete_upload("u1", rec, keep=[1])
     with pytest.raises(UploadMissing):
@@ -418,8 +456,14 @@ async def test_multipart_state(store: MetaStore) -> None:
 
 async def test_list_uploads_pages(store: MetaStore) -> None:
     await store.create_bucket(BucketRecord("b", 1.0))
-    ups = [("a/1", "u1", 1.0), ("a/1", "u0", 2.0), ("a/2", "u2", 1.0), ("b", "u3", 1.0), ("b", "u4", 1.0),
-           ("c/x", "u5", 1.0)]
+    ups = [
+        ("a/1", "u1", 1.0),
+        ("a/1", "u0", 2.0),
+        ("a/2", "u2", 1.0),
+        ("b", "u3", 1.0),
+        ("b", "u4", 1.0),
+        ("c/x", "u5", 1.0),
+    ]
     for key, uid, t in ups:
         await store.create_upload(UploadRecord(uid, "b", key, t))
     expected = [("a/1", "u1"), ("a/1", "u0"), ("a/2", "u2"), ("b", "u3"), ("b", "u4"), ("c/x", "u5")]
@@ -451,7 +495,7 @@ async def test_gc_queue_defer_and_order(store: MetaStore) -> None:
 
 async def test_heal_queue_and_write_intents(store: MetaStore) -> None:
     await store.enqueue_heal("b", "k", "v1", "read missed shard 3")
-    await store.enqueue_heal("b", "k", "v1", "again")          # one row per version
+    await store.enqueue_heal("b", "k", "v1", "again")  # one row per version
     await store.enqueue_heal("b", "k2", "v1", "x")
     items = await store.take_heal(10)
     assert [(i.key, i.reason, i.attempts) for i in items] == [("k", "read missed shard 3", 0), ("k2", "x", 0)]
@@ -464,7 +508,7 @@ async def test_heal_queue_and_write_intents(store: MetaStore) -> None:
     assert (await store.maintenance_stats())["heal_queued"] == 0
 
     await store.begin_write("d1", ["n1", "n2"])
-    await store.begin_write("d1", ["n1", "n2"])                # idempotent
+    await store.begin_write("d1", ["n1", "n2"])  # idempotent
     await store.begin_write("d2", ["n3"])
     stale = await store.stale_writes(9e9, 10)
     assert [(w.data_id, w.placement) for w in stale] == [("d1", ["n1", "n2"]), ("d2", ["n3"])]
@@ -493,8 +537,9 @@ async def test_conditional_create_has_exactly_one_winner(backend: Backend) -> No
 
     async def attempt(store: MetaStore, round_: int, i: int) -> bool:
         try:
-            await store.put_version(VersionRecord(bucket="b", key="k", version_id=f"v{round_}-{i}", mtime=1.0),
-                                    if_none_match)
+            await store.put_version(
+                VersionRecord(bucket="b", key="k", version_id=f"v{round_}-{i}", mtime=1.0), if_none_match
+            )
             return True
         except Exists:
             return False
@@ -503,8 +548,9 @@ async def test_conditional_create_has_exactly_one_winner(backend: Backend) -> No
         # the key is absent, then (round 1, 2) hidden behind a delete marker: a create again
         results = await asyncio.gather(*(attempt(s, round_, i) for i, s in enumerate([a, b] * 8)))
         assert sum(results) == 1
-        await a.delete_object("b", "k", None, VersionRecord(bucket="b", key="k", version_id=f"dm{round_}",
-                                                            delete_marker=True))
+        await a.delete_object(
+            "b", "k", None, VersionRecord(bucket="b", key="k", version_id=f"dm{round_}", delete_marker=True)
+        )
 
 
 async def test_concurrent_writes_keep_exactly_one_latest(backend: Backend) -> None:
@@ -518,10 +564,11 @@ async def test_concurrent_writes_keep_exactly_one_latest(backend: Backend) -> No
 
     async def deleter(store: MetaStore, n: int) -> None:
         for i in range(6):
-            await store.delete_object("b", "k", None, VersionRecord(bucket="b", key="k", version_id=f"dm{n}-{i}",
-                                                                    delete_marker=True))
+            await store.delete_object(
+                "b", "k", None, VersionRecord(bucket="b", key="k", version_id=f"dm{n}-{i}", delete_marker=True)
+            )
             latest = await store.get_version("b", "k")
-            if latest is not None:   # remove whatever is latest now, by id (it may be gone already)
+            if latest is not None:  # remove whatever is latest now, by id (it may be gone already)
                 await store.delete_object("b", "k", latest.version_id, VersionRecord(bucket="b", key="k"))
 
     await asyncio.gather(writer(a, 0), writer(b, 1), deleter(a, 0), deleter(b, 1))
@@ -540,7 +587,7 @@ async def test_unversioned_overwrites_race_to_one_null_version(backend: Backend)
     assert [(e.version_id, e.is_latest) for e in page.entries] == [(NULL_VERSION, True)]
     winner = page.entries[0].layout.shards.data_id
     gc = [lay.data_id for _, lay in await a.take_gc(100)]
-    assert sorted(gc + [winner]) == sorted(f"d{i}" for i in range(12))   # every loser's shards to GC, once
+    assert sorted(gc + [winner]) == sorted(f"d{i}" for i in range(12))  # every loser's shards to GC, once
 
 
 async def test_two_completes_of_one_upload_have_one_winner(backend: Backend) -> None:
@@ -550,8 +597,9 @@ async def test_two_completes_of_one_upload_have_one_winner(backend: Backend) -> 
     await a.put_part(PartRecord("u", 1, 1, "e", 1.0, shards("p1")))
 
     async def complete(store: MetaStore, vid: str) -> str:
-        rec = VersionRecord(bucket="b", key="k", version_id=vid,
-                            layout=ObjectLayout.multipart([Part(1, 1, "e", shards("p1"))]))
+        rec = VersionRecord(
+            bucket="b", key="k", version_id=vid, layout=ObjectLayout.multipart([Part(1, 1, "e", shards("p1"))])
+        )
         try:
             await store.complete_upload("u", rec, [1])
             return "won"
@@ -590,7 +638,9 @@ async def test_delete_bucket_races_a_write(backend: Backend) -> None:
 # --------------------------------------------------------------------------- the listing walk against a model
 
 
-def model_list(keys: list[str], prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list[str], list[str], bool]:
+def model_list(
+    keys: list[str], prefix: str, delimiter: str, marker: str, max_keys: int
+) -> tuple[list[str], list[str], bool]:
     """ListObjects by brute force: keys after the marker, rolled up, first ``max_keys`` entries."""
     pb, db, mb = prefix.encode(), delimiter.encode(), marker.encode()
     out: list[tuple[str, str]] = []
@@ -637,14 +687,14 @@ async def test_listing_matches_a_brute_force_model(store: MetaStore) -> None:
 async def test_bucket_policies(backend: Backend) -> None:
     """One policy per bucket (0005_bucket_policies.sql), seen by every gateway, gone with its bucket."""
     store = await backend.open()
-    other = await backend.open()          # another gateway on the same database
+    other = await backend.open()  # another gateway on the same database
     assert await store.get_bucket_policy("b") is None
     with pytest.raises(BucketMissing):
         await store.put_bucket_policy("b", '{"Version":"2012-10-17"}')
     await store.create_bucket(BucketRecord("b", 1.0))
     await store.put_bucket_policy("b", '{"v":1}')
     assert await other.get_bucket_policy("b") == '{"v":1}'
-    await store.put_bucket_policy("b", '{"v":2}')          # replaced, not added
+    await store.put_bucket_policy("b", '{"v":2}')  # replaced, not added
     assert await other.get_bucket_policy("b") == '{"v":2}'
     assert await store.delete_bucket_policy("b") is True
     assert await store.delete_bucket_policy("b") is False

@@ -14,8 +14,20 @@ from s3gw.meta.sql import SqlMetaStore
 from s3gw.meta.sqlite import SqliteMeta, SqliteTx
 
 #: transactions written once in SqlMetaStore: a backend that defines one again has a second copy
-SHARED = ("get_version", "put_version", "delete_object", "update_info", "update_layout", "enqueue_gc",
-          "create_upload", "get_upload", "put_part", "list_parts", "abort_upload", "complete_upload")
+SHARED = (
+    "get_version",
+    "put_version",
+    "delete_object",
+    "update_info",
+    "update_layout",
+    "enqueue_gc",
+    "create_upload",
+    "get_upload",
+    "put_part",
+    "list_parts",
+    "abort_upload",
+    "complete_upload",
+)
 
 
 @pytest.mark.parametrize("backend", [SqliteMeta, PostgresMeta])

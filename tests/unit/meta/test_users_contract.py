@@ -7,7 +7,6 @@ import pytest
 
 from s3gw.meta.base import MetaStore
 from s3gw.meta.model import BucketRecord, UserRecord, VersionRecord
-
 from tests.unit.meta.test_store_contract import backend, put, store  # noqa: F401 (fixtures)
 
 
@@ -24,7 +23,7 @@ async def test_users(store: MetaStore) -> None:
     assert got.policies == ["readwrite", "writeonly"] and got.created == 1.0 and got.updated == 2.0
     await store.put_user(UserRecord("Bob", b"x", "k1", created=3.0, updated=3.0))
     await store.put_user(UserRecord("bob", b"y", "k1", created=3.0, updated=3.0))
-    assert [u.access_key for u in await store.list_users()] == ["Bob", "alice", "bob"]   # byte order
+    assert [u.access_key for u in await store.list_users()] == ["Bob", "alice", "bob"]  # byte order
     assert await store.update_user("alice", status="enabled", policies=[], updated=4.0) is True
     got = await store.get_user("alice")
     assert got.status == "enabled" and got.policies == [] and got.updated == 4.0
@@ -71,50 +70,63 @@ async def test_credentials_of_a_user(store: MetaStore) -> None:
     """Service accounts and temporary credentials share the users' table (one access-key
     namespace), hang under a user, and go with it."""
     from s3gw.meta.base import UserMissing
+
     await store.put_user(UserRecord("alice", b"s", "k1", created=1.0, updated=1.0))
-    sa = UserRecord("SVC1", b"x", "k1", "enabled", [], 2.0, 2.0, kind="svcacct", parent="alice",
-                    info={"name": "ci", "policy": '{"Statement":[]}'})
+    sa = UserRecord(
+        "SVC1",
+        b"x",
+        "k1",
+        "enabled",
+        [],
+        2.0,
+        2.0,
+        kind="svcacct",
+        parent="alice",
+        info={"name": "ci", "policy": '{"Statement":[]}'},
+    )
     assert await store.add_credential(sa) is True
-    assert await store.add_credential(sa) is False                       # the key is taken
+    assert await store.add_credential(sa) is False  # the key is taken
     taken = UserRecord("alice", b"x", "k1", kind="svcacct", parent="alice")
-    assert await store.add_credential(taken) is False                    # users' keys too
+    assert await store.add_credential(taken) is False  # users' keys too
     with pytest.raises(UserMissing):
         await store.add_credential(UserRecord("SVC2", b"x", "k1", kind="svcacct", parent="nobody"))
-    with pytest.raises(UserMissing):                                     # a credential is nobody's parent
+    with pytest.raises(UserMissing):  # a credential is nobody's parent
         await store.add_credential(UserRecord("SVC3", b"x", "k1", kind="svcacct", parent="SVC1"))
     # root's service accounts: root is the configuration's, not a stored user
-    assert await store.add_credential(UserRecord("SVCR", b"x", "k1", kind="svcacct", parent="root"),
-                                      stored_parent=False)
+    assert await store.add_credential(
+        UserRecord("SVCR", b"x", "k1", kind="svcacct", parent="root"), stored_parent=False
+    )
     sts = UserRecord("STS1", b"y", "k1", kind="sts", parent="alice", expires=100.0, info={"token": "ab"})
     assert await store.add_credential(sts)
     assert await store.add_credential(UserRecord("STS2", b"y", "k1", kind="sts", parent="alice", expires=300.0))
     assert await store.get_user("SVC1") == sa
-    assert [u.access_key for u in await store.list_users()] == ["alice"]          # users only
+    assert [u.access_key for u in await store.list_users()] == ["alice"]  # users only
     assert [u.access_key for u in await store.list_users("svcacct")] == ["SVC1", "SVCR"]
     assert [u.access_key for u in await store.list_credentials("alice", "svcacct")] == ["SVC1"]
     assert [u.access_key for u in await store.list_credentials("alice", "sts")] == ["STS1", "STS2"]
     assert await store.update_user("SVC1", status="disabled", expires=50.0, info={"name": "x"}, updated=3.0)
     got = await store.get_user("SVC1")
     assert got.status == "disabled" and got.expires == 50.0 and got.info == {"name": "x"} and got.kind == "svcacct"
-    assert await store.purge_expired("sts", 200.0) == 1                 # STS1 only: svcaccts stay
+    assert await store.purge_expired("sts", 200.0) == 1  # STS1 only: svcaccts stay
     assert [u.access_key for u in await store.list_credentials("alice", "sts")] == ["STS2"]
     assert await store.get_user("SVC1") is not None
-    assert await store.delete_user("alice") is True                      # and everything it owned
+    assert await store.delete_user("alice") is True  # and everything it owned
     assert await store.get_user("SVC1") is None and await store.get_user("STS2") is None
     assert await store.get_user("SVCR") is not None
 
 
 async def test_groups(store: MetaStore) -> None:
     from s3gw.meta.base import GroupMissing, GroupNotEmpty, UserMissing
+
     for name in ("alice", "bob"):
         await store.put_user(UserRecord(name, b"s", "k1", created=1.0, updated=1.0))
     await store.add_credential(UserRecord("SVC1", b"x", "k1", kind="svcacct", parent="alice"))
     assert await store.get_group("devs") is None
     with pytest.raises(UserMissing):
         await store.add_members("devs", ["alice", "carol"], 1.0)
-    assert await store.get_group("devs") is None                         # nothing of a refused change
+    assert await store.get_group("devs") is None  # nothing of a refused change
     with pytest.raises(UserMissing):
-        await store.add_members("devs", ["SVC1"], 1.0)                   # only users are members
+        await store.add_members("devs", ["SVC1"], 1.0)  # only users are members
     await store.add_members("devs", ["bob", "alice", "bob"], 1.0)
     g = await store.get_group("devs")
     assert (g.name, g.status, g.policies, g.members, g.created) == ("devs", "enabled", [], ["alice", "bob"], 1.0)
@@ -131,7 +143,7 @@ async def test_groups(store: MetaStore) -> None:
         await store.remove_members("nope", ["bob"], 4.0)
     await store.remove_members("devs", ["bob"], 4.0)
     assert (await store.get_group("devs")).members == ["alice"]
-    await store.delete_user("alice")                                     # leaves every group
+    await store.delete_user("alice")  # leaves every group
     assert (await store.get_group("devs")).members == [] and await store.groups_of("alice") == []
     await store.remove_members("devs", [], 5.0)
     assert await store.get_group("devs") is None and await store.list_groups() == ["ops"]
@@ -139,8 +151,9 @@ async def test_groups(store: MetaStore) -> None:
 
 async def test_runtime_config(store: MetaStore) -> None:
     assert await store.get_config() == {}
-    rid = await store.set_config({("api", "requests_max"): "100", ("heal", "interval"): "2s"}, "api requests_max=100",
-                                 1.0)
+    rid = await store.set_config(
+        {("api", "requests_max"): "100", ("heal", "interval"): "2s"}, "api requests_max=100", 1.0
+    )
     assert rid and await store.get_config() == {("api", "requests_max"): "100", ("heal", "interval"): "2s"}
     assert await store.set_config({("api", "requests_max"): "200", ("heal", "interval"): None}, None, 2.0) == ""
     assert await store.get_config() == {("api", "requests_max"): "200"}
@@ -157,15 +170,21 @@ async def _truth(store: MetaStore, bucket: str) -> dict[str, int]:
     """Usage counted from the versions themselves (what the counters must always equal)."""
     page = await store.list_versions(bucket, "", "", "", "", 100000)
     latest = [v for v in page.entries if v.is_latest and not v.delete_marker]
-    return {"objects": len(latest), "bytes": sum(v.size for v in latest), "versions": len(page.entries),
-            "delete_markers": sum(1 for v in page.entries if v.delete_marker)}
+    return {
+        "objects": len(latest),
+        "bytes": sum(v.size for v in latest),
+        "versions": len(page.entries),
+        "delete_markers": sum(1 for v in page.entries if v.delete_marker),
+    }
 
 
 async def test_usage_counters_follow_every_write(store: MetaStore) -> None:
     """Random puts, overwrites, delete markers and version deletes under every versioning
     state: the counters (with and without folding) equal a count of the versions."""
     import random
+
     from s3gw.meta.model import NULL_VERSION
+
     rnd = random.Random(7)
     await store.create_bucket(BucketRecord("u", 1.0))
     n = 0
@@ -190,7 +209,7 @@ async def test_usage_counters_follow_every_write(store: MetaStore) -> None:
         if step % 25 == 0:
             assert (await store.usage())["u"] == await _truth(store, "u"), step
     assert (await store.usage())["u"] == await _truth(store, "u")
-    assert 0 < await store.fold_usage(limit=5) <= 5          # in slices too
+    assert 0 < await store.fold_usage(limit=5) <= 5  # in slices too
     await store.fold_usage()
     assert await store.fold_usage() == 0
     assert (await store.usage())["u"] == await _truth(store, "u")
@@ -200,4 +219,3 @@ async def test_usage_counters_follow_every_write(store: MetaStore) -> None:
     await store.delete_bucket("u")
     await store.create_bucket(BucketRecord("u", 3.0))
     assert (await store.usage())["u"] == {"objects": 0, "bytes": 0, "versions": 0, "delete_markers": 0}
-

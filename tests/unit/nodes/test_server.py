@@ -29,8 +29,7 @@ async def node(tmp_path):
     await runner.cleanup()
 
 
-async def call(node, method: str, path: str, data: bytes | None = None, header: str | None = None
-               ) -> tuple[int, dict]:
+async def call(node, method: str, path: str, data: bytes | None = None, header: str | None = None) -> tuple[int, dict]:
     session, url, _ = node
     if header is None:
         header, _ = sign_request(SECRET, method, path, body=BODY_MACS[0] if method == "PUT" else "none")
@@ -49,9 +48,11 @@ def upload_body(sig: str, blocks: list[bytes], algo: str = BODY_MACS[0]) -> byte
 @pytest.mark.parametrize("value", ["²", "١٢", "9" * 5000, "abc", "-1"])
 async def test_hostile_query_numbers(node, value: str) -> None:
     v = quote(value)
-    for method, path in (("PUT", f"/v1/drives/d1/shards/x.0?block_size={v}"),
-                         ("GET", f"/v1/drives/d1/shards/x.0?first={v}&count=1"),
-                         ("GET", f"/v1/drives/d1/shards/x.0?first=0&count={v}")):
+    for method, path in (
+        ("PUT", f"/v1/drives/d1/shards/x.0?block_size={v}"),
+        ("GET", f"/v1/drives/d1/shards/x.0?first={v}&count=1"),
+        ("GET", f"/v1/drives/d1/shards/x.0?first=0&count={v}"),
+    ):
         status, body = await call(node, method, path)
         assert (status, body.get("code")) == (400, "BadRequest"), (method, path[:80], status, body)
 
@@ -68,7 +69,7 @@ async def test_a_replayed_request_is_refused(node) -> None:
     path = "/v1/drives/d1/shards/gone.0"
     header, sig = sign_request(SECRET, "DELETE", path)
     assert await call(node, "DELETE", path, header=header) == (200, {"deleted": False})
-    status, doc = await call(node, "DELETE", path, header=header)          # the same request, captured and sent again
+    status, doc = await call(node, "DELETE", path, header=header)  # the same request, captured and sent again
     assert (status, doc["code"]) == (403, "Forbidden") and "replayed" in doc["message"]
     # a fresh signature of the same request is fine
     assert (await call(node, "DELETE", path))[0] == 200

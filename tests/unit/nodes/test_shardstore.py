@@ -55,15 +55,36 @@ def test_doctests() -> None:
 
 # -- names -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", [NAME, "a", "A-b_c.9", "x" * 200])
 def test_valid_names(name: str) -> None:
     assert validate_name(name) == name
 
 
-@pytest.mark.parametrize("name", [
-    "", ".", "..", "../x", "a/b", "/etc/passwd", "a\\b", "a\x00b", ".hidden", "a..b",
-    "x" * 201, "a\n", "\na", "a b", "é", "-x", None, 5, b"abc",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "/etc/passwd",
+        "a\\b",
+        "a\x00b",
+        ".hidden",
+        "a..b",
+        "x" * 201,
+        "a\n",
+        "\na",
+        "a b",
+        "é",
+        "-x",
+        None,
+        5,
+        b"abc",
+    ],
+)
 def test_invalid_names(name, store: ShardStore) -> None:
     with pytest.raises(InvalidShardName):
         validate_name(name)
@@ -84,6 +105,7 @@ def test_paths_stay_inside_the_drive(store: ShardStore) -> None:
 
 
 # -- round trips ---------------------------------------------------------------
+
 
 def test_write_read_stat(store: ShardStore) -> None:
     data = blocks_of(5, last=37)
@@ -126,8 +148,7 @@ def test_default_hash_is_blake3_when_available() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.binary(min_size=1, max_size=64), max_size=12), st.integers(0, 14),
-       st.integers(0, 14))
+@given(st.lists(st.binary(min_size=1, max_size=64), max_size=12), st.integers(0, 14), st.integers(0, 14))
 def test_round_trip_property(tmp_path_factory, blocks, first, count) -> None:
     store = ShardStore(str(tmp_path_factory.mktemp("d")), create=True, fsync=False)
     blocks = [b.ljust(64, b"\0") for b in blocks[:-1]] + blocks[-1:]
@@ -145,7 +166,7 @@ def test_block_too_large(store: ShardStore) -> None:
 
 def test_torn_frame_not_committed(store: ShardStore) -> None:
     w = store.create(NAME, 10)
-    w.write(b"x" * 20)           # 32-byte hash not even complete
+    w.write(b"x" * 20)  # 32-byte hash not even complete
     with pytest.raises(ValueError):
         w.commit()
     assert os.listdir(store.tmp_dir) == []
@@ -155,7 +176,7 @@ def test_torn_frame_not_committed(store: ShardStore) -> None:
 
 def test_writev_of_many_buffers(store: ShardStore) -> None:
     fn = bitrot.algorithm(bitrot.DEFAULT_ALGO).fn
-    blocks = blocks_of(1500, size=8)   # 3000 buffers > IOV_MAX
+    blocks = blocks_of(1500, size=8)  # 3000 buffers > IOV_MAX
     w = store.create(NAME, 8)
     w.write([x for b in blocks for x in (fn(b), memoryview(b))])
     w.commit()
@@ -170,6 +191,7 @@ def test_overwrite_replaces(store: ShardStore) -> None:
 
 # -- bitrot ------------------------------------------------------------------
 
+
 def flip(path: str, offset: int) -> None:
     with open(path, "r+b") as f:
         f.seek(offset)
@@ -182,8 +204,8 @@ def test_bitrot_in_one_block(store: ShardStore) -> None:
     store.write_shard(NAME, blocks_of(4), block_size=100)
     st_ = store.stat(NAME)
     hl = 32
-    flip(store.path(NAME), frame_offset(2, 100, hl) + hl + 50)     # data of block 2
-    flip(store.path(NAME), frame_offset(0, 100, hl) + 3)           # hash of block 0
+    flip(store.path(NAME), frame_offset(2, 100, hl) + hl + 50)  # data of block 2
+    flip(store.path(NAME), frame_offset(0, 100, hl) + 3)  # hash of block 0
     got = store.read_blocks(NAME, 0, 4)
     assert got[0] is None and got[2] is None
     assert bytes(got[1]) == blocks_of(4)[1] and bytes(got[3]) == blocks_of(4)[3]
@@ -251,6 +273,7 @@ def test_geometry_examples() -> None:
 
 # -- temp files, listing, deletion ---------------------------------------------
 
+
 def test_temp_files_never_look_committed(store: ShardStore) -> None:
     w = store.create(NAME, 100)
     w.append_block(b"x" * 100)
@@ -307,6 +330,7 @@ def test_cleanup_tmp(store: ShardStore) -> None:
 
 
 # -- capacity, full disk, drive identity, health -------------------------------
+
 
 def test_capacity(store: ShardStore) -> None:
     cap = store.capacity()

@@ -11,7 +11,11 @@ from .helpers import BLOCK, ProxyDrive, local_drives
 
 @pytest.fixture
 async def storage(tmp_path):
-    st = Storage([ProxyDrive(d) for d in local_drives(tmp_path)], block_size=BLOCK,
-                 write_batch_bytes=2 * BLOCK, read_batch_bytes=2 * BLOCK)
+    st = Storage(
+        [ProxyDrive(d) for d in local_drives(tmp_path)],
+        block_size=BLOCK,
+        write_batch_bytes=2 * BLOCK,
+        read_batch_bytes=2 * BLOCK,
+    )
     yield st
     await st.close()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Sequence
 
 from nodes.errors import DriveError
 from nodes.shardstore import ShardStore
 from s3gw.storage import Drive, LocalDrive
 
-BLOCK = 64 << 10   # small stripes: multi-stripe objects stay small
+BLOCK = 64 << 10  # small stripes: multi-stripe objects stay small
 
 
 class ProxyDrive(Drive):
@@ -23,13 +23,11 @@ class ProxyDrive(Drive):
         self.reads: list[tuple[str, int, int]] = []
 
     async def write_shard(self, name, frames, *, block_size, hash_algo):
-        return await self.inner.write_shard(name, frames, block_size=block_size,
-                                            hash_algo=hash_algo)
+        return await self.inner.write_shard(name, frames, block_size=block_size, hash_algo=hash_algo)
 
     async def read_blocks(self, name, first, count, *, block_size=None, hash_algo=None):
         self.reads.append((name, first, count))
-        return await self.inner.read_blocks(name, first, count, block_size=block_size,
-                                            hash_algo=hash_algo)
+        return await self.inner.read_blocks(name, first, count, block_size=block_size, hash_algo=hash_algo)
 
     async def stat_shard(self, name):
         return await self.inner.stat_shard(name)
@@ -81,20 +79,21 @@ class FailingDrive(ProxyDrive):
             if self.fail_writes and seen >= self.after:
                 raise self.exc
 
-        return await self.inner.write_shard(name, gated(), block_size=block_size,
-                                            hash_algo=hash_algo)
+        return await self.inner.write_shard(name, gated(), block_size=block_size, hash_algo=hash_algo)
 
     async def read_blocks(self, name, first, count, *, block_size=None, hash_algo=None):
         if self.read_delay:
             await asyncio.sleep(self.read_delay)
-        return await super().read_blocks(name, first, count, block_size=block_size,
-                                         hash_algo=hash_algo)
+        return await super().read_blocks(name, first, count, block_size=block_size, hash_algo=hash_algo)
 
 
 def local_drives(root, n: int = 9, fsync: bool = False) -> list[LocalDrive]:
-    return [LocalDrive(ShardStore(os.path.join(root, f"drive{i}"), drive_id=f"drive{i}",
-                                  create=True, fsync=fsync), f"drive{i}")
-            for i in range(1, n + 1)]
+    return [
+        LocalDrive(
+            ShardStore(os.path.join(root, f"drive{i}"), drive_id=f"drive{i}", create=True, fsync=fsync), f"drive{i}"
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 def shard_files(root) -> list[str]:
@@ -104,4 +103,3 @@ def shard_files(root) -> list[str]:
         if os.sep + "shards" in dirpath or dirpath.endswith(os.sep + "tmp"):
             out += [os.path.join(dirpath, f) for f in files]
     return out
-

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import s3gw.storage.erasure as erasure
 from s3gw.storage.erasure import (
     PyECLibCodec,
     StripeCodec,
@@ -97,7 +96,7 @@ def test_fragment_size_matches_encoder(length) -> None:
 def test_decode_paths_agree(rs, length) -> None:
     data = os.urandom(length)
     frags = dict(enumerate(rs.encode(data)))
-    assert rs.decode(frags, length) == data                                # fast path
+    assert rs.decode(frags, length) == data  # fast path
     assert rs.decode({i: frags[i] for i in (3, 4, 5, 6, 7, 8)}, length) == data  # parity
     assert rs.decode({i: frags[i] for i in (0, 2, 4, 6, 7, 8)}, length) == data
     assert all(rs.check_fragment(i, f, length) for i, f in frags.items())
@@ -107,8 +106,8 @@ def test_decode_paths_agree(rs, length) -> None:
 
 def test_check_fragment_rejects_swaps(rs) -> None:
     frags = rs.encode(b"x" * 1000)
-    assert not rs.check_fragment(1, frags[0], 1000)       # wrong index
-    assert not rs.check_fragment(0, frags[0], 999)        # wrong stripe length
+    assert not rs.check_fragment(1, frags[0], 1000)  # wrong index
+    assert not rs.check_fragment(0, frags[0], 999)  # wrong stripe length
     assert not rs.check_fragment(0, frags[0][:-1], 1000)  # truncated
     assert not rs.check_fragment(0, b"\0" * len(frags[0]), 1000)
 

@@ -22,7 +22,7 @@ def test_stable_and_distinct() -> None:
     for oid in IDS[:100]:
         p = placement(oid, ds, 9)
         assert len(p) == 9 and len(set(p)) == 9
-        assert p == placement(oid, list(reversed(ds)), 9)   # input order does not matter
+        assert p == placement(oid, list(reversed(ds)), 9)  # input order does not matter
         assert p == placement(oid, [(d.id, d.node_id) for d in ds], 9)
 
 
@@ -32,7 +32,7 @@ def test_spreads_load() -> None:
     expected = len(IDS) * 9 / 12
     assert all(abs(c - expected) < 0.15 * expected for c in load.values())
     first = Counter(placement(oid, ds, 9)[0] for oid in IDS)
-    assert len(first) == 12   # shard 0 lands everywhere
+    assert len(first) == 12  # shard 0 lands everywhere
 
 
 def test_too_few_drives() -> None:
@@ -41,14 +41,14 @@ def test_too_few_drives() -> None:
 
 
 def test_distinct_nodes_when_enough() -> None:
-    ds = drives(18, nodes=9)   # 2 drives on each of 9 nodes
+    ds = drives(18, nodes=9)  # 2 drives on each of 9 nodes
     node = {d.id: d.node_id for d in ds}
     for oid in IDS[:200]:
         assert len({node[d] for d in placement(oid, ds, 9)}) == 9
 
 
 def test_even_spread_when_few_nodes() -> None:
-    ds = drives(12, nodes=4)   # 3 drives on each of 4 nodes
+    ds = drives(12, nodes=4)  # 3 drives on each of 4 nodes
     node = {d.id: d.node_id for d in ds}
     for oid in IDS[:200]:
         per = Counter(node[d] for d in placement(oid, ds, 9))

@@ -4,7 +4,6 @@ corrupted uploads), and heal onto a replacement drive."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import ssl
 
@@ -17,15 +16,14 @@ from nodes.protocol import BodyMac, end_record
 from nodes.server import NodeServer
 from s3gw.storage import Storage
 from s3gw.storage.remote import NodeClient, NodeRefused, NodeUnreachable, RemoteDrive
+from tests.waiting import async_wait_until
 
 from .helpers import BLOCK, local_drives
-from tests.waiting import async_wait_until
 
 SECRET = b"unit-test-cluster-secret"
 
 
-async def start_node(tmp_path, secret: bytes = SECRET, node_id: str = "n1", tls: ssl.SSLContext | None = None,
-                     **kw):
+async def start_node(tmp_path, secret: bytes = SECRET, node_id: str = "n1", tls: ssl.SSLContext | None = None, **kw):
     server = NodeServer.from_dirs(node_id, [str(tmp_path / node_id)], secret, fsync=False, **kw)
     runner = web.AppRunner(server.app())
     await runner.setup()
@@ -88,24 +86,26 @@ async def test_truncated_or_corrupt_upload_commits_nothing(node) -> None:
 
     def sealed(frames: bytes, count: int | None = None, mac_of: bytes | None = None):
         """An upload body: the frames, then an end record (a MAC over ``mac_of``, by default the frames)."""
+
         async def body(sig: str, algo: str):
             m = BodyMac(SECRET, sig, algo)
             m.update(frames if mac_of is None else mac_of)
             n = len(frames) if count is None else count
             yield frames + end_record(n, m.digest(n))
+
         return body
 
     async def unsealed(sig: str, algo: str):
         yield good
 
-    with pytest.raises(Exception):                # no end record: a dropped upload
+    with pytest.raises(Exception):  # no end record: a dropped upload
         await client.request("PUT", path, q, upload=unsealed)
-    with pytest.raises(Exception):                # end record with the wrong length
+    with pytest.raises(Exception):  # end record with the wrong length
         await client.request("PUT", path, q, upload=sealed(good, count=5))
-    bad = fn(b"y" * 16) + b"x" * 16               # hash mismatch: corrupted in transit
+    bad = fn(b"y" * 16) + b"x" * 16  # hash mismatch: corrupted in transit
     with pytest.raises(ChecksumMismatch):
         await client.request("PUT", path, q, upload=sealed(bad))
-    forged = fn(b"z" * 16) + b"z" * 16            # hashes fixed up, body MAC not: altered in transit
+    forged = fn(b"z" * 16) + b"z" * 16  # hashes fixed up, body MAC not: altered in transit
     with pytest.raises(NodeRefused):
         await client.request("PUT", path, q, upload=sealed(forged, mac_of=good))
     assert list(server.drives["d1"].list_shards()) == []
@@ -124,8 +124,10 @@ async def test_aborted_stream_leaves_nothing(node) -> None:
 
     with pytest.raises(Exception):
         await d.write_shard("ab.1", failing(), block_size=100, hash_algo="sha256")
+
     async def tmp_empty() -> bool:  # the node notices the dropped upload on its own time
         return not os.listdir(server.drives["d1"].tmp_dir)
+
     await async_wait_until(tmp_empty, "the node to drop the aborted upload's temporary file")
     assert list(server.drives["d1"].list_shards()) == []
     assert os.listdir(server.drives["d1"].tmp_dir) == []
@@ -190,7 +192,7 @@ async def test_cluster_storage_over_nine_nodes(tmp_path) -> None:
         assert not st.write_quorum_possible() and st.read_quorum_possible()
         down = {f"n{i}/d1" for i in range(3)}
         p = st.new_placement("d1")
-        assert set(p[6:]) == down and not set(p[:6]) & down   # online drives first
+        assert set(p[6:]) == down and not set(p[:6]) & down  # online drives first
     finally:
         await st.close()
         for runner, _, _ in nodes[3:]:
@@ -222,7 +224,7 @@ async def test_heal_onto_a_replacement_drive(tmp_path) -> None:
 
 async def test_tls_between_gateway_and_nodes(tmp_path) -> None:
     """https:// node URLs, verified against the CA given to the gateway (``--node-ca-file``)."""
-    import trustme   # a test extra (pyproject.toml): missing is a failure, not a skip
+    import trustme  # a test extra (pyproject.toml): missing is a failure, not a skip
 
     ca = trustme.CA()
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -232,8 +234,9 @@ async def test_tls_between_gateway_and_nodes(tmp_path) -> None:
     runner, url, server = await start_node(tmp_path, tls=tls)
     try:
         assert url.startswith("https://")
-        st = Storage.cluster_form([url], SECRET, ca_file=str(ca_file), data_shards=1, parity_shards=0,
-                                  block_size=BLOCK, probe_interval=3600)
+        st = Storage.cluster_form(
+            [url], SECRET, ca_file=str(ca_file), data_shards=1, parity_shards=0, block_size=BLOCK, probe_interval=3600
+        )
         try:
             await st.start()
             assert st.cluster.nodes[0].online, st.cluster.info()

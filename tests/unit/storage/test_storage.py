@@ -29,12 +29,11 @@ from .helpers import BLOCK, FailingDrive, ProxyDrive, local_drives, shard_files
 MiB = 1 << 20
 
 
-async def put(storage: Storage, data: bytes, data_id: str | None = None,
-              piece: int = 50_000) -> ShardSet:
+async def put(storage: Storage, data: bytes, data_id: str | None = None, piece: int = 50_000) -> ShardSet:
     data_id = data_id or os.urandom(16).hex()
     w = await storage.open_writer(data_id, storage.new_placement(data_id))
     for i in range(0, len(data), piece):
-        await w.write(data[i:i + piece])
+        await w.write(data[i : i + piece])
     return await w.commit()
 
 
@@ -66,6 +65,7 @@ def corrupt(storage: Storage, layout: ShardSet, i: int, stripe: int, rng: random
 
 # -- round trips ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("size", [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 17])
 async def test_round_trip_sizes(storage: Storage, size: int) -> None:
     data = os.urandom(size)
@@ -93,13 +93,11 @@ def test_random_ranges_of_a_large_object(tmp_path) -> None:
     loop = asyncio.new_event_loop()
     storage, layout = loop.run_until_complete(setup())
 
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.integers(0, len(data)), st.data())
     def check(offset, d):
         length = d.draw(st.integers(0, len(data) - offset))
-        assert loop.run_until_complete(get(storage, layout, offset, length)) == \
-            data[offset:offset + length]
+        assert loop.run_until_complete(get(storage, layout, offset, length)) == data[offset : offset + length]
 
     try:
         check()
@@ -113,8 +111,11 @@ async def test_write_piece_sizes_do_not_matter(storage: Storage) -> None:
     data = os.urandom(3 * BLOCK + 5)
     for piece in (1, 7, 4096, BLOCK, 2 * BLOCK, 10 * BLOCK):
         w = await storage.open_writer(f"p{piece}", storage.new_placement(f"p{piece}"))
-        chunks = [data[i:i + piece] for i in range(0, len(data), piece)] if piece > 1000 else \
-            [data[:10], data[10:11], data[11:5000], data[5000:]]
+        chunks = (
+            [data[i : i + piece] for i in range(0, len(data), piece)]
+            if piece > 1000
+            else [data[:10], data[10:11], data[11:5000], data[5000:]]
+        )
         for c in chunks:
             await w.write(bytearray(c))
         await w.write(b"")
@@ -124,8 +125,21 @@ async def test_write_piece_sizes_do_not_matter(storage: Storage) -> None:
 
 async def test_layout_shape(storage: Storage) -> None:
     layout = await put(storage, os.urandom(BLOCK + 1), data_id="abc123")
-    assert set(layout.to_json()) == {"v", "data_id", "size", "k", "m", "ec", "block_size", "frag_size",
-                           "last_frag_size", "stripes", "hash", "placement", "missing"}
+    assert set(layout.to_json()) == {
+        "v",
+        "data_id",
+        "size",
+        "k",
+        "m",
+        "ec",
+        "block_size",
+        "frag_size",
+        "last_frag_size",
+        "stripes",
+        "hash",
+        "placement",
+        "missing",
+    }
     assert layout.data_id == "abc123" and (layout.k, layout.m) == (6, 3)
     assert list(layout.placement) == storage.new_placement("abc123")
     assert layout.hash in ("blake3", "sha256")
@@ -159,6 +173,7 @@ async def test_read_range_validated(storage: Storage) -> None:
 
 # -- reads touch only what they need --------------------------------------------
 
+
 async def test_healthy_read_uses_data_shards_only(storage: Storage) -> None:
     data = os.urandom(7 * BLOCK)
     layout = await put(storage, data)
@@ -174,13 +189,14 @@ async def test_range_read_reads_only_covering_stripes(storage: Storage) -> None:
     layout = await put(storage, data)
     for d in storage.drives:
         d.reads.clear()
-    off, n = 4 * BLOCK + 100, BLOCK       # stripes 4 and 5
-    assert await get(storage, layout, off, n) == data[off:off + n]
+    off, n = 4 * BLOCK + 100, BLOCK  # stripes 4 and 5
+    assert await get(storage, layout, off, n) == data[off : off + n]
     blocks = {(first, count) for d in storage.drives for _, first, count in d.reads}
     assert blocks == {(4, 2)}
 
 
 # -- bitrot and lost shards --------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(4))
 async def test_up_to_m_bad_shards_still_exact(storage: Storage, seed: int) -> None:
@@ -226,10 +242,10 @@ async def test_four_bad_shards_is_read_quorum_error(storage: Storage) -> None:
     with pytest.raises(InsufficientReadQuorum):
         async for chunk in storage.read(layout, 0, len(data)):
             got += chunk
-    assert data.startswith(got) and len(got) <= 2 * BLOCK   # never wrong bytes
+    assert data.startswith(got) and len(got) <= 2 * BLOCK  # never wrong bytes
     # stripes 0, 1 and 3 are still readable
-    assert await get(storage, layout, 0, 2 * BLOCK) == data[:2 * BLOCK]
-    assert await get(storage, layout, 3 * BLOCK, BLOCK) == data[3 * BLOCK:]
+    assert await get(storage, layout, 0, 2 * BLOCK) == data[: 2 * BLOCK]
+    assert await get(storage, layout, 3 * BLOCK, BLOCK) == data[3 * BLOCK :]
 
 
 async def test_four_missing_shards(storage: Storage) -> None:
@@ -248,7 +264,7 @@ async def test_swapped_shard_files_are_not_trusted(storage: Storage) -> None:
     a, b = shard_path(storage, layout, 0), shard_path(storage, layout, 1)
     with open(a, "rb") as f:
         content = f.read()
-    with open(b, "wb") as f:     # shard 1's file now holds shard 0
+    with open(b, "wb") as f:  # shard 1's file now holds shard 0
         f.write(content)
     assert await get(storage, layout) == data
     assert 1 in await storage.verify(layout)
@@ -291,12 +307,13 @@ async def test_read_can_stop_early(storage: Storage) -> None:
     data = os.urandom(20 * BLOCK)
     layout = await put(storage, data)
     gen = storage.read(layout, 0, len(data))
-    first = await gen.__anext__()   # a piece of the first stripe (a view of a data fragment)
-    assert 0 < len(first) <= BLOCK and bytes(first) == data[:len(first)]
+    first = await gen.__anext__()  # a piece of the first stripe (a view of a data fragment)
+    assert 0 < len(first) <= BLOCK and bytes(first) == data[: len(first)]
     await gen.aclose()
 
 
 # -- write failures ------------------------------------------------------------
+
 
 def failing_storage(tmp_path, bad: dict[int, int], **kw) -> tuple[Storage, list[FailingDrive]]:
     """Drives drive1..9; drive{i} fails its writes after bad[i] batches."""
@@ -331,6 +348,7 @@ async def test_missing_drive_directory(tmp_path) -> None:
     storage = Storage.local(str(tmp_path), fsync=False, block_size=BLOCK)
     try:
         import shutil
+
         shutil.rmtree(tmp_path / "drive3")
         data = os.urandom(2 * BLOCK)
         layout = await put(storage, data, data_id="m1")
@@ -380,7 +398,7 @@ async def test_stalled_drive_is_dropped(tmp_path) -> None:
     # the stall timeout is generous (a healthy drive on a loaded machine must never look stalled);
     # drive2 sleeps far longer than it
     storage, drives = failing_storage(tmp_path, {2: 10**9}, stall_timeout=3.0)
-    drives[1].write_delay = 300         # drive2 never keeps up
+    drives[1].write_delay = 300  # drive2 never keeps up
     try:
         data = os.urandom(6 * BLOCK)
         layout = await asyncio.wait_for(put(storage, data, piece=BLOCK), 120)
@@ -429,6 +447,7 @@ async def test_delete(storage: Storage, tmp_path) -> None:
 
 # -- heal ------------------------------------------------------------------------
 
+
 async def test_heal_rebuilds_deleted_and_corrupt(storage: Storage) -> None:
     rng = random.Random(3)
     data = os.urandom(9 * BLOCK + 999)
@@ -470,6 +489,7 @@ async def test_heal_skips_a_failing_drive(tmp_path) -> None:
 
 # -- m = 0 -------------------------------------------------------------------------
 
+
 async def test_striping_without_parity(tmp_path) -> None:
     storage = Storage(local_drives(tmp_path, 4), data_shards=4, parity_shards=0, block_size=BLOCK)
     try:
@@ -491,6 +511,7 @@ async def test_striping_without_parity(tmp_path) -> None:
 
 # -- the embedded constructor ----------------------------------------------------
 
+
 async def test_local_creates_drives(tmp_path) -> None:
     storage = Storage.local(str(tmp_path / "data"))
     try:
@@ -502,7 +523,7 @@ async def test_local_creates_drives(tmp_path) -> None:
         assert await get(storage, layout) == data
     finally:
         await storage.close()
-    again = Storage.local(str(tmp_path / "data"))     # reopening an existing data dir
+    again = Storage.local(str(tmp_path / "data"))  # reopening an existing data dir
     try:
         assert await get(again, layout, 5, 10) == data[5:15]
     finally:
@@ -540,16 +561,15 @@ class _SlowCommitDrive(ProxyDrive):
         self.delay = delay
 
     async def write_shard(self, name, frames, *, block_size, hash_algo):
-        res = await self.inner.write_shard(name, frames, block_size=block_size,
-                                           hash_algo=hash_algo)
+        res = await self.inner.write_shard(name, frames, block_size=block_size, hash_algo=hash_algo)
         await asyncio.sleep(self.delay)
         return res
 
 
 async def test_straggler_after_quorum_is_dropped(tmp_path) -> None:
     drives: list = local_drives(tmp_path)
-    drives[0] = _SlowCommitDrive(drives[0], 300)    # drive1 hangs after its data
-    drives[1] = _SlowCommitDrive(drives[1], 0.3)    # drive2 is merely slow
+    drives[0] = _SlowCommitDrive(drives[0], 300)  # drive1 hangs after its data
+    drives[1] = _SlowCommitDrive(drives[1], 0.3)  # drive2 is merely slow
     storage = Storage(drives, block_size=BLOCK, stall_timeout=3.0)
     try:
         data = os.urandom(2 * BLOCK)
