@@ -21,8 +21,8 @@ fail every run while a defect is there, and pass once it is fixed):
 * ``probe_degraded_writes`` (during ``kill_node``, once every gateway has seen the node
   down): a PUT and a multipart upload, each with a shard on the dead node missing;
 * ``probe_read_during_overwrite``: a large GET on gateway 0 reads its first MiB, the key
-  is overwritten through gateway 1, the replaced version's shard files are garbage-collected,
-  then the GET reads the rest;
+  is overwritten through gateway 1, the GET pauses (well within the GC grace and the
+  gateway's 30 s idle timeout), then reads the rest: it must get the whole old version;
 * ``probe_part_intents`` (after the faults): a multipart upload, then whether the write
   intents of its parts are still open.
 
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodes.protocol import AUTH_HEADER, BODY_MACS, sign_request
-from tests.chaos.conftest import FULL_DISK_RESERVE_MB, NODE_READ_TIMEOUT, ORPHAN_GRACE, ChaosCluster, data_ids
+from tests.chaos.conftest import FULL_DISK_RESERVE_MB, GC_GRACE, NODE_READ_TIMEOUT, ORPHAN_GRACE, ChaosCluster, data_ids
 from tests.chaos.ledger import Ledger
 from tests.chaos.workload import PART, PLAIN, MiB, Stream, body, multipart, put, s3_client
 from tests.cluster.conftest import SECRET
@@ -243,9 +243,10 @@ def probe_read_during_overwrite(ch: Chaos, size: int = 40 * MiB) -> dict[str, An
     stream.read(MiB)
     data, sha = body(ch.rng, 3 * MiB)
     second = put(b, ch.ledger, 1 % len(c.gateways), PLAIN, key, data, sha, probe="read_during_overwrite")
-    # the overwrite's GC removes the old shard files; give it time, but a store that defers it while
-    # the read lasts (a fix of the defect) never will, so this is a bounded wait, not a check
-    end = deadline(30)
+    # a store that collected the old shards at once would remove them now; one that keeps them for
+    # the GC grace (GC_GRACE) does not. The pause stays short of that grace and of the gateway's
+    # 30 s idle timeout for a client that stops reading (which would end the response, rightly).
+    end = deadline(min(8.0, GC_GRACE / 3))
     while time.monotonic() < end and any(d in c.shard_files() for d in old):
         time.sleep(0.2)
     result["old_shards_collected"] = not any(d in c.shard_files() for d in old)

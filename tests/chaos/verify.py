@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from tests.chaos.conftest import ORPHAN_GRACE, SHARD_HEADER, data_ids, missing_shards
+from tests.chaos.conftest import GC_GRACE, ORPHAN_GRACE, SHARD_HEADER, data_ids, missing_shards
 from tests.chaos.faults import Chaos, probe_part_intents
 from tests.chaos.ledger import ABSENT, Finding, Ledger, describe_states
 from tests.chaos.workload import BUCKETS, VERSIONED, Stream, Workload, s3_client
@@ -395,8 +395,9 @@ class Verifier:
         try:
             h = wait_until(
                 settled,
-                f"the GC queue and the write intents to empty (reaper grace {ORPHAN_GRACE:.0f} s)",
-                timeout=ORPHAN_GRACE + 90,
+                f"the GC queue and the write intents to empty (reaper grace {ORPHAN_GRACE:.0f} s, "
+                f"GC grace {GC_GRACE:.0f} s)",
+                timeout=max(ORPHAN_GRACE, GC_GRACE) + 90,
                 until=lambda h: h["gc_queued"] == 0 and h["write_intents"] == 0,
                 interval=1.0,
             )
