@@ -46,7 +46,8 @@ PACKAGES = ("s3gw", "nodes")
 ALLOWED = {
     "api": {"api", "auth", "core", "common"},
     "auth": {"auth", "common"},
-    "core": {"core", "meta", "cache", "storage", "common"},
+    "core": {"core", "meta", "cache", "storage", "kms", "common"},
+    "kms": {"kms", "common"},  # key management for SSE (s3gw/kms): below the core
     "meta": {"meta", "common"},
     "cache": {"cache", "meta", "common"},
     "storage": {"storage", "nodes", "common"},
@@ -57,6 +58,7 @@ FORBIDDEN_THIRD_PARTY = {
     "common": {"aiohttp", "sqlite3", "asyncpg", "redis"},
     "auth": {"aiohttp", "sqlite3", "asyncpg", "redis"},
     "core": {"aiohttp", "sqlite3", "asyncpg", "redis"},
+    "kms": {"aiohttp", "sqlite3", "asyncpg", "redis"},
     "meta": {"aiohttp"},
     "nodes": {"s3gw"},
 }
