@@ -49,7 +49,9 @@ from typing import Any
 
 import yaml
 
-from .credentials import DEFAULT_PASSWORD, DEFAULT_USER, old_root_credentials, root_credentials, secret
+from .credentials import DEFAULT_PASSWORD, DEFAULT_USER, old_root_credentials, read_secret, root_credentials, secret
+from .kms.builtin import parse_key_file, parse_secret_key
+from .kms.settings import KMSSettings
 
 ENV_PREFIX = "S3GW_"
 
@@ -594,8 +596,48 @@ SCHEMA: list[Key] = [
     Key(
         "security.allow_plaintext_secrets", _bool, False, "accept database.password / cache.redis.password in the file"
     ),
-    Key("security.encryption.kms_endpoint", _str, "", "", no_effect="s3gw has no server-side encryption (KMS) yet"),
-    Key("security.encryption.key_rotation_period", _dur(), 0.0, "", no_effect="s3gw has no server-side encryption yet"),
+    # key management for server-side encryption (docs/encryption.md, "Key management")
+    Key(
+        "security.encryption.kms_endpoint",
+        _str,
+        "",
+        "AWS-KMS-protocol endpoint (`https://kms.REGION.amazonaws.com`); empty: the built-in KMS when a master "
+        "key is given (S3GW_KMS_SECRET_KEY or security.encryption.key_file), else none",
+    ),
+    Key(
+        "security.encryption.kms_key_id",
+        _str,
+        "",
+        "the default master key (SSE-S3, SSE-KMS without a key id): an AWS key id, ARN or `alias/NAME` "
+        "(empty: `alias/s3gw`), or a built-in key's name (empty: the first one)",
+    ),
+    Key(
+        "security.encryption.kms_region",
+        _str,
+        "",
+        "AWS KMS region (empty: the endpoint's, else AWS_REGION, else us-east-1); credentials: AWS_ACCESS_KEY_ID / "
+        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity or the instance role",
+    ),
+    Key(
+        "security.encryption.kms_timeout",
+        _dur(0.1),
+        5.0,
+        "longest wait to connect to or hear from the AWS KMS per try (2 tries; then the request answers 503)",
+    ),
+    Key(
+        "security.encryption.key_file",
+        _str,
+        "",
+        "built-in KMS: file of master keys, one `NAME:BASE64` (32 bytes) per line, the first the default "
+        "(S3GW_KMS_SECRET_KEY holds one the same way)",
+    ),
+    Key(
+        "security.encryption.key_rotation_period",
+        _dur(),
+        2160 * 3600.0,
+        "a new master key version every period (built-in KMS; AWS KMS: EnableKeyRotation with it, 90 to 2560 "
+        "days); 0: only `s3gw admin kms rotate`",
+    ),
 ]
 KEYS: dict[str, Key] = {k.path: k for k in SCHEMA}
 SECTIONS = {k.path.split(".")[0] for k in SCHEMA}
@@ -623,6 +665,8 @@ ENV_RESERVED = {
     "S3GW_CLUSTER_SECRET_FILE",
     "S3GW_METRICS_TOKEN",
     "S3GW_ENDPOINT",
+    "S3GW_KMS_SECRET_KEY",
+    "S3GW_KMS_SECRET_KEY_FILE",
 }
 #: `s3gw serve` flag (and its older names) -> key path
 FLAGS: dict[str, str] = {f: k.path for k in SCHEMA for f in ((k.flag, *k.old_flags) if k.flag else ())}
@@ -876,6 +920,8 @@ class ServerConfig:
     audit_log: str = default("log.audit")
     # browsers (api/cors.py): origins allowed to call the API
     cors_allow_origins: tuple[str, ...] = default("api.cors_allow_origin")
+    # key management for server-side encryption (s3gw/kms/factory.py)
+    kms: KMSSettings = field(default_factory=KMSSettings)
 
 
 #: key -> the ServerConfig field it sets as it is (lists become tuples); the other keys are read by
@@ -988,6 +1034,44 @@ def cache_settings(cfg: Config, env: Mapping[str, str]) -> CacheSettings:
     )
 
 
+def kms_settings(cfg: Config, env: Mapping[str, str]) -> KMSSettings:
+    """The KMS: an AWS-KMS-protocol endpoint, or built-in master keys from S3GW_KMS_SECRET_KEY
+    (MINIO_KMS_SECRET_KEY, S3GW_KMS_SECRET_KEY_FILE) and security.encryption.key_file."""
+    v = cfg.values
+    masters: list[tuple[str, bytes]] = []
+    text = secret(env, ("S3GW_KMS_SECRET_KEY", "MINIO_KMS_SECRET_KEY"), ("S3GW_KMS_SECRET_KEY_FILE",), "", "")
+    if text:
+        try:
+            masters.append(parse_secret_key(text))
+        except ValueError as e:
+            raise ConfigError(f"S3GW_KMS_SECRET_KEY: {e}") from None
+    if v["security.encryption.key_file"]:
+        path = v["security.encryption.key_file"]
+        try:
+            for name, key in parse_key_file(read_secret(path, "security.encryption.key_file")):
+                if name in dict(masters):
+                    raise ValueError(f"key {name!r} is also in S3GW_KMS_SECRET_KEY")
+                masters.append((name, key))
+        except ValueError as e:
+            raise ConfigError(f"security.encryption.key_file: {path}: {e}") from None
+    if v["security.encryption.kms_endpoint"] and masters:
+        raise ConfigError(
+            "security.encryption.kms_endpoint: set, and built-in master keys too (S3GW_KMS_SECRET_KEY or "
+            "security.encryption.key_file): one KMS only"
+        )
+    key_id = v["security.encryption.kms_key_id"]
+    if masters and key_id and key_id not in dict(masters):
+        raise ConfigError(f"security.encryption.kms_key_id: no master key named {key_id!r}")
+    return KMSSettings(
+        endpoint=v["security.encryption.kms_endpoint"],
+        region=v["security.encryption.kms_region"],
+        key_id=key_id,
+        timeout=v["security.encryption.kms_timeout"],
+        master_keys=masters,
+        key_rotation_period=v["security.encryption.key_rotation_period"],
+    )
+
+
 def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_data: bool = True) -> ServerConfig:
     """The gateway's ServerConfig from a validated Config (secrets resolved here).
 
@@ -1016,6 +1100,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.cache = cache_settings(cfg, env)
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
     sc.metrics_token = metrics_token(cfg, env)
+    sc.kms = kms_settings(cfg, env)
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

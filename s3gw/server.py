@@ -30,6 +30,7 @@ from .api import (
     cors,
     handlers,
     health,
+    kms_admin,  # noqa: F401  (its routes join the admin tables: mc admin kms, s3gw admin kms)
     madmin,
     madmin_iam,  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
     madmin_ops,  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
@@ -38,6 +39,7 @@ from .api import (
     sts,
     trace,
 )
+from .api.admin import KEYS
 from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
 from .api.observe import Telemetry, access_log, audit_log, setup_log
@@ -46,11 +48,13 @@ from .cache.shared import Generations
 from .common.version import VERSION
 from .config import ServerConfig
 from .core.iam import Iam
+from .core.keys import KeyAdmin
 from .core.ops import Operations
 from .core.repair import Repair
 from .core.runtime_config import RuntimeConfig
 from .core.service import Core
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
+from .kms.factory import build_kms
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
@@ -148,6 +152,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             )
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
+        app[KEYS] = KeyAdmin(await build_kms(cfg.kms, meta))  # the KMS (s3gw/kms/factory.py), or none
         # the intent keeper refreshes this process's own writes; run-time configuration and
         # trace streams are per process: every worker runs them
         tasks = [asyncio.create_task(core.intent_keeper())]
@@ -155,6 +160,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             tasks += [asyncio.create_task(core.gc_worker()), asyncio.create_task(app[OPS].usage.fold_forever())] + [
                 asyncio.create_task(w()) for w in repair.workers()
             ]
+            tasks.append(asyncio.create_task(app[KEYS].rotation_worker()))  # key_rotation_period
         runtime = RuntimeConfig(
             meta,
             {
@@ -333,6 +339,7 @@ def banner(cfg: ServerConfig) -> str:
             ),
             f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
             *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
+            f"  {cfg.kms.describe()}",
             f"  root user: {cfg.access_key}",
             f"  logs: {_logs_line(cfg)}",
             f"  aws:   AWS_ACCESS_KEY_ID=<user> AWS_SECRET_ACCESS_KEY=<password> aws --endpoint-url {url} s3 ls",

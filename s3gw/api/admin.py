@@ -47,6 +47,7 @@ from ..auth import authenticate as verify_signature
 from ..core import MetaUnavailable
 from ..core.errors import CoreError
 from ..core.iam import IamError, Principal, check_session_token
+from ..core.keys import KeyAdmin
 from .app import IAM, OPS, SETTINGS
 from .errors import S3Error
 from .observe import AUDIT_INFO, REQUEST_ID, request_key
@@ -55,7 +56,7 @@ from .policy_context import request_context
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/minio/admin/"
-KMS_PREFIX = "/minio/kms/"  # MinIO's KMS API (mc admin kms key ...): s3gw has no KMS
+KMS_PREFIX = "/minio/kms/"  # MinIO's KMS API (mc admin kms key ...): api/kms_admin.py
 MAX_ADMIN_BODY = 1 << 20
 DENIED = "Access Denied."
 #: set by ``stream`` once a handler's answer has started: an error after that cuts the connection
@@ -66,6 +67,7 @@ ADMIN_CONTEXT = request_key("admin_context", Any)
 OPENED = request_key("admin_opened", bytes)
 
 AdminHandler = Callable[[web.Request, Principal, bytes], Awaitable[web.StreamResponse]]
+KEYS = web.AppKey("keys", KeyAdmin)  # the KMS (None inside: none configured), for api/kms_admin.py
 
 
 # --------------------------------------------------------------------------- errors
@@ -239,8 +241,8 @@ class Routes:
     registered by ``add_routes`` (the only way an admin route is registered)."""
 
     def __init__(self, prefix: str) -> None:
-        if not prefix.startswith(ADMIN_PREFIX):
-            raise ValueError(f"admin routes live under {ADMIN_PREFIX}")
+        if not prefix.startswith((ADMIN_PREFIX, KMS_PREFIX)):
+            raise ValueError(f"admin routes live under {ADMIN_PREFIX} (or MinIO's KMS API, {KMS_PREFIX})")
         self.prefix = prefix
         self._routes: list[AdminRoute] = []
 
@@ -261,6 +263,10 @@ class Routes:
 
     def __iter__(self) -> Iterator[AdminRoute]:
         return iter(self._routes)
+
+
+#: MinIO's KMS API (``/minio/kms/v1``): its routes are in api/kms_admin.py
+KMS_ROUTES = Routes(KMS_PREFIX + "v1")
 
 
 def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -293,7 +299,7 @@ def _serve(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamRes
 def add_routes(app: web.Application, *apis: Routes) -> None:
     """Register every admin API's routes, then the catch-all for any other admin
     path; before the S3 catch-all route (aiohttp matches in order)."""
-    for api in apis:
+    for api in (*apis, KMS_ROUTES):
         for route in api:
             app.router.add_route(route.method, route.path, _serve(route))
     # any other admin call, any method (known paths included): MinIO's answer for an admin API it does not
@@ -304,6 +310,10 @@ def add_routes(app: web.Application, *apis: Routes) -> None:
 
 #: MinIO's KMS API paths -> the action its handlers check (policy.KMS*Action)
 _KMS_ACTIONS = {
+    "status": "kms:Status",
+    "metrics": "kms:Metrics",
+    "apis": "kms:API",
+    "version": "kms:Version",
     "key/create": "kms:CreateKey",
     "key/list": "kms:ListKeys",
     "key/status": "kms:KeyStatus",
@@ -314,13 +324,20 @@ KMS_NOT_CONFIGURED = AdminError("NotImplemented", "Server side encryption specif
 
 
 async def kms_not_configured(request: web.Request) -> web.Response:
-    """MinIO's answer to a KMS call when no KMS is configured (ErrKMSNotConfigured: 501
-    NotImplemented), after authenticating and authorising the call like MinIO's handlers."""
+    """A KMS call s3gw does not serve (api/kms_admin.py serves key status and list): MinIO's
+    answer when no KMS is configured (ErrKMSNotConfigured: 501 NotImplemented), else MinIO's
+    kms:NotSupported (the built-in KMS's, e.g. to create a key); after authenticating and
+    authorising the call like MinIO's handlers."""
     tail = request.path[len(KMS_PREFIX) :].split("/", 1)[-1]
     try:
         await authenticate(request, _KMS_ACTIONS.get(tail, "admin:KMSKeyStatus"), None, request.path)
     except Exception as e:
         return error_response(request, as_admin_error(request, e))
+    keys = request.app.get(KEYS)
+    if keys is not None and keys.configured:
+        return error_response(
+            request, AdminError("kms:NotSupported", "The operation is not supported by s3gw's KMS", 501)
+        )
     return error_response(request, KMS_NOT_CONFIGURED)
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from ..core.iam import Principal
 from ..core.runtime_config import parse_duration
 from . import trace
-from .admin import BAD_JSON, KMS_NOT_CONFIGURED, AdminError, stream
+from .admin import BAD_JSON, AdminError, stream
 from .app import OPS, RUNTIME, TRACER
 from .madmin import ROUTES, _open, _rfc3339, _seal
 from .observe import AUDIT_INFO
@@ -199,16 +199,3 @@ async def data_usage_info(request: web.Request, principal: Principal, body: byte
             usedCapacity=sum(d.used for d in st.drives),
         )
     return web.json_response(doc)
-
-
-# --------------------------------------------------------------------------- KMS (none)
-# MinIO's older admin KMS paths: s3gw has no KMS, so MinIO's answer when none is configured.
-
-
-async def _no_kms(request: web.Request, principal: Principal, body: bytes) -> web.Response:
-    raise KMS_NOT_CONFIGURED
-
-
-ROUTES.route("POST", "/kms/status", "admin:KMSKeyStatus")(_no_kms)
-ROUTES.route("POST", "/kms/key/create", "kms:CreateKey")(_no_kms)
-ROUTES.route("GET", "/kms/key/status", "admin:KMSKeyStatus")(_no_kms)

@@ -13,7 +13,7 @@ Layering: ``core -> kms``; this package imports nothing of s3gw but ``common``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -38,6 +38,21 @@ class KeyStatus:
     key_id: str
     versions: list[str]  # oldest first; the last is current
     current: str
+    created: Mapping[str, float] = field(default_factory=dict)  # version -> creation time (when known)
+    backend: str = ""  # "builtin" | "aws-kms"
+    rotation_period: float = 0.0  # seconds between automatic rotations (0: none or not known)
+    rotation_enabled: bool | None = None  # AWS KMS: GetKeyRotationStatus; built-in: rotation_period > 0
+
+
+class VersionStore(Protocol):
+    """Where the built-in KMS records its key versions: the metadata store's deployment-wide
+    settings (every gateway of a deployment sees the same ones, they survive restarts). Only
+    which versions exist, when each was made and a check value are stored, one setting per
+    version (``kms/NAME/VERSION``): a version's key is derived from the master key (``builtin.py``)."""
+
+    async def get_setting(self, name: str) -> tuple[str, float] | None: ...
+
+    async def set_setting(self, name: str, value: str | None) -> None: ...
 
 
 class KMS(Protocol):

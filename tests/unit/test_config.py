@@ -4,6 +4,7 @@ its environment variable map onto that key, and docs/metadata.md's table is the 
 from __future__ import annotations
 
 import argparse
+import base64
 import ast
 import dataclasses
 import os
@@ -253,3 +254,30 @@ def test_one_root_credentials_function() -> None:
         )
     ]
     assert [p.relative_to(ROOT).as_posix() for p in defs] == ["s3gw/credentials.py"]
+
+
+def test_the_kms_settings(tmp_path) -> None:
+    """security.encryption.*: built-in master keys from S3GW_KMS_SECRET_KEY (MinIO's variable too) and a key
+    file, or an AWS KMS endpoint (its region from the endpoint), never both; the guide's 90 days by default."""
+    key = lambda name, fill: f"{name}:" + base64.b64encode(bytes([fill]) * 32).decode()  # noqa: E731
+    none = config.server_config(config.load(None, {}), {}, require_data=False).kms
+    assert not none.configured and none.key_rotation_period == 2160 * 3600
+    env = {"MINIO_KMS_SECRET_KEY": key("minio-key", 1)}
+    sc = config.server_config(config.load(None, env), env, require_data=False)
+    assert [n for n, _ in sc.kms.master_keys] == ["minio-key"]
+    keys = tmp_path / "kms.keys"
+    keys.write_text(key("k2", 2) + "\n" + key("k3", 3) + "\n")
+    env = {"S3GW_KMS_SECRET_KEY": key("k1", 1), "S3GW_SECURITY_ENCRYPTION_KEY_FILE": str(keys)}
+    sc = config.server_config(config.load(None, env), env, require_data=False)
+    assert [n for n, _ in sc.kms.master_keys] == ["k1", "k2", "k3"] and "secret" not in repr(sc.kms)
+    bad = [
+        {"S3GW_KMS_SECRET_KEY": "k1:short"},
+        {**env, "S3GW_SECURITY_ENCRYPTION_KMS_ENDPOINT": "https://kms.eu-west-1.amazonaws.com"},
+        {**env, "S3GW_SECURITY_ENCRYPTION_KMS_KEY_ID": "nope"},
+    ]
+    for e in bad:
+        with pytest.raises(config.ConfigError):
+            config.server_config(config.load(None, e), e, require_data=False)
+    env = {"S3GW_SECURITY_ENCRYPTION_KMS_ENDPOINT": "https://kms.eu-west-1.amazonaws.com"}
+    aws = config.server_config(config.load(None, env), env, require_data=False).kms
+    assert (aws.endpoint, aws.key_id, aws.master_keys) == ("https://kms.eu-west-1.amazonaws.com", "", [])

@@ -109,13 +109,9 @@ def test_the_deployment_guides_config_yaml_works_as_written(tmp_path, capsys) ->
     local.write_text(GUIDE_CONFIG.read_text().replace("/etc/tls/", f"{tmp_path}/"))
     assert main(["config", "check", str(local)]) == 0
     err = capsys.readouterr().err
-    for key in (
-        "storage.replication.factor",
-        "storage.replication.cross_region",
-        "security.encryption.kms_endpoint",
-        "security.encryption.key_rotation_period",
-    ):
+    for key in ("storage.replication.factor", "storage.replication.cross_region"):
         assert f"warning: {key}: accepted, has no effect" in err
+    assert "security.encryption" not in err  # the KMS endpoint and the rotation period are honoured
     conf = config.load(str(local), {"DB_PASSWORD": "from-the-k8s-secret"})
     sc = config.server_config(conf, {"DB_PASSWORD": "from-the-k8s-secret"}, require_data=False)
     assert (sc.port, sc.http_read_timeout, sc.http_write_timeout) == (8080, 30.0, 30.0)
@@ -131,6 +127,8 @@ def test_the_deployment_guides_config_yaml_works_as_written(tmp_path, capsys) ->
         db.password,
     ) == ("postgres", "metadata-db.objectstore.local", 5432, "objectstore", 100, 10, 3600.0, "from-the-k8s-secret")
     assert (sc.data_shards, sc.parity_shards, sc.block_size) == (6, 3, 64 << 20)
+    # the guide's KMS: AWS KMS in us-west-1, rotated every 90 days
+    assert (sc.kms.endpoint, sc.kms.key_rotation_period) == ("https://kms.us-west-1.amazonaws.com", 90 * 86400.0)
     assert sc.cache.redis_endpoints == tuple(f"cache-00{i}.objectstore.local:6379" for i in (1, 2, 3))
     assert sc.cache.redis_pool_size == 50
     assert sc.tls_cert.endswith("tls.crt") and sc.tls_key.endswith("tls.key")
