@@ -4,8 +4,8 @@ its environment variable map onto that key, and docs/metadata.md's table is the 
 from __future__ import annotations
 
 import argparse
-import base64
 import ast
+import base64
 import dataclasses
 import os
 import pathlib
