@@ -164,10 +164,17 @@ class AwsKMS:
             rotation_enabled=enabled,
         )
 
+    async def _arn(self, key_id: str) -> str:
+        """The key's ARN (the rotation calls take no alias, as AWS documents)."""
+        meta = (await self._call("describe_key", KeyId=key_id))["KeyMetadata"]
+        arn: str = meta.get("Arn") or meta["KeyId"]
+        return arn
+
     async def rotate(self, key_id: str) -> KeyStatus:
-        await self._call("rotate_key_on_demand", KeyId=key_id)
+        await self._call("rotate_key_on_demand", KeyId=await self._arn(key_id))
         return await self.status(key_id)
 
     async def enable_rotation(self, key_id: str, period: float) -> None:
         """Let the KMS rotate ``key_id`` every ``period`` (in whole days, within AWS's bounds)."""
-        await self._call("enable_key_rotation", KeyId=key_id, RotationPeriodInDays=rotation_days(period))
+        arn = await self._arn(key_id)
+        await self._call("enable_key_rotation", KeyId=arn, RotationPeriodInDays=rotation_days(period))
