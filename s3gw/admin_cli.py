@@ -1,4 +1,4 @@
-"""``s3gw admin user|policy|maintenance|export-manifest|backup|restore`` (docs/operations.md is the
+"""``s3gw admin user|policy|maintenance|export-manifest|backup|restore|kms`` (docs/operations.md is the
 contract; the operations options of ``s3gw serve`` are configuration keys, ``s3gw/config.py``).
 
 Users and policies go through the MinIO admin API (``/minio/admin/v3``, the
@@ -32,7 +32,7 @@ from .config import parse_duration
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
 
-OPS_COMMANDS = ("user", "policy", "svcacct", "group", "maintenance", "export-manifest", "backup", "restore")
+OPS_COMMANDS = ("user", "policy", "svcacct", "group", "maintenance", "export-manifest", "backup", "restore", "kms")
 
 
 class AdminFailed(Exception):
@@ -153,6 +153,11 @@ class OpsClient:
         if reason:
             q["reason"] = reason
         return json.loads(self.call("PUT", f"{V1}/maintenance", q))
+
+    def kms(self, action: str, key: str = "") -> dict[str, Any]:
+        """``status`` or ``rotate`` of a KMS key ("" the default key)."""
+        q = {"key": key} if key else {}
+        return json.loads(self.call("GET" if action == "status" else "POST", f"{V1}/kms/{action}", q))
 
 
 # --------------------------------------------------------------------------- argparse
@@ -278,6 +283,16 @@ def add_admin_parsers(asub: Any) -> None:
     b.add_argument("--output", "-o", required=True, help="backup file to write")
     _common(b)
 
+    k = asub.add_parser("kms", help="server-side encryption keys: status, rotate")
+    ksub = k.add_subparsers(dest="kms_command", required=True)
+    for name, hlp in (
+        ("status", "a key's versions, when each was made, how many objects each protects, its rotation"),
+        ("rotate", "make a new version of a key, current from now on (old ones keep decrypting)"),
+    ):
+        kp = ksub.add_parser(name, help=hlp)
+        kp.add_argument("key", nargs="?", default="", help="the key (default: the KMS's default key)")
+        _common(kp)
+
     r = asub.add_parser("restore", help="restore a metadata backup into a STOPPED deployment")
     r.add_argument("file", help="a file written by s3gw admin backup")
     where = r.add_mutually_exclusive_group(required=True)
@@ -328,6 +343,8 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
             return _manifest(args, client)
         if cmd == "backup":
             return _backup(args, client)
+        if cmd == "kms":
+            return _kms(args, client)
     except AdminFailed as e:
         if getattr(args, "json", False):
             print(json.dumps({"ok": False, "status": e.status, "code": e.code, "message": e.message}))
@@ -337,6 +354,35 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
         print(f"s3gw admin: {e}", file=sys.stderr)
         return 2
     return 2
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "?"
+
+
+def kms_report(st: dict[str, Any]) -> str:
+    """``s3gw admin kms status``'s text: the key, then a line per version (the current one marked)."""
+    rotation = (
+        f"every {st['rotation_period'] / 86400:g} days, next {_when(st['next_rotation'])}"
+        if st.get("rotation_period")
+        else ("on (the KMS's own schedule)" if st.get("rotation_enabled") else "off (s3gw admin kms rotate)")
+    )
+    lines = [
+        f"key {st['key_id']} ({st['backend']}{', default' if st.get('default') else ''})",
+        f"  rotation: {rotation}",
+        "  version  created                  objects",
+    ]
+    for v in st["versions"]:
+        objects = "?" if v["objects"] is None else str(v["objects"])
+        mark = "  (current)" if v["version"] == st["current"] else ""
+        lines.append(f"  {v['version']:>7}  {_when(v['created']):<23}  {objects:>7}{mark}")
+    return "\n".join(lines)
+
+
+def _kms(args: argparse.Namespace, c: OpsClient) -> int:
+    st = c.kms(args.kms_command, args.key)
+    print(json.dumps(st) if args.json else kms_report(st))
+    return 0
 
 
 def _ok(args: argparse.Namespace, text: str, **doc: Any) -> int:

@@ -1,0 +1,144 @@
+"""The KMS's admin surfaces on a real gateway started with a built-in master key
+(``S3GW_KMS_SECRET_KEY``) and a key file: ``mc admin kms key status|list`` (MinIO's KMS API,
+its IAM actions), ``s3gw admin kms status|rotate``, versions that survive a restart, and
+the rotation period making new versions by itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.test_admin_live import Mc
+from tests.waiting import wait_until
+
+MASTER = "my-key:" + base64.b64encode(bytes(range(32))).decode()
+SECOND = "second-key:" + base64.b64encode(bytes(range(1, 33))).decode()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def kms_env(data: str) -> dict[str, str]:
+    key_file = os.path.join(data, "kms.keys")
+    with open(key_file, "w") as f:
+        f.write(f"# more master keys\n{SECOND}\n")
+    return {"S3GW_KMS_SECRET_KEY": MASTER, "S3GW_SECURITY_ENCRYPTION_KEY_FILE": key_file}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("kms"))
+
+
+@pytest.fixture(scope="module")
+def gw(data: str) -> Iterator[Server]:
+    srv = start_server(data, env=kms_env(data))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
+    return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
+
+
+def s3gw_admin(gw: Server, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", "kms", *args, "--endpoint", gw.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def status(gw: Server, key: str = "") -> dict:
+    cp = s3gw_admin(gw, "status", *([key] if key else []), "--json")
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+def test_mc_admin_kms_key_status(mc: Mc) -> None:
+    """MinIO's KMSKeyStatusHandler: a data key made and opened with the key; the default key when none is named."""
+    assert mc.json("admin", "kms", "key", "status", "s3gw") == {"keyId": "my-key", "status": "success"}
+    assert mc.json("admin", "kms", "key", "status", "s3gw", "second-key")["keyId"] == "second-key"
+    text = mc("admin", "kms", "key", "status", "s3gw").stdout
+    assert "Key: my-key" in text and "Encryption ✔" in text and "Decryption ✔" in text
+    # an unknown key: MinIO reports the failed step in the answer
+    bad = mc.json("admin", "kms", "key", "status", "s3gw", "no-such-key")
+    assert bad["keyId"] == "no-such-key" and "does not exist" in bad["encryptionError"]
+
+
+def test_mc_admin_kms_key_list(mc: Mc) -> None:
+    cp = mc("admin", "kms", "key", "list", "s3gw")
+    assert "my-key" in cp.stdout and "second-key" in cp.stdout
+
+
+def test_a_user_needs_the_kms_actions(mc: Mc) -> None:
+    """MinIO checks kms:KeyStatus (admin:KMSKeyStatus on its older path): readwrite does not allow it."""
+    mc("admin", "user", "add", "s3gw", "kms-reader", "kms-reader-secret-0123")
+    mc("admin", "policy", "attach", "s3gw", "readwrite", "--user", "kms-reader")
+    mc("alias", "set", "reader", mc.gw.url, "kms-reader", "kms-reader-secret-0123")
+    cp = mc("admin", "kms", "key", "status", "reader", check=False)
+    assert cp.returncode != 0 and "Access Denied" in cp.stderr, cp.stderr
+    policy = os.path.join(mc.config_dir, "kms-status.json")
+    with open(policy, "w") as f:
+        json.dump({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:KeyStatus"]}]}, f)
+    mc("admin", "policy", "create", "s3gw", "kms-status", policy)
+    mc("admin", "policy", "attach", "s3gw", "kms-status", "--user", "kms-reader")
+    assert mc.json("admin", "kms", "key", "status", "reader")["status"] == "success"
+
+
+def test_s3gw_admin_kms_status_rotate_and_restart(gw: Server, data: str) -> None:
+    st = status(gw)
+    assert (st["key_id"], st["backend"], st["default"], st["current"]) == ("my-key", "builtin", True, "1")
+    assert [v["version"] for v in st["versions"]] == ["1"] and st["versions"][0]["created"] > 0
+    assert st["rotation_period"] == 90 * 86400 and st["next_rotation"] == st["versions"][0]["created"] + 90 * 86400
+    cp = s3gw_admin(gw, "status")  # the text form
+    assert cp.returncode == 0 and "key my-key (builtin, default)" in cp.stdout and "every 90 days" in cp.stdout
+    cp = s3gw_admin(gw, "rotate", "--json")
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout)["current"] == "2"
+    assert status(gw, "second-key")["current"] == "1"  # only the key named rotates
+    missing = s3gw_admin(gw, "status", "no-such-key")
+    assert missing.returncode == 1 and "kms:KeyNotFound" in missing.stderr
+    gw.stop()  # a restart keeps the versions (they live in the metadata store)
+    again = start_server(data, env=kms_env(data), port=gw.port)
+    try:
+        st = status(again)
+        assert [v["version"] for v in st["versions"]] == ["1", "2"] and st["current"] == "2"
+        mc_ok = s3gw_admin(again, "status", "second-key")
+        assert mc_ok.returncode == 0
+    finally:
+        again.stop()
+
+
+def test_another_master_key_under_the_same_name_does_not_start(tmp_path) -> None:
+    """The versions in the store were made with MASTER: a gateway given another secret named my-key stops."""
+    data = str(tmp_path)
+    start_server(data, env={"S3GW_KMS_SECRET_KEY": MASTER}).stop()
+    other = "my-key:" + base64.b64encode(bytes(32)).decode()
+    with pytest.raises(RuntimeError):
+        start_server(data, env={"S3GW_KMS_SECRET_KEY": other}).stop()
+    log = "".join(open(os.path.join(data, n), errors="replace").read() for n in os.listdir(data) if n.endswith(".log"))
+    assert "is not the one version 1 was made with" in log
+
+
+def test_the_rotation_period_makes_versions(tmp_path) -> None:
+    srv = start_server(
+        str(tmp_path), env={"S3GW_KMS_SECRET_KEY": MASTER, "S3GW_SECURITY_ENCRYPTION_KEY_ROTATION_PERIOD": "2s"}
+    )
+    try:
+        wait_until(lambda: len(status(srv)["versions"]) >= 3, "two rotations by the rotation worker")
+        st = status(srv)
+        made = [v["created"] for v in st["versions"]]
+        assert made == sorted(made) and st["current"] == st["versions"][-1]["version"]
+    finally:
+        srv.stop()
