@@ -8,8 +8,7 @@ Every setting of the gateway is declared once in ``SCHEMA``: its key, type,
 default and what it does, and the ``s3gw serve`` flag and environment variable
 that set it. The keys of the deployment guide's ``config.yaml`` are all
 accepted as written; the few that name a feature s3gw does not have
-(``storage.replication``, ``security.encryption``) are accepted with a warning
-that says so. ``server_config`` turns the validated values into the
+(``storage.replication``) are accepted with a warning that says so. ``server_config`` turns the validated values into the
 ``ServerConfig`` the composition root (``s3gw/server.py``) builds from; its
 defaults are the schema's.
 
@@ -32,6 +31,7 @@ Redis password     S3GW_REDIS_PASSWORD                        cache.redis.passwo
 root credentials   S3GW_ROOT_USER/_PASSWORD, MINIO_ROOT_*     security.root_user_file/root_password_file, S3GW_ROOT_*_FILE
 cluster secret     S3GW_CLUSTER_SECRET                        storage.secret_file, S3GW_CLUSTER_SECRET_FILE
 metrics token      S3GW_METRICS_TOKEN                         metrics.token_file, S3GW_METRICS_TOKEN_FILE
+KMS master keys    S3GW_KMS_SECRET_KEY, MINIO_KMS_SECRET_KEY  security.encryption.key_file, S3GW_KMS_SECRET_KEY_FILE
 =================  =========================================  =================================
 
 Unknown keys and bad values stop the start with a message naming the key.
