@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.rawhttp import signed_request
 from tests.functional.test_admin_live import Mc
 from tests.waiting import wait_until
 
@@ -79,6 +80,22 @@ def test_mc_admin_kms_key_status(mc: Mc) -> None:
 def test_mc_admin_kms_key_list(mc: Mc) -> None:
     cp = mc("admin", "kms", "key", "list", "s3gw")
     assert "my-key" in cp.stdout and "second-key" in cp.stdout
+
+
+def test_minios_older_admin_kms_paths(gw: Server) -> None:
+    """madmin's /minio/admin/v3/kms/... (admin:KMSKeyStatus): the same answers as the KMS API's."""
+    r = signed_request(gw, "GET", "/minio/admin/v3/kms/key/status?key-id=second-key")
+    assert r.status == 200 and json.loads(r.body) == {
+        "key-id": "second-key",
+        "encryption-error": "",
+        "decryption-error": "",
+    }
+    r = signed_request(gw, "POST", "/minio/admin/v3/kms/status")
+    assert r.status == 200 and json.loads(r.body)["default-key-id"] == "my-key"
+    r = signed_request(gw, "POST", "/minio/admin/v3/kms/key/create?key-id=new")
+    assert r.status == 501 and json.loads(r.body)["Code"] == "NotImplemented"
+    r = signed_request(gw, "GET", "/minio/kms/v1/version")  # a KMS API s3gw does not serve
+    assert r.status == 501 and json.loads(r.body)["Code"] == "kms:NotSupported"
 
 
 def test_a_user_needs_the_kms_actions(mc: Mc) -> None:

@@ -7,6 +7,7 @@ or silent is a KMSError (the gateway's 503) within the bounded timeouts, never a
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -21,8 +22,10 @@ from s3gw.kms import KeyNotFound, KMSError
 from s3gw.kms.aws import AwsKMS
 from s3gw.kms.factory import build_kms
 from s3gw.kms.settings import KMSSettings
-from tests.conftest import _STARTED
+from tests.conftest import _STARTED, start_server
+from tests.functional.test_admin_live import Mc
 from tests.services import free_port, wait_port
+from tests.waiting import wait_until
 
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 CTX = {"bucket": "photos", "key": "2026/cat.jpg"}
@@ -159,3 +162,67 @@ async def test_a_kms_that_never_answers_is_a_kms_error() -> None:
         for c in held:
             c.close()
         silent.close()
+
+
+# --------------------------------------------------------------------------- a gateway on AWS KMS
+
+
+def start_moto(tmp_path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(tmp_path / "moto.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+        env={**os.environ, **CREDS},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    _STARTED.append(proc)
+    wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_a_gateway_configured_for_aws_kms(tmp_path, mc_bin: str) -> None:
+    """security.encryption.kms_endpoint (the guide's key) and kms_key_id: the gateway's admin surfaces speak to
+    the KMS; with the KMS gone, mc's key status reports the failed step and s3gw admin kms status is 503."""
+    moto, endpoint = start_moto(tmp_path)
+    client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
+    key_id = client.create_key()["KeyMetadata"]["KeyId"]
+    client.create_alias(AliasName="alias/s3gw", TargetKeyId=key_id)
+    env = {**CREDS, "S3GW_SECURITY_ENCRYPTION_KMS_ENDPOINT": endpoint, "S3GW_SECURITY_ENCRYPTION_KMS_TIMEOUT": "1s"}
+    data = tmp_path / "data"
+    data.mkdir()
+    gw = start_server(str(data), env=env)
+    try:
+        mc = Mc(mc_bin, str(tmp_path / "mc"), gw)
+        assert mc.json("admin", "kms", "key", "status", "s3gw") == {"keyId": "alias/s3gw", "status": "success"}
+        # the rotation worker enabled the KMS's own rotation (key_rotation_period, 90 days by default)
+        wait_until(lambda: client.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"], "rotation enabled")
+        cp = admin_kms(gw, "status", "--json")
+        assert cp.returncode == 0, cp.stderr
+        st = json.loads(cp.stdout)
+        assert st["backend"] == "aws-kms" and st["key_id"].endswith(key_id) and st["rotation_enabled"] is True
+        cp = admin_kms(gw, "rotate", "--json")
+        assert cp.returncode == 0 and json.loads(cp.stdout)["current"] == "2", cp.stderr
+        moto.terminate()
+        moto.wait(30)
+        down = mc.json("admin", "kms", "key", "status", "s3gw")
+        assert down["keyId"] == "alias/s3gw" and down["encryptionError"]
+        cp = admin_kms(gw, "status")
+        assert cp.returncode == 1 and "ServiceUnavailable" in cp.stderr, cp.stderr
+    finally:
+        gw.stop()
+        if moto.poll() is None:
+            moto.terminate()
+            moto.wait(30)
+
+
+def admin_kms(gw, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "S3GW_ROOT_USER": gw.access_key, "S3GW_ROOT_PASSWORD": gw.secret_key}
+    return subprocess.run(
+        [sys.executable, "-m", "s3gw.cli", "admin", "kms", *args, "--endpoint", gw.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
