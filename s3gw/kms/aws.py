@@ -1,14 +1,16 @@
 """The AWS-KMS-protocol KMS: AWS KMS itself, or anything speaking its JSON protocol (LocalStack,
 moto's server in the tests), at ``security.encryption.kms_endpoint``.
 
-botocore (already a dependency) makes the calls, each in a worker thread
-(``asyncio.to_thread``): a KMS call is one small request per object written or read, so
-a thread per call in flight costs little, and it spares a second HTTP stack
-(aiobotocore pins botocore versions and would fight the ``boto3`` the tests use).
+botocore (already a dependency) makes the calls, each in a thread of the KMS's own pool
+(``POOL`` threads, so a slow KMS never starves the event loop's default executor that
+other work shares): a KMS call is one small request per object written or read, so a
+thread per call in flight costs little, and it spares a second HTTP stack (aiobotocore
+pins botocore versions and would fight the ``boto3`` the tests use).
 botocore signs (SigV4), finds credentials by its usual chain (``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, web identity as on EKS, the instance role) and
 retries throttling; every call is bounded: ``timeout`` to connect and to read, ``attempts``
-tries, then ``KMSError`` (the gateway answers 503, never plaintext).
+tries, and the whole call (its wait for a thread included) ``deadline``; then ``KMSError``
+(the gateway answers 503, never plaintext).
 
 Mapping onto the interface (``s3gw/kms/__init__.py``):
 
@@ -31,8 +33,10 @@ access denied, disabled key, a blob that does not open) -> ``KMSError``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: AWS's bounds on RotationPeriodInDays (EnableKeyRotation)
 MIN_ROTATION_DAYS, MAX_ROTATION_DAYS = 90, 2560
+#: threads making KMS calls at once (per gateway process); more calls wait for one, within the deadline
+POOL = 32
 
 
 def region_of(endpoint: str) -> str:
@@ -89,6 +95,9 @@ class AwsKMS:
         self.endpoint = endpoint
         self.default_key_id = default_key_id
         self.rotation_period = rotation_period
+        # connect + read per try, a little backoff between tries
+        self.deadline = max(1, attempts) * (2 * timeout + 1.0)
+        self._pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="s3gw-kms")
         session = botocore.session.get_session()
         self.region = region or region_of(endpoint) or session.get_config_variable("region") or "us-east-1"
         self._client: Any = session.create_client(
@@ -105,9 +114,15 @@ class AwsKMS:
 
     async def _call(self, op: str, **kw: Any) -> dict[str, Any]:
         """One KMS call in a worker thread; botocore's errors in the interface's vocabulary."""
+        loop = asyncio.get_running_loop()
         try:
-            result: dict[str, Any] = await asyncio.to_thread(getattr(self._client, op), **kw)
+            async with asyncio.timeout(self.deadline):
+                result: dict[str, Any] = await loop.run_in_executor(
+                    self._pool, functools.partial(getattr(self._client, op), **kw)
+                )
             return result
+        except TimeoutError:
+            raise KMSError(f"KMS {op}: no answer within {self.deadline:g}s") from None
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             message = e.response.get("Error", {}).get("Message", "") or str(e)
@@ -176,5 +191,11 @@ class AwsKMS:
 
     async def enable_rotation(self, key_id: str, period: float) -> None:
         """Let the KMS rotate ``key_id`` every ``period`` (in whole days, within AWS's bounds)."""
+        if rotation_days(period) * 86400 != round(period / 86400) * 86400:
+            log.warning(
+                "KMS: AWS rotates every 90 to 2560 days: key_rotation_period %gd becomes %dd",
+                period / 86400,
+                rotation_days(period),
+            )
         arn = await self._arn(key_id)
         await self._call("enable_key_rotation", KeyId=arn, RotationPeriodInDays=rotation_days(period))
