@@ -8,7 +8,7 @@ Every setting of the gateway is declared once in ``SCHEMA``: its key, type,
 default and what it does, and the ``s3gw serve`` flag and environment variable
 that set it. The keys of the deployment guide's ``config.yaml`` are all
 accepted as written; the few that name a feature s3gw does not have
-(``storage.replication``, ``security.encryption``) are accepted with a warning
+(``storage.replication``, ``security.encryption.kms_endpoint``) are accepted with a warning
 that says so. ``server_config`` turns the validated values into the
 ``ServerConfig`` the composition root (``s3gw/server.py``) builds from; its
 defaults are the schema's.
@@ -32,6 +32,7 @@ Redis password     S3GW_REDIS_PASSWORD                        cache.redis.passwo
 root credentials   S3GW_ROOT_USER/_PASSWORD, MINIO_ROOT_*     security.root_user_file/root_password_file, S3GW_ROOT_*_FILE
 cluster secret     S3GW_CLUSTER_SECRET                        storage.secret_file, S3GW_CLUSTER_SECRET_FILE
 metrics token      S3GW_METRICS_TOKEN                         metrics.token_file, S3GW_METRICS_TOKEN_FILE
+KMS master key     S3GW_KMS_SECRET_KEY, MINIO_KMS_SECRET_KEY  security.encryption.kms_secret_key_file, S3GW_KMS_SECRET_KEY_FILE
 =================  =========================================  =================================
 
 Unknown keys and bad values stop the start with a message naming the key.
@@ -50,6 +51,7 @@ from typing import Any
 import yaml
 
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER, old_root_credentials, root_credentials, secret
+from .kms.builtin import parse_secret_key
 
 ENV_PREFIX = "S3GW_"
 
@@ -594,8 +596,15 @@ SCHEMA: list[Key] = [
     Key(
         "security.allow_plaintext_secrets", _bool, False, "accept database.password / cache.redis.password in the file"
     ),
-    Key("security.encryption.kms_endpoint", _str, "", "", no_effect="s3gw has no server-side encryption (KMS) yet"),
-    Key("security.encryption.key_rotation_period", _dur(), 0.0, "", no_effect="s3gw has no server-side encryption yet"),
+    Key(
+        "security.encryption.kms_secret_key_file",
+        _str,
+        "",
+        "file holding the built-in KMS master key, NAME:BASE64 (32 bytes; MinIO's MINIO_KMS_SECRET_KEY format): "
+        "enables SSE-S3 and SSE-KMS (docs/encryption.md)",
+    ),
+    Key("security.encryption.kms_endpoint", _str, "", "", no_effect="s3gw has no AWS-KMS client yet"),
+    Key("security.encryption.key_rotation_period", _dur(), 0.0, "", no_effect="s3gw has no key rotation yet"),
 ]
 KEYS: dict[str, Key] = {k.path: k for k in SCHEMA}
 SECTIONS = {k.path.split(".")[0] for k in SCHEMA}
@@ -777,6 +786,26 @@ def metrics_token(cfg: Config, env: Mapping[str, str]) -> str:
     return secret(env, ("S3GW_METRICS_TOKEN",), (), cfg["metrics.token_file"], "metrics.token_file") or ""
 
 
+def kms_secret_key(cfg: Config, env: Mapping[str, str]) -> str:
+    """The built-in KMS's master key (``NAME:BASE64``), checked here so a bad one stops the start."""
+    value = (
+        secret(
+            env,
+            ("S3GW_KMS_SECRET_KEY", "MINIO_KMS_SECRET_KEY"),
+            ("S3GW_KMS_SECRET_KEY_FILE",),
+            cfg["security.encryption.kms_secret_key_file"],
+            "security.encryption.kms_secret_key_file",
+        )
+        or ""
+    ).strip()
+    if value:
+        try:
+            parse_secret_key(value)
+        except ValueError as e:
+            raise ConfigError(f"security.encryption.kms_secret_key_file (S3GW_KMS_SECRET_KEY): {e}") from None
+    return value
+
+
 # --------------------------------------------------------------------------- the settings the server is built from
 
 
@@ -871,6 +900,7 @@ class ServerConfig:
     metrics_token_max_lifetime: float = default("metrics.token_max_lifetime")
     usage_interval: float = default("metrics.usage_interval")
     old_root: tuple[str, str] | None = None  # S3GW_ROOT_USER_OLD / _PASSWORD_OLD: re-seal user secrets
+    kms_secret_key: str = ""  # the built-in KMS's master key, NAME:BASE64 (empty: no KMS, SSE-S3/KMS refused)
     log_level: str = default("log.level")
     access_log: str = default("log.access")
     audit_log: str = default("log.audit")
@@ -1016,6 +1046,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.cache = cache_settings(cfg, env)
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
     sc.metrics_token = metrics_token(cfg, env)
+    sc.kms_secret_key = kms_secret_key(cfg, env)
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

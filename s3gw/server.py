@@ -51,6 +51,8 @@ from .core.repair import Repair
 from .core.runtime_config import RuntimeConfig
 from .core.service import Core
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
+from .kms import KMS
+from .kms.builtin import BuiltinKMS
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .storage import Storage
@@ -123,6 +125,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
         core.gc_grace = cfg.gc_grace
         core.settle_time = cfg.database.timeout  # how long a write of unknown outcome waits to find out
+        core.kms = make_kms(cfg)  # server-side encryption (docs/encryption.md)
         app[CORE] = core
         repair = Repair(
             meta,
@@ -200,6 +203,14 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
     app.router.add_route("POST", "/", sts.with_sts(handler))  # STS AssumeRole (a form POST /), else S3
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
+
+
+def make_kms(cfg: ServerConfig) -> KMS | None:
+    """The KMS behind SSE-S3 and SSE-KMS: the built-in one when a master key is given, else none
+    (such requests are refused with MinIO's 501 "KMS is not configured")."""
+    if cfg.kms_secret_key:
+        return BuiltinKMS.from_secret_key(cfg.kms_secret_key)
+    return None
 
 
 def make_storage(cfg: ServerConfig) -> Storage:

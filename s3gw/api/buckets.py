@@ -127,3 +127,47 @@ async def get_bucket_policy_status(rq: Request) -> web.StreamResponse:
     policy = await iam.bucket_policy(rq.op.bucket)
     public = policy is not None and P.is_public(policy)
     return xml_response(X.document("PolicyStatus", X.el("IsPublic", "true" if public else "false")))
+
+
+# ---------------------------------------------------------------- default encryption
+async def put_bucket_encryption(rq: Request) -> web.StreamResponse:
+    """PutBucketEncryption: one rule, SSE-S3 (AES256) or SSE-KMS (aws:kms, optionally a key id), as MinIO takes it."""
+    conf = await rq.document("ServerSideEncryptionConfiguration")
+    rules = X.as_list(conf.get("Rule"))
+    if len(rules) != 1 or not isinstance(rules[0], dict):
+        raise S3Error("MalformedXML")
+    default = rules[0].get("ApplyServerSideEncryptionByDefault")
+    if not isinstance(default, dict):
+        raise S3Error("MalformedXML")
+    alg = default.get("SSEAlgorithm")
+    key_id = default.get("KMSMasterKeyID") or ""
+    if alg not in ("AES256", "aws:kms") or not isinstance(key_id, str) or (key_id and alg != "aws:kms"):
+        raise S3Error("MalformedXML")
+    key_id = key_id.strip()
+    if key_id.startswith("arn:aws:kms:"):
+        key_id = key_id[len("arn:aws:kms:") :]
+    await rq.core.set_bucket_encryption(rq.op.bucket, alg, key_id)
+    return web.Response(status=200)
+
+
+async def get_bucket_encryption(rq: Request) -> web.StreamResponse:
+    sse = await rq.core.bucket_encryption(rq.op.bucket)
+    key_id = sse.get("key_id")
+    return xml_response(
+        X.document(
+            "ServerSideEncryptionConfiguration",
+            X.el(
+                "Rule",
+                X.el(
+                    "ApplyServerSideEncryptionByDefault",
+                    X.el("SSEAlgorithm", sse["alg"]),
+                    X.el("KMSMasterKeyID", "arn:aws:kms:" + key_id) if key_id else None,
+                ),
+            ),
+        )
+    )
+
+
+async def delete_bucket_encryption(rq: Request) -> web.StreamResponse:
+    await rq.core.delete_bucket_encryption(rq.op.bucket)
+    return web.Response(status=204)

@@ -1,0 +1,437 @@
+"""Server-side encryption against a real gateway (docs/encryption.md): SSE-S3, SSE-KMS and SSE-C
+through boto3, over HTTPS with certificates from a throwaway CA (trustme), with the built-in KMS
+(S3GW_KMS_SECRET_KEY). What is stored on the drives and in the metadata file is searched for the
+plaintext."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import trustme
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.conftest import Server, free_port, start_server
+from tests.functional.conftest import s3_client
+
+MASTER = "my-key:" + base64.b64encode(b"k" * 32).decode()
+MiB = 1 << 20
+
+
+def _marker() -> bytes:
+    return f"PLAINTEXT-MARKER-{uuid.uuid4().hex}".encode()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
+    """A gateway with the built-in KMS, serving HTTP and HTTPS: (server, https url, CA file)."""
+    data = str(tmp_path_factory.mktemp("sse-data"))
+    certs = str(tmp_path_factory.mktemp("sse-certs"))
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    paths = {name: os.path.join(certs, f"{name}.pem") for name in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    cert.private_key_pem.write_to_path(paths["key"])
+    with open(paths["cert"], "wb") as f:
+        for blob in cert.cert_chain_pems:
+            f.write(blob.bytes())
+    tls_port = free_port()
+    srv = start_server(
+        data,
+        env={
+            "S3GW_KMS_SECRET_KEY": MASTER,
+            "S3GW_SECURITY_TLS_CERT_FILE": paths["cert"],
+            "S3GW_SECURITY_TLS_KEY_FILE": paths["key"],
+            "S3GW_SERVER_TLS_PORT": str(tls_port),
+        },
+    )
+    from tests.services import wait_port
+
+    wait_port(tls_port, srv.proc)
+    yield srv, f"https://127.0.0.1:{tls_port}", paths["ca"]
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tls_server: tuple[Server, str, str]):
+    return s3_client(tls_server[0])
+
+
+@pytest.fixture(scope="module")
+def s3s(tls_server: tuple[Server, str, str]):
+    """The same gateway over HTTPS (SSE-C needs it)."""
+    srv, url, ca = tls_server
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=srv.access_key,
+        aws_secret_access_key=srv.secret_key,
+        region_name="us-east-1",
+        verify=ca,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def bucket(s3) -> Iterator[str]:
+    name = f"sse-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"])
+    s3.delete_bucket(Bucket=name)
+
+
+def _stored_files(data_dir: str) -> Iterator[str]:
+    for root, _, files in os.walk(data_dir):
+        for f in files:
+            if not f.endswith(".log"):
+                yield os.path.join(root, f)
+
+
+def assert_not_stored(data_dir: str, marker: bytes) -> None:
+    """No file under the data directory (shards, the SQLite file and its WAL) holds ``marker``."""
+    for path in _stored_files(data_dir):
+        with open(path, "rb") as f:
+            assert marker not in f.read(), f"plaintext found in {path}"
+
+
+def _code(e: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    r = e.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
+
+
+def _ssec(key: bytes, prefix: str = "SSECustomer") -> dict[str, str]:
+    return {f"{prefix}Algorithm": "AES256", f"{prefix}Key": key.decode("latin-1")}
+
+
+# --------------------------------------------------------------------------- without a KMS
+
+
+def test_without_a_kms_sse_s3_is_refused_not_ignored(server: Server) -> None:
+    s3 = s3_client(server)
+    name = f"nokms-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    try:
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=name, Key="k", Body=b"x", ServerSideEncryption="AES256")
+        assert _code(e) == (501, "NotImplemented")
+        assert "KMS is not configured" in e.value.response["Error"]["Message"]
+        with pytest.raises(ClientError) as e:
+            s3.create_multipart_upload(Bucket=name, Key="k", ServerSideEncryption="aws:kms")
+        assert _code(e) == (501, "NotImplemented")
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        assert _code(e) == (501, "NotImplemented")
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=name, Key="k")  # nothing was stored
+    finally:
+        s3.delete_bucket(Bucket=name)
+
+
+def test_ssec_over_plain_http_is_refused(s3, bucket: str) -> None:
+    key = os.urandom(32)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert _code(e) == (400, "InvalidRequest")
+    assert "must be made over a secure connection" in e.value.response["Error"]["Message"]
+
+
+# --------------------------------------------------------------------------- SSE-S3 and SSE-KMS
+
+
+@pytest.mark.parametrize("size", [100, 300 * 1024])  # inline in the metadata row, and erasure-coded
+def test_sse_s3_put_get_head(s3, bucket: str, tls_server: tuple[Server, str, str], size: int) -> None:
+    marker = _marker()
+    body = (marker * (size // len(marker) + 1))[:size]
+    put = s3.put_object(Bucket=bucket, Key="obj", Body=body, ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # MinIO: SSE-S3 ETags are the content's MD5
+    got = s3.get_object(Bucket=bucket, Key="obj")
+    assert got["Body"].read() == body
+    assert got["ServerSideEncryption"] == "AES256" and got["ContentLength"] == size
+    head = s3.head_object(Bucket=bucket, Key="obj")
+    assert head["ServerSideEncryption"] == "AES256" and head["ContentLength"] == size
+    rng = s3.get_object(Bucket=bucket, Key="obj", Range="bytes=37-90")
+    assert rng["Body"].read() == body[37:91]
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"][0]
+    assert listed["Size"] == size and listed["ETag"] == put["ETag"]
+    assert_not_stored(tls_server[0].data, marker)
+
+
+def test_sse_kms_names_its_key_and_context(s3, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    marker = _marker()
+    ctx = base64.b64encode(b'{"project":"alpha"}').decode()
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="k",
+        Body=marker,
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="my-key",
+        SSEKMSEncryptionContext=ctx,
+    )
+    assert put["ServerSideEncryption"] == "aws:kms"
+    assert put["SSEKMSKeyId"] == "arn:aws:kms:my-key"
+    assert put["ETag"] != f'"{hashlib.md5(marker).hexdigest()}"'  # not the content's MD5 (MinIO)
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == marker
+    assert got["SSEKMSKeyId"] == "arn:aws:kms:my-key" and got["ETag"] == put["ETag"]
+    # the default key when none is named
+    assert s3.put_object(Bucket=bucket, Key="d", Body=b"x", ServerSideEncryption="aws:kms")["SSEKMSKeyId"] == (
+        "arn:aws:kms:my-key"
+    )
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="n", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="no-such-key")
+    assert _code(e) == (400, "KMS.NotFoundException")
+    assert_not_stored(tls_server[0].data, marker)
+
+
+def test_bad_encryption_headers(s3, bucket: str) -> None:
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES128")  # type: ignore[arg-type]
+    assert _code(e)[0] == 400
+
+
+def _multipart(s3, bucket: str, key: str, parts: list[bytes], **kw: object) -> dict:
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, **{k: v for k, v in kw.items() if k != "part_kw"})
+    done = []
+    for i, p in enumerate(parts, 1):
+        r = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=i, Body=p, **kw.get("part_kw", {})
+        )  # type: ignore[arg-type]
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+    return up
+
+
+def test_sse_s3_multipart_ranges_and_part_numbers(s3, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    marker = _marker()
+    parts = [os.urandom(5 * MiB) + marker, os.urandom(5 * MiB), os.urandom(MiB + 7)]
+    whole = b"".join(parts)
+    up = _multipart(s3, bucket, "mp", parts, ServerSideEncryption="AES256")
+    assert up["ServerSideEncryption"] == "AES256"
+    head = s3.head_object(Bucket=bucket, Key="mp")
+    assert head["ContentLength"] == len(whole) and head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == whole
+    p1 = len(parts[0])
+    for lo, hi in [(0, 0), (p1 - 10, p1 + 10), (65536 - 3, 65536 * 3 + 5), (len(whole) - 100, len(whole) - 1)]:
+        got = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={lo}-{hi}")
+        assert got["Body"].read() == whole[lo : hi + 1], (lo, hi)
+        assert got["ContentRange"] == f"bytes {lo}-{hi}/{len(whole)}"
+    for n, p in enumerate(parts, 1):
+        got = s3.get_object(Bucket=bucket, Key="mp", PartNumber=n)
+        assert got["Body"].read() == p and got["PartsCount"] == 3
+    assert_not_stored(tls_server[0].data, marker)
+
+
+# --------------------------------------------------------------------------- bucket default
+
+
+def test_bucket_default_encryption(s3, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert _code(e) == (404, "ServerSideEncryptionConfigurationNotFoundError")
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    marker = _marker()
+    assert s3.put_object(Bucket=bucket, Key="k", Body=marker)["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == marker
+    _multipart(s3, bucket, "mp", [marker * 10])
+    assert s3.head_object(Bucket=bucket, Key="mp")["ServerSideEncryption"] == "AES256"
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"})
+    assert s3.head_object(Bucket=bucket, Key="copy")["ServerSideEncryption"] == "AES256"
+    assert_not_stored(tls_server[0].data, marker)
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "my-key"}}]
+        },
+    )
+    assert s3.put_object(Bucket=bucket, Key="kms", Body=b"x")["SSEKMSKeyId"] == "arn:aws:kms:my-key"
+    s3.delete_bucket_encryption(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert _code(e)[1] == "ServerSideEncryptionConfigurationNotFoundError"
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+
+
+# --------------------------------------------------------------------------- SSE-C
+
+
+def test_sse_c_put_get_head_and_wrong_keys(s3s, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    key, other = os.urandom(32), os.urandom(32)
+    marker = _marker()
+    body = marker * 5000
+    put = s3s.put_object(Bucket=bucket, Key="c", Body=body, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert put["SSECustomerAlgorithm"] == "AES256"
+    assert put["SSECustomerKeyMD5"] == base64.b64encode(hashlib.md5(key).digest()).decode()
+    assert put["ETag"] != f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3s.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == body and got["SSECustomerAlgorithm"] == "AES256"
+    rng = s3s.get_object(
+        Bucket=bucket, Key="c", Range="bytes=70000-70100", SSECustomerAlgorithm="AES256", SSECustomerKey=key
+    )
+    assert rng["Body"].read() == body[70000:70101]
+    head = s3s.head_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert head["ContentLength"] == len(body)
+    with pytest.raises(ClientError) as e:
+        s3s.get_object(Bucket=bucket, Key="c")
+    assert _code(e) == (400, "InvalidRequest")
+    with pytest.raises(ClientError) as e:
+        s3s.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert _code(e) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as e:
+        s3s.head_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert _code(e)[0] == 403
+    # a key whose MD5 does not match
+    with pytest.raises(ClientError) as e:
+        s3s.put_object(
+            Bucket=bucket,
+            Key="bad",
+            Body=b"x",
+            SSECustomerAlgorithm="AES256",
+            SSECustomerKey=base64.b64encode(key).decode(),  # with the MD5 given, boto3 sends the key as it is
+            SSECustomerKeyMD5=base64.b64encode(hashlib.md5(other).digest()).decode(),
+        )
+    assert _code(e) == (400, "InvalidArgument")
+    # SSE-C headers for an object that is not SSE-C
+    s3s.put_object(Bucket=bucket, Key="plain", Body=b"plain")
+    with pytest.raises(ClientError) as e:
+        s3s.get_object(Bucket=bucket, Key="plain", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert _code(e) == (400, "InvalidRequest")
+    assert_not_stored(tls_server[0].data, marker)
+    # the key itself is never stored
+    assert_not_stored(tls_server[0].data, key)
+    assert_not_stored(tls_server[0].data, base64.b64encode(key))
+
+
+def test_sse_c_multipart_every_part_and_part_copy(s3s, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    key = os.urandom(32)
+    marker = _marker()
+    parts = [marker + os.urandom(5 * MiB), os.urandom(5 * MiB)]
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    up = s3s.create_multipart_upload(Bucket=bucket, Key="mp", **ssec)
+    with pytest.raises(ClientError) as e:  # a part without the key
+        s3s.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=parts[0])
+    assert _code(e) == (400, "InvalidRequest")
+    with pytest.raises(ClientError) as e:  # a part with another key
+        s3s.upload_part(
+            Bucket=bucket,
+            Key="mp",
+            UploadId=up["UploadId"],
+            PartNumber=1,
+            Body=parts[0],
+            SSECustomerAlgorithm="AES256",
+            SSECustomerKey=os.urandom(32),
+        )
+    assert _code(e)[0] == 403
+    etags = []
+    for i, p in enumerate(parts, 1):
+        etags.append(
+            s3s.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=i, Body=p, **ssec)["ETag"]
+        )
+    # part 3: copied from an SSE-C source with another key
+    src_key = os.urandom(32)
+    tail = os.urandom(300_000)
+    s3s.put_object(Bucket=bucket, Key="src", Body=tail, SSECustomerAlgorithm="AES256", SSECustomerKey=src_key)
+    cp = s3s.upload_part_copy(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
+        PartNumber=3,
+        CopySource={"Bucket": bucket, "Key": "src"},
+        CopySourceRange="bytes=100-199999",
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=src_key,
+        **ssec,
+    )
+    etags.append(cp["CopyPartResult"]["ETag"])
+    s3s.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": t} for i, t in enumerate(etags, 1)]},
+    )
+    whole = parts[0] + parts[1] + tail[100:200000]
+    assert s3s.get_object(Bucket=bucket, Key="mp", **ssec)["Body"].read() == whole
+    lo = len(parts[0]) - 5
+    got = s3s.get_object(Bucket=bucket, Key="mp", Range=f"bytes={lo}-{lo + 99}", **ssec)
+    assert got["Body"].read() == whole[lo : lo + 100]
+    assert s3s.get_object(Bucket=bucket, Key="mp", PartNumber=3, **ssec)["Body"].read() == tail[100:200000]
+    with pytest.raises(ClientError):
+        s3s.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert_not_stored(tls_server[0].data, marker)
+
+
+def test_copy_between_modes(s3s, bucket: str, tls_server: tuple[Server, str, str]) -> None:
+    key, key2 = os.urandom(32), os.urandom(32)
+    marker = _marker()
+    body = marker + os.urandom(200_000)
+    s3s.put_object(Bucket=bucket, Key="plain", Body=body)
+    # plain -> SSE-C
+    s3s.copy_object(
+        Bucket=bucket,
+        Key="c",
+        CopySource={"Bucket": bucket, "Key": "plain"},
+        SSECustomerAlgorithm="AES256",
+        SSECustomerKey=key,
+    )
+    assert (
+        s3s.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)["Body"].read() == body
+    )
+    # SSE-C -> SSE-C under another key
+    s3s.copy_object(
+        Bucket=bucket,
+        Key="c2",
+        CopySource={"Bucket": bucket, "Key": "c"},
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=key,
+        SSECustomerAlgorithm="AES256",
+        SSECustomerKey=key2,
+    )
+    assert (
+        s3s.get_object(Bucket=bucket, Key="c2", SSECustomerAlgorithm="AES256", SSECustomerKey=key2)["Body"].read()
+        == body
+    )
+    # SSE-C without the source key: refused
+    with pytest.raises(ClientError) as e:
+        s3s.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "c"})
+    assert _code(e)[0] == 400
+    # SSE-C -> SSE-KMS
+    r = s3s.copy_object(
+        Bucket=bucket,
+        Key="k",
+        CopySource={"Bucket": bucket, "Key": "c"},
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=key,
+        ServerSideEncryption="aws:kms",
+    )
+    assert r["ServerSideEncryption"] == "aws:kms"
+    assert s3s.get_object(Bucket=bucket, Key="k")["Body"].read() == body
+    # SSE-KMS -> plain
+    s3s.copy_object(Bucket=bucket, Key="p2", CopySource={"Bucket": bucket, "Key": "k"})
+    got = s3s.get_object(Bucket=bucket, Key="p2")
+    assert got["Body"].read() == body and "ServerSideEncryption" not in got
+    # in place: plain -> SSE-S3 (a change of encryption is a change)
+    s3s.copy_object(
+        Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "plain"}, ServerSideEncryption="AES256"
+    )
+    assert s3s.head_object(Bucket=bucket, Key="plain")["ServerSideEncryption"] == "AES256"
