@@ -127,6 +127,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NotImplemented.KMSNotConfigured": (501, "Server side encryption specified but KMS is not configured"),
     "KMS.NotFoundException": (400, "Invalid keyId"),
     "ServiceUnavailable.KMS": (503, "The key management service is unavailable. Please retry."),
+    "InternalError.ObjectTampered": (
+        500,
+        "The object's encrypted data does not authenticate: it was altered or is corrupt (never served).",
+    ),
     "InvalidRetentionDate": (400, "Date must be provided in ISO 8601 format"),
     "InvalidStorageClass": (400, "Invalid storage class."),
     "InvalidTag": (400, "The TagValue you have provided is invalid"),

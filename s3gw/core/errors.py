@@ -123,6 +123,7 @@ InvalidSSECustomerParameters = _variant("InvalidSSECustomerParameters", "Invalid
 KMSNotConfigured = _variant("KMSNotConfigured", "NotImplemented.KMSNotConfigured")
 KMSKeyNotFound = _variant("KMSKeyNotFound", "KMS.NotFoundException")
 KMSUnavailable = _variant("KMSUnavailable", "ServiceUnavailable.KMS")
+ObjectTampered = _variant("ObjectTampered", "InternalError.ObjectTampered")
 ServerSideEncryptionConfigurationNotFoundError = _error("ServerSideEncryptionConfigurationNotFoundError")
 
 

@@ -799,6 +799,9 @@ class Core(MultipartMixin):
         except InsufficientReadQuorum as e:
             await self._explain_failed_read(rec)
             raise E.SlowDownRead() from e
+        except S.Tampered as e:
+            log.error("%s/%s (version %s): %s", rec.bucket, rec.key, rec.version_id, e)
+            raise E.ObjectTampered(record=rec) from e
         finally:
             self._reading.subtract(ids)
             for i in ids:

@@ -435,3 +435,49 @@ def test_copy_between_modes(s3s, bucket: str, tls_server: tuple[Server, str, str
         Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "plain"}, ServerSideEncryption="AES256"
     )
     assert s3s.head_object(Bucket=bucket, Key="plain")["ServerSideEncryption"] == "AES256"
+
+
+# --------------------------------------------------------------------------- the KMS failing
+
+
+def test_a_kms_that_cannot_open_the_key_answers_503_never_plaintext(tmp_path) -> None:
+    """Objects written under one master key, read by a gateway whose KMS cannot open their data
+    keys (another key of the same name: what a KMS that lost or replaced its key does): 503, no byte
+    of the object; without any KMS: MinIO's 501. The gateway with the right key reads them again."""
+    data = str(tmp_path)
+    marker = _marker()
+    srv = start_server(data, env={"S3GW_KMS_SECRET_KEY": MASTER})
+    try:
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="kms-fail")
+        s3.put_object(Bucket="kms-fail", Key="small", Body=marker, ServerSideEncryption="AES256")
+        s3.put_object(Bucket="kms-fail", Key="big", Body=marker * 20000, ServerSideEncryption="aws:kms")
+    finally:
+        srv.stop()
+    other = "my-key:" + base64.b64encode(b"o" * 32).decode()
+    srv = start_server(data, env={"MINIO_KMS_SECRET_KEY": other})  # MinIO's variable is honoured too
+    try:
+        s3 = s3_client(srv)
+        for key in ("small", "big"):
+            with pytest.raises(ClientError) as e:
+                s3.get_object(Bucket="kms-fail", Key=key)
+            assert _code(e) == (503, "ServiceUnavailable")
+            assert marker not in str(e.value.response).encode()
+        # HEAD needs no key: it answers what the metadata says
+        assert s3.head_object(Bucket="kms-fail", Key="small")["ServerSideEncryption"] == "AES256"
+    finally:
+        srv.stop()
+    srv = start_server(data)
+    try:
+        with pytest.raises(ClientError) as e:
+            s3_client(srv).get_object(Bucket="kms-fail", Key="small")
+        assert _code(e) == (501, "NotImplemented")
+    finally:
+        srv.stop()
+    srv = start_server(data, env={"S3GW_KMS_SECRET_KEY": MASTER})
+    try:
+        s3 = s3_client(srv)
+        assert s3.get_object(Bucket="kms-fail", Key="small")["Body"].read() == marker
+        assert s3.get_object(Bucket="kms-fail", Key="big")["Body"].read() == marker * 20000
+    finally:
+        srv.stop()
