@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import boto3
 import pytest
 import trustme
+import urllib3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from minio import Minio
+from minio.sse import SseCustomerKey, SseKMS, SseS3
 
 from tests.conftest import Server, free_port, start_server
 from tests.functional.conftest import s3_client
+from tests.functional.test_clients import aws
+from tests.services import wait_port
 
 MASTER = "my-key:" + base64.b64encode(b"k" * 32).decode()
 MiB = 1 << 20
@@ -51,8 +60,6 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
             "S3GW_SERVER_TLS_PORT": str(tls_port),
         },
     )
-    from tests.services import wait_port
-
     wait_port(tls_port, srv.proc)
     yield srv, f"https://127.0.0.1:{tls_port}", paths["ca"]
     srv.stop()
@@ -481,3 +488,123 @@ def test_a_kms_that_cannot_open_the_key_answers_503_never_plaintext(tmp_path) ->
         assert s3.get_object(Bucket="kms-fail", Key="big")["Body"].read() == marker * 20000
     finally:
         srv.stop()
+
+
+# --------------------------------------------------------------------------- other clients
+
+
+def _https(tls_server: tuple[Server, str, str]) -> SimpleNamespace:
+    srv, url, _ = tls_server
+    return SimpleNamespace(url=url, access_key=srv.access_key, secret_key=srv.secret_key)
+
+
+def test_aws_cli_sse_s3_sse_c_and_bucket_default(tls_server: tuple[Server, str, str], bucket: str, tmp_path) -> None:
+    srv, _, ca = tls_server
+    https = _https(tls_server)
+    src = tmp_path / "src.bin"
+    marker = _marker()
+    src.write_bytes(marker + os.urandom(9 * MiB))  # the CLI uploads it in parts
+    r = aws(https, "--ca-bundle", ca, "s3", "cp", "--sse", "AES256", str(src), f"s3://{bucket}/s3")
+    assert r.returncode == 0, r.stderr
+    keyfile = tmp_path / "key"
+    keyfile.write_bytes(os.urandom(32))
+    r = aws(
+        https,
+        "--ca-bundle",
+        ca,
+        "s3",
+        "cp",
+        "--sse-c",
+        "AES256",
+        "--sse-c-key",
+        f"fileb://{keyfile}",
+        str(src),
+        f"s3://{bucket}/c",
+    )
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out.bin"
+    r = aws(
+        https,
+        "--ca-bundle",
+        ca,
+        "s3",
+        "cp",
+        "--sse-c",
+        "AES256",
+        "--sse-c-key",
+        f"fileb://{keyfile}",
+        f"s3://{bucket}/c",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == src.read_bytes()
+    r = aws(https, "--ca-bundle", ca, "s3", "cp", f"s3://{bucket}/c", str(out))
+    assert r.returncode != 0  # without the key
+    r = aws(https, "--ca-bundle", ca, "s3api", "head-object", "--bucket", bucket, "--key", "s3")
+    assert json.loads(r.stdout)["ServerSideEncryption"] == "AES256"
+    rule = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"my-key"}}]}'
+    r = aws(srv, "s3api", "put-bucket-encryption", "--bucket", bucket, "--server-side-encryption-configuration", rule)
+    assert r.returncode == 0, r.stderr
+    r = aws(srv, "s3api", "get-bucket-encryption", "--bucket", bucket)
+    got = json.loads(r.stdout)["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+    assert got == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:my-key"}
+    assert_not_stored(srv.data, marker)
+
+
+def test_mc_encrypt_set_and_enc_c(tls_server: tuple[Server, str, str], bucket: str, mc_bin: str, tmp_path) -> None:
+    srv, url, _ = tls_server
+    cfg = str(tmp_path / "mc")
+
+    def run(*a: str, **kw: object) -> subprocess.CompletedProcess:
+        return subprocess.run([mc_bin, "--config-dir", cfg, "--insecure", *a], capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+    assert run("alias", "set", "t", url, srv.access_key, srv.secret_key).returncode == 0
+    r = run("encrypt", "set", "sse-s3", f"t/{bucket}")
+    assert r.returncode == 0, r.stderr
+    r = run("encrypt", "info", f"t/{bucket}")
+    assert r.returncode == 0 and b"SSE-S3" in r.stdout.upper().replace(b"SSE_S3", b"SSE-S3"), r.stdout
+    marker = _marker()
+    r = run("pipe", f"t/{bucket}/piped", input=marker)
+    assert r.returncode == 0, r.stderr
+    assert s3_client(srv).head_object(Bucket=bucket, Key="piped")["ServerSideEncryption"] == "AES256"
+    r = run("encrypt", "clear", f"t/{bucket}")
+    assert r.returncode == 0, r.stderr
+    key = base64.b64encode(os.urandom(32)).decode().rstrip("=")  # mc takes RawBase64
+    src = tmp_path / "f"
+    src.write_bytes(marker * 1000)
+    r = run("cp", "--enc-c", f"t/{bucket}/c={key}", str(src), f"t/{bucket}/c")
+    assert r.returncode == 0, r.stderr
+    r = run("cat", "--enc-c", f"t/{bucket}/c={key}", f"t/{bucket}/c")
+    assert r.returncode == 0 and r.stdout == marker * 1000, r.stderr
+    assert run("cat", f"t/{bucket}/c").returncode != 0
+    assert_not_stored(srv.data, marker)
+
+
+def test_minio_py_sse_modes(tls_server: tuple[Server, str, str], bucket: str) -> None:
+    srv, url, ca = tls_server
+    client = Minio(
+        url.removeprefix("https://"),
+        access_key=srv.access_key,
+        secret_key=srv.secret_key,
+        secure=True,
+        region="us-east-1",
+        http_client=urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=ca),
+    )
+    data = os.urandom(100_000)
+    for name, sse in (("s3", SseS3()), ("kms", SseKMS("my-key", {"team": "a"}))):
+        client.put_object(bucket, name, io.BytesIO(data), len(data), sse=sse)
+        resp = client.get_object(bucket, name)
+        try:
+            assert resp.read() == data
+        finally:
+            resp.close()
+            resp.release_conn()
+    ck = SseCustomerKey(os.urandom(32))
+    client.put_object(bucket, "c", io.BytesIO(data), len(data), sse=ck)
+    resp = client.get_object(bucket, "c", ssec=ck, offset=70_000, length=100)
+    try:
+        assert resp.read() == data[70_000:70_100]
+    finally:
+        resp.close()
+        resp.release_conn()
+    assert client.stat_object(bucket, "c", ssec=ck).size == len(data)
