@@ -129,7 +129,7 @@ class Retention:
 # --------------------------------------------------------------------------- server-side encryption
 
 
-_SSE_KEYS = frozenset({"alg", "key_id", "sealed", "iv", "size", "ctx", "kchk"})
+_SSE_KEYS = frozenset({"alg", "key_id", "sealed", "iv", "size", "ctx", "kchk", "kv"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ class Encryption:
     keys of one write unique (a multipart object keeps one per part, in its
     ``Part``); ``size`` is the plaintext size; ``ctx`` the SSE-KMS context the
     client gave; ``kchk`` (SSE-C) a keyed check value of the customer key,
-    never the key.
+    never the key; ``kv`` the master key version that sealed the data key
+    (what a re-wrap looks at).
 
     >>> e = Encryption("AES256", "k", "c2VhbGVk", iv="aXY=", size=5)
     >>> e.to_json()
@@ -158,6 +159,7 @@ class Encryption:
     size: int = 0
     context: Mapping[str, str] = field(default_factory=dict)
     key_check: str = ""
+    key_version: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -169,6 +171,8 @@ class Encryption:
             out["ctx"] = dict(self.context)
         if self.key_check:
             out["kchk"] = self.key_check
+        if self.key_version:
+            out["kv"] = self.key_version
         out.update(self.extra)
         return out
 
@@ -184,6 +188,7 @@ class Encryption:
                 int(d.get("size", 0)),
                 _str_map(d, "ctx"),
                 str(d.get("kchk", "")),
+                str(d.get("kv", "")),
                 _extra(d, _SSE_KEYS),
             )
         except (KeyError, TypeError, ValueError) as e:

@@ -571,7 +571,8 @@ class Core(MultipartMixin):
             log.error("KMS: could not generate a data key for %s/%s under %r: %s", bucket, key, key_id, e)
             raise E.KMSUnavailable() from e
         ctx = dict(req.context) if req.kind == S.SSE_KMS else {}
-        return S.Sealing(Encryption(req.kind or S.SSE_S3, dk.key_id, S.b64(dk.sealed), context=ctx), dk.plaintext)
+        enc = Encryption(req.kind or S.SSE_S3, dk.key_id, S.b64(dk.sealed), context=ctx, key_version=dk.version)
+        return S.Sealing(enc, dk.plaintext)
 
     async def data_key(
         self,
@@ -609,6 +610,64 @@ class Core(MultipartMixin):
         except KMSError as e:
             log.error("KMS: could not open the data key of %s/%s (key %r): %s", bucket, key, enc.key_id, e)
             raise E.KMSUnavailable() from e
+
+    async def rewrap_keys(self, bucket: str | None = None, *, progress: Any = None, every: int = 200) -> RewrapSummary:
+        """Re-seal the data key of every SSE-S3/SSE-KMS version (of ``bucket``, or of every bucket)
+        under the current version of its master key (``KMS.reencrypt``); no data is rewritten.
+
+        The sealed keys live in one place, each version's ``info.sse`` (``sealed``, and ``kv``: the
+        master key version that sealed it); a version already under the current version is left
+        alone, so running it again after an interruption carries on where it stopped (resumable).
+        Each update runs in the version's own metadata transaction and is skipped when the version
+        changed meanwhile. SSE-C keys are the customer's (not re-wrapped); uploads in progress keep
+        their key until they complete (old versions keep opening). ``progress(summary)`` is awaited
+        every ``every`` versions.
+        """
+        kms = self._need_kms()
+        names = [bucket] if bucket else [b.name for b in await self.meta.list_buckets()]
+        summary = RewrapSummary()
+        current: dict[str, str] = {}
+        for name in names:
+            key_marker = version_marker = ""
+            while True:
+                page = await self.meta.list_versions(name, "", "", key_marker, version_marker, 1000)
+                for rec in page.entries:
+                    summary.scanned += 1
+                    await self._rewrap_one(kms, rec, current, summary)
+                    if progress is not None and summary.scanned % every == 0:
+                        await progress(summary)
+                if not page.truncated:
+                    break
+                key_marker, version_marker = page.next_marker, page.next_version_marker
+        return summary
+
+    async def _rewrap_one(self, kms: KMS, rec: VersionRecord, current: dict[str, str], summary: RewrapSummary) -> None:
+        enc = rec.info.sse
+        if enc is None or enc.alg == S.SSE_C:
+            return
+        summary.encrypted += 1
+        try:
+            if enc.key_id not in current:
+                current[enc.key_id] = (await kms.status(enc.key_id)).current
+            if enc.key_version == current[enc.key_id]:
+                summary.current += 1
+                return
+            dk = await kms.reencrypt(enc.key_id, S.unb64(enc.sealed), S.key_context(rec.bucket, rec.key, enc.context))
+        except KMSError as e:
+            summary.failed += 1
+            log.error("rewrap: %s/%s (version %s): %s", rec.bucket, rec.key, rec.version_id, e)
+            return
+
+        def apply(now: VersionRecord) -> ObjectInfo:
+            if now.info.sse is None or now.info.sse.sealed != enc.sealed:
+                raise _Changed()
+            return replace(now.info, sse=replace(now.info.sse, sealed=S.b64(dk.sealed), key_version=dk.version))
+
+        try:
+            if await self.meta.update_info(rec.bucket, rec.key, rec.version_id, apply):
+                summary.rewrapped += 1
+        except _Changed:
+            pass
 
     async def set_bucket_encryption(self, bucket: str, alg: str, key_id: str) -> None:
         """PutBucketEncryption: the default of writes that ask for no encryption."""
@@ -1076,6 +1135,25 @@ class Core(MultipartMixin):
             if reading:
                 await self.meta.defer_gc(reading, time.time() + GC_READ_RECHECK)
             done += len(removed)
+
+
+@dataclass
+class RewrapSummary:
+    """What ``Core.rewrap_keys`` did: versions looked at, encrypted ones (SSE-S3/KMS), re-sealed,
+    already under the current master key version, and failed (the KMS refused; logged)."""
+
+    scanned: int = 0
+    encrypted: int = 0
+    rewrapped: int = 0
+    current: int = 0
+    failed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class _Changed(Exception):
+    """The version's sealed key changed while it was being re-wrapped: leave it."""
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
