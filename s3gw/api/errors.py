@@ -125,7 +125,8 @@ ERRORS: dict[str, tuple[int, str]] = {
         "The provided encryption parameters did not match the ones used originally.",
     ),
     "NotImplemented.KMSNotConfigured": (501, "Server side encryption specified but KMS is not configured"),
-    "KMS.NotFoundException": (400, "Invalid keyId"),
+    # MinIO answers a KMS key it does not know with its KMS's own error (internal/kms: ErrKeyNotFound)
+    "kms:KeyNotFound": (404, "key with given key ID does not exist"),
     "ServiceUnavailable.KMS": (503, "The key management service is unavailable. Please retry."),
     "InternalError.ObjectTampered": (
         500,
@@ -195,17 +196,9 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-#: S3 codes that contain a dot themselves (AWS KMS's exception names)
-DOTTED_CODES = frozenset({"KMS.NotFoundException"})
-
-
 def code_of(name: str) -> str:
-    """The S3 code of a table row (``AccessDenied.UnsignedHeaders`` -> ``AccessDenied``).
-
-    >>> code_of("KMS.NotFoundException")
-    'KMS.NotFoundException'
-    """
-    return name if name in DOTTED_CODES else name.partition(".")[0]
+    """The S3 code of a table row (``AccessDenied.UnsignedHeaders`` -> ``AccessDenied``)."""
+    return name.partition(".")[0]
 
 
 class S3Error(Exception):

@@ -43,7 +43,9 @@ def _checksum_el(ck: Checksum | None) -> str | None:
 async def create_multipart_upload(rq: Request) -> web.StreamResponse:
     opts = put_options(rq)
     up = await rq.core.create_upload(rq.op.bucket, rq.op.key, opts)
-    headers = sse_headers(up.info.sse, opts.sse)
+    # no SSE headers here: MinIO's NewMultipartUploadHandler sends none (the parts and the
+    # completed object's answers do)
+    headers = {}
     if opts.checksum_algo:
         headers["x-amz-checksum-algorithm"] = opts.checksum_algo
         headers["x-amz-checksum-type"] = opts.checksum_type
