@@ -138,25 +138,25 @@ class Encryptor:
         self._aead = AESGCM(package_key(data_key, iv, part))
         self._part = part
         self._index = 0
-        self._buf = bytearray()
+        self._buf = b""
 
-    def update(self, data: bytes) -> bytes:
-        self._buf += data
-        out = bytearray()
+    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+        buf = self._buf + bytes(data) if self._buf else data
+        view = memoryview(buf)
         # keep at least one byte back: the last package is sealed as final by finish()
-        while len(self._buf) > PACKAGE:
-            out += self._seal(bytes(self._buf[:PACKAGE]), False)
-            del self._buf[:PACKAGE]
-        return bytes(out)
+        full = (len(view) - 1) // PACKAGE if len(view) else 0
+        out = [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE], False) for i in range(full)]
+        self._buf = bytes(view[full * PACKAGE :])
+        return b"".join(out)
 
     def finish(self) -> bytes:
         if not self._buf:
             return b""  # an empty object has no package at all
-        out = self._seal(bytes(self._buf), True)
-        self._buf.clear()
+        out = self._seal(self._buf, True)
+        self._buf = b""
         return out
 
-    def _seal(self, plain: bytes, final: bool) -> bytes:
+    def _seal(self, plain: bytes | memoryview, final: bool) -> bytes:
         ct = self._aead.encrypt(_nonce(self._index), plain, _aad(self._part, self._index, final))
         self._index += 1
         return ct
@@ -175,24 +175,24 @@ class Decryptor:
         self._part = part
         self._index = first
         self._last = max(0, (plain_size - 1) // PACKAGE)
-        self._buf = bytearray()
+        self._buf = b""
 
     def update(self, data: bytes | bytearray | memoryview) -> bytes:
-        self._buf += data
-        out = bytearray()
-        while len(self._buf) >= SEALED_PACKAGE:
-            out += self._open(bytes(self._buf[:SEALED_PACKAGE]))
-            del self._buf[:SEALED_PACKAGE]
-        return bytes(out)
+        buf = self._buf + bytes(data) if self._buf else data
+        view = memoryview(buf)
+        full = len(view) // SEALED_PACKAGE
+        out = [self._open(view[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE]) for i in range(full)]
+        self._buf = bytes(view[full * SEALED_PACKAGE :])
+        return b"".join(out)
 
     def finish(self) -> bytes:
         if not self._buf:
             return b""
-        out = self._open(bytes(self._buf))
-        self._buf.clear()
+        out = self._open(self._buf)
+        self._buf = b""
         return out
 
-    def _open(self, sealed: bytes) -> bytes:
+    def _open(self, sealed: bytes | memoryview) -> bytes:
         try:
             plain = self._aead.decrypt(
                 _nonce(self._index), sealed, _aad(self._part, self._index, self._index == self._last)
