@@ -368,6 +368,7 @@ def start_minio_container() -> Target:
     # Publish on loopback only.
     c.with_bind_ports(9000, ("127.0.0.1", port))
     c.with_env("MINIO_CI_CD", "1").with_env("MINIO_UPDATE", "off").with_env("MINIO_BROWSER", "off")
+    c.with_env("MINIO_KMS_SECRET_KEY", KMS_SECRET_KEY)  # the encryption cases (cases/encryption.py)
     c.start()
     t = Target("minio-container", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", _stop=c.stop)
     try:
