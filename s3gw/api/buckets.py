@@ -10,6 +10,7 @@ from ..core import policy as P
 from . import xml as X
 from .app import IAM, Handler, Request
 from .errors import S3Error
+from .headers import KMS_ARN, kms_key_id
 from .xml import xml_response
 
 
@@ -143,10 +144,7 @@ async def put_bucket_encryption(rq: Request) -> web.StreamResponse:
     key_id = default.get("KMSMasterKeyID") or ""
     if alg not in ("AES256", "aws:kms") or not isinstance(key_id, str) or (key_id and alg != "aws:kms"):
         raise S3Error("MalformedXML")
-    key_id = key_id.strip()
-    if key_id.startswith("arn:aws:kms:"):
-        key_id = key_id[len("arn:aws:kms:") :]
-    await rq.core.set_bucket_encryption(rq.op.bucket, alg, key_id)
+    await rq.core.set_bucket_encryption(rq.op.bucket, alg, kms_key_id(key_id))
     return web.Response(status=200)
 
 
@@ -161,7 +159,7 @@ async def get_bucket_encryption(rq: Request) -> web.StreamResponse:
                 X.el(
                     "ApplyServerSideEncryptionByDefault",
                     X.el("SSEAlgorithm", sse["alg"]),
-                    X.el("KMSMasterKeyID", "arn:aws:kms:" + key_id) if key_id else None,
+                    X.el("KMSMasterKeyID", KMS_ARN + key_id) if key_id else None,
                 ),
             ),
         )

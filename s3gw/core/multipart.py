@@ -30,7 +30,7 @@ from .conditions import Conditions, check_copy_source
 from .names import check_object_name
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
-from .sse import Sealing, SSERequest
+from .sse import SSE_C, Sealing, SSERequest
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last (EntityTooSmall)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
@@ -165,7 +165,7 @@ class MultipartMixin:
             if req:
                 raise E.InvalidEncryptionParameters()
             return None
-        if enc.alg == "SSE-C" and req.kind != "SSE-C":
+        if enc.alg == SSE_C and req.kind != SSE_C:
             raise E.SSEMultipartEncrypted()
         data_key = await self.data_key(up.bucket, up.key, enc, req)
         assert data_key is not None

@@ -116,10 +116,6 @@ def _code(e: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
-def _ssec(key: bytes, prefix: str = "SSECustomer") -> dict[str, str]:
-    return {f"{prefix}Algorithm": "AES256", f"{prefix}Key": key.decode("latin-1")}
-
-
 # --------------------------------------------------------------------------- without a KMS
 
 
