@@ -28,6 +28,7 @@ from tests.conftest import Server, free_port, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_clients import aws
 from tests.functional.test_operations import admin
+from tests.functional.test_post_policy import post_form, presigned
 from tests.services import wait_port
 
 MASTER = "my-key:" + base64.b64encode(b"k" * 32).decode()
@@ -619,3 +620,19 @@ def test_admin_kms_rewrap(tls_server: tuple[Server, str, str], s3, bucket: str, 
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"x"
     cp = admin(server, "kms", "rewrap", check=False)
     assert cp.returncode != 0 and "KMS is not configured" in cp.stderr
+
+
+def test_a_browser_form_upload_takes_the_bucket_default(tls_server: tuple[Server, str, str], s3, bucket: str) -> None:
+    srv = tls_server[0]
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    marker = _marker()
+    r = post_form(srv, bucket, presigned(srv, bucket, "form"), file=marker * 10)
+    assert r.status == 204, r.body
+    assert s3.head_object(Bucket=bucket, Key="form")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="form")["Body"].read() == marker * 10
+    assert_not_stored(srv.data, marker)
