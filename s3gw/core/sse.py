@@ -177,13 +177,23 @@ class Decryptor:
         self._last = max(0, (plain_size - 1) // PACKAGE)
         self._buf = b""
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes:
-        buf = self._buf + bytes(data) if self._buf else data
-        view = memoryview(buf)
+    def update(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """The plaintext of every package ``data`` completes, one piece per package (no joining:
+        each is written out as it is)."""
+        view = memoryview(data)
+        out: list[bytes] = []
+        if self._buf:
+            need = SEALED_PACKAGE - len(self._buf)
+            if len(view) < need:
+                self._buf += bytes(view)
+                return out
+            out.append(self._open(self._buf + bytes(view[:need])))
+            view = view[need:]
+            self._buf = b""
         full = len(view) // SEALED_PACKAGE
-        out = [self._open(view[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE]) for i in range(full)]
+        out.extend(self._open(view[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE]) for i in range(full))
         self._buf = bytes(view[full * SEALED_PACKAGE :])
-        return b"".join(out)
+        return out
 
     def finish(self) -> bytes:
         if not self._buf:
@@ -218,14 +228,15 @@ async def decrypt_range(
     dec = Decryptor(data_key, iv, part, first, plain_size)
     left = length
     async for chunk in source:
-        plain = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
-        if skip:
-            cut = min(skip, len(plain))
-            plain, skip = plain[cut:], skip - cut
-        if plain and left > 0:
-            piece = plain[:left]
-            left -= len(piece)
-            yield piece
+        pieces = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
+        for plain in pieces:
+            if skip:
+                cut = min(skip, len(plain))
+                plain, skip = plain[cut:], skip - cut
+            if plain and left > 0:
+                piece = plain[:left]
+                left -= len(piece)
+                yield piece
     plain = dec.finish()
     if skip:
         plain = plain[skip:]
