@@ -32,7 +32,17 @@ from .config import parse_duration
 V3 = "/minio/admin/v3"
 V1 = "/minio/admin/s3gw/v1"
 
-OPS_COMMANDS = ("user", "policy", "svcacct", "group", "maintenance", "export-manifest", "backup", "restore", "kms")
+OPS_COMMANDS = (
+    "user",
+    "policy",
+    "svcacct",
+    "group",
+    "maintenance",
+    "export-manifest",
+    "backup",
+    "restore",
+    "kms",
+)
 
 
 class AdminFailed(Exception):
@@ -283,7 +293,7 @@ def add_admin_parsers(asub: Any) -> None:
     b.add_argument("--output", "-o", required=True, help="backup file to write")
     _common(b)
 
-    k = asub.add_parser("kms", help="server-side encryption keys: status, rotate")
+    k = asub.add_parser("kms", help="server-side encryption keys: status, rotate, rewrap")
     ksub = k.add_subparsers(dest="kms_command", required=True)
     for name, hlp in (
         ("status", "a key's versions, when each was made, how many objects each protects, its rotation"),
@@ -292,6 +302,11 @@ def add_admin_parsers(asub: Any) -> None:
         kp = ksub.add_parser(name, help=hlp)
         kp.add_argument("key", nargs="?", default="", help="the key (default: the KMS's default key)")
         _common(kp)
+    kr = ksub.add_parser(
+        "rewrap", help="re-seal every SSE-S3/SSE-KMS object's data key under the current master key version"
+    )
+    kr.add_argument("bucket", nargs="?", default="", help="only this bucket (default: every bucket)")
+    _common(kr)
 
     r = asub.add_parser("restore", help="restore a metadata backup into a STOPPED deployment")
     r.add_argument("file", help="a file written by s3gw admin backup")
@@ -341,10 +356,10 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
             return 0
         if cmd == "export-manifest":
             return _manifest(args, client)
-        if cmd == "backup":
-            return _backup(args, client)
         if cmd == "kms":
             return _kms(args, client)
+        if cmd == "backup":
+            return _backup(args, client)
     except AdminFailed as e:
         if getattr(args, "json", False):
             print(json.dumps({"ok": False, "status": e.status, "code": e.code, "message": e.message}))
@@ -380,6 +395,8 @@ def kms_report(st: dict[str, Any]) -> str:
 
 
 def _kms(args: argparse.Namespace, c: OpsClient) -> int:
+    if args.kms_command == "rewrap":
+        return _rewrap(args, c)
     st = c.kms(args.kms_command, args.key)
     print(json.dumps(st) if args.json else kms_report(st))
     return 0
@@ -597,6 +614,35 @@ def _svcacct(args: argparse.Namespace, c: OpsClient) -> int:
         raise ValueError("nothing to change: give --secret-key, --policy, --name, --description or --expiry")
     c.edit_svcacct(args.access_key, doc)
     return _ok(args, f"edited service account {args.access_key}", access_key=args.access_key)
+
+
+def _rewrap(args: argparse.Namespace, c: OpsClient) -> int:
+    """``s3gw admin kms rewrap [BUCKET]``: progress on stderr, the summary at the end. Running it
+    again after an interruption carries on (versions already re-sealed are skipped)."""
+    q = {"bucket": args.bucket} if args.bucket else {}
+    tty = sys.stderr.isatty()
+    final: dict[str, Any] = {}
+    with c.open("POST", f"{V1}/kms/rewrap", q, timeout=None) as r:
+        for line in r:
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            if doc.get("done"):
+                final = doc
+                break
+            _progress(tty, f"rewrap: {doc['scanned']} versions, {doc['rewrapped']} re-sealed, {doc['failed']} failed")
+    if tty:
+        print(file=sys.stderr)
+    if not final:
+        raise OSError("the rewrap stream ended early (no summary line): run it again to carry on")
+    final.pop("done")
+    _ok(
+        args,
+        f"rewrap: {final['scanned']} versions, {final['encrypted']} encrypted by the KMS, {final['rewrapped']} "
+        f"re-sealed, {final['current']} already current, {final['failed']} failed",
+        **final,
+    )
+    return 1 if final["failed"] else 0
 
 
 def _manifest(args: argparse.Namespace, c: OpsClient) -> int:

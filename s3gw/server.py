@@ -127,6 +127,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         core.intent_refresh = max(0.5, min(60.0, cfg.orphan_grace / 4))
         core.gc_grace = cfg.gc_grace
         core.settle_time = cfg.database.timeout  # how long a write of unknown outcome waits to find out
+        core.kms = kms = await build_kms(cfg.kms, meta)  # SSE-S3/SSE-KMS (docs/encryption.md), or none
         app[CORE] = core
         repair = Repair(
             meta,
@@ -152,7 +153,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             )
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        app[KEYS] = KeyAdmin(await build_kms(cfg.kms, meta))  # the KMS (s3gw/kms/factory.py), or none
+        app[KEYS] = KeyAdmin(kms)  # the same KMS for mc admin kms / s3gw admin kms
+        app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)
         # the intent keeper refreshes this process's own writes; run-time configuration and
         # trace streams are per process: every worker runs them
         tasks = [asyncio.create_task(core.intent_keeper())]

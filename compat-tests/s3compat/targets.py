@@ -18,6 +18,7 @@ extra ``s3gw serve`` arguments; add e.g. ``"s3gw-cluster": ["--nodes", ...]``
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import shutil
@@ -48,6 +49,11 @@ S3GW_VARIANTS: dict[str, list[str]] = {
 }
 
 # MinIO's last community image for the container target (overridable).
+#: the built-in KMS master key both targets start with (MinIO's MINIO_KMS_SECRET_KEY format)
+KMS_KEY_NAME = "compat-key"
+KMS_SECRET_KEY = os.environ.get(
+    "COMPAT_KMS_SECRET_KEY", KMS_KEY_NAME + ":" + base64.b64encode(b"compat-tests-kms-master-key-32b!").decode()
+)
 MINIO_IMAGE = os.environ.get("COMPAT_MINIO_IMAGE", "minio/minio:RELEASE.2025-09-07T16-13-09Z")
 
 
@@ -226,7 +232,12 @@ def start_s3gw(name: str, base: Path) -> Target:
     data = base / name
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**_s3gw_env(), "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
+    env = {
+        **_s3gw_env(),
+        "S3GW_ROOT_USER": ACCESS_KEY,
+        "S3GW_ROOT_PASSWORD": SECRET_KEY,
+        "S3GW_KMS_SECRET_KEY": KMS_SECRET_KEY,
+    }
     env.pop("MINIO_ROOT_USER", None)
     env.pop("MINIO_ROOT_PASSWORD", None)
     log = base / f"{name}.log"
@@ -273,6 +284,7 @@ def start_minio(base: Path) -> Target:
         "MINIO_BROWSER": "off",
         "MINIO_ROOT_USER": ACCESS_KEY,
         "MINIO_ROOT_PASSWORD": SECRET_KEY,
+        "MINIO_KMS_SECRET_KEY": KMS_SECRET_KEY,
     }
     log = base / "minio.log"
     with open(log, "ab") as logf:
@@ -356,6 +368,7 @@ def start_minio_container() -> Target:
     # Publish on loopback only.
     c.with_bind_ports(9000, ("127.0.0.1", port))
     c.with_env("MINIO_CI_CD", "1").with_env("MINIO_UPDATE", "off").with_env("MINIO_BROWSER", "off")
+    c.with_env("MINIO_KMS_SECRET_KEY", KMS_SECRET_KEY)  # the encryption cases (cases/encryption.py)
     c.start()
     t = Target("minio-container", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", _stop=c.stop)
     try:

@@ -25,6 +25,7 @@ from ..core.errors import CoreError
 from . import xml as X
 from .app import Request, to_s3_error
 from .errors import S3Error
+from .headers import sse_request
 from .xml import http_date
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
@@ -65,7 +66,7 @@ async def get_object_attributes(rq: Request) -> web.StreamResponse:
     )
     try:
         read = await rq.core.get_object(
-            rq.op.bucket, rq.op.key, version_id=rq.op.version_id, cond=cond, with_body=False
+            rq.op.bucket, rq.op.key, version_id=rq.op.version_id, cond=cond, with_body=False, sse=sse_request(rq)
         )
     except CoreError as e:
         # MinIO answers a delete marker here without HEAD's x-amz-delete-marker / version headers

@@ -10,6 +10,7 @@ from ..core import policy as P
 from . import xml as X
 from .app import IAM, Handler, Request
 from .errors import S3Error
+from .headers import KMS_ARN, kms_key_id
 from .xml import xml_response
 
 
@@ -127,3 +128,44 @@ async def get_bucket_policy_status(rq: Request) -> web.StreamResponse:
     policy = await iam.bucket_policy(rq.op.bucket)
     public = policy is not None and P.is_public(policy)
     return xml_response(X.document("PolicyStatus", X.el("IsPublic", "true" if public else "false")))
+
+
+# ---------------------------------------------------------------- default encryption
+async def put_bucket_encryption(rq: Request) -> web.StreamResponse:
+    """PutBucketEncryption: one rule, SSE-S3 (AES256) or SSE-KMS (aws:kms, optionally a key id), as MinIO takes it."""
+    conf = await rq.document("ServerSideEncryptionConfiguration")
+    rules = X.as_list(conf.get("Rule"))
+    if len(rules) != 1 or not isinstance(rules[0], dict):
+        raise S3Error("MalformedXML")
+    default = rules[0].get("ApplyServerSideEncryptionByDefault")
+    if not isinstance(default, dict):
+        raise S3Error("MalformedXML")
+    alg = default.get("SSEAlgorithm")
+    key_id = default.get("KMSMasterKeyID") or ""
+    if alg not in ("AES256", "aws:kms") or not isinstance(key_id, str) or (key_id and alg != "aws:kms"):
+        raise S3Error("MalformedXML")
+    await rq.core.set_bucket_encryption(rq.op.bucket, alg, kms_key_id(key_id))
+    return web.Response(status=200)
+
+
+async def get_bucket_encryption(rq: Request) -> web.StreamResponse:
+    sse = await rq.core.bucket_encryption(rq.op.bucket)
+    key_id = sse.get("key_id")
+    return xml_response(
+        X.document(
+            "ServerSideEncryptionConfiguration",
+            X.el(
+                "Rule",
+                X.el(
+                    "ApplyServerSideEncryptionByDefault",
+                    X.el("SSEAlgorithm", sse["alg"]),
+                    X.el("KMSMasterKeyID", KMS_ARN + key_id) if key_id else None,
+                ),
+            ),
+        )
+    )
+
+
+async def delete_bucket_encryption(rq: Request) -> web.StreamResponse:
+    await rq.core.delete_bucket_encryption(rq.op.bucket)
+    return web.Response(status=204)

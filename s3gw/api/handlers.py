@@ -27,8 +27,6 @@ NOT_IMPLEMENTED = frozenset(
     {
         Op.PutBucketLifecycleConfiguration,
         Op.DeleteBucketLifecycle,
-        Op.PutBucketEncryption,
-        Op.DeleteBucketEncryption,
         Op.GetBucketNotificationConfiguration,
         Op.PutBucketNotificationConfiguration,
         Op.PutBucketReplication,
@@ -86,7 +84,9 @@ HANDLERS: dict[Op, Handler] = {
     # MinIO's CORS is the server's allow-list (api/cors.py): bucket rules are NotImplemented once the bucket exists
     Op.PutBucketCors: buckets.not_configured("NotImplemented"),
     Op.DeleteBucketCors: buckets.not_configured("NotImplemented"),
-    Op.GetBucketEncryption: buckets.not_configured("ServerSideEncryptionConfigurationNotFoundError"),
+    Op.GetBucketEncryption: buckets.get_bucket_encryption,
+    Op.PutBucketEncryption: buckets.put_bucket_encryption,
+    Op.DeleteBucketEncryption: buckets.delete_bucket_encryption,
     Op.GetBucketReplication: buckets.not_configured("ReplicationConfigurationNotFoundError"),
     Op.GetBucketWebsite: buckets.not_configured("NoSuchWebsiteConfiguration"),
     # tagging

@@ -8,11 +8,19 @@ request's response-* overrides (parsed by the router) applied last.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 import re
 from typing import Any
 
+from ..common.records import Encryption
 from ..core import NULL_VERSION, VersionRecord, checksums, lock, tagging
+from ..core import errors as E
+from ..core import sse as S
 from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions
+from ..core.sse import SSERequest
 from .app import Request
 from .errors import S3Error
 from .router import RESPONSE_OVERRIDES
@@ -42,6 +50,7 @@ def put_options(rq: Request) -> PutOptions:
             opts.headers["content-encoding"] = ",".join(rest)
         else:
             del opts.headers["content-encoding"]
+    opts.sse = sse_request(rq)
     opts.content_md5 = h.get("Content-MD5")
     opts.storage_class = h.get("x-amz-storage-class", "")
     opts.if_match = h.get("If-Match")
@@ -96,13 +105,118 @@ def checksum_options(h: Any, opts: PutOptions) -> None:
         opts.checksum_type = "FULL_OBJECT" if algo == "CRC64NVME" else "COMPOSITE"
 
 
+SSE = "x-amz-server-side-encryption"
+SSE_KMS_KEY_ID = SSE + "-aws-kms-key-id"
+SSE_KMS_CONTEXT = SSE + "-context"
+COPY_SOURCE_SSE = "x-amz-copy-source-server-side-encryption"
+#: MinIO strips this from a key id (and shows it in front of one)
+KMS_ARN = "arn:aws:kms:"
+MAX_KMS_CONTEXT = 4096  # bytes of the base64 SSE-KMS context
+
+
+def sse_request(rq: Request, *, copy_source: bool = False) -> SSERequest:
+    """The encryption a request's headers ask for, checked as MinIO checks them (crypto.ParseHTTP).
+
+    SSE-S3 (``x-amz-server-side-encryption: AES256``), SSE-KMS (``aws:kms`` with
+    an optional key id and base64 JSON context) or SSE-C (the customer key
+    headers, over TLS only, the key's MD5 verified). ``copy_source``: the
+    ``x-amz-copy-source-server-side-encryption-customer-*`` headers (SSE-C only).
+    """
+    h = rq.http.headers
+    prefix = COPY_SOURCE_SSE if copy_source else SSE
+    c_alg, c_key, c_md5 = (h.get(f"{prefix}-customer-{x}") for x in ("algorithm", "key", "key-md5"))
+    alg = None if copy_source else h.get(SSE)
+    if c_alg is not None or c_key is not None or c_md5 is not None:
+        if alg is not None:
+            raise E.IncompatibleEncryptionMethod()
+        if not rq.http.secure:
+            raise E.InsecureSSECustomerRequest()
+        if c_alg != "AES256":
+            raise E.InvalidSSECustomerAlgorithm()
+        if not c_key:
+            raise E.MissingSSECustomerKey()
+        try:
+            key = base64.b64decode(c_key, validate=True)
+        except (binascii.Error, ValueError):
+            raise E.InvalidSSECustomerKey() from None
+        if len(key) != 32:
+            raise E.InvalidSSECustomerKey()
+        if not c_md5:
+            raise E.MissingSSECustomerKeyMD5()
+        if base64.b64encode(hashlib.md5(key).digest()).decode() != c_md5.strip():
+            raise E.SSECustomerKeyMD5Mismatch()
+        return SSERequest(S.SSE_C, customer_key=key, customer_key_md5=c_md5.strip())
+    if copy_source:
+        return SSERequest()
+    key_id, context = h.get(SSE_KMS_KEY_ID), h.get(SSE_KMS_CONTEXT)
+    if alg is None:
+        if key_id is not None or context is not None:
+            raise E.InvalidEncryptionMethod()
+        return SSERequest()
+    if alg == S.SSE_S3:
+        if key_id is not None or context is not None:
+            raise E.InvalidEncryptionMethod()
+        req = SSERequest(S.SSE_S3)
+    elif alg == S.SSE_KMS:
+        req = SSERequest(S.SSE_KMS, key_id=kms_key_id(key_id or ""), context=_kms_context(context))
+    else:
+        raise E.InvalidEncryptionMethod()
+    rq.core.check_encryption_request(req)
+    return req
+
+
+def kms_key_id(value: str) -> str:
+    """A KMS key id as a request names it (MinIO strips ``arn:aws:kms:``); checked for what a key name holds."""
+    key_id = value.strip()
+    key_id = key_id[len(KMS_ARN) :] if key_id.startswith(KMS_ARN) else key_id
+    if key_id and (len(key_id) > 256 or not re.fullmatch(r"[A-Za-z0-9_\-./:+=@]+", key_id)):
+        raise E.InvalidEncryptionKeyID()
+    return key_id
+
+
+def _kms_context(value: str | None) -> dict[str, str]:
+    """``x-amz-server-side-encryption-context``: base64 of a JSON object of strings."""
+    if not value:
+        return {}
+    if len(value) > MAX_KMS_CONTEXT:
+        raise S3Error("InvalidArgument", "The encryption context is too large")
+    try:
+        doc = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise S3Error("InvalidArgument", "The encryption context is not base64-encoded JSON") from None
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+        raise S3Error("InvalidArgument", "The encryption context must be a JSON object of strings")
+    if {"bucket", "key"} & set(doc):
+        # the object's own name is always part of the context (core/sse.py key_context)
+        raise S3Error("InvalidArgument", "The encryption context may not name 'bucket' or 'key'")
+    return doc
+
+
+def sse_headers(enc: Encryption | None, req: SSERequest | None = None) -> dict[str, str]:
+    """The headers that say how a version is encrypted (AWS's and MinIO's): the algorithm, the
+    KMS key and context, or, for SSE-C, the algorithm and the key MD5 the client sent."""
+    if enc is None:
+        return {}
+    if enc.alg == S.SSE_C:
+        out = {f"{SSE}-customer-algorithm": "AES256"}
+        if req is not None and req.customer_key_md5:
+            out[f"{SSE}-customer-key-md5"] = req.customer_key_md5
+        return out
+    out = {SSE: enc.alg}
+    if enc.alg == S.SSE_KMS:
+        out[SSE_KMS_KEY_ID] = KMS_ARN + enc.key_id
+        if enc.context:
+            out[SSE_KMS_CONTEXT] = base64.b64encode(json.dumps(dict(enc.context)).encode()).decode()
+    return out
+
+
 def check_content_length(rq: Request) -> None:
     if rq.http.content_length is None and "chunked" not in rq.http.headers.get("Transfer-Encoding", "").lower():
         raise S3Error("MissingContentLength")
 
 
-def write_headers(rec: VersionRecord) -> dict[str, str]:
-    out = {"ETag": f'"{rec.etag}"'}
+def write_headers(rec: VersionRecord, sse: SSERequest | None = None) -> dict[str, str]:
+    out = {"ETag": f'"{rec.etag}"', **sse_headers(rec.info.sse, sse)}
     if rec.version_id != NULL_VERSION:
         out["x-amz-version-id"] = rec.version_id
     ck = rec.info.checksum
@@ -126,6 +240,7 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
         "Content-Length": str(read.length),
     }
     info = rec.info
+    h.update(sse_headers(info.sse, sse_request(rq) if info.sse is not None and info.sse.alg == S.SSE_C else None))
     for name, value in info.headers.items():
         h[name.title()] = value
     h.update(info.user_meta)

@@ -12,7 +12,7 @@ from . import xml as X
 from .acl import initiator, owner
 from .app import Request
 from .errors import S3Error
-from .headers import check_content_length, put_options, write_headers
+from .headers import check_content_length, put_options, sse_headers, sse_request, write_headers
 from .objects import parse_copy_source
 from .router import MAX_PARTS
 from .xml import xml_response
@@ -43,6 +43,8 @@ def _checksum_el(ck: Checksum | None) -> str | None:
 async def create_multipart_upload(rq: Request) -> web.StreamResponse:
     opts = put_options(rq)
     up = await rq.core.create_upload(rq.op.bucket, rq.op.key, opts)
+    # no SSE headers here: MinIO's NewMultipartUploadHandler sends none (the parts and the
+    # completed object's answers do)
     headers = {}
     if opts.checksum_algo:
         headers["x-amz-checksum-algorithm"] = opts.checksum_algo
@@ -60,7 +62,7 @@ async def upload_part(rq: Request) -> web.StreamResponse:
     check_content_length(rq)
     opts = put_options(rq)
     part = await rq.core.upload_part(rq.op.bucket, rq.op.key, _upload_id(rq), _part_number(rq), rq.payload(), opts)
-    headers = {"ETag": f'"{part.etag}"'}
+    headers = {"ETag": f'"{part.etag}"', **sse_headers(part.info.sse, opts.sse)}
     ck = part.info.checksum
     if ck:
         headers[f"x-amz-checksum-{ck.algo.lower()}"] = ck.value
@@ -85,8 +87,11 @@ async def upload_part_copy(rq: Request) -> web.StreamResponse:
         src_version,
         rq.header("x-amz-copy-source-range"),
         cond,
+        sse=sse_request(rq),
+        src_sse=sse_request(rq, copy_source=True),
     )
     headers = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" else {}
+    headers.update(sse_headers(part.info.sse, sse_request(rq)))
     body = X.document(
         "CopyPartResult",
         X.el("LastModified", X.iso8601(part.mtime)),

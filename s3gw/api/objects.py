@@ -16,7 +16,7 @@ from . import xml as X
 from .app import Request, to_s3_error
 from .authz import PER_KEY
 from .errors import S3Error
-from .headers import check_content_length, object_response_headers, put_options, write_headers
+from .headers import check_content_length, object_response_headers, put_options, sse_request, write_headers
 from .locking import bypass_governance, governance_denied
 from .router import Operation
 from .xml import xml_response
@@ -26,7 +26,7 @@ async def put_object(rq: Request) -> web.StreamResponse:
     check_content_length(rq)
     opts = put_options(rq)
     rec = await rq.core.put_object(rq.op.bucket, rq.op.key, rq.payload(), opts)
-    return web.Response(status=200, headers=write_headers(rec))
+    return web.Response(status=200, headers=write_headers(rec, opts.sse))
 
 
 def _conditions(rq: Request) -> Conditions:
@@ -52,6 +52,7 @@ async def get_object(rq: Request) -> web.StreamResponse:
         cond=_conditions(rq),
         part_number=rq.op.part_number,
         with_body=not head,
+        sse=sse_request(rq),
     )
     headers = object_response_headers(rq, read)
     status = 206 if read.partial else 200
@@ -210,8 +211,9 @@ async def copy_object(rq: Request) -> web.StreamResponse:
         replace_meta=directive == "REPLACE",
         replace_tags=tag_directive == "REPLACE",
         opts=opts,
+        src_sse=sse_request(rq, copy_source=True),
     )
-    headers = write_headers(rec)
+    headers = write_headers(rec, opts.sse)
     if src_version is not None:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = X.document("CopyObjectResult", X.el("LastModified", X.iso8601(rec.mtime)), X.el("ETag", f'"{rec.etag}"'))

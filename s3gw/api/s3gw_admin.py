@@ -11,6 +11,9 @@ the one admin path (``admin.py``); errors are MinIO's JSON document::
                                                                                            (admin:ExportManifest)
     GET  /minio/admin/s3gw/v1/backup                    the backup file (SQLite database / pg_dump archive)
                                                                                            (admin:Backup)
+    POST /minio/admin/s3gw/v1/kms/rewrap?bucket=
+         NDJSON: progress lines, then {"done": true, ...summary}: every SSE-S3/KMS data key re-sealed
+         under its master key's current version (kms:ReEncrypt; docs/encryption.md)
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from ..core import MetaUnavailable
 from ..core.iam import Principal
 from ..core.ops import manifest_entry
 from ..core.repair import HealSummary
-from .admin import S3GW_ADMIN_PREFIX, AdminError, Routes, stream
+from ..core.service import RewrapSummary
+from .admin import KMS_NOT_CONFIGURED, S3GW_ADMIN_PREFIX, AdminError, Routes, stream
 from .app import CORE, OPS, REPAIR
 from .observe import AUDIT_INFO
 
@@ -72,6 +76,24 @@ async def heal(request: web.Request, principal: Principal, body: bytes) -> web.S
     summary = await request.app[REPAIR].run_heal(
         bucket, prefix, deep=_flag(request, "deep"), dry_run=_flag(request, "dry-run"), progress=progress
     )
+    await resp.write((json.dumps({"done": True, **summary.to_dict()}) + "\n").encode())
+    await resp.write_eof()
+    return resp
+
+
+@ROUTES.route("POST", "/kms/rewrap", "kms:ReEncrypt")
+async def kms_rewrap(request: web.Request, principal: Principal, body: bytes) -> web.StreamResponse:
+    bucket, _ = await _scope(request)
+    core = request.app[CORE]
+    if core.kms is None:
+        raise KMS_NOT_CONFIGURED
+    resp = await stream(request, {"Content-Type": "application/x-ndjson"})
+
+    async def progress(s: RewrapSummary) -> None:
+        await resp.write((json.dumps(s.to_dict()) + "\n").encode())
+
+    summary = await core.rewrap_keys(bucket, progress=progress)
+    log.warning("kms rewrap by %s (%s): %s", principal.access_key, bucket or "every bucket", summary.to_dict())
     await resp.write((json.dumps({"done": True, **summary.to_dict()}) + "\n").encode())
     await resp.write_eof()
     return resp

@@ -52,6 +52,11 @@ MAX_DATAGRAM = 60 * 1024  # a record larger than this (huge headers) is not sent
 QUEUE = 10000  # records a subscriber may lag behind before losing some
 SCAN_INTERVAL = 1.0  # how often a process looks for other processes' subscribers
 _REDACT = re.compile(r"(Signature=)[0-9a-fA-F]+")
+#: customer-provided encryption keys (SSE-C), of the object and of a copy's source
+SSE_C_KEY_HEADERS = (
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+)
 
 
 def trace_dir(data_dir: str, host: str, port: int) -> str:
@@ -273,8 +278,8 @@ def _headers(items: Any) -> dict[str, list[str]]:
         lk = k.lower()
         if lk == "authorization":
             v = _REDACT.sub(r"\1REDACTED", v)
-        elif lk == "x-amz-security-token":
-            v = "REDACTED"
+        elif lk in ("x-amz-security-token", *SSE_C_KEY_HEADERS):
+            v = "REDACTED"  # SSE-C keys never reach a trace (MinIO redacts them too)
         out.setdefault("-".join(p[:1].upper() + p[1:] for p in k.split("-")), []).append(v)
     return out
 

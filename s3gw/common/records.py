@@ -126,10 +126,79 @@ class Retention:
             raise RecordError(f"retention without {e}") from None
 
 
+# --------------------------------------------------------------------------- server-side encryption
+
+
+_SSE_KEYS = frozenset({"alg", "key_id", "sealed", "iv", "size", "ctx", "kchk", "kv"})
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How a version's (or an upload's) data is encrypted (core/sse.py; docs/encryption.md).
+
+    ``alg`` is ``AES256`` (SSE-S3), ``aws:kms`` (SSE-KMS) or ``SSE-C``; ``sealed``
+    is the object's data key sealed by the KMS under ``key_id`` (SSE-S3/KMS) or
+    by the customer's key (SSE-C), base64; ``iv`` (base64) makes the package
+    keys of one write unique (a multipart object keeps one per part, in its
+    ``Part``); ``size`` is the plaintext size; ``ctx`` the SSE-KMS context the
+    client gave; ``kchk`` (SSE-C) a keyed check value of the customer key,
+    never the key; ``kv`` the master key version that sealed the data key
+    (what a re-wrap looks at).
+
+    >>> e = Encryption("AES256", "k", "c2VhbGVk", iv="aXY=", size=5)
+    >>> e.to_json()
+    {'alg': 'AES256', 'key_id': 'k', 'sealed': 'c2VhbGVk', 'iv': 'aXY=', 'size': 5}
+    >>> Encryption.from_json(e.to_json()) == e
+    True
+    """
+
+    alg: str
+    key_id: str
+    sealed: str
+    iv: str = ""
+    size: int = 0
+    context: Mapping[str, str] = field(default_factory=dict)
+    key_check: str = ""
+    key_version: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"alg": self.alg, "key_id": self.key_id, "sealed": self.sealed}
+        if self.iv:
+            out["iv"] = self.iv
+        out["size"] = self.size
+        if self.context:
+            out["ctx"] = dict(self.context)
+        if self.key_check:
+            out["kchk"] = self.key_check
+        if self.key_version:
+            out["kv"] = self.key_version
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Any) -> Encryption:
+        d = _mapping(d, "sse")
+        try:
+            return cls(
+                str(d["alg"]),
+                str(d.get("key_id", "")),
+                str(d.get("sealed", "")),
+                str(d.get("iv", "")),
+                int(d.get("size", 0)),
+                _str_map(d, "ctx"),
+                str(d.get("kchk", "")),
+                str(d.get("kv", "")),
+                _extra(d, _SSE_KEYS),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise RecordError(f"invalid sse: {e}") from e
+
+
 # --------------------------------------------------------------------------- object info
 
 
-_INFO_KEYS = frozenset({"ct", "meta", "hdr", "ck", "sc", "tags", "ret", "hold", "ck_algo", "ck_type"})
+_INFO_KEYS = frozenset({"ct", "meta", "hdr", "ck", "sc", "tags", "ret", "hold", "ck_algo", "ck_type", "sse"})
 
 
 @dataclass
@@ -153,6 +222,7 @@ class ObjectInfo:
     legal_hold: str | None = None  # hold: "ON" / "OFF"
     checksum_algo: str | None = None  # ck_algo: an upload's parts' algorithm
     checksum_type: str | None = None  # ck_type: FULL_OBJECT / COMPOSITE (uploads)
+    sse: Encryption | None = None  # sse: server-side encryption (a part's: its iv and size only)
     extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept
 
     def to_json(self) -> dict[str, Any]:
@@ -177,13 +247,15 @@ class ObjectInfo:
             out["ck_algo"] = self.checksum_algo
         if self.checksum_type is not None:
             out["ck_type"] = self.checksum_type
+        if self.sse is not None:
+            out["sse"] = self.sse.to_json()
         out.update(self.extra)
         return out
 
     @classmethod
     def from_json(cls, d: Any) -> ObjectInfo:
         d = _mapping(d, "info")
-        ck, ret = d.get("ck"), d.get("ret")
+        ck, ret, sse = d.get("ck"), d.get("ret"), d.get("sse")
         return cls(
             content_type=d.get("ct"),
             user_meta=_str_map(d, "meta"),
@@ -195,6 +267,7 @@ class ObjectInfo:
             legal_hold=d.get("hold"),
             checksum_algo=d.get("ck_algo"),
             checksum_type=d.get("ck_type"),
+            sse=Encryption.from_json(sse) if sse else None,
             extra=_extra(d, _INFO_KEYS),
         )
 
@@ -322,18 +395,23 @@ class ShardSet:
         return s
 
 
-_PART_KEYS = frozenset({"number", "size", "etag", "layout", "ck"})
+_PART_KEYS = frozenset({"number", "size", "etag", "layout", "ck", "iv"})
 
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a multipart object: its number as uploaded, size, ETag, shard set and own checksum."""
+    """One part of a multipart object: its number as uploaded, size, ETag, shard set and own checksum.
+
+    An encrypted object's part: ``size`` is its plaintext size (the shard set's
+    is the ciphertext's) and ``iv`` (base64) the one its write drew (core/sse.py).
+    """
 
     number: int
     size: int
     etag: str
     shards: ShardSet
     checksum: Checksum | None = None  # algorithm and value only (no type)
+    iv: str = ""  # an encrypted object's part: the iv of its packages
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -345,6 +423,8 @@ class Part:
         }
         if self.checksum is not None:
             out["ck"] = self.checksum.to_json()
+        if self.iv:
+            out["iv"] = self.iv
         out.update(self.extra)
         return out
 
@@ -359,6 +439,7 @@ class Part:
                 str(d["etag"]),
                 ShardSet.from_json(d["layout"]),
                 Checksum.from_json(ck) if ck else None,
+                str(d.get("iv", "")),
                 _extra(d, _PART_KEYS),
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -444,6 +525,7 @@ __all__ = [
     "DATA_ID_RE",
     "LAYOUT_VERSION",
     "Checksum",
+    "Encryption",
     "ObjectInfo",
     "ObjectLayout",
     "Part",

@@ -101,6 +101,32 @@ NoSuchObjectLockConfiguration = _error("NoSuchObjectLockConfiguration")
 ObjectLockConfigurationNotFoundError = _error("ObjectLockConfigurationNotFoundError")
 
 
+def _variant(name: str, code: str) -> type[CoreError]:
+    """A core error answered with another row of the table (``Code.Variant``: same S3 code, its own message)."""
+    return type(name, (CoreError,), {"code": code, "__module__": __name__})
+
+
+# Server-side encryption (core/sse.py): MinIO's cmd/api-errors.go rows
+InsecureSSECustomerRequest = _variant("InsecureSSECustomerRequest", "InvalidRequest.InsecureSSECustomerRequest")
+SSEMultipartEncrypted = _variant("SSEMultipartEncrypted", "InvalidRequest.SSEMultipartEncrypted")
+SSEEncryptedObject = _variant("SSEEncryptedObject", "InvalidRequest.SSEEncryptedObject")
+InvalidEncryptionParameters = _variant("InvalidEncryptionParameters", "InvalidRequest.InvalidEncryptionParameters")
+InvalidEncryptionKeyID = _variant("InvalidEncryptionKeyID", "InvalidRequest.InvalidEncryptionKeyID")
+InvalidEncryptionMethod = _variant("InvalidEncryptionMethod", "InvalidArgument.InvalidEncryptionMethod")
+IncompatibleEncryptionMethod = _variant("IncompatibleEncryptionMethod", "InvalidArgument.IncompatibleEncryptionMethod")
+InvalidSSECustomerAlgorithm = _variant("InvalidSSECustomerAlgorithm", "InvalidArgument.InvalidSSECustomerAlgorithm")
+InvalidSSECustomerKey = _variant("InvalidSSECustomerKey", "InvalidArgument.InvalidSSECustomerKey")
+MissingSSECustomerKey = _variant("MissingSSECustomerKey", "InvalidArgument.MissingSSECustomerKey")
+MissingSSECustomerKeyMD5 = _variant("MissingSSECustomerKeyMD5", "InvalidArgument.MissingSSECustomerKeyMD5")
+SSECustomerKeyMD5Mismatch = _variant("SSECustomerKeyMD5Mismatch", "InvalidArgument.SSECustomerKeyMD5Mismatch")
+InvalidSSECustomerParameters = _variant("InvalidSSECustomerParameters", "InvalidArgument.InvalidSSECustomerParameters")
+KMSNotConfigured = _variant("KMSNotConfigured", "NotImplemented.KMSNotConfigured")
+KMSKeyNotFound = _variant("KMSKeyNotFound", "kms:KeyNotFound")
+KMSUnavailable = _variant("KMSUnavailable", "ServiceUnavailable.KMS")
+ObjectTampered = _variant("ObjectTampered", "InternalError.ObjectTampered")
+ServerSideEncryptionConfigurationNotFoundError = _error("ServerSideEncryptionConfigurationNotFoundError")
+
+
 class OutcomeUnknown(CoreError):
     """The metadata store failed while committing a write and did not answer again in
     time to tell whether it took effect (MinIO has no code for it: 503

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ..common.records import Checksum, ObjectInfo, ObjectLayout, Part, ShardSet
+from ..common.records import Checksum, Encryption, ObjectInfo, ObjectLayout, Part, ShardSet
 from ..meta.base import CommitUnknown, MetaStore, UploadMissing
 from ..meta.model import BucketRecord, PartRecord, UploadPage, UploadRecord, VersionRecord
 from . import checksums
@@ -30,6 +30,7 @@ from .conditions import Conditions, check_copy_source
 from .names import check_object_name
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
+from .sse import SSE_C, Sealing, SSERequest
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last (EntityTooSmall)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
@@ -77,13 +78,28 @@ class ObjectWrites(Protocol):
     def _info(self, opts: PutOptions, checksum: Checksum | None) -> ObjectInfo: ...
     def _write_check(self, opts: PutOptions) -> Any: ...
     async def _store_body(
-        self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = ...
+        self, payload: Payload, opts: PutOptions, *, inline: bool = True, max_size: int = ..., sealing: Any = None
     ) -> tuple[int, str, Checksum | None, ShardSet | None, bytes | None]: ...
+    def encryption_for(self, brec: BucketRecord, req: SSERequest | None) -> SSERequest: ...
+    async def _new_sealing(self, bucket: str, key: str, req: SSERequest) -> Any: ...
+    async def data_key(
+        self,
+        bucket: str,
+        key: str,
+        enc: Encryption | None,
+        req: SSERequest,
+        *,
+        open_key: bool = True,
+        copy: bool = False,
+    ) -> bytes | None: ...
+    async def _part_sealing(self, up: UploadRecord, number: int, req: SSERequest | None) -> Any: ...
     async def _discard(self, shards: ShardSet) -> None: ...
     async def _end_writes(self, layouts: list[ShardSet]) -> None: ...
     async def _heal_if_degraded(self, rec: VersionRecord) -> None: ...
     async def _settle(self, rec: VersionRecord, again: Any) -> VersionRecord: ...
-    def _read(self, rec: VersionRecord, offset: int, length: int) -> AsyncIterator[bytes]: ...
+    def _read(
+        self, rec: VersionRecord, offset: int, length: int, data_key: bytes | None = None
+    ) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
 
@@ -103,6 +119,10 @@ class MultipartMixin:
         info = self._info(opts, None)
         if opts.checksum_algo:
             info.checksum_algo, info.checksum_type = opts.checksum_algo, opts.checksum_type
+        # the object's data key is made now, and sealed with the upload; every part opens it
+        sealing = await self._new_sealing(bucket, key, self.encryption_for(brec, opts.sse))
+        if sealing is not None:
+            info.sse = sealing.enc
         rec = UploadRecord(str(uuid.uuid4()), bucket, key, time.time(), info)
         await self.meta.create_upload(rec)
         return rec
@@ -125,11 +145,31 @@ class MultipartMixin:
         if algo and not opts.checksum_algo:
             opts.checksum_algo = algo  # computed even when the client sends none, for the final checksum
         self._check_put_options(opts)
-        size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
-        assert shards is not None
-        return await self._save_part(
-            PartRecord(upload_id, number, size, etag, time.time(), shards, ObjectInfo(checksum=ck))
+        sealing = await self._part_sealing(up, number, opts.sse)
+        size, etag, ck, shards, _ = await self._store_body(
+            payload, opts, inline=False, max_size=MAX_PART_SIZE, sealing=sealing
         )
+        assert shards is not None
+        info = ObjectInfo(checksum=ck)
+        if sealing is not None:
+            info.sse, etag = sealing.finish_part(size, etag)
+        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards, info))
+
+    async def _part_sealing(self: ObjectWrites, up: UploadRecord, number: int, req: SSERequest | None) -> Any:
+        """How a part of ``up`` is encrypted: with the upload's data key (an SSE-C upload's part must
+        carry the same customer key: MinIO's SSEMultipartEncrypted when it has none), under the
+        part's number and a fresh iv."""
+        req = req or SSERequest()
+        enc = up.info.sse
+        if enc is None:
+            if req:
+                raise E.InvalidEncryptionParameters()
+            return None
+        if enc.alg == SSE_C and req.kind != SSE_C:
+            raise E.SSEMultipartEncrypted()
+        data_key = await self.data_key(up.bucket, up.key, enc, req)
+        assert data_key is not None
+        return Sealing(enc, data_key, part=number)
 
     async def _save_part(self: ObjectWrites, part: PartRecord) -> PartRecord:
         try:
@@ -152,10 +192,13 @@ class MultipartMixin:
         src_version: str | None,
         source_range: str | None,
         cond: Conditions,
+        sse: SSERequest | None = None,
+        src_sse: SSERequest | None = None,
     ) -> tuple[VersionRecord, PartRecord]:
         check_part_number(number)
         up = await self._upload(bucket, key, upload_id)
         src = await self.get_record(src_bucket, src_key, src_version)
+        src_data_key = await self.data_key(src.bucket, src.key, src.info.sse, src_sse or SSERequest(), copy=True)
         check_copy_source(cond, src.etag, src.mtime)
         offset, length = 0, src.size
         if source_range:
@@ -167,12 +210,16 @@ class MultipartMixin:
                 raise E.InvalidArgument("Range specified is not valid for source object")
             offset, length = rng
         opts = PutOptions(checksum_algo=up.info.checksum_algo)
-        payload = StreamPayload(self._read(src, offset, length))
-        size, etag, ck, shards, _ = await self._store_body(payload, opts, inline=False, max_size=MAX_PART_SIZE)
-        assert shards is not None
-        part = await self._save_part(
-            PartRecord(upload_id, number, size, etag, time.time(), shards, ObjectInfo(checksum=ck))
+        sealing = await self._part_sealing(up, number, sse)
+        payload = StreamPayload(self._read(src, offset, length, src_data_key))
+        size, etag, ck, shards, _ = await self._store_body(
+            payload, opts, inline=False, max_size=MAX_PART_SIZE, sealing=sealing
         )
+        assert shards is not None
+        info = ObjectInfo(checksum=ck)
+        if sealing is not None:
+            info.sse, etag = sealing.finish_part(size, etag)
+        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards, info))
         return src, part
 
     async def list_parts(
@@ -229,12 +276,23 @@ class MultipartMixin:
         for p in parts[:-1]:
             if p.size < MIN_PART_SIZE:
                 raise E.EntityTooSmall()
+        if any((p.info.sse is None) != (up.info.sse is None) for p in parts):
+            raise E.InvalidPart()  # a part written before/without the upload's encryption
         ck = self._final_checksum(up.info.checksum_algo, up.info.checksum_type or "FULL_OBJECT", parts, chosen)
         info = replace(up.info, checksum_algo=None, checksum_type=None, checksum=ck)
+        if info.sse is not None:
+            info.sse = replace(info.sse, size=sum(p.size for p in parts))
         layout = ObjectLayout.multipart(
             [
                 # a part's own checksum (algorithm and value: it has no object-level type)
-                Part(p.part_number, p.size, p.etag, p.layout, p.info.checksum.untyped() if p.info.checksum else None)
+                Part(
+                    p.part_number,
+                    p.size,
+                    p.etag,
+                    p.layout,
+                    p.info.checksum.untyped() if p.info.checksum else None,
+                    p.info.sse.iv if p.info.sse else "",
+                )
                 for p in parts
             ]
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..common.records import Retention
+from .sse import SSERequest
 
 
 class Payload(Protocol):
@@ -41,6 +42,7 @@ class PutOptions:
     retention: Retention | None = None  # from the lock headers
     legal_hold: str | None = None  # "ON" / "OFF"
     checksum_type: str = "FULL_OBJECT"  # FULL_OBJECT, or COMPOSITE for multipart
+    sse: SSERequest | None = None  # the encryption the request asks for (None: the bucket's default, if any)
 
 
 class StreamPayload:

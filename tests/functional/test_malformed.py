@@ -136,8 +136,6 @@ def test_checksum_header_errors(server, bucket: str) -> None:
 NOT_BUILT = {
     Op.PutBucketLifecycleConfiguration: ("PUT", "?lifecycle"),
     Op.DeleteBucketLifecycle: ("DELETE", "?lifecycle"),
-    Op.PutBucketEncryption: ("PUT", "?encryption"),
-    Op.DeleteBucketEncryption: ("DELETE", "?encryption"),
     Op.GetBucketNotificationConfiguration: ("GET", "?notification"),
     Op.PutBucketNotificationConfiguration: ("PUT", "?notification"),
     Op.PutBucketReplication: ("PUT", "?replication"),

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     checksums,
     conditionals,
     copy,
+    encryption,
     identity,
     listing,
     mc,

@@ -158,11 +158,16 @@ def test_upload_part_and_queue_rows() -> None:
 
 
 def test_keys_this_release_does_not_know_are_kept() -> None:
-    """A newer release's fields survive a rewrite by this one (a tag change of an encrypted object)."""
-    info = ObjectInfo.from_json({"ct": "x", "sse": {"alg": "AES256", "key": "sealed"}, "tags": {"a": "b"}})
-    assert info.extra == {"sse": {"alg": "AES256", "key": "sealed"}}
+    """A newer release's fields survive a rewrite by this one (a tag change of a replicated object)."""
+    info = ObjectInfo.from_json({"ct": "x", "repl": {"status": "PENDING"}, "tags": {"a": "b"}})
+    assert info.extra == {"repl": {"status": "PENDING"}}
     info.tags = {}
-    assert info.to_json() == {"ct": "x", "sse": {"alg": "AES256", "key": "sealed"}}
+    assert info.to_json() == {"ct": "x", "repl": {"status": "PENDING"}}
+    # and inside a known record: an encryption's
+    sse = {"alg": "AES256", "key_id": "k", "sealed": "cw==", "iv": "aQ==", "size": 3, "wrap": 2}
+    info = ObjectInfo.from_json({"ct": "x", "sse": sse})
+    assert info.sse is not None and info.sse.size == 3 and info.sse.extra == {"wrap": 2}
+    assert info.to_json() == {"ct": "x", "sse": sse}
     stored = json.loads(LAYOUT_MULTIPART)
     stored["repl"] = "PENDING"
     stored["parts"][0]["layout"]["tier"] = "warm"

@@ -1,0 +1,323 @@
+"""Server-side encryption: the object format and the key handling (docs/encryption.md).
+
+Object format. The plaintext is cut into packages of ``PACKAGE`` (64 KiB) bytes;
+each is sealed on its own with AES-256-GCM, so it is stored as ``PACKAGE + TAG``
+bytes (the last one shorter). A range read decrypts only the packages that
+cover the range (``cipher_range``). The ciphertext goes through the normal
+write path (erasure coding and bitrot hashing underneath, or the metadata row
+for a small object): encryption happens above the storage.
+
+Keys. Every object has its own random 256-bit data key, sealed by the KMS
+(SSE-S3, SSE-KMS) or by the customer's key (SSE-C) and stored with the version
+(``records.Encryption``). Every write of the data (the object, or each part of
+a multipart object, each upload of that part) draws a random 256-bit ``iv``;
+the packages of that write are sealed with
+
+    package_key = HMAC-SHA256(data_key, "s3gw-sse-v1" | iv | part number (4 bytes))
+    nonce       = package index (12 bytes, big-endian)
+    aad         = "s3gw-sse-v1" | part number (4) | package index (8) | final (1)
+
+so a (key, nonce) pair never repeats (a fresh iv gives a fresh key, the index
+counts within it), and a package cannot be moved to another place, another
+part, or cut off the end (``final`` marks the last one) without failing its
+tag. The part number of a single-part object is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..common.records import Encryption
+
+PACKAGE = 64 * 1024  # plaintext bytes per package
+TAG = 16  # AES-GCM tag
+SEALED_PACKAGE = PACKAGE + TAG
+DOMAIN = b"s3gw-sse-v1"
+
+SSE_S3 = "AES256"
+SSE_KMS = "aws:kms"
+SSE_C = "SSE-C"
+
+#: plaintext size above which encrypting/decrypting a chunk goes to a worker thread
+OFFLOAD = 1 << 20
+
+
+class Tampered(Exception):
+    """A package failed its authentication tag (wrong key or altered data)."""
+
+
+@dataclass
+class SSERequest:
+    """What a request asks of encryption (parsed by the API from its headers).
+
+    ``kind`` SSE_S3, SSE_KMS or SSE_C (None: nothing asked); ``key_id`` and
+    ``context`` for SSE-KMS; ``customer_key`` the SSE-C key (32 bytes, verified
+    against its MD5 by the API), never stored.
+    """
+
+    kind: str | None = None
+    key_id: str = ""
+    context: dict[str, str] = field(default_factory=dict)
+    customer_key: bytes | None = None
+    customer_key_md5: str = ""  # base64, as the client sent it (echoed in responses)
+
+    def __bool__(self) -> bool:
+        return self.kind is not None
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def new_iv() -> bytes:
+    return os.urandom(32)
+
+
+def new_data_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def sealed_size(plain: int) -> int:
+    """The stored size of ``plain`` bytes of plaintext.
+
+    >>> sealed_size(0), sealed_size(1), sealed_size(PACKAGE), sealed_size(PACKAGE + 1)
+    (0, 17, 65552, 65569)
+    """
+    full, rest = divmod(plain, PACKAGE)
+    return full * SEALED_PACKAGE + (rest + TAG if rest else 0)
+
+
+def cipher_range(offset: int, length: int, plain_size: int) -> tuple[int, int, int, int]:
+    """The packages covering plaintext ``[offset, offset+length)``:
+    (first package, ciphertext offset, ciphertext length, bytes to skip in the first package's plaintext).
+
+    >>> cipher_range(0, 10, 100)
+    (0, 0, 116, 0)
+    >>> cipher_range(PACKAGE + 5, 10, 3 * PACKAGE)
+    (1, 65552, 65552, 5)
+    >>> cipher_range(PACKAGE - 1, 2, 3 * PACKAGE)  # straddles two packages
+    (0, 0, 131104, 65535)
+    """
+    first = offset // PACKAGE
+    last = (offset + length - 1) // PACKAGE
+    start = first * SEALED_PACKAGE
+    end = min(sealed_size(plain_size), (last + 1) * SEALED_PACKAGE)
+    return first, start, end - start, offset - first * PACKAGE
+
+
+def package_key(data_key: bytes, iv: bytes, part: int) -> bytes:
+    return hmac.new(data_key, DOMAIN + iv + part.to_bytes(4, "big"), hashlib.sha256).digest()
+
+
+def _aad(part: int, index: int, final: bool) -> bytes:
+    return DOMAIN + part.to_bytes(4, "big") + index.to_bytes(8, "big") + (b"\x01" if final else b"\x00")
+
+
+def _nonce(index: int) -> bytes:
+    return index.to_bytes(12, "big")
+
+
+class Encryptor:
+    """Seals a stream into packages: ``update`` returns the complete packages so far, ``finish`` the last."""
+
+    def __init__(self, data_key: bytes, iv: bytes, part: int) -> None:
+        self._aead = AESGCM(package_key(data_key, iv, part))
+        self._part = part
+        self._index = 0
+        self._buf = b""
+
+    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+        buf = self._buf + bytes(data) if self._buf else data
+        view = memoryview(buf)
+        # keep at least one byte back: the last package is sealed as final by finish()
+        full = (len(view) - 1) // PACKAGE if len(view) else 0
+        out = [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE], False) for i in range(full)]
+        self._buf = bytes(view[full * PACKAGE :])
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if not self._buf:
+            return b""  # an empty object has no package at all
+        out = self._seal(self._buf, True)
+        self._buf = b""
+        return out
+
+    def _seal(self, plain: bytes | memoryview, final: bool) -> bytes:
+        ct = self._aead.encrypt(_nonce(self._index), plain, _aad(self._part, self._index, final))
+        self._index += 1
+        return ct
+
+
+def encrypt_all(data_key: bytes, iv: bytes, part: int, data: bytes) -> bytes:
+    enc = Encryptor(data_key, iv, part)
+    return enc.update(data) + enc.finish()
+
+
+class Decryptor:
+    """Opens packages ``first``, ``first + 1``, ... of a write whose plaintext is ``plain_size`` bytes."""
+
+    def __init__(self, data_key: bytes, iv: bytes, part: int, first: int, plain_size: int) -> None:
+        self._aead = AESGCM(package_key(data_key, iv, part))
+        self._part = part
+        self._index = first
+        self._last = max(0, (plain_size - 1) // PACKAGE)
+        self._buf = b""
+
+    def update(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """The plaintext of every package ``data`` completes, one piece per package (no joining:
+        each is written out as it is)."""
+        view = memoryview(data)
+        out: list[bytes] = []
+        if self._buf:
+            need = SEALED_PACKAGE - len(self._buf)
+            if len(view) < need:
+                self._buf += bytes(view)
+                return out
+            out.append(self._open(self._buf + bytes(view[:need])))
+            view = view[need:]
+            self._buf = b""
+        full = len(view) // SEALED_PACKAGE
+        out.extend(self._open(view[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE]) for i in range(full))
+        self._buf = bytes(view[full * SEALED_PACKAGE :])
+        return out
+
+    def finish(self) -> bytes:
+        if not self._buf:
+            return b""
+        out = self._open(self._buf)
+        self._buf = b""
+        return out
+
+    def _open(self, sealed: bytes | memoryview) -> bytes:
+        try:
+            plain = self._aead.decrypt(
+                _nonce(self._index), sealed, _aad(self._part, self._index, self._index == self._last)
+            )
+        except InvalidTag as e:
+            raise Tampered(f"package {self._index} of part {self._part} does not authenticate") from e
+        self._index += 1
+        return plain
+
+
+async def decrypt_range(
+    source: AsyncIterator[bytes | bytearray | memoryview],
+    data_key: bytes,
+    iv: bytes,
+    part: int,
+    plain_size: int,
+    offset: int,
+    length: int,
+) -> AsyncIterator[bytes]:
+    """Plaintext ``[offset, offset+length)`` of one write, from ``source``: the ciphertext
+    ``cipher_range`` names. Big chunks are opened in a worker thread."""
+    first, _, _, skip = cipher_range(offset, length, plain_size)
+    dec = Decryptor(data_key, iv, part, first, plain_size)
+    left = length
+    async for chunk in source:
+        pieces = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
+        for plain in pieces:
+            if skip:
+                cut = min(skip, len(plain))
+                plain, skip = plain[cut:], skip - cut
+            if plain and left > 0:
+                piece = plain[:left]
+                left -= len(piece)
+                yield piece
+    plain = dec.finish()
+    if skip:
+        plain = plain[skip:]
+    if plain and left > 0:
+        yield plain[:left]
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@dataclass
+class Sealing:
+    """A write being encrypted: the version's ``Encryption`` (data key sealed) and the data key itself."""
+
+    enc: Encryption
+    data_key: bytes
+    iv: bytes = b""
+
+    part: int = 0
+
+    def encryptor(self) -> Encryptor:
+        """The packages of one write (the object: part 0; a multipart object's part: its number) under a fresh iv."""
+        self.iv = new_iv()
+        return Encryptor(self.data_key, self.iv, self.part)
+
+    def finish(self, size: int, md5_hex: str) -> tuple[Encryption, str]:
+        """The version's Encryption (its iv and plaintext size) and ETag (MinIO: the content's MD5 for
+        SSE-S3; for SSE-KMS and SSE-C a value that is not it)."""
+        etag = md5_hex if self.enc.alg == SSE_S3 else masked_etag(self.data_key, md5_hex)
+        return replace(self.enc, iv=b64(self.iv), size=size), etag
+
+    def finish_part(self, size: int, md5_hex: str) -> tuple[Encryption, str]:
+        """A part's record of its encryption: the upload's algorithm and key id with the part's own iv
+        and size (the sealed key stays with the upload, then the object: not one copy per part)."""
+        enc, etag = self.finish(size, md5_hex)
+        return replace(enc, sealed="", context={}), etag
+
+
+def key_context(bucket: str, key: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The encryption context a data key is sealed with: the object's bucket and key (as MinIO binds
+    them), plus the client's SSE-KMS context."""
+    return {**(extra or {}), "bucket": bucket, "key": key}
+
+
+def seal_with_customer_key(customer_key: bytes, data_key: bytes, bucket: str, key: str) -> bytes:
+    """SSE-C: the data key sealed by the customer's key, bound to the object's name."""
+    nonce = os.urandom(12)
+    aad = DOMAIN + b"|ssec|" + bucket.encode() + b"/" + key.encode()
+    return nonce + AESGCM(customer_key).encrypt(nonce, data_key, aad)
+
+
+def open_with_customer_key(customer_key: bytes, sealed: bytes, bucket: str, key: str) -> bytes:
+    aad = DOMAIN + b"|ssec|" + bucket.encode() + b"/" + key.encode()
+    try:
+        return AESGCM(customer_key).decrypt(sealed[:12], sealed[12:], aad)
+    except (InvalidTag, ValueError) as e:
+        raise Tampered("the customer key does not open this object's key") from e
+
+
+def key_check(customer_key: bytes) -> str:
+    """SSE-C: the keyed check value stored instead of the key (HMAC-SHA256 of a constant under the key)."""
+    return b64(hmac.new(customer_key, DOMAIN + b"|ssec-check", hashlib.sha256).digest())
+
+
+def masked_etag(data_key: bytes, md5_hex: str) -> str:
+    """The ETag of an SSE-KMS/SSE-C object: 32 hex digits that are not the plaintext's MD5
+    (MinIO shows such objects' ETags encrypted: never the content's MD5), stable for the object."""
+    return hmac.new(data_key, DOMAIN + b"|etag|" + md5_hex.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+__all__ = [
+    "PACKAGE",
+    "SSE_C",
+    "SSE_KMS",
+    "SSE_S3",
+    "Decryptor",
+    "Encryptor",
+    "Sealing",
+    "SSERequest",
+    "Tampered",
+    "cipher_range",
+    "decrypt_range",
+    "sealed_size",
+]
