@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from .api.observe import ACCESS_LOGGER
 from .cache.shared import Generations
 from .config import ServerConfig
-from .server import banner, check_listen_safety, make_store, run, serve
+from .server import banner, check_listen_safety, load_tls, make_store, run, serve
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ async def prepare(cfg: ServerConfig) -> list[int]:
 
 def run_workers(cfg: ServerConfig) -> int:
     check_listen_safety(cfg)
+    load_tls(cfg)  # a certificate that does not load stops the start here, not in a loop of worker restarts
     applied = asyncio.run(prepare(cfg))
     if applied:
         log.info("applied migrations %s", applied)

@@ -211,3 +211,26 @@ def test_https_verifies_against_the_ca(tmp_path) -> None:
             assert r.status == 200
     finally:
         srv.stop()
+
+
+def test_sighup_reaches_every_worker_process(tmp_path) -> None:
+    """--workers 2: the supervisor passes SIGHUP on; whichever worker takes a connection shows the new one."""
+    first, second = issue(), issue()
+    paths = first.write(str(tmp_path / "tls"))
+    port = free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    srv = start_server(str(data), "--workers", "2", env=tls_env(paths["cert"], paths["key"], port, "0"))
+    try:
+        wait_until(lambda: presented(port), "the HTTPS port to answer", ignore=(OSError,))
+        second.write(str(tmp_path / "tls"))
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        # the kernel spreads connections over the workers: twenty in a row, all with the new certificate
+        wait_until(
+            lambda: {presented(port) for _ in range(20)},
+            "every worker to serve the new certificate",
+            until=lambda seen: seen == {second.fingerprint},
+        )
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()
