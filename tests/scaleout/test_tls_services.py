@@ -6,6 +6,7 @@ the gateway on ``cache.redis.tls`` with ``cache.redis.ca_file``. With every hop 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -30,6 +31,7 @@ def tls_postgres(servers_pair: Pair) -> Iterator[PgServer]:
     srv = start_postgres(tls=servers_pair)
     yield srv
     srv.destroy()
+    shutil.rmtree(os.path.dirname(srv.datadir), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +118,24 @@ def test_redis_certificate_of_another_ca_is_not_used(tls_deployment: Deployment,
     assert s3.get_object(Bucket="no-cache", Key="k")["Body"].read() == b"still served"
     wait_until(gw.logs, "the refused Redis in the log", until=lambda text: "certificate verify failed" in text)
     assert dep.database.encode() not in dep.redis.command("KEYS", f"{dep.database}:*")  # type: ignore[union-attr]
+
+
+def test_verify_full_checks_the_host_name_verify_ca_does_not(tmp_path) -> None:
+    """A PostgreSQL whose certificate (from the trusted CA) names another host: verify-ca accepts it,
+    verify-full refuses it."""
+    pair = issue(None, "db.elsewhere.test")
+    pg = start_postgres(tls=pair)
+    try:
+        dep = Deployment(root=str(tmp_path), pg=pg, database=pg.new_database("names"))
+        ca = pair.write(str(tmp_path / "ca"))["ca"]
+        dep.extra = {"database.ca_file": ca, "database.startup_wait": "1s"}
+        gw = dep.start(**{"database.sslmode": "verify-ca"})
+        gw.s3().create_bucket(Bucket="verify-ca")
+        gw.stop()
+        with pytest.raises(RuntimeError, match="process exited"):
+            dep.start(**{"database.sslmode": "verify-full"})
+        logs = [p.read_text() for p in sorted(tmp_path.glob("gateway-*.log"))]
+        assert any("mismatch" in text or "doesn't match" in text for text in logs), logs[-1][-2000:]
+    finally:
+        pg.destroy()
+        shutil.rmtree(os.path.dirname(pg.datadir), ignore_errors=True)
