@@ -2,21 +2,23 @@
 
 cert-manager (and most renewal tools) rotate a certificate by replacing the
 files in place, or by swapping the symlink a Kubernetes Secret volume points
-through (``tls.crt -> ..data/tls.crt``). ``ReloadingTLS`` holds the one
-``ssl.SSLContext`` a listening socket serves with and loads the new chain into
-it, so every *new* connection presents the new certificate while connections
-already open keep theirs (OpenSSL copies the certificate into each connection
-when it is made). No restart, no dropped connection.
+through (``tls.crt -> ..data/tls.crt``). ``ReloadingTLS`` gives the listening
+socket one ``ssl.SSLContext`` whose server-name callback (which OpenSSL runs for
+every handshake, with or without SNI) hands each new connection the context of
+the newest pair that loaded: every *new* connection presents the new
+certificate while connections already open keep theirs. No restart, no dropped
+connection. A whole new context per pair (rather than loading the new pair into
+the old context) means a change of key type, RSA to ECDSA say, never leaves the
+old certificate beside the new one.
 
 A reload happens on ``reload()`` (the servers call it on SIGHUP) and when
 ``watch()`` sees the files' bytes change (checked every ``interval`` seconds;
 the files are read through symlinks, so a swapped link counts as a change).
-The new pair is read once, then loaded into a scratch context first: a
-certificate that does not parse, a key that does not match it (cert-manager
-writes the two files one after the other), or a file that vanished leaves the
-old certificate in service and is logged as an error; the next change is tried
-again. Only a pair that loaded cleanly is loaded into the live context, from
-the same bytes, so the live context never holds half a pair.
+The new pair is read once and loaded into a fresh context: a certificate that
+does not parse, a key that does not match it (cert-manager writes the two
+files one after the other), or a file that vanished leaves the old certificate
+in service and is logged as an error; the next change is tried again. Only a
+context whose pair loaded cleanly is ever handed to connections.
 
 The gateway (``s3gw serve``, ``security.tls.*``) and the storage node
 (``s3gw node --tls-cert/--tls-key``) both serve with it.
@@ -98,22 +100,32 @@ class ReloadingTLS:
         self.key_file = key_file
         self.interval = interval
         self.name = name
-        self.context = server_context()
         self.reloads = 0  # successful reloads after the first load
         self.failures = 0  # reloads refused (the old certificate stayed)
         pair = self._read()
-        self._load(pair)
+        #: what the socket listens with (its own pair: the first one); each handshake gets ``_current``
+        self.context = self._load(pair)
+        self.context.sni_callback = self._pick
+        self._current = self.context
         self._seen = pair  # the bytes last tried, loaded or not
         self.fingerprint = leaf_fingerprint(pair[0])
+
+    def _pick(self, conn: ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext) -> None:
+        """OpenSSL's server-name callback, in every handshake: the newest certificate."""
+        if self._current is not ctx:
+            conn.context = self._current
 
     def _read(self) -> tuple[bytes, bytes]:
         with open(self.cert_file, "rb") as c, open(self.key_file, "rb") as k:
             return c.read(), k.read()
 
-    def _load(self, pair: tuple[bytes, bytes]) -> None:
+    @staticmethod
+    def _load(pair: tuple[bytes, bytes]) -> ssl.SSLContext:
+        """A fresh server context serving ``pair``; raises (ssl.SSLError, OSError) when it does not load."""
+        ctx = server_context()
         with _as_files(*pair) as (cert, key):
-            server_context().load_cert_chain(cert, key)  # a dry run: raises on a bad pair
-            self.context.load_cert_chain(cert, key)  # the same bytes: cannot fail now
+            ctx.load_cert_chain(cert, key)
+        return ctx
 
     def reload(self, why: str = "SIGHUP") -> bool:
         """Load the files now (whether or not they changed); True when the new pair is in service."""
@@ -128,7 +140,7 @@ class ReloadingTLS:
     def _try(self, pair: tuple[bytes, bytes], why: str) -> bool:
         self._seen = pair
         try:
-            self._load(pair)
+            ctx = self._load(pair)
         except (OSError, ssl.SSLError, ValueError) as e:
             self.failures += 1
             log.error(
@@ -141,6 +153,7 @@ class ReloadingTLS:
                 self.fingerprint,
             )
             return False
+        self._current = ctx
         self.reloads += 1
         old, self.fingerprint = self.fingerprint, leaf_fingerprint(pair[0])
         log.warning(
