@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import signal
-import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -62,6 +61,7 @@ from .protocol import (
     verify_request,
 )
 from .shardstore import ShardStore, ShardWriter, validate_name, verify_frames
+from .tls import ReloadingTLS
 
 log = logging.getLogger(__name__)
 
@@ -420,13 +420,6 @@ def node_runner(server: NodeServer, idle_timeout: float = IDLE_TIMEOUT) -> web.A
     )
 
 
-def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
-    """The node's HTTPS context (``s3gw node --tls-cert/--tls-key``): PEM chain and key."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert_file, key_file)
-    return ctx
-
-
 async def run_node(
     node_id: str,
     dirs: list[str],
@@ -438,16 +431,17 @@ async def run_node(
     reserve_bytes: int = 0,
     tmp_max_age: float = 3600.0,
     idle_timeout: float = IDLE_TIMEOUT,
-    tls: ssl.SSLContext | None = None,
+    tls: ReloadingTLS | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (HTTPS with ``tls``)."""
+    """Serve until SIGINT/SIGTERM (HTTPS with ``tls``: its certificate is reloaded on SIGHUP and
+    when its files change, nodes/tls.py)."""
     server = NodeServer.from_dirs(
         node_id, dirs, secret, fsync=fsync, reserve_bytes=reserve_bytes, tmp_max_age=tmp_max_age
     )
     runner = node_runner(server, idle_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls.context if tls else None)
     await site.start()
     print(
         json.dumps(
@@ -465,11 +459,19 @@ async def run_node(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # SIGHUP: reload the certificate (without TLS there is nothing to reload; the node goes on)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, tls.reload if tls else lambda: log.info("SIGHUP: no TLS to reload"))
+    watcher = asyncio.create_task(tls.watch()) if tls is not None else None
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await runner.cleanup()
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from nodes.protocol import load_secret
 from nodes.server import IDLE_TIMEOUT as NODE_IDLE_TIMEOUT
-from nodes.server import run_node, tls_context
+from nodes.server import run_node
+from nodes.tls import RELOAD_INTERVAL, ReloadingTLS
 
 from . import admin_cli, config
 from .admin_client import AdminClient, print_info, progress_line
@@ -22,7 +23,7 @@ from .api.observe import ACCESS_LOGGER
 from .config import ServerConfig
 from .credentials import root_credentials
 from .meta.base import MetaError
-from .server import UnsafeListen, describe_meta, make_store, run, serve
+from .server import TLSSetupError, UnsafeListen, describe_meta, make_store, run, serve
 from .workers import run_workers
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--no-fsync", action="store_true", help="skip fsync (benchmarks and tests only)")
     n.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (gateways use https:// URLs)")
     n.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
+    n.add_argument(
+        "--tls-reload-interval",
+        type=config.parse_duration,
+        default=RELOAD_INTERVAL,
+        metavar="DURATION",
+        help=f"check the certificate files this often and serve a new pair when they change (SIGHUP: at once; "
+        f"default {RELOAD_INTERVAL:g}s; 0: only on SIGHUP)",
+    )
     n.add_argument(
         "--idle-timeout",
         type=config.parse_duration,
@@ -170,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.workers > 1:
                 return run_workers(cfg)
             run(cfg.event_loop, serve(cfg))
-        except (UnsafeListen, MetaError) as e:  # unsafe listen; schema too new/old; database unreachable
+        # unsafe listen; a certificate that does not load; schema too new/old; database unreachable
+        except (UnsafeListen, TLSSetupError, MetaError) as e:
             print(f"s3gw: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -260,7 +270,7 @@ def run_node_command(args: argparse.Namespace) -> int:
         if bool(args.tls_cert) != bool(args.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
         if args.tls_cert:
-            tls = tls_context(args.tls_cert, args.tls_key)
+            tls = ReloadingTLS(args.tls_cert, args.tls_key, interval=args.tls_reload_interval, name="node TLS")
     except (OSError, ValueError, ssl.SSLError) as e:
         print(f"s3gw node: {e}", file=sys.stderr)
         return 2

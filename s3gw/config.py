@@ -371,9 +371,16 @@ SCHEMA: list[Key] = [
     Key("database.password_file", _str, "", "file holding the PostgreSQL password"),
     Key(
         "database.sslmode",
-        _enum("disable", "prefer", "require", "verify-ca", "verify-full"),
+        _enum("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
         "prefer",
-        "TLS to PostgreSQL, as libpq's sslmode",
+        "TLS to PostgreSQL, as libpq's sslmode (verify-full: the server's certificate and host name are checked)",
+    ),
+    Key(
+        "database.ca_file",
+        _str,
+        "",
+        "PEM CA bundle to verify PostgreSQL's certificate with (libpq's sslrootcert; verify-ca and verify-full; "
+        "empty: the system's CAs)",
     ),
     Key("database.max_connections", _int(1, 10000), 20, "connection pool size, per gateway process"),
     Key("database.max_idle", _int(0, 10000), 2, "connections kept open while idle (the pool's minimum)"),
@@ -524,7 +531,8 @@ SCHEMA: list[Key] = [
         secret=True,
     ),
     Key("cache.redis.password_file", _str, "", "file holding the Redis password (AUTH)"),
-    Key("cache.redis.tls", _bool, False, "TLS to Redis"),
+    Key("cache.redis.tls", _bool, False, "TLS to Redis (the server's certificate and host name are verified)"),
+    Key("cache.redis.ca_file", _str, "", "PEM CA bundle to verify Redis's certificate with (empty: the system's CAs)"),
     Key("cache.redis.prefix", _str, "s3gw:", "key prefix (several deployments on one Redis)"),
     Key(
         "cache.memory.enabled",
@@ -591,6 +599,20 @@ SCHEMA: list[Key] = [
     # security
     Key("security.tls.cert_file", _str, "", "PEM certificate chain for HTTPS"),
     Key("security.tls.key_file", _str, "", "PEM private key for HTTPS"),
+    Key(
+        "security.tls.reload_interval",
+        _dur(),
+        10.0,
+        "how often the certificate files are checked; a changed pair serves new connections (SIGHUP: at once; "
+        "0: only on SIGHUP)",
+    ),
+    Key(
+        "security.encryption.encryption_in_transit",
+        _bool,
+        False,
+        "refuse to start while any hop is plain text: no HTTPS certificate, http:// storage nodes, PostgreSQL "
+        "sslmode below require, Redis without TLS; the plain-HTTP port is then not opened",
+    ),
     Key("security.root_user_file", _str, "", "file holding the root access key"),
     Key("security.root_password_file", _str, "", "file holding the root secret key"),
     Key(
@@ -836,6 +858,7 @@ class DatabaseSettings:
     user: str = default("database.user")
     password: str | None = None  # from the environment or a file, never the YAML
     sslmode: str = default("database.sslmode")
+    ca_file: str = default("database.ca_file")  # verify-ca / verify-full: the CA bundle (libpq's sslrootcert)
     max_connections: int = default("database.max_connections")
     min_connections: int = default("database.max_idle")
     max_idle_lifetime: float = default("database.max_lifetime")
@@ -857,6 +880,7 @@ class CacheSettings:
     redis_timeout: float = default("cache.redis.timeout")
     redis_ttl: float = default("cache.redis.ttl")
     redis_tls: bool = default("cache.redis.tls")
+    redis_ca_file: str = default("cache.redis.ca_file")
     redis_prefix: str = default("cache.redis.prefix")
     memory: str = default("cache.memory.enabled")  # "auto" | "true" | "false"
     memory_max_bytes: int = default("cache.memory.max_size")
@@ -901,6 +925,8 @@ class ServerConfig:
     tls_cert: str = default("security.tls.cert_file")
     tls_key: str = default("security.tls.key_file")
     tls_port: int = default("server.tls_port")
+    tls_reload_interval: float = default("security.tls.reload_interval")
+    encryption_in_transit: bool = default("security.encryption.encryption_in_transit")
     # slow and greedy clients (api/guard.py, docs/operations.md)
     http_read_timeout: float = default("server.read_timeout")
     http_write_timeout: float = default("server.write_timeout")
@@ -965,7 +991,51 @@ SERVER_FIELDS: dict[str, str] = {
     "log.audit": "audit_log",
     "security.tls.cert_file": "tls_cert",
     "security.tls.key_file": "tls_key",
+    "security.tls.reload_interval": "tls_reload_interval",
+    "security.encryption.encryption_in_transit": "encryption_in_transit",
 }
+
+
+#: PostgreSQL sslmodes that may send the metadata in plain text (libpq: allow and prefer fall back to it)
+PLAIN_SSLMODES = ("disable", "allow", "prefer")
+
+
+def plain_text_hops(sc: ServerConfig) -> list[str]:
+    """Every connection of this gateway that would carry data unencrypted, named for the operator
+    (``security.encryption.encryption_in_transit`` refuses to start while this is not empty).
+
+    >>> plain_text_hops(ServerConfig("DATA"))  # the embedded default: only the clients' hop
+    ['clients -> gateway: no HTTPS certificate (set security.tls.cert_file and key_file)']
+    >>> sc = ServerConfig("DATA", tls_cert="c.pem", tls_key="k.pem", nodes=("https://n1:9090", "http://n2:9090"))
+    >>> sc.database = DatabaseSettings(driver="postgres", host="db", sslmode="prefer")
+    >>> sc.cache = CacheSettings(redis_endpoints=("r1:6379",))
+    >>> for hop in plain_text_hops(sc): print(hop)
+    gateway -> storage nodes http://n2:9090: plain HTTP (use https:// node URLs, storage.node_ca_file)
+    gateway -> PostgreSQL db:5432: database.sslmode is prefer (use require, verify-ca or verify-full)
+    gateway -> Redis r1:6379: cache.redis.tls is false
+    >>> sc.kms = KMSSettings(endpoint="http://127.0.0.1:4566")
+    >>> plain_text_hops(sc)[-1]
+    'gateway -> KMS http://127.0.0.1:4566: plain HTTP (use an https:// kms_endpoint)'
+    """
+    hops = []
+    if not sc.tls_cert:
+        hops.append("clients -> gateway: no HTTPS certificate (set security.tls.cert_file and key_file)")
+    plain = [u for u in sc.nodes if not u.lower().startswith("https://")]
+    if plain:
+        hops.append(
+            f"gateway -> storage nodes {', '.join(plain)}: plain HTTP (use https:// node URLs, storage.node_ca_file)"
+        )
+    db = sc.database
+    if db.driver == "postgres" and db.sslmode in PLAIN_SSLMODES:
+        hops.append(
+            f"gateway -> PostgreSQL {db.host}:{db.port}: database.sslmode is {db.sslmode} "
+            "(use require, verify-ca or verify-full)"
+        )
+    if sc.cache.redis_endpoints and not sc.cache.redis_tls:
+        hops.append(f"gateway -> Redis {', '.join(sc.cache.redis_endpoints)}: cache.redis.tls is false")
+    if sc.kms.endpoint and not sc.kms.endpoint.lower().startswith("https://"):
+        hops.append(f"gateway -> KMS {sc.kms.endpoint}: plain HTTP (use an https:// kms_endpoint)")
+    return hops
 
 
 def database_settings(cfg: Config, env: Mapping[str, str], data_dir: str) -> DatabaseSettings:
@@ -996,6 +1066,7 @@ def database_settings(cfg: Config, env: Mapping[str, str], data_dir: str) -> Dat
         user=v["database.user"],
         password=password,
         sslmode=v["database.sslmode"],
+        ca_file=v["database.ca_file"],
         max_connections=v["database.max_connections"],
         min_connections=min(v["database.max_idle"], v["database.max_connections"]),
         max_idle_lifetime=v["database.max_lifetime"],
@@ -1028,6 +1099,7 @@ def cache_settings(cfg: Config, env: Mapping[str, str]) -> CacheSettings:
         redis_timeout=v["cache.redis.timeout"],
         redis_ttl=v["cache.redis.ttl"],
         redis_tls=v["cache.redis.tls"],
+        redis_ca_file=v["cache.redis.ca_file"],
         redis_prefix=v["cache.redis.prefix"],
         memory=v["cache.memory.enabled"],
         memory_max_bytes=v["cache.memory.max_size"],
@@ -1111,6 +1183,10 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
         if len(secret_) < 16:
             raise ConfigError("storage.secret_file: the cluster secret must be at least 16 bytes")
         sc.nodes, sc.node_secret = tuple(v["storage.nodes"]), secret_
+    if sc.encryption_in_transit and (hops := plain_text_hops(sc)):
+        raise ConfigError(
+            "security.encryption.encryption_in_transit: refusing to start with plain-text hops:\n  " + "\n  ".join(hops)
+        )
     return sc
 
 

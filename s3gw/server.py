@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from nodes.tls import ReloadingTLS
+
 try:  # optional (pyproject's dependencies install it where it builds): server.event_loop
     import uvloop
 except ImportError:  # pragma: no cover - depends on the environment
@@ -46,7 +48,7 @@ from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
 from .cache.shared import Generations
 from .common.version import VERSION
-from .config import ServerConfig
+from .config import DatabaseSettings, ServerConfig
 from .core.iam import Iam
 from .core.keys import KeyAdmin
 from .core.ops import Operations
@@ -73,6 +75,20 @@ def is_loopback(host: str) -> bool:
 
 class UnsafeListen(RuntimeError):
     pass
+
+
+class TLSSetupError(RuntimeError):
+    """The HTTPS certificate or key does not load at start."""
+
+
+def load_tls(cfg: ServerConfig) -> ReloadingTLS | None:
+    """The gateway's reloading HTTPS context (nodes/tls.py), or None without ``security.tls``."""
+    if not cfg.tls_cert:
+        return None
+    try:
+        return ReloadingTLS(cfg.tls_cert, cfg.tls_key, interval=cfg.tls_reload_interval, name="gateway TLS")
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        raise TLSSetupError(f"security.tls: {cfg.tls_cert} / {cfg.tls_key} do not load: {e}") from None
 
 
 def check_listen_safety(cfg: ServerConfig) -> None:
@@ -249,7 +265,7 @@ def make_store(cfg: ServerConfig) -> MetaStore:
             database=db.name,
             user=db.user,
             password=db.password,
-            ssl=None if db.sslmode == "prefer" else db.sslmode,
+            ssl=postgres_ssl(db),
             max_connections=db.max_connections,
             min_connections=db.min_connections,
             max_idle_lifetime=db.max_idle_lifetime,
@@ -269,6 +285,18 @@ def make_store(cfg: ServerConfig) -> MetaStore:
     return SqliteMeta(path, auto_migrate=db.auto_migrate)
 
 
+def postgres_ssl(db: DatabaseSettings) -> str | ssl.SSLContext | None:
+    """What asyncpg's ``ssl`` takes for ``database.sslmode``: for verify-ca and verify-full a context
+    verifying the server against ``database.ca_file`` (else the system's CAs; asyncpg alone would look
+    only in ~/.postgresql/root.crt), with the host name checked for verify-full; a context makes TLS
+    mandatory. The other modes as libpq names them (prefer: asyncpg's default)."""
+    if db.sslmode in ("verify-ca", "verify-full"):
+        ctx = ssl.create_default_context(cafile=db.ca_file or None)
+        ctx.check_hostname = db.sslmode == "verify-full"
+        return ctx
+    return None if db.sslmode == "prefer" else db.sslmode
+
+
 def make_cache(cfg: ServerConfig, generations: Generations | None = None) -> Cache:
     """Redis when configured; else in-process where it is safe (one SQLite gateway: one process, or
     worker processes sharing ``generations``); else none."""
@@ -285,6 +313,7 @@ def make_cache(cfg: ServerConfig, generations: Generations | None = None) -> Cac
             timeout=c.redis_timeout,
             ttl=c.redis_ttl,
             tls=c.redis_tls,
+            ca_file=c.redis_ca_file or None,
             prefix=c.redis_prefix,
         )
     if cfg.workers > 1 and generations is None:
@@ -330,7 +359,7 @@ def _logs_line(cfg: ServerConfig) -> str:
 
 
 def banner(cfg: ServerConfig) -> str:
-    url = f"http://{cfg.host}:{cfg.port}"
+    url = f"https://{cfg.host}:{cfg.tls_port}" if cfg.encryption_in_transit else f"http://{cfg.host}:{cfg.port}"
     return "\n".join(
         [
             f"s3gw {VERSION}: S3 API on {url}  (erasure coding {cfg.data_shards}+{cfg.parity_shards} over "
@@ -340,7 +369,13 @@ def banner(cfg: ServerConfig) -> str:
                 else f"{cfg.drives} drives in {cfg.data_dir})"
             ),
             f"  {describe_meta(cfg)}" + (f", {cfg.workers} worker processes" if cfg.workers > 1 else ""),
-            *([f"  TLS on https://{cfg.host}:{cfg.tls_port}"] if cfg.tls_cert else []),
+            *(
+                ["  encryption in transit: HTTPS only, every hop TLS"]
+                if cfg.encryption_in_transit
+                else [f"  TLS on https://{cfg.host}:{cfg.tls_port}"]
+                if cfg.tls_cert
+                else []
+            ),
             f"  {cfg.kms.describe()}",
             f"  root user: {cfg.access_key}",
             f"  logs: {_logs_line(cfg)}",
@@ -422,14 +457,15 @@ async def serve(
         max_field_size=65536,
         max_line_size=65536,
     )
+    # the certificate first: a pair that does not load stops the start before anything listens
+    tls = load_tls(cfg)
     await runner.setup()
-    site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)
-    await site.start()
-    if cfg.tls_cert:
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    if not cfg.encryption_in_transit:  # encryption in transit: HTTPS only, the plain port stays closed
+        site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True, reuse_port=reuse_port or None)
+        await site.start()
+    if tls is not None:
         await web.TCPSite(
-            runner, cfg.host, cfg.tls_port, ssl_context=tls, reuse_address=True, reuse_port=reuse_port or None
+            runner, cfg.host, cfg.tls_port, ssl_context=tls.context, reuse_address=True, reuse_port=reuse_port or None
         ).start()
     if not quiet:
         print(banner(cfg), flush=True)
@@ -438,9 +474,17 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # SIGHUP: reload the certificate now (the files are also watched); without TLS: nothing to do
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, tls.reload if tls else lambda: log.info("SIGHUP: no TLS to reload"))
+    watcher = asyncio.create_task(tls.watch()) if tls is not None else None
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await runner.cleanup()

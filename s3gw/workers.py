@@ -17,7 +17,7 @@ things:
   intents of its own uploads.
 
 The supervisor (this process) applies migrations once before starting the
-workers, forwards SIGTERM/SIGINT to them, and restarts a worker that dies
+workers, forwards SIGTERM/SIGINT (and SIGHUP: reload the TLS certificate) to them, and restarts a worker that dies
 (at most once a second per worker).
 """
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from .api.observe import ACCESS_LOGGER
 from .cache.shared import Generations
 from .config import ServerConfig
-from .server import banner, check_listen_safety, make_store, run, serve
+from .server import banner, check_listen_safety, load_tls, make_store, run, serve
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def _worker_main(cfg: ServerConfig, index: int, log_level: int, generations: Gen
     logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s [w{index}] %(name)s %(message)s")
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM stops the loop (serve)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until serve() installs its certificate reload
     try:
         run(cfg.event_loop, serve(cfg, reuse_port=True, quiet=True, generations=generations, services=index == 0))
     except KeyboardInterrupt:
@@ -61,6 +63,7 @@ async def prepare(cfg: ServerConfig) -> list[int]:
 
 def run_workers(cfg: ServerConfig) -> int:
     check_listen_safety(cfg)
+    load_tls(cfg)  # a certificate that does not load stops the start here, not in a loop of worker restarts
     applied = asyncio.run(prepare(cfg))
     if applied:
         log.info("applied migrations %s", applied)
@@ -83,8 +86,14 @@ def run_workers(cfg: ServerConfig) -> int:
         nonlocal stopping
         stopping = True
 
+    def on_hup(signum: int, _frame: object) -> None:  # reload the certificate: every worker serves HTTPS itself
+        for p in procs.values():
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hup)
     for i in range(cfg.workers):
         start(i)
     print(banner(cfg), flush=True)

@@ -18,6 +18,7 @@ anyway.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -25,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.tlscerts import Pair
 from tests.waiting import SCALE, deadline
 
 PG_SUPERUSER = "s3gw"
@@ -92,6 +95,7 @@ class PgServer:
     host: str = "127.0.0.1"
     user: str = PG_SUPERUSER
     log: str = ""
+    ssl_dir: str = ""  # TLS on (ssl = on): server.crt and server.key here (``start_postgres(tls=...)``)
     _n: int = field(default=0, repr=False)
 
     def _cmd(self, *argv: str) -> list[str]:
@@ -109,6 +113,15 @@ class PgServer:
                 "-c full_page_writes=off",
                 "-c max_connections=300",
                 "-c shared_buffers=64MB",
+                *(
+                    [
+                        "-c ssl=on",
+                        f"-c ssl_cert_file={self.ssl_dir}/server.crt",
+                        f"-c ssl_key_file={self.ssl_dir}/server.key",
+                    ]
+                    if self.ssl_dir
+                    else []
+                ),
             ]
         )
         subprocess.run(
@@ -193,7 +206,9 @@ class PgServer:
         shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-def start_postgres() -> PgServer:
+def start_postgres(tls: Pair | None = None) -> PgServer:
+    """A fresh cluster; with ``tls`` (tests/tlscerts.py), serving TLS with that certificate (ssl = on;
+    clients may still connect in plain text: sslmode is the client's choice)."""
     bindir = pg_bindir()
     if bindir is None:
         missing_service("PostgreSQL (initdb, pg_ctl)", "apt-get install postgresql")
@@ -224,6 +239,14 @@ def start_postgres() -> PgServer:
         run_as=run_as,
         log=os.path.join(datadir, "server.log"),
     )
+    if tls is not None:  # the key must be the server user's own, 0600 (PostgreSQL refuses it otherwise)
+        srv.ssl_dir = os.path.join(datadir, "ssl")
+        tls.write(srv.ssl_dir, cert="server.crt", key="server.key")
+        os.chmod(os.path.join(srv.ssl_dir, "server.key"), 0o600)
+        if run_as:
+            ent = pwd.getpwnam(run_as)
+            for name in ("", "server.crt", "server.key", "ca.crt"):
+                os.chown(os.path.join(srv.ssl_dir, name), ent.pw_uid, ent.pw_gid)
     init = srv._cmd(
         f"{bindir}/initdb",
         "-D",
@@ -277,6 +300,7 @@ class RedisServer:
     datadir: str
     proc: subprocess.Popen | None = None
     host: str = "127.0.0.1"
+    tls: Pair | None = None  # TLS only (tls-port; the plain port closed), with this certificate
 
     @property
     def endpoint(self) -> str:
@@ -288,11 +312,24 @@ class RedisServer:
             missing_service("redis-server", "apt-get install redis-server")
         assert exe is not None
         log = open(os.path.join(self.datadir, "redis.log"), "ab")
+        if self.tls is not None:
+            files = self.tls.write(os.path.join(self.datadir, "tls"))
+            # clients are not asked for certificates; they verify the server's
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            ports += [
+                "--tls-cert-file",
+                files["cert"],
+                "--tls-key-file",
+                files["key"],
+                "--tls-ca-cert-file",
+                files["ca"],
+            ]
+        else:
+            ports = ["--port", str(self.port)]
         self.proc = subprocess.Popen(
             [
                 exe,
-                "--port",
-                str(self.port),
+                *ports,
                 "--bind",
                 "127.0.0.1",
                 "--dir",
@@ -334,19 +371,29 @@ class RedisServer:
     def command(self, *args: str) -> bytes:
         """One command through a raw socket (RESP), for test set-up and inspection."""
         parts = [b"AUTH", self.password.encode()], [a.encode() for a in args]
-        with socket.create_connection((self.host, self.port), timeout=5) as s:
+        with socket.create_connection((self.host, self.port), timeout=5) as raw:
+            s = raw
+            if self.tls is not None:
+                ctx = ssl.create_default_context(cadata=self.tls.ca.cert_pem.bytes().decode())
+                s = ctx.wrap_socket(raw, server_hostname=self.host)
             out = b""
-            for cmd in parts:
+            # over TLS a half-close would end the TLS session too: QUIT makes the server close instead
+            for cmd in (*parts, [b"QUIT"]) if self.tls is not None else parts:
                 s.sendall(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(c), c) for c in cmd))
-            s.shutdown(socket.SHUT_WR)
-            while chunk := s.recv(65536):
-                out += chunk
+            if self.tls is None:
+                s.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(ssl.SSLEOFError):
+                while chunk := s.recv(65536):
+                    out += chunk
         return out
 
 
-def start_redis(password: str | None = None) -> RedisServer:
+def start_redis(password: str | None = None, tls: Pair | None = None) -> RedisServer:
     srv = RedisServer(
-        port=free_port(), password=password or secrets.token_hex(12), datadir=tempfile.mkdtemp(prefix="s3gw-redis-")
+        port=free_port(),
+        password=password or secrets.token_hex(12),
+        datadir=tempfile.mkdtemp(prefix="s3gw-redis-"),
+        tls=tls,
     )
     srv.start()
     return srv

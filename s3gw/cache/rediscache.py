@@ -124,6 +124,7 @@ class RedisCache(Cache):
         retry_interval: float = 1.0,
         prefix: str = "s3gw:",
         tls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
         super().__init__()
         if not endpoints:
@@ -133,7 +134,7 @@ class RedisCache(Cache):
         self.ttl_ms = int(ttl * 1000)
         self.retry_interval = retry_interval
         self.prefix = prefix
-        self._opts = dict(password=password, username=username, db=db, pool_size=pool_size, tls=tls)
+        self._opts = dict(password=password, username=username, db=db, pool_size=pool_size, tls=tls, ca_file=ca_file)
         self._shards: list[_Shard] = []
         self.stats.update({"down": 0, "recoveries": 0, "busy": 0})
 
@@ -154,7 +155,16 @@ class RedisCache(Cache):
                 timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
-                **({"connection_class": aioredis.SSLConnection} if o["tls"] else {}),
+                # TLS: the server's certificate and host name verified, against ca_file (else the system's CAs)
+                **(
+                    {
+                        "connection_class": aioredis.SSLConnection,
+                        "ssl_ca_certs": o["ca_file"],
+                        "ssl_check_hostname": True,
+                    }
+                    if o["tls"]
+                    else {}
+                ),
             )
             client = aioredis.Redis(connection_pool=pool)
             shard = _Shard(ep, client)

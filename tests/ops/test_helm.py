@@ -154,3 +154,58 @@ def test_helm_check_fails_on_a_broken_chart(tmp_path) -> None:
     cp = helm_check(str(tmp_path / "out"), env={"HELM_CHART": str(chart)})
     assert cp.returncode != 0
     assert "maxUnavailabel" in cp.stderr + cp.stdout
+
+
+def test_production_values_encrypt_every_hop(rendered) -> None:
+    """The guide's encryption_in_transit: HTTPS-only gateways, HTTPS nodes verified with their CA,
+    PostgreSQL verify-full with its CA bundle, Redis over TLS; probes and scrapes over HTTPS."""
+    docs = rendered["production-values"]
+    cfg = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
+    assert cfg["security"]["encryption"]["encryption_in_transit"] is True
+    assert cfg["security"]["tls"]["cert_file"] == "/etc/s3gw/tls/tls.crt"
+    assert all(u.startswith("https://") for u in cfg["storage"]["nodes"])
+    assert cfg["storage"]["node_ca_file"] == "/etc/s3gw/secrets/node-ca.crt"
+    assert (cfg["database"]["sslmode"], cfg["database"]["ca_file"]) == ("verify-full", "/etc/s3gw/secrets/db-ca.crt")
+    assert cfg["cache"]["redis"]["tls"] is True
+    gw = one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]
+    c = gw["containers"][0]
+    assert [p["name"] for p in c["ports"]] == ["https"], "the plain port is never opened"
+    for probe in (c["readinessProbe"], c["livenessProbe"]):
+        assert (probe["httpGet"]["port"], probe["httpGet"]["scheme"]) == ("https", "HTTPS")
+    projected = next(v for v in gw["volumes"] if v["name"] == "secrets")["projected"]["sources"]
+    paths = {i["path"]: s["secret"]["name"] for s in projected for i in s["secret"]["items"]}
+    assert paths["node-ca.crt"] == "objectstore-node-tls" and paths["db-ca.crt"] == "rds-ca-bundle"
+    assert [p["name"] for p in one(docs, "Service", "gateway")["spec"]["ports"]] == ["https"]
+    node = one(docs, "StatefulSet", "storage-node")["spec"]["template"]["spec"]
+    args = node["containers"][0]["args"]
+    assert args[args.index("--tls-cert") + 1] == "/etc/s3gw/tls/tls.crt"
+    assert node["containers"][0]["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert next(v for v in node["volumes"] if v["name"] == "tls")["secret"]["secretName"] == "objectstore-node-tls"
+    for sm in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        assert all(e["scheme"] == "https" and e["tlsConfig"]["ca"]["secret"] for e in sm["spec"]["endpoints"])
+    # without it (the default values): both ports, plain probes, http:// nodes
+    default = one(rendered["default"], "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]
+    assert [p["name"] for p in default["ports"]] == ["http"] and "scheme" not in default["readinessProbe"]["httpGet"]
+
+
+def helm_bin() -> str:
+    cp = subprocess.run(
+        [os.path.join(ROOT, "scripts", "go-tools.sh"), "helm"], capture_output=True, text=True, timeout=1800
+    )
+    path = next((line.split()[1] for line in cp.stdout.splitlines() if line.startswith("helm ")), "")
+    assert cp.returncode == 0 and path, cp.stderr[-500:]
+    return path
+
+
+def test_encryption_in_transit_with_a_plain_hop_does_not_render() -> None:
+    """The chart refuses what the gateway would refuse to start with, naming every value to set."""
+    cp = subprocess.run(
+        [helm_bin(), "template", "s3gw", os.path.join(ROOT, "helm", "s3gw"), "--kube-version", "1.28.0"]
+        + ["--set", "config.security.encryption.encryption_in_transit=true", "--set", "postgresql.sslmode=prefer"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cp.returncode != 0
+    for wanted in ("tls.enabled", "nodes.tls.enabled", "postgresql.sslmode", "(not prefer)", "redis.tls"):
+        assert wanted in cp.stderr, cp.stderr

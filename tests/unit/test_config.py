@@ -281,3 +281,50 @@ def test_the_kms_settings(tmp_path) -> None:
     env = {"S3GW_SECURITY_ENCRYPTION_KMS_ENDPOINT": "https://kms.eu-west-1.amazonaws.com"}
     aws = config.server_config(config.load(None, env), env, require_data=False).kms
     assert (aws.endpoint, aws.key_id, aws.master_keys) == ("https://kms.eu-west-1.amazonaws.com", "", [])
+
+
+def test_encryption_in_transit_names_every_plain_hop(tmp_path, monkeypatch) -> None:
+    """security.encryption.encryption_in_transit: one error listing each plain-text hop, none once all are TLS."""
+    cert, key, secret = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "secret"
+    for f in (cert, key):
+        f.write_text("PEM")
+    secret.write_text("cluster-secret-0123456789")
+    on = {"S3GW_SECURITY_ENCRYPTION_ENCRYPTION_IN_TRANSIT": "true"}
+    plain = {
+        **on,
+        "S3GW_DATABASE_HOST": "db.example",
+        "S3GW_DB_PASSWORD": "pw",
+        "S3GW_CACHE_REDIS_ENDPOINTS": "r1:6379,r2:6379",
+    }
+    nodes = ("--nodes", "https://n1:9090,http://n2:9090,HTTP://n3:9090", "--secret-file", str(secret))
+    for sslmode in ("disable", "allow", "prefer"):
+        with pytest.raises(config.ConfigError) as e:
+            serve(tmp_path, *nodes, env={**plain, "S3GW_DATABASE_SSLMODE": sslmode}, monkeypatch=monkeypatch)
+        msg = str(e.value)
+        assert msg.startswith("security.encryption.encryption_in_transit: refusing to start with plain-text hops")
+        assert "clients -> gateway: no HTTPS certificate" in msg
+        assert "storage nodes http://n2:9090, HTTP://n3:9090:" in msg and "n1" not in msg
+        assert f"PostgreSQL db.example:5432: database.sslmode is {sslmode}" in msg
+        assert "Redis r1:6379, r2:6379: cache.redis.tls is false" in msg
+    # each hop made TLS in turn: exactly the others are still named
+    tls = {"S3GW_SECURITY_TLS_CERT_FILE": str(cert), "S3GW_SECURITY_TLS_KEY_FILE": str(key)}
+    with pytest.raises(config.ConfigError) as e:
+        serve(tmp_path, *nodes, env={**plain, **tls, "S3GW_DATABASE_SSLMODE": "require"}, monkeypatch=monkeypatch)
+    assert "no HTTPS certificate" not in str(e.value) and "PostgreSQL" not in str(e.value)
+    assert "storage nodes" in str(e.value) and "Redis" in str(e.value)
+    https = ("--nodes", "https://n1:9090,https://n2:9090", "--secret-file", str(secret))
+    for sslmode in ("require", "verify-ca", "verify-full"):
+        env = {**plain, **tls, "S3GW_DATABASE_SSLMODE": sslmode, "S3GW_CACHE_REDIS_TLS": "true"}
+        sc = serve(tmp_path, *https, env=env, monkeypatch=monkeypatch)
+        assert sc.encryption_in_transit and config.plain_text_hops(sc) == []
+    # the embedded default (local drives, SQLite) needs only the certificate
+    assert serve(tmp_path, env={**on, **tls}, monkeypatch=monkeypatch).encryption_in_transit
+    with pytest.raises(config.ConfigError, match="no HTTPS certificate"):
+        serve(tmp_path, env=on, monkeypatch=monkeypatch)
+    # off (the default): plain hops are allowed
+    assert not serve(
+        tmp_path,
+        *nodes,
+        env={**plain, "S3GW_SECURITY_ENCRYPTION_ENCRYPTION_IN_TRANSIT": "false"},
+        monkeypatch=monkeypatch,
+    ).encryption_in_transit

@@ -63,7 +63,8 @@ def test_every_s3gw_command_parses_and_is_the_readmes() -> None:
 
 def test_ports_and_scrape_targets_match_the_config() -> None:
     doc = yaml.safe_load((ROOT / "deploy" / "config.yaml").read_text())
-    port = doc["server"]["port"]
+    assert doc["security"]["encryption"]["encryption_in_transit"] is True  # HTTPS only: the TLS port is the port
+    port = doc["server"]["tls_port"]
     host_ports = []
     for name in ("gateway1", "gateway2"):
         (mapping,) = SERVICES[name]["ports"]
@@ -71,8 +72,9 @@ def test_ports_and_scrape_targets_match_the_config() -> None:
         assert ip == "127.0.0.1" and int(container) == port
         host_ports.append(int(host))
     assert len(set(host_ports)) == 2
-    assert doc["storage"]["nodes"] == [f"http://node{i}:9090" for i in range(1, 10)]
+    assert doc["storage"]["nodes"] == [f"https://node{i}:9090" for i in range(1, 10)]
     prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    assert all(job["scheme"] == "https" and job["tls_config"]["ca_file"] for job in prom["scrape_configs"])
     targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert {f"gateway{i}:{port}" for i in (1, 2)} | {f"node{i}:9090" for i in range(1, 10)} == targets
     mounted = {v.split(":")[0] for v in SERVICES["prometheus"]["volumes"]}
@@ -92,13 +94,32 @@ def test_the_mounted_config_passes_config_check(tmp_path, capsys) -> None:
     text = (ROOT / "deploy" / "config.yaml").read_text()
     for name in set(re.findall(r"/run/secrets/(\w+)", text)):
         (tmp_path / name).write_text("s3gw-secret-" + name + "-0123456789abcdef")
+    for name in set(re.findall(r"/etc/s3gw/tls/([\w.]+)", text)):  # deploy/make-secrets.sh's certificates
+        (tmp_path / name).write_text("PEM")
     local = tmp_path / "config.yaml"
-    local.write_text(text.replace("/run/secrets/", f"{tmp_path}/"))
+    local.write_text(text.replace("/run/secrets/", f"{tmp_path}/").replace("/etc/s3gw/tls/", f"{tmp_path}/"))
     assert main(["config", "check", str(local)]) == 0
     out = capsys.readouterr().out
     assert "postgres s3gw@postgres:5432/s3gw" in out and "redis redis:6379" in out and "9 nodes" in out
     conf = config.load(str(local), {})
     assert conf["server.workers"] == 2 and conf["cache.redis.endpoints"] == ["redis:6379"]
+    sc = config.server_config(conf, {})
+    assert sc.encryption_in_transit and config.plain_text_hops(sc) == []  # it would start: every hop TLS
+    assert (sc.database.sslmode, sc.cache.redis_tls) == ("verify-full", True)
+
+
+def test_every_tls_file_is_one_make_secrets_makes_and_is_mounted() -> None:
+    """The certificates deploy/config.yaml and the compose commands name come from deploy/make-secrets.sh,
+    through the one read-only mount of deploy/secrets/tls."""
+    made = set(re.findall(r"^cert (\w+) ", (ROOT / "deploy" / "make-secrets.sh").read_text(), re.M))
+    assert made == {"gateway", "node", "postgres", "redis"}
+    text = (ROOT / "deploy" / "config.yaml").read_text() + (ROOT / "docker-compose.yml").read_text()
+    for name in set(re.findall(r"/etc/s3gw/tls/([\w.]+)", text)):
+        stem = name.rsplit(".", 1)[0]
+        assert name == "ca.crt" or stem in made, name
+    mount = "./deploy/secrets/tls:/etc/s3gw/tls:ro"
+    for name in (*S3GW, "postgres", "redis", "prometheus"):
+        assert mount in SERVICES[name].get("volumes", []), name
 
 
 def test_the_deployment_guides_config_yaml_works_as_written(tmp_path, capsys) -> None:

@@ -60,9 +60,31 @@ app.kubernetes.io/component: storage-node
 {{- $node := include "s3gw.node.fullname" . -}}
 {{- $urls := list -}}
 {{- range $i := until (int .Values.nodes.replicas) -}}
-{{- $urls = append $urls (printf "http://%s-%d.%s.%s.svc.cluster.local:%d" $node $i $node $.Release.Namespace (int $.Values.nodes.port)) -}}
+{{- $scheme := ternary "https" "http" $.Values.nodes.tls.enabled -}}
+{{- $urls = append $urls (printf "%s://%s-%d.%s.%s.svc.cluster.local:%d" $scheme $node $i $node $.Release.Namespace (int $.Values.nodes.port)) -}}
 {{- end -}}
 {{- toJson $urls -}}
+{{- end -}}
+
+{{/* "true" when config.security.encryption.encryption_in_transit is set: every hop TLS, HTTPS only. */}}
+{{- define "s3gw.inTransit" -}}
+{{- $sec := (.Values.config.security | default dict) -}}
+{{- if ($sec.encryption | default dict).encryption_in_transit -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+A probe (dict "probe" P "https" BOOL "port" NAME): over HTTPS when the server it probes serves
+only HTTPS; a probe on port "http" moves to NAME (the gateway's https port).
+*/}}
+{{- define "s3gw.probe" -}}
+{{- $p := deepCopy .probe -}}
+{{- if and .https $p.httpGet -}}
+{{- $_ := set $p.httpGet "scheme" "HTTPS" -}}
+{{- if and .port (eq (toString $p.httpGet.port) "http") -}}
+{{- $_ := set $p.httpGet "port" .port -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $p -}}
 {{- end -}}
 
 {{/* Where the Secrets are mounted (a projected volume, read-only). */}}
@@ -82,8 +104,17 @@ reads), with what only the chart knows merged over it.
                    "sslmode" .Values.postgresql.sslmode "password_file" (printf "%s/db-password" $dir))
   "security" (dict "root_user_file" (printf "%s/root-user" $dir) "root_password_file" (printf "%s/root-password" $dir))
 -}}
+{{- if .Values.postgresql.caSecret.name -}}
+{{- $_ := set $chart.database "ca_file" (printf "%s/db-ca.crt" $dir) -}}
+{{- end -}}
+{{- if .Values.nodes.tls.enabled -}}
+{{- $_ := set $chart.storage "node_ca_file" (printf "%s/node-ca.crt" $dir) -}}
+{{- end -}}
 {{- if .Values.redis.enabled -}}
 {{- $redis := dict "endpoints" .Values.redis.endpoints "tls" .Values.redis.tls -}}
+{{- if and .Values.redis.tls .Values.redis.caSecret.name -}}
+{{- $_ := set $redis "ca_file" (printf "%s/redis-ca.crt" $dir) -}}
+{{- end -}}
 {{- if .Values.redis.auth.enabled -}}
 {{- $_ := set $redis "password_file" (printf "%s/redis-password" $dir) -}}
 {{- end -}}
@@ -91,7 +122,7 @@ reads), with what only the chart knows merged over it.
 {{- end -}}
 {{- if .Values.tls.enabled -}}
 {{- $_ := set $chart.server "tls_port" (int .Values.tls.port) -}}
-{{- $_ := set $chart.security "tls" (dict "cert_file" "/etc/s3gw/tls/tls.crt" "key_file" "/etc/s3gw/tls/tls.key") -}}
+{{- $_ := set $chart.security "tls" (dict "cert_file" "/etc/s3gw/tls/tls.crt" "key_file" "/etc/s3gw/tls/tls.key" "reload_interval" .Values.tls.reloadInterval) -}}
 {{- end -}}
 {{- mustMergeOverwrite (deepCopy .Values.config) $chart | toYaml -}}
 {{- end -}}
@@ -115,6 +146,18 @@ reads), with what only the chart knows merged over it.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if include "s3gw.inTransit" . -}}
+{{- $plain := list -}}
+{{- if not .Values.tls.enabled -}}{{- $plain = append $plain "tls.enabled (HTTPS on the gateways)" -}}{{- end -}}
+{{- if not .Values.nodes.tls.enabled -}}{{- $plain = append $plain "nodes.tls.enabled (HTTPS on the storage nodes)" -}}{{- end -}}
+{{- if has .Values.postgresql.sslmode (list "disable" "allow" "prefer") -}}
+{{- $plain = append $plain (printf "postgresql.sslmode require, verify-ca or verify-full (not %s)" .Values.postgresql.sslmode) -}}
+{{- end -}}
+{{- if and .Values.redis.enabled (not .Values.redis.tls) -}}{{- $plain = append $plain "redis.tls" -}}{{- end -}}
+{{- if $plain -}}
+{{- fail (printf "config.security.encryption.encryption_in_transit: every hop must be TLS; also set %s" (join ", " $plain)) -}}
+{{- end -}}
+{{- end -}}
 {{- if hasKey ((.Values.config.cache | default dict).redis | default dict) "password" -}}
 {{- fail "config.cache.redis.password: secrets never go in values; set redis.auth.existingSecret instead" -}}
 {{- end -}}
@@ -127,6 +170,33 @@ reads), with what only the chart knows merged over it.
 {{- if .Values.metrics.tokenSecret.name }}
 - name: S3GW_METRICS_TOKEN_FILE
   value: {{ include "s3gw.secretsDir" . }}/metrics-token
+{{- end }}
+{{- end -}}
+
+{{/* The CA bundles the gateway verifies others with, as files of the secrets volume. */}}
+{{- define "s3gw.caSources" -}}
+{{- if .Values.nodes.tls.enabled }}
+- secret:
+    name: {{ .Values.nodes.tls.existingSecret }}
+    items:
+      - key: {{ .Values.nodes.tls.caKey }}
+        path: node-ca.crt
+{{- end }}
+{{- with .Values.postgresql.caSecret }}
+{{- if .name }}
+- secret:
+    name: {{ .name }}
+    items:
+      - key: {{ .key }}
+        path: db-ca.crt
+{{- end }}
+{{- end }}
+{{- if and .Values.redis.enabled .Values.redis.tls .Values.redis.caSecret.name }}
+- secret:
+    name: {{ .Values.redis.caSecret.name }}
+    items:
+      - key: {{ .Values.redis.caSecret.key }}
+        path: redis-ca.crt
 {{- end }}
 {{- end -}}
 
