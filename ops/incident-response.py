@@ -211,9 +211,11 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
             rep.ok(f"no drive above {args.warn_pct:g}%")
         e = info.get("erasure", {})
         writable = len(usage) - len(full)
-        if full and writable < (e.get("write_quorum") or 0):
+        # (full drives are online: writes keep the normal geometry and need k+1 shards)
+        needs = e.get("write_shards") or e.get("write_quorum") or 0
+        if full and writable < needs:
             rep.crit(
-                f"only {writable} drives can take shards, a write needs {e.get('write_quorum')}: "
+                f"only {writable} drives can take shards, a write needs {needs}: "
                 "every new object larger than the inline limit fails"
             )
     rep.begin("2. can a write still land?")

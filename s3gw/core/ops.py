@@ -185,7 +185,7 @@ def quick_storage_state(storage: Storage) -> StorageState:
     """Quorum and node/drive counts from what the storage already knows (no I/O):
     cheap enough for every health probe."""
     st = StorageState(
-        storage.k, storage.m, storage.write_quorum, storage.write_quorum_possible(), storage.read_quorum_possible()
+        storage.k, storage.m, storage.write_drives, storage.write_quorum_possible(), storage.read_quorum_possible()
     )
     st.drives = [DriveState(d.id, d.node_id, storage.drive_online(d.id)) for d in storage.drives]
     st.nodes = _nodes(storage)

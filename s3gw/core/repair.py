@@ -356,7 +356,7 @@ class Repair:
                 elif outcome in ("unrecoverable", "failed"):
                     self.sequence_totals["failed"] += 1
                 seq.count += 1
-                k, parity = self.storage.k, max(1, self.storage.m)
+                k, parity = self._geometry(rec)
                 seq.items.append(
                     HealItem(
                         seq.count,
@@ -382,6 +382,13 @@ class Repair:
         finally:
             seq.done_at = time.time()
 
+    def _geometry(self, rec: VersionRecord) -> tuple[int, int]:
+        """(data, parity) of a version's first shard set -- raised parity when it
+        was written with drives down -- or the store's for one without shards."""
+        segs = rec.layouts()
+        k, m = (segs[0].k, segs[0].m) if segs else (self.storage.k, self.storage.m)
+        return k, max(1, m)
+
     def _drive_states(self, rec: VersionRecord, outcome: str, rebuilt: int) -> list[DriveHeal]:
         """Each drive of the version's first shard set, before and after, as madmin's heal
         result shows them. The store does not record which shard was bad, so the outcome
@@ -389,7 +396,7 @@ class Repair:
         one is (dry run found bad), parity + 1 are (unrecoverable: missing; failed:
         corrupt); drives down now are offline. A version without shards (inline, a
         delete marker) is shown on ``drive1..N``."""
-        k, parity = self.storage.k, max(1, self.storage.m)
+        k, parity = self._geometry(rec)
         n = k + parity
         segs = rec.layouts()
         placement = list(segs[0].placement) if segs else []
@@ -601,7 +608,7 @@ class Repair:
         return {
             "write": st.write_quorum_possible(),
             "read": st.read_quorum_possible(),
-            "write_quorum": st.write_quorum,
+            "write_quorum": st.write_drives,
             "read_quorum": st.k,
         }
 
@@ -627,7 +634,16 @@ class Repair:
         except Exception as e:
             stats = {"error": str(e)}
         return {
-            "erasure": {"data": st.k, "parity": st.m, "write_quorum": st.write_quorum, "read_quorum": st.k},
+            # write_quorum: drives online for writes to be taken (parity is raised
+            # with fewer than k+m); write_shards: shards a write must make durable
+            # when every drive is up (k+1)
+            "erasure": {
+                "data": st.k,
+                "parity": st.m,
+                "write_quorum": st.write_drives,
+                "write_shards": st.write_quorum,
+                "read_quorum": st.k,
+            },
             "quorum": {"write": st.write_quorum_possible(), "read": st.read_quorum_possible()},
             "nodes": nodes,
             "drives": [{**d, "state": st.drive_state(d["id"]), "status": st.drive_status(d["id"])} for d in drives],

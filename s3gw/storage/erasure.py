@@ -142,6 +142,39 @@ def write_quorum(k: int, m: int) -> int:
     return k + 1 if m > 0 else k
 
 
+def raised_parity(k: int, m: int, offline: int) -> tuple[int, int] | None:
+    """The geometry of a new object when ``offline`` of the ``k + m`` drives of
+    its placement are down (MinIO's "availability optimized" putObject): parity
+    raised by the number offline, as many data shards fewer, so the shards on
+    the drives still online survive the loss of ``m`` more drives. ``None`` when
+    no write is possible: more than ``m`` offline, or no data shard left (MinIO
+    refuses those with its write-quorum error). Unlike MinIO the parity is not
+    capped at half the drives (MinIO's cap keeps its per-drive metadata readable
+    by a majority; s3gw keeps its metadata in SQL).
+
+    >>> raised_parity(6, 3, 0), raised_parity(6, 3, 1), raised_parity(6, 3, 3)
+    ((6, 3), (5, 4), (3, 6))
+    >>> raised_parity(6, 3, 4) is None, raised_parity(2, 2, 2) is None, raised_parity(4, 0, 1) is None
+    (True, True, True)
+    """
+    if offline <= 0:
+        return k, m
+    if offline > m or k - offline < 1:
+        return None
+    return k - offline, m + offline
+
+
+def raised_parity_ec(ec_type: str, m: int) -> str:
+    """The codec for a layout with raised parity: ISA-L's Vandermonde matrix is
+    not invertible for every choice of k fragments once m > 4 (ISA-L's
+    ``gf_gen_rs_matrix`` notes), so such layouts use its Cauchy matrix, which is.
+
+    >>> raised_parity_ec("isa_l_rs_vand", 6), raised_parity_ec("isa_l_rs_vand", 4)
+    ('isa_l_rs_cauchy', 'isa_l_rs_vand')
+    """
+    return "isa_l_rs_cauchy" if ec_type == "isa_l_rs_vand" and m > 4 else ec_type
+
+
 # --------------------------------------------------------------------------
 # codecs
 

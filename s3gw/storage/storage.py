@@ -43,6 +43,8 @@ from .erasure import (
     decode_stripes,
     default_ec_type,
     encode_stripes,
+    raised_parity,
+    raised_parity_ec,
     reconstruct_stripes,
     stripe_count,
     stripe_length,
@@ -251,16 +253,17 @@ class _Fanout:
 
 
 class ObjectWriter:
-    """Streams one object onto its placement. Use ``write`` any number of
-    times, then ``commit`` (or ``abort``); or ``async with`` it, which aborts
-    unless committed. One ``write`` at a time."""
+    """Streams one object onto its placement, in the geometry ``k``+``m``
+    (codec ``ec``) chosen for it (``Storage.geometry``). Use ``write`` any
+    number of times, then ``commit`` (or ``abort``); or ``async with`` it,
+    which aborts unless committed. One ``write`` at a time."""
 
-    def __init__(self, storage: Storage, data_id: str, placement: Sequence[str]) -> None:
+    def __init__(self, storage: Storage, data_id: str, placement: Sequence[str], k: int, m: int, ec: str) -> None:
         self._st = storage
         self.data_id = data_id
         self.placement = tuple(placement)
-        self.k, self.m = storage.k, storage.m
-        self._codec = storage.codec
+        self.k, self.m = k, m
+        self._codec = codec_for(ec, k, m)
         self._hash = bitrot.algorithm(storage.hash_algo)
         self._block = storage.block_size
         self._batch = max(1, storage.write_batch_bytes // self._block) * self._block
@@ -726,12 +729,36 @@ class Storage:
 
     @property
     def write_quorum(self) -> int:
+        """Shards of an object in the normal geometry that must be durable (k+1)."""
         return write_quorum(self.k, self.m)
 
+    @property
+    def write_drives(self) -> int:
+        """Drives that must be online for new objects to be taken: with up to m
+        drives of a placement down, parity is raised instead (``geometry``), so
+        k for 6+3 -- what MinIO reports as an erasure set's write quorum."""
+        return max(self.k, self.m + 1)
+
     def write_quorum_possible(self) -> bool:
-        """Enough drives online for a new object's write quorum (what
-        /minio/health/cluster answers)."""
-        return len(self.online_drives()) >= self.write_quorum
+        """Enough drives online to take new objects (what /minio/health/cluster answers)."""
+        return len(self.online_drives()) >= self.write_drives
+
+    def geometry(self, placement: Sequence[str]) -> tuple[int, int, str]:
+        """(k, m, codec) for a new object on ``placement``: the store's own when
+        every drive of it is online; with some offline, parity raised by as many
+        (MinIO's putObject; ``erasure.raised_parity``): their shards are written
+        as missing, and what the drives online hold still survives the loss of
+        m more drives. Heal rebuilds the missing shards on those drives once
+        they are back. More than m offline: InsufficientWriteQuorum."""
+        offline = sum(1 for d in placement if not self.drive_online(d))
+        geo = raised_parity(self.k, self.m, offline)
+        if geo is None:
+            raise InsufficientWriteQuorum(
+                f"{offline} of the {len(placement)} drives of the placement are offline; at most "
+                f"{min(self.m, self.k - 1)} may be"
+            )
+        k, m = geo
+        return k, m, self.ec_type if offline == 0 else raised_parity_ec(self.ec_type, m)
 
     def read_quorum_possible(self) -> bool:
         return len(self.online_drives()) >= self.k
@@ -759,8 +786,9 @@ class Storage:
 
     def new_placement(self, data_id: str) -> list[str]:
         """k+m distinct drives by rendezvous hashing, online drives first: a
-        drive that is down is used only when there are not enough online ones,
-        and then its shard is written as missing (and queued for heal)."""
+        drive that is down is used only when there are not enough online ones;
+        then the object gets more parity (``geometry``), the shards of the
+        drives down come last, are written as missing and queued for heal."""
         n = self.k + self.m
         if len(self._drives) < n:  # a cluster whose nodes have not all been reached yet
             raise InsufficientWriteQuorum(f"{len(self._drives)} drives known, {n} needed for a placement")
@@ -775,7 +803,7 @@ class Storage:
             raise ValueError(f"invalid data id {data_id!r}")
         if len(placement) != self.k + self.m or len(set(placement)) != len(placement):
             raise ValueError(f"placement must name {self.k + self.m} distinct drives")
-        return ObjectWriter(self, data_id, placement)
+        return ObjectWriter(self, data_id, placement, *self.geometry(placement))
 
     # -- read ---------------------------------------------------------------
 

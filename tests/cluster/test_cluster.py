@@ -48,6 +48,7 @@ def body(i: int, size: int) -> bytes:
 
 
 OBJECTS: dict[str, tuple[int, str]] = {}  # key -> (size, sha256)
+MULTIPART_PARTS: dict[str, int] = {}  # key -> parts, for the multipart objects among OBJECTS
 
 
 def put_all(s3, items: dict[str, bytes]) -> None:
@@ -77,8 +78,31 @@ def check_all(c: ClusterProcs) -> None:
 
 
 def sharded() -> int:
-    """Objects stored as shards (larger than the inline limit)."""
+    """Shard sets: objects stored as shards (larger than the inline limit), one per part for
+    a multipart object."""
+    return sum(MULTIPART_PARTS.get(k, 1) for k, (size, _) in OBJECTS.items() if size > INLINE)
+
+
+def sharded_objects() -> int:
+    """Objects stored as shards (what a heal counts)."""
     return sum(1 for size, _ in OBJECTS.values() if size > INLINE)
+
+
+def upload(s3, key: str, parts: list[bytes]) -> None:
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
+        for i, p in enumerate(parts, 1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
+    )
+    data = b"".join(parts)
+    OBJECTS[key] = (len(data), hashlib.sha256(data).hexdigest())
+    MULTIPART_PARTS[key] = len(parts)
 
 
 def heal_settled(c: ClusterProcs) -> bool:
@@ -125,7 +149,7 @@ def test_any_three_nodes_killed_every_object_reads(cluster: ClusterProcs, victim
     # at once, before the gateway's prober has noticed: reads fall back to parity
     check_all(cluster)
     cluster.wait_online(6)
-    assert cluster.health()[0] == 503
+    assert cluster.health()[0] == 200  # writes are still taken, with parity raised
     assert cluster.health("/minio/health/cluster/read")[0] == 200
     check_all(cluster)
     restart(cluster, list(victims))
@@ -134,7 +158,12 @@ def test_any_three_nodes_killed_every_object_reads(cluster: ClusterProcs, victim
     wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
 
 
-def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> None:
+def test_writes_with_up_to_three_down_then_refused_with_four(cluster: ClusterProcs) -> None:
+    """Up to m = 3 nodes down, writes are taken (MinIO's putObject): a new object gets parity
+    raised by the number of nodes down, on the same nine drives, the shards of the nodes down
+    written as missing; a fourth node down refuses every write with 503 SlowDownWrite. Once the
+    nodes are back, heal rebuilds the missing shards, and the objects written with three down
+    survive the loss of three *other* nodes."""
     s3 = client(cluster)
     cluster.kill_node(5)
     cluster.kill_node(6)
@@ -144,18 +173,32 @@ def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> 
         OBJECTS[k] = (len(v), hashlib.sha256(v).hexdigest())
     cluster.wait_online(7)
     more = {f"two-down/late-{i}": body(2000 + i, size) for i, size in enumerate([5 * MiB, 200_000])}
-    put_all(s3, more)  # known down: skipped for placement, written as missing
+    put_all(s3, more)  # known down: parity raised (4+5), their shards written as missing
     for k, v in more.items():
         OBJECTS[k] = (len(v), hashlib.sha256(v).hexdigest())
     check_all(cluster)
     status, headers = cluster.health()
-    assert status == 200 and headers["x-minio-write-quorum"] == "7"
+    assert status == 200 and headers["x-minio-write-quorum"] == "6"
 
     cluster.kill_node(7)
     cluster.wait_online(6)
     status, headers = cluster.health()
-    assert status == 503 and headers["x-minio-write-quorum"] == "7"
-    for key, size in [("refused/big", 4 * MiB), ("refused/small", 10), ("obj/000-0", 2 * MiB)]:
+    assert status == 200 and headers["x-minio-write-quorum"] == "6"
+    three = {"three-down/big": body(3000, 4 * MiB + 1), "three-down/small": b"x" * 10, "obj/000-0": body(3001, 2 * MiB)}
+    put_all(s3, three)  # 3+6: six shards on the six nodes up, survives three more lost
+    for k, v in three.items():
+        OBJECTS[k] = (len(v), hashlib.sha256(v).hexdigest())
+    upload(s3, "three-down/mp", [body(3002, 5 * MiB + 3), body(3003, 300_001)])
+    check_all(cluster)
+    # the nodes down hold nothing of what was written without them: the four shard sets written
+    # with three down (big, 000-0, two parts), and five more written with two down
+    assert [len(cluster.nodes[i].shard_files()) for i in (5, 6, 7)] == [sharded() - 9] * 2 + [sharded() - 4]
+
+    cluster.kill_node(8)
+    cluster.wait_online(5)
+    status, headers = cluster.health()
+    assert status == 503 and headers["x-minio-write-quorum"] == "6"
+    for key, size in [("refused/big", 4 * MiB), ("refused/small", 10), ("three-down/big", 2 * MiB)]:
         with pytest.raises(ClientError) as e:
             s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(size))
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
@@ -164,13 +207,20 @@ def test_writes_with_two_down_then_refused_with_three(cluster: ClusterProcs) -> 
         with pytest.raises(ClientError) as e:
             s3.head_object(Bucket=BUCKET, Key=key)
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    check_all(cluster)  # nothing visible, and the overwrite left the old object
-    restart(cluster, [5, 6, 7])
+    restart(cluster, [5, 6, 7, 8])
+    check_all(cluster)  # nothing visible, and the refused overwrite left the object it would have replaced
     # the writes that missed shards were queued; the heal worker rebuilds them now the nodes are back
     wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
     report = deep_check(cluster)
     assert report["would_heal"] == 0 and report["healthy"] == len(OBJECTS), report["problems"]
     assert [len(n.shard_files()) for n in cluster.nodes] == [sharded()] * 9
+
+    for i in (0, 1, 2):  # three *other* nodes lost: everything still reads
+        cluster.kill_node(i)
+    cluster.wait_online(6)
+    check_all(cluster)
+    restart(cluster, [0, 1, 2])
+    wait_until(lambda: heal_settled(cluster), "the heal queue to drain")
 
 
 def corrupt(path: str) -> bytes:
@@ -188,7 +238,7 @@ def test_corruption_on_three_nodes_reads_stay_correct_and_deep_heal_repairs(clus
     corrupted = {p: corrupt(p) for n in victims for p in n.shard_files()}
     assert len(corrupted) == 3 * sharded()
     before = deep_check(cluster)
-    assert before["would_heal"] == sharded()  # the deep scan sees every corrupt shard
+    assert before["would_heal"] == sharded_objects()  # the deep scan sees every corrupt shard
     check_all(cluster)  # reads verify every block and serve around them
     out = cluster.admin("heal", BUCKET, "--deep")
     assert "unrecoverable 0" in out.stdout and "failed 0" in out.stdout, out.stdout
@@ -206,7 +256,7 @@ def test_wiped_node_is_rebuilt_and_objects_survive_three_more_losses(cluster: Cl
     cluster.wait_online(9)
     assert wiped.shard_files() == []
     out = cluster.admin("heal")
-    assert f"healed {sharded()} ({sharded()} shards)" in out.stdout, out.stdout
+    assert f"healed {sharded_objects()} ({sharded()} shards)" in out.stdout, out.stdout
     assert len(wiped.shard_files()) == sharded()
     for i in (0, 1, 8):
         cluster.kill_node(i)

@@ -117,32 +117,43 @@ def test_health_and_metrics_follow_nodes(ops_cluster: ClusterProcs) -> None:
     server = f"127.0.0.1:{c.gw_port}"
     assert cluster[f'minio_cluster_nodes_online_total{{server="{server}"}}'] == 9
     try:
-        for i in (0, 1, 2):  # 6 of 9 left: reads (k=6) yes, writes (k+1=7) no
+        for i in (0, 1, 2):  # 6 of 9 left: reads (k=6) and writes (parity raised for new objects) yes
             c.kill_node(i)
         c.wait_online(6)
-        assert get(gw + "/minio/health/cluster", None)[0] == 503
-        assert get(gw + "/minio/health/cluster?maintenance=true", None)[0] == 412
+        assert get(gw + "/minio/health/cluster", None)[0] == 200
+        assert get(gw + "/minio/health/cluster?maintenance=true", None)[0] == 200
         assert get(gw + "/minio/health/cluster/read", None)[0] == 200
         status, _, body = get(gw + "/health/ready", None)
-        assert status == 200 and json.loads(body)["write_quorum"] is False
+        assert status == 200 and json.loads(body)["write_quorum"] is True
         m = wait_until(
             lambda: samples(get(gw + "/metrics")[2]),
             "the metrics to see 3 nodes down",
             until=lambda s: s.get("s3gw_nodes_offline") == 3,
         )
-        assert m["s3gw_write_quorum_ok"] == 0 and m["s3gw_read_quorum_ok"] == 1
+        assert m["s3gw_write_quorum_ok"] == 1 and m["s3gw_read_quorum_ok"] == 1
         down = c.nodes[0].node_id
         assert m[f's3gw_node_up{{node="{down}"}}'] == 0
         assert m["s3gw_drives_offline"] == 3 and m["s3gw_drives_online"] == 6
         cl = samples(get(gw + "/minio/v2/metrics/cluster")[2])
         assert cl[f'minio_cluster_nodes_offline_total{{server="{server}"}}'] == 3
         assert cl[f'minio_cluster_drive_offline_total{{server="{server}"}}'] == 3
-        assert cl[f'minio_cluster_health_status{{server="{server}"}}'] == 0
+        assert cl[f'minio_cluster_health_status{{server="{server}"}}'] == 1
         assert "3 drives offline" in mc(c, "admin", "info", "s3gw").stdout
-        c.kill_node(3)  # 5 of 9: no read quorum -> not ready
+        c.kill_node(3)  # 5 of 9: more than parity down -> no write quorum, no read quorum, not ready
         c.wait_online(5)
+        assert get(gw + "/minio/health/cluster", None)[0] == 503
+        assert get(gw + "/minio/health/cluster?maintenance=true", None)[0] == 412
+        assert get(gw + "/minio/health/cluster/read", None)[0] == 503
         status, _, body = get(gw + "/health/ready", None)
-        assert status == 503 and json.loads(body)["read_quorum"] is False
+        assert status == 503 and json.loads(body)["read_quorum"] is False and json.loads(body)["write_quorum"] is False
+        m = wait_until(
+            lambda: samples(get(gw + "/metrics")[2]),
+            "the metrics to see 4 nodes down",
+            until=lambda s: s.get("s3gw_nodes_offline") == 4,
+        )
+        assert m["s3gw_write_quorum_ok"] == 0 and m["s3gw_read_quorum_ok"] == 0
+        cl = samples(get(gw + "/minio/v2/metrics/cluster")[2])
+        assert cl[f'minio_cluster_health_status{{server="{server}"}}'] == 0
         assert get(gw + "/minio/health/ready", None)[0] == 503
         assert get(gw + "/health/live", None)[0] == 200
     finally:

@@ -164,7 +164,7 @@ def test_health_endpoints(gw: Server) -> None:
             status, headers, body = http(gw, path, method)
             assert status == 200 and body == b"", (path, method, status)
     _, headers, _ = http(gw, "/minio/health/cluster")
-    assert headers["x-minio-write-quorum"] == "7" and headers["x-minio-storage-class-defaults"] == "false"
+    assert headers["x-minio-write-quorum"] == "6" and headers["x-minio-storage-class-defaults"] == "false"
     _, headers, _ = http(gw, "/minio/health/cluster/read")
     assert headers["x-minio-read-quorum"] == "6"
     # every drive of the embedded form is on this node: taking it down loses quorum (MinIO's answer: 412)

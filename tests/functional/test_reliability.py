@@ -149,6 +149,98 @@ def test_four_wiped_drives_lose_quorum_and_writes_are_refused(own: Server) -> No
             s3.head_object(Bucket="wipe4", Key=key)
 
 
+# -------------------------------------------------------------------- also: writes with parity drives down
+
+
+def shards_per_drive(srv: Server) -> dict[str, dict[str, int]]:
+    """Data id -> drive -> shard files of it there."""
+    out: dict[str, dict[str, int]] = {}
+    for i in range(1, 10):
+        for f in drive_files(srv, f"drive{i}"):
+            data_id = os.path.basename(f).rsplit(".", 1)[0]
+            out.setdefault(data_id, {}).setdefault(f"drive{i}", 0)
+            out[data_id][f"drive{i}"] += 1
+    return out
+
+
+def move_drives(srv: Server, drives: list[str], away: bool) -> None:
+    """Make drive folders unavailable (an unmounted disk) or bring them back."""
+    for d in drives:
+        a, b = os.path.join(srv.data, d), os.path.join(srv.data, d + ".away")
+        os.rename(*((a, b) if away else (b, a)))
+
+
+def drive_statuses(srv: Server) -> dict[str, str]:
+    return {d["id"]: d["status"] for d in admin_info(srv)["drives"]}
+
+
+@pytest.mark.parametrize("own", [("--node-probe-interval", "0.5", "--heal-interval", "0.5")], indirect=True)
+def test_writes_with_three_drives_down_raise_parity_and_heal_back(own: Server) -> None:
+    """Three of nine drive folders unavailable: PUTs (sharded and inline) and a multipart upload
+    (one part before, one during) are taken, written with parity raised onto the six drives left,
+    and read back exactly. Once the drives are back, heal rebuilds the missing shards on them
+    (nine shards of every shard set again) and the objects survive losing three *other* drives."""
+    s3 = s3_client(own)
+    s3.create_bucket(Bucket="parity")
+    part1 = os.urandom(5 * MiB + 3)
+    up = s3.create_multipart_upload(Bucket="parity", Key="mp")["UploadId"]
+    e1 = s3.upload_part(Bucket="parity", Key="mp", UploadId=up, PartNumber=1, Body=part1)["ETag"]
+    (first,) = shards_per_drive(own)  # part 1, 6+3 on all nine
+    down = ["drive7", "drive8", "drive9"]
+    move_drives(own, down, away=True)
+    wait_until(
+        lambda: drive_statuses(own),
+        "the three drives to be seen down",
+        until=lambda st: all(st[d] != "online" for d in down) and sum(v == "online" for v in st.values()) == 6,
+    )
+    assert health(own, "/minio/health/cluster") == 200
+    blobs = {"big": os.urandom(3 * MiB + 5), "small": b"inline", "empty": b""}
+    for k, v in blobs.items():
+        s3.put_object(Bucket="parity", Key=k, Body=v)
+    part2 = os.urandom(MiB + 7)
+    e2 = s3.upload_part(Bucket="parity", Key="mp", UploadId=up, PartNumber=2, Body=part2)["ETag"]
+    s3.complete_multipart_upload(
+        Bucket="parity",
+        Key="mp",
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+    )
+    blobs["mp"] = part1 + part2
+
+    def check() -> None:
+        for k, v in blobs.items():
+            assert s3.get_object(Bucket="parity", Key=k)["Body"].read() == v, k
+
+    check()
+    assert (
+        s3.get_object(Bucket="parity", Key="mp", Range="bytes=5242870-5242900")["Body"].read()
+        == blobs["mp"][5242870:5242901]
+    )
+    during = shards_per_drive(own)
+    assert len(during) == 3  # big, and the two parts
+    written_down = [d for d in during if d != first]
+    # big and part 2: six shards, on the six drives up
+    assert [sorted(during[d]) for d in written_down] == [[f"drive{i}" for i in range(1, 7)]] * 2
+    move_drives(own, down, away=False)
+    wait_until(
+        lambda: shards_per_drive(own),
+        "heal to rebuild the missing shards on the drives back",
+        timeout=240,
+        until=lambda per: len(per) == 3 and all(v == {f"drive{i}": 1 for i in range(1, 10)} for v in per.values()),
+    )
+    check()
+    # three other drives lost: every object still reads
+    others = ["drive1", "drive2", "drive3"]
+    move_drives(own, others, away=True)
+    wait_until(
+        lambda: drive_statuses(own),
+        "the three other drives to be seen down",
+        until=lambda st: all(st[d] != "online" for d in others),
+    )
+    check()
+    move_drives(own, others, away=False)
+
+
 # -------------------------------------------------------------------- 4: temp files swept
 
 

@@ -73,17 +73,26 @@ def test_one_node_down_is_degraded_not_down(cluster: ClusterProcs, ops: Ops) -> 
     ops.expect(0, "health-check.py", *LENIENT, "--no-canary")
 
 
-def test_write_quorum_lost_is_critical(cluster: ClusterProcs, ops: Ops) -> None:
+def test_three_nodes_down_is_degraded_four_is_critical(cluster: ClusterProcs, ops: Ops) -> None:
+    """Three of nine down (m = 3): writes still taken (parity raised for new objects), at the
+    edge; a fourth down: neither write nor read quorum, critical."""
     for i in (1, 2, 3):
         cluster.kill_node(i)
     cluster.wait_online(6)
     try:
+        r = ops.expect(1, "health-check.py", *LENIENT)
+        assert "at the edge of write quorum: 6 drives online, 6 needed" in r.out
+        assert "write quorum LOST" not in r.out and "write quorum lost" not in r.out
+        r = ops.expect(1, "runbooks/emergency.py")
+        assert "P2: 3 node(s) down, quorum held" in r.out
+        cluster.kill_node(4)
+        cluster.wait_online(5)
         r = ops.expect(2, "health-check.py", *LENIENT)
-        assert "write quorum LOST" in r.out or "write quorum lost" in r.out
+        assert "read quorum lost" in r.out
         r = ops.expect(2, "runbooks/emergency.py")
         assert "P1" in r.out and "incident response: pod-crash" in r.out
     finally:
-        restart_nodes(cluster, (1, 2, 3), 9)
+        restart_nodes(cluster, (1, 2, 3, 4), 9)
 
 
 def test_network_partitioned_node(cluster: ClusterProcs, ops: Ops) -> None:

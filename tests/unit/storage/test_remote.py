@@ -189,13 +189,24 @@ async def test_cluster_storage_over_nine_nodes(tmp_path) -> None:
             await runner.cleanup()
         assert b"".join([c async for c in st.read(layout)]) == data
         await st.cluster.probe_all()
-        assert not st.write_quorum_possible() and st.read_quorum_possible()
+        # writes still taken, with parity raised by the three down (MinIO's putObject)
+        assert st.write_quorum_possible() and st.read_quorum_possible()
         down = {f"n{i}/d1" for i in range(3)}
         p = st.new_placement("d1")
         assert set(p[6:]) == down and not set(p[:6]) & down  # online drives first
+        w = await st.open_writer("d1", p)
+        await w.write(data)
+        raised = await w.commit()
+        assert (raised.k, raised.m, raised.missing) == (3, 6, (6, 7, 8))
+        # three more nodes down: the object written 3+6 on the six left still reads
+        for runner, _, _ in nodes[3:6]:
+            await runner.cleanup()
+        await st.cluster.probe_all()
+        assert not st.write_quorum_possible() and not st.read_quorum_possible()
+        assert b"".join([c async for c in st.read(raised)]) == data
     finally:
         await st.close()
-        for runner, _, _ in nodes[3:]:
+        for runner, _, _ in nodes[6:]:
             await runner.cleanup()
 
 

@@ -530,6 +530,96 @@ async def test_local_creates_drives(tmp_path) -> None:
         await again.close()
 
 
+# -- writes with drives down: parity raised (MinIO's putObject) ---------------------
+
+
+def unmount(root, drives) -> None:
+    """Make drive folders unavailable (as an unmounted disk): moved aside, kept."""
+    for d in drives:
+        os.rename(root / d, root / f"{d}.away")
+
+
+def remount(root, drives) -> None:
+    for d in drives:
+        os.rename(root / f"{d}.away", root / d)
+
+
+async def test_writes_with_parity_drives_down_raise_parity_and_heal_back(tmp_path) -> None:
+    """Three of nine drive folders unavailable: a new object is written 3+6 onto the six left
+    (the shards of the three down are missing), reads back exactly, survives three more drives
+    lost; once the drives are back heal rebuilds the missing shards, and the object survives the
+    loss of any three other drives. Objects written before keep their 6+3 and stay readable."""
+    root = tmp_path / "data"
+    st = Storage.local(str(root), block_size=BLOCK, fsync=False, probe_interval=3600)
+    try:
+        await st.start()
+        old_data = os.urandom(4 * BLOCK + 17)
+        old = await put(st, old_data, "old")
+        down = ["drive7", "drive8", "drive9"]
+        unmount(root, down)
+        await st.probe_local()
+        assert st.online_drives() == [f"drive{i}" for i in range(1, 7)] and st.write_quorum_possible()
+        data = os.urandom(5 * BLOCK + 99)
+        lay = await put(st, data, "new")
+        assert (lay.k, lay.m, lay.n) == (3, 6, 9)
+        assert set(lay.placement[6:]) == set(down) and lay.missing == (6, 7, 8)
+        assert (
+            await get(st, lay) == data and await get(st, lay, BLOCK - 3, 2 * BLOCK) == data[BLOCK - 3 : 3 * BLOCK - 3]
+        )
+        assert await get(st, old) == old_data
+        # three more lost: six of nine down, the new object still reads
+        more = list(lay.placement[:3])
+        unmount(root, more)
+        await st.probe_local()
+        assert not st.write_quorum_possible()
+        with pytest.raises(InsufficientWriteQuorum):
+            await st.open_writer("refused", st.new_placement("refused"))
+        assert await get(st, lay) == data
+        remount(root, more + down)
+        await st.probe_local()
+        assert len(st.online_drives()) == 9
+        assert sorted(await st.verify(lay)) == [6, 7, 8]
+        res = await st.heal_object(lay)
+        assert res.healed == [6, 7, 8] and res.complete
+        assert await st.verify(lay, deep=True) == []
+        # every drive holds one shard of it again; any three others may go
+        assert sum(1 for f in shard_files(root) if os.path.basename(f).startswith("new.")) == 9
+        unmount(root, list(lay.placement[:3]))
+        await st.probe_local()
+        assert await get(st, lay) == data and await get(st, old) == old_data
+    finally:
+        await st.close()
+
+
+@pytest.mark.parametrize("offline", [1, 2, 3])
+async def test_raised_parity_geometry_is_mds(tmp_path, offline: int) -> None:
+    """Every choice of k shards of a raised-parity object decodes it (the codec is MDS for it)."""
+    import itertools
+
+    root = tmp_path / "data"
+    st = Storage.local(str(root), block_size=BLOCK, fsync=False, probe_interval=3600)
+    try:
+        await st.start()
+        unmount(root, [f"drive{i}" for i in range(10 - offline, 10)])
+        await st.probe_local()
+        remount(root, [f"drive{i}" for i in range(10 - offline, 10)])
+        data = os.urandom(2 * BLOCK + 5)
+        lay = await put(st, data, "mds")
+        await st.probe_local()
+        assert (lay.k, lay.m) == (6 - offline, 3 + offline)
+        await st.heal_object(lay)
+        for keep in itertools.combinations(range(9), lay.k):
+            gone = [i for i in range(9) if i not in keep]
+            # read with only the shards ``keep``: the others' drives are taken out of the set
+            sub = Storage([st.drive(lay.placement[i]) for i in keep], data_shards=1, parity_shards=0, block_size=BLOCK)
+            try:
+                assert await get(sub, lay) == data, gone
+            finally:
+                sub._compute.shutdown()
+    finally:
+        await st.close()
+
+
 def test_too_few_drives(tmp_path) -> None:
     with pytest.raises(ValueError):
         Storage(local_drives(tmp_path, 8))
