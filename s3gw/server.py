@@ -38,13 +38,14 @@ from .api import (
     sts,
     trace,
 )
-from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
+from .api.app import CORE, IAM, LIFECYCLE, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
 from .cache.shared import Generations
 from .common.version import VERSION
 from .config import ServerConfig
+from .core.expiry import LifecycleWorker
 from .core.iam import Iam
 from .core.ops import Operations
 from .core.repair import Repair
@@ -134,6 +135,15 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             orphan_grace=cfg.orphan_grace,
         )
         app[REPAIR] = repair
+        core.lifecycle_day = cfg.lifecycle_day
+        expiry = LifecycleWorker(
+            core,
+            interval=cfg.lifecycle_interval,
+            day=cfg.lifecycle_day,
+            stale_uploads_expiry=cfg.stale_uploads_expiry,
+            stale_uploads_interval=cfg.stale_uploads_interval,
+        )
+        app[LIFECYCLE] = expiry
         iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials, generations=generations)
         if cfg.old_root is not None:
             moved = await iam.reseal(*cfg.old_root)
@@ -152,9 +162,11 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         # trace streams are per process: every worker runs them
         tasks = [asyncio.create_task(core.intent_keeper())]
         if services:
-            tasks += [asyncio.create_task(core.gc_worker()), asyncio.create_task(app[OPS].usage.fold_forever())] + [
-                asyncio.create_task(w()) for w in repair.workers()
-            ]
+            tasks += [
+                asyncio.create_task(core.gc_worker()),
+                asyncio.create_task(app[OPS].usage.fold_forever()),
+                asyncio.create_task(expiry.run_forever()),
+            ] + [asyncio.create_task(w()) for w in repair.workers()]
         runtime = RuntimeConfig(
             meta,
             {

@@ -17,6 +17,7 @@ from .app import Request, to_s3_error
 from .authz import PER_KEY
 from .errors import S3Error
 from .headers import check_content_length, object_response_headers, put_options, write_headers
+from .lifecycle import expiration_headers
 from .locking import bypass_governance, governance_denied
 from .router import Operation
 from .xml import xml_response
@@ -26,7 +27,9 @@ async def put_object(rq: Request) -> web.StreamResponse:
     check_content_length(rq)
     opts = put_options(rq)
     rec = await rq.core.put_object(rq.op.bucket, rq.op.key, rq.payload(), opts)
-    return web.Response(status=200, headers=write_headers(rec))
+    headers = write_headers(rec)
+    await expiration_headers(rq, rec, headers)
+    return web.Response(status=200, headers=headers)
 
 
 def _conditions(rq: Request) -> Conditions:
@@ -54,6 +57,8 @@ async def get_object(rq: Request) -> web.StreamResponse:
         with_body=not head,
     )
     headers = object_response_headers(rq, read)
+    if read.record.is_latest:
+        await expiration_headers(rq, read.record, headers)
     status = 206 if read.partial else 200
     if head or read.body is None:
         return web.Response(status=status, headers=headers)

@@ -26,13 +26,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..common.records import Checksum, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
-from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, CommitUnknown, MetaStore, MetaUnavailable
+from ..meta.base import (
+    BucketExists,
+    BucketMissing,
+    BucketNotEmptyError,
+    CommitUnknown,
+    DeleteExpect,
+    MetaStore,
+    MetaUnavailable,
+)
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
 from . import lock
 from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
+from .lifecycle import Lifecycle, predict_expiry
 from .multipart import MultipartMixin
 from .names import check_bucket_name, check_object_name
 from .payload import Payload, PutOptions, StreamPayload
@@ -114,6 +123,7 @@ class Core(MultipartMixin):
         self._unsettled: dict[tuple[str, str], Unsettled] = {}
         self.settle_time = 10.0  # how long a request waits for the store to say (database.timeout)
         self._settling: set[asyncio.Task] = set()
+        self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -634,10 +644,17 @@ class Core(MultipartMixin):
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None, *, bypass_governance: bool = False
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        *,
+        bypass_governance: bool = False,
+        expect: DeleteExpect | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         """DeleteObject. Removing a version for good honours its retention and legal hold,
-        checked inside the metadata transaction."""
+        checked inside the metadata transaction. ``expect``: see ``MetaStore.delete_object``
+        (the lifecycle worker deletes only what it found due)."""
         check_version_id(version_id)
         if not _readable_name(key):
             return None, None
@@ -653,7 +670,7 @@ class Core(MultipartMixin):
                 lock.check_delete(victim.info, bypass_governance, time.time())
 
         try:
-            removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
+            removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check, expect)
         except BucketMissing as e:
             raise E.NoSuchBucket(bucket=bucket) from e
         except CommitUnknown as e:
@@ -783,6 +800,35 @@ class Core(MultipartMixin):
         if not tags:
             raise E.NoSuchTagSet(bucket=bucket)
         return tags
+
+    async def set_lifecycle(self, bucket: str, lc: Lifecycle | None) -> None:
+        """Store (None: remove) the bucket's lifecycle rules, in its config: every gateway reads them
+        with the bucket record (cached, invalidated by this write)."""
+        brec = await self.bucket(bucket)
+        config = dict(brec.config)
+        if lc is not None:
+            config["lifecycle"] = lc.to_json()
+        else:
+            config.pop("lifecycle", None)
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def lifecycle(self, bucket: str) -> Lifecycle:
+        rules = (await self.bucket(bucket)).config.get("lifecycle")
+        if not rules:
+            raise E.NoSuchLifecycleConfiguration(bucket=bucket)
+        return Lifecycle.from_json(rules)
+
+    async def expiration(self, rec: VersionRecord) -> tuple[str, float] | None:
+        """When a lifecycle rule will expire this current version: (rule id, time), for the
+        x-amz-expiration header of PUT, GET and HEAD (MinIO's PredictExpiryTime)."""
+        if rec.delete_marker:
+            return None
+        brec = await self.meta.get_bucket(rec.bucket)
+        rules = brec.config.get("lifecycle") if brec is not None else None
+        if not rules:
+            return None
+        lc = Lifecycle.from_json(rules)
+        return predict_expiry(lc, rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
 
     # ------------------------------------------------------------------ version sub-resources
     async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
