@@ -26,19 +26,30 @@ from tests.waiting import wait_until
 DAY = 2  # seconds in a lifecycle "day" on the fast server
 
 
-@pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fast(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose lifecycle day is DAY seconds, passing over buckets every half second, and
-    expiring multipart uploads left for 30 s (api.stale_uploads_expiry)."""
-    srv = start_server(
-        str(tmp_path_factory.mktemp("lifecycle")),
-        env={
-            "S3GW_LIFECYCLE_DAY_SECONDS": str(DAY),
-            "S3GW_LIFECYCLE_INTERVAL": "0.5",
-            "S3GW_API_STALE_UPLOADS_EXPIRY": "30",
-            "S3GW_API_STALE_UPLOADS_CLEANUP_INTERVAL": "1",
-        },
-    )
+    expiring multipart uploads left for 30 s (api.stale_uploads_expiry); on the embedded SQLite
+    store, then on PostgreSQL (tests/services.py)."""
+    data = tmp_path_factory.mktemp("lifecycle")
+    env = {
+        "S3GW_LIFECYCLE_DAY_SECONDS": str(DAY),
+        "S3GW_LIFECYCLE_INTERVAL": "0.5",
+        "S3GW_API_STALE_UPLOADS_EXPIRY": "30",
+        "S3GW_API_STALE_UPLOADS_CLEANUP_INTERVAL": "1",
+    }
+    if request.param == "postgres":
+        pg = request.getfixturevalue("postgres")
+        pw = data / "db-password"
+        pw.write_text(pg.password + "\n")
+        env.update(
+            S3GW_DATABASE_HOST=pg.host,
+            S3GW_DATABASE_PORT=str(pg.port),
+            S3GW_DATABASE_NAME=pg.new_database("ilm"),
+            S3GW_DATABASE_USER=pg.user,
+            S3GW_DATABASE_PASSWORD_FILE=str(pw),
+        )
+    srv = start_server(str(data), env=env)
     yield srv
     srv.stop()
 
