@@ -58,6 +58,7 @@ GC_GRACE = 3600.0  # default age of a GC queue entry before its shards go (repai
 GC_READ_RECHECK = 5.0  # seconds before GC looks again at a shard set being read here
 UNSETTLED_KEEP = 3600.0  # how long a write of unknown outcome is remembered (a client's retry)
 UNSETTLED_MAX = 10000
+RULES_MEMO = 10000  # buckets whose lifecycle rules are remembered (x-amz-expiration)
 
 
 @dataclass
@@ -124,14 +125,32 @@ class Core(MultipartMixin):
         self.settle_time = 10.0  # how long a request waits for the store to say (database.timeout)
         self._settling: set[asyncio.Task] = set()
         self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
+        # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
+        self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
         rec = await self.meta.get_bucket(name)
         if rec is None:
             check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
+            self._rules.pop(name, None)
             raise E.NoSuchBucket(bucket=name)
+        self._remember_rules(rec)
         return rec
+
+    def _remember_rules(self, rec: BucketRecord) -> None:
+        """Keep the bucket's lifecycle rules as last read: the x-amz-expiration of the request that
+        read the bucket (PUT, GET, HEAD) comes from them without reading the bucket again."""
+        rules = rec.config.get("lifecycle")
+        if not rules:
+            self._rules.pop(rec.name, None)
+            return
+        known = self._rules.get(rec.name)
+        if known is not None and known[0] == rules:
+            return  # unchanged: parsed once
+        if len(self._rules) >= RULES_MEMO and known is None:
+            self._rules.clear()
+        self._rules[rec.name] = (rules, Lifecycle.from_json(rules))
 
     async def bucket_exists(self, name: str) -> bool:
         """Whether the bucket exists (no name check: the admin APIs ask about any name)."""
@@ -821,14 +840,10 @@ class Core(MultipartMixin):
     async def expiration(self, rec: VersionRecord) -> tuple[str, float] | None:
         """When a lifecycle rule will expire this current version: (rule id, time), for the
         x-amz-expiration header of PUT, GET and HEAD (MinIO's PredictExpiryTime)."""
-        if rec.delete_marker:
+        known = self._rules.get(rec.bucket)  # as the request read the bucket (``bucket``)
+        if rec.delete_marker or known is None:
             return None
-        brec = await self.meta.get_bucket(rec.bucket)
-        rules = brec.config.get("lifecycle") if brec is not None else None
-        if not rules:
-            return None
-        lc = Lifecycle.from_json(rules)
-        return predict_expiry(lc, rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
+        return predict_expiry(known[1], rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
 
     # ------------------------------------------------------------------ version sub-resources
     async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
