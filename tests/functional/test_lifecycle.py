@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.rawhttp import signed_request
+from tests.functional.test_clients import aws
 from tests.waiting import wait_until
 
 DAY = 2  # seconds in a lifecycle "day" on the fast server
@@ -510,3 +511,22 @@ def test_x_amz_expiration_header(s3, bucket: str) -> None:
     # outside every rule: no header
     other = s3.put_object(Bucket=bucket, Key="x/doc", Body=b"x")
     assert "x-amz-expiration" not in other["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_aws_cli_put_and_get(server: Server, bucket: str, tmp_path) -> None:
+    doc = {"Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 3}}]}
+    path = tmp_path / "lc.json"
+    path.write_text(json.dumps(doc))
+    cp = aws(
+        server,
+        "s3api",
+        "put-bucket-lifecycle-configuration",
+        "--bucket",
+        bucket,
+        "--lifecycle-configuration",
+        f"file://{path}",
+    )
+    assert cp.returncode == 0, cp.stderr
+    cp = aws(server, "s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket)
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout)["Rules"] == doc["Rules"]

@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     conditionals,
     copy,
     identity,
+    lifecycle,
     listing,
     mc,
     minio_py,
