@@ -118,3 +118,14 @@ for _name, _rules_xml in BAD.items():
 @case("lifecycle.invalid.not-xml", "PutBucketLifecycleConfiguration", "http", {"put.code": "MalformedXML"})
 def _(c):
     return {"put": {k: v for k, v in _put(c, b"<LifecycleConfiguration><Rule>").items() if k != "message"}}
+
+
+@case("lifecycle.abort-uploads-only", "PutBucketLifecycleConfiguration", "http")
+def _(c):
+    """A rule whose only action is AbortIncompleteMultipartUpload (applied by s3gw, dropped by MinIO)."""
+    rule = (
+        "<Rule><ID>mpu</ID><Status>Enabled</Status><Filter><Prefix>up/</Prefix></Filter>"
+        "<AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+        "</Rule>"
+    )
+    return {"put": _put(c, f"<LifecycleConfiguration>{rule}</LifecycleConfiguration>".encode())}
