@@ -172,6 +172,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             {
                 ("api", "requests_max"): cfg.max_requests,
                 ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
+                ("api", "stale_uploads_expiry"): cfg.stale_uploads_expiry,
+                ("api", "stale_uploads_cleanup_interval"): cfg.stale_uploads_interval,
                 ("heal", "interval"): cfg.heal_interval,
                 ("scanner", "cycle"): cfg.scan_interval,
                 ("scanner", "pace"): cfg.scan_pace,
@@ -182,6 +184,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         )
         runtime.on("api", "requests_max", lambda v: setattr(request_cap, "value", v))
         runtime.on("api", "cors_allow_origin", lambda v: setattr(app[cors.ORIGINS], "patterns", v))
+        runtime.on("api", "stale_uploads_expiry", lambda v: setattr(expiry, "stale_uploads_expiry", v))
+        runtime.on("api", "stale_uploads_cleanup_interval", lambda v: setattr(expiry, "stale_uploads_interval", v))
         runtime.on("heal", "interval", lambda v: setattr(repair, "heal_interval", v))
         runtime.on("scanner", "cycle", lambda v: setattr(repair, "scan_interval", v))
         runtime.on("scanner", "pace", lambda v: setattr(repair, "scan_pace", v))
