@@ -217,6 +217,7 @@ async def copy_object(rq: Request) -> web.StreamResponse:
         opts=opts,
     )
     headers = write_headers(rec)
+    await expiration_headers(rq, rec, headers)
     if src_version is not None:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = X.document("CopyObjectResult", X.el("LastModified", X.iso8601(rec.mtime)), X.el("ETag", f'"{rec.etag}"'))

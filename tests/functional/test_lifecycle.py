@@ -508,6 +508,15 @@ def test_x_amz_expiration_header(s3, bucket: str) -> None:
     assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"] == header
     get = s3.get_object(Bucket=bucket, Key="w/doc")
     assert get["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"] == header
+    # CopyObject and CompleteMultipartUpload carry it too (MinIO sets it on every write)
+    copy = s3.copy_object(Bucket=bucket, Key="w/dcopy", CopySource={"Bucket": bucket, "Key": "w/doc"})
+    assert 'rule-id="day"' in copy["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="w/week")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="w/week", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="w/week", UploadId=up, MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]}
+    )
+    assert 'rule-id="week"' in done["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
     # outside every rule: no header
     other = s3.put_object(Bucket=bucket, Key="x/doc", Body=b"x")
     assert "x-amz-expiration" not in other["ResponseMetadata"]["HTTPHeaders"]
