@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..meta.base import MetaUnavailable
 from ..meta.lifecycle import FIRST
 from ..meta.model import BucketRecord, VersionRecord
 from . import errors as E
@@ -116,7 +117,14 @@ class LifecycleWorker:
             t = time.time() if now is None else now
             if t - passes.get(brec.name, 0.0) < self.interval:
                 continue
-            await self._leased(brec.name, lambda b=brec, lc=lc: self.apply(b, lc, now))
+            try:
+                await self._leased(brec.name, lambda b=brec, lc=lc: self.apply(b, lc, now))
+            except E.NoSuchBucket:
+                pass  # deleted during its pass
+            except (asyncio.CancelledError, MetaUnavailable):
+                raise  # the next pass tries again
+            except Exception:
+                log.exception("lifecycle pass over %s failed", brec.name)  # the other buckets go on
         t = time.time() if now is None else now
         if self.stale_uploads_expiry > 0 and t - passes.get(UPLOADS_LEASE, 0.0) >= self.stale_uploads_interval:
             await self._leased(UPLOADS_LEASE, lambda: self._stale_uploads(now))

@@ -57,3 +57,5 @@ def test_two_gateways_expire_each_object_once(pg_only: Deployment) -> None:
     wait_until(
         lambda: expired_objects(a) + expired_objects(b), "the metrics to count every expiry", until=lambda t: t == n
     )
+    # and says so in its log (one line per bucket, rule and pass)
+    assert any(f"lifecycle: {bucket} rule logs expired" in gw.logs() for gw in (a, b))
