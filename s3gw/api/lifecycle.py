@@ -102,7 +102,7 @@ def _rule_xml(r: L.Rule) -> str:
         X.el("ID", r.id),
         X.el("Status", r.status),
         _filter_xml(r),
-        X.el("Prefix", r.prefix) if r.legacy_prefix else None,
+        X.el("Prefix", r.legacy) if r.legacy_prefix else None,
         expiration,
         noncurrent,
         abort,

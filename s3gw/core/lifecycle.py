@@ -69,6 +69,7 @@ class Rule:
     status: str
     prefix: str = ""  # the effective prefix (legacy Prefix, Filter/Prefix or Filter/And/Prefix)
     legacy_prefix: bool = False  # given as the rule's own <Prefix> (the old PutBucketLifecycle form)
+    legacy: str = ""  # that <Prefix>'s text
     has_filter: bool = False  # a <Filter> element was given
     use_and: bool = False  # the filter is an <And>
     prefix_set: bool = False  # a Prefix element was there (even empty): rendered back
@@ -329,10 +330,9 @@ def _rule(value: Any) -> tuple[Rule, dict[str, Any]]:
     if "Filter" in d:
         _filter(rule, _one(d, "Filter"))
     if "Prefix" in d:
-        legacy = _text(_one(d, "Prefix"))
-        rule.legacy_prefix = True
-        if not rule.prefix_set:
-            rule.prefix = legacy
+        rule.legacy, rule.legacy_prefix = _text(_one(d, "Prefix")), True
+        if rule.legacy:  # MinIO's GetPrefix: the rule's own Prefix first, then the filter's
+            rule.prefix = rule.legacy
     return rule, d
 
 

@@ -539,3 +539,21 @@ def test_aws_cli_put_and_get(server: Server, bucket: str, tmp_path) -> None:
     cp = aws(server, "s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket)
     assert cp.returncode == 0, cp.stderr
     assert json.loads(cp.stdout)["Rules"] == doc["Rules"]
+
+
+def test_suspended_bucket_expiry_leaves_a_null_delete_marker(fs3) -> None:
+    b = new_bucket(fs3, versioned=True)
+    kept = fs3.put_object(Bucket=b, Key="k", Body=b"versioned")["VersionId"]
+    fs3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+    fs3.put_object(Bucket=b, Key="k", Body=b"null version")
+    fs3.put_bucket_lifecycle_configuration(
+        Bucket=b,
+        LifecycleConfiguration={"Rules": [{"ID": "cur", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 1}}]},
+    )
+    # S3: the null version goes and a null delete marker takes its place; the older version stays
+    wait_until(
+        lambda: versions(fs3, b),
+        "a null delete marker in place of the null version",
+        until=lambda v: v == [("k", "null", True), ("k", kept, False)],
+        timeout=60,
+    )
