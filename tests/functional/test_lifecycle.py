@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -557,3 +558,26 @@ def test_suspended_bucket_expiry_leaves_a_null_delete_marker(fs3) -> None:
         until=lambda v: v == [("k", "null", True), ("k", kept, False)],
         timeout=60,
     )
+
+
+def test_s3cmd_expire_document(server: Server, bucket: str) -> None:
+    """`s3cmd expire --expiry-prefix=logs/ --expiry-days=30` sends this document (S3/S3.py
+    _expiration_set: no ID, the rule's own Prefix, indented), and `s3cmd info` reads the rule back
+    with the XPaths .//Rule//Prefix and .//Rule//Expiration//Days."""
+    body = (
+        b"<LifecycleConfiguration>  <Rule>    <Prefix>logs/</Prefix>    <Status>Enabled</Status>"
+        b"    <Expiration>    <Days>30</Days>    </Expiration>  </Rule></LifecycleConfiguration>"
+    )
+    assert _put_raw(server, bucket, body).status == 200
+    r = signed_request(server, "GET", f"/{bucket}?lifecycle")
+    assert r.status == 200
+    root = ET.fromstring(r.body)
+    ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    assert root.find(".//s3:Rule//s3:Prefix", ns).text == "logs/"
+    assert root.find(".//s3:Rule//s3:Expiration//s3:Days", ns).text == "30"
+    # with a date (s3cmd's --expiry-date takes ISO 8601, milliseconds included)
+    dated = body.replace(b"<Days>30</Days>", b"<Date>2030-01-01T00:00:00.000Z</Date>")
+    assert _put_raw(server, bucket, dated).status == 200
+    # `s3cmd expire` without days or date removes the configuration
+    assert signed_request(server, "DELETE", f"/{bucket}?lifecycle").status == 204
+    assert signed_request(server, "GET", f"/{bucket}?lifecycle").status == 404
