@@ -80,6 +80,8 @@ class LifecycleWorker:
         #: skipped_locked, passes: since this process started
         self.stats: Counter[str] = Counter()
         self._wakeup = asyncio.Event()
+        #: filtered rules' scan positions: key -> (after, when the last full scan began) (``_resume``)
+        self._marks: dict[Any, tuple[tuple[float, bytes, str], float]] = {}
 
     def kick(self) -> None:
         """Run a pass now (a configuration was just set)."""
@@ -177,7 +179,9 @@ class LifecycleWorker:
         for kind, cutoff in (("objects", before), ("markers", ALWAYS if rule.expired_object_delete_marker else before)):
             if cutoff < 0 or (kind == "markers" and not markers):
                 continue
-            after = FIRST
+            after, mark = FIRST, None
+            if kind == "objects" and (rule.tags or rule.size_gt or rule.size_lt):
+                after, mark = self._resume(bucket, rule, now)
             while True:
                 rows = await self.meta.lifecycle_current(
                     bucket, rule.prefix, cutoff, after, self.batch, markers=kind == "markers"
@@ -188,9 +192,12 @@ class LifecycleWorker:
                             removed_markers += 1
                     elif not rec.delete_marker and rule.matches(rec.key, rec.info.tags, rec.size):
                         expired += await self._expire_current(rec)
+                if rows:
+                    after = (rows[-1].mtime, rows[-1].key.encode(), rows[-1].version_id)
+                if mark is not None:
+                    self._marks[mark] = (after, self._marks[mark][1])
                 if len(rows) < self.batch:
                     break
-                after = (rows[-1].mtime, rows[-1].key.encode(), rows[-1].version_id)
                 await self._renew(bucket)
         if expired or removed_markers:
             log.info(
@@ -200,6 +207,22 @@ class LifecycleWorker:
                 expired,
                 removed_markers,
             )
+
+    def _resume(self, bucket: str, rule: Rule, now: float) -> tuple[tuple[float, bytes, str], Any]:
+        """Where a filtered rule's scan of current versions goes on. A rule with a tag or size
+        filter leaves behind the old versions it does not match, and every version it read
+        before is either expired or left so; this gateway resumes after the last one it read
+        instead of reading them again each pass. Once a lifecycle day it reads from the start
+        (a version's tags may have changed since). Kept in memory: a gateway (re)starting, or
+        another gateway taking the bucket, reads from the start once."""
+        key = (bucket, rule.id, repr(sorted(vars(rule).items())))
+        mark = self._marks.get(key)
+        if mark is None or now - mark[1] >= self.day:
+            if len(self._marks) >= 10000:
+                self._marks.clear()
+            self._marks[key] = (FIRST, now)
+            return FIRST, key
+        return mark[0], key
 
     async def _expire_current(self, rec: VersionRecord) -> int:
         def still_latest(newest: list[VersionRecord]) -> bool:

@@ -581,3 +581,26 @@ def test_s3cmd_expire_document(server: Server, bucket: str) -> None:
     # `s3cmd expire` without days or date removes the configuration
     assert signed_request(server, "DELETE", f"/{bucket}?lifecycle").status == 204
     assert signed_request(server, "GET", f"/{bucket}?lifecycle").status == 404
+
+
+def test_a_tag_added_later_makes_an_old_object_due(fs3) -> None:
+    b = new_bucket(fs3)
+    fs3.put_bucket_lifecycle_configuration(
+        Bucket=b,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "t",
+                    "Status": "Enabled",
+                    "Filter": {"Tag": {"Key": "tmp", "Value": "yes"}},
+                    "Expiration": {"Days": 1},
+                }
+            ]
+        },
+    )
+    fs3.put_object(Bucket=b, Key="old", Body=b"a", Tagging="tmp=no")
+    fs3.put_object(Bucket=b, Key="probe", Body=b"a", Tagging="tmp=yes")
+    # once the probe is gone, a pass has read past "old" (same age) and left it
+    wait_until(lambda: keys(fs3, b), "the probe to expire", until=lambda k: k == ["old"], timeout=60)
+    fs3.put_object_tagging(Bucket=b, Key="old", Tagging={"TagSet": [{"Key": "tmp", "Value": "yes"}]})
+    wait_until(lambda: keys(fs3, b), "the newly tagged old object to expire", until=lambda k: k == [], timeout=60)
