@@ -37,6 +37,7 @@ AUTH_ERROR_CODES = "s3gw: malformed Authorization headers answer MissingFields/I
 DATE_HEADER = "s3gw: accepts a SigV4 request dated by the Date header alone; MinIO answers MalformedDate"
 MULTIPART_LIMITS = "deliberate: s3gw lists multipart uploads with AWS semantics (prefix, delimiter, max-uploads, markers); this MinIO lists uploads only for a prefix that is an exact object name and ignores delimiter and max-uploads"
 RANGE_ERROR_BODY = "s3gw: the InvalidRange error omits ActualObjectSize/RangeRequested and uses the table message; MinIO's body names the range and the object size"
+LIFECYCLE_ABORT_UPLOADS = "deliberate: s3gw applies AbortIncompleteMultipartUpload, so a rule with only that action is valid; MinIO's parser drops the element and refuses the rule as having no action (docs/data-management.md)"
 POLICY_STATUS = (
     "deliberate: GetBucketPolicyStatus IsPublic follows AWS (an Allow for everyone not pinned to "
     "addresses); MinIO answers TRUE only when anonymous callers may list and put to the bucket's own "
@@ -87,6 +88,7 @@ DIVERGENCES: dict[str, dict[str, Div]] = {
     "browser.post.range-zero": {"s3gw*": Div(POST_AWS_RULES)},
     "browser.post.anonymous": {"s3gw*": Div(POST_ANONYMOUS)},
     "identity.svcacct-lifecycle": {"s3gw*": Div(SVCACCT_EDIT_KEEPS_POLICY, tests=("same",))},
+    "lifecycle.abort-uploads-only": {"s3gw*": Div(LIFECYCLE_ABORT_UPLOADS, tests=("same",))},
     "identity.sts-errors": {"s3gw*": Div(STS_MAX_DURATION, tests=("same",))},
 }
 

@@ -114,8 +114,8 @@ def main() -> int:
     for line in (
         "plan capacity expansion at 70% (add storage nodes: ops/scale.py plan)",
         "alert at 80%: the fullest drive refuses new shards at 100% (or at the node's --reserve-mb)",
-        "review lifecycle/expiry of old data and noncurrent versions monthly "
-        "(mc ls --versions, mc rm --versions --older-than)",
+        "review lifecycle/expiry of old data and noncurrent versions monthly: `mc ilm rule ls ALIAS/BUCKET`, "
+        "`mc ilm rule add --expire-days N | --noncurrent-expire-days N ALIAS/BUCKET` (docs/data-management.md)",
         "watch the trend weekly: this report's history, or predict_linear on storage_used_bytes",
     ):
         rep.info(line)

@@ -234,6 +234,9 @@ def storage_full(rep: ops.Report, t: ops.Target, args) -> list[str]:
             "free space: delete what is not needed (`mc rm --recursive --force ALIAS/BUCKET/PREFIX`), and old "
             "noncurrent versions (`mc rm --versions --older-than 30d ALIAS/BUCKET`); deleted shards are removed by "
             "the GC worker within seconds",
+            "then implement lifecycle policies so it does not fill again: `mc ilm rule add --noncurrent-expire-days "
+            "30 ALIAS/BUCKET`, `mc ilm rule add --prefix tmp/ --expire-days 7 ALIAS/BUCKET` (docs/data-management.md); "
+            "abandoned multipart uploads are aborted after api.stale_uploads_expiry (24h)",
             "add storage nodes (ops/scale.py plan): new objects spread over every node, so the full ones fill "
             "more slowly",
             "grow the volumes: Kubernetes with a StorageClass that allows expansion - raise "

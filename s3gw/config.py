@@ -349,6 +349,40 @@ SCHEMA: list[Key] = [
         flag="--cors-allow-origin",
         metavar="ORIGINS",
     ),
+    Key(
+        "api.stale_uploads_expiry",
+        _dur(),
+        86400.0,
+        "multipart uploads not completed this long after they began are aborted, in every bucket (MinIO's "
+        "default: 24h; 0: never)",
+        flag="--stale-uploads-expiry",
+        metavar="DURATION",
+    ),
+    Key(
+        "api.stale_uploads_cleanup_interval",
+        _dur(1.0),
+        6 * 3600.0,
+        "time between sweeps for stale multipart uploads (one gateway sweeps at a time)",
+        flag="--stale-uploads-cleanup-interval",
+        metavar="DURATION",
+    ),
+    # lifecycle (docs/data-management.md)
+    Key(
+        "lifecycle.interval",
+        _dur(0.1),
+        3600.0,
+        "time between lifecycle passes over a bucket (one gateway applies a bucket's rules at a time)",
+        flag="--lifecycle-interval",
+        metavar="DURATION",
+    ),
+    Key(
+        "lifecycle.day_seconds",
+        _dur(1.0),
+        86400.0,
+        'the length of a lifecycle "day" in seconds: 86400 in production; tests shorten it so rules '
+        "measured in days run in seconds",
+        metavar="DURATION",
+    ),
     # database
     Key(
         "database.driver",
@@ -668,6 +702,8 @@ ENV_KEYS: dict[str, str] = {k.env_name: k.path for k in SCHEMA}
 #: MinIO's names for the same settings, honoured under the S3GW_* variables (which win): name -> (key, converter)
 ENV_ALIASES: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "MINIO_API_CORS_ALLOW_ORIGIN": ("api.cors_allow_origin", None),
+    "MINIO_API_STALE_UPLOADS_EXPIRY": ("api.stale_uploads_expiry", None),
+    "MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL": ("api.stale_uploads_cleanup_interval", None),
     "MINIO_PROMETHEUS_AUTH_TYPE": ("metrics.auth", _minio_prometheus_auth),
 }
 #: variables with a meaning of their own (secrets, the file itself), never config overrides
@@ -918,6 +954,11 @@ class ServerConfig:
     deep_scan_every: int = default("repair.deep_scan_every")
     orphan_grace: float = default("repair.orphan_grace")
     gc_grace: float = default("repair.gc_grace")
+    # lifecycle (core/expiry.py)
+    lifecycle_interval: float = default("lifecycle.interval")
+    lifecycle_day: float = default("lifecycle.day_seconds")
+    stale_uploads_expiry: float = default("api.stale_uploads_expiry")
+    stale_uploads_interval: float = default("api.stale_uploads_cleanup_interval")
     # production: metadata, cache, processes, TLS
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
@@ -982,6 +1023,10 @@ SERVER_FIELDS: dict[str, str] = {
     "repair.deep_scan_every": "deep_scan_every",
     "repair.orphan_grace": "orphan_grace",
     "repair.gc_grace": "gc_grace",
+    "lifecycle.interval": "lifecycle_interval",
+    "lifecycle.day_seconds": "lifecycle_day",
+    "api.stale_uploads_expiry": "stale_uploads_expiry",
+    "api.stale_uploads_cleanup_interval": "stale_uploads_interval",
     "storage.tmp_grace": "tmp_grace",
     "metrics.auth": "metrics_auth",
     "metrics.token_max_lifetime": "metrics_token_max_lifetime",

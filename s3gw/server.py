@@ -42,13 +42,14 @@ from .api import (
     trace,
 )
 from .api.admin import KEYS
-from .api.app import CORE, IAM, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
+from .api.app import CORE, IAM, LIFECYCLE, OPS, REPAIR, RUNTIME, SETTINGS, TELEMETRY, TRACER, Settings, make_handler
 from .api.guard import GuardedRunner, Limits, RequestCap, request_limit_middleware
 from .api.observe import Telemetry, access_log, audit_log, setup_log
 from .cache import Cache, CachedMeta, MemoryCache, NullCache
 from .cache.shared import Generations
 from .common.version import VERSION
 from .config import DatabaseSettings, ServerConfig
+from .core.expiry import LifecycleWorker
 from .core.iam import Iam
 from .core.keys import KeyAdmin
 from .core.ops import Operations
@@ -155,6 +156,15 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             orphan_grace=cfg.orphan_grace,
         )
         app[REPAIR] = repair
+        core.lifecycle_day = cfg.lifecycle_day
+        expiry = LifecycleWorker(
+            core,
+            interval=cfg.lifecycle_interval,
+            day=cfg.lifecycle_day,
+            stale_uploads_expiry=cfg.stale_uploads_expiry,
+            stale_uploads_interval=cfg.stale_uploads_interval,
+        )
+        app[LIFECYCLE] = expiry
         iam = Iam(meta, cfg.access_key, cfg.secret_key, cfg.extra_credentials, generations=generations)
         if cfg.old_root is not None:
             moved = await iam.reseal(*cfg.old_root)
@@ -175,15 +185,19 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         # trace streams are per process: every worker runs them
         tasks = [asyncio.create_task(core.intent_keeper())]
         if services:
-            tasks += [asyncio.create_task(core.gc_worker()), asyncio.create_task(app[OPS].usage.fold_forever())] + [
-                asyncio.create_task(w()) for w in repair.workers()
-            ]
+            tasks += [
+                asyncio.create_task(core.gc_worker()),
+                asyncio.create_task(app[OPS].usage.fold_forever()),
+                asyncio.create_task(expiry.run_forever()),
+            ] + [asyncio.create_task(w()) for w in repair.workers()]
             tasks.append(asyncio.create_task(app[KEYS].rotation_worker()))  # key_rotation_period
         runtime = RuntimeConfig(
             meta,
             {
                 ("api", "requests_max"): cfg.max_requests,
                 ("api", "cors_allow_origin"): tuple(cfg.cors_allow_origins),
+                ("api", "stale_uploads_expiry"): cfg.stale_uploads_expiry,
+                ("api", "stale_uploads_cleanup_interval"): cfg.stale_uploads_interval,
                 ("heal", "interval"): cfg.heal_interval,
                 ("scanner", "cycle"): cfg.scan_interval,
                 ("scanner", "pace"): cfg.scan_pace,
@@ -194,6 +208,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         )
         runtime.on("api", "requests_max", lambda v: setattr(request_cap, "value", v))
         runtime.on("api", "cors_allow_origin", lambda v: setattr(app[cors.ORIGINS], "patterns", v))
+        runtime.on("api", "stale_uploads_expiry", lambda v: setattr(expiry, "stale_uploads_expiry", v))
+        runtime.on("api", "stale_uploads_cleanup_interval", lambda v: setattr(expiry, "stale_uploads_interval", v))
         runtime.on("heal", "interval", lambda v: setattr(repair, "heal_interval", v))
         runtime.on("scanner", "cycle", lambda v: setattr(repair, "scan_interval", v))
         runtime.on("scanner", "pace", lambda v: setattr(repair, "scan_pace", v))

@@ -31,6 +31,7 @@ from ..core import CommitUnknown, MetaUnavailable
 from ..core import errors as E
 from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError, OutcomeUnknown
+from ..core.expiry import LifecycleWorker
 from ..core.iam import Iam, Principal, check_session_token
 from ..core.ops import Operations
 from ..core.repair import Repair
@@ -51,6 +52,7 @@ SETTINGS = web.AppKey("settings", "Settings")
 IAM = web.AppKey("iam", Iam)  # users and policies (core/iam.py)
 OPS = web.AppKey("ops", Operations)  # maintenance mode, usage, drive probes (core/ops.py)
 REPAIR = web.AppKey("repair", Repair)  # heal worker, scanner, heal sequences (core/repair.py)
+LIFECYCLE = web.AppKey("lifecycle", LifecycleWorker)  # lifecycle rules and stale uploads (core/expiry.py)
 TELEMETRY = web.AppKey("telemetry", Telemetry)  # metrics and the access/audit logs (api/observe.py)
 RUNTIME = web.AppKey(
     "runtime", RuntimeConfig

@@ -17,7 +17,7 @@ source raises that the table lacks.
 from __future__ import annotations
 
 import logging
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,12 @@ class S3Error(Exception):
         self.status = status
         self.message = message or default
         self.headers = headers or {}
+
+
+def escape(text: str) -> str:
+    """Text in an error document as Go's encoding/xml writes it (MinIO): quotes as &#34; and &#39;
+    ("'Date' must be at midnight GMT" reads &#39;Date&#39; there)."""
+    return _escape(text, {'"': "&#34;", "'": "&#39;"})
 
 
 def render(err: S3Error, resource: str, request_id: str, bucket: str = "", key: str = "") -> bytes:

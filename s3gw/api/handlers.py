@@ -3,7 +3,7 @@
 Handlers live by family: ``objects`` (GetObject/HeadObject, PutObject,
 CopyObject, DeleteObject(s)), ``listing`` (buckets, objects, versions,
 uploads), ``buckets`` (create/head/delete, location, versioning, policy, the
-configurations s3gw keeps none of), ``tagging``, ``locking`` (object lock,
+configurations s3gw keeps none of), ``tagging``, ``lifecycle``, ``locking`` (object lock,
 retention, legal hold), ``acl`` (the canned answers), ``multipart``,
 ``postobject`` (browser form uploads); ``headers`` builds the headers in and
 out. An operation s3gw does not build is listed in ``NOT_IMPLEMENTED`` and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import acl, attributes, buckets, listing, locking, multipart, objects, postobject, tagging
+from . import acl, attributes, buckets, lifecycle, listing, locking, multipart, objects, postobject, tagging
 from .app import Handler, Request
 from .errors import S3Error
 from .router import Op
@@ -25,8 +25,6 @@ from .router import Op
 #: operations routed but not built: NotImplemented, as MinIO answers them (after authorisation)
 NOT_IMPLEMENTED = frozenset(
     {
-        Op.PutBucketLifecycleConfiguration,
-        Op.DeleteBucketLifecycle,
         Op.GetBucketNotificationConfiguration,
         Op.PutBucketNotificationConfiguration,
         Op.PutBucketReplication,
@@ -79,7 +77,10 @@ HANDLERS: dict[Op, Handler] = {
     Op.GetBucketPolicy: buckets.get_bucket_policy,
     Op.DeleteBucketPolicy: buckets.delete_bucket_policy,
     Op.GetBucketPolicyStatus: buckets.get_bucket_policy_status,
-    Op.GetBucketLifecycleConfiguration: buckets.not_configured("NoSuchLifecycleConfiguration"),
+    # lifecycle (api/lifecycle.py; applied by core/expiry.py)
+    Op.PutBucketLifecycleConfiguration: lifecycle.put_bucket_lifecycle,
+    Op.GetBucketLifecycleConfiguration: lifecycle.get_bucket_lifecycle,
+    Op.DeleteBucketLifecycle: lifecycle.delete_bucket_lifecycle,
     Op.GetBucketCors: buckets.not_configured("NoSuchCORSConfiguration"),
     # MinIO's CORS is the server's allow-list (api/cors.py): bucket rules are NotImplemented once the bucket exists
     Op.PutBucketCors: buckets.not_configured("NotImplemented"),

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ..auth import MAX_CLOCK_SKEW
 from ..common.numbers import json_number
-from .app import IAM, OPS, REPAIR, SETTINGS, TELEMETRY
+from .app import IAM, LIFECYCLE, OPS, REPAIR, SETTINGS, TELEMETRY
 from .errors import S3Error, render
 from .observe import REQUEST_ID
 
@@ -107,6 +107,8 @@ async def refresh(request: web.Request, *, usage: bool = True) -> None:
     repair = request.app.get(REPAIR)
     s.worker = dict(repair.worker_totals) if repair is not None else {}
     s.sequences = dict(repair.sequence_totals) if repair is not None else {}
+    lifecycle = request.app.get(LIFECYCLE)
+    s.lifecycle = dict(lifecycle.stats) if lifecycle is not None else {}
     if usage:
         s.usage = await ops.usage.get()
     s.maintenance = (await ops.maintenance.current()).enabled

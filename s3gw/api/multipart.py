@@ -13,6 +13,7 @@ from .acl import initiator, owner
 from .app import Request
 from .errors import S3Error
 from .headers import check_content_length, put_options, sse_headers, sse_request, write_headers
+from .lifecycle import expiration_headers
 from .objects import parse_copy_source
 from .router import MAX_PARTS
 from .xml import xml_response
@@ -127,6 +128,7 @@ async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
         if_none_match=rq.header("If-None-Match"),
     )
     headers = write_headers(rec)
+    await expiration_headers(rq, rec, headers)
     ck = rec.info.checksum
     out = X.document(
         "CompleteMultipartUploadResult",

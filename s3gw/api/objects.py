@@ -17,6 +17,7 @@ from .app import Request, to_s3_error
 from .authz import PER_KEY
 from .errors import S3Error
 from .headers import check_content_length, object_response_headers, put_options, sse_request, write_headers
+from .lifecycle import expiration_headers
 from .locking import bypass_governance, governance_denied
 from .router import Operation
 from .xml import xml_response
@@ -26,7 +27,9 @@ async def put_object(rq: Request) -> web.StreamResponse:
     check_content_length(rq)
     opts = put_options(rq)
     rec = await rq.core.put_object(rq.op.bucket, rq.op.key, rq.payload(), opts)
-    return web.Response(status=200, headers=write_headers(rec, opts.sse))
+    headers = write_headers(rec, opts.sse)
+    await expiration_headers(rq, rec, headers)
+    return web.Response(status=200, headers=headers)
 
 
 def _conditions(rq: Request) -> Conditions:
@@ -55,6 +58,8 @@ async def get_object(rq: Request) -> web.StreamResponse:
         sse=sse_request(rq),
     )
     headers = object_response_headers(rq, read)
+    if read.record.is_latest:
+        await expiration_headers(rq, read.record, headers)
     status = 206 if read.partial else 200
     if head or read.body is None:
         return web.Response(status=status, headers=headers)
@@ -214,6 +219,7 @@ async def copy_object(rq: Request) -> web.StreamResponse:
         src_sse=sse_request(rq, copy_source=True),
     )
     headers = write_headers(rec, opts.sse)
+    await expiration_headers(rq, rec, headers)
     if src_version is not None:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = X.document("CopyObjectResult", X.el("LastModified", X.iso8601(rec.mtime)), X.el("ETag", f'"{rec.etag}"'))

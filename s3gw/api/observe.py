@@ -122,6 +122,7 @@ class State:
     healing: dict[str, Any] = field(default_factory=dict)
     worker: dict[str, int] = field(default_factory=dict)  # the heal queue worker's totals
     sequences: dict[str, int] = field(default_factory=dict)  # heal sequences' (mc admin heal) totals
+    lifecycle: dict[str, int] = field(default_factory=dict)  # the lifecycle worker's totals (core/expiry.py)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     maintenance: bool = False
     meta_pool: dict[str, Any] = field(default_factory=dict)
@@ -345,6 +346,22 @@ class Telemetry:
         healed.add_metric(["worker"], s.worker.get("healed", 0))
         healed.add_metric(["admin"], s.sequences.get("healed", 0))
         yield healed
+        expired = CounterMetricFamily(
+            "s3gw_lifecycle_expired", "What lifecycle rules expired (this gateway)", labels=["kind"]
+        )
+        for kind in ("objects", "versions", "delete_markers"):
+            expired.add_metric([kind], s.lifecycle.get(f"expired_{kind}", 0))
+        yield expired
+        yield _counter(
+            "s3gw_lifecycle_aborted_uploads",
+            "Incomplete multipart uploads aborted (rules and api.stale_uploads_expiry; this gateway)",
+            s.lifecycle.get("aborted_uploads", 0),
+        )
+        yield _counter(
+            "s3gw_lifecycle_skipped_locked",
+            "Versions a rule made due but retention or legal hold kept",
+            s.lifecycle.get("skipped_locked", 0),
+        )
         yield _gauge("s3gw_maintenance_mode", "1 while maintenance mode is on", {}, int(s.maintenance))
         ub = GaugeMetricFamily("s3gw_bucket_usage_bytes", "Bytes of live objects per bucket", labels=["bucket"])
         uo = GaugeMetricFamily("s3gw_bucket_objects", "Live objects per bucket", labels=["bucket"])

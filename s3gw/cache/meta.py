@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from ..common.records import ObjectInfo, ObjectLayout
-from ..meta.base import DeleteCheck, InfoUpdate, MetaStore, WriteCheck
+from ..meta.base import DeleteCheck, DeleteExpect, InfoUpdate, MetaStore, WriteCheck
 from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
 from .base import Cache
 
@@ -93,6 +93,13 @@ PASS_THROUGH = frozenset(
         "clear_config_history",
         # usage counters (0008_usage.sql)
         "fold_usage",
+        # the lifecycle worker's queries and leases (0010_lifecycle.sql): read through
+        "lifecycle_current",
+        "lifecycle_noncurrent",
+        "lifecycle_uploads",
+        "take_lease",
+        "release_lease",
+        "lease_passes",
         # bucket policies: cached, compiled, by core/iam.py (per gateway, for a second)
         "get_bucket_policy",
         "put_bucket_policy",
@@ -267,9 +274,17 @@ class CachedMeta(MetaStore):
         return await self._object_write(rec.bucket, rec.key, self.store.put_version(rec, check))
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        marker: VersionRecord,
+        check: DeleteCheck | None = None,
+        expect: DeleteExpect | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
-        return await self._object_write(bucket, key, self.store.delete_object(bucket, key, version_id, marker, check))
+        return await self._object_write(
+            bucket, key, self.store.delete_object(bucket, key, version_id, marker, check, expect)
+        )
 
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
         return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info))

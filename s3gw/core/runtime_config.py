@@ -2,7 +2,8 @@
 while it runs (``mc admin config get|set|reset|history|restore``), in MinIO's KV format
 (``api requests_max=512 cors_allow_origin=https://app.example.com``).
 
-* **What can change** (``SCHEMA``): the API's in-flight request cap and CORS origins, the
+* **What can change** (``SCHEMA``): the API's in-flight request cap, CORS origins and
+  expiry of stale multipart uploads, the
   heal worker's interval, the scanner's cycle, pace and deep-scan cadence. A few static
   keys (the region, the erasure coding) are shown too, read-only: they are fixed when a
   deployment starts, and setting them is refused.
@@ -142,6 +143,20 @@ SCHEMA: dict[str, tuple[str, tuple[Key, ...]]] = {
                 "0 for no limit (s3gw's server.max_requests)",
             ),
             Key("api", "cors_allow_origin", "origins", "set comma separated list of origins allowed for CORS requests"),
+            Key(
+                "api",
+                "stale_uploads_expiry",
+                "duration",
+                "set to expire stale multipart uploads older than this values, 0 for never (s3gw's "
+                "api.stale_uploads_expiry)",
+            ),
+            Key(
+                "api",
+                "stale_uploads_cleanup_interval",
+                "duration",
+                "set to change intervals when stale multipart uploads are expired",
+                minimum=1.0,
+            ),
         ),
     ),
     "heal": (

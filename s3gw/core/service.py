@@ -28,7 +28,15 @@ from typing import Any
 
 from ..common.records import Checksum, Encryption, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
 from ..kms import KMS, KeyNotFound, KMSError
-from ..meta.base import BucketExists, BucketMissing, BucketNotEmptyError, CommitUnknown, MetaStore, MetaUnavailable
+from ..meta.base import (
+    BucketExists,
+    BucketMissing,
+    BucketNotEmptyError,
+    CommitUnknown,
+    DeleteExpect,
+    MetaStore,
+    MetaUnavailable,
+)
 from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
@@ -36,6 +44,7 @@ from . import lock
 from . import sse as S
 from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
+from .lifecycle import Lifecycle, predict_expiry
 from .multipart import MultipartMixin
 from .names import check_bucket_name, check_object_name
 from .payload import Payload, PutOptions, StreamPayload
@@ -53,6 +62,7 @@ GC_GRACE = 3600.0  # default age of a GC queue entry before its shards go (repai
 GC_READ_RECHECK = 5.0  # seconds before GC looks again at a shard set being read here
 UNSETTLED_KEEP = 3600.0  # how long a write of unknown outcome is remembered (a client's retry)
 UNSETTLED_MAX = 10000
+RULES_MEMO = 10000  # buckets whose lifecycle rules are remembered (x-amz-expiration)
 
 
 @dataclass
@@ -119,14 +129,33 @@ class Core(MultipartMixin):
         self.settle_time = 10.0  # how long a request waits for the store to say (database.timeout)
         self._settling: set[asyncio.Task] = set()
         self.kms: KMS | None = None  # server-side encryption's key manager (None: SSE-S3/KMS refused)
+        self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
+        # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
+        self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
         rec = await self.meta.get_bucket(name)
         if rec is None:
             check_bucket_name(name)  # an impossible name is InvalidBucketName (400), as in MinIO
+            self._rules.pop(name, None)
             raise E.NoSuchBucket(bucket=name)
+        self._remember_rules(rec)
         return rec
+
+    def _remember_rules(self, rec: BucketRecord) -> None:
+        """Keep the bucket's lifecycle rules as last read: the x-amz-expiration of the request that
+        read the bucket (PUT, GET, HEAD) comes from them without reading the bucket again."""
+        rules = rec.config.get("lifecycle")
+        if not rules:
+            self._rules.pop(rec.name, None)
+            return
+        known = self._rules.get(rec.name)
+        if known is not None and known[0] == rules:
+            return  # unchanged: parsed once
+        if len(self._rules) >= RULES_MEMO and known is None:
+            self._rules.clear()
+        self._rules[rec.name] = (rules, Lifecycle.from_json(rules))
 
     async def bucket_exists(self, name: str) -> bool:
         """Whether the bucket exists (no name check: the admin APIs ask about any name)."""
@@ -902,10 +931,17 @@ class Core(MultipartMixin):
 
     # ------------------------------------------------------------------ delete
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None, *, bypass_governance: bool = False
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        *,
+        bypass_governance: bool = False,
+        expect: DeleteExpect | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         """DeleteObject. Removing a version for good honours its retention and legal hold,
-        checked inside the metadata transaction."""
+        checked inside the metadata transaction. ``expect``: see ``MetaStore.delete_object``
+        (the lifecycle worker deletes only what it found due)."""
         check_version_id(version_id)
         if not _readable_name(key):
             return None, None
@@ -921,7 +957,7 @@ class Core(MultipartMixin):
                 lock.check_delete(victim.info, bypass_governance, time.time())
 
         try:
-            removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check)
+            removed, created = await self.meta.delete_object(bucket, key, version_id, marker, check, expect)
         except BucketMissing as e:
             raise E.NoSuchBucket(bucket=bucket) from e
         except CommitUnknown as e:
@@ -1059,6 +1095,31 @@ class Core(MultipartMixin):
         if not tags:
             raise E.NoSuchTagSet(bucket=bucket)
         return tags
+
+    async def set_lifecycle(self, bucket: str, lc: Lifecycle | None) -> None:
+        """Store (None: remove) the bucket's lifecycle rules, in its config: every gateway reads them
+        with the bucket record (cached, invalidated by this write)."""
+        brec = await self.bucket(bucket)
+        config = dict(brec.config)
+        if lc is not None:
+            config["lifecycle"] = lc.to_json()
+        else:
+            config.pop("lifecycle", None)
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def lifecycle(self, bucket: str) -> Lifecycle:
+        rules = (await self.bucket(bucket)).config.get("lifecycle")
+        if not rules:
+            raise E.NoSuchLifecycleConfiguration(bucket=bucket)
+        return Lifecycle.from_json(rules)
+
+    async def expiration(self, rec: VersionRecord) -> tuple[str, float] | None:
+        """When a lifecycle rule will expire this current version: (rule id, time), for the
+        x-amz-expiration header of PUT, GET and HEAD (MinIO's PredictExpiryTime)."""
+        known = self._rules.get(rec.bucket)  # as the request read the bucket (``bucket``)
+        if rec.delete_marker or known is None:
+            return None
+        return predict_expiry(known[1], rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
 
     # ------------------------------------------------------------------ version sub-resources
     async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:

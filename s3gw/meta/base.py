@@ -34,6 +34,9 @@ from .model import (
 WriteCheck = Callable[[VersionRecord | None, VersionRecord | None], None]
 # check(victim) runs inside the delete transaction for the version being removed.
 DeleteCheck = Callable[[VersionRecord], None]
+# expect(newest) runs inside the delete transaction, on the key's two newest versions (newest
+# first); False: the key changed since the caller looked, nothing is done (the lifecycle worker).
+DeleteExpect = Callable[[list[VersionRecord]], bool]
 # update_info's new info, or change(current version) -> new info run inside the transaction.
 InfoUpdate = ObjectInfo | Callable[[VersionRecord], ObjectInfo]
 
@@ -193,9 +196,18 @@ class MetaStore(abc.ABC):
 
     @abc.abstractmethod
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        marker: VersionRecord,
+        check: DeleteCheck | None = None,
+        expect: DeleteExpect | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         """DeleteObject semantics in one transaction.
+
+        ``expect`` (the lifecycle worker): when it returns False for the key's newest versions,
+        read under the key's lock, nothing changes and (None, None) is returned.
 
         With ``version_id``: that version is removed for good (a newer-to-older
         promotion keeps exactly one latest). Without: versioning Enabled adds
@@ -644,6 +656,50 @@ class MetaStore(abc.ABC):
     async def fold_usage(self, limit: int = 100000) -> int:
         """Move pending usage deltas (at most ``limit``) into the per-bucket counters; how many."""
 
+    # -- lifecycle (0010_lifecycle.sql; meta/lifecycle.py) ---------------------------
+    @abc.abstractmethod
+    async def lifecycle_current(
+        self,
+        bucket: str,
+        prefix: str,
+        before: float,
+        after: tuple[float, bytes, str],
+        limit: int,
+        *,
+        markers: bool = False,
+    ) -> list[VersionRecord]:
+        """Latest versions of ``bucket`` under ``prefix`` written before ``before``, after the
+        (mtime, key bytes, version id) ``after``, oldest first; delete markers only with
+        ``markers``. Rows come without their inline data."""
+
+    @abc.abstractmethod
+    async def lifecycle_noncurrent(
+        self, bucket: str, prefix: str, before: float, after: tuple[float, bytes, str], limit: int
+    ) -> list[tuple[VersionRecord, float, int]]:
+        """Noncurrent versions under ``prefix`` written before ``before`` (same order and resume
+        point as ``lifecycle_current``), each with the time it became noncurrent (its
+        successor's) and how many noncurrent versions of its key are newer."""
+
+    @abc.abstractmethod
+    async def lifecycle_uploads(
+        self, bucket: str | None, prefix: str, before: float, after: tuple[float, str], limit: int
+    ) -> list[UploadRecord]:
+        """Multipart uploads initiated before ``before`` (in ``bucket``, or every bucket), after
+        the (initiated, upload id) ``after``, oldest first."""
+
+    @abc.abstractmethod
+    async def take_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
+        """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``: True when it is
+        ``owner``'s (it was free, expired or already its own), one transaction (compare and set)."""
+
+    @abc.abstractmethod
+    async def release_lease(self, name: str, owner: str, now: float, *, finished: bool) -> None:
+        """Give the lease up (if still ``owner``'s); ``finished``: record a completed pass at ``now``."""
+
+    @abc.abstractmethod
+    async def lease_passes(self) -> dict[str, float]:
+        """When each lease's last completed pass ended (0: never)."""
+
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""
         return {}
@@ -660,6 +716,7 @@ __all__ = [
     "BucketMissing",
     "BucketNotEmptyError",
     "DeleteCheck",
+    "DeleteExpect",
     "HealItem",
     "InfoUpdate",
     "MetaError",

@@ -489,6 +489,7 @@ class PostgresMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             await c.execute("DELETE FROM buckets WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_policies WHERE bucket = $1", name)
+            await c.execute("DELETE FROM lifecycle_leases WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)  # all zero: an empty bucket
             await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
 

@@ -28,12 +28,14 @@ from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 from .base import (
     BucketMissing,
     DeleteCheck,
+    DeleteExpect,
     InfoUpdate,
     MetaStore,
     UploadMissing,
     WriteCheck,
 )
 from .identity import IdentitySql
+from .lifecycle import LifecycleSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .rows import (
     PART_COLS,
@@ -58,7 +60,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
@@ -96,13 +98,27 @@ class SqlMetaStore(IdentitySql, ConfigSql, MetaStore):
         return await self._transaction(run)
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None, marker: VersionRecord, check: DeleteCheck | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        marker: VersionRecord,
+        check: DeleteCheck | None = None,
+        expect: DeleteExpect | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         kb = key.encode()
 
         async def run(tx: Tx) -> tuple[VersionRecord | None, VersionRecord | None]:
             state = await _lock_bucket(tx, bucket)
             await tx.lock_key(bucket, kb)
+            if expect is not None:
+                rows = await tx.fetchall(
+                    f"SELECT {VERSION_COLS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 2",
+                    bucket,
+                    kb,
+                )
+                if not expect([version_from_row(r) for r in rows]):
+                    return None, None
             if version_id is not None:
                 # that version goes for good; if it was the latest, the newest one left is promoted
                 victim = await _one(tx, bucket, kb, version_id)

@@ -279,6 +279,7 @@ class SqliteMeta(SqlMetaStore):
                 raise BucketNotEmptyError(name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_policies WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM lifecycle_leases WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))  # all zero: an empty bucket
             db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
 

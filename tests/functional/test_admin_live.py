@@ -216,7 +216,9 @@ def test_config_get_set_reset_history(gw: Server, mc: Mc) -> None:
     subsystems = mc("admin", "config", "get", "s3gw").stdout
     for name in ("api", "heal", "scanner", "site", "storage_class"):
         assert name in subsystems
-    assert mc("admin", "config", "get", "s3gw", "api").stdout.strip() == "api requests_max=1024 cors_allow_origin=*"
+    assert mc("admin", "config", "get", "s3gw", "api").stdout.strip() == (
+        "api requests_max=1024 cors_allow_origin=* stale_uploads_expiry=24h stale_uploads_cleanup_interval=6h"
+    )
     out = mc("admin", "config", "set", "s3gw", "heal", "interval=2s").stdout
     assert "Successfully applied new settings" in out
     doc = mc.json("admin", "config", "get", "s3gw", "heal")

@@ -134,8 +134,6 @@ def test_checksum_header_errors(server, bucket: str) -> None:
 
 # one request for each operation s3gw routes but does not build (api/handlers.py NOT_IMPLEMENTED)
 NOT_BUILT = {
-    Op.PutBucketLifecycleConfiguration: ("PUT", "?lifecycle"),
-    Op.DeleteBucketLifecycle: ("DELETE", "?lifecycle"),
     Op.GetBucketNotificationConfiguration: ("GET", "?notification"),
     Op.PutBucketNotificationConfiguration: ("PUT", "?notification"),
     Op.PutBucketReplication: ("PUT", "?replication"),

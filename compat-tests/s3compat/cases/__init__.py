@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     copy,
     encryption,
     identity,
+    lifecycle,
     listing,
     mc,
     minio_py,

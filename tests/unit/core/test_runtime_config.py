@@ -11,6 +11,8 @@ from s3gw.meta.sqlite import SqliteMeta
 STARTUP = {
     ("api", "requests_max"): 1024,
     ("api", "cors_allow_origin"): ("*",),
+    ("api", "stale_uploads_expiry"): 86400.0,
+    ("api", "stale_uploads_cleanup_interval"): 21600.0,
     ("heal", "interval"): 5.0,
     ("scanner", "cycle"): 3600.0,
     ("scanner", "pace"): 0.01,
@@ -40,7 +42,10 @@ async def test_set_apply_reset_restore(meta: SqliteMeta) -> None:
     assert seen == [1024, 8]
     await b.refresh()
     assert seen == [1024, 8]  # unchanged: not applied again
-    assert a.render("api") == "api requests_max=8 cors_allow_origin=https://a.example,https://b.example\n"
+    assert a.render("api") == (
+        "api requests_max=8 cors_allow_origin=https://a.example,https://b.example"
+        " stale_uploads_expiry=24h stale_uploads_cleanup_interval=6h\n"
+    )
     await a.set("heal interval=250ms\nscanner cycle=1m30s")
     assert a.render("heal") == "heal interval=250ms\n" and a.value("scanner", "cycle") == 90.0
     rid = (await a.history(1))[0][0]

@@ -212,7 +212,10 @@ async def test_without_auto_migrate_an_old_schema_is_refused(backend: Backend) -
 
 def test_both_dialects_get_the_same_migrations() -> None:
     sq, pg = migrate.migrations("sqlite"), migrate.migrations("postgres")
-    assert [n for n, _ in sq] == [n for n, _ in pg] == list(range(1, len(sq) + 1))
+    numbers = [n for n, _ in sq]
+    # numbered from 1, increasing, each once; a number handed to a branch still being merged may be
+    # missing for a while (the integrated tree has them all)
+    assert numbers == [n for n, _ in pg] == sorted(set(numbers)) and numbers[0] == 1
     for (_, a), (_, b) in zip(sq, pg):
         assert "{{" not in a and "{{" not in b
         assert len(migrate.split_statements(a)) == len(migrate.split_statements(b))
