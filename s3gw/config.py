@@ -225,6 +225,140 @@ def _minio_prometheus_auth(v: str) -> str:
 # --------------------------------------------------------------------------- the schema
 
 
+# --------------------------------------------------------------------------- notification targets
+
+#: the settings each kind of notification target takes (MinIO's names, lower case; ``*_file``: a secret's file)
+NOTIFY_FIELDS: dict[str, tuple[str, ...]] = {
+    "webhook": (
+        "enable",
+        "endpoint",
+        "auth_token",
+        "auth_token_file",
+        "queue_dir",
+        "queue_limit",
+        "client_cert",
+        "client_key",
+        "comment",
+    ),
+    "redis": (
+        "enable",
+        "address",
+        "key",
+        "format",
+        "password",
+        "password_file",
+        "user",
+        "queue_dir",
+        "queue_limit",
+        "comment",
+    ),
+    "postgresql": (
+        "enable",
+        "connection_string",
+        "connection_string_file",
+        "table",
+        "format",
+        "queue_dir",
+        "queue_limit",
+        "max_open_connections",
+        "comment",
+    ),
+}
+NOTIFY_REQUIRED = {"webhook": ("endpoint",), "redis": ("address", "key"), "postgresql": ("connection_string", "table")}
+NOTIFY_SECRETS = {"auth_token", "password", "connection_string"}
+#: the environment's name of each kind (MINIO_NOTIFY_POSTGRES_*: the target is "postgresql")
+NOTIFY_ENV_KINDS = {"WEBHOOK": "webhook", "REDIS": "redis", "POSTGRES": "postgresql"}
+_NOTIFY_ENV = re.compile(r"^(MINIO|S3GW)_NOTIFY_(WEBHOOK|REDIS|POSTGRES)_([A-Z0-9_]+)$")
+_TARGET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ON = ("on", "true", "yes", "1")
+
+
+def _notify_targets(kind: str) -> Callable[[Any], dict[str, dict[str, str]]]:
+    """``notify.<kind>``: target id -> its settings (a mapping of MinIO's field names)."""
+
+    def parse(v: Any) -> dict[str, dict[str, str]]:
+        if v in (None, ""):
+            return {}
+        if not isinstance(v, Mapping):
+            raise ValueError("expected a mapping of target id -> settings")
+        out: dict[str, dict[str, str]] = {}
+        for tid, settings in v.items():
+            tid = str(tid)
+            if not _TARGET_ID.match(tid):
+                raise ValueError(f"target id {tid!r}: letters, digits, '-' and '_' only")
+            if not isinstance(settings, Mapping):
+                raise ValueError(f"{tid}: expected a mapping of settings")
+            unknown = sorted(set(map(str, settings)) - set(NOTIFY_FIELDS[kind]))
+            if unknown:
+                raise ValueError(f"{tid}: unknown setting {unknown[0]} (known: {', '.join(NOTIFY_FIELDS[kind])})")
+            out[tid] = {str(k): ("on" if x is True else "off" if x is False else str(x)) for k, x in settings.items()}
+        return out
+
+    return parse
+
+
+def _notify_env_field(kind: str, rest: str) -> tuple[str, str] | None:
+    """(field, target id) of the tail of a MINIO_NOTIFY_<KIND>_ variable: the longest field name
+    it starts with, then nothing (MinIO's default target, id ``_``) or ``_<ID>``."""
+    for f in sorted(NOTIFY_FIELDS[kind], key=len, reverse=True):
+        up = f.upper()
+        if rest == up:
+            return f, "_"
+        if rest.startswith(up + "_") and len(rest) > len(up) + 1:
+            return f, rest[len(up) + 1 :]
+    return None
+
+
+def notify_targets(cfg: Config, env: Mapping[str, str]) -> tuple[tuple[str, str, dict[str, str]], ...]:
+    """The enabled notification targets, (kind, id, settings), from ``notify.*`` and the
+    environment (``MINIO_NOTIFY_WEBHOOK_ENDPOINT_<ID>``, ..., and the same under ``S3GW_``,
+    which wins). A target set in the environment needs its ``ENABLE`` on, as in MinIO; one in
+    the file is on unless ``enable: off``. ``*_file`` settings are read here."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for kind in NOTIFY_FIELDS:
+        for tid, settings in cfg[f"notify.{kind}"].items():
+            for f in NOTIFY_SECRETS & set(settings):
+                if settings[f] and not cfg["security.allow_plaintext_secrets"]:
+                    raise ConfigError(
+                        f"{cfg.source[f'notify.{kind}']}: notify.{kind}.{tid}.{f}: secrets are not read from the "
+                        f"configuration in plain text; use {f}_file or the environment "
+                        "(or set security.allow_plaintext_secrets: true)"
+                    )
+            found[(kind, tid)] = {"enable": "on", **settings}
+    for prefix in ("MINIO", "S3GW"):  # S3GW_ wins
+        for name, value in sorted(env.items()):
+            m = _NOTIFY_ENV.match(name)
+            if not m or m.group(1) != prefix:
+                continue
+            kind = NOTIFY_ENV_KINDS[m.group(2)]
+            parsed = _notify_env_field(kind, m.group(3))
+            if parsed is None:
+                raise ConfigError(f"environment: {name} names no {kind} notification setting")
+            f, tid = parsed
+            if not _TARGET_ID.match(tid):
+                raise ConfigError(f"environment: {name}: target id {tid!r}: letters, digits, '-' and '_' only")
+            found.setdefault((kind, tid), {"enable": "off"})[f] = value
+    out = []
+    for (kind, tid), settings in sorted(found.items()):
+        if settings.get("enable", "off").lower() not in _ON:
+            continue
+        for f in [k for k in settings if k.endswith("_file")]:
+            path = settings.pop(f)
+            try:
+                with open(path) as fh:
+                    settings[f[: -len("_file")]] = fh.read().strip()
+            except OSError as e:
+                raise ConfigError(f"notify.{kind}.{tid}.{f}: cannot read {path}: {e.strerror}") from None
+        missing = [f for f in NOTIFY_REQUIRED[kind] if not settings.get(f)]
+        if missing:
+            raise ConfigError(f"notify.{kind}.{tid}: {missing[0]} is required for an enabled {kind} target")
+        fmt = settings.get("format", "")
+        if fmt and fmt not in ("namespace", "access"):
+            raise ConfigError(f"notify.{kind}.{tid}.format: namespace or access, not {fmt!r}")
+        out.append((kind, tid, settings))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its key path, parser, default and meaning, and the flag and variable that set it."""
@@ -603,6 +737,30 @@ SCHEMA: list[Key] = [
         env="S3GW_USAGE_INTERVAL",
         metavar="DURATION",
     ),
+    # bucket notifications (docs/data-management.md): targets, and the outbox sender
+    Key(
+        "notify.webhook",
+        _notify_targets("webhook"),
+        {},
+        "webhook targets: id -> {endpoint, auth_token_file, ...}; also MINIO_NOTIFY_WEBHOOK_*_<ID>",
+    ),
+    Key(
+        "notify.redis",
+        _notify_targets("redis"),
+        {},
+        "Redis targets: id -> {address, key, format, password_file, user}; also MINIO_NOTIFY_REDIS_*_<ID>",
+    ),
+    Key(
+        "notify.postgresql",
+        _notify_targets("postgresql"),
+        {},
+        "PostgreSQL targets: id -> {connection_string(_file), table, format}; also MINIO_NOTIFY_POSTGRES_*_<ID>",
+    ),
+    Key("notify.concurrency", _int(1, 256), 4, "events delivered at once by a gateway's sender"),
+    Key("notify.max_attempts", _int(1, 1000000), 20, "delivery attempts before an event is kept as dead"),
+    Key("notify.retry_interval", _dur(0.01), 1.0, "first retry delay; doubles each attempt"),
+    Key("notify.retry_max", _dur(0.01), 300.0, "longest retry delay"),
+    Key("notify.timeout", _dur(0.1), 10.0, "how long one delivery may take before it counts as failed"),
     # logs (docs/operations.md)
     Key(
         "log.level",
@@ -805,6 +963,7 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
             if (
                 name.startswith(ENV_PREFIX)
                 and name not in ENV_RESERVED
+                and not _NOTIFY_ENV.match(name)
                 and name[len(ENV_PREFIX) :].split("_")[0].lower() in SECTIONS
             ):
                 raise ConfigError(f"environment: {name} names no configuration key")
@@ -985,6 +1144,13 @@ class ServerConfig:
     log_level: str = default("log.level")
     access_log: str = default("log.access")
     audit_log: str = default("log.audit")
+    # bucket notifications (core/notify.py): targets (kind, id, settings) and the sender
+    notify_targets: tuple[tuple[str, str, dict[str, str]], ...] = ()
+    notify_concurrency: int = default("notify.concurrency")
+    notify_max_attempts: int = default("notify.max_attempts")
+    notify_retry_interval: float = default("notify.retry_interval")
+    notify_retry_max: float = default("notify.retry_max")
+    notify_timeout: float = default("notify.timeout")
     # browsers (api/cors.py): origins allowed to call the API
     cors_allow_origins: tuple[str, ...] = default("api.cors_allow_origin")
     # key management for server-side encryption (s3gw/kms/factory.py)
@@ -1038,6 +1204,11 @@ SERVER_FIELDS: dict[str, str] = {
     "security.tls.key_file": "tls_key",
     "security.tls.reload_interval": "tls_reload_interval",
     "security.encryption.encryption_in_transit": "encryption_in_transit",
+    "notify.concurrency": "notify_concurrency",
+    "notify.max_attempts": "notify_max_attempts",
+    "notify.retry_interval": "notify_retry_interval",
+    "notify.retry_max": "notify_retry_max",
+    "notify.timeout": "notify_timeout",
 }
 
 
@@ -1218,6 +1389,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.workers = v["server.workers"] or (os.cpu_count() or 1)
     sc.metrics_token = metrics_token(cfg, env)
     sc.kms = kms_settings(cfg, env)
+    sc.notify_targets = notify_targets(cfg, env)
     if v["storage.nodes"]:
         secret_ = cluster_secret(cfg, env)
         if not secret_:

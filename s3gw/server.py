@@ -52,6 +52,7 @@ from .config import DatabaseSettings, ServerConfig
 from .core.expiry import LifecycleWorker
 from .core.iam import Iam
 from .core.keys import KeyAdmin
+from .core.notify import Events
 from .core.ops import Operations
 from .core.repair import Repair
 from .core.runtime_config import RuntimeConfig
@@ -60,6 +61,7 @@ from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
 from .kms.factory import build_kms
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
+from .notify import TargetSpec, make_target
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         app[KEYS] = KeyAdmin(kms)  # the same KMS for mc admin kms / s3gw admin kms
         app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)
+        core.events = make_events(cfg, meta)
+        core.events.deployment_id = app[OPS].deployment_id
         # the intent keeper refreshes this process's own writes; run-time configuration and
         # trace streams are per process: every worker runs them
         tasks = [asyncio.create_task(core.intent_keeper())]
@@ -191,6 +195,8 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
                 asyncio.create_task(expiry.run_forever()),
             ] + [asyncio.create_task(w()) for w in repair.workers()]
             tasks.append(asyncio.create_task(app[KEYS].rotation_worker()))  # key_rotation_period
+            if core.events.targets:  # the outbox sender (bucket notifications)
+                tasks.append(asyncio.create_task(core.events.run()))
         runtime = RuntimeConfig(
             meta,
             {
@@ -227,6 +233,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            await core.events.close()
             await storage.close()
             await meta.close()
 
@@ -240,6 +247,25 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
     app.router.add_route("POST", "/", sts.with_sts(handler))  # STS AssumeRole (a form POST /), else S3
     app.router.add_route("*", "/{tail:.*}", handler)
     return app
+
+
+def make_events(cfg: ServerConfig, meta: MetaStore) -> Events:
+    """Bucket notifications: the targets the configuration names, and the outbox sender's settings."""
+    targets = {}
+    for kind, tid, settings in cfg.notify_targets:
+        target = make_target(TargetSpec(kind, tid, dict(settings)))
+        targets[target.target_id] = target
+    return Events(
+        meta,
+        targets,
+        region=cfg.region,
+        endpoint=f"http://{cfg.host}:{cfg.port}",
+        concurrency=cfg.notify_concurrency,
+        max_attempts=cfg.notify_max_attempts,
+        retry_base=cfg.notify_retry_interval,
+        retry_max=cfg.notify_retry_max,
+        send_timeout=cfg.notify_timeout,
+    )
 
 
 def make_storage(cfg: ServerConfig) -> Storage:

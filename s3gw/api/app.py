@@ -33,6 +33,7 @@ from ..core.checksums import ALGORITHMS, new_checksum
 from ..core.errors import CoreError, OutcomeUnknown
 from ..core.expiry import LifecycleWorker
 from ..core.iam import Iam, Principal, check_session_token
+from ..core.notify import REQUEST, EventSource
 from ..core.ops import Operations
 from ..core.repair import Repair
 from ..core.runtime_config import RuntimeConfig
@@ -41,7 +42,7 @@ from . import xml as X
 from .authz import copy_source, is_write, required
 from .errors import S3Error, render
 from .observe import REQUEST_ID, S3_INFO, Telemetry, new_request_id
-from .policy_context import request_context
+from .policy_context import request_context, source_ip
 from .router import BadPath, Op, Operation, route
 from .trace import TraceHub
 
@@ -399,6 +400,7 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
             if op.invalid is not None:  # a query parameter that did not parse (router.py)
                 raise S3Error(op.invalid.code, op.invalid.message)
             handler = handlers[op.name]
+            REQUEST.set(event_source(http, op, auth, settings, request_id))  # for bucket notifications
             rq = Request(http, op, auth, core, settings, request_id, principal=principal, decision=decision)
             resp = await handler(rq)
             resp.headers.setdefault("x-amz-request-id", request_id)
@@ -420,6 +422,23 @@ def make_handler(handlers: Mapping[Op, Handler]) -> Callable[[web.Request], Awai
 
 ACCOUNT_DISABLED = "Your account is disabled; please contact your administrator."
 MAINTENANCE_MESSAGE = "s3gw is in maintenance mode: writes are refused, reads are served. Retry later."
+
+
+def event_source(
+    http: web.Request, op: Operation, auth: AuthResult, settings: Settings, request_id: str
+) -> EventSource:
+    """Who is asking, as a bucket-notification event record tells it (core/notify.py)."""
+    peer = http.transport.get_extra_info("peername") if http.transport is not None else None
+    port = str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else ""
+    return EventSource(
+        operation=op.name.value,
+        principal=getattr(auth, "access_key", "") or "",
+        source_ip=source_ip(http.remote or "", http.headers.get("X-Forwarded-For"), settings.trusted_proxies),
+        host=http.remote or "",
+        port=port,
+        user_agent=http.headers.get("User-Agent", ""),
+        request_id=request_id,
+    )
 
 
 def is_form_upload(http: web.Request) -> bool:

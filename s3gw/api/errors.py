@@ -188,6 +188,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "SlowDown": (503, "Please reduce your request rate"),
     "SlowDownRead": (503, "Resource requested is unreadable, please reduce your request rate"),
     "SlowDownWrite": (503, "Resource requested is unwritable, please reduce your request rate"),
+    "UnsupportedNotification": (
+        400,
+        "MinIO server does not support Topic or Cloud Function based notifications.",
+    ),
     "UnsupportedMediaType": (415, "The request is not in a supported format."),
     "XAmzContentChecksumMismatch": (400, "The provided 'x-amz-checksum' header does not match what was computed."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),

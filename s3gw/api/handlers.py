@@ -17,7 +17,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import acl, attributes, buckets, lifecycle, listing, locking, multipart, objects, postobject, tagging
+from . import (
+    acl,
+    attributes,
+    buckets,
+    lifecycle,
+    listing,
+    locking,
+    multipart,
+    notification,
+    objects,
+    postobject,
+    tagging,
+)
 from .app import Handler, Request
 from .errors import S3Error
 from .router import Op
@@ -25,8 +37,6 @@ from .router import Op
 #: operations routed but not built: NotImplemented, as MinIO answers them (after authorisation)
 NOT_IMPLEMENTED = frozenset(
     {
-        Op.GetBucketNotificationConfiguration,
-        Op.PutBucketNotificationConfiguration,
         Op.PutBucketReplication,
         Op.DeleteBucketReplication,
         Op.PutBucketWebsite,
@@ -90,6 +100,9 @@ HANDLERS: dict[Op, Handler] = {
     Op.DeleteBucketEncryption: buckets.delete_bucket_encryption,
     Op.GetBucketReplication: buckets.not_configured("ReplicationConfigurationNotFoundError"),
     Op.GetBucketWebsite: buckets.not_configured("NoSuchWebsiteConfiguration"),
+    # bucket notifications (api/notification.py)
+    Op.PutBucketNotificationConfiguration: notification.put_bucket_notification,
+    Op.GetBucketNotificationConfiguration: notification.get_bucket_notification,
     # tagging
     Op.PutObjectTagging: tagging.put_object_tagging,
     Op.GetObjectTagging: tagging.get_object_tagging,

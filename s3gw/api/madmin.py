@@ -144,6 +144,7 @@ async def server_info(request: web.Request, principal: Principal, body: bytes) -
         "deletemarkers": {"count": sum(u["delete_markers"] for u in usage.values())},
         "usage": {"size": sum(u["bytes"] for u in usage.values())},
         "services": {},
+        "sqsARN": request.app[CORE].notification_targets(),  # bucket-notification targets (mc event add)
         "backend": {
             "backendType": "Erasure",
             "onlineDisks": online,

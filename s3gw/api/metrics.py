@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ..auth import MAX_CLOCK_SKEW
 from ..common.numbers import json_number
-from .app import IAM, LIFECYCLE, OPS, REPAIR, SETTINGS, TELEMETRY
+from .app import CORE, IAM, LIFECYCLE, OPS, REPAIR, SETTINGS, TELEMETRY
 from .errors import S3Error, render
 from .observe import REQUEST_ID
 
@@ -114,6 +114,11 @@ async def refresh(request: web.Request, *, usage: bool = True) -> None:
     s.maintenance = (await ops.maintenance.current()).enabled
     s.meta_pool = ops.pool_stats()
     s.meta_histogram = ops.query_histogram()
+    try:
+        s.notify = await request.app[CORE].notification_status()
+    except Exception as e:
+        log.warning("notification outbox stats unavailable: %s", e)
+        s.notify = {}
 
 
 def _metrics(kind: str) -> Any:

@@ -127,6 +127,7 @@ class State:
     maintenance: bool = False
     meta_pool: dict[str, Any] = field(default_factory=dict)
     meta_histogram: tuple[list[tuple[str, int]], int, float] | None = None
+    notify: dict[str, Any] = field(default_factory=dict)  # bucket notifications (core/notify.py status)
 
 
 class Telemetry:
@@ -363,6 +364,20 @@ class Telemetry:
             s.lifecycle.get("skipped_locked", 0),
         )
         yield _gauge("s3gw_maintenance_mode", "1 while maintenance mode is on", {}, int(s.maintenance))
+        if s.notify:
+            n = s.notify
+            yield _gauge(
+                "s3gw_notify_events_pending", "Bucket notification events waiting in the outbox", {}, n["pending"]
+            )
+            yield _gauge("s3gw_notify_events_dead", "Events given up on after every attempt", {}, n["dead"])
+            yield _gauge(
+                "s3gw_notify_oldest_pending_seconds", "Age of the oldest event waiting", {}, n["oldest_pending_seconds"]
+            )
+            delivered = CounterMetricFamily("s3gw_notify_events_delivered", "Events delivered by this gateway")
+            delivered.add_metric([], n["delivered"])
+            failures = CounterMetricFamily("s3gw_notify_send_failures", "Delivery attempts that failed (retried)")
+            failures.add_metric([], n["failures"])
+            yield from (delivered, failures)
         ub = GaugeMetricFamily("s3gw_bucket_usage_bytes", "Bytes of live objects per bucket", labels=["bucket"])
         uo = GaugeMetricFamily("s3gw_bucket_objects", "Live objects per bucket", labels=["bucket"])
         for b, u in sorted(s.usage.items()):

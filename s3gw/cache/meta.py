@@ -93,7 +93,7 @@ PASS_THROUGH = frozenset(
         "clear_config_history",
         # usage counters (0008_usage.sql)
         "fold_usage",
-        # the lifecycle worker's queries and leases (0010_lifecycle.sql): read through
+        # the lifecycle worker's queries and leases (0009_lifecycle.sql): read through
         "lifecycle_current",
         "lifecycle_noncurrent",
         "lifecycle_uploads",
@@ -104,6 +104,13 @@ PASS_THROUGH = frozenset(
         "get_bucket_policy",
         "put_bucket_policy",
         "delete_bucket_policy",
+        # bucket notifications (0010_notifications.sql): read by the core per request, not cached
+        "get_bucket_notification",
+        "put_bucket_notification",
+        "take_outbox",
+        "finish_outbox",
+        "outbox_stats",
+        "retry_dead_outbox",
     }
 )
 #: methods with their own caching or invalidation below

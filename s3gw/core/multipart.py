@@ -102,6 +102,8 @@ class ObjectWrites(Protocol):
     ) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
+    def _with_event(self, rec: VersionRecord) -> VersionRecord: ...
+    def _events_wake(self) -> None: ...
 
 
 class MultipartMixin:
@@ -307,6 +309,7 @@ class MultipartMixin:
             layout=layout,
         )
         check = self._write_check(PutOptions(if_match=if_match, if_none_match=if_none_match))
+        self._with_event(rec)  # its bucket notifications are queued in the same transaction
         try:
             try:
                 stored_rec = await self.meta.complete_upload(upload_id, rec, numbers, check)
@@ -315,6 +318,7 @@ class MultipartMixin:
         except UploadMissing as e:
             raise E.NoSuchUpload(bucket=bucket, key=key) from e
         self._gc_wakeup.set()
+        self._events_wake()
         await self._heal_if_degraded(stored_rec)  # parts written while drives were down
         return stored_rec
 

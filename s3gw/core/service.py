@@ -47,6 +47,7 @@ from .conditions import Conditions, check_copy_source, check_read, check_write
 from .lifecycle import Lifecycle, predict_expiry
 from .multipart import MultipartMixin
 from .names import check_bucket_name, check_object_name
+from .notify import Events, Rule
 from .payload import Payload, PutOptions, StreamPayload
 from .ranges import parse_range
 from .sse import SSERequest
@@ -132,6 +133,8 @@ class Core(MultipartMixin):
         self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
         # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
         self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
+        # bucket notifications (core/notify.py): no targets until the composition root sets them
+        self.events = Events(meta, {})
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -225,8 +228,18 @@ class Core(MultipartMixin):
 
         return check
 
+    def _with_event(self, rec: VersionRecord) -> VersionRecord:
+        """``rec`` carrying the bucket-notification hook of this request (core/notify.py): the
+        metadata store queues the matching events in the transaction that stores it."""
+        rec.event = self.events.note()
+        return rec
+
+    def _events_wake(self) -> None:
+        self.events.wake()
+
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
+        self._with_event(rec)
         try:
             try:
                 stored = await self.meta.put_version(rec, check)
@@ -242,6 +255,7 @@ class Core(MultipartMixin):
                 await self._discard(shards)
             raise
         self._gc_wakeup.set()
+        self._events_wake()
         await self._heal_if_degraded(stored)
         await self._end_writes(rec.layouts())
         return stored
@@ -948,8 +962,8 @@ class Core(MultipartMixin):
         await self.bucket(bucket)
         if version_id is None and await self.meta.get_version(bucket, key) is None:
             return None, None  # MinIO places no delete marker for a key that never existed
-        marker = VersionRecord(
-            bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True
+        marker = self._with_event(
+            VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True)
         )
 
         def check(victim: VersionRecord) -> None:
@@ -965,6 +979,8 @@ class Core(MultipartMixin):
             raise E.OutcomeUnknown(bucket=bucket, key=key, version_id=version_id) from e
         if removed is not None:
             self._gc_wakeup.set()
+        if removed is not None or created is not None:
+            self._events_wake()
         return removed, created
 
     # ------------------------------------------------------------------ copy
@@ -1122,6 +1138,25 @@ class Core(MultipartMixin):
         return predict_expiry(known[1], rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
 
     # ------------------------------------------------------------------ version sub-resources
+    async def set_bucket_notification(self, bucket: str, doc: dict[str, Any]) -> None:
+        """PutBucketNotificationConfiguration: validate (core/notify.py) and store; no queue
+        configuration removes it."""
+        await self.bucket(bucket)
+        await self.events.set_config(bucket, doc)
+
+    async def bucket_notification(self, bucket: str) -> tuple[list[Rule], str]:
+        """The bucket's notification rules and the region of their ARNs (none: empty)."""
+        await self.bucket(bucket)
+        return await self.events.get_config(bucket)
+
+    def notification_targets(self) -> list[str]:
+        """The ARNs of the configured notification targets (ServerInfo's ``sqsARN``)."""
+        return self.events.arns()
+
+    async def notification_status(self) -> dict[str, Any]:
+        """The outbox and the sender (metrics, ``s3gw admin info``)."""
+        return await self.events.status()
+
     async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
         """Read-modify-write one version's info (tags, retention, legal hold).
 

@@ -146,6 +146,17 @@ class HealItem:
     attempts: int
 
 
+@dataclass
+class OutboxItem:
+    """One queued bucket-notification event for one target (0010_notifications.sql)."""
+
+    id: int
+    target: str  # the target's ARN
+    payload: str  # the event (JSON)
+    attempts: int
+    created: float
+
+
 class MetaStore(abc.ABC):
     """Buckets, versions and queues; one implementation per SQL backend."""
 
@@ -656,7 +667,7 @@ class MetaStore(abc.ABC):
     async def fold_usage(self, limit: int = 100000) -> int:
         """Move pending usage deltas (at most ``limit``) into the per-bucket counters; how many."""
 
-    # -- lifecycle (0010_lifecycle.sql; meta/lifecycle.py) ---------------------------
+    # -- lifecycle (0009_lifecycle.sql; meta/lifecycle.py) ---------------------------
     @abc.abstractmethod
     async def lifecycle_current(
         self,
@@ -700,6 +711,32 @@ class MetaStore(abc.ABC):
     async def lease_passes(self) -> dict[str, float]:
         """When each lease's last completed pass ended (0: never)."""
 
+    # -- bucket notifications (0010_notifications.sql) ------------------------------
+    @abc.abstractmethod
+    async def get_bucket_notification(self, bucket: str) -> str | None:
+        """The bucket's notification configuration (JSON text), None when it has none."""
+
+    @abc.abstractmethod
+    async def put_bucket_notification(self, bucket: str, config: str | None) -> None:
+        """Set (None: remove) a bucket's notification configuration; ``BucketMissing``."""
+
+    @abc.abstractmethod
+    async def take_outbox(self, limit: int, now: float, lease: float) -> list[OutboxItem]:
+        """Up to ``limit`` pending events due at ``now``, oldest first, leased for ``lease`` seconds."""
+
+    @abc.abstractmethod
+    async def finish_outbox(self, item_id: int, outcome: str, error: str = "", retry_at: float = 0.0) -> None:
+        """``done`` removes the event, ``retry`` postpones it to ``retry_at``, ``dead`` keeps it
+        as undeliverable (counted; ``retry_dead_outbox`` queues it again)."""
+
+    @abc.abstractmethod
+    async def outbox_stats(self) -> dict[str, float]:
+        """``pending``, ``dead`` (counts) and ``oldest_pending`` (its creation time, 0 when none)."""
+
+    @abc.abstractmethod
+    async def retry_dead_outbox(self) -> int:
+        """Queue every dead event again; how many."""
+
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""
         return {}
@@ -722,6 +759,7 @@ __all__ = [
     "MetaError",
     "MetaStore",
     "MetaUnavailable",
+    "OutboxItem",
     "SchemaTooNew",
     "SchemaTooOld",
     "GroupMissing",

@@ -1,4 +1,4 @@
-"""The lifecycle worker's queries (0010_lifecycle.sql), written once over the transaction adapter
+"""The lifecycle worker's queries (0009_lifecycle.sql), written once over the transaction adapter
 like ``identity.py``: due versions and uploads found by index range scans, and the per-bucket
 lease that keeps one applier per bucket across gateways.
 

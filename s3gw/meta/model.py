@@ -6,12 +6,19 @@ backend orders them the way S3 lists them: by their UTF-8 bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 
 NULL_VERSION = "null"
+
+#: note(bucket notification config (JSON text), the version concerned, what happened) -> the
+#: outbox rows (target ARN, event JSON) to insert. Given by the core with a write; run inside the
+#: write transaction, after the change, only when the bucket has a notification configuration.
+#: ``what``: "created" (a new version), "removed" (a version deleted), "marker" (a delete marker).
+EventNote = Callable[[str, "VersionRecord", str], list[tuple[str, str]]]
 
 
 @dataclass
@@ -39,6 +46,8 @@ class VersionRecord:
     info: ObjectInfo = field(default_factory=ObjectInfo)
     layout: ObjectLayout | None = None  # where the data is (None: inline or delete marker)
     inline: bytes | None = None  # small objects live in the row itself
+    # not stored: the bucket-notification hook of the write that carries this record (EventNote)
+    event: EventNote | None = field(default=None, compare=False, repr=False)
 
     def layouts(self) -> list[ShardSet]:
         """Every shard set this version references (none when inline or a delete marker)."""

@@ -492,6 +492,7 @@ class PostgresMeta(SqlMetaStore):
             await c.execute("DELETE FROM lifecycle_leases WHERE name = $1", name)
             await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)  # all zero: an empty bucket
             await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
+            await c.execute("DELETE FROM bucket_notifications WHERE bucket = $1", name)
 
         await self._tx(tx)
 

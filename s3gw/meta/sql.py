@@ -37,6 +37,7 @@ from .base import (
 from .identity import IdentitySql
 from .lifecycle import LifecycleSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
+from .outbox import OutboxSql, note_event
 from .rows import (
     PART_COLS,
     UPLOAD_COLS,
@@ -60,7 +61,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
@@ -93,6 +94,7 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
             if replaced is not None:
                 await _drop(tx, replaced)
             await _insert_latest(tx, rec)
+            await note_event(tx, rec, "created", rec.event)
             return rec
 
         return await self._transaction(run)
@@ -138,9 +140,11 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
                         )
                         if not promoted.delete_marker:
                             await _usage(tx, bucket, objects=1, size=promoted.size)
+                await note_event(tx, victim, "removed", marker.event)
                 return victim, None
             if state == "Enabled":  # a new delete marker; nothing is removed
                 await _insert_latest(tx, marker)
+                await note_event(tx, marker, "marker", marker.event)
                 return None, marker
             # Suspended or never versioned: the null version goes (the others stay)
             victim = await _one(tx, bucket, kb, NULL_VERSION)
@@ -151,7 +155,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
             if state == "Suspended":  # ... and a null delete marker takes its place
                 marker.version_id = NULL_VERSION
                 await _insert_latest(tx, marker)
+                await note_event(tx, marker, "marker", marker.event)
                 return victim, marker
+            if victim is not None:
+                await note_event(tx, victim, "removed", marker.event)
             return victim, None
 
         return await self._transaction(run)
@@ -329,6 +336,7 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, MetaStore):
             if replaced is not None:
                 await _drop(tx, replaced)
             await _insert_latest(tx, rec)
+            await note_event(tx, rec, "created", rec.event)
             return rec
 
         return await self._transaction(run)

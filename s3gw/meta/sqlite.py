@@ -282,6 +282,7 @@ class SqliteMeta(SqlMetaStore):
             db.execute("DELETE FROM lifecycle_leases WHERE name = ?", (name,))
             db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))  # all zero: an empty bucket
             db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM bucket_notifications WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import shlex
 import socket
@@ -111,7 +112,7 @@ def post_form(
 def error(r: Response) -> tuple[int, str, str]:
     text = r.body.decode()
     code = text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""
-    msg = text.split("<Message>", 1)[1].split("</Message>", 1)[0] if "<Message>" in text else ""
+    msg = html.unescape(text.split("<Message>", 1)[1].split("</Message>", 1)[0]) if "<Message>" in text else ""
     return r.status, code, msg
 
 

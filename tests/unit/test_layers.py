@@ -52,6 +52,7 @@ ALLOWED = {
     "cache": {"cache", "meta", "common"},
     "storage": {"storage", "nodes", "common"},
     "nodes": {"nodes"},
+    "notify": {"notify", "common"},  # bucket-notification targets (HTTP, Redis, PostgreSQL clients)
     "common": {"common"},  # pure helpers (wire numbers) every s3gw layer may use
 }
 FORBIDDEN_THIRD_PARTY = {

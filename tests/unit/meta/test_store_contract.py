@@ -708,3 +708,52 @@ async def test_bucket_policies(backend: Backend) -> None:
     assert await store.get_bucket_policy("b") is None
     await store.create_bucket(BucketRecord("b", 2.0))
     assert await other.get_bucket_policy("b") is None
+
+
+# --------------------------------------------------------------------------- bucket notifications (0010)
+
+
+def _note(config: str, rec: VersionRecord, what: str) -> list[tuple[str, str]]:
+    """A hook as the core gives it: one outbox row per change, naming what happened."""
+    return [("1:webhook", f"{what}:{rec.key}:{rec.version_id}:{config}")]
+
+
+async def test_outbox_rows_are_written_by_the_change_itself(store: MetaStore) -> None:
+    await store.create_bucket(BucketRecord("nb", 1.0, versioning="Enabled"))
+    # no configuration: the hook is not even asked
+    await store.put_version(VersionRecord(bucket="nb", key="a", version_id="v0", mtime=1.0, event=_note))
+    assert await store.take_outbox(10, 1e12, 60) == []
+    await store.put_bucket_notification("nb", "cfg")
+    assert await store.get_bucket_notification("nb") == "cfg"
+    await store.put_version(VersionRecord(bucket="nb", key="a", version_id="v1", mtime=2.0, event=_note))
+    # a write whose check fails queues nothing (the same transaction rolls back)
+
+    def refuse(latest: VersionRecord | None, replaced: VersionRecord | None) -> None:
+        raise RuntimeError("precondition")
+
+    with pytest.raises(RuntimeError):
+        await store.put_version(VersionRecord(bucket="nb", key="a", version_id="v2", mtime=3.0, event=_note), refuse)
+    marker = VersionRecord(bucket="nb", key="a", version_id="m1", mtime=4.0, delete_marker=True, event=_note)
+    await store.delete_object("nb", "a", None, marker)
+    gone = VersionRecord(bucket="nb", key="a", version_id="unused", mtime=5.0, delete_marker=True, event=_note)
+    await store.delete_object("nb", "a", "v1", gone)
+    items = await store.take_outbox(10, 1e12, 60)
+    assert [i.payload for i in items] == ["created:a:v1:cfg", "marker:a:m1:cfg", "removed:a:v1:cfg"]
+    assert {i.target for i in items} == {"1:webhook"} and all(i.attempts == 0 for i in items)
+    # leased: not handed out again until the lease runs out
+    assert await store.take_outbox(10, 1e12, 60) == []
+    first, second, third = items
+    await store.finish_outbox(first.id, "done")
+    await store.finish_outbox(second.id, "retry", "refused", retry_at=0.0)
+    await store.finish_outbox(third.id, "dead", "gone for good")
+    again = await store.take_outbox(10, 2e12, 60)
+    assert [(i.id, i.attempts) for i in again] == [(second.id, 1)]
+    stats = await store.outbox_stats()
+    assert stats["pending"] == 1 and stats["dead"] == 1 and stats["oldest_pending"] > 0
+    assert await store.retry_dead_outbox() == 1
+    assert (await store.outbox_stats())["dead"] == 0
+    # removing the configuration (and the bucket) forgets it
+    await store.put_bucket_notification("nb", None)
+    assert await store.get_bucket_notification("nb") is None
+    with pytest.raises(BucketMissing):
+        await store.put_bucket_notification("no-such-bucket", "cfg")
