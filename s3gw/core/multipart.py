@@ -102,6 +102,9 @@ class ObjectWrites(Protocol):
     ) -> AsyncIterator[bytes]: ...
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord: ...
     async def _save_part(self, part: PartRecord) -> PartRecord: ...
+    async def _store_part(
+        self, up: UploadRecord, number: int, payload: Payload, opts: PutOptions, sse: SSERequest | None
+    ) -> PartRecord: ...
     def _with_event(self, rec: VersionRecord) -> VersionRecord: ...
     def _events_wake(self) -> None: ...
 
@@ -147,7 +150,13 @@ class MultipartMixin:
         if algo and not opts.checksum_algo:
             opts.checksum_algo = algo  # computed even when the client sends none, for the final checksum
         self._check_put_options(opts)
-        sealing = await self._part_sealing(up, number, opts.sse)
+        return await self._store_part(up, number, payload, opts, opts.sse)
+
+    async def _store_part(
+        self: ObjectWrites, up: UploadRecord, number: int, payload: Payload, opts: PutOptions, sse: SSERequest | None
+    ) -> PartRecord:
+        """Store one part's bytes (sealed with the upload's data key when it is encrypted) and record it."""
+        sealing = await self._part_sealing(up, number, sse)
         size, etag, ck, shards, _ = await self._store_body(
             payload, opts, inline=False, max_size=MAX_PART_SIZE, sealing=sealing
         )
@@ -155,7 +164,7 @@ class MultipartMixin:
         info = ObjectInfo(checksum=ck)
         if sealing is not None:
             info.sse, etag = sealing.finish_part(size, etag)
-        return await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards, info))
+        return await self._save_part(PartRecord(up.upload_id, number, size, etag, time.time(), shards, info))
 
     async def _part_sealing(self: ObjectWrites, up: UploadRecord, number: int, req: SSERequest | None) -> Any:
         """How a part of ``up`` is encrypted: with the upload's data key (an SSE-C upload's part must
@@ -212,17 +221,8 @@ class MultipartMixin:
                 raise E.InvalidArgument("Range specified is not valid for source object")
             offset, length = rng
         opts = PutOptions(checksum_algo=up.info.checksum_algo)
-        sealing = await self._part_sealing(up, number, sse)
         payload = StreamPayload(self._read(src, offset, length, src_data_key))
-        size, etag, ck, shards, _ = await self._store_body(
-            payload, opts, inline=False, max_size=MAX_PART_SIZE, sealing=sealing
-        )
-        assert shards is not None
-        info = ObjectInfo(checksum=ck)
-        if sealing is not None:
-            info.sse, etag = sealing.finish_part(size, etag)
-        part = await self._save_part(PartRecord(upload_id, number, size, etag, time.time(), shards, info))
-        return src, part
+        return src, await self._store_part(up, number, payload, opts, sse)
 
     async def list_parts(
         self: ObjectWrites, bucket: str, key: str, upload_id: str, after: int, limit: int
