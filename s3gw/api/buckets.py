@@ -10,7 +10,7 @@ from ..core import policy as P
 from . import xml as X
 from .app import IAM, Handler, Request
 from .errors import S3Error
-from .headers import KMS_ARN, kms_key_id
+from .headers import kms_arn, kms_key_id
 from .xml import xml_response
 
 
@@ -159,7 +159,7 @@ async def get_bucket_encryption(rq: Request) -> web.StreamResponse:
                 X.el(
                     "ApplyServerSideEncryptionByDefault",
                     X.el("SSEAlgorithm", sse["alg"]),
-                    X.el("KMSMasterKeyID", KMS_ARN + key_id) if key_id else None,
+                    X.el("KMSMasterKeyID", kms_arn(key_id)) if key_id else None,
                 ),
             ),
         )

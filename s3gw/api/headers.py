@@ -166,12 +166,28 @@ def sse_request(rq: Request, *, copy_source: bool = False) -> SSERequest:
 
 
 def kms_key_id(value: str) -> str:
-    """A KMS key id as a request names it (MinIO strips ``arn:aws:kms:``); checked for what a key name holds."""
+    """A KMS key id as a request names it (MinIO strips ``arn:aws:kms:``; a whole AWS key ARN,
+    ``arn:aws:kms:REGION:ACCOUNT:key/ID``, is kept as it is); checked for what a key name holds.
+
+    >>> kms_key_id("arn:aws:kms:my-key"), kms_key_id("arn:aws:kms:us-east-1:1:key/k")
+    ('my-key', 'arn:aws:kms:us-east-1:1:key/k')
+    """
     key_id = value.strip()
-    key_id = key_id[len(KMS_ARN) :] if key_id.startswith(KMS_ARN) else key_id
+    if key_id.startswith(KMS_ARN) and ":" not in key_id[len(KMS_ARN) :]:
+        key_id = key_id[len(KMS_ARN) :]
     if key_id and (len(key_id) > 256 or not re.fullmatch(r"[A-Za-z0-9_\-./:+=@]+", key_id)):
         raise E.InvalidEncryptionKeyID()
     return key_id
+
+
+def kms_arn(key_id: str) -> str:
+    """A key id as responses show it: MinIO's ``arn:aws:kms:NAME`` for a built-in key's name; an
+    AWS KMS key's ARN (what AWS KMS names the key that sealed a data key) as it is.
+
+    >>> kms_arn("my-key"), kms_arn("arn:aws:kms:us-east-1:1:key/k")
+    ('arn:aws:kms:my-key', 'arn:aws:kms:us-east-1:1:key/k')
+    """
+    return key_id if key_id.startswith("arn:") else KMS_ARN + key_id
 
 
 def _kms_context(value: str | None) -> dict[str, str]:
@@ -204,7 +220,7 @@ def sse_headers(enc: Encryption | None, req: SSERequest | None = None) -> dict[s
         return out
     out = {SSE: enc.alg}
     if enc.alg == S.SSE_KMS:
-        out[SSE_KMS_KEY_ID] = KMS_ARN + enc.key_id
+        out[SSE_KMS_KEY_ID] = kms_arn(enc.key_id)
         if enc.context:
             out[SSE_KMS_CONTEXT] = base64.b64encode(json.dumps(dict(enc.context)).encode()).decode()
     return out
