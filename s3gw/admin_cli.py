@@ -385,6 +385,7 @@ def kms_report(st: dict[str, Any]) -> str:
     lines = [
         f"key {st['key_id']} ({st['backend']}{', default' if st.get('default') else ''})",
         f"  rotation: {rotation}",
+        f"  objects: {'?' if st.get('objects') is None else st['objects']}",
         "  version  created                  objects",
     ]
     for v in st["versions"]:

@@ -103,6 +103,9 @@ class KeyAdmin:
             "backend": st.backend,
             "default": st.key_id == self._kms().default_key_id,
             "current": st.current,
+            # every object version the key protects, those sealed under a version the KMS does not
+            # name included (AWS KMS's GenerateDataKey does not say which backing key it used)
+            "objects": None if counts is None else sum(counts.values()),
             "versions": [
                 {
                     "version": v,

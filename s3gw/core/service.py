@@ -719,7 +719,10 @@ class Core(MultipartMixin):
         def apply(now: VersionRecord) -> ObjectInfo:
             if now.info.sse is None or now.info.sse.sealed != enc.sealed:
                 raise _Changed()
-            return replace(now.info, sse=replace(now.info.sse, sealed=S.b64(dk.sealed), key_version=dk.version))
+            # AWS KMS does not say which backing key sealed a blob: ReEncrypt used the current one,
+            # recorded so a second run skips it (resumable) and status counts it under that version
+            version = dk.version or current[enc.key_id]
+            return replace(now.info, sse=replace(now.info.sse, sealed=S.b64(dk.sealed), key_version=version))
 
         try:
             if await self.meta.update_info(rec.bucket, rec.key, rec.version_id, apply):

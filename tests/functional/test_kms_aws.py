@@ -397,6 +397,17 @@ def test_rotate_then_rewrap_on_aws_kms_keeps_every_object_readable(aws_gw: Simpl
         assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == body, k
         assert s3.get_object(Bucket=bucket, Key=k, Range="bytes=10-20")["Body"].read() == body[10:21], k
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"plain"
+    # a second run (as after an interruption) finds them under the current version: resumable
+    cp = admin_kms(gw, "rewrap", bucket, "--json")
+    doc = json.loads(cp.stdout)
+    assert (doc["encrypted"], doc["rewrapped"], doc["current"], doc["failed"]) == (3, 0, 3, 0), doc
+    # every bucket: then the status shows the old version protects nothing (the runbook's check)
+    cp = admin_kms(gw, "rewrap", "--json")
+    assert cp.returncode == 0 and json.loads(cp.stdout)["failed"] == 0, cp.stderr
+    cp = admin_kms(gw, "status", "--json")
+    st = json.loads(cp.stdout)
+    assert st["current"] == "2" and st["objects"] >= 3, st
+    assert {v["version"]: v["objects"] for v in st["versions"]} == {"1": 0, "2": st["objects"]}, st
 
 
 def test_copy_in_place_makes_a_new_data_key(aws_gw: SimpleNamespace) -> None:
