@@ -5,11 +5,13 @@ plaintext."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from botocore.exceptions import ClientError
 from minio import Minio
 from minio.sse import SseCustomerKey, SseKMS, SseS3
 
+from s3gw.kms.builtin import BuiltinKMS
 from tests.conftest import Server, free_port, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_clients import aws
@@ -622,6 +625,53 @@ def test_admin_kms_rewrap(tls_server: tuple[Server, str, str], s3, bucket: str, 
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"x"
     cp = admin(server, "kms", "rewrap", check=False)
     assert cp.returncode != 0 and "KMS is not configured" in cp.stderr
+
+
+def test_copy_in_place_with_the_cli_tools_makes_new_data_keys(
+    tls_server: tuple[Server, str, str], s3, bucket: str, mc_bin: str, tmp_path
+) -> None:
+    """The compromised-key runbook's re-encryption (docs/encryption.md): ``aws s3 cp --recursive`` and
+    ``mc cp --recursive`` of a bucket onto itself with SSE rewrite every object under a new data key
+    (a rewrap would keep the old ones), the big one through a multipart copy; the bytes stay."""
+    srv = tls_server[0]
+    kms = BuiltinKMS.from_secret_key(MASTER)
+    bodies = {"small": os.urandom(1000), "dir/mid": os.urandom(300_000), "big": os.urandom(9 * MiB)}
+    for k, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=k, Body=body, ServerSideEncryption="AES256")
+
+    async def open_all() -> dict[str, bytes]:
+        db = sqlite3.connect(os.path.join(srv.data, "meta", "s3gw.db"))
+        try:
+            rows = db.execute("SELECT key, info FROM versions WHERE bucket = ? AND is_latest = 1", (bucket,))
+            sealed = {(k.decode() if isinstance(k, bytes) else k): json.loads(i)["sse"]["sealed"] for k, i in rows}
+        finally:
+            db.close()
+        return {
+            k: await kms.decrypt_data_key("my-key", base64.b64decode(v), {"bucket": bucket, "key": k})
+            for k, v in sealed.items()
+        }
+
+    before = asyncio.run(open_all())
+    r = aws(srv, "s3", "cp", f"s3://{bucket}/", f"s3://{bucket}/", "--recursive", "--sse", "AES256")
+    assert r.returncode == 0, r.stderr
+    after_aws = asyncio.run(open_all())
+    cfg = str(tmp_path / "mc")
+    mc = [mc_bin, "--config-dir", cfg]
+    r = subprocess.run(
+        [*mc, "alias", "set", "t", srv.url, srv.access_key, srv.secret_key], capture_output=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(
+        [*mc, "cp", "--recursive", "--enc-s3", f"t/{bucket}", f"t/{bucket}/", f"t/{bucket}/"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    after_mc = asyncio.run(open_all())
+    for k, body in bodies.items():
+        assert len({before[k], after_aws[k], after_mc[k]}) == 3, k
+        got = s3.get_object(Bucket=bucket, Key=k)
+        assert got["Body"].read() == body and got["ServerSideEncryption"] == "AES256", k
 
 
 def test_a_browser_form_upload_takes_the_bucket_default(tls_server: tuple[Server, str, str], s3, bucket: str) -> None:

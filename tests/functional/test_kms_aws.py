@@ -293,6 +293,13 @@ def _sse_of(gw, bucket: str, key: str) -> dict:
     raise AssertionError(f"{bucket}/{key} not in the metadata store")
 
 
+def _data_key(kms, bucket: str, key: str, sealed: str) -> bytes:
+    """The plaintext data key of a sealed one, asked of the KMS with the object's context."""
+    blob = base64.b64decode(sealed)
+    plaintext: bytes = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"bucket": bucket, "key": key})["Plaintext"]
+    return plaintext
+
+
 def _status(e: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     r = e.value.response
     return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
@@ -385,6 +392,7 @@ def test_rotate_then_rewrap_on_aws_kms_keeps_every_object_readable(aws_gw: Simpl
     s3.put_object(Bucket=bucket, Key="kms", Body=bodies["kms"], ServerSideEncryption="aws:kms")
     s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
     before = {k: _sse_of(gw, bucket, k)["sealed"] for k in bodies}
+    keys_before = {k: _data_key(aws_gw.kms, bucket, k, before[k]) for k in bodies}
     cp = admin_kms(gw, "rotate", "--json")
     assert cp.returncode == 0, cp.stderr
     cp = admin_kms(gw, "rewrap", bucket, "--json")
@@ -393,6 +401,8 @@ def test_rotate_then_rewrap_on_aws_kms_keeps_every_object_readable(aws_gw: Simpl
     assert (doc["scanned"], doc["encrypted"], doc["rewrapped"], doc["failed"]) == (4, 3, 3, 0), doc
     after = {k: _sse_of(gw, bucket, k)["sealed"] for k in bodies}
     assert all(after[k] != before[k] for k in bodies)  # re-sealed by ReEncrypt
+    # ... the same data keys: what was encrypted with them is not rewritten (docs/encryption.md's runbook)
+    assert {k: _data_key(aws_gw.kms, bucket, k, after[k]) for k in bodies} == keys_before
     for k, body in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == body, k
         assert s3.get_object(Bucket=bucket, Key=k, Range="bytes=10-20")["Body"].read() == body[10:21], k
@@ -421,12 +431,10 @@ def test_copy_in_place_makes_a_new_data_key(aws_gw: SimpleNamespace) -> None:
     kms.create_alias(AliasName=alias, TargetKeyId=old)
     body = os.urandom(300 * 1024)
     s3.put_object(Bucket=bucket, Key="k", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=alias)
-    ctx = {"bucket": bucket, "key": "k"}
 
     def data_key() -> tuple[str, bytes]:
         sse = _sse_of(gw, bucket, "k")
-        blob = base64.b64decode(sse["sealed"])
-        return sse["key_id"], kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)["Plaintext"]
+        return sse["key_id"], _data_key(kms, bucket, "k", sse["sealed"])
 
     key0, dk0 = data_key()
     assert key0 == _arn(kms, old)
