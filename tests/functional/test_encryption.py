@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -33,6 +34,7 @@ from tests.functional.test_clients import aws
 from tests.functional.test_operations import admin
 from tests.functional.test_post_policy import post_form, presigned
 from tests.services import wait_port
+from tests.waiting import wait_until
 
 MASTER = "my-key:" + base64.b64encode(b"k" * 32).decode()
 MiB = 1 << 20
@@ -489,6 +491,78 @@ def test_a_kms_that_cannot_open_the_key_answers_503_never_plaintext(tmp_path) ->
         s3 = s3_client(srv)
         assert s3.get_object(Bucket="kms-fail", Key="small")["Body"].read() == marker
         assert s3.get_object(Bucket="kms-fail", Key="big")["Body"].read() == marker * 20000
+    finally:
+        srv.stop()
+
+
+def test_a_builtin_kms_that_cannot_seal_refuses_writes_with_503(tmp_path) -> None:
+    """The built-in KMS refuses to seal when the metadata store holds a version of its key that
+    another master key made (a gateway that got in with another secret under the same name
+    rotated it): every write that needs a new data key answers 503 and stores nothing;
+    what needs no new data key (reads of existing objects, plain writes) still works; the store
+    put right, writes are served again without a restart."""
+    data = str(tmp_path)
+    srv = start_server(data, env={"S3GW_KMS_SECRET_KEY": MASTER})
+    db_path = os.path.join(data, "meta", "s3gw.db")
+    try:
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="enc")
+        s3.create_bucket(Bucket="dflt")
+        s3.put_bucket_encryption(
+            Bucket="dflt",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        s3.put_object(Bucket="enc", Key="old", Body=b"sealed before", ServerSideEncryption="AES256")
+        # version 2 of my-key as a gateway holding another secret records it when it rotates
+        other = json.dumps({"created": time.time(), "check": "0123456789abcdef"})
+        with sqlite3.connect(db_path) as db:
+            db.execute("INSERT INTO settings (name, value, updated) VALUES (?, ?, ?)", ("kms/my-key/2", other, 0.0))
+        db.close()
+        marker = _marker()
+        body = marker * 20000
+        n = iter(range(10**6))
+
+        def put_refused() -> bool:
+            # until the gateway re-reads the key versions (every 30 s), it seals under version 1
+            key = f"probe-{next(n)}"
+            try:
+                s3.put_object(Bucket="enc", Key=key, Body=b"probe", ServerSideEncryption="AES256")
+            except ClientError as e:
+                status = e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"]
+                assert status == (503, "ServiceUnavailable"), status
+                return True
+            return False
+
+        wait_until(put_refused, "writes refused once the foreign version is read")
+        for write in (
+            lambda: s3.put_object(Bucket="enc", Key="new-s3", Body=body, ServerSideEncryption="AES256"),
+            lambda: s3.put_object(Bucket="enc", Key="new-kms", Body=body, ServerSideEncryption="aws:kms"),
+            lambda: s3.put_object(Bucket="dflt", Key="new-default", Body=body),
+            lambda: s3.create_multipart_upload(Bucket="enc", Key="new-mpu", ServerSideEncryption="AES256"),
+            lambda: s3.copy_object(
+                Bucket="enc", Key="new-copy", CopySource={"Bucket": "enc", "Key": "old"}, ServerSideEncryption="AES256"
+            ),
+        ):
+            with pytest.raises(ClientError) as e:
+                write()
+            assert _code(e) == (503, "ServiceUnavailable")
+        keys = {o["Key"] for b in ("enc", "dflt") for o in s3.list_objects_v2(Bucket=b).get("Contents", [])}
+        assert not {k for k in keys if k.startswith("new-")}, keys
+        assert not s3.list_multipart_uploads(Bucket="enc").get("Uploads")
+        assert_not_stored(data, marker)
+        # what needs no new data key
+        assert s3.get_object(Bucket="enc", Key="old")["Body"].read() == b"sealed before"
+        s3.put_object(Bucket="enc", Key="plain", Body=b"plain")
+        assert s3.get_object(Bucket="enc", Key="plain")["Body"].read() == b"plain"
+        # the foreign version removed: served again, same process
+        with sqlite3.connect(db_path) as db:
+            db.execute("DELETE FROM settings WHERE name = ?", ("kms/my-key/2",))
+        db.close()
+        assert s3.put_object(Bucket="enc", Key="after", Body=marker, ServerSideEncryption="AES256")["ETag"]
+        assert s3.get_object(Bucket="enc", Key="after")["Body"].read() == marker
+        assert_not_stored(data, marker)
     finally:
         srv.stop()
 
