@@ -12,6 +12,10 @@ machine the client still shares the cores with the server, and the figures say
 so. Only loopback endpoints are meant here. ``--sse AES256`` (or ``aws:kms``)
 sets the bench bucket's default encryption first, so every PUT is encrypted and
 every GET decrypted (the endpoint needs a KMS: docs/encryption.md).
+``--get-passes N`` reads the objects just written N times over (a longer GET
+phase than one pass over what a few seconds of PUTs wrote).
+``--server-pid PID`` (a server on this machine) adds the server's CPU seconds per
+GiB moved, which other work on a shared machine disturbs far less than MiB/s.
 """
 
 from __future__ import annotations
@@ -75,6 +79,13 @@ class Signer:
             "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access}/{scope}, "
             f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}",
         }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), its threads included."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_phase(
@@ -144,6 +155,8 @@ async def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--max-bytes", default="2GiB", help="cap on data written per (size, concurrency) run")
     ap.add_argument("--sse", default="", help="bucket default encryption: AES256 (SSE-S3) or aws:kms")
+    ap.add_argument("--get-passes", type=int, default=1, help="GET the objects just PUT this many times over")
+    ap.add_argument("--server-pid", type=int, default=0, help="also report this server process's CPU s/GiB")
     args = ap.parse_args()
 
     host = urlsplit(args.endpoint).netloc
@@ -167,7 +180,18 @@ async def main() -> int:
                     print(f"cannot set the bucket's encryption: {r.status} {await r.text()}", file=sys.stderr)
                     return 1
         print(f"endpoint {args.endpoint}  bucket {bucket}" + (f"  encryption {args.sse}" if args.sse else ""))
-        print(f"{'op':4} {'size':>7} {'conc':>4} {'objects':>8} {'secs':>6} {'obj/s':>9} {'MiB/s':>9}")
+        cpu_col = f" {'cpu s/GiB':>9}" if args.server_pid else ""
+        print(f"{'op':4} {'size':>7} {'conc':>4} {'objects':>8} {'secs':>6} {'obj/s':>9} {'MiB/s':>9}{cpu_col}")
+
+        def line(op: str, size_s: str, conc: int, n: int, secs: float, size: int, cpu0: float) -> str:
+            text = f"{op:4} {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}"
+            if args.server_pid and n:
+                text += f" {(cpu_seconds(args.server_pid) - cpu0) / (n * size / 2**30):>9.2f}"
+            return text
+
+        def cpu_now() -> float:
+            return cpu_seconds(args.server_pid) if args.server_pid else 0.0
+
         cap = parse_size(args.max_bytes)
         for size_s in args.sizes.split(","):
             size = parse_size(size_s)
@@ -175,18 +199,25 @@ async def main() -> int:
             for conc in (int(c) for c in args.concurrency.split(",")):
                 n_max = max(conc, min(cap // max(size, 1), 200_000))
                 keys = [f"{size_s}/{conc}/{i:08d}" for i in range(n_max)]
+                cpu0 = cpu_now()
                 n, secs = await run_phase(
                     session, signer, args.endpoint, bucket, "PUT", size, keys, conc, args.seconds, payload
                 )
-                print(
-                    f"PUT  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}"
-                )
+                print(line("PUT", size_s, conc, n, secs, size, cpu0))
+                cpu0 = cpu_now()
                 n, secs = await run_phase(
-                    session, signer, args.endpoint, bucket, "GET", size, keys[:n], conc, args.seconds, payload
+                    session,
+                    signer,
+                    args.endpoint,
+                    bucket,
+                    "GET",
+                    size,
+                    keys[:n] * args.get_passes,
+                    conc,
+                    args.seconds,
+                    payload,
                 )
-                print(
-                    f"GET  {size_s:>7} {conc:>4} {n:>8} {secs:>6.1f} {n / secs:>9.1f} {n * size / secs / 2**20:>9.1f}"
-                )
+                print(line("GET", size_s, conc, n, secs, size, cpu0))
                 sys.stdout.flush()
     return 0
 

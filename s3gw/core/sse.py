@@ -123,48 +123,64 @@ def package_key(data_key: bytes, iv: bytes, part: int) -> bytes:
     return hmac.new(data_key, DOMAIN + iv + part.to_bytes(4, "big"), hashlib.sha256).digest()
 
 
-def _aad(part: int, index: int, final: bool) -> bytes:
-    return DOMAIN + part.to_bytes(4, "big") + index.to_bytes(8, "big") + (b"\x01" if final else b"\x00")
-
-
 def _nonce(index: int) -> bytes:
     return index.to_bytes(12, "big")
 
 
 class Encryptor:
-    """Seals a stream into packages: ``update`` returns the complete packages so far, ``finish`` the last."""
+    """Seals a stream into packages: ``update`` returns the complete packages so far, ``finish`` the last.
+
+    The packages of one ``update`` are sealed straight from the caller's buffer into one
+    preallocated output (``AESGCM.encrypt_into``); only a partial package is copied, into
+    the carry-over buffer."""
 
     def __init__(self, data_key: bytes, iv: bytes, part: int) -> None:
         self._aead = AESGCM(package_key(data_key, iv, part))
-        self._part = part
+        self._prefix = DOMAIN + part.to_bytes(4, "big")  # of every package's aad
         self._index = 0
-        self._buf = b""
+        self._buf = bytearray()
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes:
-        buf = self._buf + bytes(data) if self._buf else data
-        view = memoryview(buf)
+    def update(self, data: bytes | bytearray | memoryview) -> bytes | bytearray:
+        view = memoryview(data).cast("B")
+        have = len(self._buf)
         # keep at least one byte back: the last package is sealed as final by finish()
-        full = (len(view) - 1) // PACKAGE if len(view) else 0
-        out = [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE], False) for i in range(full)]
-        self._buf = bytes(view[full * PACKAGE :])
-        return b"".join(out)
+        full = (have + len(view) - 1) // PACKAGE if have + len(view) else 0
+        if not full:
+            self._buf += view
+            return b""
+        out = bytearray(full * SEALED_PACKAGE)
+        dst = memoryview(out)
+        pos = 0
+        if have:  # complete the carried-over package first
+            pos = PACKAGE - have
+            self._buf += view[:pos]
+            self._seal_into(self._buf, dst[:SEALED_PACKAGE], False)
+            dst = dst[SEALED_PACKAGE:]
+        for i in range(full - (1 if have else 0)):
+            self._seal_into(view[pos : pos + PACKAGE], dst[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE], False)
+            pos += PACKAGE
+        self._buf = bytearray(view[pos:])
+        return out
 
     def finish(self) -> bytes:
         if not self._buf:
             return b""  # an empty object has no package at all
-        out = self._seal(self._buf, True)
-        self._buf = b""
+        out = self._aead.encrypt(_nonce(self._index), self._buf, self._aad(True))
+        self._index += 1
+        self._buf = bytearray()
         return out
 
-    def _seal(self, plain: bytes | memoryview, final: bool) -> bytes:
-        ct = self._aead.encrypt(_nonce(self._index), plain, _aad(self._part, self._index, final))
+    def _aad(self, final: bool) -> bytes:
+        return self._prefix + self._index.to_bytes(8, "big") + (b"\x01" if final else b"\x00")
+
+    def _seal_into(self, plain: bytes | bytearray | memoryview, dst: memoryview, final: bool) -> None:
+        self._aead.encrypt_into(_nonce(self._index), plain, self._aad(final), dst)
         self._index += 1
-        return ct
 
 
 def encrypt_all(data_key: bytes, iv: bytes, part: int, data: bytes) -> bytes:
     enc = Encryptor(data_key, iv, part)
-    return enc.update(data) + enc.finish()
+    return bytes(enc.update(data)) + enc.finish()
 
 
 class Decryptor:
@@ -173,44 +189,54 @@ class Decryptor:
     def __init__(self, data_key: bytes, iv: bytes, part: int, first: int, plain_size: int) -> None:
         self._aead = AESGCM(package_key(data_key, iv, part))
         self._part = part
+        self._prefix = DOMAIN + part.to_bytes(4, "big")
         self._index = first
         self._last = max(0, (plain_size - 1) // PACKAGE)
-        self._buf = b""
+        self._buf = bytearray()
 
-    def update(self, data: bytes | bytearray | memoryview) -> list[bytes]:
-        """The plaintext of every package ``data`` completes, one piece per package (no joining:
-        each is written out as it is)."""
-        view = memoryview(data)
-        out: list[bytes] = []
-        if self._buf:
-            need = SEALED_PACKAGE - len(self._buf)
-            if len(view) < need:
-                self._buf += bytes(view)
-                return out
-            out.append(self._open(self._buf + bytes(view[:need])))
-            view = view[need:]
-            self._buf = b""
-        full = len(view) // SEALED_PACKAGE
-        out.extend(self._open(view[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE]) for i in range(full))
-        self._buf = bytes(view[full * SEALED_PACKAGE :])
+    def update(self, data: bytes | bytearray | memoryview) -> bytes | bytearray:
+        """The plaintext of every package ``data`` completes, in one buffer (opened straight
+        into it: ``AESGCM.decrypt_into``); b"" when ``data`` completes none."""
+        view = memoryview(data).cast("B")
+        have = len(self._buf)
+        full = (have + len(view)) // SEALED_PACKAGE
+        if not full:
+            self._buf += view
+            return b""
+        out = bytearray(full * PACKAGE)
+        dst = memoryview(out)
+        pos = 0
+        if have:  # complete the carried-over package first
+            pos = SEALED_PACKAGE - have
+            self._buf += view[:pos]
+            self._open_into(self._buf, dst[:PACKAGE])
+            dst = dst[PACKAGE:]
+        for i in range(full - (1 if have else 0)):
+            self._open_into(view[pos : pos + SEALED_PACKAGE], dst[i * PACKAGE : (i + 1) * PACKAGE])
+            pos += SEALED_PACKAGE
+        self._buf = bytearray(view[pos:])
         return out
 
     def finish(self) -> bytes:
         if not self._buf:
             return b""
-        out = self._open(self._buf)
-        self._buf = b""
-        return out
-
-    def _open(self, sealed: bytes | memoryview) -> bytes:
         try:
-            plain = self._aead.decrypt(
-                _nonce(self._index), sealed, _aad(self._part, self._index, self._index == self._last)
-            )
+            out = self._aead.decrypt(_nonce(self._index), self._buf, self._aad())
         except InvalidTag as e:
             raise Tampered(f"package {self._index} of part {self._part} does not authenticate") from e
         self._index += 1
-        return plain
+        self._buf = bytearray()
+        return out
+
+    def _aad(self) -> bytes:
+        return self._prefix + self._index.to_bytes(8, "big") + (b"\x01" if self._index == self._last else b"\x00")
+
+    def _open_into(self, sealed: bytes | bytearray | memoryview, dst: memoryview) -> None:
+        try:
+            self._aead.decrypt_into(_nonce(self._index), sealed, self._aad(), dst)
+        except InvalidTag as e:
+            raise Tampered(f"package {self._index} of part {self._part} does not authenticate") from e
+        self._index += 1
 
 
 async def decrypt_range(
@@ -221,27 +247,32 @@ async def decrypt_range(
     plain_size: int,
     offset: int,
     length: int,
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[bytes | bytearray | memoryview]:
     """Plaintext ``[offset, offset+length)`` of one write, from ``source``: the ciphertext
-    ``cipher_range`` names. Big chunks are opened in a worker thread."""
+    ``cipher_range`` names, one piece per chunk of ``source`` (fresh buffers the caller may
+    keep). Big chunks are opened in a worker thread (which gains little today:
+    ``cryptography`` holds the GIL while it seals or opens, docs/benchmarks.md)."""
     first, _, _, skip = cipher_range(offset, length, plain_size)
     dec = Decryptor(data_key, iv, part, first, plain_size)
     left = length
     async for chunk in source:
-        pieces = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
-        for plain in pieces:
-            if skip:
-                cut = min(skip, len(plain))
-                plain, skip = plain[cut:], skip - cut
-            if plain and left > 0:
-                piece = plain[:left]
-                left -= len(piece)
-                yield piece
-    plain = dec.finish()
-    if skip:
-        plain = plain[skip:]
-    if plain and left > 0:
-        yield plain[:left]
+        # one buffer per storage chunk (not one piece per package): one write to the client
+        plain = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
+        piece = _cut(plain, skip, left)
+        skip = max(0, skip - len(plain))
+        if piece:
+            left -= len(piece)
+            yield piece
+    piece = _cut(dec.finish(), skip, left)
+    if piece:
+        yield piece
+
+
+def _cut(plain: bytes | bytearray, skip: int, left: int) -> bytes | bytearray | memoryview:
+    """``plain`` without its first ``skip`` bytes, at most ``left`` long (a view when cut)."""
+    if not skip and len(plain) <= left:
+        return plain
+    return memoryview(plain)[skip : skip + max(0, left)]
 
 
 # --------------------------------------------------------------------------- keys
