@@ -40,7 +40,8 @@ def test_round_trip_and_every_range(size: int) -> None:
     enc = S.Encryptor(key, iv, 3)
     sealed = b"".join(enc.update(plain[i : i + 7777]) for i in range(0, size, 7777)) + enc.finish()
     assert len(sealed) == S.sealed_size(size)
-    assert plain[:64] not in sealed
+    if size >= 16:  # a shorter random string may turn up in the ciphertext by chance
+        assert plain[:64] not in sealed
     for off, n in [(0, size), (0, 1), (size - 1, 1), (size // 2, (size + 1) // 2), (max(0, S.PACKAGE - 3), 6)]:
         n = min(n, size - off)
         if n > 0:
