@@ -332,3 +332,28 @@ async def test_re_encode_of_a_version_replaced_meanwhile_drops_its_new_shards(en
     }
     assert await read(core, "k") == new_data
     assert (await core.meta.maintenance_stats())["write_intents"] == 0
+
+
+async def test_scanner_and_admin_heal_re_encode_raised_versions(env) -> None:
+    """A raised version the heal queue lost track of: the scanner queues it once the drives are
+    back, a dry-run heal counts it as one to heal, and ``admin heal`` re-encodes it itself."""
+    core, repair, root = env
+    repair.scan_pace = 0.001
+    _move(root, ["drive2", "drive5"], away=True)
+    await core.storage.probe_local()
+    data = os.urandom(4 * BLOCK + 9)
+    rec = await core.put_object("bkt", "r", Body(data), PutOptions())
+    assert (rec.layout.shards.k, rec.layout.shards.m) == (4, 5)
+    assert (await repair.scan_once()).queued == 1  # (drives still down: queued all the same, retried)
+    await core.meta.clear_heal("bkt", "r", rec.version_id)
+    _move(root, ["drive2", "drive5"], away=False)
+    await core.storage.probe_local()
+    assert (await repair.scan_once()).queued == 1
+    await core.meta.clear_heal("bkt", "r", rec.version_id)
+    dry = await repair.run_heal("bkt", dry_run=True)
+    assert (dry.would_heal, dry.healed) == (1, 0) and "4+5" in dry.problems[0]["detail"]
+    s = await repair.run_heal("bkt")
+    assert (s.healed, s.shards_healed, s.failed) == (1, 9, 0)
+    now = await core.meta.get_version("bkt", "r", rec.version_id)
+    assert (now.layout.shards.k, now.layout.shards.m) == (6, 3) and await read(core, "r") == data
+    assert (await repair.scan_once(deep=True)).queued == 0
