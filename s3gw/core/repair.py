@@ -7,6 +7,9 @@ and the on-demand heal behind ``s3gw admin heal``.
   onto a replacement drive when the original is gone from the set, storing the
   new placement). Shards on drives that are merely down are retried with
   backoff; an object with fewer than k good shards is kept as ``failed``.
+  A shard set written with parity raised (drives were down) is re-encoded
+  into the store's normal geometry once enough drives are online
+  (``Repair._reencode``; docs/cluster.md).
 * Scanner: walks every version at a throttled pace (``scan_pace`` seconds per
   object), checks its shards exist with the right geometry (``deep``: every
   block's hash, on the nodes) and queues what it finds. One pass every
