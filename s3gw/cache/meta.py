@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from ..common.records import ObjectInfo, ObjectLayout
+from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 from ..meta.base import DeleteCheck, DeleteExpect, InfoUpdate, MetaStore, WriteCheck
 from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
 from .base import Cache
@@ -296,8 +297,18 @@ class CachedMeta(MetaStore):
     async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
         return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info))
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
-        return await self._object_write(bucket, key, self.store.update_layout(bucket, key, version_id, old, new))
+    async def update_layout(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        old: ObjectLayout,
+        new: ObjectLayout,
+        garbage: Sequence[ShardSet] = (),
+    ) -> bool:
+        return await self._object_write(
+            bucket, key, self.store.update_layout(bucket, key, version_id, old, new, garbage)
+        )
 
     async def complete_upload(
         self, upload_id: str, rec: VersionRecord, keep: list[int], check: WriteCheck | None = None

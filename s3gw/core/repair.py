@@ -7,6 +7,9 @@ and the on-demand heal behind ``s3gw admin heal``.
   onto a replacement drive when the original is gone from the set, storing the
   new placement). Shards on drives that are merely down are retried with
   backoff; an object with fewer than k good shards is kept as ``failed``.
+  A shard set written with parity raised (drives were down) is re-encoded
+  into the store's normal geometry once enough drives are online
+  (``Repair._reencode``; docs/cluster.md).
 * Scanner: walks every version at a throttled pace (``scan_pace`` seconds per
   object), checks its shards exist with the right geometry (``deep``: every
   block's hash, on the nodes) and queues what it finds. One pass every
@@ -23,6 +26,7 @@ import asyncio
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +34,7 @@ from typing import Any
 from ..common.records import ObjectLayout
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
-from ..storage import Storage, shard_name
+from ..storage import InsufficientReadQuorum, Storage, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,33 @@ def retry_delay(attempts: int) -> float:
     [5.0, 10.0, 20.0, 600.0]
     """
     return min(RETRY_MAX, RETRY_MIN * 2**attempts)
+
+
+#: heal_version's outcomes, from best to worst (a version's is its worst shard set's)
+RANK = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
+
+
+def _segment(rec: VersionRecord, index: int) -> str:
+    """How a log line names shard set ``index`` of a version: "part N" or "the object"."""
+    parts = rec.layout.parts if rec.layout is not None else None
+    return f"part {parts[index].number}" if parts else "the object"
+
+
+class _IntentKeeper:
+    """Refreshes a write intent while a long re-encode runs (at most every
+    ``every`` seconds), so the orphan reaper never takes it for a crashed write."""
+
+    def __init__(self, meta: MetaStore, data_id: str, every: float) -> None:
+        self.meta, self.data_id, self.every = meta, data_id, every
+        self.last = time.monotonic()
+
+    async def tick(self) -> None:
+        if time.monotonic() - self.last >= self.every:
+            await self.touch()
+
+    async def touch(self) -> None:
+        await self.meta.touch_writes([self.data_id])
+        self.last = time.monotonic()
 
 
 @dataclass
@@ -174,10 +205,19 @@ class Repair:
             return "ok", 0, ""
         outcome, rebuilt, details = "ok", 0, []
         new_layout = rec.layout
-        rank = {"ok": 0, "healed": 1, "bad": 2, "offline": 3, "failed": 4, "unrecoverable": 5}
+        rank = RANK
         moved: dict[str, dict[int, str]] = {}  # data id -> shard index -> the drive it left
         st = self.storage
+        # shard sets written with parity raised (drives were down): re-encoded
+        # into the normal geometry once enough drives are online (_reencode)
+        raised = [i for i, lay in enumerate(rec.layout.layouts()) if st.raised(lay)]
+        reencode = bool(raised) and st.can_reencode()
         for index, lay in enumerate(rec.layout.layouts()):
+            if index in raised and reencode:
+                if verify_only or dry_run:
+                    details.append(f"{_segment(rec, index)} is {lay.k}+{lay.m}: to re-encode as {st.k}+{st.m}")
+                    outcome = outcome if rank[outcome] >= rank["bad"] else "bad"
+                continue  # (rebuilding its missing shards first would be wasted work)
             if verify_only:
                 bad = await st.verify(lay, deep)
                 seg = "bad" if bad else "ok"
@@ -204,6 +244,10 @@ class Repair:
                     new_layout = new_layout.with_layout(index, res.layout)
                     moved[lay.data_id] = res.moved
                     details.append(f"moved shards {sorted(res.moved)}")
+            if index in raised and seg in ("ok", "healed"):
+                # heal again once every drive is back, to re-encode it
+                details.append(f"{_segment(rec, index)} is {lay.k}+{lay.m}: re-encoded when enough drives are online")
+                seg = "offline"
             if rank[seg] > rank[outcome]:
                 outcome = seg
         if new_layout is not rec.layout:
@@ -215,7 +259,64 @@ class Repair:
                 outcome = "failed" if rank[outcome] < rank["failed"] else outcome
             else:
                 rec.layout = new_layout
+        if reencode and not (verify_only or dry_run) and rank[outcome] < rank["failed"]:
+            seg, n, detail = await self._reencode(rec, raised)
+            rebuilt += n
+            details.append(detail)
+            if rank[seg] > rank[outcome]:
+                outcome = seg
         return outcome, rebuilt, "; ".join(details)
+
+    async def _reencode(self, rec: VersionRecord, indices: list[int]) -> tuple[str, int, str]:
+        """Write each raised-parity shard set ``indices`` of ``rec`` (the object's,
+        or a part's) again in the normal geometry, a part at a time: a new shard
+        set under a write intent (a crash leaves nothing the orphan reaper does
+        not find), then the version's layout swapped by compare-and-swap, the old
+        shard set queued for GC in the same transaction (so a read in progress
+        keeps it for the GC grace). Lost the race (the version was overwritten
+        or deleted meanwhile): the new shards go. Returns (outcome, shards
+        written, detail); ``rec.layout`` is the stored layout afterwards."""
+        st, meta = self.storage, self.meta
+        written, done = 0, []
+        for index in indices:
+            assert rec.layout is not None
+            old = rec.layout.layouts()[index]
+            what = _segment(rec, index)
+            data_id = uuid.uuid4().hex
+            placement = st.new_placement(data_id)
+            await meta.begin_write(data_id, placement)
+            keeper = _IntentKeeper(meta, data_id, min(60.0, self.orphan_grace / 3))
+            try:
+                new = await st.reencode(old, data_id, placement, progress=keeper.tick)
+                await keeper.touch()
+                new_layout = rec.layout.with_layout(index, new)
+                stored = await meta.update_layout(
+                    rec.bucket, rec.key, rec.version_id, rec.layout, new_layout, garbage=[old]
+                )
+            except Exception as e:
+                log.warning("re-encode of %s/%s (%s) failed: %s", rec.bucket, rec.key, what, e)
+                await self._drop_new(data_id, placement)
+                seg = "unrecoverable" if isinstance(e, InsufficientReadQuorum) else "failed"
+                return seg, written, "; ".join([*done, f"{what}: re-encode failed: {type(e).__name__}: {e}"])
+            if not stored:
+                log.info("re-encode of %s/%s: the version changed meanwhile; new shards dropped", rec.bucket, rec.key)
+                await self._drop_new(data_id, placement)
+                return "failed", written, "; ".join([*done, "object changed while re-encoding: new layout not stored"])
+            await meta.end_write([data_id])
+            rec.layout = new_layout
+            written += new.n
+            done.append(f"{what} re-encoded from {old.k}+{old.m} to {new.k}+{new.m}")
+            log.info("re-encoded %s/%s (%s) from %d+%d to %d+%d", rec.bucket, rec.key, what, old.k, old.m, new.k, new.m)
+        return "healed", written, "; ".join(done)
+
+    async def _drop_new(self, data_id: str, placement: list[str]) -> None:
+        """Remove the shards of a re-encode that was not stored; its write intent
+        goes when every drive could be asked (else the orphan reaper finishes)."""
+        try:
+            if not await self.storage.delete_shards(data_id, placement):
+                await self.meta.end_write([data_id])
+        except Exception:
+            log.warning("could not remove the shards of re-encode %s", data_id, exc_info=True)
 
     async def _settle_moves(self, new_layout: ObjectLayout, moved: dict[str, dict[int, str]], stored: bool) -> None:
         """After the layout compare-and-swap. Stored: a shard rebuilt on another

@@ -378,10 +378,11 @@ class Core(MultipartMixin):
 
     async def _heal_if_degraded(self, rec: VersionRecord) -> None:
         """Queue a version just written for heal when any of its shard sets (the
-        object's, or each part of a multipart object, a copy's) missed shards:
-        the heal worker fills them in once the drives are back (at once when
-        a drive or node comes back: ``Repair.heal_worker``)."""
-        if not any(s.missing for s in rec.layouts()):
+        object's, or each part of a multipart object, a copy's) missed shards or
+        was written with parity raised: the heal worker fills them in, and
+        re-encodes raised ones into the normal geometry, once the drives are
+        back (at once when a drive or node comes back: ``Repair.heal_worker``)."""
+        if not any(s.missing or self.storage.raised(s) for s in rec.layouts()):
             return
         try:
             await self.meta.enqueue_heal(rec.bucket, rec.key, rec.version_id, "write missed shards")

@@ -13,7 +13,7 @@ holds.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -523,8 +523,18 @@ class MetaStore(abc.ABC):
         """Leave these GC items for a later pass (``take_gc`` skips them until then)."""
 
     @abc.abstractmethod
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
-        """Replace a version's layout if it is still ``old`` (compare and swap)."""
+    async def update_layout(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        old: ObjectLayout,
+        new: ObjectLayout,
+        garbage: Sequence[ShardSet] = (),
+    ) -> bool:
+        """Replace a version's layout if it is still ``old`` (compare and swap);
+        when it is replaced, the shard sets ``garbage`` are queued for GC in the
+        same transaction (a re-encode's old shards: nothing left untracked)."""
 
     @abc.abstractmethod
     async def maintenance_stats(self) -> dict[str, int]:

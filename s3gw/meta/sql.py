@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from ..common.records import ObjectInfo, ObjectLayout, ShardSet
@@ -189,7 +189,15 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
 
         return await self._transaction(run)
 
-    async def update_layout(self, bucket: str, key: str, version_id: str, old: ObjectLayout, new: ObjectLayout) -> bool:
+    async def update_layout(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        old: ObjectLayout,
+        new: ObjectLayout,
+        garbage: Sequence[ShardSet] = (),
+    ) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
@@ -206,6 +214,7 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
                 kb,
                 version_id,
             )
+            await _gc(tx, list(garbage))
             return True
 
         return await self._transaction(run)

@@ -1118,6 +1118,66 @@ class Storage:
             )
         return res
 
+    # -- re-encode (raised parity back to the normal geometry) ----------------
+
+    def raised(self, lay: ShardSet) -> bool:
+        """A shard set written with parity raised (drives were down, ``geometry``):
+        the same k+m drives, fewer data shards, more parity, than the store's own.
+
+        >>> st = Storage.__new__(Storage); st.k, st.m = 6, 3
+        >>> st.raised(ShardSet("d", 1, 3, 6, "x", 1, 1, 1, "h", tuple("abcdefghi")))
+        True
+        >>> st.raised(ShardSet("d", 1, 6, 3, "x", 1, 1, 1, "h", tuple("abcdefghi")))
+        False
+        """
+        return lay.m > self.m and lay.n == self.k + self.m
+
+    def can_reencode(self) -> bool:
+        """Enough drives online for a shard set in the normal geometry: every
+        shard of it on a drive that is up (no shard written as missing)."""
+        return len(self.online_drives()) >= self.k + self.m
+
+    async def reencode(
+        self,
+        lay: ShardSet,
+        data_id: str,
+        placement: Sequence[str],
+        *,
+        progress: Callable[[], Any] | None = None,
+    ) -> ShardSet:
+        """Write the bytes of ``lay`` again as a new shard set ``data_id`` on
+        ``placement``, in the store's normal geometry (heal of a raised-parity
+        object once its drives are back). The stored bytes are read stripe by
+        stripe (every block checked against its hash, lost shards decoded
+        around) and streamed into the new writer: memory stays bounded whatever
+        the size, and an encrypted object's ciphertext is copied as it is.
+        ``progress`` is called (and awaited if it returns an awaitable) after
+        each piece read (at most a stripe). Every shard of the new set must be durable, else the new set
+        is removed and StorageError raised; the old set is left untouched."""
+        k, m, _ = self.geometry(placement)
+        if (k, m) != (self.k, self.m):
+            raise StorageError(f"re-encode of {lay.data_id}: drives of the new placement are down")
+        writer = ObjectWriter(self, data_id, placement, k, m, self.ec_type)
+        ok = False
+        try:
+            # the read reports nothing as degraded: this set is replaced, not healed
+            async for piece in self.read(lay, on_degraded=lambda _lay, _bad: None):
+                await writer.write(piece)
+                if progress is not None:
+                    res = progress()
+                    if inspect.isawaitable(res):
+                        await res
+            if writer.size != lay.size:
+                raise StorageError(f"re-encode of {lay.data_id}: read {writer.size} of {lay.size} bytes")
+            new = await writer.commit()
+            if new.missing:
+                raise StorageError(f"re-encode of {lay.data_id}: shards {list(new.missing)} not written")
+            ok = True
+            return new
+        finally:
+            if not ok:
+                await writer.discard()
+
     # -- lifecycle ----------------------------------------------------------
 
     async def close(self) -> None:

@@ -150,6 +150,65 @@ def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) 
         restart_gateway(cluster)
 
 
+# ----------------------------------------------------------------- also (a): raised parity healed back to 6+3
+
+
+def shard_sizes(c: ClusterProcs) -> dict[str, list[int]]:
+    """Data id -> the sizes of its shard files, on every node."""
+    out: dict[str, list[int]] = {}
+    for n in c.nodes:
+        for f in n.shard_files():
+            try:
+                size = os.path.getsize(f)
+            except FileNotFoundError:  # collected meanwhile
+                continue
+            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
+    return out
+
+
+def about(shard: int, n: int, k: int) -> bool:
+    """A shard of a k-th of n bytes (with its block hashes and header)."""
+    return abs(shard - n / k) < 0.02 * n / k + 1024
+
+
+def test_writes_with_three_nodes_down_are_re_encoded_6_3_when_they_return(cluster: ClusterProcs, s3) -> None:
+    """Three nodes down: a PUT and a two-part upload are written 3+6 onto the six nodes up
+    (each shard a third of its object or part). Once the nodes are back, heal re-encodes them
+    as 6+3 on all nine within seconds: nine shards of each, a sixth each, the 3+6 shards
+    collected, the disk usage 1.5 times the data again, and the bytes read back the same."""
+    before = set(shard_sizes(cluster))
+    down = [2, 5, 8]
+    for i in down:
+        cluster.kill_node(i)
+    cluster.wait_online(6)
+    big, parts = os.urandom(4 * MiB + 1), [os.urandom(5 * MiB + 3), os.urandom(300_001)]
+    s3.put_object(Bucket=BUCKET, Key="raised/big", Body=big)
+    upload(s3, "raised/mp", parts)
+    sizes = [len(big), *map(len, parts)]
+    written = {d: v for d, v in shard_sizes(cluster).items() if d not in before}
+    assert len(written) == 3
+    for per in written.values():  # six shards, on the six nodes up, a third each
+        assert len(per) == 6 and any(about(per[0], n, 3) for n in sizes), per
+    for i in down:
+        cluster.start_node(i)
+    cluster.wait_online(9)
+    new = wait_until(
+        lambda: {d: v for d, v in shard_sizes(cluster).items() if d not in before},
+        "heal to re-encode the 3+6 shard sets as 6+3 on all nine nodes, the old shards collected",
+        timeout=240,
+        until=lambda per: len(per) == 3 and not set(per) & set(written) and all(len(v) == 9 for v in per.values()),
+    )
+    for per in new.values():  # a sixth each
+        assert len(set(per)) == 1 and any(about(per[0], n, 6) for n in sizes), per
+    assert sum(map(sum, new.values())) < 1.52 * sum(sizes)
+    wait_until(lambda: settled(cluster), "the heal queue to drain")
+    assert deep_check(cluster)["would_heal"] == 0
+    assert s3.get_object(Bucket=BUCKET, Key="raised/big")["Body"].read() == big
+    assert s3.get_object(Bucket=BUCKET, Key="raised/mp")["Body"].read() == b"".join(parts)
+    for key in ("raised/big", "raised/mp"):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+
+
 # ----------------------------------------------------------------- also (b): a node that stays full
 
 

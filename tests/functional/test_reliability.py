@@ -5,6 +5,7 @@ intents settle in fault-free runs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -174,12 +175,41 @@ def drive_statuses(srv: Server) -> dict[str, str]:
     return {d["id"]: d["status"] for d in admin_info(srv)["drives"]}
 
 
-@pytest.mark.parametrize("own", [("--node-probe-interval", "0.5", "--heal-interval", "0.5")], indirect=True)
-def test_writes_with_three_drives_down_raise_parity_and_heal_back(own: Server) -> None:
-    """Three of nine drive folders unavailable: PUTs (sharded and inline) and a multipart upload
-    (one part before, one during) are taken, written with parity raised onto the six drives left,
-    and read back exactly. Once the drives are back, heal rebuilds the missing shards on them
-    (nine shards of every shard set again) and the objects survive losing three *other* drives."""
+def shard_bytes(srv: Server) -> dict[str, list[int]]:
+    """Data id -> the sizes of its shard files (on every drive)."""
+    out: dict[str, list[int]] = {}
+    for i in range(1, 10):
+        for f in drive_files(srv, f"drive{i}"):
+            try:
+                size = os.path.getsize(f)
+            except FileNotFoundError:  # collected meanwhile
+                continue
+            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
+    return out
+
+
+KMS_KEY = "parity-key:" + base64.b64encode(b"p" * 32).decode()
+
+
+def test_writes_with_three_drives_down_raise_parity_and_heal_back(tmp_path) -> None:
+    """Three of nine drive folders unavailable: PUTs (sharded, encrypted, inline) and a multipart
+    upload (one part before, one during) are taken, written with parity raised onto the six drives
+    left, and read back exactly. Once the drives are back, heal re-encodes what was written 3+6
+    into the normal 6+3 layout within seconds (nine shards of every shard set, each about a sixth
+    of it: the disk usage is back to 1.5 times the data, the 3+6 shards collected), the bytes read
+    back the same, and the objects survive losing three *other* drives."""
+    own = start_server(
+        str(tmp_path),
+        *("--node-probe-interval", "0.5", "--heal-interval", "0.5", "--gc-grace", "0"),
+        env={"S3GW_KMS_SECRET_KEY": KMS_KEY},
+    )
+    try:
+        _raise_parity_and_heal_back(own)
+    finally:
+        own.stop()
+
+
+def _raise_parity_and_heal_back(own: Server) -> None:
     s3 = s3_client(own)
     s3.create_bucket(Bucket="parity")
     part1 = os.urandom(5 * MiB + 3)
@@ -197,6 +227,8 @@ def test_writes_with_three_drives_down_raise_parity_and_heal_back(own: Server) -
     blobs = {"big": os.urandom(3 * MiB + 5), "small": b"inline", "empty": b""}
     for k, v in blobs.items():
         s3.put_object(Bucket="parity", Key=k, Body=v)
+    blobs["enc"] = os.urandom(2 * MiB + 11)
+    s3.put_object(Bucket="parity", Key="enc", Body=blobs["enc"], ServerSideEncryption="AES256")
     part2 = os.urandom(MiB + 7)
     e2 = s3.upload_part(Bucket="parity", Key="mp", UploadId=up, PartNumber=2, Body=part2)["ETag"]
     s3.complete_multipart_upload(
@@ -210,24 +242,43 @@ def test_writes_with_three_drives_down_raise_parity_and_heal_back(own: Server) -
     def check() -> None:
         for k, v in blobs.items():
             assert s3.get_object(Bucket="parity", Key=k)["Body"].read() == v, k
+        assert (
+            s3.get_object(Bucket="parity", Key="mp", Range="bytes=5242870-5242900")["Body"].read()
+            == blobs["mp"][5242870:5242901]
+        )
 
     check()
-    assert (
-        s3.get_object(Bucket="parity", Key="mp", Range="bytes=5242870-5242900")["Body"].read()
-        == blobs["mp"][5242870:5242901]
-    )
     during = shards_per_drive(own)
-    assert len(during) == 3  # big, and the two parts
+    assert len(during) == 4  # big, enc, and the two parts
     written_down = [d for d in during if d != first]
-    # big and part 2: six shards, on the six drives up
-    assert [sorted(during[d]) for d in written_down] == [[f"drive{i}" for i in range(1, 7)]] * 2
+    # big, enc and part 2: 3+6, six shards on the six drives up, each half the object
+    assert [sorted(during[d]) for d in written_down] == [[f"drive{i}" for i in range(1, 7)]] * 3
+    sizes = {"big": len(blobs["big"]), "enc": len(blobs["enc"]), "part2": len(part2)}  # (enc: about its plaintext)
+
+    def about(shard: int, n: int, k: int) -> bool:  # a k-th of n bytes, with the block hashes and the header
+        return abs(shard - n / k) < 0.02 * n / k + 1024
+
+    raised = shard_bytes(own)
+    for data_id in written_down:  # a third of its object or part each
+        assert any(about(raised[data_id][0], n, 3) for n in sizes.values()), raised[data_id]
     move_drives(own, down, away=False)
     wait_until(
         lambda: shards_per_drive(own),
-        "heal to rebuild the missing shards on the drives back",
+        "heal to re-encode what was written 3+6 as 6+3 on all nine drives, the 3+6 shards collected",
         timeout=240,
-        until=lambda per: len(per) == 3 and all(v == {f"drive{i}": 1 for i in range(1, 10)} for v in per.values()),
+        until=lambda per: (
+            len(per) == 4
+            and first in per
+            and not set(per) & set(written_down)
+            and all(v == {f"drive{i}": 1 for i in range(1, 10)} for v in per.values())
+        ),
     )
+    healed = shard_bytes(own)
+    for data_id in set(healed) - {first}:  # a sixth of its object or part each
+        per = healed[data_id]
+        assert len(set(per)) == 1 and any(about(per[0], n, 6) for n in sizes.values()), per
+    stored = sum(sizes.values()) + len(part1)
+    assert sum(map(sum, healed.values())) < 1.52 * stored  # 1.5 times the data again (+ hashes, headers)
     check()
     # three other drives lost: every object still reads
     others = ["drive1", "drive2", "drive3"]

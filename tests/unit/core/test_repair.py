@@ -243,3 +243,117 @@ async def test_heal_sequence_returns_typed_results(env) -> None:
     assert await core.storage.verify(rec.layout.shards, deep=True) != []
     assert set(repair.sequences) == {seq.token, dry.token}
     assert repair.stop_sequences() == [seq.task, dry.task]
+
+
+# -- raised parity re-encoded into the normal geometry -------------------------------
+
+
+def _move(root, drives: list[str], away: bool) -> None:
+    for d in drives:
+        a, b = os.path.join(root, d), os.path.join(root, d + ".away")
+        os.rename(*((a, b) if away else (b, a)))
+
+
+def _data_files(root) -> dict[str, int]:
+    """Shard files on the nine drives, by data id."""
+    out: dict[str, int] = {}
+    for i in range(1, 10):
+        for dirpath, _, files in os.walk(os.path.join(root, f"drive{i}", "shards")):
+            for f in files:
+                out[f.rsplit(".", 1)[0]] = out.get(f.rsplit(".", 1)[0], 0) + 1
+    return out
+
+
+async def test_raised_parity_versions_are_re_encoded_once_the_drives_are_back(env) -> None:
+    """Three drives down: a PUT and a multipart upload (one part before, one during) are
+    written with raised parity and queued for heal. While the drives are down heal leaves
+    them be (retried later); once they are back the worker writes each raised shard set
+    again as 6+3 and swaps it in by compare-and-swap, the old sets queued for GC; the bytes
+    read back the same and the old shards go with GC."""
+    from s3gw.core.multipart import CompletedPart
+
+    core, repair, root = env
+    up = await core.create_upload("bkt", "mp", PutOptions())
+    p1 = os.urandom(5 * 1024 * 1024 + 3)
+    e1 = (await core.upload_part("bkt", "mp", up.upload_id, 1, Body(p1), PutOptions())).etag
+    down = ["drive7", "drive8", "drive9"]
+    _move(root, down, away=True)
+    await core.storage.probe_local()
+    big = os.urandom(9 * BLOCK + 5)
+    rec = await core.put_object("bkt", "big", Body(big), PutOptions())
+    assert (rec.layout.shards.k, rec.layout.shards.m) == (3, 6)
+    p2 = os.urandom(3 * BLOCK + 7)
+    e2 = (await core.upload_part("bkt", "mp", up.upload_id, 2, Body(p2), PutOptions())).etag
+    mp = await core.complete_upload("bkt", "mp", up.upload_id, [CompletedPart(1, e1), CompletedPart(2, e2)])
+    assert [(s.k, s.m) for s in mp.layout.layouts()] == [(6, 3), (3, 6)]
+    assert (await core.meta.maintenance_stats())["heal_queued"] == 2
+    # drives still down: nothing to do yet, retried later
+    await repair.drain_heal_queue()
+    stats = await core.meta.maintenance_stats()
+    assert stats["heal_queued"] == 2 and repair.worker_totals["retried"] == 2
+    _move(root, down, away=False)
+    await core.storage.probe_local()
+    await core.meta.heal_due_now()  # (what the worker does when a drive comes back)
+    assert await repair.drain_heal_queue() == 2
+    assert repair.worker_totals["healed"] == 2
+    stats = await core.meta.maintenance_stats()
+    assert stats["heal_queued"] == 0 and stats["write_intents"] == 0 and stats["gc_queued"] == 2
+    big_now = await core.meta.get_version("bkt", "big", rec.version_id)
+    mp_now = await core.meta.get_version("bkt", "mp", mp.version_id)
+    assert [(s.k, s.m, s.missing) for s in big_now.layout.layouts()] == [(6, 3, ())]
+    assert [(s.k, s.m, s.missing) for s in mp_now.layout.layouts()] == [(6, 3, ())] * 2
+    assert mp_now.layout.layouts()[0] == mp.layout.layouts()[0]  # the part written 6+3 is kept as it was
+    assert await read(core, "big") == big and await read(core, "mp") == p1 + p2
+    await core.run_gc()
+    files = _data_files(root)
+    assert rec.layout.shards.data_id not in files and mp.layout.layouts()[1].data_id not in files
+    assert all(files[s.data_id] == 9 for s in [*big_now.layout.layouts(), *mp_now.layout.layouts()])
+    # nothing raised is left: the scanner finds nothing to queue
+    assert (await repair.scan_once()).queued == 0
+
+
+async def test_re_encode_of_a_version_replaced_meanwhile_drops_its_new_shards(env) -> None:
+    """A heal of a raised version that has been overwritten meanwhile: the compare-and-swap
+    fails, the new shard set is removed, and the overwrite stands."""
+    core, repair, root = env
+    _move(root, ["drive9"], away=True)
+    await core.storage.probe_local()
+    old = await core.put_object("bkt", "k", Body(os.urandom(4 * BLOCK)), PutOptions())
+    assert (old.layout.shards.k, old.layout.shards.m) == (5, 4)
+    _move(root, ["drive9"], away=False)
+    await core.storage.probe_local()
+    new_data = os.urandom(3 * BLOCK + 1)
+    await core.put_object("bkt", "k", Body(new_data), PutOptions())  # unversioned: replaces it
+    outcome, _, detail = await repair.heal_version(old)  # the record as the heal worker read it
+    assert outcome == "failed" and "changed" in detail
+    assert set(_data_files(root)) <= {
+        old.layout.shards.data_id,
+        (await core.meta.get_version("bkt", "k")).layout.shards.data_id,
+    }
+    assert await read(core, "k") == new_data
+    assert (await core.meta.maintenance_stats())["write_intents"] == 0
+
+
+async def test_scanner_and_admin_heal_re_encode_raised_versions(env) -> None:
+    """A raised version the heal queue lost track of: the scanner queues it once the drives are
+    back, a dry-run heal counts it as one to heal, and ``admin heal`` re-encodes it itself."""
+    core, repair, root = env
+    repair.scan_pace = 0.001
+    _move(root, ["drive2", "drive5"], away=True)
+    await core.storage.probe_local()
+    data = os.urandom(4 * BLOCK + 9)
+    rec = await core.put_object("bkt", "r", Body(data), PutOptions())
+    assert (rec.layout.shards.k, rec.layout.shards.m) == (4, 5)
+    assert (await repair.scan_once()).queued == 1  # (drives still down: queued all the same, retried)
+    await core.meta.clear_heal("bkt", "r", rec.version_id)
+    _move(root, ["drive2", "drive5"], away=False)
+    await core.storage.probe_local()
+    assert (await repair.scan_once()).queued == 1
+    await core.meta.clear_heal("bkt", "r", rec.version_id)
+    dry = await repair.run_heal("bkt", dry_run=True)
+    assert (dry.would_heal, dry.healed) == (1, 0) and "4+5" in dry.problems[0]["detail"]
+    s = await repair.run_heal("bkt")
+    assert (s.healed, s.shards_healed, s.failed) == (1, 9, 0)
+    now = await core.meta.get_version("bkt", "r", rec.version_id)
+    assert (now.layout.shards.k, now.layout.shards.m) == (6, 3) and await read(core, "r") == data
+    assert (await repair.scan_once(deep=True)).queued == 0

@@ -324,6 +324,12 @@ async def test_update_layout_is_compare_and_swap(store: MetaStore) -> None:
     assert await store.update_layout("b", "k", NULL_VERSION, single("a", "n1"), single("a", "n2")) is True
     assert (await store.get_version("b", "k")).layout == single("a", "n2")
     assert await store.update_layout("b", "gone", NULL_VERSION, single("a"), single("b")) is False
+    # a re-encode: the old shard set is queued for GC with the swap, and only when it happens
+    old = single("a", "n2")
+    assert await store.update_layout("b", "k", NULL_VERSION, single("zz"), single("c"), [old.shards]) is False
+    assert await store.take_gc(10) == []
+    assert await store.update_layout("b", "k", NULL_VERSION, old, single("c"), [old.shards]) is True
+    assert [s for _, s in await store.take_gc(10)] == [old.shards]
 
 
 # --------------------------------------------------------------------------- listing and pagination

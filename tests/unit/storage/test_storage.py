@@ -591,6 +591,61 @@ async def test_writes_with_parity_drives_down_raise_parity_and_heal_back(tmp_pat
         await st.close()
 
 
+async def test_raised_parity_object_is_re_encoded_in_the_normal_geometry(tmp_path) -> None:
+    """Written 3+6 with three drives down; once they are back, ``reencode`` writes the same
+    bytes again as a new 6+3 shard set (nine shards, each about a sixth of the object) from
+    the six shards there are -- one of them with a corrupt block, decoded around -- and
+    leaves the old set as it was. With a drive down it refuses, and leaves nothing behind."""
+    root = tmp_path / "data"
+    st = Storage.local(str(root), block_size=BLOCK, fsync=False, probe_interval=3600)
+    try:
+        await st.start()
+        down = ["drive7", "drive8", "drive9"]
+        unmount(root, down)
+        await st.probe_local()
+        data = os.urandom(7 * BLOCK + 1234)
+        lay = await put(st, data, "raised")
+        assert (lay.k, lay.m) == (3, 6) and st.raised(lay) and not st.can_reencode()
+        remount(root, down)
+        await st.probe_local()
+        assert st.can_reencode()
+        corrupt(st, lay, 1, 2, random.Random(7))
+        ticks = []
+        new = await st.reencode(lay, "normal", st.new_placement("normal"), progress=lambda: ticks.append(1))
+        assert (new.k, new.m, new.missing, new.size) == (6, 3, (), len(data)) and not st.raised(new)
+        assert len(ticks) >= lay.stripes
+        assert await get(st, new) == data and await st.verify(new, deep=True) == []
+        sizes = [os.path.getsize(f) for f in shard_files(root) if os.path.basename(f).startswith("normal.")]
+        assert len(sizes) == 9 and all(abs(sz - len(data) / 6) < len(data) / 6 * 0.05 for sz in sizes)
+        assert await get(st, lay) == data  # the old set is untouched (GC's, not this)
+        # a drive down: no normal geometry to write, nothing written
+        unmount(root, ["drive4"])
+        await st.probe_local()
+        assert not st.can_reencode()
+        with pytest.raises(StorageError):
+            await st.reencode(lay, "again", st.new_placement("again"))
+        assert not any(os.path.basename(f).startswith("again.") for f in shard_files(root))
+    finally:
+        await st.close()
+
+
+async def test_re_encode_that_misses_a_shard_is_given_up(tmp_path) -> None:
+    """A drive failing during a re-encode: the new set would miss a shard, so it is removed
+    whole (StorageError) and the old one still reads."""
+    storage, drives = failing_storage(tmp_path, {4: 1})
+    try:
+        drives[3].fail_writes = False
+        data = os.urandom(6 * BLOCK + 3)
+        old = await put(storage, data, "src")
+        drives[3].fail_writes = True
+        with pytest.raises(StorageError, match="not written"):
+            await storage.reencode(old, "dst", storage.new_placement("dst"))
+        assert not [f for f in shard_files(tmp_path) if "dst" in os.path.basename(f)]
+        assert await get(storage, old) == data
+    finally:
+        await storage.close()
+
+
 @pytest.mark.parametrize("offline", [1, 2, 3])
 async def test_raised_parity_geometry_is_mds(tmp_path, offline: int) -> None:
     """Every choice of k shards of a raised-parity object decodes it (the codec is MDS for it)."""
