@@ -188,7 +188,10 @@ def observe(pool, token, tmp_path_factory):
             c = core.REGISTRY[case_id]
             if c.client == "mc" and not mc_available():
                 pytest.skip(f"mc not available: {targets.tool_error('mc')}")
-            t = pool.get(target)
+            try:
+                t = pool.get(target, tls=c.tls)
+            except targets.TLSUnavailable as e:
+                pytest.skip(f"TLS case: {e}")
             tmp = tmp_path_factory.mktemp("case")
             try:
                 cache[key] = core.run(c, t, token, tmp)

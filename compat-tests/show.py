@@ -41,8 +41,12 @@ def main() -> int:
             c = core.REGISTRY[cid]
             obs = {}
             for t in avail:
+                try:
+                    target = pool.get(t, tls=c.tls)
+                except targets.TLSUnavailable:
+                    continue
                 with tempfile.TemporaryDirectory() as tmp:
-                    obs[t] = core.run(c, pool.get(t), token, Path(tmp))
+                    obs[t] = core.run(c, target, token, Path(tmp))
             vals = list(obs.values())
             same = all(v == vals[0] for v in vals)
             if a.diff and same:

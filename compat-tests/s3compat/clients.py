@@ -22,6 +22,8 @@ import http.client
 import json
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ def boto3_client(t: Target, variant: str = "boto3", **config: Any):
             aws_access_key_id=t.access_key,
             aws_secret_access_key=t.secret_key,
             region_name=t.region,
+            verify=t.ca_file or None,
             config=cfg,
         )
     return t.cache[key]
@@ -83,6 +86,7 @@ def boto3_with_keys(
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,
         region_name=t.region,
+        verify=t.ca_file or None,
         config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **extra),
     )
 
@@ -98,6 +102,7 @@ def sts_with_keys(t: Target, access_key: str, secret_key: str):
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name=t.region,
+        verify=t.ca_file or None,
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -110,8 +115,9 @@ def minio_client(t: Target):
         import urllib3
         from minio import Minio
 
+        tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "ca_certs": t.ca_file} if t.ca_file else {}
         http_client = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=TIMEOUT), retries=urllib3.Retry(total=0)
+            timeout=urllib3.Timeout(connect=5, read=TIMEOUT), retries=urllib3.Retry(total=0), **tls
         )
         t.cache["minio-py"] = Minio(
             t.hostport,
@@ -165,6 +171,8 @@ def aws(t: Target, *args: str, cwd: Path | None = None, input: bytes | None = No
         AWS_RETRY_MODE="standard",
         AWS_PAGER="",
     )
+    if t.ca_file:
+        env["AWS_CA_BUNDLE"] = t.ca_file  # as --ca-bundle
     r = subprocess.run(
         [sys.executable, "-m", "awscli", "--endpoint-url", t.url, *args],
         capture_output=True,
@@ -213,6 +221,10 @@ def mc(t: Target, *args: str, cwd: Path | None = None) -> McResult:
     if cfg is None:
         cfg = Path(t.workdir or "/tmp") / f"mc-{t.name}-{os.getpid()}"
         cfg.mkdir(parents=True, exist_ok=True)
+        if t.ca_file:
+            # mc trusts the CAs in its config dir's certs/CAs/ (no --insecure)
+            (cfg / "certs" / "CAs").mkdir(parents=True, exist_ok=True)
+            shutil.copy(t.ca_file, cfg / "certs" / "CAs" / "ca.crt")
         r = subprocess.run(
             [
                 binary,
@@ -381,7 +393,13 @@ class Raw:
         return f"{epath}?{canonical_query(q)}"
 
     def send(self, method: str, epath: str, equery: str, headers: dict[str, str], body: bytes = b"") -> RawResponse:
-        conn = http.client.HTTPConnection(self.t.host, self.t.port, timeout=TIMEOUT)
+        if self.t.secure:
+            ctx = ssl.create_default_context(cafile=self.t.ca_file)
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self.t.host, self.t.port, timeout=TIMEOUT, context=ctx
+            )
+        else:
+            conn = http.client.HTTPConnection(self.t.host, self.t.port, timeout=TIMEOUT)
         try:
             conn.putrequest(method, epath + (f"?{equery}" if equery else ""), skip_host=True, skip_accept_encoding=True)
             hdrs = {"host": self.t.hostport, **headers}

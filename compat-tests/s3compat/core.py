@@ -37,6 +37,7 @@ class Case:
     expect: dict[str, Any] | None = None
     bucket: str | None = "plain"  # None, "plain", "versioned", "locked"
     doc: str = ""
+    tls: bool = False  # run against the target's HTTPS instance (targets.Pool.get)
 
     @property
     def area(self) -> str:
@@ -54,17 +55,18 @@ def add(
     expect: dict | None = None,
     bucket: str | None = "plain",
     doc: str = "",
+    tls: bool = False,
 ) -> Case:
     assert client in clients.CLIENTS, client
     assert id not in REGISTRY, f"duplicate case id {id}"
-    c = Case(id, op, client, fn, expect, bucket, doc)
+    c = Case(id, op, client, fn, expect, bucket, doc, tls)
     REGISTRY[id] = c
     return c
 
 
-def case(id: str, op: str, client: str, expect: dict | None = None, bucket: str | None = "plain"):
+def case(id: str, op: str, client: str, expect: dict | None = None, bucket: str | None = "plain", tls: bool = False):
     def deco(fn: Callable[[Ctx], dict]) -> Callable[[Ctx], dict]:
-        add(id, op, client, fn, expect, bucket, (fn.__doc__ or "").strip())
+        add(id, op, client, fn, expect, bucket, (fn.__doc__ or "").strip(), tls)
         return fn
 
     return deco

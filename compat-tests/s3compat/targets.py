@@ -11,6 +11,10 @@ Names (COMPAT_TARGETS picks among them, comma-separated; default: every availabl
 
 The reference for comparisons is ``minio`` (else ``minio-container``).
 
+TLS: cases marked ``tls=True`` (SSE-C needs HTTPS) run against a second, HTTPS
+instance of ``s3gw`` and ``minio``, started on first use with certificates from a
+CA the session makes (trustme); every client verifies that CA (``Target.ca_file``).
+
 Hook for the cluster form of s3gw: ``S3GW_VARIANTS`` maps a target name to the
 extra ``s3gw serve`` arguments; add e.g. ``"s3gw-cluster": ["--nodes", ...]``
 (or set COMPAT_S3GW_ARGS for the default target) once the flag exists.
@@ -63,6 +67,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _conn(port: int, ca_file: str | None):
+    import http.client
+    import ssl
+
+    if ca_file is None:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=1, context=ssl.create_default_context(cafile=ca_file))
+
+
 def wait_http(port: int, proc: subprocess.Popen | None, timeout: float, log: Path | None = None) -> None:
     """Wait until something answers HTTP on 127.0.0.1:port."""
     import http.client
@@ -92,6 +105,7 @@ class Target:
     region: str = REGION
     kind: str = "external"  # s3gw | minio | external
     workdir: Path | None = None
+    ca_file: str | None = None  # the CA an https:// target's certificate is verified with
     _stop: Any = None
     cache: dict = field(default_factory=dict)  # clients, mc config dir, ...
 
@@ -228,8 +242,33 @@ def _s3gw_env() -> dict[str, str]:
     return env
 
 
-def start_s3gw(name: str, base: Path) -> Target:
-    data = base / name
+@dataclass
+class Certs:
+    """A CA made for this session and a server certificate it issued for 127.0.0.1."""
+
+    ca: str
+    cert: str
+    key: str
+
+
+def make_certs(base: Path) -> Certs:
+    import trustme
+
+    d = base / "tls"
+    d.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    paths = Certs(str(d / "ca.crt"), str(d / "public.crt"), str(d / "private.key"))
+    ca.cert_pem.write_to_path(paths.ca)
+    Path(paths.cert).write_bytes(b"".join(b.bytes() for b in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(paths.key)
+    os.chmod(paths.key, 0o600)
+    return paths
+
+
+def start_s3gw(name: str, base: Path, tls: Certs | None = None) -> Target:
+    label = f"{name}-tls" if tls else name
+    data = base / label
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
@@ -240,7 +279,17 @@ def start_s3gw(name: str, base: Path) -> Target:
     }
     env.pop("MINIO_ROOT_USER", None)
     env.pop("MINIO_ROOT_PASSWORD", None)
-    log = base / f"{name}.log"
+    url = f"http://127.0.0.1:{port}"
+    if tls:
+        # HTTPS on its own port beside the plain one (which only the readiness wait uses)
+        tls_port = free_port()
+        env.update(
+            S3GW_SECURITY_TLS_CERT_FILE=tls.cert,
+            S3GW_SECURITY_TLS_KEY_FILE=tls.key,
+            S3GW_SERVER_TLS_PORT=str(tls_port),
+        )
+        url = f"https://127.0.0.1:{tls_port}"
+    log = base / f"{label}.log"
     with open(log, "ab") as logf:
         proc = subprocess.Popen(
             [
@@ -260,7 +309,14 @@ def start_s3gw(name: str, base: Path) -> Target:
             stderr=subprocess.STDOUT,
         )
     t = Target(
-        name, f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="s3gw", workdir=base, _stop=_stop_proc(proc)
+        label,
+        url,
+        ACCESS_KEY,
+        SECRET_KEY,
+        kind="s3gw",
+        workdir=base,
+        ca_file=tls.ca if tls else None,
+        _stop=_stop_proc(proc),
     )
     try:
         wait_http(port, proc, 300, log)
@@ -270,10 +326,11 @@ def start_s3gw(name: str, base: Path) -> Target:
     return t
 
 
-def start_minio(base: Path) -> Target:
+def start_minio(base: Path, tls: Certs | None = None) -> Target:
     binary = go_tool("minio")
     assert binary, tool_error("minio")
-    root = base / "minio"
+    label = "minio-tls" if tls else "minio"
+    root = base / label
     for i in range(1, 5):
         (root / f"d{i}").mkdir(parents=True, exist_ok=True)
     port, console = free_port(), free_port()
@@ -286,13 +343,23 @@ def start_minio(base: Path) -> Target:
         "MINIO_ROOT_PASSWORD": SECRET_KEY,
         "MINIO_KMS_SECRET_KEY": KMS_SECRET_KEY,
     }
-    log = base / "minio.log"
+    certs_dir: list[str] = []
+    if tls:
+        # MinIO serves HTTPS only when its certs dir holds public.crt and private.key
+        d = root / "certs"
+        (d / "CAs").mkdir(parents=True, exist_ok=True)
+        shutil.copy(tls.cert, d / "public.crt")
+        shutil.copy(tls.key, d / "private.key")
+        shutil.copy(tls.ca, d / "CAs" / "ca.crt")
+        certs_dir = ["--certs-dir", str(d)]
+    log = base / f"{label}.log"
     with open(log, "ab") as logf:
         proc = subprocess.Popen(
             [
                 binary,
                 "server",
                 "--quiet",
+                *certs_dir,
                 "--address",
                 f"127.0.0.1:{port}",
                 "--console-address",
@@ -304,26 +371,33 @@ def start_minio(base: Path) -> Target:
             stderr=subprocess.STDOUT,
         )
     t = Target(
-        "minio", f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, kind="minio", workdir=base, _stop=_stop_proc(proc)
+        label,
+        f"{'https' if tls else 'http'}://127.0.0.1:{port}",
+        ACCESS_KEY,
+        SECRET_KEY,
+        kind="minio",
+        workdir=base,
+        ca_file=tls.ca if tls else None,
+        _stop=_stop_proc(proc),
     )
     try:
-        wait_minio_ready(port, proc, log)
+        wait_minio_ready(port, proc, log, ca_file=t.ca_file)
     except BaseException:
         t.stop()
         raise
     return t
 
 
-def wait_minio_ready(port: int, proc: subprocess.Popen | None, log: Path | None, timeout: float = 300) -> None:
-    import http.client
-
+def wait_minio_ready(
+    port: int, proc: subprocess.Popen | None, log: Path | None, timeout: float = 300, ca_file: str | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
             raise RuntimeError(f"minio exited with {proc.returncode}\n{tail}")
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c = _conn(port, ca_file)
             c.request("GET", "/minio/health/ready")
             status = c.getresponse().status
             c.close()
@@ -347,6 +421,7 @@ def wait_serving(t: Target, timeout: float = 300) -> None:
         aws_access_key_id=t.access_key,
         aws_secret_access_key=t.secret_key,
         region_name=t.region,
+        verify=t.ca_file if t.ca_file else None,
         config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
     )
     deadline = time.monotonic() + timeout
@@ -389,6 +464,10 @@ def endpoint_target() -> Target:
     )
 
 
+class TLSUnavailable(Exception):
+    """The target has no HTTPS instance for the TLS cases."""
+
+
 class Pool:
     """Starts targets on first use; ``close()`` stops all of them and removes temp dirs."""
 
@@ -396,8 +475,19 @@ class Pool:
         self.base = Path(tempfile.mkdtemp(prefix="s3compat-"))
         self.targets: dict[str, Target] = {}
         self.errors: dict[str, str] = {}
+        self._certs: Certs | None = None
 
-    def get(self, name: str) -> Target:
+    @property
+    def certs(self) -> Certs:
+        if self._certs is None:
+            self._certs = make_certs(self.base)
+        return self._certs
+
+    def get(self, name: str, tls: bool = False) -> Target:
+        """The target ``name``; with ``tls``, its HTTPS instance (another server, started on
+        first use; ``endpoint`` is used as it is when its URL is https://)."""
+        if tls and name != "endpoint":
+            return self._get_tls(name)
         if name in self.errors:
             raise RuntimeError(f"target {name} failed to start: {self.errors[name]}")
         if name not in self.targets:
@@ -424,7 +514,32 @@ class Pool:
             if t.workdir is None:
                 t.workdir = self.base  # CLI configs (aws, mc) live here and go with it
             self.targets[name] = t
-        return self.targets[name]
+        t = self.targets[name]
+        if tls and not t.secure:
+            raise TLSUnavailable(f"COMPAT_ENDPOINT {t.url} is not https://")
+        return t
+
+    def _get_tls(self, name: str) -> Target:
+        key = f"{name}@tls"
+        if key in self.errors:
+            raise RuntimeError(f"target {name} over TLS failed to start: {self.errors[key]}")
+        if key not in self.targets:
+            if name not in S3GW_VARIANTS and name != "minio":
+                raise TLSUnavailable(f"no TLS instance of {name} (only s3gw and the minio binary have one)")
+            t = None
+            try:
+                if name in S3GW_VARIANTS:
+                    t = start_s3gw(name, self.base, self.certs)
+                else:
+                    t = start_minio(self.base, self.certs)
+                wait_serving(t)
+            except Exception as e:
+                if t is not None:
+                    t.stop()
+                self.errors[key] = f"{type(e).__name__}: {e}"
+                raise
+            self.targets[key] = t
+        return self.targets[key]
 
     def close(self, keep_logs: Path | None = None) -> None:
         for t in list(self.targets.values()):

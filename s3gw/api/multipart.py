@@ -127,7 +127,10 @@ async def complete_multipart_upload(rq: Request) -> web.StreamResponse:
         if_match=rq.header("If-Match"),
         if_none_match=rq.header("If-None-Match"),
     )
-    headers = write_headers(rec)
+    # the request carries no customer key: as AWS's and MinIO's, the answer names no SSE-C algorithm
+    headers = {
+        k: v for k, v in write_headers(rec).items() if not k.startswith("x-amz-server-side-encryption-customer-")
+    }
     await expiration_headers(rq, rec, headers)
     ck = rec.info.checksum
     out = X.document(
