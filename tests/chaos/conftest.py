@@ -106,9 +106,11 @@ class ChaosCluster:
     def kill_gateway(self, g: int) -> float:
         gw = self.gateways[g]
         assert gw is not None
+        # the time is taken before the signal: a read the kill cuts ends before the wait returns,
+        # and it must still count as cut by the kill, not as a read cut short by the gateway
+        t = time.monotonic()
         os.kill(gw.proc.pid, signal.SIGKILL)
         gw.proc.wait()
-        t = time.monotonic()
         self.log(f"SIGKILL gateway {g}")
         return t
 
