@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..common.records import ObjectLayout
+from ..common.records import ObjectLayout, ShardSet
 from ..meta.base import MetaStore
 from ..meta.model import VersionRecord
 from ..storage import InsufficientReadQuorum, Storage, shard_name
@@ -207,6 +207,7 @@ class Repair:
         new_layout = rec.layout
         rank = RANK
         moved: dict[str, dict[int, str]] = {}  # data id -> shard index -> the drive it left
+        in_place: list[tuple[ShardSet, list[int]]] = []  # shards rebuilt where they belong
         st = self.storage
         # shard sets written with parity raised (drives were down): re-encoded
         # into the normal geometry once enough drives are online (_reencode)
@@ -244,6 +245,8 @@ class Repair:
                     new_layout = new_layout.with_layout(index, res.layout)
                     moved[lay.data_id] = res.moved
                     details.append(f"moved shards {sorted(res.moved)}")
+                elif res.healed and not dry_run:
+                    in_place.append((lay, list(res.healed)))
             if index in raised and seg in ("ok", "healed"):
                 # heal again once every drive is back, to re-encode it
                 details.append(f"{_segment(rec, index)} is {lay.k}+{lay.m}: re-encoded when enough drives are online")
@@ -259,6 +262,8 @@ class Repair:
                 outcome = "failed" if rank[outcome] < rank["failed"] else outcome
             else:
                 rec.layout = new_layout
+        for lay, healed in in_place:
+            await self._drop_if_collected(rec, lay, healed)
         if reencode and not (verify_only or dry_run) and rank[outcome] < rank["failed"]:
             seg, n, detail = await self._reencode(rec, raised)
             rebuilt += n
@@ -308,6 +313,26 @@ class Repair:
             done.append(f"{what} re-encoded from {old.k}+{old.m} to {new.k}+{new.m}")
             log.info("re-encoded %s/%s (%s) from %d+%d to %d+%d", rec.bucket, rec.key, what, old.k, old.m, new.k, new.m)
         return "healed", written, "; ".join(done)
+
+    async def _drop_if_collected(self, rec: VersionRecord, lay: ShardSet, healed: list[int]) -> None:
+        """Shards rebuilt in place for a version that was replaced meanwhile. Still
+        referenced: the GC of a later replacement removes them with the rest. No
+        longer referenced: the GC may have run between the heal's read and its
+        write, so nothing would remove them -- the heal does (only the shards it
+        wrote: the others are the GC's, kept for reads in progress)."""
+        try:
+            now = await self.meta.get_version(rec.bucket, rec.key, rec.version_id)
+            if now is not None and now.layout is not None:
+                if any(s.data_id == lay.data_id for s in now.layout.layouts()):
+                    return
+            st = self.storage
+            for i in healed:
+                drive = st.drive(lay.placement[i])
+                if drive is not None and st.drive_online(lay.placement[i]):
+                    await drive.delete_shard(shard_name(lay.data_id, i))
+            log.info("heal of %s/%s: the version was replaced meanwhile; rebuilt shards removed", rec.bucket, rec.key)
+        except Exception:
+            log.warning("heal: removing the rebuilt shards of a replaced version failed", exc_info=True)
 
     async def _drop_new(self, data_id: str, placement: list[str]) -> None:
         """Remove the shards of a re-encode that was not stored; its write intent

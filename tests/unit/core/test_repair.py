@@ -358,3 +358,39 @@ async def test_scanner_and_admin_heal_re_encode_raised_versions(env) -> None:
     now = await core.meta.get_version("bkt", "r", rec.version_id)
     assert (now.layout.shards.k, now.layout.shards.m) == (6, 3) and await read(core, "r") == data
     assert (await repair.scan_once(deep=True)).queued == 0
+
+
+async def test_a_heal_racing_the_gc_of_a_replaced_version_leaves_no_orphan(env) -> None:
+    """The heal read a version's shards, the key was overwritten and the GC removed the
+    old shards, then the heal wrote its rebuilt shard: nothing references that shard and
+    no GC will come for it again, so the heal itself removes it."""
+    core, repair, root = env
+    old = await core.put_object("bkt", "raced", Body(os.urandom(300_000)), PutOptions())
+    os.remove(shard_path(root, old.layout, 0))
+    await core.put_object("bkt", "raced", Body(os.urandom(300_000)), PutOptions())  # replaces it
+    st = core.storage
+    heal_object = st.heal_object
+
+    async def gc_between_read_and_write(lay, **kw):
+        res = await heal_object(lay, **kw)
+        # the GC's run fell between the heal's read and its write: every shard it could
+        # see is gone, the one the heal was writing lands afterwards
+        for i in range(lay.n):
+            if i not in res.healed and os.path.exists(shard_path(root, lay, i)):
+                os.remove(shard_path(root, lay, i))
+        return res
+
+    st.heal_object = gc_between_read_and_write
+    outcome, rebuilt, _ = await repair.heal_version(old)
+    assert (outcome, rebuilt) == ("healed", 1)
+    left = [i for i in range(9) if os.path.exists(shard_path(root, old.layout, i))]
+    assert left == [], f"shards of the replaced version left behind: {left}"
+    assert len(await read(core, "raced")) == 300_000
+
+
+async def test_a_heal_of_a_live_version_keeps_its_rebuilt_shard(env) -> None:
+    core, repair, root = env
+    rec = await core.put_object("bkt", "live", Body(os.urandom(300_000)), PutOptions())
+    os.remove(shard_path(root, rec.layout, 2))
+    assert (await repair.heal_version(rec))[:2] == ("healed", 1)
+    assert os.path.exists(shard_path(root, rec.layout, 2))
