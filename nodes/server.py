@@ -83,6 +83,15 @@ class _BadRequest(Exception):
     code = "BadRequest"
 
 
+def _abort_made(made: asyncio.Future[ShardWriter]) -> None:
+    """Remove the temp file of a shard upload whose request was gone before it was made."""
+    if not made.cancelled() and made.exception() is None:
+        try:
+            made.result().abort()
+        except OSError:
+            log.warning("could not remove the temp file of a dropped upload", exc_info=True)
+
+
 class NodeServer:
     """One node: ``drives`` maps a drive name (``d1``, ``d2``, ...) to its store."""
 
@@ -289,7 +298,14 @@ class NodeServer:
             mac = BodyMac(self.secret, signed.sig, signed.body)
         except ValueError as e:
             raise _BadRequest(str(e)) from None
-        writer: ShardWriter = await self._run(drive, store.create, shard, block_size, algo)
+        made = asyncio.ensure_future(self._run(drive, store.create, shard, block_size, algo))
+        try:
+            writer: ShardWriter = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # the connection dropped while the temp file was being made (a frozen node
+            # resuming finds its uploads given up): it goes as soon as it exists
+            made.add_done_callback(_abort_made)
+            raise
         header = writer.header
         splitter = FrameSplitter(block_size, header.hash_len)
 

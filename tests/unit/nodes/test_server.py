@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 from urllib.parse import quote
 
 import aiohttp
@@ -12,6 +15,7 @@ from aiohttp import web
 from nodes import bitrot
 from nodes.protocol import AUTH_HEADER, BODY_MACS, PROOF_HEADER, BodyMac, check_proof, end_record, sign_request
 from nodes.server import NodeServer
+from tests.waiting import async_wait_until
 
 SECRET = b"unit-test-cluster-secret"
 
@@ -132,4 +136,50 @@ async def test_idle_and_half_headed_connections_are_closed(tmp_path) -> None:
             await async_wait_until(closed, f"the node to close a connection that sent {first!r}")
             writer.close()
     finally:
+        await runner.cleanup()
+
+
+async def test_an_upload_dropped_while_its_temp_file_is_made_leaves_none(tmp_path) -> None:
+    """A node frozen (SIGSTOP) while an upload arrives: by the time it resumes the gateway has
+    given the upload up, and the handler is cancelled while the drive's thread is still making
+    the temp file. The file must go once made, not wait for the sweeper's hour."""
+    server = NodeServer.from_dirs("n1", [str(tmp_path / "d1")], SECRET, fsync=False)
+    store = server.drives["d1"]
+    entered, release = threading.Event(), threading.Event()
+    create = store.create
+
+    def slow_create(*args):
+        entered.set()
+        release.wait(60)
+        return create(*args)
+
+    store.create = slow_create
+    runner = web.AppRunner(server.app(), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        path = "/v1/drives/d1/shards/dropped.0?block_size=4&hash=sha256"
+        header, sig = sign_request(SECRET, "PUT", path, body=BODY_MACS[0])
+        async with aiohttp.ClientSession() as session:
+            put = asyncio.ensure_future(
+                session.put(
+                    f"http://127.0.0.1:{port}{path}", headers={AUTH_HEADER: header}, data=upload_body(sig, [b"abcd"])
+                )
+            )
+            await asyncio.get_running_loop().run_in_executor(None, entered.wait, 60)
+            put.cancel()  # the client gives up: its connection closes
+            with contextlib.suppress(asyncio.CancelledError):
+                await put
+        await asyncio.sleep(0)
+        release.set()
+
+        async def removed() -> bool:
+            return not os.listdir(store.tmp_dir)
+
+        await async_wait_until(removed, "the dropped upload's temp file removed")
+        assert list(store.list_shards()) == []
+    finally:
+        release.set()
         await runner.cleanup()
