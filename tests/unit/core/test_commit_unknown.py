@@ -12,6 +12,8 @@ import os
 import pytest
 
 from s3gw.core import errors as E
+from s3gw.core.conditions import Conditions
+from s3gw.core.multipart import MIN_PART_SIZE, CompletedPart
 from s3gw.core.service import Core, PutOptions
 from s3gw.meta.base import MetaUnavailable
 from s3gw.meta.postgres import PostgresMeta
@@ -71,3 +73,29 @@ async def test_an_unknown_outcome_is_503_and_the_retry_stores_it_once(core: Core
     again = await core.put_object("bkt", "k", Body(data), PutOptions())
     assert await versions(core, "k") == [again.version_id]
     assert await read(core, "k") == data
+
+
+async def test_a_copy_whose_commit_answer_was_lost_succeeds(core: Core, monkeypatch) -> None:
+    """CopyObject goes through the same commit: a lost COMMIT answer is found out, not a 503."""
+    data = os.urandom(2 * BLOCK + 3)
+    await core.put_object("bkt", "src", Body(data), PutOptions())
+    monkeypatch.setenv("S3GW_FAILPOINT", "commit-reply-lost")
+    _, dst = await core.copy_object(
+        "bkt", "src", None, "bkt", "dst", cond=Conditions(), replace_meta=False, replace_tags=False, opts=PutOptions()
+    )
+    monkeypatch.delenv("S3GW_FAILPOINT")
+    assert await versions(core, "dst") == [dst.version_id]
+    assert await read(core, "dst") == data
+
+
+async def test_a_complete_whose_commit_answer_was_lost_succeeds(core: Core, monkeypatch) -> None:
+    """CompleteMultipartUpload too: the object is there once, answered as stored."""
+    first, last = os.urandom(MIN_PART_SIZE), os.urandom(BLOCK + 9)
+    up = await core.create_upload("bkt", "mp", PutOptions())
+    p1 = await core.upload_part("bkt", "mp", up.upload_id, 1, Body(first), PutOptions())
+    p2 = await core.upload_part("bkt", "mp", up.upload_id, 2, Body(last), PutOptions())
+    monkeypatch.setenv("S3GW_FAILPOINT", "commit-reply-lost")
+    rec = await core.complete_upload("bkt", "mp", up.upload_id, [CompletedPart(1, p1.etag), CompletedPart(2, p2.etag)])
+    monkeypatch.delenv("S3GW_FAILPOINT")
+    assert await versions(core, "mp") == [rec.version_id]
+    assert await read(core, "mp") == first + last
