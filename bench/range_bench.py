@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
-from s3bench import Signer, parse_size
+from s3bench import Signer, make_bucket, parse_size
 
 BLOCK = 16 << 20  # the object is this much random data, repeated
 
@@ -85,21 +85,8 @@ async def main() -> int:
     timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for label, bucket in buckets.items():
-            async with session.put(f"{args.endpoint}/{bucket}", headers=signer.headers("PUT", f"/{bucket}")) as r:
-                if r.status != 200:
-                    print(f"cannot create bucket: {r.status} {await r.text()}", file=sys.stderr)
-                    return 1
-            if label != "plain":
-                doc = (
-                    '<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule>'
-                    f"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{args.sse}</SSEAlgorithm>"
-                    "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
-                ).encode()
-                hdrs = signer.headers("PUT", f"/{bucket}", "encryption=")
-                async with session.put(f"{args.endpoint}/{bucket}?encryption=", data=doc, headers=hdrs) as r:
-                    if r.status != 200:
-                        print(f"cannot set the bucket's encryption: {r.status} {await r.text()}", file=sys.stderr)
-                        return 1
+            if not await make_bucket(session, args.endpoint, signer, bucket, "" if label == "plain" else args.sse):
+                return 1
             t0 = time.monotonic()
             hdrs = {**signer.headers("PUT", f"/{bucket}/big"), "Content-Length": str(size)}
             async with session.put(f"{args.endpoint}/{bucket}/big", data=body(block, size), headers=hdrs) as r:

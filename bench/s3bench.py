@@ -88,6 +88,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def make_bucket(session: aiohttp.ClientSession, endpoint: str, signer: Signer, bucket: str, sse: str) -> bool:
+    """Create ``bucket``, with ``sse`` (AES256 / aws:kms) as its default encryption when given;
+    False (the reason printed) when the server refuses."""
+    async with session.put(f"{endpoint}/{bucket}", headers=signer.headers("PUT", f"/{bucket}")) as r:
+        if r.status != 200:
+            print(f"cannot create bucket: {r.status} {await r.text()}", file=sys.stderr)
+            return False
+    if sse:
+        doc = (
+            '<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule>'
+            f"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{sse}</SSEAlgorithm>"
+            "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+        ).encode()
+        hdrs = signer.headers("PUT", f"/{bucket}", "encryption=")
+        async with session.put(f"{endpoint}/{bucket}?encryption=", data=doc, headers=hdrs) as r:
+            if r.status != 200:
+                print(f"cannot set the bucket's encryption: {r.status} {await r.text()}", file=sys.stderr)
+                return False
+    return True
+
+
 async def run_phase(
     session: aiohttp.ClientSession,
     signer: Signer,
@@ -164,21 +185,8 @@ async def main() -> int:
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256)) as session:
-        async with session.put(f"{args.endpoint}/{bucket}", headers=signer.headers("PUT", f"/{bucket}")) as r:
-            if r.status != 200:
-                print(f"cannot create bucket: {r.status} {await r.text()}", file=sys.stderr)
-                return 1
-        if args.sse:
-            doc = (
-                '<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule>'
-                f"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{args.sse}</SSEAlgorithm>"
-                "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
-            ).encode()
-            hdrs = signer.headers("PUT", f"/{bucket}", "encryption=")
-            async with session.put(f"{args.endpoint}/{bucket}?encryption=", data=doc, headers=hdrs) as r:
-                if r.status != 200:
-                    print(f"cannot set the bucket's encryption: {r.status} {await r.text()}", file=sys.stderr)
-                    return 1
+        if not await make_bucket(session, args.endpoint, signer, bucket, args.sse):
+            return 1
         print(f"endpoint {args.endpoint}  bucket {bucket}" + (f"  encryption {args.sse}" if args.sse else ""))
         cpu_col = f" {'cpu s/GiB':>9}" if args.server_pid else ""
         print(f"{'op':4} {'size':>7} {'conc':>4} {'objects':>8} {'secs':>6} {'obj/s':>9} {'MiB/s':>9}{cpu_col}")
