@@ -33,7 +33,7 @@ from tests.functional.conftest import s3_client
 from tests.functional.test_clients import aws
 from tests.functional.test_operations import admin
 from tests.functional.test_post_policy import post_form, presigned
-from tests.services import wait_port
+from tests.services import PgServer, wait_port
 from tests.waiting import wait_until
 
 MASTER = "my-key:" + base64.b64encode(b"k" * 32).decode()
@@ -764,3 +764,77 @@ def test_a_browser_form_upload_takes_the_bucket_default(tls_server: tuple[Server
     assert s3.head_object(Bucket=bucket, Key="form")["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="form")["Body"].read() == marker * 10
     assert_not_stored(srv.data, marker)
+
+
+# --------------------------------------------------------------------------- on PostgreSQL
+
+
+def pg_dump(pg: PgServer, database: str) -> bytes:
+    """Everything the database holds, as ``pg_dump`` writes it (``bytea`` in hex)."""
+    return subprocess.run(
+        [f"{pg.bindir}/pg_dump", "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", database],
+        env={**os.environ, "PGPASSWORD": pg.password},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    ).stdout
+
+
+def in_dump(dump: bytes, marker: bytes) -> bool:
+    return marker in dump or marker.hex().encode() in dump
+
+
+def test_inline_rows_on_postgresql_hold_no_plaintext(tmp_path, postgres: PgServer) -> None:
+    """Small objects live in their PostgreSQL metadata row: encrypted ones (SSE-S3, SSE-KMS, the
+    bucket default, a copy) are stored sealed there; a plain object's marker is in the dump, so the
+    search would see one."""
+    pw = tmp_path / "db-password"
+    pw.write_text(postgres.password + "\n")
+    database = postgres.new_database("sse")
+    srv = start_server(
+        str(tmp_path),
+        env={
+            "S3GW_KMS_SECRET_KEY": MASTER,
+            "S3GW_DATABASE_HOST": postgres.host,
+            "S3GW_DATABASE_PORT": str(postgres.port),
+            "S3GW_DATABASE_NAME": database,
+            "S3GW_DATABASE_USER": postgres.user,
+            "S3GW_DATABASE_PASSWORD_FILE": str(pw),
+        },
+    )
+    try:
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="pg-sse")
+        s3.create_bucket(Bucket="pg-dflt")
+        s3.put_bucket_encryption(
+            Bucket="pg-dflt",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        markers = {name: _marker() for name in ("plain", "s3-tiny", "s3", "kms", "default", "copy")}
+        bodies = {name: m * (1 if name == "s3-tiny" else 1000) for name, m in markers.items()}  # all under 128 KiB
+        s3.put_object(Bucket="pg-sse", Key="plain", Body=bodies["plain"])
+        for name, enc in (("s3-tiny", "AES256"), ("s3", "AES256"), ("kms", "aws:kms"), ("copy", "AES256")):
+            s3.put_object(Bucket="pg-sse", Key=name, Body=bodies[name], ServerSideEncryption=enc)
+        s3.put_object(Bucket="pg-dflt", Key="default", Body=bodies["default"])
+        s3.copy_object(
+            Bucket="pg-sse", Key="copied", CopySource={"Bucket": "pg-sse", "Key": "copy"}, ServerSideEncryption="AES256"
+        )
+        for name, body in bodies.items():
+            got = s3.get_object(Bucket="pg-dflt" if name == "default" else "pg-sse", Key=name)
+            assert got["Body"].read() == body, name
+            assert got.get("ServerSideEncryption") == (
+                None if name == "plain" else "aws:kms" if name == "kms" else "AES256"
+            )
+        assert s3.get_object(Bucket="pg-sse", Key="copied")["Body"].read() == bodies["copy"]
+        inline = postgres.psql("SELECT count(*) FROM versions WHERE inline_data IS NOT NULL", database)
+        assert int(inline) == len(bodies) + 1  # every one (and the copy) in its row, not in shard files
+        dump = pg_dump(postgres, database)
+        assert in_dump(dump, markers["plain"]), "the plain object's marker is not in the dump"
+        for name, marker in markers.items():
+            if name != "plain":
+                assert not in_dump(dump, marker), f"plaintext of {name!r} in the database"
+                assert_not_stored(srv.data, marker)
+    finally:
+        srv.stop()
