@@ -31,13 +31,13 @@ def sse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clus
     root = str(tmp_path_factory.mktemp("sse-cluster"))
     tls = issue().write(os.path.join(root, "tls"))
     c = ClusterProcs(root, n=3)
-    for node in c.nodes:  # each node's other two drives
-        c.node_args = tuple(a for d in (2, 3) for a in ("--data", f"{node.data}-d{d}"))
-        c.start_node(node.index, wait=False)
-    for node in c.nodes:
-        wait_port(node.port, node.proc)
     tls_port = free_port()
     try:
+        for node in c.nodes:  # each node's other two drives
+            c.node_args = tuple(a for d in (2, 3) for a in ("--data", f"{node.data}-d{d}"))
+            c.start_node(node.index, wait=False)
+        for node in c.nodes:
+            wait_port(node.port, node.proc)
         c.start_gateway(
             env={
                 "S3GW_KMS_SECRET_KEY": MASTER,
