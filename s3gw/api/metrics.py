@@ -109,6 +109,7 @@ async def refresh(request: web.Request, *, usage: bool = True) -> None:
     s.sequences = dict(repair.sequence_totals) if repair is not None else {}
     lifecycle = request.app.get(LIFECYCLE)
     s.lifecycle = dict(lifecycle.stats) if lifecycle is not None else {}
+    s.kms = request.app[CORE].kms_metrics()
     if usage:
         s.usage = await ops.usage.get()
     s.maintenance = (await ops.maintenance.current()).enabled

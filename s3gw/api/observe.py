@@ -128,6 +128,7 @@ class State:
     meta_pool: dict[str, Any] = field(default_factory=dict)
     meta_histogram: tuple[list[tuple[str, int]], int, float] | None = None
     notify: dict[str, Any] = field(default_factory=dict)  # bucket notifications (core/notify.py status)
+    kms: dict[str, Any] = field(default_factory=dict)  # KMS calls and rewrap results (kms/stats.py snapshot)
 
 
 class Telemetry:
@@ -363,6 +364,7 @@ class Telemetry:
             "Versions a rule made due but retention or legal hold kept",
             s.lifecycle.get("skipped_locked", 0),
         )
+        yield from _kms_series(s.kms)
         yield _gauge("s3gw_maintenance_mode", "1 while maintenance mode is on", {}, int(s.maintenance))
         if s.notify:
             n = s.notify
@@ -600,6 +602,33 @@ def _gauge(name: str, doc: str, labels: dict[str, str], value: float) -> GaugeMe
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+def _kms_series(k: dict[str, Any]) -> Iterator[Metric]:
+    """The KMS's calls by operation and outcome, their latency, and what rewraps did
+    (docs/encryption.md); nothing when no snapshot was read."""
+    if not k:
+        return
+    calls = CounterMetricFamily(
+        "s3gw_kms_requests",
+        "KMS calls of this gateway by operation (generate, open, rewrap) and outcome (ok, error, unavailable)",
+        labels=["operation", "outcome"],
+    )
+    for (op, outcome), n in sorted(k["calls"].items()):
+        calls.add_metric([op, outcome], n)
+    yield calls
+    hist = HistogramMetricFamily("s3gw_kms_request_seconds", "KMS call latency by operation", labels=["operation"])
+    for op, (buckets, _count, total_s) in sorted(k["latency"].items()):
+        hist.add_metric([op], buckets, total_s)
+    yield hist
+    rewrap = CounterMetricFamily(
+        "s3gw_kms_rewrap_objects",
+        "Object versions rewraps on this gateway re-sealed, skipped (already current, or changed) or failed",
+        labels=["result"],
+    )
+    for result, n in sorted(k["rewrap"].items()):
+        rewrap.add_metric([result], n)
+    yield rewrap
 
 
 def _sent_bytes(resp: web.StreamResponse | None, method: str = "GET") -> int:

@@ -22,12 +22,13 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..common.records import Checksum, Encryption, ObjectInfo, ObjectLayout, RecordError, Retention, ShardSet
 from ..kms import KMS, KeyNotFound, KMSError
+from ..kms.stats import KMSStats
 from ..meta.base import (
     BucketExists,
     BucketMissing,
@@ -53,6 +54,7 @@ from .ranges import parse_range
 from .sse import SSERequest
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, MinIO's and S3's limit for one object
 INLINE_LIMIT = 128 * 1024  # MinIO inlines objects below 128 KiB in xl.meta
@@ -130,6 +132,7 @@ class Core(MultipartMixin):
         self.settle_time = 10.0  # how long a request waits for the store to say (database.timeout)
         self._settling: set[asyncio.Task] = set()
         self.kms: KMS | None = None  # server-side encryption's key manager (None: SSE-S3/KMS refused)
+        self.kms_stats = KMSStats()  # its calls and rewraps, for /metrics (``kms_metrics``)
         self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
         # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
         self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
@@ -589,6 +592,27 @@ class Core(MultipartMixin):
             raise E.KMSNotConfigured()
         return self.kms
 
+    async def _kms_call(self, operation: str, call: Awaitable[_T]) -> _T:
+        """Await one KMS call, counting it by operation and outcome with its latency (kms/stats.py)."""
+        t0 = time.monotonic()
+        try:
+            result = await call
+        except KeyNotFound:
+            self.kms_stats.observe(operation, "error", time.monotonic() - t0)
+            raise
+        except KMSError:
+            self.kms_stats.observe(operation, "unavailable", time.monotonic() - t0)
+            raise
+        except Exception:
+            self.kms_stats.observe(operation, "error", time.monotonic() - t0)
+            raise
+        self.kms_stats.observe(operation, "ok", time.monotonic() - t0)
+        return result
+
+    def kms_metrics(self) -> dict[str, Any]:
+        """This process's KMS calls and rewrap results (``KMSStats.snapshot``); empty without a KMS."""
+        return self.kms_stats.snapshot() if self.kms is not None else {}
+
     def check_encryption_request(self, req: SSERequest) -> None:
         """Refuse early what cannot be honoured (no KMS for SSE-S3/KMS: MinIO's 501)."""
         if req and req.kind != S.SSE_C:
@@ -608,7 +632,7 @@ class Core(MultipartMixin):
         key_id = req.key_id or kms.default_key_id
         context = S.key_context(bucket, key, req.context)
         try:
-            dk = await kms.generate_data_key(key_id, context)
+            dk = await self._kms_call("generate", kms.generate_data_key(key_id, context))
         except KeyNotFound as e:
             raise E.KMSKeyNotFound() from e
         except KMSError as e:
@@ -650,7 +674,8 @@ class Core(MultipartMixin):
             return None
         kms = self._need_kms()
         try:
-            return await kms.decrypt_data_key(enc.key_id, S.unb64(enc.sealed), S.key_context(bucket, key, enc.context))
+            context = S.key_context(bucket, key, enc.context)
+            return await self._kms_call("open", kms.decrypt_data_key(enc.key_id, S.unb64(enc.sealed), context))
         except KMSError as e:
             log.error("KMS: could not open the data key of %s/%s (key %r): %s", bucket, key, enc.key_id, e)
             raise E.KMSUnavailable() from e
@@ -710,10 +735,13 @@ class Core(MultipartMixin):
                 current[enc.key_id] = (await kms.status(enc.key_id)).current
             if enc.key_version == current[enc.key_id]:
                 summary.current += 1
+                self.kms_stats.rewrapped("skipped")
                 return
-            dk = await kms.reencrypt(enc.key_id, S.unb64(enc.sealed), S.key_context(rec.bucket, rec.key, enc.context))
+            context = S.key_context(rec.bucket, rec.key, enc.context)
+            dk = await self._kms_call("rewrap", kms.reencrypt(enc.key_id, S.unb64(enc.sealed), context))
         except KMSError as e:
             summary.failed += 1
+            self.kms_stats.rewrapped("failed")
             log.error("rewrap: %s/%s (version %s): %s", rec.bucket, rec.key, rec.version_id, e)
             return
 
@@ -728,8 +756,11 @@ class Core(MultipartMixin):
         try:
             if await self.meta.update_info(rec.bucket, rec.key, rec.version_id, apply):
                 summary.rewrapped += 1
+                self.kms_stats.rewrapped("resealed")
+                return
         except _Changed:
             pass
+        self.kms_stats.rewrapped("skipped")  # changed or gone meanwhile: left as it is
 
     async def set_bucket_encryption(self, bucket: str, alg: str, key_id: str) -> None:
         """PutBucketEncryption: the default of writes that ask for no encryption."""

@@ -659,6 +659,37 @@ def test_mc_encrypt_set_and_enc_c(tls_server: tuple[Server, str, str], bucket: s
     assert_not_stored(srv.data, marker)
 
 
+def test_mc_encrypt_set_sse_kms_then_stat(
+    tls_server: tuple[Server, str, str], bucket: str, mc_bin: str, tmp_path
+) -> None:
+    """``mc encrypt set sse-kms KEY``: ``mc encrypt info`` names the key, an object ``mc pipe``
+    writes with no headers of its own is SSE-KMS under it (``mc stat``), and reads back."""
+    srv, url, _ = tls_server
+    cfg = str(tmp_path / "mc")
+
+    def run(*a: str, **kw: object) -> subprocess.CompletedProcess:
+        return subprocess.run([mc_bin, "--config-dir", cfg, "--insecure", *a], capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+    assert run("alias", "set", "t", url, srv.access_key, srv.secret_key).returncode == 0
+    r = run("encrypt", "set", "sse-kms", "my-key", f"t/{bucket}")
+    assert r.returncode == 0, r.stderr
+    r = run("--json", "encrypt", "info", f"t/{bucket}")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert (info["encryption"]["algorithm"], info["encryption"]["keyId"]) == ("aws:kms", "arn:aws:kms:my-key"), info
+    marker = _marker()
+    r = run("pipe", f"t/{bucket}/piped", input=marker)
+    assert r.returncode == 0, r.stderr
+    r = run("--json", "stat", f"t/{bucket}/piped")
+    assert r.returncode == 0, r.stderr
+    meta = {k.lower(): v for k, v in json.loads(r.stdout)["metadata"].items()}
+    assert meta["x-amz-server-side-encryption"] == "aws:kms", meta
+    assert meta["x-amz-server-side-encryption-aws-kms-key-id"] == "arn:aws:kms:my-key", meta
+    r = run("cat", f"t/{bucket}/piped")
+    assert r.returncode == 0 and r.stdout == marker, r.stderr
+    assert_not_stored(srv.data, marker)
+
+
 def test_minio_py_sse_modes(tls_server: tuple[Server, str, str], bucket: str) -> None:
     srv, url, ca = tls_server
     client = Minio(

@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -65,6 +67,13 @@ def status(gw: Server, key: str = "") -> dict:
     cp = s3gw_admin(gw, "status", *([key] if key else []), "--json")
     assert cp.returncode == 0, cp.stderr
     return json.loads(cp.stdout)
+
+
+def kms_metrics(gw: Server) -> dict[str, float]:
+    """The ``s3gw_kms_*`` samples of the gateway's /metrics (started with ``--metrics-auth public``)."""
+    with urllib.request.urlopen(gw.url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return {m[1]: float(m[2]) for m in re.finditer(r"^(s3gw_kms_\S+) (\S+)$", text, re.M)}
 
 
 def test_mc_admin_kms_key_status(mc: Mc) -> None:
@@ -165,11 +174,20 @@ def test_the_rotation_period_makes_versions(tmp_path) -> None:
 def test_rotation_then_rewrap_keeps_every_object_readable(tmp_path) -> None:
     """Objects sealed under version 1 (single-part and multipart, SSE-S3 and SSE-KMS); a rotation;
     a write under version 2; ``rewrap`` moves the old ones to version 2 (status counts follow),
-    a second ``rewrap`` has nothing left to do, and every object reads back its exact bytes."""
+    a second ``rewrap`` has nothing left to do, and every object reads back its exact bytes.
+    /metrics follows: KMS calls by operation and outcome, their latency, the rewraps' results."""
     data = str(tmp_path)
-    gw = start_server(data, env={"S3GW_KMS_SECRET_KEY": MASTER})
+    gw = start_server(data, "--metrics-auth", "public", env={"S3GW_KMS_SECRET_KEY": MASTER})
+    gen_ok = 's3gw_kms_requests_total{operation="generate",outcome="ok"}'
+    open_ok = 's3gw_kms_requests_total{operation="open",outcome="ok"}'
+    rewrap_ok = 's3gw_kms_requests_total{operation="rewrap",outcome="ok"}'
+    resealed = 's3gw_kms_rewrap_objects_total{result="resealed"}'
+    skipped = 's3gw_kms_rewrap_objects_total{result="skipped"}'
     try:
         s3 = s3_client(gw)
+        m0 = kms_metrics(gw)
+        assert m0[gen_ok] == m0[open_ok] == m0[resealed] == 0
+        assert m0['s3gw_kms_requests_total{operation="open",outcome="unavailable"}'] == 0
         s3.create_bucket(Bucket="rot")
         bodies = {"a": os.urandom(1000), "b": os.urandom(300_000), "mp": os.urandom(6 * 1024 * 1024)}
         s3.put_object(Bucket="rot", Key="a", Body=bodies["a"], ServerSideEncryption="AES256")
@@ -185,6 +203,11 @@ def test_rotation_then_rewrap_keeps_every_object_readable(tmp_path) -> None:
         ]
         s3.complete_multipart_upload(Bucket="rot", Key="mp", UploadId=up, MultipartUpload={"Parts": parts})
         s3.put_object(Bucket="rot", Key="plain", Body=b"not encrypted")
+        m1 = kms_metrics(gw)
+        assert m1[gen_ok] >= 3  # a, b and the upload's data key
+        assert m1['s3gw_kms_request_seconds_count{operation="generate"}'] == m1[gen_ok]
+        assert s3.get_object(Bucket="rot", Key="a")["Body"].read() == bodies["a"]
+        assert kms_metrics(gw)[open_ok] == m1[open_ok] + 1  # the GET opened a's data key
         assert {v["version"]: v["objects"] for v in status(gw)["versions"]} == {"1": 3}
         assert s3gw_admin(gw, "rotate").returncode == 0
         bodies["c"] = os.urandom(2000)
@@ -196,11 +219,16 @@ def test_rotation_then_rewrap_keeps_every_object_readable(tmp_path) -> None:
         assert cp.returncode == 0, cp.stderr
         doc = json.loads(cp.stdout)
         assert (doc["encrypted"], doc["rewrapped"], doc["current"], doc["failed"]) == (4, 3, 1, 0)
+        m2 = kms_metrics(gw)  # the rewrap ran in the gateway: its /metrics shows it
+        assert (m2[resealed], m2[skipped], m2['s3gw_kms_rewrap_objects_total{result="failed"}']) == (3, 1, 0)
+        assert m2[rewrap_ok] == m2['s3gw_kms_request_seconds_count{operation="rewrap"}'] == 3
         assert {v["version"]: v["objects"] for v in status(gw)["versions"]} == {"1": 0, "2": 4}
         again = json.loads(
             subprocess.run(rewrap, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT).stdout
         )
         assert (again["rewrapped"], again["current"]) == (0, 4)
+        m3 = kms_metrics(gw)
+        assert (m3[resealed], m3[skipped], m3[rewrap_ok]) == (3, 5, 3)
         for key, body in bodies.items():
             assert s3.get_object(Bucket="rot", Key=key)["Body"].read() == body, key
         assert (
