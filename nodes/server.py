@@ -60,7 +60,7 @@ from .protocol import (
     proof,
     verify_request,
 )
-from .shardstore import ShardStore, ShardWriter, validate_name, verify_frames
+from .shardstore import ShardStore, made_writer, validate_name, verify_frames
 from .tls import ReloadingTLS
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,6 @@ SIGNED = web.RequestKey("signed", Signed) if hasattr(web, "RequestKey") else "si
 
 class _BadRequest(Exception):
     code = "BadRequest"
-
-
-def _abort_made(made: asyncio.Future[ShardWriter]) -> None:
-    """Remove the temp file of a shard upload whose request was gone before it was made."""
-    if not made.cancelled() and made.exception() is None:
-        try:
-            made.result().abort()
-        except OSError:
-            log.warning("could not remove the temp file of a dropped upload", exc_info=True)
 
 
 class NodeServer:
@@ -298,14 +289,7 @@ class NodeServer:
             mac = BodyMac(self.secret, signed.sig, signed.body)
         except ValueError as e:
             raise _BadRequest(str(e)) from None
-        made = asyncio.ensure_future(self._run(drive, store.create, shard, block_size, algo))
-        try:
-            writer: ShardWriter = await asyncio.shield(made)
-        except asyncio.CancelledError:
-            # the connection dropped while the temp file was being made (a frozen node
-            # resuming finds its uploads given up): it goes as soon as it exists
-            made.add_done_callback(_abort_made)
-            raise
+        writer = await made_writer(self._run(drive, store.create, shard, block_size, algo))
         header = writer.header
         splitter = FrameSplitter(block_size, header.hash_len)
 

@@ -44,6 +44,7 @@ state or the complete new shard, plus perhaps a stray temp file.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
@@ -55,7 +56,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -726,3 +727,20 @@ class ShardStore:
 def frame(hash_fn: bitrot.HashFn, block: Buffer) -> list[Buffer]:
     """The buffers of one frame (hash, then the block), ready for writev."""
     return [hash_fn(block), block]
+
+
+async def made_writer(making: Awaitable[ShardWriter]) -> ShardWriter:
+    """Await ``making`` (``ShardStore.create`` run in a thread). Cancelled meanwhile -- the
+    upload dropped, e.g. by a node frozen then resumed -- the thread still makes the temp
+    file: it is removed as soon as it exists, not left for the sweeper's grace."""
+    made = asyncio.ensure_future(making)
+    try:
+        return await asyncio.shield(made)
+    except asyncio.CancelledError:
+        made.add_done_callback(_abort_made)
+        raise
+
+
+def _abort_made(made: asyncio.Future[ShardWriter]) -> None:
+    if not made.cancelled() and made.exception() is None:
+        made.result().abort()  # removes the temp file; errors are swallowed there

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
-from nodes.shardstore import Capacity, ShardStat, ShardStore
+from nodes.shardstore import Capacity, ShardStat, ShardStore, made_writer
 
 Buffer = bytes | bytearray | memoryview
 _T = TypeVar("_T")
@@ -101,7 +101,7 @@ class LocalDrive(Drive):
     async def write_shard(
         self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
     ) -> ShardStat:
-        writer = await self._run(self.store.create, name, block_size, hash_algo)
+        writer = await made_writer(self._run(self.store.create, name, block_size, hash_algo))
         try:
             async for batch in frames:
                 await self._run(writer.write, batch)

@@ -23,6 +23,7 @@ from s3gw.storage import (
     StorageError,
     StorageFull,
 )
+from tests.waiting import async_wait_until
 
 from .helpers import BLOCK, FailingDrive, ProxyDrive, local_drives, shard_files
 
@@ -682,9 +683,11 @@ def test_too_few_drives(tmp_path) -> None:
 
 async def test_cancelled_write_leaves_nothing(tmp_path) -> None:
     """A client that goes away mid-body: core cancels, then aborts."""
-    storage, drives = failing_storage(tmp_path, {})
+    # the drives never keep up: the write is still going when cancelled; abort gives them the
+    # stall timeout to stop on their own, then cancels them
+    storage, drives = failing_storage(tmp_path, {}, stall_timeout=3.0)
     for d in drives:
-        d.write_delay = 300  # the drives never keep up: the write is still going when cancelled
+        d.write_delay = 300
     try:
         w = await storage.open_writer("c1", storage.new_placement("c1"))
         task = asyncio.ensure_future(w.write(os.urandom(400 * BLOCK)))
@@ -694,7 +697,12 @@ async def test_cancelled_write_leaves_nothing(tmp_path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.wait_for(w.abort(), 60)
-        assert shard_files(tmp_path) == []
+
+        async def nothing_left() -> bool:
+            # a cancelled drive's temp file goes in its thread pool, queued behind any write
+            return shard_files(tmp_path) == []
+
+        await async_wait_until(nothing_left, "the cancelled write's temp files removed")
         with pytest.raises(StorageError):
             await w.commit()
     finally:
