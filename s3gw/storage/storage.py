@@ -631,12 +631,10 @@ class Storage:
         is missing or empty: wiped, or a new disk in its place). A drive that
         is not online takes no new shards and is read last, like a node that is
         down. An unformatted drive seen so on two probes in a row is formatted
-        again while the drives online still hold every object (at least k: up
-        to parity drives replaced at once, as MinIO formats fresh drives while
-        a quorum of formatted ones agree; more lost at once looks like a
-        disaster, not a replacement: those are left for the operator, and a
-        restart formats them); it is then marked ``healing`` until heal has
-        rebuilt its shards (``Repair``).
+        again while the other drives online are enough to take writes (more
+        drives lost at once looks like a disaster, not a replacement: those are
+        left for the operator, and a restart formats them); it is then marked
+        ``healing`` until heal has rebuilt its shards (``Repair``).
         """
         drives = self._local_drives()
 
@@ -658,7 +656,7 @@ class Storage:
                 self._came_online += state == "online"
         online = sum(1 for d in drives if self._status[d.id][0] == "online")
         for d in drives:
-            if self._unformatted[d.id] < 2 or online < self.k:
+            if self._unformatted[d.id] < 2 or online < self.write_quorum:
                 continue
             try:
                 await asyncio.wait_for(d._run(d.store.format), self.read_timeout)

@@ -124,36 +124,6 @@ def test_a_wiped_drive_is_seen_formatted_and_healed_without_a_restart(own: Serve
 
 
 @pytest.mark.parametrize("own", [("--node-probe-interval", "0.5")], indirect=True)
-def test_three_wiped_drives_are_formatted_and_healed_without_a_restart(own: Server) -> None:
-    """Up to parity drives replaced at once: the six left hold every object, so the three
-    new (empty) ones are formatted and healed while the server runs, as MinIO does."""
-    s3 = s3_client(own)
-    s3.create_bucket(Bucket="wipe3")
-    blobs = {f"k{i:02d}": os.urandom(300_000 + i) for i in range(8)}
-    for k, v in blobs.items():
-        s3.put_object(Bucket="wipe3", Key=k, Body=v)
-    wiped = ("drive2", "drive5", "drive8")
-    for d in wiped:
-        shutil.rmtree(os.path.join(own.data, d))
-    info = wait_until(
-        lambda: admin_info(own),
-        "the three wiped drives to be formatted and healed",
-        timeout=240,
-        until=lambda i: (
-            all({x["id"]: x["status"] for x in i["drives"]}[d] == "online" for d in wiped)
-            and not i["healing"]["drives_healing"]
-        ),
-    )
-    assert info["healing"]["drives_formatted"] == 3, info["healing"]
-    for d in wiped:
-        assert os.path.exists(os.path.join(own.data, d, "drive.json"))
-        assert len(drive_files(own, d)) >= len(blobs)
-    for k, v in blobs.items():
-        assert s3.get_object(Bucket="wipe3", Key=k)["Body"].read() == v
-    assert health(own, "/minio/health/cluster") == 200
-
-
-@pytest.mark.parametrize("own", [("--node-probe-interval", "0.5")], indirect=True)
 def test_four_wiped_drives_lose_quorum_and_writes_are_refused(own: Server) -> None:
     s3 = s3_client(own)
     s3.create_bucket(Bucket="wipe4")
