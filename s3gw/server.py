@@ -519,6 +519,10 @@ async def serve(
     # SIGHUP: reload the certificate now (the files are also watched); without TLS: nothing to do
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGHUP, tls.reload if tls else lambda: log.info("SIGHUP: no TLS to reload"))
+    if tls is not None:
+        # a SIGHUP that came while this process started (ignored until now: a worker of
+        # --workers N) is not lost: files changed since they were loaded are loaded now
+        tls.check()
     watcher = asyncio.create_task(tls.watch()) if tls is not None else None
     if ready is not None:
         ready.set()
