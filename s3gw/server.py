@@ -181,7 +181,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             )
         app[IAM] = iam
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
-        app[KEYS] = KeyAdmin(kms)  # the same KMS for mc admin kms / s3gw admin kms
+        app[KEYS] = KeyAdmin(kms, core.kms_stats)  # the same KMS (and metrics) for mc admin kms / s3gw admin kms
         app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)
         core.events = make_events(cfg, meta)
         core.events.deployment_id = app[OPS].deployment_id

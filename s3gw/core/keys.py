@@ -18,6 +18,7 @@ from typing import Any
 
 from ..kms import KMS, KeyNotFound, KeyStatus, KMSError
 from ..kms.factory import rotation_worker
+from ..kms.stats import KMSStats
 from .iam import IamError
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ ObjectCounter = Callable[[str], Awaitable[Mapping[str, int]]]
 
 
 class KeyAdmin:
-    """The KMS (None: none configured) for the admin API."""
+    """The KMS (None: none configured) for the admin API; ``stats``: where the key check's KMS
+    calls are counted (the core's, so /metrics shows them with the data path's)."""
 
-    def __init__(self, kms: KMS | None) -> None:
+    def __init__(self, kms: KMS | None, stats: KMSStats | None = None) -> None:
         self.kms = kms
+        self.stats = stats if stats is not None else KMSStats()
         self.count_objects: ObjectCounter | None = None  # set by the SSE data path (see the module doc)
 
     @property
@@ -122,16 +125,18 @@ class KeyAdmin:
 
     async def check(self, key_id: str | None = None) -> dict[str, str]:
         """MinIO's key status (``mc admin kms key status``): make a data key with the key, then open
-        it again; the errors of each step, "" when it worked."""
+        it again; the errors of each step, "" when it worked. Both calls are counted in the KMS
+        metrics (``generate``, ``open``) as the data path's are."""
         kms, name = self._kms(), self.key_id(key_id)
         out = {"key-id": name, "encryption-error": "", "decryption-error": ""}
         try:
-            dk = await kms.generate_data_key(name, CHECK_CONTEXT)
+            dk = await self.stats.call("generate", kms.generate_data_key(name, CHECK_CONTEXT))
         except KMSError as e:
             out["encryption-error"] = str(e)
             return out
         try:
-            if await kms.decrypt_data_key(dk.key_id, dk.sealed, CHECK_CONTEXT) != dk.plaintext:
+            opened = await self.stats.call("open", kms.decrypt_data_key(dk.key_id, dk.sealed, CHECK_CONTEXT))
+            if opened != dk.plaintext:
                 out["decryption-error"] = "The generated and the decrypted data key do not match"
         except KMSError as e:
             out["decryption-error"] = str(e)

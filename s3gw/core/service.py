@@ -594,20 +594,7 @@ class Core(MultipartMixin):
 
     async def _kms_call(self, operation: str, call: Awaitable[_T]) -> _T:
         """Await one KMS call, counting it by operation and outcome with its latency (kms/stats.py)."""
-        t0 = time.monotonic()
-        try:
-            result = await call
-        except KeyNotFound:
-            self.kms_stats.observe(operation, "error", time.monotonic() - t0)
-            raise
-        except KMSError:
-            self.kms_stats.observe(operation, "unavailable", time.monotonic() - t0)
-            raise
-        except Exception:
-            self.kms_stats.observe(operation, "error", time.monotonic() - t0)
-            raise
-        self.kms_stats.observe(operation, "ok", time.monotonic() - t0)
-        return result
+        return await self.kms_stats.call(operation, call)
 
     def kms_metrics(self) -> dict[str, Any]:
         """This process's KMS calls and rewrap results (``KMSStats.snapshot``); empty without a KMS."""

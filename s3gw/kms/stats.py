@@ -1,9 +1,11 @@
 """What a gateway asked of its KMS, and what rewraps did: the ``s3gw_kms_*`` series
-(docs/encryption.md). The core counts each call where it makes it (``Core._kms_call``), so
-the KMS implementations stay as they are; the scrape reads a snapshot.
+(docs/encryption.md). Each call is counted where it is made (``KMSStats.call``: the core's data
+path and the admin key check), so the KMS implementations stay as they are; the scrape reads a
+snapshot.
 
 Operations: ``generate`` (a new object's data key), ``open`` (an object's data key, to read
-or copy it), ``rewrap`` (re-seal under the current master key version). Outcomes: ``ok``;
+or copy it), ``rewrap`` (re-seal under the current master key version); the key status check
+(``mc admin kms key status``) is one ``generate`` and one ``open`` as well. Outcomes: ``ok``;
 ``error``: the KMS answered no (the named key does not exist); ``unavailable``: it could
 not do it (unreachable, refused, a sealed key that does not open): the request got 503.
 
@@ -20,7 +22,13 @@ not do it (unreachable, refused, a sealed key that does not open): the request g
 from __future__ import annotations
 
 import bisect
-from typing import Any
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from . import KeyNotFound, KMSError
+
+_T = TypeVar("_T")
 
 OPERATIONS = ("generate", "open", "rewrap")
 OUTCOMES = ("ok", "error", "unavailable")
@@ -45,6 +53,23 @@ class KMSStats:
         hist = self._hist.setdefault(operation, [0] * (len(BUCKETS) + 1))
         hist[bisect.bisect_left(BUCKETS, seconds)] += 1
         self._sum[operation] = self._sum.get(operation, 0.0) + seconds
+
+    async def call(self, operation: str, call: Awaitable[_T]) -> _T:
+        """Await one KMS call, counting it by operation and outcome with its latency."""
+        t0 = time.monotonic()
+        try:
+            result = await call
+        except KeyNotFound:
+            self.observe(operation, "error", time.monotonic() - t0)
+            raise
+        except KMSError:
+            self.observe(operation, "unavailable", time.monotonic() - t0)
+            raise
+        except Exception:
+            self.observe(operation, "error", time.monotonic() - t0)
+            raise
+        self.observe(operation, "ok", time.monotonic() - t0)
+        return result
 
     def rewrapped(self, result: str) -> None:
         self.rewrap[result] += 1

@@ -29,10 +29,12 @@ from s3gw.kms import KeyNotFound, KMSError
 from s3gw.kms.aws import AwsKMS
 from s3gw.kms.factory import build_kms
 from s3gw.kms.settings import KMSSettings
+from s3gw.kms.stats import OUTCOMES
 from tests.conftest import _STARTED, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_admin_live import Mc
 from tests.functional.test_encryption import assert_not_stored
+from tests.functional.test_kms_admin import kms_metrics
 from tests.services import free_port, wait_port
 from tests.waiting import wait_until
 
@@ -219,6 +221,72 @@ def test_a_gateway_configured_for_aws_kms(tmp_path, mc_bin: str) -> None:
         assert down["keyId"] == "alias/s3gw" and down["encryptionError"]
         cp = admin_kms(gw, "status")
         assert cp.returncode == 1 and "ServiceUnavailable" in cp.stderr, cp.stderr
+    finally:
+        gw.stop()
+        if moto.poll() is None:
+            moto.terminate()
+            moto.wait(30)
+
+
+def test_kms_metrics_count_refusals_failures_and_the_key_check(tmp_path, mc_bin: str) -> None:
+    """``s3gw_kms_requests_total`` by outcome on a gateway whose KMS is a moto server: a write
+    naming a key the KMS does not have is ``error``; with the KMS gone, a read and a write are
+    ``unavailable`` (503); ``mc admin kms key status`` counts its two calls (a data key made and
+    opened) and, with the KMS gone, its failed one. Each latency histogram counts every call."""
+    moto, endpoint = start_moto(tmp_path)
+    client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_alias(AliasName="alias/s3gw", TargetKeyId=client.create_key()["KeyMetadata"]["KeyId"])
+    env = {**CREDS, "S3GW_SECURITY_ENCRYPTION_KMS_ENDPOINT": endpoint, "S3GW_SECURITY_ENCRYPTION_KMS_TIMEOUT": "1s"}
+    data = tmp_path / "data"
+    data.mkdir()
+    gw = start_server(str(data), "--metrics-auth", "public", env=env)
+
+    def calls(op: str, outcome: str) -> float:
+        return kms_metrics(gw)[f's3gw_kms_requests_total{{operation="{op}",outcome="{outcome}"}}']
+
+    def counts() -> dict[tuple[str, str], float]:
+        m = kms_metrics(gw)
+        for op in ("generate", "open"):  # the histogram's count is the calls of every outcome
+            total = sum(m[f's3gw_kms_requests_total{{operation="{op}",outcome="{o}"}}'] for o in OUTCOMES)
+            assert m[f's3gw_kms_request_seconds_count{{operation="{op}"}}'] == total, op
+        return {(op, o): calls(op, o) for op in ("generate", "open") for o in OUTCOMES}
+
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=gw.url,
+            aws_access_key_id=gw.access_key,
+            aws_secret_access_key=gw.secret_key,
+            region_name="us-east-1",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        s3.create_bucket(Bucket="enc")
+        s3.put_object(Bucket="enc", Key="k", Body=b"sealed", ServerSideEncryption="AES256")
+        c0 = counts()
+        assert c0[("generate", "ok")] == 1 and c0[("generate", "error")] == c0[("open", "unavailable")] == 0
+        with pytest.raises(ClientError) as e:
+            s3.put_object(
+                Bucket="enc", Key="x", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/no-such-key"
+            )
+        assert _status(e)[1] == "kms:KeyNotFound"
+        c1 = counts()
+        assert c1 == {**c0, ("generate", "error"): 1}
+        mc = Mc(mc_bin, str(tmp_path / "mc"), gw)
+        assert mc.json("admin", "kms", "key", "status", "s3gw") == {"keyId": "alias/s3gw", "status": "success"}
+        c2 = counts()
+        assert c2 == {**c1, ("generate", "ok"): 2, ("open", "ok"): 1}
+        moto.terminate()
+        moto.wait(30)
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket="enc", Key="k")
+        assert _status(e) == (503, "ServiceUnavailable")
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket="enc", Key="y", Body=b"y", ServerSideEncryption="AES256")
+        assert _status(e) == (503, "ServiceUnavailable")
+        c3 = counts()
+        assert c3 == {**c2, ("open", "unavailable"): 1, ("generate", "unavailable"): 1}
+        assert mc.json("admin", "kms", "key", "status", "s3gw")["encryptionError"]
+        assert counts() == {**c3, ("generate", "unavailable"): 2}
     finally:
         gw.stop()
         if moto.poll() is None:
