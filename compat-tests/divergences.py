@@ -61,12 +61,13 @@ SSE_DEFAULT_COPY_HEADER = (
     "x-amz-server-side-encryption (as AWS, and as PutObject does on both); MinIO's copy answer omits it"
 )
 SSE_COPY_HEADERS = (
-    "deliberate: CopyObject's answer names the copy's encryption as AWS documents it "
-    "(x-amz-server-side-encryption, or the SSE-C algorithm and the key MD5 sent), as PutObject does "
-    "on both; MinIO's copy answer names none"
+    "deliberate: CopyObject's and UploadPartCopy's answers name the copy's encryption as AWS documents it "
+    "(x-amz-server-side-encryption, or the SSE-C algorithm and the key MD5 sent), as PutObject and "
+    "UploadPart do on both; MinIO's copy answers name none"
 )
 SSEC_COPY_SOURCE_KEY_MISSING = (
-    "deliberate: a copy of an SSE-C object without the copy-source key answers 400 InvalidRequest "
+    "deliberate: a copy (CopyObject, UploadPartCopy) of an SSE-C object without the copy-source key "
+    "answers 400 InvalidRequest "
     '("The object was stored using a form of Server Side Encryption..."), as AWS and as a GET '
     "without the key on both; MinIO answers 403 AccessDenied, as for a wrong key"
 )
@@ -76,6 +77,7 @@ DIVERGENCES: dict[str, dict[str, Div]] = {
     "encryption.bucket-default": {"s3gw*": Div(SSE_DEFAULT_COPY_HEADER, tests=("same",))},
     "encryption.tls.sse-c.copy": {"s3gw*": Div(SSE_COPY_HEADERS, tests=("same",))},
     "encryption.tls.sse-c.copy-source-key": {"s3gw*": Div(SSEC_COPY_SOURCE_KEY_MISSING, tests=("same",))},
+    "encryption.tls.sse-c.part-copy": {"s3gw*": Div(SSE_COPY_HEADERS, tests=("same",))},
     "listing.v1-pages[max1]": {"s3gw*": Div(PAGINATION, tests=("same",))},
     "listing.v1-pages[max3-url]": {"s3gw*": Div(PAGINATION, tests=("same",))},
     "listing.v1-pages[max4-delim]": {"s3gw*": Div(PAGINATION, tests=("same",))},

@@ -5,8 +5,8 @@ plain HTTP.
 
 The ``encryption.tls.*`` cases run over HTTPS (``tls=True``: each target's HTTPS instance, with a
 certificate from the session's CA that every client verifies): SSE-C PUT/GET/HEAD, a wrong or
-missing key, multipart with the key on every part, CopyObject from one customer key to another,
-Range GETs, SSE-S3 over TLS, and ``mc cp/cat/stat --enc-c``."""
+missing key, multipart with the key on every part, CopyObject and UploadPartCopy from one customer
+key to another, Range GETs, SSE-S3 over TLS, and ``mc cp/cat/stat --enc-c``."""
 
 from __future__ import annotations
 
@@ -351,12 +351,14 @@ def _(c):
         "wrong-source-key.status": 403,
         "wrong-source-key.code": "AccessDenied",
         "no-source-key.status": lambda s: s >= 400,
+        "part-no-source-key.status": lambda s: s >= 400,
     },
     tls=True,
 )
 def _(c):
     c.setup(lambda: c.admin.put_object(Bucket=c.bucket, Key="src", Body=b"x" * 5000, **ssec(KEY(1))))
     src = {"Bucket": c.bucket, "Key": "src"}
+    uid = c.setup(lambda: c.admin.create_multipart_upload(Bucket=c.bucket, Key="mp", **ssec(KEY(2))))["UploadId"]
     return {
         "no-source-key": call(
             lambda: c.admin.copy_object(Bucket=c.bucket, Key="d2", CopySource=src, **ssec(KEY(2))), headers=SSEC
@@ -368,6 +370,76 @@ def _(c):
             headers=SSEC,
         ),
         "stored": call(lambda: c.admin.head_object(Bucket=c.bucket, Key="d2", **ssec(KEY(2)))),
+        # the same in UploadPartCopy
+        "part-no-source-key": call(
+            lambda: c.admin.upload_part_copy(
+                Bucket=c.bucket, Key="mp", UploadId=uid, PartNumber=1, CopySource=src, **ssec(KEY(2))
+            )
+        ),
+    }
+
+
+@case(
+    "encryption.tls.sse-c.part-copy",
+    "UploadPartCopy",
+    "boto3-wr",
+    {
+        "part1.status": 200,
+        "part2.status": 200,
+        "complete.status": 200,
+        "whole-ok": True,
+        "part2-ok": True,
+        "wrong-source-key.status": 403,
+        "no-dest-key.status": lambda s: s >= 400,
+        "old-key.status": 403,
+    },
+    tls=True,
+)
+def _(c):
+    """UploadPartCopy from an SSE-C object (its key as the copy-source key) into an upload under
+    another customer key: two ranges of the source, across 64 KiB packages; a wrong or missing
+    source key and a missing destination key are refused (a missing source key: the case
+    encryption.tls.sse-c.copy-source-key)."""
+    body = os.urandom((5 << 20) + 150_000)
+    c.setup(lambda: c.admin.put_object(Bucket=c.bucket, Key="src", Body=body, **ssec(KEY(6))))
+    src = {"Bucket": c.bucket, "Key": "src"}
+    k = ssec(KEY(7))
+    uid = c.setup(lambda: c.admin.create_multipart_upload(Bucket=c.bucket, Key="mp", **k))["UploadId"]
+    half = 5 << 20
+
+    def part(n: int, rng: str, **keys) -> dict:
+        return call(
+            lambda: c.admin.upload_part_copy(
+                Bucket=c.bucket, Key="mp", UploadId=uid, PartNumber=n, CopySource=src, CopySourceRange=rng, **keys
+            ),
+            headers=SSEC,
+        )
+
+    src_key = ssec(KEY(6), copy_source=True)
+    wrong = part(3, "bytes=0-99", **ssec(KEY(8), copy_source=True), **k)
+    no_dst = part(3, "bytes=0-99", **src_key)
+    p1 = part(1, f"bytes=0-{half - 1}", **src_key, **k)
+    p2 = part(2, f"bytes={half - 70_000}-{len(body) - 1}", **src_key, **k)
+    listed = c.admin.list_parts(Bucket=c.bucket, Key="mp", UploadId=uid).get("Parts", [])
+    done = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]
+    complete = call(
+        lambda: c.admin.complete_multipart_upload(
+            Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done}
+        ),
+        headers=SSEC,  # not the ETag: an encrypted multipart object's differs between the servers
+    )
+    want = body[:half] + body[half - 70_000 :]
+    got = c.admin.get_object(Bucket=c.bucket, Key="mp", **k)["Body"].read() if complete.get("status") == 200 else b""
+    part2 = c.admin.get_object(Bucket=c.bucket, Key="mp", PartNumber=2, **k)["Body"].read() if got else b""
+    return {
+        "part1": p1,
+        "part2": p2,
+        "wrong-source-key": wrong,
+        "no-dest-key": no_dst,
+        "complete": complete,
+        "whole-ok": got == want,
+        "part2-ok": part2 == body[half - 70_000 :],
+        "old-key": call(lambda: c.admin.get_object(Bucket=c.bucket, Key="mp", **ssec(KEY(6)))),
     }
 
 
