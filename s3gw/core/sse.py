@@ -25,7 +25,6 @@ tag. The part number of a single-part object is 0.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -48,7 +47,7 @@ SSE_S3 = "AES256"
 SSE_KMS = "aws:kms"
 SSE_C = "SSE-C"
 
-#: plaintext size above which encrypting/decrypting a chunk goes to a worker thread
+#: plaintext size above which the write path seals a chunk in a worker thread
 OFFLOAD = 1 << 20
 
 
@@ -127,54 +126,114 @@ def _nonce(index: int) -> bytes:
     return index.to_bytes(12, "big")
 
 
-class Encryptor:
-    """Seals a stream into packages: ``update`` returns the complete packages so far, ``finish`` the last.
+class _Packages:
+    """The batching both directions share: buffers are held as they come (``feed``, no copy),
+    and ``_drain`` runs ``_one`` on every complete package of ``size`` bytes into one new output
+    of ``out_size`` bytes per package. A package split between two buffers is put together in
+    one scratch buffer (the only copy); ``_copy_held`` copies the incomplete tail for callers
+    that reuse their buffers (``update``)."""
 
-    The packages of one ``update`` are sealed straight from the caller's buffer into one
-    preallocated output (``AESGCM.encrypt_into``); only a partial package is copied, into
-    the carry-over buffer."""
+    size = 0  # input bytes per package
+    out_size = 0  # output bytes per package
 
-    def __init__(self, data_key: bytes, iv: bytes, part: int) -> None:
-        self._aead = AESGCM(package_key(data_key, iv, part))
+    def __init__(self, part: int, first: int) -> None:
+        self._part = part
         self._prefix = DOMAIN + part.to_bytes(4, "big")  # of every package's aad
-        self._index = 0
-        self._buf = bytearray()
+        self._index = first
+        self._held: list[memoryview] = []  # fed, not done yet: the first may start inside
+        self._pos = 0  # where in _held[0] the next package starts
+        self.pending = 0  # bytes held from _pos on
+        self._scratch: bytearray | None = None
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes | bytearray:
-        view = memoryview(data).cast("B")
-        have = len(self._buf)
-        # keep at least one byte back: the last package is sealed as final by finish()
-        full = (have + len(view) - 1) // PACKAGE if have + len(view) else 0
-        if not full:
-            self._buf += view
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Hold ``data`` (not copied: the caller must not change it) for the next drain."""
+        if data:
+            view = memoryview(data).cast("B")
+            self._held.append(view)
+            self.pending += len(view)
+
+    def _drain(self, full: int) -> bytes | bytearray:
+        if full <= 0:
             return b""
-        out = bytearray(full * SEALED_PACKAGE)
+        size, out_size = self.size, self.out_size
+        out = bytearray(full * out_size)
         dst = memoryview(out)
-        pos = 0
-        if have:  # complete the carried-over package first
-            pos = PACKAGE - have
-            self._buf += view[:pos]
-            self._seal_into(self._buf, dst[:SEALED_PACKAGE], False)
-            dst = dst[SEALED_PACKAGE:]
-        for i in range(full - (1 if have else 0)):
-            self._seal_into(view[pos : pos + PACKAGE], dst[i * SEALED_PACKAGE : (i + 1) * SEALED_PACKAGE], False)
-            pos += PACKAGE
-        self._buf = bytearray(view[pos:])
+        held, pos = self._held, self._pos
+        h = 0  # held[h] is the buffer the next package starts in, at pos
+        for i in range(full):
+            view = held[h]
+            end = pos + size
+            if end <= len(view):
+                src = view[pos:end]
+                pos = end
+            else:  # it spans buffers: put it together
+                if self._scratch is None:
+                    self._scratch = bytearray(size)
+                src = memoryview(self._scratch)
+                got = len(view) - pos
+                src[:got] = view[pos:]
+                while got < size:
+                    h += 1
+                    view = held[h]
+                    pos = min(len(view), size - got)
+                    src[got : got + pos] = view[:pos]
+                    got += pos
+            if pos == len(view):
+                h, pos = h + 1, 0
+            self._one(src, dst[i * out_size : (i + 1) * out_size])
+        del held[:h]
+        self._pos = pos
+        self.pending -= full * size
         return out
 
-    def finish(self) -> bytes:
-        if not self._buf:
-            return b""  # an empty object has no package at all
-        out = self._aead.encrypt(_nonce(self._index), self._buf, self._aad(True))
-        self._index += 1
-        self._buf = bytearray()
-        return out
+    def _copy_held(self) -> None:
+        # one whole ``bytes`` held is kept as it is (nobody can change it)
+        if self._held and (len(self._held) > 1 or self._pos or type(self._held[0].obj) is not bytes):
+            rest = b"".join([self._held[0][self._pos :], *self._held[1:]])
+            self._held, self._pos = ([memoryview(rest)] if rest else []), 0
+
+    def _take_all(self) -> memoryview:
+        """Every byte held, in one buffer (for the last, short package)."""
+        self._copy_held()
+        rest = self._held[0] if self._held else memoryview(b"")
+        self._held, self._pos, self.pending = [], 0, 0
+        return rest
 
     def _aad(self, final: bool) -> bytes:
         return self._prefix + self._index.to_bytes(8, "big") + (b"\x01" if final else b"\x00")
 
-    def _seal_into(self, plain: bytes | bytearray | memoryview, dst: memoryview, final: bool) -> None:
-        self._aead.encrypt_into(_nonce(self._index), plain, self._aad(final), dst)
+    def _one(self, src: memoryview, dst: memoryview) -> None:
+        raise NotImplementedError
+
+
+class Encryptor(_Packages):
+    """Seals a stream into packages: ``update`` returns the complete packages so far (sealed
+    straight from the caller's buffers into one output: ``AESGCM.encrypt_into``), ``finish``
+    the last."""
+
+    size, out_size = PACKAGE, SEALED_PACKAGE
+
+    def __init__(self, data_key: bytes, iv: bytes, part: int) -> None:
+        super().__init__(part, 0)
+        self._aead = AESGCM(package_key(data_key, iv, part))
+
+    def update(self, data: bytes | bytearray | memoryview) -> bytes | bytearray:
+        self.feed(data)
+        # keep at least one byte back: the last package is sealed as final by finish()
+        out = self._drain((self.pending - 1) // PACKAGE)
+        self._copy_held()
+        return out
+
+    def finish(self) -> bytes:
+        if not self.pending:
+            return b""  # an empty object has no package at all
+        rest = self._take_all()
+        out = self._aead.encrypt(_nonce(self._index), rest, self._aad(True))
+        self._index += 1
+        return out
+
+    def _one(self, src: memoryview, dst: memoryview) -> None:
+        self._aead.encrypt_into(_nonce(self._index), src, self._aad(False), dst)
         self._index += 1
 
 
@@ -183,60 +242,52 @@ def encrypt_all(data_key: bytes, iv: bytes, part: int, data: bytes) -> bytes:
     return bytes(enc.update(data)) + enc.finish()
 
 
-class Decryptor:
-    """Opens packages ``first``, ``first + 1``, ... of a write whose plaintext is ``plain_size`` bytes."""
+class Decryptor(_Packages):
+    """Opens packages ``first``, ``first + 1``, ... of a write whose plaintext is ``plain_size`` bytes:
+    ``feed`` then ``drain`` for buffers nobody changes (the storage's read views: held, not
+    copied), ``update`` for buffers the caller may reuse (only the incomplete tail is copied);
+    opened straight into one output (``AESGCM.decrypt_into``)."""
+
+    size, out_size = SEALED_PACKAGE, PACKAGE
 
     def __init__(self, data_key: bytes, iv: bytes, part: int, first: int, plain_size: int) -> None:
+        super().__init__(part, first)
         self._aead = AESGCM(package_key(data_key, iv, part))
-        self._part = part
-        self._prefix = DOMAIN + part.to_bytes(4, "big")
-        self._index = first
         self._last = max(0, (plain_size - 1) // PACKAGE)
-        self._buf = bytearray()
+
+    def drain(self) -> bytes | bytearray:
+        """The plaintext of every complete package held, in one new buffer (b"" when none)."""
+        return self._drain(self.pending // SEALED_PACKAGE)
 
     def update(self, data: bytes | bytearray | memoryview) -> bytes | bytearray:
-        """The plaintext of every package ``data`` completes, in one buffer (opened straight
-        into it: ``AESGCM.decrypt_into``); b"" when ``data`` completes none."""
-        view = memoryview(data).cast("B")
-        have = len(self._buf)
-        full = (have + len(view)) // SEALED_PACKAGE
-        if not full:
-            self._buf += view
-            return b""
-        out = bytearray(full * PACKAGE)
-        dst = memoryview(out)
-        pos = 0
-        if have:  # complete the carried-over package first
-            pos = SEALED_PACKAGE - have
-            self._buf += view[:pos]
-            self._open_into(self._buf, dst[:PACKAGE])
-            dst = dst[PACKAGE:]
-        for i in range(full - (1 if have else 0)):
-            self._open_into(view[pos : pos + SEALED_PACKAGE], dst[i * PACKAGE : (i + 1) * PACKAGE])
-            pos += SEALED_PACKAGE
-        self._buf = bytearray(view[pos:])
+        """The plaintext of every package ``data`` completes, in one buffer; b"" when none."""
+        self.feed(data)
+        out = self.drain()
+        self._copy_held()
         return out
 
     def finish(self) -> bytes:
-        if not self._buf:
+        if not self.pending:
             return b""
+        rest = self._take_all()
         try:
-            out = self._aead.decrypt(_nonce(self._index), self._buf, self._aad())
+            out = self._aead.decrypt(_nonce(self._index), rest, self._aad(self._index == self._last))
         except InvalidTag as e:
             raise Tampered(f"package {self._index} of part {self._part} does not authenticate") from e
         self._index += 1
-        self._buf = bytearray()
         return out
 
-    def _aad(self) -> bytes:
-        return self._prefix + self._index.to_bytes(8, "big") + (b"\x01" if self._index == self._last else b"\x00")
-
-    def _open_into(self, sealed: bytes | bytearray | memoryview, dst: memoryview) -> None:
+    def _one(self, src: memoryview, dst: memoryview) -> None:
         try:
-            self._aead.decrypt_into(_nonce(self._index), sealed, self._aad(), dst)
+            self._aead.decrypt_into(_nonce(self._index), src, self._aad(self._index == self._last), dst)
         except InvalidTag as e:
             raise Tampered(f"package {self._index} of part {self._part} does not authenticate") from e
         self._index += 1
+
+
+#: plaintext bytes opened per piece of a read (16 packages): one buffer and one write to the
+#: client per MiB instead of one per storage fragment (about 171 KiB with 6 data shards)
+READ_BATCH = 1 << 20
 
 
 async def decrypt_range(
@@ -249,23 +300,30 @@ async def decrypt_range(
     length: int,
 ) -> AsyncIterator[bytes | bytearray | memoryview]:
     """Plaintext ``[offset, offset+length)`` of one write, from ``source``: the ciphertext
-    ``cipher_range`` names, one piece per chunk of ``source`` (fresh buffers the caller may
-    keep). Big chunks are opened in a worker thread (which gains little today:
-    ``cryptography`` holds the GIL while it seals or opens, docs/benchmarks.md)."""
+    ``cipher_range`` names, in buffers nobody changes (held, not copied, until their packages
+    are opened: the storage's read views), in pieces of about ``READ_BATCH`` (fresh buffers the
+    caller may keep). Opened on the event loop: ``cryptography`` 48 holds the GIL while it opens,
+    and a worker thread did not pay with a later one either (docs/benchmarks.md)."""
     first, _, _, skip = cipher_range(offset, length, plain_size)
     dec = Decryptor(data_key, iv, part, first, plain_size)
     left = length
+    batch = READ_BATCH // PACKAGE * SEALED_PACKAGE
     async for chunk in source:
-        # one buffer per storage chunk (not one piece per package): one write to the client
-        plain = await asyncio.to_thread(dec.update, chunk) if len(chunk) >= OFFLOAD else dec.update(chunk)
+        dec.feed(chunk)
+        if dec.pending < batch:
+            continue
+        plain = dec.drain()
         piece = _cut(plain, skip, left)
         skip = max(0, skip - len(plain))
         if piece:
             left -= len(piece)
             yield piece
-    piece = _cut(dec.finish(), skip, left)
-    if piece:
-        yield piece
+    for plain in (dec.drain(), dec.finish()):
+        piece = _cut(plain, skip, left)
+        skip = max(0, skip - len(plain))
+        if piece:
+            left -= len(piece)
+            yield piece
 
 
 def _cut(plain: bytes | bytearray, skip: int, left: int) -> bytes | bytearray | memoryview:

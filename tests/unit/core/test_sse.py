@@ -89,3 +89,44 @@ def test_customer_key_sealing_is_bound_to_the_object() -> None:
     with pytest.raises(S.Tampered):
         S.open_with_customer_key(os.urandom(32), sealed, "b", "k")
     assert S.key_check(ck) != S.key_check(os.urandom(32))
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 65545, 3, 200_000], [S.SEALED_PACKAGE], [20_000] * 12, [174_843] * 3])
+def test_packages_split_across_any_buffers_open_in_one_piece_per_drain(sizes: list[int]) -> None:
+    """``feed`` holds the buffers as they come (a package may span several), ``drain`` opens every
+    complete one; ``update`` copies what it keeps, so a caller reusing its buffer changes nothing."""
+    key, iv = S.new_data_key(), S.new_iv()
+    plain = os.urandom(4 * S.PACKAGE + 123)
+    sealed = S.encrypt_all(key, iv, 0, plain)
+    dec = S.Decryptor(key, iv, 0, 0, len(plain))
+    out, pos, i = b"", 0, 0
+    while pos < len(sealed):
+        n = sizes[i % len(sizes)]
+        dec.feed(sealed[pos : pos + n])
+        pos, i = pos + n, i + 1
+        got = dec.drain()
+        assert len(got) % S.PACKAGE == 0 and dec.pending < S.SEALED_PACKAGE
+        out += got
+    assert out + dec.finish() == plain
+    dec = S.Decryptor(key, iv, 0, 0, len(plain))
+    buf, out = bytearray(sizes[0]), b""
+    for pos in range(0, len(sealed), len(buf)):
+        piece = sealed[pos : pos + len(buf)]
+        buf[: len(piece)] = piece
+        out += dec.update(memoryview(buf)[: len(piece)])
+        buf[:] = bytes(len(buf))  # the caller reuses its buffer
+    assert out + dec.finish() == plain
+
+
+def test_sealing_from_reused_buffers_keeps_what_it_was_given() -> None:
+    key, iv = S.new_data_key(), S.new_iv()
+    plain = os.urandom(3 * S.PACKAGE + 5)
+    enc = S.Encryptor(key, iv, 0)
+    buf, sealed = bytearray(50_000), b""
+    for pos in range(0, len(plain), len(buf)):
+        piece = plain[pos : pos + len(buf)]
+        buf[: len(piece)] = piece
+        sealed += enc.update(memoryview(buf)[: len(piece)])
+        buf[:] = bytes(len(buf))
+    sealed += enc.finish()
+    assert sealed == S.encrypt_all(key, iv, 0, plain)
