@@ -31,7 +31,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
-from nodes.shardstore import Capacity, ShardStat, ShardStore, made_writer
+from nodes.shardstore import Capacity, ShardStat, ShardStore, ShardWriter, made_writer
 
 Buffer = bytes | bytearray | memoryview
 _T = TypeVar("_T")
@@ -81,6 +81,24 @@ class Drive(ABC):
         return f"<{type(self).__name__} {self.id} on {self.node_id}>"
 
 
+def _create(
+    store: ShardStore, name: str, block_size: int, hash_algo: str, first: Sequence[Buffer] | None
+) -> ShardWriter:
+    writer = store.create(name, block_size, hash_algo)
+    if first is not None:
+        try:
+            writer.write(first)
+        except BaseException:
+            writer.abort()
+            raise
+    return writer
+
+
+def _write_commit(writer: ShardWriter, batch: Sequence[Buffer]) -> ShardStat:
+    writer.write(batch)
+    return writer.commit()
+
+
 class LocalDrive(Drive):
     """A ``ShardStore`` in this process. Blocking calls run in a small thread
     pool of the drive's own, so a hung disk ties up only its own threads (and
@@ -101,10 +119,20 @@ class LocalDrive(Drive):
     async def write_shard(
         self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
     ) -> ShardStat:
-        writer = await made_writer(self._run(self.store.create, name, block_size, hash_algo))
+        # Thread hops are a large part of a small write's cost: the temp file is made
+        # with the first batch, and the last batch is written with the commit (one
+        # batch is held back to know which is the last). A 1 MiB object: two hops.
+        it = aiter(frames)
+        first = await anext(it, None)
+        writer = await made_writer(self._run(_create, self.store, name, block_size, hash_algo, first))
         try:
-            async for batch in frames:
+            batch = await anext(it, None) if first is not None else None
+            while batch is not None:
+                following = await anext(it, None)
+                if following is None:
+                    return await self._run(_write_commit, writer, batch)
                 await self._run(writer.write, batch)
+                batch = following
             return await self._run(writer.commit)
         except asyncio.CancelledError:
             # A write may still be running in its thread (a stalled disk): do
