@@ -94,7 +94,7 @@ _IOV_MAX = 1024
 #: O_DIRECT writes: offsets, lengths and the buffer's address are multiples of this
 _DIRECT_ALIGN = 4096
 #: a writer's aligned buffer; idle ones are kept for the next writers (at most _DIRECT_POOL)
-_DIRECT_BUF = 512 << 10
+_DIRECT_BUF = 256 << 10
 _DIRECT_POOL = 32
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 _SCRUB_CHUNK = 8 << 20

@@ -375,7 +375,7 @@ def _shard_bytes(store: ShardStore, blocks: list[bytes], block_size: int, batch:
         return f.read()
 
 
-@pytest.mark.parametrize("block_size", [1, 4000, 4096, 100_000, (512 << 10) + 1])
+@pytest.mark.parametrize("block_size", [1, 4000, 4096, 100_000, nodes.shardstore._DIRECT_BUF + 1])
 @pytest.mark.parametrize("count", [0, 1, 7])
 def test_direct_writes_make_the_same_file(tmp_path, block_size: int, count: int) -> None:
     """Aligned direct writes plus a buffered tail give the bytes plain writes give,
