@@ -20,6 +20,10 @@ per second, or MiB/s, which is the same ratio). The two cores are shared by
 client and servers and by whatever else runs on the machine: compare ratios
 taken in one run, never absolute figures from two runs.
 
+``--baseline DIR``: also run the default ``s3gw serve`` of another checkout
+(``git archive COMMIT | tar -x -C DIR``) as server ``baseline``, so a change is
+measured before and after in one run.
+
 ``--cat``: also time a 1 GiB GET of the embedded default (curl on a presigned
 URL, to /dev/null) against ``cat`` of the six data shard files holding the same
 bytes, alternately (page cache cold, then warm), and print the GET's share of
@@ -119,19 +123,19 @@ class Server:
                 p.wait()
 
 
-def s3gw_env() -> dict[str, str]:
+def s3gw_env(code: Path = REPO) -> dict[str, str]:
     env = {
         **os.environ,
         "S3GW_ROOT_USER": USER,
         "S3GW_ROOT_PASSWORD": SECRET,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
     env.pop("MINIO_ROOT_USER", None)
     env.pop("MINIO_ROOT_PASSWORD", None)
     return env
 
 
-def start_s3gw(base: Path, name: str, extra: list[str]) -> Server:
+def start_s3gw(base: Path, name: str, extra: list[str], code: Path = REPO) -> Server:
     data = base / name
     data.mkdir(parents=True)
     port = free_port()
@@ -148,7 +152,7 @@ def start_s3gw(base: Path, name: str, extra: list[str]) -> Server:
         *VARIANTS.get(name, []),
         *extra,
     ]
-    p = subprocess.Popen(cmd, cwd=REPO, env=s3gw_env(), stdout=log, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(cmd, cwd=code, env=s3gw_env(code), stdout=log, stderr=subprocess.STDOUT)
     srv = Server(name, port, [p], data)
     try:
         wait_http(port, "/minio/health/live", p)
@@ -451,6 +455,11 @@ def main() -> int:
     ap.add_argument("--s3load", default=os.environ.get("S3LOAD_BIN"))
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument(
+        "--baseline",
+        help="also run `s3gw serve` (its default) from this other checkout, as server 'baseline': "
+        "before/after ratios in one run (e.g. a `git archive` of the commit before a change)",
+    )
     args = ap.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     cases = [c for c in args.cases.split(",") if c]
@@ -467,6 +476,8 @@ def main() -> int:
     servers: list[Server] = []
     try:
         servers.append(start_minio(base, minio_binary(args.minio_bin)))
+        if args.baseline:
+            servers.append(start_s3gw(base, "baseline", extra, Path(args.baseline).resolve()))
         for v in variants:
             servers.append(start_cluster(base, extra) if v == "cluster" else start_s3gw(base, v, extra))
         cat = (

@@ -448,7 +448,7 @@ SCHEMA: list[Key] = [
     Key(
         "server.workers",
         _workers,
-        1,
+        "auto",
         "gateway processes sharing the port (auto: one per core)",
         flag="--workers",
         metavar="N",
@@ -1121,7 +1121,7 @@ class ServerConfig:
     # production: metadata, cache, processes, TLS
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
-    workers: int = default("server.workers")
+    workers: int = 1  # `s3gw serve` takes server.workers (default auto: one per core)
     tls_cert: str = default("security.tls.cert_file")
     tls_key: str = default("security.tls.key_file")
     tls_port: int = default("server.tls_port")
@@ -1386,7 +1386,7 @@ def server_config(cfg: Config, env: Mapping[str, str] | None = None, *, require_
     sc.old_root = old_root_credentials(env, (sc.access_key, sc.secret_key))
     sc.database = database_settings(cfg, env, data)
     sc.cache = cache_settings(cfg, env)
-    sc.workers = v["server.workers"] or (os.cpu_count() or 1)
+    sc.workers = _workers(v["server.workers"]) or (os.cpu_count() or 1)
     sc.metrics_token = metrics_token(cfg, env)
     sc.kms = kms_settings(cfg, env)
     sc.notify_targets = notify_targets(cfg, env)

@@ -140,6 +140,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         meta = make_meta(cfg, generations)
         await meta.open()
         storage = make_storage(cfg)
+        storage.maintain = services  # wiped drives formatted, temp files swept: once per gateway
         await storage.start()
         core = Core(meta, storage)
         # uploads in progress refresh their write intents well within the orphan grace

@@ -12,9 +12,14 @@ things:
   keeps its own, made correct together by generations in shared memory that
   every worker's invalidations move on (``s3gw/cache/shared.py``): a write
   answered by one worker is seen by the next request on any worker;
-* the background services (GC, heal, scanner, orphan reaper) run once per
-  gateway, in worker 0 (restarted with it); every worker refreshes the write
-  intents of its own uploads.
+* the background services (GC, heal, scanner, orphan reaper, lifecycle, the
+  notification sender, key rotation; in the embedded form the formatting of
+  wiped drives and the temp file sweep) run once per gateway, in worker 0
+  (restarted with it); every worker refreshes the write intents of its own
+  uploads.
+
+``auto`` (one worker per core) is the default of ``s3gw serve``; ``--workers 1``
+runs the gateway in the one process.
 
 The supervisor (this process) applies migrations once before starting the
 workers, forwards SIGTERM/SIGINT (and SIGHUP: reload the TLS certificate) to them, and restarts a worker that dies

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 import pytest
 
+# Servers the tests start run in one process unless a test asks for workers (``--workers 2``
+# wins over this): what a test reads back from a server (admin info, metrics counters,
+# logs) is then the whole gateway's. ``s3gw serve``'s own default is one worker per core
+# (tests/unit/test_config.py; several workers: tests/functional/test_workers.py).
+os.environ.setdefault("S3GW_SERVER_WORKERS", "1")
+
 # real PostgreSQL and Redis servers (session-wide and per-test), see tests/services.py
 from tests.services import (  # noqa: F401  (shared by the test modules)  # noqa: F401
     PgServer,

@@ -506,6 +506,10 @@ class Storage:
         # rebuild (``Repair`` takes them from ``healing``).
         self.probe_interval = probe_interval
         self.tmp_grace = tmp_grace
+        #: this process formats wiped drives and sweeps temp files: one process per
+        #: gateway does (with ``--workers N``, worker 0, where heal runs: the drives it
+        #: formats are the ones it heals); the others only watch
+        self.maintain = True
         self._status: dict[str, tuple[str, str | None]] = {}
         self._unformatted: dict[str, int] = {}
         self.healing: dict[str, float] = {}
@@ -597,7 +601,7 @@ class Storage:
             await asyncio.sleep(self.probe_interval)
             try:
                 await self.probe_local()
-                if loop.time() >= next_sweep:
+                if self.maintain and loop.time() >= next_sweep:
                     next_sweep = loop.time() + sweep_every
                     await self.sweep_tmp()
             except asyncio.CancelledError:
@@ -634,7 +638,9 @@ class Storage:
         again while the other drives online are enough to take writes (more
         drives lost at once looks like a disaster, not a replacement: those are
         left for the operator, and a restart formats them); it is then marked
-        ``healing`` until heal has rebuilt its shards (``Repair``).
+        ``healing`` until heal has rebuilt its shards (``Repair``). Only a
+        process that ``maintain``s formats; another sees the drive unformatted
+        until that one has.
         """
         drives = self._local_drives()
 
@@ -656,7 +662,7 @@ class Storage:
                 self._came_online += state == "online"
         online = sum(1 for d in drives if self._status[d.id][0] == "online")
         for d in drives:
-            if self._unformatted[d.id] < 2 or online < self.write_quorum:
+            if not self.maintain or self._unformatted[d.id] < 2 or online < self.write_quorum:
                 continue
             try:
                 await asyncio.wait_for(d._run(d.store.format), self.read_timeout)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +21,7 @@ from botocore.config import Config
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
 from tests.functional.rawhttp import send, signed_request
+from tests.waiting import wait_until
 
 READERS = 8  # fresh connections per check: both workers answer some (with near certainty)
 
@@ -101,3 +104,49 @@ def test_a_bucket_policy_change_is_seen_by_every_worker_at_once(two: Server) -> 
         s3.put_bucket_policy(Bucket=bucket, Policy=policy)
         assert {anonymous_get(two, path) for _ in range(READERS)} == {200}
         s3.delete_bucket_policy(Bucket=bucket)
+
+
+def worker_pids(srv: Server) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    with open(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children") as f:
+        children = [int(p) for p in f.read().split()]
+    out = []
+    for pid in children:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    out.append(pid)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="auto is one process on one core")
+def test_auto_runs_a_worker_per_core_and_one_of_them_formats_a_wiped_drive(tmp_path) -> None:
+    """``auto`` (what ``s3gw serve`` runs by default) starts one worker per core; a drive wiped
+    while they run is formatted again by worker 0 alone, which runs heal (the drives it formats
+    are the ones it rebuilds), while every worker watches the drives."""
+    srv = start_server(str(tmp_path), "--node-probe-interval", "0.3", env={"S3GW_SERVER_WORKERS": "auto"})
+    try:
+        assert len(wait_until(lambda: worker_pids(srv), "the workers", until=lambda p: len(p) == os.cpu_count())) == (
+            os.cpu_count()
+        )
+        s3 = one_connection(srv)
+        s3.create_bucket(Bucket="wipe")
+        s3.put_object(Bucket="wipe", Key="k", Body=os.urandom(300_000))
+        shutil.rmtree(os.path.join(srv.data, "drive3"))
+        log = os.path.join(srv.data, f"server-{srv.port}.log")
+        wait_until(
+            lambda: open(log).read(),
+            "drive3 to be formatted again",
+            until=lambda text: "drive drive3 was empty: formatted it" in text,
+        )
+        # every worker has had several probes meanwhile (each sees the wiped drive twice
+        # before it may format): wait for one more round of all of them
+        wait_until(lambda: os.path.exists(os.path.join(srv.data, "drive3", "drive.json")), "the drive marker")
+        for _ in range(READERS):
+            assert signed_request(srv, "GET", "/wipe/k").status == 200
+        formatted = [line for line in open(log).read().splitlines() if "was empty: formatted it" in line]
+        assert len(formatted) == 1 and "[w0]" in formatted[0], formatted
+    finally:
+        srv.stop()

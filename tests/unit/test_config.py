@@ -328,3 +328,10 @@ def test_encryption_in_transit_names_every_plain_hop(tmp_path, monkeypatch) -> N
         env={**plain, "S3GW_SECURITY_ENCRYPTION_ENCRYPTION_IN_TRANSIT": "false"},
         monkeypatch=monkeypatch,
     ).encryption_in_transit
+
+
+def test_serve_runs_one_worker_per_core_unless_told(tmp_path, monkeypatch) -> None:
+    assert serve(tmp_path, monkeypatch=monkeypatch).workers == (os.cpu_count() or 1)
+    assert serve(tmp_path, "--workers", "1", monkeypatch=monkeypatch).workers == 1
+    assert serve(tmp_path, env={"S3GW_SERVER_WORKERS": "1"}, monkeypatch=monkeypatch).workers == 1
+    assert serve(tmp_path, "--workers", "auto", monkeypatch=monkeypatch).workers == (os.cpu_count() or 1)

@@ -344,18 +344,113 @@ def test_reserve_means_disk_full(tmp_path) -> None:
         s.create(NAME, 100)
 
 
-def test_enospc_is_disk_full(store: ShardStore, monkeypatch) -> None:
+@pytest.mark.parametrize("direct", [True, False])
+def test_enospc_is_disk_full(tmp_path, monkeypatch, direct: bool) -> None:
+    store = ShardStore(str(tmp_path / "d"), create=True, direct_io=direct)
     w = store.create(NAME, 100)
 
     def full(fd, bufs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(nodes.shardstore.os, "writev", full)
-    with pytest.raises(DiskFull):
+    monkeypatch.setattr(nodes.shardstore.os, "write", full)
+    with pytest.raises(DiskFull):  # at the write, or (frames still in the aligned buffer) at the commit
         w.append_block(b"x")
+        w.commit()
     monkeypatch.undo()
     w.abort()
     assert os.listdir(store.tmp_dir) == []
+
+
+# -- O_DIRECT writes -----------------------------------------------------------
+
+
+def _shard_bytes(store: ShardStore, blocks: list[bytes], block_size: int, batch: int) -> bytes:
+    with store.create(NAME, block_size) as w:
+        framed = [b for blk in blocks for b in nodes.shardstore.frame(bitrot.algorithm(w.header.hash_algo).fn, blk)]
+        for i in range(0, len(framed), batch):
+            w.write(framed[i : i + batch])
+        w.commit()
+    with open(store.path(NAME), "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("block_size", [1, 4000, 4096, 100_000, nodes.shardstore._DIRECT_BUF + 1])
+@pytest.mark.parametrize("count", [0, 1, 7])
+def test_direct_writes_make_the_same_file(tmp_path, block_size: int, count: int) -> None:
+    """Aligned direct writes plus a buffered tail give the bytes plain writes give,
+    whatever the sizes against the 4 KiB alignment and the writer's buffer."""
+    blocks = [os.urandom(block_size) for _ in range(count)]
+    if count:
+        blocks[-1] = blocks[-1][: max(1, block_size // 3)]
+    direct = ShardStore(str(tmp_path / "direct"), create=True, direct_io=True)
+    plain = ShardStore(str(tmp_path / "plain"), create=True, direct_io=False)
+    got = _shard_bytes(direct, blocks, block_size, 3)
+    assert got == _shard_bytes(plain, blocks, block_size, 3)
+    assert direct.read_blocks(NAME, 0, count) == blocks
+    assert os.listdir(direct.tmp_dir) == []
+
+
+def test_direct_writes_are_used(store: ShardStore, monkeypatch) -> None:
+    """The store opens its temp files with O_DIRECT where the filesystem has it
+    (the test's own folder must then be on one: ext4, xfs, ... not tmpfs)."""
+    if not nodes.shardstore._O_DIRECT:
+        pytest.skip("no O_DIRECT on this platform")
+    seen: list[int] = []
+    real_open = os.open
+
+    def spy(path, flags, *a):
+        fd = real_open(path, flags, *a)
+        if str(path).startswith(store.tmp_dir):
+            seen.append(flags)
+        return fd
+
+    monkeypatch.setattr(nodes.shardstore.os, "open", spy)
+    w = store.create(NAME, 100)
+    monkeypatch.undo()
+    w.abort()
+    assert seen and seen[0] & nodes.shardstore._O_DIRECT
+
+
+def test_no_direct_io_falls_back_to_plain_writes(store: ShardStore, monkeypatch) -> None:
+    """A filesystem that refuses O_DIRECT (EINVAL at open, as tmpfs does) gets plain writes."""
+    real_open = os.open
+    direct = nodes.shardstore._O_DIRECT or 0x4000
+
+    def no_direct(path, flags, *a):
+        if flags & direct:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(nodes.shardstore, "_O_DIRECT", direct)
+    monkeypatch.setattr(nodes.shardstore.os, "open", no_direct)
+    store.write_shard(NAME, blocks_of(3), 100)
+    monkeypatch.undo()
+    assert store.read_blocks(NAME, 0, 3) == blocks_of(3)
+
+
+def test_a_refused_direct_write_goes_on_through_the_page_cache(store: ShardStore, monkeypatch) -> None:
+    """EINVAL from a direct write (an offset left unaligned by a short write) turns
+    O_DIRECT off for the rest of that file instead of failing the write."""
+    if not nodes.shardstore._O_DIRECT:
+        pytest.skip("no O_DIRECT on this platform")
+    real_write = os.write
+    refused: list[int] = []
+
+    def picky(fd, data):
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & nodes.shardstore._O_DIRECT:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(nodes.shardstore.os, "write", picky)
+    blocks = [os.urandom(200_000) for _ in range(5)]
+    store.write_shard(NAME, blocks, 200_000)
+    monkeypatch.undo()
+    assert refused  # a direct write was tried, and refused
+    assert store.read_blocks(NAME, 0, 5) == blocks
 
 
 def test_other_io_errors_are_drive_errors(store: ShardStore, monkeypatch) -> None:

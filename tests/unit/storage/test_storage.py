@@ -748,3 +748,31 @@ async def test_local_drive_interface(storage: Storage) -> None:
     assert health["ok"] and health["id"] == drive.id
     assert await drive.delete_shard("li1.3") is True
     assert await drive.delete_shard("li1.3") is False
+
+
+@pytest.mark.parametrize("maintain", [True, False], ids=["services-process", "other-worker"])
+async def test_only_the_maintaining_process_formats_a_wiped_drive(tmp_path, maintain: bool) -> None:
+    """With several worker processes on the same drives, the one that runs heal (``maintain``)
+    formats a wiped drive and records it as healing; another only sees it unformatted (and
+    online again once formatted), so a drive is never formatted behind heal's back."""
+    import shutil
+
+    root = tmp_path / "data"
+    st = Storage.local(str(root), block_size=BLOCK, fsync=False, probe_interval=3600)
+    st.maintain = maintain
+    try:
+        await st.start()
+        shutil.rmtree(root / "drive3")
+        await st.probe_local()
+        await st.probe_local()  # unformatted on two probes in a row: formatted, if this process may
+        assert os.path.exists(root / "drive3" / "drive.json") == maintain
+        assert st.drive_status("drive3") == ("healing" if maintain else "unformatted")
+        assert ("drive3" in st.healing) == maintain
+        if not maintain:  # the maintaining process formats it: seen online, not healing here
+            from nodes.shardstore import ShardStore
+
+            ShardStore(str(root / "drive3"), drive_id="drive3", create=True)
+            await st.probe_local()
+            assert st.drive_status("drive3") == "online"
+    finally:
+        await st.close()
