@@ -18,7 +18,7 @@ from tests.cluster.conftest import ClusterProcs, NodeProc
 from tests.cluster.test_cluster import _Endpoint
 from tests.conftest import free_port
 from tests.functional.conftest import s3_client
-from tests.reliability_helpers import Churn, MiB, read_under_churn
+from tests.reliability_helpers import MiB, churned_reads
 from tests.waiting import wait_until
 
 BUCKET = "rel"
@@ -73,19 +73,7 @@ def upload(s3, key: str, parts: list[bytes]) -> None:
 @pytest.mark.parametrize("grace", ["3600", "0"], ids=["gc-grace", "in-process"])
 def test_get_is_never_cut_short_by_overwrites_and_deletes(cluster: ClusterProcs, s3, grace: str) -> None:
     restart_gateway(cluster, "--gc-grace", grace)
-    original = os.urandom(20 * MiB)
-    churn = Churn(
-        lambda body: s3.put_object(Bucket=BUCKET, Key="big", Body=body),
-        lambda: s3.delete_object(Bucket=BUCKET, Key="big"),
-    )
-    problems = read_under_churn(
-        cluster.url,
-        BUCKET,
-        "big",
-        original,
-        churn,
-        put_original=lambda: s3.put_object(Bucket=BUCKET, Key="big", Body=original),
-    )
+    problems = churned_reads(cluster.url, s3, BUCKET)
     restart_gateway(cluster)
     assert problems == []
 
