@@ -21,8 +21,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def s3(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY, token: str | None = None) -> Any:
     """A boto3 S3 client of ``gw`` signing as ``access`` (with a session ``token`` when given); no retries."""
+    return client("s3", gw, access, secret, token)
+
+
+def client(service: str, gw: Server, access: str, secret: str, token: str | None = None) -> Any:
+    """A boto3 client of ``service`` (s3, sts) at ``gw``, as ``s3`` describes it."""
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=gw.url,
         aws_access_key_id=access,
         aws_secret_access_key=secret,

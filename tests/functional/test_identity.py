@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from s3gw.admin_cli import OpsClient
 from s3gw.api.madmin_iam import parse_time
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
-from tests.functional.drivers import Mc, admin, api, s3
+from tests.functional.drivers import Mc, admin, api, client, s3
 from tests.waiting import wait_until
 
 
@@ -453,15 +453,7 @@ ROLE = {"RoleArn": "arn:aws:iam::123456789012:role/any", "RoleSessionName": "tes
 
 
 def sts(gw: Server, access: str, secret: str, token: str | None = None):
-    return boto3.client(
-        "sts",
-        endpoint_url=gw.url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client("sts", gw, access, secret, token)
 
 
 def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service: str = "sts") -> tuple[int, str]:
