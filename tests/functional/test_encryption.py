@@ -30,8 +30,8 @@ from minio.sse import SseCustomerKey, SseKMS, SseS3
 from s3gw.kms.builtin import BuiltinKMS
 from tests.conftest import Server, free_port, start_server
 from tests.functional.conftest import s3_client
+from tests.functional.drivers import admin
 from tests.functional.test_clients import aws
-from tests.functional.test_operations import admin
 from tests.functional.test_post_policy import post_form, presigned
 from tests.services import PgServer, wait_port
 from tests.waiting import wait_until
