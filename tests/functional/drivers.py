@@ -89,3 +89,13 @@ class Mc:
 
     def json(self, *args: str) -> dict:
         return json.loads(self("--json", *args).stdout)
+
+
+def metric_samples(text: str) -> dict[str, float]:
+    """The samples of a Prometheus text exposition: series (name and labels) -> value."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out

@@ -22,7 +22,7 @@ import pytest
 from s3gw.admin_cli import OpsClient
 from s3gw.api.trace import trace_dir
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
-from tests.functional.drivers import Mc, s3
+from tests.functional.drivers import Mc, metric_samples, s3
 from tests.functional.rawhttp import sign
 from tests.waiting import wait_until
 
@@ -265,13 +265,7 @@ def _scrape(gw: Server, mc: Mc, path: str) -> dict[str, float]:
     )
     req = urllib.request.Request(gw.url + path, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+        return metric_samples(r.read().decode())
 
 
 def test_usage_agrees_with_reality(gw: Server, mc: Mc) -> None:

@@ -25,7 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY, Server, start_server
-from tests.functional.drivers import ROOT, Mc, admin, api
+from tests.functional.drivers import ROOT, Mc, admin, api, metric_samples
 from tests.functional.drivers import s3 as client
 from tests.functional.rawhttp import signed_request
 from tests.waiting import wait_until
@@ -75,12 +75,7 @@ def http(
 def scrape(gw: Server, path: str = "/metrics") -> dict[str, float]:
     status, _, body = http(gw, path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert status == 200, body
-    out = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    return metric_samples(body.decode())
 
 
 def families(samples: dict[str, float]) -> set[str]:
