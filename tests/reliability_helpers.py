@@ -8,7 +8,7 @@ import http.client
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -140,3 +140,15 @@ def churned_reads(url: str, writer: Any, bucket: str, key: str = "big") -> list[
     return read_under_churn(
         url, bucket, key, original, churn, put_original=lambda: writer.put_object(Bucket=bucket, Key=key, Body=original)
     )
+
+
+def sizes_by_data_id(files: Iterable[str]) -> dict[str, list[int]]:
+    """Data id -> the sizes of its shard ``files`` (a file collected meanwhile is left out)."""
+    out: dict[str, list[int]] = {}
+    for f in files:
+        try:
+            size = os.path.getsize(f)
+        except FileNotFoundError:  # collected meanwhile
+            continue
+        out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
+    return out

@@ -18,7 +18,7 @@ from tests.cluster.conftest import ClusterProcs, NodeProc
 from tests.cluster.test_cluster import _Endpoint
 from tests.conftest import free_port
 from tests.functional.conftest import multipart_put, s3_client
-from tests.reliability_helpers import MiB, churned_reads
+from tests.reliability_helpers import MiB, churned_reads, sizes_by_data_id
 from tests.waiting import wait_until
 
 BUCKET = "rel"
@@ -129,15 +129,7 @@ def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) 
 
 def shard_sizes(c: ClusterProcs) -> dict[str, list[int]]:
     """Data id -> the sizes of its shard files, on every node."""
-    out: dict[str, list[int]] = {}
-    for n in c.nodes:
-        for f in n.shard_files():
-            try:
-                size = os.path.getsize(f)
-            except FileNotFoundError:  # collected meanwhile
-                continue
-            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
-    return out
+    return sizes_by_data_id(f for n in c.nodes for f in n.shard_files())
 
 
 def about(shard: int, n: int, k: int) -> bool:

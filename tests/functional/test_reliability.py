@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_durability import SlowPut, writing_shards
-from tests.reliability_helpers import MiB, churned_reads
+from tests.reliability_helpers import MiB, churned_reads, sizes_by_data_id
 from tests.waiting import wait_until
 
 
@@ -165,15 +165,7 @@ def drive_statuses(srv: Server) -> dict[str, str]:
 
 def shard_bytes(srv: Server) -> dict[str, list[int]]:
     """Data id -> the sizes of its shard files (on every drive)."""
-    out: dict[str, list[int]] = {}
-    for i in range(1, 10):
-        for f in drive_files(srv, f"drive{i}"):
-            try:
-                size = os.path.getsize(f)
-            except FileNotFoundError:  # collected meanwhile
-                continue
-            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
-    return out
+    return sizes_by_data_id(f for i in range(1, 10) for f in drive_files(srv, f"drive{i}"))
 
 
 KMS_KEY = "parity-key:" + base64.b64encode(b"p" * 32).decode()
