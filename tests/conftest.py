@@ -25,6 +25,7 @@ from tests.services import (  # noqa: F401  (shared by the test modules)  # noqa
     private_postgres,
     private_redis,
     redis_server,
+    stop_process,
     wait_port,
 )
 
@@ -42,13 +43,7 @@ class Server:
     secret_key: str = SECRET_KEY
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def start_server(data: str, *extra: str, env: dict[str, str] | None = None, port: int | None = None) -> Server:

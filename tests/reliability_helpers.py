@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY
@@ -124,3 +126,29 @@ def read_under_churn(
         elif changes == 0:
             problems.append(f"round {r}: the key did not change during the read (the test proves nothing)")
     return problems
+
+
+def churned_reads(url: str, writer: Any, bucket: str, key: str = "big") -> list[str]:
+    """``read_under_churn`` of a new 20 MiB object read slowly from ``url`` while ``writer`` (a
+    boto3 client: of the same gateway or of another) stores it and then overwrites and deletes
+    it again and again. Returns what went wrong (empty: every GET returned the whole original)."""
+    original = os.urandom(20 * MiB)
+    churn = Churn(
+        lambda body: writer.put_object(Bucket=bucket, Key=key, Body=body),
+        lambda: writer.delete_object(Bucket=bucket, Key=key),
+    )
+    return read_under_churn(
+        url, bucket, key, original, churn, put_original=lambda: writer.put_object(Bucket=bucket, Key=key, Body=original)
+    )
+
+
+def sizes_by_data_id(files: Iterable[str]) -> dict[str, list[int]]:
+    """Data id -> the sizes of its shard ``files`` (a file collected meanwhile is left out)."""
+    out: dict[str, list[int]] = {}
+    for f in files:
+        try:
+            size = os.path.getsize(f)
+        except FileNotFoundError:  # collected meanwhile
+            continue
+        out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
+    return out

@@ -48,6 +48,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
+    """Terminate ``proc`` if it still runs; kill it when it has not exited ``grace`` seconds later."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
     """Until something listens on ``port`` (a process started on a busy machine may take long);
     fails at once if ``proc`` exits."""
@@ -351,12 +362,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.thaw()
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
         self.proc = None
 
     def freeze(self) -> None:

@@ -32,7 +32,6 @@ Every admin call is audited (``AUDIT_INFO``: action, target, caller).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -48,7 +47,7 @@ from ..core import MetaUnavailable
 from ..core.errors import CoreError
 from ..core.iam import IamError, Principal, check_session_token
 from ..core.keys import KeyAdmin
-from .app import IAM, OPS, SETTINGS
+from .app import IAM, OPS, SETTINGS, read_small_body
 from .errors import S3Error
 from .observe import AUDIT_INFO, REQUEST_ID, request_key
 from .policy_context import request_context
@@ -124,23 +123,12 @@ async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def read_body(request: web.Request, limit: int = MAX_ADMIN_BODY) -> bytes:
     """The whole (small) body, each piece within server.read_timeout (RequestTimeout past it)."""
-    too_large = AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400)
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    settings = request.app.get(SETTINGS)
-    wait = (settings.read_timeout if settings is not None else 0.0) or None
-    body = bytearray()
-    while True:
-        try:
-            async with asyncio.timeout(wait):
-                piece = await request.content.read(limit + 1 - len(body))
-        except TimeoutError:
-            raise AdminError("RequestTimeout", S3Error("RequestTimeout").message, 400) from None
-        if not piece:
-            return bytes(body)
-        body += piece
-        if len(body) > limit:
-            raise too_large
+    return await read_small_body(
+        request,
+        limit,
+        AdminError("XMinioAdminConfigTooLarge", "Configuration data provided exceeds the allowed maximum", 400),
+        AdminError("RequestTimeout", S3Error("RequestTimeout").message, 400),
+    )
 
 
 async def authenticate(

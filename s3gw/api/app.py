@@ -64,6 +64,28 @@ READ_CHUNK = 256 * 1024
 MAX_XML_BODY = 5 * 1024 * 1024
 
 
+async def read_small_body(request: web.Request, limit: int, too_large: Exception, timed_out: Exception) -> bytes:
+    """The whole small body of a call outside the S3 API (admin, STS): ``too_large`` when it has
+    more than ``limit`` bytes (by its Content-Length, or as read), ``timed_out`` when a piece does
+    not come within server.read_timeout."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    settings = request.app.get(SETTINGS)
+    wait = (settings.read_timeout if settings is not None else 0.0) or None
+    body = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(wait):
+                piece = await request.content.read(limit + 1 - len(body))
+        except TimeoutError:
+            raise timed_out from None
+        if not piece:
+            return bytes(body)
+        body += piece
+        if len(body) > limit:
+            raise too_large
+
+
 @dataclass
 class Settings:
     credentials: dict[str, str]  # access key -> secret key

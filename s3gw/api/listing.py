@@ -39,6 +39,14 @@ def _contents(rec: VersionRecord, enc: Any, with_owner: bool) -> str:
     )
 
 
+def _result(root: str, children: list[str | None], prefixes: list[str], lst: Listing, enc: Any) -> web.Response:
+    """The end every listing shares: its common prefixes, then EncodingType when the keys are URL-encoded."""
+    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in prefixes]
+    if lst.url:
+        children.append(X.el("EncodingType", "url"))
+    return xml_response(X.document(root, *children))
+
+
 async def list_objects(rq: Request) -> web.StreamResponse:
     lst, enc = _params(rq)
     prefix, delimiter, marker, max_keys = lst.prefix, lst.delimiter, lst.marker, lst.max_keys
@@ -55,10 +63,7 @@ async def list_objects(rq: Request) -> web.StreamResponse:
         X.el("IsTruncated", "true" if page.truncated else "false"),
     ]
     children += [_contents(r, enc, True) for r in page.entries]
-    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
-    if lst.url:
-        children.append(X.el("EncodingType", "url"))
-    return xml_response(X.document("ListBucketResult", *children))
+    return _result("ListBucketResult", children, page.prefixes, lst, enc)
 
 
 async def list_objects_v2(rq: Request) -> web.StreamResponse:
@@ -78,10 +83,7 @@ async def list_objects_v2(rq: Request) -> web.StreamResponse:
         X.el("IsTruncated", "true" if page.truncated else "false"),
     ]
     children += [_contents(r, enc, fetch_owner) for r in page.entries]
-    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
-    if lst.url:
-        children.append(X.el("EncodingType", "url"))
-    return xml_response(X.document("ListBucketResult", *children))
+    return _result("ListBucketResult", children, page.prefixes, lst, enc)
 
 
 async def list_object_versions(rq: Request) -> web.StreamResponse:
@@ -135,10 +137,7 @@ async def list_object_versions(rq: Request) -> web.StreamResponse:
                     *tail,
                 )
             )
-    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
-    if lst.url:
-        children.append(X.el("EncodingType", "url"))
-    return xml_response(X.document("ListVersionsResult", *children))
+    return _result("ListVersionsResult", children, page.prefixes, lst, enc)
 
 
 async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
@@ -176,7 +175,4 @@ async def list_multipart_uploads(rq: Request) -> web.StreamResponse:
                 X.el("Initiated", X.iso8601(up.initiated)),
             )
         )
-    children += [X.el("CommonPrefixes", X.el("Prefix", enc(p))) for p in page.prefixes]
-    if lst.url:
-        children.append(X.el("EncodingType", "url"))
-    return xml_response(X.document("ListMultipartUploadsResult", *children))
+    return _result("ListMultipartUploadsResult", children, page.prefixes, lst, enc)

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from ..common.numbers import parse_int
 from ..common.records import Checksum
-from ..core.conditions import Conditions
 from ..core.multipart import CompletedPart
 from . import xml as X
 from .acl import initiator, owner
@@ -14,7 +13,7 @@ from .app import Request
 from .errors import S3Error
 from .headers import check_content_length, put_options, sse_headers, sse_request, write_headers
 from .lifecycle import expiration_headers
-from .objects import parse_copy_source
+from .objects import copy_source_conditions, parse_copy_source
 from .router import MAX_PARTS
 from .xml import xml_response
 
@@ -72,12 +71,7 @@ async def upload_part(rq: Request) -> web.StreamResponse:
 
 async def upload_part_copy(rq: Request) -> web.StreamResponse:
     src_bucket, src_key, src_version = parse_copy_source(rq.header("x-amz-copy-source") or "")
-    cond = Conditions(
-        if_match=rq.header("x-amz-copy-source-if-match"),
-        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
-        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
-        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
-    )
+    cond = copy_source_conditions(rq)
     src, part = await rq.core.upload_part_copy(
         rq.op.bucket,
         rq.op.key,

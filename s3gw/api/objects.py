@@ -41,6 +41,16 @@ def _conditions(rq: Request) -> Conditions:
     )
 
 
+def copy_source_conditions(rq: Request) -> Conditions:
+    """The x-amz-copy-source-if-* headers of CopyObject and UploadPartCopy: conditions on the source."""
+    return Conditions(
+        if_match=rq.header("x-amz-copy-source-if-match"),
+        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
+        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
+    )
+
+
 #: transport write buffer of a big GET (bytes queued before a write waits for the client)
 _SEND_BUFFER = 2 << 20
 
@@ -200,12 +210,7 @@ async def copy_object(rq: Request) -> web.StreamResponse:
     opts = put_options(rq)
     opts.if_match = opts.if_none_match = None
     opts.content_md5 = None
-    cond = Conditions(
-        if_match=rq.header("x-amz-copy-source-if-match"),
-        if_none_match=rq.header("x-amz-copy-source-if-none-match"),
-        if_modified_since=rq.header("x-amz-copy-source-if-modified-since"),
-        if_unmodified_since=rq.header("x-amz-copy-source-if-unmodified-since"),
-    )
+    cond = copy_source_conditions(rq)
     src, rec = await rq.core.copy_object(
         src_bucket,
         src_key,

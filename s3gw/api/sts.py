@@ -19,7 +19,6 @@ with them must carry the session token, signed (``check_session_token``).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ from ..auth import AuthError, authenticate, claimed_access_key, security_token_s
 from ..core import MetaUnavailable
 from ..core import policy as P
 from ..core.iam import IamError, MalformedPolicy, SessionPolicyTooLarge, TempCredentials
-from .app import IAM, SETTINGS, new_request_id
+from .app import IAM, new_request_id, read_small_body
 from .observe import REQUEST_ID, S3_INFO
 
 log = logging.getLogger(__name__)
@@ -102,22 +101,12 @@ def error_response(e: STSError, request_id: str) -> web.Response:
 
 
 async def _read_form(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise STSError("InvalidParameterValue", "http: request body too large")
-    settings = request.app.get(SETTINGS)
-    wait = (settings.read_timeout if settings is not None else 0.0) or None
-    body = bytearray()
-    while True:
-        try:
-            async with asyncio.timeout(wait):
-                piece = await request.content.read(MAX_BODY + 1 - len(body))
-        except TimeoutError:
-            raise STSError("InvalidParameterValue", "timed out reading the request body") from None
-        if not piece:
-            return bytes(body)
-        body += piece
-        if len(body) > MAX_BODY:
-            raise STSError("InvalidParameterValue", "http: request body too large")
+    return await read_small_body(
+        request,
+        MAX_BODY,
+        STSError("InvalidParameterValue", "http: request body too large"),
+        STSError("InvalidParameterValue", "timed out reading the request body"),
+    )
 
 
 def _duration(value: str | None) -> int:

@@ -1,6 +1,9 @@
-"""The one exception of the auth layer, named by its row in the S3 error table."""
+"""The one exception of the auth layer, named by its row in the S3 error table, and the
+unknown-access-key check both signature versions make."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class AuthError(Exception):
@@ -23,3 +26,11 @@ class AuthError(Exception):
 
     def __repr__(self) -> str:
         return f"AuthError({self.name!r}, {self.message!r})"
+
+
+def known_secret(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
+    """The secret key of ``access_key``; InvalidAccessKeyId when there is none."""
+    secret = lookup_secret(access_key)
+    if secret is None:
+        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
+    return secret

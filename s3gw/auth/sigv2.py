@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from ..common.numbers import parse_int
-from .errors import AuthError
+from .errors import AuthError, known_secret
 
 # Sub-resources that are part of the V2 canonical resource (MinIO's resourceList).
 SUBRESOURCES = frozenset(
@@ -98,13 +98,6 @@ def _sign(secret: str, sts: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest()).decode()
 
 
-def _lookup(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
-    secret = lookup_secret(access_key)
-    if secret is None:
-        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
-    return secret
-
-
 def _parse_date(value: str) -> datetime:
     """RFC 1123 (the Date header) or ISO 8601 basic (x-amz-date), as MinIO accepts both.
 
@@ -138,7 +131,7 @@ def verify_header(
     access_key, sep, signature = cred.rpartition(":")
     if not sep or not access_key or not signature:
         raise AuthError("MissingFields", "Missing fields in request.")
-    secret = _lookup(lookup_secret, access_key)
+    secret = known_secret(lookup_secret, access_key)
     amz_date = headers.get("x-amz-date")
     date_value = headers.get("date", "")
     t = _parse_date(amz_date or date_value)
@@ -198,7 +191,7 @@ def verify_presigned(
             "Expires must be less than a week (in seconds) from now; that is, at most "
             f"{MAX_PRESIGN_SECONDS} seconds ahead",
         )
-    secret = _lookup(lookup_secret, access_key)
+    secret = known_secret(lookup_secret, access_key)
     if now.timestamp() > expires_at:
         raise AuthError("AccessDenied", "Request has expired")
     rest = [(k, v) for k, v in query if k not in ("AWSAccessKeyId", "Expires", "Signature")]

@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from ..common.numbers import parse_int
 from . import sigv2
-from .errors import AuthError
+from .errors import AuthError, known_secret
 
 __all__ = [
     "ALGORITHM",
@@ -708,13 +708,6 @@ def _anonymous_payload(headers: Mapping[str, str]) -> str:
     return _check_payload_value(sent, presigned=True)
 
 
-def _lookup(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
-    secret = lookup_secret(access_key)
-    if secret is None:
-        raise AuthError("InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
-    return secret
-
-
 def _authenticate_header(
     method: str,
     raw_path: str,
@@ -750,20 +743,25 @@ def _authenticate_header(
         sent_payload = body_sha256
     if sent_payload is None:
         raise AuthError("InvalidRequest", _MSG_MISSING_CONTENT_SHA256)
-    secret = _lookup(lookup_secret, cred.access_key)
+    secret = known_secret(lookup_secret, cred.access_key)
     if unsigned_headers(headers, parsed.signed_headers):
         raise AuthError("AccessDenied.UnsignedHeaders", _MSG_UNSIGNED_HEADERS)
-    payload_hash = sent_payload
-
     canonical = canonical_request(
-        method, raw_path, canonical_query(query), headers, parsed.signed_headers, payload_hash
+        method, raw_path, canonical_query(query), headers, parsed.signed_headers, sent_payload
     )
+    return _check_signature(secret, cred, amz_date, canonical, parsed.signature, sent_payload, presigned=False)
+
+
+def _check_signature(
+    secret: str, cred: _Credential, amz_date: str, canonical: str, provided: str, payload_hash: str, presigned: bool
+) -> AuthResult:
+    """The end both V4 forms share: sign ``canonical`` with the key of ``cred``'s scope, compare
+    with the ``provided`` signature, check the payload hash; the request's AuthResult."""
     key = derive_signing_key(secret, cred.date, cred.region, cred.service)
     signature = _sign(key, string_to_sign(amz_date, cred.scope, canonical))
-    if not _same(signature, parsed.signature):
+    if not _same(signature, provided):
         raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
-
-    content = _check_payload_value(sent_payload, presigned=False)
+    content = _check_payload_value(payload_hash, presigned=presigned)
     return AuthResult(
         anonymous=False,
         access_key=cred.access_key,
@@ -773,7 +771,7 @@ def _authenticate_header(
         signature=signature,
         signing_key=key,
         content_sha256=content,
-        presigned=False,
+        presigned=presigned,
     )
 
 
@@ -811,7 +809,7 @@ def _authenticate_presigned(
     if not provided:
         raise AuthError("MissingFields", "Missing fields in request.")
 
-    secret = _lookup(lookup_secret, cred.access_key)
+    secret = known_secret(lookup_secret, cred.access_key)
 
     # Headers that change what the request does must be signed (or repeat a
     # signed query parameter), else anyone holding the URL could add them: an
@@ -836,23 +834,7 @@ def _authenticate_presigned(
     canonical = canonical_request(
         method, raw_path, canonical_query(query, exclude=(_Q_SIGNATURE,)), headers, signed, payload_hash
     )
-    key = derive_signing_key(secret, cred.date, cred.region, cred.service)
-    signature = _sign(key, string_to_sign(amz_date, cred.scope, canonical))
-    if not _same(signature, provided):
-        raise AuthError("SignatureDoesNotMatch", _MSG_SIGNATURE)
-
-    content = _check_payload_value(payload_hash, presigned=True)
-    return AuthResult(
-        anonymous=False,
-        access_key=cred.access_key,
-        region=cred.region,
-        amz_date=amz_date,
-        scope=cred.scope,
-        signature=signature,
-        signing_key=key,
-        content_sha256=content,
-        presigned=True,
-    )
+    return _check_signature(secret, cred, amz_date, canonical, provided, payload_hash, presigned=True)
 
 
 def _parse_expires(value: str) -> int:

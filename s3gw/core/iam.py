@@ -841,19 +841,7 @@ class Iam:
             info["policy"] = text
         now = time.time()
         root_parent = parent == self.root.access_key
-        rec = UserRecord(
-            access_key,
-            self.box.seal(access_key, secret),
-            self.box.key_id,
-            ENABLED,
-            [],
-            now,
-            now,
-            kind=SVCACCT,
-            parent=parent,
-            expires=expiry,
-            info=info,
-        )
+        rec = self._child_record(SVCACCT, access_key, secret, parent, expiry, info, now)
         try:
             if not await self.meta.add_credential(rec, stored_parent=not root_parent):
                 raise ServiceAccountNotAllowed(
@@ -967,6 +955,25 @@ class Iam:
         await self.meta.delete_user(access_key)
         self.forget()
 
+    def _child_record(
+        self, kind: str, access_key: str, secret: str, parent: str, expires: float, info: dict[str, Any], now: float
+    ) -> UserRecord:
+        """A new, enabled service account or temporary credential (``kind``) acting for ``parent``:
+        its secret sealed, no policies of its own (a session policy, if any, is in ``info``)."""
+        return UserRecord(
+            access_key,
+            self.box.seal(access_key, secret),
+            self.box.key_id,
+            ENABLED,
+            [],
+            now,
+            now,
+            kind=kind,
+            parent=parent,
+            expires=expires,
+            info=info,
+        )
+
     # -- temporary credentials (STS AssumeRole) ----------------------------------------
     async def assume_role(self, p: Principal, duration: int, policy: Any = None) -> TempCredentials:
         """Temporary credentials acting for user ``p`` for ``duration`` seconds, narrowed by a
@@ -980,19 +987,7 @@ class Iam:
         info: dict[str, Any] = {"token": token_digest(token)}
         if text is not None:
             info["policy"] = text
-        rec = UserRecord(
-            access_key,
-            self.box.seal(access_key, secret),
-            self.box.key_id,
-            ENABLED,
-            [],
-            now,
-            now,
-            kind=STS,
-            parent=p.access_key,
-            expires=now + duration,
-            info=info,
-        )
+        rec = self._child_record(STS, access_key, secret, p.access_key, now + duration, info, now)
         await self.meta.purge_expired(STS, now)  # expired ones go when new ones come (index on expires)
         try:
             if not await self.meta.add_credential(rec, stored_parent=not p.root):

@@ -207,6 +207,14 @@ class Core(MultipartMixin):
             # fail fast before reading the body; the transaction checks again
             latest = await self.meta.get_version(bucket, key)
             check_write(opts.if_match, opts.if_none_match, _live_etag(latest))
+        return await self._write_version(brec, bucket, key, payload, opts)
+
+    async def _write_version(
+        self, brec: BucketRecord, bucket: str, key: str, payload: Payload, opts: PutOptions
+    ) -> VersionRecord:
+        """Store ``payload`` (sealed as the bucket and ``opts`` ask) as a new version of ``key`` and
+        commit it, or answer the version an earlier attempt of the same write already committed:
+        the common end of PutObject and CopyObject."""
         sealing = await self._new_sealing(bucket, key, self.encryption_for(brec, opts.sse))
         size, etag, checksum, shards, inline = await self._store_body(payload, opts, sealing=sealing)
         info = self._info(opts, checksum)
@@ -1081,27 +1089,8 @@ class Core(MultipartMixin):
         src_ck = src.info.checksum
         if opts.checksum_algo is None and src_ck:
             opts.checksum_algo = src_ck.algo
-        sealing = await self._new_sealing(dst_bucket, dst_key, self.encryption_for(dst, opts.sse))
         payload = StreamPayload(self._read(src, 0, src.size, src_data_key))
-        size, etag, checksum, shards, inline = await self._store_body(payload, opts, sealing=sealing)
-        info = self._info(opts, checksum)
-        if sealing is not None:
-            info.sse, etag = sealing.finish(size, etag)
-        rec = VersionRecord(
-            bucket=dst_bucket,
-            key=dst_key,
-            version_id=new_version_id(),
-            mtime=time.time(),
-            size=size,
-            etag=etag,
-            info=info,
-            layout=_single(shards),
-            inline=inline,
-        )
-        earlier = await self._earlier_attempt(rec)
-        if earlier is not None:
-            return src, earlier
-        return src, await self._commit(rec, self._write_check(opts))
+        return src, await self._write_version(dst, dst_bucket, dst_key, payload, opts)
 
     # ------------------------------------------------------------------ listing
     async def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:

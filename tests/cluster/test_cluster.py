@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.cluster.conftest import ClusterProcs
 from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.functional.conftest import s3_client
+from tests.functional.conftest import multipart_put, s3_client
 from tests.waiting import wait_until
 
 BUCKET = "cluster"
@@ -89,17 +89,7 @@ def sharded_objects() -> int:
 
 
 def upload(s3, key: str, parts: list[bytes]) -> None:
-    up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-    etags = [
-        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
-        for i, p in enumerate(parts, 1)
-    ]
-    s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key=key,
-        UploadId=up,
-        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
-    )
+    multipart_put(s3, BUCKET, key, parts)
     data = b"".join(parts)
     OBJECTS[key] = (len(data), hashlib.sha256(data).hexdigest())
     MULTIPART_PARTS[key] = len(parts)

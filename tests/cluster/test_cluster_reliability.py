@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from tests.cluster.conftest import ClusterProcs, NodeProc
 from tests.cluster.test_cluster import _Endpoint
 from tests.conftest import free_port
-from tests.functional.conftest import s3_client
-from tests.reliability_helpers import Churn, MiB, read_under_churn
+from tests.functional.conftest import multipart_put, s3_client
+from tests.reliability_helpers import MiB, churned_reads, sizes_by_data_id
 from tests.waiting import wait_until
 
 BUCKET = "rel"
@@ -53,39 +53,13 @@ def counts(c: ClusterProcs) -> list[int]:
     return [len(n.shard_files()) for n in c.nodes]
 
 
-def upload(s3, key: str, parts: list[bytes]) -> None:
-    up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-    etags = [
-        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
-        for i, p in enumerate(parts, 1)
-    ]
-    s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key=key,
-        UploadId=up,
-        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
-    )
-
-
 # ----------------------------------------------------------------- 1: reads never cut short
 
 
 @pytest.mark.parametrize("grace", ["3600", "0"], ids=["gc-grace", "in-process"])
 def test_get_is_never_cut_short_by_overwrites_and_deletes(cluster: ClusterProcs, s3, grace: str) -> None:
     restart_gateway(cluster, "--gc-grace", grace)
-    original = os.urandom(20 * MiB)
-    churn = Churn(
-        lambda body: s3.put_object(Bucket=BUCKET, Key="big", Body=body),
-        lambda: s3.delete_object(Bucket=BUCKET, Key="big"),
-    )
-    problems = read_under_churn(
-        cluster.url,
-        BUCKET,
-        "big",
-        original,
-        churn,
-        put_original=lambda: s3.put_object(Bucket=BUCKET, Key="big", Body=original),
-    )
+    problems = churned_reads(cluster.url, s3, BUCKET)
     restart_gateway(cluster)
     assert problems == []
 
@@ -100,9 +74,9 @@ def test_multipart_written_with_a_node_down_is_healed_when_it_returns(cluster: C
     cluster.kill_node(3)
     # at once, before the gateway has noticed (parts written with a shard missing), then after
     # (parts written on the eight nodes up); either way each part needs heal once the node is back
-    upload(s3, "mp-before", parts)
+    multipart_put(s3, BUCKET, "mp-before", parts)
     cluster.wait_online(8)
-    upload(s3, "mp-after", parts)
+    multipart_put(s3, BUCKET, "mp-after", parts)
     assert counts(cluster)[3] == 0
     cluster.start_node(3)
     cluster.wait_online(9)
@@ -134,7 +108,7 @@ def full(c: ClusterProcs, idx: list[int], reserve: bool) -> None:
 def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) -> None:
     restart_gateway(cluster, "--orphan-grace", "3600")  # only the writes themselves may clear them
     try:
-        upload(s3, "intents/mp", [os.urandom(5 * MiB), b"end"])
+        multipart_put(s3, BUCKET, "intents/mp", [os.urandom(5 * MiB), b"end"])
         s3.put_object(Bucket=BUCKET, Key="intents/plain", Body=os.urandom(2 * MiB))
         full(cluster, [1, 2, 3], reserve=True)
         with pytest.raises(ClientError) as e:  # 6 of 9 shards: below the quorum of 7
@@ -155,15 +129,7 @@ def test_write_intents_settle_after_a_quorum_failure(cluster: ClusterProcs, s3) 
 
 def shard_sizes(c: ClusterProcs) -> dict[str, list[int]]:
     """Data id -> the sizes of its shard files, on every node."""
-    out: dict[str, list[int]] = {}
-    for n in c.nodes:
-        for f in n.shard_files():
-            try:
-                size = os.path.getsize(f)
-            except FileNotFoundError:  # collected meanwhile
-                continue
-            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
-    return out
+    return sizes_by_data_id(f for n in c.nodes for f in n.shard_files())
 
 
 def about(shard: int, n: int, k: int) -> bool:
@@ -183,7 +149,7 @@ def test_writes_with_three_nodes_down_are_re_encoded_6_3_when_they_return(cluste
     cluster.wait_online(6)
     big, parts = os.urandom(4 * MiB + 1), [os.urandom(5 * MiB + 3), os.urandom(300_001)]
     s3.put_object(Bucket=BUCKET, Key="raised/big", Body=big)
-    upload(s3, "raised/mp", parts)
+    multipart_put(s3, BUCKET, "raised/mp", parts)
     sizes = [len(big), *map(len, parts)]
     written = {d: v for d, v in shard_sizes(cluster).items() if d not in before}
     assert len(written) == 3

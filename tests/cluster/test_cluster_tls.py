@@ -58,15 +58,20 @@ def refusal(c: ClusterProcs) -> dict:
     )
 
 
+def refused_for_its_certificate(c: ClusterProcs) -> None:
+    """The gateway reports the node offline for its certificate, and a write through it fails."""
+    node = refusal(c)
+    assert not node["online"] and "certificate" in node["error"].lower(), node
+    with pytest.raises(ClientError):
+        s3_client(_Endpoint(c.url)).put_object(Bucket="tls", Key="refused", Body=b"x" * 100_000)
+
+
 def test_a_node_the_gateway_cannot_verify_is_refused(tls_cluster: tuple[ClusterProcs, str]) -> None:
     c, _ = tls_cluster
     https = [c.nodes[0].url.replace("http://", "https://")]
     c.start_gateway(nodes=https)  # no --node-ca-file: the system's CAs do not know it
     try:
-        node = refusal(c)
-        assert not node["online"] and "certificate" in node["error"].lower(), node
-        with pytest.raises(ClientError):
-            s3_client(_Endpoint(c.url)).put_object(Bucket="tls", Key="refused", Body=b"x" * 100_000)
+        refused_for_its_certificate(c)
     finally:
         c.stop_gateway()
     # and plain HTTP does not reach an HTTPS node
@@ -84,10 +89,7 @@ def test_a_node_with_another_cas_certificate_is_refused(tls_cluster: tuple[Clust
     other = issue().write(str(tmp_path))["ca"]
     c.start_gateway("--node-ca-file", other, nodes=[c.nodes[0].url.replace("http://", "https://")])
     try:
-        node = refusal(c)
-        assert not node["online"] and "certificate" in node["error"].lower(), node
-        with pytest.raises(ClientError):
-            s3_client(_Endpoint(c.url)).put_object(Bucket="tls", Key="refused", Body=b"x" * 100_000)
+        refused_for_its_certificate(c)
     finally:
         c.stop_gateway()
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.cluster.conftest import ClusterProcs
 from tests.conftest import ACCESS_KEY, SECRET_KEY
+from tests.functional.drivers import metric_samples
 from tests.waiting import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,12 +45,7 @@ def get(url: str, token: str | None = TOKEN) -> tuple[int, dict[str, str], bytes
 
 
 def samples(body: bytes) -> dict[str, float]:
-    out = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    return metric_samples(body.decode())
 
 
 def mc(c: ClusterProcs, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -21,6 +21,21 @@ def s3_client(server: Server, **config: object):
     )
 
 
+def multipart_put(s3, bucket: str, key: str, parts: list[bytes]) -> None:
+    """Store ``parts`` as one multipart object (an upload, its parts in order, completed)."""
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i, Body=p)["ETag"]
+        for i, p in enumerate(parts, 1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
+    )
+
+
 @pytest.fixture(scope="session")
 def s3(server: Server):
     return s3_client(server)

@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from s3gw.admin_cli import OpsClient
 from s3gw.api.trace import trace_dir
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.drivers import Mc, metric_samples, s3
 from tests.functional.rawhttp import sign
 from tests.waiting import wait_until
 
@@ -35,38 +34,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-class Mc:
-    def __init__(self, binary: str, config_dir: str, gw: Server) -> None:
-        self.binary, self.config_dir, self.gw = binary, config_dir, gw
-        self("alias", "set", "s3gw", gw.url, ACCESS_KEY, SECRET_KEY)
-
-    def argv(self, *args: str) -> list[str]:
-        return [self.binary, "--config-dir", self.config_dir, "--no-color", *args]
-
-    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        cp = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-        return cp
-
-    def json(self, *args: str) -> dict:
-        return json.loads(self("--json", *args).stdout)
-
-
 @pytest.fixture(scope="module")
 def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
     return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
-
-
-def s3(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY):
-    return boto3.client(
-        "s3",
-        endpoint_url=gw.url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def fresh_request(gw: Server, method: str, path: str) -> int:
@@ -295,13 +265,7 @@ def _scrape(gw: Server, mc: Mc, path: str) -> dict[str, float]:
     )
     req = urllib.request.Request(gw.url + path, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+        return metric_samples(r.read().decode())
 
 
 def test_usage_agrees_with_reality(gw: Server, mc: Mc) -> None:

@@ -30,8 +30,8 @@ from minio.sse import SseCustomerKey, SseKMS, SseS3
 from s3gw.kms.builtin import BuiltinKMS
 from tests.conftest import Server, free_port, start_server
 from tests.functional.conftest import s3_client
+from tests.functional.drivers import admin
 from tests.functional.test_clients import aws
-from tests.functional.test_operations import admin
 from tests.functional.test_post_policy import post_form, presigned
 from tests.services import PgServer, wait_port
 from tests.waiting import wait_until
@@ -580,46 +580,28 @@ def _https(tls_server: tuple[Server, str, str]) -> SimpleNamespace:
 def test_aws_cli_sse_s3_sse_c_and_bucket_default(tls_server: tuple[Server, str, str], bucket: str, tmp_path) -> None:
     srv, _, ca = tls_server
     https = _https(tls_server)
+
+    def over_tls(*args: str) -> subprocess.CompletedProcess:
+        """The AWS CLI against the TLS endpoint."""
+        return aws(https, "--ca-bundle", ca, *args)
+
     src = tmp_path / "src.bin"
     marker = _marker()
     src.write_bytes(marker + os.urandom(9 * MiB))  # the CLI uploads it in parts
-    r = aws(https, "--ca-bundle", ca, "s3", "cp", "--sse", "AES256", str(src), f"s3://{bucket}/s3")
+    r = over_tls("s3", "cp", "--sse", "AES256", str(src), f"s3://{bucket}/s3")
     assert r.returncode == 0, r.stderr
     keyfile = tmp_path / "key"
     keyfile.write_bytes(os.urandom(32))
-    r = aws(
-        https,
-        "--ca-bundle",
-        ca,
-        "s3",
-        "cp",
-        "--sse-c",
-        "AES256",
-        "--sse-c-key",
-        f"fileb://{keyfile}",
-        str(src),
-        f"s3://{bucket}/c",
-    )
+    sse_c = ("--sse-c", "AES256", "--sse-c-key", f"fileb://{keyfile}")
+    r = over_tls("s3", "cp", *sse_c, str(src), f"s3://{bucket}/c")
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out.bin"
-    r = aws(
-        https,
-        "--ca-bundle",
-        ca,
-        "s3",
-        "cp",
-        "--sse-c",
-        "AES256",
-        "--sse-c-key",
-        f"fileb://{keyfile}",
-        f"s3://{bucket}/c",
-        str(out),
-    )
+    r = over_tls("s3", "cp", *sse_c, f"s3://{bucket}/c", str(out))
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == src.read_bytes()
-    r = aws(https, "--ca-bundle", ca, "s3", "cp", f"s3://{bucket}/c", str(out))
+    r = over_tls("s3", "cp", f"s3://{bucket}/c", str(out))
     assert r.returncode != 0  # without the key
-    r = aws(https, "--ca-bundle", ca, "s3api", "head-object", "--bucket", bucket, "--key", "s3")
+    r = over_tls("s3api", "head-object", "--bucket", bucket, "--key", "s3")
     assert json.loads(r.stdout)["ServerSideEncryption"] == "AES256"
     rule = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"my-key"}}]}'
     r = aws(srv, "s3api", "put-bucket-encryption", "--bucket", bucket, "--server-side-encryption-configuration", rule)

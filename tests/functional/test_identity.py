@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,9 +24,8 @@ from botocore.exceptions import ClientError
 from s3gw.admin_cli import OpsClient
 from s3gw.api.madmin_iam import parse_time
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.functional.drivers import Mc, admin, api, client, s3
 from tests.waiting import wait_until
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -38,74 +35,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-class Mc:
-    def __init__(self, binary: str, config_dir: str, gw: Server) -> None:
-        self.binary, self.config_dir, self.gw = binary, config_dir, gw
-        self("alias", "set", "s3gw", gw.url, ACCESS_KEY, SECRET_KEY)
-
-    def alias(self, name: str, access: str, secret: str) -> None:
-        self("alias", "set", name, self.gw.url, access, secret)
-
-    def __call__(
-        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess:
-        cp = subprocess.run(
-            [self.binary, "--config-dir", self.config_dir, "--no-color", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=stdin,
-        )
-        if check:
-            assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-        return cp
-
-    def json(self, *args: str) -> dict:
-        return json.loads(self("--json", *args).stdout)
-
-
 @pytest.fixture(scope="module")
 def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
     return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
-
-
-def s3(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY, token: str | None = None):
-    return boto3.client(
-        "s3",
-        endpoint_url=gw.url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-def admin(
-    gw: Server,
-    *args: str,
-    check: bool = True,
-    stdin: str | None = None,
-    access: str = ACCESS_KEY,
-    secret: str = SECRET_KEY,
-) -> subprocess.CompletedProcess:
-    env = {**os.environ, "S3GW_ROOT_USER": access, "S3GW_ROOT_PASSWORD": secret}
-    cp = subprocess.run(
-        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-        cwd=ROOT,
-    )
-    if check:
-        assert cp.returncode == 0, f"s3gw admin {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-    return cp
-
-
-def api(gw: Server) -> OpsClient:
-    return OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
 
 
 def code_of(e: ClientError) -> str:
@@ -521,15 +453,7 @@ ROLE = {"RoleArn": "arn:aws:iam::123456789012:role/any", "RoleSessionName": "tes
 
 
 def sts(gw: Server, access: str, secret: str, token: str | None = None):
-    return boto3.client(
-        "sts",
-        endpoint_url=gw.url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client("sts", gw, access, secret, token)
 
 
 def sts_form(gw: Server, access: str, secret: str, form: dict[str, str], service: str = "sts") -> tuple[int, str]:

@@ -10,21 +10,19 @@ import json
 import os
 import re
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.conftest import Server, start_server
 from tests.functional.conftest import s3_client
+from tests.functional.drivers import Mc, admin
 from tests.functional.rawhttp import signed_request
-from tests.functional.test_admin_live import Mc
 from tests.waiting import wait_until
 
 MASTER = "my-key:" + base64.b64encode(bytes(range(32))).decode()
 SECOND = "second-key:" + base64.b64encode(bytes(range(1, 33))).decode()
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def kms_env(data: str) -> dict[str, str]:
@@ -52,15 +50,7 @@ def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
 
 
 def s3gw_admin(gw: Server, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "s3gw.cli", "admin", "kms", *args, "--endpoint", gw.url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=ROOT,
-    )
+    return admin(gw, "kms", *args, check=False)
 
 
 def status(gw: Server, key: str = "") -> dict:
@@ -213,9 +203,7 @@ def test_rotation_then_rewrap_keeps_every_object_readable(tmp_path) -> None:
         bodies["c"] = os.urandom(2000)
         s3.put_object(Bucket="rot", Key="c", Body=bodies["c"], ServerSideEncryption="AES256")
         assert {v["version"]: v["objects"] for v in status(gw)["versions"]} == {"1": 3, "2": 1}
-        env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-        rewrap = [sys.executable, "-m", "s3gw.cli", "admin", "kms", "rewrap", "--json", "--endpoint", gw.url]
-        cp = subprocess.run(rewrap, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+        cp = s3gw_admin(gw, "rewrap", "--json")
         assert cp.returncode == 0, cp.stderr
         doc = json.loads(cp.stdout)
         assert (doc["encrypted"], doc["rewrapped"], doc["current"], doc["failed"]) == (4, 3, 1, 0)
@@ -223,9 +211,7 @@ def test_rotation_then_rewrap_keeps_every_object_readable(tmp_path) -> None:
         assert (m2[resealed], m2[skipped], m2['s3gw_kms_rewrap_objects_total{result="failed"}']) == (3, 1, 0)
         assert m2[rewrap_ok] == m2['s3gw_kms_request_seconds_count{operation="rewrap"}'] == 3
         assert {v["version"]: v["objects"] for v in status(gw)["versions"]} == {"1": 0, "2": 4}
-        again = json.loads(
-            subprocess.run(rewrap, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT).stdout
-        )
+        again = json.loads(s3gw_admin(gw, "rewrap", "--json").stdout)
         assert (again["rewrapped"], again["current"]) == (0, 4)
         m3 = kms_metrics(gw)
         assert (m3[resealed], m3[skipped], m3[rewrap_ok]) == (3, 5, 3)

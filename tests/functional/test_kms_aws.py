@@ -32,7 +32,7 @@ from s3gw.kms.settings import KMSSettings
 from s3gw.kms.stats import OUTCOMES
 from tests.conftest import _STARTED, start_server
 from tests.functional.conftest import s3_client
-from tests.functional.test_admin_live import Mc
+from tests.functional.drivers import Mc, admin
 from tests.functional.test_encryption import assert_not_stored
 from tests.functional.test_kms_admin import kms_metrics
 from tests.services import free_port, wait_port
@@ -295,14 +295,7 @@ def test_kms_metrics_count_refusals_failures_and_the_key_check(tmp_path, mc_bin:
 
 
 def admin_kms(gw, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "S3GW_ROOT_USER": gw.access_key, "S3GW_ROOT_PASSWORD": gw.secret_key}
-    return subprocess.run(
-        [sys.executable, "-m", "s3gw.cli", "admin", "kms", *args, "--endpoint", gw.url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return admin(gw, "kms", *args, check=False, access=gw.access_key, secret=gw.secret_key)
 
 
 # --------------------------------------------------------------------------- S3 traffic through a gateway on AWS KMS

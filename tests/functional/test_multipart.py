@@ -7,6 +7,7 @@ import hashlib
 import os
 import threading
 import zlib
+from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -66,35 +67,18 @@ def test_rules(s3, bucket: str) -> None:
     uid = s3.create_multipart_upload(Bucket=bucket, Key="rules")["UploadId"]
     small = s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=1, Body=b"x" * 100)["ETag"]
     last = s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=2, Body=b"y")["ETag"]
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key="rules",
-            UploadId=uid,
-            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": last}]},
-        )
-    assert err(e) == (400, "EntityTooSmall")
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key="rules",
-            UploadId=uid,
-            MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": last}, {"PartNumber": 1, "ETag": small}]},
-        )
-    assert err(e) == (400, "InvalidPartOrder")
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key="rules",
-            UploadId=uid,
-            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]},
-        )
-    assert err(e) == (400, "InvalidPart")
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(
-            Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 7, "ETag": small}]}
-        )
-    assert err(e) == (400, "InvalidPart")
+
+    def completing(parts: list[dict[str, Any]]) -> tuple[int, str]:
+        """The error completing the upload with ``parts`` answers."""
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket=bucket, Key="rules", UploadId=uid, MultipartUpload={"Parts": parts})
+        return err(e)
+
+    one, two = {"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": last}
+    assert completing([one, two]) == (400, "EntityTooSmall")
+    assert completing([two, one]) == (400, "InvalidPartOrder")
+    assert completing([{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]) == (400, "InvalidPart")
+    assert completing([{"PartNumber": 7, "ETag": small}]) == (400, "InvalidPart")
     for bad, code in ((0, "InvalidPart"), (10001, "InvalidArgument")):  # MinIO's codes
         with pytest.raises(ClientError) as e:
             s3.upload_part(Bucket=bucket, Key="rules", UploadId=uid, PartNumber=bad, Body=b"z")
@@ -176,41 +160,25 @@ def test_upload_part_copy(s3, bucket: str) -> None:
     src = os.urandom(7 * MiB)
     s3.put_object(Bucket=bucket, Key="src", Body=src)
     uid = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
-    p1 = s3.upload_part_copy(
-        Bucket=bucket,
-        Key="dst",
-        UploadId=uid,
-        PartNumber=1,
-        CopySource={"Bucket": bucket, "Key": "src"},
-        CopySourceRange=f"bytes=0-{5 * MiB - 1}",
-    )
-    p2 = s3.upload_part_copy(
-        Bucket=bucket,
-        Key="dst",
-        UploadId=uid,
-        PartNumber=2,
-        CopySource={"Bucket": bucket, "Key": "src"},
-        CopySourceRange=f"bytes={5 * MiB}-{7 * MiB - 1}",
-    )
-    with pytest.raises(ClientError) as e:
-        s3.upload_part_copy(
+
+    def copy_part(number: int, **extra: str) -> Any:
+        """UploadPartCopy of "src" as part ``number`` of the upload (``extra``: its copy conditions)."""
+        return s3.upload_part_copy(
             Bucket=bucket,
             Key="dst",
             UploadId=uid,
-            PartNumber=3,
+            PartNumber=number,
             CopySource={"Bucket": bucket, "Key": "src"},
-            CopySourceIfMatch='"nope"',
+            **extra,
         )
+
+    p1 = copy_part(1, CopySourceRange=f"bytes=0-{5 * MiB - 1}")
+    p2 = copy_part(2, CopySourceRange=f"bytes={5 * MiB}-{7 * MiB - 1}")
+    with pytest.raises(ClientError) as e:
+        copy_part(3, CopySourceIfMatch='"nope"')
     assert err(e) == (412, "PreconditionFailed")
     with pytest.raises(ClientError) as e:
-        s3.upload_part_copy(
-            Bucket=bucket,
-            Key="dst",
-            UploadId=uid,
-            PartNumber=3,
-            CopySource={"Bucket": bucket, "Key": "src"},
-            CopySourceRange=f"bytes=0-{7 * MiB}",
-        )
+        copy_part(3, CopySourceRange=f"bytes=0-{7 * MiB}")
     assert err(e)[0] == 400
     s3.complete_multipart_upload(
         Bucket=bucket,

@@ -16,23 +16,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from s3gw.admin_cli import OpsClient
-from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.conftest import ACCESS_KEY, Server, start_server
+from tests.functional.drivers import ROOT, Mc, admin, api, metric_samples
+from tests.functional.drivers import s3 as client
 from tests.functional.rawhttp import signed_request
 from tests.waiting import wait_until
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "metrics-token-for-tests-0123456789"
 
 
@@ -59,55 +56,6 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(gw: Server, access: str = ACCESS_KEY, secret: str = SECRET_KEY):
-    return boto3.client(
-        "s3",
-        endpoint_url=gw.url,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-def admin(gw: Server, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-    cp = subprocess.run(
-        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-        cwd=ROOT,
-    )
-    if check:
-        assert cp.returncode == 0, f"s3gw admin {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-    return cp
-
-
-def api(gw: Server) -> OpsClient:
-    """The client ``s3gw admin`` uses, in this process (for setup steps: no CLI start-up each time)."""
-    return OpsClient(gw.url, ACCESS_KEY, SECRET_KEY)
-
-
-class Mc:
-    def __init__(self, binary: str, config_dir: str, gw: Server) -> None:
-        self.binary, self.config_dir = binary, config_dir
-        self("alias", "set", "s3gw", gw.url, ACCESS_KEY, SECRET_KEY)
-
-    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        cp = subprocess.run(
-            [self.binary, "--config-dir", self.config_dir, "--no-color", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check:
-            assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-        return cp
-
-
 @pytest.fixture(scope="module")
 def mc(mc_bin: str, gw: Server, tmp_path_factory: pytest.TempPathFactory) -> Mc:
     return Mc(mc_bin, str(tmp_path_factory.mktemp("mc")), gw)
@@ -127,12 +75,7 @@ def http(
 def scrape(gw: Server, path: str = "/metrics") -> dict[str, float]:
     status, _, body = http(gw, path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert status == 200, body
-    out = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    return metric_samples(body.decode())
 
 
 def families(samples: dict[str, float]) -> set[str]:

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.test_durability import SlowPut, writing_shards
-from tests.reliability_helpers import Churn, MiB, read_under_churn
+from tests.reliability_helpers import MiB, churned_reads, sizes_by_data_id
 from tests.waiting import wait_until
 
 
@@ -69,19 +69,7 @@ def test_get_is_never_cut_short_by_overwrites_and_deletes(own: Server) -> None:
     with no grace at all by the gateway's own record of the reads in progress."""
     s3 = s3_client(own)
     s3.create_bucket(Bucket="reads")
-    original = os.urandom(20 * MiB)
-    churn = Churn(
-        lambda body: s3.put_object(Bucket="reads", Key="big", Body=body),
-        lambda: s3.delete_object(Bucket="reads", Key="big"),
-    )
-    problems = read_under_churn(
-        own.url,
-        "reads",
-        "big",
-        original,
-        churn,
-        put_original=lambda: s3.put_object(Bucket="reads", Key="big", Body=original),
-    )
+    problems = churned_reads(own.url, s3, "reads")
     assert problems == []
 
 
@@ -177,15 +165,7 @@ def drive_statuses(srv: Server) -> dict[str, str]:
 
 def shard_bytes(srv: Server) -> dict[str, list[int]]:
     """Data id -> the sizes of its shard files (on every drive)."""
-    out: dict[str, list[int]] = {}
-    for i in range(1, 10):
-        for f in drive_files(srv, f"drive{i}"):
-            try:
-                size = os.path.getsize(f)
-            except FileNotFoundError:  # collected meanwhile
-                continue
-            out.setdefault(os.path.basename(f).rsplit(".", 1)[0], []).append(size)
-    return out
+    return sizes_by_data_id(f for i in range(1, 10) for f in drive_files(srv, f"drive{i}"))
 
 
 KMS_KEY = "parity-key:" + base64.b64encode(b"p" * 32).decode()

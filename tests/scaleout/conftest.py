@@ -22,7 +22,7 @@ import yaml
 from botocore.config import Config
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY, free_port, wait_port
-from tests.services import PgServer, RedisServer
+from tests.services import PgServer, RedisServer, stop_process
 
 
 @dataclass
@@ -46,13 +46,7 @@ class Gateway:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
 
     def logs(self) -> str:
         with open(self.log, errors="replace") as f:

@@ -24,6 +24,12 @@ def _upload(c, uid, n, data, s3=None, key="mp", **kw):
     return s3.upload_part(Bucket=c.bucket, Key=key, UploadId=uid, PartNumber=n, Body=data, **kw)
 
 
+def _complete(c, uid, parts):
+    """CompleteMultipartUpload of "mp" with ``parts`` ((number, ETag) pairs), to hand to ``call``."""
+    doc = {"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]}
+    return lambda: c.admin.complete_multipart_upload(Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload=doc)
+
+
 def _flow(variant, checksum=None):
     def fn(c):
         s3 = c.s3(variant)
@@ -102,32 +108,14 @@ for algo in ("CRC32", "CRC32C", "SHA1", "SHA256"):
 def _(c):
     uid = _create(c)
     _upload(c, uid, 1, P2)
-    return {
-        "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket,
-                Key="mp",
-                UploadId=uid,
-                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]},
-            )
-        )
-    }
+    return {"r": call(_complete(c, uid, [(1, '"00000000000000000000000000000000"')]))}
 
 
 @case("multipart.complete.missing-part", "CompleteMultipartUpload", "boto3-wr", {"r.code": "InvalidPart"})
 def _(c):
     uid = _create(c)
     e = _upload(c, uid, 1, P2)["ETag"]
-    return {
-        "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket,
-                Key="mp",
-                UploadId=uid,
-                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}, {"PartNumber": 2, "ETag": e}]},
-            )
-        )
-    }
+    return {"r": call(_complete(c, uid, [(1, e), (2, e)]))}
 
 
 @case("multipart.complete.out-of-order", "CompleteMultipartUpload", "boto3-wr", {"r.code": "InvalidPartOrder"})
@@ -135,16 +123,7 @@ def _(c):
     uid = _create(c)
     e1 = _upload(c, uid, 1, P1)["ETag"]
     e2 = _upload(c, uid, 2, P2)["ETag"]
-    return {
-        "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket,
-                Key="mp",
-                UploadId=uid,
-                MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]},
-            )
-        )
-    }
+    return {"r": call(_complete(c, uid, [(2, e2), (1, e1)]))}
 
 
 @case("multipart.complete.too-small", "CompleteMultipartUpload", "boto3-wr", {"r.code": "EntityTooSmall"})
@@ -152,16 +131,7 @@ def _(c):
     uid = _create(c)
     e1 = _upload(c, uid, 1, P2)["ETag"]
     e2 = _upload(c, uid, 2, P2)["ETag"]
-    return {
-        "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket,
-                Key="mp",
-                UploadId=uid,
-                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
-            )
-        )
-    }
+    return {"r": call(_complete(c, uid, [(1, e1), (2, e2)]))}
 
 
 @case(
@@ -178,9 +148,7 @@ def _(c):
     e1 = _upload(c, uid, 1, P2)["ETag"]
     return {
         "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]}
-            ),
+            _complete(c, uid, [(1, e1)]),
             "ETag",
         )
     }
@@ -189,22 +157,13 @@ def _(c):
 @case("multipart.complete.empty-list", "CompleteMultipartUpload", "boto3-wr", {"r.status": 400})
 def _(c):
     uid = _create(c)
-    return {
-        "r": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": []}
-            )
-        )
-    }
+    return {"r": call(_complete(c, uid, []))}
 
 
 @case("multipart.complete.twice", "CompleteMultipartUpload", "boto3-wr", {"first.status": 200})
 def _(c):
     uid = _create(c)
-    parts = [{"PartNumber": 1, "ETag": _upload(c, uid, 1, P2)["ETag"]}]
-    f = lambda: c.admin.complete_multipart_upload(
-        Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts}
-    )  # noqa: E731
+    f = _complete(c, uid, [(1, _upload(c, uid, 1, P2)["ETag"])])
     return {"first": call(f, "ETag"), "second": call(f, "ETag")}
 
 
@@ -302,20 +261,8 @@ def _(c):
         ),
         "CopyPartResult",
     )
-    parts = [
-        {"PartNumber": 1, "ETag": (r1.get("CopyPartResult") or {}).get("ETag")},
-        {"PartNumber": 2, "ETag": (r2.get("CopyPartResult") or {}).get("ETag")},
-    ]
-    return {
-        "r1": r1,
-        "r2": r2,
-        "complete": call(
-            lambda: c.admin.complete_multipart_upload(
-                Bucket=c.bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts}
-            ),
-            "ETag",
-        ),
-    }
+    parts = [(n, (r.get("CopyPartResult") or {}).get("ETag")) for n, r in ((1, r1), (2, r2))]
+    return {"r1": r1, "r2": r2, "complete": call(_complete(c, uid, parts), "ETag")}
 
 
 @case("multipart.upload-part-copy.bad-range", "UploadPartCopy", "boto3-wr", {"r.status": 400})

@@ -17,11 +17,25 @@ import yarl
 from multidict import CIMultiDict
 
 from s3gw.api.errors import S3Error
-from s3gw.auth import EMPTY_SHA256, AuthError, AuthResult, authenticate
+from s3gw.auth import EMPTY_SHA256, STREAMING_PAYLOAD, AuthError, AuthResult, authenticate, derive_signing_key
 
 # The credentials of AWS's documentation examples.
 AK = "AKIAIOSFODNN7EXAMPLE"
 SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def chunked_example_auth() -> AuthResult:
+    """What authenticate() returns for AWS's chunked-upload example (see test_aws_examples)."""
+    return AuthResult(
+        anonymous=False,
+        access_key=AK,
+        region="us-east-1",
+        amz_date="20130524T000000Z",
+        scope="20130524/us-east-1/s3/aws4_request",
+        signature="4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+        signing_key=derive_signing_key(SK, "20130524", "us-east-1"),
+        content_sha256=STREAMING_PAYLOAD,
+    )
 
 
 def lookup(access_key: str) -> str | None:

@@ -22,30 +22,15 @@ from s3gw.auth import (
     AuthResult,
     ChunkedDecoder,
     PayloadHasher,
-    derive_signing_key,
 )
 
-from .helpers import AK, SK, chunk_signature, encode_signed, encode_unsigned, status_of
+from .helpers import chunk_signature, chunked_example_auth, encode_signed, encode_unsigned, status_of
 
 MODES = [STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
 CRC_NAME = "x-amz-checksum-crc32"
 
 
-def _signed_auth() -> AuthResult:
-    """What authenticate() returns for AWS's chunked-upload example (see test_aws_examples)."""
-    return AuthResult(
-        anonymous=False,
-        access_key=AK,
-        region="us-east-1",
-        amz_date="20130524T000000Z",
-        scope="20130524/us-east-1/s3/aws4_request",
-        signature="4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
-        signing_key=derive_signing_key(SK, "20130524", "us-east-1"),
-        content_sha256=STREAMING_PAYLOAD,
-    )
-
-
-AUTH = _signed_auth()
+AUTH = chunked_example_auth()
 UNSIGNED = AuthResult(anonymous=True, content_sha256=STREAMING_UNSIGNED_PAYLOAD_TRAILER)
 
 

@@ -193,51 +193,33 @@ def test_new_records_write_what_the_old_writers_wrote() -> None:
     assert compact_json(ObjectLayout.single(built).to_json()) == LAYOUT_EC
 
 
+#: the smallest shard set there is (one data shard on drive "d"); the cases below change one thing
+SMALLEST = {
+    "data_id": "a",
+    "size": 1,
+    "k": 1,
+    "m": 0,
+    "ec": "stripe",
+    "block_size": 1,
+    "frag_size": 1,
+    "last_frag_size": 1,
+    "hash": "blake3",
+    "placement": ["d"],
+}
+
+
 @pytest.mark.parametrize(
     "bad",
     [
-        {
-            "data_id": "../etc",
-            "size": 1,
-            "k": 1,
-            "m": 0,
-            "ec": "stripe",
-            "block_size": 1,
-            "frag_size": 1,
-            "last_frag_size": 1,
-            "hash": "blake3",
-            "placement": ["d"],
-        },
-        {
-            "data_id": "a",
-            "size": 1,
-            "k": 2,
-            "m": 0,
-            "ec": "stripe",
-            "block_size": 1,
-            "frag_size": 1,
-            "last_frag_size": 1,
-            "hash": "blake3",
-            "placement": ["d"],
-        },  # placement shorter than k+m
-        {
-            "v": 2,
-            "data_id": "a",
-            "size": 1,
-            "k": 1,
-            "m": 0,
-            "ec": "stripe",
-            "block_size": 1,
-            "frag_size": 1,
-            "last_frag_size": 1,
-            "hash": "blake3",
-            "placement": ["d"],
-        },  # a format this release does not read
+        {**SMALLEST, "data_id": "../etc"},
+        {**SMALLEST, "k": 2},  # placement shorter than k+m
+        {"v": 2, **SMALLEST},  # a format this release does not read
         {"size": 3},
         [],
     ],
 )
 def test_impossible_shard_sets_are_refused(bad: object) -> None:
+    ShardSet.from_json(SMALLEST)  # what each case changes is what is wrong
     with pytest.raises(RecordError):
         ShardSet.from_json(bad)
 

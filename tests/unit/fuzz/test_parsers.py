@@ -26,13 +26,12 @@ from s3gw.auth import (
     AuthResult,
     ChunkedDecoder,
     authenticate,
-    derive_signing_key,
 )
 from s3gw.core import conditions as C
 from s3gw.core.errors import CoreError
 from s3gw.core.ranges import parse_range
 from tests.sigv4_client import sign
-from tests.unit.auth.helpers import AK, SK, encode_signed
+from tests.unit.auth.helpers import AK, SK, chunked_example_auth, encode_signed
 
 EXAMPLES = int(os.environ.get("S3GW_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,19 +156,6 @@ def test_sigv2_header_and_presigned(expires: str, key: str, sig: str, header: st
     _auth("GET", "/b/k", [], {"host": "h", "authorization": "AWS " + header, "date": expires})
 
 
-def _chunk_auth() -> AuthResult:
-    return AuthResult(
-        anonymous=False,
-        access_key=AK,
-        region="us-east-1",
-        amz_date="20130524T000000Z",
-        scope="20130524/us-east-1/s3/aws4_request",
-        signature="4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
-        signing_key=derive_signing_key(SK, "20130524", "us-east-1"),
-        content_sha256=STREAMING_PAYLOAD,
-    )
-
-
 @FUZZ
 @given(
     data=st.binary(max_size=3000),
@@ -183,7 +169,7 @@ def test_chunked_decoder_mutations(
     data: bytes, pos: int, junk: bytes, splits: list[int], mode: str, declared: int | None
 ) -> None:
     """A valid aws-chunked body with bytes spliced in at any place, fed in any split."""
-    auth = _chunk_auth()
+    auth = chunked_example_auth()
     body = (
         encode_signed(auth, data, 1024)
         if mode != STREAMING_UNSIGNED_PAYLOAD_TRAILER
