@@ -161,6 +161,13 @@ async def test_the_sender_retries_with_backoff_then_delivers(meta: SqliteMeta) -
     task = asyncio.create_task(events.run())
     try:
         await async_wait_until(received(hook, 1), "the event after three refusals", timeout=30)
+
+        # the target has it; the sender counts the delivery when the outbox row is done
+        async def settled() -> bool:
+            st = await events.status()
+            return bool(st["pending"] == 0 and st["delivered"] == 1)
+
+        await async_wait_until(settled, "the delivery recorded", timeout=30)
     finally:
         task.cancel()
     assert hook.got[0]["Records"][0]["eventName"] == "s3:ObjectCreated:Put"
