@@ -639,7 +639,14 @@ SCHEMA: list[Key] = [
         "",
         no_effect="s3gw protects data by erasure coding, not replication",
     ),
-    Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
+    Key(
+        "storage.replication.cross_region",
+        _bool,
+        False,
+        "",
+        no_effect="replication is configured per bucket with `s3gw admin replicate add` and "
+        "PutBucketReplication (docs/data-management.md)",
+    ),
     # background repair (docs/cluster.md)
     Key(
         "repair.heal_interval",

@@ -180,6 +180,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
                 unreadable[0],
             )
         app[IAM] = iam
+        core.secrets = iam.box  # seals the secrets of replication targets
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         app[KEYS] = KeyAdmin(kms)  # the same KMS for mc admin kms / s3gw admin kms
         app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)

@@ -112,6 +112,10 @@ PASS_THROUGH = frozenset(
         "finish_outbox",
         "outbox_stats",
         "retry_dead_outbox",
+        # bucket replication (0011_replication.sql): targets read through
+        "list_replication_targets",
+        "put_replication_target",
+        "delete_replication_target",
     }
 )
 #: methods with their own caching or invalidation below

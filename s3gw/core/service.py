@@ -42,6 +42,7 @@ from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
 from . import lock
+from . import replication as R
 from . import sse as S
 from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
@@ -138,6 +139,9 @@ class Core(MultipartMixin):
         self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
         # bucket notifications (core/notify.py): no targets until the composition root sets them
         self.events = Events(meta, {})
+        # bucket replication (core/replication.py): seals target secrets (iam.SecretBox; set by the
+        # composition root: targets cannot be added before it is)
+        self.secrets: Any = None
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -1171,6 +1175,57 @@ class Core(MultipartMixin):
         if rec.delete_marker or known is None:
             return None
         return predict_expiry(known[1], rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
+
+    # ------------------------------------------------------------------ replication
+    async def set_replication(self, bucket: str, doc: dict[str, Any] | None) -> None:
+        """PutBucketReplication (None: DeleteBucketReplication): validated as MinIO does
+        (core/replication.py), stored in the bucket's config like lifecycle rules."""
+        brec = await self.bucket(bucket)
+        config = dict(brec.config)
+        if doc is None:
+            config.pop("replication", None)
+        else:
+            if brec.versioning != "Enabled":
+                raise E.ReplicationNeedsVersioning(bucket=bucket)
+            rc = R.parse(doc)
+            R.validate(rc, bucket, await self.replication_targets(bucket))
+            config["replication"] = rc.to_json()
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def replication(self, bucket: str) -> R.Config:
+        stored = (await self.bucket(bucket)).config.get("replication")
+        if not stored:
+            raise E.ReplicationConfigurationNotFoundError(bucket=bucket)
+        return R.Config.from_json(stored)
+
+    async def replication_targets(self, bucket: str | None = None) -> list[R.Target]:
+        return [R.Target.from_row(*row) for row in await self.meta.list_replication_targets(bucket)]
+
+    async def add_replication_target(
+        self, bucket: str, endpoint: str, target_bucket: str, access_key: str, secret: str, region: str = ""
+    ) -> R.Target:
+        """A new remote target of ``bucket`` (which must be versioned, as MinIO requires)."""
+        brec = await self.bucket(bucket)
+        if brec.versioning != "Enabled":
+            raise E.ReplicationTargetNeedsVersioning(bucket=bucket)
+        if self.secrets is None:
+            raise E.ServiceUnavailable("replication targets need the root credentials' seal")
+        t = R.make_target(bucket, endpoint, target_bucket, access_key, secret, self.secrets.seal, region)
+        try:
+            await self.meta.put_replication_target(t.arn, bucket, t.to_doc())
+        except BucketMissing:
+            raise E.NoSuchBucket(bucket=bucket) from None
+        return t
+
+    async def remove_replication_target(self, bucket: str, arn: str) -> None:
+        """Remove a target; refused while a replication rule of its bucket uses it (MinIO's rule)."""
+        targets = {t.arn: t for t in await self.replication_targets(bucket)}
+        if arn not in targets:
+            raise E.RemoteTargetNotFound(bucket=bucket)
+        stored = (await self.bucket(bucket)).config.get("replication")
+        if stored and any(r.target == arn for r in R.Config.from_json(stored).rules):
+            raise E.RemoteRemoveDisallowed(bucket=bucket)
+        await self.meta.delete_replication_target(arn)
 
     # ------------------------------------------------------------------ version sub-resources
     async def set_bucket_notification(self, bucket: str, doc: dict[str, Any]) -> None:

@@ -747,6 +747,19 @@ class MetaStore(abc.ABC):
     async def retry_dead_outbox(self) -> int:
         """Queue every dead event again; how many."""
 
+    # -- bucket replication (0011_replication.sql) ------------------------------------
+    @abc.abstractmethod
+    async def list_replication_targets(self, bucket: str | None = None) -> list[tuple[str, str, str]]:
+        """(ARN, source bucket, JSON document) of the remote targets of ``bucket`` (None: all)."""
+
+    @abc.abstractmethod
+    async def put_replication_target(self, arn: str, bucket: str, doc: str) -> None:
+        """Store (or replace) a remote target of ``bucket``; ``BucketMissing``."""
+
+    @abc.abstractmethod
+    async def delete_replication_target(self, arn: str) -> bool:
+        """Remove a remote target; whether it existed."""
+
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""
         return {}

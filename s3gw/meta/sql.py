@@ -38,6 +38,7 @@ from .identity import IdentitySql
 from .lifecycle import LifecycleSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .outbox import OutboxSql, note_event
+from .replication import ReplicationSql
 from .rows import (
     PART_COLS,
     UPLOAD_COLS,
@@ -61,7 +62,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
