@@ -167,6 +167,13 @@ class OpsClient:
     def remove_replication_target(self, bucket: str, arn: str) -> None:
         self.call("DELETE", f"{V1}/replicate/targets", {"bucket": bucket, "arn": arn})
 
+    def replication_status(self) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V1}/replicate/status"))
+
+    def replication_resync(self, bucket: str, arn: str = "") -> dict[str, Any]:
+        q = {"bucket": bucket, **({"arn": arn} if arn else {})}
+        return json.loads(self.call("POST", f"{V1}/replicate/resync", q))
+
     def maintenance(self, state: str | None = None, reason: str = "") -> dict[str, Any]:
         if state is None:
             return json.loads(self.call("GET", f"{V1}/maintenance"))
@@ -319,7 +326,7 @@ def add_admin_parsers(asub: Any) -> None:
     kr.add_argument("bucket", nargs="?", default="", help="only this bucket (default: every bucket)")
     _common(kr)
 
-    rp = asub.add_parser("replicate", help="bucket replication: remote targets (add, ls, rm)")
+    rp = asub.add_parser("replicate", help="bucket replication: remote targets (add, ls, rm), status, resync")
     rpsub = rp.add_subparsers(dest="replicate_command", required=True)
     ra = rpsub.add_parser(
         "add", help="add a remote target of SOURCE_BUCKET; prints its ARN (use it, or arn:aws:s3:::BUCKET, in rules)"
@@ -337,6 +344,11 @@ def add_admin_parsers(asub: Any) -> None:
     rr.add_argument("bucket", metavar="SOURCE_BUCKET")
     rr.add_argument("arn")
     _common(rr)
+    _common(rpsub.add_parser("status", help="the replication queue: pending, bytes, lag, failures per target"))
+    rs = rpsub.add_parser("resync", help="queue a bucket's existing objects (rules with ExistingObjectReplication)")
+    rs.add_argument("bucket", metavar="SOURCE_BUCKET")
+    rs.add_argument("--arn", default="", help="only this target")
+    _common(rs)
 
     r = asub.add_parser("restore", help="restore a metadata backup into a STOPPED deployment")
     r.add_argument("file", help="a file written by s3gw admin backup")
@@ -458,6 +470,21 @@ def _replicate(args: argparse.Namespace, c: OpsClient) -> int:
     if sub == "rm":
         c.remove_replication_target(args.bucket, args.arn)
         return _ok(args, f"removed {args.arn}", arn=args.arn)
+    if sub == "resync":
+        n = c.replication_resync(args.bucket, args.arn)["queued"]
+        return _ok(args, f"{n} versions queued", queued=n)
+    if sub == "status":
+        st = c.replication_status()
+        if args.json:
+            print(json.dumps(st))
+            return 0
+        print(
+            f"pending {st.get('pending', 0)} ({st.get('pending_bytes', 0)} bytes), "
+            f"oldest {st.get('oldest_pending_seconds', 0):.0f}s, failed {st.get('failed', 0)}"
+        )
+        for arn, t in sorted(st.get("targets", {}).items()):
+            print(f"  {arn}: pending {t.get('pending', 0)}, failed {t.get('dead', 0)}")
+        return 0
     targets = c.replication_targets(args.bucket)
     if args.json:
         print(json.dumps(targets))

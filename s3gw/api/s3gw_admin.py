@@ -16,6 +16,9 @@ the one admin path (``admin.py``); errors are MinIO's JSON document::
     PUT  /minio/admin/s3gw/v1/replicate/targets?bucket= body sealed like madmin's (the caller's secret):
          {"endpoint", "targetBucket", "accessKey", "secretKey", "region"} -> {"arn"} (admin:SetBucketTarget)
     DELETE /minio/admin/s3gw/v1/replicate/targets?bucket=&arn=                            (admin:SetBucketTarget)
+    GET  /minio/admin/s3gw/v1/replicate/status          the queue and the worker     (admin:ServerInfo)
+    POST /minio/admin/s3gw/v1/replicate/resync?bucket=[&arn=]  queue existing objects
+                                                        -> {"queued"}          (admin:SetBucketTarget)
     POST /minio/admin/s3gw/v1/kms/rewrap?bucket=
          NDJSON: progress lines, then {"done": true, ...summary}: every SSE-S3/KMS data key re-sealed
          under its master key's current version (kms:ReEncrypt; docs/encryption.md)
@@ -228,3 +231,18 @@ async def replicate_remove(request: web.Request, principal: Principal, body: byt
     await request.app[CORE].remove_replication_target(bucket, arn)
     log.warning("replication target %s of %s removed by %s", arn, bucket, principal.access_key)
     return web.json_response({"arn": arn})
+
+
+@ROUTES.route("GET", "/replicate/status", "admin:ServerInfo")
+async def replicate_status(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(await request.app[CORE].replication_status())
+
+
+@ROUTES.route("POST", "/replicate/resync", "admin:SetBucketTarget")
+async def replicate_resync(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    bucket, _ = await _scope(request)
+    if bucket is None:
+        raise AdminError("XMinioAdminInvalidArgument", "bucket is required")
+    n = await request.app[CORE].replication_resync(bucket, request.query.get("arn", ""))
+    log.warning("replication resync of %s by %s: %d versions queued", bucket, principal.access_key, n)
+    return web.json_response({"queued": n})

@@ -116,6 +116,11 @@ PASS_THROUGH = frozenset(
         "list_replication_targets",
         "put_replication_target",
         "delete_replication_target",
+        "take_replication",
+        "finish_replication",
+        "queue_replication",
+        "replication_stats",
+        "retry_dead_replication",
     }
 )
 #: methods with their own caching or invalidation below

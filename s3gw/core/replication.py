@@ -144,6 +144,25 @@ class Config:
         return out
 
 
+def note(cfg: Config) -> Any:
+    """The replication hook a write carries (``meta.model.ReplicaNote``): run in its transaction,
+    it names the (target, operation) rows the change owes. A new version goes to every target
+    whose rule selects it; a delete marker where the rule replicates delete markers; a version's
+    deletion where it replicates deletes (MinIO's DeleteReplication)."""
+
+    def rows(rec: Any, what: str) -> list[tuple[str, str]]:
+        out = []
+        for r in cfg.actionable(rec.key, rec.info.tags):
+            if what == "marker" and r.delete_marker != "Enabled":
+                continue
+            if what == "delete" and r.delete != "Enabled":
+                continue
+            out.append((r.target, what))
+        return out
+
+    return rows
+
+
 # ---------------------------------------------------------------- decoding (Go's encoding/xml rules)
 def _children(value: Any) -> dict[str, Any]:
     if value is None:

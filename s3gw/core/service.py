@@ -137,11 +137,14 @@ class Core(MultipartMixin):
         self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
         # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
         self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
+        # replication rules of buckets as last read (``bucket``): the stored form and its parse
+        self._replication: dict[str, tuple[dict[str, Any], R.Config]] = {}
         # bucket notifications (core/notify.py): no targets until the composition root sets them
         self.events = Events(meta, {})
         # bucket replication (core/replication.py): seals target secrets (iam.SecretBox; set by the
         # composition root: targets cannot be added before it is)
         self.secrets: Any = None
+        self.replicator: Any = None  # core/replicate.Replicator (set by the composition root)
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -151,7 +154,22 @@ class Core(MultipartMixin):
             self._rules.pop(name, None)
             raise E.NoSuchBucket(bucket=name)
         self._remember_rules(rec)
+        self._remember_replication(rec)
         return rec
+
+    def _remember_replication(self, rec: BucketRecord) -> None:
+        """Keep the bucket's replication rules as last read: the writes of the request that read
+        the bucket queue their replication from them (``_with_event``)."""
+        stored = rec.config.get("replication")
+        if not stored:
+            self._replication.pop(rec.name, None)
+            return
+        known = self._replication.get(rec.name)
+        if known is not None and known[0] == stored:
+            return
+        if len(self._replication) >= RULES_MEMO and known is None:
+            self._replication.clear()
+        self._replication[rec.name] = (stored, R.Config.from_json(stored))
 
     def _remember_rules(self, rec: BucketRecord) -> None:
         """Keep the bucket's lifecycle rules as last read: the x-amz-expiration of the request that
@@ -198,6 +216,11 @@ class Core(MultipartMixin):
         check_object_name(key)
         brec = await self.bucket(bucket)
         self._check_put_options(opts)
+        if opts.replica_version_id is not None:
+            # a replication request sent again (at least once): the version is here already
+            existing = await self.meta.get_version(bucket, key, opts.replica_version_id)
+            if existing is not None:
+                return existing
         self._apply_lock(brec, opts)
         if opts.if_match is not None or opts.if_none_match is not None:
             # fail fast before reading the body; the transaction checks again
@@ -208,11 +231,13 @@ class Core(MultipartMixin):
         info = self._info(opts, checksum)
         if sealing is not None:
             info.sse, etag = sealing.finish(size, etag)
+        info.extra.pop("rvid", None)
+        info.extra.pop("rmt", None)
         rec = VersionRecord(
             bucket=bucket,
             key=key,
-            version_id=new_version_id(),
-            mtime=time.time(),
+            version_id=opts.replica_version_id or new_version_id(),
+            mtime=opts.replica_mtime or time.time(),
             size=size,
             etag=etag,
             info=info,
@@ -239,10 +264,16 @@ class Core(MultipartMixin):
         """``rec`` carrying the bucket-notification hook of this request (core/notify.py): the
         metadata store queues the matching events in the transaction that stores it."""
         rec.event = self.events.note()
+        known = self._replication.get(rec.bucket)
+        # a replica (a write by another site's replication) is never queued again: no loops
+        if known is not None and rec.info.replication_status != "REPLICA":
+            rec.replicate = R.note(known[1])
         return rec
 
     def _events_wake(self) -> None:
         self.events.wake()
+        if self.replicator is not None:
+            self.replicator.wake()
 
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
@@ -449,6 +480,9 @@ class Core(MultipartMixin):
             tags=dict(opts.tags),
             retention=opts.retention,
             legal_hold=opts.legal_hold or None,
+            replication_status="REPLICA" if opts.replica_version_id else None,
+            # a replica's version id and time, kept until CompleteMultipartUpload (core/multipart.py)
+            extra={"rvid": opts.replica_version_id, "rmt": opts.replica_mtime} if opts.replica_version_id else {},
         )
 
     async def _store_body(
@@ -991,19 +1025,34 @@ class Core(MultipartMixin):
         *,
         bypass_governance: bool = False,
         expect: DeleteExpect | None = None,
+        replica: bool = False,
+        replica_marker: tuple[str, float] | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         """DeleteObject. Removing a version for good honours its retention and legal hold,
         checked inside the metadata transaction. ``expect``: see ``MetaStore.delete_object``
-        (the lifecycle worker deletes only what it found due)."""
+        (the lifecycle worker deletes only what it found due).
+
+        A replication request (``replica``; authorised for s3:ReplicateDelete) is not queued for
+        replication again; ``replica_marker`` (the source's delete-marker version id and time)
+        places that delete marker, as MinIO's X-Minio-Source-DeleteMarker asks."""
         check_version_id(version_id)
         if not _readable_name(key):
             return None, None
         await self.bucket(bucket)
-        if version_id is None and await self.meta.get_version(bucket, key) is None:
-            return None, None  # MinIO places no delete marker for a key that never existed
-        marker = self._with_event(
-            VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True)
+        marker = VersionRecord(
+            bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True
         )
+        if replica or replica_marker is not None:
+            marker.info.replication_status = "REPLICA"
+        if replica_marker is not None:
+            existing = await self.meta.get_version(bucket, key, replica_marker[0])
+            if existing is not None:
+                return None, existing  # sent again (at least once): the marker is here already
+            marker.version_id, marker.mtime = replica_marker
+            version_id = None
+        elif version_id is None and await self.meta.get_version(bucket, key) is None:
+            return None, None  # MinIO places no delete marker for a key that never existed
+        self._with_event(marker)
 
         def check(victim: VersionRecord) -> None:
             if not victim.delete_marker:
@@ -1216,6 +1265,22 @@ class Core(MultipartMixin):
         except BucketMissing:
             raise E.NoSuchBucket(bucket=bucket) from None
         return t
+
+    async def replication_status(self) -> dict[str, Any]:
+        """The replication queue and this gateway's worker (metrics, ``s3gw admin replicate status``)."""
+        if self.replicator is None:
+            return {}
+        st: dict[str, Any] = await self.replicator.status()
+        return st
+
+    async def replication_resync(self, bucket: str, arn: str = "") -> int:
+        """Queue the bucket's existing versions for its targets (rules with ExistingObjectReplication)."""
+        if self.replicator is None:
+            raise E.ServiceUnavailable("replication is not running")
+        if arn and arn not in {t.arn for t in await self.replication_targets(bucket)}:
+            raise E.RemoteTargetNotFound(bucket=bucket)
+        n: int = await self.replicator.resync(bucket, arn)
+        return n
 
     async def remove_replication_target(self, bucket: str, arn: str) -> None:
         """Remove a target; refused while a replication rule of its bucket uses it (MinIO's rule)."""

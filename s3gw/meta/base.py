@@ -147,6 +147,21 @@ class HealItem:
 
 
 @dataclass
+class ReplicationItem:
+    """One queued replication operation for one target (0011_replication.sql)."""
+
+    id: int
+    bucket: str
+    key: str
+    version_id: str
+    target: str
+    op: str  # "put", "marker", "delete"
+    size: int
+    attempts: int
+    created: float
+
+
+@dataclass
 class OutboxItem:
     """One queued bucket-notification event for one target (0010_notifications.sql)."""
 
@@ -759,6 +774,32 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     async def delete_replication_target(self, arn: str) -> bool:
         """Remove a remote target; whether it existed."""
+
+    @abc.abstractmethod
+    async def take_replication(self, limit: int, now: float, lease: float) -> list[ReplicationItem]:
+        """Up to ``limit`` due queue rows, each the first pending one of its key and target,
+        oldest first, leased for ``lease`` seconds."""
+
+    @abc.abstractmethod
+    async def finish_replication(
+        self, item: ReplicationItem, outcome: str, error: str = "", retry_at: float = 0.0
+    ) -> bool:
+        """``done`` removes the row, ``retry`` postpones it to ``retry_at``, ``dead`` keeps it as
+        failed (counted; ``retry_dead_replication`` queues it again). Returns whether no other row
+        of the same version is left (done: the version's replication is complete)."""
+
+    @abc.abstractmethod
+    async def queue_replication(self, rows: list[tuple[str, str, str, str, str, int]]) -> int:
+        """Queue (bucket, key, version id, target, op, size) rows (a resync); how many."""
+
+    @abc.abstractmethod
+    async def replication_stats(self) -> dict[str, Any]:
+        """``pending``, ``pending_bytes``, ``dead``, ``oldest_pending`` (creation time, 0: none),
+        and ``targets``: {arn: {"pending", "dead"}}."""
+
+    @abc.abstractmethod
+    async def retry_dead_replication(self) -> int:
+        """Queue every failed row again; how many."""
 
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""

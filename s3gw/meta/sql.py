@@ -38,7 +38,7 @@ from .identity import IdentitySql
 from .lifecycle import LifecycleSql
 from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
 from .outbox import OutboxSql, note_event
-from .replication import ReplicationSql
+from .replication import ReplicationSql, queue_ops, replica_ops
 from .rows import (
     PART_COLS,
     UPLOAD_COLS,
@@ -94,8 +94,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationS
             replaced = await _begin_write(tx, rec, check)
             if replaced is not None:
                 await _drop(tx, replaced)
+            ops = replica_ops(rec, "put", rec.replicate)
             await _insert_latest(tx, rec)
             await note_event(tx, rec, "created", rec.event)
+            await queue_ops(tx, rec, ops)
             return rec
 
         return await self._transaction(run)
@@ -142,10 +144,13 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationS
                         if not promoted.delete_marker:
                             await _usage(tx, bucket, objects=1, size=promoted.size)
                 await note_event(tx, victim, "removed", marker.event)
+                await queue_ops(tx, victim, replica_ops(victim, "delete", marker.replicate))
                 return victim, None
             if state == "Enabled":  # a new delete marker; nothing is removed
+                ops = replica_ops(marker, "marker", marker.replicate)
                 await _insert_latest(tx, marker)
                 await note_event(tx, marker, "marker", marker.event)
+                await queue_ops(tx, marker, ops)
                 return None, marker
             # Suspended or never versioned: the null version goes (the others stay)
             victim = await _one(tx, bucket, kb, NULL_VERSION)
@@ -345,8 +350,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationS
             await _gc(tx, [p.layout for p in parts if p.part_number not in kept])
             if replaced is not None:
                 await _drop(tx, replaced)
+            ops = replica_ops(rec, "put", rec.replicate)
             await _insert_latest(tx, rec)
             await note_event(tx, rec, "created", rec.event)
+            await queue_ops(tx, rec, ops)
             return rec
 
         return await self._transaction(run)

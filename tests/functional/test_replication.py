@@ -8,9 +8,11 @@ errors; a rule naming a target by the ARN ``add`` printed or by ``arn:aws:s3:::B
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +23,15 @@ from botocore.exceptions import ClientError
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.rawhttp import signed_request
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(str(tmp_path_factory.mktemp("s3gw-remote")))
+    # its metrics public: the replication series are read by the tests
+    srv = start_server(str(tmp_path_factory.mktemp("s3gw-remote")), env={"MINIO_PROMETHEUS_AUTH_TYPE": "public"})
     yield srv
     srv.stop()
 
@@ -240,3 +244,206 @@ def test_malformed_and_oversized_documents(server: Server) -> None:
             server, "PUT", f"/{src}?replication", b"<ReplicationConfiguration>" + rules + b"</ReplicationConfiguration>"
         )
         assert r.status == 400 and b"<Code>" in r.body, (n, r.status, r.body[:300])
+
+
+# --------------------------------------------------------------------------- the copies
+def replicate(server: Server, s3, remote: Server, rs3, tmp_path: Path, *, deletes: bool = False) -> tuple[str, str]:
+    """A versioned source bucket replicating everything to a versioned bucket of ``remote``."""
+    src, dst = new_bucket(s3), new_bucket(rs3)
+    arn = add_target(server, remote, src, dst, tmp_path)
+    doc = (
+        "<ReplicationConfiguration><Rule><ID>all</ID><Status>Enabled</Status><Priority>1</Priority>"
+        "<DeleteMarkerReplication><Status>Enabled</Status></DeleteMarkerReplication>"
+        f"<DeleteReplication><Status>{'Enabled' if deletes else 'Disabled'}</Status></DeleteReplication>"
+        "<ExistingObjectReplication><Status>Enabled</Status></ExistingObjectReplication>"
+        f"<Filter><Prefix></Prefix></Filter><Destination><Bucket>{arn}</Bucket></Destination></Rule>"
+        "</ReplicationConfiguration>"
+    ).encode()
+    r = signed_request(server, "PUT", f"/{src}?replication", doc)
+    assert r.status == 200, r
+    return src, dst
+
+
+def versions(s3, bucket: str) -> list[tuple[str, str, bool]]:
+    """(key, version id, is a delete marker), newest first per key."""
+    out = s3.list_object_versions(Bucket=bucket)
+    vs = [(v["Key"], v["VersionId"], False, v["LastModified"]) for v in out.get("Versions", [])]
+    vs += [(m["Key"], m["VersionId"], True, m["LastModified"]) for m in out.get("DeleteMarkers", [])]
+    return sorted((k, vid, dm) for k, vid, dm, _ in vs)
+
+
+def status(s3, bucket: str, key: str, vid: str) -> str:
+    return s3.head_object(Bucket=bucket, Key=key, VersionId=vid).get("ReplicationStatus", "")
+
+
+def test_put_overwrite_tags_metadata_and_delete_marker_replicate(
+    server: Server, s3, remote: Server, tmp_path: Path
+) -> None:
+    rs3 = s3_client(remote)
+    src, dst = replicate(server, s3, remote, rs3, tmp_path)
+    v1 = s3.put_object(
+        Bucket=src, Key="docs/a.txt", Body=b"one", ContentType="text/plain", Metadata={"color": "blue"},
+        Tagging="k=v&x=y", ChecksumAlgorithm="CRC32",
+    )["VersionId"]  # fmt: skip
+    assert status(s3, src, "docs/a.txt", v1) in ("PENDING", "COMPLETED")
+    v2 = s3.put_object(Bucket=src, Key="docs/a.txt", Body=b"two, longer")["VersionId"]
+    wait_until(lambda: status(s3, src, "docs/a.txt", v2) == "COMPLETED", "the overwrite replicated")
+    wait_until(lambda: status(s3, src, "docs/a.txt", v1) == "COMPLETED", "the first version replicated")
+    got = rs3.get_object(Bucket=dst, Key="docs/a.txt", VersionId=v1)
+    assert got["Body"].read() == b"one" and got["ContentType"] == "text/plain"
+    assert got["Metadata"] == {"color": "blue"} and got["ReplicationStatus"] == "REPLICA"
+    assert got["ETag"] == s3.head_object(Bucket=src, Key="docs/a.txt", VersionId=v1)["ETag"]
+    tags = rs3.get_object_tagging(Bucket=dst, Key="docs/a.txt", VersionId=v1)["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("k", "v"), ("x", "y")]
+    head = rs3.head_object(Bucket=dst, Key="docs/a.txt", VersionId=v1, ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32") == s3.head_object(
+        Bucket=src, Key="docs/a.txt", VersionId=v1, ChecksumMode="ENABLED"
+    ).get("ChecksumCRC32")
+    src_head = s3.head_object(Bucket=src, Key="docs/a.txt", VersionId=v2)
+    dst_head = rs3.head_object(Bucket=dst, Key="docs/a.txt")  # the latest there is v2 too
+    assert dst_head["VersionId"] == v2 and dst_head["LastModified"] == src_head["LastModified"]
+    # a delete marker, with its version id
+    marker = s3.delete_object(Bucket=src, Key="docs/a.txt")["VersionId"]
+    wait_until(lambda: ("docs/a.txt", marker, True) in versions(rs3, dst), "the delete marker replicated")
+    assert versions(rs3, dst) == versions(s3, src)
+    # the replicas are not replicated back or again (no loop): the target's queue stays empty
+    assert admin(remote, "replicate", "status", "--json").stdout.strip().startswith("{")
+
+
+def test_multipart_object_replicates_in_parts_with_the_same_etag(
+    server: Server, s3, remote: Server, tmp_path: Path
+) -> None:
+    rs3 = s3_client(remote)
+    src, dst = replicate(server, s3, remote, rs3, tmp_path)
+    up = s3.create_multipart_upload(Bucket=src, Key="big.bin", ContentType="application/x-test")
+    parts = []
+    blobs = [os.urandom(5 * 1024 * 1024), os.urandom(5 * 1024 * 1024), os.urandom(1234)]
+    for n, blob in enumerate(blobs, 1):
+        etag = s3.upload_part(Bucket=src, Key="big.bin", UploadId=up["UploadId"], PartNumber=n, Body=blob)["ETag"]
+        parts.append({"PartNumber": n, "ETag": etag})
+    vid = s3.complete_multipart_upload(
+        Bucket=src, Key="big.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )["VersionId"]
+    wait_until(lambda: status(s3, src, "big.bin", vid) == "COMPLETED", "the multipart object replicated")
+    got = rs3.get_object(Bucket=dst, Key="big.bin", VersionId=vid)
+    assert got["Body"].read() == b"".join(blobs)
+    assert got["ETag"] == s3.head_object(Bucket=src, Key="big.bin")["ETag"] and got["ETag"].endswith('-3"')
+    assert got["ContentType"] == "application/x-test"
+
+
+def test_version_deletes_replicate_when_the_rule_says_so(server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    rs3 = s3_client(remote)
+    src, dst = replicate(server, s3, remote, rs3, tmp_path, deletes=True)
+    v1 = s3.put_object(Bucket=src, Key="k", Body=b"1")["VersionId"]
+    v2 = s3.put_object(Bucket=src, Key="k", Body=b"2")["VersionId"]
+    wait_until(lambda: status(s3, src, "k", v2) == "COMPLETED", "both versions replicated")
+    s3.delete_object(Bucket=src, Key="k", VersionId=v1)
+    wait_until(lambda: [v for _, v, _ in versions(rs3, dst)] == [v2], "the version deletion replicated")
+
+
+def test_target_down_then_back_loses_nothing(server: Server, s3, tmp_path: Path) -> None:
+    data = tmp_path / "down-target"
+    data.mkdir()
+    target = start_server(str(data))
+    try:
+        rs3 = s3_client(target)
+        src, dst = replicate(server, s3, target, rs3, tmp_path)
+        target.stop()
+        vids = [s3.put_object(Bucket=src, Key=f"k{i}", Body=f"body {i}".encode())["VersionId"] for i in range(20)]
+        marker = s3.delete_object(Bucket=src, Key="k0")["VersionId"]
+        st = json.loads(admin(server, "replicate", "status", "--json").stdout)
+        wait_until(
+            lambda: json.loads(admin(server, "replicate", "status", "--json").stdout)["failures"] > 0,
+            "copies to the stopped target fail",
+        )
+        assert st["pending"] >= 1
+        assert all(status(s3, src, f"k{i}", v) == "PENDING" for i, v in enumerate(vids))
+        target = start_server(str(data), port=target.port)
+        rs3 = s3_client(target)
+        wait_until(
+            lambda: all(status(s3, src, f"k{i}", v) == "COMPLETED" for i, v in enumerate(vids)),
+            "every version replicated once the target is back",
+            timeout=240,
+        )
+        wait_until(lambda: ("k0", marker, True) in versions(rs3, dst), "the delete marker replicated")
+        assert versions(rs3, dst) == versions(s3, src)
+        for i, v in enumerate(vids):
+            assert rs3.get_object(Bucket=dst, Key=f"k{i}", VersionId=v)["Body"].read() == f"body {i}".encode()
+        wait_until(
+            lambda: json.loads(admin(server, "replicate", "status", "--json").stdout)["pending"] == 0,
+            "the queue drained",
+        )
+    finally:
+        target.stop()
+
+
+def test_two_way_replication_converges_without_loops(server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    rs3 = s3_client(remote)
+    a, b = new_bucket(s3), new_bucket(rs3)
+    arn_ab = add_target(server, remote, a, b, tmp_path)
+    arn_ba = add_target(remote, server, b, a, tmp_path)
+    for gw, bucket, arn in ((server, a, arn_ab), (remote, b, arn_ba)):
+        client = s3_client(gw)
+        client.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={"Role": "", "Rules": [rule(arn)]})
+    va = s3.put_object(Bucket=a, Key="from-a", Body=b"A")["VersionId"]
+    vb = rs3.put_object(Bucket=b, Key="from-b", Body=b"B")["VersionId"]
+    wait_until(lambda: status(s3, a, "from-a", va) == "COMPLETED", "a -> b")
+    wait_until(lambda: status(rs3, b, "from-b", vb) == "COMPLETED", "b -> a")
+    s3.put_object(Bucket=a, Key="from-b", Body=b"A again")  # an overwrite on the other side
+    wait_until(lambda: versions(rs3, b) == versions(s3, a), "both sides hold the same versions")
+    assert rs3.get_object(Bucket=b, Key="from-b")["Body"].read() == b"A again"
+    assert status(s3, a, "from-b", vb) == "REPLICA" and status(rs3, b, "from-a", va) == "REPLICA"
+    # nothing is queued again: both queues drain and stay empty, no extra versions appear
+    for gw in (server, remote):
+        wait_until(
+            lambda gw=gw: json.loads(admin(gw, "replicate", "status", "--json").stdout)["pending"] == 0,
+            "the queue drained",
+        )
+    assert len(versions(s3, a)) == 3 and versions(rs3, b) == versions(s3, a)
+    with urllib.request.urlopen(remote.url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    for series in (
+        "s3gw_replication_pending 0.0",
+        "s3gw_replication_pending_bytes 0.0",
+        "s3gw_replication_oldest_pending_seconds 0.0",
+        "s3gw_replication_failed 0.0",
+    ):
+        assert series in text, series
+    replicated = [ln for ln in text.splitlines() if ln.startswith("s3gw_replication_replicated_total ")]
+    assert replicated and float(replicated[0].split()[1]) >= 1, replicated
+
+
+def test_resync_queues_existing_objects(server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    rs3 = s3_client(remote)
+    src = new_bucket(s3)
+    vids = [s3.put_object(Bucket=src, Key=f"old{i}", Body=b"x" * i)["VersionId"] for i in range(5)]
+    dst = new_bucket(rs3)
+    arn = add_target(server, remote, src, dst, tmp_path)
+    s3.put_bucket_replication(
+        Bucket=src,
+        ReplicationConfiguration={
+            "Role": "",
+            "Rules": [rule(arn, ExistingObjectReplication={"Status": "Enabled"})],
+        },
+    )
+    assert versions(rs3, dst) == []  # existing objects wait for a resync
+    out = admin(server, "replicate", "resync", src).stdout
+    assert "5 versions queued" in out
+    wait_until(lambda: versions(rs3, dst) == versions(s3, src), "the existing objects replicated")
+    for i, v in enumerate(vids):
+        assert rs3.get_object(Bucket=dst, Key=f"old{i}", VersionId=v)["Body"].read() == b"x" * i
+
+
+def test_replica_writes_need_replicate_permission_and_a_valid_version(server: Server, s3) -> None:
+    bucket = new_bucket(s3)
+    vid = str(uuid.uuid4())
+    hdrs = {"x-minio-source-replication-request": "true", "x-minio-source-mtime": "2024-01-02T03:04:05.123456789Z"}
+    r = signed_request(server, "PUT", f"/{bucket}/k?versionId=not-a-uuid", b"x", hdrs)
+    assert r.status == 400 and b"InvalidArgument" in r.body
+    r = signed_request(server, "PUT", f"/{bucket}/k?versionId={vid}", b"x", hdrs)
+    assert r.status == 200, r
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["VersionId"] == vid and head["ReplicationStatus"] == "REPLICA"
+    assert head["LastModified"].year == 2024
+    r = signed_request(server, "PUT", f"/{bucket}/k?versionId={vid}", b"x", hdrs)  # sent again: one version
+    assert r.status == 200 and len(versions(s3, bucket)) == 1
