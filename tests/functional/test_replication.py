@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, start_server
+from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, free_port, start_server
 from tests.functional.conftest import s3_client
 from tests.functional.rawhttp import signed_request
 from tests.waiting import wait_until
@@ -447,3 +447,65 @@ def test_replica_writes_need_replicate_permission_and_a_valid_version(server: Se
     assert head["LastModified"].year == 2024
     r = signed_request(server, "PUT", f"/{bucket}/k?versionId={vid}", b"x", hdrs)  # sent again: one version
     assert r.status == 200 and len(versions(s3, bucket)) == 1
+
+
+# --------------------------------------------------------------------------- s3gw -> MinIO
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The pinned MinIO (scripts/go-tools.sh builds it once), on 127.0.0.1, four drive folders."""
+    cp = subprocess.run([str(ROOT / "scripts" / "go-tools.sh"), "minio"], capture_output=True, text=True, timeout=1800)
+    binary = next((ln.split()[1] for ln in cp.stdout.splitlines() if ln.startswith("minio ")), "")
+    if cp.returncode != 0 or not os.access(binary, os.X_OK):
+        pytest.fail(f"minio is needed and scripts/go-tools.sh minio could not provide it: {cp.stderr[-300:]}")
+    root = tmp_path_factory.mktemp("minio")
+    for i in range(1, 5):
+        (root / f"d{i}").mkdir()
+    port, console = free_port(), free_port()
+    env = {
+        **os.environ,
+        "MINIO_CI_CD": "1",
+        "MINIO_UPDATE": "off",
+        "MINIO_BROWSER": "off",
+        "MINIO_ROOT_USER": ACCESS_KEY,
+        "MINIO_ROOT_PASSWORD": SECRET_KEY,
+    }
+    with open(root / "minio.log", "ab") as log:
+        proc = subprocess.Popen(
+            [binary, "server", "--quiet", "--address", f"127.0.0.1:{port}", "--console-address",
+             f"127.0.0.1:{console}", f"{root}/d{{1...4}}"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    srv = Server(f"http://127.0.0.1:{port}", port, str(root), proc)
+    wait_until(lambda: s3_client(srv).list_buckets() is not None, "MinIO up", ignore=(Exception,))
+    yield srv
+    srv.stop()
+
+
+def test_replication_to_minio(server: Server, s3, minio: Server, tmp_path: Path) -> None:
+    ms3 = s3_client(minio)
+    src, dst = replicate(server, s3, minio, ms3, tmp_path)
+    v1 = s3.put_object(
+        Bucket=src, Key="m/a.txt", Body=b"to minio", ContentType="text/plain", Metadata={"k": "v"}, Tagging="t=1"
+    )["VersionId"]
+    up = s3.create_multipart_upload(Bucket=src, Key="m/big.bin")
+    blobs = [os.urandom(5 * 1024 * 1024), os.urandom(4321)]
+    parts = [
+        {"PartNumber": n, "ETag": s3.upload_part(Bucket=src, Key="m/big.bin", UploadId=up["UploadId"], PartNumber=n,
+                                                  Body=b)["ETag"]}
+        for n, b in enumerate(blobs, 1)
+    ]  # fmt: skip
+    vbig = s3.complete_multipart_upload(
+        Bucket=src, Key="m/big.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )["VersionId"]
+    wait_until(lambda: status(s3, src, "m/a.txt", v1) == "COMPLETED", "the object replicated to MinIO")
+    wait_until(lambda: status(s3, src, "m/big.bin", vbig) == "COMPLETED", "the multipart object replicated to MinIO")
+    got = ms3.get_object(Bucket=dst, Key="m/a.txt", VersionId=v1)
+    assert got["Body"].read() == b"to minio" and got["Metadata"] == {"k": "v"}
+    assert got["ReplicationStatus"] == "REPLICA" and got["ContentType"] == "text/plain"
+    assert ms3.get_object_tagging(Bucket=dst, Key="m/a.txt", VersionId=v1)["TagSet"] == [{"Key": "t", "Value": "1"}]
+    big = ms3.get_object(Bucket=dst, Key="m/big.bin", VersionId=vbig)
+    assert big["Body"].read() == b"".join(blobs)
+    assert big["ETag"] == s3.head_object(Bucket=src, Key="m/big.bin")["ETag"]
+    marker = s3.delete_object(Bucket=src, Key="m/a.txt")["VersionId"]
+    wait_until(lambda: ("m/a.txt", marker, True) in versions(ms3, dst), "the delete marker replicated to MinIO")
+    assert versions(ms3, dst) == versions(s3, src)
