@@ -214,6 +214,8 @@ HEADER_NEEDS: dict[str, tuple[HeaderNeed, ...]] = {
     "CopyObject": _NEW_OBJECT,
     "CreateMultipartUpload": _NEW_OBJECT + _REPLICA,
     "DeleteObject": _BYPASS + _REPLICA_DELETE,
+    "PutObjectTagging": (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateTags", value="true"),),
+    "DeleteObjectTagging": (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateTags", value="true"),),
     "PutObjectRetention": _BYPASS,
 }
 

@@ -213,6 +213,24 @@ class Replicator:
         rec = await self.core.meta.get_version(item.bucket, item.key, item.version_id)
         if rec is None:
             return 0  # deleted since: nothing left to copy (its deletion is queued if the rules say so)
+        if item.op == "tags":  # the version's tag set as it is now (PutObjectTagging / DeleteObjectTagging)
+            if rec.delete_marker:
+                return 0
+            q = {"tagging": "", "versionId": rec.version_id}
+            if rec.info.tags:
+                doc = (
+                    "<Tagging><TagSet>"
+                    + "".join(
+                        f"<Tag><Key>{escape(k)}</Key><Value>{escape(v)}</Value></Tag>"
+                        for k, v in sorted(rec.info.tags.items())
+                    )
+                    + "</TagSet></Tagging>"
+                )
+                status, _, body = await self.remote.send(target, secret, "PUT", item.key, q, base, doc.encode())
+            else:
+                status, _, body = await self.remote.send(target, secret, "DELETE", item.key, q, base)
+            _check(status, body)
+            return 0
         if item.op == "marker" or rec.delete_marker:
             headers = {**base, "x-minio-source-deletemarker": "true", "x-minio-source-mtime": rfc3339(rec.mtime)}
             status, _, body = await self.remote.send(

@@ -1312,7 +1312,9 @@ class Core(MultipartMixin):
         """The outbox and the sender (metrics, ``s3gw admin info``)."""
         return await self.events.status()
 
-    async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
+    async def _update_info(
+        self, bucket: str, key: str, version_id: str | None, change: Any, replicate: Any = None
+    ) -> VersionRecord:
         """Read-modify-write one version's info (tags, retention, legal hold).
 
         ``change`` runs inside the store's transaction, on the version as it is
@@ -1328,17 +1330,26 @@ class Core(MultipartMixin):
             rec.info = info
             return info
 
-        if not await self.meta.update_info(bucket, key, rec.version_id, apply):
+        if not await self.meta.update_info(bucket, key, rec.version_id, apply, replicate):
             if version_id is not None and version_id != NULL_VERSION:
                 raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
             raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         return rec
 
-    async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
+    async def set_tags(
+        self, bucket: str, key: str, version_id: str | None, tags: dict[str, str], *, replica: bool = False
+    ) -> VersionRecord:
+        """Put/DeleteObjectTagging; queued for replication unless it is a replication request (``replica``)."""
+
         def change(_rec: VersionRecord, info: ObjectInfo) -> None:
             info.tags = dict(tags)
 
-        return await self._update_info(bucket, key, version_id, change)
+        await self.bucket(bucket)  # its replication rules, as for a write (``_remember_replication``)
+        known = None if replica else self._replication.get(bucket)
+        # a tag change is replicated like a write (the new tag set, to the targets whose rules select it)
+        rec = await self._update_info(bucket, key, version_id, change, R.note(known[1]) if known else None)
+        self._events_wake()
+        return rec
 
     async def set_retention(
         self, bucket: str, key: str, version_id: str | None, new: Retention | None, bypass_governance: bool

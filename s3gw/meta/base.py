@@ -24,6 +24,7 @@ from .model import (
     GroupRecord,
     ListPage,
     PartRecord,
+    ReplicaNote,
     UploadPage,
     UploadRecord,
     UserRecord,
@@ -243,8 +244,13 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+    async def update_info(
+        self, bucket: str, key: str, version_id: str, info: InfoUpdate, replicate: ReplicaNote | None = None
+    ) -> bool:
         """Replace a version's info (tags, retention, legal hold); False when the version is gone.
+
+        ``replicate`` (a tag change of a bucket with replication rules): asked, in the same
+        transaction, for the replication queue rows the change owes ("tags").
 
         ``info`` may be a function of the current version returning the new
         info: it then runs inside the transaction, under the same per-key

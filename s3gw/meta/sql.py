@@ -36,7 +36,7 @@ from .base import (
 )
 from .identity import IdentitySql
 from .lifecycle import LifecycleSql
-from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
+from .model import NULL_VERSION, PartRecord, ReplicaNote, UploadRecord, VersionRecord
 from .outbox import OutboxSql, note_event
 from .replication import ReplicationSql, queue_ops, replica_ops
 from .rows import (
@@ -169,20 +169,25 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationS
 
         return await self._transaction(run)
 
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+    async def update_info(
+        self, bucket: str, key: str, version_id: str, info: InfoUpdate, replicate: ReplicaNote | None = None
+    ) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
             new: ObjectInfo
-            if callable(info):
+            current = None
+            if callable(info) or replicate is not None:
                 current = await _one(tx, bucket, kb, version_id)
                 if current is None:
                     return False
+            if callable(info):
+                assert current is not None
                 new = info(current)
             else:
                 new = info
-            return (
+            updated = (
                 await tx.execute(
                     "UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
                     compact_json(new.to_json()),
@@ -192,6 +197,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationS
                 )
                 > 0
             )
+            if updated and current is not None and replicate is not None and not current.delete_marker:
+                current.info = new
+                await queue_ops(tx, current, replica_ops(current, "tags", replicate))
+            return updated
 
         return await self._transaction(run)
 

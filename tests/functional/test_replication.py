@@ -302,6 +302,17 @@ def test_put_overwrite_tags_metadata_and_delete_marker_replicate(
     src_head = s3.head_object(Bucket=src, Key="docs/a.txt", VersionId=v2)
     dst_head = rs3.head_object(Bucket=dst, Key="docs/a.txt")  # the latest there is v2 too
     assert dst_head["VersionId"] == v2 and dst_head["LastModified"] == src_head["LastModified"]
+    # a tag change made afterwards reaches the target too
+    s3.put_object_tagging(
+        Bucket=src, Key="docs/a.txt", VersionId=v1, Tagging={"TagSet": [{"Key": "new", "Value": "1"}]}
+    )
+
+    def target_tags() -> list[dict[str, str]]:
+        return rs3.get_object_tagging(Bucket=dst, Key="docs/a.txt", VersionId=v1)["TagSet"]
+
+    wait_until(lambda: target_tags() == [{"Key": "new", "Value": "1"}], "the tag change replicated")
+    s3.delete_object_tagging(Bucket=src, Key="docs/a.txt", VersionId=v1)
+    wait_until(lambda: target_tags() == [], "the tag removal replicated")
     # a delete marker, with its version id
     marker = s3.delete_object(Bucket=src, Key="docs/a.txt")["VersionId"]
     wait_until(lambda: ("docs/a.txt", marker, True) in versions(rs3, dst), "the delete marker replicated")
@@ -390,6 +401,11 @@ def test_two_way_replication_converges_without_loops(server: Server, s3, remote:
     wait_until(lambda: status(s3, a, "from-a", va) == "COMPLETED", "a -> b")
     wait_until(lambda: status(rs3, b, "from-b", vb) == "COMPLETED", "b -> a")
     s3.put_object(Bucket=a, Key="from-b", Body=b"A again")  # an overwrite on the other side
+    rs3.put_object_tagging(Bucket=b, Key="from-a", VersionId=va, Tagging={"TagSet": [{"Key": "t", "Value": "b"}]})
+    wait_until(
+        lambda: s3.get_object_tagging(Bucket=a, Key="from-a", VersionId=va)["TagSet"] == [{"Key": "t", "Value": "b"}],
+        "a tag change replicated back to the source",
+    )
     wait_until(lambda: versions(rs3, b) == versions(s3, a), "both sides hold the same versions")
     assert rs3.get_object(Bucket=b, Key="from-b")["Body"].read() == b"A again"
     assert status(s3, a, "from-b", vb) == "REPLICA" and status(rs3, b, "from-a", va) == "REPLICA"
@@ -509,3 +525,30 @@ def test_replication_to_minio(server: Server, s3, minio: Server, tmp_path: Path)
     marker = s3.delete_object(Bucket=src, Key="m/a.txt")["VersionId"]
     wait_until(lambda: ("m/a.txt", marker, True) in versions(ms3, dst), "the delete marker replicated to MinIO")
     assert versions(ms3, dst) == versions(s3, src)
+
+
+def test_replication_requests_need_the_replicate_actions(server: Server, s3, tmp_path: Path) -> None:
+    bucket = new_bucket(s3)
+    user = f"writer-{uuid.uuid4().hex[:6]}"
+    admin(server, "user", "add", user, "writer-secret-123")
+    for name, actions in (("put-only", ["s3:PutObject", "s3:DeleteObject"]), ("replicator", ["s3:ReplicateObject"])):
+        policy = tmp_path / f"{name}.json"
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{bucket}/*"]}],
+        }
+        policy.write_text(json.dumps(doc))
+        admin(server, "policy", "create", f"{name}-{user}", str(policy))
+    admin(server, "policy", "attach", f"put-only-{user}", "--user", user)
+    hdrs = {"x-minio-source-replication-request": "true"}
+    vid = str(uuid.uuid4())
+    kw = {"access": user, "secret": "writer-secret-123"}
+    assert signed_request(server, "PUT", f"/{bucket}/plain", b"x", **kw).status == 200
+    r = signed_request(server, "PUT", f"/{bucket}/replica?versionId={vid}", b"x", hdrs, **kw)
+    assert r.status == 403 and b"AccessDenied" in r.body, r
+    r = signed_request(server, "DELETE", f"/{bucket}/plain", b"", hdrs, **kw)
+    assert r.status == 403 and b"AccessDenied" in r.body, r
+    admin(server, "policy", "attach", f"replicator-{user}", "--user", user)
+    r = signed_request(server, "PUT", f"/{bucket}/replica?versionId={vid}", b"x", hdrs, **kw)
+    assert r.status == 200, r
+    assert s3.head_object(Bucket=bucket, Key="replica")["ReplicationStatus"] == "REPLICA"
