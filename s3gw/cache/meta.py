@@ -118,6 +118,7 @@ PASS_THROUGH = frozenset(
         "delete_replication_target",
         "take_replication",
         "finish_replication",
+        "renew_replication",
         "queue_replication",
         "replication_stats",
         "retry_dead_replication",

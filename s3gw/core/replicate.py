@@ -100,7 +100,7 @@ class Replicator:
         *,
         concurrency: int = 8,
         batch: int = 64,
-        lease: float = 300.0,
+        lease: float = 60.0,
         interval: float = 1.0,
         retry_base: float = 1.0,
         retry_max: float = 60.0,
@@ -145,12 +145,32 @@ class Replicator:
         if not items:
             return 0
         targets = {t.arn: t for t in await self.core.replication_targets()}
-        await asyncio.gather(*(self._guarded(item, targets.get(item.target)) for item in items))
+        # the lease is renewed while the batch runs (a long copy is not taken by another worker);
+        # a worker that dies stops renewing, and its rows are due again within one lease
+        pending = {item.id for item in items}
+        renew = asyncio.create_task(self._renew(pending))
+        try:
+            await asyncio.gather(*(self._guarded(item, targets.get(item.target), pending) for item in items))
+        finally:
+            renew.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renew
         return len(items)
 
-    async def _guarded(self, item: ReplicationItem, target: Target | None) -> None:
+    async def _renew(self, pending: set[int]) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self.core.meta.renew_replication(sorted(pending), time.time() + self.lease)
+            except Exception as e:
+                log.warning("replication: renewing leases failed: %s", e)
+
+    async def _guarded(self, item: ReplicationItem, target: Target | None, pending: set[int]) -> None:
         async with self._sem:
-            await self._one(item, target)
+            try:
+                await self._one(item, target)
+            finally:
+                pending.discard(item.id)
 
     async def _one(self, item: ReplicationItem, target: Target | None) -> None:
         meta = self.core.meta

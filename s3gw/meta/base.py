@@ -795,6 +795,10 @@ class MetaStore(abc.ABC):
         of the same version is left (done: the version's replication is complete)."""
 
     @abc.abstractmethod
+    async def renew_replication(self, ids: list[int], until: float) -> None:
+        """Extend the lease of rows being copied (a long copy keeps them from other workers)."""
+
+    @abc.abstractmethod
     async def queue_replication(self, rows: list[tuple[str, str, str, str, str, int]]) -> int:
         """Queue (bucket, key, version id, target, op, size) rows (a resync); how many."""
 

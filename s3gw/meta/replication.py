@@ -127,6 +127,17 @@ class ReplicationSql(MetaStore):
 
         return await self._transaction(run)
 
+    async def renew_replication(self, ids: list[int], until: float) -> None:
+        async def run(tx: Tx) -> None:
+            await tx.execute(
+                f"UPDATE replication_queue SET not_before = ? WHERE state = 'pending' AND id IN ({placeholders(len(ids))})",
+                until,
+                *ids,
+            )
+
+        if ids:
+            await self._transaction(run)
+
     async def queue_replication(self, rows: list[tuple[str, str, str, str, str, int]]) -> int:
         async def run(tx: Tx) -> int:
             now = time.time()

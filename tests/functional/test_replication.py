@@ -552,3 +552,37 @@ def test_replication_requests_need_the_replicate_actions(server: Server, s3, tmp
     r = signed_request(server, "PUT", f"/{bucket}/replica?versionId={vid}", b"x", hdrs, **kw)
     assert r.status == 200, r
     assert s3.head_object(Bucket=bucket, Key="replica")["ReplicationStatus"] == "REPLICA"
+
+
+def test_source_killed_with_work_queued_loses_nothing(tmp_path: Path) -> None:
+    """A source gateway killed (SIGKILL) while its copies wait for a stopped target: after a
+    restart the queue is still there, and once the target is back every version arrives once."""
+    sdata, tdata = tmp_path / "src", tmp_path / "dst"
+    sdata.mkdir()
+    tdata.mkdir()
+    source, target = start_server(str(sdata)), start_server(str(tdata))
+    try:
+        s3, rs3 = s3_client(source), s3_client(target)
+        src, dst = replicate(source, s3, target, rs3, tmp_path)
+        target.stop()
+        vids = [s3.put_object(Bucket=src, Key=f"k{i}", Body=os.urandom(1000 + i))["VersionId"] for i in range(10)]
+        source.proc.kill()
+        source.proc.wait()
+        source = start_server(str(sdata), port=source.port)
+        s3 = s3_client(source)
+        wait_until(lambda: s3.list_buckets() is not None, "the source back", ignore=(Exception,))
+        assert json.loads(admin(source, "replicate", "status", "--json").stdout)["pending"] == 10
+        target = start_server(str(tdata), port=target.port)
+        rs3 = s3_client(target)
+        wait_until(
+            lambda: all(status(s3, src, f"k{i}", v) == "COMPLETED" for i, v in enumerate(vids)),
+            "every version replicated after the restart",
+            timeout=240,
+        )
+        assert versions(rs3, dst) == versions(s3, src)  # each version once, with its id
+        for i, v in enumerate(vids):
+            body = s3.get_object(Bucket=src, Key=f"k{i}", VersionId=v)["Body"].read()
+            assert rs3.get_object(Bucket=dst, Key=f"k{i}", VersionId=v)["Body"].read() == body
+    finally:
+        source.stop()
+        target.stop()
