@@ -185,6 +185,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
         core.secrets = iam.box  # seals the secrets of replication targets
         remote = RemoteS3()
         core.replicator = Replicator(core, remote)  # bucket replication (core/replicate.py)
+        core.replicator.lag_warning = cfg.replication_lag_warning
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         app[KEYS] = KeyAdmin(kms)  # the same KMS for mc admin kms / s3gw admin kms
         app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)

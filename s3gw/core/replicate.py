@@ -116,6 +116,7 @@ class Replicator:
         self.retry_max = retry_max
         self.max_attempts = max_attempts
         self.stats = ReplicationStats()
+        self.lag_warning = 600.0  # replication.lag_warning: /health/ready warns past this lag
         self._wakeup = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self._running: set[asyncio.Task[None]] = set()
@@ -345,7 +346,10 @@ class Replicator:
     async def status(self) -> dict[str, Any]:
         st = await self.core.meta.replication_stats()
         oldest = st.get("oldest_pending", 0.0)
+        lag = max(0.0, time.time() - oldest) if oldest else 0.0
         return {
+            "lag_warning": self.lag_warning,
+            "lagging": lag > self.lag_warning,
             "pending": int(st.get("pending", 0)),
             "pending_bytes": int(st.get("pending_bytes", 0)),
             "failed": int(st.get("dead", 0)),

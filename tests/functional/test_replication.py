@@ -554,21 +554,29 @@ def test_replication_requests_need_the_replicate_actions(server: Server, s3, tmp
     assert s3.head_object(Bucket=bucket, Key="replica")["ReplicationStatus"] == "REPLICA"
 
 
+def ready(gw: Server) -> dict:
+    with urllib.request.urlopen(gw.url + "/health/ready", timeout=30) as r:
+        return json.loads(r.read())
+
+
 def test_source_killed_with_work_queued_loses_nothing(tmp_path: Path) -> None:
     """A source gateway killed (SIGKILL) while its copies wait for a stopped target: after a
     restart the queue is still there, and once the target is back every version arrives once."""
     sdata, tdata = tmp_path / "src", tmp_path / "dst"
     sdata.mkdir()
     tdata.mkdir()
-    source, target = start_server(str(sdata)), start_server(str(tdata))
+    lag = ("--replication-lag-warning", "1s")  # /health/ready warns once a copy waits longer
+    source, target = start_server(str(sdata), *lag), start_server(str(tdata))
     try:
         s3, rs3 = s3_client(source), s3_client(target)
         src, dst = replicate(source, s3, target, rs3, tmp_path)
         target.stop()
         vids = [s3.put_object(Bucket=src, Key=f"k{i}", Body=os.urandom(1000 + i))["VersionId"] for i in range(10)]
+        warning = wait_until(lambda: ready(source)["warnings"], "the lag warning on /health/ready")
+        assert "replication lag" in warning[0] and "10 copies pending" in warning[0], warning
         source.proc.kill()
         source.proc.wait()
-        source = start_server(str(sdata), port=source.port)
+        source = start_server(str(sdata), *lag, port=source.port)
         s3 = s3_client(source)
         wait_until(lambda: s3.list_buckets() is not None, "the source back", ignore=(Exception,))
         assert json.loads(admin(source, "replicate", "status", "--json").stdout)["pending"] == 10
@@ -580,6 +588,7 @@ def test_source_killed_with_work_queued_loses_nothing(tmp_path: Path) -> None:
             timeout=240,
         )
         assert versions(rs3, dst) == versions(s3, src)  # each version once, with its id
+        wait_until(lambda: ready(source)["warnings"] == [], "the lag warning gone once the queue drained")
         for i, v in enumerate(vids):
             body = s3.get_object(Bucket=src, Key=f"k{i}", VersionId=v)["Body"].read()
             assert rs3.get_object(Bucket=dst, Key=f"k{i}", VersionId=v)["Body"].read() == body
