@@ -784,6 +784,8 @@ async def test_replication_targets(store: MetaStore) -> None:
     assert await store.delete_replication_target("arn:1") is True
     assert await store.delete_replication_target("arn:1") is False
     assert [r[:2] for r in await store.list_replication_targets()] == [("arn:2", "rt")]
+    await store.delete_bucket("rt")  # its targets go with it (a new bucket of that name has none)
+    assert await store.list_replication_targets() == []
 
 
 async def test_replication_rows_are_written_by_the_change_itself(store: MetaStore) -> None:
