@@ -36,6 +36,7 @@ from .api import (
     madmin,
     madmin_iam,  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
     madmin_ops,  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
+    madmin_targets,  # noqa: F401  (its routes join madmin.ROUTES: bucket targets, mc replicate add)
     metrics,
     s3gw_admin,
     sts,

@@ -41,7 +41,7 @@ async def get_bucket_replication(rq: Request) -> web.StreamResponse:
 
 async def delete_bucket_replication(rq: Request) -> web.StreamResponse:
     await rq.core.set_replication(rq.op.bucket, None)
-    return web.Response(status=204)
+    return web.Response(status=200)  # MinIO answers 200 here (mc and minio-go expect it), not 204
 
 
 def _status(name: str, status: str) -> str:

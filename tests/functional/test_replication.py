@@ -595,3 +595,37 @@ def test_source_killed_with_work_queued_loses_nothing(tmp_path: Path) -> None:
     finally:
         source.stop()
         target.stop()
+
+
+# --------------------------------------------------------------------------- mc replicate add
+def test_mc_replicate_add_ls_and_rm(mc_bin: str, server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    def mc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cp = subprocess.run(
+            [mc_bin, "--config-dir", str(tmp_path / "mc"), "--no-color", *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if check:
+            assert cp.returncode == 0, f"mc {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
+        return cp
+
+    mc("alias", "set", "src", server.url, ACCESS_KEY, SECRET_KEY)
+    rs3 = s3_client(remote)
+    src, dst = new_bucket(s3), new_bucket(rs3)
+    host = remote.url.split("://", 1)[1]
+    mc(
+        "replicate", "add", f"src/{src}", "--remote-bucket",
+        f"http://{remote.access_key}:{remote.secret_key}@{host}/{dst}", "--priority", "1",
+    )  # fmt: skip
+    rules = s3.get_bucket_replication(Bucket=src)["ReplicationConfiguration"]["Rules"]
+    arn = rules[0]["Destination"]["Bucket"]
+    assert arn.startswith("arn:minio:replication:") and arn.endswith(":" + dst)
+    listed = mc("replicate", "ls", f"src/{src}").stdout
+    assert dst in listed or arn in listed, listed
+    remotes = mc("--json", "admin", "bucket", "remote", "ls", f"src/{src}", check=False).stdout
+    assert remote.secret_key not in remotes
+    vid = s3.put_object(Bucket=src, Key="via-mc", Body=b"mc")["VersionId"]
+    wait_until(lambda: status(s3, src, "via-mc", vid) == "COMPLETED", "the object replicated")
+    assert rs3.get_object(Bucket=dst, Key="via-mc", VersionId=vid)["Body"].read() == b"mc"
+    mc("replicate", "rm", "--all", "--force", f"src/{src}")
+    with pytest.raises(ClientError):
+        s3.get_bucket_replication(Bucket=src)
