@@ -580,6 +580,8 @@ def test_source_killed_with_work_queued_loses_nothing(tmp_path: Path) -> None:
         s3 = s3_client(source)
         wait_until(lambda: s3.list_buckets() is not None, "the source back", ignore=(Exception,))
         assert json.loads(admin(source, "replicate", "status", "--json").stdout)["pending"] == 10
+        text = admin(source, "replicate", "status").stdout
+        assert text.startswith("pending 10 (") and "failed 0" in text, text
         target = start_server(str(tdata), port=target.port)
         rs3 = s3_client(target)
         wait_until(
