@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from .core.replicate import Body
 from .core.replication import Target
@@ -105,8 +106,9 @@ class RemoteS3:
         else:
             signed["content-length"] = str(size)
         try:
+            # the path and query are encoded already, exactly as signed: sent as they are
             async with self._client().request(
-                method, url, headers=signed, data=data, skip_auto_headers=("Content-Type",)
+                method, URL(url, encoded=True), headers=signed, data=data, skip_auto_headers=("Content-Type",)
             ) as r:
                 out = await r.read()
                 return r.status, {k.lower(): v for k, v in r.headers.items()}, out

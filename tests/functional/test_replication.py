@@ -631,3 +631,15 @@ def test_mc_replicate_add_ls_and_rm(mc_bin: str, server: Server, s3, remote: Ser
     mc("replicate", "rm", "--all", "--force", f"src/{src}")
     with pytest.raises(ClientError):
         s3.get_bucket_replication(Bucket=src)
+
+
+def test_keys_with_spaces_plus_and_unicode_replicate(server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    rs3 = s3_client(remote)
+    src, dst = replicate(server, s3, remote, rs3, tmp_path)
+    keys = ["dir/sp ace+plus.txt", "ünï/cödé ✓", "a%2Fb?c=d&e", "~tilde/(x)!*'"]
+    vids = {k: s3.put_object(Bucket=src, Key=k, Body=k.encode(), Metadata={"n": "1"})["VersionId"] for k in keys}
+    for k, v in vids.items():
+        wait_until(lambda k=k, v=v: status(s3, src, k, v) == "COMPLETED", f"{k!r} replicated")
+        assert rs3.get_object(Bucket=dst, Key=k, VersionId=v)["Body"].read() == k.encode()
+    marker = s3.delete_object(Bucket=src, Key=keys[1])["VersionId"]
+    wait_until(lambda: (keys[1], marker, True) in versions(rs3, dst), "the marker of a unicode key replicated")
