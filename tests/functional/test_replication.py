@@ -15,6 +15,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -643,3 +644,21 @@ def test_keys_with_spaces_plus_and_unicode_replicate(server: Server, s3, remote:
         assert rs3.get_object(Bucket=dst, Key=k, VersionId=v)["Body"].read() == k.encode()
     marker = s3.delete_object(Bucket=src, Key=keys[1])["VersionId"]
     wait_until(lambda: (keys[1], marker, True) in versions(rs3, dst), "the marker of a unicode key replicated")
+
+
+def test_lock_retention_and_legal_hold_replicate(server: Server, s3, remote: Server, tmp_path: Path) -> None:
+    rs3 = s3_client(remote)
+    src, dst = f"lock-{uuid.uuid4().hex[:10]}", f"lock-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=src, ObjectLockEnabledForBucket=True)
+    rs3.create_bucket(Bucket=dst, ObjectLockEnabledForBucket=True)
+    arn = add_target(server, remote, src, dst, tmp_path)
+    s3.put_bucket_replication(Bucket=src, ReplicationConfiguration={"Role": "", "Rules": [rule(arn)]})
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    vid = s3.put_object(
+        Bucket=src, Key="locked", Body=b"keep", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until,
+        ObjectLockLegalHoldStatus="ON",
+    )["VersionId"]  # fmt: skip
+    wait_until(lambda: status(s3, src, "locked", vid) == "COMPLETED", "the locked version replicated")
+    head = rs3.head_object(Bucket=dst, Key="locked", VersionId=vid)
+    assert head["ObjectLockMode"] == "GOVERNANCE" and head["ObjectLockRetainUntilDate"] == until
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
