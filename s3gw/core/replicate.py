@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import random
 import time
@@ -234,6 +235,11 @@ class Replicator:
         rec = await self.core.meta.get_version(item.bucket, item.key, item.version_id)
         if rec is None:
             return 0  # deleted since: nothing left to copy (its deletion is queued if the rules say so)
+        if item.op == "lock":  # its retention and legal hold as they are now
+            if rec.delete_marker:
+                return 0
+            await self._send_lock(target, secret, item.key, rec, base)
+            return 0
         if item.op == "tags":  # the version's tag set as it is now (PutObjectTagging / DeleteObjectTagging)
             if rec.delete_marker:
                 return 0
@@ -272,6 +278,31 @@ class Replicator:
         status, _, resp = await self.remote.send(target, secret, "PUT", item.key, query, headers, body, read.length)
         _check(status, resp)
         return rec.size
+
+    async def _send_lock(self, target: Target, secret: str, key: str, rec: Any, base: dict[str, str]) -> None:
+        """PutObjectRetention / PutObjectLegalHold with the version's current values (Content-MD5:
+        S3 requires it on these calls)."""
+        docs = []
+        ret = rec.info.retention
+        if ret is not None:
+            docs.append(
+                (
+                    "retention",
+                    f"<Retention><Mode>{ret.mode}</Mode><RetainUntilDate>{lock.iso(ret.until)}</RetainUntilDate>"
+                    "</Retention>",
+                )
+            )
+        if rec.info.legal_hold:
+            docs.append(("legal-hold", f"<LegalHold><Status>{rec.info.legal_hold}</Status></LegalHold>"))
+        for sub, doc in docs:
+            body = doc.encode()
+            headers = {**base, "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+            if sub == "retention":
+                headers["x-amz-bypass-governance-retention"] = "true"  # a shortened GOVERNANCE retention
+            status, _, resp = await self.remote.send(
+                target, secret, "PUT", key, {sub: "", "versionId": rec.version_id}, headers, body
+            )
+            _check(status, resp)
 
     async def _multipart(
         self,

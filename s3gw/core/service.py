@@ -1345,14 +1345,31 @@ class Core(MultipartMixin):
             info.tags = dict(tags)
 
         await self.bucket(bucket)  # its replication rules, as for a write (``_remember_replication``)
-        known = None if replica else self._replication.get(bucket)
         # a tag change is replicated like a write (the new tag set, to the targets whose rules select it)
-        rec = await self._update_info(bucket, key, version_id, change, R.note(known[1]) if known else None)
-        self._events_wake()
+        return await self._replicated_update(bucket, key, version_id, change, replica, "tags")
+
+    async def _replicated_update(
+        self, bucket: str, key: str, version_id: str | None, change: Any, replica: bool, what: str
+    ) -> VersionRecord:
+        """``_update_info``, queueing the change for replication (``what``: "tags" or "lock")
+        when the bucket has rules, unless it is itself a replication request (``replica``)."""
+        known = None if replica else self._replication.get(bucket)
+        note = R.note(known[1]) if known else None
+        hook = (lambda rec, _what: note(rec, what)) if note is not None else None
+        rec = await self._update_info(bucket, key, version_id, change, hook)
+        if hook is not None:
+            self._events_wake()
         return rec
 
     async def set_retention(
-        self, bucket: str, key: str, version_id: str | None, new: Retention | None, bypass_governance: bool
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        new: Retention | None,
+        bypass_governance: bool,
+        *,
+        replica: bool = False,
     ) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
@@ -1362,9 +1379,11 @@ class Core(MultipartMixin):
             lock.check_retention_change(info.retention, new, bypass_governance, time.time())
             info.retention = new
 
-        return await self._update_info(bucket, key, version_id, change)
+        return await self._replicated_update(bucket, key, version_id, change, replica, "lock")
 
-    async def set_legal_hold(self, bucket: str, key: str, version_id: str | None, status: str) -> VersionRecord:
+    async def set_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, status: str, *, replica: bool = False
+    ) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
             raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
@@ -1372,7 +1391,7 @@ class Core(MultipartMixin):
         def change(_rec: VersionRecord, info: ObjectInfo) -> None:
             info.legal_hold = status
 
-        return await self._update_info(bucket, key, version_id, change)
+        return await self._replicated_update(bucket, key, version_id, change, replica, "lock")
 
     # ------------------------------------------------------------------ background
     async def gc_worker(self, interval: float = 5.0) -> None:

@@ -662,3 +662,15 @@ def test_lock_retention_and_legal_hold_replicate(server: Server, s3, remote: Ser
     head = rs3.head_object(Bucket=dst, Key="locked", VersionId=vid)
     assert head["ObjectLockMode"] == "GOVERNANCE" and head["ObjectLockRetainUntilDate"] == until
     assert head["ObjectLockLegalHoldStatus"] == "ON"
+    # later changes: the hold released, the retention extended
+    later = until + timedelta(days=1)
+    s3.put_object_legal_hold(Bucket=src, Key="locked", VersionId=vid, LegalHold={"Status": "OFF"})
+    s3.put_object_retention(
+        Bucket=src, Key="locked", VersionId=vid, Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later}
+    )
+
+    def target_lock() -> tuple[str, object]:
+        h = rs3.head_object(Bucket=dst, Key="locked", VersionId=vid)
+        return h.get("ObjectLockLegalHoldStatus", ""), h.get("ObjectLockRetainUntilDate")
+
+    wait_until(lambda: target_lock() == ("OFF", later), "the hold and retention changes replicated")
