@@ -143,3 +143,25 @@ def test_targets_keep_their_secret_sealed_and_out_of_listings() -> None:
     for bad in ("ftp://x", "http://x/path", "dr.example.com"):
         with pytest.raises(E.InvalidArgument):
             R.check_endpoint(bad)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<Rule>text</Rule>",
+        "<Rule><Priority>abc</Priority></Rule>",
+        "<Rule><Priority>99999999999999999999999</Priority></Rule>",
+        "<Rule><Destination>text</Destination></Rule>",
+        "<Rule><Destination><Bucket><X/></Bucket></Destination></Rule>",
+        "<Rule><Filter><And>x</And><And><Tag>t</Tag></And></Filter><Status>Enabled</Status></Rule>",
+        "<Rule><Filter><Tag><Key><A/></Key></Tag></Filter></Rule>",
+        "<Rule><Status><A/></Status></Rule>",
+        "<Rule><DeleteMarkerReplication>Enabled</DeleteMarkerReplication></Rule>",
+        "<Role><A/><B/></Role><Rule/>",
+        "<Rule/><Rule/>",
+    ],
+)
+def test_odd_documents_are_s3_errors_never_crashes(body: str) -> None:
+    d = X.parse(f"<ReplicationConfiguration>{body}</ReplicationConfiguration>".encode())["ReplicationConfiguration"]
+    with pytest.raises(E.CoreError):
+        check(d if isinstance(d, dict) else {})
