@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 Body = bytes | AsyncIterator[bytes]
 
+#: seconds the queue's counts are reused (status: metrics, /health/ready, s3gw admin replicate status)
+STATS_TTL = 2.0
+
 
 class Remote(Protocol):
     """Signed requests to a target's endpoint (s3gw/remote_s3.py)."""
@@ -118,6 +121,7 @@ class Replicator:
         self.max_attempts = max_attempts
         self.stats = ReplicationStats()
         self.lag_warning = 600.0  # replication.lag_warning: /health/ready warns past this lag
+        self._stats_cache: tuple[float, dict[str, Any]] | None = None
         self._wakeup = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self._running: set[asyncio.Task[None]] = set()
@@ -375,7 +379,12 @@ class Replicator:
         return total
 
     async def status(self) -> dict[str, Any]:
-        st = await self.core.meta.replication_stats()
+        # the queue's counts are one aggregate over the table: read at most every STATS_TTL seconds,
+        # however often probes (/health/ready) and scrapes (/metrics) ask
+        now = time.monotonic()
+        if self._stats_cache is None or now - self._stats_cache[0] > STATS_TTL:
+            self._stats_cache = (now, await self.core.meta.replication_stats())
+        st = self._stats_cache[1]
         oldest = st.get("oldest_pending", 0.0)
         lag = max(0.0, time.time() - oldest) if oldest else 0.0
         return {
