@@ -247,7 +247,17 @@ class Core(MultipartMixin):
         earlier = await self._earlier_attempt(rec)
         if earlier is not None:
             return earlier
-        return await self._commit(rec, self._write_check(opts))
+        if opts.replica_version_id is None:
+            return await self._commit(rec, self._write_check(opts))
+        try:
+            return await self._commit(rec, self._write_check(opts))
+        except Exception:
+            # the same replication request committed meanwhile (two copies at once): that version
+            # id is taken by the very version sent, so this one is done; anything else is raised
+            existing = await self.meta.get_version(bucket, key, opts.replica_version_id)
+            if existing is None or existing.etag != rec.etag:
+                raise
+            return existing
 
     @staticmethod
     def _write_check(opts: PutOptions) -> Any:

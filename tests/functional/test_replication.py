@@ -15,6 +15,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -464,6 +465,16 @@ def test_replica_writes_need_replicate_permission_and_a_valid_version(server: Se
     assert head["LastModified"].year == 2024
     r = signed_request(server, "PUT", f"/{bucket}/k?versionId={vid}", b"x", hdrs)  # sent again: one version
     assert r.status == 200 and len(versions(s3, bucket)) == 1
+    # the same copy sent several times at once (two workers): every answer 200, one version
+    vid2 = str(uuid.uuid4())
+    body = os.urandom(300_000)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(lambda _: signed_request(server, "PUT", f"/{bucket}/race?versionId={vid2}", body, hdrs), range(6))
+        )
+    assert [a.status for a in answers] == [200] * 6, [(a.status, a.body[:200]) for a in answers]
+    assert [v for k, v, _ in versions(s3, bucket) if k == "race"] == [vid2]
+    assert s3.get_object(Bucket=bucket, Key="race")["Body"].read() == body
 
 
 # --------------------------------------------------------------------------- s3gw -> MinIO
