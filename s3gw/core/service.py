@@ -1075,6 +1075,13 @@ class Core(MultipartMixin):
         except CommitUnknown as e:
             # deleting again is the retry: it finds the version gone (or adds one more marker)
             raise E.OutcomeUnknown(bucket=bucket, key=key, version_id=version_id) from e
+        except Exception:
+            # a replicated delete marker placed by the same request sent at once: it is there
+            if replica_marker is not None:
+                existing = await self.meta.get_version(bucket, key, replica_marker[0])
+                if existing is not None and existing.delete_marker:
+                    return None, existing
+            raise
         if removed is not None:
             self._gc_wakeup.set()
         if removed is not None or created is not None:

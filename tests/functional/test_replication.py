@@ -475,6 +475,17 @@ def test_replica_writes_need_replicate_permission_and_a_valid_version(server: Se
     assert [a.status for a in answers] == [200] * 6, [(a.status, a.body[:200]) for a in answers]
     assert [v for k, v, _ in versions(s3, bucket) if k == "race"] == [vid2]
     assert s3.get_object(Bucket=bucket, Key="race")["Body"].read() == body
+    # a replicated delete marker, sent several times at once: one marker with the source's id
+    mvid = str(uuid.uuid4())
+    mhdrs = {**hdrs, "x-minio-source-deletemarker": "true"}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda _: signed_request(server, "DELETE", f"/{bucket}/race?versionId={mvid}", b"", mhdrs), range(6)
+            )
+        )
+    assert [a.status for a in answers] == [204] * 6, [(a.status, a.body[:200]) for a in answers]
+    assert [(v, dm) for k, v, dm in versions(s3, bucket) if k == "race"] == sorted([(vid2, False), (mvid, True)])
 
 
 # --------------------------------------------------------------------------- s3gw -> MinIO
