@@ -42,6 +42,7 @@ OPS_COMMANDS = (
     "backup",
     "restore",
     "kms",
+    "replicate",
 )
 
 
@@ -156,6 +157,23 @@ class OpsClient:
         self.call("PUT", f"{V3}/set-group-status", {"group": group, "status": status})
 
     # -- s3gw's own -----------------------------------------------------------------
+    def replication_targets(self, bucket: str = "") -> list[dict[str, Any]]:
+        return json.loads(self.call("GET", f"{V1}/replicate/targets", {"bucket": bucket} if bucket else None))
+
+    def add_replication_target(self, bucket: str, doc: dict[str, str]) -> dict[str, Any]:
+        body = encrypt_data(self.secret, json.dumps(doc).encode())  # the secret key travels sealed
+        return json.loads(self.call("PUT", f"{V1}/replicate/targets", {"bucket": bucket}, body))
+
+    def remove_replication_target(self, bucket: str, arn: str) -> None:
+        self.call("DELETE", f"{V1}/replicate/targets", {"bucket": bucket, "arn": arn})
+
+    def replication_status(self) -> dict[str, Any]:
+        return json.loads(self.call("GET", f"{V1}/replicate/status"))
+
+    def replication_resync(self, bucket: str, arn: str = "") -> dict[str, Any]:
+        q = {"bucket": bucket, **({"arn": arn} if arn else {})}
+        return json.loads(self.call("POST", f"{V1}/replicate/resync", q))
+
     def maintenance(self, state: str | None = None, reason: str = "") -> dict[str, Any]:
         if state is None:
             return json.loads(self.call("GET", f"{V1}/maintenance"))
@@ -308,6 +326,30 @@ def add_admin_parsers(asub: Any) -> None:
     kr.add_argument("bucket", nargs="?", default="", help="only this bucket (default: every bucket)")
     _common(kr)
 
+    rp = asub.add_parser("replicate", help="bucket replication: remote targets (add, ls, rm), status, resync")
+    rpsub = rp.add_subparsers(dest="replicate_command", required=True)
+    ra = rpsub.add_parser(
+        "add", help="add a remote target of SOURCE_BUCKET; prints its ARN (use it, or arn:aws:s3:::BUCKET, in rules)"
+    )
+    ra.add_argument("bucket", metavar="SOURCE_BUCKET")
+    ra.add_argument("target", metavar="TARGET_URL/BUCKET", help="e.g. https://dr.example.com:9000/backup")
+    ra.add_argument("--access-key", required=True, help="an access key of the target allowed to write there")
+    ra.add_argument("--secret-key-file", required=True, help="a file holding its secret key (- for stdin)")
+    ra.add_argument("--target-region", default="", help="the target's region (default us-east-1)")
+    _common(ra)
+    rl = rpsub.add_parser("ls", help="remote targets (every bucket's, or one's); secrets are never shown")
+    rl.add_argument("bucket", nargs="?", default="", metavar="SOURCE_BUCKET")
+    _common(rl)
+    rr = rpsub.add_parser("rm", help="remove a remote target (refused while a replication rule uses it)")
+    rr.add_argument("bucket", metavar="SOURCE_BUCKET")
+    rr.add_argument("arn")
+    _common(rr)
+    _common(rpsub.add_parser("status", help="the replication queue: pending, bytes, lag, failures per target"))
+    rs = rpsub.add_parser("resync", help="queue a bucket's existing objects (rules with ExistingObjectReplication)")
+    rs.add_argument("bucket", metavar="SOURCE_BUCKET")
+    rs.add_argument("--arn", default="", help="only this target")
+    _common(rs)
+
     r = asub.add_parser("restore", help="restore a metadata backup into a STOPPED deployment")
     r.add_argument("file", help="a file written by s3gw admin backup")
     where = r.add_mutually_exclusive_group(required=True)
@@ -358,6 +400,8 @@ def run(args: argparse.Namespace, root: tuple[str, str]) -> int:
             return _manifest(args, client)
         if cmd == "kms":
             return _kms(args, client)
+        if cmd == "replicate":
+            return _replicate(args, client)
         if cmd == "backup":
             return _backup(args, client)
     except AdminFailed as e:
@@ -393,6 +437,61 @@ def kms_report(st: dict[str, Any]) -> str:
         mark = "  (current)" if v["version"] == st["current"] else ""
         lines.append(f"  {v['version']:>7}  {_when(v['created']):<23}  {objects:>7}{mark}")
     return "\n".join(lines)
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``http(s)://host[:port]/BUCKET`` -> (endpoint, bucket)."""
+    scheme, sep, rest = target.partition("://")
+    host, _, bucket = rest.partition("/")
+    bucket = bucket.strip("/")
+    if not sep or scheme not in ("http", "https") or not host or not bucket or "/" in bucket:
+        raise ValueError(f"the target must be http(s)://HOST[:PORT]/BUCKET, not {target!r}")
+    return f"{scheme}://{host}", bucket
+
+
+def _replicate(args: argparse.Namespace, c: OpsClient) -> int:
+    sub = args.replicate_command
+    if sub == "add":
+        endpoint, bucket = split_target(args.target)
+        if args.secret_key_file == "-":
+            secret = sys.stdin.readline().rstrip("\r\n")
+        else:
+            with open(args.secret_key_file) as f:
+                secret = f.read().strip()
+        doc = {
+            "endpoint": endpoint,
+            "targetBucket": bucket,
+            "accessKey": args.access_key,
+            "secretKey": secret,
+            "region": args.target_region,
+        }
+        arn = c.add_replication_target(args.bucket, doc)["arn"]
+        return _ok(args, arn, arn=arn)
+    if sub == "rm":
+        c.remove_replication_target(args.bucket, args.arn)
+        return _ok(args, f"removed {args.arn}", arn=args.arn)
+    if sub == "resync":
+        n = c.replication_resync(args.bucket, args.arn)["queued"]
+        return _ok(args, f"{n} versions queued", queued=n)
+    if sub == "status":
+        st = c.replication_status()
+        if args.json:
+            print(json.dumps(st))
+            return 0
+        print(
+            f"pending {st.get('pending', 0)} ({st.get('pending_bytes', 0)} bytes), "
+            f"oldest {st.get('oldest_pending_seconds', 0):.0f}s, failed {st.get('failed', 0)}"
+        )
+        for arn, t in sorted(st.get("targets", {}).items()):
+            print(f"  {arn}: pending {t.get('pending', 0)}, failed {t.get('dead', 0)}")
+        return 0
+    targets = c.replication_targets(args.bucket)
+    if args.json:
+        print(json.dumps(targets))
+        return 0
+    for t in targets:
+        print(f"{t['sourcebucket']:<20} {t['endpoint']}/{t['targetbucket']}  {t['arn']}  (access key {t['accessKey']})")
+    return 0
 
 
 def _kms(args: argparse.Namespace, c: OpsClient) -> int:

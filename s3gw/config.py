@@ -517,6 +517,15 @@ SCHEMA: list[Key] = [
         "measured in days run in seconds",
         metavar="DURATION",
     ),
+    # bucket replication (core/replicate.py)
+    Key(
+        "replication.lag_warning",
+        _dur(1.0),
+        600.0,
+        "bucket replication: /health/ready warns when the oldest queued copy is older than this",
+        flag="--replication-lag-warning",
+        metavar="DURATION",
+    ),
     # database
     Key(
         "database.driver",
@@ -639,7 +648,14 @@ SCHEMA: list[Key] = [
         "",
         no_effect="s3gw protects data by erasure coding, not replication",
     ),
-    Key("storage.replication.cross_region", _bool, False, "", no_effect="s3gw has no cross-region replication"),
+    Key(
+        "storage.replication.cross_region",
+        _bool,
+        False,
+        "",
+        no_effect="replication is configured per bucket with `s3gw admin replicate add` and "
+        "PutBucketReplication (docs/data-management.md)",
+    ),
     # background repair (docs/cluster.md)
     Key(
         "repair.heal_interval",
@@ -1116,6 +1132,7 @@ class ServerConfig:
     # lifecycle (core/expiry.py)
     lifecycle_interval: float = default("lifecycle.interval")
     lifecycle_day: float = default("lifecycle.day_seconds")
+    replication_lag_warning: float = default("replication.lag_warning")
     stale_uploads_expiry: float = default("api.stale_uploads_expiry")
     stale_uploads_interval: float = default("api.stale_uploads_cleanup_interval")
     # production: metadata, cache, processes, TLS
@@ -1191,6 +1208,7 @@ SERVER_FIELDS: dict[str, str] = {
     "repair.gc_grace": "gc_grace",
     "lifecycle.interval": "lifecycle_interval",
     "lifecycle.day_seconds": "lifecycle_day",
+    "replication.lag_warning": "replication_lag_warning",
     "api.stale_uploads_expiry": "stale_uploads_expiry",
     "api.stale_uploads_cleanup_interval": "stale_uploads_interval",
     "storage.tmp_grace": "tmp_grace",

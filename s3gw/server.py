@@ -36,6 +36,7 @@ from .api import (
     madmin,
     madmin_iam,  # noqa: F401  (its routes join madmin.ROUTES: service accounts, groups)
     madmin_ops,  # noqa: F401  (its routes join madmin.ROUTES: trace, config, data usage)
+    madmin_targets,  # noqa: F401  (its routes join madmin.ROUTES: bucket targets, mc replicate add)
     metrics,
     s3gw_admin,
     sts,
@@ -55,6 +56,7 @@ from .core.keys import KeyAdmin
 from .core.notify import Events
 from .core.ops import Operations
 from .core.repair import Repair
+from .core.replicate import Replicator
 from .core.runtime_config import RuntimeConfig
 from .core.service import Core
 from .credentials import DEFAULT_PASSWORD, DEFAULT_USER
@@ -62,6 +64,7 @@ from .kms.factory import build_kms
 from .meta.base import MetaStore
 from .meta.sqlite import SqliteMeta
 from .notify import TargetSpec, make_target
+from .remote_s3 import RemoteS3
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,10 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
                 unreadable[0],
             )
         app[IAM] = iam
+        core.secrets = iam.box  # seals the secrets of replication targets
+        remote = RemoteS3()
+        core.replicator = Replicator(core, remote)  # bucket replication (core/replicate.py)
+        core.replicator.lag_warning = cfg.replication_lag_warning
         app[OPS] = Operations(meta, storage, usage_interval=cfg.usage_interval)
         app[KEYS] = KeyAdmin(kms, core.kms_stats)  # the same KMS (and metrics) for mc admin kms / s3gw admin kms
         app[KEYS].count_objects = core.count_key_versions  # objects per key version (status)
@@ -198,6 +205,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
             tasks.append(asyncio.create_task(app[KEYS].rotation_worker()))  # key_rotation_period
             if core.events.targets:  # the outbox sender (bucket notifications)
                 tasks.append(asyncio.create_task(core.events.run()))
+            tasks.append(asyncio.create_task(core.replicator.run()))  # bucket replication's queue
         runtime = RuntimeConfig(
             meta,
             {
@@ -235,6 +243,7 @@ def build_app(cfg: ServerConfig, *, generations: Generations | None = None, serv
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             await core.events.close()
+            await remote.close()
             await storage.close()
             await meta.close()
 

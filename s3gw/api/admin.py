@@ -91,6 +91,9 @@ def as_admin_error(request: web.Request, e: Exception) -> AdminError:
         return AdminError(e.code, e.message or e.code, e.status)
     if isinstance(e, MetaUnavailable):
         return AdminError("XMinioServerNotInitialized", f"metadata store unavailable: {e}", 503)
+    if isinstance(e, CoreError):  # an S3 error of the core (NoSuchBucket, ...): its row of the one table
+        err = S3Error(e.code, e.message if e.message != e.code else "")
+        return AdminError(err.code, err.message, err.status)
     log.exception("admin call %s %s failed (request %s)", request.method, request.path, request.get(REQUEST_ID, ""))
     return AdminError("InternalError", S3Error("InternalError").message, 500)
 

@@ -203,12 +203,19 @@ _LOCKED_BUCKET = (
     HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketObjectLockConfiguration", value="true"),
     HeaderNeed("x-amz-bucket-object-lock-enabled", "s3:PutBucketVersioning", value="true"),
 )
+#: a bucket-replication write from another site (MinIO's header): it keeps the source's version
+#: id and time and is stored as a REPLICA, so it needs MinIO's replication actions as well
+REPLICATION_REQUEST = "x-minio-source-replication-request"
+_REPLICA = (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateObject", value="true"),)
+_REPLICA_DELETE = (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateDelete", value="true"),)
 HEADER_NEEDS: dict[str, tuple[HeaderNeed, ...]] = {
     "CreateBucket": _LOCKED_BUCKET,
-    "PutObject": _NEW_OBJECT,
+    "PutObject": _NEW_OBJECT + _REPLICA,
     "CopyObject": _NEW_OBJECT,
-    "CreateMultipartUpload": _NEW_OBJECT,
-    "DeleteObject": _BYPASS,
+    "CreateMultipartUpload": _NEW_OBJECT + _REPLICA,
+    "DeleteObject": _BYPASS + _REPLICA_DELETE,
+    "PutObjectTagging": (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateTags", value="true"),),
+    "DeleteObjectTagging": (HeaderNeed(REPLICATION_REQUEST, "s3:ReplicateTags", value="true"),),
     "PutObjectRetention": _BYPASS,
 }
 

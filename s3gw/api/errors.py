@@ -94,6 +94,14 @@ ERRORS: dict[str, tuple[int, str]] = {
         "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
     ),
     "InvalidRequest.InvalidEncryptionParameters": (400, "The encryption parameters are not applicable to this object."),
+    "InvalidRequest.ReplicationNeedsVersioning": (
+        400,
+        "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+    ),
+    "InvalidRequest.ReplicationTargetNeedsVersioning": (
+        400,
+        "Versioning must be 'Enabled' on the bucket to add a replication target",
+    ),
     "InvalidRequest.InvalidEncryptionKeyID": (400, "The specified KMS KeyID contains unsupported characters"),
     "InvalidArgument.InvalidEncryptionMethod": (
         400,
@@ -195,6 +203,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "UnsupportedMediaType": (415, "The request is not in a supported format."),
     "XAmzContentChecksumMismatch": (400, "The provided 'x-amz-checksum' header does not match what was computed."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),
+    "XMinioAdminRemoteTargetNotFoundError": (404, "The remote target does not exist"),
+    "XMinioAdminBucketRemoteArnInvalid": (400, "The bucket remote ARN does not have correct format"),
+    "XMinioAdminRemoteArnTypeInvalid": (400, "The bucket remote ARN type is not valid"),
+    "XMinioAdminRemoteRemoveDisallowed": (400, "This ARN is in use by an existing configuration"),
     "XMinioInvalidObjectName": (400, "Object name contains unsupported characters."),
     "XMinioInvalidResourceName": (400, 'Resource name contains bad components such as ".." or ".".'),
 }

@@ -28,6 +28,7 @@ from . import (
     notification,
     objects,
     postobject,
+    replication,
     tagging,
 )
 from .app import Handler, Request
@@ -37,8 +38,6 @@ from .router import Op
 #: operations routed but not built: NotImplemented, as MinIO answers them (after authorisation)
 NOT_IMPLEMENTED = frozenset(
     {
-        Op.PutBucketReplication,
-        Op.DeleteBucketReplication,
         Op.PutBucketWebsite,
         Op.DeleteBucketWebsite,
         Op.GetBucketLogging,
@@ -98,7 +97,10 @@ HANDLERS: dict[Op, Handler] = {
     Op.GetBucketEncryption: buckets.get_bucket_encryption,
     Op.PutBucketEncryption: buckets.put_bucket_encryption,
     Op.DeleteBucketEncryption: buckets.delete_bucket_encryption,
-    Op.GetBucketReplication: buckets.not_configured("ReplicationConfigurationNotFoundError"),
+    # replication (api/replication.py; targets: s3gw admin replicate)
+    Op.PutBucketReplication: replication.put_bucket_replication,
+    Op.GetBucketReplication: replication.get_bucket_replication,
+    Op.DeleteBucketReplication: replication.delete_bucket_replication,
     Op.GetBucketWebsite: buckets.not_configured("NoSuchWebsiteConfiguration"),
     # bucket notifications (api/notification.py)
     Op.PutBucketNotificationConfiguration: notification.put_bucket_notification,

@@ -13,6 +13,9 @@ import binascii
 import hashlib
 import json
 import re
+import time
+import uuid
+from datetime import datetime
 from typing import Any
 
 from ..common.records import Encryption
@@ -22,6 +25,7 @@ from ..core import sse as S
 from ..core.service import DEFAULT_CONTENT_TYPE, ObjectRead, PutOptions
 from ..core.sse import SSERequest
 from .app import Request
+from .authz import REPLICATION_REQUEST
 from .errors import S3Error
 from .router import RESPONSE_OVERRIDES
 from .xml import http_date
@@ -64,7 +68,39 @@ def put_options(rq: Request) -> PutOptions:
         if hold not in ("ON", "OFF"):
             raise S3Error("InvalidArgument", "Legal Hold must be either of 'ON' or 'OFF'")
         opts.legal_hold = hold
+    replica = replica_source(rq)
+    if replica is not None:
+        opts.replica_version_id, opts.replica_mtime = replica
     return opts
+
+
+def is_replication_request(rq: Request) -> bool:
+    """MinIO's replication marker (authorised for s3:ReplicateObject / ReplicateDelete: authz.py)."""
+    return rq.http.headers.get(REPLICATION_REQUEST, "").strip().lower() == "true"
+
+
+def replica_source(rq: Request) -> tuple[str, float] | None:
+    """A replication request's source version (``versionId``, a UUID) and time
+    (``X-Minio-Source-Mtime``, RFC 3339), as minio-go sends them; None for any other request."""
+    if not is_replication_request(rq):
+        return None
+    vid = rq.op.version_id
+    if not vid:
+        return None
+    if vid == NULL_VERSION or not vid.isascii() or len(vid) > 45:
+        raise S3Error("InvalidArgument", "Invalid version id specified")
+    try:
+        uuid.UUID(vid)
+    except ValueError:
+        raise S3Error("InvalidArgument", "Invalid version id specified") from None
+    mtime = time.time()
+    raw = rq.http.headers.get("x-minio-source-mtime", "").strip()
+    if raw:
+        try:
+            mtime = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", raw).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise S3Error("InvalidArgument", "Invalid source modification time") from None
+    return vid, mtime
 
 
 def checksum_options(h: Any, opts: PutOptions) -> None:
@@ -272,6 +308,8 @@ def object_response_headers(rq: Request, read: ObjectRead) -> dict[str, str]:
         h["x-amz-object-lock-retain-until-date"] = lock.iso(ret.until)
     if info.legal_hold:
         h["x-amz-object-lock-legal-hold"] = info.legal_hold
+    if info.replication_status:
+        h["x-amz-replication-status"] = info.replication_status
     if read.partial:
         h["Content-Range"] = f"bytes {read.offset}-{read.offset + read.length - 1}/{rec.size}"
     parts = rec.layout.parts if rec.layout is not None else None

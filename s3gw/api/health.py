@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import OPS, REPAIR
+from .app import CORE, OPS, REPAIR
 
 #: longest a probe waits for the metadata store
 PING_TIMEOUT = 5.0
@@ -82,8 +82,21 @@ async def readiness(request: web.Request) -> tuple[bool, dict[str, Any]]:
         metadata = f"{type(e).__name__}: {e}"
     maintenance = (await ops.maintenance.current()).enabled if metadata == "ok" else ops.maintenance.known().enabled
     ready = metadata == "ok" and st.read_ok
+    warnings = []
+    if metadata == "ok":
+        # a warning, not unreadiness: the gateway serves; its copies to a remote site are late
+        try:
+            rep = await asyncio.wait_for(request.app[CORE].replication_status(), PING_TIMEOUT)
+        except Exception:
+            rep = {}
+        if rep.get("lagging"):
+            warnings.append(
+                f"replication lag {rep['oldest_pending_seconds']:.0f}s exceeds {rep['lag_warning']:.0f}s "
+                f"({rep['pending']} copies pending, {rep['failed']} failed)"
+            )
     return ready, {
         "status": "ready" if ready else "not ready",
+        "warnings": warnings,
         "metadata": metadata,
         "maintenance": maintenance,
         "read_quorum": st.read_ok,

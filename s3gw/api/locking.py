@@ -13,7 +13,7 @@ from ..core import lock
 from ..core.errors import GovernanceLocked
 from . import xml as X
 from .app import Decision, Request
-from .authz import BYPASS_GOVERNANCE
+from .authz import BYPASS_GOVERNANCE, REPLICATION_REQUEST
 from .errors import S3Error
 from .xml import xml_response
 
@@ -75,7 +75,9 @@ async def put_retention(rq: Request) -> web.StreamResponse:
         if new.until <= time.time():
             raise S3Error("InvalidRequest", "the retain until date must be in the future")
     with governance_denied(rq):
-        await rq.core.set_retention(rq.op.bucket, rq.op.key, rq.op.version_id, new, bypass_governance(rq))
+        await rq.core.set_retention(
+            rq.op.bucket, rq.op.key, rq.op.version_id, new, bypass_governance(rq), replica=_replica(rq)
+        )
     return web.Response(status=200)
 
 
@@ -92,7 +94,7 @@ async def put_legal_hold(rq: Request) -> web.StreamResponse:
     status = conf.get("Status")
     if status not in ("ON", "OFF"):
         raise S3Error("MalformedXML")
-    await rq.core.set_legal_hold(rq.op.bucket, rq.op.key, rq.op.version_id, status)
+    await rq.core.set_legal_hold(rq.op.bucket, rq.op.key, rq.op.version_id, status, replica=_replica(rq))
     return web.Response(status=200)
 
 
@@ -102,3 +104,8 @@ async def get_legal_hold(rq: Request) -> web.StreamResponse:
     if not brec.object_lock or not rec.info.legal_hold:
         raise S3Error("NoSuchObjectLockConfiguration")
     return xml_response(X.document("LegalHold", X.el("Status", rec.info.legal_hold)))
+
+
+def _replica(rq: Request) -> bool:
+    """Another site's replication request: its change is not replicated again (no loops)."""
+    return (rq.header(REPLICATION_REQUEST) or "").strip().lower() == "true"

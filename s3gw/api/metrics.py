@@ -120,6 +120,11 @@ async def refresh(request: web.Request, *, usage: bool = True) -> None:
     except Exception as e:
         log.warning("notification outbox stats unavailable: %s", e)
         s.notify = {}
+    try:
+        s.replication = await request.app[CORE].replication_status()
+    except Exception as e:
+        log.warning("replication queue stats unavailable: %s", e)
+        s.replication = {}
 
 
 def _metrics(kind: str) -> Any:

@@ -16,7 +16,15 @@ from . import xml as X
 from .app import Request, to_s3_error
 from .authz import PER_KEY
 from .errors import S3Error
-from .headers import check_content_length, object_response_headers, put_options, sse_request, write_headers
+from .headers import (
+    check_content_length,
+    is_replication_request,
+    object_response_headers,
+    put_options,
+    replica_source,
+    sse_request,
+    write_headers,
+)
 from .lifecycle import expiration_headers
 from .locking import bypass_governance, governance_denied
 from .router import Operation
@@ -124,9 +132,21 @@ async def get_object(rq: Request) -> web.StreamResponse:
 
 
 async def delete_object(rq: Request) -> web.StreamResponse:
+    replica = is_replication_request(rq)
+    replica_marker = None
+    if replica and (rq.header("x-minio-source-deletemarker") or "").strip().lower() == "true":
+        # MinIO's delete-marker replication: place the source's marker (its version id and time)
+        replica_marker = replica_source(rq)
+        if replica_marker is None:
+            raise S3Error("InvalidArgument", "Invalid version id specified")
     with governance_denied(rq):
         removed, marker = await rq.core.delete_object(
-            rq.op.bucket, rq.op.key, rq.op.version_id, bypass_governance=bypass_governance(rq)
+            rq.op.bucket,
+            rq.op.key,
+            None if replica_marker is not None else rq.op.version_id,
+            bypass_governance=bypass_governance(rq),
+            replica=replica,
+            replica_marker=replica_marker,
         )
     headers: dict[str, str] = {}
     if marker is not None and marker.version_id != NULL_VERSION:

@@ -128,6 +128,7 @@ class State:
     meta_pool: dict[str, Any] = field(default_factory=dict)
     meta_histogram: tuple[list[tuple[str, int]], int, float] | None = None
     notify: dict[str, Any] = field(default_factory=dict)  # bucket notifications (core/notify.py status)
+    replication: dict[str, Any] = field(default_factory=dict)  # bucket replication (core/replicate.py status)
     kms: dict[str, Any] = field(default_factory=dict)  # KMS calls and rewrap results (kms/stats.py snapshot)
 
 
@@ -380,6 +381,8 @@ class Telemetry:
             failures = CounterMetricFamily("s3gw_notify_send_failures", "Delivery attempts that failed (retried)")
             failures.add_metric([], n["failures"])
             yield from (delivered, failures)
+        if s.replication:
+            yield from _replication_series(s.replication)
         ub = GaugeMetricFamily("s3gw_bucket_usage_bytes", "Bytes of live objects per bucket", labels=["bucket"])
         uo = GaugeMetricFamily("s3gw_bucket_objects", "Live objects per bucket", labels=["bucket"])
         for b, u in sorted(s.usage.items()):
@@ -602,6 +605,33 @@ def _gauge(name: str, doc: str, labels: dict[str, str], value: float) -> GaugeMe
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+def _replication_series(r: dict[str, Any]) -> Iterator[Metric]:
+    """Bucket replication (docs/data-management.md): the queue (all gateways) and this gateway's worker."""
+    yield _gauge("s3gw_replication_pending", "Replication operations waiting in the queue", {}, r["pending"])
+    yield _gauge(
+        "s3gw_replication_pending_bytes", "Bytes of the versions waiting to be replicated", {}, r["pending_bytes"]
+    )
+    yield _gauge("s3gw_replication_failed", "Replication operations given up on (FAILED)", {}, r["failed"])
+    yield _gauge(
+        "s3gw_replication_oldest_pending_seconds",
+        "Age of the oldest waiting operation (lag)",
+        {},
+        r["oldest_pending_seconds"],
+    )
+    yield _counter("s3gw_replication_replicated", "Operations this gateway replicated", r["replicated"])
+    yield _counter("s3gw_replication_replicated_bytes", "Bytes this gateway replicated", r["replicated_bytes"])
+    per = CounterMetricFamily(
+        "s3gw_replication_failures", "Replication attempts that failed, per target (retried)", labels=["target"]
+    )
+    for arn, n in sorted(r.get("failures_by_target", {}).items()):
+        per.add_metric([arn], n)
+    yield per
+    pend = GaugeMetricFamily("s3gw_replication_target_pending", "Operations waiting, per target", labels=["target"])
+    for arn, t in sorted(r.get("targets", {}).items()):
+        pend.add_metric([arn], t.get("pending", 0))
+    yield pend
 
 
 def _kms_series(k: dict[str, Any]) -> Iterator[Metric]:

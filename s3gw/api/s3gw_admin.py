@@ -11,6 +11,14 @@ the one admin path (``admin.py``); errors are MinIO's JSON document::
                                                                                            (admin:ExportManifest)
     GET  /minio/admin/s3gw/v1/backup                    the backup file (SQLite database / pg_dump archive)
                                                                                            (admin:Backup)
+    GET  /minio/admin/s3gw/v1/replicate/targets[?bucket=] the remote targets, without secrets
+                                                                                           (admin:GetBucketTarget)
+    PUT  /minio/admin/s3gw/v1/replicate/targets?bucket= body sealed like madmin's (the caller's secret):
+         {"endpoint", "targetBucket", "accessKey", "secretKey", "region"} -> {"arn"} (admin:SetBucketTarget)
+    DELETE /minio/admin/s3gw/v1/replicate/targets?bucket=&arn=                            (admin:SetBucketTarget)
+    GET  /minio/admin/s3gw/v1/replicate/status          the queue and the worker     (admin:ServerInfo)
+    POST /minio/admin/s3gw/v1/replicate/resync?bucket=[&arn=]  queue existing objects
+                                                        -> {"queued"}          (admin:SetBucketTarget)
     POST /minio/admin/s3gw/v1/kms/rewrap?bucket=
          NDJSON: progress lines, then {"done": true, ...summary}: every SSE-S3/KMS data key re-sealed
          under its master key's current version (kms:ReEncrypt; docs/encryption.md)
@@ -35,6 +43,7 @@ from ..core.repair import HealSummary
 from ..core.service import RewrapSummary
 from .admin import KMS_NOT_CONFIGURED, S3GW_ADMIN_PREFIX, AdminError, Routes, stream
 from .app import CORE, OPS, REPAIR
+from .madmin_crypto import DecryptError, decrypt_data
 from .observe import AUDIT_INFO
 
 log = logging.getLogger(__name__)
@@ -177,3 +186,63 @@ async def backup(request: web.Request, principal: Principal, body: bytes) -> web
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+# --------------------------------------------------------------------------- replication targets
+@ROUTES.route("GET", "/replicate/targets", "admin:GetBucketTarget")
+async def replicate_targets(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    bucket = request.query.get("bucket") or None
+    if bucket is not None:
+        await _scope(request)
+    targets = await request.app[CORE].replication_targets(bucket)
+    return web.json_response([t.public() for t in targets])
+
+
+@ROUTES.route("PUT", "/replicate/targets", "admin:SetBucketTarget")
+async def replicate_add(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    bucket = request.query.get("bucket", "")
+    if not bucket:
+        raise AdminError("XMinioAdminInvalidArgument", "bucket is required")
+    try:
+        doc = json.loads(await asyncio.to_thread(decrypt_data, principal.secret_key, body))
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(k, ""), str) for k in doc):
+            raise ValueError
+    except (DecryptError, ValueError, RecursionError):
+        raise AdminError("XMinioAdminConfigBadJSON", "JSON configuration provided is of incorrect format") from None
+    request[AUDIT_INFO].update(target=bucket, detail=f"{doc.get('endpoint', '')}/{doc.get('targetBucket', '')}")
+    t = await request.app[CORE].add_replication_target(
+        bucket,
+        doc.get("endpoint", ""),
+        doc.get("targetBucket", ""),
+        doc.get("accessKey", ""),
+        doc.get("secretKey", ""),
+        doc.get("region", ""),
+    )
+    log.warning("replication target %s added to %s by %s", t.arn, bucket, principal.access_key)
+    return web.json_response({"arn": t.arn})
+
+
+@ROUTES.route("DELETE", "/replicate/targets", "admin:SetBucketTarget")
+async def replicate_remove(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    bucket, arn = request.query.get("bucket", ""), request.query.get("arn", "")
+    if not bucket or not arn:
+        raise AdminError("XMinioAdminInvalidArgument", "bucket and arn are required")
+    request[AUDIT_INFO].update(target=bucket, detail=arn)
+    await request.app[CORE].remove_replication_target(bucket, arn)
+    log.warning("replication target %s of %s removed by %s", arn, bucket, principal.access_key)
+    return web.json_response({"arn": arn})
+
+
+@ROUTES.route("GET", "/replicate/status", "admin:ServerInfo")
+async def replicate_status(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    return web.json_response(await request.app[CORE].replication_status())
+
+
+@ROUTES.route("POST", "/replicate/resync", "admin:SetBucketTarget")
+async def replicate_resync(request: web.Request, principal: Principal, body: bytes) -> web.Response:
+    bucket, _ = await _scope(request)
+    if bucket is None:
+        raise AdminError("XMinioAdminInvalidArgument", "bucket is required")
+    n = await request.app[CORE].replication_resync(bucket, request.query.get("arn", ""))
+    log.warning("replication resync of %s by %s: %d versions queued", bucket, principal.access_key, n)
+    return web.json_response({"queued": n})

@@ -9,6 +9,7 @@ from aiohttp import web
 from ..core import tagging
 from . import xml as X
 from .app import Request
+from .authz import REPLICATION_REQUEST
 from .errors import S3Error
 from .headers import version_headers
 from .xml import xml_response
@@ -38,7 +39,9 @@ def tagset_xml(tags: dict[str, str]) -> bytes:
 
 async def put_object_tagging(rq: Request) -> web.StreamResponse:
     tags = parse_tagset(await rq.document("Tagging"), tagging.MAX_OBJECT_TAGS)
-    rec = await rq.core.set_tags(rq.op.bucket, rq.op.key, rq.op.version_id, tags)
+    # a replication request's tag change (another site's) is not replicated again: no loops
+    replica = rq.http.headers.get(REPLICATION_REQUEST, "").strip().lower() == "true"
+    rec = await rq.core.set_tags(rq.op.bucket, rq.op.key, rq.op.version_id, tags, replica=replica)
     return web.Response(status=200, headers=version_headers(rec.version_id))
 
 
@@ -48,7 +51,8 @@ async def get_object_tagging(rq: Request) -> web.StreamResponse:
 
 
 async def delete_object_tagging(rq: Request) -> web.StreamResponse:
-    rec = await rq.core.set_tags(rq.op.bucket, rq.op.key, rq.op.version_id, {})
+    replica = rq.http.headers.get(REPLICATION_REQUEST, "").strip().lower() == "true"
+    rec = await rq.core.set_tags(rq.op.bucket, rq.op.key, rq.op.version_id, {}, replica=replica)
     return web.Response(status=204, headers=version_headers(rec.version_id))
 
 

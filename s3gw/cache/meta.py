@@ -25,7 +25,7 @@ from typing import Any
 
 from ..common.records import ObjectInfo, ObjectLayout, ShardSet
 from ..meta.base import DeleteCheck, DeleteExpect, InfoUpdate, MetaStore, WriteCheck
-from ..meta.model import BucketRecord, ListPage, UploadPage, VersionRecord
+from ..meta.model import BucketRecord, ListPage, ReplicaNote, UploadPage, VersionRecord
 from .base import Cache
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,16 @@ PASS_THROUGH = frozenset(
         "finish_outbox",
         "outbox_stats",
         "retry_dead_outbox",
+        # bucket replication (0011_replication.sql): targets read through
+        "list_replication_targets",
+        "put_replication_target",
+        "delete_replication_target",
+        "take_replication",
+        "finish_replication",
+        "renew_replication",
+        "queue_replication",
+        "replication_stats",
+        "retry_dead_replication",
     }
 )
 #: methods with their own caching or invalidation below
@@ -294,8 +304,10 @@ class CachedMeta(MetaStore):
             bucket, key, self.store.delete_object(bucket, key, version_id, marker, check, expect)
         )
 
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
-        return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info))
+    async def update_info(
+        self, bucket: str, key: str, version_id: str, info: InfoUpdate, replicate: ReplicaNote | None = None
+    ) -> bool:
+        return await self._object_write(bucket, key, self.store.update_info(bucket, key, version_id, info, replicate))
 
     async def update_layout(
         self,

@@ -198,7 +198,7 @@ class Encryption:
 # --------------------------------------------------------------------------- object info
 
 
-_INFO_KEYS = frozenset({"ct", "meta", "hdr", "ck", "sc", "tags", "ret", "hold", "ck_algo", "ck_type", "sse"})
+_INFO_KEYS = frozenset({"ct", "meta", "hdr", "ck", "sc", "tags", "ret", "hold", "ck_algo", "ck_type", "sse", "rs"})
 
 
 @dataclass
@@ -223,6 +223,8 @@ class ObjectInfo:
     checksum_algo: str | None = None  # ck_algo: an upload's parts' algorithm
     checksum_type: str | None = None  # ck_type: FULL_OBJECT / COMPOSITE (uploads)
     sse: Encryption | None = None  # sse: server-side encryption (a part's: its iv and size only)
+    # rs: bucket replication: PENDING / COMPLETED / FAILED on the source, REPLICA on a target
+    replication_status: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept
 
     def to_json(self) -> dict[str, Any]:
@@ -249,6 +251,8 @@ class ObjectInfo:
             out["ck_type"] = self.checksum_type
         if self.sse is not None:
             out["sse"] = self.sse.to_json()
+        if self.replication_status is not None:
+            out["rs"] = self.replication_status
         out.update(self.extra)
         return out
 
@@ -268,6 +272,7 @@ class ObjectInfo:
             checksum_algo=d.get("ck_algo"),
             checksum_type=d.get("ck_type"),
             sse=Encryption.from_json(sse) if sse else None,
+            replication_status=d.get("rs"),
             extra=_extra(d, _INFO_KEYS),
         )
 

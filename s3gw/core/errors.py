@@ -164,3 +164,15 @@ class ObjectLocked(CoreError):
 class GovernanceLocked(ObjectLocked):
     """GOVERNANCE retention forbids the change because it was not bypassed (the API answers
     AccessDenied when the caller asked for the bypass but may not use it, as AWS does)."""
+
+
+# Bucket replication (core/replication.py): MinIO's cmd/api-errors.go rows
+RemoteTargetNotFound = _variant("RemoteTargetNotFound", "XMinioAdminRemoteTargetNotFoundError")
+RemoteArnInvalid = _variant("RemoteArnInvalid", "XMinioAdminBucketRemoteArnInvalid")
+RemoteArnTypeInvalid = _variant("RemoteArnTypeInvalid", "XMinioAdminRemoteArnTypeInvalid")
+RemoteRemoveDisallowed = _variant("RemoteRemoveDisallowed", "XMinioAdminRemoteRemoveDisallowed")
+ReplicationNeedsVersioning = _variant("ReplicationNeedsVersioning", "InvalidRequest.ReplicationNeedsVersioning")
+ReplicationTargetNeedsVersioning = _variant(
+    "ReplicationTargetNeedsVersioning", "InvalidRequest.ReplicationTargetNeedsVersioning"
+)
+ReplicationConfigurationNotFoundError = _error("ReplicationConfigurationNotFoundError")

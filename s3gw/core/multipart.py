@@ -298,11 +298,13 @@ class MultipartMixin:
                 for p in parts
             ]
         )
+        # a replica's upload (a replication request): the source's version id and time
+        rvid, rmt = info.extra.pop("rvid", None), info.extra.pop("rmt", None)
         rec = VersionRecord(
             bucket=bucket,
             key=key,
-            version_id=str(uuid.uuid4()),
-            mtime=time.time(),
+            version_id=str(rvid) if rvid else str(uuid.uuid4()),
+            mtime=float(rmt) if rmt else time.time(),
             size=sum(p.size for p in parts),
             etag=multipart_etag([p.etag for p in parts]),
             info=info,

@@ -43,6 +43,10 @@ class PutOptions:
     legal_hold: str | None = None  # "ON" / "OFF"
     checksum_type: str = "FULL_OBJECT"  # FULL_OBJECT, or COMPOSITE for multipart
     sse: SSERequest | None = None  # the encryption the request asks for (None: the bucket's default, if any)
+    # a replication request (X-Minio-Source-Replication-Request, authorised for s3:ReplicateObject):
+    # the source's version id and modification time, kept; the version is stored as a REPLICA
+    replica_version_id: str | None = None
+    replica_mtime: float | None = None
 
 
 class StreamPayload:

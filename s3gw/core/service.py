@@ -42,6 +42,7 @@ from ..meta.model import NULL_VERSION, BucketRecord, ListPage, VersionRecord
 from ..storage import InsufficientReadQuorum, InsufficientWriteQuorum, Storage
 from . import errors as E
 from . import lock
+from . import replication as R
 from . import sse as S
 from .checksums import ALGORITHMS, new_checksum
 from .conditions import Conditions, check_copy_source, check_read, check_write
@@ -144,8 +145,14 @@ class Core(MultipartMixin):
         self.lifecycle_day = 86400.0  # seconds in a lifecycle "day" (lifecycle.day_seconds; tests: a few)
         # lifecycle rules of buckets as last read (``bucket``): the stored form and its parse
         self._rules: dict[str, tuple[list[Any], Lifecycle]] = {}
+        # replication rules of buckets as last read (``bucket``): the stored form and its parse
+        self._replication: dict[str, tuple[dict[str, Any], R.Config]] = {}
         # bucket notifications (core/notify.py): no targets until the composition root sets them
         self.events = Events(meta, {})
+        # bucket replication (core/replication.py): seals target secrets (iam.SecretBox; set by the
+        # composition root: targets cannot be added before it is)
+        self.secrets: Any = None
+        self.replicator: Any = None  # core/replicate.Replicator (set by the composition root)
 
     # ------------------------------------------------------------------ buckets
     async def bucket(self, name: str) -> BucketRecord:
@@ -155,7 +162,22 @@ class Core(MultipartMixin):
             self._rules.pop(name, None)
             raise E.NoSuchBucket(bucket=name)
         self._remember_rules(rec)
+        self._remember_replication(rec)
         return rec
+
+    def _remember_replication(self, rec: BucketRecord) -> None:
+        """Keep the bucket's replication rules as last read: the writes of the request that read
+        the bucket queue their replication from them (``_with_event``)."""
+        stored = rec.config.get("replication")
+        if not stored:
+            self._replication.pop(rec.name, None)
+            return
+        known = self._replication.get(rec.name)
+        if known is not None and known[0] == stored:
+            return
+        if len(self._replication) >= RULES_MEMO and known is None:
+            self._replication.clear()
+        self._replication[rec.name] = (stored, R.Config.from_json(stored))
 
     def _remember_rules(self, rec: BucketRecord) -> None:
         """Keep the bucket's lifecycle rules as last read: the x-amz-expiration of the request that
@@ -202,6 +224,11 @@ class Core(MultipartMixin):
         check_object_name(key)
         brec = await self.bucket(bucket)
         self._check_put_options(opts)
+        if opts.replica_version_id is not None:
+            # a replication request sent again (at least once): the version is here already
+            existing = await self.meta.get_version(bucket, key, opts.replica_version_id)
+            if existing is not None:
+                return existing
         self._apply_lock(brec, opts)
         if opts.if_match is not None or opts.if_none_match is not None:
             # fail fast before reading the body; the transaction checks again
@@ -220,11 +247,13 @@ class Core(MultipartMixin):
         info = self._info(opts, checksum)
         if sealing is not None:
             info.sse, etag = sealing.finish(size, etag)
+        info.extra.pop("rvid", None)
+        info.extra.pop("rmt", None)
         rec = VersionRecord(
             bucket=bucket,
             key=key,
-            version_id=new_version_id(),
-            mtime=time.time(),
+            version_id=opts.replica_version_id or new_version_id(),
+            mtime=opts.replica_mtime or time.time(),
             size=size,
             etag=etag,
             info=info,
@@ -234,7 +263,17 @@ class Core(MultipartMixin):
         earlier = await self._earlier_attempt(rec)
         if earlier is not None:
             return earlier
-        return await self._commit(rec, self._write_check(opts))
+        if opts.replica_version_id is None:
+            return await self._commit(rec, self._write_check(opts))
+        try:
+            return await self._commit(rec, self._write_check(opts))
+        except Exception:
+            # the same replication request committed meanwhile (two copies at once): that version
+            # id is taken by the very version sent, so this one is done; anything else is raised
+            existing = await self.meta.get_version(bucket, key, opts.replica_version_id)
+            if existing is None or existing.etag != rec.etag:
+                raise
+            return existing
 
     @staticmethod
     def _write_check(opts: PutOptions) -> Any:
@@ -251,10 +290,16 @@ class Core(MultipartMixin):
         """``rec`` carrying the bucket-notification hook of this request (core/notify.py): the
         metadata store queues the matching events in the transaction that stores it."""
         rec.event = self.events.note()
+        known = self._replication.get(rec.bucket)
+        # a replica (a write by another site's replication) is never queued again: no loops
+        if known is not None and rec.info.replication_status != "REPLICA":
+            rec.replicate = R.note(known[1])
         return rec
 
     def _events_wake(self) -> None:
         self.events.wake()
+        if self.replicator is not None:
+            self.replicator.wake()
 
     async def _commit(self, rec: VersionRecord, check: Any = None) -> VersionRecord:
         """The one metadata transaction that makes a version visible; undo the shards if it fails."""
@@ -461,6 +506,9 @@ class Core(MultipartMixin):
             tags=dict(opts.tags),
             retention=opts.retention,
             legal_hold=opts.legal_hold or None,
+            replication_status="REPLICA" if opts.replica_version_id else None,
+            # a replica's version id and time, kept until CompleteMultipartUpload (core/multipart.py)
+            extra={"rvid": opts.replica_version_id, "rmt": opts.replica_mtime} if opts.replica_version_id else {},
         )
 
     async def _store_body(
@@ -1008,19 +1056,34 @@ class Core(MultipartMixin):
         *,
         bypass_governance: bool = False,
         expect: DeleteExpect | None = None,
+        replica: bool = False,
+        replica_marker: tuple[str, float] | None = None,
     ) -> tuple[VersionRecord | None, VersionRecord | None]:
         """DeleteObject. Removing a version for good honours its retention and legal hold,
         checked inside the metadata transaction. ``expect``: see ``MetaStore.delete_object``
-        (the lifecycle worker deletes only what it found due)."""
+        (the lifecycle worker deletes only what it found due).
+
+        A replication request (``replica``; authorised for s3:ReplicateDelete) is not queued for
+        replication again; ``replica_marker`` (the source's delete-marker version id and time)
+        places that delete marker, as MinIO's X-Minio-Source-DeleteMarker asks."""
         check_version_id(version_id)
         if not _readable_name(key):
             return None, None
         await self.bucket(bucket)
-        if version_id is None and await self.meta.get_version(bucket, key) is None:
-            return None, None  # MinIO places no delete marker for a key that never existed
-        marker = self._with_event(
-            VersionRecord(bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True)
+        marker = VersionRecord(
+            bucket=bucket, key=key, version_id=new_version_id(), mtime=time.time(), delete_marker=True
         )
+        if replica or replica_marker is not None:
+            marker.info.replication_status = "REPLICA"
+        if replica_marker is not None:
+            existing = await self.meta.get_version(bucket, key, replica_marker[0])
+            if existing is not None:
+                return None, existing  # sent again (at least once): the marker is here already
+            marker.version_id, marker.mtime = replica_marker
+            version_id = None
+        elif version_id is None and await self.meta.get_version(bucket, key) is None:
+            return None, None  # MinIO places no delete marker for a key that never existed
+        self._with_event(marker)
 
         def check(victim: VersionRecord) -> None:
             if not victim.delete_marker:
@@ -1033,6 +1096,13 @@ class Core(MultipartMixin):
         except CommitUnknown as e:
             # deleting again is the retry: it finds the version gone (or adds one more marker)
             raise E.OutcomeUnknown(bucket=bucket, key=key, version_id=version_id) from e
+        except Exception:
+            # a replicated delete marker placed by the same request sent at once: it is there
+            if replica_marker is not None:
+                existing = await self.meta.get_version(bucket, key, replica_marker[0])
+                if existing is not None and existing.delete_marker:
+                    return None, existing
+            raise
         if removed is not None:
             self._gc_wakeup.set()
         if removed is not None or created is not None:
@@ -1174,6 +1244,73 @@ class Core(MultipartMixin):
             return None
         return predict_expiry(known[1], rec.key, rec.info.tags, rec.size, rec.mtime, self.lifecycle_day)
 
+    # ------------------------------------------------------------------ replication
+    async def set_replication(self, bucket: str, doc: dict[str, Any] | None) -> None:
+        """PutBucketReplication (None: DeleteBucketReplication): validated as MinIO does
+        (core/replication.py), stored in the bucket's config like lifecycle rules."""
+        brec = await self.bucket(bucket)
+        config = dict(brec.config)
+        if doc is None:
+            config.pop("replication", None)
+        else:
+            if brec.versioning != "Enabled":
+                raise E.ReplicationNeedsVersioning(bucket=bucket)
+            rc = R.parse(doc)
+            R.validate(rc, bucket, await self.replication_targets(bucket))
+            config["replication"] = rc.to_json()
+        await self.meta.update_bucket(bucket, config=config)
+
+    async def replication(self, bucket: str) -> R.Config:
+        stored = (await self.bucket(bucket)).config.get("replication")
+        if not stored:
+            raise E.ReplicationConfigurationNotFoundError(bucket=bucket)
+        return R.Config.from_json(stored)
+
+    async def replication_targets(self, bucket: str | None = None) -> list[R.Target]:
+        return [R.Target.from_row(*row) for row in await self.meta.list_replication_targets(bucket)]
+
+    async def add_replication_target(
+        self, bucket: str, endpoint: str, target_bucket: str, access_key: str, secret: str, region: str = ""
+    ) -> R.Target:
+        """A new remote target of ``bucket`` (which must be versioned, as MinIO requires)."""
+        brec = await self.bucket(bucket)
+        if brec.versioning != "Enabled":
+            raise E.ReplicationTargetNeedsVersioning(bucket=bucket)
+        if self.secrets is None:
+            raise E.ServiceUnavailable("replication targets need the root credentials' seal")
+        t = R.make_target(bucket, endpoint, target_bucket, access_key, secret, self.secrets.seal, region)
+        try:
+            await self.meta.put_replication_target(t.arn, bucket, t.to_doc())
+        except BucketMissing:
+            raise E.NoSuchBucket(bucket=bucket) from None
+        return t
+
+    async def replication_status(self) -> dict[str, Any]:
+        """The replication queue and this gateway's worker (metrics, ``s3gw admin replicate status``)."""
+        if self.replicator is None:
+            return {}
+        st: dict[str, Any] = await self.replicator.status()
+        return st
+
+    async def replication_resync(self, bucket: str, arn: str = "") -> int:
+        """Queue the bucket's existing versions for its targets (rules with ExistingObjectReplication)."""
+        if self.replicator is None:
+            raise E.ServiceUnavailable("replication is not running")
+        if arn and arn not in {t.arn for t in await self.replication_targets(bucket)}:
+            raise E.RemoteTargetNotFound(bucket=bucket)
+        n: int = await self.replicator.resync(bucket, arn)
+        return n
+
+    async def remove_replication_target(self, bucket: str, arn: str) -> None:
+        """Remove a target; refused while a replication rule of its bucket uses it (MinIO's rule)."""
+        targets = {t.arn: t for t in await self.replication_targets(bucket)}
+        if arn not in targets:
+            raise E.RemoteTargetNotFound(bucket=bucket)
+        stored = (await self.bucket(bucket)).config.get("replication")
+        if stored and any(r.target == arn for r in R.Config.from_json(stored).rules):
+            raise E.RemoteRemoveDisallowed(bucket=bucket)
+        await self.meta.delete_replication_target(arn)
+
     # ------------------------------------------------------------------ version sub-resources
     async def set_bucket_notification(self, bucket: str, doc: dict[str, Any]) -> None:
         """PutBucketNotificationConfiguration: validate (core/notify.py) and store; no queue
@@ -1194,7 +1331,9 @@ class Core(MultipartMixin):
         """The outbox and the sender (metrics, ``s3gw admin info``)."""
         return await self.events.status()
 
-    async def _update_info(self, bucket: str, key: str, version_id: str | None, change: Any) -> VersionRecord:
+    async def _update_info(
+        self, bucket: str, key: str, version_id: str | None, change: Any, replicate: Any = None
+    ) -> VersionRecord:
         """Read-modify-write one version's info (tags, retention, legal hold).
 
         ``change`` runs inside the store's transaction, on the version as it is
@@ -1210,20 +1349,46 @@ class Core(MultipartMixin):
             rec.info = info
             return info
 
-        if not await self.meta.update_info(bucket, key, rec.version_id, apply):
+        if not await self.meta.update_info(bucket, key, rec.version_id, apply, replicate):
             if version_id is not None and version_id != NULL_VERSION:
                 raise E.NoSuchVersion(bucket=bucket, key=key, version_id=version_id)
             raise E.NoSuchKey(bucket=bucket, key=key, version_id=version_id)
         return rec
 
-    async def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> VersionRecord:
+    async def set_tags(
+        self, bucket: str, key: str, version_id: str | None, tags: dict[str, str], *, replica: bool = False
+    ) -> VersionRecord:
+        """Put/DeleteObjectTagging; queued for replication unless it is a replication request (``replica``)."""
+
         def change(_rec: VersionRecord, info: ObjectInfo) -> None:
             info.tags = dict(tags)
 
-        return await self._update_info(bucket, key, version_id, change)
+        await self.bucket(bucket)  # its replication rules, as for a write (``_remember_replication``)
+        # a tag change is replicated like a write (the new tag set, to the targets whose rules select it)
+        return await self._replicated_update(bucket, key, version_id, change, replica, "tags")
+
+    async def _replicated_update(
+        self, bucket: str, key: str, version_id: str | None, change: Any, replica: bool, what: str
+    ) -> VersionRecord:
+        """``_update_info``, queueing the change for replication (``what``: "tags" or "lock")
+        when the bucket has rules, unless it is itself a replication request (``replica``)."""
+        known = None if replica else self._replication.get(bucket)
+        note = R.note(known[1]) if known else None
+        hook = (lambda rec, _what: note(rec, what)) if note is not None else None
+        rec = await self._update_info(bucket, key, version_id, change, hook)
+        if hook is not None:
+            self._events_wake()
+        return rec
 
     async def set_retention(
-        self, bucket: str, key: str, version_id: str | None, new: Retention | None, bypass_governance: bool
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        new: Retention | None,
+        bypass_governance: bool,
+        *,
+        replica: bool = False,
     ) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
@@ -1233,9 +1398,11 @@ class Core(MultipartMixin):
             lock.check_retention_change(info.retention, new, bypass_governance, time.time())
             info.retention = new
 
-        return await self._update_info(bucket, key, version_id, change)
+        return await self._replicated_update(bucket, key, version_id, change, replica, "lock")
 
-    async def set_legal_hold(self, bucket: str, key: str, version_id: str | None, status: str) -> VersionRecord:
+    async def set_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, status: str, *, replica: bool = False
+    ) -> VersionRecord:
         brec = await self.bucket(bucket)
         if not brec.object_lock:
             raise E.InvalidRequest("Bucket is missing ObjectLockConfiguration")
@@ -1243,7 +1410,7 @@ class Core(MultipartMixin):
         def change(_rec: VersionRecord, info: ObjectInfo) -> None:
             info.legal_hold = status
 
-        return await self._update_info(bucket, key, version_id, change)
+        return await self._replicated_update(bucket, key, version_id, change, replica, "lock")
 
     # ------------------------------------------------------------------ background
     async def gc_worker(self, interval: float = 5.0) -> None:

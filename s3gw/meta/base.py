@@ -24,6 +24,7 @@ from .model import (
     GroupRecord,
     ListPage,
     PartRecord,
+    ReplicaNote,
     UploadPage,
     UploadRecord,
     UserRecord,
@@ -147,6 +148,21 @@ class HealItem:
 
 
 @dataclass
+class ReplicationItem:
+    """One queued replication operation for one target (0011_replication.sql)."""
+
+    id: int
+    bucket: str
+    key: str
+    version_id: str
+    target: str
+    op: str  # "put", "marker", "delete"
+    size: int
+    attempts: int
+    created: float
+
+
+@dataclass
 class OutboxItem:
     """One queued bucket-notification event for one target (0010_notifications.sql)."""
 
@@ -228,8 +244,13 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+    async def update_info(
+        self, bucket: str, key: str, version_id: str, info: InfoUpdate, replicate: ReplicaNote | None = None
+    ) -> bool:
         """Replace a version's info (tags, retention, legal hold); False when the version is gone.
+
+        ``replicate`` (a tag change of a bucket with replication rules): asked, in the same
+        transaction, for the replication queue rows the change owes ("tags").
 
         ``info`` may be a function of the current version returning the new
         info: it then runs inside the transaction, under the same per-key
@@ -746,6 +767,49 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     async def retry_dead_outbox(self) -> int:
         """Queue every dead event again; how many."""
+
+    # -- bucket replication (0011_replication.sql) ------------------------------------
+    @abc.abstractmethod
+    async def list_replication_targets(self, bucket: str | None = None) -> list[tuple[str, str, str]]:
+        """(ARN, source bucket, JSON document) of the remote targets of ``bucket`` (None: all)."""
+
+    @abc.abstractmethod
+    async def put_replication_target(self, arn: str, bucket: str, doc: str) -> None:
+        """Store (or replace) a remote target of ``bucket``; ``BucketMissing``."""
+
+    @abc.abstractmethod
+    async def delete_replication_target(self, arn: str) -> bool:
+        """Remove a remote target; whether it existed."""
+
+    @abc.abstractmethod
+    async def take_replication(self, limit: int, now: float, lease: float) -> list[ReplicationItem]:
+        """Up to ``limit`` due queue rows, each the first pending one of its key and target,
+        oldest first, leased for ``lease`` seconds."""
+
+    @abc.abstractmethod
+    async def finish_replication(
+        self, item: ReplicationItem, outcome: str, error: str = "", retry_at: float = 0.0
+    ) -> bool:
+        """``done`` removes the row, ``retry`` postpones it to ``retry_at``, ``dead`` keeps it as
+        failed (counted; ``retry_dead_replication`` queues it again). Returns whether no other row
+        of the same version is left (done: the version's replication is complete)."""
+
+    @abc.abstractmethod
+    async def renew_replication(self, ids: list[int], until: float) -> None:
+        """Extend the lease of rows being copied (a long copy keeps them from other workers)."""
+
+    @abc.abstractmethod
+    async def queue_replication(self, rows: list[tuple[str, str, str, str, str, int]]) -> int:
+        """Queue (bucket, key, version id, target, op, size) rows (a resync); how many."""
+
+    @abc.abstractmethod
+    async def replication_stats(self) -> dict[str, Any]:
+        """``pending``, ``pending_bytes``, ``dead``, ``oldest_pending`` (creation time, 0: none),
+        and ``targets``: {arn: {"pending", "dead"}}."""
+
+    @abc.abstractmethod
+    async def retry_dead_replication(self) -> int:
+        """Queue every failed row again; how many."""
 
     def pool_stats(self) -> dict[str, Any]:
         """The connection pool as /debug/db-stats shows it (backends override)."""

@@ -20,6 +20,12 @@ NULL_VERSION = "null"
 #: ``what``: "created" (a new version), "removed" (a version deleted), "marker" (a delete marker).
 EventNote = Callable[[str, "VersionRecord", str], list[tuple[str, str]]]
 
+#: replicate(the version concerned, what happened) -> the replication queue rows (target ARN,
+#: operation) to insert. Given by the core with a write when the bucket has a replication
+#: configuration; run inside the write transaction. ``what``: "put" (a new version), "marker"
+#: (a delete marker), "delete" (a version deleted). See core/replication.py.
+ReplicaNote = Callable[["VersionRecord", str], list[tuple[str, str]]]
+
 
 @dataclass
 class BucketRecord:
@@ -48,6 +54,8 @@ class VersionRecord:
     inline: bytes | None = None  # small objects live in the row itself
     # not stored: the bucket-notification hook of the write that carries this record (EventNote)
     event: EventNote | None = field(default=None, compare=False, repr=False)
+    # not stored: the bucket-replication hook of the write that carries this record (ReplicaNote)
+    replicate: ReplicaNote | None = field(default=None, compare=False, repr=False)
 
     def layouts(self) -> list[ShardSet]:
         """Every shard set this version references (none when inline or a delete marker)."""

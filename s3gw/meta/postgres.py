@@ -493,6 +493,9 @@ class PostgresMeta(SqlMetaStore):
             await c.execute("DELETE FROM bucket_usage WHERE bucket = $1", name)  # all zero: an empty bucket
             await c.execute("DELETE FROM usage_deltas WHERE bucket = $1", name)
             await c.execute("DELETE FROM bucket_notifications WHERE bucket = $1", name)
+            # its replication targets (and their sealed secrets) go with it; queued rows of an empty
+            # bucket find nothing left to copy
+            await c.execute("DELETE FROM replication_targets WHERE bucket = $1", name)
 
         await self._tx(tx)
 

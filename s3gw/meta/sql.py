@@ -36,8 +36,9 @@ from .base import (
 )
 from .identity import IdentitySql
 from .lifecycle import LifecycleSql
-from .model import NULL_VERSION, PartRecord, UploadRecord, VersionRecord
+from .model import NULL_VERSION, PartRecord, ReplicaNote, UploadRecord, VersionRecord
 from .outbox import OutboxSql, note_event
+from .replication import ReplicationSql, queue_ops, replica_ops
 from .rows import (
     PART_COLS,
     UPLOAD_COLS,
@@ -61,7 +62,7 @@ T = TypeVar("T")
 TxFn = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
+class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, ReplicationSql, MetaStore):
     """MetaStore methods shared by the SQL backends (see the module doc)."""
 
     @abc.abstractmethod
@@ -93,8 +94,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
             replaced = await _begin_write(tx, rec, check)
             if replaced is not None:
                 await _drop(tx, replaced)
+            ops = replica_ops(rec, "put", rec.replicate)
             await _insert_latest(tx, rec)
             await note_event(tx, rec, "created", rec.event)
+            await queue_ops(tx, rec, ops)
             return rec
 
         return await self._transaction(run)
@@ -141,10 +144,13 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
                         if not promoted.delete_marker:
                             await _usage(tx, bucket, objects=1, size=promoted.size)
                 await note_event(tx, victim, "removed", marker.event)
+                await queue_ops(tx, victim, replica_ops(victim, "delete", marker.replicate))
                 return victim, None
             if state == "Enabled":  # a new delete marker; nothing is removed
+                ops = replica_ops(marker, "marker", marker.replicate)
                 await _insert_latest(tx, marker)
                 await note_event(tx, marker, "marker", marker.event)
+                await queue_ops(tx, marker, ops)
                 return None, marker
             # Suspended or never versioned: the null version goes (the others stay)
             victim = await _one(tx, bucket, kb, NULL_VERSION)
@@ -163,20 +169,25 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
 
         return await self._transaction(run)
 
-    async def update_info(self, bucket: str, key: str, version_id: str, info: InfoUpdate) -> bool:
+    async def update_info(
+        self, bucket: str, key: str, version_id: str, info: InfoUpdate, replicate: ReplicaNote | None = None
+    ) -> bool:
         kb = key.encode()
 
         async def run(tx: Tx) -> bool:
             await tx.lock_key(bucket, kb)
             new: ObjectInfo
-            if callable(info):
+            current = None
+            if callable(info) or replicate is not None:
                 current = await _one(tx, bucket, kb, version_id)
                 if current is None:
                     return False
+            if callable(info):
+                assert current is not None
                 new = info(current)
             else:
                 new = info
-            return (
+            updated = (
                 await tx.execute(
                     "UPDATE versions SET info = ? WHERE bucket = ? AND key = ? AND version_id = ?",
                     compact_json(new.to_json()),
@@ -186,6 +197,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
                 )
                 > 0
             )
+            if updated and current is not None and replicate is not None and not current.delete_marker:
+                current.info = new
+                await queue_ops(tx, current, replica_ops(current, "tags", replicate))
+            return updated
 
         return await self._transaction(run)
 
@@ -344,8 +359,10 @@ class SqlMetaStore(IdentitySql, ConfigSql, LifecycleSql, OutboxSql, MetaStore):
             await _gc(tx, [p.layout for p in parts if p.part_number not in kept])
             if replaced is not None:
                 await _drop(tx, replaced)
+            ops = replica_ops(rec, "put", rec.replicate)
             await _insert_latest(tx, rec)
             await note_event(tx, rec, "created", rec.event)
+            await queue_ops(tx, rec, ops)
             return rec
 
         return await self._transaction(run)

@@ -283,6 +283,8 @@ class SqliteMeta(SqlMetaStore):
             db.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))  # all zero: an empty bucket
             db.execute("DELETE FROM usage_deltas WHERE bucket = ?", (name,))
             db.execute("DELETE FROM bucket_notifications WHERE bucket = ?", (name,))
+            # its replication targets (and their sealed secrets) go with it
+            db.execute("DELETE FROM replication_targets WHERE bucket = ?", (name,))
 
         await self._run(self._write, tx)
 

@@ -29,6 +29,7 @@ PASS_THROUGH = {
     ("s3gw/api/app.py", "S3Error(exc.name, exc.message)"),
     ("s3gw/api/app.py", "S3Error(op.invalid.code, op.invalid.message)"),
     ("s3gw/api/admin.py", "S3Error(e.name)"),
+    ("s3gw/api/admin.py", "S3Error(e.code, e.message if e.message != e.code else '')"),
     ("s3gw/api/buckets.py", "S3Error(code)"),
     ("s3gw/api/router.py", "Invalid(code, message)"),
 }

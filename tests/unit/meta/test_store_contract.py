@@ -763,3 +763,75 @@ async def test_outbox_rows_are_written_by_the_change_itself(store: MetaStore) ->
     assert await store.get_bucket_notification("nb") is None
     with pytest.raises(BucketMissing):
         await store.put_bucket_notification("no-such-bucket", "cfg")
+
+
+# --------------------------------------------------------------------------- bucket replication (0011)
+
+
+def _replicate(rec: VersionRecord, what: str) -> list[tuple[str, str]]:
+    """A hook as the core gives it: one queue row per change, to one target."""
+    return [("arn:minio:replication::t:dst", what)]
+
+
+async def test_replication_targets(store: MetaStore) -> None:
+    with pytest.raises(BucketMissing):
+        await store.put_replication_target("arn:1", "nowhere", "{}")
+    await store.create_bucket(BucketRecord("rt", 1.0, versioning="Enabled"))
+    await store.put_replication_target("arn:1", "rt", '{"endpoint": "http://a"}')
+    await store.put_replication_target("arn:2", "rt", '{"endpoint": "http://b"}')
+    assert [r[0] for r in await store.list_replication_targets("rt")] == ["arn:1", "arn:2"]
+    assert await store.list_replication_targets("other") == []
+    assert await store.delete_replication_target("arn:1") is True
+    assert await store.delete_replication_target("arn:1") is False
+    assert [r[:2] for r in await store.list_replication_targets()] == [("arn:2", "rt")]
+    await store.delete_bucket("rt")  # its targets go with it (a new bucket of that name has none)
+    assert await store.list_replication_targets() == []
+
+
+async def test_replication_rows_are_written_by_the_change_itself(store: MetaStore) -> None:
+    await store.create_bucket(BucketRecord("rb", 1.0, versioning="Enabled"))
+    await store.put_version(
+        VersionRecord(bucket="rb", key="a", version_id="v1", mtime=1.0, size=5, replicate=_replicate)
+    )
+    stored = await store.get_version("rb", "a", "v1")
+    assert stored is not None and stored.info.replication_status == "PENDING"
+
+    def refuse(latest: VersionRecord | None, replaced: VersionRecord | None) -> None:
+        raise RuntimeError("precondition")
+
+    with pytest.raises(RuntimeError):  # a write that does not commit queues nothing
+        await store.put_version(
+            VersionRecord(bucket="rb", key="a", version_id="v2", mtime=2.0, replicate=_replicate), refuse
+        )
+    marker = VersionRecord(bucket="rb", key="a", version_id="m1", mtime=3.0, delete_marker=True, replicate=_replicate)
+    await store.delete_object("rb", "a", None, marker)
+    await store.put_version(
+        VersionRecord(bucket="rb", key="b", version_id="w1", mtime=4.0, size=7, replicate=_replicate)
+    )
+    assert await store.update_info("rb", "b", "w1", lambda cur: cur.info, _replicate)
+    gone = VersionRecord(bucket="rb", key="b", version_id="unused", mtime=5.0, delete_marker=True, replicate=_replicate)
+    await store.delete_object("rb", "b", "w1", gone)
+    stats = await store.replication_stats()
+    assert stats["pending"] == 5 and stats["pending_bytes"] == 5 + 7 and stats["oldest_pending"] > 0
+    # first in line per key and target: a's put, b's put; their successors wait for them
+    first = await store.take_replication(10, 1e12, 60)
+    assert [(i.key, i.version_id, i.op) for i in first] == [("a", "v1", "put"), ("b", "w1", "put")]
+    assert await store.take_replication(10, 1e12, 60) == []  # leased, and the rest wait in line
+    await store.renew_replication([first[0].id], 3e12)
+    a_put, b_put = first
+    assert await store.finish_replication(a_put, "done") is True  # nothing else of v1 left
+    await store.finish_replication(b_put, "retry", "refused", retry_at=0.0)
+    nxt = await store.take_replication(10, 2e12, 60)
+    assert [(i.key, i.version_id, i.op, i.attempts) for i in nxt] == [("a", "m1", "marker", 0), ("b", "w1", "put", 1)]
+    marker_row, b_again = nxt
+    await store.finish_replication(marker_row, "dead", "gone for good")
+    assert await store.finish_replication(b_again, "done") is False  # w1's tags row is still to go
+    rest = await store.take_replication(10, 3e12, 60)
+    assert [(i.key, i.op) for i in rest] == [("b", "tags")]
+    await store.finish_replication(rest[0], "done")
+    assert [(i.key, i.op) for i in await store.take_replication(10, 4e12, 60)] == [("b", "delete")]
+    stats = await store.replication_stats()
+    assert stats["dead"] == 1 and stats["targets"]["arn:minio:replication::t:dst"]["dead"] == 1
+    assert await store.retry_dead_replication() == 1
+    assert await store.queue_replication([("rb", "c", "x1", "arn:x", "put", 3)]) == 1
+    assert (await store.replication_stats())["targets"]["arn:x"]["pending"] == 1
