@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, free_port, start_server
 from tests.functional.conftest import s3_client
+from tests.functional.drivers import admin
 from tests.functional.rawhttp import signed_request
 from tests.waiting import wait_until
 
@@ -36,22 +36,6 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(str(tmp_path_factory.mktemp("s3gw-remote")), env={"MINIO_PROMETHEUS_AUTH_TYPE": "public"})
     yield srv
     srv.stop()
-
-
-def admin(gw: Server, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "S3GW_ROOT_USER": ACCESS_KEY, "S3GW_ROOT_PASSWORD": SECRET_KEY}
-    cp = subprocess.run(
-        [sys.executable, "-m", "s3gw.cli", "admin", *args, "--endpoint", gw.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-        cwd=ROOT,
-    )
-    if check:
-        assert cp.returncode == 0, f"s3gw admin {' '.join(args)}: {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-    return cp
 
 
 def new_bucket(s3, versioned: bool = True) -> str:
