@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
+
+from .common import sigv4sign
 
 ADMIN = "/minio/admin/s3gw/v1"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-def _enc(v: str) -> str:
-    return quote(v, safe="-_.~")
 
 
 def signed_request(
@@ -39,34 +36,10 @@ def signed_request(
 ) -> urllib.request.Request:
     """A SigV4-signed request (the body's SHA-256 is signed, as madmin does)."""
     u = urlsplit(endpoint)
-    host = u.netloc
-    t = now or dt.datetime.now(dt.UTC)
-    amz_date = t.strftime("%Y%m%dT%H%M%SZ")
-    date = amz_date[:8]
-    qs = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query.items()))
     payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-    headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
-    signed = sorted(headers)
-    canonical = "\n".join(
-        [
-            method,
-            quote(path, safe="/-_.~"),
-            qs,
-            "".join(f"{k}:{headers[k]}\n" for k in signed),
-            ";".join(signed),
-            payload_hash,
-        ]
-    )
-    scope = f"{date}/{region}/s3/aws4_request"
-    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
-    )
-    url = f"{u.scheme}://{host}{path}" + (f"?{qs}" if qs else "")
+    headers = sigv4sign.sign(method, path, query, {"host": u.netloc}, payload_hash, access, secret, region, now)
+    qs = sigv4sign.canonical_query(query)
+    url = f"{u.scheme}://{u.netloc}{path}" + (f"?{qs}" if qs else "")
     req = urllib.request.Request(url, method=method, data=body if body or method in ("POST", "PUT") else None)
     for k, v in headers.items():
         if k != "host":

@@ -11,22 +11,17 @@ core: the core stays free of HTTP clients (tests/unit/test_layers.py).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
+from .common import sigv4sign
 from .core.replicate import Body
 from .core.replication import Target
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
-
-
-def _enc(v: str) -> str:
-    return quote(v, safe="-_.~")
 
 
 def sign(
@@ -41,30 +36,13 @@ def sign(
     now: dt.datetime | None = None,
 ) -> tuple[str, dict[str, str]]:
     """(URL, headers with the SigV4 authorisation) for a request whose payload is unsigned."""
-    host = urlsplit(url_base).netloc
-    t = now or dt.datetime.now(dt.UTC)
-    amz_date = t.strftime("%Y%m%dT%H%M%SZ")
-    date = amz_date[:8]
     h = {k.lower(): " ".join(str(v).strip().split()) for k, v in headers.items()}
-    h.update({"host": host, "x-amz-content-sha256": UNSIGNED, "x-amz-date": amz_date})
+    h["host"] = urlsplit(url_base).netloc
     h.pop("content-length", None)
-    signed = sorted(h)
-    qs = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query.items()))
-    canonical_path = quote(path, safe="/-_.~")
-    canonical = "\n".join(
-        [method, canonical_path, qs, "".join(f"{k}:{h[k]}\n" for k in signed), ";".join(signed), UNSIGNED]
-    )
-    scope = f"{date}/{region}/s3/aws4_request"
-    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-    h["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
-    )
+    h = sigv4sign.sign(method, path, query, h, UNSIGNED, access, secret, region, now)
     del h["host"]
-    return url_base.rstrip("/") + canonical_path + (f"?{qs}" if qs else ""), h
+    qs = sigv4sign.canonical_query(query)
+    return url_base.rstrip("/") + sigv4sign.canonical_path(path) + (f"?{qs}" if qs else ""), h
 
 
 class RemoteS3:
