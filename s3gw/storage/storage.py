@@ -465,6 +465,7 @@ class Storage:
         hash_algo: str | None = None,
         write_batch_bytes: int = 4 << 20,
         read_batch_bytes: int = 4 << 20,
+        read_batch_max_bytes: int = 16 << 20,
         write_depth: int = 1,
         read_timeout: float = 30.0,
         stall_timeout: float = 60.0,
@@ -489,6 +490,7 @@ class Storage:
         self.hash_algo = bitrot.algorithm(hash_algo or bitrot.DEFAULT_ALGO).name
         self.write_batch_bytes = write_batch_bytes
         self.read_batch_bytes = read_batch_bytes
+        self.read_batch_max_bytes = max(read_batch_max_bytes, read_batch_bytes)
         self.write_depth = write_depth
         self.read_timeout = read_timeout
         self.stall_timeout = stall_timeout
@@ -828,8 +830,15 @@ class Storage:
         if length == 0:
             return
         first, end = stripe_span(offset, length, lay.block_size)
+        # The first batch is small (the first byte goes out soon); the later
+        # ones, read ahead while the previous one is sent, are larger: fewer
+        # thread hops (local drives) or node requests (cluster) per MiB.
         per = max(1, self.read_batch_bytes // lay.block_size)
-        batches = [(s, min(s + per, end)) for s in range(first, end, per)]
+        per_max = max(per, self.read_batch_max_bytes // lay.block_size)
+        batches = [(first, min(first + per, end))]
+        while batches[-1][1] < end:
+            s = batches[-1][1]
+            batches.append((s, min(s + per_max, end)))
         ctx = _ReadCtx(self, lay)
         nxt: asyncio.Task[Any] | None = None
         try:

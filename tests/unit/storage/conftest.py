@@ -16,6 +16,7 @@ async def storage(tmp_path):
         block_size=BLOCK,
         write_batch_bytes=2 * BLOCK,
         read_batch_bytes=2 * BLOCK,
+        read_batch_max_bytes=4 * BLOCK,
     )
     yield st
     await st.close()

@@ -196,6 +196,17 @@ async def test_range_read_reads_only_covering_stripes(storage: Storage) -> None:
     assert blocks == {(4, 2)}
 
 
+async def test_read_batches_grow_after_the_first(storage: Storage) -> None:
+    # read_batch_bytes=2 blocks for the first batch, read_batch_max_bytes=4 after
+    data = os.urandom(11 * BLOCK + 5)
+    layout = await put(storage, data)
+    for d in storage.drives:
+        d.reads.clear()
+    assert await get(storage, layout) == data
+    blocks = {(first, count) for d in storage.drives for _, first, count in d.reads}
+    assert blocks == {(0, 2), (2, 4), (6, 4), (10, 2)}
+
+
 # -- bitrot and lost shards --------------------------------------------------------
 
 
