@@ -22,7 +22,8 @@ taken in one run, never absolute figures from two runs.
 
 ``--baseline DIR``: also run the default ``s3gw serve`` of another checkout
 (``git archive COMMIT | tar -x -C DIR``) as server ``baseline``, so a change is
-measured before and after in one run.
+measured before and after in one run; with the ``cluster`` variant, also that
+checkout's cluster form, as ``baseline-cluster``.
 
 ``--cat``: also time a 1 GiB GET of the embedded default (curl on a presigned
 URL, to /dev/null) against ``cat`` of the six data shard files holding the same
@@ -162,14 +163,14 @@ def start_s3gw(base: Path, name: str, extra: list[str], code: Path = REPO) -> Se
     return srv
 
 
-def start_cluster(base: Path, extra: list[str]) -> Server:
-    root = base / "cluster"
+def start_cluster(base: Path, extra: list[str], code: Path = REPO, name: str = "cluster") -> Server:
+    root = base / name
     root.mkdir(parents=True)
     secret = root / "secret"
     secret.write_text("bench-cluster-secret-0123456789\n")
-    env = s3gw_env()
+    env = s3gw_env(code)
     procs, urls = [], []
-    srv = Server("cluster", free_port(), procs, root)
+    srv = Server(name, free_port(), procs, root)
     try:
         for i in range(9):
             port = free_port()
@@ -188,7 +189,7 @@ def start_cluster(base: Path, extra: list[str]) -> Server:
                         "--secret-file",
                         str(secret),
                     ],
-                    cwd=REPO,
+                    cwd=code,
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -212,7 +213,7 @@ def start_cluster(base: Path, extra: list[str]) -> Server:
                 str(secret),
                 *extra,
             ],
-            cwd=REPO,
+            cwd=code,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -458,7 +459,8 @@ def main() -> int:
     ap.add_argument(
         "--baseline",
         help="also run `s3gw serve` (its default) from this other checkout, as server 'baseline': "
-        "before/after ratios in one run (e.g. a `git archive` of the commit before a change)",
+        "before/after ratios in one run (e.g. a `git archive` of the commit before a change); "
+        "with --variants cluster also its cluster form, as 'baseline-cluster'",
     )
     args = ap.parse_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -478,6 +480,8 @@ def main() -> int:
         servers.append(start_minio(base, minio_binary(args.minio_bin)))
         if args.baseline:
             servers.append(start_s3gw(base, "baseline", extra, Path(args.baseline).resolve()))
+            if "cluster" in variants:
+                servers.append(start_cluster(base, extra, Path(args.baseline).resolve(), "baseline-cluster"))
         for v in variants:
             servers.append(start_cluster(base, extra) if v == "cluster" else start_s3gw(base, v, extra))
         cat = (
