@@ -582,8 +582,10 @@ class ShardStore:
                     os.chmod(d, 0o700)
             marker = os.path.join(self.root, MARKER)
             if not os.path.exists(marker):
-                tmp = marker + ".tmp"
-                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
+                # a name of its own: the worker processes of one gateway format a new drive at the
+                # same time on their first start (the markers they write are the same)
+                tmp = f"{marker}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
                     json.dump({"format": "s3gw-drive", "version": 1, "drive_id": self.drive_id}, f)
                     f.flush()
                     if self.fsync:

@@ -134,8 +134,6 @@ def test_checksum_header_errors(server, bucket: str) -> None:
 
 # one request for each operation s3gw routes but does not build (api/handlers.py NOT_IMPLEMENTED)
 NOT_BUILT = {
-    Op.PutBucketReplication: ("PUT", "?replication"),
-    Op.DeleteBucketReplication: ("DELETE", "?replication"),
     Op.PutBucketWebsite: ("PUT", "?website"),
     Op.DeleteBucketWebsite: ("DELETE", "?website"),
     Op.GetBucketLogging: ("GET", "?logging"),

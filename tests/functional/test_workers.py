@@ -121,6 +121,28 @@ def worker_pids(srv: Server) -> list[int]:
     return out
 
 
+def listening_workers(srv: Server) -> list[int]:
+    """The worker processes that listen on the server's port (a worker listens once it has
+    started up: drives opened, and formatted when new)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = [line.split() for line in f.read().splitlines()[1:]]
+        except FileNotFoundError:
+            continue
+        inodes |= {r[9] for r in rows if r[3] == "0A" and int(r[1].rsplit(":", 1)[1], 16) == srv.port}
+    out = []
+    for pid in worker_pids(srv):
+        try:
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if any(f"socket:[{i}]" in links for i in inodes):
+            out.append(pid)
+    return out
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="auto is one process on one core")
 def test_auto_runs_a_worker_per_core_and_one_of_them_formats_a_wiped_drive(tmp_path) -> None:
     """``auto`` (what ``s3gw serve`` runs by default) starts one worker per core; a drive wiped
@@ -131,6 +153,9 @@ def test_auto_runs_a_worker_per_core_and_one_of_them_formats_a_wiped_drive(tmp_p
         assert len(wait_until(lambda: worker_pids(srv), "the workers", until=lambda p: len(p) == os.cpu_count())) == (
             os.cpu_count()
         )
+        # every worker started up (a worker still starting formats the drive it finds wiped as a
+        # new one, silently, and this test would wait for the wrong thing)
+        wait_until(lambda: listening_workers(srv), "every worker listening", until=lambda p: len(p) == os.cpu_count())
         s3 = one_connection(srv)
         s3.create_bucket(Bucket="wipe")
         s3.put_object(Bucket="wipe", Key="k", Body=os.urandom(300_000))

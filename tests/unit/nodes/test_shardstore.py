@@ -497,3 +497,26 @@ def test_missing_drive_root(tmp_path) -> None:
 def test_bitrot_module_doc_lists_default() -> None:
     assert bitrot.algorithm(bitrot.DEFAULT_ALGO).digest_size == 32
     assert nodes.bitrot.algorithm_by_id(1).name == "sha256"
+
+
+def test_processes_formatting_a_new_drive_at_once_all_succeed(tmp_path) -> None:
+    """The worker processes of one gateway open (and so format) a new drive at the same time on
+    their first start: each must come up with the one marker, none may fail on another's file."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        root = str(tmp_path / f"d{round_}")
+        procs = [ctx.Process(target=_open_store, args=(root,)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6, round_
+        store = ShardStore(root, drive_id="drive1")
+        assert store.status() == ("online", None)
+        assert sorted(os.listdir(root)) == ["drive.json", "shards", "tmp"]
+
+
+def _open_store(root: str) -> None:
+    ShardStore(root, drive_id="drive1", create=True)
