@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -82,6 +83,18 @@ def key(moto_kms: str) -> tuple[str, str]:
 
 def aws(endpoint: str, default: str = "alias/s3gw", timeout: float = 5.0) -> AwsKMS:
     return AwsKMS(endpoint, region="us-east-1", default_key_id=default, timeout=timeout, attempts=2)
+
+
+def one_try_client(gw) -> Any:
+    """A boto3 S3 client of ``gw`` that asks once (``s3_client`` retries once): each 503 is seen."""
+    return boto3.client(
+        "s3",
+        endpoint_url=gw.url,
+        aws_access_key_id=gw.access_key,
+        aws_secret_access_key=gw.secret_key,
+        region_name="us-east-1",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
 
 
 async def test_data_key_round_trip_bound_to_its_context(moto_kms: str, key: tuple[str, str]) -> None:
@@ -252,14 +265,7 @@ def test_kms_metrics_count_refusals_failures_and_the_key_check(tmp_path, mc_bin:
         return {(op, o): calls(op, o) for op in ("generate", "open") for o in OUTCOMES}
 
     try:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=gw.url,
-            aws_access_key_id=gw.access_key,
-            aws_secret_access_key=gw.secret_key,
-            region_name="us-east-1",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
+        s3 = one_try_client(gw)
         s3.create_bucket(Bucket="enc")
         s3.put_object(Bucket="enc", Key="k", Body=b"sealed", ServerSideEncryption="AES256")
         c0 = counts()
@@ -535,14 +541,7 @@ def test_aws_kms_down_is_503_never_plaintext_and_comes_back_without_a_restart(tm
     gw = start_server(str(data), env=env)
     try:
         # one try per request (s3_client's max_attempts=1 is one retry): each 503 is asked once
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=gw.url,
-            aws_access_key_id=gw.access_key,
-            aws_secret_access_key=gw.secret_key,
-            region_name="us-east-1",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
+        s3 = one_try_client(gw)
         s3.create_bucket(Bucket="enc")
         s3.create_bucket(Bucket="dflt")
         s3.create_bucket(Bucket="plain")
