@@ -618,7 +618,8 @@ SCHEMA: list[Key] = [
         "storage.node_read_timeout",
         _dur(),
         10.0,
-        "longest a storage node may take to answer a shard read before parity is read instead",
+        "longest a storage node may take to answer a shard read (of a first 4 MiB read batch; "
+        "larger read-ahead batches get as much per byte) before parity is read instead",
         flag="--node-read-timeout",
         old_flags=("--read-timeout",),
         metavar="DURATION",

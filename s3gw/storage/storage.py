@@ -885,8 +885,18 @@ class Storage:
             drive.read_blocks(
                 shard_name(ctx.lay.data_id, i), first, count, block_size=ctx.lay.frag_size, hash_algo=ctx.lay.hash
             ),
-            self.read_timeout,
+            self._read_bound(ctx.lay, count),
         )
+
+    def _read_bound(self, lay: ShardSet, count: int) -> float:
+        """How long one shard read of ``count`` blocks may take: ``read_timeout`` for as many blocks
+        as a first batch asks of each drive, and as much again for each such share of a larger
+        (read-ahead) batch. A bound per request that ignored its size gave the larger later batches
+        of a busy machine less time per byte than the first one, and a read could run out of
+        shards in the middle of its body. (A frozen node is still found after ``read_timeout``:
+        the node client's socket timeout counts from the last byte received.)"""
+        per = max(1, self.read_batch_bytes // lay.block_size)
+        return self.read_timeout * max(1.0, count / per)
 
     async def _gather_fragments(self, ctx: _ReadCtx, s0: int, s1: int) -> list[dict[int, Any]]:
         """At least k verified fragments for each stripe in ``[s0, s1)``:

@@ -301,6 +301,40 @@ async def test_slow_drive_read_times_out_to_parity(tmp_path) -> None:
         await storage.close()
 
 
+class PacedDrive(FailingDrive):
+    """Reads at a steady pace: ``per_block`` seconds for each block asked."""
+
+    per_block = 0.0
+
+    async def read_blocks(self, name, first, count, *, block_size=None, hash_algo=None):
+        await asyncio.sleep(self.per_block * count)
+        return await super().read_blocks(name, first, count, block_size=block_size, hash_algo=hash_algo)
+
+
+async def test_larger_read_ahead_batches_get_time_in_proportion(tmp_path) -> None:
+    """Every drive reads at the same steady pace, fast enough for the first batch (4 blocks each in
+    0.4 s against a 1 s bound); the read-ahead batches ask 4 times as much of each drive (1.6 s).
+    They must get their share of time too: a bound per request, whatever its size, failed them all
+    at once and cut the read short in the middle of its body."""
+    drives = [PacedDrive(d) for d in local_drives(tmp_path)]
+    for d in drives:
+        d.fail_writes = False
+    storage = Storage(
+        drives, block_size=BLOCK, read_timeout=1.0, read_batch_bytes=4 * BLOCK, read_batch_max_bytes=16 * BLOCK
+    )
+    try:
+        data = os.urandom(20 * BLOCK)
+        layout = await put(storage, data)
+        for d in drives:
+            d.per_block = 0.1
+        seen = []
+        storage.on_degraded = lambda lay, idx: seen.append(idx)
+        assert await get(storage, layout) == data
+        assert seen == []  # no drive was given up on
+    finally:
+        await storage.close()
+
+
 async def test_async_degraded_hook(storage: Storage) -> None:
     layout = await put(storage, os.urandom(100))
     os.unlink(shard_path(storage, layout, 0))
