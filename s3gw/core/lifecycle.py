@@ -239,11 +239,13 @@ def _tag(value: Any) -> tuple[str, str]:
     return _text(d.get("Key")), _text(d.get("Value"))
 
 
-def _check_tag(key: str, value: str) -> None:
+def check_tag(key: str, value: str, error: type[Exception] | None = None) -> None:
+    """A filter's tag, checked as MinIO's lifecycle and replication filters both check it, raising
+    ``error`` (default LifecycleError) with MinIO's message."""
     if not key or len(key) > MAX_TAG_KEY:
-        raise LifecycleError(INVALID_TAG_KEY)
+        raise (error or LifecycleError)(INVALID_TAG_KEY)
     if len(value) > MAX_TAG_VALUE:
-        raise LifecycleError(INVALID_TAG_VALUE)
+        raise (error or LifecycleError)(INVALID_TAG_VALUE)
 
 
 def _size(value: Any) -> int:
@@ -276,7 +278,7 @@ def _filter(rule: Rule, value: Any) -> None:
             if len({k for k, _ in tags}) != len(tags):
                 raise LifecycleError(DUPLICATE_TAG_KEY)
             for k, v in tags:
-                _check_tag(k, v)
+                check_tag(k, v)
             if gt < 0 or lt < 0:
                 raise LifecycleError(NOT_WELL_FORMED)
             rule.use_and, rule.tags, rule.size_gt, rule.size_lt = True, tags, gt, lt
@@ -289,7 +291,7 @@ def _filter(rule: Rule, value: Any) -> None:
         key, val = _tag(_one(d, "Tag"))
         if key or val:
             preds += 1
-            _check_tag(key, val)
+            check_tag(key, val)
             rule.tags = [(key, val)]
     gt = _int(_one(d, "ObjectSizeGreaterThan")) if "ObjectSizeGreaterThan" in d else 0
     lt = _int(_one(d, "ObjectSizeLessThan")) if "ObjectSizeLessThan" in d else 0

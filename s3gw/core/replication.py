@@ -38,11 +38,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import errors as E
+from .lifecycle import check_tag
 
 MAX_RULES = 1000
 MAX_ID = 255
-MAX_TAG_KEY = 128
-MAX_TAG_VALUE = 256
 #: MinIO reads at most 2 MiB of a replication configuration
 MAX_DOCUMENT = 2 << 20
 
@@ -68,8 +67,6 @@ INVALID_EXISTING_STATUS = "Existing object replication status is invalid"
 TAGS_WITH_DELETE_MARKER = "Delete marker replication is not supported if any Tag filter is specified"
 INVALID_FILTER = "Filter must have exactly one of Prefix, Tag, or And specified"
 DUPLICATE_TAG_KEY = "Duplicate Tag Keys are not allowed"
-INVALID_TAG_KEY = "The TagKey you have provided is invalid"
-INVALID_TAG_VALUE = "The TagValue you have provided is invalid"
 NEEDS_VERSIONING = "Versioning must be 'Enabled' on the bucket to apply a replication configuration"
 TARGET_NEEDS_VERSIONING = "Versioning must be 'Enabled' on the bucket to add a replication target"
 
@@ -216,13 +213,6 @@ def _tag(value: Any) -> tuple[str, str]:
     return _text(_one(t, "Key")), _text(_one(t, "Value"))
 
 
-def _check_tag(key: str, value: str) -> None:
-    if not key or len(key) > MAX_TAG_KEY:
-        raise ReplicationError(INVALID_TAG_KEY)
-    if len(value) > MAX_TAG_VALUE:
-        raise ReplicationError(INVALID_TAG_VALUE)
-
-
 def _rule(value: Any) -> Rule:
     """A <Rule> decoded, then checked as MinIO's Rule.Validate does (in its order)."""
     d = _children(value)
@@ -266,11 +256,11 @@ def _rule(value: Any) -> Rule:
         if len({k for k, _ in atags}) != len(atags):
             raise ReplicationError(DUPLICATE_TAG_KEY)
         for k, v in atags:
-            _check_tag(k, v)
+            check_tag(k, v, ReplicationError)
     if fprefix and tkey:
         raise ReplicationError(INVALID_FILTER)
     if tkey:
-        _check_tag(tkey, tval)
+        check_tag(tkey, tval, ReplicationError)
     if not r.delete_marker:
         raise ReplicationError(DELETE_MARKER_MISSING)
     if r.delete_marker not in STATUSES:
