@@ -94,6 +94,13 @@ def _create(
     return writer
 
 
+async def _in_pool(pool: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    loop = asyncio.get_running_loop()
+    if kwargs:
+        return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
+    return await loop.run_in_executor(pool, fn, *args)
+
+
 class LocalDrive(Drive):
     """A ``ShardStore`` in this process. Blocking calls run in small thread
     pools of the drive's own, so a hung disk ties up only its own threads (and
@@ -115,10 +122,7 @@ class LocalDrive(Drive):
         self._read_pool = ThreadPoolExecutor(read_threads, thread_name_prefix=f"drive-{drive_id}-read")
 
     async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        loop = asyncio.get_running_loop()
-        if kwargs:
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-        return await loop.run_in_executor(self._pool, fn, *args)
+        return await _in_pool(self._pool, fn, *args, **kwargs)
 
     async def write_shard(
         self, name: str, frames: AsyncIterable[Sequence[Buffer]], *, block_size: int, hash_algo: str
@@ -148,9 +152,8 @@ class LocalDrive(Drive):
     async def read_blocks(
         self, name: str, first: int, count: int, *, block_size: int | None = None, hash_algo: str | None = None
     ) -> list[Buffer | None]:
-        blocks = await asyncio.get_running_loop().run_in_executor(
-            self._read_pool,
-            lambda: self.store.read_blocks(name, first, count, block_size=block_size, hash_algo=hash_algo),
+        blocks = await _in_pool(
+            self._read_pool, self.store.read_blocks, name, first, count, block_size=block_size, hash_algo=hash_algo
         )
         return cast("list[Buffer | None]", blocks)  # list is invariant: memoryviews are Buffers
 

@@ -833,7 +833,7 @@ class Storage:
         # The first batch is small (the first byte goes out soon); the later
         # ones, read ahead while the previous one is sent, are larger: fewer
         # thread hops (local drives) or node requests (cluster) per MiB.
-        per = max(1, self.read_batch_bytes // lay.block_size)
+        per = self._first_batch(lay)
         per_max = max(per, self.read_batch_max_bytes // lay.block_size)
         batches = [(first, min(first + per, end))]
         while batches[-1][1] < end:
@@ -895,8 +895,11 @@ class Storage:
         of a busy machine less time per byte than the first one, and a read could run out of
         shards in the middle of its body. (A frozen node is still found after ``read_timeout``:
         the node client's socket timeout counts from the last byte received.)"""
-        per = max(1, self.read_batch_bytes // lay.block_size)
-        return self.read_timeout * max(1.0, count / per)
+        return self.read_timeout * max(1.0, count / self._first_batch(lay))
+
+    def _first_batch(self, lay: ShardSet) -> int:
+        """Stripes in a read's first batch (``read_batch_bytes`` of object data)."""
+        return max(1, self.read_batch_bytes // lay.block_size)
 
     async def _gather_fragments(self, ctx: _ReadCtx, s0: int, s1: int) -> list[dict[int, Any]]:
         """At least k verified fragments for each stripe in ``[s0, s1)``:

@@ -313,20 +313,20 @@ class PacedDrive(FailingDrive):
 
 async def test_larger_read_ahead_batches_get_time_in_proportion(tmp_path) -> None:
     """Every drive reads at the same steady pace, fast enough for the first batch (4 blocks each in
-    0.4 s against a 1 s bound); the read-ahead batches ask 4 times as much of each drive (1.6 s).
-    They must get their share of time too: a bound per request, whatever its size, failed them all
-    at once and cut the read short in the middle of its body."""
+    0.2 s against a 1 s bound); the read-ahead batch asks 8 times as much of each drive (1.6 s,
+    bound 8 s). It must get its share of time too: a bound per request, whatever its size, failed
+    them all at once and cut the read short in the middle of its body."""
     drives = [PacedDrive(d) for d in local_drives(tmp_path)]
     for d in drives:
         d.fail_writes = False
     storage = Storage(
-        drives, block_size=BLOCK, read_timeout=1.0, read_batch_bytes=4 * BLOCK, read_batch_max_bytes=16 * BLOCK
+        drives, block_size=BLOCK, read_timeout=1.0, read_batch_bytes=4 * BLOCK, read_batch_max_bytes=32 * BLOCK
     )
     try:
-        data = os.urandom(20 * BLOCK)
+        data = os.urandom(36 * BLOCK)
         layout = await put(storage, data)
         for d in drives:
-            d.per_block = 0.1
+            d.per_block = 0.05
         seen = []
         storage.on_degraded = lambda lay, idx: seen.append(idx)
         assert await get(storage, layout) == data
