@@ -10,14 +10,15 @@ from botocore.config import Config
 from tests.conftest import Server
 
 
-def s3_client(server: Server, **config: object):
+def s3_client(server: Server, retries: dict[str, object] | None = None, **config: object):
+    """A boto3 S3 client of ``server``; ``retries`` default: one retry (``max_attempts`` 1)."""
     return boto3.client(
         "s3",
         endpoint_url=server.url,
         aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key,
         region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}, **config),
+        config=Config(retries=retries or {"max_attempts": 1}, **config),
     )
 
 

@@ -17,11 +17,11 @@ from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
-from botocore.config import Config
 
 from s3gw.admin_cli import OpsClient
 from tests import authz_matrix as M
 from tests.conftest import Server, start_server
+from tests.functional.conftest import s3_client
 from tests.functional.rawhttp import send, sign
 
 BOUNDARY = "matrixFormBoundary0b1c2d3e"
@@ -33,14 +33,7 @@ class Matrix:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.world = M.World.named("mx")
-        self.root = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name="us-east-1",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        self.root = s3_client(server)
         self.keys: dict[str, tuple[str, str, str | None]] = {}  # caller -> access, secret, session token
 
     def setup(self) -> None:

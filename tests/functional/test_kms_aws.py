@@ -23,7 +23,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from s3gw.kms import KeyNotFound, KMSError
@@ -87,14 +86,7 @@ def aws(endpoint: str, default: str = "alias/s3gw", timeout: float = 5.0) -> Aws
 
 def one_try_client(gw) -> Any:
     """A boto3 S3 client of ``gw`` that asks once (``s3_client`` retries once): each 503 is seen."""
-    return boto3.client(
-        "s3",
-        endpoint_url=gw.url,
-        aws_access_key_id=gw.access_key,
-        aws_secret_access_key=gw.secret_key,
-        region_name="us-east-1",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return s3_client(gw, retries={"total_max_attempts": 1})
 
 
 async def test_data_key_round_trip_bound_to_its_context(moto_kms: str, key: tuple[str, str]) -> None:
